@@ -1,0 +1,27 @@
+/**
+ * @conductor/sdk: write Conductor nodes in TypeScript.
+ *
+ * @example
+ * import { defineNode, NodeFailure } from "@conductor/sdk";
+ * import { z } from "zod";
+ *
+ * export const greet = defineNode({
+ *   type: "demo.greet",
+ *   input: { name: z.string() },
+ *   output: { text: z.string() },
+ *   run: ({ name }) => ({ text: `hello, ${name}` }),
+ * });
+ *
+ * Serve a module of nodes as a runtime with `serveRuntime` from "@conductor/sdk/serve"; the wire-level ABI
+ * (messages, codecs) is in "@conductor/sdk/protocol".
+ */
+
+export type { NodeDefinition, NodeFlags, NodeSpec } from "./node/define-node.js";
+export { defineNode, isNodeDefinition } from "./node/define-node.js";
+export type { NodeContext, NodeLogger } from "./node/node-context.js";
+export type { NodeFailureOptions } from "./node/node-failure.js";
+export { NodeFailure } from "./node/node-failure.js";
+export { values } from "./node/value-schemas.js";
+export { loadNodeModules } from "./runtime/load-node-modules.js";
+export type { InvocationControl, NodeRuntime, NodeRuntimeOptions } from "./runtime/node-runtime.js";
+export { createNodeRuntime } from "./runtime/node-runtime.js";

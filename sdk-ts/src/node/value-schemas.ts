@@ -1,0 +1,36 @@
+import type { Table } from "apache-arrow";
+import { z } from "zod";
+import { isArrowTable } from "../protocol/arrow.js";
+import { ENCODING_KEYWORD } from "../protocol/constants.js";
+
+/**
+ * zod schemas for port values that are not JSON. Their JSON Schema carries `x-conductor-encoding`, so the host
+ * can tell that a port holding a table is not connected to one expecting a string.
+ */
+export const values = {
+  /** Raw bytes, a `Uint8Array`. */
+  bytes: () =>
+    z
+      .custom<Uint8Array>((value) => value instanceof Uint8Array, {
+        message: "expected bytes (a Uint8Array)",
+      })
+      .meta({ type: "string", contentEncoding: "binary", [ENCODING_KEYWORD]: "raw" }),
+  /** An Arrow table, an apache-arrow `Table`. */
+  table: () =>
+    z
+      .custom<Table>((value) => isArrowTable(value), {
+        message: "expected an Arrow table (apache-arrow Table)",
+      })
+      .meta({ type: "object", [ENCODING_KEYWORD]: "arrow" }),
+};
+
+/** Converts a zod schema to the JSON Schema (2020-12) text the ABI carries. */
+export function toJsonSchemaText(schema: z.ZodType, io: "input" | "output" = "output"): string {
+  const json = z.toJSONSchema(schema, {
+    target: "draft-2020-12",
+    io,
+    // Custom schemas (bytes, tables) carry their JSON Schema in their metadata, merged in by zod.
+    unrepresentable: "any",
+  });
+  return JSON.stringify(json);
+}

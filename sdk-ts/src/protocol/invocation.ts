@@ -1,0 +1,59 @@
+import type { FailureInfo } from "./failure.js";
+
+/**
+ * The in-memory form of the ABI's `Execute` command. The in-process transport hands it to a runtime as is; the
+ * gRPC transport encodes it as `conductor.runtime.v1.Execute`. Values are live (or {@link EncodedValue}s that the
+ * runtime decodes when a node needs them), never re-encoded inside one process.
+ */
+export interface InvocationRequest {
+  invocationId: number;
+  executionId: string;
+  steps: StepRequest[];
+}
+
+/** One node to run, in the order given. */
+export interface StepRequest {
+  nodeId: string;
+  nodeType: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  config: unknown;
+  inputs: Record<string, StepInput>;
+  /** Time budget for this step in milliseconds, 0 for none. */
+  timeoutMs: number;
+}
+
+/** A value given by the host, or the output of an earlier step of the same invocation. */
+export type StepInput = { value: unknown } | { step: number; port: string };
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/**
+ * Receives the events of one invocation, in order. Each step ends with exactly one of `completed`, `failed` or
+ * `cancelled`; when a step fails or is cancelled the later steps get no events. `rejected` means nothing ran.
+ * A method per event (instead of event objects) keeps the in-process path free of allocations.
+ */
+export interface InvocationSink {
+  started(step: number): void;
+  log(step: number, level: LogLevel, message: string, fields: Record<string, unknown> | undefined): void;
+  progress(step: number, fraction: number, message: string): void;
+  chunk(step: number, port: string, value: unknown): void;
+  heartbeat(step: number, details: unknown): void;
+  completed(step: number, outputs: Record<string, unknown>, durationUs: number): void;
+  failed(step: number, failure: FailureInfo, durationUs: number): void;
+  cancelled(step: number, reason: string): void;
+  rejected(failure: FailureInfo): void;
+}
+
+/** What a runtime tells the host about itself in the handshake. */
+export interface RuntimeDescription {
+  abiVersion: number;
+  name: string;
+  language: string;
+  version: string;
+  pid: number;
+  features: string[];
+  maxConcurrency: number;
+  maxMessageBytes: number;
+  schemaHash: string;
+}

@@ -1,0 +1,193 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { create } from "@bufbuild/protobuf";
+import {
+  type BlobRef,
+  BlobRef_Encoding,
+  BlobRefSchema,
+  type Value,
+  ValueSchema,
+} from "../gen/conductor/runtime/v1/runtime_pb.js";
+import { isArrowTable, tableFromIpc, tableToIpc } from "./arrow.js";
+
+/**
+ * A value held in its wire form. The host keeps values it only forwards (from one runtime to another, or to the
+ * store) in this form, so a table produced in Python and consumed in Rust is never decoded in the host and no
+ * second copy is made. {@link decodeValue} turns it into a live value when a TypeScript node needs it.
+ */
+export class EncodedValue {
+  constructor(readonly wire: Value) {}
+
+  /** Size of the encoded bytes (for a blob, the size of the blob). */
+  get byteLength(): number {
+    const kind = this.wire.kind;
+    switch (kind.case) {
+      case "json":
+      case "raw":
+      case "arrow":
+        return kind.value.byteLength;
+      case "blob":
+        return Number(kind.value.size);
+      default:
+        return 0;
+    }
+  }
+}
+
+/** Where and from what size values are written as blobs. */
+export interface BlobOptions {
+  /** Values whose encoding is larger than this many bytes become blobs. */
+  inlineLimit: number;
+  /** The directory blobs are written to; without it every value stays inline. */
+  blobDir?: string | undefined;
+}
+
+/** Thrown when a value cannot be encoded or decoded; `type` becomes the Failure type. */
+export class ValueError extends Error {
+  override readonly name = "ValueError";
+  constructor(
+    message: string,
+    readonly type: "value.unencodable" | "blob.corrupt" | "value.empty",
+  ) {
+    super(message);
+  }
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** Encodes JSON-serializable data as a `json` Value. */
+export function encodeJsonValue(data: unknown): Value {
+  const text = JSON.stringify(data === undefined ? null : data, jsonReplacer);
+  return create(ValueSchema, { kind: { case: "json", value: textEncoder.encode(text) } });
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === "bigint") {
+    return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  }
+  return value;
+}
+
+/**
+ * Encodes a live value for the wire: `Uint8Array` → raw, an apache-arrow Table → Arrow IPC, an
+ * {@link EncodedValue} → its wire form unchanged, anything else → JSON. Values above the inline limit are
+ * written to the blob directory and sent as a reference.
+ */
+export function encodeValue(live: unknown, blobs?: BlobOptions): Value {
+  if (live instanceof EncodedValue) return maybeSpill(live.wire, blobs);
+  let value: Value;
+  if (live instanceof Uint8Array) {
+    value = create(ValueSchema, { kind: { case: "raw", value: live } });
+  } else if (isArrowTable(live)) {
+    value = create(ValueSchema, { kind: { case: "arrow", value: tableToIpc(live) } });
+  } else {
+    try {
+      value = encodeJsonValue(live);
+    } catch (error) {
+      throw new ValueError(
+        `value cannot be encoded as JSON: ${(error as Error).message}; return JSON data, a Uint8Array or an apache-arrow Table`,
+        "value.unencodable",
+      );
+    }
+  }
+  return maybeSpill(value, blobs);
+}
+
+function maybeSpill(value: Value, blobs: BlobOptions | undefined): Value {
+  if (blobs?.blobDir === undefined) return value;
+  const kind = value.kind;
+  if (kind.case === "blob" || kind.case === undefined || kind.value.byteLength <= blobs.inlineLimit)
+    return value;
+  const encoding =
+    kind.case === "json"
+      ? BlobRef_Encoding.JSON
+      : kind.case === "arrow"
+        ? BlobRef_Encoding.ARROW
+        : BlobRef_Encoding.RAW;
+  return create(ValueSchema, {
+    kind: { case: "blob", value: writeBlob(blobs.blobDir, kind.value, encoding) },
+  });
+}
+
+/** Writes bytes to the blob directory under their SHA-256 (temp file + rename, so readers never see a part). */
+export function writeBlob(blobDir: string, bytes: Uint8Array, encoding: BlobRef_Encoding): BlobRef {
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const path = join(blobDir, sha256);
+  let exists = false;
+  try {
+    exists = statSync(path).size === bytes.byteLength;
+  } catch {
+    exists = false;
+  }
+  if (!exists) {
+    mkdirSync(blobDir, { recursive: true });
+    const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    writeFileSync(temp, bytes);
+    renameSync(temp, path);
+  }
+  return create(BlobRefSchema, {
+    uri: pathToFileURL(path).href,
+    size: BigInt(bytes.byteLength),
+    sha256,
+    encoding,
+  });
+}
+
+/** Reads a blob's bytes, checking its size against the reference. */
+export function readBlob(ref: BlobRef): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(fileURLToPath(ref.uri));
+  } catch (error) {
+    throw new ValueError(`blob ${ref.uri} cannot be read: ${(error as Error).message}`, "blob.corrupt");
+  }
+  if (BigInt(bytes.byteLength) !== ref.size) {
+    throw new ValueError(
+      `blob ${ref.uri} has ${bytes.byteLength} bytes, its reference says ${ref.size}`,
+      "blob.corrupt",
+    );
+  }
+  return bytes;
+}
+
+/** Decodes a wire value into a live one: parsed JSON, a Uint8Array, or an apache-arrow Table. */
+export function decodeValue(value: Value): unknown {
+  const kind = value.kind;
+  switch (kind.case) {
+    case "json":
+      return kind.value.byteLength === 0 ? null : JSON.parse(textDecoder.decode(kind.value));
+    case "raw":
+      return kind.value;
+    case "arrow":
+      return tableFromIpc(kind.value);
+    case "blob": {
+      const bytes = readBlob(kind.value);
+      switch (kind.value.encoding) {
+        case BlobRef_Encoding.JSON:
+          return JSON.parse(textDecoder.decode(bytes));
+        case BlobRef_Encoding.ARROW:
+          return tableFromIpc(bytes);
+        default:
+          return bytes;
+      }
+    }
+    default:
+      throw new ValueError("value has no content (none of json, raw, arrow, blob is set)", "value.empty");
+  }
+}
+
+/** Turns a value that may still be in wire form into a live value. */
+export function toLive(value: unknown): unknown {
+  return value instanceof EncodedValue ? decodeValue(value.wire) : value;
+}
+
+/** Names the encoding of a live or wire value, for messages: "json", "raw", "arrow" or "blob". */
+export function describeEncoding(value: unknown): string {
+  if (value instanceof EncodedValue) return value.wire.kind.case ?? "empty";
+  if (value instanceof Uint8Array) return "raw";
+  if (isArrowTable(value)) return "arrow";
+  return "json";
+}

@@ -1,0 +1,259 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { defineNode } from "../node/define-node.js";
+import { NodeFailure } from "../node/node-failure.js";
+import type { FailureInfo } from "../protocol/failure.js";
+import type { InvocationRequest, InvocationSink } from "../protocol/invocation.js";
+import { EncodedValue, encodeJsonValue } from "../protocol/value-codec.js";
+import { createNodeRuntime } from "./node-runtime.js";
+
+const add = defineNode({
+  type: "test.add",
+  input: { a: z.number(), b: z.number() },
+  output: { sum: z.number() },
+  config: z.object({ offset: z.number().default(0) }),
+  flags: { deterministic: true },
+  run: ({ a, b }, ctx) => ({ sum: a + b + ctx.config.offset }),
+});
+
+const fail = defineNode({
+  type: "test.fail",
+  config: z.object({ retryable: z.boolean() }),
+  run: (_input, ctx) => {
+    throw new NodeFailure("it broke", {
+      retryable: ctx.config.retryable,
+      type: "test.broken",
+      details: { code: 7 },
+    });
+  },
+});
+
+const sleep = defineNode({
+  type: "test.sleep",
+  config: z.object({ ms: z.number() }),
+  output: { sleptMs: z.number() },
+  flags: { cancellable: true },
+  run: (_input, ctx) =>
+    new Promise<{ sleptMs: number }>((resolve, reject) => {
+      const timer = setTimeout(() => resolve({ sleptMs: ctx.config.ms }), ctx.config.ms);
+      ctx.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        reject(ctx.signal.reason);
+      });
+    }),
+});
+
+const report = defineNode({
+  type: "test.report",
+  output: { done: z.boolean() },
+  run: (_input, ctx) => {
+    ctx.log.info("hello", { n: 1 });
+    ctx.progress(0.5, "half");
+    ctx.emit("items", 0);
+    return { done: true };
+  },
+});
+
+type Recorded = [string, ...unknown[]];
+
+function recorder(): { sink: InvocationSink; events: Recorded[]; done: Promise<void> } {
+  const events: Recorded[] = [];
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const sink: InvocationSink = {
+    started: (step) => events.push(["started", step]),
+    log: (step, level, message, fields) => events.push(["log", step, level, message, fields]),
+    progress: (step, fraction, message) => events.push(["progress", step, fraction, message]),
+    chunk: (step, port, value) => events.push(["chunk", step, port, value]),
+    heartbeat: (step, details) => events.push(["heartbeat", step, details]),
+    completed: (step, outputs) => {
+      events.push(["completed", step, outputs]);
+      finish();
+    },
+    failed: (step, failure: FailureInfo) => {
+      events.push(["failed", step, failure]);
+      finish();
+    },
+    cancelled: (step, reason) => {
+      events.push(["cancelled", step, reason]);
+      finish();
+    },
+    rejected: (failure) => {
+      events.push(["rejected", failure]);
+      finish();
+    },
+  };
+  return { sink, events, done };
+}
+
+function invocation(steps: InvocationRequest["steps"]): InvocationRequest {
+  return { invocationId: 1, executionId: "e1", steps };
+}
+
+describe("createNodeRuntime()", () => {
+  const runtime = createNodeRuntime({ nodes: [add, fail, sleep, report] });
+
+  it("describes node types with JSON Schemas for config and ports", () => {
+    const type = runtime.nodeTypes.find((t) => t.type === "test.add")!;
+    expect(type.inputs.map((p) => [p.name, p.required])).toEqual([
+      ["a", true],
+      ["b", true],
+    ]);
+    expect(JSON.parse(type.inputs[0]!.schema)).toMatchObject({ type: "number" });
+    expect(JSON.parse(type.configSchema)).toMatchObject({ properties: { offset: { type: "number" } } });
+    expect(type.flags?.deterministic).toBe(true);
+  });
+
+  it("runs a chain of steps, passing outputs in memory", async () => {
+    const { sink, events, done } = recorder();
+    runtime.execute(
+      invocation([
+        {
+          nodeId: "one",
+          nodeType: "test.add",
+          attempt: 1,
+          config: {},
+          inputs: { a: { value: 1 }, b: { value: 2 } },
+          timeoutMs: 0,
+        },
+        {
+          nodeId: "two",
+          nodeType: "test.add",
+          attempt: 1,
+          config: new EncodedValue(encodeJsonValue({ offset: 10 })),
+          inputs: { a: { step: 0, port: "sum" }, b: { value: new EncodedValue(encodeJsonValue(4)) } },
+          timeoutMs: 0,
+        },
+      ]),
+      sink,
+    );
+    await done;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual([
+      ["started", 0],
+      ["completed", 0, { sum: 3 }],
+      ["started", 1],
+      ["completed", 1, { sum: 17 }],
+    ]);
+  });
+
+  it("fails a step whose input does not match its schema, naming node, port, expected and found", async () => {
+    const { sink, events, done } = recorder();
+    runtime.execute(
+      invocation([
+        {
+          nodeId: "adder",
+          nodeType: "test.add",
+          attempt: 1,
+          config: {},
+          inputs: { a: { value: "three" }, b: { value: 2 } },
+          timeoutMs: 0,
+        },
+      ]),
+      sink,
+    );
+    await done;
+    const failure = events[0]![2] as FailureInfo;
+    expect(failure.type).toBe("input.invalid");
+    expect(failure.retryable).toBe(false);
+    expect(failure.message).toBe('node "adder" (test.add): input "a": expected number, found string "three"');
+  });
+
+  it("reports a NodeFailure with its retryable flag, type and details", async () => {
+    const { sink, events, done } = recorder();
+    runtime.execute(
+      invocation([
+        {
+          nodeId: "f",
+          nodeType: "test.fail",
+          attempt: 1,
+          config: { retryable: true },
+          inputs: {},
+          timeoutMs: 0,
+        },
+      ]),
+      sink,
+    );
+    await done;
+    expect(events[1]).toMatchObject([
+      "failed",
+      0,
+      { message: "it broke", type: "test.broken", retryable: true, details: { code: 7 } },
+    ]);
+  });
+
+  it("rejects an invocation naming an unknown node type before running anything", async () => {
+    const { sink, events, done } = recorder();
+    runtime.execute(
+      invocation([{ nodeId: "x", nodeType: "test.nope", attempt: 1, config: {}, inputs: {}, timeoutMs: 0 }]),
+      sink,
+    );
+    await done;
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject(["rejected", { type: "node-type.unknown", retryable: false }]);
+  });
+
+  it("cancels a running step through its abort signal", async () => {
+    const { sink, events, done } = recorder();
+    const control = runtime.execute(
+      invocation([
+        { nodeId: "s", nodeType: "test.sleep", attempt: 1, config: { ms: 10_000 }, inputs: {}, timeoutMs: 0 },
+      ]),
+      sink,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const startedAt = Date.now();
+    control.cancel("user asked");
+    await done;
+    expect(Date.now() - startedAt).toBeLessThan(1000);
+    expect(events).toEqual([
+      ["started", 0],
+      ["cancelled", 0, "user asked"],
+    ]);
+  });
+
+  it("fails a step that exceeds its timeout with a retryable timeout failure", async () => {
+    const { sink, events, done } = recorder();
+    runtime.execute(
+      invocation([
+        {
+          nodeId: "slow",
+          nodeType: "test.sleep",
+          attempt: 1,
+          config: { ms: 5000 },
+          inputs: {},
+          timeoutMs: 30,
+        },
+      ]),
+      sink,
+    );
+    await done;
+    expect(events[1]).toMatchObject([
+      "failed",
+      0,
+      { type: "timeout", retryable: true, message: 'node "slow" (test.sleep) timed out after 30 ms' },
+    ]);
+  });
+
+  it("delivers logs, progress and chunks before the terminal event", async () => {
+    const { sink, events, done } = recorder();
+    runtime.execute(
+      invocation([
+        { nodeId: "r", nodeType: "test.report", attempt: 1, config: {}, inputs: {}, timeoutMs: 0 },
+      ]),
+      sink,
+    );
+    await done;
+    expect(events.map((e) => e[0])).toEqual(["started", "log", "progress", "chunk", "completed"]);
+    expect(events[1]).toEqual(["log", 0, "info", "hello", { n: 1 }]);
+  });
+
+  it("validates config with diagnostics carrying dotted paths", () => {
+    const diagnostics = runtime.validateConfig("test.add", { offset: "x" });
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]!.path).toBe("offset");
+    expect(diagnostics[0]!.found).toBe('string "x"');
+  });
+});

@@ -1,0 +1,383 @@
+import { createHash } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import type { z } from "zod";
+import {
+  type Diagnostic,
+  Diagnostic_Severity,
+  DiagnosticSchema,
+  type NodeType,
+  NodeTypeSchema,
+  PortSchema,
+} from "../gen/conductor/runtime/v1/runtime_pb.js";
+import type { NodeDefinition } from "../node/define-node.js";
+import { toJsonSchemaText } from "../node/value-schemas.js";
+import { type FailureInfo, failureInfoBrand, toFailureInfo } from "../protocol/failure.js";
+import type { InvocationRequest, InvocationSink, StepRequest } from "../protocol/invocation.js";
+import { toLive } from "../protocol/value-codec.js";
+import { describeFound, describeIssues, issuePath, valueAt } from "./describe-issues.js";
+import { StepContext } from "./step-context.js";
+
+/** Options of {@link createNodeRuntime}. */
+export interface NodeRuntimeOptions {
+  nodes: readonly NodeDefinition[];
+  /** Most invocations run at once; more are rejected as `runtime.busy`. Default 256. */
+  maxConcurrency?: number;
+}
+
+/** Lets the caller cancel an invocation it started. */
+export interface InvocationControl {
+  /** Fires the running step's signal; the step then ends `cancelled`. */
+  cancel(reason: string): void;
+}
+
+/**
+ * Executes node definitions behind the runtime ABI. The host's in-process transport calls it directly with live
+ * values; the Node sidecar (and any TypeScript runtime made with `serveRuntime`) puts it behind gRPC. Both give
+ * identical results because both run this code.
+ */
+export interface NodeRuntime {
+  readonly nodeTypes: readonly NodeType[];
+  readonly schemaHash: string;
+  readonly maxConcurrency: number;
+  /** How many invocations are running now. */
+  readonly inFlight: number;
+  validateConfig(nodeType: string, config: unknown): Diagnostic[];
+  execute(request: InvocationRequest, sink: InvocationSink): InvocationControl;
+  /** Resolves once no invocation is running, or after `graceMs`; gives the number still running. */
+  drain(graceMs: number): Promise<number>;
+}
+
+/** Creates a {@link NodeRuntime} serving the given node definitions. */
+export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
+  const definitions = new Map<string, NodeDefinition>();
+  for (const node of options.nodes) {
+    if (definitions.has(node.type)) {
+      throw new TypeError(`node type "${node.type}" is defined twice; each type name must be unique`);
+    }
+    definitions.set(node.type, node);
+  }
+  const nodeTypes = [...definitions.values()].map(describeNodeType);
+  const schemaHash = createHash("sha256")
+    .update(JSON.stringify(nodeTypes.map((t) => [t.type, t.version, t.configSchema, t.inputs, t.outputs])))
+    .digest("hex")
+    .slice(0, 16);
+  return new NodeRuntimeImpl(definitions, nodeTypes, schemaHash, options.maxConcurrency ?? 256);
+}
+
+function describeNodeType(node: NodeDefinition): NodeType {
+  const inputShape = node.inputSchema.shape;
+  return create(NodeTypeSchema, {
+    type: node.type,
+    version: node.version,
+    title: node.title,
+    description: node.description,
+    configSchema: toJsonSchemaText(node.configSchema, "input"),
+    inputs: Object.entries(inputShape).map(([name, schema]) =>
+      create(PortSchema, {
+        name,
+        schema: toJsonSchemaText(schema, "input"),
+        required: !schema.safeParse(undefined).success,
+        description: schema.description ?? "",
+      }),
+    ),
+    outputs: Object.entries(node.outputSchema.shape).map(([name, schema]) =>
+      create(PortSchema, {
+        name,
+        schema: toJsonSchemaText(schema, "output"),
+        required: false,
+        description: schema.description ?? "",
+      }),
+    ),
+    flags: node.flags,
+    defaultTimeoutMs: node.timeoutMs,
+  });
+}
+
+const NO_OUTPUTS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+class NodeRuntimeImpl implements NodeRuntime {
+  inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly definitions: Map<string, NodeDefinition>,
+    readonly nodeTypes: readonly NodeType[],
+    readonly schemaHash: string,
+    readonly maxConcurrency: number,
+  ) {}
+
+  validateConfig(nodeType: string, config: unknown): Diagnostic[] {
+    const definition = this.definitions.get(nodeType);
+    if (definition === undefined) {
+      return [
+        create(DiagnosticSchema, {
+          severity: Diagnostic_Severity.ERROR,
+          message: `unknown node type "${nodeType}"`,
+          expected: [...this.definitions.keys()].join(", "),
+          found: nodeType,
+        }),
+      ];
+    }
+    const parsed = definition.configSchema.safeParse(config ?? {});
+    if (parsed.success) return [];
+    const messages = describeIssues(parsed.error.issues, "config", config);
+    return parsed.error.issues.map((issue, index) =>
+      create(DiagnosticSchema, {
+        severity: Diagnostic_Severity.ERROR,
+        message: messages[index] ?? issue.message,
+        path: issuePath(issue),
+        expected: "expected" in issue ? String(issue.expected) : "",
+        found: describeFound(valueAt(config, issue.path)) ?? "",
+      }),
+    );
+  }
+
+  execute(request: InvocationRequest, sink: InvocationSink): InvocationControl {
+    const rejection = this.checkInvocation(request);
+    if (rejection !== undefined) {
+      sink.rejected(rejection);
+      return { cancel() {} };
+    }
+    const invocation = new Invocation(request, sink, this.definitions);
+    this.inFlight++;
+    void invocation.run().finally(() => {
+      this.inFlight--;
+      if (this.inFlight === 0) {
+        for (const resolve of this.idleWaiters.splice(0)) resolve();
+      }
+    });
+    return invocation;
+  }
+
+  async drain(graceMs: number): Promise<number> {
+    if (this.inFlight === 0) return 0;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, graceMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return this.inFlight;
+  }
+
+  private checkInvocation(request: InvocationRequest): FailureInfo | undefined {
+    if (this.inFlight >= this.maxConcurrency) {
+      return {
+        message: `runtime is busy: ${this.inFlight} invocations running, its max concurrency is ${this.maxConcurrency}`,
+        type: "runtime.busy",
+        retryable: true,
+      };
+    }
+    if (request.steps.length === 0) {
+      return { message: "invocation has no steps", type: "step.invalid", retryable: false };
+    }
+    for (let index = 0; index < request.steps.length; index++) {
+      const step = request.steps[index]!;
+      const definition = this.definitions.get(step.nodeType);
+      if (definition === undefined) {
+        return {
+          message: `node "${step.nodeId}": unknown node type "${step.nodeType}"; this runtime serves ${[...this.definitions.keys()].join(", ")}`,
+          type: "node-type.unknown",
+          retryable: false,
+        };
+      }
+      for (const [port, input] of Object.entries(step.inputs)) {
+        if (!("step" in input)) continue;
+        const source = request.steps[input.step];
+        if (input.step >= index || source === undefined) {
+          return {
+            message: `node "${step.nodeId}" input "${port}" refers to step ${input.step}, expected an earlier step than ${index}`,
+            type: "step.invalid",
+            retryable: false,
+          };
+        }
+        const sourceDefinition = this.definitions.get(source.nodeType);
+        if (sourceDefinition !== undefined && !(input.port in sourceDefinition.outputSchema.shape)) {
+          return {
+            message: `node "${step.nodeId}" input "${port}" refers to output "${input.port}" of node "${source.nodeId}" (${source.nodeType}), which has outputs ${Object.keys(sourceDefinition.outputSchema.shape).join(", ") || "(none)"}`,
+            type: "step.invalid",
+            retryable: false,
+          };
+        }
+      }
+    }
+    return undefined;
+  }
+}
+
+/** One running invocation: its steps in order, passing outputs along in memory. */
+class Invocation implements InvocationControl {
+  private context: StepContext | undefined;
+  private cancelReason: string | undefined;
+
+  constructor(
+    private readonly request: InvocationRequest,
+    private readonly sink: InvocationSink,
+    private readonly definitions: Map<string, NodeDefinition>,
+  ) {}
+
+  cancel(reason: string): void {
+    if (this.cancelReason !== undefined) return;
+    this.cancelReason = reason;
+    this.context?.abort(reason);
+  }
+
+  async run(): Promise<void> {
+    const steps = this.request.steps;
+    const outputs: Record<string, unknown>[] = new Array(steps.length);
+    for (let index = 0; index < steps.length; index++) {
+      if (this.cancelReason !== undefined) {
+        this.sink.cancelled(index, this.cancelReason);
+        return;
+      }
+      const result = await this.runStep(index, steps[index]!, outputs);
+      if (result === undefined) return;
+      outputs[index] = result;
+    }
+  }
+
+  /** Runs one step and reports its events; gives its outputs, or undefined when the invocation must stop. */
+  private async runStep(
+    index: number,
+    step: StepRequest,
+    outputs: Record<string, unknown>[],
+  ): Promise<Record<string, unknown> | undefined> {
+    const definition = this.definitions.get(step.nodeType)!;
+    const sink = this.sink;
+    const label = `node "${step.nodeId}" (${step.nodeType})`;
+    const startedAt = performance.now();
+    const elapsedUs = () => Math.round((performance.now() - startedAt) * 1000);
+
+    let input: Record<string, unknown>;
+    let config: unknown;
+    try {
+      const raw: Record<string, unknown> = {};
+      for (const port in step.inputs) {
+        const source = step.inputs[port]!;
+        raw[port] = "step" in source ? outputs[source.step]![source.port] : toLive(source.value);
+      }
+      const liveConfig = toLive(step.config) ?? {};
+      const parsedConfig = definition.configSchema.safeParse(liveConfig);
+      if (!parsedConfig.success) {
+        sink.failed(
+          index,
+          invalid("config.invalid", label, parsedConfig.error.issues, "config", liveConfig),
+          0,
+        );
+        return undefined;
+      }
+      config = parsedConfig.data;
+      const parsedInput = definition.inputSchema.safeParse(raw);
+      if (!parsedInput.success) {
+        sink.failed(index, invalid("input.invalid", label, parsedInput.error.issues, "input", raw), 0);
+        return undefined;
+      }
+      input = parsedInput.data;
+    } catch (error) {
+      const failure = toFailureInfo(error);
+      failure.message = `${label}: ${failure.message}`;
+      sink.failed(index, failure, 0);
+      return undefined;
+    }
+
+    const context = new StepContext(
+      config,
+      step.nodeId,
+      step.nodeType,
+      this.request.executionId,
+      step.attempt,
+      sink,
+      index,
+    );
+    this.context = context;
+    sink.started(index);
+    const timeoutMs = step.timeoutMs > 0 ? step.timeoutMs : definition.timeoutMs;
+    let result: unknown;
+    try {
+      const returned = definition.run(input, context);
+      result =
+        timeoutMs > 0
+          ? await withTimeout(returned, timeoutMs, context, label)
+          : returned instanceof Promise
+            ? await returned
+            : returned;
+    } catch (error) {
+      this.context = undefined;
+      if (this.cancelReason !== undefined) {
+        sink.cancelled(index, this.cancelReason);
+      } else {
+        sink.failed(index, toFailureInfo(error), elapsedUs());
+      }
+      return undefined;
+    }
+    this.context = undefined;
+    if (this.cancelReason !== undefined) {
+      sink.cancelled(index, this.cancelReason);
+      return undefined;
+    }
+    const parsedOutput = definition.outputSchema.safeParse(result ?? NO_OUTPUTS);
+    if (!parsedOutput.success) {
+      sink.failed(
+        index,
+        invalid("output.invalid", label, parsedOutput.error.issues, "output", result),
+        elapsedUs(),
+      );
+      return undefined;
+    }
+    sink.completed(index, parsedOutput.data, elapsedUs());
+    return parsedOutput.data;
+  }
+}
+
+/** A step's time budget passed: a retryable failure of type "timeout" (docs/protocol.md, section 3.3). */
+class TimeoutError extends Error {
+  override readonly name = "TimeoutError";
+
+  get [failureInfoBrand](): true {
+    return true;
+  }
+
+  toFailureInfo(): FailureInfo {
+    return { message: this.message, type: "timeout", retryable: true };
+  }
+}
+
+function withTimeout(
+  returned: unknown,
+  timeoutMs: number,
+  context: StepContext,
+  label: string,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const message = `${label} timed out after ${timeoutMs} ms`;
+      context.abort(message);
+      reject(new TimeoutError(message));
+    }, timeoutMs);
+    Promise.resolve(returned).then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+function invalid(
+  type: "config.invalid" | "input.invalid" | "output.invalid",
+  label: string,
+  issues: readonly z.core.$ZodIssue[],
+  what: string,
+  value: unknown,
+): FailureInfo {
+  return {
+    message: `${label}: ${describeIssues(issues, what, value).join("; ")}`,
+    type,
+    retryable: false,
+  };
+}

@@ -1,0 +1,314 @@
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import {
+  DrainResponseSchema,
+  type Event,
+  HandshakeResponseSchema,
+  ListNodeTypesResponseSchema,
+  RuntimeService,
+  type SessionRequest,
+  type SessionResponse,
+  SessionResponseSchema,
+  ShutdownResponseSchema,
+  ValidateConfigResponseSchema,
+} from "../gen/conductor/runtime/v1/runtime_pb.js";
+import type { NodeDefinition } from "../node/define-node.js";
+import {
+  ABI_VERSIONS,
+  DEFAULT_INLINE_LIMIT,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  ENV,
+  FEATURES,
+  RUNTIME_COOKIE,
+  TOKEN_METADATA_KEY,
+} from "../protocol/constants.js";
+import { grpcServiceDefinition } from "../protocol/grpc-service.js";
+import { type BlobOptions, decodeValue } from "../protocol/value-codec.js";
+import { createWireSink, executeFromWire } from "../protocol/wire.js";
+import { createNodeRuntime, type InvocationControl, type NodeRuntime } from "../runtime/node-runtime.js";
+
+/** Options of {@link serveRuntime}. */
+export interface ServeRuntimeOptions {
+  nodes: readonly NodeDefinition[];
+  /** Implementation name and version reported in the handshake. */
+  implementation?: { name: string; version: string };
+  /** Most invocations run at once. Default 256. */
+  maxConcurrency?: number;
+  /** The environment to read the host's settings from. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A runtime being served; `closed` resolves when it has stopped. */
+export interface ServedRuntime {
+  readonly address: string;
+  readonly closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a module of TypeScript nodes as a Conductor runtime over the ABI (docs/protocol.md): checks the cookie,
+ * listens on a Unix socket in the host's socket directory, prints the handshake line, then keeps stdout for
+ * nothing else (console output goes to stderr), checks the token on every call and exits when stdin closes.
+ * The Node sidecar (`runtimes/node`) is this function plus a module loader.
+ */
+export async function serveRuntime(options: ServeRuntimeOptions): Promise<ServedRuntime> {
+  const env = options.env ?? process.env;
+  const implementation = options.implementation ?? { name: "conductor-runtime-node", version: "0.1.0" };
+  const runtimeName = env[ENV.runtimeName] ?? "node";
+  if (env[ENV.cookie] !== RUNTIME_COOKIE) {
+    process.stderr.write(
+      `this is the Conductor ${runtimeName} runtime (${implementation.name} ${implementation.version}); it is started ` +
+        "by the Conductor host, not by hand: run `conductor run <blueprint>`.\n" +
+        "To attach a debugger, see CONDUCTOR_REATTACH in docs/protocol.md.\n",
+    );
+    process.exit(2);
+  }
+  const socketDir = required(env, ENV.socketDir);
+  const token = required(env, ENV.token);
+  const hostVersions = (env[ENV.abiVersions] ?? "1")
+    .split(",")
+    .map((part) => Number.parseInt(part.trim(), 10))
+    .filter((version) => Number.isInteger(version));
+  const abi = hostVersions.find((version) => ABI_VERSIONS.includes(version)) ?? ABI_VERSIONS[0]!;
+  const maxMessageBytes = numberFrom(env[ENV.maxMessageBytes], DEFAULT_MAX_MESSAGE_BYTES);
+  const blobs: BlobOptions = {
+    inlineLimit: numberFrom(env[ENV.inlineLimit], DEFAULT_INLINE_LIMIT),
+    blobDir: env[ENV.blobDir],
+  };
+
+  // Stdout belongs to the handshake line; everything a node prints goes to stderr.
+  const writeStdout = process.stdout.write.bind(process.stdout);
+  redirectStdoutToStderr();
+
+  const runtime = createNodeRuntime({
+    nodes: options.nodes,
+    ...(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency }),
+  });
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": maxMessageBytes,
+    "grpc.max_send_message_length": maxMessageBytes,
+  });
+  let draining = false;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => {
+    resolveClosed = resolve;
+  });
+  const close = async () => {
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    resolveClosed();
+  };
+  const exitSoon = () => {
+    setImmediate(() => {
+      server.forceShutdown();
+      resolveClosed();
+      process.exit(0);
+    });
+  };
+
+  const authorized = (metadata: grpc.Metadata) => metadata.get(TOKEN_METADATA_KEY)[0] === token;
+  const unauthenticated = { code: grpc.status.UNAUTHENTICATED, details: "missing or wrong conductor-token" };
+
+  server.addService(grpcServiceDefinition(RuntimeService), {
+    handshake: unary(authorized, unauthenticated, () =>
+      create(HandshakeResponseSchema, {
+        abiVersion: abi,
+        runtime: {
+          name: runtimeName,
+          language: "typescript",
+          version: implementation.version,
+          pid: process.pid,
+        },
+        features: [FEATURES.steps, FEATURES.arrow, FEATURES.blob],
+        maxConcurrency: runtime.maxConcurrency,
+        maxMessageBytes: BigInt(maxMessageBytes),
+        schemaHash: runtime.schemaHash,
+      }),
+    ),
+    listNodeTypes: unary(authorized, unauthenticated, () =>
+      create(ListNodeTypesResponseSchema, { nodeTypes: [...runtime.nodeTypes] }),
+    ),
+    validateConfig: unary(authorized, unauthenticated, (request: { nodeType: string; config?: never }) =>
+      create(ValidateConfigResponseSchema, {
+        diagnostics: runtime.validateConfig(
+          request.nodeType,
+          request.config === undefined ? {} : decodeValue(request.config),
+        ),
+      }),
+    ),
+    drain: unary(authorized, unauthenticated, async (request: { graceMs: number }) => {
+      draining = true;
+      return create(DrainResponseSchema, { unfinished: await runtime.drain(request.graceMs) });
+    }),
+    shutdown: unary(authorized, unauthenticated, () => {
+      exitSoon();
+      return create(ShutdownResponseSchema, {});
+    }),
+    session: (call: grpc.ServerDuplexStream<SessionRequest, SessionResponse>) => {
+      if (!authorized(call.metadata)) {
+        call.emit("error", unauthenticated);
+        return;
+      }
+      serveSession(call, runtime, blobs, () => draining);
+    },
+  });
+
+  const address = join(socketDir, `${runtimeName}.sock`);
+  await new Promise<void>((resolve, reject) => {
+    server.bindAsync(`unix:${address}`, grpc.ServerCredentials.createInsecure(), (error) =>
+      error ? reject(error) : resolve(),
+    );
+  });
+
+  writeStdout(
+    `${JSON.stringify({
+      conductor: 1,
+      abi,
+      network: "unix",
+      address,
+      pid: process.pid,
+      runtime: runtimeName,
+      version: implementation.version,
+    })}\n`,
+  );
+
+  // The host keeps our stdin open for as long as it lives; end-of-file means it is gone.
+  process.stdin.on("end", exitSoon);
+  process.stdin.on("error", exitSoon);
+  process.stdin.resume();
+
+  return { address, closed, close };
+}
+
+/** Runs one session: executes commands as they arrive and batches the events that are ready into one message. */
+function serveSession(
+  call: grpc.ServerDuplexStream<SessionRequest, SessionResponse>,
+  runtime: NodeRuntime,
+  blobs: BlobOptions,
+  isDraining: () => boolean,
+): void {
+  const invocations = new Map<bigint, InvocationControl>();
+  let pending: Event[] = [];
+  let flushScheduled = false;
+  let open = true;
+  const flush = () => {
+    flushScheduled = false;
+    if (!open || pending.length === 0) return;
+    const events = pending;
+    pending = [];
+    call.write(create(SessionResponseSchema, { events }));
+  };
+  const emit = (event: Event) => {
+    pending.push(event);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      // setImmediate runs after every pending microtask, so a chain of quick steps leaves in one message.
+      setImmediate(flush);
+    }
+  };
+
+  call.on("data", (request: SessionRequest) => {
+    for (const command of request.commands) {
+      const kind = command.kind;
+      if (kind.case === "execute") {
+        const id = kind.value.invocationId;
+        const sink = createWireSink(id, blobs, emit);
+        if (isDraining()) {
+          sink.rejected({
+            message: "runtime is draining; it accepts no new invocations",
+            type: "runtime.busy",
+            retryable: true,
+          });
+          continue;
+        }
+        const lastStep = kind.value.steps.length - 1;
+        const tracked = trackEnd(sink, lastStep, () => invocations.delete(id));
+        invocations.set(id, runtime.execute(executeFromWire(kind.value), tracked));
+      } else if (kind.case === "cancel") {
+        invocations.get(kind.value.invocationId)?.cancel(kind.value.reason || "cancelled by the host");
+      }
+    }
+  });
+  const cancelAll = () => {
+    open = false;
+    for (const control of invocations.values()) control.cancel("the session closed");
+    invocations.clear();
+  };
+  call.on("end", () => {
+    cancelAll();
+    call.end();
+  });
+  call.on("cancelled", cancelAll);
+  call.on("error", cancelAll);
+}
+
+/** Calls `onEnd` after the invocation's last event, so the session forgets finished invocations. */
+function trackEnd(
+  sink: ReturnType<typeof createWireSink>,
+  lastStep: number,
+  onEnd: () => void,
+): ReturnType<typeof createWireSink> {
+  return {
+    ...sink,
+    completed(step, outputs, durationUs) {
+      sink.completed(step, outputs, durationUs);
+      if (step === lastStep) onEnd();
+    },
+    failed(step, failure, durationUs) {
+      sink.failed(step, failure, durationUs);
+      onEnd();
+    },
+    cancelled(step, reason) {
+      sink.cancelled(step, reason);
+      onEnd();
+    },
+    rejected(failure) {
+      sink.rejected(failure);
+      onEnd();
+    },
+  };
+}
+
+type UnaryHandler = grpc.handleUnaryCall<unknown, unknown>;
+
+function unary<Request, Response>(
+  authorized: (metadata: grpc.Metadata) => boolean,
+  unauthenticated: Partial<grpc.StatusObject>,
+  handle: (request: Request) => Response | Promise<Response>,
+): UnaryHandler {
+  return (call, callback) => {
+    if (!authorized(call.metadata)) {
+      callback(unauthenticated, null);
+      return;
+    }
+    Promise.resolve()
+      .then(() => handle(call.request as Request))
+      .then(
+        (response) => callback(null, response),
+        (error: unknown) =>
+          callback({ code: grpc.status.INTERNAL, details: (error as Error).message ?? String(error) }, null),
+      );
+  };
+}
+
+function redirectStdoutToStderr(): void {
+  const toStderr = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  process.stdout.write = toStderr;
+  console.log = console.error;
+  console.info = console.error;
+  console.debug = console.error;
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (value === undefined || value === "") {
+    process.stderr.write(`${name} is not set; the Conductor host sets it when it starts a runtime\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function numberFrom(text: string | undefined, fallback: number): number {
+  const value = text === undefined ? Number.NaN : Number(text);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}

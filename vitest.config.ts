@@ -1,0 +1,23 @@
+import { defineConfig } from "vitest/config";
+
+// One vitest run, one project per suite: unit tests beside the code, then conformance and end-to-end.
+// Packages resolve through their "source" export condition, so tests run against src without a build.
+const shared = { resolve: { conditions: ["source"] } };
+
+export default defineConfig({
+  ...shared,
+  test: {
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    projects: [
+      { ...shared, test: { name: "sdk", include: ["sdk-ts/src/**/*.test.ts"] } },
+      { ...shared, test: { name: "host", include: ["host/src/**/*.test.ts"] } },
+      { ...shared, test: { name: "runtime-node", include: ["runtimes/node/src/**/*.test.ts"] } },
+      {
+        ...shared,
+        test: { name: "conformance", include: ["test/conformance/**/*.test.ts"], testTimeout: 60_000 },
+      },
+      { ...shared, test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], testTimeout: 120_000 } },
+    ],
+  },
+});
