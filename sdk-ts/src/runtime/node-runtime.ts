@@ -224,6 +224,9 @@ class Invocation implements InvocationControl {
   }
 
   async run(): Promise<void> {
+    // Start on a microtask, never inside execute(): a chain of synchronous nodes would otherwise recurse through
+    // the scheduler once per node and overflow the stack on long chains.
+    await undefined;
     const steps = this.request.steps;
     const outputs: Record<string, unknown>[] = new Array(steps.length);
     for (let index = 0; index < steps.length; index++) {

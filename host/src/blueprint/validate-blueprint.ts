@@ -1,0 +1,349 @@
+import type { NodeType } from "@conductor/sdk/protocol";
+import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
+import type { Binding, BlueprintGraph, GraphInput, GraphNode, GraphOutput } from "./blueprint-graph.js";
+import { type BindingDocument, INPUTS_NODE } from "./blueprint-schema.js";
+import type { LoadedBlueprint } from "./load-blueprint.js";
+import { describe, incompatibility } from "./schema-compatibility.js";
+import { suggest } from "./suggest.js";
+
+/** A config problem a runtime reported, with a dotted path inside the config. */
+export interface ConfigDiagnostic {
+  path: string;
+  message: string;
+}
+
+/** What validation needs to know about node types: where each is served and how to check a config. */
+export interface NodeTypeCatalog {
+  /** The runtimes serving a type; empty when none does. */
+  runtimesFor(type: string): readonly string[];
+  nodeType(type: string, runtime: string): NodeType | undefined;
+  knownTypes(): Iterable<string>;
+  runtimeNames(): Iterable<string>;
+  validateConfig(runtime: string, type: string, config: Record<string, unknown>): Promise<ConfigDiagnostic[]>;
+}
+
+/** The result of {@link validateBlueprint}: a graph when there is no diagnostic. */
+export type ValidationResult = { graph: BlueprintGraph; diagnostics: [] } | { graph?: undefined; diagnostics: Diagnostic[] };
+
+/**
+ * Checks a blueprint against the node types of the project before anything runs: node types and runtimes, ports
+ * on both ends of every edge, required inputs, the compatibility of connected ports (from the node types' JSON
+ * Schemas), cycles and each node's config. Every diagnostic names its path, e.g. `nodes.stats.inputs.table`.
+ */
+export async function validateBlueprint(
+  blueprint: LoadedBlueprint,
+  catalog: NodeTypeCatalog,
+): Promise<ValidationResult> {
+  const diagnostics: Diagnostic[] = [];
+  const document = blueprint.document;
+  const ids = Object.keys(document.nodes);
+  const nodes: GraphNode[] = [];
+  const byId = new Map<string, GraphNode>();
+
+  if (ids.includes(INPUTS_NODE)) {
+    diagnostics.push({
+      path: `nodes.${INPUTS_NODE}`,
+      message: `"${INPUTS_NODE}" is reserved for the blueprint's inputs and cannot be a node id`,
+      suggestion: "rename the node",
+    });
+  }
+
+  // Resolve node types to runtimes.
+  for (const id of ids) {
+    const node = document.nodes[id]!;
+    const path = `nodes.${id}`;
+    const runtimes = catalog.runtimesFor(node.type);
+    let runtime: string | undefined;
+    if (runtimes.length === 0) {
+      const hint = suggest(node.type, catalog.knownTypes());
+      diagnostics.push({
+        path: `${path}.type`,
+        message: `unknown node type "${node.type}"; no runtime of the project serves it`,
+        ...(hint === undefined ? { suggestion: "run `conductor nodes` to list the node types" } : { suggestion: hint }),
+      });
+    } else if (node.runtime !== undefined) {
+      if (runtimes.includes(node.runtime)) runtime = node.runtime;
+      else {
+        const known = [...catalog.runtimeNames()];
+        diagnostics.push({
+          path: `${path}.runtime`,
+          message: known.includes(node.runtime)
+            ? `runtime "${node.runtime}" does not serve node type "${node.type}"; it is served by ${runtimes.map((r) => `"${r}"`).join(", ")}`
+            : `unknown runtime "${node.runtime}"; the project has ${known.map((r) => `"${r}"`).join(", ")}`,
+        });
+      }
+    } else {
+      runtime = runtimes[0];
+    }
+    const nodeType = runtime === undefined ? undefined : catalog.nodeType(node.type, runtime);
+    if (runtime === undefined || nodeType === undefined) continue;
+    const graphNode: GraphNode = {
+      index: nodes.length,
+      id,
+      type: node.type,
+      runtime,
+      nodeType,
+      config: node.config ?? {},
+      inputs: {},
+      predecessors: [],
+      successors: [],
+      timeoutMs: node.timeoutMs ?? 0,
+      document: node,
+    };
+    nodes.push(graphNode);
+    byId.set(id, graphNode);
+  }
+
+  // Blueprint inputs.
+  const inputs: Record<string, GraphInput> = {};
+  for (const [name, input] of Object.entries(document.inputs ?? {})) {
+    inputs[name] = {
+      schema: input.schema ?? {},
+      ...(input.default === undefined ? {} : { default: input.default }),
+      required: input.required ?? input.default === undefined,
+      description: input.description ?? "",
+    };
+  }
+
+  // Edges: every input binding of every node.
+  for (const node of nodes) {
+    const path = `nodes.${node.id}.inputs`;
+    const ports = new Map(node.nodeType.inputs.map((port) => [port.name, port]));
+    const bound = node.document.inputs ?? {};
+    for (const [portName, bindingDocument] of Object.entries(bound)) {
+      const port = ports.get(portName);
+      if (port === undefined) {
+        const hint = suggest(portName, ports.keys());
+        diagnostics.push({
+          path: `${path}.${portName}`,
+          message: `node type "${node.type}" has no input "${portName}"; its inputs are ${listOrNone(ports.keys())}`,
+          ...(hint === undefined ? {} : { suggestion: hint }),
+        });
+        continue;
+      }
+      const binding = resolveBinding(bindingDocument, `${path}.${portName}`, byId, ids, inputs, diagnostics);
+      if (binding === undefined) continue;
+      node.inputs[portName] = binding;
+      const targetSchema = parseSchema(port.schema);
+      const sourceSchema = bindingSchema(binding, nodes, inputs);
+      if (sourceSchema !== undefined) {
+        const reason = incompatibility(sourceSchema, targetSchema);
+        if (reason !== undefined) {
+          diagnostics.push({
+            path: `${path}.${portName}`,
+            message: `type mismatch: ${describeSource(binding, nodes)} gives ${describe(sourceSchema)}, input "${portName}" of "${node.type}" ${reason}`,
+          });
+        }
+      }
+      if (binding.kind === "node" && !node.predecessors.includes(binding.node)) {
+        node.predecessors.push(binding.node);
+        nodes[binding.node]!.successors.push(node.index);
+      }
+    }
+    for (const port of node.nodeType.inputs) {
+      if (port.required && !(port.name in bound)) {
+        diagnostics.push({
+          path: `${path}.${port.name}`,
+          message: `missing required input "${port.name}" of node type "${node.type}" (${describe(parseSchema(port.schema))})`,
+          suggestion: `bind it to an output ("<node>.<port>"), a blueprint input ("inputs.<name>") or a literal ({ value: ... })`,
+        });
+      }
+    }
+  }
+
+  // Blueprint outputs.
+  const outputs: Record<string, GraphOutput> = {};
+  for (const [name, outputDocument] of Object.entries(document.outputs ?? {})) {
+    const from = typeof outputDocument === "string" ? outputDocument : outputDocument.from;
+    const binding = resolveBinding(from, `outputs.${name}`, byId, ids, inputs, diagnostics);
+    if (binding !== undefined && binding.kind !== "literal") outputs[name] = binding;
+  }
+
+  // Cycles.
+  const order = topologicalOrder(nodes);
+  if (order === undefined) {
+    const cycle = findCycle(nodes);
+    diagnostics.push({
+      path: `nodes.${cycle[0]}`,
+      message: `the graph has a cycle: ${cycle.join(" → ")}; a blueprint must be acyclic`,
+      suggestion: "remove one of the edges of the cycle",
+    });
+  }
+
+  // Config, checked by the runtime that serves each node (zod in-process, pydantic, serde, ...).
+  const configChecks = await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        return { node, found: await catalog.validateConfig(node.runtime, node.type, node.config) };
+      } catch (error) {
+        return {
+          node,
+          found: [{ path: "", message: `runtime "${node.runtime}" could not check the config: ${(error as Error).message}` }],
+        };
+      }
+    }),
+  );
+  for (const { node, found } of configChecks) {
+    for (const problem of found) {
+      diagnostics.push({
+        path: `nodes.${node.id}.config${problem.path === "" ? "" : `.${problem.path}`}`,
+        message: problem.message,
+      });
+    }
+  }
+
+  if (diagnostics.length > 0 || order === undefined) return { diagnostics };
+  return {
+    graph: { id: blueprint.id, source: blueprint.source, document, nodes, byId, order, inputs, outputs },
+    diagnostics: [],
+  };
+}
+
+/** Like {@link validateBlueprint}, but throws a {@link ConductorError} listing every diagnostic. */
+export async function validateOrThrow(blueprint: LoadedBlueprint, catalog: NodeTypeCatalog): Promise<BlueprintGraph> {
+  const result = await validateBlueprint(blueprint, catalog);
+  if (result.graph !== undefined) return result.graph;
+  throw new ConductorError(
+    "blueprint_invalid",
+    `blueprint ${blueprint.source} is invalid (${result.diagnostics.length} problem${result.diagnostics.length === 1 ? "" : "s"}):\n${formatDiagnostics(result.diagnostics)}`,
+    { diagnostics: result.diagnostics },
+  );
+}
+
+function resolveBinding(
+  document: BindingDocument,
+  path: string,
+  byId: Map<string, GraphNode>,
+  ids: string[],
+  inputs: Record<string, GraphInput>,
+  diagnostics: Diagnostic[],
+): Binding | undefined {
+  if (typeof document === "object" && "value" in document) return { kind: "literal", value: document.value };
+  const text = typeof document === "string" ? document : document.from;
+  const dot = text.indexOf(".");
+  const source = text.slice(0, dot);
+  const port = text.slice(dot + 1);
+  if (source === INPUTS_NODE) {
+    if (!(port in inputs)) {
+      const hint = suggest(port, Object.keys(inputs));
+      diagnostics.push({
+        path,
+        message: `"${text}" names blueprint input "${port}", which is not declared; declared inputs: ${listOrNone(Object.keys(inputs))}`,
+        ...(hint === undefined ? { suggestion: `declare it under inputs:` } : { suggestion: hint }),
+      });
+      return undefined;
+    }
+    return { kind: "input", name: port };
+  }
+  const node = byId.get(source);
+  if (node === undefined) {
+    if (!ids.includes(source)) {
+      const hint = suggest(source, ids);
+      diagnostics.push({
+        path,
+        message: `"${text}" names node "${source}", which does not exist`,
+        ...(hint === undefined ? {} : { suggestion: hint }),
+      });
+    }
+    // A node that exists but did not resolve already has its own diagnostic.
+    return undefined;
+  }
+  const outputs = node.nodeType.outputs.map((output) => output.name);
+  if (!outputs.includes(port)) {
+    const hint = suggest(port, outputs);
+    diagnostics.push({
+      path,
+      message: `node "${source}" (${node.type}) has no output "${port}"; its outputs are ${listOrNone(outputs)}`,
+      ...(hint === undefined ? {} : { suggestion: hint }),
+    });
+    return undefined;
+  }
+  return { kind: "node", node: node.index, port };
+}
+
+function bindingSchema(
+  binding: Binding,
+  nodes: GraphNode[],
+  inputs: Record<string, GraphInput>,
+): Record<string, unknown> | undefined {
+  if (binding.kind === "node") {
+    const port = nodes[binding.node]!.nodeType.outputs.find((output) => output.name === binding.port);
+    return port === undefined ? undefined : parseSchema(port.schema);
+  }
+  if (binding.kind === "input") return inputs[binding.name]?.schema;
+  return schemaOfLiteral(binding.value);
+}
+
+function schemaOfLiteral(value: unknown): Record<string, unknown> {
+  if (value === null) return { type: "null" };
+  if (Array.isArray(value)) return { type: "array" };
+  if (typeof value === "number") return { type: Number.isInteger(value) ? "integer" : "number" };
+  return { type: typeof value };
+}
+
+function describeSource(binding: Binding, nodes: GraphNode[]): string {
+  if (binding.kind === "node") {
+    const node = nodes[binding.node]!;
+    return `output "${binding.port}" of node "${node.id}" (${node.type})`;
+  }
+  if (binding.kind === "input") return `blueprint input "${binding.name}"`;
+  return "the literal value";
+}
+
+function parseSchema(text: string): Record<string, unknown> {
+  if (text === "") return {};
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function listOrNone(names: Iterable<string>): string {
+  const list = [...names];
+  return list.length === 0 ? "(none)" : list.map((name) => `"${name}"`).join(", ");
+}
+
+/** Kahn's algorithm; undefined when there is a cycle. */
+function topologicalOrder(nodes: GraphNode[]): number[] | undefined {
+  const pending = nodes.map((node) => node.predecessors.length);
+  const ready = nodes.filter((node) => node.predecessors.length === 0).map((node) => node.index);
+  const order: number[] = [];
+  while (ready.length > 0) {
+    const index = ready.shift()!;
+    order.push(index);
+    for (const successor of nodes[index]!.successors) {
+      pending[successor]!--;
+      if (pending[successor] === 0) ready.push(successor);
+    }
+  }
+  return order.length === nodes.length ? order : undefined;
+}
+
+/** One cycle, as node ids, closing on its first node. */
+function findCycle(nodes: GraphNode[]): string[] {
+  const state = new Array<number>(nodes.length).fill(0); // 0 new, 1 on stack, 2 done
+  const stack: number[] = [];
+  const visit = (index: number): number[] | undefined => {
+    state[index] = 1;
+    stack.push(index);
+    for (const successor of nodes[index]!.successors) {
+      if (state[successor] === 1) return [...stack.slice(stack.indexOf(successor)), successor];
+      if (state[successor] === 0) {
+        const cycle = visit(successor);
+        if (cycle !== undefined) return cycle;
+      }
+    }
+    stack.pop();
+    state[index] = 2;
+    return undefined;
+  };
+  for (const node of nodes) {
+    if (state[node.index] === 0) {
+      const cycle = visit(node.index);
+      if (cycle !== undefined) return cycle.map((index) => nodes[index]!.id);
+    }
+  }
+  return [];
+}

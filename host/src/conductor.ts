@@ -1,0 +1,270 @@
+import { randomUUID } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import type { NodeDefinition } from "@conductor/sdk";
+import type { NodeType } from "@conductor/sdk/protocol";
+import type { BlueprintGraph } from "./blueprint/blueprint-graph.js";
+import type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
+import { fromData, type LoadedBlueprint, loadBlueprintFile } from "./blueprint/load-blueprint.js";
+import { validateBlueprint, validateOrThrow } from "./blueprint/validate-blueprint.js";
+import { ConductorError, type Diagnostic } from "./errors.js";
+import { coreNodes } from "./nodes/index.js";
+import { findProject, type Project } from "./project/project-config.js";
+import { RuntimeRegistry } from "./runtime/runtime-registry.js";
+import { checkInputs } from "./scheduler/check-inputs.js";
+import { Execution, type ExecutionResult } from "./scheduler/execution.js";
+import { EventHub, type ExecutionListener } from "./scheduler/execution-events.js";
+import { createExecutionPlan, type ExecutionPlan } from "./scheduler/execution-plan.js";
+
+/** Options of {@link createConductor}. */
+export interface ConductorOptions {
+  /** The project directory (where conductor.yaml is, or is searched upwards from). Default: the current directory. */
+  projectDir?: string;
+  /** A project given in code instead of a conductor.yaml. */
+  project?: Project;
+  /** TypeScript nodes to run in this process, besides the built-in library and the project's node modules. */
+  nodes?: readonly NodeDefinition[];
+  /** Whether the built-in node library (core.*) is available. Default true. */
+  builtinNodes?: boolean;
+  /** Most invocations one execution runs at once. Default 64. */
+  maxConcurrency?: number;
+  /** Values above this many bytes travel between processes as blobs. Default 1 MiB. */
+  inlineLimit?: number;
+  /** Receives the host's notices (runtime restarts, set-up progress). Default: nothing. */
+  onNotice?: (message: string) => void;
+  /** Receives every stderr line of every runtime. */
+  onRuntimeStderr?: (runtime: string, line: string) => void;
+}
+
+/** What can be run: a blueprint file path, a blueprint document, or a loaded blueprint. */
+export type BlueprintSource = string | BlueprintDocument | LoadedBlueprint;
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Receives every event of the execution. */
+  onEvent?: ExecutionListener;
+  /** Cancels the execution when aborted. */
+  signal?: AbortSignal;
+  /** Use this id instead of a generated one. */
+  executionId?: string;
+}
+
+/** A running execution. */
+export interface ExecutionHandle {
+  readonly executionId: string;
+  readonly result: Promise<ExecutionResult>;
+  /** Adds a listener; returns a function that removes it. */
+  subscribe(listener: ExecutionListener): () => void;
+  cancel(reason?: string): void;
+}
+
+/** A blueprint validated and bound to runtimes, ready to run many times. */
+export interface PreparedBlueprint {
+  readonly graph: BlueprintGraph;
+  run(inputs?: Record<string, unknown>, options?: RunOptions): Promise<ExecutionResult>;
+  start(inputs?: Record<string, unknown>, options?: RunOptions): ExecutionHandle;
+}
+
+/** A node type and the runtime serving it, as listed by {@link Conductor.nodeTypes}. */
+export interface NodeTypeEntry {
+  runtime: string;
+  language: string;
+  nodeType: NodeType;
+}
+
+/** The embedded host: load, validate and run blueprints from code. */
+export interface Conductor {
+  /** Validates and runs a blueprint, resolving with its result (a failed execution resolves too). */
+  run(blueprint: BlueprintSource, inputs?: Record<string, unknown>, options?: RunOptions): Promise<ExecutionResult>;
+  /** Validates a blueprint and binds it to runtimes once, for running many times. */
+  prepare(blueprint: BlueprintSource): Promise<PreparedBlueprint>;
+  /** Checks a blueprint without running it. */
+  validate(blueprint: BlueprintSource): Promise<{ valid: boolean; diagnostics: Diagnostic[] }>;
+  /** Every node type of every runtime of the project (starts the project's runtimes). */
+  nodeTypes(): Promise<NodeTypeEntry[]>;
+  /** The project this conductor runs. */
+  readonly project: Project;
+  /** Stops every runtime. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates an embedded Conductor host.
+ *
+ * @example
+ * const conductor = await createConductor();
+ * const result = await conductor.run("flows/report.yaml", { csv: "data/sales.csv" });
+ * console.log(result.status, result.outputs);
+ * await conductor.close();
+ */
+export async function createConductor(options: ConductorOptions = {}): Promise<Conductor> {
+  const project = options.project ?? (await findProject(options.projectDir ?? process.cwd()));
+  const registry = await RuntimeRegistry.create({
+    project,
+    nodes: [...(options.builtinNodes === false ? [] : coreNodes), ...(options.nodes ?? [])],
+    ...(options.inlineLimit === undefined ? {} : { inlineLimit: options.inlineLimit }),
+    ...(options.onNotice === undefined ? {} : { onNotice: options.onNotice }),
+    ...(options.onRuntimeStderr === undefined ? {} : { onRuntimeStderr: options.onRuntimeStderr }),
+  });
+  return new EmbeddedConductor(project, registry, options.maxConcurrency ?? 64);
+}
+
+class EmbeddedConductor implements Conductor {
+  private readonly prepared = new Map<string, { mtimeMs: number; prepared: PreparedBlueprint }>();
+  private readonly running = new Set<Execution>();
+  private closed = false;
+
+  constructor(
+    readonly project: Project,
+    private readonly registry: RuntimeRegistry,
+    private readonly maxConcurrency: number,
+  ) {}
+
+  async run(
+    blueprint: BlueprintSource,
+    inputs: Record<string, unknown> = {},
+    options: RunOptions = {},
+  ): Promise<ExecutionResult> {
+    const prepared = await this.prepare(blueprint);
+    return prepared.run(inputs, options);
+  }
+
+  async prepare(blueprint: BlueprintSource): Promise<PreparedBlueprint> {
+    this.assertOpen();
+    if (typeof blueprint === "string") {
+      const path = resolve(blueprint);
+      const mtimeMs = (await stat(path).catch(() => undefined))?.mtimeMs ?? -1;
+      const cached = this.prepared.get(path);
+      if (cached !== undefined && cached.mtimeMs === mtimeMs) return cached.prepared;
+      const prepared = this.bind(await this.validated(await loadBlueprintFile(path)));
+      this.prepared.set(path, { mtimeMs, prepared });
+      return prepared;
+    }
+    return this.bind(await this.validated(this.load(blueprint)));
+  }
+
+  async validate(blueprint: BlueprintSource): Promise<{ valid: boolean; diagnostics: Diagnostic[] }> {
+    let loaded: LoadedBlueprint;
+    try {
+      loaded = typeof blueprint === "string" ? await loadBlueprintFile(blueprint) : this.load(blueprint);
+    } catch (error) {
+      if (error instanceof ConductorError) {
+        return {
+          valid: false,
+          diagnostics: error.diagnostics.length > 0 ? error.diagnostics : [{ path: "", message: error.message }],
+        };
+      }
+      throw error;
+    }
+    const startError = await this.ensureRuntimes(loaded);
+    const result = await validateBlueprint(loaded, this.registry);
+    const diagnostics = [...result.diagnostics];
+    if (startError !== undefined && diagnostics.length > 0) {
+      diagnostics.push({ path: "", message: `some runtimes did not start: ${startError.message}` });
+    }
+    return { valid: diagnostics.length === 0, diagnostics };
+  }
+
+  async nodeTypes(): Promise<NodeTypeEntry[]> {
+    this.assertOpen();
+    await this.registry.startExternal();
+    const entries: NodeTypeEntry[] = [];
+    for (const [runtime, connection] of this.registry.runtimes) {
+      for (const nodeType of connection.nodeTypes) {
+        entries.push({ runtime, language: connection.description.language, nodeType });
+      }
+    }
+    return entries;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const execution of this.running) execution.cancel("the host is shutting down");
+    await Promise.race([
+      Promise.all([...this.running].map((execution) => execution.result)),
+      new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+    ]);
+    await this.registry.close();
+  }
+
+  private load(blueprint: BlueprintDocument | LoadedBlueprint): LoadedBlueprint {
+    return "document" in blueprint && "source" in blueprint ? blueprint : fromData(blueprint);
+  }
+
+  /** Starts the runtimes a blueprint needs; gives the start error, if any, instead of throwing it. */
+  private async ensureRuntimes(loaded: LoadedBlueprint): Promise<Error | undefined> {
+    const nodes = Object.values(loaded.document.nodes);
+    try {
+      await this.registry.ensureFor(
+        nodes.map((node) => node.type),
+        nodes.flatMap((node) => (node.runtime === undefined ? [] : [node.runtime])),
+      );
+      return undefined;
+    } catch (error) {
+      return error as Error;
+    }
+  }
+
+  private async validated(loaded: LoadedBlueprint): Promise<BlueprintGraph> {
+    const startError = await this.ensureRuntimes(loaded);
+    try {
+      return await validateOrThrow(loaded, this.registry);
+    } catch (error) {
+      // A runtime that failed to start is the likelier cause of "unknown node type": say so first.
+      if (startError !== undefined && error instanceof ConductorError) {
+        throw new ConductorError(startError instanceof ConductorError ? startError.code : "runtime_start_failed", `${startError.message}\n${error.message}`, {
+          cause: startError,
+          diagnostics: error.diagnostics,
+        });
+      }
+      throw error;
+    }
+  }
+
+  private bind(graph: BlueprintGraph): PreparedBlueprint {
+    const plan = createExecutionPlan(graph, this.registry.runtimes);
+    const start = (inputs: Record<string, unknown> = {}, options: RunOptions = {}) =>
+      this.startExecution(plan, inputs, options);
+    return {
+      graph,
+      start,
+      run: (inputs, options) => start(inputs, options).result,
+    };
+  }
+
+  private startExecution(plan: ExecutionPlan, inputs: Record<string, unknown>, options: RunOptions): ExecutionHandle {
+    this.assertOpen();
+    const hub = new EventHub();
+    if (options.onEvent !== undefined) hub.subscribe(options.onEvent);
+    const execution = new Execution(plan, {
+      executionId: options.executionId ?? randomUUID(),
+      inputs: checkInputs(plan.graph, inputs),
+      maxConcurrency: this.maxConcurrency,
+      hub,
+    });
+    this.running.add(execution);
+    void execution.result.then(() => this.running.delete(execution));
+    const signal = options.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) execution.cancel(String(signal.reason ?? "aborted"));
+      else signal.addEventListener("abort", () => execution.cancel(String(signal.reason ?? "aborted")), { once: true });
+    }
+    execution.start();
+    return {
+      executionId: execution.executionId,
+      result: execution.result,
+      subscribe: (listener) => hub.subscribe(listener),
+      cancel: (reason) => execution.cancel(reason),
+    };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ConductorError("closed", "this conductor is closed; create a new one with createConductor()");
+  }
+}
+
+/** The directory a blueprint path belongs to (for finding its project). */
+export function blueprintDir(path: string): string {
+  return dirname(resolve(path));
+}

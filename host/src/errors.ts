@@ -1,0 +1,63 @@
+/**
+ * The host's one error class. `code` is a closed set: callers branch on it, people read `message`, which names
+ * the blueprint path, node, runtime or field, says what was expected and what was found, and who should act.
+ */
+export type ConductorErrorCode =
+  /** The blueprint or project file cannot be read or parsed. */
+  | "blueprint_unreadable"
+  /** The blueprint parsed but does not validate; `diagnostics` lists every problem. */
+  | "blueprint_invalid"
+  /** The project file (conductor.yaml) is invalid. */
+  | "project_invalid"
+  /** Inputs given to a run do not match the blueprint's inputs. */
+  | "inputs_invalid"
+  /** A runtime could not be started (bad handshake, exit on start, timeout, missing interpreter or build). */
+  | "runtime_start_failed"
+  /** A runtime speaks an ABI version the host does not. */
+  | "abi_mismatch"
+  /** A runtime crashed too often and is no longer restarted. */
+  | "runtime_broken"
+  /** No runtime serves a node type. */
+  | "node_type_unknown"
+  /** An execution id is unknown. */
+  | "execution_not_found"
+  /** The conductor was closed. */
+  | "closed"
+  /** A bug or an unexpected state in the host itself. */
+  | "internal";
+
+/** One problem found while validating, with the path it is about, e.g. `nodes.stats.inputs.table`. */
+export interface Diagnostic {
+  path: string;
+  message: string;
+  /** A fix to try, e.g. `did you mean "core.csv-parse"?` */
+  suggestion?: string;
+}
+
+/** Thrown by the host for problems that are not node failures (node failures are data: `FailureInfo`). */
+export class ConductorError extends Error {
+  override readonly name = "ConductorError";
+
+  constructor(
+    readonly code: ConductorErrorCode,
+    message: string,
+    options: { cause?: unknown; diagnostics?: Diagnostic[] } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.diagnostics = options.diagnostics ?? [];
+  }
+
+  readonly diagnostics: Diagnostic[];
+
+  /** Works across duplicate copies of this package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return value instanceof Error && value.name === "ConductorError" && "code" in value;
+  }
+}
+
+/** Formats diagnostics as lines: `nodes.stats.inputs.table: ... (did you mean ...?)`. */
+export function formatDiagnostics(diagnostics: readonly Diagnostic[]): string {
+  return diagnostics
+    .map((d) => `  ${d.path === "" ? "(blueprint)" : d.path}: ${d.message}${d.suggestion ? `; ${d.suggestion}` : ""}`)
+    .join("\n");
+}

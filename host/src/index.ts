@@ -1,0 +1,24 @@
+/**
+ * @conductor/host: the Conductor host, embeddable. `createConductor()` loads a project, validates blueprints
+ * against the node types of every runtime, and runs them.
+ */
+export { createConductor } from "./conductor.js";
+export type {
+  BlueprintSource,
+  Conductor,
+  ConductorOptions,
+  ExecutionHandle,
+  NodeTypeEntry,
+  PreparedBlueprint,
+  RunOptions,
+} from "./conductor.js";
+export { ConductorError, formatDiagnostics } from "./errors.js";
+export type { ConductorErrorCode, Diagnostic } from "./errors.js";
+export { blueprintJsonSchema } from "./blueprint/blueprint-schema.js";
+export type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
+export { loadBlueprintFile, parseBlueprint } from "./blueprint/load-blueprint.js";
+export type { LoadedBlueprint } from "./blueprint/load-blueprint.js";
+export type { ExecutionEvent, ExecutionListener, ExecutionStatus, NodeStatus } from "./scheduler/execution-events.js";
+export type { ExecutionResult, NodeRecord } from "./scheduler/execution.js";
+export { coreNodes } from "./nodes/index.js";
+export type { Project, RuntimeSpec } from "./project/project-config.js";

@@ -1,0 +1,40 @@
+import type { Project, RuntimeSpec } from "../../project/project-config.js";
+import type { RuntimeLaunch } from "../runtime-process.js";
+import { prepareNodeLaunch } from "./node-launch.js";
+import { preparePythonLaunch } from "./python-launch.js";
+import { prepareRustLaunch } from "./rust-launch.js";
+
+/** Options of {@link prepareLaunch}. */
+export interface PrepareOptions {
+  /** Rebuild or reinstall even when what exists looks current (`conductor setup`). */
+  force?: boolean;
+  /** Reports slow set-up steps (creating a venv, building a crate). */
+  onProgress?: (message: string) => void;
+}
+
+/**
+ * Turns a runtime of the project into the command that starts it, setting up what it needs first, idempotently:
+ * a Python venv with conductor-runtime and the requirements, a release build of a Rust package.
+ */
+export async function prepareLaunch(
+  name: string,
+  spec: RuntimeSpec,
+  project: Project,
+  options: PrepareOptions = {},
+): Promise<RuntimeLaunch> {
+  switch (spec.kind) {
+    case "node":
+      return prepareNodeLaunch(spec, project);
+    case "python":
+      return preparePythonLaunch(name, spec, project, options);
+    case "rust":
+      return prepareRustLaunch(name, spec, project, options);
+    case "command":
+      return {
+        command: spec.command[0]!,
+        args: spec.command.slice(1),
+        cwd: project.dir,
+        ...(spec.env === undefined ? {} : { env: spec.env }),
+      };
+  }
+}

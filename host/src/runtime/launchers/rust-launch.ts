@@ -1,0 +1,60 @@
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ConductorError } from "../../errors.js";
+import type { Project, RuntimeSpec } from "../../project/project-config.js";
+import type { RuntimeLaunch } from "../runtime-process.js";
+import type { PrepareOptions } from "./prepare-launch.js";
+
+/**
+ * A Rust runtime: a binary, built once with `cargo build --release` from the configured package when it is
+ * missing (or when asked with `conductor setup`); cargo's own incremental build makes a repeat cheap.
+ */
+export async function prepareRustLaunch(
+  name: string,
+  spec: Extract<RuntimeSpec, { kind: "rust" }>,
+  project: Project,
+  options: PrepareOptions,
+): Promise<RuntimeLaunch> {
+  if (spec.package === undefined) {
+    const binary = resolve(project.dir, spec.binary);
+    if (!existsSync(binary)) {
+      throw new ConductorError(
+        "runtime_start_failed",
+        `runtime "${name}": binary ${binary} does not exist; build it, or set runtimes.${name}.package so the host can build it`,
+      );
+    }
+    return { command: binary, args: [], cwd: project.dir };
+  }
+  const packageDir = resolve(project.dir, spec.package);
+  const { execa } = await import("execa");
+  let binary = join(packageDir, "target", "release", spec.binary);
+  if (!existsSync(binary)) {
+    const metadata = await execa("cargo", ["metadata", "--format-version", "1", "--no-deps"], {
+      cwd: packageDir,
+      reject: false,
+    });
+    if (!metadata.failed) {
+      const targetDirectory = (JSON.parse(String(metadata.stdout)) as { target_directory: string }).target_directory;
+      binary = join(targetDirectory, "release", spec.binary);
+    }
+  }
+  if (options.force === true || !existsSync(binary)) {
+    options.onProgress?.(`building runtime "${name}" (cargo build --release in ${packageDir}); the first build takes a few minutes`);
+    const build = await execa("cargo", ["build", "--release", "--bin", spec.binary], {
+      cwd: packageDir,
+      reject: false,
+      all: true,
+    });
+    if (build.failed) {
+      const missing = build.exitCode === undefined && /ENOENT/.test(build.shortMessage ?? "");
+      const tail = String(build.all ?? "").trim().split("\n").slice(-15).map((line) => `    ${line}`).join("\n");
+      throw new ConductorError(
+        "runtime_start_failed",
+        missing
+          ? `runtime "${name}" is built with cargo, which was not found on PATH; install Rust (https://rustup.rs) or point runtimes.${name}.binary at a built binary`
+          : `runtime "${name}": cargo build --release failed in ${packageDir}:\n${tail}`,
+      );
+    }
+  }
+  return { command: binary, args: [], cwd: project.dir };
+}

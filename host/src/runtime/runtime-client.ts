@@ -1,0 +1,399 @@
+import { create } from "@bufbuild/protobuf";
+import type { InvocationControl } from "@conductor/sdk";
+import {
+  ABI_VERSIONS,
+  type BlobOptions,
+  type Command,
+  CommandSchema,
+  DrainRequestSchema,
+  EncodedValue,
+  encodeJsonValue,
+  type Event,
+  executeToWire,
+  FEATURES,
+  type FailureInfo,
+  failureFromWire,
+  grpcServiceDefinition,
+  HandshakeRequestSchema,
+  type HandshakeResponse,
+  type InvocationRequest,
+  type InvocationSink,
+  LOG_LEVEL_NAMES,
+  ListNodeTypesRequestSchema,
+  type ListNodeTypesResponse,
+  type NodeType,
+  type RuntimeDescription,
+  RuntimeService,
+  type SessionRequest,
+  SessionRequestSchema,
+  type SessionResponse,
+  ShutdownRequestSchema,
+  TOKEN_METADATA_KEY,
+  type ValidateConfigResponse,
+  ValidateConfigRequestSchema,
+} from "@conductor/sdk/protocol";
+import type * as grpc from "@grpc/grpc-js";
+import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
+import { ConductorError } from "../errors.js";
+
+type Grpc = typeof import("@grpc/grpc-js");
+
+/** An invocation in flight on the session. */
+interface InFlight {
+  sink: InvocationSink;
+  lastStep: number;
+  step: number;
+  nodeIds: string[];
+  cancelTimer?: NodeJS.Timeout;
+}
+
+/** Options of {@link connectRuntime}. */
+export interface RuntimeClientOptions {
+  name: string;
+  /** A grpc-js target, e.g. `unix:/tmp/cdr-x/python.sock`. */
+  address: string;
+  token: string;
+  blobs: BlobOptions;
+  maxMessageBytes: number;
+  /** Called when the session breaks (the runtime is gone or spoke garbage). */
+  onSessionLost: (reason: string) => void;
+  /** Called when a cancelled invocation did not stop within its grace period. */
+  onUnresponsive: (nodeId: string) => void;
+}
+
+/**
+ * A connection to one runtime over gRPC: the unary control calls, and one long-lived Session stream on which
+ * invocations are multiplexed by id and commands leaving in the same tick share one message.
+ */
+export class RuntimeClient {
+  private readonly client: grpc.Client;
+  private readonly metadata: grpc.Metadata;
+  private session: grpc.ClientDuplexStream<SessionRequest, SessionResponse> | undefined;
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly waiting: { request: InvocationRequest; sink: InvocationSink; control: { cancelled?: string } }[] = [];
+  private pending: Command[] = [];
+  private flushScheduled = false;
+  private nextInvocationId = 1;
+  private closed = false;
+  description!: RuntimeDescription;
+  nodeTypes: NodeType[] = [];
+
+  private constructor(
+    grpcModule: Grpc,
+    private readonly options: RuntimeClientOptions,
+  ) {
+    const Client = grpcModule.makeGenericClientConstructor(grpcServiceDefinition(RuntimeService), "RuntimeService");
+    this.client = new Client(options.address, grpcModule.credentials.createInsecure(), {
+      "grpc.max_receive_message_length": options.maxMessageBytes,
+      "grpc.max_send_message_length": options.maxMessageBytes,
+      "grpc.enable_retries": 0,
+    });
+    this.metadata = new grpcModule.Metadata();
+    this.metadata.set(TOKEN_METADATA_KEY, options.token);
+  }
+
+  /** Connects, performs the Handshake and discovery, and opens the session. */
+  static async connect(options: RuntimeClientOptions): Promise<RuntimeClient> {
+    const grpcModule = await import("@grpc/grpc-js");
+    const client = new RuntimeClient(grpcModule, options);
+    try {
+      await client.waitForReady(10_000);
+      const handshake = await client.unary<HandshakeResponse>(
+        "handshake",
+        create(HandshakeRequestSchema, { hostVersion: "0.1.0", abiVersions: [...ABI_VERSIONS], features: [] }),
+      );
+      if (!ABI_VERSIONS.includes(handshake.abiVersion)) {
+        throw new ConductorError(
+          "abi_mismatch",
+          `runtime "${options.name}" speaks ABI ${handshake.abiVersion}, host expects ${ABI_VERSIONS.join(" or ")}; upgrade the runtime or the host`,
+        );
+      }
+      client.description = {
+        abiVersion: handshake.abiVersion,
+        name: options.name,
+        language: handshake.runtime?.language ?? "unknown",
+        version: handshake.runtime?.version ?? "",
+        pid: handshake.runtime?.pid ?? 0,
+        features: handshake.features,
+        maxConcurrency: Math.max(1, handshake.maxConcurrency),
+        maxMessageBytes: Number(handshake.maxMessageBytes),
+        schemaHash: handshake.schemaHash,
+      };
+      const listed = await client.unary<ListNodeTypesResponse>("listNodeTypes", create(ListNodeTypesRequestSchema, {}));
+      client.nodeTypes = listed.nodeTypes;
+      client.openSession();
+      return client;
+    } catch (error) {
+      client.client.close();
+      if (error instanceof ConductorError) throw error;
+      throw new ConductorError(
+        "runtime_start_failed",
+        `runtime "${options.name}" at ${options.address} did not complete the handshake: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  get supportsSteps(): boolean {
+    return this.description.features.includes(FEATURES.steps);
+  }
+
+  /** How many invocations are running on the runtime now. */
+  get running(): number {
+    return this.inFlight.size;
+  }
+
+  execute(request: InvocationRequest, sink: InvocationSink): InvocationControl {
+    const control: { cancelled?: string } = {};
+    if (this.inFlight.size >= this.description.maxConcurrency) {
+      this.waiting.push({ request, sink, control });
+    } else {
+      this.start(request, sink, control);
+    }
+    return {
+      cancel: (reason: string) => {
+        if (control.cancelled !== undefined) return;
+        control.cancelled = reason;
+        const index = this.waiting.findIndex((entry) => entry.control === control);
+        if (index >= 0) {
+          this.waiting.splice(index, 1);
+          sink.cancelled(0, reason);
+        } else {
+          this.cancel(request.invocationId, reason, 2_000);
+        }
+      },
+    };
+  }
+
+  async validateConfig(nodeType: string, config: Record<string, unknown>): Promise<ConfigDiagnostic[]> {
+    const response = await this.unary<ValidateConfigResponse>(
+      "validateConfig",
+      create(ValidateConfigRequestSchema, { nodeType, config: encodeJsonValue(config) }),
+    );
+    return response.diagnostics.map((d) => ({
+      path: d.path,
+      message: d.message + (d.expected !== "" && !d.message.includes("expected") ? `; expected ${d.expected}` : "") +
+        (d.found !== "" && !d.message.includes("found") ? `, found ${d.found}` : ""),
+    }));
+  }
+
+  /** Stops new work, waits for running invocations up to `graceMs`, then asks the runtime to exit. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.closed = true;
+    try {
+      await this.unary("drain", create(DrainRequestSchema, { graceMs }), graceMs + 1_000);
+      await this.unary("shutdown", create(ShutdownRequestSchema, {}), 1_000);
+    } catch {
+      // The runtime may already be gone; the supervisor falls back to signals.
+    }
+    this.close();
+  }
+
+  /** Fails every invocation in flight or waiting (the runtime is lost) and closes the connection. */
+  failAll(failure: (nodeId: string) => FailureInfo): void {
+    for (const [id, entry] of this.inFlight) {
+      this.inFlight.delete(id);
+      clearTimeout(entry.cancelTimer);
+      entry.sink.failed(entry.step, failure(entry.nodeIds[entry.step] ?? "?"), 0);
+    }
+    for (const { request, sink } of this.waiting.splice(0)) {
+      sink.failed(0, failure(request.steps[0]?.nodeId ?? "?"), 0);
+    }
+  }
+
+  /** Takes the invocations that never started, so they can be re-sent to a restarted runtime. */
+  takeWaiting(): { request: InvocationRequest; sink: InvocationSink }[] {
+    return this.waiting.splice(0).map(({ request, sink }) => ({ request, sink }));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.session?.end();
+    this.session = undefined;
+    this.client.close();
+  }
+
+  private start(request: InvocationRequest, sink: InvocationSink, control: { cancelled?: string }): void {
+    const id = this.nextInvocationId++;
+    // The id is the session's own; the caller's request object is not shared.
+    request.invocationId = id;
+    let execute: ReturnType<typeof executeToWire>;
+    try {
+      execute = executeToWire(request, this.options.blobs);
+    } catch (error) {
+      sink.rejected({ message: `inputs cannot be encoded: ${(error as Error).message}`, type: "value.unencodable", retryable: false });
+      return;
+    }
+    this.inFlight.set(id, {
+      sink,
+      lastStep: request.steps.length - 1,
+      step: 0,
+      nodeIds: request.steps.map((step) => step.nodeId),
+    });
+    this.send(create(CommandSchema, { kind: { case: "execute", value: execute } }));
+    if (control.cancelled !== undefined) this.cancel(id, control.cancelled, 2_000);
+  }
+
+  private cancel(invocationId: number, reason: string, graceMs: number): void {
+    const entry = this.inFlight.get(invocationId);
+    if (entry === undefined) return;
+    this.send(
+      create(CommandSchema, {
+        kind: { case: "cancel", value: { invocationId: BigInt(invocationId), reason, graceMs } },
+      }),
+    );
+    entry.cancelTimer = setTimeout(() => {
+      if (!this.inFlight.has(invocationId)) return;
+      this.inFlight.delete(invocationId);
+      const nodeId = entry.nodeIds[entry.step] ?? "?";
+      entry.sink.cancelled(entry.step, `${reason} (the runtime did not stop node "${nodeId}" within ${graceMs} ms)`);
+      this.options.onUnresponsive(nodeId);
+      this.startWaiting();
+    }, graceMs);
+    entry.cancelTimer.unref();
+  }
+
+  private send(command: Command): void {
+    this.pending.push(command);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // Commands issued in the same tick (a fan-out) leave in one message.
+      process.nextTick(this.flush);
+    }
+  }
+
+  private readonly flush = () => {
+    this.flushScheduled = false;
+    if (this.session === undefined || this.pending.length === 0) return;
+    const commands = this.pending;
+    this.pending = [];
+    this.session.write(create(SessionRequestSchema, { commands }));
+  };
+
+  private openSession(): void {
+    const session = this.client.makeBidiStreamRequest(
+      `/${RuntimeService.typeName}/Session`,
+      (message: SessionRequest) => Buffer.from(toBinarySession(message)),
+      (bytes: Buffer) => fromBinarySession(bytes),
+      this.metadata,
+    ) as grpc.ClientDuplexStream<SessionRequest, SessionResponse>;
+    session.on("data", (response: SessionResponse) => {
+      for (const event of response.events) this.dispatch(event);
+    });
+    const lost = (reason: string) => {
+      if (this.session !== session) return;
+      this.session = undefined;
+      if (!this.closed) this.options.onSessionLost(reason);
+    };
+    session.on("error", (error: Error) => lost(error.message));
+    session.on("end", () => lost("the runtime closed the session"));
+    this.session = session;
+  }
+
+  private dispatch(event: Event): void {
+    const id = Number(event.invocationId);
+    const entry = this.inFlight.get(id);
+    if (entry === undefined) return;
+    const step = event.step;
+    const sink = entry.sink;
+    const kind = event.kind;
+    switch (kind.case) {
+      case "started":
+        entry.step = step;
+        sink.started(step);
+        return;
+      case "log": {
+        const fields = kind.value.fieldsJson.byteLength > 0 ? parseFields(kind.value.fieldsJson) : undefined;
+        sink.log(step, LOG_LEVEL_NAMES[kind.value.level] ?? "info", kind.value.message, fields);
+        return;
+      }
+      case "progress":
+        sink.progress(step, kind.value.fraction, kind.value.message);
+        return;
+      case "chunk":
+        sink.chunk(step, kind.value.port, kind.value.value === undefined ? null : new EncodedValue(kind.value.value));
+        return;
+      case "heartbeat":
+        sink.heartbeat(step, kind.value.details === undefined ? undefined : new EncodedValue(kind.value.details));
+        return;
+      case "completed": {
+        const outputs: Record<string, unknown> = {};
+        for (const port in kind.value.outputs) outputs[port] = new EncodedValue(kind.value.outputs[port]!);
+        if (step === entry.lastStep) this.finish(id, entry);
+        sink.completed(step, outputs, Number(kind.value.durationUs));
+        return;
+      }
+      case "failed":
+        this.finish(id, entry);
+        sink.failed(
+          step,
+          kind.value.failure === undefined
+            ? { message: "the runtime reported a failure without details", type: "unknown", retryable: true }
+            : failureFromWire(kind.value.failure),
+          Number(kind.value.durationUs),
+        );
+        return;
+      case "cancelled":
+        this.finish(id, entry);
+        sink.cancelled(step, kind.value.reason);
+        return;
+      case "rejected":
+        this.finish(id, entry);
+        sink.rejected(
+          kind.value.failure === undefined
+            ? { message: "the runtime rejected the invocation", type: "rejected", retryable: false }
+            : failureFromWire(kind.value.failure),
+        );
+        return;
+      default:
+        return;
+    }
+  }
+
+  private finish(id: number, entry: InFlight): void {
+    this.inFlight.delete(id);
+    clearTimeout(entry.cancelTimer);
+    if (this.waiting.length > 0) queueMicrotask(() => this.startWaiting());
+  }
+
+  private startWaiting(): void {
+    while (this.waiting.length > 0 && this.inFlight.size < this.description.maxConcurrency && !this.closed) {
+      const { request, sink, control } = this.waiting.shift()!;
+      this.start(request, sink, control);
+    }
+  }
+
+  private waitForReady(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  private unary<Response>(method: string, request: unknown, timeoutMs = 30_000): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      const call = (this.client as unknown as Record<string, Function>)[method]!;
+      call.call(
+        this.client,
+        request,
+        this.metadata,
+        { deadline: Date.now() + timeoutMs },
+        (error: grpc.ServiceError | null, response: Response) => (error ? reject(error) : resolve(response)),
+      );
+    });
+  }
+}
+
+const sessionDefinition = grpcServiceDefinition(RuntimeService).session!;
+const toBinarySession = sessionDefinition.requestSerialize as (message: SessionRequest) => Buffer;
+const fromBinarySession = sessionDefinition.responseDeserialize as (bytes: Buffer) => SessionResponse;
+
+const textDecoder = new TextDecoder();
+
+function parseFields(bytes: Uint8Array): Record<string, unknown> | undefined {
+  try {
+    const parsed = JSON.parse(textDecoder.decode(bytes)) as unknown;
+    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

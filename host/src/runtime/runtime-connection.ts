@@ -1,0 +1,23 @@
+import type { InvocationControl } from "@conductor/sdk";
+import type { InvocationRequest, InvocationSink, NodeType, RuntimeDescription } from "@conductor/sdk/protocol";
+import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
+
+/**
+ * The host's view of one runtime, whatever transport reaches it: the in-process runtime for built-in TypeScript
+ * nodes, or a child process over gRPC. The scheduler only talks to this interface.
+ */
+export interface RuntimeConnection {
+  readonly name: string;
+  readonly description: RuntimeDescription;
+  readonly nodeTypes: readonly NodeType[];
+  /** Whether one invocation may carry several steps (a chain of nodes in one round trip). */
+  readonly supportsSteps: boolean;
+  /**
+   * Starts an invocation; events arrive on `sink`. Invocations beyond the runtime's max concurrency wait in a
+   * queue. Never throws: a problem is reported as `sink.rejected` or as a failed step.
+   */
+  execute(request: InvocationRequest, sink: InvocationSink): InvocationControl;
+  validateConfig(nodeType: string, config: Record<string, unknown>): Promise<ConfigDiagnostic[]>;
+  /** Drains and stops the runtime. */
+  close(): Promise<void>;
+}

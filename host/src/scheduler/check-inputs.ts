@@ -1,0 +1,78 @@
+import { createRequire } from "node:module";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import type { BlueprintGraph } from "../blueprint/blueprint-graph.js";
+import { suggest } from "../blueprint/suggest.js";
+import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
+
+type Ajv2020 = import("ajv/dist/2020.js").default;
+let ajv: Ajv2020 | undefined;
+const validators = new WeakMap<BlueprintGraph, Map<string, ValidateFunction>>();
+
+/**
+ * Checks the inputs of a run against the blueprint's declared inputs: unknown names (with a suggestion), missing
+ * required ones, and values that do not match their JSON Schema. Gives the inputs with defaults applied.
+ */
+export function checkInputs(graph: BlueprintGraph, given: Record<string, unknown>): Record<string, unknown> {
+  const diagnostics: Diagnostic[] = [];
+  const inputs: Record<string, unknown> = {};
+  const declared = graph.inputs;
+  for (const name of Object.keys(given)) {
+    if (!(name in declared)) {
+      const hint = suggest(name, Object.keys(declared));
+      diagnostics.push({
+        path: `inputs.${name}`,
+        message: `blueprint "${graph.id}" has no input "${name}"; its inputs are ${Object.keys(declared).map((n) => `"${n}"`).join(", ") || "(none)"}`,
+        ...(hint === undefined ? {} : { suggestion: hint }),
+      });
+    }
+  }
+  for (const [name, input] of Object.entries(declared)) {
+    const value = given[name] ?? input.default;
+    if (value === undefined) {
+      if (input.required) {
+        diagnostics.push({ path: `inputs.${name}`, message: `missing required input "${name}"${input.description ? ` (${input.description})` : ""}` });
+      }
+      continue;
+    }
+    if (Object.keys(input.schema).length > 0) {
+      const validate = validator(graph, name, input.schema);
+      if (!validate(value)) {
+        diagnostics.push({ path: `inputs.${name}`, message: describeErrors(validate.errors ?? [], value) });
+      }
+    }
+    inputs[name] = value;
+  }
+  if (diagnostics.length > 0) {
+    throw new ConductorError("inputs_invalid", `inputs of blueprint "${graph.id}" are invalid:\n${formatDiagnostics(diagnostics)}`, {
+      diagnostics,
+    });
+  }
+  return inputs;
+}
+
+function validator(graph: BlueprintGraph, name: string, schema: Record<string, unknown>): ValidateFunction {
+  let byName = validators.get(graph);
+  if (byName === undefined) {
+    byName = new Map();
+    validators.set(graph, byName);
+  }
+  let validate = byName.get(name);
+  if (validate === undefined) {
+    if (ajv === undefined) {
+      // Loaded on first need: most runs of a cached blueprint never compile a schema again.
+      const Ajv = createRequire(import.meta.url)("ajv/dist/2020.js").default as new (options: object) => Ajv2020;
+      ajv = new Ajv({ allErrors: true, strict: false });
+    }
+    const { $schema: _ignored, ...rest } = schema;
+    validate = ajv.compile(rest);
+    byName.set(name, validate);
+  }
+  return validate;
+}
+
+function describeErrors(errors: ErrorObject[], value: unknown): string {
+  return errors
+    .map((error) => `${error.instancePath === "" ? "value" : error.instancePath.slice(1).replaceAll("/", ".")} ${error.message ?? "is invalid"}`)
+    .concat(`found ${JSON.stringify(value)?.slice(0, 80)}`)
+    .join("; ");
+}

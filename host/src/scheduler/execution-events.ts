@@ -1,0 +1,78 @@
+import type { FailureInfo, LogLevel } from "@conductor/sdk/protocol";
+
+/** Final status of an execution. */
+export type ExecutionStatus = "completed" | "failed" | "cancelled";
+
+/** Status of a node within an execution. */
+export type NodeStatus = "pending" | "queued" | "running" | "completed" | "failed" | "cancelled" | "skipped";
+
+interface EventBase {
+  executionId: string;
+  /** Position of the event in its execution, from 1; a late subscriber uses it to tell what it has seen. */
+  seq: number;
+  /** Milliseconds since the epoch. */
+  at: number;
+}
+
+interface NodeEventBase extends EventBase {
+  nodeId: string;
+}
+
+/** Everything that happens in an execution, in order. Any number of subscribers receive the same events. */
+export type ExecutionEvent =
+  | (EventBase & { type: "execution.started"; blueprintId: string; inputs: Record<string, unknown> })
+  | (NodeEventBase & { type: "node.queued" })
+  | (NodeEventBase & { type: "node.started"; attempt: number; runtime: string })
+  | (NodeEventBase & { type: "node.log"; level: LogLevel; message: string; fields?: Record<string, unknown> })
+  | (NodeEventBase & { type: "node.progress"; fraction: number; message: string })
+  | (NodeEventBase & { type: "node.chunk"; port: string; value: unknown })
+  | (NodeEventBase & { type: "node.heartbeat" })
+  | (NodeEventBase & { type: "node.completed"; outputs: Record<string, unknown>; durationMs: number })
+  | (NodeEventBase & { type: "node.failed"; failure: FailureInfo; durationMs: number })
+  | (NodeEventBase & { type: "node.cancelled"; reason: string })
+  | (NodeEventBase & { type: "node.skipped"; reason: string })
+  | (EventBase & {
+      type: "execution.finished";
+      status: ExecutionStatus;
+      outputs: Record<string, unknown>;
+      failure?: NodeFailureRecord;
+      durationMs: number;
+    });
+
+export type ExecutionEventType = ExecutionEvent["type"];
+
+/** A node failure, with the node it happened in. */
+export interface NodeFailureRecord extends FailureInfo {
+  nodeId: string;
+}
+
+/** Receives events; returning nothing. A throwing listener is isolated from the execution. */
+export type ExecutionListener = (event: ExecutionEvent) => void;
+
+/** Distributes an execution's events to its listeners. */
+export class EventHub {
+  private listeners: ExecutionListener[] = [];
+
+  /** Whether anyone listens; the scheduler skips building events nobody receives. */
+  get active(): boolean {
+    return this.listeners.length > 0;
+  }
+
+  subscribe(listener: ExecutionListener): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  emit(event: ExecutionEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        // A broken subscriber must not break the execution it watches.
+        process.emitWarning(`an execution event listener threw: ${(error as Error).message}`);
+      }
+    }
+  }
+}
