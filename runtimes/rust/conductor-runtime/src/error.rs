@@ -1,0 +1,210 @@
+//! [`NodeError`], the one failure type a node returns, and its mapping to the wire `Failure`.
+
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::pb;
+
+/// The type a [`NodeError`] made with [`NodeError::new`] gets unless [`NodeError::with_type`] changes it.
+pub const DEFAULT_FAILURE_TYPE: &str = "node.failure";
+
+/// A node's failure: data that crosses to the host as a `Failure`, never a transport error.
+///
+/// Return it from [`crate::Node::run`] to fail a step with a message, a type, a retryable flag and details of your
+/// choice. Any other error converted with `?` (anything implementing [`std::error::Error`]) becomes a retryable
+/// failure of type `error`, with its `source()` chain as the cause, because an unexpected error may be transient
+/// and the node's retry policy bounds it.
+///
+/// ```
+/// use conductor_runtime::NodeError;
+/// use std::time::Duration;
+///
+/// let error = NodeError::new("upstream answered 503")
+///     .with_type("http.status")
+///     .details(serde_json::json!({"status": 503}))
+///     .retry_after(Duration::from_secs(2));
+/// assert!(error.is_retryable());
+/// ```
+///
+/// `NodeError` does not implement [`std::error::Error`] itself; that is what lets every other error convert into it.
+#[derive(Debug, Clone)]
+pub struct NodeError {
+    message: String,
+    kind: String,
+    retryable: bool,
+    details: Option<serde_json::Value>,
+    retry_delay: Option<Duration>,
+    stack: String,
+    cause: Option<Box<NodeError>>,
+}
+
+impl NodeError {
+    /// A retryable failure of type `node.failure`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind: DEFAULT_FAILURE_TYPE.to_owned(),
+            retryable: true,
+            details: None,
+            retry_delay: None,
+            stack: String::new(),
+            cause: None,
+        }
+    }
+
+    /// A failure that trying again cannot fix, of type `node.failure`.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::new(message).retryable(false)
+    }
+
+    /// Wraps any error as a retryable failure of type `error`, keeping its `source()` chain as causes.
+    pub fn from_error(error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut failure = Self::new(error.to_string()).with_type("error");
+        let backtrace = Backtrace::capture();
+        if backtrace.status() == BacktraceStatus::Captured {
+            failure.stack = backtrace.to_string();
+        }
+        failure.cause = error
+            .source()
+            .map(|source| Box::new(Self::from_error(source)));
+        failure
+    }
+
+    /// Wraps a boxed error, such as the one a `Box<dyn Error>`-returning helper gives.
+    pub fn from_boxed(error: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
+        Self::from_error(error.as_ref())
+    }
+
+    /// Sets the failure's type, a short classifier such as `http.status`.
+    pub fn with_type(mut self, kind: impl Into<String>) -> Self {
+        self.kind = kind.into();
+        self
+    }
+
+    /// Sets whether trying again may succeed.
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+
+    /// Attaches structured details, sent to the host as JSON.
+    pub fn details(mut self, details: impl Serialize) -> Self {
+        self.details = serde_json::to_value(details).ok();
+        self
+    }
+
+    /// Suggests a delay before the next attempt.
+    pub fn retry_after(mut self, delay: Duration) -> Self {
+        self.retry_delay = Some(delay);
+        self
+    }
+
+    /// Records the failure that caused this one.
+    pub fn caused_by(mut self, cause: impl Into<NodeError>) -> Self {
+        self.cause = Some(Box::new(cause.into()));
+        self
+    }
+
+    /// Attaches a stack trace or other diagnostic text.
+    pub fn stack(mut self, stack: impl Into<String>) -> Self {
+        self.stack = stack.into();
+        self
+    }
+
+    /// The failure's message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The failure's type.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// Whether trying again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+
+    /// The cause, when there is one.
+    pub fn cause(&self) -> Option<&NodeError> {
+        self.cause.as_deref()
+    }
+
+    pub(crate) fn failure(&self) -> pb::Failure {
+        pb::Failure {
+            message: self.message.clone(),
+            r#type: self.kind.clone(),
+            retryable: self.retryable,
+            details: self.details.as_ref().map(|details| pb::Value {
+                kind: Some(pb::value::Kind::Json(
+                    serde_json::to_vec(details).unwrap_or_default().into(),
+                )),
+            }),
+            stack: self.stack.clone(),
+            cause: self.cause.as_ref().map(|cause| Box::new(cause.failure())),
+            retry_delay_ms: self
+                .retry_delay
+                .map_or(0, |delay| u32::try_from(delay.as_millis()).unwrap_or(u32::MAX)),
+        }
+    }
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.kind)
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for NodeError {
+    fn from(error: E) -> Self {
+        Self::from_error(&error)
+    }
+}
+
+/// Failures the runtime itself reports, with the types docs/protocol.md names.
+pub(crate) mod failures {
+    use super::NodeError;
+
+    pub(crate) fn input_invalid(message: String) -> NodeError {
+        NodeError::permanent(message).with_type("input.invalid")
+    }
+
+    pub(crate) fn config_invalid(message: String) -> NodeError {
+        NodeError::permanent(message).with_type("config.invalid")
+    }
+
+    pub(crate) fn output_invalid(message: String) -> NodeError {
+        NodeError::permanent(message).with_type("output.invalid")
+    }
+
+    pub(crate) fn blob_corrupt(message: String) -> NodeError {
+        NodeError::permanent(message).with_type("blob.corrupt")
+    }
+
+    pub(crate) fn timeout(message: String) -> NodeError {
+        NodeError::new(message).with_type("timeout")
+    }
+
+    pub(crate) fn panic(message: String) -> NodeError {
+        NodeError::permanent(message).with_type("panic")
+    }
+
+    pub(crate) fn unknown_node_type(node_type: &str) -> NodeError {
+        NodeError::permanent(format!(
+            "unknown node type \"{node_type}\"; this runtime does not serve it"
+        ))
+        .with_type("node-type.unknown")
+    }
+
+    pub(crate) fn step_invalid(message: String) -> NodeError {
+        NodeError::permanent(message).with_type("step.invalid")
+    }
+
+    pub(crate) fn busy(message: String) -> NodeError {
+        NodeError::new(message).with_type("runtime.busy")
+    }
+}

@@ -1,0 +1,200 @@
+//! Runs one invocation: its steps in order, each to exactly one terminal event.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+
+use crate::context::{Context, StepScope};
+use crate::error::failures;
+use crate::events::{self, EventSink};
+use crate::log_layer::CURRENT_STEP;
+use crate::pb;
+use crate::pb::event::Kind;
+use crate::port_de::Ports;
+use crate::registry::ErasedNode;
+use crate::session::{InvocationHandle, SessionState};
+use crate::state::RuntimeState;
+use crate::NodeError;
+
+/// How a step ended.
+enum Outcome {
+    Completed(Ports),
+    Failed(NodeError),
+    Cancelled(String),
+}
+
+pub(crate) async fn run_invocation(
+    runtime: Arc<RuntimeState>,
+    session: Arc<SessionState>,
+    handle: Arc<InvocationHandle>,
+    events: EventSink,
+    execute: pb::Execute,
+    nodes: Vec<Arc<dyn ErasedNode>>,
+) {
+    let invocation_id = execute.invocation_id;
+    let execution_id: Arc<str> = execute.execution_id.into();
+    let last = execute.steps.len().saturating_sub(1);
+    let mut outputs: Vec<Ports> = Vec::with_capacity(execute.steps.len());
+    let mut terminal: Option<(u32, Kind)> = None;
+
+    for ((index, step), node) in execute.steps.into_iter().enumerate().zip(nodes) {
+        let index_u32 = index as u32;
+        if handle.token.is_cancelled() {
+            terminal = Some((index_u32, events::cancelled(handle.reason())));
+            break;
+        }
+        events.send(invocation_id, index_u32, events::started());
+        let scope = Arc::new(StepScope {
+            invocation_id,
+            index: index_u32,
+            node_id: step.node_id,
+            node_type: step.node_type,
+            execution_id: execution_id.clone(),
+            attempt: step.attempt,
+            token: handle.token.child_token(),
+            events: events.clone(),
+            codec: runtime.codec.clone(),
+        });
+        let started_at = Instant::now();
+        let outcome = match resolve_inputs(&runtime, step.inputs, &outputs) {
+            Ok(inputs) => {
+                run_step(&*node, scope.clone(), step.config.as_ref(), &inputs, step.timeout_ms, &handle)
+                    .await
+            }
+            Err(error) => Outcome::Failed(error),
+        };
+        let duration_us = u64::try_from(started_at.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let kind = match outcome {
+            Outcome::Completed(ports) => match encode_outputs(&runtime, &ports) {
+                Ok(wire) => {
+                    let kind = events::completed(wire, duration_us);
+                    if index == last {
+                        terminal = Some((index_u32, kind));
+                        break;
+                    }
+                    events.send(invocation_id, index_u32, kind);
+                    outputs.push(ports);
+                    continue;
+                }
+                Err(error) => events::failed(error.failure(), duration_us),
+            },
+            Outcome::Failed(error) => events::failed(error.failure(), duration_us),
+            Outcome::Cancelled(reason) => events::cancelled(reason),
+        };
+        terminal = Some((index_u32, kind));
+        break;
+    }
+
+    session.finish(invocation_id);
+    runtime.end();
+    if let Some((step, kind)) = terminal {
+        events.send(invocation_id, step, kind);
+    }
+}
+
+/// Gathers a step's input values: wire values are decoded (blobs read), earlier outputs shared as they are.
+fn resolve_inputs(
+    runtime: &RuntimeState,
+    inputs: HashMap<String, pb::Input>,
+    outputs: &[Ports],
+) -> Result<Ports, NodeError> {
+    let mut ports = Vec::with_capacity(inputs.len());
+    for (name, input) in inputs {
+        match input.source {
+            Some(pb::input::Source::Value(value)) => {
+                let value = runtime.codec.decode(value, &name)?;
+                ports.push((name, value));
+            }
+            Some(pb::input::Source::StepOutput(reference)) => {
+                // A missing earlier output (an optional port left empty) leaves this input unset.
+                if let Some((_, value)) = outputs
+                    .get(reference.step as usize)
+                    .and_then(|ports| ports.iter().find(|(port, _)| *port == reference.port))
+                {
+                    ports.push((name, value.clone()));
+                }
+            }
+            None => {}
+        }
+    }
+    Ok(ports)
+}
+
+fn encode_outputs(
+    runtime: &RuntimeState,
+    ports: &Ports,
+) -> Result<HashMap<String, pb::Value>, NodeError> {
+    let mut wire = HashMap::with_capacity(ports.len());
+    for (name, value) in ports {
+        wire.insert(name.clone(), runtime.codec.encode(value)?);
+    }
+    Ok(wire)
+}
+
+/// Runs the node's code under the step's timeout and the invocation's cancellation; a panic becomes a failure.
+async fn run_step(
+    node: &dyn ErasedNode,
+    scope: Arc<StepScope>,
+    config: Option<&pb::Value>,
+    inputs: &Ports,
+    timeout_ms: u32,
+    handle: &InvocationHandle,
+) -> Outcome {
+    let ctx = Context {
+        step: scope.clone(),
+    };
+    let step_token = scope.token.clone();
+    let run = CURRENT_STEP.scope(scope, node.run(&ctx, config, inputs));
+    let mut run = std::pin::pin!(AssertUnwindSafe(run).catch_unwind());
+    let deadline = async {
+        if timeout_ms == 0 {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(Duration::from_millis(u64::from(timeout_ms))).await;
+    };
+
+    tokio::select! {
+        biased;
+        result = run.as_mut() => {
+            if handle.token.is_cancelled() {
+                return Outcome::Cancelled(handle.reason());
+            }
+            match result {
+                Ok(Ok(ports)) => Outcome::Completed(ports),
+                Ok(Err(error)) => Outcome::Failed(error),
+                Err(panic) => Outcome::Failed(failures::panic(format!(
+                    "node \"{}\" ({}) panicked: {}",
+                    ctx.node_id(),
+                    ctx.node_type(),
+                    panic_message(panic.as_ref())
+                ))),
+            }
+        }
+        () = handle.token.cancelled() => {
+            // The node was told; give it the grace period to return, then stop polling it.
+            let _ = tokio::time::timeout(handle.grace(), run.as_mut()).await;
+            Outcome::Cancelled(handle.reason())
+        }
+        () = deadline => {
+            step_token.cancel();
+            Outcome::Failed(failures::timeout(format!(
+                "node \"{}\" ({}) timed out after {timeout_ms} ms",
+                ctx.node_id(),
+                ctx.node_type()
+            )))
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(text) = payload.downcast_ref::<&'static str>() {
+        text
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text
+    } else {
+        "a panic without a message"
+    }
+}

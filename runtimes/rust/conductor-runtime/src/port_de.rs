@@ -1,0 +1,369 @@
+//! Deserializes a node's typed input struct from the values on its ports, without re-encoding them.
+//!
+//! The struct's fields are the ports. A JSON value still in its wire encoding is parsed straight into the field's
+//! type; a JSON tree produced by an earlier step is read in place; raw bytes and Arrow tables are moved through
+//! the slot of [`crate::value`].
+
+use std::fmt;
+
+use serde::de::value::{BorrowedStrDeserializer, UnitDeserializer};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
+
+use crate::value::{BYTES_TOKEN, JsonRepr, PortValue, TABLE_TOKEN, VALUE_TOKEN, put_slot};
+
+/// The values on a node's ports, in the order they arrived or were produced.
+pub(crate) type Ports = Vec<(String, PortValue)>;
+
+/// Why a port map did not fit a node's input struct.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PortError {
+    /// The port the problem is on, when known.
+    pub(crate) port: Option<String>,
+    pub(crate) kind: PortErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PortErrorKind {
+    /// A required port has no value.
+    Missing,
+    /// The value does not fit the port's type; the text says what was expected and found.
+    Invalid(String),
+}
+
+impl PortError {
+    fn at_port(mut self, port: &str) -> Self {
+        if self.port.is_none() {
+            self.port = Some(port.to_owned());
+        }
+        self
+    }
+
+    fn json(error: serde_json::Error) -> Self {
+        let mut text = error.to_string();
+        // Because a port's JSON is one value, a line and column add nothing a user can act on.
+        if let Some(at) = text.find(" at line ") {
+            text.truncate(at);
+        }
+        Self {
+            port: None,
+            kind: PortErrorKind::Invalid(text),
+        }
+    }
+}
+
+impl fmt::Display for PortError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.port, &self.kind) {
+            (Some(port), PortErrorKind::Missing) => {
+                write!(f, "input \"{port}\" is required but was not given")
+            }
+            (None, PortErrorKind::Missing) => f.write_str("a required input was not given"),
+            (Some(port), PortErrorKind::Invalid(text)) => write!(f, "input \"{port}\": {text}"),
+            (None, PortErrorKind::Invalid(text)) => f.write_str(text),
+        }
+    }
+}
+
+impl std::error::Error for PortError {}
+
+impl de::Error for PortError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Self {
+            port: None,
+            kind: PortErrorKind::Invalid(msg.to_string()),
+        }
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        Self {
+            port: Some(field.to_owned()),
+            kind: PortErrorKind::Missing,
+        }
+    }
+}
+
+/// Builds a node's input struct from its ports.
+pub(crate) fn from_ports<T: DeserializeOwned>(ports: &Ports) -> Result<T, PortError> {
+    T::deserialize(PortsDeserializer { ports })
+}
+
+struct PortsDeserializer<'a> {
+    ports: &'a Ports,
+}
+
+impl<'de> Deserializer<'de> for PortsDeserializer<'de> {
+    type Error = PortError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PortError> {
+        visitor.visit_map(PortsAccess {
+            ports: self.ports.iter(),
+            current: None,
+        })
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PortError> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, PortError> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PortError> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, PortError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+struct PortsAccess<'a> {
+    ports: std::slice::Iter<'a, (String, PortValue)>,
+    current: Option<&'a (String, PortValue)>,
+}
+
+impl<'a> MapAccess<'a> for PortsAccess<'a> {
+    type Error = PortError;
+
+    fn next_key_seed<K: DeserializeSeed<'a>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, PortError> {
+        let Some(entry) = self.ports.next() else {
+            return Ok(None);
+        };
+        self.current = Some(entry);
+        seed.deserialize(BorrowedStrDeserializer::new(entry.0.as_str()))
+            .map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'a>>(&mut self, seed: V) -> Result<V::Value, PortError> {
+        let (name, value) = self
+            .current
+            .take()
+            .ok_or_else(|| de::Error::custom("a port value was read before its name"))?;
+        seed.deserialize(PortValueDeserializer { value })
+            .map_err(|error| error.at_port(name))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.ports.len())
+    }
+}
+
+/// Reads one port value into whatever type the port's field has.
+struct PortValueDeserializer<'a> {
+    value: &'a PortValue,
+}
+
+fn not_json(found: &PortValue) -> PortError {
+    de::Error::custom(format_args!("expected a JSON value, found {}", found.describe()))
+}
+
+macro_rules! forward_port_value {
+    ($($method:ident ( $($arg:ident : $ty:ty),* ))*) => {$(
+        fn $method<V: Visitor<'a>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, PortError> {
+            match self.value {
+                PortValue::Json(JsonRepr::Tree(tree)) => {
+                    (&**tree).$method($($arg,)* visitor).map_err(PortError::json)
+                }
+                PortValue::Json(JsonRepr::Encoded(text)) => {
+                    let mut json = serde_json::Deserializer::from_slice(text);
+                    let value = (&mut json).$method($($arg,)* visitor).map_err(PortError::json)?;
+                    json.end().map_err(PortError::json)?;
+                    Ok(value)
+                }
+                PortValue::Raw(bytes) => visitor.visit_bytes(bytes),
+                other @ PortValue::Arrow(_) => Err(not_json(other)),
+            }
+        }
+    )*};
+}
+
+impl<'a> Deserializer<'a> for PortValueDeserializer<'a> {
+    type Error = PortError;
+
+    fn deserialize_newtype_struct<V: Visitor<'a>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, PortError> {
+        if name == BYTES_TOKEN || name == TABLE_TOKEN || name == VALUE_TOKEN {
+            let handed = if name == BYTES_TOKEN {
+                text_as_bytes(self.value)?.unwrap_or_else(|| self.value.clone())
+            } else {
+                self.value.clone()
+            };
+            put_slot(handed);
+            return visitor.visit_newtype_struct(UnitDeserializer::<PortError>::new());
+        }
+        match self.value {
+            PortValue::Json(JsonRepr::Tree(tree)) => (&**tree)
+                .deserialize_newtype_struct(name, visitor)
+                .map_err(PortError::json),
+            PortValue::Json(JsonRepr::Encoded(text)) => {
+                let mut json = serde_json::Deserializer::from_slice(text);
+                let value = (&mut json)
+                    .deserialize_newtype_struct(name, visitor)
+                    .map_err(PortError::json)?;
+                json.end().map_err(PortError::json)?;
+                Ok(value)
+            }
+            PortValue::Raw(_) => visitor.visit_newtype_struct(self),
+            other @ PortValue::Arrow(_) => Err(not_json(other)),
+        }
+    }
+
+    forward_port_value! {
+        deserialize_any()
+        deserialize_bool() deserialize_i8() deserialize_i16() deserialize_i32() deserialize_i64()
+        deserialize_i128() deserialize_u8() deserialize_u16() deserialize_u32() deserialize_u64()
+        deserialize_u128() deserialize_f32() deserialize_f64() deserialize_char() deserialize_str()
+        deserialize_string() deserialize_bytes() deserialize_byte_buf() deserialize_option()
+        deserialize_unit() deserialize_seq() deserialize_map() deserialize_identifier()
+        deserialize_ignored_any()
+        deserialize_unit_struct(name: &'static str)
+        deserialize_tuple(len: usize)
+        deserialize_tuple_struct(name: &'static str, len: usize)
+        deserialize_struct(name: &'static str, fields: &'static [&'static str])
+        deserialize_enum(name: &'static str, variants: &'static [&'static str])
+    }
+}
+
+/// A JSON string given to a raw-bytes port becomes its UTF-8 bytes.
+fn text_as_bytes(value: &PortValue) -> Result<Option<PortValue>, PortError> {
+    match value {
+        PortValue::Json(JsonRepr::Tree(tree)) => Ok(tree
+            .as_str()
+            .map(|text| PortValue::Raw(bytes::Bytes::copy_from_slice(text.as_bytes())))),
+        PortValue::Json(JsonRepr::Encoded(text)) if text.trim_ascii_start().first() == Some(&b'"') => {
+            let text: String = serde_json::from_slice(text).map_err(PortError::json)?;
+            Ok(Some(PortValue::Raw(text.into())))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::port_ser::to_ports;
+    use crate::value::Table;
+    use crate::{Bytes, Value};
+    use arrow_array::{Int64Array, RecordBatch};
+    use serde::{Deserialize, Serialize};
+    use std::sync::Arc;
+
+    fn encoded(text: &str) -> PortValue {
+        PortValue::Json(JsonRepr::Encoded(bytes::Bytes::copy_from_slice(text.as_bytes())))
+    }
+
+    fn table() -> Table {
+        let ids = Int64Array::from(vec![1, 2, 3]);
+        Table::from_batch(RecordBatch::try_from_iter([("id", Arc::new(ids) as _)]).unwrap())
+    }
+
+    #[derive(Debug, Deserialize, Serialize)]
+    struct Mixed {
+        count: i64,
+        label: Option<String>,
+        data: Bytes,
+        table: Table,
+        anything: Value,
+    }
+
+    #[test]
+    fn every_kind_of_port_value_reads_into_its_field() {
+        let ports: Ports = vec![
+            ("count".into(), encoded("9007199254740993")),
+            ("data".into(), PortValue::Raw(bytes::Bytes::from_static(b"\x00\xff"))),
+            ("table".into(), PortValue::Arrow(table())),
+            ("anything".into(), PortValue::json(serde_json::json!({"a": [1]}))),
+        ];
+        let mixed: Mixed = from_ports(&ports).unwrap();
+        assert_eq!(mixed.count, 9_007_199_254_740_993);
+        assert_eq!(mixed.label, None);
+        assert_eq!(&*mixed.data, b"\x00\xff");
+        assert_eq!(mixed.table.num_rows(), 3);
+        assert!(matches!(mixed.anything, Value::Json(ref json) if json["a"][0] == 1));
+    }
+
+    #[test]
+    fn outputs_become_port_values_without_encoding_bytes_or_tables() {
+        let mixed = Mixed {
+            count: 7,
+            label: None,
+            data: Bytes::from(vec![1, 2]),
+            table: table(),
+            anything: Value::Bytes(Bytes::from(vec![3])),
+        };
+        let ports = to_ports(&mixed).unwrap();
+        let names: Vec<_> = ports.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["count", "data", "table", "anything"]);
+        assert!(matches!(&ports[0].1, PortValue::Json(JsonRepr::Tree(tree)) if **tree == 7));
+        assert!(matches!(&ports[1].1, PortValue::Raw(bytes) if bytes[..] == [1, 2]));
+        assert!(matches!(&ports[2].1, PortValue::Arrow(table) if table.num_rows() == 3));
+        assert!(matches!(&ports[3].1, PortValue::Raw(bytes) if bytes[..] == [3]));
+        let back: Mixed = from_ports(&ports).unwrap();
+        assert_eq!(back.count, 7);
+    }
+
+    #[test]
+    fn a_missing_required_port_names_the_port() {
+        let error = from_ports::<Mixed>(&vec![]).unwrap_err();
+        assert_eq!(error.to_string(), "input \"count\" is required but was not given");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_the_port_and_what_was_expected() {
+        let ports: Ports = vec![("count".into(), encoded("\"seven\""))];
+        let error = from_ports::<Mixed>(&ports).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "input \"count\": invalid type: string \"seven\", expected i64"
+        );
+    }
+
+    #[test]
+    fn a_table_where_json_is_expected_is_rejected_by_name() {
+        let ports: Ports = vec![("count".into(), PortValue::Arrow(table()))];
+        let error = from_ports::<Mixed>(&ports).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "input \"count\": expected a JSON value, found an Arrow table"
+        );
+    }
+
+    #[test]
+    fn a_json_string_on_a_bytes_port_gives_its_utf8_bytes() {
+        #[derive(Deserialize)]
+        struct Input {
+            data: Bytes,
+        }
+        let ports: Ports = vec![("data".into(), encoded("\"héllo\""))];
+        let input: Input = from_ports(&ports).unwrap();
+        assert_eq!(&*input.data, "héllo".as_bytes());
+    }
+
+    #[test]
+    fn bytes_inside_a_json_value_serialize_as_numbers() {
+        let json = serde_json::to_value(Bytes::from(vec![1, 2])).unwrap();
+        assert_eq!(json, serde_json::json!([1, 2]));
+        let back: Bytes = serde_json::from_value(json).unwrap();
+        assert_eq!(&*back, [1, 2]);
+    }
+}
