@@ -30,7 +30,11 @@ import { createNodeRuntime, type InvocationControl, type NodeRuntime } from "../
 
 /** Options of {@link serveRuntime}. */
 export interface ServeRuntimeOptions {
-  nodes: readonly NodeDefinition[];
+  /**
+   * The nodes to serve, or a function loading them; it runs after the cookie check, so a runtime started by hand
+   * explains itself without importing user code.
+   */
+  nodes: readonly NodeDefinition[] | (() => Promise<readonly NodeDefinition[]>);
   /** Implementation name and version reported in the handshake. */
   implementation?: { name: string; version: string };
   /** Most invocations run at once. Default 256. */
@@ -81,8 +85,15 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
   const writeStdout = process.stdout.write.bind(process.stdout);
   redirectStdoutToStderr();
 
+  let nodes: readonly NodeDefinition[];
+  try {
+    nodes = typeof options.nodes === "function" ? await options.nodes() : options.nodes;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(1);
+  }
   const runtime = createNodeRuntime({
-    nodes: options.nodes,
+    nodes,
     ...(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency }),
   });
   const server = new grpc.Server({

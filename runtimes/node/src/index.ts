@@ -1,0 +1,3 @@
+/** The Node sidecar runtime: `startSidecar` serves modules of sdk-ts nodes over the runtime ABI. */
+export { parseSidecarArgs, startSidecar } from "./sidecar.js";
+export type { SidecarDependencies } from "./sidecar.js";
