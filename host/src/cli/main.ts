@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * The `conductor` command. Each subcommand lives in its own module and is imported only when used, so that
+ * `conductor run` starts fast.
+ */
+import { parseArgs } from "node:util";
+import { EXIT, type CommandContext } from "./command.js";
+import { helpText, VERSION } from "./help.js";
+
+const commands: Record<string, () => Promise<{ default: (context: CommandContext) => Promise<number> }>> = {
+  run: () => import("./run-command.js"),
+  validate: () => import("./validate-command.js"),
+  nodes: () => import("./nodes-command.js"),
+  setup: () => import("./setup-command.js"),
+  schema: () => import("./schema-command.js"),
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(helpText(rest[0]));
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === "--version" || name === "-v") {
+    process.stdout.write(`conductor ${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const load = commands[name];
+  if (load === undefined) {
+    process.stderr.write(`conductor: unknown command "${name}"\n\n${helpText()}`);
+    return EXIT.usage;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(helpText(name));
+    return EXIT.ok;
+  }
+  const command = await load();
+  return command.default({ args: rest, parseArgs, stdout: process.stdout, stderr: process.stderr });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`conductor: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = EXIT.internal;
+  },
+);

@@ -1,0 +1,62 @@
+import { styleText } from "node:util";
+import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
+import { openConductor } from "./open-conductor.js";
+
+/** `conductor nodes`: every node type of every runtime, with ports and flags. */
+export default async function nodes(context: CommandContext): Promise<number> {
+  const parsed = parseCommandArgs(context, {
+    options: { json: { type: "boolean" }, project: { type: "string" }, runtime: { type: "string" } },
+  });
+  if (typeof parsed === "number") return parsed;
+  const { values } = parsed;
+  const conductor = await openConductor({ project: values.project, stderr: context.stderr });
+  try {
+    const entries = (await conductor.nodeTypes()).filter(
+      (entry) => values.runtime === undefined || entry.runtime === values.runtime,
+    );
+    const parse = (text: string) => (text === "" ? {} : (JSON.parse(text) as unknown));
+    if (values.json === true) {
+      const list = entries.map(({ runtime, language, nodeType }) => ({
+        type: nodeType.type,
+        version: nodeType.version,
+        runtime,
+        language,
+        title: nodeType.title,
+        description: nodeType.description,
+        flags: nodeType.flags ?? {},
+        defaultTimeoutMs: nodeType.defaultTimeoutMs,
+        config: parse(nodeType.configSchema),
+        inputs: nodeType.inputs.map((port) => ({
+          name: port.name,
+          required: port.required,
+          description: port.description,
+          schema: parse(port.schema),
+        })),
+        outputs: nodeType.outputs.map((port) => ({ name: port.name, description: port.description, schema: parse(port.schema) })),
+      }));
+      context.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    let runtime = "";
+    for (const { runtime: name, language, nodeType } of entries) {
+      if (name !== runtime) {
+        runtime = name;
+        context.stdout.write(`\n${styleText("bold", `${name}`)} ${styleText("gray", `(${language})`)}\n`);
+      }
+      const flags = Object.entries(nodeType.flags ?? {})
+        .filter(([key, on]) => on === true && key !== "$typeName")
+        .map(([key]) => key);
+      const inputs = nodeType.inputs.map((port) => `${port.name}${port.required ? "" : "?"}`).join(", ");
+      const outputs = nodeType.outputs.map((port) => port.name).join(", ");
+      context.stdout.write(
+        `  ${nodeType.type.padEnd(26)} (${inputs}) → (${outputs})${flags.length > 0 ? styleText("gray", `  [${flags.join(", ")}]`) : ""}\n`,
+      );
+      if (nodeType.description !== "") context.stdout.write(`  ${"".padEnd(26)} ${styleText("gray", nodeType.description)}\n`);
+    }
+    return EXIT.ok;
+  } catch (error) {
+    return reportError(context, error, values.json === true);
+  } finally {
+    await conductor.close();
+  }
+}
