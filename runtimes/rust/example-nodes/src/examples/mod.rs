@@ -1,0 +1,18 @@
+//! Example high-performance nodes: `rs.hash`, `rs.regex-extract`, `rs.stats` and `rs.add-one`.
+
+mod add_one;
+mod hash;
+mod regex_extract;
+mod stats;
+
+use conductor_runtime::Registry;
+
+/// The registry of the example runtime.
+pub fn registry() -> Registry {
+    Registry::new()
+        .version(env!("CARGO_PKG_VERSION"))
+        .node(hash::Sha256Node)
+        .node(regex_extract::RegexExtract::default())
+        .node(stats::Stats)
+        .node(add_one::AddOne)
+}
