@@ -30,17 +30,18 @@ export async function loadBlueprintFile(path: string): Promise<LoadedBlueprint> 
  * plain JSON.parse would silently hide by keeping the last one.
  */
 export function parseBlueprint(text: string, source = "<inline>"): LoadedBlueprint {
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (document.errors.length > 0) {
     const diagnostics = document.errors.map((error): Diagnostic => {
       const line = error.linePos?.[0];
       const where = line === undefined ? "" : ` (line ${line.line}, column ${line.col})`;
       const duplicate = /Map keys must be unique/.test(error.message);
+      const key = text.slice(error.pos[0], error.pos[1]).trim();
       return {
         path: "",
         message: duplicate
-          ? `duplicate key${where}: every node id, port and field may appear once`
-          : `${error.message.split("\n")[0]}${where}`,
+          ? `duplicate key "${key}"${where}: every node id, port and field may appear once`
+          : `${error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}${where}`,
       };
     });
     throw new ConductorError(

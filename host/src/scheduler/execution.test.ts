@@ -1,0 +1,177 @@
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as fixtureNodes from "../../../test/fixtures/nodes/math-nodes.js";
+import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
+import { type Conductor, createConductor } from "../conductor.js";
+import type { ExecutionEvent } from "./execution-events.js";
+
+const fixtureModule = fileURLToPath(new URL("../../../test/fixtures/nodes/math-nodes.ts", import.meta.url));
+
+function blueprint(nodes: BlueprintDocument["nodes"], extra: Partial<BlueprintDocument> = {}): BlueprintDocument {
+  return { conductor: "blueprint/v1", nodes, ...extra };
+}
+
+describe("Execution (the scheduler)", () => {
+  let conductor: Conductor;
+
+  beforeAll(async () => {
+    conductor = await createConductor({
+      nodes: Object.values(fixtureNodes),
+      maxConcurrency: 16,
+      project: {
+        dir: process.cwd(),
+        blueprints: [],
+        nodes: [],
+        runtimes: {
+          node: { kind: "node", modules: [fixtureModule] },
+          serial: { kind: "node", modules: [fixtureModule], maxConcurrency: 1 },
+        },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await conductor.close();
+  });
+
+  it("runs independent nodes truly in parallel", async () => {
+    const started = performance.now();
+    const result = await conductor.run(
+      blueprint({
+        a: { type: "test.sleep", config: { ms: 200 } },
+        b: { type: "test.sleep", config: { ms: 200 } },
+        c: { type: "test.sleep", config: { ms: 200 } },
+      }),
+    );
+    const elapsed = performance.now() - started;
+    expect(result.status).toBe("completed");
+    expect(elapsed).toBeLessThan(450);
+  });
+
+  it("passes values port to port and returns the blueprint's outputs", async () => {
+    const result = await conductor.run(
+      blueprint(
+        {
+          one: { type: "test.add-one", inputs: { x: "inputs.start" } },
+          two: { type: "test.add-one", inputs: { x: "one.x" } },
+          total: { type: "test.sum", inputs: { a: "one.x", b: "two.x" } },
+        },
+        { inputs: { start: { schema: { type: "integer" } } }, outputs: { total: "total.sum", start: "inputs.start" } },
+      ),
+      { start: 10 },
+    );
+    expect(result.outputs).toEqual({ total: 23, start: 10 });
+    expect(result.nodes.total!.status).toBe("completed");
+  });
+
+  it("emits the events of an execution, in order, to every subscriber", async () => {
+    const prepared = await conductor.prepare(
+      blueprint({
+        a: { type: "test.add-one", inputs: { x: { value: 1 } } },
+        b: { type: "test.describe", inputs: { value: "a.x" } },
+      }),
+    );
+    const first: ExecutionEvent[] = [];
+    const second: string[] = [];
+    const handle = prepared.start({}, { onEvent: (event) => first.push(event) });
+    handle.subscribe((event) => second.push(event.type));
+    await handle.result;
+    expect(first.map((e) => ("nodeId" in e ? `${e.type}:${e.nodeId}` : e.type))).toEqual([
+      "execution.started",
+      "node.queued:a",
+      "node.started:a",
+      "node.completed:a",
+      "node.queued:b",
+      "node.started:b",
+      "node.log:b",
+      "node.progress:b",
+      "node.completed:b",
+      "execution.finished",
+    ]);
+    expect(first.map((e) => e.seq)).toEqual(first.map((_, index) => index + 1));
+    expect(second.at(-1)).toBe("execution.finished");
+  });
+
+  it("stops after a node fails, keeps completed results and names the failed node", async () => {
+    const result = await conductor.run(
+      blueprint({
+        ok: { type: "test.add-one", inputs: { x: { value: 1 } } },
+        broken: { type: "test.fail", config: { message: "disk full" }, inputs: { value: "ok.x" } },
+        after: { type: "test.describe", inputs: { value: "broken.value" } },
+      }),
+    );
+    expect(result.status).toBe("failed");
+    expect(result.failure).toMatchObject({ nodeId: "broken", message: "disk full", type: "test.planned", retryable: false });
+    expect(result.nodes.ok).toMatchObject({ status: "completed", outputs: { x: 2 } });
+    expect(result.nodes.after!.status).toBe("pending");
+  });
+
+  it("cancels running nodes through their signal and ends cancelled", async () => {
+    const prepared = await conductor.prepare(
+      blueprint({
+        slow: { type: "test.sleep", config: { ms: 30_000 } },
+        remote: { type: "test.sleep", config: { ms: 30_000 }, runtime: "node" },
+        next: { type: "test.describe", inputs: { value: "slow.value" } },
+      }),
+    );
+    const handle = prepared.start();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const cancelledAt = performance.now();
+    handle.cancel("stop please");
+    const result = await handle.result;
+    expect(performance.now() - cancelledAt).toBeLessThan(1_000);
+    expect(result.status).toBe("cancelled");
+    expect(result.nodes.slow!.status).toBe("cancelled");
+    expect(result.nodes.remote!.status).toBe("cancelled");
+    expect(result.nodes.next!.status).toBe("pending");
+  });
+
+  it("bounds parallelism by a runtime's max concurrency from its handshake", async () => {
+    const started = performance.now();
+    const result = await conductor.run(
+      blueprint({
+        a: { type: "test.sleep", config: { ms: 150 }, runtime: "serial" },
+        b: { type: "test.sleep", config: { ms: 150 }, runtime: "serial" },
+      }),
+    );
+    expect(result.status).toBe("completed");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(295);
+  });
+
+  it("gives identical results whether a node module runs in-process or in the Node sidecar", async () => {
+    const nodes = (runtime?: string) =>
+      blueprint(
+        {
+          a: { type: "test.add-one", inputs: { x: { value: 41 } }, ...(runtime ? { runtime } : {}) },
+          b: { type: "test.add-one", inputs: { x: "a.x" }, ...(runtime ? { runtime } : {}) },
+          c: { type: "test.describe", inputs: { value: "b.x" }, ...(runtime ? { runtime } : {}) },
+          where: { type: "test.sleep", config: { ms: 0 }, inputs: { value: "c.text" }, ...(runtime ? { runtime } : {}) },
+        },
+        { outputs: { text: "c.text", echoed: "where.value", pid: "where.pid" } },
+      );
+    const local = await conductor.run(nodes());
+    const sidecar = await conductor.run(nodes("node"));
+    expect(sidecar.outputs.text).toBe("number:43");
+    expect({ ...sidecar.outputs, pid: 0 }).toEqual({ ...local.outputs, pid: 0 });
+    expect(local.outputs.pid).toBe(process.pid);
+    expect(sidecar.outputs.pid).not.toBe(process.pid);
+  });
+
+  it("rejects inputs that do not match the blueprint's inputs, naming them", async () => {
+    await expect(
+      conductor.run(
+        blueprint({ a: { type: "test.add-one", inputs: { x: "inputs.count" } } }, { inputs: { count: { schema: { type: "integer" } } } }),
+        { count: "three", cuont: 1 },
+      ),
+    ).rejects.toThrow(
+      /inputs\.cuont: blueprint "blueprint" has no input "cuont"; its inputs are "count"; did you mean "count"\?\n {2}inputs\.count: value must be integer; found "three"/,
+    );
+  });
+
+  it("runs a long chain of synchronous nodes without growing the stack", async () => {
+    const nodes: BlueprintDocument["nodes"] = { n0: { type: "test.add-one", inputs: { x: { value: 0 } } } };
+    for (let i = 1; i < 5_000; i++) nodes[`n${i}`] = { type: "test.add-one", inputs: { x: `n${i - 1}.x` } };
+    const result = await conductor.run(blueprint(nodes, { outputs: { x: "n4999.x" } }));
+    expect(result.outputs.x).toBe(5_000);
+  });
+});
