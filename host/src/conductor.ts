@@ -75,7 +75,11 @@ export interface NodeTypeEntry {
 /** The embedded host: load, validate and run blueprints from code. */
 export interface Conductor {
   /** Validates and runs a blueprint, resolving with its result (a failed execution resolves too). */
-  run(blueprint: BlueprintSource, inputs?: Record<string, unknown>, options?: RunOptions): Promise<ExecutionResult>;
+  run(
+    blueprint: BlueprintSource,
+    inputs?: Record<string, unknown>,
+    options?: RunOptions,
+  ): Promise<ExecutionResult>;
   /** Validates a blueprint and binds it to runtimes once, for running many times. */
   prepare(blueprint: BlueprintSource): Promise<PreparedBlueprint>;
   /** Checks a blueprint without running it. */
@@ -151,7 +155,8 @@ class EmbeddedConductor implements Conductor {
       if (error instanceof ConductorError) {
         return {
           valid: false,
-          diagnostics: error.diagnostics.length > 0 ? error.diagnostics : [{ path: "", message: error.message }],
+          diagnostics:
+            error.diagnostics.length > 0 ? error.diagnostics : [{ path: "", message: error.message }],
         };
       }
       throw error;
@@ -213,10 +218,14 @@ class EmbeddedConductor implements Conductor {
     } catch (error) {
       // A runtime that failed to start is the likelier cause of "unknown node type": say so first.
       if (startError !== undefined && error instanceof ConductorError) {
-        throw new ConductorError(startError instanceof ConductorError ? startError.code : "runtime_start_failed", `${startError.message}\n${error.message}`, {
-          cause: startError,
-          diagnostics: error.diagnostics,
-        });
+        throw new ConductorError(
+          startError instanceof ConductorError ? startError.code : "runtime_start_failed",
+          `${startError.message}\n${error.message}`,
+          {
+            cause: startError,
+            diagnostics: error.diagnostics,
+          },
+        );
       }
       throw error;
     }
@@ -233,7 +242,11 @@ class EmbeddedConductor implements Conductor {
     };
   }
 
-  private startExecution(plan: ExecutionPlan, inputs: Record<string, unknown>, options: RunOptions): ExecutionHandle {
+  private startExecution(
+    plan: ExecutionPlan,
+    inputs: Record<string, unknown>,
+    options: RunOptions,
+  ): ExecutionHandle {
     this.assertOpen();
     const hub = new EventHub();
     if (options.onEvent !== undefined) hub.subscribe(options.onEvent);
@@ -248,7 +261,10 @@ class EmbeddedConductor implements Conductor {
     const signal = options.signal;
     if (signal !== undefined) {
       if (signal.aborted) execution.cancel(String(signal.reason ?? "aborted"));
-      else signal.addEventListener("abort", () => execution.cancel(String(signal.reason ?? "aborted")), { once: true });
+      else
+        signal.addEventListener("abort", () => execution.cancel(String(signal.reason ?? "aborted")), {
+          once: true,
+        });
     }
     execution.start();
     return {
@@ -260,7 +276,8 @@ class EmbeddedConductor implements Conductor {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new ConductorError("closed", "this conductor is closed; create a new one with createConductor()");
+    if (this.closed)
+      throw new ConductorError("closed", "this conductor is closed; create a new one with createConductor()");
   }
 }
 

@@ -58,6 +58,9 @@ export class ConductorError extends Error {
 /** Formats diagnostics as lines: `nodes.stats.inputs.table: ... (did you mean ...?)`. */
 export function formatDiagnostics(diagnostics: readonly Diagnostic[]): string {
   return diagnostics
-    .map((d) => `  ${d.path === "" ? "(blueprint)" : d.path}: ${d.message}${d.suggestion ? `; ${d.suggestion}` : ""}`)
+    .map(
+      (d) =>
+        `  ${d.path === "" ? "(blueprint)" : d.path}: ${d.message}${d.suggestion ? `; ${d.suggestion}` : ""}`,
+    )
     .join("\n");
 }

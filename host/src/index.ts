@@ -18,7 +18,12 @@ export { blueprintJsonSchema } from "./blueprint/blueprint-schema.js";
 export type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
 export { loadBlueprintFile, parseBlueprint } from "./blueprint/load-blueprint.js";
 export type { LoadedBlueprint } from "./blueprint/load-blueprint.js";
-export type { ExecutionEvent, ExecutionListener, ExecutionStatus, NodeStatus } from "./scheduler/execution-events.js";
+export type {
+  ExecutionEvent,
+  ExecutionListener,
+  ExecutionStatus,
+  NodeStatus,
+} from "./scheduler/execution-events.js";
 export type { ExecutionResult, NodeRecord } from "./scheduler/execution.js";
 export { coreNodes } from "./nodes/index.js";
 export type { Project, RuntimeSpec } from "./project/project-config.js";

@@ -33,7 +33,10 @@ export const blueprintInputSchema = z.strictObject({
   schema: jsonSchemaObject.optional(),
   default: z.unknown().optional(),
   description: z.string().optional(),
-  required: z.boolean().optional().describe("Whether a run must give a value; default: true unless a default is set."),
+  required: z
+    .boolean()
+    .optional()
+    .describe("Whether a run must give a value; default: true unless a default is set."),
 });
 
 export const blueprintOutputSchema = z.union([
@@ -49,10 +52,16 @@ export const blueprintNodeSchema = z.strictObject({
     .string()
     .optional()
     .describe('Run this node on a named runtime of the project, e.g. "node" for the sidecar.'),
-  config: z.record(z.string(), z.unknown()).optional().describe("The node's config, checked by its config schema."),
+  config: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("The node's config, checked by its config schema."),
   inputs: z.record(identifier, bindingSchema).optional().describe("One binding per input port."),
   timeoutMs: z.number().int().positive().optional().describe("Time budget of one attempt, in milliseconds."),
-  ui: z.record(z.string(), z.unknown()).optional().describe("Editor metadata (position, colour), kept verbatim."),
+  ui: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("Editor metadata (position, colour), kept verbatim."),
 });
 
 export const blueprintSchema = z.strictObject({

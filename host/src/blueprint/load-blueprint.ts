@@ -18,9 +18,13 @@ export async function loadBlueprintFile(path: string): Promise<LoadedBlueprint> 
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    throw new ConductorError("blueprint_unreadable", `cannot read blueprint ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new ConductorError(
+      "blueprint_unreadable",
+      `cannot read blueprint ${path}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   return parseBlueprint(text, path);
 }
@@ -78,7 +82,7 @@ function describeFormatIssue(issue: import("zod").z.core.$ZodIssue): string {
     return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
   }
   if (issue.code === "invalid_value" && issue.path[0] === "conductor") {
-    return 'expected conductor: blueprint/v1 (the format version) at the top of the file';
+    return "expected conductor: blueprint/v1 (the format version) at the top of the file";
   }
   return issue.message.replace(/^Invalid input: /, "");
 }

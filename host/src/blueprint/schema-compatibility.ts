@@ -39,7 +39,8 @@ export function incompatibility(source: Schema, target: Schema, depth = 0): stri
     const required = Array.isArray(target.required) ? (target.required as string[]) : [];
     if (sourceProperties !== undefined && source.additionalProperties === false) {
       for (const name of required) {
-        if (!(name in sourceProperties)) return `expected an object with property "${name}", found ${describe(source)}`;
+        if (!(name in sourceProperties))
+          return `expected an object with property "${name}", found ${describe(source)}`;
       }
     }
     if (sourceProperties !== undefined) {

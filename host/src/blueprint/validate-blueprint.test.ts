@@ -58,11 +58,13 @@ nodes:
   });
 
   it("names an unknown node type with a suggestion", async () => {
-    expect(await diagnose(`
+    expect(
+      await diagnose(`
 conductor: blueprint/v1
 nodes:
   stats: { type: test.stat }
-`)).toEqual([
+`),
+    ).toEqual([
       {
         path: "nodes.stats.type",
         message: 'unknown node type "test.stat"; no runtime of the project serves it',
@@ -146,11 +148,15 @@ nodes:
   });
 
   it("reports bad config under the node's config path", async () => {
-    expect(await diagnose(`
+    expect(
+      await diagnose(`
 conductor: blueprint/v1
 nodes:
   read: { type: test.read-table, config: { path: 42 } }
-`)).toEqual([{ path: "nodes.read.config.path", message: 'config "path": expected string, found number 42' }]);
+`),
+    ).toEqual([
+      { path: "nodes.read.config.path", message: 'config "path": expected string, found number 42' },
+    ]);
   });
 
   it("reports an undeclared blueprint input and a missing node", async () => {
@@ -169,8 +175,8 @@ nodes:
   });
 
   it("rejects a file that does not follow the format, naming the field", async () => {
-    await expect(diagnose("conductor: blueprint/v1\nnodes:\n  a: { type: test.format, inptus: {} }\n")).rejects.toThrow(
-      'nodes.a: unknown field "inptus"',
-    );
+    await expect(
+      diagnose("conductor: blueprint/v1\nnodes:\n  a: { type: test.format, inptus: {} }\n"),
+    ).rejects.toThrow('nodes.a: unknown field "inptus"');
   });
 });

@@ -23,7 +23,9 @@ export interface NodeTypeCatalog {
 }
 
 /** The result of {@link validateBlueprint}: a graph when there is no diagnostic. */
-export type ValidationResult = { graph: BlueprintGraph; diagnostics: [] } | { graph?: undefined; diagnostics: Diagnostic[] };
+export type ValidationResult =
+  | { graph: BlueprintGraph; diagnostics: [] }
+  | { graph?: undefined; diagnostics: Diagnostic[] };
 
 /**
  * Checks a blueprint against the node types of the project before anything runs: node types and runtimes, ports
@@ -59,7 +61,9 @@ export async function validateBlueprint(
       diagnostics.push({
         path: `${path}.type`,
         message: `unknown node type "${node.type}"; no runtime of the project serves it`,
-        ...(hint === undefined ? { suggestion: "run `conductor nodes` to list the node types" } : { suggestion: hint }),
+        ...(hint === undefined
+          ? { suggestion: "run `conductor nodes` to list the node types" }
+          : { suggestion: hint }),
       });
     } else if (node.runtime !== undefined) {
       if (runtimes.includes(node.runtime)) runtime = node.runtime;
@@ -178,7 +182,12 @@ export async function validateBlueprint(
       } catch (error) {
         return {
           node,
-          found: [{ path: "", message: `runtime "${node.runtime}" could not check the config: ${(error as Error).message}` }],
+          found: [
+            {
+              path: "",
+              message: `runtime "${node.runtime}" could not check the config: ${(error as Error).message}`,
+            },
+          ],
         };
       }
     }),
@@ -200,7 +209,10 @@ export async function validateBlueprint(
 }
 
 /** Like {@link validateBlueprint}, but throws a {@link ConductorError} listing every diagnostic. */
-export async function validateOrThrow(blueprint: LoadedBlueprint, catalog: NodeTypeCatalog): Promise<BlueprintGraph> {
+export async function validateOrThrow(
+  blueprint: LoadedBlueprint,
+  catalog: NodeTypeCatalog,
+): Promise<BlueprintGraph> {
   const result = await validateBlueprint(blueprint, catalog);
   if (result.graph !== undefined) return result.graph;
   throw new ConductorError(

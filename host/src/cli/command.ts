@@ -37,7 +37,9 @@ export function reportError(context: CommandContext, error: unknown, json: boole
         : { error: { code: "internal", message: (error as Error).message } };
     context.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
   } else {
-    context.stderr.write(`conductor: ${error instanceof ConductorError ? error.message : ((error as Error).stack ?? String(error))}\n`);
+    context.stderr.write(
+      `conductor: ${error instanceof ConductorError ? error.message : ((error as Error).stack ?? String(error))}\n`,
+    );
   }
   return code;
 }
@@ -68,7 +70,9 @@ export function parseCommandArgs<const T extends ParseArgsConfig>(
   try {
     return context.parseArgs<T>({ ...config, args: context.args, strict: true });
   } catch (error) {
-    context.stderr.write(`conductor: ${(error as Error).message}\nrun \`conductor <command> --help\` for usage\n`);
+    context.stderr.write(
+      `conductor: ${(error as Error).message}\nrun \`conductor <command> --help\` for usage\n`,
+    );
     return EXIT.usage;
   }
 }

@@ -4,8 +4,17 @@ import { isArrowTable, toLive } from "@conductor/sdk/protocol";
 export function toJsonSafe(value: unknown): unknown {
   const live = toLive(value);
   if (live instanceof Uint8Array) return { $bytes: Buffer.from(live).toString("base64") };
-  if (isArrowTable(live)) return { $table: { rows: live.numRows, columns: live.schema.fields.map((f) => f.name), data: live.toArray().map((row) => row.toJSON()) } };
-  return JSON.parse(JSON.stringify(live ?? null, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
+  if (isArrowTable(live))
+    return {
+      $table: {
+        rows: live.numRows,
+        columns: live.schema.fields.map((f) => f.name),
+        data: live.toArray().map((row) => row.toJSON()),
+      },
+    };
+  return JSON.parse(
+    JSON.stringify(live ?? null, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v)),
+  );
 }
 
 /** Formats an output for a person: text as is, tables as a short preview, other values as indented JSON. */
@@ -15,7 +24,10 @@ export function formatForPeople(value: unknown): string {
   if (live instanceof Uint8Array) return `<${live.byteLength} bytes>`;
   if (isArrowTable(live)) {
     const columns = live.schema.fields.map((field) => field.name);
-    const rows = live.toArray().slice(0, 10).map((row) => columns.map((c) => String(row.toJSON()[c])));
+    const rows = live
+      .toArray()
+      .slice(0, 10)
+      .map((row) => columns.map((c) => String(row.toJSON()[c])));
     const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ");
     const more = live.numRows > 10 ? `\n… ${live.numRows - 10} more rows` : "";

@@ -32,7 +32,11 @@ export default async function nodes(context: CommandContext): Promise<number> {
           description: port.description,
           schema: parse(port.schema),
         })),
-        outputs: nodeType.outputs.map((port) => ({ name: port.name, description: port.description, schema: parse(port.schema) })),
+        outputs: nodeType.outputs.map((port) => ({
+          name: port.name,
+          description: port.description,
+          schema: parse(port.schema),
+        })),
       }));
       context.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
       return EXIT.ok;
@@ -51,7 +55,8 @@ export default async function nodes(context: CommandContext): Promise<number> {
       context.stdout.write(
         `  ${nodeType.type.padEnd(26)} (${inputs}) → (${outputs})${flags.length > 0 ? styleText("gray", `  [${flags.join(", ")}]`) : ""}\n`,
       );
-      if (nodeType.description !== "") context.stdout.write(`  ${"".padEnd(26)} ${styleText("gray", nodeType.description)}\n`);
+      if (nodeType.description !== "")
+        context.stdout.write(`  ${"".padEnd(26)} ${styleText("gray", nodeType.description)}\n`);
     }
     return EXIT.ok;
   } catch (error) {

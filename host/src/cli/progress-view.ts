@@ -38,7 +38,11 @@ const COLORS: Record<NodeStatus, Parameters<typeof styleText>[0]> = {
 };
 
 /** Creates the view for a stream: live when it is a terminal, plain lines otherwise. */
-export function createProgressView(stream: NodeJS.WriteStream, nodeIds: readonly string[], runtimes: Record<string, string>): ProgressView {
+export function createProgressView(
+  stream: NodeJS.WriteStream,
+  nodeIds: readonly string[],
+  runtimes: Record<string, string>,
+): ProgressView {
   return stream.isTTY ? new LiveView(stream, nodeIds, runtimes) : new LineView(stream);
 }
 
@@ -54,14 +58,20 @@ class LiveView implements ProgressView {
     nodeIds: readonly string[],
     runtimes: Record<string, string>,
   ) {
-    this.rows = nodeIds.map((id) => ({ id, status: "pending" as const, runtime: runtimes[id] ?? "", note: "" }));
+    this.rows = nodeIds.map((id) => ({
+      id,
+      status: "pending" as const,
+      runtime: runtimes[id] ?? "",
+      note: "",
+    }));
     for (const row of this.rows) this.byId.set(row.id, row);
     this.timer = setInterval(() => this.draw(), 80);
     this.timer.unref();
   }
 
   onEvent(event: ExecutionEvent): void {
-    if (event.type === "execution.started") this.header = `execution ${event.executionId} of ${event.blueprintId}`;
+    if (event.type === "execution.started")
+      this.header = `execution ${event.executionId} of ${event.blueprintId}`;
     if (!("nodeId" in event)) return;
     const row = this.byId.get(event.nodeId);
     if (row === undefined) return;

@@ -51,7 +51,8 @@ export default async function run(context: CommandContext): Promise<number> {
     const prepared = await conductor.prepare(blueprintPath);
     const nodeIds = prepared.graph.nodes.map((node) => node.id);
     const runtimes = Object.fromEntries(prepared.graph.nodes.map((node) => [node.id, node.runtime]));
-    const view = json || values.quiet === true ? undefined : createProgressView(context.stderr, nodeIds, runtimes);
+    const view =
+      json || values.quiet === true ? undefined : createProgressView(context.stderr, nodeIds, runtimes);
     const onEvent = (event: ExecutionEvent) => {
       view?.onEvent(event);
       if (json && values.events === true) context.stdout.write(`${JSON.stringify(toJsonSafe(event))}\n`);
@@ -91,11 +92,16 @@ export default async function run(context: CommandContext): Promise<number> {
       for (const [name, value] of Object.entries(result.outputs)) {
         const text = formatForPeople(value);
         if (values.quiet === true) context.stdout.write(`${text}\n`);
-        else context.stdout.write(`${styleText("bold", `${name}:`)}${text.includes("\n") ? "\n" : " "}${text}\n`);
+        else
+          context.stdout.write(
+            `${styleText("bold", `${name}:`)}${text.includes("\n") ? "\n" : " "}${text}\n`,
+          );
       }
       if (values.quiet !== true) {
         const summary = `${result.status} in ${formatMs(result.durationMs)}`;
-        context.stderr.write(`${result.status === "completed" ? styleText("green", summary) : styleText("red", summary)}\n`);
+        context.stderr.write(
+          `${result.status === "completed" ? styleText("green", summary) : styleText("red", summary)}\n`,
+        );
       }
       if (result.failure !== undefined) {
         context.stderr.write(
@@ -103,7 +109,11 @@ export default async function run(context: CommandContext): Promise<number> {
         );
       }
     }
-    return result.status === "completed" ? EXIT.ok : result.status === "cancelled" ? EXIT.cancelled : EXIT.failed;
+    return result.status === "completed"
+      ? EXIT.ok
+      : result.status === "cancelled"
+        ? EXIT.cancelled
+        : EXIT.failed;
   } catch (error) {
     return reportError(context, error, json);
   } finally {
@@ -119,10 +129,16 @@ async function readInputs(file: string | undefined, pairs: string[]): Promise<Re
     try {
       data = parse(await readFile(file, "utf8"));
     } catch (error) {
-      throw new ConductorError("inputs_invalid", `cannot read inputs file ${file}: ${(error as Error).message}`);
+      throw new ConductorError(
+        "inputs_invalid",
+        `cannot read inputs file ${file}: ${(error as Error).message}`,
+      );
     }
     if (typeof data !== "object" || data === null || Array.isArray(data)) {
-      throw new ConductorError("inputs_invalid", `inputs file ${file} must hold an object of input names to values`);
+      throw new ConductorError(
+        "inputs_invalid",
+        `inputs file ${file} must hold an object of input names to values`,
+      );
     }
     Object.assign(inputs, data);
   }

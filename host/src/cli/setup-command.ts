@@ -17,7 +17,9 @@ export default async function setup(context: CommandContext): Promise<number> {
         force: values.force === true,
         onProgress: (message) => context.stderr.write(`conductor: ${message}\n`),
       });
-      context.stderr.write(`conductor: runtime "${name}" (${spec.kind}) is ready (${Date.now() - started} ms)\n`);
+      context.stderr.write(
+        `conductor: runtime "${name}" (${spec.kind}) is ready (${Date.now() - started} ms)\n`,
+      );
     }
     return EXIT.ok;
   } catch (error) {

@@ -15,7 +15,11 @@ export default async function validate(context: CommandContext): Promise<number>
     context.stderr.write("conductor validate: expected one blueprint file\n");
     return EXIT.usage;
   }
-  const conductor = await openConductor({ project: values.project, blueprint: positionals[0], stderr: context.stderr });
+  const conductor = await openConductor({
+    project: values.project,
+    blueprint: positionals[0],
+    stderr: context.stderr,
+  });
   try {
     const { valid, diagnostics } = await conductor.validate(positionals[0]!);
     if (values.json === true) {

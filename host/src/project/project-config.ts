@@ -10,7 +10,10 @@ import { ConductorError } from "../errors.js";
  */
 const nodeRuntime = z.strictObject({
   kind: z.literal("node"),
-  modules: z.array(z.string()).min(1).describe("TypeScript/JavaScript modules exporting defineNode() results."),
+  modules: z
+    .array(z.string())
+    .min(1)
+    .describe("TypeScript/JavaScript modules exporting defineNode() results."),
   maxConcurrency: z.number().int().positive().optional(),
 });
 
@@ -18,10 +21,16 @@ const pythonRuntime = z.strictObject({
   kind: z.literal("python"),
   modules: z.array(z.string()).min(1).describe("Python modules to import, e.g. sales_nodes."),
   path: z.array(z.string()).optional().describe("Directories added to sys.path, relative to the project."),
-  venv: z.string().optional().describe("The virtual environment; created on first use. Default .conductor/venv-<name>."),
+  venv: z
+    .string()
+    .optional()
+    .describe("The virtual environment; created on first use. Default .conductor/venv-<name>."),
   interpreter: z.string().optional().describe("The Python (>= 3.11) that creates the venv. Default python3."),
   requirements: z.array(z.string()).optional().describe("Extra pip requirements, e.g. polars>=1."),
-  runtimePackage: z.string().optional().describe("Where pip finds conductor-runtime; default the repository's runtimes/python."),
+  runtimePackage: z
+    .string()
+    .optional()
+    .describe("Where pip finds conductor-runtime; default the repository's runtimes/python."),
   maxConcurrency: z.number().int().positive().optional(),
 });
 
@@ -37,12 +46,20 @@ const commandRuntime = z.strictObject({
   env: z.record(z.string(), z.string()).optional(),
 });
 
-export const runtimeSpecSchema = z.discriminatedUnion("kind", [nodeRuntime, pythonRuntime, rustRuntime, commandRuntime]);
+export const runtimeSpecSchema = z.discriminatedUnion("kind", [
+  nodeRuntime,
+  pythonRuntime,
+  rustRuntime,
+  commandRuntime,
+]);
 export type RuntimeSpec = z.infer<typeof runtimeSpecSchema>;
 
 export const projectSchema = z.strictObject({
   conductor: z.literal("project/v1"),
-  blueprints: z.array(z.string()).optional().describe("Blueprint files or directories. Default: the project directory."),
+  blueprints: z
+    .array(z.string())
+    .optional()
+    .describe("Blueprint files or directories. Default: the project directory."),
   nodes: z.array(z.string()).optional().describe("TypeScript node modules run in the host process."),
   runtimes: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), runtimeSpecSchema).optional(),
 });
@@ -81,11 +98,16 @@ export function parseProject(text: string, file: string): Project {
   try {
     data = parse(text);
   } catch (error) {
-    throw new ConductorError("project_invalid", `project file ${file} is not valid YAML: ${(error as Error).message}`);
+    throw new ConductorError(
+      "project_invalid",
+      `project file ${file} is not valid YAML: ${(error as Error).message}`,
+    );
   }
   const parsed = projectSchema.safeParse(data);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".") || "(project)"}: ${issue.message}`);
+    const lines = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join(".") || "(project)"}: ${issue.message}`,
+    );
     throw new ConductorError("project_invalid", `project file ${file} is invalid:\n${lines.join("\n")}`);
   }
   return {

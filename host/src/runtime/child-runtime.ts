@@ -54,9 +54,16 @@ class ChildRuntime implements RuntimeConnection {
   private process: RuntimeProcess | undefined;
   private client: RuntimeClient | undefined;
   private readonly crashes: number[] = [];
-  private readonly queued: { request: InvocationRequest; sink: InvocationSink; control: ForwardingControl }[] = [];
+  private readonly queued: {
+    request: InvocationRequest;
+    sink: InvocationSink;
+    control: ForwardingControl;
+  }[] = [];
   private brokenReason = "";
   private restartTimer: NodeJS.Timeout | undefined;
+  private known:
+    | { description: RuntimeDescription; nodeTypes: readonly NodeType[]; supportsSteps: boolean }
+    | undefined;
 
   constructor(private readonly options: ChildRuntimeOptions) {}
 
@@ -64,16 +71,17 @@ class ChildRuntime implements RuntimeConnection {
     return this.options.name;
   }
 
+  // Kept across restarts, so blueprints validate and queue while the runtime comes back.
   get description(): RuntimeDescription {
-    return this.client!.description;
+    return this.known!.description;
   }
 
   get nodeTypes(): readonly NodeType[] {
-    return this.client?.nodeTypes ?? [];
+    return this.known?.nodeTypes ?? [];
   }
 
   get supportsSteps(): boolean {
-    return this.client?.supportsSteps ?? false;
+    return this.known?.supportsSteps ?? false;
   }
 
   async start(): Promise<void> {
@@ -111,15 +119,25 @@ class ChildRuntime implements RuntimeConnection {
         const tail = this.process.stderrTail().slice(-10);
         this.process.kill("SIGKILL");
         if (error instanceof ConductorError && tail.length > 0) {
-          throw new ConductorError(error.code, `${error.message}; its last stderr lines:\n${tail.map((l) => `    ${l}`).join("\n")}`, {
-            cause: error,
-          });
+          throw new ConductorError(
+            error.code,
+            `${error.message}; its last stderr lines:\n${tail.map((l) => `    ${l}`).join("\n")}`,
+            {
+              cause: error,
+            },
+          );
         }
       }
       throw error;
     }
+    this.known = {
+      description: this.client.description,
+      nodeTypes: this.client.nodeTypes,
+      supportsSteps: this.client.supportsSteps,
+    };
     this.state = "ready";
-    for (const { request, sink, control } of this.queued.splice(0)) control.attach(this.client.execute(request, sink));
+    for (const { request, sink, control } of this.queued.splice(0))
+      control.attach(this.client.execute(request, sink));
   }
 
   execute(request: InvocationRequest, sink: InvocationSink): InvocationControl {
@@ -165,7 +183,10 @@ class ChildRuntime implements RuntimeConnection {
     if (process === undefined) return;
     process.closeStdin();
     const exitedWithin = (ms: number) =>
-      Promise.race([process.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+      Promise.race([
+        process.exited.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref()),
+      ]);
     if (!(await exitedWithin(2_000))) {
       process.kill("SIGTERM");
       if (!(await exitedWithin(5_000))) process.kill("SIGKILL");
@@ -231,7 +252,11 @@ class ChildRuntime implements RuntimeConnection {
       this.brokenReason = `it crashed ${this.crashes.length} times within ${Math.round(window / 1000)} s (last: ${why}); fix the runtime and start the host again`;
       this.options.onNotice?.(`runtime "${this.name}" is broken: ${this.brokenReason}`);
       for (const { sink } of this.queued.splice(0)) {
-        sink.rejected({ message: `runtime "${this.name}" is broken: ${this.brokenReason}`, type: "runtime.broken", retryable: false });
+        sink.rejected({
+          message: `runtime "${this.name}" is broken: ${this.brokenReason}`,
+          type: "runtime.broken",
+          retryable: false,
+        });
       }
       return;
     }

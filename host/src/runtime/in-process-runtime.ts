@@ -1,4 +1,9 @@
-import { createNodeRuntime, type InvocationControl, type NodeDefinition, type NodeRuntime } from "@conductor/sdk";
+import {
+  createNodeRuntime,
+  type InvocationControl,
+  type NodeDefinition,
+  type NodeRuntime,
+} from "@conductor/sdk";
 import type { InvocationRequest, InvocationSink, RuntimeDescription } from "@conductor/sdk/protocol";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 import type { RuntimeConnection } from "./runtime-connection.js";
@@ -25,7 +30,8 @@ export function createInProcessRuntime(options: InProcessRuntimeOptions): Runtim
 class InProcessRuntime implements RuntimeConnection {
   readonly description: RuntimeDescription;
   readonly supportsSteps = false;
-  private readonly waiting: { request: InvocationRequest; sink: InvocationSink; control: QueuedControl }[] = [];
+  private readonly waiting: { request: InvocationRequest; sink: InvocationSink; control: QueuedControl }[] =
+    [];
 
   constructor(
     readonly name: string,
@@ -49,7 +55,8 @@ class InProcessRuntime implements RuntimeConnection {
   }
 
   execute(request: InvocationRequest, sink: InvocationSink): InvocationControl {
-    if (this.runtime.inFlight < this.runtime.maxConcurrency) return this.runtime.execute(request, this.release(sink));
+    if (this.runtime.inFlight < this.runtime.maxConcurrency)
+      return this.runtime.execute(request, this.release(sink));
     const control = new QueuedControl();
     this.waiting.push({ request, sink, control });
     return control;

@@ -70,7 +70,11 @@ export class RuntimeClient {
   private readonly metadata: grpc.Metadata;
   private session: grpc.ClientDuplexStream<SessionRequest, SessionResponse> | undefined;
   private readonly inFlight = new Map<number, InFlight>();
-  private readonly waiting: { request: InvocationRequest; sink: InvocationSink; control: { cancelled?: string } }[] = [];
+  private readonly waiting: {
+    request: InvocationRequest;
+    sink: InvocationSink;
+    control: { cancelled?: string };
+  }[] = [];
   private pending: Command[] = [];
   private flushScheduled = false;
   private nextInvocationId = 1;
@@ -82,7 +86,10 @@ export class RuntimeClient {
     grpcModule: Grpc,
     private readonly options: RuntimeClientOptions,
   ) {
-    const Client = grpcModule.makeGenericClientConstructor(grpcServiceDefinition(RuntimeService), "RuntimeService");
+    const Client = grpcModule.makeGenericClientConstructor(
+      grpcServiceDefinition(RuntimeService),
+      "RuntimeService",
+    );
     this.client = new Client(options.address, grpcModule.credentials.createInsecure(), {
       "grpc.max_receive_message_length": options.maxMessageBytes,
       "grpc.max_send_message_length": options.maxMessageBytes,
@@ -100,7 +107,11 @@ export class RuntimeClient {
       await client.waitForReady(10_000);
       const handshake = await client.unary<HandshakeResponse>(
         "handshake",
-        create(HandshakeRequestSchema, { hostVersion: "0.1.0", abiVersions: [...ABI_VERSIONS], features: [] }),
+        create(HandshakeRequestSchema, {
+          hostVersion: "0.1.0",
+          abiVersions: [...ABI_VERSIONS],
+          features: [],
+        }),
       );
       if (!ABI_VERSIONS.includes(handshake.abiVersion)) {
         throw new ConductorError(
@@ -119,7 +130,10 @@ export class RuntimeClient {
         maxMessageBytes: Number(handshake.maxMessageBytes),
         schemaHash: handshake.schemaHash,
       };
-      const listed = await client.unary<ListNodeTypesResponse>("listNodeTypes", create(ListNodeTypesRequestSchema, {}));
+      const listed = await client.unary<ListNodeTypesResponse>(
+        "listNodeTypes",
+        create(ListNodeTypesRequestSchema, {}),
+      );
       client.nodeTypes = listed.nodeTypes;
       client.openSession();
       return client;
@@ -172,7 +186,9 @@ export class RuntimeClient {
     );
     return response.diagnostics.map((d) => ({
       path: d.path,
-      message: d.message + (d.expected !== "" && !d.message.includes("expected") ? `; expected ${d.expected}` : "") +
+      message:
+        d.message +
+        (d.expected !== "" && !d.message.includes("expected") ? `; expected ${d.expected}` : "") +
         (d.found !== "" && !d.message.includes("found") ? `, found ${d.found}` : ""),
     }));
   }
@@ -221,7 +237,11 @@ export class RuntimeClient {
     try {
       execute = executeToWire(request, this.options.blobs);
     } catch (error) {
-      sink.rejected({ message: `inputs cannot be encoded: ${(error as Error).message}`, type: "value.unencodable", retryable: false });
+      sink.rejected({
+        message: `inputs cannot be encoded: ${(error as Error).message}`,
+        type: "value.unencodable",
+        retryable: false,
+      });
       return;
     }
     this.inFlight.set(id, {
@@ -246,7 +266,10 @@ export class RuntimeClient {
       if (!this.inFlight.has(invocationId)) return;
       this.inFlight.delete(invocationId);
       const nodeId = entry.nodeIds[entry.step] ?? "?";
-      entry.sink.cancelled(entry.step, `${reason} (the runtime did not stop node "${nodeId}" within ${graceMs} ms)`);
+      entry.sink.cancelled(
+        entry.step,
+        `${reason} (the runtime did not stop node "${nodeId}" within ${graceMs} ms)`,
+      );
       this.options.onUnresponsive(nodeId);
       this.startWaiting();
     }, graceMs);
@@ -311,10 +334,17 @@ export class RuntimeClient {
         sink.progress(step, kind.value.fraction, kind.value.message);
         return;
       case "chunk":
-        sink.chunk(step, kind.value.port, kind.value.value === undefined ? null : new EncodedValue(kind.value.value));
+        sink.chunk(
+          step,
+          kind.value.port,
+          kind.value.value === undefined ? null : new EncodedValue(kind.value.value),
+        );
         return;
       case "heartbeat":
-        sink.heartbeat(step, kind.value.details === undefined ? undefined : new EncodedValue(kind.value.details));
+        sink.heartbeat(
+          step,
+          kind.value.details === undefined ? undefined : new EncodedValue(kind.value.details),
+        );
         return;
       case "completed": {
         const outputs: Record<string, unknown> = {};

@@ -1,5 +1,10 @@
 import type { InvocationControl } from "@conductor/sdk";
-import type { InvocationRequest, InvocationSink, NodeType, RuntimeDescription } from "@conductor/sdk/protocol";
+import type {
+  InvocationRequest,
+  InvocationSink,
+  NodeType,
+  RuntimeDescription,
+} from "@conductor/sdk/protocol";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 
 /**

@@ -106,7 +106,10 @@ export async function startRuntimeProcess(
   const exited: Promise<ProcessExit> = child.then((result) => ({
     code: result.exitCode,
     signal: result.signal,
-    error: result.failed && result.exitCode === undefined && result.signal === undefined ? result.shortMessage : undefined,
+    error:
+      result.failed && result.exitCode === undefined && result.signal === undefined
+        ? result.shortMessage
+        : undefined,
   }));
   // Swallow EPIPE on stdin when the runtime dies first.
   child.stdin?.on("error", () => {});
@@ -125,7 +128,9 @@ export async function startRuntimeProcess(
         reject(
           new ConductorError(
             "runtime_start_failed",
-            describeFailure(`printed no handshake line within ${settings.startTimeoutMs} ms (command: ${commandLine(launch)})`),
+            describeFailure(
+              `printed no handshake line within ${settings.startTimeoutMs} ms (command: ${commandLine(launch)})`,
+            ),
           ),
         );
       }, settings.startTimeoutMs);
@@ -137,7 +142,12 @@ export async function startRuntimeProcess(
         }
         clearTimeout(timer);
         if (typeof parsed === "string") {
-          reject(new ConductorError("runtime_start_failed", `runtime "${name}" printed a bad handshake line: ${parsed}: ${line}`));
+          reject(
+            new ConductorError(
+              "runtime_start_failed",
+              `runtime "${name}" printed a bad handshake line: ${parsed}: ${line}`,
+            ),
+          );
         } else resolve(parsed);
       });
       void exited.then((exit) => {

@@ -47,7 +47,9 @@ export class RuntimeRegistry implements NodeTypeCatalog {
 
   static async create(options: RuntimeRegistryOptions): Promise<RuntimeRegistry> {
     const projectNodes =
-      options.project.nodes.length === 0 ? [] : await loadNodeModules(options.project.nodes, options.project.dir);
+      options.project.nodes.length === 0
+        ? []
+        : await loadNodeModules(options.project.nodes, options.project.dir);
     const inProcess = createInProcessRuntime({
       name: options.inProcessName ?? "builtin",
       nodes: dedupe([...options.nodes, ...projectNodes]),
@@ -105,7 +107,11 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     }
   }
 
-  validateConfig(runtime: string, type: string, config: Record<string, unknown>): Promise<ConfigDiagnostic[]> {
+  validateConfig(
+    runtime: string,
+    type: string,
+    config: Record<string, unknown>,
+  ): Promise<ConfigDiagnostic[]> {
     const connection = this.connections.get(runtime);
     if (connection === undefined) return Promise.resolve([]);
     return connection.validateConfig(type, config);

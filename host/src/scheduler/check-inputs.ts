@@ -21,7 +21,11 @@ export function checkInputs(graph: BlueprintGraph, given: Record<string, unknown
       const hint = suggest(name, Object.keys(declared));
       diagnostics.push({
         path: `inputs.${name}`,
-        message: `blueprint "${graph.id}" has no input "${name}"; its inputs are ${Object.keys(declared).map((n) => `"${n}"`).join(", ") || "(none)"}`,
+        message: `blueprint "${graph.id}" has no input "${name}"; its inputs are ${
+          Object.keys(declared)
+            .map((n) => `"${n}"`)
+            .join(", ") || "(none)"
+        }`,
         ...(hint === undefined ? {} : { suggestion: hint }),
       });
     }
@@ -30,7 +34,10 @@ export function checkInputs(graph: BlueprintGraph, given: Record<string, unknown
     const value = given[name] ?? input.default;
     if (value === undefined) {
       if (input.required) {
-        diagnostics.push({ path: `inputs.${name}`, message: `missing required input "${name}"${input.description ? ` (${input.description})` : ""}` });
+        diagnostics.push({
+          path: `inputs.${name}`,
+          message: `missing required input "${name}"${input.description ? ` (${input.description})` : ""}`,
+        });
       }
       continue;
     }
@@ -43,9 +50,13 @@ export function checkInputs(graph: BlueprintGraph, given: Record<string, unknown
     inputs[name] = value;
   }
   if (diagnostics.length > 0) {
-    throw new ConductorError("inputs_invalid", `inputs of blueprint "${graph.id}" are invalid:\n${formatDiagnostics(diagnostics)}`, {
-      diagnostics,
-    });
+    throw new ConductorError(
+      "inputs_invalid",
+      `inputs of blueprint "${graph.id}" are invalid:\n${formatDiagnostics(diagnostics)}`,
+      {
+        diagnostics,
+      },
+    );
   }
   return inputs;
 }
@@ -60,7 +71,9 @@ function validator(graph: BlueprintGraph, name: string, schema: Record<string, u
   if (validate === undefined) {
     if (ajv === undefined) {
       // Loaded on first need: most runs of a cached blueprint never compile a schema again.
-      const Ajv = createRequire(import.meta.url)("ajv/dist/2020.js").default as new (options: object) => Ajv2020;
+      const Ajv = createRequire(import.meta.url)("ajv/dist/2020.js").default as new (
+        options: object,
+      ) => Ajv2020;
       ajv = new Ajv({ allErrors: true, strict: false });
     }
     const { $schema: _ignored, ...rest } = schema;
@@ -72,7 +85,10 @@ function validator(graph: BlueprintGraph, name: string, schema: Record<string, u
 
 function describeErrors(errors: ErrorObject[], value: unknown): string {
   return errors
-    .map((error) => `${error.instancePath === "" ? "value" : error.instancePath.slice(1).replaceAll("/", ".")} ${error.message ?? "is invalid"}`)
+    .map(
+      (error) =>
+        `${error.instancePath === "" ? "value" : error.instancePath.slice(1).replaceAll("/", ".")} ${error.message ?? "is invalid"}`,
+    )
     .concat(`found ${JSON.stringify(value)?.slice(0, 80)}`)
     .join("; ");
 }

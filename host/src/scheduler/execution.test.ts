@@ -7,7 +7,10 @@ import type { ExecutionEvent } from "./execution-events.js";
 
 const fixtureModule = fileURLToPath(new URL("../../../test/fixtures/nodes/math-nodes.ts", import.meta.url));
 
-function blueprint(nodes: BlueprintDocument["nodes"], extra: Partial<BlueprintDocument> = {}): BlueprintDocument {
+function blueprint(
+  nodes: BlueprintDocument["nodes"],
+  extra: Partial<BlueprintDocument> = {},
+): BlueprintDocument {
   return { conductor: "blueprint/v1", nodes, ...extra };
 }
 
@@ -56,7 +59,10 @@ describe("Execution (the scheduler)", () => {
           two: { type: "test.add-one", inputs: { x: "one.x" } },
           total: { type: "test.sum", inputs: { a: "one.x", b: "two.x" } },
         },
-        { inputs: { start: { schema: { type: "integer" } } }, outputs: { total: "total.sum", start: "inputs.start" } },
+        {
+          inputs: { start: { schema: { type: "integer" } } },
+          outputs: { total: "total.sum", start: "inputs.start" },
+        },
       ),
       { start: 10 },
     );
@@ -101,7 +107,12 @@ describe("Execution (the scheduler)", () => {
       }),
     );
     expect(result.status).toBe("failed");
-    expect(result.failure).toMatchObject({ nodeId: "broken", message: "disk full", type: "test.planned", retryable: false });
+    expect(result.failure).toMatchObject({
+      nodeId: "broken",
+      message: "disk full",
+      type: "test.planned",
+      retryable: false,
+    });
     expect(result.nodes.ok).toMatchObject({ status: "completed", outputs: { x: 2 } });
     expect(result.nodes.after!.status).toBe("pending");
   });
@@ -145,7 +156,12 @@ describe("Execution (the scheduler)", () => {
           a: { type: "test.add-one", inputs: { x: { value: 41 } }, ...(runtime ? { runtime } : {}) },
           b: { type: "test.add-one", inputs: { x: "a.x" }, ...(runtime ? { runtime } : {}) },
           c: { type: "test.describe", inputs: { value: "b.x" }, ...(runtime ? { runtime } : {}) },
-          where: { type: "test.sleep", config: { ms: 0 }, inputs: { value: "c.text" }, ...(runtime ? { runtime } : {}) },
+          where: {
+            type: "test.sleep",
+            config: { ms: 0 },
+            inputs: { value: "c.text" },
+            ...(runtime ? { runtime } : {}),
+          },
         },
         { outputs: { text: "c.text", echoed: "where.value", pid: "where.pid" } },
       );
@@ -160,7 +176,10 @@ describe("Execution (the scheduler)", () => {
   it("rejects inputs that do not match the blueprint's inputs, naming them", async () => {
     await expect(
       conductor.run(
-        blueprint({ a: { type: "test.add-one", inputs: { x: "inputs.count" } } }, { inputs: { count: { schema: { type: "integer" } } } }),
+        blueprint(
+          { a: { type: "test.add-one", inputs: { x: "inputs.count" } } },
+          { inputs: { count: { schema: { type: "integer" } } } },
+        ),
         { count: "three", cuont: 1 },
       ),
     ).rejects.toThrow(

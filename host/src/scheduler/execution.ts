@@ -197,7 +197,13 @@ export class Execution {
         timeoutMs: node.timeoutMs,
       };
       if (hub.active) {
-        hub.emit({ type: "node.queued", executionId: this.executionId, seq: ++this.seq, at: Date.now(), nodeId: node.id });
+        hub.emit({
+          type: "node.queued",
+          executionId: this.executionId,
+          seq: ++this.seq,
+          at: Date.now(),
+          nodeId: node.id,
+        });
       }
     }
     this.running++;
@@ -304,7 +310,8 @@ export class Execution {
     const successors = this.graph.nodes[index]!.successors;
     for (let i = 0; i < successors.length; i++) {
       const successor = successors[i]!;
-      if (--this.waitingOn[successor]! === 0 && this.statuses[successor] === "pending") this.ready.push(successor);
+      if (--this.waitingOn[successor]! === 0 && this.statuses[successor] === "pending")
+        this.ready.push(successor);
     }
     if (unitEnded) this.running--;
     this.pump();
@@ -354,7 +361,12 @@ export class Execution {
     if (this.stopping === undefined) {
       // A runtime cancelled a step the execution did not cancel (e.g. its runtime is shutting down).
       this.stopping = "failed";
-      this.firstFailure ??= { nodeId: this.graph.nodes[index]!.id, message: reason, type: "cancelled", retryable: true };
+      this.firstFailure ??= {
+        nodeId: this.graph.nodes[index]!.id,
+        message: reason,
+        type: "cancelled",
+        retryable: true,
+      };
     }
     this.running--;
     this.maybeFinish();
@@ -395,7 +407,9 @@ export class Execution {
     const outputs: Record<string, unknown> = {};
     for (const [name, binding] of Object.entries(this.graph.outputs)) {
       const value =
-        binding.kind === "node" ? this.outputs[binding.node]?.[binding.port] : this.options.inputs[binding.name];
+        binding.kind === "node"
+          ? this.outputs[binding.node]?.[binding.port]
+          : this.options.inputs[binding.name];
       if (value !== undefined) outputs[name] = toLive(value);
     }
     const durationMs = performance.now() - this.startClock;

@@ -160,7 +160,10 @@ export function decodeValue(value: Value): unknown {
     case "json":
       return kind.value.byteLength === 0 ? null : JSON.parse(textDecoder.decode(kind.value));
     case "raw":
-      return kind.value;
+      // gRPC hands over Buffers; nodes get a plain Uint8Array view of the same memory.
+      return kind.value instanceof Buffer
+        ? new Uint8Array(kind.value.buffer, kind.value.byteOffset, kind.value.byteLength)
+        : kind.value;
     case "arrow":
       return tableFromIpc(kind.value);
     case "blob": {
@@ -171,7 +174,9 @@ export function decodeValue(value: Value): unknown {
         case BlobRef_Encoding.ARROW:
           return tableFromIpc(bytes);
         default:
-          return bytes;
+          return bytes instanceof Buffer
+            ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+            : bytes;
       }
     }
     default:

@@ -22,7 +22,8 @@ export async function preparePythonLaunch(
 ): Promise<RuntimeLaunch> {
   const venv = resolve(project.dir, spec.venv ?? `.conductor/venv-${name}`);
   const python = join(venv, "bin", "python");
-  const runtimePackage = spec.runtimePackage ?? fileURLToPath(new URL("../../../../runtimes/python", import.meta.url));
+  const runtimePackage =
+    spec.runtimePackage ?? fileURLToPath(new URL("../../../../runtimes/python", import.meta.url));
   const requirements = spec.requirements ?? [];
   const stamp = createHash("sha256").update(JSON.stringify({ runtimePackage, requirements })).digest("hex");
   const current = await readFile(join(venv, STAMP), "utf8").catch(() => undefined);
@@ -51,10 +52,21 @@ export async function preparePythonLaunch(
       await run(execa, interpreter, ["-m", "venv", venv], name, "create the virtual environment");
     }
     const importable = await execa(python, ["-c", "import conductor_runtime"], { reject: false });
-    const packages = [...(importable.failed || options.force === true ? [runtimePackage] : []), ...requirements];
+    const packages = [
+      ...(importable.failed || options.force === true ? [runtimePackage] : []),
+      ...requirements,
+    ];
     if (packages.length > 0) {
-      options.onProgress?.(`installing ${packages.join(", ")} for runtime "${name}" (first use; later runs skip this)`);
-      await run(execa, python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", ...packages], name, "install its packages");
+      options.onProgress?.(
+        `installing ${packages.join(", ")} for runtime "${name}" (first use; later runs skip this)`,
+      );
+      await run(
+        execa,
+        python,
+        ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", ...packages],
+        name,
+        "install its packages",
+      );
     }
     await writeFile(join(venv, STAMP), stamp);
   }
@@ -75,7 +87,12 @@ async function run(
 ): Promise<void> {
   const result = await execa(command, args, { reject: false, all: true });
   if (result.failed) {
-    const tail = String(result.all ?? "").trim().split("\n").slice(-12).map((line) => `    ${line}`).join("\n");
+    const tail = String(result.all ?? "")
+      .trim()
+      .split("\n")
+      .slice(-12)
+      .map((line) => `    ${line}`)
+      .join("\n");
     throw new ConductorError(
       "runtime_start_failed",
       `runtime "${name}": could not ${what} (${command} ${args.join(" ")} ${result.exitCode === undefined ? result.shortMessage : `exited with code ${result.exitCode}`}):\n${tail}`,

@@ -34,12 +34,15 @@ export async function prepareRustLaunch(
       reject: false,
     });
     if (!metadata.failed) {
-      const targetDirectory = (JSON.parse(String(metadata.stdout)) as { target_directory: string }).target_directory;
+      const targetDirectory = (JSON.parse(String(metadata.stdout)) as { target_directory: string })
+        .target_directory;
       binary = join(targetDirectory, "release", spec.binary);
     }
   }
   if (options.force === true || !existsSync(binary)) {
-    options.onProgress?.(`building runtime "${name}" (cargo build --release in ${packageDir}); the first build takes a few minutes`);
+    options.onProgress?.(
+      `building runtime "${name}" (cargo build --release in ${packageDir}); the first build takes a few minutes`,
+    );
     const build = await execa("cargo", ["build", "--release", "--bin", spec.binary], {
       cwd: packageDir,
       reject: false,
@@ -47,7 +50,12 @@ export async function prepareRustLaunch(
     });
     if (build.failed) {
       const missing = build.exitCode === undefined && /ENOENT/.test(build.shortMessage ?? "");
-      const tail = String(build.all ?? "").trim().split("\n").slice(-15).map((line) => `    ${line}`).join("\n");
+      const tail = String(build.all ?? "")
+        .trim()
+        .split("\n")
+        .slice(-15)
+        .map((line) => `    ${line}`)
+        .join("\n");
       throw new ConductorError(
         "runtime_start_failed",
         missing
