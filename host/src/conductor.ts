@@ -30,6 +30,8 @@ export interface ConductorOptions {
   maxConcurrency?: number;
   /** Values above this many bytes travel between processes as blobs. Default 1 MiB. */
   inlineLimit?: number;
+  /** How long a runtime may take to print its handshake line and answer the Handshake. Default 20 s. */
+  startTimeoutMs?: number;
   /** Receives the host's notices (runtime restarts, set-up progress). Default: nothing. */
   onNotice?: (message: string) => void;
   /** Receives every stderr line of every runtime. */
@@ -107,6 +109,7 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
     project,
     nodes: [...(options.builtinNodes === false ? [] : coreNodes), ...(options.nodes ?? [])],
     ...(options.inlineLimit === undefined ? {} : { inlineLimit: options.inlineLimit }),
+    ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     ...(options.onNotice === undefined ? {} : { onNotice: options.onNotice }),
     ...(options.onRuntimeStderr === undefined ? {} : { onRuntimeStderr: options.onRuntimeStderr }),
   });

@@ -111,13 +111,18 @@ class ChildRuntime implements RuntimeConnection {
         token,
         blobs,
         maxMessageBytes: settings.maxMessageBytes,
+        connectTimeoutMs: settings.startTimeoutMs,
         onSessionLost: (reason) => this.onSessionLost(reason),
         onUnresponsive: (nodeId) => this.onUnresponsive(nodeId),
       });
     } catch (error) {
-      if (this.process !== undefined) {
-        const tail = this.process.stderrTail().slice(-10);
-        this.process.kill("SIGKILL");
+      const process = this.process;
+      if (process !== undefined) {
+        // A failed start is reported to the caller; the exit it causes is not a crash to restart from.
+        this.process = undefined;
+        const tail = process.stderrTail().slice(-10);
+        process.kill("SIGKILL");
+        void process.exited.then(() => process.cleanup());
         if (error instanceof ConductorError && tail.length > 0) {
           throw new ConductorError(
             error.code,

@@ -55,6 +55,8 @@ export interface RuntimeClientOptions {
   token: string;
   blobs: BlobOptions;
   maxMessageBytes: number;
+  /** How long connecting and the Handshake may take. */
+  connectTimeoutMs: number;
   /** Called when the session breaks (the runtime is gone or spoke garbage). */
   onSessionLost: (reason: string) => void;
   /** Called when a cancelled invocation did not stop within its grace period. */
@@ -104,14 +106,12 @@ export class RuntimeClient {
     const grpcModule = await import("@grpc/grpc-js");
     const client = new RuntimeClient(grpcModule, options);
     try {
-      await client.waitForReady(10_000);
+      const deadline = Date.now() + options.connectTimeoutMs;
+      await client.waitForReady(options.connectTimeoutMs);
       const handshake = await client.unary<HandshakeResponse>(
         "handshake",
-        create(HandshakeRequestSchema, {
-          hostVersion: "0.1.0",
-          abiVersions: [...ABI_VERSIONS],
-          features: [],
-        }),
+        create(HandshakeRequestSchema, { hostVersion: "0.1.0", abiVersions: [...ABI_VERSIONS], features: [] }),
+        Math.max(1, deadline - Date.now()),
       );
       if (!ABI_VERSIONS.includes(handshake.abiVersion)) {
         throw new ConductorError(
@@ -133,6 +133,7 @@ export class RuntimeClient {
       const listed = await client.unary<ListNodeTypesResponse>(
         "listNodeTypes",
         create(ListNodeTypesRequestSchema, {}),
+        options.connectTimeoutMs,
       );
       client.nodeTypes = listed.nodeTypes;
       client.openSession();

@@ -132,7 +132,7 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     if (names.length === 0) return;
     this.blobDir ??= await mkdtemp(join(tmpdir(), "conductor-blobs-"));
     const reattach = parseReattach(process.env[ENV.reattach]);
-    const failures: string[] = [];
+    const failures: Error[] = [];
     await Promise.all(
       names.map(async (name) => {
         try {
@@ -159,12 +159,18 @@ export class RuntimeRegistry implements NodeTypeCatalog {
           if (this.closed) await connection.close();
           else this.connections.set(name, connection);
         } catch (error) {
-          failures.push((error as Error).message);
+          failures.push(error as Error);
         }
       }),
     );
-    if (failures.length > 0) {
-      throw new ConductorError("runtime_start_failed", failures.join("\n"));
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) {
+      const first = failures[0]!;
+      throw new ConductorError(
+        first instanceof ConductorError ? first.code : "runtime_start_failed",
+        failures.map((failure) => failure.message).join("\n"),
+        { cause: first },
+      );
     }
   }
 }
