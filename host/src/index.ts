@@ -2,7 +2,11 @@
  * @conductor/host: the Conductor host, embeddable. `createConductor()` loads a project, validates blueprints
  * against the node types of every runtime, and runs them.
  */
-export { createConductor } from "./conductor.js";
+
+export type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
+export { blueprintJsonSchema } from "./blueprint/blueprint-schema.js";
+export type { LoadedBlueprint } from "./blueprint/load-blueprint.js";
+export { loadBlueprintFile, parseBlueprint } from "./blueprint/load-blueprint.js";
 export type {
   BlueprintSource,
   Conductor,
@@ -12,18 +16,15 @@ export type {
   PreparedBlueprint,
   RunOptions,
 } from "./conductor.js";
-export { ConductorError, formatDiagnostics } from "./errors.js";
+export { createConductor } from "./conductor.js";
 export type { ConductorErrorCode, Diagnostic } from "./errors.js";
-export { blueprintJsonSchema } from "./blueprint/blueprint-schema.js";
-export type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
-export { loadBlueprintFile, parseBlueprint } from "./blueprint/load-blueprint.js";
-export type { LoadedBlueprint } from "./blueprint/load-blueprint.js";
+export { ConductorError, formatDiagnostics } from "./errors.js";
+export { coreNodes } from "./nodes/index.js";
+export type { Project, RuntimeSpec } from "./project/project-config.js";
+export type { ExecutionResult, NodeRecord } from "./scheduler/execution.js";
 export type {
   ExecutionEvent,
   ExecutionListener,
   ExecutionStatus,
   NodeStatus,
 } from "./scheduler/execution-events.js";
-export type { ExecutionResult, NodeRecord } from "./scheduler/execution.js";
-export { coreNodes } from "./nodes/index.js";
-export type { Project, RuntimeSpec } from "./project/project-config.js";

@@ -22,7 +22,9 @@ async function withFake(mode: string, startTimeoutMs = 5_000): Promise<Conductor
       dir: process.cwd(),
       blueprints: [],
       nodes: [],
-      runtimes: { fake: { kind: "command", command: [process.execPath, fakeRuntime], env: { FAKE_RUNTIME_MODE: mode } } },
+      runtimes: {
+        fake: { kind: "command", command: [process.execPath, fakeRuntime], env: { FAKE_RUNTIME_MODE: mode } },
+      },
     },
   });
   return conductor;
@@ -39,9 +41,11 @@ async function startError(mode: string, startTimeoutMs?: number): Promise<Conduc
 }
 
 async function expectHostStillRuns(host: Conductor): Promise<void> {
-  const result = await host.run(
-    { conductor: "blueprint/v1", nodes: { a: { type: "test.add-one", inputs: { x: { value: 1 } } } }, outputs: { x: "a.x" } },
-  );
+  const result = await host.run({
+    conductor: "blueprint/v1",
+    nodes: { a: { type: "test.add-one", inputs: { x: { value: 1 } } } },
+    outputs: { x: "a.x" },
+  });
   expect(result.outputs.x).toBe(2);
 }
 
@@ -54,21 +58,27 @@ describe("the host against a misbehaving runtime", () => {
   it("bad-handshake: quotes the malformed handshake line", async () => {
     const error = await startError("bad-handshake");
     expect(error.code).toBe("runtime_start_failed");
-    expect(error.message).toContain('runtime "fake" printed a bad handshake line: expected "network": "unix" or "tcp", found "carrier-pigeon"');
+    expect(error.message).toContain(
+      'runtime "fake" printed a bad handshake line: expected "network": "unix" or "tcp", found "carrier-pigeon"',
+    );
     await expectHostStillRuns(conductor!);
   });
 
   it("wrong-abi-version: names both ABI versions and who should act", async () => {
     const error = await startError("wrong-abi-version");
     expect(error.code).toBe("abi_mismatch");
-    expect(error.message).toBe('runtime "fake" speaks ABI 2, host expects 1; upgrade the runtime or the host');
+    expect(error.message).toBe(
+      'runtime "fake" speaks ABI 2, host expects 1; upgrade the runtime or the host',
+    );
     await expectHostStillRuns(conductor!);
   });
 
   it("exit-on-start: gives the exit code and the runtime's last stderr lines", async () => {
     const error = await startError("exit-on-start");
     expect(error.code).toBe("runtime_start_failed");
-    expect(error.message).toMatch(/^runtime "fake" exited with code 1 before printing its handshake line \(command: .*fake-runtime\.ts\); its last stderr lines:\n {4}fake runtime: fatal: cannot open config file fake\.toml/);
+    expect(error.message).toMatch(
+      /^runtime "fake" exited with code 1 before printing its handshake line \(command: .*fake-runtime\.ts\); its last stderr lines:\n {4}fake runtime: fatal: cannot open config file fake\.toml/,
+    );
     await expectHostStillRuns(conductor!);
   });
 
@@ -95,33 +105,46 @@ describe("the host against a misbehaving runtime", () => {
 
   it("stderr-noise: tolerates a banner before the handshake line and noise on stderr", async () => {
     const host = await withFake("stderr-noise");
-    const result = await host.run(
-      { conductor: "blueprint/v1", nodes: { sum: { type: "conformance.add", inputs: { a: { value: 20 }, b: { value: 22 } } } }, outputs: { sum: "sum.sum" } },
-    );
+    const result = await host.run({
+      conductor: "blueprint/v1",
+      nodes: { sum: { type: "conformance.add", inputs: { a: { value: 20 }, b: { value: 22 } } } },
+      outputs: { sum: "sum.sum" },
+    });
     expect(result.outputs.sum).toBe(42);
-    expect(notices).toContain('runtime "fake" printed before its handshake line: fake runtime 0.0.1 starting up...');
+    expect(notices).toContain(
+      'runtime "fake" printed before its handshake line: fake runtime 0.0.1 starting up...',
+    );
   });
 
   it("crash-mid-node: fails the running node as runtime.lost and the next run works", async () => {
     const host = await withFake("healthy");
-    const crashed = await host.run({ conductor: "blueprint/v1", nodes: { boom: { type: "conformance.crash" } } });
+    const crashed = await host.run({
+      conductor: "blueprint/v1",
+      nodes: { boom: { type: "conformance.crash" } },
+    });
     expect(crashed.failure).toMatchObject({ nodeId: "boom", type: "runtime.lost", retryable: true });
     expect(notices.some((n) => n.startsWith('runtime "fake" exited with code 3; restarting in'))).toBe(true);
-    const again = await host.run(
-      { conductor: "blueprint/v1", nodes: { sum: { type: "conformance.add", inputs: { a: { value: 1 }, b: { value: 2 } } } }, outputs: { sum: "sum.sum" } },
-    );
+    const again = await host.run({
+      conductor: "blueprint/v1",
+      nodes: { sum: { type: "conformance.add", inputs: { a: { value: 1 }, b: { value: 2 } } } },
+      outputs: { sum: "sum.sum" },
+    });
     expect(again.outputs.sum).toBe(3);
   });
 
   it("crash loop: opens the breaker after repeated crashes and says why", async () => {
     const host = await withFake("healthy");
     for (let i = 0; i < 5; i++) {
-      const result = await host.run({ conductor: "blueprint/v1", nodes: { boom: { type: "conformance.crash" } } });
+      const result = await host.run({
+        conductor: "blueprint/v1",
+        nodes: { boom: { type: "conformance.crash" } },
+      });
       expect(result.status).toBe("failed");
     }
-    const result = await host.run(
-      { conductor: "blueprint/v1", nodes: { sum: { type: "conformance.add", inputs: { a: { value: 1 }, b: { value: 2 } } } } },
-    );
+    const result = await host.run({
+      conductor: "blueprint/v1",
+      nodes: { sum: { type: "conformance.add", inputs: { a: { value: 1 }, b: { value: 2 } } } },
+    });
     expect(result.failure).toMatchObject({ type: "runtime.broken", retryable: false });
     expect(result.failure!.message).toMatch(/^runtime "fake" is broken: it crashed 5 times within 60 s/);
     await expectHostStillRuns(host);
@@ -129,13 +152,18 @@ describe("the host against a misbehaving runtime", () => {
 
   it("ignore-cancel: ends the execution after the grace period and restarts the runtime", async () => {
     const host = await withFake("ignore-cancel");
-    const prepared = await host.prepare({ conductor: "blueprint/v1", nodes: { nap: { type: "conformance.sleep", config: { ms: 60_000 } } } });
+    const prepared = await host.prepare({
+      conductor: "blueprint/v1",
+      nodes: { nap: { type: "conformance.sleep", config: { ms: 60_000 } } },
+    });
     const handle = prepared.start();
     await new Promise((resolve) => setTimeout(resolve, 200));
     handle.cancel("stop");
     const result = await handle.result;
     expect(result.status).toBe("cancelled");
     expect(result.nodes.nap!.status).toBe("cancelled");
-    expect(notices.some((n) => n.includes('did not stop node "nap" after a cancel; restarting it'))).toBe(true);
+    expect(notices.some((n) => n.includes('did not stop node "nap" after a cancel; restarting it'))).toBe(
+      true,
+    );
   });
 });

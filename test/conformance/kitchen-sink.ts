@@ -2,8 +2,9 @@
  * The conformance "kitchen sink" in TypeScript (docs/protocol.md, section 5): the same node types every runtime
  * ships, served here by the Node sidecar and by the host's in-process runtime.
  */
-import { defineNode, NodeFailure } from "@conductor/sdk";
+
 import { create } from "@bufbuild/protobuf";
+import { defineNode, NodeFailure } from "@conductor/sdk";
 import { EncodedValue, loadArrow, ValueSchema } from "@conductor/sdk/protocol";
 import { z } from "zod";
 

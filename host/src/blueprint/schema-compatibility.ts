@@ -103,7 +103,7 @@ function jsonType(value: unknown): string {
 }
 
 function has(types: Set<string> | undefined, type: string): boolean {
-  return types !== undefined && types.has(type);
+  return types?.has(type) === true;
 }
 
 function isSchema(value: unknown): value is Schema {

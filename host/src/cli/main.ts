@@ -4,7 +4,7 @@
  * `conductor run` starts fast.
  */
 import { parseArgs } from "node:util";
-import { EXIT, type CommandContext } from "./command.js";
+import { type CommandContext, EXIT } from "./command.js";
 import { helpText, VERSION } from "./help.js";
 
 const commands: Record<string, () => Promise<{ default: (context: CommandContext) => Promise<number> }>> = {

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { type Conductor, blueprintDir, createConductor } from "../conductor.js";
+import { blueprintDir, type Conductor, createConductor } from "../conductor.js";
 
 /**
  * Opens the conductor a command runs in: the project given with --project, else the one the blueprint belongs

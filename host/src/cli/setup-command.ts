@@ -1,5 +1,5 @@
-import { prepareLaunch } from "../runtime/launchers/prepare-launch.js";
 import { findProject } from "../project/project-config.js";
+import { prepareLaunch } from "../runtime/launchers/prepare-launch.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
 
 /** `conductor setup`: prepares every runtime of the project (venvs, builds) so the first run is fast. */

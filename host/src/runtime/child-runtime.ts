@@ -9,8 +9,8 @@ import type {
 } from "@conductor/sdk/protocol";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 import { ConductorError } from "../errors.js";
-import type { RuntimeConnection } from "./runtime-connection.js";
 import { RuntimeClient } from "./runtime-client.js";
+import type { RuntimeConnection } from "./runtime-connection.js";
 import {
   describeExit,
   type ProcessExit,

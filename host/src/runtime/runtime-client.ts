@@ -7,20 +7,20 @@ import {
   CommandSchema,
   DrainRequestSchema,
   EncodedValue,
-  encodeJsonValue,
   type Event,
+  encodeJsonValue,
   executeToWire,
-  FEATURES,
   type FailureInfo,
+  FEATURES,
   failureFromWire,
   grpcServiceDefinition,
   HandshakeRequestSchema,
   type HandshakeResponse,
   type InvocationRequest,
   type InvocationSink,
-  LOG_LEVEL_NAMES,
   ListNodeTypesRequestSchema,
   type ListNodeTypesResponse,
+  LOG_LEVEL_NAMES,
   type NodeType,
   type RuntimeDescription,
   RuntimeService,
@@ -29,8 +29,8 @@ import {
   type SessionResponse,
   ShutdownRequestSchema,
   TOKEN_METADATA_KEY,
-  type ValidateConfigResponse,
   ValidateConfigRequestSchema,
+  type ValidateConfigResponse,
 } from "@conductor/sdk/protocol";
 import type * as grpc from "@grpc/grpc-js";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
@@ -110,7 +110,11 @@ export class RuntimeClient {
       await client.waitForReady(options.connectTimeoutMs);
       const handshake = await client.unary<HandshakeResponse>(
         "handshake",
-        create(HandshakeRequestSchema, { hostVersion: "0.1.0", abiVersions: [...ABI_VERSIONS], features: [] }),
+        create(HandshakeRequestSchema, {
+          hostVersion: "0.1.0",
+          abiVersions: [...ABI_VERSIONS],
+          features: [],
+        }),
         Math.max(1, deadline - Date.now()),
       );
       if (!ABI_VERSIONS.includes(handshake.abiVersion)) {
@@ -402,7 +406,13 @@ export class RuntimeClient {
 
   private unary<Response>(method: string, request: unknown, timeoutMs = 30_000): Promise<Response> {
     return new Promise((resolve, reject) => {
-      const call = (this.client as unknown as Record<string, Function>)[method]!;
+      type UnaryMethod = (
+        request: unknown,
+        metadata: grpc.Metadata,
+        options: grpc.CallOptions,
+        callback: (error: grpc.ServiceError | null, response: Response) => void,
+      ) => void;
+      const call = (this.client as unknown as Record<string, UnaryMethod>)[method]!;
       call.call(
         this.client,
         request,

@@ -19,7 +19,9 @@ export function parseSidecarArgs(args: readonly string[]): { modules: string[]; 
       }
       maxConcurrency = value;
     } else if (arg.startsWith("--")) {
-      throw new Error(`unknown option "${arg}"; usage: conductor-runtime-node <module>... [--max-concurrency=N]`);
+      throw new Error(
+        `unknown option "${arg}"; usage: conductor-runtime-node <module>... [--max-concurrency=N]`,
+      );
     } else modules.push(arg);
   }
   return maxConcurrency === undefined ? { modules } : { modules, maxConcurrency };
@@ -29,11 +31,15 @@ export function parseSidecarArgs(args: readonly string[]): { modules: string[]; 
  * Loads the node modules and serves them. The cookie check in `serveRuntime` runs before any module is loaded,
  * so a sidecar started by hand explains itself without importing user code.
  */
-export async function startSidecar(args: readonly string[], sdk: SidecarDependencies): Promise<ServedRuntime> {
+export async function startSidecar(
+  args: readonly string[],
+  sdk: SidecarDependencies,
+): Promise<ServedRuntime> {
   const { modules, maxConcurrency } = parseSidecarArgs(args);
   return sdk.serveRuntime({
     nodes: async () => {
-      if (modules.length === 0) throw new Error("no node modules given; usage: conductor-runtime-node <module>...");
+      if (modules.length === 0)
+        throw new Error("no node modules given; usage: conductor-runtime-node <module>...");
       return sdk.loadNodeModules(modules, process.cwd());
     },
     implementation: { name: "conductor-runtime-node", version: "0.1.0" },
