@@ -1,0 +1,21 @@
+/** Trivial nodes for benchmarks: they cost as little as a node can, so what is measured is the engine. */
+import { defineNode } from "@conductor/sdk";
+import { z } from "zod";
+
+export const increment = defineNode({
+  type: "bench.increment",
+  input: { x: z.number() },
+  output: { x: z.number() },
+  flags: { deterministic: true },
+  run: ({ x }) => ({ x: x + 1 }),
+});
+
+export const sleep = defineNode({
+  type: "bench.sleep",
+  config: z.object({ ms: z.number() }),
+  input: { x: z.number().optional() },
+  output: { x: z.number() },
+  run: ({ x }, ctx) => new Promise<{ x: number }>((resolve) => setTimeout(() => resolve({ x: x ?? 0 }), ctx.config.ms)),
+});
+
+export const benchNodes = [increment, sleep];

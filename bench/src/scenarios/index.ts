@@ -1,0 +1,81 @@
+import { coldCliScenario } from "./cold-cli.js";
+import { inProcessScenarios } from "./in-process.js";
+import { sidecarScenarios } from "./sidecar.js";
+
+/** What a scenario gets: whether this is a smoke run, and how many iterations to use. */
+export interface BenchContext {
+  smoke: boolean;
+  /** The number of iterations for a full run, reduced in a smoke run. */
+  iterations(full: number): number;
+  log(message: string): void;
+}
+
+/** One reported figure. */
+export interface BenchResult {
+  id: string;
+  what: string;
+  value: number;
+  unit: "µs" | "ms" | "KB";
+  /** The floor this figure is compared with, measured in the same run. */
+  floor?: { what: string; value: number };
+  /** value / floor.value, when there is a floor. */
+  ratio?: number;
+  /** The target in words, e.g. "≤ 30 µs" or "≤ 2× floor". */
+  target: string;
+  /** Whether the target is met; undefined when the figure is only reported. */
+  met?: boolean;
+  /** How far from the target, when missed, e.g. "1.4×". */
+  missedBy?: string;
+}
+
+/** A benchmark: a title and a function producing one or more results. */
+export interface Scenario {
+  id: string;
+  title: string;
+  run(context: BenchContext): Promise<BenchResult[]>;
+}
+
+/** Builds a result against an absolute target (lower is better). */
+export function againstTarget(
+  id: string,
+  what: string,
+  value: number,
+  unit: BenchResult["unit"],
+  target: number,
+): BenchResult {
+  const met = value <= target;
+  return {
+    id,
+    what,
+    value,
+    unit,
+    target: `≤ ${target} ${unit}`,
+    met,
+    ...(met ? {} : { missedBy: `${(value / target).toFixed(2)}×` }),
+  };
+}
+
+/** Builds a result against a floor measured in the same run (lower is better). */
+export function againstFloor(
+  id: string,
+  what: string,
+  value: number,
+  floor: { what: string; value: number },
+  maxRatio: number,
+): BenchResult {
+  const ratio = value / floor.value;
+  const met = ratio <= maxRatio;
+  return {
+    id,
+    what,
+    value,
+    unit: "µs",
+    floor,
+    ratio,
+    target: `≤ ${maxRatio}× floor`,
+    met,
+    ...(met ? {} : { missedBy: `${(ratio / maxRatio).toFixed(2)}×` }),
+  };
+}
+
+export const scenarios: Scenario[] = [...inProcessScenarios, ...sidecarScenarios, coldCliScenario];

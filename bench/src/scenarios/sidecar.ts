@@ -1,0 +1,33 @@
+import { benchConductor, benchNodesModule } from "../bench-conductor.js";
+import { chain } from "../blueprints.js";
+import { measureUdsFloor } from "../floor.js";
+import { timeSequential } from "../stats.js";
+import { againstFloor, againstTarget, type Scenario } from "./index.js";
+
+/** The Node sidecar: per-node dispatch against the raw socket floor, and a chain in one round trip. */
+export const sidecarScenarios: Scenario[] = [
+  {
+    id: "sidecar",
+    title: "dispatch to the Node sidecar",
+    async run(context) {
+      const conductor = await benchConductor({ node: { kind: "node", modules: [benchNodesModule] } });
+      try {
+        const iterations = { warmup: context.iterations(2_000), iterations: context.iterations(10_000) };
+        const floorSummary = await measureUdsFloor(iterations);
+        const floor = { what: "raw UDS round trip", value: floorSummary.median };
+        const single = await conductor.prepare(chain(1, "node"));
+        if ((await single.run({ x: 1 })).outputs.x !== 2) throw new Error("sidecar node gave a wrong result");
+        const dispatch = await timeSequential(() => single.run({ x: 1 }), iterations);
+        const ten = await conductor.prepare(chain(10, "node"));
+        if ((await ten.run({ x: 0 })).outputs.x !== 10) throw new Error("sidecar chain gave a wrong result");
+        const chain10 = await timeSequential(() => ten.run({ x: 0 }), iterations);
+        return [
+          againstFloor("sidecar-dispatch", "per-node dispatch to the Node sidecar (1-node execution)", dispatch.median, floor, 2),
+          againstTarget("sidecar-chain-10", "10-node chain through the Node sidecar", chain10.median, "µs", 500),
+        ];
+      } finally {
+        await conductor.close();
+      }
+    },
+  },
+];
