@@ -2,9 +2,11 @@ import type { NodeDefinition } from "@conductor/sdk";
 import { add } from "./add.js";
 import { constant } from "./constant.js";
 import { delay } from "./delay.js";
+import { jsonTransform } from "./json-transform.js";
 import { passthrough } from "./passthrough.js";
+import { template } from "./template.js";
 
-export { add, constant, delay, passthrough };
+export { add, constant, delay, jsonTransform, passthrough, template };
 
 /** The built-in node library (core.*), run in the host process. */
-export const coreNodes: NodeDefinition[] = [constant, passthrough, add, delay];
+export const coreNodes: NodeDefinition[] = [constant, passthrough, add, delay, jsonTransform, template];

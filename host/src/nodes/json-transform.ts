@@ -41,11 +41,11 @@ function compile(expression: string, timeoutMs: number): Expression {
   return found;
 }
 
-/** E.g. `at position 3: Expected ")" before end of expression`. */
+/** E.g. ` at position 3: Expected ")" before end of expression`, to follow a short summary. */
 function describeError(error: unknown): string {
   const { message, position } = error as JsonataError;
   const text = message ?? String(error);
-  return position === undefined ? text : `at position ${position}: ${text}`;
+  return position === undefined ? `: ${text}` : ` at position ${position}: ${text}`;
 }
 
 const config = z
@@ -66,7 +66,7 @@ const config = z
         code: "custom",
         path: ["expression"],
         input: value.expression,
-        message: `jsonata syntax error ${describeError(error)}`,
+        message: `jsonata syntax error${describeError(error)}`,
       });
     }
   });
@@ -93,13 +93,15 @@ export const jsonTransform = defineNode({
     } catch (error) {
       const { code, position, token } = error as JsonataError;
       // Not retryable: the same expression on the same data fails the same way.
-      throw new NodeFailure(`jsonata evaluation failed ${describeError(error)}`, {
+      throw new NodeFailure(`jsonata evaluation failed${describeError(error)}`, {
         type: code === "D1012" ? "json-transform.timeout" : "json-transform.evaluate",
         details: { code, position, token },
       });
     }
     // A round trip through JSON gives plain values: JSONata marks its result arrays with an extra "sequence"
     // property and may return functions, neither of which belongs in a port value. No match gives null.
-    return { result: result === undefined ? null : (JSON.parse(JSON.stringify(result) ?? "null") as unknown) };
+    return {
+      result: result === undefined ? null : (JSON.parse(JSON.stringify(result) ?? "null") as unknown),
+    };
   },
 });
