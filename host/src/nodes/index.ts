@@ -2,11 +2,22 @@ import type { NodeDefinition } from "@conductor/sdk";
 import { add } from "./add.js";
 import { constant } from "./constant.js";
 import { delay } from "./delay.js";
+import { fileRead } from "./file-read.js";
+import { fileWrite } from "./file-write.js";
 import { jsonTransform } from "./json-transform.js";
 import { passthrough } from "./passthrough.js";
 import { template } from "./template.js";
 
-export { add, constant, delay, jsonTransform, passthrough, template };
+export { add, constant, delay, fileRead, fileWrite, jsonTransform, passthrough, template };
 
 /** The built-in node library (core.*), run in the host process. */
-export const coreNodes: NodeDefinition[] = [constant, passthrough, add, delay, jsonTransform, template];
+export const coreNodes: NodeDefinition[] = [
+  constant,
+  passthrough,
+  add,
+  delay,
+  jsonTransform,
+  template,
+  fileRead,
+  fileWrite,
+];
