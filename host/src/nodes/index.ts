@@ -1,6 +1,7 @@
 import type { NodeDefinition } from "@conductor/sdk";
 import { add } from "./add.js";
 import { constant } from "./constant.js";
+import { csvParse } from "./csv-parse.js";
 import { delay } from "./delay.js";
 import { fileRead } from "./file-read.js";
 import { fileWrite } from "./file-write.js";
@@ -8,7 +9,7 @@ import { jsonTransform } from "./json-transform.js";
 import { passthrough } from "./passthrough.js";
 import { template } from "./template.js";
 
-export { add, constant, delay, fileRead, fileWrite, jsonTransform, passthrough, template };
+export { add, constant, csvParse, delay, fileRead, fileWrite, jsonTransform, passthrough, template };
 
 /** The built-in node library (core.*), run in the host process. */
 export const coreNodes: NodeDefinition[] = [
@@ -20,4 +21,5 @@ export const coreNodes: NodeDefinition[] = [
   template,
   fileRead,
   fileWrite,
+  csvParse,
 ];
