@@ -7,9 +7,10 @@ import { fileRead } from "./file-read.js";
 import { fileWrite } from "./file-write.js";
 import { jsonTransform } from "./json-transform.js";
 import { passthrough } from "./passthrough.js";
+import { shell } from "./shell.js";
 import { template } from "./template.js";
 
-export { add, constant, csvParse, delay, fileRead, fileWrite, jsonTransform, passthrough, template };
+export { add, constant, csvParse, delay, fileRead, fileWrite, jsonTransform, passthrough, shell, template };
 
 /** The built-in node library (core.*), run in the host process. */
 export const coreNodes: NodeDefinition[] = [
@@ -22,4 +23,5 @@ export const coreNodes: NodeDefinition[] = [
   fileRead,
   fileWrite,
   csvParse,
+  shell,
 ];

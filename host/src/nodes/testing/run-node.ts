@@ -36,6 +36,8 @@ export interface NodeRun {
 /** A node run under way. */
 export interface StartedNode {
   control: InvocationControl;
+  /** The events so far, filled in as they arrive. */
+  run: NodeRun;
   done: Promise<NodeRun>;
 }
 
@@ -121,7 +123,7 @@ export function startNode(node: NodeDefinition, options: RunNodeOptions = {}): S
     },
     sink,
   );
-  return { control, done };
+  return { control, run, done };
 }
 
 /** Runs one step of `node` to its end. */

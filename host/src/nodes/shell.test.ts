@@ -1,0 +1,153 @@
+import { mkdtemp, realpath, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { shell } from "./shell.js";
+import { outputsOf, runNode, runtimeFor, startNode } from "./testing/run-node.js";
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until `read` gives a value, for at most five seconds. */
+async function waitFor<T>(read: () => T | undefined): Promise<T> {
+  const deadline = performance.now() + 5_000;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error("expected a value within 5 s, found none");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe("core.shell", () => {
+  let directory: string;
+
+  beforeAll(async () => {
+    directory = await realpath(await mkdtemp(join(tmpdir(), "conductor-shell-")));
+  });
+
+  afterAll(async () => {
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it("captures stdout with the args input appended to the command", async () => {
+    const run = await runNode(shell, {
+      config: { command: ["echo", "hello"] },
+      inputs: { args: ["big", "world"] },
+    });
+    expect(outputsOf(run)).toEqual({ stdout: "hello big world", stderr: "", exitCode: 0 });
+  });
+
+  it("passes arguments without a shell, so nothing in them is interpreted", async () => {
+    const run = await runNode(shell, { config: { command: ["echo", "$HOME; rm -rf *", "`id`"] } });
+    expect(outputsOf(run).stdout).toBe("$HOME; rm -rf * `id`");
+  });
+
+  it("writes the stdin input to the program", async () => {
+    const run = await runNode(shell, {
+      config: { command: ["cat"] },
+      inputs: { stdin: "line one\nline two\n" },
+    });
+    expect(outputsOf(run).stdout).toBe("line one\nline two");
+  });
+
+  it("gives the program an empty stdin without the stdin input", async () => {
+    const run = await runNode(shell, { config: { command: ["cat"] } });
+    expect(outputsOf(run)).toEqual({ stdout: "", stderr: "", exitCode: 0 });
+  });
+
+  it("runs in the configured directory with added environment variables", async () => {
+    const run = await runNode(shell, {
+      config: {
+        command: ["sh", "-c", 'echo "$GREETING from $(pwd)"'],
+        cwd: directory,
+        env: { GREETING: "hi" },
+      },
+    });
+    expect(outputsOf(run).stdout).toBe(`hi from ${directory}`);
+  });
+
+  it("fails without retry on a non-zero exit code, with the exit code and the end of stderr", async () => {
+    const run = await runNode(shell, {
+      config: { command: ["sh", "-c", "echo working; echo disk full >&2; exit 3"] },
+    });
+    expect(run.failure).toMatchObject({
+      type: "shell.exit-code",
+      retryable: false,
+      message: 'command "sh" exited with code 3, expected 0: disk full',
+      details: { exitCode: 3, stderr: "disk full" },
+    });
+  });
+
+  it("gives the exit code as an output when failOnExitCode is off", async () => {
+    const run = await runNode(shell, { config: { command: ["sh", "-c", "exit 3"], failOnExitCode: false } });
+    expect(outputsOf(run)).toEqual({ stdout: "", stderr: "", exitCode: 3 });
+  });
+
+  it("fails without retry on a program that does not exist", async () => {
+    const run = await runNode(shell, { config: { command: ["conductor-no-such-program"] } });
+    expect(run.failure).toMatchObject({ type: "shell.spawn", retryable: false, details: { code: "ENOENT" } });
+    expect(run.failure?.message).toMatch(/^command "conductor-no-such-program" could not start: .*ENOENT/);
+  });
+
+  it("streams stdout lines as chunks while the program runs, and still outputs all of stdout", async () => {
+    const run = await runNode(shell, {
+      config: { command: ["sh", "-c", "echo one; echo two"], stream: true },
+    });
+    expect(run.chunks).toEqual([
+      { port: "stdout", value: "one" },
+      { port: "stdout", value: "two" },
+    ]);
+    expect(run.events).toEqual(["started", "chunk", "chunk", "completed"]);
+    expect(outputsOf(run).stdout).toBe("one\ntwo");
+  });
+
+  it("kills the program when cancelled", async () => {
+    const started = startNode(shell, {
+      config: { command: ["sh", "-c", "echo $$; exec sleep 5"], stream: true },
+    });
+    // The shell prints its pid, then exec turns it into sleep with the same pid.
+    const pid = Number(await waitFor(() => started.run.chunks[0]?.value));
+    expect(isAlive(pid)).toBe(true);
+    const cancelledAt = performance.now();
+    started.control.cancel("user asked");
+    const run = await started.done;
+    expect(run.events).toEqual(["started", "chunk", "cancelled"]);
+    expect(run.cancelled).toBe("user asked");
+    expect(performance.now() - cancelledAt).toBeLessThan(1_000);
+    expect(isAlive(pid)).toBe(false);
+  });
+
+  it("fails with a retryable timeout when the program runs past timeoutMs", async () => {
+    const startedAt = performance.now();
+    const run = await runNode(shell, { config: { command: ["sleep", "5"], timeoutMs: 100 } });
+    expect(run.failure).toMatchObject({
+      type: "shell.timeout",
+      retryable: true,
+      message: 'command "sleep" timed out after 100 ms',
+    });
+    expect(performance.now() - startedAt).toBeLessThan(2_000);
+  });
+
+  it("fails without retry when the program is killed by a signal", async () => {
+    const run = await runNode(shell, { config: { command: ["sh", "-c", "kill -KILL $$"] } });
+    expect(run.failure).toMatchObject({
+      type: "shell.signal",
+      retryable: false,
+      message: 'command "sh" was killed by signal SIGKILL',
+    });
+  });
+
+  it("rejects an empty command in its config", () => {
+    const diagnostics = runtimeFor(shell).validateConfig("core.shell", { command: [] });
+    expect(diagnostics.map((d) => [d.path, d.message])).toEqual([
+      ["command", 'config "command": expected at least the program to run, found array (0 items)'],
+    ]);
+  });
+});
