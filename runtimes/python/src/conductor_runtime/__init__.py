@@ -1,0 +1,20 @@
+"""Conductor's Python runtime: declare workflow nodes as typed functions with ``@node``.
+
+```python
+from conductor_runtime import Context, NodeFailure, node
+
+@node("py.add-one", deterministic=True)
+def add_one(x: int) -> int:
+    return x + 1
+```
+
+The host serves them with ``python -m conductor_runtime --module your.module``.
+"""
+
+from ._cancel import CancelToken
+from ._constants import VERSION as __version__
+from ._context import Context, NodeLogger
+from ._failure import NodeFailure
+from ._node import Executor, NodeDefinition, node
+
+__all__ = ["CancelToken", "Context", "Executor", "NodeDefinition", "NodeFailure", "NodeLogger", "__version__", "node"]

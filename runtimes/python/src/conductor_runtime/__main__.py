@@ -1,0 +1,5 @@
+"""``python -m conductor_runtime --module pkg.nodes``: see ``_cli.main``."""
+
+from ._cli import main
+
+main()

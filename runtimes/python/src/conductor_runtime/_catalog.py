@@ -1,0 +1,111 @@
+"""The node types one runtime process serves: discovery (NodeType messages, schema hash) and config checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from ._constants import JSON_SCHEMA_DIALECT
+from ._describe import problems
+from ._node import NodeDefinition
+from .gen.conductor.runtime.v1 import runtime_pb2 as pb
+
+
+class Catalog:
+    """The node types loaded from the modules named on the command line, by type name."""
+
+    def __init__(self, definitions: dict[str, NodeDefinition]) -> None:
+        self.definitions = definitions
+        self._listing: pb.ListNodeTypesResponse | None = None
+        self._hash: str | None = None
+
+    def get(self, node_type: str) -> NodeDefinition | None:
+        return self.definitions.get(node_type)
+
+    def listing(self) -> pb.ListNodeTypesResponse:
+        """Every node type with its JSON Schemas, in type-name order (built once)."""
+        if self._listing is None:
+            response = pb.ListNodeTypesResponse()
+            for name in sorted(self.definitions):
+                _describe_node(self.definitions[name], response.node_types.add())
+            self._listing = response
+        return self._listing
+
+    def schema_hash(self) -> str:
+        """SHA-256 of the deterministic encoding of the listing: changes whenever a node type changes."""
+        if self._hash is None:
+            self._hash = hashlib.sha256(self.listing().SerializeToString(deterministic=True)).hexdigest()
+        return self._hash
+
+    def validate_config(self, node_type: str, config: pb.Value) -> list[pb.Diagnostic]:
+        """Checks one node's config against its node type; an empty list means it is valid."""
+        definition = self.definitions.get(node_type)
+        if definition is None:
+            return [
+                _error(f"unknown node type {node_type!r}; this runtime serves: {', '.join(sorted(self.definitions))}")
+            ]
+        adapter = definition.config_adapter
+        kind = config.WhichOneof("kind")
+        if adapter is None:
+            return []
+        if kind is None or (kind == "json" and not config.json):
+            if definition.config_has_default:
+                return []
+            data = b"{}"
+        elif kind == "json":
+            data = config.json
+        else:
+            return [_error(f"the config must be JSON, found a {kind} value", expected="JSON", found=kind or "")]
+        try:
+            adapter.validate_json(data, strict=True)
+        except ValidationError as error:
+            return [
+                _error(
+                    f"{problem.path or 'config'}: expected {problem.expected}, found {problem.found}",
+                    path=problem.path,
+                    expected=problem.expected,
+                    found=problem.found,
+                )
+                for problem in problems(error)
+            ]
+        return []
+
+
+def _error(message: str, path: str = "", expected: str = "", found: str = "") -> pb.Diagnostic:
+    return pb.Diagnostic(
+        severity=pb.Diagnostic.SEVERITY_ERROR, message=message, path=path, expected=expected, found=found
+    )
+
+
+def _describe_node(definition: NodeDefinition, into: pb.NodeType) -> None:
+    into.type = definition.type
+    into.version = definition.version
+    into.title = definition.title
+    into.description = definition.description
+    config_schema: dict[str, Any] = (
+        definition.config_adapter.json_schema() if definition.config_adapter is not None else {"type": "object"}
+    )
+    into.config_schema = _schema_text(config_schema)
+    for port in definition.inputs:
+        into.inputs.add(
+            name=port.name,
+            schema=_schema_text(port.codec.schema("validation")),
+            required=port.required,
+            description=port.description,
+        )
+    for port in definition.outputs:
+        into.outputs.add(
+            name=port.name, schema=_schema_text(port.codec.schema("serialization")), description=port.description
+        )
+    into.flags.idempotent = definition.idempotent
+    into.flags.cancellable = definition.cancellable
+    into.flags.streaming = definition.streaming
+    into.flags.deterministic = definition.deterministic
+    into.default_timeout_ms = definition.default_timeout_ms
+
+
+def _schema_text(schema: dict[str, Any]) -> str:
+    return json.dumps({"$schema": JSON_SCHEMA_DIALECT, **schema}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

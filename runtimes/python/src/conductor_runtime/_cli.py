@@ -1,0 +1,132 @@
+"""``python -m conductor_runtime``: the process the host spawns (docs/protocol.md, section 1)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+import traceback
+from typing import NoReturn
+
+from ._constants import ABI_VERSIONS, COOKIE, DEFAULT_INLINE_LIMIT, DEFAULT_MAX_CONCURRENCY
+from ._constants import DEFAULT_MAX_MESSAGE_BYTES, VERSION
+
+EXIT_STARTED_BY_HAND = 2
+EXIT_BAD_SETUP = 1
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m conductor_runtime",
+        description="The Conductor Python runtime: serves the nodes of the given modules to a Conductor host.",
+    )
+    parser.add_argument(
+        "--module", "-m", action="append", default=[], metavar="MODULE",
+        help="import MODULE (dotted name) and serve every node it declares; repeatable",
+    )
+    parser.add_argument(
+        "--path", action="append", default=[], metavar="DIR",
+        help="add DIR to sys.path before importing the modules; repeatable",
+    )
+    parser.add_argument(
+        "--max-concurrency", type=int, default=DEFAULT_MAX_CONCURRENCY, metavar="N",
+        help=f"most invocations run at once (default {DEFAULT_MAX_CONCURRENCY})",
+    )
+    parser.add_argument("--version", action="version", version=f"conductor-runtime {VERSION}")
+    arguments = parser.parse_args(argv)
+    if arguments.max_concurrency < 1:
+        parser.error("--max-concurrency must be at least 1")
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    arguments = parse_arguments(argv)
+    environment = os.environ
+    name = environment.get("CONDUCTOR_RUNTIME_NAME") or "python"
+    if environment.get("CONDUCTOR_COOKIE") != COOKIE:
+        sys.stderr.write(
+            f"this is the Conductor {name} runtime (conductor-runtime {VERSION}); it is started by the Conductor "
+            "host,\nnot by hand: run `conductor run <blueprint>`. To attach a debugger, see CONDUCTOR_REATTACH in "
+            "docs/protocol.md.\n"
+        )
+        sys.exit(EXIT_STARTED_BY_HAND)
+
+    from ._runtime import Settings
+
+    try:
+        settings = Settings(
+            name=name,
+            token=_required(environment, "CONDUCTOR_TOKEN"),
+            socket_dir=_required(environment, "CONDUCTOR_SOCKET_DIR"),
+            abi_versions=_versions(environment.get("CONDUCTOR_ABI_VERSIONS", "")),
+            inline_limit=_integer(environment, "CONDUCTOR_INLINE_LIMIT", DEFAULT_INLINE_LIMIT),
+            blob_dir=environment.get("CONDUCTOR_BLOB_DIR") or None,
+            max_message_bytes=_integer(environment, "CONDUCTOR_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES),
+            max_concurrency=arguments.max_concurrency,
+        )
+    except ValueError as error:
+        sys.stderr.write(f"conductor-runtime: {error}\n")
+        sys.exit(EXIT_STARTED_BY_HAND)
+
+    # Stdout carries the handshake line and nothing else. Keep a private copy of it for that line, then point
+    # file descriptor 1 at stderr before any node module is imported, so that print(), C extensions writing to
+    # fd 1 and child processes all land on stderr.
+    handshake_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    for directory in reversed(arguments.path):
+        sys.path.insert(0, os.path.abspath(directory))
+
+    from ._catalog import Catalog
+    from ._context import install_log_bridge
+    from ._node import registered
+
+    install_log_bridge()
+    for module in arguments.module:
+        try:
+            importlib.import_module(module)
+        except BaseException:  # noqa: BLE001 because any failure to import must be explained, not crash
+            sys.stderr.write(f"conductor-runtime: cannot import node module {module!r}:\n{traceback.format_exc()}")
+            sys.exit(EXIT_BAD_SETUP)
+    definitions = registered()
+    if not definitions:
+        sys.stderr.write("conductor-runtime: warning: no node types declared; pass --module with @node functions\n")
+
+    from ._server import serve
+
+    exit_code = asyncio.run(serve(settings, Catalog(definitions), handshake_fd))
+    sys.stderr.flush()
+    # Not sys.exit: a sync node abandoned at its timeout would keep the interpreter waiting for its thread.
+    os._exit(exit_code)
+
+
+def _required(environment: os._Environ[str], key: str) -> str:
+    value = environment.get(key)
+    if not value:
+        raise ValueError(f"{key} is not set; the host sets it (docs/protocol.md, section 1.1)")
+    return value
+
+
+def _integer(environment: os._Environ[str], key: str, default: int) -> int:
+    text = environment.get(key)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{key} must be an integer, found {text!r}") from None
+    if value <= 0:
+        raise ValueError(f"{key} must be positive, found {value}")
+    return value
+
+
+def _versions(text: str) -> tuple[int, ...]:
+    versions: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if part.isdigit():
+            versions.append(int(part))
+    return tuple(versions) or ABI_VERSIONS

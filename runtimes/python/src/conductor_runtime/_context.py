@@ -1,0 +1,152 @@
+"""What a node sees of its step: ``Context`` (logs, progress, chunks, heartbeats, cancellation, ids)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic_core import to_json
+
+from .gen.conductor.runtime.v1 import runtime_pb2 as pb
+
+if TYPE_CHECKING:
+    from collections.abc import MutableMapping
+
+    from ._cancel import CancelToken
+    from ._step import StepRun
+
+CURRENT_STEP: ContextVar[StepRun | None] = ContextVar("conductor_current_step", default=None)
+"""The step whose code runs in this thread or task; routes the stdlib ``logging`` of a node to its events."""
+
+_LEVELS = (
+    (logging.ERROR, pb.Log.LEVEL_ERROR),
+    (logging.WARNING, pb.Log.LEVEL_WARN),
+    (logging.INFO, pb.Log.LEVEL_INFO),
+)
+_STANDARD_RECORD_KEYS = frozenset(
+    [*logging.LogRecord("", 0, "", 0, "", (), None).__dict__, "message", "asctime", "taskName"]
+)
+_FIELDS_KEY = "conductor_fields"
+
+
+class Context:
+    """The step's view of the runtime; declare a parameter annotated ``Context`` to receive it.
+
+    ``ctx.log`` is a ``logging.Logger``-like object whose records become Log events of the step (keyword
+    arguments other than logging's own become the event's fields: ``ctx.log.info("rows read", rows=10)``).
+    Records of any stdlib logger emitted while the node runs become Log events too.
+    """
+
+    __slots__ = ("_log", "_run")
+
+    def __init__(self, run: StepRun) -> None:
+        self._run = run
+        self._log: NodeLogger | None = None
+
+    @property
+    def node_id(self) -> str:
+        """The node's id in the blueprint, e.g. ``"stats"``."""
+        return self._run.step.node_id
+
+    @property
+    def node_type(self) -> str:
+        return self._run.step.node_type
+
+    @property
+    def execution_id(self) -> str:
+        return self._run.execution_id
+
+    @property
+    def attempt(self) -> int:
+        """1 for the first attempt, 2 for the first retry, ..."""
+        return self._run.step.attempt
+
+    @property
+    def cancelled(self) -> CancelToken:
+        """Fires on cancel, timeout or session close; see ``CancelToken``."""
+        return self._run.token
+
+    @property
+    def log(self) -> NodeLogger:
+        if self._log is None:
+            self._log = NodeLogger(logging.getLogger(f"conductor.node.{self._run.step.node_type}"), {})
+        return self._log
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Reports progress: ``fraction`` in 0..1, or negative when unknown."""
+        self._run.progress(fraction, message)
+
+    def emit(self, port: str, value: object) -> None:
+        """Streams a partial output (a Chunk event) on ``port``; any value a port can carry."""
+        self._run.chunk(port, value)
+
+    def heartbeat(self, details: object = None) -> None:
+        """Tells the host the node is alive; ``details`` is a checkpoint it keeps (JSON data)."""
+        self._run.heartbeat(details)
+
+
+class NodeLogger(logging.LoggerAdapter[logging.Logger]):
+    """``ctx.log``: a logger whose keyword arguments beyond logging's own become structured fields."""
+
+    _OWN_KEYWORDS: ClassVar = frozenset({"exc_info", "stack_info", "stacklevel", "extra"})
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        fields = {key: kwargs.pop(key) for key in list(kwargs) if key not in self._OWN_KEYWORDS}
+        extra = dict(kwargs.get("extra") or {})
+        if fields:
+            extra[_FIELDS_KEY] = {**extra.get(_FIELDS_KEY, {}), **fields}
+        kwargs["extra"] = extra
+        return msg, kwargs
+
+
+class StepLogHandler(logging.Handler):
+    """Turns records logged while a node runs into Log events; other records go to stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self._stderr = logging.StreamHandler(sys.stderr)
+        self._stderr.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        run = CURRENT_STEP.get()
+        if run is None:
+            self._stderr.handle(record)
+            return
+        try:
+            message = record.getMessage()
+            if record.exc_info:
+                message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
+            run.log(_level(record.levelno), message, _fields(record))
+        except Exception:  # noqa: BLE001 because logging must never break the node
+            self.handleError(record)
+
+
+def install_log_bridge() -> None:
+    """Routes the stdlib logging of nodes to Log events: one handler on the root logger, level INFO."""
+    root = logging.getLogger()
+    if not any(isinstance(handler, StepLogHandler) for handler in root.handlers):
+        root.addHandler(StepLogHandler())
+    if root.level == logging.WARNING:
+        root.setLevel(logging.INFO)
+    logging.getLogger("conductor.node").setLevel(logging.DEBUG)
+
+
+def _level(levelno: int) -> pb.Log.Level.ValueType:
+    for threshold, level in _LEVELS:
+        if levelno >= threshold:
+            return level
+    return pb.Log.LEVEL_DEBUG
+
+
+def _fields(record: logging.LogRecord) -> bytes:
+    attributes = record.__dict__
+    fields: dict[str, Any] = {
+        key: value for key, value in attributes.items() if key not in _STANDARD_RECORD_KEYS and key != _FIELDS_KEY
+    }
+    own = attributes.get(_FIELDS_KEY)
+    if isinstance(own, Mapping):
+        fields.update(own)  # pyright: ignore[reportUnknownArgumentType]
+    return to_json(fields, inf_nan_mode="null", fallback=repr) if fields else b""

@@ -1,0 +1,208 @@
+"""One invocation: its steps run in order, each ending in exactly one terminal event.
+
+Where a step's code runs (``NodeDefinition.executor``):
+
+- ``async``: awaited in the invocation's task; a cancel or timeout fires the token *and* cancels the task, so the
+  node gets ``CancelledError`` at the await it is in;
+- ``inline``: called in the invocation's task (no thread hop; for sync code that returns in microseconds);
+- ``thread``/``process``: input decoding, the call and output encoding run in the thread pool (a process-pool
+  node's call is sent on to the process pool), so big tables never block the event loop. A cancel fires the token
+  and waits for the node to return; a timeout reports the failure at once and abandons the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from ._context import CURRENT_STEP
+from ._failure import failure_from_exception
+from ._step import StepRun
+from .gen.conductor.runtime.v1 import runtime_pb2 as pb
+
+if TYPE_CHECKING:
+    from ._node import NodeDefinition
+    from ._outbox import Outbox
+    from ._runtime import Runtime
+
+_Result = tuple[dict[str, Any], pb.Completed | None]
+
+
+class Invocation:
+    """Runs the steps of one Execute command and answers Cancel for it."""
+
+    __slots__ = ("_on_done", "cancel_reason", "current", "definitions", "execute", "outbox", "runtime", "task")
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        outbox: Outbox,
+        execute: pb.Execute,
+        definitions: list[NodeDefinition],
+        on_done: Any,
+    ) -> None:
+        self.runtime = runtime
+        self.outbox = outbox
+        self.execute = execute
+        self.definitions = definitions
+        self._on_done = on_done
+        self.current: StepRun | None = None
+        self.cancel_reason: str | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def cancel(self, reason: str) -> None:
+        """Fires the running step's token at once; an async node's task is cancelled too."""
+        if self.cancel_reason is not None:
+            return
+        self.cancel_reason = reason
+        run = self.current
+        if run is not None and not run.closed:
+            run.fire(reason)
+            self._interrupt(run)
+
+    def _interrupt(self, run: StepRun) -> None:
+        if run.awaiting_node and self.task is not None and not run.task_cancelled:
+            run.task_cancelled = True
+            self.task.cancel()
+
+    def _on_timeout(self, run: StepRun) -> None:
+        if run.closed or run.timed_out:
+            return
+        run.timed_out = True
+        run.fire("timeout")
+        self._interrupt(run)
+        waiter = run.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def run(self) -> None:
+        try:
+            execute = self.execute
+            outputs: list[dict[str, Any]] = []
+            for index, step in enumerate(execute.steps):
+                live = await self._run_step(index, step, self.definitions[index], outputs)
+                if live is None:
+                    break
+                outputs.append(live)
+        finally:
+            self.current = None
+            self._on_done(self)
+
+    async def _run_step(
+        self, index: int, step: pb.Step, definition: NodeDefinition, outputs: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Runs one step and emits its events; returns its live outputs, or None when it did not complete."""
+        runtime = self.runtime
+        loop = runtime.loop
+        outbox = self.outbox
+        invocation_id = self.execute.invocation_id
+        run = StepRun(
+            outbox, invocation_id, self.execute.execution_id, index, step, definition, runtime.codec, loop
+        )
+        self.current = run
+        outbox.add(invocation_id, index).started.SetInParent()
+        started_ns = time.perf_counter_ns()
+        if self.cancel_reason is not None:
+            run.fire(self.cancel_reason)
+            return self._finish(run, started_ns, None, None)
+        timeout_ms = step.timeout_ms or definition.default_timeout_ms
+        timer = loop.call_later(timeout_ms / 1000, self._on_timeout, run) if timeout_ms else None
+        result: _Result | None = None
+        failure: pb.Failure | None = None
+        try:
+            if definition.executor in ("thread", "process"):
+                future = loop.run_in_executor(runtime.threads, self._call_in_thread, run, outputs)
+                if timer is None:
+                    result = await future
+                else:
+                    waiter: asyncio.Future[None] = loop.create_future()
+                    run.waiter = waiter
+                    future.add_done_callback(partial(_release, waiter))
+                    await waiter
+                    if not run.timed_out:
+                        result = future.result()
+            else:
+                arguments = definition.prepare(run, outputs, runtime.codec)
+                context_token = CURRENT_STEP.set(run)
+                try:
+                    if definition.executor == "async":
+                        run.awaiting_node = True
+                        try:
+                            value = await definition.function(**arguments)
+                        finally:
+                            run.awaiting_node = False
+                    else:
+                        value = definition.function(**arguments)
+                finally:
+                    CURRENT_STEP.reset(context_token)
+                result = (definition.split(value), None)
+        except asyncio.CancelledError:
+            if not run.task_cancelled:
+                raise  # not ours: the runtime is shutting down
+        except BaseException as error:  # noqa: BLE001 because whatever a node raises becomes a Failure
+            failure = failure_from_exception(error)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if run.task_cancelled and self.task is not None:
+                self.task.uncancel()
+        return self._finish(run, started_ns, result, failure)
+
+    def _finish(
+        self, run: StepRun, started_ns: int, result: _Result | None, failure: pb.Failure | None
+    ) -> dict[str, Any] | None:
+        """Emits the step's one terminal event."""
+        run.closed = True
+        definition = run.definition
+        duration_us = (time.perf_counter_ns() - started_ns) // 1000
+        if not run.timed_out and run.cancel_reason is None and failure is None and result is not None:
+            live, completed = result
+            if completed is None:
+                try:
+                    completed = pb.Completed()
+                    definition.encode(live, completed, self.runtime.codec)
+                except Exception as error:  # noqa: BLE001
+                    failure = failure_from_exception(error)
+            if failure is None and completed is not None:
+                event = self.outbox.add(run.invocation_id, run.index)
+                event.completed.CopyFrom(completed)
+                event.completed.duration_us = duration_us
+                return live
+        event = self.outbox.add(run.invocation_id, run.index)
+        if run.timed_out:
+            timeout_ms = run.step.timeout_ms or definition.default_timeout_ms
+            event.failed.failure.message = f"{definition.label(run.step)} timed out after {timeout_ms} ms"
+            event.failed.failure.type = "timeout"
+            event.failed.failure.retryable = True
+            event.failed.duration_us = duration_us
+        elif run.cancel_reason is not None:
+            event.cancelled.reason = run.cancel_reason
+        else:
+            event.failed.failure.CopyFrom(failure or pb.Failure(message="no result", type="runtime.error"))
+            event.failed.duration_us = duration_us
+        return None
+
+    def _call_in_thread(self, run: StepRun, outputs: list[dict[str, Any]]) -> _Result:
+        """Runs in a pool thread: decode the inputs, call the node, encode its outputs."""
+        definition = run.definition
+        codec = self.runtime.codec
+        context_token = CURRENT_STEP.set(run)
+        try:
+            arguments = definition.prepare(run, outputs, codec)
+            if definition.executor == "process":
+                value = self.runtime.processes().submit(definition.function, **arguments).result()
+            else:
+                value = definition.function(**arguments)
+            live = definition.split(value)
+            completed = pb.Completed()
+            definition.encode(live, completed, codec)
+            return live, completed
+        finally:
+            CURRENT_STEP.reset(context_token)
+
+
+def _release(waiter: asyncio.Future[None], _: object) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

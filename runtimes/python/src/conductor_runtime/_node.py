@@ -1,0 +1,432 @@
+"""The ``@node`` decorator: a type-hinted function becomes a node type, its signature becomes ports and config."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter, ValidationError
+
+from . import _tables
+from ._context import Context
+from ._describe import problems
+from ._failure import StepError
+from ._ports import LazyTable, PortCodec, PortValueError, port_codec
+from .gen.conductor.runtime.v1 import runtime_pb2 as pb
+
+if typing.TYPE_CHECKING:
+    from ._step import StepRun
+    from ._values import ValueCodec
+
+Executor = Literal["async", "thread", "process", "inline"]
+"""Where a node's code runs: ``async`` on the event loop (for ``async def``), ``thread`` in the thread pool
+(default for ``def``), ``process`` in a process pool (CPU-bound work), ``inline`` on the event loop without a thread
+hop (only for sync code that returns in microseconds)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RESULT_PORT = "result"
+_NO_OUTPUT = (None, type(None), typing.NoReturn, typing.Never)
+
+
+@dataclass(slots=True)
+class InputPort:
+    name: str
+    codec: PortCodec
+    required: bool
+    description: str = ""
+
+
+@dataclass(slots=True)
+class OutputPort:
+    name: str
+    codec: PortCodec
+    description: str = ""
+
+
+@dataclass(slots=True)
+class NodeDefinition:
+    """Everything the runtime knows about one node type; built by ``@node``."""
+
+    type: str
+    version: str
+    title: str
+    description: str
+    function: Callable[..., Any]
+    executor: Executor
+    inputs: list[InputPort]
+    outputs: list[OutputPort]
+    output_mode: Literal["single", "fields", "none"]
+    config_adapter: TypeAdapter[Any] | None
+    config_has_default: bool
+    context_parameter: str | None
+    idempotent: bool = False
+    deterministic: bool = False
+    cancellable: bool = False
+    streaming: bool = False
+    default_timeout_ms: int = 0
+    input_index: dict[str, InputPort] = field(default_factory=dict[str, InputPort])
+    output_names: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.input_index = {port.name: port for port in self.inputs}
+        self.output_names = frozenset(port.name for port in self.outputs)
+
+    # ------------------------------------------------------------------ running
+
+    def prepare(
+        self, run: StepRun, earlier_outputs: list[dict[str, Any]], codec: ValueCodec
+    ) -> dict[str, Any]:
+        """Builds the node function's keyword arguments from the step: decoded and validated inputs, the config
+        and the context. Raises StepError (``input.invalid``, ``config.invalid``, ``blob.corrupt``)."""
+        step = run.step
+        arguments: dict[str, Any] = {}
+        index = self.input_index
+        for name, given in step.inputs.items():
+            port = index.get(name)
+            if port is None:
+                known = ", ".join(index) or "none"
+                raise StepError(f"{self.label(step)} has no input {name!r}; its inputs are: {known}", "input.invalid")
+            source = given.WhichOneof("source")
+            try:
+                if source == "value":
+                    arguments[name] = port.codec.from_wire(given.value, codec)
+                elif source == "step_output":
+                    reference = given.step_output
+                    outputs = earlier_outputs[reference.step]
+                    if reference.port not in outputs:
+                        raise StepError(
+                            f"{self.label(step)}: input {name!r} takes output {reference.port!r} of step "
+                            f"{reference.step}, which did not produce it",
+                            "input.invalid",
+                        )
+                    arguments[name] = port.codec.from_live(outputs[reference.port])
+            except PortValueError as error:
+                where = f"input {name!r}" + (f" at {error.path}" if error.path else "")
+                raise StepError(
+                    f"{self.label(step)}: {where} expected {error.expected}, found {error.found}", "input.invalid"
+                ) from None
+        for port in self.inputs:
+            if port.required and port.name not in arguments:
+                raise StepError(f"{self.label(step)}: input {port.name!r} is required but was not given", "input.invalid")
+        if self.config_adapter is not None:
+            config = self._config(step, codec)
+            if config is not _DEFAULT:
+                arguments["config"] = config
+        if self.context_parameter is not None:
+            arguments[self.context_parameter] = Context(run)
+        return arguments
+
+    def _config(self, step: pb.Step, codec: ValueCodec) -> Any:
+        adapter = self.config_adapter
+        assert adapter is not None
+        encoding, data = codec.payload(step.config) if step.HasField("config") else ("empty", b"")
+        if encoding == "empty" or (encoding == "json" and not data):
+            if self.config_has_default:
+                return _DEFAULT
+            data = b"{}"
+        elif encoding != "json":
+            raise StepError(f"{self.label(step)}: config expected JSON, found a {encoding} value", "config.invalid")
+        try:
+            return adapter.validate_json(data, strict=True)
+        except ValidationError as error:
+            problem = problems(error)[0]
+            where = f"config field {problem.path!r}" if problem.path else "config"
+            raise StepError(
+                f"{self.label(step)}: {where} expected {problem.expected}, found {problem.found}", "config.invalid"
+            ) from None
+
+    def split(self, result: Any) -> dict[str, Any]:
+        """The node's return value as a map of output port → live value."""
+        mode = self.output_mode
+        if mode == "single":
+            return {self.outputs[0].name: result}
+        if mode == "none":
+            return {}
+        outputs: dict[str, Any] = {}
+        if isinstance(result, Mapping):
+            mapping = typing.cast(Mapping[str, Any], result)
+            for port in self.outputs:
+                if port.name in mapping:
+                    outputs[port.name] = mapping[port.name]
+        else:
+            for port in self.outputs:
+                if hasattr(result, port.name):
+                    outputs[port.name] = getattr(result, port.name)
+        if not outputs and self.outputs:
+            raise StepError(
+                f"node {self.type!r} returned {type(result).__qualname__}, which has none of its outputs "
+                f"({', '.join(port.name for port in self.outputs)})",
+                "output.invalid",
+            )
+        return outputs
+
+    def encode(self, outputs: dict[str, Any], into: pb.Completed, codec: ValueCodec) -> None:
+        """Encodes live outputs into a Completed event's output map."""
+        wire = into.outputs
+        for port in self.outputs:
+            if port.name in outputs:
+                try:
+                    port.codec.to_wire(outputs[port.name], wire[port.name], codec)
+                except PortValueError as error:
+                    raise StepError(
+                        f"node {self.type!r}: output {port.name!r} expected {error.expected}, found {error.found}",
+                        "output.invalid",
+                    ) from None
+
+    def label(self, step: pb.Step) -> str:
+        return f'node "{step.node_id}" ({self.type})'
+
+
+_DEFAULT: Any = object()
+
+_REGISTRY: dict[str, NodeDefinition] = {}
+
+
+def registered() -> dict[str, NodeDefinition]:
+    """Every node type declared so far in this process, by type name."""
+    return dict(_REGISTRY)
+
+
+def node(
+    type: str,  # noqa: A002 because it is the ABI's word for a node type's name
+    *,
+    version: str = "1",
+    title: str = "",
+    description: str | None = None,
+    idempotent: bool = False,
+    deterministic: bool = False,
+    cancellable: bool = False,
+    streaming: bool = False,
+    executor: Executor | None = None,
+    timeout_ms: int = 0,
+    output: str | None = None,
+) -> Callable[[F], F]:
+    """Declares a function as a node type and returns it unchanged (it stays callable in tests).
+
+    The function's signature is the node's interface:
+
+    - each parameter is an input port named like it, required unless it has a default, typed by its annotation
+      (JSON data validated by pydantic, ``bytes``, or a table type: ``pa.Table``, ``pd.DataFrame``,
+      ``pl.DataFrame``, ``np.ndarray``);
+    - a parameter named ``config`` is the node's config (a pydantic model, TypedDict or dataclass);
+    - a parameter annotated ``Context`` receives the step's context;
+    - outputs: with ``output="name"`` the return value is that single port; otherwise a return annotation that is
+      a pydantic model, TypedDict or dataclass gives one port per field, ``None`` gives no output, and anything
+      else a single port named ``result``.
+
+    Args:
+        type: the globally unique type name, ``<namespace>.<name>``, e.g. ``"py.aggregate"``.
+        version: the implementation version; part of result cache keys, so bump it when results change.
+        title: a short human name; defaults to the type.
+        description: defaults to the function's docstring.
+        idempotent: running twice has the same effect as once (lets the host retry after a crash).
+        deterministic: the same config and inputs always give the same outputs (lets the host cache results).
+        cancellable: the node reacts to ``ctx.cancelled`` before it finishes.
+        streaming: the node emits chunks with ``ctx.emit``.
+        executor: where the code runs (see ``Executor``); ``async def`` always runs on the event loop.
+        timeout_ms: the default time budget of one attempt, 0 for none.
+        output: name of the single output port that receives the whole return value.
+    """
+
+    def decorate(function: F) -> F:
+        definition = define(
+            function,
+            node_type=type,
+            version=version,
+            title=title,
+            description=description,
+            idempotent=idempotent,
+            deterministic=deterministic,
+            cancellable=cancellable,
+            streaming=streaming,
+            executor=executor,
+            timeout_ms=timeout_ms,
+            output=output,
+        )
+        existing = _REGISTRY.get(type)
+        if existing is not None and _qualified(existing.function) != _qualified(function):
+            raise ValueError(
+                f"node type {type!r} is declared twice: by {_qualified(existing.function)} and by "
+                f"{_qualified(function)}"
+            )
+        _REGISTRY[type] = definition
+        function.__conductor_node__ = definition  # type: ignore[attr-defined]
+        return function
+
+    return decorate
+
+
+def define(
+    function: Callable[..., Any],
+    *,
+    node_type: str,
+    version: str = "1",
+    title: str = "",
+    description: str | None = None,
+    idempotent: bool = False,
+    deterministic: bool = False,
+    cancellable: bool = False,
+    streaming: bool = False,
+    executor: Executor | None = None,
+    timeout_ms: int = 0,
+    output: str | None = None,
+) -> NodeDefinition:
+    """Builds a NodeDefinition from a function without registering it (what ``@node`` does before it registers)."""
+    where = f"node {node_type!r} ({_qualified(function)})"
+    if inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function):
+        raise TypeError(f"{where}: generator functions are not nodes; stream partial outputs with ctx.emit")
+    is_async = inspect.iscoroutinefunction(function)
+    if is_async:
+        if executor not in (None, "async"):
+            raise TypeError(f"{where}: an async def node runs on the event loop; executor={executor!r} is not possible")
+        chosen: Executor = "async"
+    else:
+        if executor == "async":
+            raise TypeError(f"{where}: executor='async' needs an async def function")
+        chosen = executor or "thread"
+    hints = _resolve_hints(function, where)
+    signature = inspect.signature(function)
+    inputs: list[InputPort] = []
+    config_adapter: TypeAdapter[Any] | None = None
+    config_has_default = False
+    context_parameter: str | None = None
+    for parameter in signature.parameters.values():
+        name = parameter.name
+        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise TypeError(f"{where}: *{name} and **{name} cannot be ports; name each input")
+        if parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise TypeError(f"{where}: parameter {name!r} is positional-only; inputs are passed by name")
+        annotation = hints.get(name, Any)
+        if isinstance(annotation, type) and issubclass(annotation, Context):
+            context_parameter = name
+            continue
+        if name == "config":
+            config_adapter = _config_adapter(annotation, where)
+            config_has_default = parameter.default is not inspect.Parameter.empty
+            continue
+        try:
+            codec = port_codec(annotation)
+        except TypeError as error:
+            raise TypeError(f"{where}: input {name!r}: {error}") from None
+        inputs.append(InputPort(name, codec, required=parameter.default is inspect.Parameter.empty))
+    if chosen == "process" and context_parameter is not None:
+        raise TypeError(f"{where}: a node with executor='process' runs in another process and cannot take a Context")
+    outputs, mode = _outputs(hints.get("return", inspect.Parameter.empty), output, where)
+    doc = inspect.getdoc(function) or ""
+    return NodeDefinition(
+        type=node_type,
+        version=version,
+        title=title or node_type,
+        description=doc if description is None else description,
+        function=function,
+        executor=chosen,
+        inputs=inputs,
+        outputs=outputs,
+        output_mode=mode,
+        config_adapter=config_adapter,
+        config_has_default=config_has_default,
+        context_parameter=context_parameter,
+        idempotent=idempotent,
+        deterministic=deterministic,
+        cancellable=cancellable,
+        streaming=streaming,
+        default_timeout_ms=timeout_ms,
+    )
+
+
+def _resolve_hints(function: Callable[..., Any], where: str) -> dict[str, Any]:
+    """The function's annotations, resolved (see ``_resolve``)."""
+    try:
+        return typing.get_type_hints(function, include_extras=True)
+    except NameError:
+        pass
+    namespace: dict[str, Any] = getattr(function, "__globals__", {})
+    return {
+        name: _resolve(annotation, namespace, f"{where}: the annotation of {name!r}")
+        for name, annotation in getattr(function, "__annotations__", {}).items()
+    }
+
+
+def _class_hints(cls: type) -> dict[str, Any]:
+    """A dataclass's or TypedDict's field annotations, resolved (see ``_resolve``)."""
+    try:
+        return typing.get_type_hints(cls)
+    except NameError:
+        pass
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        namespace = vars(sys.modules[klass.__module__]) if klass.__module__ in sys.modules else {}
+        for name, annotation in vars(klass).get("__annotations__", {}).items():
+            hints[name] = _resolve(annotation, namespace, f"field {name!r} of {cls.__qualname__}")
+    return hints
+
+
+def _resolve(annotation: Any, namespace: dict[str, Any], where: str) -> Any:
+    """Evaluates a string annotation. Table types whose library is imported only under TYPE_CHECKING
+    (``"pd.DataFrame"``, ``"pa.Table | None"``) become LazyTable markers, so that a node module need not import
+    pandas to declare a pandas port, and the runtime's cold start stays fast."""
+    if not isinstance(annotation, str):
+        return annotation
+    text = annotation.strip()
+    optional = text.endswith("| None")
+    bare = text.removesuffix("| None").strip()
+    if bare in _tables.ANNOTATION_KINDS:
+        return LazyTable(_tables.ANNOTATION_KINDS[bare], nullable=optional)
+    try:
+        return eval(text, namespace)  # noqa: S307 because this is how annotations are resolved
+    except NameError as error:
+        raise TypeError(f"{where}: cannot resolve {text!r}: {error}") from None
+
+
+def _config_adapter(annotation: Any, where: str) -> TypeAdapter[Any]:
+    try:
+        return TypeAdapter(annotation)
+    except PydanticSchemaGenerationError as error:
+        raise TypeError(
+            f"{where}: the config must be a pydantic model, TypedDict or dataclass, not {annotation!r}"
+        ) from error
+
+
+def _outputs(
+    annotation: Any, output: str | None, where: str
+) -> tuple[list[OutputPort], Literal["single", "fields", "none"]]:
+    def codec(port: str, hint: Any) -> PortCodec:
+        try:
+            return port_codec(hint)
+        except TypeError as error:
+            raise TypeError(f"{where}: output {port!r}: {error}") from None
+
+    if annotation is inspect.Parameter.empty:
+        annotation = Any
+    if output is not None:
+        return [OutputPort(output, codec(output, annotation))], "single"
+    if annotation in _NO_OUTPUT:
+        return [], "none"
+    fields = _record_fields(annotation)
+    if fields is None:
+        return [OutputPort(RESULT_PORT, codec(RESULT_PORT, annotation))], "single"
+    return [OutputPort(name, codec(name, hint), text) for name, hint, text in fields], "fields"
+
+
+def _record_fields(annotation: Any) -> list[tuple[str, Any, str]] | None:
+    """(name, annotation, description) of each field of a pydantic model, TypedDict or dataclass; else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [
+            (name, info.annotation, info.description or "") for name, info in annotation.model_fields.items()
+        ]
+    if typing.is_typeddict(annotation):
+        return [(name, hint, "") for name, hint in _class_hints(annotation).items()]
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        hints = _class_hints(annotation)
+        return [(item.name, hints.get(item.name, Any), "") for item in dataclasses.fields(annotation)]
+    return None
+
+
+def _qualified(function: Callable[..., Any]) -> str:
+    return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', repr(function))}"

@@ -1,0 +1,142 @@
+"""The data plane: one Session stream, its Execute and Cancel commands, and the events written back."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from ._invocation import Invocation
+from ._outbox import Outbox
+from .gen.conductor.runtime.v1 import runtime_pb2 as pb
+
+if TYPE_CHECKING:
+    from ._node import NodeDefinition
+    from ._runtime import Runtime
+
+SESSION_CLOSED = "session closed"
+# How long a closing session waits for its cancelled nodes to return before it ends the stream anyway.
+_CLOSE_GRACE_S = 5.0
+
+
+class Session:
+    """Serves one Session stream. Reads with ``context.read()`` and writes through an Outbox task, because a
+    grpc.aio stream handler learns of a cancelled call only through ``context.add_done_callback``."""
+
+    def __init__(self, runtime: Runtime, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        self.runtime = runtime
+        self.context = context
+        self.outbox = Outbox(runtime.loop)
+        self.invocations: dict[int, Invocation] = {}
+        self._all_done: asyncio.Future[None] | None = None
+
+    async def serve(self) -> None:
+        loop = self.runtime.loop
+        context = self.context
+        writer = loop.create_task(self.outbox.run(context))
+        context.add_done_callback(lambda _: self.close(SESSION_CLOSED))
+        try:
+            while True:
+                request = await context.read()
+                if request is grpc.aio.EOF or writer.done():
+                    break
+                assert isinstance(request, pb.SessionRequest)
+                for command in request.commands:
+                    kind = command.WhichOneof("kind")
+                    if kind == "execute":
+                        self.execute(command.execute)
+                    elif kind == "cancel":
+                        self.cancel(command.cancel)
+        finally:
+            self.close(SESSION_CLOSED)
+            if self.invocations:
+                self._all_done = loop.create_future()
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._all_done), _CLOSE_GRACE_S)
+                except TimeoutError:
+                    pass
+            self.outbox.close()
+            try:
+                await asyncio.wait_for(writer, _CLOSE_GRACE_S)
+            except Exception:  # noqa: BLE001 because the stream may already be gone; nothing is left to tell
+                writer.cancel()
+
+    def execute(self, execute: pb.Execute) -> None:
+        """Starts an invocation, or rejects it when it cannot start (docs/protocol.md, section 3.1)."""
+        invocation_id = execute.invocation_id
+        runtime = self.runtime
+        catalog = runtime.catalog
+        definitions: list[NodeDefinition] = []
+        steps = execute.steps
+        if not steps:
+            self.reject(invocation_id, f"invocation {invocation_id} has no steps", "step.invalid")
+            return
+        if invocation_id in self.invocations:
+            self.reject(invocation_id, f"invocation {invocation_id} is already running in this session", "step.invalid")
+            return
+        for index, step in enumerate(steps):
+            definition = catalog.get(step.node_type)
+            if definition is None:
+                served = ", ".join(sorted(catalog.definitions)) or "none"
+                self.reject(
+                    invocation_id,
+                    f'unknown node type "{step.node_type}" (step {index}, node "{step.node_id}"); '
+                    f"this runtime serves: {served}",
+                    "node-type.unknown",
+                )
+                return
+            for name, given in step.inputs.items():
+                if given.HasField("step_output"):
+                    problem = _reference_problem(given.step_output, index, definitions)
+                    if problem is not None:
+                        self.reject(
+                            invocation_id,
+                            f'step {index} (node "{step.node_id}") input "{name}" {problem}',
+                            "step.invalid",
+                        )
+                        return
+            definitions.append(definition)
+        busy = runtime.busy_reason()
+        if busy is not None:
+            self.reject(invocation_id, busy, "runtime.busy", retryable=True)
+            return
+        invocation = Invocation(runtime, self.outbox, execute, definitions, self._finished)
+        self.invocations[invocation_id] = invocation
+        runtime.started()
+        invocation.task = runtime.loop.create_task(invocation.run())
+
+    def cancel(self, cancel: pb.Cancel) -> None:
+        invocation = self.invocations.get(cancel.invocation_id)
+        if invocation is not None:
+            invocation.cancel(cancel.reason or "cancelled")
+
+    def close(self, reason: str) -> None:
+        """Cancels every invocation of the session (the stream closed or the connection dropped)."""
+        for invocation in list(self.invocations.values()):
+            invocation.cancel(reason)
+
+    def reject(self, invocation_id: int, message: str, kind: str, *, retryable: bool = False) -> None:
+        failure = self.outbox.add(invocation_id, 0).rejected.failure
+        failure.message = message
+        failure.type = kind
+        failure.retryable = retryable
+
+    def _finished(self, invocation: Invocation) -> None:
+        self.invocations.pop(invocation.execute.invocation_id, None)
+        self.runtime.finished()
+        if not self.invocations and self._all_done is not None and not self._all_done.done():
+            self._all_done.set_result(None)
+
+
+def _reference_problem(reference: pb.StepOutput, index: int, earlier: list[NodeDefinition]) -> str | None:
+    if reference.step >= index:
+        return f"takes the output of step {reference.step}, which does not run before it"
+    producer = earlier[reference.step]
+    if reference.port not in producer.output_names:
+        ports = ", ".join(sorted(producer.output_names)) or "none"
+        return (
+            f'takes output "{reference.port}" of step {reference.step} ({producer.type}), which has no such '
+            f"output; its outputs are: {ports}"
+        )
+    return None

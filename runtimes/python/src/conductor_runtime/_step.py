@@ -1,0 +1,125 @@
+"""One running step: its cancellation token and the events its node emits (from the loop or from a thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import TYPE_CHECKING, Any
+
+from pydantic_core import to_json
+
+from ._cancel import CancelToken
+from .gen.conductor.runtime.v1 import runtime_pb2 as pb
+
+if TYPE_CHECKING:
+    from ._node import NodeDefinition
+    from ._outbox import Outbox
+    from ._values import ValueCodec
+
+
+class StepRun:
+    """State of one step while it runs. Events may be emitted from any thread; after the step's terminal event
+    (``closed``) late events, e.g. from a node thread abandoned at its timeout, are dropped."""
+
+    __slots__ = (
+        "_token",
+        "awaiting_node",
+        "cancel_reason",
+        "closed",
+        "codec",
+        "definition",
+        "execution_id",
+        "index",
+        "invocation_id",
+        "loop",
+        "outbox",
+        "step",
+        "task_cancelled",
+        "timed_out",
+        "waiter",
+    )
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        invocation_id: int,
+        execution_id: str,
+        index: int,
+        step: pb.Step,
+        definition: NodeDefinition,
+        codec: ValueCodec,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.outbox = outbox
+        self.invocation_id = invocation_id
+        self.execution_id = execution_id
+        self.index = index
+        self.step = step
+        self.definition = definition
+        self.codec = codec
+        self.loop = loop
+        self._token: CancelToken | None = None
+        self.cancel_reason: str | None = None
+        self.timed_out = False
+        self.closed = False
+        self.awaiting_node = False
+        self.task_cancelled = False
+        self.waiter: asyncio.Future[None] | None = None
+
+    @property
+    def token(self) -> CancelToken:
+        # Created on first use, because most nodes never look at it.
+        token = self._token
+        if token is None:
+            token = self._token = CancelToken(self.loop)
+            if self.cancel_reason is not None:
+                token._fire(self.cancel_reason)  # noqa: SLF001 because the token is this module's to fire
+        return token
+
+    def fire(self, reason: str) -> None:
+        """Fires the step's cancellation token (on the loop thread)."""
+        if self.cancel_reason is None:
+            self.cancel_reason = reason
+            if self._token is not None:
+                self._token._fire(reason)  # noqa: SLF001
+
+    # ------------------------------------------------------------------ events from the node
+
+    def log(self, level: pb.Log.Level.ValueType, message: str, fields_json: bytes) -> None:
+        event = self._event()
+        event.log.level = level
+        event.log.message = message
+        event.log.fields_json = fields_json
+        self._push(event)
+
+    def progress(self, fraction: float, message: str) -> None:
+        event = self._event()
+        event.progress.fraction = fraction
+        event.progress.message = message
+        self._push(event)
+
+    def chunk(self, port: str, value: Any) -> None:
+        event = self._event()
+        event.chunk.port = port
+        self.codec.encode(value, event.chunk.value)
+        self._push(event)
+
+    def heartbeat(self, details: Any) -> None:
+        event = self._event()
+        event.heartbeat.SetInParent()
+        if details is not None:
+            event.heartbeat.details.json = to_json(details, inf_nan_mode="null", fallback=repr)
+        self._push(event)
+
+    def _event(self) -> pb.Event:
+        return pb.Event(invocation_id=self.invocation_id, step=self.index)
+
+    def _push(self, event: pb.Event) -> None:
+        if threading.get_ident() == self.outbox.thread_id:
+            self._append(event)
+        else:
+            self.loop.call_soon_threadsafe(self._append, event)
+
+    def _append(self, event: pb.Event) -> None:
+        if not self.closed:
+            self.outbox.append(event)

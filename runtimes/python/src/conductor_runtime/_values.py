@@ -1,0 +1,157 @@
+"""The wire form of values: encoding live Python values into ``Value`` messages and back, blobs included.
+
+A live value travels as (docs/protocol.md, section 3.2):
+
+- ``bytes``/``bytearray``/``memoryview`` → ``raw``;
+- a pyarrow Table or RecordBatch, a pandas or polars DataFrame or Series, a numpy array → ``arrow`` (IPC stream);
+- anything else → ``json``, serialized by pydantic (models, dataclasses, datetimes, big integers kept exact).
+
+An encoding larger than the inline limit is written to the blob directory and sent as a ``BlobRef``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import unquote, urlparse
+
+from pydantic_core import PydanticSerializationError, to_json
+
+from . import _tables
+from ._failure import StepError
+from .gen.conductor.runtime.v1 import runtime_pb2 as pb
+
+_ENCODINGS: Final = {
+    "json": pb.BlobRef.ENCODING_JSON,
+    "raw": pb.BlobRef.ENCODING_RAW,
+    "arrow": pb.BlobRef.ENCODING_ARROW,
+}
+_ENCODING_KINDS: Final = {
+    pb.BlobRef.ENCODING_JSON: "json",
+    pb.BlobRef.ENCODING_RAW: "raw",
+    pb.BlobRef.ENCODING_ARROW: "arrow",
+    pb.BlobRef.ENCODING_UNSPECIFIED: "raw",
+}
+
+
+class ValueCodec:
+    """Encodes and decodes values with the limits the host gave in the environment.
+
+    Args:
+        inline_limit: encodings larger than this many bytes become blobs (``CONDUCTOR_INLINE_LIMIT``).
+        blob_dir: where blobs are written (``CONDUCTOR_BLOB_DIR``); without it every value stays inline.
+        max_message_bytes: the gRPC message limit; an inline value above it fails instead of breaking the session.
+    """
+
+    __slots__ = ("blob_dir", "inline_limit", "max_message_bytes")
+
+    def __init__(self, inline_limit: int, blob_dir: str | None, max_message_bytes: int) -> None:
+        self.inline_limit = inline_limit
+        self.blob_dir = blob_dir
+        self.max_message_bytes = max_message_bytes
+
+    # ------------------------------------------------------------------ decoding
+
+    def payload(self, value: pb.Value) -> tuple[str, bytes]:
+        """The encoding (``json``, ``raw``, ``arrow``) and bytes of a value, reading a blob if it is one."""
+        kind = value.WhichOneof("kind")
+        if kind == "json":
+            return "json", value.json
+        if kind == "raw":
+            return "raw", value.raw
+        if kind == "arrow":
+            return "arrow", value.arrow
+        if kind == "blob":
+            return _ENCODING_KINDS.get(value.blob.encoding, "raw"), read_blob(value.blob)
+        return "empty", b""
+
+    def decode(self, value: pb.Value) -> Any:
+        """Decodes a value into its natural live form: parsed JSON, ``bytes`` or a ``pyarrow.Table``."""
+        kind, data = self.payload(value)
+        return decode_payload(kind, data)
+
+    # ------------------------------------------------------------------ encoding
+
+    def encode(self, live: Any, out: pb.Value) -> None:
+        """Encodes a live value into ``out``, choosing the encoding from the value's type."""
+        if isinstance(live, bytes | bytearray | memoryview):
+            self.put(out, "raw", bytes(live))
+        elif _tables.table_kind_of_value(live) is not None:
+            self.put(out, "arrow", _tables.to_ipc(live))
+        else:
+            self.put(out, "json", encode_json(live))
+
+    def put(self, out: pb.Value, kind: str, data: bytes) -> None:
+        """Stores already encoded bytes in ``out``, inline or as a blob depending on their size."""
+        if len(data) > self.inline_limit and self.blob_dir:
+            out.blob.CopyFrom(write_blob(self.blob_dir, data, _ENCODINGS[kind]))
+        elif len(data) >= self.max_message_bytes:
+            raise StepError(
+                f"value of {len(data)} bytes exceeds the message limit of {self.max_message_bytes} bytes and "
+                "there is no blob directory (CONDUCTOR_BLOB_DIR) to put it in",
+                "value.too-large",
+            )
+        elif kind == "json":
+            out.json = data
+        elif kind == "arrow":
+            out.arrow = data
+        else:
+            out.raw = data
+
+
+def decode_payload(kind: str, data: bytes) -> Any:
+    if kind == "json":
+        return json.loads(data) if data else None
+    if kind == "arrow":
+        return _tables.from_ipc(data)
+    if kind == "raw":
+        return data
+    raise StepError("value has no content (none of json, raw, arrow, blob is set)", "value.empty")
+
+
+def encode_json(live: Any) -> bytes:
+    """Serializes a live value as JSON text (UTF-8); NaN and infinities become null, as JSON has neither."""
+    try:
+        return to_json(live, by_alias=True, inf_nan_mode="null")
+    except PydanticSerializationError as error:
+        raise StepError(
+            f"a value of type {type(live).__qualname__} cannot be encoded as JSON ({error}); "
+            "return JSON data, bytes, a table or a pydantic model",
+            "value.unencodable",
+        ) from error
+
+
+def write_blob(blob_dir: str, data: bytes, encoding: pb.BlobRef.Encoding.ValueType) -> pb.BlobRef:
+    """Writes bytes to the blob directory under their SHA-256 (temp file + rename: readers never see a part)."""
+    digest = hashlib.sha256(data).hexdigest()
+    path = Path(blob_dir).absolute() / digest
+    try:
+        exists = path.stat().st_size == len(data)
+    except OSError:
+        exists = False
+    if not exists:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f"{digest}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        temp.write_bytes(data)
+        os.replace(temp, path)
+    return pb.BlobRef(uri=path.as_uri(), size=len(data), sha256=digest, encoding=encoding)
+
+
+def read_blob(ref: pb.BlobRef) -> bytes:
+    """Reads a blob, checking its size against the reference (a mismatch is ``blob.corrupt``)."""
+    parsed = urlparse(ref.uri)
+    if parsed.scheme != "file":
+        raise StepError(f"blob {ref.uri} is not a file:// URI", "blob.corrupt")
+    try:
+        data = Path(unquote(parsed.path)).read_bytes()
+    except OSError as error:
+        raise StepError(f"blob {ref.uri} cannot be read: {error.strerror or error}", "blob.corrupt") from error
+    if len(data) != ref.size:
+        raise StepError(
+            f"blob {ref.uri} has {len(data)} bytes, its reference says {ref.size}", "blob.corrupt"
+        )
+    return data

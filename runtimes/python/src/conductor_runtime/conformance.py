@@ -1,0 +1,134 @@
+"""The conformance "kitchen sink" node types (docs/protocol.md, section 5), identical in every runtime.
+
+Serve them with ``python -m conductor_runtime --module conductor_runtime.conformance``; ``test/conformance``
+runs one list of scenarios against every runtime that does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Annotated, Any, Literal, NoReturn
+
+from pydantic import BaseModel, Field, WithJsonSchema
+
+from ._context import Context
+from ._failure import NodeFailure
+from ._node import node
+
+Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
+"""A JSON number that stays an integer when it is one (``1 + 2`` answers ``3``, not ``3.0``)."""
+
+PRODUCED_JSON: dict[str, Any] = {
+    "string": "héllo ✓",
+    "integer": 42,
+    "big": 9007199254740993,
+    "float": 1.5,
+    "boolean": True,
+    "null": None,
+    "list": [1, "two", 3.5],
+    "nested": {"a": {"b": []}},
+}
+DEFAULT_LARGE_SIZE = 2 * 1024 * 1024
+
+
+@node("conformance.echo", output="value", title="Echo")
+def echo(value: Any) -> Any:
+    """Returns the input value unchanged, whatever its encoding."""
+    return value
+
+
+class ProduceConfig(BaseModel):
+    kind: Literal["json", "bytes", "arrow", "large"]
+    size: int = Field(default=DEFAULT_LARGE_SIZE, ge=0, description="Bytes produced by kind 'large'.")
+
+
+@node("conformance.produce", output="value", title="Produce")
+def produce(*, config: ProduceConfig) -> Any:
+    """Produces a fixed value of the configured encoding."""
+    if config.kind == "json":
+        return PRODUCED_JSON
+    if config.kind == "bytes":
+        return bytes(range(256))
+    if config.kind == "large":
+        pattern = bytes(range(251))
+        return (pattern * (config.size // 251 + 1))[: config.size]
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "name": pa.array(["a", None, "c"], pa.string()),
+            "score": pa.array([0.5, None, 2.5], pa.float64()),
+        }
+    )
+
+
+class AddConfig(BaseModel):
+    offset: Number = 0
+
+
+@node("conformance.add", output="sum", title="Add", idempotent=True, deterministic=True, executor="inline")
+def add(a: Number, b: Number, *, config: AddConfig) -> Number:
+    """``a + b + offset``."""
+    return a + b + config.offset
+
+
+class FailConfig(BaseModel):
+    message: str
+    retryable: bool
+    type: str = "conformance.failure"
+
+
+@node("conformance.fail", title="Fail")
+def fail(*, config: FailConfig) -> NoReturn:
+    """Fails with the configured message, retryable flag and type, and details ``{"code": 7}``."""
+    raise NodeFailure(config.message, retryable=config.retryable, type=config.type, details={"code": 7})
+
+
+class ThrowConfig(BaseModel):
+    message: str
+
+
+@node("conformance.throw", title="Throw")
+def throw(*, config: ThrowConfig) -> NoReturn:
+    """Raises Python's ordinary error, ValueError."""
+    raise ValueError(config.message)
+
+
+class SleepConfig(BaseModel):
+    ms: int = Field(ge=0)
+
+
+@node("conformance.sleep", output="slept_ms", title="Sleep", cancellable=True)
+def sleep(*, config: SleepConfig, ctx: Context) -> int:
+    """Sleeps ``ms`` milliseconds in a worker thread, returning at once when cancelled."""
+    started = time.monotonic()
+    ctx.cancelled.wait(config.ms / 1000)
+    return round((time.monotonic() - started) * 1000)
+
+
+@node("conformance.report", output="done", title="Report", streaming=True)
+def report(*, ctx: Context) -> bool:
+    """Logs, reports progress and streams chunks on port ``items``."""
+    ctx.log.info("hello from python", n=1)
+    ctx.progress(0.5, "half")
+    for item in range(3):
+        ctx.emit("items", item)
+    ctx.progress(1.0, "done")
+    return True
+
+
+@node("conformance.crash", title="Crash")
+def crash() -> NoReturn:
+    """Exits the process at once with status 3, without any cleanup."""
+    os._exit(3)
+
+
+@node("conformance.print", output="ok", title="Print")
+def print_noise() -> bool:
+    """Writes ``noise`` to stdout and stderr: stdout noise must not corrupt the protocol."""
+    print("noise")  # noqa: T201 because that is the point of this node
+    print("noise", file=sys.stderr)  # noqa: T201
+    return True
