@@ -26,7 +26,8 @@ fi
 
 rm -rf "$out"
 mkdir -p "$out"
-"$venv/bin/python" -m grpc_tools.protoc \
+# The mypy plugins report each file they write on stderr; show that only when protoc fails.
+if ! log="$("$venv/bin/python" -m grpc_tools.protoc \
   -Iproto \
   --python_out="$out" \
   --grpc_python_out="$out" \
@@ -34,7 +35,10 @@ mkdir -p "$out"
   --mypy_out="$out" \
   --plugin=protoc-gen-mypy_grpc="$venv/bin/protoc-gen-mypy_grpc" \
   --mypy_grpc_out="$out" \
-  "${protos[@]}" >/dev/null
+  "${protos[@]}" 2>&1)"; then
+  echo "$log" >&2
+  exit 1
+fi
 
 "$venv/bin/python" - "$out" "$header" <<'PY'
 """Adds the header, rewrites absolute imports of generated modules to relative ones, adds __init__.py files."""

@@ -10,7 +10,9 @@ from pydantic import ValidationError
 
 from ._constants import JSON_SCHEMA_DIALECT
 from ._describe import problems
+from ._failure import StepError
 from ._node import NodeDefinition
+from ._values import encode_json
 from .gen.conductor.runtime.v1 import runtime_pb2 as pb
 
 
@@ -90,9 +92,15 @@ def _describe_node(definition: NodeDefinition, into: pb.NodeType) -> None:
     )
     into.config_schema = _schema_text(config_schema)
     for port in definition.inputs:
+        schema = port.codec.schema("validation")
+        if not port.required and port.codec.kind in ("json", "any"):
+            try:
+                schema = {"default": json.loads(encode_json(port.default)), **schema}
+            except StepError:
+                pass  # a default that is not JSON data is simply not shown
         into.inputs.add(
             name=port.name,
-            schema=_schema_text(port.codec.schema("validation")),
+            schema=_schema_text(schema),
             required=port.required,
             description=port.description,
         )

@@ -40,6 +40,8 @@ class InputPort:
     codec: PortCodec
     required: bool
     description: str = ""
+    default: Any = inspect.Parameter.empty
+    """The parameter's default, shown in the port's schema when it is JSON data."""
 
 
 @dataclass(slots=True)
@@ -314,7 +316,8 @@ def define(
             codec = port_codec(annotation)
         except TypeError as error:
             raise TypeError(f"{where}: input {name!r}: {error}") from None
-        inputs.append(InputPort(name, codec, required=parameter.default is inspect.Parameter.empty))
+        required = parameter.default is inspect.Parameter.empty
+        inputs.append(InputPort(name, codec, required=required, default=parameter.default))
     if chosen == "process" and context_parameter is not None:
         raise TypeError(f"{where}: a node with executor='process' runs in another process and cannot take a Context")
     outputs, mode = _outputs(hints.get("return", inspect.Parameter.empty), output, where)
@@ -371,6 +374,8 @@ def _resolve(annotation: Any, namespace: dict[str, Any], where: str) -> Any:
     """Evaluates a string annotation. Table types whose library is imported only under TYPE_CHECKING
     (``"pd.DataFrame"``, ``"pa.Table | None"``) become LazyTable markers, so that a node module need not import
     pandas to declare a pandas port, and the runtime's cold start stays fast."""
+    if isinstance(annotation, typing.ForwardRef):  # how TypedDict keeps string annotations
+        annotation = annotation.__forward_arg__
     if not isinstance(annotation, str):
         return annotation
     text = annotation.strip()
