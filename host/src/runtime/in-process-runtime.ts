@@ -4,7 +4,12 @@ import {
   type NodeDefinition,
   type NodeRuntime,
 } from "@conductor/sdk";
-import type { InvocationRequest, InvocationSink, RuntimeDescription } from "@conductor/sdk/protocol";
+import {
+  type InvocationRequest,
+  type InvocationSink,
+  observeSink,
+  type RuntimeDescription,
+} from "@conductor/sdk/protocol";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 import type { RuntimeConnection } from "./runtime-connection.js";
 
@@ -70,29 +75,10 @@ class InProcessRuntime implements RuntimeConnection {
     await this.runtime.drain(5_000);
   }
 
-  /** Wraps a sink so that a queued invocation starts when one ends. */
+  /** Wraps a sink so that a queued invocation starts when one ends (in-process invocations have one step). */
   private release(sink: InvocationSink): InvocationSink {
     if (this.waiting.length === 0 && this.runtime.inFlight < this.runtime.maxConcurrency - 1) return sink;
-    const next = () => queueMicrotask(() => this.startWaiting());
-    return {
-      ...sink,
-      failed: (step, failure, durationUs) => {
-        sink.failed(step, failure, durationUs);
-        next();
-      },
-      completed: (step, outputs, durationUs) => {
-        sink.completed(step, outputs, durationUs);
-        next();
-      },
-      cancelled: (step, reason) => {
-        sink.cancelled(step, reason);
-        next();
-      },
-      rejected: (failure) => {
-        sink.rejected(failure);
-        next();
-      },
-    };
+    return observeSink(sink, { onEnd: () => queueMicrotask(() => this.startWaiting()) });
   }
 
   private startWaiting(): void {

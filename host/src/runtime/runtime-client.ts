@@ -3,16 +3,11 @@ import type { InvocationControl } from "@conductor/sdk";
 import {
   ABI_VERSIONS,
   type BlobOptions,
-  type Command,
-  CommandSchema,
   DrainRequestSchema,
-  EncodedValue,
-  type Event,
+  dispatchSessionResponse,
   encodeJsonValue,
-  executeToWire,
   type FailureInfo,
   FEATURES,
-  failureFromWire,
   grpcServiceDefinition,
   HandshakeRequestSchema,
   type HandshakeResponse,
@@ -20,13 +15,11 @@ import {
   type InvocationSink,
   ListNodeTypesRequestSchema,
   type ListNodeTypesResponse,
-  LOG_LEVEL_NAMES,
   type NodeType,
+  observeSink,
   type RuntimeDescription,
   RuntimeService,
-  type SessionRequest,
-  SessionRequestSchema,
-  type SessionResponse,
+  SessionRequestWriter,
   ShutdownRequestSchema,
   TOKEN_METADATA_KEY,
   ValidateConfigRequestSchema,
@@ -45,6 +38,7 @@ interface InFlight {
   step: number;
   nodeIds: string[];
   cancelTimer?: NodeJS.Timeout;
+  tracker?: InvocationSink;
 }
 
 /** Options of {@link connectRuntime}. */
@@ -70,14 +64,14 @@ export interface RuntimeClientOptions {
 export class RuntimeClient {
   private readonly client: grpc.Client;
   private readonly metadata: grpc.Metadata;
-  private session: grpc.ClientDuplexStream<SessionRequest, SessionResponse> | undefined;
+  private session: grpc.ClientDuplexStream<Uint8Array, Uint8Array> | undefined;
   private readonly inFlight = new Map<number, InFlight>();
   private readonly waiting: {
     request: InvocationRequest;
     sink: InvocationSink;
     control: { cancelled?: string };
   }[] = [];
-  private pending: Command[] = [];
+  private readonly requests: SessionRequestWriter;
   private flushScheduled = false;
   private nextInvocationId = 1;
   private closed = false;
@@ -99,6 +93,7 @@ export class RuntimeClient {
     });
     this.metadata = new grpcModule.Metadata();
     this.metadata.set(TOKEN_METADATA_KEY, options.token);
+    this.requests = new SessionRequestWriter(options.blobs);
   }
 
   /** Connects, performs the Handshake and discovery, and opens the session. */
@@ -238,9 +233,8 @@ export class RuntimeClient {
     const id = this.nextInvocationId++;
     // The id is the session's own; the caller's request object is not shared.
     request.invocationId = id;
-    let execute: ReturnType<typeof executeToWire>;
     try {
-      execute = executeToWire(request, this.options.blobs);
+      this.requests.execute(request);
     } catch (error) {
       sink.rejected({
         message: `inputs cannot be encoded: ${(error as Error).message}`,
@@ -255,18 +249,15 @@ export class RuntimeClient {
       step: 0,
       nodeIds: request.steps.map((step) => step.nodeId),
     });
-    this.send(create(CommandSchema, { kind: { case: "execute", value: execute } }));
+    this.scheduleFlush();
     if (control.cancelled !== undefined) this.cancel(id, control.cancelled, 2_000);
   }
 
   private cancel(invocationId: number, reason: string, graceMs: number): void {
     const entry = this.inFlight.get(invocationId);
     if (entry === undefined) return;
-    this.send(
-      create(CommandSchema, {
-        kind: { case: "cancel", value: { invocationId: BigInt(invocationId), reason, graceMs } },
-      }),
-    );
+    this.requests.cancel(invocationId, reason, graceMs);
+    this.scheduleFlush();
     entry.cancelTimer = setTimeout(() => {
       if (!this.inFlight.has(invocationId)) return;
       this.inFlight.delete(invocationId);
@@ -281,33 +272,27 @@ export class RuntimeClient {
     entry.cancelTimer.unref();
   }
 
-  private send(command: Command): void {
-    this.pending.push(command);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      // Commands issued in the same tick (a fan-out) leave in one message.
-      process.nextTick(this.flush);
-    }
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Commands issued in the same tick (a fan-out) leave in one message.
+    process.nextTick(this.flush);
   }
 
   private readonly flush = () => {
     this.flushScheduled = false;
-    if (this.session === undefined || this.pending.length === 0) return;
-    const commands = this.pending;
-    this.pending = [];
-    this.session.write(create(SessionRequestSchema, { commands }));
+    if (this.session === undefined || this.requests.size === 0) return;
+    this.session.write(this.requests.finish());
   };
 
   private openSession(): void {
     const session = this.client.makeBidiStreamRequest(
       `/${RuntimeService.typeName}/Session`,
-      (message: SessionRequest) => Buffer.from(toBinarySession(message)),
-      (bytes: Buffer) => fromBinarySession(bytes),
+      (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      (bytes: Buffer) => bytes,
       this.metadata,
-    ) as grpc.ClientDuplexStream<SessionRequest, SessionResponse>;
-    session.on("data", (response: SessionResponse) => {
-      for (const event of response.events) this.dispatch(event);
-    });
+    ) as grpc.ClientDuplexStream<Uint8Array, Uint8Array>;
+    session.on("data", (bytes: Uint8Array) => dispatchSessionResponse(bytes, this.route));
     const lost = (reason: string) => {
       if (this.session !== session) return;
       this.session = undefined;
@@ -318,71 +303,23 @@ export class RuntimeClient {
     this.session = session;
   }
 
-  private dispatch(event: Event): void {
-    const id = Number(event.invocationId);
+  /** The sink of an invocation in flight, wrapped to track its current step and its end. */
+  private readonly route = (id: number): InvocationSink | undefined => {
     const entry = this.inFlight.get(id);
-    if (entry === undefined) return;
-    const step = event.step;
-    const sink = entry.sink;
-    const kind = event.kind;
-    switch (kind.case) {
-      case "started":
+    if (entry === undefined) return undefined;
+    entry.tracker ??= this.tracker(id, entry);
+    return entry.tracker;
+  };
+
+  private tracker(id: number, entry: InFlight): InvocationSink {
+    return observeSink(entry.sink, {
+      onStarted: (step) => {
         entry.step = step;
-        sink.started(step);
-        return;
-      case "log": {
-        const fields = kind.value.fieldsJson.byteLength > 0 ? parseFields(kind.value.fieldsJson) : undefined;
-        sink.log(step, LOG_LEVEL_NAMES[kind.value.level] ?? "info", kind.value.message, fields);
-        return;
-      }
-      case "progress":
-        sink.progress(step, kind.value.fraction, kind.value.message);
-        return;
-      case "chunk":
-        sink.chunk(
-          step,
-          kind.value.port,
-          kind.value.value === undefined ? null : new EncodedValue(kind.value.value),
-        );
-        return;
-      case "heartbeat":
-        sink.heartbeat(
-          step,
-          kind.value.details === undefined ? undefined : new EncodedValue(kind.value.details),
-        );
-        return;
-      case "completed": {
-        const outputs: Record<string, unknown> = {};
-        for (const port in kind.value.outputs) outputs[port] = new EncodedValue(kind.value.outputs[port]!);
-        if (step === entry.lastStep) this.finish(id, entry);
-        sink.completed(step, outputs, Number(kind.value.durationUs));
-        return;
-      }
-      case "failed":
-        this.finish(id, entry);
-        sink.failed(
-          step,
-          kind.value.failure === undefined
-            ? { message: "the runtime reported a failure without details", type: "unknown", retryable: true }
-            : failureFromWire(kind.value.failure),
-          Number(kind.value.durationUs),
-        );
-        return;
-      case "cancelled":
-        this.finish(id, entry);
-        sink.cancelled(step, kind.value.reason);
-        return;
-      case "rejected":
-        this.finish(id, entry);
-        sink.rejected(
-          kind.value.failure === undefined
-            ? { message: "the runtime rejected the invocation", type: "rejected", retryable: false }
-            : failureFromWire(kind.value.failure),
-        );
-        return;
-      default:
-        return;
-    }
+      },
+      onEnd: (step, end) => {
+        if (end !== "completed" || step === entry.lastStep) this.finish(id, entry);
+      },
+    });
   }
 
   private finish(id: number, entry: InFlight): void {
@@ -421,20 +358,5 @@ export class RuntimeClient {
         (error: grpc.ServiceError | null, response: Response) => (error ? reject(error) : resolve(response)),
       );
     });
-  }
-}
-
-const sessionDefinition = grpcServiceDefinition(RuntimeService).session!;
-const toBinarySession = sessionDefinition.requestSerialize as (message: SessionRequest) => Buffer;
-const fromBinarySession = sessionDefinition.responseDeserialize as (bytes: Buffer) => SessionResponse;
-
-const textDecoder = new TextDecoder();
-
-function parseFields(bytes: Uint8Array): Record<string, unknown> | undefined {
-  try {
-    const parsed = JSON.parse(textDecoder.decode(bytes)) as unknown;
-    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -23,9 +23,18 @@ export type {
   InvocationSink,
   LogLevel,
   RuntimeDescription,
+  StepEnd,
   StepInput,
   StepRequest,
 } from "./invocation.js";
+export { observeSink } from "./invocation.js";
+export {
+  decodeSessionRequest,
+  dispatchSessionResponse,
+  type SessionCommand,
+  SessionRequestWriter,
+  SessionResponseWriter,
+} from "./session-codec.js";
 export type { BlobOptions } from "./value-codec.js";
 export {
   decodeValue,
@@ -38,4 +47,3 @@ export {
   ValueError,
   writeBlob,
 } from "./value-codec.js";
-export { createWireSink, executeFromWire, executeToWire, LOG_LEVEL_NAMES } from "./wire.js";

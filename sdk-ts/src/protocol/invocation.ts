@@ -57,3 +57,43 @@ export interface RuntimeDescription {
   maxMessageBytes: number;
   schemaHash: string;
 }
+
+/** How an invocation step ended, for {@link observeSink}. */
+export type StepEnd = "completed" | "failed" | "cancelled" | "rejected";
+
+/**
+ * Wraps a sink so that `onStarted` and `onEnd` run before each start and each terminal event is delivered, every
+ * other call passing straight through. Works for sinks that are class instances (a spread would lose their
+ * prototype methods).
+ */
+export function observeSink(
+  sink: InvocationSink,
+  hooks: { onStarted?(step: number): void; onEnd(step: number, end: StepEnd): void },
+): InvocationSink {
+  return {
+    started(step) {
+      hooks.onStarted?.(step);
+      sink.started(step);
+    },
+    log: (step, level, message, fields) => sink.log(step, level, message, fields),
+    progress: (step, fraction, message) => sink.progress(step, fraction, message),
+    chunk: (step, port, value) => sink.chunk(step, port, value),
+    heartbeat: (step, details) => sink.heartbeat(step, details),
+    completed(step, outputs, durationUs) {
+      hooks.onEnd(step, "completed");
+      sink.completed(step, outputs, durationUs);
+    },
+    failed(step, failure, durationUs) {
+      hooks.onEnd(step, "failed");
+      sink.failed(step, failure, durationUs);
+    },
+    cancelled(step, reason) {
+      hooks.onEnd(step, "cancelled");
+      sink.cancelled(step, reason);
+    },
+    rejected(failure) {
+      hooks.onEnd(0, "rejected");
+      sink.rejected(failure);
+    },
+  };
+}

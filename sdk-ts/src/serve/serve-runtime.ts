@@ -3,13 +3,9 @@ import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import {
   DrainResponseSchema,
-  type Event,
   HandshakeResponseSchema,
   ListNodeTypesResponseSchema,
   RuntimeService,
-  type SessionRequest,
-  type SessionResponse,
-  SessionResponseSchema,
   ShutdownResponseSchema,
   ValidateConfigResponseSchema,
 } from "../gen/conductor/runtime/v1/runtime_pb.js";
@@ -24,8 +20,9 @@ import {
   TOKEN_METADATA_KEY,
 } from "../protocol/constants.js";
 import { grpcServiceDefinition } from "../protocol/grpc-service.js";
+import { observeSink } from "../protocol/invocation.js";
+import { decodeSessionRequest, SessionResponseWriter } from "../protocol/session-codec.js";
 import { type BlobOptions, decodeValue } from "../protocol/value-codec.js";
-import { createWireSink, executeFromWire } from "../protocol/wire.js";
 import { createNodeRuntime, type InvocationControl, type NodeRuntime } from "../runtime/node-runtime.js";
 
 /** Options of {@link serveRuntime}. */
@@ -120,7 +117,7 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
   const authorized = (metadata: grpc.Metadata) => metadata.get(TOKEN_METADATA_KEY)[0] === token;
   const unauthenticated = { code: grpc.status.UNAUTHENTICATED, details: "missing or wrong conductor-token" };
 
-  server.addService(grpcServiceDefinition(RuntimeService), {
+  server.addService(grpcServiceDefinition(RuntimeService, { rawMethods: ["session"] }), {
     handshake: unary(authorized, unauthenticated, () =>
       create(HandshakeResponseSchema, {
         abiVersion: abi,
@@ -155,7 +152,7 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
       exitSoon();
       return create(ShutdownResponseSchema, {});
     }),
-    session: (call: grpc.ServerDuplexStream<SessionRequest, SessionResponse>) => {
+    session: (call: grpc.ServerDuplexStream<Uint8Array, Uint8Array>) => {
       if (!authorized(call.metadata)) {
         call.emit("error", unauthenticated);
         return;
@@ -193,51 +190,51 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
 
 /** Runs one session: executes commands as they arrive and batches the events that are ready into one message. */
 function serveSession(
-  call: grpc.ServerDuplexStream<SessionRequest, SessionResponse>,
+  call: grpc.ServerDuplexStream<Uint8Array, Uint8Array>,
   runtime: NodeRuntime,
   blobs: BlobOptions,
   isDraining: () => boolean,
 ): void {
-  const invocations = new Map<bigint, InvocationControl>();
-  let pending: Event[] = [];
+  const invocations = new Map<number, InvocationControl>();
+  const responses = new SessionResponseWriter(blobs);
   let flushScheduled = false;
   let open = true;
   const flush = () => {
     flushScheduled = false;
-    if (!open || pending.length === 0) return;
-    const events = pending;
-    pending = [];
-    call.write(create(SessionResponseSchema, { events }));
+    if (!open || responses.size === 0) return;
+    call.write(responses.finish());
   };
-  const emit = (event: Event) => {
-    pending.push(event);
-    if (!flushScheduled) {
-      flushScheduled = true;
-      // setImmediate runs after every pending microtask, so a chain of quick steps leaves in one message.
-      setImmediate(flush);
-    }
+  const scheduleFlush = () => {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    // setImmediate runs after every pending microtask, so a chain of quick steps leaves in one message.
+    setImmediate(flush);
   };
 
-  call.on("data", (request: SessionRequest) => {
-    for (const command of request.commands) {
-      const kind = command.kind;
-      if (kind.case === "execute") {
-        const id = kind.value.invocationId;
-        const sink = createWireSink(id, blobs, emit);
-        if (isDraining()) {
-          sink.rejected({
-            message: "runtime is draining; it accepts no new invocations",
-            type: "runtime.busy",
-            retryable: true,
-          });
-          continue;
-        }
-        const lastStep = kind.value.steps.length - 1;
-        const tracked = trackEnd(sink, lastStep, () => invocations.delete(id));
-        invocations.set(id, runtime.execute(executeFromWire(kind.value), tracked));
-      } else if (kind.case === "cancel") {
-        invocations.get(kind.value.invocationId)?.cancel(kind.value.reason || "cancelled by the host");
+  call.on("data", (bytes: Uint8Array) => {
+    for (const command of decodeSessionRequest(bytes)) {
+      if (command.kind === "cancel") {
+        invocations.get(command.invocationId)?.cancel(command.reason || "cancelled by the host");
+        continue;
       }
+      const { request } = command;
+      const id = request.invocationId;
+      const sink = responses.sink(id, scheduleFlush);
+      if (isDraining()) {
+        sink.rejected({
+          message: "runtime is draining; it accepts no new invocations",
+          type: "runtime.busy",
+          retryable: true,
+        });
+        continue;
+      }
+      const lastStep = request.steps.length - 1;
+      const tracked = observeSink(sink, {
+        onEnd: (step, end) => {
+          if (end !== "completed" || step === lastStep) invocations.delete(id);
+        },
+      });
+      invocations.set(id, runtime.execute(request, tracked));
     }
   });
   const cancelAll = () => {
@@ -251,33 +248,6 @@ function serveSession(
   });
   call.on("cancelled", cancelAll);
   call.on("error", cancelAll);
-}
-
-/** Calls `onEnd` after the invocation's last event, so the session forgets finished invocations. */
-function trackEnd(
-  sink: ReturnType<typeof createWireSink>,
-  lastStep: number,
-  onEnd: () => void,
-): ReturnType<typeof createWireSink> {
-  return {
-    ...sink,
-    completed(step, outputs, durationUs) {
-      sink.completed(step, outputs, durationUs);
-      if (step === lastStep) onEnd();
-    },
-    failed(step, failure, durationUs) {
-      sink.failed(step, failure, durationUs);
-      onEnd();
-    },
-    cancelled(step, reason) {
-      sink.cancelled(step, reason);
-      onEnd();
-    },
-    rejected(failure) {
-      sink.rejected(failure);
-      onEnd();
-    },
-  };
 }
 
 type UnaryHandler = grpc.handleUnaryCall<unknown, unknown>;
