@@ -15,7 +15,8 @@ export const sleep = defineNode({
   config: z.object({ ms: z.number() }),
   input: { x: z.number().optional() },
   output: { x: z.number() },
-  run: ({ x }, ctx) => new Promise<{ x: number }>((resolve) => setTimeout(() => resolve({ x: x ?? 0 }), ctx.config.ms)),
+  run: ({ x }, ctx) =>
+    new Promise<{ x: number }>((resolve) => setTimeout(() => resolve({ x: x ?? 0 }), ctx.config.ms)),
 });
 
 export const benchNodes = [increment, sleep];

@@ -15,7 +15,10 @@ export function chain(length: number, runtime?: string): BlueprintDocument {
 
 /** One source node fanning out to `width` sleeping nodes of `ms` each. */
 export function fanOut(width: number, ms: number): BlueprintDocument {
-  const nodes: BlueprintDocument["nodes"] = { source: { type: "bench.increment", inputs: { x: { value: 0 } } } };
-  for (let i = 0; i < width; i++) nodes[`sleep${i}`] = { type: "bench.sleep", config: { ms }, inputs: { x: "source.x" } };
+  const nodes: BlueprintDocument["nodes"] = {
+    source: { type: "bench.increment", inputs: { x: { value: 0 } } },
+  };
+  for (let i = 0; i < width; i++)
+    nodes[`sleep${i}`] = { type: "bench.sleep", config: { ms }, inputs: { x: "source.x" } };
   return { conductor: "blueprint/v1", nodes };
 }

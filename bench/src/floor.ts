@@ -12,9 +12,13 @@ import { type Summary, summarize } from "./stats.js";
  */
 export async function measureUdsFloor(options: { warmup: number; iterations: number }): Promise<Summary> {
   const path = join(mkdtempSync(join(tmpdir(), "bench-")), "echo.sock");
-  const child = spawn(process.execPath, [fileURLToPath(new URL("./uds-echo-server.js", import.meta.url)), path], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL("./uds-echo-server.js", import.meta.url)), path],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
   await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
   const socket = connect(path);
   socket.setNoDelay(true);

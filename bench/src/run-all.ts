@@ -51,7 +51,10 @@ const table = renderTable(results);
 process.stdout.write(`\n${table}\n`);
 const resultsDir = fileURLToPath(new URL("../results/", import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(`${resultsDir}${smoke ? "smoke" : "latest"}.json`, `${JSON.stringify({ at: new Date().toISOString(), smoke, results }, null, 2)}\n`);
+writeFileSync(
+  `${resultsDir}${smoke ? "smoke" : "latest"}.json`,
+  `${JSON.stringify({ at: new Date().toISOString(), smoke, results }, null, 2)}\n`,
+);
 
 if (values.readme === true && !smoke) {
   const readmePath = fileURLToPath(new URL("../README.md", import.meta.url));
@@ -63,7 +66,9 @@ if (values.readme === true && !smoke) {
 }
 
 if (failures.length > 0) {
-  process.stderr.write(`\nbench: ${failures.length} benchmark(s) did not produce a valid result:\n${failures.join("\n")}\n`);
+  process.stderr.write(
+    `\nbench: ${failures.length} benchmark(s) did not produce a valid result:\n${failures.join("\n")}\n`,
+  );
   process.exitCode = 1;
 }
 // Runtimes and timers of the scenarios are closed; exit even if a library keeps a handle.
@@ -71,7 +76,8 @@ setTimeout(() => process.exit(), 100).unref();
 
 function formatRow(result: BenchResult): string[] {
   const value = `${format(result.value)} ${result.unit}`;
-  const floor = result.floor === undefined ? "" : `${format(result.floor.value)} ${result.unit} (${result.floor.what})`;
+  const floor =
+    result.floor === undefined ? "" : `${format(result.floor.value)} ${result.unit} (${result.floor.what})`;
   const ratio = result.ratio === undefined ? "" : `${result.ratio.toFixed(2)}×`;
   const verdict =
     result.met === undefined

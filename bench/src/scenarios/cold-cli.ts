@@ -14,12 +14,21 @@ export const coldCliScenario: Scenario = {
       const started = performance.now();
       const output = execFileSync(process.execPath, [cli, "run", blueprint, "--quiet"], { encoding: "utf8" });
       const elapsed = performance.now() - started;
-      if (output.trim() !== "10") throw new Error(`conductor run printed ${JSON.stringify(output)}, expected 10`);
+      if (output.trim() !== "10")
+        throw new Error(`conductor run printed ${JSON.stringify(output)}, expected 10`);
       return elapsed;
     };
     runOnce();
     const samples: number[] = [];
     for (let i = 0; i < context.iterations(1_000) && i < 20; i++) samples.push(runOnce());
-    return [againstTarget("cold-cli", "cold `conductor run` of a 10-node in-process blueprint, wall", summarize(samples).median, "ms", 170)];
+    return [
+      againstTarget(
+        "cold-cli",
+        "cold `conductor run` of a 10-node in-process blueprint, wall",
+        summarize(samples).median,
+        "ms",
+        170,
+      ),
+    ];
   },
 };

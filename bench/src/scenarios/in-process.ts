@@ -20,12 +20,21 @@ export const inProcessScenarios: Scenario[] = [
         ] as const) {
           const prepared = await conductor.prepare(chain(length));
           const check = await prepared.run({ x: 0 });
-          if (check.outputs.x !== length) throw new Error(`chain of ${length} gave ${String(check.outputs.x)}`);
+          if (check.outputs.x !== length)
+            throw new Error(`chain of ${length} gave ${String(check.outputs.x)}`);
           const summary = await timeSequential(() => prepared.run({ x: 0 }), {
             warmup: context.iterations(2_000),
             iterations: context.iterations(20_000),
           });
-          results.push(againstTarget(`inproc-chain-${length}`, `${length}-node chain, in-process, per execution`, summary.median, "µs", target));
+          results.push(
+            againstTarget(
+              `inproc-chain-${length}`,
+              `${length}-node chain, in-process, per execution`,
+              summary.median,
+              "µs",
+              target,
+            ),
+          );
         }
         return results;
       } finally {
@@ -44,7 +53,15 @@ export const inProcessScenarios: Scenario[] = [
           warmup: context.iterations(20),
           iterations: context.iterations(200),
         });
-        return [againstTarget("inproc-fanout", "20-way fan-out of 10 ms nodes, wall time (ideal 10 ms)", summary.median / 1000, "ms", 15)];
+        return [
+          againstTarget(
+            "inproc-fanout",
+            "20-way fan-out of 10 ms nodes, wall time (ideal 10 ms)",
+            summary.median / 1000,
+            "ms",
+            15,
+          ),
+        ];
       } finally {
         await conductor.close();
       }
@@ -69,7 +86,13 @@ export const inProcessScenarios: Scenario[] = [
         gc();
         const growth = Math.max(0.001, (process.memoryUsage().heapUsed - before) / runs / 1024);
         return [
-          againstTarget("inproc-heap", `heap growth per 10-node execution over ${runs} runs`, growth, "KB", 100),
+          againstTarget(
+            "inproc-heap",
+            `heap growth per 10-node execution over ${runs} runs`,
+            growth,
+            "KB",
+            100,
+          ),
         ];
       } finally {
         await conductor.close();

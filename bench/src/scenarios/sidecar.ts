@@ -22,8 +22,20 @@ export const sidecarScenarios: Scenario[] = [
         if ((await ten.run({ x: 0 })).outputs.x !== 10) throw new Error("sidecar chain gave a wrong result");
         const chain10 = await timeSequential(() => ten.run({ x: 0 }), iterations);
         return [
-          againstFloor("sidecar-dispatch", "per-node dispatch to the Node sidecar (1-node execution)", dispatch.median, floor, 2),
-          againstTarget("sidecar-chain-10", "10-node chain through the Node sidecar", chain10.median, "µs", 500),
+          againstFloor(
+            "sidecar-dispatch",
+            "per-node dispatch to the Node sidecar (1-node execution)",
+            dispatch.median,
+            floor,
+            2,
+          ),
+          againstTarget(
+            "sidecar-chain-10",
+            "10-node chain through the Node sidecar",
+            chain10.median,
+            "µs",
+            500,
+          ),
         ];
       } finally {
         await conductor.close();
