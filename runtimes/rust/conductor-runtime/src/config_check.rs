@@ -7,7 +7,9 @@ use crate::node::ConfigIssue;
 use crate::pb;
 
 /// Parses a config; an absent or empty config is read as `{}`.
-pub(crate) fn parse_config<T: DeserializeOwned>(config: Option<&pb::Value>) -> Result<T, ConfigIssue> {
+pub(crate) fn parse_config<T: DeserializeOwned>(
+    config: Option<&pb::Value>,
+) -> Result<T, ConfigIssue> {
     let text: &[u8] = match config.and_then(|value| value.kind.as_ref()) {
         None => b"{}",
         Some(pb::value::Kind::Json(text)) if text.trim_ascii().is_empty() => b"{}",
@@ -23,7 +25,8 @@ pub(crate) fn parse_config<T: DeserializeOwned>(config: Option<&pb::Value>) -> R
     };
     let mut json = serde_json::Deserializer::from_slice(text);
     let value: T = serde_path_to_error::deserialize(&mut json).map_err(issue_from)?;
-    json.end().map_err(|error| issue_from_message(String::new(), error.to_string()))?;
+    json.end()
+        .map_err(|error| issue_from_message(String::new(), error.to_string()))?;
     Ok(value)
 }
 
@@ -154,9 +157,8 @@ mod tests {
 
     #[test]
     fn sequence_indices_become_path_segments() {
-        let issue =
-            parse_config::<Config>(Some(&json(r#"{"pattern":"a","items":[1,2,3,"x"]}"#)))
-                .unwrap_err();
+        let issue = parse_config::<Config>(Some(&json(r#"{"pattern":"a","items":[1,2,3,"x"]}"#)))
+            .unwrap_err();
         assert_eq!(issue.path, "items.3");
     }
 

@@ -104,8 +104,7 @@ impl Context {
             Ok(Some(PortValue::Json(JsonRepr::Tree(tree)))) if tree.is_null() => None,
             _ => self.wire_value(&details)?,
         };
-        self.step
-            .send(Kind::Heartbeat(pb::Heartbeat { details }));
+        self.step.send(Kind::Heartbeat(pb::Heartbeat { details }));
         Ok(())
     }
 

@@ -32,6 +32,12 @@ pub const DEFAULT_FAILURE_TYPE: &str = "node.failure";
 /// `NodeError` does not implement [`std::error::Error`] itself; that is what lets every other error convert into it.
 #[derive(Debug, Clone)]
 pub struct NodeError {
+    // Boxed, so that `Result<T, NodeError>` stays as small as `T` plus a pointer.
+    inner: Box<Failure>,
+}
+
+#[derive(Debug, Clone)]
+struct Failure {
     message: String,
     kind: String,
     retryable: bool,
@@ -45,13 +51,15 @@ impl NodeError {
     /// A retryable failure of type `node.failure`.
     pub fn new(message: impl Into<String>) -> Self {
         Self {
-            message: message.into(),
-            kind: DEFAULT_FAILURE_TYPE.to_owned(),
-            retryable: true,
-            details: None,
-            retry_delay: None,
-            stack: String::new(),
-            cause: None,
+            inner: Box::new(Failure {
+                message: message.into(),
+                kind: DEFAULT_FAILURE_TYPE.to_owned(),
+                retryable: true,
+                details: None,
+                retry_delay: None,
+                stack: String::new(),
+                cause: None,
+            }),
         }
     }
 
@@ -65,9 +73,9 @@ impl NodeError {
         let mut failure = Self::new(error.to_string()).with_type("error");
         let backtrace = Backtrace::capture();
         if backtrace.status() == BacktraceStatus::Captured {
-            failure.stack = backtrace.to_string();
+            failure.inner.stack = backtrace.to_string();
         }
-        failure.cause = error
+        failure.inner.cause = error
             .source()
             .map(|source| Box::new(Self::from_error(source)));
         failure
@@ -80,82 +88,86 @@ impl NodeError {
 
     /// Sets the failure's type, a short classifier such as `http.status`.
     pub fn with_type(mut self, kind: impl Into<String>) -> Self {
-        self.kind = kind.into();
+        self.inner.kind = kind.into();
         self
     }
 
     /// Sets whether trying again may succeed.
     pub fn retryable(mut self, retryable: bool) -> Self {
-        self.retryable = retryable;
+        self.inner.retryable = retryable;
         self
     }
 
     /// Attaches structured details, sent to the host as JSON.
     pub fn details(mut self, details: impl Serialize) -> Self {
-        self.details = serde_json::to_value(details).ok();
+        self.inner.details = serde_json::to_value(details).ok();
         self
     }
 
     /// Suggests a delay before the next attempt.
     pub fn retry_after(mut self, delay: Duration) -> Self {
-        self.retry_delay = Some(delay);
+        self.inner.retry_delay = Some(delay);
         self
     }
 
     /// Records the failure that caused this one.
     pub fn caused_by(mut self, cause: impl Into<NodeError>) -> Self {
-        self.cause = Some(Box::new(cause.into()));
+        self.inner.cause = Some(Box::new(cause.into()));
         self
     }
 
     /// Attaches a stack trace or other diagnostic text.
     pub fn stack(mut self, stack: impl Into<String>) -> Self {
-        self.stack = stack.into();
+        self.inner.stack = stack.into();
         self
     }
 
     /// The failure's message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The failure's type.
     pub fn kind(&self) -> &str {
-        &self.kind
+        &self.inner.kind
     }
 
     /// Whether trying again may succeed.
     pub fn is_retryable(&self) -> bool {
-        self.retryable
+        self.inner.retryable
     }
 
     /// The cause, when there is one.
     pub fn cause(&self) -> Option<&NodeError> {
-        self.cause.as_deref()
+        self.inner.cause.as_deref()
     }
 
     pub(crate) fn failure(&self) -> pb::Failure {
         pb::Failure {
-            message: self.message.clone(),
-            r#type: self.kind.clone(),
-            retryable: self.retryable,
-            details: self.details.as_ref().map(|details| pb::Value {
+            message: self.inner.message.clone(),
+            r#type: self.inner.kind.clone(),
+            retryable: self.inner.retryable,
+            details: self.inner.details.as_ref().map(|details| pb::Value {
                 kind: Some(pb::value::Kind::Json(
                     serde_json::to_vec(details).unwrap_or_default().into(),
                 )),
             }),
-            stack: self.stack.clone(),
-            cause: self.cause.as_ref().map(|cause| Box::new(cause.failure())),
-            retry_delay_ms: self
-                .retry_delay
-                .map_or(0, |delay| u32::try_from(delay.as_millis()).unwrap_or(u32::MAX)),
+            stack: self.inner.stack.clone(),
+            cause: self
+                .inner
+                .cause
+                .as_ref()
+                .map(|cause| Box::new(cause.failure())),
+            retry_delay_ms: self.inner.retry_delay.map_or(0, |delay| {
+                u32::try_from(delay.as_millis()).unwrap_or(u32::MAX)
+            }),
         }
     }
 }
 
 impl fmt::Display for NodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.kind)
+        write!(f, "{} ({})", self.inner.message, self.inner.kind)
     }
 }
 

@@ -53,9 +53,9 @@ pub(crate) fn event_channel(max_message_bytes: usize) -> (EventSink, EventStream
 fn estimate(event: &pb::Event) -> usize {
     fn value_len(value: Option<&pb::Value>) -> usize {
         match value.and_then(|value| value.kind.as_ref()) {
-            Some(pb::value::Kind::Json(b) | pb::value::Kind::Raw(b) | pb::value::Kind::Arrow(b)) => {
-                b.len()
-            }
+            Some(
+                pb::value::Kind::Json(b) | pb::value::Kind::Raw(b) | pb::value::Kind::Arrow(b),
+            ) => b.len(),
             Some(pb::value::Kind::Blob(blob)) => blob.uri.len() + 96,
             None => 0,
         }
@@ -69,10 +69,9 @@ fn estimate(event: &pb::Event) -> usize {
         Some(Kind::Chunk(chunk)) => chunk.port.len() + value_len(chunk.value.as_ref()),
         Some(Kind::Log(log)) => log.message.len() + log.fields_json.len(),
         Some(Kind::Heartbeat(heartbeat)) => value_len(heartbeat.details.as_ref()),
-        Some(Kind::Failed(failed)) => failed
-            .failure
-            .as_ref()
-            .map_or(0, |failure| failure.message.len() + failure.stack.len() + 256),
+        Some(Kind::Failed(failed)) => failed.failure.as_ref().map_or(0, |failure| {
+            failure.message.len() + failure.stack.len() + 256
+        }),
         _ => 0,
     }
 }
@@ -105,7 +104,10 @@ pub(crate) fn started() -> Kind {
     Kind::Started(pb::Started {})
 }
 
-pub(crate) fn completed(outputs: std::collections::HashMap<String, pb::Value>, duration_us: u64) -> Kind {
+pub(crate) fn completed(
+    outputs: std::collections::HashMap<String, pb::Value>,
+    duration_us: u64,
+) -> Kind {
     Kind::Completed(pb::Completed {
         outputs,
         duration_us,

@@ -30,9 +30,7 @@ fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ServeError>
     match var(name) {
         None => Ok(default),
         Some(text) => text.trim().parse().map_err(|_| {
-            ServeError::new(format!(
-                "{name} must be a whole number, found \"{text}\""
-            ))
+            ServeError::new(format!("{name} must be a whole number, found \"{text}\""))
         }),
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 
+use crate::NodeError;
 use crate::context::{Context, StepScope};
 use crate::error::failures;
 use crate::events::{self, EventSink};
@@ -17,7 +18,6 @@ use crate::port_de::Ports;
 use crate::registry::ErasedNode;
 use crate::session::{InvocationHandle, SessionState};
 use crate::state::RuntimeState;
-use crate::NodeError;
 
 /// How a step ended.
 enum Outcome {
@@ -61,8 +61,15 @@ pub(crate) async fn run_invocation(
         let started_at = Instant::now();
         let outcome = match resolve_inputs(&runtime, step.inputs, &outputs) {
             Ok(inputs) => {
-                run_step(&*node, scope.clone(), step.config.as_ref(), &inputs, step.timeout_ms, &handle)
-                    .await
+                run_step(
+                    &*node,
+                    scope.clone(),
+                    step.config.as_ref(),
+                    &inputs,
+                    step.timeout_ms,
+                    &handle,
+                )
+                .await
             }
             Err(error) => Outcome::Failed(error),
         };

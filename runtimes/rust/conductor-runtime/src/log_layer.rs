@@ -65,7 +65,9 @@ impl<S: Subscriber> Layer<S> for StepLogLayer {
                 fields_json: if fields.fields.is_empty() {
                     bytes::Bytes::new()
                 } else {
-                    serde_json::to_vec(&fields.fields).unwrap_or_default().into()
+                    serde_json::to_vec(&fields.fields)
+                        .unwrap_or_default()
+                        .into()
                 },
             }));
         });

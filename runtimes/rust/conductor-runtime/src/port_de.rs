@@ -171,7 +171,10 @@ struct PortValueDeserializer<'a> {
 }
 
 fn not_json(found: &PortValue) -> PortError {
-    de::Error::custom(format_args!("expected a JSON value, found {}", found.describe()))
+    de::Error::custom(format_args!(
+        "expected a JSON value, found {}",
+        found.describe()
+    ))
 }
 
 macro_rules! forward_port_value {
@@ -250,7 +253,9 @@ fn text_as_bytes(value: &PortValue) -> Result<Option<PortValue>, PortError> {
         PortValue::Json(JsonRepr::Tree(tree)) => Ok(tree
             .as_str()
             .map(|text| PortValue::Raw(bytes::Bytes::copy_from_slice(text.as_bytes())))),
-        PortValue::Json(JsonRepr::Encoded(text)) if text.trim_ascii_start().first() == Some(&b'"') => {
+        PortValue::Json(JsonRepr::Encoded(text))
+            if text.trim_ascii_start().first() == Some(&b'"') =>
+        {
             let text: String = serde_json::from_slice(text).map_err(PortError::json)?;
             Ok(Some(PortValue::Raw(text.into())))
         }
@@ -269,7 +274,9 @@ mod tests {
     use std::sync::Arc;
 
     fn encoded(text: &str) -> PortValue {
-        PortValue::Json(JsonRepr::Encoded(bytes::Bytes::copy_from_slice(text.as_bytes())))
+        PortValue::Json(JsonRepr::Encoded(bytes::Bytes::copy_from_slice(
+            text.as_bytes(),
+        )))
     }
 
     fn table() -> Table {
@@ -290,9 +297,15 @@ mod tests {
     fn every_kind_of_port_value_reads_into_its_field() {
         let ports: Ports = vec![
             ("count".into(), encoded("9007199254740993")),
-            ("data".into(), PortValue::Raw(bytes::Bytes::from_static(b"\x00\xff"))),
+            (
+                "data".into(),
+                PortValue::Raw(bytes::Bytes::from_static(b"\x00\xff")),
+            ),
             ("table".into(), PortValue::Arrow(table())),
-            ("anything".into(), PortValue::json(serde_json::json!({"a": [1]}))),
+            (
+                "anything".into(),
+                PortValue::json(serde_json::json!({"a": [1]})),
+            ),
         ];
         let mixed: Mixed = from_ports(&ports).unwrap();
         assert_eq!(mixed.count, 9_007_199_254_740_993);
@@ -325,7 +338,10 @@ mod tests {
     #[test]
     fn a_missing_required_port_names_the_port() {
         let error = from_ports::<Mixed>(&vec![]).unwrap_err();
-        assert_eq!(error.to_string(), "input \"count\" is required but was not given");
+        assert_eq!(
+            error.to_string(),
+            "input \"count\" is required but was not given"
+        );
     }
 
     #[test]

@@ -108,7 +108,10 @@ pub(crate) struct NodeInfo {
 
 impl NodeInfo {
     pub(crate) fn has_output(&self, port: &str) -> bool {
-        self.node_type.outputs.iter().any(|output| output.name == port)
+        self.node_type
+            .outputs
+            .iter()
+            .any(|output| output.name == port)
     }
 
     pub(crate) fn output_names(&self) -> String {
@@ -173,7 +176,11 @@ impl<N: Node> NodeAdapter<N> {
     }
 
     fn who(&self, ctx: &Context) -> String {
-        format!("node \"{}\" ({})", ctx.node_id(), self.info.node_type.r#type)
+        format!(
+            "node \"{}\" ({})",
+            ctx.node_id(),
+            self.info.node_type.r#type
+        )
     }
 }
 
@@ -199,9 +206,8 @@ impl<N: Node> ErasedNode for NodeAdapter<N> {
             let config = parse_config::<N::Config>(config).map_err(|issue| {
                 failures::config_invalid(format!("{}: {}", self.who(ctx), issue.describe()))
             })?;
-            let input = from_ports::<N::Input>(inputs).map_err(|error| {
-                failures::input_invalid(format!("{}: {error}", self.who(ctx)))
-            })?;
+            let input = from_ports::<N::Input>(inputs)
+                .map_err(|error| failures::input_invalid(format!("{}: {error}", self.who(ctx))))?;
             let output = self.node.run(ctx, config, input).await?;
             to_ports(&output).map_err(|error| {
                 failures::output_invalid(format!("{}: bad output: {error}", self.who(ctx)))

@@ -14,19 +14,28 @@ fn settings() -> SchemaSettings {
 
 /// The JSON Schema of a config type, as JSON text.
 pub(crate) fn config_schema<T: JsonSchema>() -> String {
-    let schema = settings().for_deserialize().into_generator().into_root_schema_for::<T>();
+    let schema = settings()
+        .for_deserialize()
+        .into_generator()
+        .into_root_schema_for::<T>();
     serde_json::to_string(&schema).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// The input ports of an input struct: one per field.
 pub(crate) fn input_ports<T: JsonSchema>() -> Vec<pb::Port> {
-    let schema = settings().for_deserialize().into_generator().into_root_schema_for::<T>();
+    let schema = settings()
+        .for_deserialize()
+        .into_generator()
+        .into_root_schema_for::<T>();
     ports_of(schema)
 }
 
 /// The output ports of an output struct: one per field.
 pub(crate) fn output_ports<T: JsonSchema>() -> Vec<pb::Port> {
-    let schema = settings().for_serialize().into_generator().into_root_schema_for::<T>();
+    let schema = settings()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<T>();
     ports_of(schema)
 }
 

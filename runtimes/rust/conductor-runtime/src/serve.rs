@@ -78,7 +78,10 @@ pub async fn serve(registry: Registry) -> Result<std::convert::Infallible, Serve
         tracing_subscriber::registry().with(StepLogLayer::from_env()),
     );
 
-    let max_concurrency = env.max_concurrency.unwrap_or(registry.max_concurrency).max(1);
+    let max_concurrency = env
+        .max_concurrency
+        .unwrap_or(registry.max_concurrency)
+        .max(1);
     let runtime = Arc::new(RuntimeState::new(
         registry,
         ValueCodec::new(env.blob_dir.clone(), env.inline_limit),
@@ -117,7 +120,11 @@ pub async fn serve(registry: Registry) -> Result<std::convert::Infallible, Serve
     let server = Server::builder()
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
-        .serve_with_incoming_shutdown(service, Incoming(listener), shutdown.clone().cancelled_owned());
+        .serve_with_incoming_shutdown(
+            service,
+            Incoming(listener),
+            shutdown.clone().cancelled_owned(),
+        );
     tokio::select! {
         result = server => {
             if let Err(error) = result {
@@ -156,7 +163,13 @@ fn socket_path(env: &HostEnv) -> Result<PathBuf, ServeError> {
     let name: String = env
         .runtime_name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let dir = std::path::absolute(&env.socket_dir).map_err(|error| {
         ServeError::new(format!(

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio_util::sync::CancellationToken;
 use tonic::Streaming;
 
+use crate::NodeError;
 use crate::error::failures;
 use crate::events::{EventSink, rejected};
 use crate::invocation::run_invocation;
 use crate::pb;
 use crate::registry::ErasedNode;
 use crate::state::RuntimeState;
-use crate::NodeError;
 
 /// The reason given to nodes when their session goes away.
 const SESSION_CLOSED: &str = "the session closed";

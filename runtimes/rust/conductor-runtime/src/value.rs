@@ -281,7 +281,9 @@ impl Serialize for TableFallback<'_> {
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Json(json) => serializer.serialize_newtype_struct(VALUE_TOKEN, &JsonFallback(json)),
+            Self::Json(json) => {
+                serializer.serialize_newtype_struct(VALUE_TOKEN, &JsonFallback(json))
+            }
             Self::Bytes(bytes) => bytes.serialize(serializer),
             Self::Table(table) => table.serialize(serializer),
         }

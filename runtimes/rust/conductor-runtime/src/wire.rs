@@ -73,9 +73,9 @@ impl ValueCodec {
     /// Decodes a wire value; `port` names it in error messages.
     pub(crate) fn decode(&self, value: pb::Value, port: &str) -> Result<PortValue, NodeError> {
         match value.kind {
-            None => Ok(PortValue::Json(JsonRepr::Encoded(bytes::Bytes::from_static(
-                b"null",
-            )))),
+            None => Ok(PortValue::Json(JsonRepr::Encoded(
+                bytes::Bytes::from_static(b"null"),
+            ))),
             Some(pb::value::Kind::Json(text)) => Ok(PortValue::Json(JsonRepr::Encoded(text))),
             Some(pb::value::Kind::Raw(bytes)) => Ok(PortValue::Raw(bytes)),
             Some(pb::value::Kind::Arrow(bytes)) => decode_table(bytes, port).map(PortValue::Arrow),
@@ -104,7 +104,9 @@ fn encode_table(table: &Table) -> Result<bytes::Bytes, NodeError> {
         writer.into_inner()
     };
     let encoded: bytes::Bytes = encode()
-        .map_err(|error| failures::output_invalid(format!("cannot encode an Arrow table: {error}")))?
+        .map_err(|error| {
+            failures::output_invalid(format!("cannot encode an Arrow table: {error}"))
+        })?
         .into();
     let _ = table.cached_encoding().set(encoded.clone());
     Ok(encoded)
@@ -121,15 +123,14 @@ fn decode_table(bytes: bytes::Bytes, port: &str) -> Result<Table, NodeError> {
     let mut buffer = Buffer::from(bytes.clone());
     let mut batches = Vec::new();
     while !buffer.is_empty() {
-        match decoder.decode(&mut buffer).map_err(invalid)? {
-            Some(batch) => batches.push(batch),
-            None => {}
+        if let Some(batch) = decoder.decode(&mut buffer).map_err(invalid)? {
+            batches.push(batch);
         }
     }
     decoder.finish().map_err(invalid)?;
-    let schema = decoder
-        .schema()
-        .ok_or_else(|| failures::input_invalid(format!("input \"{port}\": an empty Arrow IPC stream")))?;
+    let schema = decoder.schema().ok_or_else(|| {
+        failures::input_invalid(format!("input \"{port}\": an empty Arrow IPC stream"))
+    })?;
     Ok(Table::with_encoding(schema, batches, bytes))
 }
 

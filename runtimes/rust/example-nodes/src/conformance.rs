@@ -102,8 +102,14 @@ impl Node for Produce {
             ProduceKind::Arrow => {
                 let columns: [(&str, ArrayRef); 3] = [
                     ("id", Arc::new(Int64Array::from(vec![1, 2, 3]))),
-                    ("name", Arc::new(StringArray::from(vec![Some("a"), None, Some("c")]))),
-                    ("score", Arc::new(Float64Array::from(vec![Some(0.5), None, Some(2.5)]))),
+                    (
+                        "name",
+                        Arc::new(StringArray::from(vec![Some("a"), None, Some("c")])),
+                    ),
+                    (
+                        "score",
+                        Arc::new(Float64Array::from(vec![Some(0.5), None, Some(2.5)])),
+                    ),
                 ];
                 Value::Table(Table::from_batch(RecordBatch::try_from_iter(columns)?))
             }
@@ -149,7 +155,12 @@ impl Node for Add {
             .deterministic()
     }
 
-    async fn run(&self, _: &Context, config: AddConfig, input: AddInput) -> Result<AddOutput, NodeError> {
+    async fn run(
+        &self,
+        _: &Context,
+        config: AddConfig,
+        input: AddInput,
+    ) -> Result<AddOutput, NodeError> {
         let offset = config.offset.unwrap_or_else(|| Number::from(0));
         // Integers stay exact integers; anything else is added as floating point.
         let exact = [&input.a, &input.b, &offset]
@@ -194,7 +205,11 @@ impl Node for Fail {
     async fn run(&self, _: &Context, config: FailConfig, _: Empty) -> Result<Empty, NodeError> {
         Err(NodeError::new(config.message)
             .retryable(config.retryable)
-            .with_type(config.kind.unwrap_or_else(|| "conformance.failure".to_owned()))
+            .with_type(
+                config
+                    .kind
+                    .unwrap_or_else(|| "conformance.failure".to_owned()),
+            )
             .details(json!({"code": 7})))
     }
 }
@@ -246,7 +261,12 @@ impl Node for Sleep {
             .cancellable()
     }
 
-    async fn run(&self, ctx: &Context, config: SleepConfig, _: Empty) -> Result<SleepOutput, NodeError> {
+    async fn run(
+        &self,
+        ctx: &Context,
+        config: SleepConfig,
+        _: Empty,
+    ) -> Result<SleepOutput, NodeError> {
         let started = Instant::now();
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(config.ms)) => Ok(SleepOutput { slept_ms: config.ms }),

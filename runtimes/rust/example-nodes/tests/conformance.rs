@@ -27,7 +27,10 @@ async fn started_by_hand_it_explains_itself_and_exits_with_status_2() {
         stderr.starts_with("this is the Conductor rust runtime (conductor-conformance-runtime "),
         "{stderr}"
     );
-    assert!(stderr.contains("run `conductor run <blueprint>`"), "{stderr}");
+    assert!(
+        stderr.contains("run `conductor run <blueprint>`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("CONDUCTOR_REATTACH"), "{stderr}");
 }
 
@@ -54,9 +57,15 @@ async fn it_prints_one_handshake_line_and_answers_the_handshake() {
         .into_inner();
     assert_eq!(answer.abi_version, 1);
     let info = answer.runtime.unwrap();
-    assert_eq!((info.name.as_str(), info.language.as_str()), ("rust", "rust"));
+    assert_eq!(
+        (info.name.as_str(), info.language.as_str()),
+        ("rust", "rust")
+    );
     assert_eq!(info.pid, runtime.child.id().unwrap());
-    assert_eq!(answer.features, ["session.steps", "values.arrow", "values.blob"]);
+    assert_eq!(
+        answer.features,
+        ["session.steps", "values.arrow", "values.blob"]
+    );
     assert_eq!(answer.max_concurrency, 256);
     assert_eq!(answer.max_message_bytes, 67_108_864);
     assert_eq!(answer.schema_hash.len(), 64);
@@ -113,11 +122,18 @@ async fn it_lists_the_kitchen_sink_with_schemas_ports_and_flags() {
     let add = by_name("conformance.add");
     let flags = add.flags.unwrap();
     assert!(flags.idempotent && flags.deterministic && !flags.streaming && !flags.cancellable);
-    let inputs: Vec<_> = add.inputs.iter().map(|p| (p.name.as_str(), p.required)).collect();
+    let inputs: Vec<_> = add
+        .inputs
+        .iter()
+        .map(|p| (p.name.as_str(), p.required))
+        .collect();
     assert_eq!(inputs, [("a", true), ("b", true)]);
     assert_eq!(add.outputs[0].name, "sum");
     let config: serde_json::Value = serde_json::from_str(&add.config_schema).unwrap();
-    assert_eq!(config["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(
+        config["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
     assert!(config["properties"]["offset"].is_object());
 
     assert!(by_name("conformance.sleep").flags.unwrap().cancellable);
@@ -126,7 +142,10 @@ async fn it_lists_the_kitchen_sink_with_schemas_ports_and_flags() {
     assert_eq!(schema(&echo.inputs[0]), serde_json::json!({}));
     let fail_config: serde_json::Value =
         serde_json::from_str(&by_name("conformance.fail").config_schema).unwrap();
-    assert_eq!(fail_config["required"], serde_json::json!(["message", "retryable"]));
+    assert_eq!(
+        fail_config["required"],
+        serde_json::json!(["message", "retryable"])
+    );
 }
 
 #[tokio::test]
@@ -144,7 +163,11 @@ async fn validate_config_reports_problems_at_dotted_paths() {
             .into_inner()
             .diagnostics
     };
-    assert!(validate("conformance.sleep", r#"{"ms": 5}"#).await.is_empty());
+    assert!(
+        validate("conformance.sleep", r#"{"ms": 5}"#)
+            .await
+            .is_empty()
+    );
 
     let missing = validate("conformance.fail", r#"{"retryable": true}"#).await;
     assert_eq!(missing.len(), 1);
@@ -171,17 +194,48 @@ async fn echo_returns_json_bytes_and_arrow_unchanged() {
     let runtime = Runtime::start(CONFORMANCE).await;
     let mut client = runtime.client().await;
     let big = r#"{"big":9007199254740993,"s":"héllo ✓"}"#;
-    let events = run_one(&mut client, step("conformance.echo", "{}", vec![("value", value_input(json(big)))])).await;
+    let events = run_one(
+        &mut client,
+        step(
+            "conformance.echo",
+            "{}",
+            vec![("value", value_input(json(big)))],
+        ),
+    )
+    .await;
     assert_eq!(kinds(&events), ["started", "completed"]);
-    assert_eq!(as_json(&completed_outputs(&events)["value"]), serde_json::from_str::<serde_json::Value>(big).unwrap());
-    assert!(as_json(&completed_outputs(&events)["value"]).to_string().contains("9007199254740993"));
+    assert_eq!(
+        as_json(&completed_outputs(&events)["value"]),
+        serde_json::from_str::<serde_json::Value>(big).unwrap()
+    );
+    assert!(
+        as_json(&completed_outputs(&events)["value"])
+            .to_string()
+            .contains("9007199254740993")
+    );
 
     let bytes: Vec<u8> = (0..=255).collect();
-    let events = run_one(&mut client, step("conformance.echo", "{}", vec![("value", value_input(raw(&bytes)))])).await;
+    let events = run_one(
+        &mut client,
+        step(
+            "conformance.echo",
+            "{}",
+            vec![("value", value_input(raw(&bytes)))],
+        ),
+    )
+    .await;
     assert_eq!(completed_outputs(&events)["value"], raw(&bytes));
 
     let table = produce(&mut client, "arrow").await;
-    let events = run_one(&mut client, step("conformance.echo", "{}", vec![("value", value_input(table.clone()))])).await;
+    let events = run_one(
+        &mut client,
+        step(
+            "conformance.echo",
+            "{}",
+            vec![("value", value_input(table.clone()))],
+        ),
+    )
+    .await;
     assert_eq!(completed_outputs(&events)["value"], table);
 }
 
@@ -207,25 +261,56 @@ async fn produce_makes_each_documented_value() {
     let mut client = runtime.client().await;
 
     let value = produce(&mut client, "json").await;
-    let Some(pb::value::Kind::Json(text)) = &value.kind else { panic!() };
+    let Some(pb::value::Kind::Json(text)) = &value.kind else {
+        panic!()
+    };
     assert_eq!(
         std::str::from_utf8(text).unwrap(),
         r#"{"string":"héllo ✓","integer":42,"big":9007199254740993,"float":1.5,"boolean":true,"null":null,"list":[1,"two",3.5],"nested":{"a":{"b":[]}}}"#
     );
 
-    assert_eq!(produce(&mut client, "bytes").await, raw(&(0..=255).collect::<Vec<u8>>()));
+    assert_eq!(
+        produce(&mut client, "bytes").await,
+        raw(&(0..=255).collect::<Vec<u8>>())
+    );
 
     let batches = decode_arrow(&produce(&mut client, "arrow").await);
     let batch = &batches[0];
     assert_eq!(batch.num_rows(), 3);
-    let ids = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    let ids = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
     assert_eq!(ids.values(), &[1, 2, 3]);
-    let names = batch.column(1).as_any().downcast_ref::<StringArray>().unwrap();
-    assert_eq!(names.iter().collect::<Vec<_>>(), [Some("a"), None, Some("c")]);
-    let scores = batch.column(2).as_any().downcast_ref::<Float64Array>().unwrap();
-    assert_eq!(scores.iter().collect::<Vec<_>>(), [Some(0.5), None, Some(2.5)]);
+    let names = batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(
+        names.iter().collect::<Vec<_>>(),
+        [Some("a"), None, Some("c")]
+    );
+    let scores = batch
+        .column(2)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
+    assert_eq!(
+        scores.iter().collect::<Vec<_>>(),
+        [Some(0.5), None, Some(2.5)]
+    );
 
-    let events = run_one(&mut client, step("conformance.produce", r#"{"kind":"large","size":1000}"#, vec![])).await;
+    let events = run_one(
+        &mut client,
+        step(
+            "conformance.produce",
+            r#"{"kind":"large","size":1000}"#,
+            vec![],
+        ),
+    )
+    .await;
     let expected: Vec<u8> = (0..1000).map(|i| (i % 251) as u8).collect();
     assert_eq!(completed_outputs(&events)["value"], raw(&expected));
 }
@@ -239,14 +324,21 @@ async fn an_arrow_table_with_nulls_survives_a_round_trip_through_two_steps() {
         5,
         vec![
             step("conformance.produce", r#"{"kind":"arrow"}"#, vec![]),
-            step("conformance.echo", "{}", vec![("value", step_input(0, "value"))]),
+            step(
+                "conformance.echo",
+                "{}",
+                vec![("value", step_input(0, "value"))],
+            ),
         ],
     );
     let mut events = Vec::new();
     while events.len() < 4 {
         events.push(session.next_event().await);
     }
-    assert_eq!(kinds(&events), ["started", "completed", "started", "completed"]);
+    assert_eq!(
+        kinds(&events),
+        ["started", "completed", "started", "completed"]
+    );
     let steps: Vec<_> = events.iter().map(|e| e.step).collect();
     assert_eq!(steps, [0, 0, 1, 1]);
     let batches = decode_arrow(&completed_outputs(&events)["value"]);
@@ -260,9 +352,19 @@ async fn add_sums_its_inputs_and_offset() {
     let mut client = runtime.client().await;
     let inputs = || vec![("a", value_input(json("1"))), ("b", value_input(json("2")))];
     let events = run_one(&mut client, step("conformance.add", "{}", inputs())).await;
-    assert_eq!(as_json(&completed_outputs(&events)["sum"]), serde_json::json!(3));
-    let events = run_one(&mut client, step("conformance.add", r#"{"offset":0.5}"#, inputs())).await;
-    assert_eq!(as_json(&completed_outputs(&events)["sum"]), serde_json::json!(3.5));
+    assert_eq!(
+        as_json(&completed_outputs(&events)["sum"]),
+        serde_json::json!(3)
+    );
+    let events = run_one(
+        &mut client,
+        step("conformance.add", r#"{"offset":0.5}"#, inputs()),
+    )
+    .await;
+    assert_eq!(
+        as_json(&completed_outputs(&events)["sum"]),
+        serde_json::json!(3.5)
+    );
 }
 
 #[tokio::test]
@@ -271,7 +373,14 @@ async fn inputs_and_configs_that_do_not_fit_fail_without_retry() {
     let mut client = runtime.client().await;
     let events = run_one(
         &mut client,
-        step("conformance.add", "{}", vec![("a", value_input(json("\"one\""))), ("b", value_input(json("2")))]),
+        step(
+            "conformance.add",
+            "{}",
+            vec![
+                ("a", value_input(json("\"one\""))),
+                ("b", value_input(json("2"))),
+            ],
+        ),
     )
     .await;
     let failure = failure(&events);
@@ -282,17 +391,31 @@ async fn inputs_and_configs_that_do_not_fit_fail_without_retry() {
         "node \"add\" (conformance.add): input \"a\": invalid type: string \"one\", expected a JSON number"
     );
 
-    let events = run_one(&mut client, step("conformance.add", "{}", vec![("a", value_input(json("1")))])).await;
+    let events = run_one(
+        &mut client,
+        step("conformance.add", "{}", vec![("a", value_input(json("1")))]),
+    )
+    .await;
     assert_eq!(
         failure_of(&events).message,
         "node \"add\" (conformance.add): input \"b\" is required but was not given"
     );
 
-    let events = run_one(&mut client, step("conformance.sleep", r#"{"ms":"x"}"#, vec![])).await;
+    let events = run_one(
+        &mut client,
+        step("conformance.sleep", r#"{"ms":"x"}"#, vec![]),
+    )
+    .await;
     let failure = failure_of(&events);
     assert_eq!(failure.r#type, "config.invalid");
     assert!(!failure.retryable);
-    assert!(failure.message.starts_with("node \"sleep\" (conformance.sleep): config field \"ms\": invalid type"), "{}", failure.message);
+    assert!(
+        failure
+            .message
+            .starts_with("node \"sleep\" (conformance.sleep): config field \"ms\": invalid type"),
+        "{}",
+        failure.message
+    );
 }
 
 fn failure_of(events: &[pb::Event]) -> pb::Failure {
@@ -303,15 +426,34 @@ fn failure_of(events: &[pb::Event]) -> pb::Failure {
 async fn fail_reports_the_configured_failure_with_details() {
     let runtime = Runtime::start(CONFORMANCE).await;
     let mut client = runtime.client().await;
-    let events = run_one(&mut client, step("conformance.fail", r#"{"message":"no luck","retryable":false,"type":"custom.kind"}"#, vec![])).await;
+    let events = run_one(
+        &mut client,
+        step(
+            "conformance.fail",
+            r#"{"message":"no luck","retryable":false,"type":"custom.kind"}"#,
+            vec![],
+        ),
+    )
+    .await;
     assert_eq!(kinds(&events), ["started", "failed"]);
     let failure = failure(&events);
     assert_eq!(failure.message, "no luck");
     assert_eq!(failure.r#type, "custom.kind");
     assert!(!failure.retryable);
-    assert_eq!(as_json(failure.details.as_ref().unwrap()), serde_json::json!({"code": 7}));
+    assert_eq!(
+        as_json(failure.details.as_ref().unwrap()),
+        serde_json::json!({"code": 7})
+    );
 
-    let events = run_one(&mut client, step("conformance.fail", r#"{"message":"again","retryable":true}"#, vec![])).await;
+    let events = run_one(
+        &mut client,
+        step(
+            "conformance.fail",
+            r#"{"message":"again","retryable":true}"#,
+            vec![],
+        ),
+    )
+    .await;
     let failure = failure_of(&events);
     assert_eq!(failure.r#type, "conformance.failure");
     assert!(failure.retryable);
@@ -321,7 +463,11 @@ async fn fail_reports_the_configured_failure_with_details() {
 async fn an_ordinary_error_becomes_a_retryable_failure_of_type_error() {
     let runtime = Runtime::start(CONFORMANCE).await;
     let mut client = runtime.client().await;
-    let events = run_one(&mut client, step("conformance.throw", r#"{"message":"it broke"}"#, vec![])).await;
+    let events = run_one(
+        &mut client,
+        step("conformance.throw", r#"{"message":"it broke"}"#, vec![]),
+    )
+    .await;
     let failure = failure(&events);
     assert_eq!(failure.message, "it broke");
     assert_eq!(failure.r#type, "error");
@@ -336,7 +482,10 @@ async fn a_panic_becomes_a_failure_and_the_runtime_keeps_serving() {
     let failure = failure(&events);
     assert_eq!(failure.r#type, "panic");
     assert!(!failure.retryable);
-    assert_eq!(failure.message, "node \"panic\" (conformance.panic) panicked: boom");
+    assert_eq!(
+        failure.message,
+        "node \"panic\" (conformance.panic) panicked: boom"
+    );
 
     let inputs = vec![("a", value_input(json("1"))), ("b", value_input(json("2")))];
     let events = run_one(&mut client, step("conformance.add", "{}", inputs)).await;
@@ -348,13 +497,18 @@ async fn cancel_stops_a_sleep_at_once() {
     let runtime = Runtime::start(CONFORMANCE).await;
     let mut client = runtime.client().await;
     let mut session = Session::open(&mut client).await;
-    session.execute(8, vec![step("conformance.sleep", r#"{"ms":60000}"#, vec![])]);
+    session.execute(
+        8,
+        vec![step("conformance.sleep", r#"{"ms":60000}"#, vec![])],
+    );
     let started = session.next_event().await;
     assert_eq!(kinds(&[started]), ["started"]);
     session.cancel(8, "user asked");
     let events = session.finish(8).await;
     assert_eq!(kinds(&events), ["cancelled"]);
-    let Some(Kind::Cancelled(cancelled)) = &events[0].kind else { panic!() };
+    let Some(Kind::Cancelled(cancelled)) = &events[0].kind else {
+        panic!()
+    };
     assert_eq!(cancelled.reason, "user asked");
 }
 
@@ -363,7 +517,10 @@ async fn closing_the_session_cancels_its_invocations() {
     let runtime = Runtime::start(CONFORMANCE).await;
     let mut client = runtime.client().await;
     let mut session = Session::open(&mut client).await;
-    session.execute(1, vec![step("conformance.sleep", r#"{"ms":60000}"#, vec![])]);
+    session.execute(
+        1,
+        vec![step("conformance.sleep", r#"{"ms":60000}"#, vec![])],
+    );
     session.next_event().await;
     drop(session);
     let drained = client
@@ -385,7 +542,10 @@ async fn a_step_over_its_timeout_fails_with_a_retryable_timeout() {
     let failure = failure(&events);
     assert_eq!(failure.r#type, "timeout");
     assert!(failure.retryable);
-    assert_eq!(failure.message, "node \"nap\" (conformance.sleep) timed out after 50 ms");
+    assert_eq!(
+        failure.message,
+        "node \"nap\" (conformance.sleep) timed out after 50 ms"
+    );
 }
 
 #[tokio::test]
@@ -395,12 +555,26 @@ async fn report_streams_a_log_progress_and_chunks_before_completing() {
     let events = run_one(&mut client, step("conformance.report", "{}", vec![])).await;
     assert_eq!(
         kinds(&events),
-        ["started", "log", "progress", "progress", "chunk", "chunk", "chunk", "completed"]
+        [
+            "started",
+            "log",
+            "progress",
+            "progress",
+            "chunk",
+            "chunk",
+            "chunk",
+            "completed"
+        ]
     );
-    let Some(Kind::Log(log)) = &events[1].kind else { panic!() };
+    let Some(Kind::Log(log)) = &events[1].kind else {
+        panic!()
+    };
     assert_eq!(log.message, "hello from rust");
     assert_eq!(log.level, pb::log::Level::Info as i32);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&log.fields_json).unwrap(), serde_json::json!({"n": 1}));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&log.fields_json).unwrap(),
+        serde_json::json!({"n": 1})
+    );
     let progress: Vec<_> = events[2..4]
         .iter()
         .map(|e| match &e.kind {
@@ -408,39 +582,81 @@ async fn report_streams_a_log_progress_and_chunks_before_completing() {
             _ => unreachable!(),
         })
         .collect();
-    assert_eq!(progress, [(0.5, "half".to_owned()), (1.0, "done".to_owned())]);
+    assert_eq!(
+        progress,
+        [(0.5, "half".to_owned()), (1.0, "done".to_owned())]
+    );
     for (index, event) in events[4..7].iter().enumerate() {
-        let Some(Kind::Chunk(chunk)) = &event.kind else { panic!() };
+        let Some(Kind::Chunk(chunk)) = &event.kind else {
+            panic!()
+        };
         assert_eq!(chunk.port, "items");
-        assert_eq!(as_json(chunk.value.as_ref().unwrap()), serde_json::json!(index));
+        assert_eq!(
+            as_json(chunk.value.as_ref().unwrap()),
+            serde_json::json!(index)
+        );
     }
-    assert_eq!(as_json(&completed_outputs(&events)["done"]), serde_json::json!(true));
+    assert_eq!(
+        as_json(&completed_outputs(&events)["done"]),
+        serde_json::json!(true)
+    );
 }
 
 #[tokio::test]
 async fn values_over_the_inline_limit_travel_as_blobs_both_ways() {
     let runtime = Runtime::start_with(CONFORMANCE, &[("CONDUCTOR_INLINE_LIMIT", "1000")]).await;
     let mut client = runtime.client().await;
-    let events = run_one(&mut client, step("conformance.produce", r#"{"kind":"large","size":5000}"#, vec![])).await;
+    let events = run_one(
+        &mut client,
+        step(
+            "conformance.produce",
+            r#"{"kind":"large","size":5000}"#,
+            vec![],
+        ),
+    )
+    .await;
     let value = completed_outputs(&events).remove("value").unwrap();
-    let Some(pb::value::Kind::Blob(blob)) = &value.kind else { panic!("expected a blob, got {value:?}") };
+    let Some(pb::value::Kind::Blob(blob)) = &value.kind else {
+        panic!("expected a blob, got {value:?}")
+    };
     assert_eq!(blob.size, 5000);
     assert_eq!(blob.encoding, pb::blob_ref::Encoding::Raw as i32);
     let path = blob.uri.strip_prefix("file://").unwrap();
     assert!(path.starts_with(runtime.dir.0.join("blobs").to_str().unwrap()));
     assert!(path.ends_with(&blob.sha256));
     let content = std::fs::read(path).unwrap();
-    assert_eq!(content, (0..5000).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+    assert_eq!(
+        content,
+        (0..5000).map(|i| (i % 251) as u8).collect::<Vec<_>>()
+    );
 
     // A blob given as input is read, and echoed back as a blob again.
-    let events = run_one(&mut client, step("conformance.echo", "{}", vec![("value", value_input(value.clone()))])).await;
+    let events = run_one(
+        &mut client,
+        step(
+            "conformance.echo",
+            "{}",
+            vec![("value", value_input(value.clone()))],
+        ),
+    )
+    .await;
     assert_eq!(completed_outputs(&events)["value"], value);
 
     // A blob whose size does not match is corrupt.
     let mut wrong = blob.clone();
     wrong.size = 4999;
-    let corrupt = pb::Value { kind: Some(pb::value::Kind::Blob(wrong)) };
-    let events = run_one(&mut client, step("conformance.echo", "{}", vec![("value", value_input(corrupt))])).await;
+    let corrupt = pb::Value {
+        kind: Some(pb::value::Kind::Blob(wrong)),
+    };
+    let events = run_one(
+        &mut client,
+        step(
+            "conformance.echo",
+            "{}",
+            vec![("value", value_input(corrupt))],
+        ),
+    )
+    .await;
     let failure = failure(&events);
     assert_eq!(failure.r#type, "blob.corrupt");
     assert!(!failure.retryable);
@@ -461,7 +677,10 @@ async fn many_invocations_run_at_once_on_one_session() {
         if let Some(Kind::Completed(_)) = event.kind {
             completed.insert(event.invocation_id);
         }
-        assert!(!matches!(event.kind, Some(Kind::Failed(_) | Kind::Rejected(_))), "{event:?}");
+        assert!(
+            !matches!(event.kind, Some(Kind::Failed(_) | Kind::Rejected(_))),
+            "{event:?}"
+        );
     }
     assert_eq!(completed.len(), count as usize);
     // 400 events arrived in fewer responses, because ready events are batched.
@@ -474,7 +693,10 @@ async fn invocations_over_max_concurrency_are_rejected_as_busy() {
     let mut client = runtime.client().await;
     let mut session = Session::open(&mut client).await;
     for id in 1..=3 {
-        session.execute(id, vec![step("conformance.sleep", r#"{"ms":60000}"#, vec![])]);
+        session.execute(
+            id,
+            vec![step("conformance.sleep", r#"{"ms":60000}"#, vec![])],
+        );
     }
     let events = session.finish(3).await;
     assert_eq!(kinds(&events), ["rejected"]);
@@ -496,8 +718,16 @@ async fn unknown_node_types_and_bad_step_references_are_rejected() {
     session.execute(
         2,
         vec![
-            step("conformance.echo", "{}", vec![("value", step_input(1, "value"))]),
-            step("conformance.echo", "{}", vec![("value", value_input(json("1")))]),
+            step(
+                "conformance.echo",
+                "{}",
+                vec![("value", step_input(1, "value"))],
+            ),
+            step(
+                "conformance.echo",
+                "{}",
+                vec![("value", value_input(json("1")))],
+            ),
         ],
     );
     let events = session.finish(2).await;
@@ -508,13 +738,21 @@ async fn unknown_node_types_and_bad_step_references_are_rejected() {
         3,
         vec![
             step("conformance.produce", r#"{"kind":"json"}"#, vec![]),
-            step("conformance.echo", "{}", vec![("value", step_input(0, "nope"))]),
+            step(
+                "conformance.echo",
+                "{}",
+                vec![("value", step_input(0, "nope"))],
+            ),
         ],
     );
     let events = session.finish(3).await;
     let failure = failure(&events);
     assert_eq!(failure.r#type, "step.invalid");
-    assert!(failure.message.contains("its outputs are: value"), "{}", failure.message);
+    assert!(
+        failure.message.contains("its outputs are: value"),
+        "{}",
+        failure.message
+    );
 }
 
 #[tokio::test]
@@ -527,21 +765,46 @@ async fn a_multi_step_chain_passes_outputs_along_and_stops_at_a_failure() {
         4,
         vec![
             step("conformance.add", "{}", vec![("a", one()), ("b", one())]),
-            step("conformance.add", "{}", vec![("a", step_input(0, "sum")), ("b", one())]),
-            step("conformance.add", r#"{"offset":10}"#, vec![("a", step_input(1, "sum")), ("b", step_input(0, "sum"))]),
+            step(
+                "conformance.add",
+                "{}",
+                vec![("a", step_input(0, "sum")), ("b", one())],
+            ),
+            step(
+                "conformance.add",
+                r#"{"offset":10}"#,
+                vec![("a", step_input(1, "sum")), ("b", step_input(0, "sum"))],
+            ),
         ],
     );
     let mut events = Vec::new();
     while events.len() < 6 {
         events.push(session.next_event().await);
     }
-    assert_eq!(kinds(&events), ["started", "completed", "started", "completed", "started", "completed"]);
-    assert_eq!(as_json(&completed_outputs(&events)["sum"]), serde_json::json!(15));
+    assert_eq!(
+        kinds(&events),
+        [
+            "started",
+            "completed",
+            "started",
+            "completed",
+            "started",
+            "completed"
+        ]
+    );
+    assert_eq!(
+        as_json(&completed_outputs(&events)["sum"]),
+        serde_json::json!(15)
+    );
 
     session.execute(
         5,
         vec![
-            step("conformance.fail", r#"{"message":"stop","retryable":false}"#, vec![]),
+            step(
+                "conformance.fail",
+                r#"{"message":"stop","retryable":false}"#,
+                vec![],
+            ),
             step("conformance.add", "{}", vec![("a", one()), ("b", one())]),
         ],
     );
@@ -555,7 +818,10 @@ async fn stdout_noise_after_the_handshake_line_goes_to_stderr() {
     let mut runtime = Runtime::start(CONFORMANCE).await;
     let mut client = runtime.client().await;
     let events = run_one(&mut client, step("conformance.print", "{}", vec![])).await;
-    assert_eq!(as_json(&completed_outputs(&events)["ok"]), serde_json::json!(true));
+    assert_eq!(
+        as_json(&completed_outputs(&events)["ok"]),
+        serde_json::json!(true)
+    );
     drop(runtime.stdin.take());
     assert_eq!(runtime.wait_exit().await, 0);
     let mut rest = String::new();
@@ -590,7 +856,11 @@ async fn drain_then_shutdown_stops_the_runtime_with_status_0() {
     let mut session = Session::open(&mut client).await;
     session.execute(1, vec![step("conformance.sleep", r#"{"ms":100}"#, vec![])]);
     session.next_event().await;
-    let drained = client.drain(pb::DrainRequest { grace_ms: 10_000 }).await.unwrap().into_inner();
+    let drained = client
+        .drain(pb::DrainRequest { grace_ms: 10_000 })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(drained.unfinished, 0);
     session.execute(2, vec![step("conformance.sleep", r#"{"ms":1}"#, vec![])]);
     let events = session.finish(2).await;

@@ -32,7 +32,12 @@ impl Node for AddOne {
             .deterministic()
     }
 
-    async fn run(&self, _: &Context, _: Empty, input: AddOneInput) -> Result<AddOneOutput, NodeError> {
+    async fn run(
+        &self,
+        _: &Context,
+        _: Empty,
+        input: AddOneInput,
+    ) -> Result<AddOneOutput, NodeError> {
         let y = input.x.checked_add(1).ok_or_else(|| {
             NodeError::permanent(format!("{} + 1 overflows a 64-bit integer", input.x))
                 .with_type("overflow")

@@ -42,7 +42,9 @@ impl Node for Sha256Node {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new("rs.hash", "1")
             .title("Hash bytes")
-            .description("The SHA-256 of raw bytes, or of a string's UTF-8 bytes, as lowercase hex.")
+            .description(
+                "The SHA-256 of raw bytes, or of a string's UTF-8 bytes, as lowercase hex.",
+            )
             .idempotent()
             .deterministic()
     }

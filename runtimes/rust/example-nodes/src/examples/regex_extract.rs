@@ -40,7 +40,10 @@ const CACHE_SIZE: usize = 64;
 
 impl RegexExtract {
     fn compiled(&self, pattern: &str) -> Result<Arc<Regex>, regex::Error> {
-        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(regex) = cache.get(pattern) {
             return Ok(regex.clone());
         }
@@ -78,7 +81,12 @@ impl Node for RegexExtract {
         }
     }
 
-    async fn run(&self, ctx: &Context, config: RegexConfig, input: RegexInput) -> Result<RegexOutput, NodeError> {
+    async fn run(
+        &self,
+        ctx: &Context,
+        config: RegexConfig,
+        input: RegexInput,
+    ) -> Result<RegexOutput, NodeError> {
         let regex = self.compiled(&config.pattern).map_err(|error| {
             NodeError::permanent(format!(
                 "node \"{}\" (rs.regex-extract): config field \"pattern\": invalid regular expression: {error}",
@@ -90,11 +98,20 @@ impl Node for RegexExtract {
         let mut matches = Vec::new();
         let mut groups = Vec::new();
         if names.is_empty() {
-            matches.extend(regex.find_iter(&input.text).map(|found| found.as_str().to_owned()));
+            matches.extend(
+                regex
+                    .find_iter(&input.text)
+                    .map(|found| found.as_str().to_owned()),
+            );
             groups.resize_with(matches.len(), Map::new);
         } else {
             for captures in regex.captures_iter(&input.text) {
-                matches.push(captures.get(0).map_or("", |found| found.as_str()).to_owned());
+                matches.push(
+                    captures
+                        .get(0)
+                        .map_or("", |found| found.as_str())
+                        .to_owned(),
+                );
                 let named = names
                     .iter()
                     .map(|&name| {

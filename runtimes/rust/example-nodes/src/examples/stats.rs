@@ -39,12 +39,19 @@ impl Node for Stats {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new("rs.stats", "1")
             .title("Column statistics")
-            .description("Count, null count, min, max, mean and standard deviation of every numeric column.")
+            .description(
+                "Count, null count, min, max, mean and standard deviation of every numeric column.",
+            )
             .idempotent()
             .deterministic()
     }
 
-    async fn run(&self, _: &Context, _: Empty, input: StatsInput) -> Result<StatsOutput, NodeError> {
+    async fn run(
+        &self,
+        _: &Context,
+        _: Empty,
+        input: StatsInput,
+    ) -> Result<StatsOutput, NodeError> {
         let table = input.table;
         let mut stats = Map::new();
         for (index, field) in table.schema().fields().iter().enumerate() {
@@ -62,7 +69,9 @@ impl Node for Stats {
                 DataType::UInt16 => describe::<UInt16Type>(&columns, |v| v.into(), |v| v.into()),
                 DataType::UInt32 => describe::<UInt32Type>(&columns, |v| v.into(), |v| v.into()),
                 DataType::UInt64 => describe::<UInt64Type>(&columns, |v| v as f64, |v| v.into()),
-                DataType::Float32 => describe::<Float32Type>(&columns, f64::from, |v| f64::from(v).into()),
+                DataType::Float32 => {
+                    describe::<Float32Type>(&columns, f64::from, |v| f64::from(v).into())
+                }
                 DataType::Float64 => describe::<Float64Type>(&columns, |v| v, |v| v.into()),
                 _ => continue,
             };
@@ -91,13 +100,17 @@ impl Moments {
         let count = self.count + other.count;
         let delta = other.mean - self.mean;
         self.mean += delta * other.count as f64 / count as f64;
-        self.m2 += other.m2 + delta * delta * (self.count as f64 * other.count as f64) / count as f64;
+        self.m2 +=
+            other.m2 + delta * delta * (self.count as f64 * other.count as f64) / count as f64;
         self.count = count;
     }
 }
 
 /// One batch's moments, two passes over the values.
-fn batch_moments<T: ArrowNumericType>(array: &PrimitiveArray<T>, to_f64: fn(T::Native) -> f64) -> Moments {
+fn batch_moments<T: ArrowNumericType>(
+    array: &PrimitiveArray<T>,
+    to_f64: fn(T::Native) -> f64,
+) -> Moments {
     let count = (array.len() - array.null_count()) as u64;
     if count == 0 {
         return Moments::default();
@@ -107,11 +120,18 @@ fn batch_moments<T: ArrowNumericType>(array: &PrimitiveArray<T>, to_f64: fn(T::N
         let values = array.values();
         sum = values.iter().map(|&v| to_f64(v)).sum::<f64>();
         mean = sum / count as f64;
-        m2 = values.iter().map(|&v| (to_f64(v) - mean).powi(2)).sum::<f64>();
+        m2 = values
+            .iter()
+            .map(|&v| (to_f64(v) - mean).powi(2))
+            .sum::<f64>();
     } else {
         sum = array.iter().flatten().map(to_f64).sum::<f64>();
         mean = sum / count as f64;
-        m2 = array.iter().flatten().map(|v| (to_f64(v) - mean).powi(2)).sum::<f64>();
+        m2 = array
+            .iter()
+            .flatten()
+            .map(|v| (to_f64(v) - mean).powi(2))
+            .sum::<f64>();
     }
     Moments { count, mean, m2 }
 }
@@ -131,10 +151,22 @@ fn describe<T: ArrowNumericType>(
         null_count += array.null_count() as u64;
         moments.merge(&batch_moments(array, to_f64));
         if let Some(low) = aggregate::min(array) {
-            min = Some(min.map_or(low, |seen| if to_f64(low) < to_f64(seen) { low } else { seen }));
+            min = Some(min.map_or(low, |seen| {
+                if to_f64(low) < to_f64(seen) {
+                    low
+                } else {
+                    seen
+                }
+            }));
         }
         if let Some(high) = aggregate::max(array) {
-            max = Some(max.map_or(high, |seen| if to_f64(high) > to_f64(seen) { high } else { seen }));
+            max = Some(max.map_or(high, |seen| {
+                if to_f64(high) > to_f64(seen) {
+                    high
+                } else {
+                    seen
+                }
+            }));
         }
     }
     let finite = |value: f64| serde_json::Number::from_f64(value).map_or(Json::Null, Json::Number);
@@ -145,7 +177,11 @@ fn describe<T: ArrowNumericType>(
     out.insert("max".to_owned(), max.map_or(Json::Null, to_json));
     out.insert(
         "mean".to_owned(),
-        if moments.count == 0 { Json::Null } else { finite(moments.mean) },
+        if moments.count == 0 {
+            Json::Null
+        } else {
+            finite(moments.mean)
+        },
     );
     out.insert(
         "stddev".to_owned(),

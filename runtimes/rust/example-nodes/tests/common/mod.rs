@@ -1,7 +1,12 @@
 //! A small host for the integration tests: spawns a runtime binary with the documented environment, reads its
 //! handshake line and drives it over its Unix socket with a tonic client, as the Conductor host does.
 
-#![allow(dead_code, unreachable_pub, missing_docs, missing_debug_implementations)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    missing_debug_implementations
+)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -78,15 +83,17 @@ pub struct Token(pub String);
 impl Interceptor for Token {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if !self.0.is_empty() {
-            request
-                .metadata_mut()
-                .insert("conductor-token", MetadataValue::try_from(self.0.as_str()).unwrap());
+            request.metadata_mut().insert(
+                "conductor-token",
+                MetadataValue::try_from(self.0.as_str()).unwrap(),
+            );
         }
         Ok(request)
     }
 }
 
-pub type Client = pb::runtime_service_client::RuntimeServiceClient<InterceptedService<Channel, Token>>;
+pub type Client =
+    pb::runtime_service_client::RuntimeServiceClient<InterceptedService<Channel, Token>>;
 
 /// A runtime process started by the test, killed on drop.
 pub struct Runtime {
@@ -131,7 +138,9 @@ impl Runtime {
                 if read == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..read]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..read]));
             }
         });
         let mut line = String::new();
@@ -305,7 +314,9 @@ fn futures_stream(
 
 pub fn json(text: &str) -> pb::Value {
     pb::Value {
-        kind: Some(pb::value::Kind::Json(bytes::Bytes::copy_from_slice(text.as_bytes()))),
+        kind: Some(pb::value::Kind::Json(bytes::Bytes::copy_from_slice(
+            text.as_bytes(),
+        ))),
     }
 }
 
