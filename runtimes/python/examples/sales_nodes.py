@@ -31,7 +31,9 @@ def read_csv(*, config: ReadCsvConfig, ctx: Context) -> pl.DataFrame:
     try:
         table = pl.read_csv(config.path, try_parse_dates=True)
     except FileNotFoundError as error:
-        raise NodeFailure(f"no CSV file at {config.path}", type="file.missing", details={"path": config.path}) from error
+        raise NodeFailure(
+            f"no CSV file at {config.path}", type="file.missing", details={"path": config.path}
+        ) from error
     ctx.log.info("read csv", path=config.path, rows=table.height, columns=table.width)
     return table
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ from conductor_runtime.gen.conductor.runtime.v1 import runtime_pb2 as pb
 from conductor_runtime.gen.conductor.runtime.v1 import runtime_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
 COOKIE = "conductor-runtime-7f3c9a1e"
 TOKEN = "test-token-123"
@@ -70,7 +70,15 @@ class RuntimeProcess:
         self.stderr_path = self.directory / "stderr.log"
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "conductor_runtime", "--path", str(NODES_DIR), "--path", str(EXAMPLES_DIR)]
+        command = [
+            sys.executable,
+            "-m",
+            "conductor_runtime",
+            "--path",
+            str(NODES_DIR),
+            "--path",
+            str(EXAMPLES_DIR),
+        ]
         for module in self.modules:
             command += ["--module", module]
         return command + self.arguments
@@ -89,9 +97,14 @@ class RuntimeProcess:
         self.info = json.loads(line)
         return self
 
+    @property
+    def child(self) -> subprocess.Popen[bytes]:
+        assert self.process is not None, "start() first"
+        return self.process
+
     def read_stdout_line(self, timeout_s: float) -> bytes:
-        assert self.process is not None and self.process.stdout is not None
-        stdout = self.process.stdout
+        stdout = self.child.stdout
+        assert stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(stdout, selectors.EVENT_READ)
             if not selector.select(timeout_s):
@@ -100,8 +113,9 @@ class RuntimeProcess:
 
     def rest_of_stdout(self) -> bytes:
         """Everything written to stdout after the handshake line (call after the process exited)."""
-        assert self.process is not None and self.process.stdout is not None
-        return self.process.stdout.read()
+        stdout = self.child.stdout
+        assert stdout is not None
+        return stdout.read()
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
@@ -111,9 +125,9 @@ class RuntimeProcess:
         return str(self.info["address"])
 
     def close_stdin(self) -> None:
-        assert self.process is not None and self.process.stdin is not None
-        if not self.process.stdin.closed:
-            self.process.stdin.close()
+        stdin = self.child.stdin
+        if stdin is not None and not stdin.closed:
+            stdin.close()
 
     def wait(self, timeout_s: float = 10.0) -> int:
         assert self.process is not None
@@ -135,6 +149,14 @@ class RuntimeProcess:
                 self.process.wait()
         if self.process.stdout is not None:
             self.process.stdout.close()
+
+
+async def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    """Polls ``condition`` (a file appearing, say) until it holds or the time is up; returns its last value."""
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:  # noqa: ASYNC110 because files give no event to await
+        await asyncio.sleep(0.01)
+    return condition()
 
 
 def json_value(data: Any) -> pb.Value:
@@ -194,7 +216,7 @@ class SessionClient:
         self._step_counts: dict[int, int] = {}
         self._done: dict[int, asyncio.Future[list[pb.Event]]] = {}
         self.closed = asyncio.get_running_loop().create_future()
-        self._reader = asyncio.ensure_future(self._read())
+        self.reader = asyncio.ensure_future(self._read())
 
     async def _read(self) -> None:
         try:
@@ -228,16 +250,14 @@ class SessionClient:
         steps = list(steps)
         self._step_counts[invocation_id] = len(steps)
         self._done[invocation_id] = asyncio.get_running_loop().create_future()
-        command = pb.Command(
-            execute=pb.Execute(invocation_id=invocation_id, execution_id=execution_id, steps=steps)
-        )
+        command = pb.Command(execute=pb.Execute(invocation_id=invocation_id, execution_id=execution_id, steps=steps))
         await self.call.write(pb.SessionRequest(commands=[command]))
 
     async def execute_many(self, invocations: Mapping[int, Iterable[pb.Step]]) -> None:
         """Sends several Execute commands in one SessionRequest."""
         commands: list[pb.Command] = []
-        for invocation_id, steps in invocations.items():
-            steps = list(steps)
+        for invocation_id, given in invocations.items():
+            steps = list(given)
             self._step_counts[invocation_id] = len(steps)
             self._done[invocation_id] = asyncio.get_running_loop().create_future()
             commands.append(pb.Command(execute=pb.Execute(invocation_id=invocation_id, steps=steps)))
@@ -271,18 +291,18 @@ class Client:
     metadata: tuple[tuple[str, str], ...]
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[SessionClient]:
+    async def session(self) -> AsyncGenerator[SessionClient]:
         call = self.stub.Session(metadata=self.metadata)
         client = SessionClient(call)
         try:
             yield client
         finally:
             call.cancel()
-            client._reader.cancel()  # noqa: SLF001
+            client.reader.cancel()
 
 
 @asynccontextmanager
-async def connect(runtime: RuntimeProcess, token: str | None = TOKEN) -> AsyncIterator[Client]:
+async def connect(runtime: RuntimeProcess, token: str | None = TOKEN) -> AsyncGenerator[Client]:
     channel = grpc.aio.insecure_channel(f"unix:{runtime.address}")
     try:
         metadata = (("conductor-token", token),) if token is not None else ()

@@ -141,13 +141,26 @@ async def test_report_logs_progress_and_chunks_in_order(runtime: RuntimeProcess)
     async with connect(runtime) as client, client.session() as session:
         events = await session.run(1, step("conformance.report"))
     assert [kind(event) for event in events] == [
-        "started", "log", "progress", "chunk", "chunk", "chunk", "progress", "completed",
+        "started",
+        "log",
+        "progress",
+        "chunk",
+        "chunk",
+        "chunk",
+        "progress",
+        "completed",
     ]
     log = events[1].log
-    assert (log.level, log.message, json.loads(log.fields_json)) == (pb.Log.LEVEL_INFO, "hello from python", {"n": 1})
+    assert (log.level, log.message, json.loads(log.fields_json)) == (
+        pb.Log.LEVEL_INFO,
+        "hello from python",
+        {"n": 1},
+    )
     assert (events[2].progress.fraction, events[2].progress.message) == (0.5, "half")
     assert [(event.chunk.port, decode_json(event.chunk.value)) for event in events[3:6]] == [
-        ("items", 0), ("items", 1), ("items", 2),
+        ("items", 0),
+        ("items", 1),
+        ("items", 2),
     ]
     assert (events[6].progress.fraction, events[6].progress.message) == (1.0, "done")
     assert decode_json(events[-1].completed.outputs["done"]) is True

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from conductor_runtime.gen.conductor.runtime.v1 import runtime_pb2 as pb
 from harness import RuntimeProcess, connect, json_value
 
 CONFORMANCE_TYPES = {
-    "conformance.echo", "conformance.produce", "conformance.add", "conformance.fail", "conformance.throw",
-    "conformance.sleep", "conformance.report", "conformance.crash", "conformance.print",
+    "conformance.echo",
+    "conformance.produce",
+    "conformance.add",
+    "conformance.fail",
+    "conformance.throw",
+    "conformance.sleep",
+    "conformance.report",
+    "conformance.crash",
+    "conformance.print",
 }
 
 
@@ -21,7 +29,7 @@ async def list_types(runtime: RuntimeProcess) -> dict[str, pb.NodeType]:
 
 async def test_lists_every_conformance_node_type_with_its_flags(runtime: RuntimeProcess) -> None:
     types = await list_types(runtime)
-    assert CONFORMANCE_TYPES <= set(types)
+    assert set(types) >= CONFORMANCE_TYPES
     flags = {name: types[name].flags for name in CONFORMANCE_TYPES}
     assert (flags["conformance.add"].idempotent, flags["conformance.add"].deterministic) == (True, True)
     assert flags["conformance.sleep"].cancellable
@@ -35,7 +43,8 @@ async def test_ports_and_schemas_follow_the_signatures(runtime: RuntimeProcess) 
     add = types["conformance.add"]
     assert [(port.name, port.required) for port in add.inputs] == [("a", True), ("b", True)]
     assert json.loads(add.inputs[0].schema) == {
-        "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "number",
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "number",
     }
     assert [port.name for port in add.outputs] == ["sum"]
     config = json.loads(add.config_schema)
@@ -58,7 +67,11 @@ async def test_table_and_bytes_ports_carry_the_encoding_marker(runtime: RuntimeP
     table = json.loads(types["test.pandas-identity"].inputs[0].schema)
     assert (table["type"], table["x-conductor-encoding"]) == ("object", "arrow")
     data = json.loads(types["test.bytes-length"].inputs[0].schema)
-    assert (data["type"], data["contentEncoding"], data["x-conductor-encoding"]) == ("string", "binary", "raw")
+    assert (data["type"], data["contentEncoding"], data["x-conductor-encoding"]) == (
+        "string",
+        "binary",
+        "raw",
+    )
     optional = types["test.optional-table"].inputs[0]
     assert not optional.required
     assert json.loads(optional.schema)["anyOf"][1] == {"type": "null"}
@@ -67,12 +80,14 @@ async def test_table_and_bytes_ports_carry_the_encoding_marker(runtime: RuntimeP
     assert [port.name for port in model.outputs] == ["total", "label"]
 
 
-async def test_schema_hash_is_stable_and_tracks_the_node_types(runtime: RuntimeProcess, spawn: object) -> None:
+async def test_schema_hash_is_stable_and_tracks_the_node_types(
+    runtime: RuntimeProcess, spawn: Callable[..., RuntimeProcess]
+) -> None:
     async with connect(runtime) as client:
         first = await client.stub.Handshake(pb.HandshakeRequest(abi_versions=[1]), metadata=client.metadata)
         second = await client.stub.Handshake(pb.HandshakeRequest(abi_versions=[1]), metadata=client.metadata)
     assert first.schema_hash == second.schema_hash
-    other = spawn(modules=["conductor_runtime.conformance"])  # type: ignore[operator]
+    other = spawn(modules=["conductor_runtime.conformance"])
     async with connect(other) as client:
         fewer = await client.stub.Handshake(pb.HandshakeRequest(abi_versions=[1]), metadata=client.metadata)
     assert fewer.schema_hash != first.schema_hash

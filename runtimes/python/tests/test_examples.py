@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyarrow as pa
 
 from harness import EXAMPLES_DIR, RuntimeProcess, connect, decode_json, kind, ref, step
@@ -25,11 +27,14 @@ async def test_read_csv_then_aggregate_in_one_invocation(runtime: RuntimeProcess
             ),
         )
     assert [kind(event) for event in events if kind(event) != "log"] == [
-        "started", "completed", "started", "completed",
+        "started",
+        "completed",
+        "started",
+        "completed",
     ]
     loaded = read_arrow(events[-3].completed.outputs["table"].arrow)
     assert loaded.num_rows == 5
-    assert loaded.schema.field("units").type == pa.int64()
+    assert loaded.column("units").type == pa.int64()
     result = read_arrow(events[-1].completed.outputs["table"].arrow)
     assert result.select(["region", "units", "revenue", "rows"]).to_pylist() == [
         {"region": "east", "units": 5, "revenue": 49.95, "rows": 1},
@@ -64,8 +69,8 @@ async def test_add_one_chain_of_ten_steps(runtime: RuntimeProcess) -> None:
     assert [len(batch) for batch in session.responses] == [20]
 
 
-async def test_node_modules_do_not_load_table_libraries_at_start(spawn: object) -> None:
-    fresh: RuntimeProcess = spawn()  # type: ignore[operator]
+async def test_node_modules_do_not_load_table_libraries_at_start(spawn: Callable[..., RuntimeProcess]) -> None:
+    fresh = spawn()
     async with connect(fresh) as client, client.session() as session:
         events = await session.run(1, step("test.modules-loaded"))
     assert decode_json(events[-1].completed.outputs["loaded"]) == []

@@ -49,17 +49,20 @@ class AggregateOutput(BaseModel):
 
 
 def test_parameters_become_input_ports_and_config() -> None:
-    def aggregate(
-        table: pd.DataFrame, limit: int = 10, *, config: AggregateConfig, ctx: Context
-    ) -> AggregateOutput:
+    def aggregate(table: pd.DataFrame, limit: int = 10, *, config: AggregateConfig, ctx: Context) -> AggregateOutput:
         raise NotImplementedError
 
     definition = define(aggregate, node_type="py.aggregate")
     described = describe(definition)
-    assert described["inputs"] == {"table": (ARROW, True), "limit": ({"default": 10, "type": "integer"}, False)}
+    assert described["inputs"] == {
+        "table": (ARROW, True),
+        "limit": ({"default": 10, "type": "integer"}, False),
+    }
     assert described["config"]["required"] == ["by"]
     assert described["config"]["properties"]["by"] == {
-        "description": "Column to group by.", "title": "By", "type": "string",
+        "description": "Column to group by.",
+        "title": "By",
+        "type": "string",
     }
     assert described["outputs"] == {"table": ARROW, "groups": {"type": "integer"}}
     assert definition.context_parameter == "ctx"
@@ -114,7 +117,7 @@ def test_output_rules() -> None:
     def nothing(x: int) -> None:
         return None
 
-    def untyped(x):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+    def untyped(x: Any):
         return x
 
     def named(x: int) -> int:
@@ -123,20 +126,23 @@ def test_output_rules() -> None:
     assert describe(define(typed, node_type="t.t"))["outputs"] == {"left": ARROW, "right": RAW}
     assert describe(define(counted, node_type="t.t"))["outputs"] == {"rows": {"type": "integer"}}
     assert describe(define(nothing, node_type="t.t"))["outputs"] == {}
-    assert describe(define(untyped, node_type="t.t"))["outputs"] == {"result": {}}  # pyright: ignore[reportUnknownArgumentType]
+    assert describe(define(untyped, node_type="t.t"))["outputs"] == {"result": {}}
     assert describe(define(named, node_type="t.t", output="total"))["outputs"] == {"total": {"type": "integer"}}
 
 
 def test_string_annotations_of_unimported_libraries_are_understood() -> None:
     namespace: dict[str, Any] = {}
-    exec(  # noqa: S102 because the point is a module that never imported pandas
+    exec(
         "from __future__ import annotations\n"
         "def lazy(table: pd.DataFrame, other: pl.DataFrame | None = None) -> pa.Table:\n"
         "    return table\n",
         namespace,
     )
     described = describe(define(namespace["lazy"], node_type="t.lazy"))
-    assert described["inputs"] == {"table": (ARROW, True), "other": ({"anyOf": [ARROW, {"type": "null"}]}, False)}
+    assert described["inputs"] == {
+        "table": (ARROW, True),
+        "other": ({"anyOf": [ARROW, {"type": "null"}]}, False),
+    }
     assert described["outputs"] == {"result": ARROW}
 
 
@@ -172,7 +178,7 @@ def test_unusable_signatures_are_refused_with_the_reason() -> None:
 
     with pytest.raises(TypeError, match=r"\*values and \*\*values cannot be ports"):
         define(variadic, node_type="t.v")
-    with pytest.raises(TypeError, match="input 'value': .*Opaque is neither JSON data"):
+    with pytest.raises(TypeError, match=r"input 'value': .*Opaque is neither JSON data"):
         define(opaque, node_type="t.o")
 
 

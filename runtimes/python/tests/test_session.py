@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 
 from conductor_runtime.gen.conductor.runtime.v1 import runtime_pb2 as pb
-from harness import RuntimeProcess, connect, decode_json, kind, ref, step
+from harness import RuntimeProcess, connect, decode_json, kind, ref, step, wait_until
 
 Spawn = Callable[..., RuntimeProcess]
 
@@ -28,7 +28,12 @@ async def test_chain_passes_step_outputs_in_memory(runtime: RuntimeProcess) -> N
             step("test.model-output", node_id="third", inputs={"x": ref(1, "sum")}),
         )
     assert [(event.step, kind(event)) for event in events] == [
-        (0, "started"), (0, "completed"), (1, "started"), (1, "completed"), (2, "started"), (2, "completed"),
+        (0, "started"),
+        (0, "completed"),
+        (1, "started"),
+        (1, "completed"),
+        (2, "started"),
+        (2, "completed"),
     ]
     outputs = events[-1].completed.outputs
     assert decode_json(events[3].completed.outputs["sum"]) == 13
@@ -62,9 +67,13 @@ async def test_outputs_of_models_typeddicts_and_dataclasses_become_ports(runtime
     async with connect(runtime) as client, client.session() as session:
         halves = await session.run(1, step("test.typeddict-output", inputs={"x": 7}))
         model = await session.run(2, step("test.model-output", inputs={"x": 1}))
-    assert {name: decode_json(value) for name, value in halves[-1].completed.outputs.items()} == {"low": 3, "high": 4}
+    assert {name: decode_json(value) for name, value in halves[-1].completed.outputs.items()} == {
+        "low": 3,
+        "high": 4,
+    }
     assert {name: decode_json(value) for name, value in model[-1].completed.outputs.items()} == {
-        "total": 11, "label": "1+10",
+        "total": 11,
+        "label": "1+10",
     }
 
 
@@ -74,9 +83,14 @@ async def test_context_exposes_ids_heartbeat_and_debug_logs(runtime: RuntimeProc
         events = await session.finished(1)
     assert [kind(event) for event in events] == ["started", "heartbeat", "log", "completed"]
     assert decode_json(events[1].heartbeat.details) == {"offset": 5}
-    assert (events[2].log.level, json.loads(events[2].log.fields_json)) == (pb.Log.LEVEL_DEBUG, {"level": "deep"})
+    assert (events[2].log.level, json.loads(events[2].log.fields_json)) == (
+        pb.Log.LEVEL_DEBUG,
+        {"level": "deep"},
+    )
     assert decode_json(events[-1].completed.outputs["seen"]) == {
-        "node_id": "ctx", "execution_id": "exec-42", "attempt": 3,
+        "node_id": "ctx",
+        "execution_id": "exec-42",
+        "attempt": 3,
     }
 
 
@@ -135,7 +149,7 @@ async def test_inputs_are_validated_before_the_node_runs(runtime: RuntimeProcess
         encoding = await session.run(4, step("test.bytes-length", inputs={"data": 5}))
     failure = wrong[-1].failed.failure
     assert (failure.type, failure.retryable) == ("input.invalid", False)
-    assert failure.message.startswith('node "adder" (conformance.add): input \'a\'')
+    assert failure.message.startswith("node \"adder\" (conformance.add): input 'a'")
     assert 'found string "x"' in failure.message
     assert absent[-1].failed.failure.message == (
         "node \"adder\" (conformance.add): input 'b' is required but was not given"
@@ -150,7 +164,9 @@ async def test_config_is_validated_before_the_node_runs(runtime: RuntimeProcess)
         missing = await session.run(2, step("conformance.sleep", node_id="nap"))
     failure = events[-1].failed.failure
     assert (failure.type, failure.retryable) == ("config.invalid", False)
-    assert failure.message == 'node "nap" (conformance.sleep): config field \'ms\' expected integer, found string "soon"'
+    assert (
+        failure.message == 'node "nap" (conformance.sleep): config field \'ms\' expected integer, found string "soon"'
+    )
     assert "config field 'ms' expected a value, found nothing" in missing[-1].failed.failure.message
 
 
@@ -211,7 +227,13 @@ async def test_timeout_fails_the_step_as_retryable(runtime: RuntimeProcess, tmp_
     async with connect(runtime) as client, client.session() as session:
         started = time.monotonic()
         events = await session.run(
-            1, step("test.thread-sleep", node_id="fetch", config={"ms": 20000, "marker": str(marker)}, timeout_ms=200)
+            1,
+            step(
+                "test.thread-sleep",
+                node_id="fetch",
+                config={"ms": 20000, "marker": str(marker)},
+                timeout_ms=200,
+            ),
         )
         elapsed = time.monotonic() - started
         async_events = await session.run(
@@ -247,9 +269,7 @@ async def test_dropping_the_stream_cancels_its_invocations(runtime: RuntimeProce
             await session.wait_for_kind(1, "started")
             await session.wait_for_kind(2, "started")
         # Leaving the block cancels the call, as a dropped connection would.
-        deadline = time.monotonic() + 3
-        while not (thread_marker.exists() and async_marker.exists()) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: thread_marker.exists() and async_marker.exists(), 3)
         assert thread_marker.read_text() == "session closed"
         assert async_marker.read_text() == "cancelled"
         # The slots were given back: the runtime still accepts work.
@@ -303,7 +323,9 @@ async def test_duplicate_running_invocation_id_is_rejected(runtime: RuntimeProce
         await session.execute(1, [step("conformance.sleep", config={"ms": 300})])
         await session.wait_for_kind(1, "started")
         await session.call.write(
-            pb.SessionRequest(commands=[pb.Command(execute=pb.Execute(invocation_id=1, steps=[step("conformance.print")]))])
+            pb.SessionRequest(
+                commands=[pb.Command(execute=pb.Execute(invocation_id=1, steps=[step("conformance.print")]))]
+            )
         )
         rejected = await session.wait_for_kind(1, "rejected")
         assert rejected.rejected.failure.type == "step.invalid"

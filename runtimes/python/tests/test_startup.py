@@ -23,7 +23,10 @@ def test_started_by_hand_explains_itself_and_exits_2() -> None:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("CONDUCTOR_")}
     result = subprocess.run(
         [sys.executable, "-m", "conductor_runtime", "--module", "conductor_runtime.conformance"],
-        env=environment, capture_output=True, timeout=30, check=False,
+        env=environment,
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stdout == b""
@@ -36,7 +39,11 @@ def test_started_by_hand_explains_itself_and_exits_2() -> None:
 def test_wrong_cookie_counts_as_started_by_hand(tmp_path: os.PathLike[str]) -> None:
     environment = runtime_environment(str(tmp_path), str(tmp_path), CONDUCTOR_COOKIE="nope")
     result = subprocess.run(
-        [sys.executable, "-m", "conductor_runtime"], env=environment, capture_output=True, timeout=30, check=False
+        [sys.executable, "-m", "conductor_runtime"],
+        env=environment,
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 2
     assert b"started by the Conductor host" in result.stderr
@@ -45,7 +52,11 @@ def test_wrong_cookie_counts_as_started_by_hand(tmp_path: os.PathLike[str]) -> N
 def test_missing_socket_dir_is_explained(tmp_path: os.PathLike[str]) -> None:
     environment = runtime_environment("", str(tmp_path))
     result = subprocess.run(
-        [sys.executable, "-m", "conductor_runtime"], env=environment, capture_output=True, timeout=30, check=False
+        [sys.executable, "-m", "conductor_runtime"],
+        env=environment,
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 2
     assert b"CONDUCTOR_SOCKET_DIR is not set" in result.stderr
@@ -106,10 +117,15 @@ async def test_calls_without_the_right_token_are_unauthenticated(runtime: Runtim
 
         call = client.stub.Session(metadata=client.metadata)
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await call.write(pb.SessionRequest())  # fails here or at the read, whichever sees the status first
-            await call.read()
+            await write_then_read(call)
         assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert raised.value.details() == "missing or wrong conductor-token"
+
+
+async def write_then_read(call: grpc.aio.StreamStreamCall[pb.SessionRequest, pb.SessionResponse]) -> None:
+    """Fails at the write or at the read, whichever sees the call's status first."""
+    await call.write(pb.SessionRequest())
+    await call.read()
 
 
 async def test_print_in_a_node_never_reaches_stdout(spawn: Spawn) -> None:
@@ -174,8 +190,11 @@ def test_handshake_line_is_valid_json_terminated_by_newline(tmp_path: os.PathLik
     environment = runtime_environment(socket_dir, str(tmp_path))
     assert environment["CONDUCTOR_COOKIE"] == COOKIE
     process = subprocess.Popen(
-        [sys.executable, "-m", "conductor_runtime"], env=environment,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "conductor_runtime"],
+        env=environment,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         assert process.stdout is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from conductor_runtime._tables import convert_table, from_arrow, from_ipc, to_ar
 from conductor_runtime._values import ValueCodec, read_blob
 from conductor_runtime.gen.conductor.runtime.v1 import runtime_pb2 as pb
 
-MOMENT = datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+MOMENT = datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 
 def typed() -> pa.Table:

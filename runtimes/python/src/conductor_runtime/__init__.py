@@ -12,9 +12,20 @@ The host serves them with ``python -m conductor_runtime --module your.module``.
 """
 
 from ._cancel import CancelToken
-from ._constants import VERSION as __version__
+from ._constants import VERSION
 from ._context import Context, NodeLogger
 from ._failure import NodeFailure
 from ._node import Executor, NodeDefinition, node
 
-__all__ = ["CancelToken", "Context", "Executor", "NodeDefinition", "NodeFailure", "NodeLogger", "__version__", "node"]
+__version__ = VERSION
+
+__all__ = [
+    "CancelToken",
+    "Context",
+    "Executor",
+    "NodeDefinition",
+    "NodeFailure",
+    "NodeLogger",
+    "__version__",
+    "node",
+]

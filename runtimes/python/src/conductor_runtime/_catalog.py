@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from typing import Any
@@ -94,10 +95,8 @@ def _describe_node(definition: NodeDefinition, into: pb.NodeType) -> None:
     for port in definition.inputs:
         schema = port.codec.schema("validation")
         if not port.required and port.codec.kind in ("json", "any"):
-            try:
+            with contextlib.suppress(StepError):  # a default that is not JSON data is simply not shown
                 schema = {"default": json.loads(encode_json(port.default)), **schema}
-            except StepError:
-                pass  # a default that is not JSON data is simply not shown
         into.inputs.add(
             name=port.name,
             schema=_schema_text(schema),
@@ -106,7 +105,9 @@ def _describe_node(definition: NodeDefinition, into: pb.NodeType) -> None:
         )
     for port in definition.outputs:
         into.outputs.add(
-            name=port.name, schema=_schema_text(port.codec.schema("serialization")), description=port.description
+            name=port.name,
+            schema=_schema_text(port.codec.schema("serialization")),
+            description=port.description,
         )
     into.flags.idempotent = definition.idempotent
     into.flags.cancellable = definition.cancellable
@@ -116,4 +117,6 @@ def _describe_node(definition: NodeDefinition, into: pb.NodeType) -> None:
 
 
 def _schema_text(schema: dict[str, Any]) -> str:
-    return json.dumps({"$schema": JSON_SCHEMA_DIALECT, **schema}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return json.dumps(
+        {"$schema": JSON_SCHEMA_DIALECT, **schema}, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )

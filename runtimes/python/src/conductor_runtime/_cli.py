@@ -8,10 +8,17 @@ import importlib
 import os
 import sys
 import traceback
+from collections.abc import Mapping
 from typing import NoReturn
 
-from ._constants import ABI_VERSIONS, COOKIE, DEFAULT_INLINE_LIMIT, DEFAULT_MAX_CONCURRENCY
-from ._constants import DEFAULT_MAX_MESSAGE_BYTES, VERSION
+from ._constants import (
+    ABI_VERSIONS,
+    COOKIE,
+    DEFAULT_INLINE_LIMIT,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    VERSION,
+)
 
 EXIT_STARTED_BY_HAND = 2
 EXIT_BAD_SETUP = 1
@@ -23,15 +30,25 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         description="The Conductor Python runtime: serves the nodes of the given modules to a Conductor host.",
     )
     parser.add_argument(
-        "--module", "-m", action="append", default=[], metavar="MODULE",
+        "--module",
+        "-m",
+        action="append",
+        default=[],
+        metavar="MODULE",
         help="import MODULE (dotted name) and serve every node it declares; repeatable",
     )
     parser.add_argument(
-        "--path", action="append", default=[], metavar="DIR",
+        "--path",
+        action="append",
+        default=[],
+        metavar="DIR",
         help="add DIR to sys.path before importing the modules; repeatable",
     )
     parser.add_argument(
-        "--max-concurrency", type=int, default=DEFAULT_MAX_CONCURRENCY, metavar="N",
+        "--max-concurrency",
+        type=int,
+        default=DEFAULT_MAX_CONCURRENCY,
+        metavar="N",
         help=f"most invocations run at once (default {DEFAULT_MAX_CONCURRENCY})",
     )
     parser.add_argument("--version", action="version", version=f"conductor-runtime {VERSION}")
@@ -88,7 +105,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     for module in arguments.module:
         try:
             importlib.import_module(module)
-        except BaseException:  # noqa: BLE001 because any failure to import must be explained, not crash
+        except BaseException:
             sys.stderr.write(f"conductor-runtime: cannot import node module {module!r}:\n{traceback.format_exc()}")
             sys.exit(EXIT_BAD_SETUP)
     definitions = registered()
@@ -103,14 +120,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
     os._exit(exit_code)
 
 
-def _required(environment: os._Environ[str], key: str) -> str:
+def _required(environment: Mapping[str, str], key: str) -> str:
     value = environment.get(key)
     if not value:
         raise ValueError(f"{key} is not set; the host sets it (docs/protocol.md, section 1.1)")
     return value
 
 
-def _integer(environment: os._Environ[str], key: str, default: int) -> int:
+def _integer(environment: Mapping[str, str], key: str, default: int) -> int:
     text = environment.get(key)
     if not text:
         return default
@@ -126,7 +143,6 @@ def _integer(environment: os._Environ[str], key: str, default: int) -> int:
 def _versions(text: str) -> tuple[int, ...]:
     versions: list[int] = []
     for part in text.split(","):
-        part = part.strip()
-        if part.isdigit():
+        if part.strip().isdigit():
             versions.append(int(part))
     return tuple(versions) or ABI_VERSIONS

@@ -116,7 +116,13 @@ class NodeLogger:
         if fields:
             merged[_FIELDS_KEY] = fields
         self.logger.log(
-            level, msg, *args, exc_info=exc_info, stack_info=stack_info, stacklevel=stacklevel + 2, extra=merged
+            level,
+            msg,
+            *args,
+            exc_info=exc_info,
+            stack_info=stack_info,
+            stacklevel=stacklevel + 2,
+            extra=merged,
         )
 
     def debug(self, msg: object, /, *args: object, **options: Any) -> None:
@@ -157,7 +163,7 @@ class StepLogHandler(logging.Handler):
             if record.exc_info:
                 message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
             run.log(_level(record.levelno), message, _fields(record))
-        except Exception:  # noqa: BLE001 because logging must never break the node
+        except Exception:
             self.handleError(record)
 
 

@@ -66,6 +66,7 @@ def problems(error: ValidationError) -> list[Problem]:
 
 def describe(value: object) -> str:
     """Names a value's JSON type and shows it briefly: ``string "x"``, ``integer 5``, ``null``."""
+    original = value
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -85,9 +86,9 @@ def describe(value: object) -> str:
     else:
         return type(value).__qualname__
     try:
-        text = json.dumps(value, ensure_ascii=False, default=repr)
+        text = json.dumps(original, ensure_ascii=False, default=repr)
     except ValueError:
-        text = repr(value)
+        text = repr(original)
     if len(text) > _MAX_FOUND_CHARS:
         text = text[: _MAX_FOUND_CHARS - 3] + "..."
     return f"{kind} {text}"

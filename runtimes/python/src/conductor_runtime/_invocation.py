@@ -33,7 +33,16 @@ _Result = tuple[dict[str, Any], pb.Completed | None]
 class Invocation:
     """Runs the steps of one Execute command and answers Cancel for it."""
 
-    __slots__ = ("_on_done", "cancel_reason", "current", "definitions", "execute", "outbox", "runtime", "task")
+    __slots__ = (
+        "_on_done",
+        "cancel_reason",
+        "current",
+        "definitions",
+        "execute",
+        "outbox",
+        "runtime",
+        "task",
+    )
 
     def __init__(
         self,
@@ -98,9 +107,7 @@ class Invocation:
         loop = runtime.loop
         outbox = self.outbox
         invocation_id = self.execute.invocation_id
-        run = StepRun(
-            outbox, invocation_id, self.execute.execution_id, index, step, definition, runtime.codec, loop
-        )
+        run = StepRun(outbox, invocation_id, self.execute.execution_id, index, step, definition, runtime.codec, loop)
         self.current = run
         outbox.add(invocation_id, index).started.SetInParent()
         started_ns = time.perf_counter_ns()
@@ -141,7 +148,7 @@ class Invocation:
         except asyncio.CancelledError:
             if not run.task_cancelled:
                 raise  # not ours: the runtime is shutting down
-        except BaseException as error:  # noqa: BLE001 because whatever a node raises becomes a Failure
+        except BaseException as error:
             failure = failure_from_exception(error)
         finally:
             if timer is not None:
@@ -163,7 +170,7 @@ class Invocation:
                 try:
                     completed = pb.Completed()
                     definition.encode(live, completed, self.runtime.codec)
-                except Exception as error:  # noqa: BLE001
+                except Exception as error:
                     failure = failure_from_exception(error)
             if failure is None and completed is not None:
                 event = self.outbox.add(run.invocation_id, run.index)

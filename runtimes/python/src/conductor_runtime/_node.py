@@ -81,9 +81,7 @@ class NodeDefinition:
 
     # ------------------------------------------------------------------ running
 
-    def prepare(
-        self, run: StepRun, earlier_outputs: list[dict[str, Any]], codec: ValueCodec
-    ) -> dict[str, Any]:
+    def prepare(self, run: StepRun, earlier_outputs: list[dict[str, Any]], codec: ValueCodec) -> dict[str, Any]:
         """Builds the node function's keyword arguments from the step: decoded and validated inputs, the config
         and the context. Raises StepError (``input.invalid``, ``config.invalid``, ``blob.corrupt``)."""
         step = run.step
@@ -111,11 +109,14 @@ class NodeDefinition:
             except PortValueError as error:
                 where = f"input {name!r}" + (f" at {error.path}" if error.path else "")
                 raise StepError(
-                    f"{self.label(step)}: {where} expected {error.expected}, found {error.found}", "input.invalid"
+                    f"{self.label(step)}: {where} expected {error.expected}, found {error.found}",
+                    "input.invalid",
                 ) from None
         for port in self.inputs:
             if port.required and port.name not in arguments:
-                raise StepError(f"{self.label(step)}: input {port.name!r} is required but was not given", "input.invalid")
+                raise StepError(
+                    f"{self.label(step)}: input {port.name!r} is required but was not given", "input.invalid"
+                )
         if self.config_adapter is not None:
             config = self._config(step, codec)
             if config is not _DEFAULT:
@@ -140,7 +141,8 @@ class NodeDefinition:
             problem = problems(error)[0]
             where = f"config field {problem.path!r}" if problem.path else "config"
             raise StepError(
-                f"{self.label(step)}: {where} expected {problem.expected}, found {problem.found}", "config.invalid"
+                f"{self.label(step)}: {where} expected {problem.expected}, found {problem.found}",
+                "config.invalid",
             ) from None
 
     def split(self, result: Any) -> dict[str, Any]:
@@ -151,8 +153,9 @@ class NodeDefinition:
         if mode == "none":
             return {}
         outputs: dict[str, Any] = {}
+        returned: object = result
         if isinstance(result, Mapping):
-            mapping = typing.cast(Mapping[str, Any], result)
+            mapping = typing.cast("Mapping[str, Any]", result)
             for port in self.outputs:
                 if port.name in mapping:
                     outputs[port.name] = mapping[port.name]
@@ -162,7 +165,7 @@ class NodeDefinition:
                     outputs[port.name] = getattr(result, port.name)
         if not outputs and self.outputs:
             raise StepError(
-                f"node {self.type!r} returned {type(result).__qualname__}, which has none of its outputs "
+                f"node {self.type!r} returned {type(returned).__qualname__}, which has none of its outputs "
                 f"({', '.join(port.name for port in self.outputs)})",
                 "output.invalid",
             )
@@ -196,7 +199,7 @@ def registered() -> dict[str, NodeDefinition]:
 
 
 def node(
-    type: str,  # noqa: A002 because it is the ABI's word for a node type's name
+    type: str,
     *,
     version: str = "1",
     title: str = "",
@@ -384,7 +387,7 @@ def _resolve(annotation: Any, namespace: dict[str, Any], where: str) -> Any:
     if bare in _tables.ANNOTATION_KINDS:
         return LazyTable(_tables.ANNOTATION_KINDS[bare], nullable=optional)
     try:
-        return eval(text, namespace)  # noqa: S307 because this is how annotations are resolved
+        return eval(text, namespace)
     except NameError as error:
         raise TypeError(f"{where}: cannot resolve {text!r}: {error}") from None
 
@@ -419,17 +422,18 @@ def _outputs(
     return [OutputPort(name, codec(name, hint), text) for name, hint, text in fields], "fields"
 
 
-def _record_fields(annotation: Any) -> list[tuple[str, Any, str]] | None:
+def _record_fields(hint: object) -> list[tuple[str, Any, str]] | None:
     """(name, annotation, description) of each field of a pydantic model, TypedDict or dataclass; else None."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [
-            (name, info.annotation, info.description or "") for name, info in annotation.model_fields.items()
-        ]
-    if typing.is_typeddict(annotation):
-        return [(name, hint, "") for name, hint in _class_hints(annotation).items()]
-    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
-        hints = _class_hints(annotation)
-        return [(item.name, hints.get(item.name, Any), "") for item in dataclasses.fields(annotation)]
+    if not isinstance(hint, type):
+        return None
+    cls = typing.cast("type[Any]", hint)
+    if issubclass(cls, BaseModel):
+        return [(name, info.annotation, info.description or "") for name, info in cls.model_fields.items()]
+    if typing.is_typeddict(cls):
+        return [(name, annotation, "") for name, annotation in _class_hints(cls).items()]
+    if dataclasses.is_dataclass(cls):
+        hints = _class_hints(cls)
+        return [(item.name, hints.get(item.name, Any), "") for item in dataclasses.fields(cls)]
     return None
 
 

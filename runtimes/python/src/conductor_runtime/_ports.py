@@ -2,12 +2,13 @@
 
 A port's Python annotation decides its codec:
 
-| annotation | schema | wire | the node receives |
-|---|---|---|---|
-| none, ``Any``, ``object`` | ``{}`` | any | parsed JSON, ``bytes`` or a ``pyarrow.Table`` |
-| ``bytes`` | ``{"type":"string","contentEncoding":"binary","x-conductor-encoding":"raw"}`` | raw | ``bytes`` |
-| ``pa.Table``, ``pd.DataFrame``, ``pl.DataFrame``, ``np.ndarray`` | ``{"type":"object","x-conductor-encoding":"arrow"}`` | arrow | that type |
-| anything pydantic understands (``int``, models, ``TypedDict``, ``list[str]``, ...) | pydantic's | json | that type |
+- none, ``Any``, ``object``: schema ``{}``; any encoding; the node receives parsed JSON, ``bytes`` or a
+  ``pyarrow.Table``;
+- ``bytes``: ``{"type":"string","contentEncoding":"binary","x-conductor-encoding":"raw"}``; raw; ``bytes``;
+- ``pa.Table``, ``pd.DataFrame``, ``pl.DataFrame``, ``np.ndarray``: ``{"type":"object","x-conductor-encoding":
+  "arrow"}``; arrow (a numpy parameter also takes raw bytes, as uint8); that type;
+- anything pydantic understands (``int``, models, ``TypedDict``, ``list[str]``, ...): pydantic's schema; JSON,
+  validated strictly; that type.
 
 ``X | None`` makes a table or bytes port also accept ``null``.
 """
@@ -24,7 +25,7 @@ from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 from . import _tables
 from ._constants import ENCODING_KEYWORD
 from ._describe import describe, problems
-from ._values import ValueCodec, decode_payload, encode_json
+from ._values import ValueCodec, as_bytes, decode_payload, encode_json
 from .gen.conductor.runtime.v1 import runtime_pb2 as pb
 
 PortKind = Literal["any", "json", "bytes", "table"]
@@ -121,13 +122,14 @@ class PortCodec:
                 raise PortValueError(problem.expected, problem.found, problem.path) from None
         if live is None and self.nullable:
             return None
-        if kind == "bytes" and isinstance(live, bytes | bytearray | memoryview):
-            return bytes(live)
+        data = as_bytes(live)
+        if kind == "bytes" and data is not None:
+            return data
         if kind == "table":
             if _tables.table_kind_of_value(live) is not None:
                 return _tables.convert_table(live, self.table_kind or "arrow")
-            if self.table_kind == "numpy" and isinstance(live, bytes | bytearray | memoryview):
-                return _tables.array_from_bytes(bytes(live))
+            if self.table_kind == "numpy" and data is not None:
+                return _tables.array_from_bytes(data)
         raise PortValueError(self.expected(), describe(live))
 
     # ------------------------------------------------------------------ node → wire
@@ -139,8 +141,8 @@ class PortCodec:
             codec.put(out, "json", encode_json(live))
         elif kind == "any" or live is None:
             codec.encode(live, out)
-        elif kind == "bytes" and isinstance(live, bytes | bytearray | memoryview):
-            codec.put(out, "raw", bytes(live))
+        elif kind == "bytes" and (data := as_bytes(live)) is not None:
+            codec.put(out, "raw", data)
         elif kind == "table" and _tables.table_kind_of_value(live) is not None:
             codec.put(out, "arrow", _tables.to_ipc(live))
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -75,10 +76,8 @@ class Runtime:
         self.draining = True
         if self.active and grace_ms > 0:
             self._idle = self.loop.create_future()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._idle), grace_ms / 1000)
-            except TimeoutError:
-                pass
         return self.active
 
     def stop(self, exit_code: int = 0) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import os
 import signal
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -114,13 +115,18 @@ class Service:
         self, request: pb.ShutdownRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ShutdownResponse:
         # Exit once the answer is on its way, not before.
-        context.add_done_callback(lambda _: self.runtime.stop(0))
+        def stop(_: object) -> None:
+            self.runtime.stop(0)
+
+        context.add_done_callback(cast("Any", stop))  # cast: the stub types the callback as a class
         return pb.ShutdownResponse()
 
     def handlers(self) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
         def unary(method: Any, request: Any, response: Any) -> grpc.RpcMethodHandler[Any, Any]:
             return grpc.unary_unary_rpc_method_handler(
-                method, request_deserializer=request.FromString, response_serializer=response.SerializeToString
+                method,
+                request_deserializer=request.FromString,
+                response_serializer=response.SerializeToString,
             )
 
         return {
@@ -150,9 +156,7 @@ async def serve(settings: Settings, catalog: Catalog, handshake_fd: int) -> int:
     handlers = Service(runtime).handlers()
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     server.add_registered_method_handlers(SERVICE, handlers)
-    address = os.path.join(os.path.abspath(settings.socket_dir), f"{settings.name}.sock")
-    if os.path.exists(address):
-        os.unlink(address)  # left by an earlier process of this runtime that died
+    address = _socket_path(settings)
     server.add_insecure_port(f"unix:{address}")
     await server.start()
     line = {
@@ -171,6 +175,14 @@ async def serve(settings: Settings, catalog: Catalog, handshake_fd: int) -> int:
     exit_code = await runtime.stopped
     await server.stop(_STOP_GRACE_S)
     return exit_code
+
+
+def _socket_path(settings: Settings) -> str:
+    """``<socket dir>/<runtime name>.sock``, absolute; a stale socket of an earlier process is removed."""
+    address = os.path.join(os.path.abspath(settings.socket_dir), f"{settings.name}.sock")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(address)
+    return address
 
 
 def _watch_stdin(loop: asyncio.AbstractEventLoop, runtime: Runtime) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+import contextlib
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 
@@ -35,7 +36,12 @@ class Session:
         loop = self.runtime.loop
         context = self.context
         writer = loop.create_task(self.outbox.run(context))
-        context.add_done_callback(lambda _: self.close(SESSION_CLOSED))
+
+        # The only way a grpc.aio stream handler learns that the call was cancelled or the connection dropped.
+        def closed(_: object) -> None:
+            self.close(SESSION_CLOSED)
+
+        context.add_done_callback(cast("Any", closed))
         try:
             while True:
                 request = await context.read()
@@ -52,14 +58,12 @@ class Session:
             self.close(SESSION_CLOSED)
             if self.invocations:
                 self._all_done = loop.create_future()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(self._all_done), _CLOSE_GRACE_S)
-                except TimeoutError:
-                    pass
             self.outbox.close()
             try:
                 await asyncio.wait_for(writer, _CLOSE_GRACE_S)
-            except Exception:  # noqa: BLE001 because the stream may already be gone; nothing is left to tell
+            except Exception:
                 writer.cancel()
 
     def execute(self, execute: pb.Execute) -> None:
@@ -73,7 +77,11 @@ class Session:
             self.reject(invocation_id, f"invocation {invocation_id} has no steps", "step.invalid")
             return
         if invocation_id in self.invocations:
-            self.reject(invocation_id, f"invocation {invocation_id} is already running in this session", "step.invalid")
+            self.reject(
+                invocation_id,
+                f"invocation {invocation_id} is already running in this session",
+                "step.invalid",
+            )
             return
         for index, step in enumerate(steps):
             definition = catalog.get(step.node_type)

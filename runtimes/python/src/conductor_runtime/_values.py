@@ -78,8 +78,9 @@ class ValueCodec:
 
     def encode(self, live: Any, out: pb.Value) -> None:
         """Encodes a live value into ``out``, choosing the encoding from the value's type."""
-        if isinstance(live, bytes | bytearray | memoryview):
-            self.put(out, "raw", bytes(live))
+        data = as_bytes(live)
+        if data is not None:
+            self.put(out, "raw", data)
         elif _tables.table_kind_of_value(live) is not None:
             self.put(out, "arrow", _tables.to_ipc(live))
         else:
@@ -101,6 +102,17 @@ class ValueCodec:
             out.arrow = data
         else:
             out.raw = data
+
+
+def as_bytes(value: object) -> bytes | None:
+    """The value as ``bytes`` if it is bytes-like (``bytes``, ``bytearray``, ``memoryview``), else None."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray):
+        return bytes(value)
+    if isinstance(value, memoryview):
+        return value.tobytes()
+    return None
 
 
 def decode_payload(kind: str, data: bytes) -> Any:
@@ -151,7 +163,5 @@ def read_blob(ref: pb.BlobRef) -> bytes:
     except OSError as error:
         raise StepError(f"blob {ref.uri} cannot be read: {error.strerror or error}", "blob.corrupt") from error
     if len(data) != ref.size:
-        raise StepError(
-            f"blob {ref.uri} has {len(data)} bytes, its reference says {ref.size}", "blob.corrupt"
-        )
+        raise StepError(f"blob {ref.uri} has {len(data)} bytes, its reference says {ref.size}", "blob.corrupt")
     return data
