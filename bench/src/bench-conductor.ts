@@ -10,6 +10,8 @@ export function benchConductor(runtimes: Record<string, RuntimeSpec> = {}): Prom
   return createConductor({
     builtinNodes: false,
     nodes: benchNodes,
+    // The bare engine: no execution history recorded.
+    store: false,
     project: { dir: process.cwd(), blueprints: [], nodes: [], runtimes },
   });
 }

@@ -9,12 +9,20 @@ import { fromData, type LoadedBlueprint, loadBlueprintFile } from "./blueprint/l
 import { validateBlueprint, validateOrThrow } from "./blueprint/validate-blueprint.js";
 import { ConductorError, type Diagnostic } from "./errors.js";
 import { coreNodes } from "./nodes/index.js";
+import { type BlueprintEntry, listBlueprints, loadProjectBlueprint } from "./project/blueprint-catalog.js";
 import { findProject, type Project } from "./project/project-config.js";
 import { RuntimeRegistry } from "./runtime/runtime-registry.js";
 import { checkInputs } from "./scheduler/check-inputs.js";
 import { Execution, type ExecutionResult } from "./scheduler/execution.js";
-import { EventHub, type ExecutionListener } from "./scheduler/execution-events.js";
+import { EventHub, type ExecutionEvent, type ExecutionListener } from "./scheduler/execution-events.js";
 import { createExecutionPlan, type ExecutionPlan } from "./scheduler/execution-plan.js";
+import type {
+  ExecutionDetail,
+  ExecutionFilter,
+  ExecutionStore,
+  ExecutionSummary,
+} from "./store/execution-store.js";
+import { createMemoryStore } from "./store/memory-store.js";
 
 /** Options of {@link createConductor}. */
 export interface ConductorOptions {
@@ -36,6 +44,11 @@ export interface ConductorOptions {
   onNotice?: (message: string) => void;
   /** Receives every stderr line of every runtime. */
   onRuntimeStderr?: (runtime: string, line: string) => void;
+  /**
+   * Where executions are recorded, for `executions.list/get/subscribe`. Default: in memory (the last 1000).
+   * `false` records nothing, which is what the benchmarks of the bare engine use.
+   */
+  store?: ExecutionStore | false;
 }
 
 /** What can be run: a blueprint file path, a blueprint document, or a loaded blueprint. */
@@ -74,6 +87,19 @@ export interface NodeTypeEntry {
   nodeType: NodeType;
 }
 
+/** Recorded and running executions. */
+export interface Executions {
+  list(filter?: ExecutionFilter): ExecutionSummary[];
+  get(executionId: string): ExecutionDetail | undefined;
+  /**
+   * Delivers an execution's events after `afterSeq` (what happened so far from the store, then live events until
+   * it finishes). Returns a function that stops delivery. Throws `execution_not_found` for an unknown id.
+   */
+  subscribe(executionId: string, listener: ExecutionListener, options?: { afterSeq?: number }): () => void;
+  /** Cancels a running execution; false when it is not running. */
+  cancel(executionId: string, reason?: string): boolean;
+}
+
 /** The embedded host: load, validate and run blueprints from code. */
 export interface Conductor {
   /** Validates and runs a blueprint, resolving with its result (a failed execution resolves too). */
@@ -82,6 +108,17 @@ export interface Conductor {
     inputs?: Record<string, unknown>,
     options?: RunOptions,
   ): Promise<ExecutionResult>;
+  /** Validates a blueprint and starts it; resolves as soon as it runs, with a handle on it. */
+  start(
+    blueprint: BlueprintSource,
+    inputs?: Record<string, unknown>,
+    options?: RunOptions,
+  ): Promise<ExecutionHandle>;
+  readonly executions: Executions;
+  /** The blueprints of the project (files under its blueprint paths). */
+  blueprints(): Promise<BlueprintEntry[]>;
+  /** Loads one of the project's blueprints by id. */
+  loadBlueprint(id: string): Promise<LoadedBlueprint>;
   /** Validates a blueprint and binds it to runtimes once, for running many times. */
   prepare(blueprint: BlueprintSource): Promise<PreparedBlueprint>;
   /** Checks a blueprint without running it. */
@@ -113,19 +150,69 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
     ...(options.onNotice === undefined ? {} : { onNotice: options.onNotice }),
     ...(options.onRuntimeStderr === undefined ? {} : { onRuntimeStderr: options.onRuntimeStderr }),
   });
-  return new EmbeddedConductor(project, registry, options.maxConcurrency ?? 64);
+  const store = options.store === false ? undefined : (options.store ?? createMemoryStore());
+  return new EmbeddedConductor(project, registry, options.maxConcurrency ?? 64, store);
 }
 
 class EmbeddedConductor implements Conductor {
   private readonly prepared = new Map<string, { mtimeMs: number; prepared: PreparedBlueprint }>();
-  private readonly running = new Set<Execution>();
+  private readonly running = new Map<string, { execution: Execution; hub: EventHub }>();
   private closed = false;
+  readonly executions: Executions;
 
   constructor(
     readonly project: Project,
     private readonly registry: RuntimeRegistry,
     private readonly maxConcurrency: number,
-  ) {}
+    private readonly store: ExecutionStore | undefined,
+  ) {
+    this.executions = {
+      list: (filter) => this.store?.list(filter) ?? [],
+      get: (executionId) => this.store?.get(executionId),
+      subscribe: (executionId, listener, options = {}) =>
+        this.subscribe(executionId, listener, options.afterSeq ?? 0),
+      cancel: (executionId, reason) => {
+        const running = this.running.get(executionId);
+        if (running === undefined) return false;
+        running.execution.cancel(reason);
+        return true;
+      },
+    };
+  }
+
+  async start(
+    blueprint: BlueprintSource,
+    inputs: Record<string, unknown> = {},
+    options: RunOptions = {},
+  ): Promise<ExecutionHandle> {
+    const prepared = await this.prepare(blueprint);
+    return prepared.start(inputs, options);
+  }
+
+  blueprints(): Promise<BlueprintEntry[]> {
+    return listBlueprints(this.project);
+  }
+
+  loadBlueprint(id: string): Promise<LoadedBlueprint> {
+    return loadProjectBlueprint(this.project, id);
+  }
+
+  private subscribe(executionId: string, listener: ExecutionListener, afterSeq: number): () => void {
+    const running = this.running.get(executionId);
+    const recorded = this.store?.events(executionId, afterSeq) ?? [];
+    if (running === undefined && this.store?.get(executionId) === undefined) {
+      throw new ConductorError("execution_not_found", `no execution "${executionId}" is running or recorded`);
+    }
+    // Replay and subscription happen in one synchronous step, so no event falls between them.
+    let lastSeq = afterSeq;
+    const deliver = (event: ExecutionEvent) => {
+      if (event.seq <= lastSeq) return;
+      lastSeq = event.seq;
+      listener(event);
+    };
+    for (const event of recorded) deliver(event);
+    return running === undefined ? () => {} : running.hub.subscribe(deliver);
+  }
 
   async run(
     blueprint: BlueprintSource,
@@ -188,12 +275,13 @@ class EmbeddedConductor implements Conductor {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const execution of this.running) execution.cancel("the host is shutting down");
+    for (const { execution } of this.running.values()) execution.cancel("the host is shutting down");
     await Promise.race([
-      Promise.all([...this.running].map((execution) => execution.result)),
+      Promise.all([...this.running.values()].map(({ execution }) => execution.result)),
       new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
     ]);
     await this.registry.close();
+    await this.store?.close();
   }
 
   private load(blueprint: BlueprintDocument | LoadedBlueprint): LoadedBlueprint {
@@ -252,6 +340,7 @@ class EmbeddedConductor implements Conductor {
   ): ExecutionHandle {
     this.assertOpen();
     const hub = new EventHub();
+    if (this.store !== undefined) hub.subscribe((event) => this.store!.append(event));
     if (options.onEvent !== undefined) hub.subscribe(options.onEvent);
     const execution = new Execution(plan, {
       executionId: options.executionId ?? randomUUID(),
@@ -259,8 +348,8 @@ class EmbeddedConductor implements Conductor {
       maxConcurrency: this.maxConcurrency,
       hub,
     });
-    this.running.add(execution);
-    void execution.result.then(() => this.running.delete(execution));
+    this.running.set(execution.executionId, { execution, hub });
+    void execution.result.then(() => this.running.delete(execution.executionId));
     const signal = options.signal;
     if (signal !== undefined) {
       if (signal.aborted) execution.cancel(String(signal.reason ?? "aborted"));

@@ -12,6 +12,7 @@ export type {
   Conductor,
   ConductorOptions,
   ExecutionHandle,
+  Executions,
   NodeTypeEntry,
   PreparedBlueprint,
   RunOptions,
@@ -20,6 +21,7 @@ export { createConductor } from "./conductor.js";
 export type { ConductorErrorCode, Diagnostic } from "./errors.js";
 export { ConductorError, formatDiagnostics } from "./errors.js";
 export { coreNodes } from "./nodes/index.js";
+export type { BlueprintEntry } from "./project/blueprint-catalog.js";
 export type { Project, RuntimeSpec } from "./project/project-config.js";
 export type { ExecutionResult, NodeRecord } from "./scheduler/execution.js";
 export type {
@@ -28,3 +30,12 @@ export type {
   ExecutionStatus,
   NodeStatus,
 } from "./scheduler/execution-events.js";
+export type {
+  ExecutionDetail,
+  ExecutionFilter,
+  ExecutionStore,
+  ExecutionSummary,
+  LogEntry,
+  NodeHistory,
+} from "./store/execution-store.js";
+export { createMemoryStore } from "./store/memory-store.js";

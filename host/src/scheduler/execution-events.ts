@@ -22,7 +22,13 @@ interface NodeEventBase extends EventBase {
 export type ExecutionEvent =
   | (EventBase & { type: "execution.started"; blueprintId: string; inputs: Record<string, unknown> })
   | (NodeEventBase & { type: "node.queued" })
-  | (NodeEventBase & { type: "node.started"; attempt: number; runtime: string })
+  | (NodeEventBase & {
+      type: "node.started";
+      attempt: number;
+      runtime: string;
+      /** The values the node received, by input port. */
+      inputs?: Record<string, unknown>;
+    })
   | (NodeEventBase & { type: "node.log"; level: LogLevel; message: string; fields?: Record<string, unknown> })
   | (NodeEventBase & { type: "node.progress"; fraction: number; message: string })
   | (NodeEventBase & { type: "node.chunk"; port: string; value: unknown })

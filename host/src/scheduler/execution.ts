@@ -232,8 +232,26 @@ export class Execution {
         nodeId: node.id,
         attempt: this.attempts[index]!,
         runtime: node.runtime,
+        inputs: this.inputsOf(index),
       });
     }
+  }
+
+  /** The values a node's inputs are bound to now (for events; the runtime gets them through the invocation). */
+  private inputsOf(index: number): Record<string, unknown> {
+    const inputs: Record<string, unknown> = {};
+    const node = this.graph.nodes[index]!;
+    for (const port in node.inputs) {
+      const binding = node.inputs[port]!;
+      const value =
+        binding.kind === "node"
+          ? this.outputs[binding.node]?.[binding.port]
+          : binding.kind === "input"
+            ? this.options.inputs[binding.name]
+            : binding.value;
+      if (value !== undefined) inputs[port] = value;
+    }
+    return inputs;
   }
 
   onLog(index: number, level: LogLevel, message: string, fields: Record<string, unknown> | undefined): void {
