@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     for module in arguments.module:
         try:
             importlib.import_module(module)
-        except BaseException:
+        except BaseException:  # noqa: BLE001 because any failure to import a node module must be explained, not crash
             sys.stderr.write(f"conductor-runtime: cannot import node module {module!r}:\n{traceback.format_exc()}")
             sys.exit(EXIT_BAD_SETUP)
     definitions = registered()

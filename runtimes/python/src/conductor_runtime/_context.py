@@ -163,7 +163,7 @@ class StepLogHandler(logging.Handler):
             if record.exc_info:
                 message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
             run.log(_level(record.levelno), message, _fields(record))
-        except Exception:
+        except Exception:  # noqa: BLE001 because logging must never break the node
             self.handleError(record)
 
 

@@ -33,7 +33,7 @@ class NodeFailure(Exception):  # noqa: N818 because the name is the one every Co
         message: str,
         *,
         retryable: bool = False,
-        type: str = "node.failure",
+        type: str = "node.failure",  # noqa: A002 because every Conductor SDK names it type
         details: Any = None,
         retry_delay: float | timedelta | None = None,
     ) -> None:
@@ -48,7 +48,7 @@ class NodeFailure(Exception):  # noqa: N818 because the name is the one every Co
 class StepError(Exception):
     """A failure of the runtime's own making (invalid input or config, a corrupt blob), carried as a Failure."""
 
-    def __init__(self, message: str, type: str, *, retryable: bool = False) -> None:
+    def __init__(self, message: str, type: str, *, retryable: bool = False) -> None:  # noqa: A002
         super().__init__(message)
         self.failure = pb.Failure(message=message, type=type, retryable=retryable)
 
@@ -80,5 +80,5 @@ def failure_from_exception(error: BaseException, depth: int = 0) -> pb.Failure:
 def _details_json(details: Any) -> bytes:
     try:
         return to_json(details, inf_nan_mode="null", fallback=repr)
-    except Exception:
+    except Exception:  # noqa: BLE001 because bad details must not turn a failure into a crash
         return to_json(repr(details))

@@ -86,6 +86,61 @@ class Invocation:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def runs_inline(self) -> bool:
+        """Whether every step is ``inline`` and untimed: then the invocation runs to its end right away, in the
+        reader's turn of the loop, and costs no task (the hot path of chains of small nodes)."""
+        for index, step in enumerate(self.execute.steps):
+            definition = self.definitions[index]
+            if definition.executor != "inline" or step.timeout_ms or definition.default_timeout_ms:
+                return False
+        return True
+
+    def run_inline(self) -> None:
+        """Runs an invocation whose steps are all inline (see ``runs_inline``) synchronously."""
+        codec = self.runtime.codec
+        try:
+            outputs: list[dict[str, Any]] = []
+            for index, step in enumerate(self.execute.steps):
+                definition = self.definitions[index]
+                run = self._begin(index, step, definition)
+                started_ns = time.perf_counter_ns()
+                result: _Result | None = None
+                failure: pb.Failure | None = None
+                try:
+                    arguments = definition.prepare(run, outputs, codec)
+                    context_token = CURRENT_STEP.set(run)
+                    try:
+                        value = definition.function(**arguments)
+                    finally:
+                        CURRENT_STEP.reset(context_token)
+                    result = (definition.split(value), None)
+                except BaseException as error:  # noqa: BLE001 because whatever a node raises becomes a Failure
+                    failure = failure_from_exception(error)
+                live = self._finish(run, started_ns, result, failure)
+                if live is None:
+                    break
+                outputs.append(live)
+        finally:
+            self.current = None
+            self._on_done(self)
+
+    def _begin(self, index: int, step: pb.Step, definition: NodeDefinition) -> StepRun:
+        """Creates the step's run and emits ``started``."""
+        execute = self.execute
+        run = StepRun(
+            self.outbox,
+            execute.invocation_id,
+            execute.execution_id,
+            index,
+            step,
+            definition,
+            self.runtime.codec,
+            self.runtime.loop,
+        )
+        self.current = run
+        self.outbox.add(execute.invocation_id, index).started.SetInParent()
+        return run
+
     async def run(self) -> None:
         try:
             execute = self.execute
@@ -105,11 +160,7 @@ class Invocation:
         """Runs one step and emits its events; returns its live outputs, or None when it did not complete."""
         runtime = self.runtime
         loop = runtime.loop
-        outbox = self.outbox
-        invocation_id = self.execute.invocation_id
-        run = StepRun(outbox, invocation_id, self.execute.execution_id, index, step, definition, runtime.codec, loop)
-        self.current = run
-        outbox.add(invocation_id, index).started.SetInParent()
+        run = self._begin(index, step, definition)
         started_ns = time.perf_counter_ns()
         if self.cancel_reason is not None:
             run.fire(self.cancel_reason)
@@ -148,7 +199,7 @@ class Invocation:
         except asyncio.CancelledError:
             if not run.task_cancelled:
                 raise  # not ours: the runtime is shutting down
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 because whatever a node raises becomes a Failure
             failure = failure_from_exception(error)
         finally:
             if timer is not None:
@@ -170,7 +221,7 @@ class Invocation:
                 try:
                     completed = pb.Completed()
                     definition.encode(live, completed, self.runtime.codec)
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 because an unencodable output is the node's failure
                     failure = failure_from_exception(error)
             if failure is None and completed is not None:
                 event = self.outbox.add(run.invocation_id, run.index)

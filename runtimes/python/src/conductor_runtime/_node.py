@@ -199,7 +199,7 @@ def registered() -> dict[str, NodeDefinition]:
 
 
 def node(
-    type: str,
+    type: str,  # noqa: A002 because it is the ABI's word for a node type's name
     *,
     version: str = "1",
     title: str = "",
@@ -387,7 +387,7 @@ def _resolve(annotation: Any, namespace: dict[str, Any], where: str) -> Any:
     if bare in _tables.ANNOTATION_KINDS:
         return LazyTable(_tables.ANNOTATION_KINDS[bare], nullable=optional)
     try:
-        return eval(text, namespace)
+        return eval(text, namespace)  # noqa: S307 because this is how annotations are resolved (as typing does)
     except NameError as error:
         raise TypeError(f"{where}: cannot resolve {text!r}: {error}") from None
 

@@ -48,12 +48,14 @@ class Session:
                 if request is grpc.aio.EOF or writer.done():
                     break
                 assert isinstance(request, pb.SessionRequest)
+                self.outbox.hold()
                 for command in request.commands:
                     kind = command.WhichOneof("kind")
                     if kind == "execute":
                         self.execute(command.execute)
                     elif kind == "cancel":
                         self.cancel(command.cancel)
+                await self.outbox.flush(context)
         finally:
             self.close(SESSION_CLOSED)
             if self.invocations:
@@ -63,7 +65,7 @@ class Session:
             self.outbox.close()
             try:
                 await asyncio.wait_for(writer, _CLOSE_GRACE_S)
-            except Exception:
+            except Exception:  # noqa: BLE001 because the stream may be gone already; nothing is left to tell
                 writer.cancel()
 
     def execute(self, execute: pb.Execute) -> None:
@@ -112,7 +114,10 @@ class Session:
         invocation = Invocation(runtime, self.outbox, execute, definitions, self._finished)
         self.invocations[invocation_id] = invocation
         runtime.started()
-        invocation.task = runtime.loop.create_task(invocation.run())
+        if invocation.runs_inline():
+            invocation.run_inline()
+        else:
+            invocation.task = runtime.loop.create_task(invocation.run())
 
     def cancel(self, cancel: pb.Cancel) -> None:
         invocation = self.invocations.get(cancel.invocation_id)

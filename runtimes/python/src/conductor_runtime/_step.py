@@ -73,7 +73,7 @@ class StepRun:
         if token is None:
             token = self._token = CancelToken(self.loop)
             if self.cancel_reason is not None:
-                token._fire(self.cancel_reason)  # pyright: ignore[reportPrivateUsage]
+                token._fire(self.cancel_reason)  # pyright: ignore[reportPrivateUsage]  # noqa: SLF001 because the runtime fires the token it hands out
         return token
 
     def fire(self, reason: str) -> None:
@@ -81,7 +81,7 @@ class StepRun:
         if self.cancel_reason is None:
             self.cancel_reason = reason
             if self._token is not None:
-                self._token._fire(reason)  # pyright: ignore[reportPrivateUsage]
+                self._token._fire(reason)  # pyright: ignore[reportPrivateUsage]  # noqa: SLF001
 
     # ------------------------------------------------------------------ events from the node
 

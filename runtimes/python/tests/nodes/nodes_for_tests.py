@@ -84,7 +84,7 @@ def retry_later() -> None:
 
 @node("test.print-everywhere", output="ok")
 def print_everywhere() -> bool:
-    print("noise from print")
+    print("noise from print")  # noqa: T201
     sys.stdout.write("noise from sys.stdout\n")
     os.write(1, b"noise from fd 1\n")
     return True
