@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::NodeError;
 use crate::error::failures;
-use crate::events::EventSink;
+use crate::events::Outbox;
 use crate::pb;
 use crate::pb::event::Kind;
 use crate::port_ser::to_port_value;
@@ -33,13 +33,13 @@ pub(crate) struct StepScope {
     pub(crate) execution_id: Arc<str>,
     pub(crate) attempt: u32,
     pub(crate) token: CancellationToken,
-    pub(crate) events: EventSink,
+    pub(crate) outbox: Arc<Outbox>,
     pub(crate) codec: Arc<ValueCodec>,
 }
 
 impl StepScope {
     pub(crate) fn send(&self, kind: Kind) {
-        self.events.send(self.invocation_id, self.index, kind);
+        self.outbox.push(self.index, kind);
     }
 }
 

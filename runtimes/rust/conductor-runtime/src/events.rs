@@ -1,6 +1,8 @@
 //! Builds the session's `Event`s and carries them to the response stream, batched.
 
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 use futures_util::Stream;
@@ -13,24 +15,112 @@ use crate::pb::event::Kind;
 /// Where a session's events go; cloned into every invocation of the session.
 #[derive(Debug, Clone)]
 pub(crate) struct EventSink {
-    sender: mpsc::UnboundedSender<pb::Event>,
+    sender: mpsc::UnboundedSender<Vec<pb::Event>>,
 }
 
 impl EventSink {
-    /// Queues one event. A closed session drops it, because nobody is left to read it.
+    /// Queues events. A closed session drops them, because nobody is left to read them.
+    pub(crate) fn send_all(&self, events: Vec<pb::Event>) {
+        let _ = self.sender.send(events);
+    }
+
+    /// Queues one event.
     pub(crate) fn send(&self, invocation_id: u64, step: u32, kind: Kind) {
-        let _ = self.sender.send(pb::Event {
+        self.send_all(vec![event(invocation_id, step, kind)]);
+    }
+}
+
+fn event(invocation_id: u64, step: u32, kind: Kind) -> pb::Event {
+    pb::Event {
+        invocation_id,
+        step,
+        kind: Some(kind),
+    }
+}
+
+/// One invocation's events on their way to the session.
+///
+/// While the invocation's code runs without waiting, its events are held and leave together when it waits or
+/// ends: a chain of quick steps becomes one `SessionResponse` instead of one per event, because otherwise the
+/// response stream, running on another worker thread, picks events up one by one as they are produced.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    sink: EventSink,
+    invocation_id: u64,
+    state: Mutex<OutboxState>,
+}
+
+#[derive(Debug, Default)]
+struct OutboxState {
+    held: Vec<pb::Event>,
+    holding: bool,
+}
+
+impl Outbox {
+    pub(crate) fn new(sink: EventSink, invocation_id: u64) -> Self {
+        Self {
+            sink,
             invocation_id,
-            step,
-            kind: Some(kind),
-        });
+            state: Mutex::new(OutboxState {
+                held: Vec::with_capacity(4),
+                holding: true,
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, OutboxState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues an event of `step`; it leaves at once unless the invocation's code is running.
+    pub(crate) fn push(&self, step: u32, kind: Kind) {
+        let mut state = self.state();
+        state.held.push(event(self.invocation_id, step, kind));
+        if !state.holding {
+            self.sink.send_all(std::mem::take(&mut state.held));
+        }
+    }
+
+    /// Holds events while the invocation's code runs.
+    pub(crate) fn hold(&self) {
+        self.state().holding = true;
+    }
+
+    /// Sends what is held and lets later events leave at once.
+    pub(crate) fn release(&self) {
+        let mut state = self.state();
+        state.holding = false;
+        if !state.held.is_empty() {
+            self.sink.send_all(std::mem::take(&mut state.held));
+        }
+    }
+}
+
+/// Runs a future with the outbox holding events while it is polled and releasing them whenever it waits.
+pub(crate) struct Holding<'a, F> {
+    pub(crate) outbox: &'a Outbox,
+    pub(crate) future: Pin<&'a mut F>,
+}
+
+impl<F: Future> Future for Holding<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.outbox.hold();
+        let poll = self.future.as_mut().poll(cx);
+        if poll.is_pending() {
+            self.outbox.release();
+        }
+        poll
     }
 }
 
 /// The response side of a session: yields every event that is ready as one `SessionResponse`.
 #[derive(Debug)]
 pub(crate) struct EventStream {
-    receiver: mpsc::UnboundedReceiver<pb::Event>,
+    receiver: mpsc::UnboundedReceiver<Vec<pb::Event>>,
     max_batch_bytes: usize,
 }
 
@@ -84,9 +174,13 @@ impl Stream for EventStream {
         let mut bytes = 0;
         loop {
             match self.receiver.poll_recv(cx) {
-                Poll::Ready(Some(event)) => {
-                    bytes += estimate(&event);
-                    events.push(event);
+                Poll::Ready(Some(mut batch)) => {
+                    bytes += batch.iter().map(estimate).sum::<usize>();
+                    if events.is_empty() {
+                        events = batch;
+                    } else {
+                        events.append(&mut batch);
+                    }
                     if bytes >= self.max_batch_bytes || events.len() >= MAX_BATCH_EVENTS {
                         break;
                     }

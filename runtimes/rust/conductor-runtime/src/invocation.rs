@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use crate::NodeError;
 use crate::context::{Context, StepScope};
 use crate::error::failures;
-use crate::events::{self, EventSink};
+use crate::events::{self, EventSink, Holding, Outbox};
 use crate::log_layer::CURRENT_STEP;
 use crate::pb;
 use crate::pb::event::Kind;
@@ -35,6 +35,7 @@ pub(crate) async fn run_invocation(
     nodes: Vec<Arc<dyn ErasedNode>>,
 ) {
     let invocation_id = execute.invocation_id;
+    let outbox = Arc::new(Outbox::new(events, invocation_id));
     let execution_id: Arc<str> = execute.execution_id.into();
     let last = execute.steps.len().saturating_sub(1);
     let mut outputs: Vec<Ports> = Vec::with_capacity(execute.steps.len());
@@ -46,7 +47,7 @@ pub(crate) async fn run_invocation(
             terminal = Some((index_u32, events::cancelled(handle.reason())));
             break;
         }
-        events.send(invocation_id, index_u32, events::started());
+        outbox.push(index_u32, events::started());
         let scope = Arc::new(StepScope {
             invocation_id,
             index: index_u32,
@@ -55,7 +56,7 @@ pub(crate) async fn run_invocation(
             execution_id: execution_id.clone(),
             attempt: step.attempt,
             token: handle.token.child_token(),
-            events: events.clone(),
+            outbox: outbox.clone(),
             codec: runtime.codec.clone(),
         });
         let started_at = Instant::now();
@@ -82,7 +83,7 @@ pub(crate) async fn run_invocation(
                         terminal = Some((index_u32, kind));
                         break;
                     }
-                    events.send(invocation_id, index_u32, kind);
+                    outbox.push(index_u32, kind);
                     outputs.push(ports);
                     continue;
                 }
@@ -98,8 +99,9 @@ pub(crate) async fn run_invocation(
     session.finish(invocation_id);
     runtime.end();
     if let Some((step, kind)) = terminal {
-        events.send(invocation_id, step, kind);
+        outbox.push(step, kind);
     }
+    outbox.release();
 }
 
 /// Gathers a step's input values: wire values are decoded (blobs read), earlier outputs shared as they are.
@@ -154,8 +156,13 @@ async fn run_step(
         step: scope.clone(),
     };
     let step_token = scope.token.clone();
+    let outbox = scope.outbox.clone();
     let run = CURRENT_STEP.scope(scope, node.run(&ctx, config, inputs));
-    let mut run = std::pin::pin!(AssertUnwindSafe(run).catch_unwind());
+    let run = std::pin::pin!(AssertUnwindSafe(run).catch_unwind());
+    let mut run = std::pin::pin!(Holding {
+        outbox: &outbox,
+        future: run,
+    });
     let deadline = async {
         if timeout_ms == 0 {
             std::future::pending::<()>().await;
