@@ -224,3 +224,38 @@ pub(crate) fn rejected(failure: pb::Failure) -> Kind {
         failure: Some(failure),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outbox_holds_events_while_code_runs_and_sends_them_as_one_batch() {
+        let (sink, mut stream) = event_channel(1 << 20);
+        let outbox = Outbox::new(sink, 7);
+        outbox.push(0, started());
+        outbox.push(0, completed(Default::default(), 1));
+        outbox.push(1, started());
+        assert!(stream.receiver.try_recv().is_err());
+        outbox.release();
+        let batch = stream.receiver.try_recv().unwrap();
+        assert_eq!(batch.len(), 3);
+        assert!(batch.iter().all(|event| event.invocation_id == 7));
+        assert_eq!(
+            batch.iter().map(|event| event.step).collect::<Vec<_>>(),
+            [0, 0, 1]
+        );
+    }
+
+    #[test]
+    fn a_released_outbox_sends_each_event_at_once() {
+        let (sink, mut stream) = event_channel(1 << 20);
+        let outbox = Outbox::new(sink, 1);
+        outbox.release();
+        outbox.push(0, started());
+        assert_eq!(stream.receiver.try_recv().unwrap().len(), 1);
+        outbox.hold();
+        outbox.push(0, cancelled("stop".into()));
+        assert!(stream.receiver.try_recv().is_err());
+    }
+}

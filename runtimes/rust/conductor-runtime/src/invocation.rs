@@ -179,12 +179,13 @@ async fn run_step(
             match result {
                 Ok(Ok(ports)) => Outcome::Completed(ports),
                 Ok(Err(error)) => Outcome::Failed(error),
-                Err(panic) => Outcome::Failed(failures::panic(format!(
-                    "node \"{}\" ({}) panicked: {}",
-                    ctx.node_id(),
-                    ctx.node_type(),
-                    panic_message(panic.as_ref())
-                ))),
+                Err(panic) => Outcome::Failed(
+                    failures::panic(panic_message(panic.as_ref()).to_owned()).stack(format!(
+                        "node \"{}\" ({}) panicked; the panic hook printed its location to stderr",
+                        ctx.node_id(),
+                        ctx.node_type()
+                    )),
+                ),
             }
         }
         () = handle.token.cancelled() => {
