@@ -7,6 +7,32 @@ export type Binding =
   | { kind: "input"; name: string }
   | { kind: "literal"; value: unknown };
 
+/** How to try again after a retryable failure (defaults applied). */
+export interface RetryPolicy {
+  maxAttempts: number;
+  initialDelayMs: number;
+  backoffCoefficient: number;
+  maxDelayMs: number;
+  jitter: boolean;
+}
+
+/** What happens around a node's attempts: retries, time limits, conditions, error handling. */
+export interface NodePolicy {
+  retry?: RetryPolicy;
+  /** Per attempt, 0 for none. */
+  timeoutMs: number;
+  heartbeatTimeoutMs: number;
+  onError: "fail" | "continue" | "route";
+  when?: string;
+  map?: { over: string; concurrency: number };
+  cache: boolean;
+  /** The index of the node that compensates this one. */
+  compensate?: number;
+}
+
+/** The output port that carries a failure when a node's policy is `onError: route`. */
+export const ERROR_PORT = "error";
+
 /** A node of a validated blueprint, with its type resolved to a runtime and its edges as indices. */
 export interface GraphNode {
   index: number;
@@ -22,6 +48,13 @@ export interface GraphNode {
   /** Distinct nodes reading from this node, by index. */
   successors: number[];
   timeoutMs: number;
+  policy: NodePolicy;
+  /** "compensation" nodes run only to undo another node after a failure; they are not part of `order`. */
+  role: "step" | "compensation";
+  /** Input ports that must have a value. */
+  requiredInputs: ReadonlySet<string>;
+  /** Output ports the node type always produces (so a chain may pass them along inside a runtime). */
+  alwaysProduced: ReadonlySet<string>;
   document: BlueprintNodeDocument;
 }
 
@@ -46,7 +79,7 @@ export interface BlueprintGraph {
   document: BlueprintDocument;
   nodes: GraphNode[];
   byId: Map<string, GraphNode>;
-  /** Node indices in a topological order. */
+  /** Indices of the step nodes (not compensation nodes) in a topological order. */
   order: number[];
   inputs: Record<string, GraphInput>;
   outputs: Record<string, GraphOutput>;

@@ -44,6 +44,23 @@ export const blueprintOutputSchema = z.union([
   z.strictObject({ from: bindingString, description: z.string().optional() }),
 ]);
 
+export const retrySchema = z
+  .strictObject({
+    maxAttempts: z.number().int().min(1).default(3).describe("Attempts in all, the first included."),
+    initialDelayMs: z.number().int().min(0).default(200),
+    backoffCoefficient: z.number().min(1).default(2),
+    maxDelayMs: z.number().int().min(0).default(30_000),
+    jitter: z.boolean().default(true).describe("Randomise each delay by up to ±20 %."),
+  })
+  .describe("Retry policy: retryable failures are tried again with exponential backoff.");
+
+export const mapSchema = z
+  .strictObject({
+    over: identifier.describe("The input port that receives a list; the node runs once per element."),
+    concurrency: z.number().int().min(1).default(8).describe("Most elements running at once."),
+  })
+  .describe("Run the node once per element of a list input; each output becomes a list in input order.");
+
 export const blueprintNodeSchema = z.strictObject({
   type: z.string().min(1).describe('The node type, e.g. "core.http-request".'),
   title: z.string().optional(),
@@ -58,6 +75,33 @@ export const blueprintNodeSchema = z.strictObject({
     .describe("The node's config, checked by its config schema."),
   inputs: z.record(identifier, bindingSchema).optional().describe("One binding per input port."),
   timeoutMs: z.number().int().positive().optional().describe("Time budget of one attempt, in milliseconds."),
+  heartbeatTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe("Fail the attempt when the node sends no heartbeat, progress or log for this long."),
+  retry: retrySchema.optional(),
+  onError: z
+    .enum(["fail", "continue", "route"])
+    .optional()
+    .describe(
+      "fail (default): the execution fails; continue: the node's outputs are absent and the rest goes on; route: the failure goes to the node's `error` output.",
+    ),
+  when: z
+    .string()
+    .optional()
+    .describe('A JSONata condition over the node\'s inputs; when false the node is skipped, e.g. "amount > 100".'),
+  map: mapSchema.optional(),
+  cache: z.boolean().optional().describe("Reuse results of earlier runs with the same inputs (deterministic node types only)."),
+  compensate: z
+    .string()
+    .optional()
+    .describe("The id of a compensation node to run when the execution fails after this node completed."),
+  role: z
+    .enum(["step", "compensation"])
+    .optional()
+    .describe("compensation: the node runs only to undo another node, when the execution fails."),
   ui: z
     .record(z.string(), z.unknown())
     .optional()

@@ -1,6 +1,13 @@
 import type { NodeType } from "@conductor/sdk/protocol";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
-import type { Binding, BlueprintGraph, GraphInput, GraphNode, GraphOutput } from "./blueprint-graph.js";
+import {
+  type Binding,
+  type BlueprintGraph,
+  ERROR_PORT,
+  type GraphInput,
+  type GraphNode,
+  type GraphOutput,
+} from "./blueprint-graph.js";
 import { type BindingDocument, INPUTS_NODE } from "./blueprint-schema.js";
 import type { LoadedBlueprint } from "./load-blueprint.js";
 import { describe, incompatibility } from "./schema-compatibility.js";
@@ -92,6 +99,18 @@ export async function validateBlueprint(
       predecessors: [],
       successors: [],
       timeoutMs: node.timeoutMs ?? 0,
+      policy: {
+        ...(node.retry === undefined ? {} : { retry: node.retry }),
+        timeoutMs: node.timeoutMs ?? 0,
+        heartbeatTimeoutMs: node.heartbeatTimeoutMs ?? 0,
+        onError: node.onError ?? "fail",
+        ...(node.when === undefined ? {} : { when: node.when }),
+        ...(node.map === undefined ? {} : { map: node.map }),
+        cache: node.cache ?? false,
+      },
+      role: node.role ?? "step",
+      requiredInputs: new Set(nodeType.inputs.filter((port) => port.required).map((port) => port.name)),
+      alwaysProduced: new Set(nodeType.outputs.filter((port) => port.required).map((port) => port.name)),
       document: node,
     };
     nodes.push(graphNode);
@@ -128,7 +147,16 @@ export async function validateBlueprint(
       const binding = resolveBinding(bindingDocument, `${path}.${portName}`, byId, ids, inputs, diagnostics);
       if (binding === undefined) continue;
       node.inputs[portName] = binding;
-      const targetSchema = parseSchema(port.schema);
+      if (binding.kind === "node" && node.role === "step" && nodes[binding.node]!.role === "compensation") {
+        diagnostics.push({
+          path: `${path}.${portName}`,
+          message: `node "${nodes[binding.node]!.id}" is a compensation node; only compensation nodes may read its outputs`,
+        });
+        continue;
+      }
+      const portSchema = parseSchema(port.schema);
+      // A mapped port receives a list whose elements must fit the port.
+      const targetSchema = node.policy.map?.over === portName ? { type: "array", items: portSchema } : portSchema;
       const sourceSchema = bindingSchema(binding, nodes, inputs);
       if (sourceSchema !== undefined) {
         const reason = incompatibility(sourceSchema, targetSchema);
@@ -139,11 +167,12 @@ export async function validateBlueprint(
           });
         }
       }
-      if (binding.kind === "node" && !node.predecessors.includes(binding.node)) {
+      if (binding.kind === "node" && node.role === "step" && !node.predecessors.includes(binding.node)) {
         node.predecessors.push(binding.node);
         nodes[binding.node]!.successors.push(node.index);
       }
     }
+    checkPolicy(node, byId, diagnostics);
     for (const port of node.nodeType.inputs) {
       if (port.required && !(port.name in bound)) {
         diagnostics.push({
@@ -163,8 +192,8 @@ export async function validateBlueprint(
     if (binding !== undefined && binding.kind !== "literal") outputs[name] = binding;
   }
 
-  // Cycles.
-  const order = topologicalOrder(nodes);
+  // Cycles (compensation nodes run outside the graph's order).
+  const order = topologicalOrder(nodes.filter((node) => node.role === "step"), nodes);
   if (order === undefined) {
     const cycle = findCycle(nodes);
     diagnostics.push({
@@ -261,12 +290,17 @@ function resolveBinding(
     return undefined;
   }
   const outputs = node.nodeType.outputs.map((output) => output.name);
+  if (port === ERROR_PORT && node.policy.onError === "route") return { kind: "node", node: node.index, port };
   if (!outputs.includes(port)) {
     const hint = suggest(port, outputs);
     diagnostics.push({
       path,
       message: `node "${source}" (${node.type}) has no output "${port}"; its outputs are ${listOrNone(outputs)}`,
-      ...(hint === undefined ? {} : { suggestion: hint }),
+      ...(hint !== undefined
+        ? { suggestion: hint }
+        : port === ERROR_PORT
+          ? { suggestion: `set onError: route on node "${source}" to read its failures from "${source}.${ERROR_PORT}"` }
+          : {}),
     });
     return undefined;
   }
@@ -279,11 +313,62 @@ function bindingSchema(
   inputs: Record<string, GraphInput>,
 ): Record<string, unknown> | undefined {
   if (binding.kind === "node") {
-    const port = nodes[binding.node]!.nodeType.outputs.find((output) => output.name === binding.port);
-    return port === undefined ? undefined : parseSchema(port.schema);
+    const source = nodes[binding.node]!;
+    if (binding.port === ERROR_PORT && source.policy.onError === "route") return FAILURE_SCHEMA;
+    const port = source.nodeType.outputs.find((output) => output.name === binding.port);
+    if (port === undefined) return undefined;
+    const schema = parseSchema(port.schema);
+    return source.policy.map === undefined ? schema : { type: "array", items: schema };
   }
   if (binding.kind === "input") return inputs[binding.name]?.schema;
   return schemaOfLiteral(binding.value);
+}
+
+/** The JSON Schema of the failure a node with `onError: route` puts on its `error` port. */
+const FAILURE_SCHEMA: Record<string, unknown> = {
+  type: "object",
+  properties: { message: { type: "string" }, type: { type: "string" }, retryable: { type: "boolean" } },
+  required: ["message", "type", "retryable"],
+};
+
+/** Checks a node's policy fields against its node type and the rest of the graph. */
+function checkPolicy(node: GraphNode, byId: Map<string, GraphNode>, diagnostics: Diagnostic[]): void {
+  const path = `nodes.${node.id}`;
+  const policy = node.policy;
+  if (policy.map !== undefined && !node.nodeType.inputs.some((port) => port.name === policy.map!.over)) {
+    diagnostics.push({
+      path: `${path}.map.over`,
+      message: `node type "${node.type}" has no input "${policy.map.over}" to map over; its inputs are ${listOrNone(node.nodeType.inputs.map((p) => p.name))}`,
+    });
+  } else if (policy.map !== undefined && !(policy.map.over in node.inputs)) {
+    diagnostics.push({ path: `${path}.inputs.${policy.map.over}`, message: `the mapped input "${policy.map.over}" must be bound to a list` });
+  }
+  if (policy.cache && node.nodeType.flags?.deterministic !== true) {
+    diagnostics.push({
+      path: `${path}.cache`,
+      message: `node type "${node.type}" does not declare itself deterministic, so its results cannot be cached`,
+      suggestion: "remove cache: true, or mark the node type deterministic if the same inputs always give the same outputs",
+    });
+  }
+  if (node.document.compensate !== undefined) {
+    const compensation = byId.get(node.document.compensate);
+    if (compensation === undefined) {
+      const hint = suggest(node.document.compensate, byId.keys());
+      diagnostics.push({
+        path: `${path}.compensate`,
+        message: `compensation node "${node.document.compensate}" does not exist`,
+        ...(hint === undefined ? {} : { suggestion: hint }),
+      });
+    } else if (compensation.role !== "compensation") {
+      diagnostics.push({
+        path: `${path}.compensate`,
+        message: `node "${compensation.id}" must have role: compensation to compensate "${node.id}"`,
+      });
+    } else policy.compensate = compensation.index;
+  }
+  if (node.role === "compensation" && node.policy.map !== undefined) {
+    diagnostics.push({ path: `${path}.map`, message: "a compensation node cannot map over a list" });
+  }
 }
 
 function schemaOfLiteral(value: unknown): Record<string, unknown> {
@@ -317,20 +402,20 @@ function listOrNone(names: Iterable<string>): string {
   return list.length === 0 ? "(none)" : list.map((name) => `"${name}"`).join(", ");
 }
 
-/** Kahn's algorithm; undefined when there is a cycle. */
-function topologicalOrder(nodes: GraphNode[]): number[] | undefined {
+/** Kahn's algorithm over `steps`; undefined when there is a cycle. */
+function topologicalOrder(steps: GraphNode[], nodes: GraphNode[]): number[] | undefined {
   const pending = nodes.map((node) => node.predecessors.length);
-  const ready = nodes.filter((node) => node.predecessors.length === 0).map((node) => node.index);
+  const ready = steps.filter((node) => node.predecessors.length === 0).map((node) => node.index);
   const order: number[] = [];
-  while (ready.length > 0) {
-    const index = ready.shift()!;
+  for (let head = 0; head < ready.length; head++) {
+    const index = ready[head]!;
     order.push(index);
     for (const successor of nodes[index]!.successors) {
       pending[successor]!--;
       if (pending[successor] === 0) ready.push(successor);
     }
   }
-  return order.length === nodes.length ? order : undefined;
+  return order.length === steps.length ? order : undefined;
 }
 
 /** One cycle, as node ids, closing on its first node. */

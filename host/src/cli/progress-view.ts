@@ -22,6 +22,7 @@ const SYMBOLS: Record<NodeStatus, string> = {
   queued: "○",
   running: "◐",
   completed: "✓",
+  cached: "✓",
   failed: "✗",
   cancelled: "⊘",
   skipped: "↷",
@@ -32,6 +33,7 @@ const COLORS: Record<NodeStatus, Parameters<typeof styleText>[0]> = {
   queued: "gray",
   running: "cyan",
   completed: "green",
+  cached: "blue",
   failed: "red",
   cancelled: "yellow",
   skipped: "gray",
@@ -91,13 +93,13 @@ class LiveView implements ProgressView {
         row.note = event.message;
         break;
       case "node.completed":
-        row.status = "completed";
+        row.status = event.cached === true ? "cached" : "completed";
         row.durationMs = event.durationMs;
-        row.note = "";
+        row.note = event.cached === true ? "from cache" : "";
         break;
       case "node.failed":
-        row.status = "failed";
-        row.note = event.failure.message.split("\n")[0] ?? "";
+        row.status = event.willRetry === true ? "queued" : "failed";
+        row.note = `${event.willRetry === true ? `attempt ${event.attempt} failed, retrying in ${event.retryInMs} ms: ` : ""}${event.failure.message.split("\n")[0] ?? ""}`;
         break;
       case "node.cancelled":
         row.status = "cancelled";
@@ -163,15 +165,17 @@ function describe(event: ExecutionEvent): string | undefined {
     case "node.log":
       return `${event.nodeId} ${event.level}: ${event.message}`;
     case "node.completed":
-      return `${event.nodeId} completed in ${formatMs(event.durationMs)}`;
+      return event.cached === true ? `${event.nodeId} completed from the cache` : `${event.nodeId} completed in ${formatMs(event.durationMs)}`;
     case "node.failed":
-      return `${event.nodeId} failed: ${event.failure.message}`;
+      return event.willRetry === true
+        ? `${event.nodeId} attempt ${event.attempt} failed, retrying in ${event.retryInMs} ms: ${event.failure.message}`
+        : `${event.nodeId} failed${event.handling === "continue" ? " (continuing without it)" : event.handling === "route" ? " (routed to its error port)" : ""}: ${event.failure.message}`;
     case "node.cancelled":
       return `${event.nodeId} cancelled: ${event.reason}`;
     case "node.skipped":
       return `${event.nodeId} skipped: ${event.reason}`;
     case "execution.finished":
-      return `execution ${event.status} in ${formatMs(event.durationMs)}`;
+      return `execution ${event.status} in ${formatMs(event.durationMs)}${(event.compensations ?? []).map((c) => `\n  compensation ${c.nodeId} (for ${c.compensates}) ${c.status}`).join("")}`;
     default:
       return undefined;
   }

@@ -3,8 +3,19 @@ import type { FailureInfo, LogLevel } from "@conductor/sdk/protocol";
 /** Final status of an execution. */
 export type ExecutionStatus = "completed" | "failed" | "cancelled";
 
-/** Status of a node within an execution. */
-export type NodeStatus = "pending" | "queued" | "running" | "completed" | "failed" | "cancelled" | "skipped";
+/**
+ * Status of a node within an execution. `cached` is completed from the result cache; `skipped` did not run
+ * because its condition was false or an input it needs was never produced (an untaken branch).
+ */
+export type NodeStatus =
+  | "pending"
+  | "queued"
+  | "running"
+  | "completed"
+  | "cached"
+  | "failed"
+  | "cancelled"
+  | "skipped";
 
 interface EventBase {
   executionId: string;
@@ -18,9 +29,25 @@ interface NodeEventBase extends EventBase {
   nodeId: string;
 }
 
+/** What happened to one compensation, in `execution.finished`. */
+export interface CompensationRecord {
+  /** The compensation node. */
+  nodeId: string;
+  /** The node it undid. */
+  compensates: string;
+  status: "completed" | "failed";
+  failure?: FailureInfo;
+}
+
 /** Everything that happens in an execution, in order. Any number of subscribers receive the same events. */
 export type ExecutionEvent =
-  | (EventBase & { type: "execution.started"; blueprintId: string; inputs: Record<string, unknown> })
+  | (EventBase & {
+      type: "execution.started";
+      blueprintId: string;
+      inputs: Record<string, unknown>;
+      /** Set when this continues an execution after a host restart. */
+      resumed?: boolean;
+    })
   | (NodeEventBase & { type: "node.queued" })
   | (NodeEventBase & {
       type: "node.started";
@@ -33,8 +60,24 @@ export type ExecutionEvent =
   | (NodeEventBase & { type: "node.progress"; fraction: number; message: string })
   | (NodeEventBase & { type: "node.chunk"; port: string; value: unknown })
   | (NodeEventBase & { type: "node.heartbeat" })
-  | (NodeEventBase & { type: "node.completed"; outputs: Record<string, unknown>; durationMs: number })
-  | (NodeEventBase & { type: "node.failed"; failure: FailureInfo; durationMs: number })
+  | (NodeEventBase & {
+      type: "node.completed";
+      outputs: Record<string, unknown>;
+      durationMs: number;
+      /** The outputs came from the result cache; the node did not run. */
+      cached?: boolean;
+    })
+  | (NodeEventBase & {
+      type: "node.failed";
+      failure: FailureInfo;
+      durationMs: number;
+      attempt: number;
+      /** Another attempt follows after `retryInMs`. */
+      willRetry?: boolean;
+      retryInMs?: number;
+      /** What the node's error policy did: the execution fails, goes on without the outputs, or routes the failure. */
+      handling?: "fail" | "continue" | "route";
+    })
   | (NodeEventBase & { type: "node.cancelled"; reason: string })
   | (NodeEventBase & { type: "node.skipped"; reason: string })
   | (EventBase & {
@@ -42,6 +85,7 @@ export type ExecutionEvent =
       status: ExecutionStatus;
       outputs: Record<string, unknown>;
       failure?: NodeFailureRecord;
+      compensations?: CompensationRecord[];
       durationMs: number;
     });
 

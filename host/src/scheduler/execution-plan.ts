@@ -3,9 +3,9 @@ import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 
 /**
  * A validated blueprint bound to runtime connections, with the chains that can run as one invocation: a run of
- * nodes on the same runtime where each node's only consumer is the next one and the next one's only producer is
- * the previous one. A chain costs one round trip to its runtime instead of one per node. Plans are computed once
- * per blueprint and reused by every execution of it.
+ * nodes on the same runtime where each node's only consumer is the next one, the next one's only producer is the
+ * previous one, and what passes between them is always produced. A chain costs one round trip to its runtime
+ * instead of one per node. Plans are computed once per blueprint and reused by every execution of it.
  */
 export interface ExecutionPlan {
   graph: BlueprintGraph;
@@ -13,33 +13,51 @@ export interface ExecutionPlan {
   runtimes: RuntimeConnection[];
   /** For a node that heads a chain: the chain's node indices in order (itself first). */
   chains: (number[] | undefined)[];
-  /** For a node inside a chain (not its head): the head's index. */
-  chainHead: (number | undefined)[];
+}
+
+/** Options of {@link createExecutionPlan}. */
+export interface PlanOptions {
+  /**
+   * Executions are journaled: a node with side effects must not start before its predecessors' results are
+   * durable, which a chain inside a runtime cannot wait for; so only deterministic nodes join chains.
+   */
+  durable: boolean;
 }
 
 /** Builds the plan of a graph given the connection of each runtime by name. */
 export function createExecutionPlan(
   graph: BlueprintGraph,
   connections: ReadonlyMap<string, RuntimeConnection>,
+  options: PlanOptions = { durable: false },
 ): ExecutionPlan {
   const runtimes = graph.nodes.map((node) => connections.get(node.runtime)!);
   const chains: (number[] | undefined)[] = new Array(graph.nodes.length).fill(undefined);
-  const chainHead: (number | undefined)[] = new Array(graph.nodes.length).fill(undefined);
+  const member = new Array<boolean>(graph.nodes.length).fill(false);
+  const plain = (node: GraphNode) =>
+    node.role === "step" &&
+    node.policy.when === undefined &&
+    node.policy.map === undefined &&
+    !node.policy.cache &&
+    node.policy.onError === "fail" &&
+    node.policy.heartbeatTimeoutMs === 0 &&
+    (!options.durable || node.nodeType.flags?.deterministic === true);
   const next = (node: GraphNode): GraphNode | undefined => {
-    if (node.successors.length !== 1) return undefined;
+    if (node.successors.length !== 1 || node.policy.map !== undefined) return undefined;
     const successor = graph.nodes[node.successors[0]!]!;
-    if (successor.predecessors.length !== 1 || successor.runtime !== node.runtime) return undefined;
+    if (successor.predecessors.length !== 1 || successor.runtime !== node.runtime || !plain(successor)) return undefined;
+    for (const binding of Object.values(successor.inputs)) {
+      if (binding.kind === "node" && !node.alwaysProduced.has(binding.port)) return undefined;
+    }
     return successor;
   };
   for (const index of graph.order) {
-    const node = graph.nodes[index]!;
-    if (chainHead[index] !== undefined || !runtimes[index]!.supportsSteps) continue;
+    if (member[index] || !runtimes[index]!.supportsSteps) continue;
     const chain = [index];
-    for (let successor = next(node); successor !== undefined; successor = next(successor)) {
+    for (let successor = next(graph.nodes[index]!); successor !== undefined; successor = next(successor)) {
       chain.push(successor.index);
-      chainHead[successor.index] = index;
+      member[successor.index] = true;
     }
     if (chain.length > 1) chains[index] = chain;
   }
-  return { graph, runtimes, chains, chainHead };
+  return { graph, runtimes, chains };
 }

@@ -1,14 +1,20 @@
-import type { InvocationControl } from "@conductor/sdk";
-import {
-  type FailureInfo,
-  type InvocationRequest,
-  type InvocationSink,
-  type LogLevel,
-  type StepInput,
-  toLive,
-} from "@conductor/sdk/protocol";
-import type { EventHub, ExecutionStatus, NodeFailureRecord, NodeStatus } from "./execution-events.js";
+import { type FailureInfo, type InvocationRequest, type StepInput, toLive } from "@conductor/sdk/protocol";
+import { ERROR_PORT, type GraphNode } from "../blueprint/blueprint-graph.js";
+import { cacheKey } from "./cache-key.js";
+import { conditionHolds } from "./condition.js";
+import type {
+  CompensationRecord,
+  EventHub,
+  ExecutionEvent,
+  ExecutionStatus,
+  NodeFailureRecord,
+  NodeStatus,
+} from "./execution-events.js";
 import type { ExecutionPlan } from "./execution-plan.js";
+import { MapRun, type MapOutcome } from "./map-run.js";
+import { decideInputs, type InputSources } from "./node-inputs.js";
+import { retryDelay } from "./retry-policy.js";
+import { UnitSink } from "./unit-sink.js";
 
 /** What an execution recorded about one node. */
 export interface NodeRecord {
@@ -32,11 +38,43 @@ export interface ExecutionResult {
   status: ExecutionStatus;
   /** The blueprint's outputs, decoded. */
   outputs: Record<string, unknown>;
-  /** The first node failure, when the execution failed. */
+  /** The failure that failed the execution. */
   failure?: NodeFailureRecord;
+  /** Failures the error policies handled (`onError: continue` or `route`); the execution went on. */
+  handledFailures: NodeFailureRecord[];
+  /** Compensations run after a failure, in the order they ran. */
+  compensations: CompensationRecord[];
   startedAt: number;
   durationMs: number;
   nodes: Record<string, NodeRecord>;
+}
+
+/** A persistent cache of node results, keyed by {@link cacheKey}. */
+export interface ResultCache {
+  get(key: string): Record<string, unknown> | undefined;
+  put(key: string, nodeType: string, outputs: Record<string, unknown>): void;
+}
+
+/** The journal's promise: records are made durable in batches; `flush` waits for the current batch. */
+export interface Durability {
+  readonly pending: boolean;
+  flush(): Promise<void>;
+}
+
+/** What a resumed execution already knows of its nodes, from the journal. */
+export interface ResumeState {
+  /** The last event number recorded; new events continue after it. */
+  lastSeq: number;
+  /** Nodes that finished, by index, in the order they finished. */
+  finished: {
+    index: number;
+    status: "completed" | "cached" | "skipped" | "failed";
+    outputs?: Record<string, unknown>;
+    attempt: number;
+    failure?: FailureInfo;
+  }[];
+  /** Attempts already made by nodes that did not finish (a running node is tried again). */
+  attempts: Map<number, number>;
 }
 
 /** Options of one execution. */
@@ -46,15 +84,21 @@ export interface ExecutionOptions {
   /** Most invocations of this execution running at once. */
   maxConcurrency: number;
   hub: EventHub;
+  cache?: ResultCache | undefined;
+  durability?: Durability | undefined;
+  resume?: ResumeState | undefined;
 }
 
+type Unit = readonly number[];
+
 /**
- * One run of a blueprint: the dispatch loop. It keeps per-node state in flat arrays, starts every node whose
- * inputs are ready (in parallel, up to the concurrency limit; runtimes queue beyond their own limits), passes
- * values from outputs to inputs, and finishes when nothing is running and nothing more can start. Policy (retry,
- * timeout, caching) and I/O (runtimes, store) live outside this loop.
+ * One run of a blueprint: the dispatch loop. Per-node state lives in flat arrays; a node starts when every node it
+ * reads from has finished, in parallel up to the concurrency limit (runtimes queue beyond their own limits).
+ * Policy lives in small modules beside this one: input resolution and skipping (node-inputs), conditions
+ * (condition), retries (retry-policy), map fan-out (map-run), result caching (cache-key); I/O goes through the
+ * runtime connections and the durability barrier.
  */
-export class Execution {
+export class Execution implements InputSources {
   readonly executionId: string;
   readonly startedAt = Date.now();
   status: "running" | ExecutionStatus = "running";
@@ -68,13 +112,24 @@ export class Execution {
   private readonly durations: number[];
   private readonly failures: (FailureInfo | undefined)[];
   private readonly waitingOn: number[];
+  private readonly cacheKeys: (string | undefined)[];
+  /** Failures decided by the host for a running node (a missed heartbeat), reported when its runtime stops it. */
+  private readonly hostFailures: (FailureInfo | undefined)[];
+  private readonly heartbeatTimers = new Map<number, NodeJS.Timeout>();
+  private readonly retryTimers = new Map<number, NodeJS.Timeout>();
+  private readonly units = new Set<UnitSink>();
+  private readonly maps = new Map<number, MapRun>();
+  private readonly completionOrder: number[] = [];
+  private readonly handledFailures: NodeFailureRecord[] = [];
+  private compensations: CompensationRecord[] = [];
   private readonly ready: number[] = [];
   private readyHead = 0;
+  /** Units in flight, plus reserved slots (a condition being evaluated, a retry waiting, a durability barrier). */
   private running = 0;
-  private readonly controls = new Set<InvocationControl>();
   private stopping: "failed" | "cancelled" | undefined;
   private firstFailure: NodeFailureRecord | undefined;
-  private seq = 0;
+  private compensating = false;
+  private seq: number;
   private resolveResult!: (result: ExecutionResult) => void;
   private readonly startClock = performance.now();
 
@@ -91,27 +146,42 @@ export class Execution {
     this.startTimes = new Array<number>(count).fill(0);
     this.durations = new Array<number>(count).fill(0);
     this.failures = new Array(count).fill(undefined);
+    this.cacheKeys = new Array(count).fill(undefined);
+    this.hostFailures = new Array(count).fill(undefined);
     this.waitingOn = this.graph.nodes.map((node) => node.predecessors.length);
+    this.seq = options.resume?.lastSeq ?? 0;
     this.result = new Promise((resolve) => {
       this.resolveResult = resolve;
     });
   }
 
-  /** Starts every node without predecessors. */
+  /** Starts every node that can start (for a resumed execution: every node the journal has not seen finish). */
   start(): void {
-    const hub = this.options.hub;
-    if (hub.active) {
-      hub.emit({
+    const resume = this.options.resume;
+    if (this.options.hub.active) {
+      this.emit({
         type: "execution.started",
         executionId: this.executionId,
         seq: ++this.seq,
         at: this.startedAt,
         blueprintId: this.graph.id,
         inputs: this.options.inputs,
+        ...(resume === undefined ? {} : { resumed: true }),
       });
     }
+    if (resume !== undefined) {
+      for (const [index, attempt] of resume.attempts) this.attempts[index] = attempt;
+      for (const finished of resume.finished) {
+        this.statuses[finished.index] = finished.status;
+        this.attempts[finished.index] = finished.attempt;
+        if (finished.outputs !== undefined) this.outputs[finished.index] = finished.outputs;
+        if (finished.failure !== undefined) this.failures[finished.index] = finished.failure;
+        if (finished.status === "completed" || finished.status === "cached") this.completionOrder.push(finished.index);
+        for (const successor of this.graph.nodes[finished.index]!.successors) this.waitingOn[successor]!--;
+      }
+    }
     for (const index of this.graph.order) {
-      if (this.waitingOn[index] === 0) this.ready.push(index);
+      if (this.waitingOn[index] === 0 && this.statuses[index] === "pending") this.ready.push(index);
     }
     this.pump();
     this.maybeFinish();
@@ -121,8 +191,549 @@ export class Execution {
   cancel(reason = "cancelled"): void {
     if (this.status !== "running" || this.stopping === "cancelled") return;
     this.stopping = "cancelled";
-    for (const control of this.controls) control.cancel(reason);
+    for (const [index, timer] of this.retryTimers) {
+      clearTimeout(timer);
+      this.running--;
+      this.statuses[index] = "cancelled";
+      this.emitNode(index, { type: "node.cancelled", reason });
+    }
+    this.retryTimers.clear();
+    for (const unit of this.units) unit.control?.cancel(reason);
+    for (const map of this.maps.values()) map.cancel(reason);
+    this.cancelReason = reason;
     this.maybeFinish();
+  }
+
+  private cancelReason = "cancelled";
+
+  // ---------------------------------------------------------------- InputSources
+
+  outputsOf(index: number): Record<string, unknown> | undefined {
+    return this.outputs[index];
+  }
+
+  idOf(index: number): string {
+    return this.graph.nodes[index]!.id;
+  }
+
+  blueprintInput(name: string): unknown {
+    return this.options.inputs[name];
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  private pump(): void {
+    const limit = this.options.maxConcurrency;
+    while (this.stopping === undefined && this.readyHead < this.ready.length && this.running < limit) {
+      this.consider(this.ready[this.readyHead++]!);
+    }
+    if (this.readyHead === this.ready.length && this.readyHead > 0) {
+      this.ready.length = 0;
+      this.readyHead = 0;
+    }
+  }
+
+  /** A node whose predecessors all finished: skip it, or get it going. */
+  private consider(index: number): void {
+    if (this.statuses[index] !== "pending") return;
+    const node = this.graph.nodes[index]!;
+    const decision = decideInputs(node, this);
+    if (!decision.run) {
+      this.skip(index, decision.reason);
+      return;
+    }
+    const when = node.policy.when;
+    if (when === undefined) {
+      this.proceed(index, decision.inputs);
+      return;
+    }
+    this.statuses[index] = "queued";
+    this.running++;
+    conditionHolds(when, decision.inputs).then(
+      (holds) => {
+        this.running--;
+        if (this.stopping !== undefined) {
+          this.statuses[index] = "pending";
+        } else if (holds) {
+          this.statuses[index] = "pending";
+          this.proceed(index, decision.inputs);
+        } else {
+          this.skip(index, `its condition is false: ${when}`);
+        }
+        this.pump();
+        this.maybeFinish();
+      },
+      (error: unknown) => {
+        this.running--;
+        this.statuses[index] = "pending";
+        this.settleFailure(index, {
+          message: `node "${node.id}": its condition "${when}" cannot be evaluated: ${(error as Error).message}`,
+          type: "condition.invalid",
+          retryable: false,
+        }, 0);
+        this.pump();
+        this.maybeFinish();
+      },
+    );
+  }
+
+  /** Runs the node, unless the cache has its result; waits for the journal before a node with side effects. */
+  private proceed(index: number, inputs: Record<string, unknown>): void {
+    const node = this.graph.nodes[index]!;
+    const cache = this.options.cache;
+    if (cache !== undefined && node.policy.cache) {
+      const key = cacheKey(node.type, node.nodeType.version, node.config, inputs);
+      const hit = cache.get(key);
+      if (hit !== undefined) {
+        this.completeFromCache(index, hit);
+        return;
+      }
+      this.cacheKeys[index] = key;
+    }
+    const durability = this.options.durability;
+    if (durability?.pending === true && node.nodeType.flags?.deterministic !== true) {
+      // A node that may have side effects starts only once everything before it is durable, so that after a
+      // crash no node that completed runs again.
+      this.statuses[index] = "queued";
+      this.running++;
+      durability.flush().then(
+        () => {
+          this.running--;
+          this.statuses[index] = "pending";
+          if (this.stopping === undefined) this.launch(index, inputs);
+          this.maybeFinish();
+        },
+        (error: unknown) => {
+          this.running--;
+          this.statuses[index] = "pending";
+          this.fail(index, { message: `the journal could not be written: ${(error as Error).message}`, type: "journal.failed", retryable: false });
+          this.maybeFinish();
+        },
+      );
+      return;
+    }
+    this.launch(index, inputs);
+  }
+
+  private launch(index: number, inputs: Record<string, unknown>): void {
+    if (this.graph.nodes[index]!.policy.map !== undefined) this.startMap(index, inputs);
+    else this.dispatch(index, inputs);
+  }
+
+  /** Sends a node, or the chain it heads, to its runtime as one invocation. */
+  private dispatch(head: number, headInputs: Record<string, unknown>): void {
+    const chain = this.plan.chains[head];
+    const unit: Unit = chain !== undefined && chain.every((i, n) => n === 0 || this.statuses[i] === "pending") ? chain : [head];
+    const steps = new Array<InvocationRequest["steps"][number]>(unit.length);
+    for (let step = 0; step < unit.length; step++) {
+      const index = unit[step]!;
+      const node = this.graph.nodes[index]!;
+      const inputs: Record<string, StepInput> = {};
+      if (step === 0) {
+        for (const port in headInputs) inputs[port] = { value: headInputs[port] };
+      } else {
+        for (const port in node.inputs) {
+          const binding = node.inputs[port]!;
+          if (binding.kind === "node") {
+            const inUnit = unit.indexOf(binding.node);
+            if (inUnit >= 0 && inUnit < step) inputs[port] = { step: inUnit, port: binding.port };
+            else {
+              const value = this.outputs[binding.node]?.[binding.port];
+              if (value !== undefined) inputs[port] = { value };
+            }
+          } else if (binding.kind === "input") {
+            const value = this.options.inputs[binding.name];
+            if (value !== undefined) inputs[port] = { value };
+          } else inputs[port] = { value: binding.value };
+        }
+      }
+      this.statuses[index] = "queued";
+      this.attempts[index]!++;
+      steps[step] = {
+        nodeId: node.id,
+        nodeType: node.type,
+        attempt: this.attempts[index]!,
+        config: node.config,
+        inputs,
+        timeoutMs: node.policy.timeoutMs,
+      };
+      if (this.options.hub.active) this.emitNode(index, { type: "node.queued" });
+    }
+    this.running++;
+    const sink = new UnitSink(this, unit);
+    const control = this.plan.runtimes[head]!.execute({ invocationId: 0, executionId: this.executionId, steps }, sink);
+    if (!sink.ended) {
+      sink.control = control;
+      this.units.add(sink);
+    }
+  }
+
+  private startMap(index: number, inputs: Record<string, unknown>): void {
+    const node = this.graph.nodes[index]!;
+    const over = node.policy.map!.over;
+    const items = toLive(inputs[over]);
+    if (!Array.isArray(items)) {
+      this.settleFailure(index, {
+        message: `node "${node.id}" maps over input "${over}", which must be a list; found ${items === null ? "null" : typeof items}`,
+        type: "map.not-a-list",
+        retryable: false,
+      }, 0);
+      this.pump();
+      this.maybeFinish();
+      return;
+    }
+    const { [over]: _mapped, ...shared } = inputs;
+    this.statuses[index] = "queued";
+    this.attempts[index] = 1;
+    this.running++;
+    if (this.options.hub.active) this.emitNode(index, { type: "node.queued" });
+    const startedClock = performance.now();
+    const run = new MapRun(node, this.plan.runtimes[index]!, this.executionId, items, shared, {
+      started: () => this.onStarted(index),
+      progress: (done, total) => this.onProgress(index, done / total, `${done} of ${total} items`),
+      log: (level, message, fields) => this.onLog(index, level, message, fields),
+      done: (outcome: MapOutcome) => {
+        this.maps.delete(index);
+        const durationUs = Math.round((performance.now() - startedClock) * 1000);
+        if (this.startTimes[index] === 0) this.startTimes[index] = Date.now();
+        if (outcome.kind === "completed") {
+          const outputs: Record<string, unknown> = { ...outcome.outputs };
+          if (outcome.errors.length > 0 && node.policy.onError === "route") outputs[ERROR_PORT] = outcome.errors;
+          this.onCompleted(index, outputs, durationUs, true);
+        } else if (outcome.kind === "failed") {
+          this.running--;
+          this.settleFailure(index, outcome.failure, durationUs);
+          this.pump();
+          this.maybeFinish();
+        } else {
+          this.onCancelled(index, outcome.reason, [index]);
+        }
+      },
+    });
+    this.maps.set(index, run);
+    run.start();
+  }
+
+  // ---------------------------------------------------------------- events from runtimes (via UnitSink)
+
+  onStarted(index: number): void {
+    this.statuses[index] = "running";
+    this.startTimes[index] = Date.now();
+    this.armHeartbeat(index);
+    if (this.options.hub.active) {
+      this.emitNode(index, {
+        type: "node.started",
+        attempt: this.attempts[index]!,
+        runtime: this.graph.nodes[index]!.runtime,
+        inputs: this.inputsOf(index),
+      });
+    }
+  }
+
+  onLog(index: number, level: import("@conductor/sdk/protocol").LogLevel, message: string, fields: Record<string, unknown> | undefined): void {
+    this.armHeartbeat(index);
+    if (this.options.hub.active) this.emitNode(index, { type: "node.log", level, message, ...(fields === undefined ? {} : { fields }) });
+  }
+
+  onProgress(index: number, fraction: number, message: string): void {
+    this.armHeartbeat(index);
+    if (this.options.hub.active) this.emitNode(index, { type: "node.progress", fraction, message });
+  }
+
+  onChunk(index: number, port: string, value: unknown): void {
+    this.armHeartbeat(index);
+    if (this.options.hub.active) this.emitNode(index, { type: "node.chunk", port, value });
+  }
+
+  onHeartbeat(index: number): void {
+    this.armHeartbeat(index);
+    if (this.options.hub.active) this.emitNode(index, { type: "node.heartbeat" });
+  }
+
+  onCompleted(index: number, outputs: Record<string, unknown>, durationUs: number, unitEnded: boolean): void {
+    this.disarmHeartbeat(index);
+    this.statuses[index] = "completed";
+    this.outputs[index] = outputs;
+    this.durations[index] = durationUs / 1000;
+    this.completionOrder.push(index);
+    const key = this.cacheKeys[index];
+    if (key !== undefined) this.options.cache?.put(key, this.graph.nodes[index]!.type, outputs);
+    if (this.options.hub.active) this.emitNode(index, { type: "node.completed", outputs, durationMs: durationUs / 1000 });
+    this.release(index);
+    if (unitEnded) this.running--;
+    this.pump();
+    this.maybeFinish();
+  }
+
+  onFailed(index: number, failure: FailureInfo, durationUs: number, unit: Unit): void {
+    this.disarmHeartbeat(index);
+    this.releaseRest(unit, index);
+    if (this.startTimes[index] === 0) this.startTimes[index] = Date.now();
+    const node = this.graph.nodes[index]!;
+    const delay =
+      this.stopping === undefined
+        ? retryDelay(node.policy.retry, this.attempts[index]!, failure, node.nodeType.flags?.idempotent === true)
+        : undefined;
+    if (delay !== undefined) {
+      // The unit's slot stays reserved while the retry waits.
+      this.statuses[index] = "queued";
+      if (this.options.hub.active) {
+        this.emitNode(index, {
+          type: "node.failed",
+          failure,
+          durationMs: durationUs / 1000,
+          attempt: this.attempts[index]!,
+          willRetry: true,
+          retryInMs: delay,
+        });
+      }
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(index);
+        this.running--;
+        this.statuses[index] = "pending";
+        const decision = decideInputs(node, this);
+        if (this.stopping === undefined && decision.run) this.dispatch(index, decision.inputs);
+        this.maybeFinish();
+      }, delay);
+      this.retryTimers.set(index, timer);
+      return;
+    }
+    this.running--;
+    this.settleFailure(index, failure, durationUs);
+    this.pump();
+    this.maybeFinish();
+  }
+
+  onCancelled(index: number, reason: string, unit: Unit): void {
+    this.disarmHeartbeat(index);
+    const hostFailure = this.hostFailures[index];
+    if (hostFailure !== undefined && this.stopping !== "cancelled") {
+      // The host cancelled it for a missed heartbeat: that is a failure, with the retry policy to apply.
+      this.hostFailures[index] = undefined;
+      this.onFailed(index, hostFailure, Math.round((Date.now() - this.startTimes[index]!) * 1000), unit);
+      return;
+    }
+    this.releaseRest(unit, index);
+    this.statuses[index] = "cancelled";
+    if (this.options.hub.active) this.emitNode(index, { type: "node.cancelled", reason });
+    if (this.stopping === undefined) {
+      // A runtime cancelled a step the execution did not cancel (e.g. its runtime is shutting down).
+      this.stopping = "failed";
+      this.firstFailure ??= { nodeId: this.graph.nodes[index]!.id, message: reason, type: "cancelled", retryable: true };
+    }
+    this.running--;
+    this.maybeFinish();
+  }
+
+  forget(unit: UnitSink): void {
+    this.units.delete(unit);
+  }
+
+  // ---------------------------------------------------------------- state changes
+
+  /** A node failed for good: its error policy decides what happens next. */
+  private settleFailure(index: number, failure: FailureInfo, durationUs: number): void {
+    const node = this.graph.nodes[index]!;
+    this.statuses[index] = "failed";
+    this.failures[index] = failure;
+    this.durations[index] = durationUs / 1000;
+    const handling = this.stopping === undefined ? node.policy.onError : "fail";
+    if (this.options.hub.active) {
+      this.emitNode(index, {
+        type: "node.failed",
+        failure,
+        durationMs: durationUs / 1000,
+        attempt: this.attempts[index]!,
+        handling,
+      });
+    }
+    if (handling === "fail") {
+      this.firstFailure ??= { nodeId: node.id, ...failure };
+      // Nothing new starts; nodes already running finish and their results are kept.
+      this.stopping ??= "failed";
+      return;
+    }
+    this.handledFailures.push({ nodeId: node.id, ...failure });
+    if (handling === "route") this.outputs[index] = { [ERROR_PORT]: failureAsJson(failure) };
+    this.release(index);
+  }
+
+  private fail(index: number, failure: FailureInfo): void {
+    this.statuses[index] = "failed";
+    this.failures[index] = failure;
+    this.firstFailure ??= { nodeId: this.graph.nodes[index]!.id, ...failure };
+    this.stopping ??= "failed";
+    if (this.options.hub.active) {
+      this.emitNode(index, { type: "node.failed", failure, durationMs: 0, attempt: this.attempts[index]!, handling: "fail" });
+    }
+  }
+
+  private skip(index: number, reason: string): void {
+    this.statuses[index] = "skipped";
+    if (this.options.hub.active) this.emitNode(index, { type: "node.skipped", reason });
+    this.release(index);
+  }
+
+  private completeFromCache(index: number, outputs: Record<string, unknown>): void {
+    this.statuses[index] = "cached";
+    this.outputs[index] = outputs;
+    this.startTimes[index] = Date.now();
+    this.completionOrder.push(index);
+    if (this.options.hub.active) this.emitNode(index, { type: "node.completed", outputs, durationMs: 0, cached: true });
+    this.release(index);
+  }
+
+  /** A node finished in a way that lets the nodes reading from it go on. */
+  private release(index: number): void {
+    const successors = this.graph.nodes[index]!.successors;
+    for (let i = 0; i < successors.length; i++) {
+      const successor = successors[i]!;
+      if (--this.waitingOn[successor]! === 0 && this.statuses[successor] === "pending") this.ready.push(successor);
+    }
+  }
+
+  /** Steps of a unit after the one that ended it never ran: they go back to pending. */
+  private releaseRest(unit: Unit, index: number): void {
+    const position = unit.indexOf(index);
+    for (let i = position + 1; i < unit.length; i++) {
+      this.statuses[unit[i]!] = "pending";
+      this.attempts[unit[i]!]!--;
+    }
+  }
+
+  private armHeartbeat(index: number): void {
+    const timeoutMs = this.graph.nodes[index]!.policy.heartbeatTimeoutMs;
+    if (timeoutMs <= 0) return;
+    clearTimeout(this.heartbeatTimers.get(index));
+    const timer = setTimeout(() => {
+      this.heartbeatTimers.delete(index);
+      const node = this.graph.nodes[index]!;
+      this.hostFailures[index] = {
+        message: `node "${node.id}" (${node.type}) sent no heartbeat, progress or log for ${timeoutMs} ms`,
+        type: "heartbeat.timeout",
+        retryable: true,
+      };
+      for (const unit of this.units) if (unit.runs(index)) unit.control?.cancel("heartbeat timeout");
+    }, timeoutMs);
+    timer.unref();
+    this.heartbeatTimers.set(index, timer);
+  }
+
+  private disarmHeartbeat(index: number): void {
+    const timer = this.heartbeatTimers.get(index);
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.heartbeatTimers.delete(index);
+    }
+  }
+
+  // ---------------------------------------------------------------- the end
+
+  private maybeFinish(): void {
+    if (this.status !== "running" || this.running > 0 || this.compensating) return;
+    if (this.stopping === undefined && this.readyHead < this.ready.length) return;
+    if (this.stopping === "failed" && this.completionOrder.some((index) => this.graph.nodes[index]!.policy.compensate !== undefined)) {
+      this.compensating = true;
+      void this.compensate().then(() => {
+        this.compensating = false;
+        this.finish();
+      });
+      return;
+    }
+    this.finish();
+  }
+
+  /** Runs the compensations of completed nodes, in reverse completion order, one at a time. */
+  private async compensate(): Promise<void> {
+    for (const index of [...this.completionOrder].reverse()) {
+      const node = this.graph.nodes[index]!;
+      const compensation = node.policy.compensate;
+      if (compensation === undefined) continue;
+      const record = await this.runCompensation(compensation, node);
+      this.compensations.push(record);
+    }
+  }
+
+  private runCompensation(index: number, compensated: GraphNode): Promise<CompensationRecord> {
+    const node = this.graph.nodes[index]!;
+    const decision = decideInputs(node, this);
+    if (!decision.run) {
+      const failure = { message: `compensation cannot run: ${decision.reason}`, type: "compensation.inputs", retryable: false };
+      this.statuses[index] = "failed";
+      this.failures[index] = failure;
+      return Promise.resolve({ nodeId: node.id, compensates: compensated.id, status: "failed", failure });
+    }
+    return new Promise((resolve) => {
+      const inputs: Record<string, StepInput> = {};
+      for (const port in decision.inputs) inputs[port] = { value: decision.inputs[port] };
+      this.attempts[index]!++;
+      const sink = new UnitSink(this, [index]);
+      sink.onEnd = () => {
+        const failure = this.failures[index];
+        resolve({
+          nodeId: node.id,
+          compensates: compensated.id,
+          status: this.statuses[index] === "completed" ? "completed" : "failed",
+          ...(failure === undefined ? {} : { failure }),
+        });
+      };
+      this.running++;
+      this.plan.runtimes[index]!.execute(
+        {
+          invocationId: 0,
+          executionId: this.executionId,
+          steps: [{ nodeId: node.id, nodeType: node.type, attempt: this.attempts[index]!, config: node.config, inputs, timeoutMs: node.policy.timeoutMs }],
+        },
+        sink,
+      );
+    });
+  }
+
+  private finish(): void {
+    const status: ExecutionStatus =
+      this.stopping === "cancelled" ? "cancelled" : this.firstFailure !== undefined ? "failed" : "completed";
+    this.status = status;
+    for (const timer of this.heartbeatTimers.values()) clearTimeout(timer);
+    const outputs: Record<string, unknown> = {};
+    for (const [name, binding] of Object.entries(this.graph.outputs)) {
+      const value =
+        binding.kind === "node" ? this.outputs[binding.node]?.[binding.port] : this.options.inputs[binding.name];
+      if (value !== undefined) outputs[name] = toLive(value);
+    }
+    const durationMs = performance.now() - this.startClock;
+    if (this.options.hub.active) {
+      this.emit({
+        type: "execution.finished",
+        executionId: this.executionId,
+        seq: ++this.seq,
+        at: Date.now(),
+        status,
+        outputs,
+        ...(this.firstFailure === undefined ? {} : { failure: this.firstFailure }),
+        ...(this.compensations.length === 0 ? {} : { compensations: this.compensations }),
+        durationMs,
+      });
+    }
+    const execution = this;
+    const result: ExecutionResult = {
+      executionId: this.executionId,
+      blueprintId: this.graph.id,
+      status,
+      outputs,
+      handledFailures: this.handledFailures,
+      compensations: this.compensations,
+      startedAt: this.startedAt,
+      durationMs,
+      // Built on demand: most callers only read the outputs.
+      get nodes() {
+        return execution.nodeRecords();
+      },
+    };
+    if (this.firstFailure !== undefined) result.failure = this.firstFailure;
+    if (status === "cancelled" && this.firstFailure === undefined) {
+      result.failure = { nodeId: "", message: this.cancelReason, type: "cancelled", retryable: false };
+    }
+    this.resolveResult(result);
   }
 
   /** The state of every node now. */
@@ -150,371 +761,36 @@ export class Execution {
     return records;
   }
 
-  private pump(): void {
-    const limit = this.options.maxConcurrency;
-    while (this.stopping === undefined && this.readyHead < this.ready.length && this.running < limit) {
-      this.dispatch(this.ready[this.readyHead++]!);
-    }
-    if (this.readyHead === this.ready.length && this.readyHead > 0) {
-      this.ready.length = 0;
-      this.readyHead = 0;
-    }
-  }
-
-  /** Sends a node, or the chain it heads, to its runtime as one invocation. */
-  private dispatch(head: number): void {
-    const unit = this.plan.chains[head] ?? [head];
-    const steps = new Array<InvocationRequest["steps"][number]>(unit.length);
-    const hub = this.options.hub;
-    for (let step = 0; step < unit.length; step++) {
-      const index = unit[step]!;
-      const node = this.graph.nodes[index]!;
-      const inputs: Record<string, StepInput> = {};
-      for (const port in node.inputs) {
-        const binding = node.inputs[port]!;
-        if (binding.kind === "node") {
-          const inUnit = step > 0 ? unit.indexOf(binding.node, 0) : -1;
-          if (inUnit >= 0 && inUnit < step) inputs[port] = { step: inUnit, port: binding.port };
-          else {
-            const value = this.outputs[binding.node]?.[binding.port];
-            if (value !== undefined) inputs[port] = { value };
-          }
-        } else if (binding.kind === "input") {
-          const value = this.options.inputs[binding.name];
-          if (value !== undefined) inputs[port] = { value };
-        } else {
-          inputs[port] = { value: binding.value };
-        }
-      }
-      this.statuses[index] = "queued";
-      this.attempts[index]!++;
-      steps[step] = {
-        nodeId: node.id,
-        nodeType: node.type,
-        attempt: this.attempts[index]!,
-        config: node.config,
-        inputs,
-        timeoutMs: node.timeoutMs,
-      };
-      if (hub.active) {
-        hub.emit({
-          type: "node.queued",
-          executionId: this.executionId,
-          seq: ++this.seq,
-          at: Date.now(),
-          nodeId: node.id,
-        });
-      }
-    }
-    this.running++;
-    const sink = new UnitSink(this, unit);
-    const control = this.plan.runtimes[head]!.execute(
-      { invocationId: 0, executionId: this.executionId, steps },
-      sink,
-    );
-    if (!sink.ended) {
-      sink.control = control;
-      this.controls.add(control);
-    }
-  }
-
-  onStarted(index: number): void {
-    this.statuses[index] = "running";
-    this.startTimes[index] = Date.now();
-    const hub = this.options.hub;
-    if (hub.active) {
-      const node = this.graph.nodes[index]!;
-      hub.emit({
-        type: "node.started",
-        executionId: this.executionId,
-        seq: ++this.seq,
-        at: this.startTimes[index]!,
-        nodeId: node.id,
-        attempt: this.attempts[index]!,
-        runtime: node.runtime,
-        inputs: this.inputsOf(index),
-      });
-    }
-  }
-
   /** The values a node's inputs are bound to now (for events; the runtime gets them through the invocation). */
   private inputsOf(index: number): Record<string, unknown> {
-    const inputs: Record<string, unknown> = {};
-    const node = this.graph.nodes[index]!;
-    for (const port in node.inputs) {
-      const binding = node.inputs[port]!;
-      const value =
-        binding.kind === "node"
-          ? this.outputs[binding.node]?.[binding.port]
-          : binding.kind === "input"
-            ? this.options.inputs[binding.name]
-            : binding.value;
-      if (value !== undefined) inputs[port] = value;
-    }
-    return inputs;
+    const decision = decideInputs(this.graph.nodes[index]!, this);
+    return decision.run ? decision.inputs : {};
   }
 
-  onLog(index: number, level: LogLevel, message: string, fields: Record<string, unknown> | undefined): void {
-    const hub = this.options.hub;
-    if (!hub.active) return;
-    hub.emit({
-      type: "node.log",
+  private emit(event: ExecutionEvent): void {
+    this.options.hub.emit(event);
+  }
+
+  /** Emits a node event, filling in the common fields. */
+  private emitNode(index: number, event: DistributiveOmit<Extract<ExecutionEvent, { nodeId: string }>, "executionId" | "seq" | "at" | "nodeId">): void {
+    this.options.hub.emit({
+      ...event,
       executionId: this.executionId,
       seq: ++this.seq,
       at: Date.now(),
       nodeId: this.graph.nodes[index]!.id,
-      level,
-      message,
-      ...(fields === undefined ? {} : { fields }),
-    });
-  }
-
-  onProgress(index: number, fraction: number, message: string): void {
-    const hub = this.options.hub;
-    if (!hub.active) return;
-    hub.emit({
-      type: "node.progress",
-      executionId: this.executionId,
-      seq: ++this.seq,
-      at: Date.now(),
-      nodeId: this.graph.nodes[index]!.id,
-      fraction,
-      message,
-    });
-  }
-
-  onChunk(index: number, port: string, value: unknown): void {
-    const hub = this.options.hub;
-    if (!hub.active) return;
-    hub.emit({
-      type: "node.chunk",
-      executionId: this.executionId,
-      seq: ++this.seq,
-      at: Date.now(),
-      nodeId: this.graph.nodes[index]!.id,
-      port,
-      value,
-    });
-  }
-
-  onHeartbeat(index: number): void {
-    const hub = this.options.hub;
-    if (!hub.active) return;
-    hub.emit({
-      type: "node.heartbeat",
-      executionId: this.executionId,
-      seq: ++this.seq,
-      at: Date.now(),
-      nodeId: this.graph.nodes[index]!.id,
-    });
-  }
-
-  onCompleted(index: number, outputs: Record<string, unknown>, durationUs: number, unitEnded: boolean): void {
-    this.statuses[index] = "completed";
-    this.outputs[index] = outputs;
-    this.durations[index] = durationUs / 1000;
-    const hub = this.options.hub;
-    if (hub.active) {
-      hub.emit({
-        type: "node.completed",
-        executionId: this.executionId,
-        seq: ++this.seq,
-        at: Date.now(),
-        nodeId: this.graph.nodes[index]!.id,
-        outputs,
-        durationMs: durationUs / 1000,
-      });
-    }
-    const successors = this.graph.nodes[index]!.successors;
-    for (let i = 0; i < successors.length; i++) {
-      const successor = successors[i]!;
-      if (--this.waitingOn[successor]! === 0 && this.statuses[successor] === "pending")
-        this.ready.push(successor);
-    }
-    if (unitEnded) this.running--;
-    this.pump();
-    this.maybeFinish();
-  }
-
-  onFailed(index: number, failure: FailureInfo, durationUs: number, unit: readonly number[]): void {
-    this.statuses[index] = "failed";
-    this.failures[index] = failure;
-    this.durations[index] = durationUs / 1000;
-    if (this.startTimes[index] === 0) this.startTimes[index] = Date.now();
-    const node = this.graph.nodes[index]!;
-    this.releaseRest(unit, index);
-    const hub = this.options.hub;
-    if (hub.active) {
-      hub.emit({
-        type: "node.failed",
-        executionId: this.executionId,
-        seq: ++this.seq,
-        at: Date.now(),
-        nodeId: node.id,
-        failure,
-        durationMs: durationUs / 1000,
-      });
-    }
-    if (this.firstFailure === undefined) this.firstFailure = { nodeId: node.id, ...failure };
-    // Nothing new starts; nodes already running finish and their results are kept.
-    if (this.stopping === undefined) this.stopping = "failed";
-    this.running--;
-    this.maybeFinish();
-  }
-
-  onCancelled(index: number, reason: string, unit: readonly number[]): void {
-    this.statuses[index] = "cancelled";
-    this.releaseRest(unit, index);
-    const hub = this.options.hub;
-    if (hub.active) {
-      hub.emit({
-        type: "node.cancelled",
-        executionId: this.executionId,
-        seq: ++this.seq,
-        at: Date.now(),
-        nodeId: this.graph.nodes[index]!.id,
-        reason,
-      });
-    }
-    if (this.stopping === undefined) {
-      // A runtime cancelled a step the execution did not cancel (e.g. its runtime is shutting down).
-      this.stopping = "failed";
-      this.firstFailure ??= {
-        nodeId: this.graph.nodes[index]!.id,
-        message: reason,
-        type: "cancelled",
-        retryable: true,
-      };
-    }
-    this.running--;
-    this.maybeFinish();
-  }
-
-  /** Steps of a unit after the one that ended it never ran: they go back to pending. */
-  private releaseRest(unit: readonly number[], index: number): void {
-    const position = unit.indexOf(index);
-    for (let i = position + 1; i < unit.length; i++) {
-      this.statuses[unit[i]!] = "pending";
-      this.attempts[unit[i]!]!--;
-    }
-  }
-
-  forget(control: InvocationControl | undefined): void {
-    if (control !== undefined) this.controls.delete(control);
-  }
-
-  private maybeFinish(): void {
-    if (this.status !== "running" || this.running > 0) return;
-    if (this.stopping === undefined && this.readyHead < this.ready.length) return;
-    const status: ExecutionStatus =
-      this.stopping === "cancelled" ? "cancelled" : this.firstFailure !== undefined ? "failed" : "completed";
-    if (status === "completed" && this.statuses.some((s) => s !== "completed" && s !== "skipped")) {
-      // Cannot happen for a validated acyclic graph; reported rather than hidden.
-      this.firstFailure = {
-        nodeId: this.graph.nodes[this.statuses.findIndex((s) => s !== "completed")]!.id,
-        message: "the scheduler stopped with nodes that never ran; this is a bug in the host",
-        type: "internal",
-        retryable: false,
-      };
-    }
-    this.finish(this.firstFailure !== undefined && status === "completed" ? "failed" : status);
-  }
-
-  private finish(status: ExecutionStatus): void {
-    this.status = status;
-    const outputs: Record<string, unknown> = {};
-    for (const [name, binding] of Object.entries(this.graph.outputs)) {
-      const value =
-        binding.kind === "node"
-          ? this.outputs[binding.node]?.[binding.port]
-          : this.options.inputs[binding.name];
-      if (value !== undefined) outputs[name] = toLive(value);
-    }
-    const durationMs = performance.now() - this.startClock;
-    const hub = this.options.hub;
-    if (hub.active) {
-      hub.emit({
-        type: "execution.finished",
-        executionId: this.executionId,
-        seq: ++this.seq,
-        at: Date.now(),
-        status,
-        outputs,
-        ...(this.firstFailure === undefined ? {} : { failure: this.firstFailure }),
-        durationMs,
-      });
-    }
-    const execution = this;
-    const result: ExecutionResult = {
-      executionId: this.executionId,
-      blueprintId: this.graph.id,
-      status,
-      outputs,
-      startedAt: this.startedAt,
-      durationMs,
-      // Built on demand: most callers only read the outputs.
-      get nodes() {
-        return execution.nodeRecords();
-      },
-    };
-    if (this.firstFailure !== undefined) result.failure = this.firstFailure;
-    this.resolveResult(result);
+    } as ExecutionEvent);
   }
 }
 
-/** Maps the events of one invocation (a node or a chain) to the execution's nodes. */
-class UnitSink implements InvocationSink {
-  ended = false;
-  control: InvocationControl | undefined;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-  constructor(
-    private readonly execution: Execution,
-    private readonly unit: readonly number[],
-  ) {}
-
-  started(step: number): void {
-    this.execution.onStarted(this.unit[step]!);
-  }
-
-  log(step: number, level: LogLevel, message: string, fields: Record<string, unknown> | undefined): void {
-    this.execution.onLog(this.unit[step]!, level, message, fields);
-  }
-
-  progress(step: number, fraction: number, message: string): void {
-    this.execution.onProgress(this.unit[step]!, fraction, message);
-  }
-
-  chunk(step: number, port: string, value: unknown): void {
-    this.execution.onChunk(this.unit[step]!, port, value);
-  }
-
-  heartbeat(step: number): void {
-    this.execution.onHeartbeat(this.unit[step]!);
-  }
-
-  completed(step: number, outputs: Record<string, unknown>, durationUs: number): void {
-    const last = step === this.unit.length - 1;
-    if (last) this.end();
-    this.execution.onCompleted(this.unit[step]!, outputs, durationUs, last);
-  }
-
-  failed(step: number, failure: FailureInfo, durationUs: number): void {
-    this.end();
-    this.execution.onFailed(this.unit[step]!, failure, durationUs, this.unit);
-  }
-
-  cancelled(step: number, reason: string): void {
-    this.end();
-    this.execution.onCancelled(this.unit[step]!, reason, this.unit);
-  }
-
-  rejected(failure: FailureInfo): void {
-    this.end();
-    this.execution.onFailed(this.unit[0]!, failure, 0, this.unit);
-  }
-
-  private end(): void {
-    this.ended = true;
-    this.execution.forget(this.control);
-  }
+/** A failure as the JSON value of an `error` port. */
+function failureAsJson(failure: FailureInfo): Record<string, unknown> {
+  return {
+    message: failure.message,
+    type: failure.type,
+    retryable: failure.retryable,
+    ...(failure.details === undefined ? {} : { details: toLive(failure.details) }),
+  };
 }

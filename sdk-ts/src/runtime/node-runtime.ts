@@ -84,7 +84,8 @@ function describeNodeType(node: NodeDefinition): NodeType {
       create(PortSchema, {
         name,
         schema: toJsonSchemaText(schema, "output"),
-        required: false,
+        // For outputs, required means "always produced".
+        required: !schema.safeParse(undefined).success,
         description: schema.description ?? "",
       }),
     ),

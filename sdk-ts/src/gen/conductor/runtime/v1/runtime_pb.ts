@@ -267,7 +267,9 @@ export type Port = Message<"conductor.runtime.v1.Port"> & {
   schema: string;
 
   /**
-   * For inputs: whether a value must be supplied.
+   * For inputs: whether a value must be supplied. For outputs: whether the node
+   * always produces this port when it completes (a host may then chain the
+   * consumer into the same invocation).
    *
    * @generated from field: bool required = 3;
    */

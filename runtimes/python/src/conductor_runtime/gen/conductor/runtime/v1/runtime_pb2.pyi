@@ -244,7 +244,10 @@ class Port(_message.Message):
     schema: _builtins.str
     """JSON Schema (2020-12) of the values on this port, as JSON text."""
     required: _builtins.bool
-    """For inputs: whether a value must be supplied."""
+    """For inputs: whether a value must be supplied. For outputs: whether the node
+    always produces this port when it completes (a host may then chain the
+    consumer into the same invocation).
+    """
     description: _builtins.str
     def __init__(
         self,

@@ -1,0 +1,195 @@
+import type { InvocationControl } from "@conductor/sdk";
+import type { FailureInfo, InvocationSink, LogLevel } from "@conductor/sdk/protocol";
+import type { GraphNode } from "../blueprint/blueprint-graph.js";
+import type { RuntimeConnection } from "../runtime/runtime-connection.js";
+import { retryDelay } from "./retry-policy.js";
+
+/** How a map node ended. */
+export type MapOutcome =
+  | { kind: "completed"; outputs: Record<string, unknown[]>; errors: { index: number; failure: FailureInfo }[] }
+  | { kind: "failed"; failure: FailureInfo }
+  | { kind: "cancelled"; reason: string };
+
+/** What a map run reports to its execution. */
+export interface MapCallbacks {
+  started(): void;
+  progress(done: number, total: number): void;
+  log(level: LogLevel, message: string, fields: Record<string, unknown> | undefined): void;
+  done(outcome: MapOutcome): void;
+}
+
+/**
+ * Runs a node once per element of its mapped input, with at most `concurrency` elements in flight; each element
+ * has its own attempts under the node's retry policy. Outputs are lists in input order. When an element fails
+ * for good: with `onError: fail` the other elements are cancelled and the node fails; otherwise the element's
+ * outputs are null and its failure is listed.
+ */
+export class MapRun {
+  private readonly results: (Record<string, unknown> | undefined)[];
+  private readonly attempts: number[];
+  private readonly errors: { index: number; failure: FailureInfo }[] = [];
+  private readonly controls = new Map<number, InvocationControl>();
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private next = 0;
+  private done = 0;
+  private ended = false;
+  private startedReported = false;
+
+  constructor(
+    private readonly node: GraphNode,
+    private readonly runtime: RuntimeConnection,
+    private readonly executionId: string,
+    private readonly items: readonly unknown[],
+    private readonly inputs: Record<string, unknown>,
+    private readonly callbacks: MapCallbacks,
+  ) {
+    this.results = new Array(items.length).fill(undefined);
+    this.attempts = new Array<number>(items.length).fill(0);
+  }
+
+  start(): void {
+    if (this.items.length === 0) {
+      this.finish({ kind: "completed", outputs: this.collect(), errors: [] });
+      return;
+    }
+    this.fill();
+  }
+
+  cancel(reason: string): void {
+    if (this.ended) return;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    for (const control of this.controls.values()) control.cancel(reason);
+    if (this.controls.size === 0) this.finish({ kind: "cancelled", reason });
+    else this.cancelReason = reason;
+  }
+
+  private cancelReason: string | undefined;
+
+  private fill(): void {
+    const concurrency = this.node.policy.map!.concurrency;
+    while (!this.ended && this.cancelReason === undefined && this.controls.size + this.timers.size < concurrency && this.next < this.items.length) {
+      this.launch(this.next++);
+    }
+  }
+
+  private launch(index: number): void {
+    const over = this.node.policy.map!.over;
+    const attempt = ++this.attempts[index]!;
+    const inputs: Record<string, { value: unknown }> = {};
+    for (const port in this.inputs) inputs[port] = { value: this.inputs[port] };
+    inputs[over] = { value: this.items[index] };
+    const sink = this.sink(index);
+    const control = this.runtime.execute(
+      {
+        invocationId: 0,
+        executionId: this.executionId,
+        steps: [
+          {
+            nodeId: `${this.node.id}[${index}]`,
+            nodeType: this.node.type,
+            attempt,
+            config: this.node.config,
+            inputs,
+            timeoutMs: this.node.policy.timeoutMs,
+          },
+        ],
+      },
+      sink,
+    );
+    if (!this.settled.has(index)) this.controls.set(index, control);
+    this.settled.delete(index);
+  }
+
+  /** Items whose invocation ended synchronously inside execute(). */
+  private readonly settled = new Set<number>();
+
+  private sink(index: number): InvocationSink {
+    const end = () => {
+      if (!this.controls.delete(index)) this.settled.add(index);
+    };
+    return {
+      started: () => {
+        if (!this.startedReported) {
+          this.startedReported = true;
+          this.callbacks.started();
+        }
+      },
+      log: (_step, level, message, fields) => this.callbacks.log(level, `item ${index}: ${message}`, fields),
+      progress: () => {},
+      chunk: () => {},
+      heartbeat: () => {},
+      completed: (_step, outputs) => {
+        end();
+        this.results[index] = outputs;
+        this.itemDone();
+      },
+      failed: (_step, failure) => {
+        end();
+        this.itemFailed(index, failure);
+      },
+      cancelled: (_step, reason) => {
+        end();
+        if (this.cancelReason === undefined) this.itemFailed(index, { message: reason, type: "cancelled", retryable: false });
+        else this.itemDone();
+      },
+      rejected: (failure) => {
+        end();
+        this.itemFailed(index, failure);
+      },
+    };
+  }
+
+  private itemFailed(index: number, failure: FailureInfo): void {
+    const delay =
+      this.cancelReason === undefined
+        ? retryDelay(this.node.policy.retry, this.attempts[index]!, failure, this.node.nodeType.flags?.idempotent === true)
+        : undefined;
+    if (delay !== undefined) {
+      this.callbacks.log("warn", `item ${index} failed (attempt ${this.attempts[index]}), retrying in ${delay} ms: ${failure.message}`, undefined);
+      this.timers.set(
+        index,
+        setTimeout(() => {
+          this.timers.delete(index);
+          if (this.cancelReason === undefined && !this.ended) this.launch(index);
+        }, delay),
+      );
+      return;
+    }
+    if (this.cancelReason === undefined && this.node.policy.onError === "fail") {
+      const message = `item ${index} of ${this.items.length} failed: ${failure.message}`;
+      this.cancel(`another item failed (${message})`);
+      this.pendingFailure ??= { ...failure, message };
+      this.itemDone();
+      return;
+    }
+    this.errors.push({ index, failure });
+    this.itemDone();
+  }
+
+  private pendingFailure: FailureInfo | undefined;
+
+  private itemDone(): void {
+    this.done++;
+    if (this.cancelReason === undefined) this.callbacks.progress(this.done, this.items.length);
+    if (this.controls.size > 0 || this.timers.size > 0) return this.fill();
+    if (this.pendingFailure !== undefined) return this.finish({ kind: "failed", failure: this.pendingFailure });
+    if (this.cancelReason !== undefined) return this.finish({ kind: "cancelled", reason: this.cancelReason });
+    if (this.next < this.items.length) return this.fill();
+    this.finish({ kind: "completed", outputs: this.collect(), errors: this.errors.sort((a, b) => a.index - b.index) });
+  }
+
+  private collect(): Record<string, unknown[]> {
+    const outputs: Record<string, unknown[]> = {};
+    for (const port of this.node.nodeType.outputs) {
+      outputs[port.name] = this.results.map((result) => result?.[port.name] ?? null);
+    }
+    return outputs;
+  }
+
+  private finish(outcome: MapOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.callbacks.done(outcome);
+  }
+}
