@@ -13,7 +13,7 @@ import { type BlueprintEntry, listBlueprints, loadProjectBlueprint } from "./pro
 import { findProject, type Project } from "./project/project-config.js";
 import { RuntimeRegistry } from "./runtime/runtime-registry.js";
 import { checkInputs } from "./scheduler/check-inputs.js";
-import { Execution, type ExecutionResult } from "./scheduler/execution.js";
+import { type Durability, Execution, type ExecutionResult, type ResultCache } from "./scheduler/execution.js";
 import { EventHub, type ExecutionEvent, type ExecutionListener } from "./scheduler/execution-events.js";
 import { createExecutionPlan, type ExecutionPlan } from "./scheduler/execution-plan.js";
 import type {
@@ -22,6 +22,7 @@ import type {
   ExecutionStore,
   ExecutionSummary,
 } from "./store/execution-store.js";
+import { createMemoryCache } from "./store/memory-cache.js";
 import { createMemoryStore } from "./store/memory-store.js";
 
 /** Options of {@link createConductor}. */
@@ -49,6 +50,8 @@ export interface ConductorOptions {
    * `false` records nothing, which is what the benchmarks of the bare engine use.
    */
   store?: ExecutionStore | false;
+  /** Where deterministic nodes marked `cache: true` keep their results. Default: in memory. */
+  cache?: ResultCache | false;
 }
 
 /** What can be run: a blueprint file path, a blueprint document, or a loaded blueprint. */
@@ -62,6 +65,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Use this id instead of a generated one. */
   executionId?: string;
+  /** Run every node, ignoring (but still filling) the result cache. */
+  noCache?: boolean;
 }
 
 /** A running execution. */
@@ -151,7 +156,8 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
     ...(options.onRuntimeStderr === undefined ? {} : { onRuntimeStderr: options.onRuntimeStderr }),
   });
   const store = options.store === false ? undefined : (options.store ?? createMemoryStore());
-  return new EmbeddedConductor(project, registry, options.maxConcurrency ?? 64, store);
+  const cache = options.cache === false ? undefined : (options.cache ?? createMemoryCache());
+  return new EmbeddedConductor(project, registry, options.maxConcurrency ?? 64, store, cache);
 }
 
 class EmbeddedConductor implements Conductor {
@@ -165,6 +171,7 @@ class EmbeddedConductor implements Conductor {
     private readonly registry: RuntimeRegistry,
     private readonly maxConcurrency: number,
     private readonly store: ExecutionStore | undefined,
+    private readonly cache: ResultCache | undefined,
   ) {
     this.executions = {
       list: (filter) => this.store?.list(filter) ?? [],
@@ -323,7 +330,9 @@ class EmbeddedConductor implements Conductor {
   }
 
   private bind(graph: BlueprintGraph): PreparedBlueprint {
-    const plan = createExecutionPlan(graph, this.registry.runtimes);
+    const plan = createExecutionPlan(graph, this.registry.runtimes, {
+      durable: durabilityOf(this.store) !== undefined,
+    });
     const start = (inputs: Record<string, unknown> = {}, options: RunOptions = {}) =>
       this.startExecution(plan, inputs, options);
     return {
@@ -347,6 +356,8 @@ class EmbeddedConductor implements Conductor {
       inputs: checkInputs(plan.graph, inputs),
       maxConcurrency: this.maxConcurrency,
       hub,
+      cache: options.noCache === true ? readThroughOnly(this.cache) : this.cache,
+      durability: durabilityOf(this.store),
     });
     this.running.set(execution.executionId, { execution, hub });
     void execution.result.then(() => this.running.delete(execution.executionId));
@@ -376,4 +387,18 @@ class EmbeddedConductor implements Conductor {
 /** The directory a blueprint path belongs to (for finding its project). */
 export function blueprintDir(path: string): string {
   return dirname(resolve(path));
+}
+
+/** A cache that is written but never read: `--no-cache` runs every node and refreshes what the cache holds. */
+function readThroughOnly(cache: ResultCache | undefined): ResultCache | undefined {
+  return cache === undefined
+    ? undefined
+    : { get: () => undefined, put: (key, type, outputs) => cache.put(key, type, outputs) };
+}
+
+/** The store's durability barrier, when it is a journal. */
+function durabilityOf(store: ExecutionStore | undefined): Durability | undefined {
+  return store !== undefined && "flush" in store && "pending" in store
+    ? (store as unknown as Durability)
+    : undefined;
 }

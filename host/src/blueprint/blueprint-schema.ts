@@ -91,9 +91,14 @@ export const blueprintNodeSchema = z.strictObject({
   when: z
     .string()
     .optional()
-    .describe('A JSONata condition over the node\'s inputs; when false the node is skipped, e.g. "amount > 100".'),
+    .describe(
+      'A JSONata condition over the node\'s inputs; when false the node is skipped, e.g. "amount > 100".',
+    ),
   map: mapSchema.optional(),
-  cache: z.boolean().optional().describe("Reuse results of earlier runs with the same inputs (deterministic node types only)."),
+  cache: z
+    .boolean()
+    .optional()
+    .describe("Reuse results of earlier runs with the same inputs (deterministic node types only)."),
   compensate: z
     .string()
     .optional()

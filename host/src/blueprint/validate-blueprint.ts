@@ -1,5 +1,6 @@
 import type { NodeType } from "@conductor/sdk/protocol";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
+import { conditionError } from "../scheduler/condition.js";
 import {
   type Binding,
   type BlueprintGraph,
@@ -156,7 +157,8 @@ export async function validateBlueprint(
       }
       const portSchema = parseSchema(port.schema);
       // A mapped port receives a list whose elements must fit the port.
-      const targetSchema = node.policy.map?.over === portName ? { type: "array", items: portSchema } : portSchema;
+      const targetSchema =
+        node.policy.map?.over === portName ? { type: "array", items: portSchema } : portSchema;
       const sourceSchema = bindingSchema(binding, nodes, inputs);
       if (sourceSchema !== undefined) {
         const reason = incompatibility(sourceSchema, targetSchema);
@@ -193,7 +195,10 @@ export async function validateBlueprint(
   }
 
   // Cycles (compensation nodes run outside the graph's order).
-  const order = topologicalOrder(nodes.filter((node) => node.role === "step"), nodes);
+  const order = topologicalOrder(
+    nodes.filter((node) => node.role === "step"),
+    nodes,
+  );
   if (order === undefined) {
     const cycle = findCycle(nodes);
     diagnostics.push({
@@ -299,7 +304,9 @@ function resolveBinding(
       ...(hint !== undefined
         ? { suggestion: hint }
         : port === ERROR_PORT
-          ? { suggestion: `set onError: route on node "${source}" to read its failures from "${source}.${ERROR_PORT}"` }
+          ? {
+              suggestion: `set onError: route on node "${source}" to read its failures from "${source}.${ERROR_PORT}"`,
+            }
           : {}),
     });
     return undefined;
@@ -341,13 +348,17 @@ function checkPolicy(node: GraphNode, byId: Map<string, GraphNode>, diagnostics:
       message: `node type "${node.type}" has no input "${policy.map.over}" to map over; its inputs are ${listOrNone(node.nodeType.inputs.map((p) => p.name))}`,
     });
   } else if (policy.map !== undefined && !(policy.map.over in node.inputs)) {
-    diagnostics.push({ path: `${path}.inputs.${policy.map.over}`, message: `the mapped input "${policy.map.over}" must be bound to a list` });
+    diagnostics.push({
+      path: `${path}.inputs.${policy.map.over}`,
+      message: `the mapped input "${policy.map.over}" must be bound to a list`,
+    });
   }
   if (policy.cache && node.nodeType.flags?.deterministic !== true) {
     diagnostics.push({
       path: `${path}.cache`,
       message: `node type "${node.type}" does not declare itself deterministic, so its results cannot be cached`,
-      suggestion: "remove cache: true, or mark the node type deterministic if the same inputs always give the same outputs",
+      suggestion:
+        "remove cache: true, or mark the node type deterministic if the same inputs always give the same outputs",
     });
   }
   if (node.document.compensate !== undefined) {
@@ -365,6 +376,11 @@ function checkPolicy(node: GraphNode, byId: Map<string, GraphNode>, diagnostics:
         message: `node "${compensation.id}" must have role: compensation to compensate "${node.id}"`,
       });
     } else policy.compensate = compensation.index;
+  }
+  if (policy.when !== undefined) {
+    const error = conditionError(policy.when);
+    if (error !== undefined)
+      diagnostics.push({ path: `${path}.when`, message: `the condition is not valid JSONata: ${error}` });
   }
   if (node.role === "compensation" && node.policy.map !== undefined) {
     diagnostics.push({ path: `${path}.map`, message: "a compensation node cannot map over a list" });

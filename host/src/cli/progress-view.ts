@@ -165,7 +165,9 @@ function describe(event: ExecutionEvent): string | undefined {
     case "node.log":
       return `${event.nodeId} ${event.level}: ${event.message}`;
     case "node.completed":
-      return event.cached === true ? `${event.nodeId} completed from the cache` : `${event.nodeId} completed in ${formatMs(event.durationMs)}`;
+      return event.cached === true
+        ? `${event.nodeId} completed from the cache`
+        : `${event.nodeId} completed in ${formatMs(event.durationMs)}`;
     case "node.failed":
       return event.willRetry === true
         ? `${event.nodeId} attempt ${event.attempt} failed, retrying in ${event.retryInMs} ms: ${event.failure.message}`

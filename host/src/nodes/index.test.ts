@@ -14,6 +14,7 @@ describe("coreNodes", () => {
       "core.file-read",
       "core.file-write",
       "core.http-request",
+      "core.if",
       "core.json-transform",
       "core.passthrough",
       "core.shell",

@@ -1,5 +1,6 @@
 import type { NodeDefinition } from "@conductor/sdk";
 import { add } from "./add.js";
+import { branch } from "./branch.js";
 import { constant } from "./constant.js";
 import { csvParse } from "./csv-parse.js";
 import { delay } from "./delay.js";
@@ -13,6 +14,7 @@ import { template } from "./template.js";
 
 export {
   add,
+  branch,
   constant,
   csvParse,
   delay,
@@ -41,4 +43,5 @@ export const coreNodes: NodeDefinition[] = [
   constant,
   passthrough,
   add,
+  branch,
 ];

@@ -6,7 +6,12 @@ import { EncodedValue, isArrowTable, tableToIpc, toLive } from "@conductor/sdk/p
  * in a canonical form (JSON with sorted keys; bytes, tables and blobs by the hash of their bytes), so the same
  * values give the same key whichever process produced them.
  */
-export function cacheKey(nodeType: string, version: string, config: unknown, inputs: Record<string, unknown>): string {
+export function cacheKey(
+  nodeType: string,
+  version: string,
+  config: unknown,
+  inputs: Record<string, unknown>,
+): string {
   const hash = createHash("sha256");
   hash.update(`${nodeType}\0${version}\0`);
   hash.update(canonicalJson(config));

@@ -44,7 +44,8 @@ export function createExecutionPlan(
   const next = (node: GraphNode): GraphNode | undefined => {
     if (node.successors.length !== 1 || node.policy.map !== undefined) return undefined;
     const successor = graph.nodes[node.successors[0]!]!;
-    if (successor.predecessors.length !== 1 || successor.runtime !== node.runtime || !plain(successor)) return undefined;
+    if (successor.predecessors.length !== 1 || successor.runtime !== node.runtime || !plain(successor))
+      return undefined;
     for (const binding of Object.values(successor.inputs)) {
       if (binding.kind === "node" && !node.alwaysProduced.has(binding.port)) return undefined;
     }

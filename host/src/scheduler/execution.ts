@@ -11,7 +11,7 @@ import type {
   NodeStatus,
 } from "./execution-events.js";
 import type { ExecutionPlan } from "./execution-plan.js";
-import { MapRun, type MapOutcome } from "./map-run.js";
+import { type MapOutcome, MapRun } from "./map-run.js";
 import { decideInputs, type InputSources } from "./node-inputs.js";
 import { retryDelay } from "./retry-policy.js";
 import { UnitSink } from "./unit-sink.js";
@@ -176,7 +176,8 @@ export class Execution implements InputSources {
         this.attempts[finished.index] = finished.attempt;
         if (finished.outputs !== undefined) this.outputs[finished.index] = finished.outputs;
         if (finished.failure !== undefined) this.failures[finished.index] = finished.failure;
-        if (finished.status === "completed" || finished.status === "cached") this.completionOrder.push(finished.index);
+        if (finished.status === "completed" || finished.status === "cached")
+          this.completionOrder.push(finished.index);
         for (const successor of this.graph.nodes[finished.index]!.successors) this.waitingOn[successor]!--;
       }
     }
@@ -266,11 +267,15 @@ export class Execution implements InputSources {
       (error: unknown) => {
         this.running--;
         this.statuses[index] = "pending";
-        this.settleFailure(index, {
-          message: `node "${node.id}": its condition "${when}" cannot be evaluated: ${(error as Error).message}`,
-          type: "condition.invalid",
-          retryable: false,
-        }, 0);
+        this.settleFailure(
+          index,
+          {
+            message: `node "${node.id}": its condition "${when}" cannot be evaluated: ${(error as Error).message}`,
+            type: "condition.invalid",
+            retryable: false,
+          },
+          0,
+        );
         this.pump();
         this.maybeFinish();
       },
@@ -306,7 +311,11 @@ export class Execution implements InputSources {
         (error: unknown) => {
           this.running--;
           this.statuses[index] = "pending";
-          this.fail(index, { message: `the journal could not be written: ${(error as Error).message}`, type: "journal.failed", retryable: false });
+          this.fail(index, {
+            message: `the journal could not be written: ${(error as Error).message}`,
+            type: "journal.failed",
+            retryable: false,
+          });
           this.maybeFinish();
         },
       );
@@ -323,7 +332,8 @@ export class Execution implements InputSources {
   /** Sends a node, or the chain it heads, to its runtime as one invocation. */
   private dispatch(head: number, headInputs: Record<string, unknown>): void {
     const chain = this.plan.chains[head];
-    const unit: Unit = chain !== undefined && chain.every((i, n) => n === 0 || this.statuses[i] === "pending") ? chain : [head];
+    const unit: Unit =
+      chain?.every((i, n) => n === 0 || this.statuses[i] === "pending") === true ? chain! : [head];
     const steps = new Array<InvocationRequest["steps"][number]>(unit.length);
     for (let step = 0; step < unit.length; step++) {
       const index = unit[step]!;
@@ -361,7 +371,10 @@ export class Execution implements InputSources {
     }
     this.running++;
     const sink = new UnitSink(this, unit);
-    const control = this.plan.runtimes[head]!.execute({ invocationId: 0, executionId: this.executionId, steps }, sink);
+    const control = this.plan.runtimes[head]!.execute(
+      { invocationId: 0, executionId: this.executionId, steps },
+      sink,
+    );
     if (!sink.ended) {
       sink.control = control;
       this.units.add(sink);
@@ -373,11 +386,15 @@ export class Execution implements InputSources {
     const over = node.policy.map!.over;
     const items = toLive(inputs[over]);
     if (!Array.isArray(items)) {
-      this.settleFailure(index, {
-        message: `node "${node.id}" maps over input "${over}", which must be a list; found ${items === null ? "null" : typeof items}`,
-        type: "map.not-a-list",
-        retryable: false,
-      }, 0);
+      this.settleFailure(
+        index,
+        {
+          message: `node "${node.id}" maps over input "${over}", which must be a list; found ${items === null ? "null" : typeof items}`,
+          type: "map.not-a-list",
+          retryable: false,
+        },
+        0,
+      );
       this.pump();
       this.maybeFinish();
       return;
@@ -398,7 +415,8 @@ export class Execution implements InputSources {
         if (this.startTimes[index] === 0) this.startTimes[index] = Date.now();
         if (outcome.kind === "completed") {
           const outputs: Record<string, unknown> = { ...outcome.outputs };
-          if (outcome.errors.length > 0 && node.policy.onError === "route") outputs[ERROR_PORT] = outcome.errors;
+          if (outcome.errors.length > 0 && node.policy.onError === "route")
+            outputs[ERROR_PORT] = outcome.errors;
           this.onCompleted(index, outputs, durationUs, true);
         } else if (outcome.kind === "failed") {
           this.running--;
@@ -430,9 +448,15 @@ export class Execution implements InputSources {
     }
   }
 
-  onLog(index: number, level: import("@conductor/sdk/protocol").LogLevel, message: string, fields: Record<string, unknown> | undefined): void {
+  onLog(
+    index: number,
+    level: import("@conductor/sdk/protocol").LogLevel,
+    message: string,
+    fields: Record<string, unknown> | undefined,
+  ): void {
     this.armHeartbeat(index);
-    if (this.options.hub.active) this.emitNode(index, { type: "node.log", level, message, ...(fields === undefined ? {} : { fields }) });
+    if (this.options.hub.active)
+      this.emitNode(index, { type: "node.log", level, message, ...(fields === undefined ? {} : { fields }) });
   }
 
   onProgress(index: number, fraction: number, message: string): void {
@@ -458,7 +482,8 @@ export class Execution implements InputSources {
     this.completionOrder.push(index);
     const key = this.cacheKeys[index];
     if (key !== undefined) this.options.cache?.put(key, this.graph.nodes[index]!.type, outputs);
-    if (this.options.hub.active) this.emitNode(index, { type: "node.completed", outputs, durationMs: durationUs / 1000 });
+    if (this.options.hub.active)
+      this.emitNode(index, { type: "node.completed", outputs, durationMs: durationUs / 1000 });
     this.release(index);
     if (unitEnded) this.running--;
     this.pump();
@@ -472,7 +497,12 @@ export class Execution implements InputSources {
     const node = this.graph.nodes[index]!;
     const delay =
       this.stopping === undefined
-        ? retryDelay(node.policy.retry, this.attempts[index]!, failure, node.nodeType.flags?.idempotent === true)
+        ? retryDelay(
+            node.policy.retry,
+            this.attempts[index]!,
+            failure,
+            node.nodeType.flags?.idempotent === true,
+          )
         : undefined;
     if (delay !== undefined) {
       // The unit's slot stays reserved while the retry waits.
@@ -519,7 +549,12 @@ export class Execution implements InputSources {
     if (this.stopping === undefined) {
       // A runtime cancelled a step the execution did not cancel (e.g. its runtime is shutting down).
       this.stopping = "failed";
-      this.firstFailure ??= { nodeId: this.graph.nodes[index]!.id, message: reason, type: "cancelled", retryable: true };
+      this.firstFailure ??= {
+        nodeId: this.graph.nodes[index]!.id,
+        message: reason,
+        type: "cancelled",
+        retryable: true,
+      };
     }
     this.running--;
     this.maybeFinish();
@@ -564,7 +599,13 @@ export class Execution implements InputSources {
     this.firstFailure ??= { nodeId: this.graph.nodes[index]!.id, ...failure };
     this.stopping ??= "failed";
     if (this.options.hub.active) {
-      this.emitNode(index, { type: "node.failed", failure, durationMs: 0, attempt: this.attempts[index]!, handling: "fail" });
+      this.emitNode(index, {
+        type: "node.failed",
+        failure,
+        durationMs: 0,
+        attempt: this.attempts[index]!,
+        handling: "fail",
+      });
     }
   }
 
@@ -579,7 +620,8 @@ export class Execution implements InputSources {
     this.outputs[index] = outputs;
     this.startTimes[index] = Date.now();
     this.completionOrder.push(index);
-    if (this.options.hub.active) this.emitNode(index, { type: "node.completed", outputs, durationMs: 0, cached: true });
+    if (this.options.hub.active)
+      this.emitNode(index, { type: "node.completed", outputs, durationMs: 0, cached: true });
     this.release(index);
   }
 
@@ -588,7 +630,8 @@ export class Execution implements InputSources {
     const successors = this.graph.nodes[index]!.successors;
     for (let i = 0; i < successors.length; i++) {
       const successor = successors[i]!;
-      if (--this.waitingOn[successor]! === 0 && this.statuses[successor] === "pending") this.ready.push(successor);
+      if (--this.waitingOn[successor]! === 0 && this.statuses[successor] === "pending")
+        this.ready.push(successor);
     }
   }
 
@@ -632,7 +675,10 @@ export class Execution implements InputSources {
   private maybeFinish(): void {
     if (this.status !== "running" || this.running > 0 || this.compensating) return;
     if (this.stopping === undefined && this.readyHead < this.ready.length) return;
-    if (this.stopping === "failed" && this.completionOrder.some((index) => this.graph.nodes[index]!.policy.compensate !== undefined)) {
+    if (
+      this.stopping === "failed" &&
+      this.completionOrder.some((index) => this.graph.nodes[index]!.policy.compensate !== undefined)
+    ) {
       this.compensating = true;
       void this.compensate().then(() => {
         this.compensating = false;
@@ -658,7 +704,11 @@ export class Execution implements InputSources {
     const node = this.graph.nodes[index]!;
     const decision = decideInputs(node, this);
     if (!decision.run) {
-      const failure = { message: `compensation cannot run: ${decision.reason}`, type: "compensation.inputs", retryable: false };
+      const failure = {
+        message: `compensation cannot run: ${decision.reason}`,
+        type: "compensation.inputs",
+        retryable: false,
+      };
       this.statuses[index] = "failed";
       this.failures[index] = failure;
       return Promise.resolve({ nodeId: node.id, compensates: compensated.id, status: "failed", failure });
@@ -682,7 +732,16 @@ export class Execution implements InputSources {
         {
           invocationId: 0,
           executionId: this.executionId,
-          steps: [{ nodeId: node.id, nodeType: node.type, attempt: this.attempts[index]!, config: node.config, inputs, timeoutMs: node.policy.timeoutMs }],
+          steps: [
+            {
+              nodeId: node.id,
+              nodeType: node.type,
+              attempt: this.attempts[index]!,
+              config: node.config,
+              inputs,
+              timeoutMs: node.policy.timeoutMs,
+            },
+          ],
         },
         sink,
       );
@@ -697,7 +756,9 @@ export class Execution implements InputSources {
     const outputs: Record<string, unknown> = {};
     for (const [name, binding] of Object.entries(this.graph.outputs)) {
       const value =
-        binding.kind === "node" ? this.outputs[binding.node]?.[binding.port] : this.options.inputs[binding.name];
+        binding.kind === "node"
+          ? this.outputs[binding.node]?.[binding.port]
+          : this.options.inputs[binding.name];
       if (value !== undefined) outputs[name] = toLive(value);
     }
     const durationMs = performance.now() - this.startClock;
@@ -772,7 +833,13 @@ export class Execution implements InputSources {
   }
 
   /** Emits a node event, filling in the common fields. */
-  private emitNode(index: number, event: DistributiveOmit<Extract<ExecutionEvent, { nodeId: string }>, "executionId" | "seq" | "at" | "nodeId">): void {
+  private emitNode(
+    index: number,
+    event: DistributiveOmit<
+      Extract<ExecutionEvent, { nodeId: string }>,
+      "executionId" | "seq" | "at" | "nodeId"
+    >,
+  ): void {
     this.options.hub.emit({
       ...event,
       executionId: this.executionId,

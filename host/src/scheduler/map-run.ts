@@ -6,7 +6,11 @@ import { retryDelay } from "./retry-policy.js";
 
 /** How a map node ended. */
 export type MapOutcome =
-  | { kind: "completed"; outputs: Record<string, unknown[]>; errors: { index: number; failure: FailureInfo }[] }
+  | {
+      kind: "completed";
+      outputs: Record<string, unknown[]>;
+      errors: { index: number; failure: FailureInfo }[];
+    }
   | { kind: "failed"; failure: FailureInfo }
   | { kind: "cancelled"; reason: string };
 
@@ -68,7 +72,12 @@ export class MapRun {
 
   private fill(): void {
     const concurrency = this.node.policy.map!.concurrency;
-    while (!this.ended && this.cancelReason === undefined && this.controls.size + this.timers.size < concurrency && this.next < this.items.length) {
+    while (
+      !this.ended &&
+      this.cancelReason === undefined &&
+      this.controls.size + this.timers.size < concurrency &&
+      this.next < this.items.length
+    ) {
       this.launch(this.next++);
     }
   }
@@ -130,7 +139,8 @@ export class MapRun {
       },
       cancelled: (_step, reason) => {
         end();
-        if (this.cancelReason === undefined) this.itemFailed(index, { message: reason, type: "cancelled", retryable: false });
+        if (this.cancelReason === undefined)
+          this.itemFailed(index, { message: reason, type: "cancelled", retryable: false });
         else this.itemDone();
       },
       rejected: (failure) => {
@@ -143,10 +153,19 @@ export class MapRun {
   private itemFailed(index: number, failure: FailureInfo): void {
     const delay =
       this.cancelReason === undefined
-        ? retryDelay(this.node.policy.retry, this.attempts[index]!, failure, this.node.nodeType.flags?.idempotent === true)
+        ? retryDelay(
+            this.node.policy.retry,
+            this.attempts[index]!,
+            failure,
+            this.node.nodeType.flags?.idempotent === true,
+          )
         : undefined;
     if (delay !== undefined) {
-      this.callbacks.log("warn", `item ${index} failed (attempt ${this.attempts[index]}), retrying in ${delay} ms: ${failure.message}`, undefined);
+      this.callbacks.log(
+        "warn",
+        `item ${index} failed (attempt ${this.attempts[index]}), retrying in ${delay} ms: ${failure.message}`,
+        undefined,
+      );
       this.timers.set(
         index,
         setTimeout(() => {
@@ -172,11 +191,21 @@ export class MapRun {
   private itemDone(): void {
     this.done++;
     if (this.cancelReason === undefined) this.callbacks.progress(this.done, this.items.length);
-    if (this.controls.size > 0 || this.timers.size > 0) return this.fill();
-    if (this.pendingFailure !== undefined) return this.finish({ kind: "failed", failure: this.pendingFailure });
-    if (this.cancelReason !== undefined) return this.finish({ kind: "cancelled", reason: this.cancelReason });
-    if (this.next < this.items.length) return this.fill();
-    this.finish({ kind: "completed", outputs: this.collect(), errors: this.errors.sort((a, b) => a.index - b.index) });
+    if (this.controls.size > 0 || this.timers.size > 0) {
+      this.fill();
+    } else if (this.pendingFailure !== undefined) {
+      this.finish({ kind: "failed", failure: this.pendingFailure });
+    } else if (this.cancelReason !== undefined) {
+      this.finish({ kind: "cancelled", reason: this.cancelReason });
+    } else if (this.next < this.items.length) {
+      this.fill();
+    } else {
+      this.finish({
+        kind: "completed",
+        outputs: this.collect(),
+        errors: this.errors.sort((a, b) => a.index - b.index),
+      });
+    }
   }
 
   private collect(): Record<string, unknown[]> {

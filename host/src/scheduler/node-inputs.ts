@@ -30,7 +30,10 @@ export function decideInputs(node: GraphNode, sources: InputSources): InputDecis
       value = sources.outputsOf(binding.node)?.[binding.port];
       if (value === undefined) {
         if (node.requiredInputs.has(port)) {
-          return { run: false, reason: `input "${port}" has no value: ${absenceOf(sources, binding.node, binding.port)}` };
+          return {
+            run: false,
+            reason: `input "${port}" has no value: ${absenceOf(sources, binding.node, binding.port)}`,
+          };
         }
         continue;
       }

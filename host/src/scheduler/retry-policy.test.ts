@@ -6,7 +6,12 @@ const retryable = { message: "flaky", type: "x", retryable: true };
 
 describe("retryDelay()", () => {
   it("backs off exponentially up to the cap, then stops after the last attempt", () => {
-    expect([1, 2, 3, 4].map((attempt) => retryDelay(policy, attempt, retryable, false))).toEqual([100, 200, 300, undefined]);
+    expect([1, 2, 3, 4].map((attempt) => retryDelay(policy, attempt, retryable, false))).toEqual([
+      100,
+      200,
+      300,
+      undefined,
+    ]);
   });
 
   it("never retries a non-retryable failure or without a policy", () => {
