@@ -117,3 +117,86 @@ nodes:
     );
   });
 });
+
+describe("sub-blueprints", () => {
+  let dir: string;
+  let conductor: Conductor;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "conductor-sub-"));
+    await writeFile(
+      join(dir, "inner.yaml"),
+      `conductor: blueprint/v1
+inputs: { x: { schema: { type: number } } }
+outputs: { y: b.x }
+nodes:
+  a: { type: test.add-one, inputs: { x: inputs.x } }
+  b: { type: test.add-one, inputs: { x: a.x } }
+`,
+    );
+    await writeFile(
+      join(dir, "middle.yaml"),
+      `conductor: blueprint/v1
+inputs: { x: { schema: { type: number } } }
+outputs: { y: twice.y }
+nodes:
+  once: { type: blueprint.inner, inputs: { x: inputs.x } }
+  twice: { type: blueprint.inner, inputs: { x: once.y } }
+`,
+    );
+    await writeFile(
+      join(dir, "loop-a.yaml"),
+      "conductor: blueprint/v1\nnodes:\n  next: { type: blueprint.loop-b }\n",
+    );
+    await writeFile(
+      join(dir, "loop-b.yaml"),
+      "conductor: blueprint/v1\nnodes:\n  back: { type: blueprint.loop-a }\n",
+    );
+    conductor = await createConductor({
+      nodes: Object.values(fixtureNodes),
+      project: { dir, blueprints: ["."], nodes: [], runtimes: {} },
+    });
+  });
+
+  afterAll(async () => {
+    await conductor.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("runs a blueprint as a node, nested, with typed inputs and outputs", async () => {
+    const result = await conductor.run(
+      {
+        conductor: "blueprint/v1",
+        nodes: {
+          start: { type: "test.add-one", inputs: { x: { value: 0 } } },
+          nested: { type: "blueprint.middle", inputs: { x: "start.x" } },
+        },
+        outputs: { y: "nested.y" },
+      },
+      {},
+    );
+    expect(result.outputs.y).toBe(5);
+    expect(conductor.executions.get(`${result.executionId}/nested`)).toMatchObject({
+      blueprintId: "middle",
+      status: "completed",
+    });
+  });
+
+  it("reports a failure inside a sub-blueprint with the inner node", async () => {
+    const { diagnostics } = await conductor.validate({
+      conductor: "blueprint/v1",
+      nodes: { nested: { type: "blueprint.inner", inputs: { x: { value: "text" } } } },
+    });
+    expect(diagnostics.map((d) => d.path)).toEqual(["nodes.nested.inputs.x"]);
+  });
+
+  it("rejects recursion at validation, naming the cycle", async () => {
+    const { valid, diagnostics } = await conductor.validate(join(dir, "loop-a.yaml"));
+    expect(valid).toBe(false);
+    expect(diagnostics[0]).toMatchObject({
+      path: "nodes.next.type",
+      message:
+        'blueprint "loop-a" would run itself: loop-a → loop-b → loop-a; a blueprint cannot use itself, directly or through others',
+    });
+  });
+});

@@ -7,11 +7,12 @@ import type { BlueprintGraph } from "./blueprint/blueprint-graph.js";
 import type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
 import { fromData, type LoadedBlueprint, loadBlueprintFile } from "./blueprint/load-blueprint.js";
 import { validateBlueprint, validateOrThrow } from "./blueprint/validate-blueprint.js";
-import { ConductorError, type Diagnostic } from "./errors.js";
+import { ConductorError, type Diagnostic, formatDiagnostics } from "./errors.js";
 import { coreNodes } from "./nodes/index.js";
 import { type BlueprintEntry, listBlueprints, loadProjectBlueprint } from "./project/blueprint-catalog.js";
 import { findProject, type Project } from "./project/project-config.js";
 import { RuntimeRegistry } from "./runtime/runtime-registry.js";
+import { recursionOf, SUB_BLUEPRINT_PREFIX, SubBlueprintRuntime } from "./runtime/sub-blueprint-runtime.js";
 import { checkInputs } from "./scheduler/check-inputs.js";
 import { type Durability, Execution, type ExecutionResult, type ResultCache } from "./scheduler/execution.js";
 import { EventHub, type ExecutionEvent, type ExecutionListener } from "./scheduler/execution-events.js";
@@ -165,6 +166,7 @@ class EmbeddedConductor implements Conductor {
   private readonly running = new Map<string, { execution: Execution; hub: EventHub }>();
   private closed = false;
   readonly executions: Executions;
+  private readonly subBlueprints: SubBlueprintRuntime;
 
   constructor(
     readonly project: Project,
@@ -173,6 +175,25 @@ class EmbeddedConductor implements Conductor {
     private readonly store: ExecutionStore | undefined,
     private readonly cache: ResultCache | undefined,
   ) {
+    this.subBlueprints = new SubBlueprintRuntime({
+      documents: async () => {
+        const documents = new Map<string, BlueprintDocument>();
+        for (const entry of await listBlueprints(this.project)) {
+          const loaded = await loadProjectBlueprint(this.project, entry.id).catch(() => undefined);
+          if (loaded !== undefined) documents.set(entry.id, loaded.document);
+        }
+        return documents;
+      },
+      start: async (id, inputs, executionId) => {
+        const entry = (await listBlueprints(this.project)).find((candidate) => candidate.id === id);
+        if (entry === undefined)
+          throw new ConductorError("blueprint_unreadable", `the project has no blueprint "${id}"`);
+        const prepared = await this.prepare(resolve(this.project.dir, entry.path));
+        const handle = prepared.start(inputs, { executionId });
+        return { result: handle.result, cancel: (reason) => handle.cancel(reason) };
+      },
+    });
+    registry.addConnection(this.subBlueprints);
     this.executions = {
       list: (filter) => this.store?.list(filter) ?? [],
       get: (executionId) => this.store?.get(executionId),
@@ -260,7 +281,7 @@ class EmbeddedConductor implements Conductor {
     }
     const startError = await this.ensureRuntimes(loaded);
     const result = await validateBlueprint(loaded, this.registry);
-    const diagnostics = [...result.diagnostics];
+    const diagnostics = [...this.recursionDiagnostics(loaded), ...result.diagnostics];
     if (startError !== undefined && diagnostics.length > 0) {
       diagnostics.push({ path: "", message: `some runtimes did not start: ${startError.message}` });
     }
@@ -298,6 +319,7 @@ class EmbeddedConductor implements Conductor {
   /** Starts the runtimes a blueprint needs; gives the start error, if any, instead of throwing it. */
   private async ensureRuntimes(loaded: LoadedBlueprint): Promise<Error | undefined> {
     const nodes = Object.values(loaded.document.nodes);
+    if (nodes.some((node) => node.type.startsWith(SUB_BLUEPRINT_PREFIX))) await this.subBlueprints.refresh();
     try {
       await this.registry.ensureFor(
         nodes.map((node) => node.type),
@@ -309,8 +331,41 @@ class EmbeddedConductor implements Conductor {
     }
   }
 
+  /** A blueprint that reaches itself through sub-blueprints cannot run: one diagnostic per node that leads there. */
+  private recursionDiagnostics(loaded: LoadedBlueprint): Diagnostic[] {
+    const diagnostics: Diagnostic[] = [];
+    const own = (id: string) =>
+      id === loaded.id
+        ? Object.values(loaded.document.nodes)
+            .map((node) => node.type)
+            .filter((type) => type.startsWith(SUB_BLUEPRINT_PREFIX))
+            .map((type) => type.slice(SUB_BLUEPRINT_PREFIX.length))
+        : this.subBlueprints.uses(id);
+    for (const [nodeId, node] of Object.entries(loaded.document.nodes)) {
+      if (!node.type.startsWith(SUB_BLUEPRINT_PREFIX)) continue;
+      const child = node.type.slice(SUB_BLUEPRINT_PREFIX.length);
+      const cycle =
+        child === loaded.id ? [loaded.id, child] : (recursionOf(loaded.id, own) ?? recursionOf(child, own));
+      if (cycle !== undefined && (cycle.includes(child) || child === loaded.id)) {
+        diagnostics.push({
+          path: `nodes.${nodeId}.type`,
+          message: `blueprint "${loaded.id}" would run itself: ${cycle.join(" → ")}; a blueprint cannot use itself, directly or through others`,
+        });
+      }
+    }
+    return diagnostics;
+  }
+
   private async validated(loaded: LoadedBlueprint): Promise<BlueprintGraph> {
     const startError = await this.ensureRuntimes(loaded);
+    const recursion = this.recursionDiagnostics(loaded);
+    if (recursion.length > 0) {
+      throw new ConductorError(
+        "blueprint_invalid",
+        `blueprint ${loaded.source} is invalid (${recursion.length} problem${recursion.length === 1 ? "" : "s"}):\n${formatDiagnostics(recursion)}`,
+        { diagnostics: recursion },
+      );
+    }
     try {
       return await validateOrThrow(loaded, this.registry);
     } catch (error) {

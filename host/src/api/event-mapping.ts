@@ -1,18 +1,18 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
-  type ExecutionEvent as ApiExecutionEvent,
-  ExecutionEventSchema,
   type Execution as ApiExecution,
-  type ExecutionSummary as ApiExecutionSummary,
-  ExecutionSchema,
+  type ExecutionEvent as ApiExecutionEvent,
   ExecutionStatus as ApiExecutionStatus,
-  ExecutionSummarySchema,
+  type ExecutionSummary as ApiExecutionSummary,
   type Failure as ApiFailure,
-  FailureSchema,
   LogLevel as ApiLogLevel,
-  NodeStateSchema,
   NodeStatus as ApiNodeStatus,
+  ExecutionEventSchema,
+  ExecutionSchema,
+  ExecutionSummarySchema,
+  FailureSchema,
+  NodeStateSchema,
 } from "@conductor/sdk/client";
 import type { FailureInfo, LogLevel } from "@conductor/sdk/protocol";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
@@ -113,7 +113,11 @@ export function toApiEvent(event: ExecutionEvent): ApiExecutionEvent {
         ...base,
         kind: {
           case: "nodeStarted",
-          value: { attempt: event.attempt, runtime: event.runtime, inputsJson: optionalJsonText(event.inputs) },
+          value: {
+            attempt: event.attempt,
+            runtime: event.runtime,
+            inputsJson: optionalJsonText(event.inputs),
+          },
         },
       });
     case "node.log":
@@ -235,7 +239,9 @@ function toApiNodeState(node: NodeHistory) {
     ...(node.finishedAt === undefined ? {} : { finishedAt: timestampFromMs(node.finishedAt) }),
     inputsJson: optionalJsonText(node.inputs),
     outputsJson: optionalJsonText(node.outputs),
-    ...(node.failure === undefined ? {} : { failure: toApiFailure({ ...node.failure, nodeId: node.nodeId }) }),
+    ...(node.failure === undefined
+      ? {}
+      : { failure: toApiFailure({ ...node.failure, nodeId: node.nodeId }) }),
     logs: node.logs.map((log) => ({
       at: timestampFromMs(log.at),
       level: logLevels[log.level] ?? ApiLogLevel.UNSPECIFIED,

@@ -40,7 +40,7 @@ export class RuntimeRegistry implements NodeTypeCatalog {
 
   private constructor(
     private readonly options: RuntimeRegistryOptions,
-    private readonly inProcess: RuntimeConnection,
+    inProcess: RuntimeConnection,
   ) {
     this.connections.set(inProcess.name, inProcess);
   }
@@ -64,7 +64,12 @@ export class RuntimeRegistry implements NodeTypeCatalog {
 
   /** The names of the project's runtimes, started or not. */
   runtimeNames(): string[] {
-    return [this.inProcess.name, ...Object.keys(this.options.project.runtimes)];
+    return [...new Set([...this.connections.keys(), ...Object.keys(this.options.project.runtimes)])];
+  }
+
+  /** Adds a connection the host provides itself (the sub-blueprint runtime). */
+  addConnection(connection: RuntimeConnection): void {
+    this.connections.set(connection.name, connection);
   }
 
   /** Whether every external runtime of the project has been started. */

@@ -1,0 +1,182 @@
+import { create } from "@bufbuild/protobuf";
+import type { InvocationControl } from "@conductor/sdk";
+import {
+  type InvocationRequest,
+  type InvocationSink,
+  type NodeType,
+  NodeTypeSchema,
+  PortSchema,
+  type RuntimeDescription,
+  toLive,
+} from "@conductor/sdk/protocol";
+import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
+import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
+import type { ExecutionResult } from "../scheduler/execution.js";
+import type { RuntimeConnection } from "./runtime-connection.js";
+
+/** The prefix of node types that are blueprints of the project: `blueprint.<id>`. */
+export const SUB_BLUEPRINT_PREFIX = "blueprint.";
+
+/** What the sub-blueprint runtime needs from the host. */
+export interface SubBlueprintHost {
+  /** The project's blueprints that load, by id. */
+  documents(): Promise<Map<string, BlueprintDocument>>;
+  /** Starts blueprint `id` as a child execution. */
+  start(
+    id: string,
+    inputs: Record<string, unknown>,
+    executionId: string,
+    onLog: (message: string) => void,
+  ): Promise<{ result: Promise<ExecutionResult>; cancel(reason: string): void }>;
+}
+
+/**
+ * Serves every blueprint of the project as a node type, `blueprint.<id>`, whose inputs and outputs are the
+ * blueprint's. Running one starts a child execution in the same host through the same scheduler, so a
+ * sub-blueprint costs about what a node call costs (no process, no serialization). Nested to any depth; a
+ * blueprint that reaches itself is rejected at validation (see {@link recursionOf}).
+ */
+export class SubBlueprintRuntime implements RuntimeConnection {
+  readonly name = "blueprints";
+  readonly supportsSteps = false;
+  readonly description: RuntimeDescription = {
+    abiVersion: 1,
+    name: "blueprints",
+    language: "blueprint",
+    version: "0.1.0",
+    pid: process.pid,
+    features: [],
+    maxConcurrency: 1_000_000,
+    maxMessageBytes: 0,
+    schemaHash: "",
+  };
+  nodeTypes: NodeType[] = [];
+  private documents = new Map<string, BlueprintDocument>();
+
+  constructor(private readonly host: SubBlueprintHost) {}
+
+  /** Reads the project's blueprints again and lists them as node types. */
+  async refresh(): Promise<void> {
+    this.documents = await this.host.documents();
+    this.nodeTypes = [...this.documents].map(([id, document]) => describe(id, document));
+  }
+
+  /** The blueprint ids `id` uses as nodes, directly. */
+  uses(id: string): string[] {
+    const document = this.documents.get(id);
+    if (document === undefined) return [];
+    return Object.values(document.nodes)
+      .map((node) => node.type)
+      .filter((type) => type.startsWith(SUB_BLUEPRINT_PREFIX))
+      .map((type) => type.slice(SUB_BLUEPRINT_PREFIX.length));
+  }
+
+  execute(request: InvocationRequest, sink: InvocationSink): InvocationControl {
+    const step = request.steps[0]!;
+    const id = step.nodeType.slice(SUB_BLUEPRINT_PREFIX.length);
+    const inputs: Record<string, unknown> = {};
+    for (const port in step.inputs) {
+      const input = step.inputs[port]!;
+      if ("value" in input) inputs[port] = toLive(input.value);
+    }
+    let cancelled: string | undefined;
+    let cancelChild: ((reason: string) => void) | undefined;
+    const startedAt = performance.now();
+    const childId = `${request.executionId}/${step.nodeId}${step.attempt > 1 ? `#${step.attempt}` : ""}`;
+    this.host
+      .start(id, inputs, childId, (message) => sink.log(0, "info", message, undefined))
+      .then(
+        async (child) => {
+          cancelChild = child.cancel;
+          sink.started(0);
+          if (cancelled !== undefined) child.cancel(cancelled);
+          const result = await child.result;
+          const durationUs = Math.round((performance.now() - startedAt) * 1000);
+          if (result.status === "completed") sink.completed(0, result.outputs, durationUs);
+          else if (result.status === "cancelled")
+            sink.cancelled(0, cancelled ?? result.failure?.message ?? "cancelled");
+          else {
+            const failure = result.failure!;
+            sink.failed(
+              0,
+              {
+                message: `sub-blueprint "${id}" failed at node "${failure.nodeId}": ${failure.message}`,
+                type: failure.type,
+                retryable: failure.retryable,
+                cause: failure,
+              },
+              durationUs,
+            );
+          }
+        },
+        (error: unknown) => {
+          sink.rejected({
+            message: `sub-blueprint "${id}" cannot start: ${(error as Error).message}`,
+            type: "blueprint.invalid",
+            retryable: false,
+          });
+        },
+      );
+    return {
+      cancel: (reason) => {
+        cancelled = reason;
+        cancelChild?.(reason);
+      },
+    };
+  }
+
+  async validateConfig(): Promise<ConfigDiagnostic[]> {
+    return [];
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The node type of blueprint `id`: its inputs and outputs as ports. */
+function describe(id: string, document: BlueprintDocument): NodeType {
+  return create(NodeTypeSchema, {
+    type: `${SUB_BLUEPRINT_PREFIX}${id}`,
+    version: "1",
+    title: document.title ?? id,
+    description: document.description ?? `the blueprint "${id}" as a node`,
+    configSchema: JSON.stringify({ type: "object", properties: {}, additionalProperties: false }),
+    inputs: Object.entries(document.inputs ?? {}).map(([name, input]) =>
+      create(PortSchema, {
+        name,
+        schema: JSON.stringify(input.schema ?? {}),
+        required: input.required ?? input.default === undefined,
+        description: input.description ?? "",
+      }),
+    ),
+    outputs: Object.entries(document.outputs ?? {}).map(([name, output]) =>
+      create(PortSchema, {
+        name,
+        schema: "{}",
+        required: false,
+        description: typeof output === "string" ? "" : (output.description ?? ""),
+      }),
+    ),
+    flags: { cancellable: true },
+  });
+}
+
+/**
+ * The chain of blueprint ids by which `id` reaches itself (e.g. ["a", "b", "a"]), or undefined when it does not.
+ */
+export function recursionOf(id: string, uses: (id: string) => string[]): string[] | undefined {
+  const path: string[] = [id];
+  const visiting = new Set<string>();
+  const visit = (current: string): string[] | undefined => {
+    for (const next of uses(current)) {
+      if (next === id) return [...path, next];
+      if (visiting.has(next)) continue;
+      visiting.add(next);
+      path.push(next);
+      const found = visit(next);
+      if (found !== undefined) return found;
+      path.pop();
+    }
+    return undefined;
+  };
+  return visit(id);
+}
