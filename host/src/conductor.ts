@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { NodeDefinition } from "@conductor/sdk";
@@ -6,6 +6,7 @@ import type { NodeType } from "@conductor/sdk/protocol";
 import type { BlueprintGraph } from "./blueprint/blueprint-graph.js";
 import type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
 import { fromData, type LoadedBlueprint, loadBlueprintFile } from "./blueprint/load-blueprint.js";
+import { suggest } from "./blueprint/suggest.js";
 import { validateBlueprint, validateOrThrow } from "./blueprint/validate-blueprint.js";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "./errors.js";
 import { coreNodes } from "./nodes/index.js";
@@ -14,9 +15,16 @@ import { findProject, type Project } from "./project/project-config.js";
 import { RuntimeRegistry } from "./runtime/runtime-registry.js";
 import { recursionOf, SUB_BLUEPRINT_PREFIX, SubBlueprintRuntime } from "./runtime/sub-blueprint-runtime.js";
 import { checkInputs } from "./scheduler/check-inputs.js";
-import { type Durability, Execution, type ExecutionResult, type ResultCache } from "./scheduler/execution.js";
+import {
+  type Durability,
+  Execution,
+  type ExecutionResult,
+  type ResultCache,
+  type ResumeState,
+} from "./scheduler/execution.js";
 import { EventHub, type ExecutionEvent, type ExecutionListener } from "./scheduler/execution-events.js";
 import { createExecutionPlan, type ExecutionPlan } from "./scheduler/execution-plan.js";
+import { rerunStateOf, resumeStateOf } from "./scheduler/resume-state.js";
 import type {
   ExecutionDetail,
   ExecutionFilter,
@@ -25,6 +33,7 @@ import type {
 } from "./store/execution-store.js";
 import { createMemoryCache } from "./store/memory-cache.js";
 import { createMemoryStore } from "./store/memory-store.js";
+import { Journal, type JournalOptions } from "./store/sqlite-journal.js";
 
 /** Options of {@link createConductor}. */
 export interface ConductorOptions {
@@ -51,6 +60,12 @@ export interface ConductorOptions {
    * `false` records nothing, which is what the benchmarks of the bare engine use.
    */
   store?: ExecutionStore | false;
+  /**
+   * The durable journal (a SQLite file, e.g. `.conductor/journal.db` in the project): executions are recorded
+   * as they happen, can be resumed after a crash and re-run from a node, and deterministic nodes marked
+   * `cache: true` keep their results across runs. Replaces `store` and `cache`. Default: no journal.
+   */
+  journal?: string | JournalOptions;
   /** Where deterministic nodes marked `cache: true` keep their results. Default: in memory. */
   cache?: ResultCache | false;
 }
@@ -131,6 +146,18 @@ export interface Conductor {
   validate(blueprint: BlueprintSource): Promise<{ valid: boolean; diagnostics: Diagnostic[] }>;
   /** Every node type of every runtime of the project (starts the project's runtimes). */
   nodeTypes(): Promise<NodeTypeEntry[]>;
+  /**
+   * Continues an execution the journal shows as running (its host died): nodes whose completion was recorded
+   * keep their results and do not run again. Needs a journal.
+   */
+  resume(executionId: string, options?: RunOptions): Promise<ExecutionHandle>;
+  /** Resumes every execution the journal shows as running; gives their handles. */
+  resumeUnfinished(options?: RunOptions): Promise<ExecutionHandle[]>;
+  /**
+   * Runs a recorded execution's blueprint again from `fromNode`, reusing the recorded results of every node that
+   * is not downstream of it. Gives the new execution. Needs a journal.
+   */
+  rerun(executionId: string, fromNode: string, options?: RunOptions): Promise<ExecutionHandle>;
   /** The project this conductor runs. */
   readonly project: Project;
   /** Stops every runtime. */
@@ -156,6 +183,12 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
     ...(options.onNotice === undefined ? {} : { onNotice: options.onNotice }),
     ...(options.onRuntimeStderr === undefined ? {} : { onRuntimeStderr: options.onRuntimeStderr }),
   });
+  if (options.journal !== undefined) {
+    const journal = await Journal.open(
+      typeof options.journal === "string" ? { path: options.journal } : options.journal,
+    );
+    return new EmbeddedConductor(project, registry, options.maxConcurrency ?? 64, journal, journal.cache);
+  }
   const store = options.store === false ? undefined : (options.store ?? createMemoryStore());
   const cache = options.cache === false ? undefined : (options.cache ?? createMemoryCache());
   return new EmbeddedConductor(project, registry, options.maxConcurrency ?? 64, store, cache);
@@ -219,6 +252,63 @@ class EmbeddedConductor implements Conductor {
 
   blueprints(): Promise<BlueprintEntry[]> {
     return listBlueprints(this.project);
+  }
+
+  async resume(executionId: string, options: RunOptions = {}): Promise<ExecutionHandle> {
+    const { recorded, prepared } = await this.recorded(executionId);
+    if (recorded.status !== "running") {
+      throw new ConductorError(
+        "execution_not_found",
+        `execution "${executionId}" already ${recorded.status}; nothing to resume (use rerun to run it again)`,
+      );
+    }
+    if (this.running.has(executionId)) {
+      throw new ConductorError("internal", `execution "${executionId}" is running in this host already`);
+    }
+    const resume = resumeStateOf(prepared.graph, recorded.events);
+    return prepared.startWith(recorded.inputs, { ...options, executionId }, resume);
+  }
+
+  async resumeUnfinished(options: RunOptions = {}): Promise<ExecutionHandle[]> {
+    if (!(this.store instanceof Journal)) return [];
+    const handles: ExecutionHandle[] = [];
+    for (const executionId of this.store.unfinished()) {
+      if (!this.running.has(executionId)) handles.push(await this.resume(executionId, options));
+    }
+    return handles;
+  }
+
+  async rerun(executionId: string, fromNode: string, options: RunOptions = {}): Promise<ExecutionHandle> {
+    const { recorded, prepared } = await this.recorded(executionId);
+    if (!prepared.graph.byId.has(fromNode)) {
+      const hint = suggest(fromNode, prepared.graph.byId.keys());
+      throw new ConductorError(
+        "blueprint_invalid",
+        `blueprint "${prepared.graph.id}" of execution "${executionId}" has no node "${fromNode}"${hint === undefined ? "" : `; ${hint}`}`,
+      );
+    }
+    return prepared.startWith(
+      recorded.inputs,
+      options,
+      rerunStateOf(prepared.graph, recorded.events, fromNode),
+    );
+  }
+
+  /** A journaled execution and its blueprint, validated again against the runtimes of now. */
+  private async recorded(executionId: string) {
+    if (!(this.store instanceof Journal)) {
+      throw new ConductorError(
+        "internal",
+        "resuming and re-running need a journal; create the conductor with the journal option",
+      );
+    }
+    const recorded = this.store.recorded(executionId);
+    if (recorded === undefined) {
+      throw new ConductorError("execution_not_found", `the journal has no execution "${executionId}"`);
+    }
+    const loaded = fromData(recorded.blueprint.document, recorded.blueprint.source);
+    const prepared = this.bind(await this.validated(loaded));
+    return { recorded, prepared };
   }
 
   loadBlueprint(id: string): Promise<LoadedBlueprint> {
@@ -384,16 +474,29 @@ class EmbeddedConductor implements Conductor {
     }
   }
 
-  private bind(graph: BlueprintGraph): PreparedBlueprint {
+  private bind(graph: BlueprintGraph): PreparedBlueprint & {
+    startWith(inputs: Record<string, unknown>, options: RunOptions, resume: ResumeState): ExecutionHandle;
+  } {
     const plan = createExecutionPlan(graph, this.registry.runtimes, {
       durable: durabilityOf(this.store) !== undefined,
     });
+    let blueprintKey: string | undefined;
+    if (this.store instanceof Journal) {
+      blueprintKey = createHash("sha256")
+        .update(graph.source)
+        .update(JSON.stringify(graph.document))
+        .digest("hex")
+        .slice(0, 32);
+      this.store.recordBlueprint(blueprintKey, graph.source, graph.document);
+    }
     const start = (inputs: Record<string, unknown> = {}, options: RunOptions = {}) =>
-      this.startExecution(plan, inputs, options);
+      this.startExecution(plan, inputs, options, blueprintKey);
     return {
       graph,
       start,
       run: (inputs, options) => start(inputs, options).result,
+      startWith: (inputs: Record<string, unknown>, options: RunOptions, resume: ResumeState) =>
+        this.startExecution(plan, inputs, options, blueprintKey, resume),
     };
   }
 
@@ -401,21 +504,35 @@ class EmbeddedConductor implements Conductor {
     plan: ExecutionPlan,
     inputs: Record<string, unknown>,
     options: RunOptions,
+    blueprintKey: string | undefined,
+    resume?: ResumeState,
   ): ExecutionHandle {
     this.assertOpen();
+    const executionId = options.executionId ?? randomUUID();
+    const resuming = resume !== undefined && resume.replay !== true;
+    if (this.store instanceof Journal && blueprintKey !== undefined && !resuming) {
+      this.store.recordOrigin(executionId, { blueprintKey, projectDir: this.project.dir });
+    }
     const hub = new EventHub();
     if (this.store !== undefined) hub.subscribe((event) => this.store!.append(event));
     if (options.onEvent !== undefined) hub.subscribe(options.onEvent);
+    const durability = durabilityOf(this.store);
     const execution = new Execution(plan, {
-      executionId: options.executionId ?? randomUUID(),
-      inputs: checkInputs(plan.graph, inputs),
+      executionId,
+      inputs: resuming ? inputs : checkInputs(plan.graph, inputs),
       maxConcurrency: this.maxConcurrency,
       hub,
       cache: options.noCache === true ? readThroughOnly(this.cache) : this.cache,
-      durability: durabilityOf(this.store),
+      durability,
+      resume,
     });
     this.running.set(execution.executionId, { execution, hub });
-    void execution.result.then(() => this.running.delete(execution.executionId));
+    // A result is acknowledged only once the journal holds it.
+    const result = execution.result.then(async (outcome) => {
+      await durability?.flush();
+      this.running.delete(execution.executionId);
+      return outcome;
+    });
     const signal = options.signal;
     if (signal !== undefined) {
       if (signal.aborted) execution.cancel(String(signal.reason ?? "aborted"));
@@ -427,7 +544,7 @@ class EmbeddedConductor implements Conductor {
     execution.start();
     return {
       executionId: execution.executionId,
-      result: execution.result,
+      result,
       subscribe: (listener) => hub.subscribe(listener),
       cancel: (reason) => execution.cancel(reason),
     };

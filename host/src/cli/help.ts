@@ -8,8 +8,13 @@ commands:
   run <blueprint>       run a blueprint and print its outputs (live progress in a terminal)
   validate <blueprint>  check a blueprint against the project's node types, without running it
   nodes                 list every node type of every runtime, with their ports
+  history               list the project's recorded executions
+  inspect <id>          show one execution: node timings, inputs, outputs, logs, failures
+  resume <id>           continue an execution whose host died, without re-running completed nodes
+  rerun <id> --from <n> run again from node n, reusing the recorded results upstream of it
   setup                 prepare the project's runtimes (Python venvs, Rust builds) ahead of time
   schema                print the JSON Schema of the blueprint format (for editors)
+  serve                 serve the API (gRPC, gRPC-Web, Connect), webhooks and the visual debugger
 
 options for every command:
   --project <dir>       the project directory (default: the nearest conductor.yaml above the blueprint or cwd)
@@ -36,7 +41,11 @@ options:
   --json                    print the result as JSON (status, outputs, node timings, failure)
   --events                  with --json: print every event as a JSON line, then the result
   --quiet                   print only the outputs
+  --no-cache                run every node, even cacheable ones with a recorded result
+  --no-journal              do not record the execution (it cannot be resumed or inspected)
   --project <dir>           the project directory
+
+Executions are recorded in the project's journal (.conductor/journal.db): see history, inspect, resume, rerun.
 
 examples:
   conductor run examples/demo/demo.blueprint.yaml
@@ -56,6 +65,47 @@ Lists the node types of every runtime of the project (starting the runtimes), wi
 
 Creates Python virtual environments and builds Rust runtimes of the project, so the first run is fast.
 --force reinstalls and rebuilds.
+`,
+  serve: `usage: conductor serve [--port <n>] [--host <address>] [--token <secret>] [--project <dir>]
+
+Serves the project on one port: the conductor.api.v1 API to gRPC, gRPC-Web and Connect clients (HTTP/1.1 and
+HTTP/2), webhooks (POST /hooks/<blueprint-id> with the inputs as a JSON body; ?async=1 answers at once), and
+the visual debugger at /. The project's runtimes start first, so requests never wait for them. Ctrl-C or
+SIGTERM stops it: no new connections, running executions cancelled, runtimes closed.
+
+options:
+  -p, --port <n>        the port (default 7070; 0 picks a free one)
+  --host <address>      the address to bind (default 127.0.0.1)
+  --token <secret>      require "Authorization: Bearer <secret>" on every call (default: $CONDUCTOR_TOKEN);
+                        required for any bind that is not loopback, e.g. --host 0.0.0.0
+  --no-debugger         serve no debugger pages
+  --verbose             pass every runtime's stderr through
+  --project <dir>       the project directory
+
+examples:
+  conductor serve
+  curl -s -H 'Content-Type: application/json' -d '{"name":"Ada"}' http://127.0.0.1:7070/hooks/hello
+  CONDUCTOR_TOKEN=s3cret conductor serve --host 0.0.0.0 --port 8080
+Docs: docs/api.md.
+`,
+  history: `usage: conductor history [--blueprint <id>] [--status running|completed|failed|cancelled] [--limit n] [--json]
+
+Lists the executions recorded in the project's journal, newest first.
+`,
+  inspect: `usage: conductor inspect <execution-id> [--node <id>] [--json]
+
+Shows a recorded execution: status, inputs, outputs, and for each node its timing, runtime, attempt, inputs,
+outputs, logs and failure.
+`,
+  resume: `usage: conductor resume <execution-id> | --all [--json]
+
+Continues an execution that was running when its host died. Nodes whose completion was recorded keep their
+results and do not run again; a node that was running runs again. --all resumes every unfinished execution.
+`,
+  rerun: `usage: conductor rerun <execution-id> --from <node> [--json]
+
+Runs the execution's blueprint again with the same inputs, from <node> on: nodes that are not downstream of it
+reuse their recorded results. Starts a new execution.
 `,
   schema: `usage: conductor schema
 

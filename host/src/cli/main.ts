@@ -13,6 +13,11 @@ const commands: Record<string, () => Promise<{ default: (context: CommandContext
   nodes: () => import("./nodes-command.js"),
   setup: () => import("./setup-command.js"),
   schema: () => import("./schema-command.js"),
+  resume: () => import("./resume-command.js"),
+  rerun: () => import("./rerun-command.js"),
+  history: () => import("./history-command.js"),
+  inspect: () => import("./inspect-command.js"),
+  serve: () => import("./serve-command.js"),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,24 +1,34 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { blueprintDir, type Conductor, createConductor } from "../conductor.js";
+import { findProject } from "../project/project-config.js";
+
+/** The journal of a project: `.conductor/journal.db` in its directory. */
+export function journalPath(projectDir: string): string {
+  return join(projectDir, ".conductor", "journal.db");
+}
 
 /**
  * Opens the conductor a command runs in: the project given with --project, else the one the blueprint belongs
- * to, else the current directory's. Runtime notices go to stderr, so stdout stays clean for --json.
+ * to, else the current directory's; with the project's journal unless `journal` is false. Runtime notices go to
+ * stderr, so stdout stays clean for --json.
  */
 export async function openConductor(options: {
   project?: string | undefined;
   blueprint?: string | undefined;
   stderr: NodeJS.WriteStream;
   verbose?: boolean;
+  journal?: boolean;
 }): Promise<Conductor> {
-  const projectDir =
+  const startDir =
     options.project !== undefined
       ? resolve(options.project)
       : options.blueprint !== undefined
         ? blueprintDir(options.blueprint)
         : process.cwd();
+  const project = await findProject(startDir);
   return createConductor({
-    projectDir,
+    project,
+    ...(options.journal === false ? {} : { journal: journalPath(project.dir) }),
     onNotice: (message) => options.stderr.write(`conductor: ${message}\n`),
     ...(options.verbose === true
       ? { onRuntimeStderr: (runtime: string, line: string) => options.stderr.write(`[${runtime}] ${line}\n`) }

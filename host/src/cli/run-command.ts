@@ -1,14 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { styleText } from "node:util";
 import { parse } from "yaml";
 import { ConductorError } from "../errors.js";
-import type { ExecutionEvent } from "../scheduler/execution-events.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
-import { formatForPeople, toJsonSafe } from "./format-value.js";
+import { printResult, watchExecution } from "./execution-output.js";
 import { openConductor } from "./open-conductor.js";
-import { createProgressView, formatMs } from "./progress-view.js";
 
-/** `conductor run <blueprint>`: runs it, shows progress, prints the outputs. */
+/** `conductor run <blueprint>`: runs it (journaled), shows progress, prints the outputs. */
 export default async function run(context: CommandContext): Promise<number> {
   const parsed = parseCommandArgs(context, {
     allowPositionals: true,
@@ -20,11 +17,14 @@ export default async function run(context: CommandContext): Promise<number> {
       quiet: { type: "boolean" },
       verbose: { type: "boolean" },
       project: { type: "string" },
+      "no-cache": { type: "boolean" },
+      "no-journal": { type: "boolean" },
     },
   });
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
   const json = values.json === true;
+  const quiet = values.quiet === true;
   if (positionals.length !== 1) {
     context.stderr.write("conductor run: expected one blueprint file, e.g. `conductor run flow.yaml`\n");
     return EXIT.usage;
@@ -38,82 +38,35 @@ export default async function run(context: CommandContext): Promise<number> {
     return reportError(context, error, json);
   }
 
-  const conductor = await openConductor({
-    project: values.project,
-    blueprint: blueprintPath,
-    stderr: context.stderr,
-    verbose: values.verbose === true,
-  });
+  let conductor: Awaited<ReturnType<typeof openConductor>>;
+  try {
+    conductor = await openConductor({
+      project: values.project,
+      blueprint: blueprintPath,
+      stderr: context.stderr,
+      verbose: values.verbose === true,
+      journal: values["no-journal"] !== true,
+    });
+  } catch (error) {
+    return reportError(context, error, json);
+  }
   const abort = new AbortController();
   const onSignal = () => abort.abort("cancelled by the user (SIGINT)");
   process.once("SIGINT", onSignal);
   try {
     const prepared = await conductor.prepare(blueprintPath);
-    const nodeIds = prepared.graph.nodes.map((node) => node.id);
-    const runtimes = Object.fromEntries(prepared.graph.nodes.map((node) => [node.id, node.runtime]));
-    const view =
-      json || values.quiet === true ? undefined : createProgressView(context.stderr, nodeIds, runtimes);
-    const onEvent = (event: ExecutionEvent) => {
-      view?.onEvent(event);
-      if (json && values.events === true) context.stdout.write(`${JSON.stringify(toJsonSafe(event))}\n`);
-    };
-    const result = await prepared.run(inputs, { onEvent, signal: abort.signal });
-    view?.close();
-
-    if (json) {
-      const nodes = Object.fromEntries(
-        Object.entries(result.nodes).map(([id, record]) => [
-          id,
-          {
-            status: record.status,
-            runtime: record.runtime,
-            attempt: record.attempt,
-            ...(record.durationMs === undefined ? {} : { durationMs: record.durationMs }),
-            ...(record.failure === undefined ? {} : { failure: record.failure }),
-          },
-        ]),
-      );
-      context.stdout.write(
-        `${JSON.stringify(
-          {
-            executionId: result.executionId,
-            blueprintId: result.blueprintId,
-            status: result.status,
-            durationMs: result.durationMs,
-            outputs: toJsonSafe(result.outputs),
-            ...(result.failure === undefined ? {} : { failure: result.failure }),
-            nodes,
-          },
-          null,
-          2,
-        )}\n`,
-      );
-    } else {
-      for (const [name, value] of Object.entries(result.outputs)) {
-        const text = formatForPeople(value);
-        if (values.quiet === true) context.stdout.write(`${text}\n`);
-        else
-          context.stdout.write(
-            `${styleText("bold", `${name}:`)}${text.includes("\n") ? "\n" : " "}${text}\n`,
-          );
-      }
-      if (values.quiet !== true) {
-        const summary = `${result.status} in ${formatMs(result.durationMs)}`;
-        context.stderr.write(
-          `${result.status === "completed" ? styleText("green", summary) : styleText("red", summary)}\n`,
-        );
-      }
-      if (result.failure !== undefined) {
-        context.stderr.write(
-          `node "${result.failure.nodeId}" failed (${result.failure.type}${result.failure.retryable ? ", retryable" : ""}): ${result.failure.message}\n`,
-        );
-      }
-    }
-    return result.status === "completed"
-      ? EXIT.ok
-      : result.status === "cancelled"
-        ? EXIT.cancelled
-        : EXIT.failed;
+    const watch = watchExecution(context, prepared.graph.nodes, {
+      json,
+      quiet,
+      events: values.events === true,
+    });
+    const result = await prepared.run(inputs, {
+      onEvent: watch.onEvent,
+      signal: abort.signal,
+      noCache: values["no-cache"] === true,
+    });
+    watch.close();
+    return printResult(context, result, { json, quiet });
   } catch (error) {
     return reportError(context, error, json);
   } finally {

@@ -75,6 +75,10 @@ export interface ResumeState {
   }[];
   /** Attempts already made by nodes that did not finish (a running node is tried again). */
   attempts: Map<number, number>;
+  /** A node had failed the execution before the host stopped: the execution finishes failed. */
+  failed?: { index: number; failure: FailureInfo };
+  /** Emit the finished nodes as cached completions (a re-run reusing another execution's results). */
+  replay?: boolean;
 }
 
 /** Options of one execution. */
@@ -179,6 +183,25 @@ export class Execution implements InputSources {
         if (finished.status === "completed" || finished.status === "cached")
           this.completionOrder.push(finished.index);
         for (const successor of this.graph.nodes[finished.index]!.successors) this.waitingOn[successor]!--;
+        if (resume.replay === true && finished.outputs !== undefined) {
+          // A re-run reuses another execution's results: they appear as cached completions.
+          this.statuses[finished.index] = "cached";
+          if (this.options.hub.active) {
+            this.emitNode(finished.index, {
+              type: "node.completed",
+              outputs: finished.outputs,
+              durationMs: 0,
+              cached: true,
+            });
+          }
+        }
+      }
+      if (resume.failed !== undefined) {
+        const { index, failure } = resume.failed;
+        this.statuses[index] = "failed";
+        this.failures[index] = failure;
+        this.firstFailure = { nodeId: this.graph.nodes[index]!.id, ...failure };
+        this.stopping = "failed";
       }
     }
     for (const index of this.graph.order) {

@@ -1,0 +1,68 @@
+import { styleText } from "node:util";
+import type { ExecutionSummary } from "../store/execution-store.js";
+import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
+import { openConductor } from "./open-conductor.js";
+import { formatMs } from "./progress-view.js";
+
+const COLORS: Record<ExecutionSummary["status"], Parameters<typeof styleText>[0]> = {
+  running: "cyan",
+  completed: "green",
+  failed: "red",
+  cancelled: "yellow",
+};
+
+/** `conductor history`: the project's recorded executions, newest first. */
+export default async function history(context: CommandContext): Promise<number> {
+  const parsed = parseCommandArgs(context, {
+    options: {
+      json: { type: "boolean" },
+      project: { type: "string" },
+      blueprint: { type: "string" },
+      status: { type: "string" },
+      limit: { type: "string" },
+    },
+  });
+  if (typeof parsed === "number") return parsed;
+  const { values } = parsed;
+  const statuses = ["running", "completed", "failed", "cancelled"];
+  if (values.status !== undefined && !statuses.includes(values.status)) {
+    context.stderr.write(
+      `conductor history: --status expects one of ${statuses.join(", ")}, found "${values.status}"\n`,
+    );
+    return EXIT.usage;
+  }
+  const conductor = await openConductor({ project: values.project, stderr: context.stderr });
+  try {
+    const list = conductor.executions.list({
+      limit: values.limit === undefined ? 20 : Number(values.limit),
+      ...(values.blueprint === undefined ? {} : { blueprintId: values.blueprint }),
+      ...(values.status === undefined ? {} : { status: values.status as ExecutionSummary["status"] }),
+    });
+    if (values.json === true) {
+      context.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    if (list.length === 0) {
+      context.stdout.write(
+        "no executions recorded in this project yet; run one with `conductor run <blueprint>`\n",
+      );
+      return EXIT.ok;
+    }
+    for (const execution of list) {
+      const when = new Date(execution.startedAt).toISOString().replace("T", " ").slice(0, 19);
+      const duration = execution.durationMs === undefined ? "" : formatMs(execution.durationMs);
+      const failure =
+        execution.failure === undefined
+          ? ""
+          : `  ${execution.failure.nodeId}: ${execution.failure.message.split("\n")[0]}`;
+      context.stdout.write(
+        `${execution.executionId}  ${when}  ${styleText(COLORS[execution.status], execution.status.padEnd(9))} ${execution.blueprintId.padEnd(20)} ${duration.padStart(9)}${styleText("gray", failure)}\n`,
+      );
+    }
+    return EXIT.ok;
+  } catch (error) {
+    return reportError(context, error, values.json === true);
+  } finally {
+    await conductor.close();
+  }
+}

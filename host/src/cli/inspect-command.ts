@@ -1,0 +1,80 @@
+import { styleText } from "node:util";
+import { ConductorError } from "../errors.js";
+import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
+import { formatForPeople, toJsonSafe } from "./format-value.js";
+import { openConductor } from "./open-conductor.js";
+import { formatMs } from "./progress-view.js";
+
+/** `conductor inspect <id>`: one recorded execution: node timings, inputs, outputs, logs and failures. */
+export default async function inspect(context: CommandContext): Promise<number> {
+  const parsed = parseCommandArgs(context, {
+    allowPositionals: true,
+    options: { json: { type: "boolean" }, project: { type: "string" }, node: { type: "string" } },
+  });
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) {
+    context.stderr.write("conductor inspect: expected an execution id (see `conductor history`)\n");
+    return EXIT.usage;
+  }
+  const conductor = await openConductor({ project: values.project, stderr: context.stderr });
+  try {
+    const detail = conductor.executions.get(positionals[0]!);
+    if (detail === undefined) {
+      throw new ConductorError(
+        "execution_not_found",
+        `the journal has no execution "${positionals[0]}"; see \`conductor history\``,
+      );
+    }
+    const nodes = Object.values(detail.nodes).filter(
+      (node) => values.node === undefined || node.nodeId === values.node,
+    );
+    if (values.json === true) {
+      context.stdout.write(
+        `${JSON.stringify(toJsonSafe({ ...detail, nodes: Object.fromEntries(nodes.map((n) => [n.nodeId, n])) }), null, 2)}\n`,
+      );
+      return EXIT.ok;
+    }
+    const out = (line: string) => context.stdout.write(`${line}\n`);
+    out(
+      `${styleText("bold", `execution ${detail.executionId}`)} of ${detail.blueprintId}: ${detail.status}${detail.durationMs === undefined ? "" : ` in ${formatMs(detail.durationMs)}`}`,
+    );
+    out(`started ${new Date(detail.startedAt).toISOString()}`);
+    out(`inputs: ${formatForPeople(detail.inputs)}`);
+    if (detail.outputs !== undefined) out(`outputs: ${formatForPeople(detail.outputs)}`);
+    if (detail.failure !== undefined)
+      out(styleText("red", `failed at node "${detail.failure.nodeId}": ${detail.failure.message}`));
+    for (const node of nodes) {
+      out("");
+      const timing = node.durationMs === undefined ? "" : ` in ${formatMs(node.durationMs)}`;
+      out(
+        `${styleText("bold", node.nodeId)}  ${node.status}${timing}${node.runtime === undefined ? "" : `  on ${node.runtime}`}${node.attempt > 1 ? `  (attempt ${node.attempt})` : ""}`,
+      );
+      if (node.inputs !== undefined && Object.keys(node.inputs).length > 0)
+        out(`  inputs:  ${indent(formatForPeople(node.inputs))}`);
+      if (node.outputs !== undefined) out(`  outputs: ${indent(formatForPeople(node.outputs))}`);
+      for (const log of node.logs)
+        out(
+          styleText("gray", `  ${new Date(log.at).toISOString().slice(11, 23)} ${log.level}: ${log.message}`),
+        );
+      if (node.failure !== undefined) {
+        out(
+          styleText(
+            "red",
+            `  failure (${node.failure.type}${node.failure.retryable ? ", retryable" : ""}): ${node.failure.message}`,
+          ),
+        );
+        if (node.failure.stack !== undefined) out(styleText("gray", indent(`  ${node.failure.stack}`)));
+      }
+    }
+    return EXIT.ok;
+  } catch (error) {
+    return reportError(context, error, values.json === true);
+  } finally {
+    await conductor.close();
+  }
+}
+
+function indent(text: string): string {
+  return text.replaceAll("\n", "\n    ");
+}

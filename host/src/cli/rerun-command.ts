@@ -1,0 +1,38 @@
+import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
+import { printResult, watchExecution } from "./execution-output.js";
+import { openConductor } from "./open-conductor.js";
+
+/** `conductor rerun <id> --from <node>`: runs again from a node, reusing the recorded results upstream of it. */
+export default async function rerun(context: CommandContext): Promise<number> {
+  const parsed = parseCommandArgs(context, {
+    allowPositionals: true,
+    options: {
+      from: { type: "string" },
+      json: { type: "boolean" },
+      quiet: { type: "boolean" },
+      project: { type: "string" },
+    },
+  });
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
+  const json = values.json === true;
+  const quiet = values.quiet === true;
+  if (positionals.length !== 1 || values.from === undefined) {
+    context.stderr.write(
+      "conductor rerun: expected an execution id and --from <node>, e.g. `conductor rerun 3f2a… --from stats`\n",
+    );
+    return EXIT.usage;
+  }
+  const conductor = await openConductor({ project: values.project, stderr: context.stderr });
+  try {
+    const handle = await conductor.rerun(positionals[0]!, values.from);
+    const watch = watchExecution(context, [], { json, quiet, events: false });
+    const result = await handle.result;
+    watch.close();
+    return printResult(context, result, { json, quiet });
+  } catch (error) {
+    return reportError(context, error, json);
+  } finally {
+    await conductor.close();
+  }
+}

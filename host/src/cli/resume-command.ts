@@ -1,0 +1,49 @@
+import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
+import { printResult, watchExecution } from "./execution-output.js";
+import { openConductor } from "./open-conductor.js";
+
+/** `conductor resume <id>`: continues an execution whose host died, without re-running what completed. */
+export default async function resume(context: CommandContext): Promise<number> {
+  const parsed = parseCommandArgs(context, {
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean" },
+      quiet: { type: "boolean" },
+      project: { type: "string" },
+      all: { type: "boolean" },
+    },
+  });
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
+  const json = values.json === true;
+  const quiet = values.quiet === true;
+  if (positionals.length !== 1 && values.all !== true) {
+    context.stderr.write("conductor resume: expected an execution id (see `conductor history`), or --all\n");
+    return EXIT.usage;
+  }
+  const conductor = await openConductor({ project: values.project, stderr: context.stderr });
+  try {
+    const handles =
+      values.all === true ? await conductor.resumeUnfinished() : [await conductor.resume(positionals[0]!)];
+    if (handles.length === 0) {
+      context.stderr.write("conductor: no unfinished executions to resume\n");
+      return EXIT.ok;
+    }
+    let code: number = EXIT.ok;
+    for (const handle of handles) {
+      const detail = conductor.executions.get(handle.executionId);
+      const nodes = Object.keys(detail?.nodes ?? {}).map((id) => ({ id, runtime: "", role: "step" }));
+      const watch = watchExecution(context, nodes, { json, quiet, events: false });
+      const unsubscribe = handle.subscribe(watch.onEvent);
+      const result = await handle.result;
+      unsubscribe();
+      watch.close();
+      code = Math.max(code, printResult(context, result, { json, quiet }));
+    }
+    return code;
+  } catch (error) {
+    return reportError(context, error, json);
+  } finally {
+    await conductor.close();
+  }
+}
