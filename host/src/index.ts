@@ -3,6 +3,8 @@
  * against the node types of every runtime, and runs them.
  */
 
+export type { ApiServer, ApiServerOptions } from "./api/api-server.js";
+export { createApiServer } from "./api/api-server.js";
 export type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
 export { blueprintJsonSchema } from "./blueprint/blueprint-schema.js";
 export type { LoadedBlueprint } from "./blueprint/load-blueprint.js";

@@ -1,0 +1,300 @@
+import { relative } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import {
+  type ConductorService,
+  GetBlueprintResponseSchema,
+  RunExecutionResponseSchema,
+  type WatchExecutionResponse,
+  WatchExecutionResponseSchema,
+} from "@conductor/sdk/client";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { type LoadedBlueprint, loadBlueprintFile, parseBlueprint } from "../blueprint/load-blueprint.js";
+import type { Conductor, PreparedBlueprint } from "../conductor.js";
+import { ConductorError, type Diagnostic } from "../errors.js";
+import type { ExecutionResult } from "../scheduler/execution.js";
+import type { ExecutionEvent } from "../scheduler/execution-events.js";
+import { mapErrors, toConnectError } from "./api-errors.js";
+import { type BlueprintLocator, createBlueprintLocator } from "./blueprint-locator.js";
+import { blueprintView, toApiNodeType } from "./blueprint-view.js";
+import {
+  fromApiExecutionStatus,
+  toApiEvent,
+  toApiExecution,
+  toApiExecutionStatus,
+  toApiFailure,
+  toApiSummary,
+} from "./event-mapping.js";
+import { jsonText, parseJsonObject } from "./json-text.js";
+
+/** Which blueprint a request names: a project blueprint by id, or a document given inline. */
+export type BlueprintChoice =
+  | { case: "blueprintId"; value: string }
+  | { case: "document"; value: string }
+  | { case: undefined; value?: undefined };
+
+/** What the API and the webhooks share: finding, preparing and starting blueprints. */
+export interface ExecutionStarter {
+  /** Prepares the chosen blueprint (cached by file for project blueprints). */
+  prepare(choice: BlueprintChoice): Promise<PreparedBlueprint>;
+  readonly locator: BlueprintLocator;
+}
+
+/** Creates the {@link ExecutionStarter} of a conductor. */
+export function createExecutionStarter(conductor: Conductor): ExecutionStarter {
+  const locator = createBlueprintLocator(conductor);
+  const prepareById = async (id: string, retry: boolean): Promise<PreparedBlueprint> => {
+    const path = await locator.pathOf(id);
+    let prepared: PreparedBlueprint;
+    try {
+      prepared = await conductor.prepare(path);
+    } catch (error) {
+      // The file may be gone or renamed since the id → file map was read.
+      if (retry && error instanceof ConductorError && error.code === "blueprint_unreadable") {
+        locator.forget();
+        return prepareById(id, false);
+      }
+      throw error;
+    }
+    if (prepared.graph.id !== id) {
+      // The file now declares another id.
+      locator.forget();
+      if (retry) return prepareById(id, false);
+      throw new ConnectError(`the project has no blueprint "${id}"`, Code.NotFound);
+    }
+    return prepared;
+  };
+  return {
+    locator,
+    async prepare(choice) {
+      switch (choice.case) {
+        case "blueprintId":
+          return prepareById(choice.value, true);
+        case "document":
+          return conductor.prepare(parseBlueprint(choice.value));
+        default:
+          throw new ConnectError(
+            "no blueprint given: set blueprint_id (a blueprint of the project) or document (JSON or YAML text)",
+            Code.InvalidArgument,
+          );
+      }
+    },
+  };
+}
+
+/**
+ * The implementation of `conductor.api.v1.ConductorService` over an embedded {@link Conductor}. Each method maps
+ * its request to the conductor's own calls and its answer through event-mapping.ts; host errors become Connect
+ * errors through api-errors.ts.
+ */
+export function createApiService(
+  conductor: Conductor,
+  starter: ExecutionStarter = createExecutionStarter(conductor),
+): ServiceImpl<typeof ConductorService> {
+  const start = async (request: { blueprint: BlueprintChoice; inputsJson: string; executionId: string }) => {
+    const inputs = parseJsonObject(request.inputsJson, "inputs_json");
+    if (request.executionId !== "" && conductor.executions.get(request.executionId) !== undefined) {
+      throw new ConnectError(`execution "${request.executionId}" already exists`, Code.AlreadyExists);
+    }
+    const prepared = await starter.prepare(request.blueprint);
+    const handle = prepared.start(
+      inputs,
+      request.executionId === "" ? {} : { executionId: request.executionId },
+    );
+    return { handle, blueprintId: prepared.graph.id };
+  };
+
+  return {
+    startExecution: (request) =>
+      mapErrors(async () => {
+        const { handle, blueprintId } = await start(request);
+        return { executionId: handle.executionId, blueprintId };
+      }),
+
+    runExecution: (request, context) =>
+      mapErrors(async () => {
+        const { handle } = await start(request);
+        // A caller that goes away, or a server shutting down (connect aborts every call's signal then), cancels
+        // the execution it was waiting for.
+        const onAbort = () => handle.cancel("the caller of RunExecution went away");
+        context.signal.addEventListener("abort", onAbort, { once: true });
+        let result: ExecutionResult;
+        try {
+          result = await handle.result;
+        } finally {
+          context.signal.removeEventListener("abort", onAbort);
+        }
+        return create(RunExecutionResponseSchema, {
+          executionId: result.executionId,
+          blueprintId: result.blueprintId,
+          status: toApiExecutionStatus(result.status),
+          outputsJson: jsonText(result.outputs),
+          durationMs: result.durationMs,
+          ...(result.failure === undefined ? {} : { failure: toApiFailure(result.failure) }),
+        });
+      }),
+
+    watchExecution: (request, context) => watch(conductor, request.executionId, request.afterSeq, context),
+
+    getExecution: (request) =>
+      mapErrors(async () => {
+        const detail = conductor.executions.get(request.executionId);
+        if (detail === undefined) {
+          throw new ConnectError(`no execution "${request.executionId}" is recorded`, Code.NotFound);
+        }
+        return { execution: toApiExecution(detail) };
+      }),
+
+    listExecutions: (request) =>
+      mapErrors(async () => {
+        const status = fromApiExecutionStatus(request.status);
+        const summaries = conductor.executions.list({
+          limit: request.limit === 0 ? 100 : request.limit,
+          ...(request.blueprintId === "" ? {} : { blueprintId: request.blueprintId }),
+          ...(status === undefined ? {} : { status }),
+        });
+        return { executions: summaries.map(toApiSummary) };
+      }),
+
+    cancelExecution: (request) =>
+      mapErrors(async () => {
+        const cancelled = conductor.executions.cancel(
+          request.executionId,
+          request.reason === "" ? "cancelled through the API" : request.reason,
+        );
+        if (!cancelled && conductor.executions.get(request.executionId) === undefined) {
+          throw new ConnectError(
+            `no execution "${request.executionId}" is running or recorded`,
+            Code.NotFound,
+          );
+        }
+        return { cancelled };
+      }),
+
+    listNodeTypes: (request) =>
+      mapErrors(async () => {
+        const entries = (await conductor.nodeTypes()).filter(
+          (entry) => request.runtime === "" || entry.runtime === request.runtime,
+        );
+        return { nodeTypes: entries.map(toApiNodeType) };
+      }),
+
+    validateBlueprint: (request) =>
+      mapErrors(async () => {
+        let loaded: LoadedBlueprint | string;
+        try {
+          loaded = await loadChoice(starter, request.blueprint);
+        } catch (error) {
+          if (error instanceof ConductorError) return { valid: false, diagnostics: apiDiagnostics(error) };
+          throw error;
+        }
+        const result = await conductor.validate(loaded);
+        return { valid: result.valid, diagnostics: result.diagnostics.map(apiDiagnostic) };
+      }),
+
+    listBlueprints: () =>
+      mapErrors(async () => ({
+        blueprints: (await conductor.blueprints()).map((entry) => ({
+          id: entry.id,
+          path: entry.path,
+          title: entry.title,
+          description: entry.description,
+        })),
+      })),
+
+    getBlueprint: (request) =>
+      mapErrors(async () => {
+        const path = await starter.locator.pathOf(request.blueprintId);
+        const loaded = await loadBlueprintFile(path);
+        const [nodeTypes, validation] = await Promise.all([
+          conductor.nodeTypes(),
+          conductor.validate(loaded),
+        ]);
+        return create(GetBlueprintResponseSchema, {
+          blueprint: blueprintView(
+            loaded,
+            { path: relative(conductor.project.dir, path) },
+            nodeTypes,
+            validation.diagnostics,
+          ),
+        });
+      }),
+  };
+}
+
+async function loadChoice(starter: ExecutionStarter, choice: BlueprintChoice): Promise<LoadedBlueprint> {
+  switch (choice.case) {
+    case "blueprintId":
+      return loadBlueprintFile(await starter.locator.pathOf(choice.value));
+    case "document":
+      return parseBlueprint(choice.value);
+    default:
+      throw new ConnectError(
+        "no blueprint given: set blueprint_id (a blueprint of the project) or document (JSON or YAML text)",
+        Code.InvalidArgument,
+      );
+  }
+}
+
+function apiDiagnostic(d: Diagnostic) {
+  return { path: d.path, message: d.message, suggestion: d.suggestion ?? "" };
+}
+
+function apiDiagnostics(error: ConductorError) {
+  return error.diagnostics.length > 0
+    ? error.diagnostics.map(apiDiagnostic)
+    : [{ path: "", message: error.message, suggestion: "" }];
+}
+
+/**
+ * Streams an execution's events: the recorded ones after `afterSeq`, then live ones, ending after
+ * `execution.finished`, or at once when the execution has finished and everything after `afterSeq` was sent.
+ */
+async function* watch(
+  conductor: Conductor,
+  executionId: string,
+  afterSeq: number,
+  context: HandlerContext,
+): AsyncGenerator<WatchExecutionResponse> {
+  const queue: ExecutionEvent[] = [];
+  let wake: (() => void) | undefined;
+  let ended = false;
+  const end = () => {
+    ended = true;
+    wake?.();
+  };
+  let unsubscribe: () => void;
+  try {
+    unsubscribe = conductor.executions.subscribe(
+      executionId,
+      (event) => {
+        queue.push(event);
+        if (event.type === "execution.finished") ended = true;
+        wake?.();
+      },
+      { afterSeq },
+    );
+  } catch (error) {
+    throw toConnectError(error);
+  }
+  // Finished before this watcher came, and nothing after `afterSeq` is left to send: end now.
+  const status = conductor.executions.get(executionId)?.status;
+  if (status !== undefined && status !== "running") ended = true;
+  context.signal.addEventListener("abort", end, { once: true });
+  try {
+    for (;;) {
+      while (queue.length > 0) {
+        const event = queue.shift()!;
+        yield create(WatchExecutionResponseSchema, { event: toApiEvent(event) });
+        if (event.type === "execution.finished") return;
+      }
+      if (ended || context.signal.aborted) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
+  } finally {
+    context.signal.removeEventListener("abort", end);
+    unsubscribe();
+  }
+}

@@ -1,0 +1,100 @@
+import { styleText } from "node:util";
+import { type ApiServer, createApiServer } from "../api/api-server.js";
+import { bindProblem } from "../api/auth.js";
+import type { Conductor, NodeTypeEntry } from "../conductor.js";
+import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
+import { openConductor } from "./open-conductor.js";
+
+/**
+ * `conductor serve`: the API (gRPC, gRPC-Web, Connect), webhooks and the visual debugger on one port, with the
+ * project's runtimes started up front so the first request is as fast as the rest. SIGINT or SIGTERM stops it
+ * gracefully: no new connections, running executions cancelled, runtimes closed.
+ */
+export default async function serve(context: CommandContext): Promise<number> {
+  const parsed = parseCommandArgs(context, {
+    options: {
+      port: { type: "string", short: "p" },
+      host: { type: "string" },
+      token: { type: "string" },
+      project: { type: "string" },
+      verbose: { type: "boolean" },
+      "no-debugger": { type: "boolean" },
+    },
+  });
+  if (typeof parsed === "number") return parsed;
+  const { values } = parsed;
+  const host = values.host ?? "127.0.0.1";
+  const port = Number(values.port ?? "7070");
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    context.stderr.write(`conductor serve: --port must be a port number (0-65535), got "${values.port}"\n`);
+    return EXIT.usage;
+  }
+  const token = values.token ?? process.env.CONDUCTOR_TOKEN;
+  const problem = bindProblem(host, token);
+  if (problem !== undefined) {
+    context.stderr.write(`conductor serve: ${problem}\n`);
+    return EXIT.usage;
+  }
+
+  let conductor: Conductor | undefined;
+  let server: ApiServer | undefined;
+  let nodeTypes: NodeTypeEntry[];
+  try {
+    conductor = await openConductor({
+      project: values.project,
+      stderr: context.stderr,
+      verbose: values.verbose === true,
+    });
+    // Starts every runtime of the project now, so no request waits for a runtime to start.
+    nodeTypes = await conductor.nodeTypes();
+    server = await createApiServer(conductor, {
+      host,
+      port,
+      ...(token === undefined || token === "" ? {} : { token }),
+      ...(values["no-debugger"] === true ? { debuggerDir: false as const } : {}),
+    });
+  } catch (error) {
+    await conductor?.close();
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      context.stderr.write(
+        `conductor serve: port ${port} on ${host} is in use; stop what uses it or pick another with --port\n`,
+      );
+      return EXIT.usage;
+    }
+    return reportError(context, error, false);
+  }
+
+  const url = server.url;
+  const runtimes = new Set(nodeTypes.map((entry) => entry.runtime));
+  context.stdout.write(
+    [
+      `${styleText("bold", "conductor serve")}: listening on ${url} (project ${conductor.project.dir})`,
+      `  API       ${url}  (gRPC, gRPC-Web and Connect; service conductor.api.v1.ConductorService)`,
+      ...(values["no-debugger"] === true ? [] : [`  debugger  ${url}/`]),
+      `  webhooks  POST ${url}/hooks/<blueprint-id>`,
+      `  runtimes  ${[...runtimes].join(", ")} (${nodeTypes.length} node types)`,
+      token === undefined || token === ""
+        ? "  auth      none (loopback only)"
+        : '  auth      bearer token required ("Authorization: Bearer <token>"; in the debugger: /#token=<token>)',
+      "press Ctrl-C to stop",
+      "",
+    ].join("\n"),
+  );
+
+  const stopping = new Promise<string>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
+  const signal = await stopping;
+  context.stderr.write(`conductor serve: ${signal}, shutting down\n`);
+  // A second signal while shutting down stops at once.
+  const force = () => process.exit(EXIT.cancelled);
+  process.once("SIGINT", force);
+  process.once("SIGTERM", force);
+  await server.close();
+  await conductor.close();
+  process.off("SIGINT", force);
+  process.off("SIGTERM", force);
+  context.stderr.write("conductor serve: stopped\n");
+  return EXIT.ok;
+}
