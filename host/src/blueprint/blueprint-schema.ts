@@ -124,8 +124,10 @@ export const blueprintSchema = z.strictObject({
   ui: z.record(z.string(), z.unknown()).optional(),
 });
 
-/** A blueprint as written in its file. */
-export type BlueprintDocument = z.infer<typeof blueprintSchema>;
+/** A blueprint as written in its file (or in code): optional fields may be left out. */
+export type BlueprintDocument = z.input<typeof blueprintSchema>;
+/** A blueprint after parsing: defaults applied. */
+export type ParsedBlueprintDocument = z.output<typeof blueprintSchema>;
 export type BlueprintNodeDocument = z.infer<typeof blueprintNodeSchema>;
 export type BindingDocument = z.infer<typeof bindingSchema>;
 

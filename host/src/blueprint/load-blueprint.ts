@@ -2,14 +2,14 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { parseDocument } from "yaml";
 import { ConductorError, type Diagnostic } from "../errors.js";
-import { type BlueprintDocument, blueprintSchema } from "./blueprint-schema.js";
+import { blueprintSchema, type ParsedBlueprintDocument } from "./blueprint-schema.js";
 
 /** A blueprint read from a file (or given as data), checked against the file format but not yet validated. */
 export interface LoadedBlueprint {
   id: string;
   /** Where it came from, for messages; `<inline>` when given as data. */
   source: string;
-  document: BlueprintDocument;
+  document: ParsedBlueprintDocument;
 }
 
 /** Reads a blueprint from a `.yaml`, `.yml` or `.json` file. */

@@ -1,5 +1,5 @@
 import type { InvocationControl } from "@conductor/sdk";
-import type { FailureInfo, InvocationSink, LogLevel } from "@conductor/sdk/protocol";
+import { type FailureInfo, type InvocationSink, type LogLevel, toLive } from "@conductor/sdk/protocol";
 import type { GraphNode } from "../blueprint/blueprint-graph.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 import { retryDelay } from "./retry-policy.js";
@@ -211,7 +211,8 @@ export class MapRun {
   private collect(): Record<string, unknown[]> {
     const outputs: Record<string, unknown[]> = {};
     for (const port of this.node.nodeType.outputs) {
-      outputs[port.name] = this.results.map((result) => result?.[port.name] ?? null);
+      // The list is assembled in the host, so its elements are decoded values.
+      outputs[port.name] = this.results.map((result) => toLive(result?.[port.name] ?? null));
     }
     return outputs;
   }
