@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -107,6 +108,44 @@ async def test_process_executor_runs_the_node_in_another_process(runtime: Runtim
         events = await session.run(1, step("test.process-pid", inputs={"x": 1}), timeout_s=60)
     assert kind(events[-1]) == "completed", events[-1]
     assert decode_json(events[-1].completed.outputs["pid"]) not in (0, runtime.info["pid"])
+
+
+async def test_outputs_that_cannot_be_encoded_fail_the_step(runtime: RuntimeProcess) -> None:
+    async with connect(runtime) as client, client.session() as session:
+        opaque = await session.run(1, step("test.unencodable"))
+        wrong = await session.run(2, step("test.wrong-output-type"))
+    assert [kind(event) for event in opaque] == ["started", "failed"]
+    failure = opaque[-1].failed.failure
+    assert (failure.type, failure.retryable) == ("value.unencodable", False)
+    assert "a value of type object cannot be encoded as JSON" in failure.message
+    assert wrong[-1].failed.failure.type == "output.invalid"
+    assert wrong[-1].failed.failure.message == (
+        "node 'test.wrong-output-type': output 'data' expected raw bytes, found string \"not bytes\""
+    )
+
+
+async def test_process_workers_end_with_the_runtime(spawn: Spawn) -> None:
+    for ending in ("stdin", "crash"):
+        runtime = spawn()
+        async with connect(runtime) as client, client.session() as session:
+            events = await session.run(1, step("test.process-pid", inputs={"x": 1}), timeout_s=60)
+            worker = decode_json(events[-1].completed.outputs["pid"])
+            if ending == "crash":
+                await session.execute(2, [step("conformance.crash")])
+                await asyncio.wait_for(session.closed, 10)
+        runtime.close_stdin()
+        runtime.wait(10)
+        assert await wait_until(lambda pid=worker: not _alive(pid), 5), (
+            f"worker {worker} outlived the runtime ({ending})"
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------- rejections and validation

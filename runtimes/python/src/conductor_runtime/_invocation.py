@@ -215,20 +215,18 @@ class Invocation:
         run.closed = True
         definition = run.definition
         duration_us = (time.perf_counter_ns() - started_ns) // 1000
+        event = self.outbox.add(run.invocation_id, run.index)
         if not run.timed_out and run.cancel_reason is None and failure is None and result is not None:
             live, completed = result
-            if completed is None:
-                try:
-                    completed = pb.Completed()
-                    definition.encode(live, completed, self.runtime.codec)
-                except Exception as error:  # noqa: BLE001 because an unencodable output is the node's failure
-                    failure = failure_from_exception(error)
-            if failure is None and completed is not None:
-                event = self.outbox.add(run.invocation_id, run.index)
-                event.completed.CopyFrom(completed)
+            try:
+                if completed is None:  # encoded in place: nothing to copy
+                    definition.encode(live, event.completed, self.runtime.codec)
+                else:
+                    event.completed.CopyFrom(completed)
                 event.completed.duration_us = duration_us
                 return live
-        event = self.outbox.add(run.invocation_id, run.index)
+            except Exception as error:  # noqa: BLE001 because an unencodable output is the node's failure
+                failure = failure_from_exception(error)  # setting `failed` below replaces `completed` (a oneof)
         if run.timed_out:
             timeout_ms = run.step.timeout_ms or definition.default_timeout_ms
             event.failed.failure.message = f"{definition.label(run.step)} timed out after {timeout_ms} ms"

@@ -5,12 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ._catalog import Catalog
 from ._values import ValueCodec
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """Runs in each process-pool worker: exits it when the runtime is gone, even if it crashed or was killed."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="conductor-parent-watch", daemon=True).start()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +62,21 @@ class Runtime:
         forked, because forking a process that runs gRPC threads is unsafe; they import the node's module."""
         with self._processes_lock:
             if self._processes is None:
-                self._processes = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
+                self._processes = ProcessPoolExecutor(
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=exit_with_parent,
+                    initargs=(os.getpid(),),
+                )
             return self._processes
+
+    def close(self) -> None:
+        """Ends the process-pool workers (the process exits with os._exit, which would orphan them)."""
+        pool = self._processes
+        if pool is not None:
+            workers = pool._processes or {}  # pyright: ignore[reportPrivateUsage]  # noqa: SLF001 because 3.11 has no terminate_workers()
+            for worker in list(workers.values()):
+                worker.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def busy_reason(self) -> str | None:
         """Why a new invocation cannot start now, or None when it can."""

@@ -174,6 +174,7 @@ async def serve(settings: Settings, catalog: Catalog, handshake_fd: int) -> int:
         loop.add_signal_handler(signal_number, runtime.stop, 0)
     exit_code = await runtime.stopped
     await server.stop(_STOP_GRACE_S)
+    runtime.close()
     return exit_code
 
 

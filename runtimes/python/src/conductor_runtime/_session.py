@@ -55,7 +55,10 @@ class Session:
                         self.execute(command.execute)
                     elif kind == "cancel":
                         self.cancel(command.cancel)
-                await self.outbox.flush(context)
+                try:
+                    await self.outbox.flush(context)
+                except Exception:  # noqa: BLE001 because a failed write means the stream is gone: stop reading
+                    break
         finally:
             self.close(SESSION_CLOSED)
             if self.invocations:

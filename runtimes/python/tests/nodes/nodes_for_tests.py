@@ -202,3 +202,13 @@ class NestedConfig(BaseModel):
 @node("test.nested-config", output="ok", executor="inline")
 def nested_config(*, config: NestedConfig) -> bool:
     return bool(config.headers.accept)
+
+
+@node("test.unencodable", output="value", executor="inline")
+def unencodable() -> Any:
+    return object()
+
+
+@node("test.wrong-output-type", output="data")
+def wrong_output_type() -> bytes:
+    return "not bytes"  # type: ignore[return-value]  # pyright: ignore[reportReturnType]
