@@ -98,7 +98,8 @@ export function authInterceptor(policy: AuthPolicy): Interceptor {
   return (next) => async (request) => {
     const problem = policy.check({
       authorization: request.header.get("authorization"),
-      host: request.header.get("host") ?? request.header.get(":authority"),
+      // HTTP/2 requests carry no Host header (their :authority is not among the headers connect passes on).
+      host: request.header.get("host"),
     });
     if (problem !== undefined) {
       throw new ConnectError(
