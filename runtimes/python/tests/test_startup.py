@@ -62,6 +62,19 @@ def test_missing_socket_dir_is_explained(tmp_path: os.PathLike[str]) -> None:
     assert b"CONDUCTOR_SOCKET_DIR is not set" in result.stderr
 
 
+def test_unusable_socket_dir_is_explained(tmp_path: os.PathLike[str]) -> None:
+    missing = os.path.join(tmp_path, "absent")
+    too_long = os.path.join(tmp_path, "d" * 120)
+    os.mkdir(too_long)
+    for socket_dir, message in ((missing, b"is not a directory"), (too_long, b"longer than the 107")):
+        environment = runtime_environment(socket_dir, str(tmp_path))
+        result = subprocess.run(
+            [sys.executable, "-m", "conductor_runtime"], env=environment, capture_output=True, timeout=30, check=False
+        )
+        assert result.returncode == 1
+        assert message in result.stderr
+
+
 def test_writes_one_handshake_line(runtime: RuntimeProcess) -> None:
     info = runtime.info
     assert info["conductor"] == 1

@@ -22,6 +22,7 @@ from ._constants import (
 
 EXIT_STARTED_BY_HAND = 2
 EXIT_BAD_SETUP = 1
+_MAX_SOCKET_PATH = 107  # sun_path is 108 bytes on Linux, including the terminating NUL
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -86,6 +87,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except ValueError as error:
         sys.stderr.write(f"conductor-runtime: {error}\n")
         sys.exit(EXIT_STARTED_BY_HAND)
+    problem = _socket_problem(settings.socket_dir, settings.name)
+    if problem is not None:
+        sys.stderr.write(f"conductor-runtime: {problem}\n")
+        sys.exit(EXIT_BAD_SETUP)
 
     # Stdout carries the handshake line and nothing else. Keep a private copy of it for that line, then point
     # file descriptor 1 at stderr before any node module is imported, so that print(), C extensions writing to
@@ -130,6 +135,19 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
         else:
             return uvloop.run(main)
     return asyncio.run(main)
+
+
+def _socket_problem(socket_dir: str, name: str) -> str | None:
+    """Why a socket cannot be created in ``socket_dir``, or None."""
+    if not os.path.isdir(socket_dir):
+        return f"CONDUCTOR_SOCKET_DIR {socket_dir!r} is not a directory; the host creates it before the spawn"
+    address = os.path.join(os.path.abspath(socket_dir), f"{name}.sock")
+    if len(address.encode()) > _MAX_SOCKET_PATH:
+        return (
+            f"socket path {address!r} is {len(address.encode())} bytes, longer than the {_MAX_SOCKET_PATH} a Unix "
+            "socket allows; use a shorter CONDUCTOR_SOCKET_DIR"
+        )
+    return None
 
 
 def _required(environment: Mapping[str, str], key: str) -> str:
