@@ -1,5 +1,5 @@
 /** Trivial nodes for benchmarks: they cost as little as a node can, so what is measured is the engine. */
-import { defineNode } from "@conductor/sdk";
+import { defineNode, values } from "@conductor/sdk";
 import { z } from "zod";
 
 export const increment = defineNode({
@@ -20,3 +20,13 @@ export const sleep = defineNode({
 });
 
 export const benchNodes = [increment, sleep];
+
+/** Reads a table in TypeScript and passes it on unchanged (the middle of the Python → TypeScript → Python test). */
+export const tableRows = defineNode({
+  type: "bench.table-rows",
+  input: { table: values.table() },
+  output: { table: values.table(), rows: z.number().int() },
+  run: ({ table }) => ({ table, rows: table.numRows }),
+});
+
+export const allBenchNodes = [increment, sleep, tableRows];

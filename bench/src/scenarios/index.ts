@@ -1,6 +1,9 @@
 import { coldCliScenario } from "./cold-cli.js";
+import { durableScenarios } from "./durable.js";
 import { inProcessScenarios } from "./in-process.js";
+import { runtimeScenarios } from "./runtimes.js";
 import { sidecarScenarios } from "./sidecar.js";
+import { tableScenario } from "./table.js";
 
 /** What a scenario gets: whether this is a smoke run, and how many iterations to use. */
 export interface BenchContext {
@@ -15,7 +18,7 @@ export interface BenchResult {
   id: string;
   what: string;
   value: number;
-  unit: "µs" | "ms" | "KB";
+  unit: "µs" | "ms" | "KB" | "MB" | "nodes/s" | "req/s" | "×";
   /** The floor this figure is compared with, measured in the same run. */
   floor?: { what: string; value: number };
   /** value / floor.value, when there is a floor. */
@@ -78,4 +81,11 @@ export function againstFloor(
   };
 }
 
-export const scenarios: Scenario[] = [...inProcessScenarios, ...sidecarScenarios, coldCliScenario];
+export const scenarios: Scenario[] = [
+  ...inProcessScenarios,
+  ...sidecarScenarios,
+  coldCliScenario,
+  ...runtimeScenarios,
+  tableScenario,
+  ...durableScenarios,
+];

@@ -78,6 +78,11 @@ function jsonReplacer(_key: string, value: unknown): unknown {
  */
 export function encodeValue(live: unknown, blobs?: BlobOptions): Value {
   if (live instanceof EncodedValue) return maybeSpill(live.wire, blobs);
+  if (typeof live === "object" && live !== null) {
+    // A table a node passes on unchanged goes out as the bytes (or blob) it came in as: no second copy.
+    const origin = decodedFrom.get(live);
+    if (origin !== undefined) return maybeSpill(origin, blobs);
+  }
   let value: Value;
   if (live instanceof Uint8Array) {
     value = create(ValueSchema, { kind: { case: "raw", value: live } });
@@ -153,8 +158,23 @@ export function readBlob(ref: BlobRef): Uint8Array {
   return bytes;
 }
 
+/** The wire value each decoded table came from (tables are immutable, so the bytes still describe them). */
+const decodedFrom = new WeakMap<object, Value>();
+
 /** Decodes a wire value into a live one: parsed JSON, a Uint8Array, or an apache-arrow Table. */
 export function decodeValue(value: Value): unknown {
+  const live = decodeValueOnce(value);
+  if (
+    typeof live === "object" &&
+    live !== null &&
+    (value.kind.case === "arrow" || value.kind.case === "blob")
+  ) {
+    if (!(live instanceof Uint8Array)) decodedFrom.set(live, value);
+  }
+  return live;
+}
+
+function decodeValueOnce(value: Value): unknown {
   const kind = value.kind;
   switch (kind.case) {
     case "json":
