@@ -1,0 +1,302 @@
+import {
+  type Blueprint,
+  type BlueprintGraph,
+  type BlueprintSummary,
+  Code,
+  type ConductorClient,
+  ConnectError,
+  DiagnosticsSchema,
+  type ExecutionSummary,
+} from "@conductor/sdk/client";
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { connect, initialToken, rememberToken } from "./api.js";
+import { applyEvent, type ExecutionView, fromExecution, startingExecution } from "./execution-state.js";
+import { formatDuration } from "./format.js";
+import { GraphView } from "./graph-view.js";
+import { HistoryList } from "./history-list.js";
+import { InputsForm } from "./inputs-form.js";
+import { graphOfNodeIds } from "./layout.js";
+import { SidePanel } from "./side-panel.js";
+
+interface Problem {
+  message: string;
+  lines: string[];
+}
+
+/** The debugger: blueprints and history on the left, the graph in the middle, the selection on the right. */
+export function App() {
+  const [token, setToken] = useState(initialToken);
+  const client = useMemo(() => connect(token), [token]);
+  const [needToken, setNeedToken] = useState(false);
+  const [problem, setProblem] = useState<Problem>();
+  const [blueprints, setBlueprints] = useState<BlueprintSummary[]>([]);
+  const [blueprint, setBlueprint] = useState<Blueprint>();
+  const [graph, setGraph] = useState<BlueprintGraph>();
+  const [execution, setExecution] = useState<ExecutionView>();
+  const [selected, setSelected] = useState<string>();
+  const [executions, setExecutions] = useState<ExecutionSummary[]>([]);
+  const watching = useRef<AbortController | undefined>(undefined);
+
+  const report = useCallback((error: unknown) => {
+    if (error instanceof ConnectError && error.code === Code.Unauthenticated) {
+      setNeedToken(true);
+      return;
+    }
+    if (error instanceof ConnectError && error.code === Code.Canceled) return;
+    setProblem(describe(error));
+  }, []);
+
+  const refreshHistory = useCallback(
+    () =>
+      client
+        .listExecutions({ limit: 50 })
+        .then((response) => setExecutions(response.executions))
+        .catch(report),
+    [client, report],
+  );
+
+  const watch = useCallback(
+    async (target: ConductorClient, executionId: string) => {
+      watching.current?.abort();
+      const controller = new AbortController();
+      watching.current = controller;
+      try {
+        for await (const { event } of target.watchExecution({ executionId }, { signal: controller.signal })) {
+          if (event === undefined) continue;
+          setExecution((view) =>
+            view === undefined || view.executionId !== executionId ? view : applyEvent(view, event),
+          );
+        }
+      } catch (error) {
+        if (!controller.signal.aborted) report(error);
+      } finally {
+        if (watching.current === controller) watching.current = undefined;
+        void refreshHistory();
+      }
+    },
+    [report, refreshHistory],
+  );
+
+  const chooseBlueprint = useCallback(
+    async (id: string) => {
+      watching.current?.abort();
+      setExecution(undefined);
+      setSelected(undefined);
+      setProblem(undefined);
+      try {
+        const response = await client.getBlueprint({ blueprintId: id });
+        setBlueprint(response.blueprint);
+        setGraph(response.blueprint?.graph);
+        const url = new URL(location.href);
+        url.searchParams.set("blueprint", id);
+        history.replaceState(null, "", url);
+      } catch (error) {
+        report(error);
+      }
+    },
+    [client, report],
+  );
+
+  useEffect(() => {
+    setNeedToken(false);
+    client
+      .listBlueprints({})
+      .then(async (response) => {
+        setBlueprints(response.blueprints);
+        const wanted = new URL(location.href).searchParams.get("blueprint");
+        const first = response.blueprints.find((b) => b.id === wanted) ?? response.blueprints[0];
+        if (first !== undefined) await chooseBlueprint(first.id);
+      })
+      .catch(report);
+    void refreshHistory();
+    const timer = setInterval(() => {
+      if (document.visibilityState === "visible") void refreshHistory();
+    }, 3_000);
+    return () => clearInterval(timer);
+  }, [client, chooseBlueprint, refreshHistory, report]);
+
+  const run = async (inputs: Record<string, unknown>) => {
+    if (blueprint === undefined) return;
+    setProblem(undefined);
+    setSelected(undefined);
+    try {
+      const started = await client.startExecution({
+        blueprint: { case: "blueprintId", value: blueprint.id },
+        inputsJson: JSON.stringify(inputs),
+      });
+      setExecution(startingExecution(started.executionId, started.blueprintId));
+      void refreshHistory();
+      await watch(client, started.executionId);
+    } catch (error) {
+      report(error);
+    }
+  };
+
+  const open = async (executionId: string) => {
+    watching.current?.abort();
+    setProblem(undefined);
+    setSelected(undefined);
+    try {
+      const response = await client.getExecution({ executionId });
+      if (response.execution === undefined) return;
+      const view = fromExecution(response.execution);
+      if (blueprint?.id !== view.blueprintId) {
+        try {
+          const found = await client.getBlueprint({ blueprintId: view.blueprintId });
+          setBlueprint(found.blueprint);
+          setGraph(found.blueprint?.graph);
+        } catch (error) {
+          if (!(error instanceof ConnectError && error.code === Code.NotFound)) throw error;
+          setBlueprint(undefined);
+          setGraph(graphOfNodeIds(Object.keys(view.nodes)));
+        }
+      }
+      setExecution(view);
+      if (view.status === "running") await watch(client, executionId);
+    } catch (error) {
+      report(error);
+    }
+  };
+
+  const cancel = async () => {
+    if (execution === undefined) return;
+    await client.cancelExecution({ executionId: execution.executionId }).catch(report);
+  };
+
+  const selectedNode = graph?.nodes.find((node) => node.id === selected);
+  const running = execution?.status === "running";
+
+  return (
+    <div class="app">
+      <header>
+        <h1>Conductor</h1>
+        <label class="blueprint-picker">
+          Blueprint{" "}
+          <select
+            name="blueprint"
+            aria-label="blueprint"
+            value={blueprint?.id ?? ""}
+            onChange={(event) => void chooseBlueprint((event.currentTarget as HTMLSelectElement).value)}
+          >
+            {blueprint === undefined ? <option value="">(choose)</option> : null}
+            {blueprints.map((b) => (
+              <option key={b.id} value={b.id}>
+                {b.id}
+                {b.title !== b.id ? ` · ${b.title}` : ""}
+              </option>
+            ))}
+          </select>
+        </label>
+        {execution === undefined ? null : (
+          <span class="execution-status" data-execution-status={execution.status}>
+            <span class={`badge status-${execution.status}`}>{execution.status}</span>
+            {execution.durationMs === undefined ? "" : ` in ${formatDuration(execution.durationMs)}`}
+            <code class="muted"> {execution.executionId}</code>
+            {running ? (
+              <button type="button" class="cancel" onClick={() => void cancel()}>
+                Cancel
+              </button>
+            ) : null}
+          </span>
+        )}
+      </header>
+      {needToken ? (
+        <TokenPrompt
+          onToken={(value) => {
+            rememberToken(value);
+            setToken(value);
+          }}
+        />
+      ) : null}
+      {problem === undefined ? null : (
+        <div class="problem" role="alert">
+          <b>{problem.message}</b>
+          {problem.lines.length === 0 ? null : (
+            <ul>
+              {problem.lines.map((line) => (
+                <li key={line}>{line}</li>
+              ))}
+            </ul>
+          )}
+          <button type="button" class="dismiss" onClick={() => setProblem(undefined)} aria-label="dismiss">
+            ×
+          </button>
+        </div>
+      )}
+      <nav class="left">
+        {blueprint === undefined ? null : (
+          <>
+            {blueprint.description === "" ? null : <p class="muted">{blueprint.description}</p>}
+            <InputsForm inputs={blueprint.inputs} running={running} onRun={(inputs) => void run(inputs)} />
+          </>
+        )}
+        <h2>Executions</h2>
+        <HistoryList
+          executions={executions}
+          current={execution?.executionId}
+          onOpen={(id) => void open(id)}
+        />
+      </nav>
+      <main>
+        {blueprint !== undefined && blueprint.diagnostics.length > 0 ? (
+          <div class="diagnostics">
+            <b>This blueprint does not validate:</b>
+            <ul>
+              {blueprint.diagnostics.map((d) => (
+                <li key={`${d.path}${d.message}`}>
+                  <code>{d.path || "(blueprint)"}</code>: {d.message}
+                  {d.suggestion === "" ? "" : `; ${d.suggestion}`}
+                </li>
+              ))}
+            </ul>
+          </div>
+        ) : null}
+        {graph === undefined ? (
+          <div class="empty">{blueprints.length === 0 ? "The project has no blueprints." : "Loading…"}</div>
+        ) : (
+          <GraphView graph={graph} execution={execution} selected={selected} onSelect={setSelected} />
+        )}
+      </main>
+      <SidePanel execution={execution} node={selectedNode} nodeId={selected} />
+    </div>
+  );
+}
+
+function TokenPrompt({ onToken }: { onToken(token: string): void }) {
+  const [value, setValue] = useState("");
+  return (
+    <form
+      class="token-prompt"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (value !== "") onToken(value);
+      }}
+    >
+      <label>
+        This server requires a token (<code>conductor serve --token</code>):{" "}
+        <input
+          type="password"
+          name="token"
+          autoComplete="off"
+          value={value}
+          onInput={(event) => setValue((event.currentTarget as HTMLInputElement).value)}
+        />
+      </label>
+      <button type="submit">Use token</button>
+    </form>
+  );
+}
+
+function describe(error: unknown): Problem {
+  if (error instanceof ConnectError) {
+    const lines = error
+      .findDetails(DiagnosticsSchema)
+      .flatMap((details) =>
+        details.diagnostics.map(
+          (d) => `${d.path || "(blueprint)"}: ${d.message}${d.suggestion === "" ? "" : `; ${d.suggestion}`}`,
+        ),
+      );
+    return { message: lines.length > 0 ? error.rawMessage.split("\n")[0]! : error.rawMessage, lines };
+  }
+  return { message: (error as Error).message ?? String(error), lines: [] };
+}

@@ -1,0 +1,108 @@
+import type { BlueprintGraph } from "@conductor/sdk/client";
+import dagre from "@dagrejs/dagre";
+
+/** A node placed on the canvas (centre coordinates, as dagre gives them). */
+export interface PlacedNode {
+  id: string;
+  /** "node" for a blueprint node, "inputs"/"outputs" for the blueprint's own inputs and outputs. */
+  kind: "node" | "inputs" | "outputs";
+  title: string;
+  type: string;
+  runtime: string;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface PlacedEdge {
+  from: string;
+  to: string;
+  label: string;
+  points: { x: number; y: number }[];
+}
+
+export interface GraphLayout {
+  nodes: PlacedNode[];
+  edges: PlacedEdge[];
+  width: number;
+  height: number;
+}
+
+export const INPUTS_NODE = "inputs";
+export const OUTPUTS_NODE = "outputs";
+const NODE_WIDTH = 190;
+const NODE_HEIGHT = 64;
+const PSEUDO_WIDTH = 110;
+const PSEUDO_HEIGHT = 36;
+
+/**
+ * Lays a blueprint graph out left to right with dagre (layered, few crossings). The pseudo nodes "inputs" and
+ * "outputs" appear only when the blueprint has inputs or outputs.
+ */
+export function layoutGraph(graph: BlueprintGraph): GraphLayout {
+  const g = new dagre.graphlib.Graph({ multigraph: true });
+  g.setGraph({ rankdir: "LR", nodesep: 28, ranksep: 70, marginx: 16, marginy: 16 });
+  g.setDefaultEdgeLabel(() => ({}));
+  const placed = new Map<string, Omit<PlacedNode, "x" | "y">>();
+  const used = new Set(graph.edges.flatMap((edge) => [edge.fromNode, edge.toNode]));
+  for (const pseudo of [INPUTS_NODE, OUTPUTS_NODE] as const) {
+    if (!used.has(pseudo) || graph.nodes.some((node) => node.id === pseudo)) continue;
+    placed.set(pseudo, {
+      id: pseudo,
+      kind: pseudo,
+      title: pseudo,
+      type: "",
+      runtime: "",
+      width: PSEUDO_WIDTH,
+      height: PSEUDO_HEIGHT,
+    });
+  }
+  for (const node of graph.nodes) {
+    placed.set(node.id, {
+      id: node.id,
+      kind: "node",
+      title: node.title || node.id,
+      type: node.type,
+      runtime: node.runtime,
+      width: NODE_WIDTH,
+      height: NODE_HEIGHT,
+    });
+  }
+  for (const node of placed.values()) g.setNode(node.id, { width: node.width, height: node.height });
+  graph.edges.forEach((edge, index) => {
+    if (!placed.has(edge.fromNode) || !placed.has(edge.toNode)) return;
+    g.setEdge(edge.fromNode, edge.toNode, { label: `${edge.fromPort} → ${edge.toPort}` }, `e${index}`);
+  });
+  dagre.layout(g);
+  const nodes = [...placed.values()].map((node) => {
+    const at = g.node(node.id);
+    return { ...node, x: at.x, y: at.y };
+  });
+  const edges = g.edges().map((key) => {
+    const label = g.edge(key) as { label?: string; points?: { x: number; y: number }[] };
+    return { from: key.v, to: key.w, label: label.label ?? "", points: label.points ?? [] };
+  });
+  const size = g.graph();
+  return { nodes, edges, width: size.width ?? 0, height: size.height ?? 0 };
+}
+
+/** A graph for an execution whose blueprint is no longer in the project: its nodes, without edges. */
+export function graphOfNodeIds(nodeIds: string[]): BlueprintGraph {
+  return {
+    $typeName: "conductor.api.v1.BlueprintGraph",
+    nodes: nodeIds.map((id) => ({
+      $typeName: "conductor.api.v1.GraphNode",
+      id,
+      type: "",
+      runtime: "",
+      title: id,
+      description: "",
+      inputs: [],
+      outputs: [],
+      literalInputsJson: "",
+      role: "step",
+    })),
+    edges: [],
+  };
+}
