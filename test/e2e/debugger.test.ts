@@ -1,0 +1,131 @@
+/**
+ * The visual debugger in a real browser (Debian's Chromium, driven by playwright-core): open it, choose and run a
+ * blueprint, watch its nodes turn running and completed, read a node's output in the side panel, see a failure,
+ * and reopen a past execution from the history. Saves screenshots under test-results/.
+ */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ApiFixture, startApiFixture } from "./api/api-fixture.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const results = join(root, "test-results");
+
+describe("the visual debugger", () => {
+  let fixture: ApiFixture;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `${CHROMIUM} is missing: the debugger test drives Debian's Chromium; run \`bash scripts/setup.sh\` (or \`bash scripts/setup-browser.sh\` as root)`,
+      );
+    }
+    // Builds the debugger when its sources changed; a no-op otherwise.
+    await promisify(execFile)("bash", [join(root, "scripts/setup-debugger.sh")], { cwd: root });
+    fixture = await startApiFixture({ debuggerDir: join(root, "host/debugger/dist") });
+    profile = await mkdtemp(join(tmpdir(), "conductor-chromium-"));
+    await mkdir(results, { recursive: true });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+      viewport: { width: 1400, height: 860 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await fixture?.close();
+    if (profile !== undefined) await rm(profile, { recursive: true, force: true });
+  });
+
+  const node = (id: string) => page.locator(`svg.graph [data-node-id="${id}"]`);
+  const panel = () => page.locator(".side-panel");
+
+  it("runs a chosen blueprint and shows its nodes turn running, then completed", async () => {
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(`${fixture.server.url}/`);
+    await page.selectOption('select[name="blueprint"]', "slow");
+    await expect.poll(() => node("wait").count()).toBe(1);
+    expect(await node("wait").getAttribute("data-status")).toBe("idle");
+    await page.fill("#input-value", "from the browser");
+    await page.click("button.run");
+    // The 400 ms delay is seen running, live, before it completes.
+    await node("wait").and(page.locator('[data-status="running"]')).waitFor({ timeout: 5_000 });
+    await node("wait").and(page.locator('[data-status="completed"]')).waitFor({ timeout: 5_000 });
+    expect(await node("first").getAttribute("data-status")).toBe("completed");
+    await page.locator('[data-execution-status="completed"]').waitFor();
+    expect(await node("wait").textContent()).toMatch(/completed · \d+ ms/);
+    await node("wait").click();
+    await expect
+      .poll(() => panel().locator('[data-section="outputs"] pre').textContent())
+      .toContain('"value": "from the browser"');
+    expect(await panel().locator("h2").textContent()).toMatch(/^wait\s*completed$/);
+    await page.screenshot({ path: join(results, "debugger-slow.png") });
+    expect(errors).toEqual([]);
+  });
+
+  it("builds the form from the input schemas and shows a node's output after a run", async () => {
+    await page.selectOption('select[name="blueprint"]', "greet");
+    await expect.poll(() => node("render").count()).toBe(1);
+    await expect.poll(() => page.locator('svg.graph [data-node-id="inputs"]').count()).toBe(1);
+    await page.fill("#input-name", "Ada");
+    await page.click("button.run");
+    for (const id of ["echo", "render", "shout"]) {
+      await node(id).and(page.locator('[data-status="completed"]')).waitFor({ timeout: 5_000 });
+    }
+    await node("render").click();
+    const outputs = panel().locator('[data-section="outputs"] pre');
+    await expect.poll(() => outputs.textContent()).toBe('{\n  "text": "Hello, Ada!"\n}');
+    expect(await panel().locator('[data-section="inputs"] pre').textContent()).toBe('{\n  "data": "Ada"\n}');
+    await page.screenshot({ path: join(results, "debugger.png") });
+  });
+
+  it("shows a failed node with its failure", async () => {
+    await page.selectOption('select[name="blueprint"]', "broken");
+    await expect.poll(() => node("read").count()).toBe(1);
+    await page.click("button.run");
+    await node("read").and(page.locator('[data-status="failed"]')).waitFor({ timeout: 5_000 });
+    await page.locator('[data-execution-status="failed"]').waitFor();
+    await node("read").click();
+    await expect
+      .poll(() => panel().locator('[data-section="failure"]').first().textContent())
+      .toMatch(/missing\.txt/);
+    await page.screenshot({ path: join(results, "debugger-failed.png") });
+  });
+
+  it("reopens a past execution from the history with its final states", async () => {
+    const greetRun = fixture.conductor.executions.list({ blueprintId: "greet" })[0]!;
+    const entry = page.locator(`button[data-execution-id="${greetRun.executionId}"]`);
+    await entry.waitFor({ timeout: 5_000 });
+    await entry.click();
+    await expect.poll(() => page.locator('select[name="blueprint"]').inputValue()).toBe("greet");
+    for (const id of ["echo", "render", "shout"]) {
+      await node(id).and(page.locator('[data-status="completed"]')).waitFor({ timeout: 5_000 });
+    }
+    await node("shout").click();
+    await expect
+      .poll(() => panel().locator('[data-section="outputs"] pre').textContent())
+      .toBe('{\n  "value": "Hello, Ada!"\n}');
+  });
+});
