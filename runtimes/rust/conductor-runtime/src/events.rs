@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use tokio::sync::mpsc;
@@ -50,11 +51,17 @@ pub(crate) struct Outbox {
     state: Mutex<OutboxState>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct OutboxState {
     held: Vec<pb::Event>,
     holding: bool,
+    /// When the oldest held event was queued.
+    since: Instant,
 }
+
+/// How long an event may be held. Because a node that computes without awaiting would otherwise hold its progress
+/// and chunks until it ends, events older than this leave with the next one.
+const HOLD_AT_MOST: Duration = Duration::from_millis(2);
 
 impl Outbox {
     pub(crate) fn new(sink: EventSink, invocation_id: u64) -> Self {
@@ -64,6 +71,7 @@ impl Outbox {
             state: Mutex::new(OutboxState {
                 held: Vec::with_capacity(4),
                 holding: true,
+                since: Instant::now(),
             }),
         }
     }
@@ -77,8 +85,11 @@ impl Outbox {
     /// Queues an event of `step`; it leaves at once unless the invocation's code is running.
     pub(crate) fn push(&self, step: u32, kind: Kind) {
         let mut state = self.state();
+        if state.held.is_empty() && state.holding {
+            state.since = Instant::now();
+        }
         state.held.push(event(self.invocation_id, step, kind));
-        if !state.holding {
+        if !state.holding || state.since.elapsed() >= HOLD_AT_MOST {
             self.sink.send_all(std::mem::take(&mut state.held));
         }
     }

@@ -1,11 +1,9 @@
-//! The conformance runtime, spawned as a real child process and driven over its socket as the host drives it.
-
-mod common;
+//! The conformance runtime.
 
 use std::io::Cursor;
 
+use crate::common::*;
 use arrow_array::{Array, Float64Array, Int64Array, StringArray};
-use common::*;
 use tokio::io::AsyncReadExt;
 use tonic::Code;
 

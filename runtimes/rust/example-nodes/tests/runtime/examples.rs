@@ -1,12 +1,10 @@
-//! The example runtime, spawned as a real child process; plus an opt-in latency measurement.
-
-mod common;
+//! The example runtime, plus an opt-in latency measurement.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use arrow_array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
-use common::*;
 
 fn arrow(batch: &RecordBatch) -> pb::Value {
     let mut writer = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), &batch.schema()).unwrap();
@@ -181,7 +179,7 @@ fn median(samples: &mut [Duration]) -> Duration {
 }
 
 /// Prints the numbers the README reports; run with
-/// `cargo test --release --test examples -- --ignored --nocapture`.
+/// `cargo test --release --test runtime -- --ignored --nocapture`.
 #[tokio::test(flavor = "current_thread")]
 #[ignore = "a measurement, not a test: run it on purpose"]
 async fn measure_cold_start_and_dispatch_latency() {
