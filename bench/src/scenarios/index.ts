@@ -1,3 +1,4 @@
+import { apiScenario } from "./api.js";
 import { coldCliScenario } from "./cold-cli.js";
 import { durableScenarios } from "./durable.js";
 import { inProcessScenarios } from "./in-process.js";
@@ -88,4 +89,5 @@ export const scenarios: Scenario[] = [
   ...runtimeScenarios,
   tableScenario,
   ...durableScenarios,
+  apiScenario,
 ];

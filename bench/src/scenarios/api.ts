@@ -1,0 +1,170 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { timeSequential } from "../stats.js";
+import { againstTarget, type BenchResult, type Scenario } from "./index.js";
+
+/**
+ * `conductor serve` as a separate process, as users run it (its defaults, the journal included), measured from a
+ * client in this process over Connect with JSON on HTTP/1.1 keep-alive:
+ * - RunExecution (start and wait, one round trip) of a 10-node in-process blueprint (ten core.add), and the same
+ *   through a webhook;
+ * - requests per second with 32 concurrent clients;
+ * - the server's resident memory when idle after start (VmRSS from /proc), and after the load.
+ * The client is a bare node:http request (what a Connect JSON call is on the wire), so the figures are the
+ * server's cost plus one loopback round trip, not a client library's.
+ */
+export const apiScenario: Scenario = {
+  id: "api",
+  title: "conductor serve: RunExecution over Connect JSON, webhook, 32 concurrent clients, idle RSS",
+  async run(context) {
+    const dir = await mkdtemp(join(tmpdir(), "conductor-bench-api-"));
+    let server: ChildProcess | undefined;
+    try {
+      await writeFile(join(dir, "conductor.yaml"), "conductor: project/v1\nblueprints: [.]\n");
+      const nodes = Array.from(
+        { length: 10 },
+        (_, i) =>
+          `  n${i}: { type: core.add, inputs: { a: ${i === 0 ? "inputs.x" : `n${i - 1}.sum`}, b: { value: 1 } } }`,
+      );
+      await writeFile(
+        join(dir, "chain10.blueprint.yaml"),
+        `conductor: blueprint/v1\nid: chain10\ninputs:\n  x: { schema: { type: number }, default: 0 }\noutputs:\n  x: n9.sum\nnodes:\n${nodes.join("\n")}\n`,
+      );
+      const started = await startServer(dir);
+      server = started.child;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const idleKb = rssKb(server.pid!);
+
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+      const rpc = `${started.url}/conductor.api.v1.ConductorService/RunExecution`;
+      const rpcBody = JSON.stringify({ blueprintId: "chain10", inputsJson: '{"x":0}' });
+      const runOnce = async () => {
+        const answer = await post(agent, rpc, rpcBody);
+        if (!answer.includes('\\"x\\":10')) throw new Error(`RunExecution answered ${answer}`);
+      };
+      const hookOnce = async () => {
+        const answer = await post(agent, `${started.url}/hooks/chain10`, '{"x":0}');
+        if (!answer.includes('"outputs":{"x":10}')) throw new Error(`the webhook answered ${answer}`);
+      };
+      const iterations = { warmup: context.iterations(1_000), iterations: context.iterations(5_000) };
+      const rpcSummary = await timeSequential(runOnce, iterations);
+      const hookSummary = await timeSequential(hookOnce, iterations);
+
+      const total = context.iterations(20_000);
+      let next = 0;
+      const loadStarted = performance.now();
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (next < total) {
+            next++;
+            await runOnce();
+          }
+        }),
+      );
+      const perSecond = total / ((performance.now() - loadStarted) / 1000);
+      const loadedKb = rssKb(server.pid!);
+      agent.destroy();
+
+      const throughput: BenchResult = {
+        id: "api-concurrent",
+        what: `RunExecution, 10-node blueprint, 32 concurrent clients: ${Math.round(perSecond)} requests/s (shown as µs per request)`,
+        value: 1e6 / perSecond,
+        unit: "µs",
+        target: "reported",
+      };
+      const afterLoad: BenchResult = {
+        id: "api-rss-loaded",
+        what: `server RSS after ${total + 2 * (iterations.warmup + iterations.iterations)} requests`,
+        value: loadedKb,
+        unit: "KB",
+        target: "reported",
+      };
+      const webhook: BenchResult = {
+        id: "api-webhook",
+        what: "webhook POST /hooks/chain10 (sync), 10-node blueprint, median",
+        value: hookSummary.median / 1000,
+        unit: "ms",
+        target: "reported",
+      };
+      return [
+        againstTarget(
+          "api-run",
+          "RunExecution over Connect JSON (HTTP/1.1 keep-alive), 10-node in-process blueprint, median",
+          rpcSummary.median / 1000,
+          "ms",
+          0.8,
+        ),
+        webhook,
+        throughput,
+        againstTarget("api-rss-idle", "`conductor serve` RSS, idle after start", idleKb, "KB", 65 * 1024),
+        afterLoad,
+      ];
+    } finally {
+      if (server !== undefined && server.exitCode === null) {
+        const exited = new Promise((resolve) => server!.once("exit", resolve));
+        server.kill("SIGTERM");
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+/** Starts `conductor serve --port 0` on a project; resolves with its URL once it listens. */
+function startServer(projectDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const cli = fileURLToPath(new URL("../../../host/dist/cli/main.js", import.meta.url));
+  const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
+  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--project", projectDir], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child.stderr!.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout!.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /listening on (http:\/\/[^\s]+)/.exec(stdout);
+      if (match !== null && stdout.includes("press Ctrl-C")) resolve({ child, url: match[1]! });
+    });
+    child.once("exit", (code) => reject(new Error(`conductor serve exited with ${code}: ${stderr}`)));
+  });
+}
+
+/** A process's resident set size in KB, from /proc/<pid>/status. */
+function rssKb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (match === null) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
+function post(agent: http.Agent, url: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      url,
+      { method: "POST", agent, headers: { "content-type": "application/json" } },
+      (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        response.on("end", () =>
+          response.statusCode === 200
+            ? resolve(text)
+            : reject(new Error(`HTTP ${response.statusCode}: ${text}`)),
+        );
+      },
+    );
+    request.on("error", reject);
+    request.end(body);
+  });
+}
