@@ -8,6 +8,7 @@ this module costs nothing: the libraries load when a node that uses them first r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, TypedDict
 
 from pydantic import BaseModel, Field
@@ -54,13 +55,17 @@ def aggregate(table: pd.DataFrame, *, config: AggregateConfig) -> AggregateOutpu
     missing = [column for column in [config.by, *config.sum] if column not in table.columns]
     if missing:
         raise NodeFailure(
-            f"the table has no column {', '.join(map(repr, missing))}; its columns are {', '.join(table.columns)}",
+            f"the table has no column {quoted(missing)}; its columns are {quoted(table.columns)}",
             type="column.missing",
             details={"missing": missing},
         )
     sums = {column: (column, "sum") for column in config.sum}
     grouped = table.groupby(config.by, sort=True).agg(**sums, rows=(config.by, "size")).reset_index()
     return {"table": grouped}
+
+
+def quoted(names: Iterable[object]) -> str:
+    return ", ".join(f'"{name}"' for name in names)
 
 
 @node("py.add-one", output="x", deterministic=True, idempotent=True, executor="inline")

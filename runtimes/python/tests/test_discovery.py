@@ -124,7 +124,12 @@ async def test_validate_config_reports_missing_fields_and_literals(runtime: Runt
     assert literal[0].found == 'string "csv"'
 
 
+async def test_validate_config_reports_a_union_once_at_its_own_path(runtime: RuntimeProcess) -> None:
+    diagnostics = await validate(runtime, "conformance.add", {"offset": "ten"})
+    assert [(item.path, item.expected, item.found) for item in diagnostics] == [("offset", "number", 'string "ten"')]
+
+
 async def test_validate_config_of_an_unknown_type(runtime: RuntimeProcess) -> None:
     diagnostics = await validate(runtime, "nope.nothing", {})
     assert len(diagnostics) == 1
-    assert diagnostics[0].message.startswith("unknown node type 'nope.nothing'")
+    assert diagnostics[0].message.startswith('unknown node type "nope.nothing"')

@@ -55,7 +55,7 @@ async def test_missing_file_and_column_fail_clearly(runtime: RuntimeProcess) -> 
     assert not missing[-1].failed.failure.retryable
     failure = column[-1].failed.failure
     assert failure.type == "column.missing"
-    assert failure.message.startswith("the table has no column 'city'")
+    assert failure.message.startswith('the table has no column "city"')
 
 
 async def test_add_one_chain_of_ten_steps(runtime: RuntimeProcess) -> None:

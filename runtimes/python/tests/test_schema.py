@@ -178,7 +178,7 @@ def test_unusable_signatures_are_refused_with_the_reason() -> None:
 
     with pytest.raises(TypeError, match=r"\*values and \*\*values cannot be ports"):
         define(variadic, node_type="t.v")
-    with pytest.raises(TypeError, match=r"input 'value': .*Opaque is neither JSON data"):
+    with pytest.raises(TypeError, match=r'input "value": .*Opaque is neither JSON data'):
         define(opaque, node_type="t.o")
 
 

@@ -120,7 +120,7 @@ async def test_outputs_that_cannot_be_encoded_fail_the_step(runtime: RuntimeProc
     assert "a value of type object cannot be encoded as JSON" in failure.message
     assert wrong[-1].failed.failure.type == "output.invalid"
     assert wrong[-1].failed.failure.message == (
-        "node 'test.wrong-output-type': output 'data' expected raw bytes, found string \"not bytes\""
+        'node "n" (test.wrong-output-type): output "data" expected raw bytes, found string "not bytes"'
     )
 
 
@@ -188,12 +188,12 @@ async def test_inputs_are_validated_before_the_node_runs(runtime: RuntimeProcess
         encoding = await session.run(4, step("test.bytes-length", inputs={"data": 5}))
     failure = wrong[-1].failed.failure
     assert (failure.type, failure.retryable) == ("input.invalid", False)
-    assert failure.message.startswith("node \"adder\" (conformance.add): input 'a'")
+    assert failure.message.startswith('node "adder" (conformance.add): input "a" expected number')
     assert 'found string "x"' in failure.message
     assert absent[-1].failed.failure.message == (
-        "node \"adder\" (conformance.add): input 'b' is required but was not given"
+        'node "adder" (conformance.add): input "b" is required but was not given'
     )
-    assert "has no input 'c'" in extra[-1].failed.failure.message
+    assert 'has no input "c"; its inputs are: a, b' in extra[-1].failed.failure.message
     assert "expected raw bytes, found a json value" in encoding[-1].failed.failure.message
 
 
@@ -203,10 +203,8 @@ async def test_config_is_validated_before_the_node_runs(runtime: RuntimeProcess)
         missing = await session.run(2, step("conformance.sleep", node_id="nap"))
     failure = events[-1].failed.failure
     assert (failure.type, failure.retryable) == ("config.invalid", False)
-    assert (
-        failure.message == 'node "nap" (conformance.sleep): config field \'ms\' expected integer, found string "soon"'
-    )
-    assert "config field 'ms' expected a value, found nothing" in missing[-1].failed.failure.message
+    assert failure.message == 'node "nap" (conformance.sleep): config field "ms" expected integer, found string "soon"'
+    assert 'config field "ms" expected a value, found nothing' in missing[-1].failed.failure.message
 
 
 # ---------------------------------------------------------------- cancellation and timeouts

@@ -48,7 +48,7 @@ class Catalog:
         definition = self.definitions.get(node_type)
         if definition is None:
             return [
-                _error(f"unknown node type {node_type!r}; this runtime serves: {', '.join(sorted(self.definitions))}")
+                _error(f'unknown node type "{node_type}"; this runtime serves: {", ".join(sorted(self.definitions))}')
             ]
         adapter = definition.config_adapter
         kind = config.WhichOneof("kind")

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         try:
             importlib.import_module(module)
         except BaseException:  # noqa: BLE001 because any failure to import a node module must be explained, not crash
-            sys.stderr.write(f"conductor-runtime: cannot import node module {module!r}:\n{traceback.format_exc()}")
+            sys.stderr.write(f'conductor-runtime: cannot import node module "{module}":\n{traceback.format_exc()}')
             sys.exit(EXIT_BAD_SETUP)
     definitions = registered()
     if not definitions:
@@ -140,11 +140,11 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
 def _socket_problem(socket_dir: str, name: str) -> str | None:
     """Why a socket cannot be created in ``socket_dir``, or None."""
     if not os.path.isdir(socket_dir):
-        return f"CONDUCTOR_SOCKET_DIR {socket_dir!r} is not a directory; the host creates it before the spawn"
+        return f'CONDUCTOR_SOCKET_DIR "{socket_dir}" is not a directory; the host creates it before the spawn'
     address = os.path.join(os.path.abspath(socket_dir), f"{name}.sock")
     if len(address.encode()) > _MAX_SOCKET_PATH:
         return (
-            f"socket path {address!r} is {len(address.encode())} bytes, longer than the {_MAX_SOCKET_PATH} a Unix "
+            f'socket path "{address}" is {len(address.encode())} bytes, longer than the {_MAX_SOCKET_PATH} a Unix '
             "socket allows; use a shorter CONDUCTOR_SOCKET_DIR"
         )
     return None
@@ -164,7 +164,7 @@ def _integer(environment: Mapping[str, str], key: str, default: int, minimum: in
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"{key} must be an integer, found {text!r}") from None
+        raise ValueError(f'{key} must be an integer, found "{text}"') from None
     if value < minimum:
         raise ValueError(f"{key} must be at least {minimum}, found {value}")
     return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -36,6 +37,34 @@ _BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "l
 
 _MAX_FOUND_CHARS = 80
 
+# The tags pydantic gives union members in error locations: the core schema type, with parameters in brackets.
+_UNION_TAGS = frozenset(
+    {
+        "int",
+        "float",
+        "str",
+        "bool",
+        "bytes",
+        "none",
+        "date",
+        "datetime",
+        "time",
+        "timedelta",
+        "decimal",
+        "uuid",
+        "url",
+        "multi-host-url",
+        "any",
+        "list",
+        "dict",
+        "set",
+        "frozenset",
+        "tuple",
+        "callable",
+    }
+)
+_TAG_PATTERN = re.compile(r"^[a-z][a-z-]*\[")
+
 
 class Problem(NamedTuple):
     """One validation error: a dotted path inside the checked value, and what was expected and found."""
@@ -46,10 +75,15 @@ class Problem(NamedTuple):
 
 
 def problems(error: ValidationError) -> list[Problem]:
-    """Turns a pydantic ValidationError into problems with dotted paths (``headers.accept``, ``items.3``)."""
-    result: list[Problem] = []
+    """Turns a pydantic ValidationError into problems with dotted paths (``headers.accept``, ``items.3``).
+
+    A value that matches no member of a union (``int | float``) fails once per member, each under a location
+    ending in the member's tag (``offset.int``, ``offset.float``); those become one problem at the value's own
+    path whose expectation lists the members (``number``, ``integer or string``)."""
+    merged: dict[str, Problem] = {}
     for detail in error.errors(include_url=False):
-        path = ".".join(str(part) for part in detail["loc"])
+        parts = [part for part in detail["loc"] if not _is_union_tag(part)]
+        path = ".".join(str(part) for part in parts)
         kind = detail["type"]
         context: Mapping[str, Any] = detail.get("ctx") or {}
         if kind in ("literal_error", "enum"):
@@ -60,8 +94,24 @@ def problems(error: ValidationError) -> list[Problem]:
         else:
             expected = _EXPECTED_BY_TYPE.get(kind) or detail["msg"][:1].lower() + detail["msg"][1:]
         found = "nothing" if kind == "missing" else describe(detail.get("input"))
-        result.append(Problem(path, expected, found))
-    return result
+        earlier = merged.get(path)
+        if earlier is not None:
+            expected = _either(earlier.expected, expected)
+        merged[path] = Problem(path, expected, found)
+    return list(merged.values())
+
+
+def _is_union_tag(part: object) -> bool:
+    """Whether a location part names a union member (``int``, ``list[int]``) rather than a field or an index."""
+    return isinstance(part, str) and (part in _UNION_TAGS or _TAG_PATTERN.match(part) is not None)
+
+
+def _either(first: str, second: str) -> str:
+    options = [option for option in [*first.split(" or "), second] if option]
+    unique = list(dict.fromkeys(options))
+    if "number" in unique and "integer" in unique:
+        unique.remove("integer")  # a number is what JSON Schema calls both
+    return " or ".join(unique)
 
 
 def describe(value: object) -> str:

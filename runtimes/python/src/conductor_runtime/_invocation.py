@@ -113,7 +113,7 @@ class Invocation:
                         value = definition.function(**arguments)
                     finally:
                         CURRENT_STEP.reset(context_token)
-                    result = (definition.split(value), None)
+                    result = (definition.split(value, run.step), None)
                 except BaseException as error:  # noqa: BLE001 because whatever a node raises becomes a Failure
                     failure = failure_from_exception(error)
                 live = self._finish(run, started_ns, result, failure)
@@ -195,7 +195,7 @@ class Invocation:
                         value = definition.function(**arguments)
                 finally:
                     CURRENT_STEP.reset(context_token)
-                result = (definition.split(value), None)
+                result = (definition.split(value, run.step), None)
         except asyncio.CancelledError:
             if not run.task_cancelled:
                 raise  # not ours: the runtime is shutting down
@@ -220,7 +220,7 @@ class Invocation:
             live, completed = result
             try:
                 if completed is None:  # encoded in place: nothing to copy
-                    definition.encode(live, event.completed, self.runtime.codec)
+                    definition.encode(live, event.completed, self.runtime.codec, run.step)
                 else:
                     event.completed.CopyFrom(completed)
                 event.completed.duration_us = duration_us
@@ -251,9 +251,9 @@ class Invocation:
                 value = self.runtime.processes().submit(definition.function, **arguments).result()
             else:
                 value = definition.function(**arguments)
-            live = definition.split(value)
+            live = definition.split(value, run.step)
             completed = pb.Completed()
-            definition.encode(live, completed, codec)
+            definition.encode(live, completed, codec, run.step)
             return live, completed
         finally:
             CURRENT_STEP.reset(context_token)

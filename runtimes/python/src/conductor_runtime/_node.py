@@ -91,7 +91,7 @@ class NodeDefinition:
             port = index.get(name)
             if port is None:
                 known = ", ".join(index) or "none"
-                raise StepError(f"{self.label(step)} has no input {name!r}; its inputs are: {known}", "input.invalid")
+                raise StepError(f'{self.label(step)} has no input "{name}"; its inputs are: {known}', "input.invalid")
             source = given.WhichOneof("source")
             try:
                 if source == "value":
@@ -101,13 +101,13 @@ class NodeDefinition:
                     outputs = earlier_outputs[reference.step]
                     if reference.port not in outputs:
                         raise StepError(
-                            f"{self.label(step)}: input {name!r} takes output {reference.port!r} of step "
+                            f'{self.label(step)}: input "{name}" takes output "{reference.port}" of step '
                             f"{reference.step}, which did not produce it",
                             "input.invalid",
                         )
                     arguments[name] = port.codec.from_live(outputs[reference.port])
             except PortValueError as error:
-                where = f"input {name!r}" + (f" at {error.path}" if error.path else "")
+                where = f'input "{name}"' + (f" at {error.path}" if error.path else "")
                 raise StepError(
                     f"{self.label(step)}: {where} expected {error.expected}, found {error.found}",
                     "input.invalid",
@@ -115,7 +115,7 @@ class NodeDefinition:
         for port in self.inputs:
             if port.required and port.name not in arguments:
                 raise StepError(
-                    f"{self.label(step)}: input {port.name!r} is required but was not given", "input.invalid"
+                    f'{self.label(step)}: input "{port.name}" is required but was not given', "input.invalid"
                 )
         if self.config_adapter is not None:
             config = self._config(step, codec)
@@ -139,13 +139,13 @@ class NodeDefinition:
             return adapter.validate_json(data, strict=True)
         except ValidationError as error:
             problem = problems(error)[0]
-            where = f"config field {problem.path!r}" if problem.path else "config"
+            where = f'config field "{problem.path}"' if problem.path else "config"
             raise StepError(
                 f"{self.label(step)}: {where} expected {problem.expected}, found {problem.found}",
                 "config.invalid",
             ) from None
 
-    def split(self, result: Any) -> dict[str, Any]:
+    def split(self, result: Any, step: pb.Step) -> dict[str, Any]:
         """The node's return value as a map of output port → live value."""
         mode = self.output_mode
         if mode == "single":
@@ -165,13 +165,13 @@ class NodeDefinition:
                     outputs[port.name] = getattr(result, port.name)
         if not outputs and self.outputs:
             raise StepError(
-                f"node {self.type!r} returned {type(returned).__qualname__}, which has none of its outputs "
+                f"{self.label(step)} returned {type(returned).__qualname__}, which has none of its outputs "
                 f"({', '.join(port.name for port in self.outputs)})",
                 "output.invalid",
             )
         return outputs
 
-    def encode(self, outputs: dict[str, Any], into: pb.Completed, codec: ValueCodec) -> None:
+    def encode(self, outputs: dict[str, Any], into: pb.Completed, codec: ValueCodec, step: pb.Step) -> None:
         """Encodes live outputs into a Completed event's output map."""
         wire = into.outputs
         for port in self.outputs:
@@ -180,7 +180,7 @@ class NodeDefinition:
                     port.codec.to_wire(outputs[port.name], wire[port.name], codec)
                 except PortValueError as error:
                     raise StepError(
-                        f"node {self.type!r}: output {port.name!r} expected {error.expected}, found {error.found}",
+                        f'{self.label(step)}: output "{port.name}" expected {error.expected}, found {error.found}',
                         "output.invalid",
                     ) from None
 
@@ -257,7 +257,7 @@ def node(
         existing = _REGISTRY.get(type)
         if existing is not None and _qualified(existing.function) != _qualified(function):
             raise ValueError(
-                f"node type {type!r} is declared twice: by {_qualified(existing.function)} and by "
+                f'node type "{type}" is declared twice: by {_qualified(existing.function)} and by '
                 f"{_qualified(function)}"
             )
         _REGISTRY[type] = definition
@@ -283,7 +283,7 @@ def define(
     output: str | None = None,
 ) -> NodeDefinition:
     """Builds a NodeDefinition from a function without registering it (what ``@node`` does before it registers)."""
-    where = f"node {node_type!r} ({_qualified(function)})"
+    where = f'node "{node_type}" ({_qualified(function)})'
     if inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function):
         raise TypeError(f"{where}: generator functions are not nodes; stream partial outputs with ctx.emit")
     is_async = inspect.iscoroutinefunction(function)
@@ -306,7 +306,7 @@ def define(
         if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             raise TypeError(f"{where}: *{name} and **{name} cannot be ports; name each input")
         if parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
-            raise TypeError(f"{where}: parameter {name!r} is positional-only; inputs are passed by name")
+            raise TypeError(f'{where}: parameter "{name}" is positional-only; inputs are passed by name')
         annotation = hints.get(name, Any)
         if isinstance(annotation, type) and issubclass(annotation, Context):
             context_parameter = name
@@ -318,7 +318,7 @@ def define(
         try:
             codec = port_codec(annotation)
         except TypeError as error:
-            raise TypeError(f"{where}: input {name!r}: {error}") from None
+            raise TypeError(f'{where}: input "{name}": {error}') from None
         required = parameter.default is inspect.Parameter.empty
         inputs.append(InputPort(name, codec, required=required, default=parameter.default))
     if chosen == "process" and context_parameter is not None:
@@ -354,7 +354,7 @@ def _resolve_hints(function: Callable[..., Any], where: str) -> dict[str, Any]:
         pass
     namespace: dict[str, Any] = getattr(function, "__globals__", {})
     return {
-        name: _resolve(annotation, namespace, f"{where}: the annotation of {name!r}")
+        name: _resolve(annotation, namespace, f'{where}: the annotation of "{name}"')
         for name, annotation in getattr(function, "__annotations__", {}).items()
     }
 
@@ -369,7 +369,7 @@ def _class_hints(cls: type) -> dict[str, Any]:
     for klass in reversed(cls.__mro__):
         namespace = vars(sys.modules[klass.__module__]) if klass.__module__ in sys.modules else {}
         for name, annotation in vars(klass).get("__annotations__", {}).items():
-            hints[name] = _resolve(annotation, namespace, f"field {name!r} of {cls.__qualname__}")
+            hints[name] = _resolve(annotation, namespace, f'field "{name}" of {cls.__qualname__}')
     return hints
 
 
@@ -389,7 +389,7 @@ def _resolve(annotation: Any, namespace: dict[str, Any], where: str) -> Any:
     try:
         return eval(text, namespace)  # noqa: S307 because this is how annotations are resolved (as typing does)
     except NameError as error:
-        raise TypeError(f"{where}: cannot resolve {text!r}: {error}") from None
+        raise TypeError(f'{where}: cannot resolve "{text}": {error}') from None
 
 
 def _config_adapter(annotation: Any, where: str) -> TypeAdapter[Any]:
@@ -408,7 +408,7 @@ def _outputs(
         try:
             return port_codec(hint)
         except TypeError as error:
-            raise TypeError(f"{where}: output {port!r}: {error}") from None
+            raise TypeError(f'{where}: output "{port}": {error}') from None
 
     if annotation is inspect.Parameter.empty:
         annotation = Any

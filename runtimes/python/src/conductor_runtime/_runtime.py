@@ -81,10 +81,10 @@ class Runtime:
     def busy_reason(self) -> str | None:
         """Why a new invocation cannot start now, or None when it can."""
         if self.draining:
-            return f"runtime {self.settings.name!r} is draining and accepts no new invocations"
+            return f'runtime "{self.settings.name}" is draining and accepts no new invocations'
         if self.active >= self.settings.max_concurrency:
             return (
-                f"runtime {self.settings.name!r} is busy: {self.active} invocations are running and its "
+                f'runtime "{self.settings.name}" is busy: {self.active} invocations are running and its '
                 f"max_concurrency is {self.settings.max_concurrency}"
             )
         return None
