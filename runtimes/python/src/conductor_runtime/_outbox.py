@@ -68,6 +68,7 @@ class Outbox:
     def close(self) -> None:
         """Lets ``run`` return once everything pending is written."""
         self._closed = True
+        self._holding = False
         self._wake()
 
     def _wake(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from ._runtime import Runtime
 
 SESSION_CLOSED = "session closed"
+logger = logging.getLogger("conductor.runtime")
 # How long a closing session waits for its cancelled nodes to return before it ends the stream anyway.
 _CLOSE_GRACE_S = 5.0
 
@@ -50,11 +52,7 @@ class Session:
                 assert isinstance(request, pb.SessionRequest)
                 self.outbox.hold()
                 for command in request.commands:
-                    kind = command.WhichOneof("kind")
-                    if kind == "execute":
-                        self.execute(command.execute)
-                    elif kind == "cancel":
-                        self.cancel(command.cancel)
+                    self.handle(command)
                 try:
                     await self.outbox.flush(context)
                 except Exception:  # noqa: BLE001 because a failed write means the stream is gone: stop reading
@@ -70,6 +68,21 @@ class Session:
                 await asyncio.wait_for(writer, _CLOSE_GRACE_S)
             except Exception:  # noqa: BLE001 because the stream may be gone already; nothing is left to tell
                 writer.cancel()
+
+    def handle(self, command: pb.Command) -> None:
+        """Carries out one command; a bug in the runtime rejects that invocation instead of ending the session."""
+        kind = command.WhichOneof("kind")
+        try:
+            if kind == "execute":
+                self.execute(command.execute)
+            elif kind == "cancel":
+                self.cancel(command.cancel)
+        except Exception as error:  # one bad command must not take the others down
+            logger.exception("conductor-runtime: %s command failed", kind)
+            if kind == "execute" and command.execute.invocation_id not in self.invocations:
+                self.reject(
+                    command.execute.invocation_id, f"the runtime failed to start it: {error!r}", "runtime.error"
+                )
 
     def execute(self, execute: pb.Execute) -> None:
         """Starts an invocation, or rejects it when it cannot start (docs/protocol.md, section 3.1)."""
