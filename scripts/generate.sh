@@ -12,3 +12,7 @@ for file in $(find sdk-ts/src/gen -name '*.ts'); do
   mv "$file.tmp" "$file"
 done
 bash scripts/generate-python.sh
+
+# The JSON Schema of the blueprint format, published for editors.
+tsc -b host >/dev/null
+node host/dist/cli/main.js schema > docs/blueprint.schema.json

@@ -2,8 +2,13 @@
  * The host against a fake runtime with named failure modes: for each, the host stays up (an in-process blueprint
  * still runs) and reports a clear error naming the runtime and what went wrong.
  */
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Conductor, ConductorError, createConductor } from "@conductor/host";
+import { ENV, RUNTIME_COOKIE } from "@conductor/sdk/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import * as mathNodes from "../fixtures/nodes/math-nodes.js";
 
@@ -165,5 +170,47 @@ describe("the host against a misbehaving runtime", () => {
     expect(notices.some((n) => n.includes('did not stop node "nap" after a cancel; restarting it'))).toBe(
       true,
     );
+  });
+
+  it("attaches to a runtime started by hand (CONDUCTOR_REATTACH) instead of spawning one", async () => {
+    const socketDir = await mkdtemp(join(tmpdir(), "reattach-"));
+    const manual = spawn(process.execPath, [fakeRuntime], {
+      env: {
+        ...process.env,
+        [ENV.cookie]: RUNTIME_COOKIE,
+        [ENV.socketDir]: socketDir,
+        [ENV.token]: "debug-token",
+        [ENV.runtimeName]: "fake",
+      },
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const line = await new Promise<string>((resolve) =>
+      manual.stdout.once("data", (chunk: Buffer) => resolve(chunk.toString())),
+    );
+    const { address } = JSON.parse(line) as { address: string };
+    process.env[ENV.reattach] = JSON.stringify({ fake: { address, token: "debug-token" } });
+    try {
+      conductor = await createConductor({
+        builtinNodes: false,
+        project: {
+          dir: process.cwd(),
+          blueprints: [],
+          nodes: [],
+          // Not spawnable: only attaching can make this work.
+          runtimes: { fake: { kind: "command", command: ["/nonexistent/runtime"] } },
+        },
+      });
+      const result = await conductor.run({
+        conductor: "blueprint/v1",
+        nodes: { sum: { type: "conformance.add", inputs: { a: { value: 2 }, b: { value: 3 } } } },
+        outputs: { sum: "sum.sum" },
+      });
+      expect(result.outputs.sum).toBe(5);
+    } finally {
+      delete process.env[ENV.reattach];
+      manual.stdin.end();
+      await new Promise((resolve) => manual.once("exit", resolve));
+      await rm(socketDir, { recursive: true, force: true });
+    }
   });
 });
