@@ -38,7 +38,7 @@ export async function preparePythonLaunch(
       if (version.failed) {
         throw new ConductorError(
           "runtime_start_failed",
-          `runtime "${name}" needs Python >= 3.11, but "${interpreter}" cannot be run (${version.shortMessage}); install Python or set runtimes.${name}.interpreter in conductor.yaml`,
+          `runtime "${name}" needs Python >= 3.11, but "${interpreter}" cannot be run (${/ENOENT/.test(version.shortMessage ?? "") ? "not found" : (version.shortMessage ?? "").split("\n")[0]}); install Python or set runtimes.${name}.interpreter in conductor.yaml`,
         );
       }
       const [major, minor] = String(version.stdout).trim().split(".").map(Number);

@@ -1,0 +1,73 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Project } from "../../project/project-config.js";
+import { prepareLaunch } from "./prepare-launch.js";
+
+describe("prepareLaunch()", () => {
+  let dir: string;
+  let project: Project;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "launch-"));
+    project = { dir, blueprints: [], nodes: [], runtimes: {} };
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("explains a missing Python interpreter and how to name another", async () => {
+    await expect(
+      prepareLaunch(
+        "py",
+        { kind: "python", modules: ["nodes"], interpreter: "python-that-does-not-exist" },
+        project,
+      ),
+    ).rejects.toThrow(
+      'runtime "py" needs Python >= 3.11, but "python-that-does-not-exist" cannot be run (not found); install Python or set runtimes.py.interpreter in conductor.yaml',
+    );
+  });
+
+  it("explains an interpreter that is too old", async () => {
+    const fake = join(dir, "old-python");
+    await import("node:fs/promises").then((fs) =>
+      fs.writeFile(fake, "#!/bin/sh\necho 3.8\n", { mode: 0o755 }),
+    );
+    await expect(
+      prepareLaunch("py", { kind: "python", modules: ["nodes"], interpreter: fake }, project),
+    ).rejects.toThrow(
+      `runtime "py" needs Python >= 3.11, found 3.8 at "${fake}"; set runtimes.py.interpreter in conductor.yaml`,
+    );
+  });
+
+  it("names a Rust binary that does not exist and how to let the host build it", async () => {
+    await expect(prepareLaunch("rs", { kind: "rust", binary: "bin/missing" }, project)).rejects.toThrow(
+      `runtime "rs": binary ${join(dir, "bin/missing")} does not exist; build it, or set runtimes.rs.package so the host can build it`,
+    );
+  });
+
+  it("says so when cargo is missing", async () => {
+    const path = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      await expect(prepareLaunch("rs", { kind: "rust", package: dir, binary: "x" }, project)).rejects.toThrow(
+        'runtime "rs" is built with cargo, which was not found on PATH; install Rust (https://rustup.rs) or point runtimes.rs.binary at a built binary',
+      );
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
+  it("launches the Node sidecar with the same Node and the project's modules", async () => {
+    const launch = await prepareLaunch(
+      "node",
+      { kind: "node", modules: ["./nodes.ts"], maxConcurrency: 4 },
+      project,
+    );
+    expect(launch.command).toBe(process.execPath);
+    expect(launch.args.slice(1)).toEqual([join(dir, "nodes.ts"), "--max-concurrency=4"]);
+    expect(launch.args[0]).toMatch(/runtimes\/node\/dist\/main\.js$/);
+  });
+});
