@@ -73,7 +73,8 @@ export class Journal implements ExecutionStore, Durability {
   private queue: ExecutionEvent[] = [];
   private cacheQueue: [string, string, string][] = [];
   private readonly origins = new Map<string, ExecutionOrigin>();
-  private flushScheduled = false;
+  /** The write scheduled for the end of this turn, while there is one. */
+  private written: Promise<void> | undefined;
   private readonly statements: Record<
     | "startExecution"
     | "resumeExecution"
@@ -164,14 +165,14 @@ export class Journal implements ExecutionStore, Durability {
     this.scheduleFlush();
   }
 
-  /** Writes everything recorded so far, in one transaction. */
+  /**
+   * Resolves once everything recorded so far is written. Callers within one event-loop turn share one transaction
+   * (group commit): 32 executions finishing together cost one commit, not 32.
+   */
   flush(): Promise<void> {
-    try {
-      this.write();
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    if (!this.pending) return Promise.resolve();
+    this.scheduleFlush();
+    return this.written!;
   }
 
   list(filter: ExecutionFilter = {}): ExecutionSummary[] {
@@ -262,12 +263,20 @@ export class Journal implements ExecutionStore, Durability {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.write();
+    if (this.written !== undefined) return;
+    this.written = new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        this.written = undefined;
+        try {
+          this.write();
+          resolve();
+        } catch (error) {
+          reject(error);
+        }
+      });
     });
+    // A failed background write is reported to whoever awaits it; nobody may, so do not crash the host for it.
+    this.written.catch(() => {});
   }
 
   /** One transaction for everything queued: a batch row per execution, and the executions' rows. */
