@@ -94,7 +94,7 @@ describe("the host against a misbehaving runtime", () => {
   });
 
   it("garbage-frames: reports that the handshake did not complete", async () => {
-    const error = await startError("garbage-frames", 2_000);
+    const error = await startError("garbage-frames", 5_000);
     expect(error.code).toBe("runtime_start_failed");
     expect(error.message).toMatch(/^runtime "fake" at unix:.*fake\.sock did not complete the handshake/);
     await expectHostStillRuns(conductor!);
@@ -102,9 +102,10 @@ describe("the host against a misbehaving runtime", () => {
 
   it("hang: times out a runtime that accepts connections but never answers", async () => {
     const startedAt = performance.now();
-    const error = await startError("hang", 1_000);
+    // The start timeout bounds both the handshake line and the Handshake RPC: generous for a loaded machine.
+    const error = await startError("hang", 5_000);
     expect(error.message).toMatch(/did not complete the handshake/);
-    expect(performance.now() - startedAt).toBeLessThan(5_000);
+    expect(performance.now() - startedAt).toBeLessThan(15_000);
     await expectHostStillRuns(conductor!);
   });
 
