@@ -77,7 +77,10 @@ async def test_table_and_bytes_ports_carry_the_encoding_marker(runtime: RuntimeP
     assert json.loads(optional.schema)["anyOf"][1] == {"type": "null"}
     model = types["test.model-output"]
     assert [(port.name, port.required) for port in model.inputs] == [("x", True), ("y", False)]
-    assert [port.name for port in model.outputs] == ["total", "label"]
+    assert [(port.name, port.required) for port in model.outputs] == [("total", True), ("label", True)]
+    halves = types["test.typeddict-output"]
+    assert [(port.name, port.required) for port in halves.outputs] == [("low", True), ("high", True), ("note", False)]
+    assert [(port.name, port.required) for port in types["conformance.add"].outputs] == [("sum", True)]
 
 
 async def test_schema_hash_is_stable_and_tracks_the_node_types(

@@ -114,11 +114,17 @@ async def test_outputs_that_cannot_be_encoded_fail_the_step(runtime: RuntimeProc
     async with connect(runtime) as client, client.session() as session:
         opaque = await session.run(1, step("test.unencodable"))
         wrong = await session.run(2, step("test.wrong-output-type"))
+        missing = await session.run(3, step("test.missing-output", inputs={"x": -1}))
+        present = await session.run(4, step("test.missing-output", inputs={"x": 1}))
     assert [kind(event) for event in opaque] == ["started", "failed"]
     failure = opaque[-1].failed.failure
     assert (failure.type, failure.retryable) == ("value.unencodable", False)
     assert "a value of type object cannot be encoded as JSON" in failure.message
     assert wrong[-1].failed.failure.type == "output.invalid"
+    assert missing[-1].failed.failure.message == (
+        'node "n" (test.missing-output) did not produce its output "high", which it declares as always produced'
+    )
+    assert [kind(event) for event in present] == ["started", "completed"]
     assert wrong[-1].failed.failure.message == (
         'node "n" (test.wrong-output-type): output "data" expected raw bytes, found string "not bytes"'
     )

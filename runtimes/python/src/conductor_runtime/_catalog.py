@@ -107,6 +107,7 @@ def _describe_node(definition: NodeDefinition, into: pb.NodeType) -> None:
         into.outputs.add(
             name=port.name,
             schema=_schema_text(port.codec.schema("serialization")),
+            required=port.required,
             description=port.description,
         )
     into.flags.idempotent = definition.idempotent

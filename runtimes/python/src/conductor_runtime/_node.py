@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import sys
 import typing
 from collections.abc import Callable, Mapping
@@ -49,6 +50,8 @@ class OutputPort:
     name: str
     codec: PortCodec
     description: str = ""
+    required: bool = True
+    """Whether the node always produces it when it completes (only ``NotRequired`` TypedDict keys are not)."""
 
 
 @dataclass(slots=True)
@@ -169,6 +172,14 @@ class NodeDefinition:
                 f"({', '.join(port.name for port in self.outputs)})",
                 "output.invalid",
             )
+        for port in self.outputs:
+            # The host may have chained a consumer of a required output into this invocation.
+            if port.required and port.name not in outputs:
+                raise StepError(
+                    f'{self.label(step)} did not produce its output "{port.name}", which it declares as always '
+                    "produced",
+                    "output.invalid",
+                )
         return outputs
 
     def encode(self, outputs: dict[str, Any], into: pb.Completed, codec: ValueCodec, step: pb.Step) -> None:
@@ -369,7 +380,10 @@ def _class_hints(cls: type) -> dict[str, Any]:
     for klass in reversed(cls.__mro__):
         namespace = vars(sys.modules[klass.__module__]) if klass.__module__ in sys.modules else {}
         for name, annotation in vars(klass).get("__annotations__", {}).items():
-            hints[name] = _resolve(annotation, namespace, f'field "{name}" of {cls.__qualname__}')
+            hint = _resolve(annotation, namespace, f'field "{name}" of {cls.__qualname__}')
+            if typing.get_origin(hint) in (typing.Required, typing.NotRequired):
+                hint = typing.get_args(hint)[0]
+            hints[name] = hint
     return hints
 
 
@@ -419,22 +433,44 @@ def _outputs(
     fields = _record_fields(annotation)
     if fields is None:
         return [OutputPort(RESULT_PORT, codec(RESULT_PORT, annotation))], "single"
-    return [OutputPort(name, codec(name, hint), text) for name, hint, text in fields], "fields"
+    return [
+        OutputPort(name, codec(name, hint), text, required=required) for name, hint, text, required in fields
+    ], "fields"
 
 
-def _record_fields(hint: object) -> list[tuple[str, Any, str]] | None:
-    """(name, annotation, description) of each field of a pydantic model, TypedDict or dataclass; else None."""
+def _record_fields(hint: object) -> list[tuple[str, Any, str, bool]] | None:
+    """(name, annotation, description, always present) of each field of a pydantic model, TypedDict or dataclass;
+    None for any other annotation."""
     if not isinstance(hint, type):
         return None
     cls = typing.cast("type[Any]", hint)
     if issubclass(cls, BaseModel):
-        return [(name, info.annotation, info.description or "") for name, info in cls.model_fields.items()]
+        return [(name, info.annotation, info.description or "", True) for name, info in cls.model_fields.items()]
     if typing.is_typeddict(cls):
-        return [(name, annotation, "") for name, annotation in _class_hints(cls).items()]
+        required_keys = _typed_dict_required_keys(cls)
+        return [(name, annotation, "", name in required_keys) for name, annotation in _class_hints(cls).items()]
     if dataclasses.is_dataclass(cls):
         hints = _class_hints(cls)
-        return [(item.name, hints.get(item.name, Any), "") for item in dataclasses.fields(cls)]
+        return [(item.name, hints.get(item.name, Any), "", True) for item in dataclasses.fields(cls)]
     return None
+
+
+_REQUIRED_PATTERN = re.compile(r"^(?:typing(?:_extensions)?\.)?(Not)?Required\[")
+
+
+def _typed_dict_required_keys(cls: type[Any]) -> set[str]:
+    """The keys a TypedDict always has. Python 3.11 does not see ``NotRequired[...]`` written as a string (with
+    ``from __future__ import annotations``), so string annotations are read here too."""
+    keys: set[str] = set(getattr(cls, "__required_keys__", ()))
+    for name, annotation in getattr(cls, "__annotations__", {}).items():
+        text = annotation.__forward_arg__ if isinstance(annotation, typing.ForwardRef) else annotation
+        match = _REQUIRED_PATTERN.match(text.strip()) if isinstance(text, str) else None
+        if match is not None:
+            if match.group(1):
+                keys.discard(name)
+            else:
+                keys.add(name)
+    return keys
 
 
 def _qualified(function: Callable[..., Any]) -> str:

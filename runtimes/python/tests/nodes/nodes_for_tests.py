@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from pydantic import BaseModel
 
@@ -116,6 +116,7 @@ def model_output(x: int, y: int = 10) -> Pair:
 class Halves(TypedDict):
     low: int
     high: int
+    note: NotRequired[str]
 
 
 @node("test.typeddict-output", executor="inline")
@@ -202,6 +203,11 @@ class NestedConfig(BaseModel):
 @node("test.nested-config", output="ok", executor="inline")
 def nested_config(*, config: NestedConfig) -> bool:
     return bool(config.headers.accept)
+
+
+@node("test.missing-output", executor="inline")
+def missing_output(x: int) -> Halves:
+    return {"low": x} if x < 0 else {"low": x, "high": x}  # type: ignore[typeddict-item]  # pyright: ignore[reportReturnType]
 
 
 @node("test.unencodable", output="value", executor="inline")
