@@ -4,26 +4,23 @@ import {
   type ConductorService,
   GetBlueprintResponseSchema,
   RunExecutionResponseSchema,
-  type WatchExecutionResponse,
-  WatchExecutionResponseSchema,
 } from "@conductor/sdk/client";
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { type LoadedBlueprint, loadBlueprintFile, parseBlueprint } from "../blueprint/load-blueprint.js";
 import type { Conductor, PreparedBlueprint } from "../conductor.js";
 import { ConductorError, type Diagnostic } from "../errors.js";
 import type { ExecutionResult } from "../scheduler/execution.js";
-import type { ExecutionEvent } from "../scheduler/execution-events.js";
-import { mapErrors, toConnectError } from "./api-errors.js";
+import { mapErrors } from "./api-errors.js";
 import { type BlueprintLocator, createBlueprintLocator } from "./blueprint-locator.js";
 import { blueprintView, toApiNodeType } from "./blueprint-view.js";
 import {
   fromApiExecutionStatus,
-  toApiEvent,
   toApiExecution,
   toApiExecutionStatus,
   toApiFailure,
   toApiSummary,
 } from "./event-mapping.js";
+import { watchExecution } from "./execution-watch.js";
 import { jsonText, parseJsonObject } from "./json-text.js";
 
 /** Which blueprint a request names: a project blueprint by id, or a document given inline. */
@@ -133,7 +130,8 @@ export function createApiService(
         });
       }),
 
-    watchExecution: (request, context) => watch(conductor, request.executionId, request.afterSeq, context),
+    watchExecution: (request, context) =>
+      watchExecution(conductor, request.executionId, request.afterSeq, context.signal),
 
     getExecution: (request) =>
       mapErrors(async () => {
@@ -243,58 +241,4 @@ function apiDiagnostics(error: ConductorError) {
   return error.diagnostics.length > 0
     ? error.diagnostics.map(apiDiagnostic)
     : [{ path: "", message: error.message, suggestion: "" }];
-}
-
-/**
- * Streams an execution's events: the recorded ones after `afterSeq`, then live ones, ending after
- * `execution.finished`, or at once when the execution has finished and everything after `afterSeq` was sent.
- */
-async function* watch(
-  conductor: Conductor,
-  executionId: string,
-  afterSeq: number,
-  context: HandlerContext,
-): AsyncGenerator<WatchExecutionResponse> {
-  const queue: ExecutionEvent[] = [];
-  let wake: (() => void) | undefined;
-  let ended = false;
-  const end = () => {
-    ended = true;
-    wake?.();
-  };
-  let unsubscribe: () => void;
-  try {
-    unsubscribe = conductor.executions.subscribe(
-      executionId,
-      (event) => {
-        queue.push(event);
-        if (event.type === "execution.finished") ended = true;
-        wake?.();
-      },
-      { afterSeq },
-    );
-  } catch (error) {
-    throw toConnectError(error);
-  }
-  // Finished before this watcher came, and nothing after `afterSeq` is left to send: end now.
-  const status = conductor.executions.get(executionId)?.status;
-  if (status !== undefined && status !== "running") ended = true;
-  context.signal.addEventListener("abort", end, { once: true });
-  try {
-    for (;;) {
-      while (queue.length > 0) {
-        const event = queue.shift()!;
-        yield create(WatchExecutionResponseSchema, { event: toApiEvent(event) });
-        if (event.type === "execution.finished") return;
-      }
-      if (ended || context.signal.aborted) return;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-      wake = undefined;
-    }
-  } finally {
-    context.signal.removeEventListener("abort", end);
-    unsubscribe();
-  }
 }

@@ -1,0 +1,52 @@
+import { EncodedValue, encodeValue, tableFromIpc, tableToIpc } from "@conductor/sdk/protocol";
+import { describe, expect, it } from "vitest";
+import { jsonText, parseJsonObject } from "./json-text.js";
+
+describe("jsonText()", () => {
+  it("writes plain values as JSON and undefined as null", () => {
+    expect(jsonText({ a: 1, b: ["x", true, null] })).toBe('{"a":1,"b":["x",true,null]}');
+    expect(jsonText(undefined)).toBe("null");
+  });
+
+  it("writes bytes as $bytes, bigints as strings, and decodes values from other processes", () => {
+    expect(jsonText({ content: new Uint8Array([0, 1, 2, 255]), big: 2n ** 70n })).toBe(
+      '{"content":{"$bytes":"AAEC/w=="},"big":"1180591620717411303424"}',
+    );
+    expect(jsonText({ value: new EncodedValue(encodeValue({ deep: [1, 2] })) })).toBe(
+      '{"value":{"deep":[1,2]}}',
+    );
+  });
+
+  it("writes Arrow tables as $table with rows, columns and data", async () => {
+    const { tableFromArrays } = await import("apache-arrow");
+    const table = tableFromIpc(
+      tableToIpc(tableFromArrays({ city: ["Oslo", "Lima"], n: Int32Array.from([1, 2]) })),
+    );
+    expect(JSON.parse(jsonText({ table }))).toEqual({
+      table: {
+        $table: {
+          rows: 2,
+          columns: ["city", "n"],
+          data: [
+            { city: "Oslo", n: 1 },
+            { city: "Lima", n: 2 },
+          ],
+        },
+      },
+    });
+  });
+});
+
+describe("parseJsonObject()", () => {
+  it("gives {} for empty text and the object otherwise", () => {
+    expect(parseJsonObject("", "inputs_json")).toEqual({});
+    expect(parseJsonObject('{"a":1}', "inputs_json")).toEqual({ a: 1 });
+  });
+
+  it("fails with INVALID_ARGUMENT naming the field", () => {
+    expect(() => parseJsonObject("{", "inputs_json")).toThrow(/inputs_json is not valid JSON/);
+    expect(() => parseJsonObject("3", "inputs_json")).toThrow(
+      /inputs_json must be a JSON object .* got a number/,
+    );
+  });
+});
