@@ -128,4 +128,29 @@ describe("the visual debugger", () => {
       .poll(() => panel().locator('[data-section="outputs"] pre').textContent())
       .toBe('{\n  "value": "Hello, Ada!"\n}');
   });
+
+  it("asks for the token of a server that requires one, and takes it from #token= too", async () => {
+    const guarded = await startApiFixture({ debuggerDir: join(root, "host/debugger/dist"), token: "s3cret" });
+    const tab = await context.newPage();
+    try {
+      await tab.goto(`${guarded.server.url}/`);
+      await tab.locator("form.token-prompt").waitFor({ timeout: 5_000 });
+      await tab.fill('form.token-prompt input[name="token"]', "s3cret");
+      await tab.click('form.token-prompt button[type="submit"]');
+      await tab.locator('svg.graph [data-node-id="read"]').waitFor({ timeout: 5_000 });
+      expect(await tab.locator("form.token-prompt").count()).toBe(0);
+
+      const fresh = await context.newPage();
+      try {
+        await fresh.goto(`${guarded.server.url}/?blueprint=chain10#token=s3cret`);
+        await fresh.locator('svg.graph [data-node-id="n9"]').waitFor({ timeout: 5_000 });
+        expect(new URL(fresh.url()).hash).toBe("");
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await tab.close();
+      await guarded.close();
+    }
+  });
 });
