@@ -17,7 +17,7 @@ import {
 import type { FailureInfo, LogLevel } from "@conductor/sdk/protocol";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 import type { ExecutionDetail, ExecutionSummary, NodeHistory } from "../store/execution-store.js";
-import { jsonText, optionalJsonText } from "./json-text.js";
+import { jsonText, optionalJsonText, previewJsonText } from "./json-text.js";
 
 /** The one place that turns the host's execution events and records into messages of `conductor.api.v1`. */
 
@@ -116,7 +116,7 @@ export function toApiEvent(event: ExecutionEvent): ApiExecutionEvent {
           value: {
             attempt: event.attempt,
             runtime: event.runtime,
-            inputsJson: optionalJsonText(event.inputs),
+            inputsJson: previewJsonText(event.inputs),
           },
         },
       });
@@ -140,7 +140,10 @@ export function toApiEvent(event: ExecutionEvent): ApiExecutionEvent {
     case "node.chunk":
       return create(ExecutionEventSchema, {
         ...base,
-        kind: { case: "nodeChunk", value: { port: event.port, valueJson: jsonText(event.value) } },
+        kind: {
+          case: "nodeChunk",
+          value: { port: event.port, valueJson: previewJsonText(event.value) || "null" },
+        },
       });
     case "node.heartbeat":
       return create(ExecutionEventSchema, { ...base, kind: { case: "nodeHeartbeat", value: {} } });
@@ -150,7 +153,7 @@ export function toApiEvent(event: ExecutionEvent): ApiExecutionEvent {
         kind: {
           case: "nodeCompleted",
           value: {
-            outputsJson: jsonText(event.outputs),
+            outputsJson: previewJsonText(event.outputs),
             durationMs: event.durationMs,
             cached: extra<boolean>(event, "cached") === true,
           },
@@ -237,8 +240,8 @@ function toApiNodeState(node: NodeHistory) {
     durationMs: node.durationMs ?? 0,
     ...(node.startedAt === undefined ? {} : { startedAt: timestampFromMs(node.startedAt) }),
     ...(node.finishedAt === undefined ? {} : { finishedAt: timestampFromMs(node.finishedAt) }),
-    inputsJson: optionalJsonText(node.inputs),
-    outputsJson: optionalJsonText(node.outputs),
+    inputsJson: previewJsonText(node.inputs),
+    outputsJson: previewJsonText(node.outputs),
     ...(node.failure === undefined
       ? {}
       : { failure: toApiFailure({ ...node.failure, nodeId: node.nodeId }) }),

@@ -1,6 +1,6 @@
 import { EncodedValue, encodeValue, tableFromIpc, tableToIpc } from "@conductor/sdk/protocol";
 import { describe, expect, it } from "vitest";
-import { jsonText, parseJsonObject } from "./json-text.js";
+import { jsonText, parseJsonObject, previewJsonText } from "./json-text.js";
 
 describe("jsonText()", () => {
   it("writes plain values as JSON and undefined as null", () => {
@@ -48,5 +48,27 @@ describe("parseJsonObject()", () => {
     expect(() => parseJsonObject("3", "inputs_json")).toThrow(
       /inputs_json must be a JSON object .* got a number/,
     );
+  });
+});
+
+describe("previewJsonText()", () => {
+  it("cuts tables to their first rows and bytes to their first 64 KiB, saying so", async () => {
+    const { tableFromArrays } = await import("apache-arrow");
+    const table = tableFromArrays({ n: Int32Array.from({ length: 250 }, (_, i) => i) });
+    const preview = JSON.parse(previewJsonText({ table, bytes: new Uint8Array(70_000) }));
+    expect(preview.table.$table.rows).toBe(250);
+    expect(preview.table.$table.truncated).toBe(true);
+    expect(preview.table.$table.data).toHaveLength(100);
+    expect(preview.table.$table.data[99]).toEqual({ n: 99 });
+    expect(preview.bytes.size).toBe(70_000);
+    expect(preview.bytes.truncated).toBe(true);
+    expect(Buffer.from(preview.bytes.$bytes, "base64").byteLength).toBe(64 * 1024);
+  });
+
+  it("leaves small values whole and gives empty text for no value", () => {
+    expect(previewJsonText({ text: "hi", bytes: new Uint8Array([1]) })).toBe(
+      '{"text":"hi","bytes":{"$bytes":"AQ=="}}',
+    );
+    expect(previewJsonText(undefined)).toBe("");
   });
 });

@@ -1,11 +1,21 @@
-import { EncodedValue, isArrowTable } from "@conductor/sdk/protocol";
+import { EncodedValue, isArrowTable, toLive } from "@conductor/sdk/protocol";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { toJsonSafe } from "../cli/format-value.js";
 
 /**
  * Values in the public API are JSON text, so browsers and curl read them as they are. Values JSON cannot carry
  * take the forms `toJsonSafe` gives them: `{ "$bytes": base64 }` and `{ "$table": { rows, columns, data } }`.
+ *
+ * The values of single nodes (in events and in the per-node record) are previews: a table keeps its first
+ * {@link PREVIEW_ROWS} rows and bytes their first {@link PREVIEW_BYTES}, marked `"truncated": true` with the full
+ * `rows` / `size`, so that watching a run of a million-row table does not send a million rows per event. The
+ * inputs and outputs of a whole execution are always complete.
  */
+
+/** Rows of a table shown in a node value preview. */
+export const PREVIEW_ROWS = 100;
+/** Bytes shown in a node value preview. */
+export const PREVIEW_BYTES = 64 * 1024;
 
 /** JSON text of a value; `undefined` becomes `null`. */
 export function jsonText(value: unknown): string {
@@ -15,6 +25,11 @@ export function jsonText(value: unknown): string {
 /** JSON text of an optional object of values (outputs, inputs, fields): empty when there is none. */
 export function optionalJsonText(value: Record<string, unknown> | undefined): string {
   return value === undefined ? "" : jsonText(value);
+}
+
+/** JSON text of a node's values, with large tables and bytes cut to a preview; empty when there are none. */
+export function previewJsonText(value: unknown): string {
+  return value === undefined ? "" : JSON.stringify(value, previewReplacer);
 }
 
 // Only values that are not plain JSON go through toJsonSafe, because it decodes and re-parses: the common case
@@ -29,6 +44,24 @@ function replacer(this: unknown, key: string, value: unknown): unknown {
     }
   }
   return value;
+}
+
+function previewReplacer(this: unknown, key: string, value: unknown): unknown {
+  const original = (this as Record<string, unknown>)[key];
+  if (typeof original !== "object" || original === null) return replacer.call(this, key, value);
+  const live = original instanceof EncodedValue ? toLive(original) : original;
+  if (live instanceof Uint8Array && live.byteLength > PREVIEW_BYTES) {
+    return {
+      $bytes: Buffer.from(live.buffer, live.byteOffset, PREVIEW_BYTES).toString("base64"),
+      size: live.byteLength,
+      truncated: true,
+    };
+  }
+  if (isArrowTable(live) && live.numRows > PREVIEW_ROWS) {
+    const head = toJsonSafe(live.slice(0, PREVIEW_ROWS)) as { $table: Record<string, unknown> };
+    return { $table: { ...head.$table, rows: live.numRows, truncated: true } };
+  }
+  return live === original ? replacer.call(this, key, value) : replacer.call({ [key]: live }, key, live);
 }
 
 /**
