@@ -77,14 +77,19 @@ export function App() {
     [report, refreshHistory],
   );
 
+  // The blueprint asked for last: an answer for an earlier choice that arrives later is dropped.
+  const wanted = useRef<string | undefined>(undefined);
+
   const chooseBlueprint = useCallback(
     async (id: string) => {
+      wanted.current = id;
       watching.current?.abort();
       setExecution(undefined);
       setSelected(undefined);
       setProblem(undefined);
       try {
         const response = await client.getBlueprint({ blueprintId: id });
+        if (wanted.current !== id) return;
         setBlueprint(response.blueprint);
         setGraph(response.blueprint?.graph);
         const url = new URL(location.href);
@@ -103,9 +108,10 @@ export function App() {
       .listBlueprints({})
       .then(async (response) => {
         setBlueprints(response.blueprints);
-        const wanted = new URL(location.href).searchParams.get("blueprint");
-        const first = response.blueprints.find((b) => b.id === wanted) ?? response.blueprints[0];
-        if (first !== undefined) await chooseBlueprint(first.id);
+        const fromAddress = new URL(location.href).searchParams.get("blueprint");
+        const first = response.blueprints.find((b) => b.id === fromAddress) ?? response.blueprints[0];
+        // Unless the user chose something while the list was loading.
+        if (first !== undefined && wanted.current === undefined) await chooseBlueprint(first.id);
       })
       .catch(report);
     void refreshHistory();
@@ -133,16 +139,19 @@ export function App() {
   };
 
   const open = async (executionId: string) => {
+    const choice = `execution:${executionId}`;
+    wanted.current = choice;
     watching.current?.abort();
     setProblem(undefined);
     setSelected(undefined);
     try {
       const response = await client.getExecution({ executionId });
-      if (response.execution === undefined) return;
+      if (response.execution === undefined || wanted.current !== choice) return;
       const view = fromExecution(response.execution);
       if (blueprint?.id !== view.blueprintId) {
         try {
           const found = await client.getBlueprint({ blueprintId: view.blueprintId });
+          if (wanted.current !== choice) return;
           setBlueprint(found.blueprint);
           setGraph(found.blueprint?.graph);
         } catch (error) {

@@ -20,9 +20,9 @@ export function GraphView({ graph, execution, selected, onSelect }: GraphViewPro
   return (
     <svg
       class="graph"
-      viewBox={`0 0 ${width} ${height}`}
-      // Drawn at its natural size when it fits, shrunk to fit down to 70 %, scrolled beyond that.
-      style={{ width: "100%", maxWidth: `${width}px`, minWidth: `${Math.round(width * 0.7)}px` }}
+      viewBox={`${layout.left} ${layout.top} ${width} ${height}`}
+      // Drawn at its natural size when it fits, shrunk to fit down to 60 %, scrolled beyond that.
+      style={{ width: "100%", maxWidth: `${width}px`, minWidth: `${Math.round(width * 0.6)}px` }}
       preserveAspectRatio="xMidYMin meet"
       role="img"
       aria-label="blueprint graph"

@@ -25,6 +25,9 @@ export interface PlacedEdge {
 export interface GraphLayout {
   nodes: PlacedNode[];
   edges: PlacedEdge[];
+  /** The box that holds every node and every edge, for the SVG viewBox. */
+  left: number;
+  top: number;
   width: number;
   height: number;
 }
@@ -83,8 +86,26 @@ export function layoutGraph(graph: BlueprintGraph): GraphLayout {
     const label = g.edge(key) as { label?: string; points?: { x: number; y: number }[] };
     return { from: key.v, to: key.w, label: label.label ?? "", points: label.points ?? [] };
   });
-  const size = g.graph();
-  return { nodes, edges, width: size.width ?? 0, height: size.height ?? 0 };
+  // dagre's graph size leaves out edges that bend around other nodes, so the box is measured here.
+  const xs = [
+    ...nodes.flatMap((n) => [n.x - n.width / 2, n.x + n.width / 2]),
+    ...edges.flatMap((e) => e.points.map((p) => p.x)),
+  ];
+  const ys = [
+    ...nodes.flatMap((n) => [n.y - n.height / 2, n.y + n.height / 2]),
+    ...edges.flatMap((e) => e.points.map((p) => p.y)),
+  ];
+  const margin = 16;
+  const left = Math.min(...xs) - margin;
+  const top = Math.min(...ys) - margin;
+  return {
+    nodes,
+    edges,
+    left,
+    top,
+    width: Math.max(...xs) + margin - left,
+    height: Math.max(...ys) + margin - top,
+  };
 }
 
 /** A graph for an execution whose blueprint is no longer in the project: its nodes, without edges. */

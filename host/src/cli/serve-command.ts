@@ -45,6 +45,9 @@ export default async function serve(context: CommandContext): Promise<number> {
       stderr: context.stderr,
       verbose: values.verbose === true,
     });
+    // Relative paths in blueprints then mean the same in host nodes as in the runtimes, which run in the project
+    // directory, whatever directory the server was started from.
+    process.chdir(conductor.project.dir);
     // Starts every runtime of the project now, so no request waits for a runtime to start.
     nodeTypes = await conductor.nodeTypes();
     server = await createApiServer(conductor, {
