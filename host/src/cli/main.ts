@@ -3,9 +3,13 @@
  * The `conductor` command. Each subcommand lives in its own module and is imported only when used, so that
  * `conductor run` starts fast.
  */
+import { enableCompileCache } from "node:module";
 import { parseArgs } from "node:util";
 import { type CommandContext, EXIT } from "./command.js";
 import { helpText, VERSION } from "./help.js";
+
+// Node keeps the compiled code of the modules a command loads on disk: later cold starts skip compiling them.
+enableCompileCache?.();
 
 const commands: Record<string, () => Promise<{ default: (context: CommandContext) => Promise<number> }>> = {
   run: () => import("./run-command.js"),

@@ -62,7 +62,12 @@ class ChildRuntime implements RuntimeConnection {
   private brokenReason = "";
   private restartTimer: NodeJS.Timeout | undefined;
   private known:
-    | { description: RuntimeDescription; nodeTypes: readonly NodeType[]; supportsSteps: boolean }
+    | {
+        description: RuntimeDescription;
+        nodeTypes: readonly NodeType[];
+        byType: ReadonlyMap<string, NodeType>;
+        supportsSteps: boolean;
+      }
     | undefined;
 
   constructor(private readonly options: ChildRuntimeOptions) {}
@@ -78,6 +83,10 @@ class ChildRuntime implements RuntimeConnection {
 
   get nodeTypes(): readonly NodeType[] {
     return this.known?.nodeTypes ?? [];
+  }
+
+  findNodeType(type: string): NodeType | undefined {
+    return this.known?.byType.get(type);
   }
 
   get supportsSteps(): boolean {
@@ -138,6 +147,7 @@ class ChildRuntime implements RuntimeConnection {
     this.known = {
       description: this.client.description,
       nodeTypes: this.client.nodeTypes,
+      byType: new Map(this.client.nodeTypes.map((nodeType) => [nodeType.type, nodeType])),
       supportsSteps: this.client.supportsSteps,
     };
     this.state = "ready";

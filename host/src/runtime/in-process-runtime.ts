@@ -51,12 +51,17 @@ class InProcessRuntime implements RuntimeConnection {
       features: [],
       maxConcurrency: runtime.maxConcurrency,
       maxMessageBytes: 0,
-      schemaHash: runtime.schemaHash,
+      // Computed by the runtime on demand; an in-process runtime is never cached by hash.
+      schemaHash: "",
     };
   }
 
   get nodeTypes() {
     return this.runtime.nodeTypes;
+  }
+
+  findNodeType(type: string) {
+    return this.runtime.nodeType(type);
   }
 
   execute(request: InvocationRequest, sink: InvocationSink): InvocationControl {

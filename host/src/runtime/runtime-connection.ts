@@ -15,6 +15,8 @@ export interface RuntimeConnection {
   readonly name: string;
   readonly description: RuntimeDescription;
   readonly nodeTypes: readonly NodeType[];
+  /** One node type, or undefined when the runtime does not serve it. */
+  findNodeType(type: string): NodeType | undefined;
   /** Whether one invocation may carry several steps (a chain of nodes in one round trip). */
   readonly supportsSteps: boolean;
   /**

@@ -97,13 +97,13 @@ export class RuntimeRegistry implements NodeTypeCatalog {
   runtimesFor(type: string): string[] {
     const names: string[] = [];
     for (const [name, connection] of this.connections) {
-      if (connection.nodeTypes.some((nodeType) => nodeType.type === type)) names.push(name);
+      if (connection.findNodeType(type) !== undefined) names.push(name);
     }
     return names;
   }
 
   nodeType(type: string, runtime: string): NodeType | undefined {
-    return this.connections.get(runtime)?.nodeTypes.find((nodeType) => nodeType.type === type);
+    return this.connections.get(runtime)?.findNodeType(type);
   }
 
   *knownTypes(): Iterable<string> {

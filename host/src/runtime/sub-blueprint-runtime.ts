@@ -61,6 +61,10 @@ export class SubBlueprintRuntime implements RuntimeConnection {
     this.nodeTypes = [...this.documents].map(([id, document]) => describe(id, document));
   }
 
+  findNodeType(type: string): NodeType | undefined {
+    return this.nodeTypes.find((nodeType) => nodeType.type === type);
+  }
+
   /** The blueprint ids `id` uses as nodes, directly. */
   uses(id: string): string[] {
     const document = this.documents.get(id);

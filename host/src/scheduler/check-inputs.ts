@@ -42,9 +42,14 @@ export function checkInputs(graph: BlueprintGraph, given: Record<string, unknown
       continue;
     }
     if (Object.keys(input.schema).length > 0) {
-      const validate = validator(graph, name, input.schema);
-      if (!validate(value)) {
-        diagnostics.push({ path: `inputs.${name}`, message: describeErrors(validate.errors ?? [], value) });
+      const simple = checkSimpleType(input.schema, value);
+      if (simple === undefined) {
+        const validate = validator(graph, name, input.schema);
+        if (!validate(value)) {
+          diagnostics.push({ path: `inputs.${name}`, message: describeErrors(validate.errors ?? [], value) });
+        }
+      } else if (simple !== true) {
+        diagnostics.push({ path: `inputs.${name}`, message: simple });
       }
     }
     inputs[name] = value;
@@ -59,6 +64,43 @@ export function checkInputs(graph: BlueprintGraph, given: Record<string, unknown
     );
   }
   return inputs;
+}
+
+const ANNOTATIONS = new Set(["type", "description", "title", "default", "$schema", "examples"]);
+
+/**
+ * Checks a schema that only names a type (the common case) without compiling it: gives true when the value fits,
+ * a message when it does not, undefined when the schema says more and needs the full validator.
+ */
+function checkSimpleType(schema: Record<string, unknown>, value: unknown): true | string | undefined {
+  if (!Object.keys(schema).every((key) => ANNOTATIONS.has(key))) return undefined;
+  const types =
+    typeof schema.type === "string"
+      ? [schema.type]
+      : Array.isArray(schema.type)
+        ? (schema.type as string[])
+        : undefined;
+  if (types === undefined) return true;
+  const fits = types.some((type) => {
+    switch (type) {
+      case "integer":
+        return Number.isInteger(value);
+      case "number":
+        return typeof value === "number";
+      case "string":
+      case "boolean":
+        return typeof value === type;
+      case "null":
+        return value === null;
+      case "array":
+        return Array.isArray(value);
+      case "object":
+        return typeof value === "object" && value !== null && !Array.isArray(value);
+      default:
+        return true;
+    }
+  });
+  return fits ? true : `value must be ${types.join(" or ")}; found ${JSON.stringify(value)?.slice(0, 80)}`;
 }
 
 function validator(graph: BlueprintGraph, name: string, schema: Record<string, unknown>): ValidateFunction {

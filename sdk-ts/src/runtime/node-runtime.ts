@@ -36,7 +36,10 @@ export interface InvocationControl {
  * identical results because both run this code.
  */
 export interface NodeRuntime {
+  /** Every node type, described with JSON Schemas (computed on first use, because zod → JSON Schema costs). */
   readonly nodeTypes: readonly NodeType[];
+  /** One node type's description, or undefined; cheaper than `nodeTypes` when only a few are needed. */
+  nodeType(type: string): NodeType | undefined;
   readonly schemaHash: string;
   readonly maxConcurrency: number;
   /** How many invocations are running now. */
@@ -56,12 +59,7 @@ export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
     }
     definitions.set(node.type, node);
   }
-  const nodeTypes = [...definitions.values()].map(describeNodeType);
-  const schemaHash = createHash("sha256")
-    .update(JSON.stringify(nodeTypes.map((t) => [t.type, t.version, t.configSchema, t.inputs, t.outputs])))
-    .digest("hex")
-    .slice(0, 16);
-  return new NodeRuntimeImpl(definitions, nodeTypes, schemaHash, options.maxConcurrency ?? 256);
+  return new NodeRuntimeImpl(definitions, options.maxConcurrency ?? 256);
 }
 
 function describeNodeType(node: NodeDefinition): NodeType {
@@ -99,13 +97,38 @@ const NO_OUTPUTS: Record<string, unknown> = Object.freeze({}) as Record<string, 
 class NodeRuntimeImpl implements NodeRuntime {
   inFlight = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly described = new Map<string, NodeType>();
+  private hash: string | undefined;
 
   constructor(
     private readonly definitions: Map<string, NodeDefinition>,
-    readonly nodeTypes: readonly NodeType[],
-    readonly schemaHash: string,
     readonly maxConcurrency: number,
   ) {}
+
+  get nodeTypes(): readonly NodeType[] {
+    return [...this.definitions.keys()].map((type) => this.nodeType(type)!);
+  }
+
+  nodeType(type: string): NodeType | undefined {
+    let described = this.described.get(type);
+    if (described === undefined) {
+      const definition = this.definitions.get(type);
+      if (definition === undefined) return undefined;
+      described = describeNodeType(definition);
+      this.described.set(type, described);
+    }
+    return described;
+  }
+
+  get schemaHash(): string {
+    this.hash ??= createHash("sha256")
+      .update(
+        JSON.stringify(this.nodeTypes.map((t) => [t.type, t.version, t.configSchema, t.inputs, t.outputs])),
+      )
+      .digest("hex")
+      .slice(0, 16);
+    return this.hash;
+  }
 
   validateConfig(nodeType: string, config: unknown): Diagnostic[] {
     const definition = this.definitions.get(nodeType);
