@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -48,9 +48,18 @@ describe("prepareLaunch()", () => {
     );
   });
 
+  it("names a package directory that is not a cargo package", async () => {
+    await expect(
+      prepareLaunch("rs", { kind: "rust", package: "nowhere", binary: "x" }, project),
+    ).rejects.toThrow(
+      `runtime "rs": ${join(dir, "nowhere")} is not a cargo package or workspace (no Cargo.toml); fix runtimes.rs.package in conductor.yaml`,
+    );
+  });
+
   it("says so when cargo is missing", async () => {
     const path = process.env.PATH;
     process.env.PATH = "/nonexistent";
+    await writeFile(join(dir, "Cargo.toml"), '[package]\nname = "x"\n');
     try {
       await expect(prepareLaunch("rs", { kind: "rust", package: dir, binary: "x" }, project)).rejects.toThrow(
         'runtime "rs" is built with cargo, which was not found on PATH; install Rust (https://rustup.rs) or point runtimes.rs.binary at a built binary',

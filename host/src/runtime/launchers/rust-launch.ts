@@ -26,6 +26,12 @@ export async function prepareRustLaunch(
     return { command: binary, args: [], cwd: project.dir };
   }
   const packageDir = resolve(project.dir, spec.package);
+  if (!existsSync(join(packageDir, "Cargo.toml"))) {
+    throw new ConductorError(
+      "runtime_start_failed",
+      `runtime "${name}": ${packageDir} is not a cargo package or workspace (no Cargo.toml); fix runtimes.${name}.package in conductor.yaml`,
+    );
+  }
   const { execa } = await import("execa");
   let binary = join(packageDir, "target", "release", spec.binary);
   if (!existsSync(binary)) {
