@@ -7,11 +7,10 @@ import {
 } from "@conductor/sdk/client";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { type LoadedBlueprint, loadBlueprintFile, parseBlueprint } from "../blueprint/load-blueprint.js";
-import type { Conductor, PreparedBlueprint } from "../conductor.js";
+import type { Conductor } from "../conductor.js";
 import { ConductorError, type Diagnostic } from "../errors.js";
 import type { ExecutionResult } from "../scheduler/execution.js";
 import { mapErrors } from "./api-errors.js";
-import { type BlueprintLocator, createBlueprintLocator } from "./blueprint-locator.js";
 import { blueprintView, toApiNodeType } from "./blueprint-view.js";
 import {
   fromApiExecutionStatus,
@@ -20,63 +19,9 @@ import {
   toApiFailure,
   toApiSummary,
 } from "./event-mapping.js";
+import { type BlueprintChoice, createExecutionStarter, type ExecutionStarter } from "./execution-starter.js";
 import { watchExecution } from "./execution-watch.js";
 import { jsonText, parseJsonObject } from "./json-text.js";
-
-/** Which blueprint a request names: a project blueprint by id, or a document given inline. */
-export type BlueprintChoice =
-  | { case: "blueprintId"; value: string }
-  | { case: "document"; value: string }
-  | { case: undefined; value?: undefined };
-
-/** What the API and the webhooks share: finding, preparing and starting blueprints. */
-export interface ExecutionStarter {
-  /** Prepares the chosen blueprint (cached by file for project blueprints). */
-  prepare(choice: BlueprintChoice): Promise<PreparedBlueprint>;
-  readonly locator: BlueprintLocator;
-}
-
-/** Creates the {@link ExecutionStarter} of a conductor. */
-export function createExecutionStarter(conductor: Conductor): ExecutionStarter {
-  const locator = createBlueprintLocator(conductor);
-  const prepareById = async (id: string, retry: boolean): Promise<PreparedBlueprint> => {
-    const path = await locator.pathOf(id);
-    let prepared: PreparedBlueprint;
-    try {
-      prepared = await conductor.prepare(path);
-    } catch (error) {
-      // The file may be gone or renamed since the id → file map was read.
-      if (retry && error instanceof ConductorError && error.code === "blueprint_unreadable") {
-        locator.forget();
-        return prepareById(id, false);
-      }
-      throw error;
-    }
-    if (prepared.graph.id !== id) {
-      // The file now declares another id.
-      locator.forget();
-      if (retry) return prepareById(id, false);
-      throw new ConnectError(`the project has no blueprint "${id}"`, Code.NotFound);
-    }
-    return prepared;
-  };
-  return {
-    locator,
-    async prepare(choice) {
-      switch (choice.case) {
-        case "blueprintId":
-          return prepareById(choice.value, true);
-        case "document":
-          return conductor.prepare(parseBlueprint(choice.value));
-        default:
-          throw new ConnectError(
-            "no blueprint given: set blueprint_id (a blueprint of the project) or document (JSON or YAML text)",
-            Code.InvalidArgument,
-          );
-      }
-    },
-  };
-}
 
 /**
  * The implementation of `conductor.api.v1.ConductorService` over an embedded {@link Conductor}. Each method maps

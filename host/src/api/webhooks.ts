@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecutionHandle } from "../conductor.js";
 import { ConductorError } from "../errors.js";
-import type { ExecutionStarter } from "./api-service.js";
+import type { ExecutionStarter } from "./execution-starter.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { jsonText } from "./json-text.js";
 

@@ -1,4 +1,6 @@
 /** `POST /hooks/<blueprint-id>`: the JSON body is the inputs; answers when done, or at once with ?async=1. */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { ExecutionStatus } from "@conductor/sdk/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiFixture, startApiFixture } from "./api-fixture.js";
@@ -91,5 +93,16 @@ describe("webhooks", () => {
     const array = await postJson(`${hooks}/sum`, [1, 2]);
     expect(array.status).toBe(400);
     expect((array.json.error as { message: string }).message).toMatch(/must be a JSON object/);
+  });
+
+  it("finds a blueprint file added while serving, and runs its new version soon after an edit", async () => {
+    const file = join(fixture.dir, "added.blueprint.yaml");
+    const blueprint = (value: number) =>
+      `conductor: blueprint/v1\nid: added\noutputs: { value: c.value }\nnodes:\n  c: { type: core.constant, config: { value: ${value} } }\n`;
+    await writeFile(file, blueprint(1));
+    expect((await postJson(`${hooks}/added`, {})).json.outputs).toEqual({ value: 1 });
+    await writeFile(file, blueprint(2));
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect((await postJson(`${hooks}/added`, {})).json.outputs).toEqual({ value: 2 });
   });
 });
