@@ -44,20 +44,20 @@ export interface JournalOptions {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS blueprints (
   key TEXT PRIMARY KEY, source TEXT NOT NULL, document TEXT NOT NULL
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS executions (
   id TEXT PRIMARY KEY, blueprint_id TEXT NOT NULL, status TEXT NOT NULL, started_at INTEGER NOT NULL,
   finished_at INTEGER, duration_ms REAL, failure TEXT, last_seq INTEGER NOT NULL DEFAULT 0,
   blueprint_key TEXT, project_dir TEXT, parent_id TEXT, inputs TEXT
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS executions_by_start ON executions (started_at DESC);
 CREATE TABLE IF NOT EXISTS event_batches (
-  execution_id TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, events TEXT NOT NULL,
-  PRIMARY KEY (execution_id, first_seq)
-) WITHOUT ROWID;
+  execution_id TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, events TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS event_batches_by_execution ON event_batches (execution_id, first_seq);
 CREATE TABLE IF NOT EXISTS result_cache (
   key TEXT PRIMARY KEY, node_type TEXT NOT NULL, outputs TEXT NOT NULL, created_at INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 `;
 
 /**
@@ -207,7 +207,9 @@ export class Journal implements ExecutionStore, Durability {
     const rows = this.db
       .prepare("SELECT events FROM event_batches WHERE execution_id = ? AND last_seq > ? ORDER BY first_seq")
       .all(executionId, afterSeq) as unknown as { events: string }[];
-    return rows.flatMap((row) => this.codec.decode(row.events)).filter((event) => event.seq > afterSeq);
+    return rows
+      .flatMap((row) => this.codec.decode(row.events, executionId))
+      .filter((event) => event.seq > afterSeq);
   }
 
   /** Executions that were running when their host stopped. */

@@ -14,15 +14,16 @@ import type { ExecutionEvent } from "../scheduler/execution-events.js";
 export class EventCodec {
   constructor(private readonly blobDir: string) {}
 
-  /** JSON text of a batch of events. */
+  /** JSON text of a batch of events of one execution (the execution id is stored once, beside the batch). */
   encode(events: readonly ExecutionEvent[]): string {
     return JSON.stringify(events.map((event) => this.storable(event)));
   }
 
-  decode(text: string): ExecutionEvent[] {
-    return (JSON.parse(text) as Record<string, unknown>[]).map(
-      (event) => this.revive(event) as ExecutionEvent,
-    );
+  decode(text: string, executionId: string): ExecutionEvent[] {
+    return (JSON.parse(text) as Record<string, unknown>[]).map((event) => {
+      event.executionId = executionId;
+      return this.revive(event) as ExecutionEvent;
+    });
   }
 
   /** A value in storable form (for the result cache, which stores outputs the same way). */
@@ -62,25 +63,26 @@ export class EventCodec {
   }
 
   private storable(event: ExecutionEvent): unknown {
-    switch (event.type) {
+    const { executionId: _stored, ...rest } = event;
+    switch (rest.type) {
       case "execution.started":
-        return { ...event, inputs: this.storableValue(event.inputs) };
+        return { ...rest, inputs: this.storableValue(rest.inputs) };
       case "node.started":
-        return event.inputs === undefined ? event : { ...event, inputs: this.storableValue(event.inputs) };
+        return rest.inputs === undefined ? rest : { ...rest, inputs: this.storableValue(rest.inputs) };
       case "node.completed":
-        return { ...event, outputs: this.storableValue(event.outputs) };
+        return { ...rest, outputs: this.storableValue(rest.outputs) };
       case "node.chunk":
-        return { ...event, value: this.storableValue(event.value) };
+        return { ...rest, value: this.storableValue(rest.value) };
       case "node.failed":
-        return { ...event, failure: this.storableValue(event.failure) };
+        return { ...rest, failure: this.storableValue(rest.failure) };
       case "execution.finished":
         return {
-          ...event,
-          outputs: this.storableValue(event.outputs),
-          ...(event.failure === undefined ? {} : { failure: this.storableValue(event.failure) }),
+          ...rest,
+          outputs: this.storableValue(rest.outputs),
+          ...(rest.failure === undefined ? {} : { failure: this.storableValue(rest.failure) }),
         };
       default:
-        return event;
+        return rest;
     }
   }
 
