@@ -11,6 +11,9 @@ import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { createStaticFiles, DEFAULT_DEBUGGER_DIR } from "./static-files.js";
 import { HOOKS_PREFIX, handleWebhook, reply } from "./webhooks.js";
 
+/** How long a new connection may take to send its first bytes. */
+const FIRST_BYTES_TIMEOUT_MS = 30_000;
+
 /** Options of {@link createApiServer}. */
 export interface ApiServerOptions {
   /** The address to bind. Default 127.0.0.1; any non-loopback address requires `token`. */
@@ -129,7 +132,14 @@ export async function createApiServer(
   const listener = net.createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
+    // Until an HTTP server owns the socket, a reset from the client must not become an uncaught error, and a
+    // client that connects and says nothing must not hold the socket for ever.
+    const ignore = () => {};
+    socket.on("error", ignore);
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
     socket.once("data", (chunk: Buffer) => {
+      socket.off("error", ignore);
+      socket.setTimeout(0);
       socket.pause();
       socket.unshift(chunk);
       if (chunk.subarray(0, 3).toString("latin1") === "PRI") {
@@ -149,6 +159,10 @@ export async function createApiServer(
       resolve();
     });
   });
+  // Accepting can fail while serving (e.g. out of file descriptors); the server goes on with the next connection.
+  listener.on("error", (error) =>
+    process.emitWarning(`the API server could not accept a connection: ${error.message}`),
+  );
   const port = (listener.address() as AddressInfo).port;
   const urlHost =
     host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;

@@ -1,0 +1,38 @@
+/** The listener that hands each connection to HTTP/1.1 or HTTP/2 by its first bytes, under misbehaving clients. */
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ApiFixture, startApiFixture } from "./api-fixture.js";
+import { httpRequest } from "./http-request.js";
+
+describe("createApiServer()", () => {
+  let fixture: ApiFixture;
+  beforeAll(async () => {
+    fixture = await startApiFixture();
+  });
+  afterAll(async () => {
+    await fixture?.close();
+  });
+
+  it("stays up when clients reset their connection before or after their first bytes", async () => {
+    for (const send of ["", "GET /heal", "PRI * HTTP/2.0\r\n"]) {
+      const socket = net.connect(fixture.server.port, "127.0.0.1");
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+      if (send !== "") socket.write(send);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      socket.resetAndDestroy();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect((await httpRequest(`${fixture.server.url}/healthz`)).body).toBe("ok\n");
+  });
+
+  it("answers 404 outside the API, the webhooks and the pages, and 405 for other methods on pages", async () => {
+    const missing = await httpRequest(`${fixture.server.url}/nothing-here`);
+    expect(missing.status).toBe(404);
+    const rpc = await httpRequest(`${fixture.server.url}/conductor.api.v1.ConductorService/NoSuchMethod`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(rpc.status).toBe(404);
+  });
+});
