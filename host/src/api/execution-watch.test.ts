@@ -62,12 +62,18 @@ describe("watchExecution()", () => {
     expect(seen).toEqual([]);
   });
 
-  it("ends when its signal aborts", async () => {
+  it("ends with UNAVAILABLE when its signal aborts, saying where to resume", async () => {
     const abort = new AbortController();
     const conductor = recordedOnly([event(1, "node.queued")], () => "running");
     const seen: number[] = [];
     setTimeout(() => abort.abort(), 50);
-    for await (const { event } of watchExecution(conductor, "x", 0, abort.signal)) seen.push(event!.seq);
+    const watching = (async () => {
+      for await (const { event } of watchExecution(conductor, "x", 0, abort.signal)) seen.push(event!.seq);
+    })();
+    await expect(watching).rejects.toMatchObject({
+      code: 14,
+      rawMessage: "the server is shutting down; watch again with after_seq 1 to resume",
+    });
     expect(seen).toEqual([1]);
   });
 

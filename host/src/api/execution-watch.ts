@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { type WatchExecutionResponse, WatchExecutionResponseSchema } from "@conductor/sdk/client";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Conductor } from "../conductor.js";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 import { toConnectError } from "./api-errors.js";
@@ -11,8 +12,8 @@ const QUIET_MS = 1_000;
 /**
  * The events of an execution as a stream (WatchExecution): those recorded after `afterSeq` (a watcher that comes
  * late gets what happened so far), then live ones, ending after `execution.finished`, or at once when the execution
- * had finished and everything after `afterSeq` was sent. Ends when `signal` aborts (the caller left, or the server
- * shuts down).
+ * had finished and everything after `afterSeq` was sent. When `signal` aborts (the caller left, or the server shuts
+ * down) it ends with UNAVAILABLE.
  *
  * An execution can be recorded as running without running in this host: run by another process on the same
  * journal, or interrupted by a crash and not resumed yet. Its events never come live here, so after a quiet
@@ -59,7 +60,15 @@ export async function* watchExecution(
         yield create(WatchExecutionResponseSchema, { event: toApiEvent(event) });
         if (event.type === "execution.finished") return;
       }
-      if (ended || finished || signal.aborted) return;
+      if (ended || finished) return;
+      if (signal.aborted) {
+        // The caller left (then nobody reads this), or the server is shutting down: say so, so that a client can
+        // tell this end from a finished execution and watch again elsewhere with `after_seq`.
+        throw new ConnectError(
+          `the server is shutting down; watch again with after_seq ${lastSeq} to resume`,
+          Code.Unavailable,
+        );
+      }
       const woken = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), QUIET_MS);
         wake = () => {

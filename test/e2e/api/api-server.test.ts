@@ -1,8 +1,10 @@
 /** The listener that hands each connection to HTTP/1.1 or HTTP/2 by its first bytes, under misbehaving clients. */
 import net from "node:net";
+import { ExecutionStatus } from "@conductor/sdk/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiFixture, startApiFixture } from "./api-fixture.js";
 import { httpRequest } from "./http-request.js";
+import { CallError, protocolClient } from "./protocol-clients.js";
 
 describe("createApiServer()", () => {
   let fixture: ApiFixture;
@@ -34,5 +36,37 @@ describe("createApiServer()", () => {
       body: "{}",
     });
     expect(rpc.status).toBe(404);
+  });
+});
+
+describe("ApiServer.close()", () => {
+  it("ends watch streams with UNAVAILABLE and answers waiting RunExecution calls with their cancelled execution", async () => {
+    const fixture = await startApiFixture();
+    try {
+      const api = protocolClient("connect", fixture.server.url);
+      const { executionId } = await api.startExecution({ blueprint: { case: "blueprintId", value: "long" } });
+      const seen: string[] = [];
+      // Handled from the start: it fails while close() is awaited.
+      const watching = (async () => {
+        for await (const { event } of api.watchExecution({ executionId })) seen.push(event?.kind.case ?? "");
+      })().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const running = api.runExecution({ blueprint: { case: "blueprintId", value: "long" } });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await fixture.server.close();
+      const watchError = await watching;
+      expect(watchError).toBeInstanceOf(CallError);
+      expect((watchError as CallError).code).toBe(14);
+      expect((watchError as CallError).message).toMatch(
+        /the server is shutting down; watch again with after_seq \d+/,
+      );
+      expect(seen.slice(0, 3)).toEqual(["executionStarted", "nodeQueued", "nodeStarted"]);
+      const run = await running;
+      expect(run.status).toBe(ExecutionStatus.CANCELLED);
+    } finally {
+      await fixture.close();
+    }
   });
 });
