@@ -18,6 +18,9 @@ import { InputsForm } from "./inputs-form.js";
 import { graphOfNodeIds } from "./layout.js";
 import { SidePanel } from "./side-panel.js";
 
+/** How often a broken watch stream is opened again before the problem is shown. */
+const WATCH_ATTEMPTS = 5;
+
 interface Problem {
   message: string;
   lines: string[];
@@ -60,15 +63,36 @@ export function App() {
       watching.current?.abort();
       const controller = new AbortController();
       watching.current = controller;
+      // A stream cut by the network or a restarting server is resumed after the last event seen.
+      let afterSeq = 0;
       try {
-        for await (const { event } of target.watchExecution({ executionId }, { signal: controller.signal })) {
-          if (event === undefined) continue;
-          setExecution((view) =>
-            view === undefined || view.executionId !== executionId ? view : applyEvent(view, event),
-          );
+        for (let attempt = 1; ; attempt++) {
+          try {
+            for await (const { event } of target.watchExecution(
+              { executionId, afterSeq },
+              { signal: controller.signal },
+            )) {
+              if (event === undefined) continue;
+              afterSeq = Math.max(afterSeq, event.seq);
+              attempt = 1;
+              setExecution((view) =>
+                view === undefined || view.executionId !== executionId ? view : applyEvent(view, event),
+              );
+            }
+            return;
+          } catch (error) {
+            if (controller.signal.aborted) return;
+            const retry =
+              error instanceof ConnectError &&
+              (error.code === Code.Unavailable || error.code === Code.Unknown) &&
+              attempt < WATCH_ATTEMPTS;
+            if (!retry) {
+              report(error);
+              return;
+            }
+            await new Promise((resolve) => setTimeout(resolve, attempt * 1_000));
+          }
         }
-      } catch (error) {
-        if (!controller.signal.aborted) report(error);
       } finally {
         if (watching.current === controller) watching.current = undefined;
         void refreshHistory();
