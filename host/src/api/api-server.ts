@@ -6,6 +6,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Conductor } from "../conductor.js";
 import { createApiService } from "./api-service.js";
 import { authInterceptor, bindProblem, createAuthPolicy } from "./auth.js";
+import { corsProblem, createCorsPolicy } from "./cors.js";
 import { createExecutionStarter } from "./execution-starter.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { createStaticFiles, DEFAULT_DEBUGGER_DIR } from "./static-files.js";
@@ -26,6 +27,11 @@ export interface ApiServerOptions {
   debuggerDir?: string | false;
   /** Whether `POST /hooks/<blueprint-id>` starts blueprints. Default true. */
   webhooks?: boolean;
+  /**
+   * Origins of browser apps served elsewhere that may call the API (CORS), e.g. `https://app.example.com`; `*` for
+   * any, which needs `token`. Default: none (the debugger is served from the same origin and needs no CORS).
+   */
+  corsOrigins?: readonly string[];
   /** How long close() lets open calls finish before it drops their connections. Default 5 s. */
   closeGraceMs?: number;
 }
@@ -62,8 +68,9 @@ export async function createApiServer(
   options: ApiServerOptions = {},
 ): Promise<ApiServer> {
   const host = options.host ?? "127.0.0.1";
-  const problem = bindProblem(host, options.token);
+  const problem = bindProblem(host, options.token) ?? corsProblem(options.corsOrigins ?? [], options.token);
   if (problem !== undefined) throw new Error(problem);
+  const crossOrigin = createCorsPolicy(options.corsOrigins ?? []);
   const policy = createAuthPolicy(host, options.token);
   const shutdown = new AbortController();
   const starter = createExecutionStarter(conductor);
@@ -113,6 +120,7 @@ export async function createApiServer(
     },
   });
   const handler = (request: Parameters<typeof rpc>[0], response: Parameters<typeof rpc>[1]) => {
+    if (crossOrigin.handle(request, response)) return;
     if (closing) {
       response.setHeader("Connection", "close");
       reply(response, 503, { error: { code: "closed", message: "the server is shutting down" } });

@@ -78,6 +78,7 @@ options:
   --host <address>      the address to bind (default 127.0.0.1)
   --token <secret>      require "Authorization: Bearer <secret>" on every call (default: $CONDUCTOR_TOKEN);
                         required for any bind that is not loopback, e.g. --host 0.0.0.0
+  --cors-origin <origin>  let browser apps from this origin call the API (repeatable; "*" needs --token)
   --no-debugger         serve no debugger pages
   --verbose             pass every runtime's stderr through
   --project <dir>       the project directory

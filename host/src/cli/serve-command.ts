@@ -1,6 +1,7 @@
 import { styleText } from "node:util";
 import { type ApiServer, createApiServer } from "../api/api-server.js";
 import { bindProblem } from "../api/auth.js";
+import { corsProblem } from "../api/cors.js";
 import type { Conductor, NodeTypeEntry } from "../conductor.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
 import { openConductor } from "./open-conductor.js";
@@ -19,6 +20,7 @@ export default async function serve(context: CommandContext): Promise<number> {
       project: { type: "string" },
       verbose: { type: "boolean" },
       "no-debugger": { type: "boolean" },
+      "cors-origin": { type: "string", multiple: true },
     },
   });
   if (typeof parsed === "number") return parsed;
@@ -30,7 +32,8 @@ export default async function serve(context: CommandContext): Promise<number> {
     return EXIT.usage;
   }
   const token = values.token ?? process.env.CONDUCTOR_TOKEN;
-  const problem = bindProblem(host, token);
+  const corsOrigins = values["cors-origin"] ?? [];
+  const problem = bindProblem(host, token) ?? corsProblem(corsOrigins, token);
   if (problem !== undefined) {
     context.stderr.write(`conductor serve: ${problem}\n`);
     return EXIT.usage;
@@ -55,6 +58,7 @@ export default async function serve(context: CommandContext): Promise<number> {
       port,
       ...(token === undefined || token === "" ? {} : { token }),
       ...(values["no-debugger"] === true ? { debuggerDir: false as const } : {}),
+      ...(corsOrigins.length === 0 ? {} : { corsOrigins }),
     });
   } catch (error) {
     await conductor?.close();
@@ -79,6 +83,7 @@ export default async function serve(context: CommandContext): Promise<number> {
       token === undefined || token === ""
         ? "  auth      none (loopback only)"
         : '  auth      bearer token required ("Authorization: Bearer <token>"; in the debugger: /#token=<token>)',
+      ...(corsOrigins.length === 0 ? [] : [`  cors      ${corsOrigins.join(", ")}`]),
       "press Ctrl-C to stop",
       "",
     ].join("\n"),
