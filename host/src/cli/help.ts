@@ -79,6 +79,8 @@ options:
   --token <secret>      require "Authorization: Bearer <secret>" on every call (default: $CONDUCTOR_TOKEN);
                         required for any bind that is not loopback, e.g. --host 0.0.0.0
   --cors-origin <origin>  let browser apps from this origin call the API (repeatable; "*" needs --token)
+  --resume              continue the executions the journal shows as running (their host died); only when
+                        no other conductor process runs this project
   --no-debugger         serve no debugger pages
   --verbose             pass every runtime's stderr through
   --project <dir>       the project directory

@@ -21,6 +21,7 @@ export default async function serve(context: CommandContext): Promise<number> {
       verbose: { type: "boolean" },
       "no-debugger": { type: "boolean" },
       "cors-origin": { type: "string", multiple: true },
+      resume: { type: "boolean" },
     },
   });
   if (typeof parsed === "number") return parsed;
@@ -71,6 +72,18 @@ export default async function serve(context: CommandContext): Promise<number> {
     return reportError(context, error, false);
   }
 
+  // Executions the journal shows as running were cut off by a host that died; continue them when asked to.
+  let resumed = 0;
+  if (values.resume === true) {
+    try {
+      resumed = (await conductor.resumeUnfinished()).length;
+    } catch (error) {
+      context.stderr.write(
+        `conductor serve: could not resume unfinished executions: ${(error as Error).message}\n`,
+      );
+    }
+  }
+
   const url = server.url;
   const runtimes = new Set(nodeTypes.map((entry) => entry.runtime));
   context.stdout.write(
@@ -84,6 +97,9 @@ export default async function serve(context: CommandContext): Promise<number> {
         ? "  auth      none (loopback only)"
         : '  auth      bearer token required ("Authorization: Bearer <token>"; in the debugger: /#token=<token>)',
       ...(corsOrigins.length === 0 ? [] : [`  cors      ${corsOrigins.join(", ")}`]),
+      ...(values.resume === true
+        ? [`  resumed   ${resumed} unfinished execution${resumed === 1 ? "" : "s"}`]
+        : []),
       "press Ctrl-C to stop",
       "",
     ].join("\n"),

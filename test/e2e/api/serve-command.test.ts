@@ -3,9 +3,11 @@
  * stops gracefully on SIGTERM, cancelling what runs. Runs the built CLI (host/dist), like the other CLI tests.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { rm } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { ExecutionStatus } from "@conductor/sdk/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeProject } from "./api-fixture.js";
 import { httpRequest, postJson } from "./http-request.js";
@@ -89,4 +91,57 @@ describe("conductor serve", () => {
     expect(stderr).toContain("conductor serve: SIGTERM, shutting down");
     expect(stderr).toContain("conductor serve: stopped");
   });
+
+  it("with --resume, continues an execution whose server was killed mid-run", async () => {
+    await writeFile(
+      join(dir, "pause.blueprint.yaml"),
+      "conductor: blueprint/v1\nid: pause\noutputs: { value: wait.value }\nnodes:\n  first: { type: core.passthrough, inputs: { value: { value: 7 } } }\n  wait: { type: core.delay, config: { ms: 1500 }, inputs: { value: first.value } }\n",
+    );
+    const killed = await startServe(dir, []);
+    server = killed.child;
+    const api = protocolClient("connect", killed.url);
+    const { executionId } = await api.startExecution({ blueprint: { case: "blueprintId", value: "pause" } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const exited = new Promise((resolve) => killed.child.once("exit", resolve));
+    killed.child.kill("SIGKILL");
+    await exited;
+
+    const restarted = await startServe(dir, ["--resume"]);
+    server = restarted.child;
+    expect(restarted.stdout).toContain("resumed   1 unfinished execution");
+    const again = protocolClient("connect", restarted.url);
+    let finished: { status: number; outputsJson: string } | undefined;
+    for await (const { event } of again.watchExecution({ executionId })) {
+      if (event?.kind.case === "executionFinished") finished = event.kind.value;
+    }
+    expect(finished?.status).toBe(ExecutionStatus.COMPLETED);
+    expect(JSON.parse(finished!.outputsJson)).toEqual({ value: 7 });
+    const exit = new Promise((resolve) => restarted.child.once("exit", resolve));
+    restarted.child.kill("SIGTERM");
+    expect(await exit).toBe(0);
+  });
 });
+
+/** Starts `conductor serve --port 0` on a project; resolves once it listens, with its URL and what it printed. */
+function startServe(
+  projectDir: string,
+  args: string[],
+): Promise<{ child: ChildProcess; url: string; stdout: string }> {
+  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--project", projectDir, ...args], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child.stderr!.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout!.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+      if (match !== null && stdout.includes("press Ctrl-C")) resolve({ child, url: match[1]!, stdout });
+    });
+    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  });
+}
