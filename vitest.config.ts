@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
 // One vitest run, one project per suite: unit tests beside the code, then conformance and end-to-end.
-// Packages resolve through their "source" export condition, so tests run against src without a build.
+// Imports of the workspace packages prefer their "source" export condition; the CLI, the Node sidecar and the
+// end-to-end tests run the built code, so `tsc -b` runs first (npm test does).
 const shared = { resolve: { conditions: ["source"] } };
 
 export default defineConfig({

@@ -16,6 +16,7 @@ biome check --error-on-warnings .
 step "type-check (tsc -b, and the tests)"
 tsc -b
 tsc -p tsconfig.tests.json
+tsc -p host/debugger/tsconfig.json
 
 step "generated code is up to date (buf generate, grpc_tools)"
 bash scripts/generate.sh

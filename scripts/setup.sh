@@ -33,6 +33,12 @@ esac
 step "building TypeScript (tsc -b)"
 tsc -b
 
+step "building the visual debugger"
+bash scripts/setup-debugger.sh
+
+step "Debian's Chromium for the browser test (only when missing)"
+bash scripts/setup-browser.sh
+
 step "preparing the Python runtime"
 bash scripts/setup-python.sh
 

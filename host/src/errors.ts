@@ -19,6 +19,8 @@ export type ConductorErrorCode =
   | "runtime_broken"
   /** No runtime serves a node type. */
   | "node_type_unknown"
+  /** A server would listen beyond loopback without a token. */
+  | "server_insecure"
   /** An execution id is unknown. */
   | "execution_not_found"
   /** The conductor was closed. */

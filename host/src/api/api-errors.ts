@@ -15,6 +15,7 @@ const codes: Record<ConductorErrorCode, Code> = {
   node_type_unknown: Code.InvalidArgument,
   execution_not_found: Code.NotFound,
   closed: Code.Unavailable,
+  server_insecure: Code.FailedPrecondition,
   internal: Code.Internal,
 };
 

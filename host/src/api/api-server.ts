@@ -4,6 +4,7 @@ import net, { type AddressInfo, type Socket } from "node:net";
 import { ConductorService } from "@conductor/sdk/client";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Conductor } from "../conductor.js";
+import { ConductorError } from "../errors.js";
 import { createApiService } from "./api-service.js";
 import { authInterceptor, bindProblem, createAuthPolicy } from "./auth.js";
 import { corsProblem, createCorsPolicy } from "./cors.js";
@@ -69,7 +70,7 @@ export async function createApiServer(
 ): Promise<ApiServer> {
   const host = options.host ?? "127.0.0.1";
   const problem = bindProblem(host, options.token) ?? corsProblem(options.corsOrigins ?? [], options.token);
-  if (problem !== undefined) throw new Error(problem);
+  if (problem !== undefined) throw new ConductorError("server_insecure", problem);
   const crossOrigin = createCorsPolicy(options.corsOrigins ?? []);
   const policy = createAuthPolicy(host, options.token);
   const shutdown = new AbortController();

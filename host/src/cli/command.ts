@@ -53,6 +53,8 @@ export function exitCodeOf(error: unknown): number {
     case "inputs_invalid":
     case "node_type_unknown":
       return EXIT.invalid;
+    case "server_insecure":
+      return EXIT.usage;
     case "runtime_start_failed":
     case "abi_mismatch":
     case "runtime_broken":
