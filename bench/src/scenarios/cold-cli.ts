@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { summarize } from "../stats.js";
 import { againstTarget, type Scenario } from "./index.js";
 
-/** A whole `conductor run` of a 10-node in-process blueprint, from process start to exit. */
+/** A whole `conductor run` of a 10-node blueprint of built-in (in-process) nodes, from process start to exit. */
 export const coldCliScenario: Scenario = {
   id: "cold-cli",
   title: "cold `conductor run` of a 10-node blueprint",
