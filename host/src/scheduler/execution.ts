@@ -4,94 +4,27 @@ import { cacheKey } from "./cache-key.js";
 import { conditionHolds } from "./condition.js";
 import type {
   CompensationRecord,
-  EventHub,
   ExecutionEvent,
   ExecutionStatus,
   NodeFailureRecord,
   NodeStatus,
 } from "./execution-events.js";
 import type { ExecutionPlan } from "./execution-plan.js";
+import type { ExecutionOptions, ExecutionResult, NodeRecord } from "./execution-types.js";
+import { HeartbeatWatch } from "./heartbeat-watch.js";
 import { type MapOutcome, MapRun } from "./map-run.js";
-import { decideInputs, type InputSources } from "./node-inputs.js";
+import { decideInputs, failureAsJson, type InputSources } from "./node-inputs.js";
 import { retryDelay } from "./retry-policy.js";
 import { UnitSink } from "./unit-sink.js";
 
-/** What an execution recorded about one node. */
-export interface NodeRecord {
-  nodeId: string;
-  type: string;
-  runtime: string;
-  status: NodeStatus;
-  attempt: number;
-  /** Milliseconds since the epoch, when it started. */
-  startedAt?: number;
-  durationMs?: number;
-  /** Output values; values from other processes stay encoded until read (see `toLive`). */
-  outputs?: Record<string, unknown>;
-  failure?: FailureInfo;
-}
-
-/** The outcome of an execution. */
-export interface ExecutionResult {
-  executionId: string;
-  blueprintId: string;
-  status: ExecutionStatus;
-  /** The blueprint's outputs, decoded. */
-  outputs: Record<string, unknown>;
-  /** The failure that failed the execution. */
-  failure?: NodeFailureRecord;
-  /** Failures the error policies handled (`onError: continue` or `route`); the execution went on. */
-  handledFailures: NodeFailureRecord[];
-  /** Compensations run after a failure, in the order they ran. */
-  compensations: CompensationRecord[];
-  startedAt: number;
-  durationMs: number;
-  nodes: Record<string, NodeRecord>;
-}
-
-/** A persistent cache of node results, keyed by {@link cacheKey}. */
-export interface ResultCache {
-  get(key: string): Record<string, unknown> | undefined;
-  put(key: string, nodeType: string, outputs: Record<string, unknown>): void;
-}
-
-/** The journal's promise: records are made durable in batches; `flush` waits for the current batch. */
-export interface Durability {
-  readonly pending: boolean;
-  flush(): Promise<void>;
-}
-
-/** What a resumed execution already knows of its nodes, from the journal. */
-export interface ResumeState {
-  /** The last event number recorded; new events continue after it. */
-  lastSeq: number;
-  /** Nodes that finished, by index, in the order they finished. */
-  finished: {
-    index: number;
-    status: "completed" | "cached" | "skipped" | "failed";
-    outputs?: Record<string, unknown>;
-    attempt: number;
-    failure?: FailureInfo;
-  }[];
-  /** Attempts already made by nodes that did not finish (a running node is tried again). */
-  attempts: Map<number, number>;
-  /** A node had failed the execution before the host stopped: the execution finishes failed. */
-  failed?: { index: number; failure: FailureInfo };
-  /** Emit the finished nodes as cached completions (a re-run reusing another execution's results). */
-  replay?: boolean;
-}
-
-/** Options of one execution. */
-export interface ExecutionOptions {
-  executionId: string;
-  inputs: Record<string, unknown>;
-  /** Most invocations of this execution running at once. */
-  maxConcurrency: number;
-  hub: EventHub;
-  cache?: ResultCache | undefined;
-  durability?: Durability | undefined;
-  resume?: ResumeState | undefined;
-}
+export type {
+  Durability,
+  ExecutionOptions,
+  ExecutionResult,
+  NodeRecord,
+  ResultCache,
+  ResumeState,
+} from "./execution-types.js";
 
 type Unit = readonly number[];
 
@@ -99,8 +32,12 @@ type Unit = readonly number[];
  * One run of a blueprint: the dispatch loop. Per-node state lives in flat arrays; a node starts when every node it
  * reads from has finished, in parallel up to the concurrency limit (runtimes queue beyond their own limits).
  * Policy lives in small modules beside this one: input resolution and skipping (node-inputs), conditions
- * (condition), retries (retry-policy), map fan-out (map-run), result caching (cache-key); I/O goes through the
- * runtime connections and the durability barrier.
+ * (condition), retries (retry-policy), heartbeats (heartbeat-watch), map fan-out (map-run), result caching
+ * (cache-key), resumption (resume-state); I/O goes through the runtime connections and the durability barrier.
+ *
+ * Longer than most files (about 800 lines) because it is one state machine: every transition of a node's state
+ * is here, so that the invariants between the arrays (status, outputs, attempts, waiting counts) are checked in
+ * one place. What does not touch those arrays lives in the modules above.
  */
 export class Execution implements InputSources {
   readonly executionId: string;
@@ -119,7 +56,7 @@ export class Execution implements InputSources {
   private readonly cacheKeys: (string | undefined)[];
   /** Failures decided by the host for a running node (a missed heartbeat), reported when its runtime stops it. */
   private readonly hostFailures: (FailureInfo | undefined)[];
-  private readonly heartbeatTimers = new Map<number, NodeJS.Timeout>();
+  private readonly heartbeats = new HeartbeatWatch();
   private readonly retryTimers = new Map<number, NodeJS.Timeout>();
   private readonly units = new Set<UnitSink>();
   private readonly maps = new Map<number, MapRun>();
@@ -668,30 +605,23 @@ export class Execution implements InputSources {
   }
 
   private armHeartbeat(index: number): void {
-    const timeoutMs = this.graph.nodes[index]!.policy.heartbeatTimeoutMs;
-    if (timeoutMs <= 0) return;
-    clearTimeout(this.heartbeatTimers.get(index));
-    const timer = setTimeout(() => {
-      this.heartbeatTimers.delete(index);
-      const node = this.graph.nodes[index]!;
-      this.hostFailures[index] = {
-        message: `node "${node.id}" (${node.type}) sent no heartbeat, progress or log for ${timeoutMs} ms`,
-        type: "heartbeat.timeout",
-        retryable: true,
-      };
-      for (const unit of this.units) if (unit.runs(index)) unit.control?.cancel("heartbeat timeout");
-    }, timeoutMs);
-    timer.unref();
-    this.heartbeatTimers.set(index, timer);
+    this.heartbeats.arm(index, this.graph.nodes[index]!.policy.heartbeatTimeoutMs, this.onHeartbeatMissed);
   }
 
   private disarmHeartbeat(index: number): void {
-    const timer = this.heartbeatTimers.get(index);
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      this.heartbeatTimers.delete(index);
-    }
+    this.heartbeats.disarm(index);
   }
+
+  /** A node went silent for longer than its heartbeat timeout: stop it; its runtime's answer becomes a failure. */
+  private readonly onHeartbeatMissed = (index: number): void => {
+    const node = this.graph.nodes[index]!;
+    this.hostFailures[index] = {
+      message: `node "${node.id}" (${node.type}) sent no heartbeat, progress or log for ${node.policy.heartbeatTimeoutMs} ms`,
+      type: "heartbeat.timeout",
+      retryable: true,
+    };
+    for (const unit of this.units) if (unit.runs(index)) unit.control?.cancel("heartbeat timeout");
+  };
 
   // ---------------------------------------------------------------- the end
 
@@ -775,7 +705,7 @@ export class Execution implements InputSources {
     const status: ExecutionStatus =
       this.stopping === "cancelled" ? "cancelled" : this.firstFailure !== undefined ? "failed" : "completed";
     this.status = status;
-    for (const timer of this.heartbeatTimers.values()) clearTimeout(timer);
+    this.heartbeats.clear();
     const outputs: Record<string, unknown> = {};
     for (const [name, binding] of Object.entries(this.graph.outputs)) {
       const value =
@@ -874,13 +804,3 @@ export class Execution implements InputSources {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-/** A failure as the JSON value of an `error` port. */
-function failureAsJson(failure: FailureInfo): Record<string, unknown> {
-  return {
-    message: failure.message,
-    type: failure.type,
-    retryable: failure.retryable,
-    ...(failure.details === undefined ? {} : { details: toLive(failure.details) }),
-  };
-}

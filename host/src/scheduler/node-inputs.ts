@@ -1,3 +1,4 @@
+import { type FailureInfo, toLive } from "@conductor/sdk/protocol";
 import type { GraphNode } from "../blueprint/blueprint-graph.js";
 
 /** Where the values of a node's inputs come from while an execution runs. */
@@ -57,4 +58,14 @@ function absenceOf(sources: InputSources, index: number, port: string): string {
   return outputs === undefined
     ? `node "${sources.idOf(index)}" did not run to completion`
     : `node "${sources.idOf(index)}" did not produce "${port}"`;
+}
+
+/** A failure as the JSON value of a node's `error` port (`onError: route`). */
+export function failureAsJson(failure: FailureInfo): Record<string, unknown> {
+  return {
+    message: failure.message,
+    type: failure.type,
+    retryable: failure.retryable,
+    ...(failure.details === undefined ? {} : { details: toLive(failure.details) }),
+  };
 }

@@ -1,7 +1,8 @@
 import type { FailureInfo } from "@conductor/sdk/protocol";
 import { type BlueprintGraph, ERROR_PORT } from "../blueprint/blueprint-graph.js";
-import type { ResumeState } from "./execution.js";
 import type { ExecutionEvent } from "./execution-events.js";
+import type { ResumeState } from "./execution-types.js";
+import { failureAsJson } from "./node-inputs.js";
 
 /**
  * Rebuilds what an execution had finished from its journaled events, so that resuming it runs only what did not
@@ -42,7 +43,9 @@ export function resumeStateOf(graph: BlueprintGraph, events: readonly ExecutionE
             status: "failed",
             attempt: event.attempt,
             failure: event.failure,
-            ...(event.handling === "route" ? { outputs: { [ERROR_PORT]: failureJson(event.failure) } } : {}),
+            ...(event.handling === "route"
+              ? { outputs: { [ERROR_PORT]: failureAsJson(event.failure) } }
+              : {}),
           });
         } else {
           failed ??= { index, failure: event.failure };
@@ -79,8 +82,4 @@ export function rerunStateOf(
     attempts: new Map(),
     replay: true,
   };
-}
-
-function failureJson(failure: FailureInfo): Record<string, unknown> {
-  return { message: failure.message, type: failure.type, retryable: failure.retryable };
 }
