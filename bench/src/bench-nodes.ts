@@ -25,8 +25,9 @@ export const benchNodes = [increment, sleep];
 export const tableRows = defineNode({
   type: "bench.table-rows",
   input: { table: values.table() },
-  output: { table: values.table(), rows: z.number().int() },
-  run: ({ table }) => ({ table, rows: table.numRows }),
+  output: { table: values.table(), rows: z.number().int(), arrayBufferBytes: z.number() },
+  // Reports the host's ArrayBuffer memory while the table is in hand: what the host holds at its peak.
+  run: ({ table }) => ({ table, rows: table.numRows, arrayBufferBytes: process.memoryUsage().arrayBuffers }),
 });
 
 export const allBenchNodes = [increment, sleep, tableRows];
