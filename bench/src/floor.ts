@@ -1,18 +1,23 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Summary, summarize } from "./stats.js";
 
 /**
- * Measures the raw Unix-socket round trip between this process and a child process (100-byte messages, one in
- * flight): the floor every cross-process dispatch figure is divided by.
+ * The floor: the round trip of a 100-byte message over a raw Unix socket between this process and a child process
+ * (one in flight), the least any cross-process dispatch can cost here.
  */
-export async function measureUdsFloor(options: { warmup: number; iterations: number }): Promise<Summary> {
+export interface UdsFloor {
+  roundTrip(): Promise<void>;
+  close(): void;
+}
+
+export async function openUdsFloor(): Promise<UdsFloor> {
   const path = join(mkdtempSync(join(tmpdir(), "bench-")), "echo.sock");
-  const child = spawn(
+  const child: ChildProcess = spawn(
     process.execPath,
     [fileURLToPath(new URL("./uds-echo-server.js", import.meta.url)), path],
     {
@@ -20,31 +25,64 @@ export async function measureUdsFloor(options: { warmup: number; iterations: num
     },
   );
   await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
-  const socket = connect(path);
+  const socket: Socket = connect(path);
   socket.setNoDelay(true);
   await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
   const message = Buffer.alloc(100, 7);
-  const roundTrip = () =>
-    new Promise<void>((resolve) => {
-      let received = 0;
-      const onData = (chunk: Buffer) => {
-        received += chunk.byteLength;
-        if (received >= message.byteLength) {
-          socket.off("data", onData);
-          resolve();
-        }
-      };
-      socket.on("data", onData);
-      socket.write(message);
-    });
-  for (let i = 0; i < options.warmup; i++) await roundTrip();
-  const samples: number[] = [];
-  for (let i = 0; i < options.iterations; i++) {
-    const started = performance.now();
-    await roundTrip();
-    samples.push((performance.now() - started) * 1000);
+  return {
+    roundTrip: () =>
+      new Promise<void>((resolve) => {
+        let received = 0;
+        const onData = (chunk: Buffer) => {
+          received += chunk.byteLength;
+          if (received >= message.byteLength) {
+            socket.off("data", onData);
+            resolve();
+          }
+        };
+        socket.on("data", onData);
+        socket.write(message);
+      }),
+    close: () => {
+      socket.destroy();
+      child.stdin!.end();
+    },
+  };
+}
+
+/**
+ * Measures an operation and the floor in alternating rounds, so that both see the same conditions (on a 2-core
+ * machine the floor moves by 3× depending on which cores the processes run on, and that changes over time).
+ * Gives the median of each, in microseconds.
+ */
+export async function againstFloorInterleaved(
+  operation: () => Promise<unknown>,
+  options: { warmup: number; iterations: number; rounds?: number },
+): Promise<{ floor: Summary; operation: Summary }> {
+  const floor = await openUdsFloor();
+  try {
+    const rounds = options.rounds ?? 10;
+    const perRound = Math.max(1, Math.ceil(options.iterations / rounds));
+    for (let i = 0; i < options.warmup; i++) {
+      await floor.roundTrip();
+      await operation();
+    }
+    const floorSamples: number[] = [];
+    const operationSamples: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < perRound; i++) {
+        const started = performance.now();
+        await floor.roundTrip();
+        floorSamples.push((performance.now() - started) * 1000);
+      }
+      for (let i = 0; i < perRound; i++) {
+        const started = performance.now();
+        await operation();
+        operationSamples.push((performance.now() - started) * 1000);
+      }
+    }
+    return { floor: summarize(floorSamples), operation: summarize(operationSamples) };
+  } finally {
+    floor.close();
   }
-  socket.destroy();
-  child.stdin!.end();
-  return summarize(samples);
 }

@@ -1,6 +1,6 @@
 import type { BlueprintDocument, RuntimeSpec } from "@conductor/host";
 import { benchConductor } from "../bench-conductor.js";
-import { measureUdsFloor } from "../floor.js";
+import { againstFloorInterleaved } from "../floor.js";
 import { pythonRuntime, rustRuntime } from "../runtimes.js";
 import { summarize, timeSequential } from "../stats.js";
 import { againstFloor, againstTarget, type BenchContext, type BenchResult, type Scenario } from "./index.js";
@@ -75,13 +75,13 @@ async function runtimeBench(bench: RuntimeBench, context: BenchContext): Promise
   try {
     await conductor.nodeTypes();
     const iterations = { warmup: context.iterations(1_000), iterations: context.iterations(5_000) };
-    const floorSummary = await measureUdsFloor(iterations);
-    const floor = { what: "raw UDS round trip", value: floorSummary.median };
     const single = await conductor.prepare(chainOf(bench, 1));
     const check = await single.run();
     if (check.outputs.x !== 1)
       throw new Error(`${bench.name} dispatch gave ${JSON.stringify(check.outputs)}`);
-    const dispatch = await timeSequential(() => single.run(), iterations);
+    const measured = await againstFloorInterleaved(() => single.run(), iterations);
+    const floor = { what: "raw UDS round trip", value: measured.floor.median };
+    const dispatch = measured.operation;
     results.push(
       againstFloor(
         `${bench.name}-dispatch`,

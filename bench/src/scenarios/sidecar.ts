@@ -1,6 +1,6 @@
 import { benchConductor, benchNodesModule } from "../bench-conductor.js";
 import { chain } from "../blueprints.js";
-import { measureUdsFloor } from "../floor.js";
+import { againstFloorInterleaved } from "../floor.js";
 import { timeSequential } from "../stats.js";
 import { againstFloor, againstTarget, type Scenario } from "./index.js";
 
@@ -13,11 +13,11 @@ export const sidecarScenarios: Scenario[] = [
       const conductor = await benchConductor({ node: { kind: "node", modules: [benchNodesModule] } });
       try {
         const iterations = { warmup: context.iterations(2_000), iterations: context.iterations(10_000) };
-        const floorSummary = await measureUdsFloor(iterations);
-        const floor = { what: "raw UDS round trip", value: floorSummary.median };
         const single = await conductor.prepare(chain(1, "node"));
         if ((await single.run({ x: 1 })).outputs.x !== 2) throw new Error("sidecar node gave a wrong result");
-        const dispatch = await timeSequential(() => single.run({ x: 1 }), iterations);
+        const measured = await againstFloorInterleaved(() => single.run({ x: 1 }), iterations);
+        const floor = { what: "raw UDS round trip", value: measured.floor.median };
+        const dispatch = measured.operation;
         const ten = await conductor.prepare(chain(10, "node"));
         if ((await ten.run({ x: 0 })).outputs.x !== 10) throw new Error("sidecar chain gave a wrong result");
         const chain10 = await timeSequential(() => ten.run({ x: 0 }), iterations);
