@@ -14,7 +14,9 @@ import { againstTarget, type BenchResult, type Scenario } from "./index.js";
  * - RunExecution (start and wait, one round trip) of a 10-node in-process blueprint (ten core.add), and the same
  *   through a webhook;
  * - requests per second with 32 concurrent clients;
- * - the server's resident memory when idle after start (VmRSS from /proc), and after the load.
+ * - the server's resident memory when idle after start (VmRSS from /proc), and after the load; the idle figure
+ *   beside a floor: a Connect server for the same API that does nothing (`connect-idle-server.ts`), which is what
+ *   Node and the Connect libraries alone hold.
  * The client is a bare node:http request (what a Connect JSON call is on the wire), so the figures are the
  * server's cost plus one loopback round trip, not a client library's.
  */
@@ -39,6 +41,7 @@ export const apiScenario: Scenario = {
       server = started.child;
       await new Promise((resolve) => setTimeout(resolve, 500));
       const idleKb = rssKb(server.pid!);
+      const floorKb = await idleConnectServerKb();
 
       const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
       const rpc = `${started.url}/conductor.api.v1.ConductorService/RunExecution`;
@@ -101,7 +104,11 @@ export const apiScenario: Scenario = {
         ),
         webhook,
         throughput,
-        againstTarget("api-rss-idle", "`conductor serve` RSS, idle after start", idleKb, "KB", 65 * 1024),
+        {
+          ...againstTarget("api-rss-idle", "`conductor serve` RSS, idle after start", idleKb, "KB", 65 * 1024),
+          floor: { what: "a Connect server of the same API doing nothing", value: floorKb },
+          ratio: idleKb / floorKb,
+        },
         afterLoad,
       ];
     } finally {
@@ -136,6 +143,26 @@ function startServer(projectDir: string): Promise<{ child: ChildProcess; url: st
     });
     child.once("exit", (code) => reject(new Error(`conductor serve exited with ${code}: ${stderr}`)));
   });
+}
+
+/** The resident memory of a Connect server for the same API that does nothing, idle after start, in KB. */
+async function idleConnectServerKb(): Promise<number> {
+  const script = fileURLToPath(new URL("../connect-idle-server.js", import.meta.url));
+  const child = spawn(process.execPath, ["--expose-gc", script], { stdio: ["pipe", "pipe", "inherit"] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("listening on")) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`the idle Connect server exited with ${code}`)));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return rssKb(child.pid!);
+  } finally {
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.stdin!.end();
+    await exited;
+  }
 }
 
 /** A process's resident set size in KB, from /proc/<pid>/status. */

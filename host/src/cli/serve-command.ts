@@ -4,6 +4,7 @@ import { bindProblem } from "../api/auth.js";
 import { corsProblem } from "../api/cors.js";
 import type { Conductor, NodeTypeEntry } from "../conductor.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
+import { releaseStartupMemory } from "./idle-memory.js";
 import { openConductor } from "./open-conductor.js";
 
 /**
@@ -104,6 +105,7 @@ export default async function serve(context: CommandContext): Promise<number> {
       "",
     ].join("\n"),
   );
+  releaseStartupMemory();
 
   const stopping = new Promise<string>((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"));
