@@ -4,7 +4,7 @@ import { bindProblem } from "../api/auth.js";
 import { corsProblem } from "../api/cors.js";
 import type { Conductor, NodeTypeEntry } from "../conductor.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
-import { releaseStartupMemory } from "./idle-memory.js";
+import { releaseMemory, releaseMemoryWhenIdle } from "./idle-memory.js";
 import { openConductor } from "./open-conductor.js";
 
 /**
@@ -105,13 +105,16 @@ export default async function serve(context: CommandContext): Promise<number> {
       "",
     ].join("\n"),
   );
-  releaseStartupMemory();
+  // Start-up garbage goes now; what a burst of load grows goes when the server is idle again.
+  releaseMemory();
+  const stopReleasing = releaseMemoryWhenIdle();
 
   const stopping = new Promise<string>((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));
   });
   const signal = await stopping;
+  stopReleasing();
   context.stderr.write(`conductor serve: ${signal}, shutting down\n`);
   // A second signal while shutting down stops at once.
   const force = () => process.exit(EXIT.cancelled);
