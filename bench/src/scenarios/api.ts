@@ -105,7 +105,13 @@ export const apiScenario: Scenario = {
         webhook,
         throughput,
         {
-          ...againstTarget("api-rss-idle", "`conductor serve` RSS, idle after start", idleKb, "KB", 65 * 1024),
+          ...againstTarget(
+            "api-rss-idle",
+            "`conductor serve` RSS, idle after start",
+            idleKb,
+            "KB",
+            65 * 1024,
+          ),
           floor: { what: "a Connect server of the same API doing nothing", value: floorKb },
           ratio: idleKb / floorKb,
         },
