@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,6 +6,7 @@ import * as mathNodes from "../../../test/fixtures/nodes/math-nodes.js";
 import * as policyNodes from "../../../test/fixtures/nodes/policy-nodes.js";
 import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
 import { type Conductor, createConductor } from "../conductor.js";
+import type { ExecutionEvent } from "../scheduler/execution-events.js";
 
 const nodes = [...Object.values(mathNodes), ...Object.values(policyNodes)].filter(
   (value) => typeof value === "object" && value !== null && "kind" in value,
@@ -88,6 +89,63 @@ describe("the journal", () => {
     expect(again.nodes.c).toMatchObject({ status: "completed", attempt: 1 });
     await expect(host.rerun(original.executionId, "d")).rejects.toThrow('blueprint "chain" of execution');
     await host.close();
+  });
+
+  it("reads back an execution recorded start to end in one write, and its events after a given one", async () => {
+    const pure: BlueprintDocument = {
+      conductor: "blueprint/v1",
+      id: "pure",
+      inputs: { x: { schema: { type: "integer" } } },
+      outputs: { x: "b.x" },
+      nodes: {
+        a: { type: "test.add-one", inputs: { x: "inputs.x" } },
+        b: { type: "test.add-one", inputs: { x: "a.x" } },
+      },
+    };
+    const first = await open();
+    const seen: string[] = [];
+    const result = await first.run(pure, { x: 1 }, { onEvent: (event) => seen.push(event.type) });
+    await first.close();
+
+    const second = await open();
+    const replay = (afterSeq?: number): ExecutionEvent[] => {
+      const events: ExecutionEvent[] = [];
+      second.executions.subscribe(result.executionId, (event) => events.push(event), { afterSeq });
+      return events;
+    };
+    const events = replay();
+    expect(events.map((event) => event.type)).toEqual(seen);
+    expect(events.map((event) => event.seq)).toEqual(seen.map((_, i) => i + 1));
+    expect(events.every((event) => event.executionId === result.executionId)).toBe(true);
+    expect(replay(3).map((event) => event.seq)[0]).toBe(4);
+    expect(second.executions.get(result.executionId)).toMatchObject({
+      status: "completed",
+      outputs: { x: 3 },
+    });
+    await second.close();
+  });
+
+  it("opens a journal written before executions kept their events in their own row", async () => {
+    const oldDir = await mkdtemp(join(tmpdir(), "journal-old-"));
+    try {
+      const { DatabaseSync } = await import("node:sqlite");
+      await mkdir(join(oldDir, ".conductor"));
+      const db = new DatabaseSync(join(oldDir, ".conductor", "journal.db"));
+      db.exec(
+        "CREATE TABLE executions (id TEXT PRIMARY KEY, blueprint_id TEXT NOT NULL, status TEXT NOT NULL, started_at INTEGER NOT NULL, finished_at INTEGER, duration_ms REAL, failure TEXT, last_seq INTEGER NOT NULL DEFAULT 0, blueprint_key TEXT, project_dir TEXT, parent_id TEXT, inputs TEXT)",
+      );
+      db.close();
+      const host = await createConductor({
+        nodes,
+        journal: join(oldDir, ".conductor", "journal.db"),
+        project: { dir: oldDir, blueprints: [], nodes: [], runtimes: {} },
+      });
+      const result = await host.run(chain, { x: 1 });
+      expect(host.executions.get(result.executionId)).toMatchObject({ status: "completed" });
+      await host.close();
+    } finally {
+      await rm(oldDir, { recursive: true, force: true });
+    }
   });
 
   it("refuses to resume an execution that already finished, saying what to do instead", async () => {

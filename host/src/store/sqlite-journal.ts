@@ -5,6 +5,7 @@ import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
 import { ConductorError } from "../errors.js";
 import type { Durability, ResultCache } from "../scheduler/execution.js";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
+import { CHECKPOINT_SAFETY_NET_PAGES, Checkpointer } from "./checkpointer.js";
 import {
   applyEvent,
   type ExecutionDetail,
@@ -48,7 +49,7 @@ CREATE TABLE IF NOT EXISTS blueprints (
 CREATE TABLE IF NOT EXISTS executions (
   id TEXT PRIMARY KEY, blueprint_id TEXT NOT NULL, status TEXT NOT NULL, started_at INTEGER NOT NULL,
   finished_at INTEGER, duration_ms REAL, failure TEXT, last_seq INTEGER NOT NULL DEFAULT 0,
-  blueprint_key TEXT, project_dir TEXT, parent_id TEXT, inputs TEXT
+  blueprint_key TEXT, project_dir TEXT, parent_id TEXT, inputs TEXT, events TEXT
 );
 CREATE INDEX IF NOT EXISTS executions_by_start ON executions (started_at DESC);
 CREATE TABLE IF NOT EXISTS event_batches (
@@ -73,9 +74,12 @@ export class Journal implements ExecutionStore, Durability {
   private queue: ExecutionEvent[] = [];
   private cacheQueue: [string, string, string][] = [];
   private readonly origins = new Map<string, ExecutionOrigin>();
+  /** Executions whose start was recorded and whose end was not yet: they may add to the current batch. */
+  private open = 0;
   /** The write scheduled for the end of this turn, while there is one. */
   private written: Promise<void> | undefined;
   private readonly statements: Record<
+    | "recordExecution"
     | "startExecution"
     | "resumeExecution"
     | "finishExecution"
@@ -88,10 +92,17 @@ export class Journal implements ExecutionStore, Durability {
   >;
   readonly cache: ResultCache;
 
-  private constructor(db: DatabaseSync, blobDir: string) {
+  private constructor(
+    db: DatabaseSync,
+    blobDir: string,
+    private readonly checkpointer: Checkpointer | undefined,
+  ) {
     this.db = db;
     this.codec = new EventCodec(blobDir);
     this.statements = {
+      recordExecution: db.prepare(
+        "INSERT OR REPLACE INTO executions (id, blueprint_id, status, started_at, finished_at, duration_ms, failure, last_seq, blueprint_key, project_dir, parent_id, inputs, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
       startExecution: db.prepare(
         "INSERT OR REPLACE INTO executions (id, blueprint_id, status, started_at, last_seq, blueprint_key, project_dir, parent_id, inputs) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
       ),
@@ -129,13 +140,15 @@ export class Journal implements ExecutionStore, Durability {
   static async open(options: JournalOptions): Promise<Journal> {
     const { DatabaseSync } = await import("node:sqlite");
     mkdirSync(dirname(options.path), { recursive: true });
+    const synchronous = options.durability === "full" ? "FULL" : "NORMAL";
     let db: DatabaseSync;
     try {
       db = new DatabaseSync(options.path);
-      db.exec(
-        `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.durability === "full" ? "FULL" : "NORMAL"}; PRAGMA busy_timeout = 5000;`,
-      );
+      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA busy_timeout = 5000;`);
       db.exec(SCHEMA);
+      const columns = db.prepare("PRAGMA table_info(executions)").all() as { name: string }[];
+      if (!columns.some((column) => column.name === "events"))
+        db.exec("ALTER TABLE executions ADD COLUMN events TEXT");
     } catch (error) {
       throw new ConductorError(
         "internal",
@@ -143,7 +156,10 @@ export class Journal implements ExecutionStore, Durability {
         { cause: error },
       );
     }
-    return new Journal(db, join(dirname(options.path), "blobs"));
+    const checkpointer = Checkpointer.start(options.path, synchronous);
+    // Checkpoints run on their own thread; this connection checkpoints only if that thread falls far behind.
+    if (checkpointer !== undefined) db.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES};`);
+    return new Journal(db, join(dirname(options.path), "blobs"), checkpointer);
   }
 
   get pending(): boolean {
@@ -162,15 +178,27 @@ export class Journal implements ExecutionStore, Durability {
 
   append(event: ExecutionEvent): void {
     this.queue.push(event);
+    if (event.type === "execution.started") this.open++;
+    else if (event.type === "execution.finished") this.open--;
     this.scheduleFlush();
   }
 
   /**
-   * Resolves once everything recorded so far is written. Callers within one event-loop turn share one transaction
-   * (group commit): 32 executions finishing together cost one commit, not 32.
+   * Resolves once everything recorded so far is written. While other executions are running, callers within one
+   * event-loop turn share one transaction (group commit): 32 executions finishing together cost one commit, not 32.
+   * When none is, nobody else can join the batch this turn: it is written at once, without waiting for the turn to
+   * end.
    */
   flush(): Promise<void> {
     if (!this.pending) return Promise.resolve();
+    if (this.open <= 0) {
+      try {
+        this.write();
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     this.scheduleFlush();
     return this.written!;
   }
@@ -204,9 +232,12 @@ export class Journal implements ExecutionStore, Durability {
 
   events(executionId: string, afterSeq = 0): ExecutionEvent[] {
     this.write();
+    // An execution recorded in one batch keeps its events in its own row; others in batches, in order.
     const rows = this.db
-      .prepare("SELECT events FROM event_batches WHERE execution_id = ? AND last_seq > ? ORDER BY first_seq")
-      .all(executionId, afterSeq) as unknown as { events: string }[];
+      .prepare(
+        "SELECT 0 AS batch, 0 AS first_seq, events FROM executions WHERE id = ? AND events IS NOT NULL AND last_seq > ? UNION ALL SELECT 1, first_seq, events FROM event_batches WHERE execution_id = ? AND last_seq > ? ORDER BY batch, first_seq",
+      )
+      .all(executionId, afterSeq, executionId, afterSeq) as unknown as { events: string }[];
     return rows
       .flatMap((row) => this.codec.decode(row.events, executionId))
       .filter((event) => event.seq > afterSeq);
@@ -261,6 +292,7 @@ export class Journal implements ExecutionStore, Durability {
 
   async close(): Promise<void> {
     this.write();
+    await this.checkpointer?.stop();
     this.db.close();
   }
 
@@ -300,7 +332,33 @@ export class Journal implements ExecutionStore, Durability {
     this.db.exec("BEGIN");
     try {
       for (const [executionId, list] of byExecution) {
+        const first = list[0]!;
         const last = list[list.length - 1]!;
+        if (
+          first.type === "execution.started" &&
+          first.resumed !== true &&
+          last.type === "execution.finished"
+        ) {
+          // The whole execution, start to end, in one batch (the common case of a short one): one row.
+          const origin = this.origins.get(executionId);
+          this.origins.delete(executionId);
+          this.statements.recordExecution.run(
+            executionId,
+            first.blueprintId,
+            last.status,
+            first.at,
+            last.at,
+            last.durationMs,
+            last.failure === undefined ? null : JSON.stringify(this.codec.storableValue(last.failure)),
+            last.seq,
+            origin?.blueprintKey ?? null,
+            origin?.projectDir ?? null,
+            origin?.parentId ?? null,
+            JSON.stringify(this.codec.storableValue(first.inputs)),
+            this.codec.encode(list),
+          );
+          continue;
+        }
         for (const event of list) {
           if (event.type === "execution.started") {
             if (event.resumed === true) this.statements.resumeExecution.run(event.seq, executionId);
