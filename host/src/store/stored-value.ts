@@ -14,20 +14,71 @@ import type { ExecutionEvent } from "../scheduler/execution-events.js";
 export class EventCodec {
   constructor(private readonly blobDir: string) {}
 
-  /** JSON text of a batch of events of one execution (the execution id is stored once, beside the batch). */
+  /**
+   * JSON text of a batch of events of one execution, in order (the execution id is stored once, beside the batch).
+   * Compact: `[2, seq before the first, time of the first, ...events]`, each event `[type code, milliseconds since
+   * the previous one, node id or 0, other fields]` with empty trailing items left out. An event's `seq` is the
+   * previous one's plus one unless its other fields say otherwise. Batches written as an array of whole event
+   * objects (before this form) are read as well.
+   */
   encode(events: readonly ExecutionEvent[]): string {
-    return JSON.stringify(events.map((event) => this.storable(event)));
+    const first = events[0];
+    if (first === undefined) return "[]";
+    const rows: unknown[] = [BATCH_FORM, first.seq - 1, first.at];
+    let seq = first.seq - 1;
+    let at = first.at;
+    for (const event of events) {
+      const fields = this.fields(event, seq + 1);
+      const nodeId = "nodeId" in event ? event.nodeId : 0;
+      const code = CODE_OF_TYPE[event.type] ?? event.type;
+      rows.push(
+        fields !== undefined
+          ? [code, event.at - at, nodeId, fields]
+          : nodeId !== 0
+            ? [code, event.at - at, nodeId]
+            : [code, event.at - at],
+      );
+      seq = event.seq;
+      at = event.at;
+    }
+    return JSON.stringify(rows);
   }
 
   decode(text: string, executionId: string): ExecutionEvent[] {
-    return (JSON.parse(text) as Record<string, unknown>[]).map((event) => {
-      event.executionId = executionId;
-      return this.revive(event) as ExecutionEvent;
-    });
+    const parsed = JSON.parse(text) as unknown[];
+    if (parsed[0] !== BATCH_FORM) {
+      return (parsed as Record<string, unknown>[]).map((event) => {
+        event.executionId = executionId;
+        return this.revive(event) as unknown as ExecutionEvent;
+      });
+    }
+    let seq = parsed[1] as number;
+    let at = parsed[2] as number;
+    const events: ExecutionEvent[] = [];
+    for (let i = 3; i < parsed.length; i++) {
+      const [code, delta, nodeId, fields] = parsed[i] as [string, number, string | 0 | undefined, unknown];
+      at += delta;
+      const event: Record<string, unknown> = {
+        type: TYPE_OF_CODE[code] ?? code,
+        executionId,
+        seq: seq + 1,
+        at,
+      };
+      if (nodeId !== undefined && nodeId !== 0) event.nodeId = nodeId;
+      if (fields !== undefined) Object.assign(event, this.revive(fields as Record<string, unknown>));
+      seq = event.seq as number;
+      events.push(event as unknown as ExecutionEvent);
+    }
+    return events;
   }
 
   /** A value in storable form (for the result cache, which stores outputs the same way). */
   storableValue(value: unknown): unknown {
+    // Plain JSON (the usual case) is stored as it is: no copy.
+    return plainJson(value, 0) ? value : this.storableCopy(value);
+  }
+
+  private storableCopy(value: unknown): unknown {
     if (value === null || typeof value !== "object")
       return typeof value === "bigint" ? value.toString() : value;
     if (value instanceof EncodedValue) {
@@ -38,9 +89,9 @@ export class EventCodec {
     if (value instanceof Uint8Array || isArrowTable(value)) {
       return { $value: Buffer.from(toBinary(ValueSchema, encodeValue(value))).toString("base64") };
     }
-    if (Array.isArray(value)) return value.map((item) => this.storableValue(item));
+    if (Array.isArray(value)) return value.map((item) => this.storableCopy(item));
     const copy: Record<string, unknown> = {};
-    for (const key in value) copy[key] = this.storableValue((value as Record<string, unknown>)[key]);
+    for (const key in value) copy[key] = this.storableCopy((value as Record<string, unknown>)[key]);
     return copy;
   }
 
@@ -62,32 +113,28 @@ export class EventCodec {
     return copy;
   }
 
-  private storable(event: ExecutionEvent): unknown {
-    const { executionId: _stored, ...rest } = event;
-    switch (rest.type) {
-      case "execution.started":
-        return { ...rest, inputs: this.storableValue(rest.inputs) };
-      case "node.started":
-        return rest.inputs === undefined ? rest : { ...rest, inputs: this.storableValue(rest.inputs) };
-      case "node.completed":
-        return { ...rest, outputs: this.storableValue(rest.outputs) };
-      case "node.chunk":
-        return { ...rest, value: this.storableValue(rest.value) };
-      case "node.failed":
-        return { ...rest, failure: this.storableValue(rest.failure) };
-      case "execution.finished":
-        return {
-          ...rest,
-          outputs: this.storableValue(rest.outputs),
-          ...(rest.failure === undefined ? {} : { failure: this.storableValue(rest.failure) }),
-        };
-      default:
-        return rest;
+  /**
+   * The fields of an event other than those every event has (type, execution, seq, time, node), values in storable
+   * form; `seq` only when it is not `expectedSeq`. Undefined when there are none.
+   */
+  private fields(event: ExecutionEvent, expectedSeq: number): Record<string, unknown> | undefined {
+    let fields: Record<string, unknown> | undefined;
+    for (const key in event) {
+      if (COMMON_FIELDS.has(key)) continue;
+      const value = (event as unknown as Record<string, unknown>)[key];
+      if (value === undefined) continue;
+      fields ??= {};
+      fields[key] = VALUE_FIELDS.has(key) ? this.storableValue(value) : value;
     }
+    if (event.seq !== expectedSeq) {
+      fields ??= {};
+      fields.seq = event.seq;
+    }
+    return fields;
   }
 
-  private revive(event: Record<string, unknown>): unknown {
-    for (const field of ["inputs", "outputs", "value", "failure"]) {
+  private revive(event: Record<string, unknown>): Record<string, unknown> {
+    for (const field of VALUE_FIELDS) {
       if (field in event) event[field] = this.reviveValue(event[field]);
     }
     return event;
@@ -106,4 +153,51 @@ export class EventCodec {
       kind: { case: "blob", value: { ...kind.value, uri: pathToFileURL(target).href } },
     });
   }
+}
+
+/** Marks a batch in the compact form of {@link EventCodec.encode}. */
+const BATCH_FORM = 2;
+
+/** Short codes of the event types, in stored batches; a type without one is stored as it is. */
+const CODE_OF_TYPE: Partial<Record<string, string>> = {
+  "execution.started": "S",
+  "execution.finished": "F",
+  "node.queued": "q",
+  "node.started": "s",
+  "node.completed": "c",
+  "node.failed": "f",
+  "node.log": "l",
+  "node.progress": "p",
+  "node.chunk": "k",
+  "node.heartbeat": "h",
+  "node.cancelled": "x",
+  "node.skipped": "n",
+};
+
+const TYPE_OF_CODE: Partial<Record<string, string>> = Object.fromEntries(
+  Object.entries(CODE_OF_TYPE).map(([type, code]) => [code, type]),
+);
+
+/** Fields every event has, stored in the batch's frame rather than with each event. */
+const COMMON_FIELDS = new Set(["type", "executionId", "seq", "at", "nodeId"]);
+
+/** Fields holding values, which may need a storable form (bytes, tables, values in wire form). */
+const VALUE_FIELDS = new Set(["inputs", "outputs", "value", "failure"]);
+
+/** Whether a value is plain JSON (primitives, arrays and plain objects), which is stored as it is. */
+function plainJson(value: unknown, depth: number): boolean {
+  if (value === null) return true;
+  const type = typeof value;
+  if (type === "string" || type === "number" || type === "boolean" || type === "undefined") return true;
+  if (type !== "object" || depth > 64) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!plainJson(value[i], depth + 1)) return false;
+    return true;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  for (const key in value as Record<string, unknown>) {
+    if (!plainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }
