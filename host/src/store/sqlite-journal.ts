@@ -74,6 +74,8 @@ export class Journal implements ExecutionStore, Durability {
   private queue: ExecutionEvent[] = [];
   private cacheQueue: [string, string, string][] = [];
   private readonly origins = new Map<string, ExecutionOrigin>();
+  private checkpointer: Checkpointer | undefined;
+  private checkpointerStarted = false;
   /** Executions whose start was recorded and whose end was not yet: they may add to the current batch. */
   private open = 0;
   /** The write scheduled for the end of this turn, while there is one. */
@@ -95,7 +97,8 @@ export class Journal implements ExecutionStore, Durability {
   private constructor(
     db: DatabaseSync,
     blobDir: string,
-    private readonly checkpointer: Checkpointer | undefined,
+    /** Starts the checkpointing thread, on the first write: a journal opened only to be read needs none. */
+    private readonly startCheckpointer: () => Checkpointer | undefined,
   ) {
     this.db = db;
     this.codec = new EventCodec(blobDir);
@@ -156,10 +159,12 @@ export class Journal implements ExecutionStore, Durability {
         { cause: error },
       );
     }
-    const checkpointer = Checkpointer.start(options.path, synchronous);
-    // Checkpoints run on their own thread; this connection checkpoints only if that thread falls far behind.
-    if (checkpointer !== undefined) db.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES};`);
-    return new Journal(db, join(dirname(options.path), "blobs"), checkpointer);
+    return new Journal(db, join(dirname(options.path), "blobs"), () => {
+      const checkpointer = Checkpointer.start(options.path, synchronous);
+      // Checkpoints run on their own thread; this connection checkpoints only if that thread falls far behind.
+      if (checkpointer !== undefined) db.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES};`);
+      return checkpointer;
+    });
   }
 
   get pending(): boolean {
@@ -320,6 +325,10 @@ export class Journal implements ExecutionStore, Durability {
     const cached = this.cacheQueue;
     this.queue = [];
     this.cacheQueue = [];
+    if (!this.checkpointerStarted) {
+      this.checkpointerStarted = true;
+      this.checkpointer = this.startCheckpointer();
+    }
     const byExecution = new Map<string, ExecutionEvent[]>();
     for (const event of events) {
       let list = byExecution.get(event.executionId);
