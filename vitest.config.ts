@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 
 // One vitest run, one project per suite: unit tests beside the code, then conformance and end-to-end.
 // Imports of the workspace packages prefer their "source" export condition; the CLI, the Node sidecar and the
-// end-to-end tests run the built code, so `tsc -b` runs first (npm test does).
+// end-to-end tests run the built code, so `tsc -b` runs first (npm test does); the end-to-end project re-bundles
+// the CLI from that build before it starts.
 const shared = { resolve: { conditions: ["source"] } };
 
 export default defineConfig({
@@ -18,7 +19,15 @@ export default defineConfig({
         ...shared,
         test: { name: "conformance", include: ["test/conformance/**/*.test.ts"], testTimeout: 60_000 },
       },
-      { ...shared, test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], testTimeout: 120_000 } },
+      {
+        ...shared,
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["test/e2e/bundle-cli.setup.ts"],
+          testTimeout: 120_000,
+        },
+      },
     ],
   },
 });

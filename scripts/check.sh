@@ -15,6 +15,7 @@ biome check --error-on-warnings .
 
 step "type-check (tsc -b, and the tests)"
 tsc -b
+node scripts/bundle-cli.mjs
 tsc -p tsconfig.tests.json
 tsc -p host/debugger/tsconfig.json
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything Conductor needs on a fresh machine, idempotently, and fast when it is all there:
 #   1. npm dependencies (Node 24 comes with them, as the `node` package) when package-lock.json changed
-#   2. the TypeScript build (incremental)
+#   2. the TypeScript build (incremental), and the bundle of the CLI
 #   3. the Python runtime's virtual environment (scripts/setup-python.sh)
 #   4. the Rust runtime's release build (scripts/setup-rust.sh)
 set -euo pipefail
@@ -30,8 +30,9 @@ case "$node_version" in
   *) echo "setup: expected Node 24 from node_modules/.bin, found $node_version" >&2; exit 1 ;;
 esac
 
-step "building TypeScript (tsc -b)"
+step "building TypeScript (tsc -b), and bundling the conductor command"
 tsc -b
+node scripts/bundle-cli.mjs
 
 step "building the visual debugger"
 bash scripts/setup-debugger.sh

@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
-const cli = fileURLToPath(new URL("../../host/dist/cli/main.js", import.meta.url));
+const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
 const policyNodes = fileURLToPath(new URL("../fixtures/nodes/policy-nodes.ts", import.meta.url));
 
 describe("a host killed mid-execution", () => {

@@ -20,7 +20,7 @@ describe("the README quick start", () => {
     ).scripts.demo!;
     // The demo script is "<set-up> && <run>": the set-up already ran (npm test runs it first); run the rest as written.
     const run = script.slice(script.indexOf("&&") + 2).trim();
-    expect(run).toBe("cd examples/demo && node ../../host/dist/cli/main.js run demo.blueprint.yaml");
+    expect(run).toBe("cd examples/demo && node ../../host/bin/conductor.js run demo.blueprint.yaml");
     const { stdout } = await promisify(execFile)("bash", ["-c", run], { cwd: root, env: { ...process.env } });
     const shown = readme.slice(
       readme.indexOf("report:"),

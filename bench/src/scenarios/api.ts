@@ -130,7 +130,7 @@ export const apiScenario: Scenario = {
 
 /** Starts `conductor serve --port 0` on a project; resolves with its URL once it listens. */
 function startServer(projectDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const cli = fileURLToPath(new URL("../../../host/dist/cli/main.js", import.meta.url));
+  const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
   const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
   const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--project", projectDir], {
     env,

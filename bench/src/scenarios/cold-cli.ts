@@ -8,7 +8,7 @@ export const coldCliScenario: Scenario = {
   id: "cold-cli",
   title: "cold `conductor run` of a 10-node blueprint",
   async run(context) {
-    const cli = fileURLToPath(new URL("../../../host/dist/cli/main.js", import.meta.url));
+    const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
     const blueprint = fileURLToPath(new URL("../../blueprints/chain10.blueprint.yaml", import.meta.url));
     const runOnce = () => {
       const started = performance.now();

@@ -1,13 +1,10 @@
 import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize, resolve, sep } from "node:path";
-import { fileURLToPath } from "node:url";
+import { hostPackageDir } from "../package-dir.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 
-/**
- * Where the built visual debugger is: `host/debugger/dist`, beside `host/src` and `host/dist`, so the same path
- * works from the sources and from the build.
- */
-export const DEFAULT_DEBUGGER_DIR = fileURLToPath(new URL("../../debugger/dist/", import.meta.url));
+/** Where the built visual debugger is: `host/debugger/dist`. */
+export const DEFAULT_DEBUGGER_DIR = join(hostPackageDir(), "debugger", "dist") + sep;
 
 const contentTypes: Record<string, string> = {
   ".html": "text/html; charset=utf-8",

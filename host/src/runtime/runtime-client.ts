@@ -98,7 +98,8 @@ export class RuntimeClient {
 
   /** Connects, performs the Handshake and discovery, and opens the session. */
   static async connect(options: RuntimeClientOptions): Promise<RuntimeClient> {
-    const grpcModule = await import("@grpc/grpc-js");
+    // grpc-js is CommonJS: its exports object is the default export, loaded natively as from the CLI's bundle.
+    const grpcModule = (await import("@grpc/grpc-js")).default;
     const client = new RuntimeClient(grpcModule, options);
     try {
       const deadline = Date.now() + options.connectTimeoutMs;

@@ -13,7 +13,7 @@ import { writeProject } from "./api-fixture.js";
 import { httpRequest, postJson } from "./http-request.js";
 import { protocolClient } from "./protocol-clients.js";
 
-const cli = fileURLToPath(new URL("../../../host/dist/cli/main.js", import.meta.url));
+const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
 const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
 
 describe("conductor serve", () => {

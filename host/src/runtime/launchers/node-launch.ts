@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { repositoryPath } from "../../package-dir.js";
 import type { Project, RuntimeSpec } from "../../project/project-config.js";
 import type { RuntimeLaunch } from "../runtime-process.js";
 
@@ -8,7 +8,7 @@ export function prepareNodeLaunch(
   spec: Extract<RuntimeSpec, { kind: "node" }>,
   project: Project,
 ): RuntimeLaunch {
-  const main = fileURLToPath(new URL("../../../../runtimes/node/dist/main.js", import.meta.url));
+  const main = repositoryPath("runtimes", "node", "dist", "main.js");
   const args = [
     main,
     ...spec.modules.map((module) => (module.startsWith(".") ? resolve(project.dir, module) : module)),

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ConductorError } from "../../errors.js";
+import { repositoryPath } from "../../package-dir.js";
 import type { Project, RuntimeSpec } from "../../project/project-config.js";
 import type { RuntimeLaunch } from "../runtime-process.js";
 import type { PrepareOptions } from "./prepare-launch.js";
@@ -22,8 +22,7 @@ export async function preparePythonLaunch(
 ): Promise<RuntimeLaunch> {
   const venv = resolve(project.dir, spec.venv ?? `.conductor/venv-${name}`);
   const python = join(venv, "bin", "python");
-  const runtimePackage =
-    spec.runtimePackage ?? fileURLToPath(new URL("../../../../runtimes/python", import.meta.url));
+  const runtimePackage = spec.runtimePackage ?? repositoryPath("runtimes", "python");
   const requirements = spec.requirements ?? [];
   const stamp = createHash("sha256").update(JSON.stringify({ runtimePackage, requirements })).digest("hex");
   const current = await readFile(join(venv, STAMP), "utf8").catch(() => undefined);
