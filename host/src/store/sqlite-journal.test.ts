@@ -7,6 +7,7 @@ import * as policyNodes from "../../../test/fixtures/nodes/policy-nodes.js";
 import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
 import { type Conductor, createConductor } from "../conductor.js";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
+import { CHECKPOINT_THREAD_AFTER_COMMITS, Journal } from "./sqlite-journal.js";
 
 const nodes = [...Object.values(mathNodes), ...Object.values(policyNodes)].filter(
   (value) => typeof value === "object" && value !== null && "kind" in value,
@@ -155,5 +156,29 @@ describe("the journal", () => {
       `execution "${latest!.executionId}" already completed; nothing to resume (use rerun to run it again)`,
     );
     await host.close();
+  });
+});
+
+describe("the journal's checkpoints", () => {
+  it("move to a thread of their own only once the journal is in steady use", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "journal-checkpoints-"));
+    const journal = await Journal.open({ path: join(dir, "journal.db") });
+    try {
+      journal.cache.put("first", "test.node", { n: 0 });
+      await journal.flush();
+      // A one-shot command commits a few times: it never pays for starting a thread.
+      expect(journal.checkpointing).toBe(false);
+      for (let n = 1; n < CHECKPOINT_THREAD_AFTER_COMMITS; n++) {
+        journal.cache.put(`key-${n}`, "test.node", { n });
+        await journal.flush();
+      }
+      expect(journal.checkpointing).toBe(true);
+      expect(journal.cache.get(`key-${CHECKPOINT_THREAD_AFTER_COMMITS - 1}`)).toEqual({
+        n: CHECKPOINT_THREAD_AFTER_COMMITS - 1,
+      });
+    } finally {
+      await journal.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -61,6 +61,9 @@ CREATE TABLE IF NOT EXISTS result_cache (
 );
 `;
 
+/** Commits after which checkpoints move to their own thread (see {@link Checkpointer}). */
+export const CHECKPOINT_THREAD_AFTER_COMMITS = 100;
+
 /**
  * The durable journal: every execution, node attempt and result, in SQLite through Node's built-in `node:sqlite`
  * (no native addon), in WAL mode. Events are appended to memory and written in batches, one transaction per
@@ -76,6 +79,8 @@ export class Journal implements ExecutionStore, Durability {
   private readonly origins = new Map<string, ExecutionOrigin>();
   private checkpointer: Checkpointer | undefined;
   private checkpointerStarted = false;
+  /** Commits so far, until the checkpointing thread starts. */
+  private commits = 0;
   /** Executions whose start was recorded and whose end was not yet: they may add to the current batch. */
   private open = 0;
   /** The write scheduled for the end of this turn, while there is one. */
@@ -165,6 +170,11 @@ export class Journal implements ExecutionStore, Durability {
       if (checkpointer !== undefined) db.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES};`);
       return checkpointer;
     });
+  }
+
+  /** Whether checkpoints have moved to their own thread yet. */
+  get checkpointing(): boolean {
+    return this.checkpointer !== undefined;
   }
 
   get pending(): boolean {
@@ -325,7 +335,10 @@ export class Journal implements ExecutionStore, Durability {
     const cached = this.cacheQueue;
     this.queue = [];
     this.cacheQueue = [];
-    if (!this.checkpointerStarted) {
+    // A thread costs a one-shot command (`conductor run`) more than its few checkpoints would (starting and
+    // stopping one adds ~30 ms): it starts once the journal has committed enough to be in steady use. Until then
+    // this connection checkpoints as SQLite does by default, every 1,000 pages of log.
+    if (!this.checkpointerStarted && ++this.commits >= CHECKPOINT_THREAD_AFTER_COMMITS) {
       this.checkpointerStarted = true;
       this.checkpointer = this.startCheckpointer();
     }
