@@ -111,7 +111,11 @@ describe("the journal", () => {
     const second = await open();
     const replay = (afterSeq?: number): ExecutionEvent[] => {
       const events: ExecutionEvent[] = [];
-      second.executions.subscribe(result.executionId, (event) => events.push(event), { afterSeq });
+      second.executions.subscribe(
+        result.executionId,
+        (event) => events.push(event),
+        afterSeq === undefined ? {} : { afterSeq },
+      );
       return events;
     };
     const events = replay();
