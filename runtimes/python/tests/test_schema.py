@@ -159,8 +159,9 @@ def test_executor_defaults_and_checks() -> None:
     assert define(asynchronous, node_type="t.a").executor == "async"
     assert define(synchronous, node_type="t.s").executor == "thread"
     assert define(synchronous, node_type="t.s", executor="inline").executor == "inline"
-    with pytest.raises(TypeError, match="executor='process' runs in another process and cannot take a Context"):
-        define(with_context, node_type="t.p", executor="process")
+    # A process-pool node takes a Context like any other; the worker builds it.
+    process = define(with_context, node_type="t.p", executor="process")
+    assert (process.executor, process.context_parameter) == ("process", "ctx")
     with pytest.raises(TypeError, match="an async def node runs on the event loop"):
         define(asynchronous, node_type="t.a", executor="thread")
 

@@ -13,17 +13,19 @@ class CancelToken:
 
     One token serves both kinds of node:
 
-    - sync code (running in a worker thread): poll ``is_set()``, or sleep with ``wait(seconds)``, which returns
-      ``True`` as soon as the token fires;
+    - sync code (running in a worker thread, or in a process-pool worker, where the token reads a flag the runtime
+      sets in shared memory): poll ``is_set()``, or sleep with ``wait(seconds)``, which returns ``True`` as soon as
+      the token fires;
     - async code: ``await ctx.cancelled`` returns when it fires. (An async node is also cancelled the asyncio way:
       its task receives ``CancelledError`` at the await it is suspended in.)
 
     A node that notices the token should stop and return (or raise); the step is reported cancelled either way.
+    A process-pool node that runs on past a short grace has its worker process killed.
     """
 
     __slots__ = ("_callbacks", "_event", "_lock", "_loop", "_reason")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self._loop = loop
         self._event = threading.Event()
         self._reason: str | None = None
@@ -48,17 +50,26 @@ class CancelToken:
         return self._event.wait(timeout)
 
     def add_callback(self, callback: Callable[[str], Any]) -> None:
-        """Calls ``callback(reason)`` when the token fires (at once if it already has), on the event loop thread."""
+        """Calls ``callback(reason)`` when the token fires (at once if it already has), on the event loop thread
+        (in a process-pool worker: on the thread that noticed the cancel)."""
         with self._lock:
             if self._reason is None:
                 self._callbacks.append(callback)
                 return
-        self._loop.call_soon_threadsafe(callback, self._reason)
+        if self._loop is None:
+            callback(self._reason)
+        else:
+            self._loop.call_soon_threadsafe(callback, self._reason)
 
     def __await__(self) -> Generator[Any, None, str]:
         if self._reason is None:
-            future: asyncio.Future[str] = self._loop.create_future()
-            self._callbacks.append(lambda reason: future.done() or future.set_result(reason))
+            if self._loop is None:  # a process-pool worker: fired from another thread
+                loop = asyncio.get_running_loop()
+                future: asyncio.Future[str] = loop.create_future()
+                self.add_callback(lambda reason: loop.call_soon_threadsafe(_resolve, future, reason))
+            else:
+                future = self._loop.create_future()
+                self._callbacks.append(lambda reason: future.done() or future.set_result(reason))
             yield from future.__await__()
         return self._reason or ""
 
@@ -72,3 +83,8 @@ class CancelToken:
         self._event.set()
         for callback in callbacks:
             callback(reason)
+
+
+def _resolve(future: asyncio.Future[str], reason: str) -> None:
+    if not future.done():
+        future.set_result(reason)

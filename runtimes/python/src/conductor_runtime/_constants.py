@@ -21,6 +21,11 @@ DEFAULT_INLINE_LIMIT: Final = 1024 * 1024
 DEFAULT_MAX_MESSAGE_BYTES: Final = 64 * 1024 * 1024
 DEFAULT_MAX_CONCURRENCY: Final = 32
 
+KILL_AFTER_S: Final = 1.0
+"""How long a cancelled process-pool node may run on before its worker process is killed, when the cancel carries no
+grace (a timeout, a closed session); a Cancel with ``grace_ms`` waits half of it instead, so that the step is
+reported cancelled before the host's own grace passes."""
+
 ENCODING_KEYWORD: Final = "x-conductor-encoding"
 """The JSON Schema keyword that marks a port carrying a non-JSON encoding."""
 

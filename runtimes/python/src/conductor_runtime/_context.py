@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic_core import to_json
 
@@ -14,9 +14,33 @@ from .gen.conductor.runtime.v1 import runtime_pb2 as pb
 
 if TYPE_CHECKING:
     from ._cancel import CancelToken
-    from ._step import StepRun
 
-CURRENT_STEP: ContextVar[StepRun | None] = ContextVar("conductor_current_step", default=None)
+
+class StepIds(Protocol):
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def node_type(self) -> str: ...
+    @property
+    def attempt(self) -> int: ...
+
+
+class StepSink(Protocol):
+    """What a Context needs of its step: the runtime's ``StepRun``, or a process-pool worker's ``WorkerRun``."""
+
+    @property
+    def step(self) -> StepIds: ...
+    @property
+    def execution_id(self) -> str: ...
+    @property
+    def token(self) -> CancelToken: ...
+    def log(self, level: pb.Log.Level.ValueType, message: str, fields_json: bytes) -> None: ...
+    def progress(self, fraction: float, message: str) -> None: ...
+    def chunk(self, port: str, value: Any) -> None: ...
+    def heartbeat(self, details: Any) -> None: ...
+
+
+CURRENT_STEP: ContextVar[StepSink | None] = ContextVar("conductor_current_step", default=None)
 """The step whose code runs in this thread or task; routes the stdlib ``logging`` of a node to its events."""
 
 _LEVELS = (
@@ -36,11 +60,14 @@ class Context:
     ``ctx.log`` is a ``logging.Logger``-like object whose records become Log events of the step (keyword
     arguments other than logging's own become the event's fields: ``ctx.log.info("rows read", rows=10)``).
     Records of any stdlib logger emitted while the node runs become Log events too.
+
+    A process-pool node (``executor="process"``) gets a Context in its worker process that works the same way: its
+    events travel to the runtime over a pipe, and ``cancelled`` reads a flag the runtime sets in shared memory.
     """
 
     __slots__ = ("_log", "_run")
 
-    def __init__(self, run: StepRun) -> None:
+    def __init__(self, run: StepSink) -> None:
         self._run = run
         self._log: NodeLogger | None = None
 

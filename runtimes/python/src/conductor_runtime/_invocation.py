@@ -6,8 +6,10 @@ Where a step's code runs (``NodeDefinition.executor``):
   node gets ``CancelledError`` at the await it is in;
 - ``inline``: called in the invocation's task (no thread hop; for sync code that returns in microseconds);
 - ``thread``/``process``: input decoding, the call and output encoding run in the thread pool (a process-pool
-  node's call is sent on to the process pool), so big tables never block the event loop. A cancel fires the token
-  and waits for the node to return; a timeout reports the failure at once and abandons the thread.
+  node's call is sent on to the process pool, see ``_process``), so big tables never block the event loop. A cancel
+  fires the token and waits for the node to return; a timeout reports the failure at once and abandons the thread.
+  A process-pool node that has not returned a short grace after a cancel or timeout has its worker killed, so
+  nothing keeps running.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ._constants import KILL_AFTER_S
 from ._context import CURRENT_STEP
 from ._failure import failure_from_exception
 from ._step import StepRun
@@ -61,14 +64,15 @@ class Invocation:
         self.cancel_reason: str | None = None
         self.task: asyncio.Task[None] | None = None
 
-    def cancel(self, reason: str) -> None:
-        """Fires the running step's token at once; an async node's task is cancelled too."""
+    def cancel(self, reason: str, grace_ms: int = 0) -> None:
+        """Fires the running step's token at once; an async node's task is cancelled too. A process-pool node that
+        runs on for half of ``grace_ms`` (``KILL_AFTER_S`` without one) has its worker process killed."""
         if self.cancel_reason is not None:
             return
         self.cancel_reason = reason
         run = self.current
         if run is not None and not run.closed:
-            run.fire(reason)
+            run.fire(reason, grace_ms / 2000 if grace_ms > 0 else KILL_AFTER_S)
             self._interrupt(run)
 
     def _interrupt(self, run: StepRun) -> None:
@@ -248,7 +252,7 @@ class Invocation:
         try:
             arguments = definition.prepare(run, outputs, codec)
             if definition.executor == "process":
-                value = self.runtime.processes().submit(definition.function, **arguments).result()
+                value = self.runtime.processes().call(run, definition.function, arguments)
             else:
                 value = definition.function(**arguments)
             live = definition.split(value, run.step)

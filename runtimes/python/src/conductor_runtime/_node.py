@@ -26,8 +26,9 @@ if typing.TYPE_CHECKING:
 
 Executor = Literal["async", "thread", "process", "inline"]
 """Where a node's code runs: ``async`` on the event loop (for ``async def``), ``thread`` in the thread pool
-(default for ``def``), ``process`` in a process pool (CPU-bound work), ``inline`` on the event loop without a thread
-hop (only for sync code that returns in microseconds)."""
+(default for ``def``), ``process`` in a process pool (CPU-bound work; the function must be importable from its
+module, its inputs and outputs picklable; its Context works in the worker), ``inline`` on the event loop without a
+thread hop (only for sync code that returns in microseconds)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -124,8 +125,8 @@ class NodeDefinition:
             config = self._config(step, codec)
             if config is not _DEFAULT:
                 arguments["config"] = config
-        if self.context_parameter is not None:
-            arguments[self.context_parameter] = Context(run)
+        if self.context_parameter is not None and self.executor != "process":
+            arguments[self.context_parameter] = Context(run)  # a process-pool worker builds its own
         return arguments
 
     def _config(self, step: pb.Step, codec: ValueCodec) -> Any:
@@ -332,8 +333,6 @@ def define(
             raise TypeError(f'{where}: input "{name}": {error}') from None
         required = parameter.default is inspect.Parameter.empty
         inputs.append(InputPort(name, codec, required=required, default=parameter.default))
-    if chosen == "process" and context_parameter is not None:
-        raise TypeError(f"{where}: a node with executor='process' runs in another process and cannot take a Context")
     outputs, mode = _outputs(hints.get("return", inspect.Parameter.empty), output, where)
     doc = inspect.getdoc(function) or ""
     return NodeDefinition(

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
-import os
 import threading
-import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._catalog import Catalog
 from ._values import ValueCodec
 
-
-def exit_with_parent(parent_pid: int) -> None:
-    """Runs in each process-pool worker: exits it when the runtime is gone, even if it crashed or was killed."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="conductor-parent-watch", daemon=True).start()
+if TYPE_CHECKING:
+    from ._process import ProcessPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,33 +40,27 @@ class Runtime:
         self.codec = ValueCodec(settings.inline_limit, settings.blob_dir, settings.max_message_bytes)
         # Headroom beyond max_concurrency: a sync node abandoned at its timeout keeps its thread until it returns.
         self.threads = ThreadPoolExecutor(settings.max_concurrency + 4, thread_name_prefix="conductor-node")
-        self._processes: ProcessPoolExecutor | None = None
+        self._processes: ProcessPool | None = None
         self._processes_lock = threading.Lock()
         self.active = 0
         self.draining = False
         self._idle: asyncio.Future[None] | None = None
         self.stopped: asyncio.Future[int] = loop.create_future()
 
-    def processes(self) -> ProcessPoolExecutor:
-        """The process pool for ``executor="process"`` nodes, started on first use. Workers are spawned, not
-        forked, because forking a process that runs gRPC threads is unsafe; they import the node's module."""
+    def processes(self) -> ProcessPool:
+        """The process pool of ``executor="process"`` nodes (see ``_process``), imported and made on first use."""
         with self._processes_lock:
             if self._processes is None:
-                self._processes = ProcessPoolExecutor(
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=exit_with_parent,
-                    initargs=(os.getpid(),),
-                )
+                from ._process import ProcessPool
+
+                # One slot per thread that may wait for a process call: the pool never runs out of slots.
+                self._processes = ProcessPool(self.threads._max_workers)  # pyright: ignore[reportPrivateUsage]  # noqa: SLF001
             return self._processes
 
     def close(self) -> None:
         """Ends the process-pool workers (the process exits with os._exit, which would orphan them)."""
-        pool = self._processes
-        if pool is not None:
-            workers = pool._processes or {}  # pyright: ignore[reportPrivateUsage]  # noqa: SLF001 because 3.11 has no terminate_workers()
-            for worker in list(workers.values()):
-                worker.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
+        if self._processes is not None:
+            self._processes.close()
 
     def busy_reason(self) -> str | None:
         """Why a new invocation cannot start now, or None when it can."""

@@ -138,7 +138,7 @@ class Session:
     def cancel(self, cancel: pb.Cancel) -> None:
         invocation = self.invocations.get(cancel.invocation_id)
         if invocation is not None:
-            invocation.cancel(cancel.reason or "cancelled")
+            invocation.cancel(cancel.reason or "cancelled", cancel.grace_ms)
 
     def close(self, reason: str) -> None:
         """Cancels every invocation of the session (the stream closed or the connection dropped)."""

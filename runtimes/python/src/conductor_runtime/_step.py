@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import to_json
 
 from ._cancel import CancelToken
+from ._constants import KILL_AFTER_S
 from .gen.conductor.runtime.v1 import runtime_pb2 as pb
 
 if TYPE_CHECKING:
     from ._node import NodeDefinition
     from ._outbox import Outbox
+    from ._process import ProcessCall
     from ._values import ValueCodec
 
 
@@ -31,8 +33,10 @@ class StepRun:
         "execution_id",
         "index",
         "invocation_id",
+        "kill_after_s",
         "loop",
         "outbox",
+        "process_call",
         "step",
         "task_cancelled",
         "timed_out",
@@ -65,6 +69,10 @@ class StepRun:
         self.awaiting_node = False
         self.task_cancelled = False
         self.waiter: asyncio.Future[None] | None = None
+        self.process_call: ProcessCall | None = None
+        """The call of a process-pool node while it runs in a worker."""
+        self.kill_after_s = KILL_AFTER_S
+        """How long a process-pool node may run on once cancelled before its worker is killed."""
 
     @property
     def token(self) -> CancelToken:
@@ -76,12 +84,17 @@ class StepRun:
                 token._fire(self.cancel_reason)  # pyright: ignore[reportPrivateUsage]  # noqa: SLF001 because the runtime fires the token it hands out
         return token
 
-    def fire(self, reason: str) -> None:
-        """Fires the step's cancellation token (on the loop thread)."""
+    def fire(self, reason: str, kill_after_s: float = KILL_AFTER_S) -> None:
+        """Fires the step's cancellation token (on the loop thread), and a process-pool node's token in its worker;
+        that worker is killed if the node has not returned ``kill_after_s`` seconds later."""
         if self.cancel_reason is None:
+            self.kill_after_s = kill_after_s
             self.cancel_reason = reason
             if self._token is not None:
                 self._token._fire(reason)  # pyright: ignore[reportPrivateUsage]  # noqa: SLF001
+            call = self.process_call
+            if call is not None:
+                call.cancel(reason, kill_after_s)
 
     # ------------------------------------------------------------------ events from the node
 

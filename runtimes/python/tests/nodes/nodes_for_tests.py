@@ -10,9 +10,10 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel
 
@@ -185,6 +186,57 @@ def bytes_length(data: bytes) -> int:
 @node("test.process-pid", output="pid", executor="process")
 def process_pid(x: int) -> int:
     return os.getpid() if x >= 0 else 0
+
+
+@node("test.process-report", executor="process", streaming=True)
+def process_report(*, ctx: Context) -> dict[str, Any]:
+    """A process-pool node using its Context: every kind of event, the ids, and stdout noise."""
+    ctx.log.info("hello from the worker", n=1)
+    logger.warning("stdlib %s in the worker", "logging", extra={"rows": 3})
+    ctx.progress(0.5, "half")
+    ctx.emit("items", [1, 2])
+    ctx.heartbeat({"offset": 5})
+    print("noise from a process node")  # noqa: T201
+    os.write(1, b"noise from fd 1 of a process node\n")
+    return {
+        "node_id": ctx.node_id,
+        "node_type": ctx.node_type,
+        "execution_id": ctx.execution_id,
+        "attempt": ctx.attempt,
+        "pid": os.getpid(),
+        "cancelled": ctx.cancelled.is_set(),
+    }
+
+
+class SpinConfig(BaseModel):
+    marker: str
+    mode: Literal["is_set", "wait", "ignore"] = "is_set"
+
+
+@node("test.process-spin", output="spins", executor="process", cancellable=True)
+def process_spin(*, config: SpinConfig, ctx: Context) -> int:
+    """Burns CPU in a process-pool worker. Writes ``<pid>`` to the marker when it starts and
+    ``<pid> <reason>`` when it notices the cancel; with mode ``ignore`` it never looks and never stops."""
+    marker = Path(config.marker)
+    marker.write_text(f"{os.getpid()}")
+    spins = 0
+    while True:
+        spins += sum(range(1000)) > 0
+        if config.mode == "is_set" and ctx.cancelled.is_set():
+            break
+        if config.mode == "wait" and ctx.cancelled.wait(0.001):
+            break
+    marker.write_text(f"{os.getpid()} {ctx.cancelled.reason}")
+    return spins
+
+
+@node("test.process-sleep", output="slept", executor="process")
+def process_sleep(*, config: SleepConfig) -> bool:
+    """Sleeps in a process-pool worker without a Context; writes its pid to the marker when it starts."""
+    if config.marker:
+        Path(config.marker).write_text(f"{os.getpid()}")
+    time.sleep(config.ms / 1000)
+    return True
 
 
 @node("test.runtime-pid", output="pid", executor="inline")
