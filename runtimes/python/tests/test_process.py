@@ -152,7 +152,7 @@ async def test_a_timed_out_process_node_that_runs_on_is_killed(runtime: RuntimeP
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two pool workers running at once")
-async def test_a_kill_fails_the_other_running_process_steps_as_retryable(
+async def test_a_kill_fails_the_running_process_steps_of_its_pool_and_reruns_the_queued_ones(
     runtime: RuntimeProcess, tmp_path: Path
 ) -> None:
     stubborn, bystander = tmp_path / "stubborn", tmp_path / "bystander"
@@ -160,16 +160,21 @@ async def test_a_kill_fails_the_other_running_process_steps_as_retryable(
         await warm_up(session, 1)
         await session.execute(2, [step("test.process-spin", config={"marker": str(stubborn), "mode": "ignore"})])
         await session.execute(3, [step("test.process-sleep", config={"ms": 20000, "marker": str(bystander)})])
-        await started_pid(stubborn)
+        stubborn_pid = await started_pid(stubborn)
         await started_pid(bystander)
+        # Both workers are busy: this call waits in the broken pool's queue, and must run in the fresh one.
+        await session.execute(4, [step("test.process-pid", inputs={"x": 1})])
         await session.cancel(2, grace_ms=200)
         cancelled = await session.finished(2, timeout_s=5)
         lost = await session.finished(3, timeout_s=5)
-        after = await session.run(4, step("test.process-pid", inputs={"x": 1}), timeout_s=WARM_UP_S)
+        queued = await session.finished(4, timeout_s=WARM_UP_S)
+        after = await session.run(5, step("test.process-pid", inputs={"x": 1}), timeout_s=WARM_UP_S)
     assert kind(cancelled[-1]) == "cancelled"
     failure = lost[-1].failed.failure
     assert (failure.type, failure.retryable) == ("process.lost", True)
     assert 'node "n" (test.process-sleep)' in failure.message
+    assert kind(queued[-1]) == "completed", queued[-1]
+    assert decode_json(queued[-1].completed.outputs["pid"]) != stubborn_pid
     assert kind(after[-1]) == "completed"
 
 

@@ -31,7 +31,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Generator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -259,7 +259,7 @@ def read_reason(reasons: ctypes.Array[ctypes.c_char], slot: int) -> str:
 class ProcessCall:
     """One call of a process node, from the runtime's side; ``StepRun.fire`` cancels it."""
 
-    __slots__ = ("_cancelled", "call_id", "ended", "generation", "run", "slot", "terminated")
+    __slots__ = ("_cancelled", "call_id", "ended", "future", "generation", "run", "slot", "terminated")
 
     def __init__(self, generation: _Generation, slot: int, call_id: int, run: StepRun) -> None:
         self.generation = generation
@@ -268,7 +268,12 @@ class ProcessCall:
         self.run = run
         self.ended = threading.Event()
         self.terminated = False
+        self.future: Future[Any] | None = None
         self._cancelled = False
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
 
     def cancel(self, reason: str, kill_after_s: float) -> None:
         """Sets the step's flag for the worker's token; kills the worker if the node runs on past the grace."""
@@ -276,6 +281,9 @@ class ProcessCall:
             return
         self._cancelled = True
         self.generation.set_flag(self.slot, reason)
+        future = self.future
+        if future is not None:
+            future.cancel()  # still queued in the pool: it never starts, and the step ends at once
         timer = threading.Timer(kill_after_s, self.terminate)
         timer.daemon = True
         timer.start()
@@ -291,7 +299,7 @@ class ProcessCall:
         self.terminated = True
         generation.pool.retire(generation)
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))  # Windows has no SIGKILL
         logger.warning(
             "conductor-runtime: %s did not stop within its grace after it was cancelled; its worker process %d "
             "was killed",
@@ -359,7 +367,7 @@ class _Generation:
         """Stops taking calls; the event thread reads what is left and ends when every worker is gone."""
         self.retired = True
         self.writer.close()  # the runtime's copy: the pipe reports end-of-file once the workers are dead
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown(wait=False)
 
     def kill_workers(self) -> None:
         workers = self.executor._processes or {}  # pyright: ignore[reportPrivateUsage]  # noqa: SLF001 because 3.11 has no terminate_workers()
@@ -448,20 +456,23 @@ class ProcessPool:
                 if run.cancel_reason is not None:  # cancelled while its inputs were decoded
                     call.cancel(run.cancel_reason, run.kill_after_s)
                 try:
-                    future = generation.executor.submit(
+                    future = call.future = generation.executor.submit(
                         call_in_worker, call.slot, call.call_id, function, arguments, definition.context_parameter, ids
                     )
+                    if call.cancelled:  # cancelled while it was submitted
+                        future.cancel()
                     value = future.result()
-                except _NotRun:
-                    return None  # the step is reported cancelled
                 except BaseException as error:
-                    if not isinstance(error, BrokenProcessPool) and not generation.retired:
+                    if isinstance(error, _NotRun):
+                        return None  # cancelled before it started: the step is reported cancelled (or timed out)
+                    if not isinstance(error, BrokenProcessPool | CancelledError) and not generation.retired:
                         raise  # the node's own exception
-                    self.retire(generation)
+                    if isinstance(error, BrokenProcessPool):
+                        self.retire(generation)
+                    if run.cancel_reason is not None:
+                        return None  # cancelled, or killed after its grace: reported cancelled (or timed out)
                     if generation.pids[call.slot] == -1:
                         raise  # the node had returned; whatever it raised is its own
-                    if call.terminated or run.cancel_reason is not None:
-                        return None  # killed after its grace: reported cancelled (or timed out)
                     if generation.pids[call.slot] == 0:
                         continue  # never started: run it in the fresh pool
                     raise StepError(
