@@ -51,6 +51,51 @@ export async function openUdsFloor(): Promise<UdsFloor> {
 }
 
 /**
+ * A grpc-js bidirectional stream to an echo server in a child process (`grpc-echo-server.ts`), over a Unix socket:
+ * one 100-byte message each way per round trip, one in flight. What the transport costs before Conductor does
+ * anything, to show how much of a dispatch is grpc-js's and how much is Conductor's.
+ */
+export async function openGrpcEcho(): Promise<UdsFloor> {
+  const grpc = (await import("@grpc/grpc-js")).default;
+  const path = join(mkdtempSync(join(tmpdir(), "bench-")), "grpc-echo.sock");
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [fileURLToPath(new URL("./grpc-echo-server.js", import.meta.url)), path],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+  const Client = grpc.makeGenericClientConstructor({}, "Echo");
+  const client = new Client(`unix:${path}`, grpc.credentials.createInsecure(), { "grpc.enable_retries": 0 });
+  const bytes = (value: Buffer) => value;
+  const call = client.makeBidiStreamRequest(
+    "/bench.Echo/Echo",
+    bytes,
+    bytes,
+  ) as import("@grpc/grpc-js").ClientDuplexStream<Buffer, Buffer>;
+  // Closing the stream ends it with a status the benchmark does not need.
+  call.on("error", () => {});
+  let answered: (() => void) | undefined;
+  call.on("data", () => {
+    const resolve = answered!;
+    answered = undefined;
+    resolve();
+  });
+  const message = Buffer.alloc(100, 7);
+  return {
+    roundTrip: () =>
+      new Promise<void>((resolve) => {
+        answered = resolve;
+        call.write(message);
+      }),
+    close: () => {
+      call.end();
+      client.close();
+      child.stdin!.end();
+    },
+  };
+}
+
+/**
  * Measures an operation and the floor in alternating rounds, so that both see the same conditions (on a 2-core
  * machine the floor moves by 3× depending on which cores the processes run on, and that changes over time).
  * Gives the median of each, in microseconds.

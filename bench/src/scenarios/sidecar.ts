@@ -1,11 +1,40 @@
 import { benchConductor, benchNodesModule } from "../bench-conductor.js";
 import { chain } from "../blueprints.js";
-import { againstFloorInterleaved } from "../floor.js";
+import { againstFloorInterleaved, openGrpcEcho } from "../floor.js";
 import { timeSequential } from "../stats.js";
 import { againstFloor, againstTarget, type Scenario } from "./index.js";
 
-/** The Node sidecar: per-node dispatch against the raw socket floor, and a chain in one round trip. */
+/**
+ * The transport alone (a grpc-js stream echo), then the Node sidecar: per-node dispatch against the raw socket
+ * floor, and a chain in one round trip.
+ */
 export const sidecarScenarios: Scenario[] = [
+  {
+    id: "transport",
+    title: "the transport alone: a grpc-js stream echo against the raw socket",
+    async run(context) {
+      const echo = await openGrpcEcho();
+      try {
+        const measured = await againstFloorInterleaved(echo.roundTrip, {
+          warmup: context.iterations(2_000),
+          iterations: context.iterations(10_000),
+        });
+        return [
+          {
+            id: "transport-grpc-echo",
+            what: "grpc-js bidi stream echo of 100 bytes, no Conductor (what the transport alone costs)",
+            value: measured.operation.median,
+            unit: "µs",
+            floor: { what: "raw UDS round trip", value: measured.floor.median },
+            ratio: measured.operation.median / measured.floor.median,
+            target: "reported",
+          },
+        ];
+      } finally {
+        echo.close();
+      }
+    },
+  },
   {
     id: "sidecar",
     title: "dispatch to the Node sidecar",
