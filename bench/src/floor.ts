@@ -51,18 +51,24 @@ export async function openUdsFloor(): Promise<UdsFloor> {
 }
 
 /**
- * A grpc-js bidirectional stream to an echo server in a child process (`grpc-echo-server.ts`), over a Unix socket:
+ * A grpc-js bidirectional stream to an echo server in a child process (`grpc-echo-server.ts`, or with
+ * `{ python }` the `grpc.aio` one in `bench/python/grpc_echo_server.py` run by that interpreter), over a Unix socket:
  * one 100-byte message each way per round trip, one in flight. What the transport costs before Conductor does
  * anything, to show how much of a dispatch is grpc-js's and how much is Conductor's.
  */
-export async function openGrpcEcho(): Promise<UdsFloor> {
+export async function openGrpcEcho(server: "node" | { python: string } = "node"): Promise<UdsFloor> {
   const grpc = (await import("@grpc/grpc-js")).default;
   const path = join(mkdtempSync(join(tmpdir(), "bench-")), "grpc-echo.sock");
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [fileURLToPath(new URL("./grpc-echo-server.js", import.meta.url)), path],
-    { stdio: ["pipe", "pipe", "inherit"] },
-  );
+  const child: ChildProcess =
+    server === "node"
+      ? spawn(process.execPath, [fileURLToPath(new URL("./grpc-echo-server.js", import.meta.url)), path], {
+          stdio: ["pipe", "pipe", "inherit"],
+        })
+      : spawn(
+          server.python,
+          [fileURLToPath(new URL("../python/grpc_echo_server.py", import.meta.url)), path],
+          { stdio: ["pipe", "pipe", "inherit"] },
+        );
   await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
   const Client = grpc.makeGenericClientConstructor({}, "Echo");
   const client = new Client(`unix:${path}`, grpc.credentials.createInsecure(), { "grpc.enable_retries": 0 });

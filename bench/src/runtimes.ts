@@ -3,6 +3,9 @@ import type { RuntimeSpec } from "@conductor/host";
 
 const repo = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
+/** The interpreter of the repository's development venv (made by scripts/setup-python.sh). */
+export const pythonInterpreter = repo("runtimes/python/.venv/bin/python");
+
 /** The Python runtime with the benchmark nodes, in the repository's development venv. */
 export const pythonRuntime: RuntimeSpec = {
   kind: "python",

@@ -1,8 +1,9 @@
 import { benchConductor, benchNodesModule } from "../bench-conductor.js";
 import { chain } from "../blueprints.js";
 import { againstFloorInterleaved, openGrpcEcho } from "../floor.js";
+import { pythonInterpreter } from "../runtimes.js";
 import { timeSequential } from "../stats.js";
-import { againstFloor, againstTarget, type Scenario } from "./index.js";
+import { againstFloor, againstTarget, type BenchResult, type Scenario } from "./index.js";
 
 /**
  * The transport alone (a grpc-js stream echo), then the Node sidecar: per-node dispatch against the raw socket
@@ -13,26 +14,36 @@ export const sidecarScenarios: Scenario[] = [
     id: "transport",
     title: "the transport alone: a grpc-js stream echo against the raw socket",
     async run(context) {
-      const echo = await openGrpcEcho();
-      try {
-        const measured = await againstFloorInterleaved(echo.roundTrip, {
-          warmup: context.iterations(2_000),
-          iterations: context.iterations(10_000),
-        });
-        return [
-          {
-            id: "transport-grpc-echo",
-            what: "grpc-js bidi stream echo of 100 bytes, no Conductor (what the transport alone costs)",
+      const servers = [
+        { id: "transport-grpc-echo", server: "node" as const, what: "a grpc-js server" },
+        {
+          id: "transport-grpc-aio-echo",
+          server: { python: pythonInterpreter },
+          what: "a Python grpc.aio server",
+        },
+      ];
+      const results: BenchResult[] = [];
+      for (const { id, server, what } of servers) {
+        const echo = await openGrpcEcho(server);
+        try {
+          const measured = await againstFloorInterleaved(echo.roundTrip, {
+            warmup: context.iterations(2_000),
+            iterations: context.iterations(10_000),
+          });
+          results.push({
+            id,
+            what: `grpc-js bidi stream echo of 100 bytes to ${what}, no Conductor (the transport alone)`,
             value: measured.operation.median,
             unit: "µs",
             floor: { what: "raw UDS round trip", value: measured.floor.median },
             ratio: measured.operation.median / measured.floor.median,
             target: "reported",
-          },
-        ];
-      } finally {
-        echo.close();
+          });
+        } finally {
+          echo.close();
+        }
       }
+      return results;
     },
   },
   {
