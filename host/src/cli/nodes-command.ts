@@ -23,7 +23,7 @@ export default async function nodes(context: CommandContext): Promise<number> {
         language,
         title: nodeType.title,
         description: nodeType.description,
-        flags: nodeType.flags ?? {},
+        flags: flagsOf(nodeType.flags),
         defaultTimeoutMs: nodeType.defaultTimeoutMs,
         config: parse(nodeType.configSchema),
         inputs: nodeType.inputs.map((port) => ({
@@ -47,8 +47,8 @@ export default async function nodes(context: CommandContext): Promise<number> {
         runtime = name;
         context.stdout.write(`\n${styleText("bold", `${name}`)} ${styleText("gray", `(${language})`)}\n`);
       }
-      const flags = Object.entries(nodeType.flags ?? {})
-        .filter(([key, on]) => on === true && key !== "$typeName")
+      const flags = Object.entries(flagsOf(nodeType.flags))
+        .filter(([, on]) => on)
         .map(([key]) => key);
       const inputs = nodeType.inputs.map((port) => `${port.name}${port.required ? "" : "?"}`).join(", ");
       const outputs = nodeType.outputs.map((port) => port.name).join(", ");
@@ -64,4 +64,11 @@ export default async function nodes(context: CommandContext): Promise<number> {
   } finally {
     await conductor.close();
   }
+}
+
+/** A node type's flags as plain booleans (without the message's type name). */
+function flagsOf(flags: object | undefined): Record<string, boolean> {
+  const plain: Record<string, boolean> = {};
+  for (const [key, value] of Object.entries(flags ?? {})) if (typeof value === "boolean") plain[key] = value;
+  return plain;
 }

@@ -1,0 +1,49 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { describe, expect, it } from "vitest";
+import nodes from "./nodes-command.js";
+
+/** Runs `conductor nodes <args>` in-process; gives its exit code and what it wrote. */
+async function runNodes(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await nodes({
+    args,
+    parseArgs,
+    stdout: { write: (text: string) => ((stdout += text), true) } as NodeJS.WriteStream,
+    stderr: { write: (text: string) => ((stderr += text), true) } as NodeJS.WriteStream,
+  });
+  return { code, stdout, stderr };
+}
+
+describe("conductor nodes", () => {
+  it("lists node types with their schemas and flags as plain JSON", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "nodes-command-"));
+    try {
+      await writeFile(join(dir, "conductor.yaml"), "conductor: project/v1\nblueprints: [.]\n");
+      const { code, stdout } = await runNodes(["--json", "--project", dir]);
+      expect(code).toBe(0);
+      const list = JSON.parse(stdout) as {
+        type: string;
+        runtime: string;
+        flags: Record<string, unknown>;
+        inputs: { name: string; schema: unknown }[];
+      }[];
+      const add = list.find((entry) => entry.type === "core.add")!;
+      expect(add.runtime).toBe("builtin");
+      expect(add.inputs.map((port) => port.name)).toEqual(["a", "b"]);
+      expect(add.inputs[0]!.schema).toMatchObject({ type: "number" });
+      // Only the flags themselves, as booleans: nothing of the wire message they came in.
+      expect(add.flags.deterministic).toBe(true);
+      for (const entry of list)
+        for (const [key, value] of Object.entries(entry.flags)) {
+          expect(key.startsWith("$")).toBe(false);
+          expect(typeof value).toBe("boolean");
+        }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
