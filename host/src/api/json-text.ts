@@ -1,6 +1,6 @@
 import { EncodedValue, isArrowTable, toLive } from "@conductor/sdk/protocol";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { toJsonSafe } from "../cli/format-value.js";
+import { jsonSafeReplacer as replacer, toJsonSafe } from "../cli/format-value.js";
 
 /**
  * Values in the public API are JSON text, so browsers and curl read them as they are. Values JSON cannot carry
@@ -30,20 +30,6 @@ export function optionalJsonText(value: Record<string, unknown> | undefined): st
 /** JSON text of a node's values, with large tables and bytes cut to a preview; empty when there are none. */
 export function previewJsonText(value: unknown): string {
   return value === undefined ? "" : JSON.stringify(value, previewReplacer);
-}
-
-// Only values that are not plain JSON go through toJsonSafe, because it decodes and re-parses: the common case
-// (numbers, strings, plain objects) costs one JSON.stringify.
-function replacer(this: unknown, key: string, value: unknown): unknown {
-  // `this[key]` is the value before its own toJSON ran (a Buffer's toJSON would hide that it is bytes).
-  const original = (this as Record<string, unknown>)[key];
-  if (typeof original === "bigint") return original.toString();
-  if (typeof original === "object" && original !== null) {
-    if (original instanceof EncodedValue || original instanceof Uint8Array || isArrowTable(original)) {
-      return toJsonSafe(original);
-    }
-  }
-  return value;
 }
 
 function previewReplacer(this: unknown, key: string, value: unknown): unknown {

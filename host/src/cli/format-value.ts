@@ -1,20 +1,41 @@
-import { isArrowTable, toLive } from "@conductor/sdk/protocol";
+import { EncodedValue, isArrowTable, toLive } from "@conductor/sdk/protocol";
 
-/** Makes a value printable as JSON: bytes become base64, Arrow tables become their rows, bigint a string. */
+/**
+ * Makes a value printable as JSON, at any depth: bytes become `{ "$bytes": base64 }`, Arrow tables
+ * `{ "$table": { rows, columns, data } }`, values still in wire form their decoded value, bigint a string.
+ */
 export function toJsonSafe(value: unknown): unknown {
   const live = toLive(value);
   if (live instanceof Uint8Array) return { $bytes: Buffer.from(live).toString("base64") };
-  if (isArrowTable(live))
+  if (isArrowTable(live)) {
     return {
       $table: {
         rows: live.numRows,
         columns: live.schema.fields.map((f) => f.name),
-        data: live.toArray().map((row) => row.toJSON()),
+        // Rows may hold bigint (int64 columns), which the replacer turns into strings.
+        data: JSON.parse(JSON.stringify(live.toArray(), jsonSafeReplacer)) as unknown,
       },
     };
-  return JSON.parse(
-    JSON.stringify(live ?? null, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v)),
-  );
+  }
+  return JSON.parse(JSON.stringify(live ?? null, jsonSafeReplacer));
+}
+
+/**
+ * A `JSON.stringify` replacer applying {@link toJsonSafe} to every value JSON cannot hold as it is, wherever it is
+ * nested; plain JSON values pass through untouched, so the common case costs one `JSON.stringify`.
+ */
+export function jsonSafeReplacer(this: unknown, key: string, value: unknown): unknown {
+  // `this[key]` is the value before its own toJSON ran (a Buffer's toJSON would hide that it is bytes).
+  const original = (this as Record<string, unknown>)[key];
+  if (typeof original === "bigint") return original.toString();
+  if (
+    typeof original === "object" &&
+    original !== null &&
+    (original instanceof EncodedValue || original instanceof Uint8Array || isArrowTable(original))
+  ) {
+    return toJsonSafe(original);
+  }
+  return value;
 }
 
 /** Formats an output for a person: text as is, tables as a short preview, other values as indented JSON. */

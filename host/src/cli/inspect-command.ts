@@ -1,4 +1,5 @@
 import { styleText } from "node:util";
+import { previewJsonText } from "../api/json-text.js";
 import { ConductorError } from "../errors.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
 import { formatForPeople, toJsonSafe } from "./format-value.js";
@@ -30,9 +31,14 @@ export default async function inspect(context: CommandContext): Promise<number> 
       (node) => values.node === undefined || node.nodeId === values.node,
     );
     if (values.json === true) {
-      context.stdout.write(
-        `${JSON.stringify(toJsonSafe({ ...detail, nodes: Object.fromEntries(nodes.map((n) => [n.nodeId, n])) }), null, 2)}\n`,
-      );
+      // As in the API: the execution's inputs and outputs complete, each node's values as previews (a table's
+      // first rows, marked "truncated"), so that a run over a million-row table does not print a million rows
+      // per node.
+      const record = {
+        ...(toJsonSafe({ ...detail, nodes: {} }) as Record<string, unknown>),
+        nodes: Object.fromEntries(nodes.map((node) => [node.nodeId, JSON.parse(previewJsonText(node))])),
+      };
+      context.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
       return EXIT.ok;
     }
     const out = (line: string) => context.stdout.write(`${line}\n`);
