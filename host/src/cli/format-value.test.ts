@@ -1,6 +1,6 @@
 import { EncodedValue, encodeValue, tableFromIpc, tableToIpc } from "@conductor/sdk/protocol";
 import { describe, expect, it } from "vitest";
-import { toJsonSafe } from "./format-value.js";
+import { formatPortsForPeople, PORT_PREVIEW_CHARS, toJsonSafe } from "./format-value.js";
 
 describe("toJsonSafe()", () => {
   it("converts values JSON cannot hold at any depth, as in an execution's record", async () => {
@@ -35,5 +35,29 @@ describe("toJsonSafe()", () => {
       },
       count: "2",
     });
+  });
+});
+
+describe("formatPortsForPeople()", () => {
+  it("shows one port per line, long text cut with the size of the rest", () => {
+    const text = formatPortsForPeople({ path: "data.csv", content: "x".repeat(PORT_PREVIEW_CHARS + 1_234) });
+    expect(text).toBe(`path: data.csv\ncontent: ${"x".repeat(PORT_PREVIEW_CHARS)}… (1,234 more characters)`);
+  });
+
+  it("shows a table as its first rows, dates as dates, whatever its size", async () => {
+    const { tableFromArrays, vectorFromArray, DateDay, Table } = await import("apache-arrow");
+    const day = Date.UTC(2026, 0, 1);
+    const table = new Table({
+      date: vectorFromArray(
+        Array.from({ length: 12 }, (_, i) => new Date(day + i * 86_400_000)),
+        new DateDay(),
+      ),
+      units: tableFromArrays({ units: Int32Array.from({ length: 12 }, (_, i) => i) }).getChild("units")!,
+    });
+    const lines = formatPortsForPeople({ table: new EncodedValue(encodeValue(table)) }).split("\n");
+    expect(lines[0]).toBe("table: Arrow table, 12 rows × 2 columns");
+    expect(lines[1]).toBe("  date        units");
+    expect(lines[2]).toBe("  2026-01-01  0");
+    expect(lines.at(-1)).toBe("  … 2 more rows");
   });
 });

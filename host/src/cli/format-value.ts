@@ -1,4 +1,4 @@
-import { EncodedValue, isArrowTable, toLive } from "@conductor/sdk/protocol";
+import { EncodedValue, isArrowTable, loadArrow, toLive } from "@conductor/sdk/protocol";
 
 /**
  * Makes a value printable as JSON, at any depth: bytes become `{ "$bytes": base64 }`, Arrow tables
@@ -44,15 +44,51 @@ export function formatForPeople(value: unknown): string {
   if (typeof live === "string") return live;
   if (live instanceof Uint8Array) return `<${live.byteLength} bytes>`;
   if (isArrowTable(live)) {
-    const columns = live.schema.fields.map((field) => field.name);
+    const { DataType } = loadArrow();
+    const fields = live.schema.fields;
+    const columns = fields.map((field) => field.name);
+    // Dates and timestamps come out of Arrow as milliseconds since the epoch: show them as ISO dates and times.
+    const cell = (value: unknown, type: (typeof fields)[number]["type"]): string =>
+      typeof value === "number" && DataType.isDate(type)
+        ? new Date(value).toISOString().slice(0, 10)
+        : typeof value === "number" && DataType.isTimestamp(type)
+          ? new Date(value).toISOString()
+          : String(value);
     const rows = live
       .toArray()
       .slice(0, 10)
-      .map((row) => columns.map((c) => String(row.toJSON()[c])));
+      .map((row) => {
+        const record = row.toJSON() as Record<string, unknown>;
+        return fields.map((field) => cell(record[field.name], field.type));
+      });
     const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ");
+    const line = (cells: string[]) =>
+      cells
+        .map((text, i) => text.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd();
     const more = live.numRows > 10 ? `\n… ${live.numRows - 10} more rows` : "";
     return `Arrow table, ${live.numRows} rows × ${columns.length} columns\n${line(columns)}\n${rows.map(line).join("\n")}${more}`;
   }
   return JSON.stringify(toJsonSafe(live), null, 2);
+}
+
+/** Characters of a value shown per port by {@link formatPortsForPeople} before it is cut. */
+export const PORT_PREVIEW_CHARS = 400;
+
+/**
+ * Formats the values of a node's ports for a person, one port per line: each value as {@link formatForPeople}
+ * gives it (tables as a short preview), cut after {@link PORT_PREVIEW_CHARS} characters with the size of the rest,
+ * (or `limit`) so that a node that read a 70 KB file does not fill the terminal. `--json` gives the values whole.
+ */
+export function formatPortsForPeople(values: Record<string, unknown>, limit = PORT_PREVIEW_CHARS): string {
+  return Object.entries(values)
+    .map(([port, value]) => {
+      let text = formatForPeople(value);
+      if (text.length > limit && !isArrowTable(toLive(value))) {
+        text = `${text.slice(0, limit)}… (${(text.length - limit).toLocaleString("en-US")} more characters)`;
+      }
+      return `${port}: ${text.replace(/\n(?=.)/g, "\n  ")}`;
+    })
+    .join("\n");
 }

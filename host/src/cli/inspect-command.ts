@@ -2,7 +2,7 @@ import { styleText } from "node:util";
 import { previewJsonText } from "../api/json-text.js";
 import { ConductorError } from "../errors.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
-import { formatForPeople, toJsonSafe } from "./format-value.js";
+import { formatPortsForPeople, toJsonSafe } from "./format-value.js";
 import { openConductor } from "./open-conductor.js";
 import { formatMs } from "./progress-view.js";
 
@@ -46,8 +46,11 @@ export default async function inspect(context: CommandContext): Promise<number> 
       `${styleText("bold", `execution ${detail.executionId}`)} of ${detail.blueprintId}: ${detail.status}${detail.durationMs === undefined ? "" : ` in ${formatMs(detail.durationMs)}`}`,
     );
     out(`started ${new Date(detail.startedAt).toISOString()}`);
-    out(`inputs: ${formatForPeople(detail.inputs)}`);
-    if (detail.outputs !== undefined) out(`outputs: ${formatForPeople(detail.outputs)}`);
+    // The execution's own inputs and outputs whole; each node's values cut to a preview below.
+    if (Object.keys(detail.inputs).length > 0)
+      out(`inputs\n  ${indent2(formatPortsForPeople(detail.inputs, Number.POSITIVE_INFINITY))}`);
+    if (detail.outputs !== undefined)
+      out(`outputs\n  ${indent2(formatPortsForPeople(detail.outputs, Number.POSITIVE_INFINITY))}`);
     if (detail.failure !== undefined)
       out(styleText("red", `failed at node "${detail.failure.nodeId}": ${detail.failure.message}`));
     for (const node of nodes) {
@@ -57,8 +60,8 @@ export default async function inspect(context: CommandContext): Promise<number> 
         `${styleText("bold", node.nodeId)}  ${node.status}${timing}${node.runtime === undefined ? "" : `  on ${node.runtime}`}${node.attempt > 1 ? `  (attempt ${node.attempt})` : ""}`,
       );
       if (node.inputs !== undefined && Object.keys(node.inputs).length > 0)
-        out(`  inputs:  ${indent(formatForPeople(node.inputs))}`);
-      if (node.outputs !== undefined) out(`  outputs: ${indent(formatForPeople(node.outputs))}`);
+        out(`  inputs\n    ${indent(formatPortsForPeople(node.inputs))}`);
+      if (node.outputs !== undefined) out(`  outputs\n    ${indent(formatPortsForPeople(node.outputs))}`);
       for (const log of node.logs)
         out(
           styleText("gray", `  ${new Date(log.at).toISOString().slice(11, 23)} ${log.level}: ${log.message}`),
@@ -81,6 +84,10 @@ export default async function inspect(context: CommandContext): Promise<number> 
   }
 }
 
+function indent2(text: string): string {
+  return text.replace(/\n(?=.)/g, "\n  ");
+}
+
 function indent(text: string): string {
-  return text.replaceAll("\n", "\n    ");
+  return text.replace(/\n(?=.)/g, "\n    ");
 }

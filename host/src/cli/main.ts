@@ -11,6 +11,13 @@ import { helpText, VERSION } from "./help.js";
 // Node keeps the compiled code of the modules a command loads on disk: later cold starts skip compiling them.
 enableCompileCache?.();
 
+// `conductor inspect <id> | head` closes our stdout early: stop quietly, as command-line tools do, instead of
+// crashing with an unhandled EPIPE.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(process.exitCode ?? 0);
+});
+
 const commands: Record<string, () => Promise<{ default: (context: CommandContext) => Promise<number> }>> = {
   run: () => import("./run-command.js"),
   validate: () => import("./validate-command.js"),
