@@ -145,6 +145,15 @@ nodes:
 `,
     );
     await writeFile(
+      join(dir, "describer.yaml"),
+      `conductor: blueprint/v1
+inputs: { value: {} }
+outputs: { text: d.text, echoed: inputs.value }
+nodes:
+  d: { type: test.describe, inputs: { value: inputs.value } }
+`,
+    );
+    await writeFile(
       join(dir, "loop-a.yaml"),
       "conductor: blueprint/v1\nnodes:\n  next: { type: blueprint.loop-b }\n",
     );
@@ -180,6 +189,32 @@ nodes:
       blueprintId: "middle",
       status: "completed",
     });
+  });
+
+  it("types a sub-blueprint's outputs by what they bind, through nested sub-blueprints", async () => {
+    const listed = await conductor.nodeTypes();
+    const port = (type: string, name: string) =>
+      JSON.parse(
+        listed
+          .find((entry) => entry.nodeType.type === type)!
+          .nodeType.outputs.find((output) => output.name === name)!.schema,
+      ) as Record<string, unknown>;
+    // middle.y is twice.y, a blueprint.inner whose y is test.add-one's x: a number.
+    expect(port("blueprint.middle", "y")).toMatchObject({ type: "number" });
+    expect(port("blueprint.describer", "text")).toMatchObject({ type: "string" });
+    // A blueprint input bound straight to an output keeps the input's schema (here: any).
+    expect(port("blueprint.describer", "echoed")).toEqual({});
+
+    const { valid, diagnostics } = await conductor.validate({
+      conductor: "blueprint/v1",
+      nodes: {
+        text: { type: "blueprint.describer", inputs: { value: { value: 1 } } },
+        next: { type: "test.add-one", inputs: { x: "text.text" } },
+      },
+    });
+    expect(valid).toBe(false);
+    expect(diagnostics.map((d) => d.path)).toEqual(["nodes.next.inputs.x"]);
+    expect(diagnostics[0]!.message).toContain("string");
   });
 
   it("reports a failure inside a sub-blueprint with the inner node", async () => {

@@ -217,6 +217,11 @@ class EmbeddedConductor implements Conductor {
         }
         return documents;
       },
+      outputSchema: (type, port, runtime) => {
+        const served = runtime ?? registry.runtimesFor(type)[0];
+        const nodeType = served === undefined ? undefined : registry.nodeType(type, served);
+        return nodeType?.outputs.find((output) => output.name === port)?.schema;
+      },
       start: async (id, inputs, executionId) => {
         const entry = (await listBlueprints(this.project)).find((candidate) => candidate.id === id);
         if (entry === undefined)
@@ -381,6 +386,7 @@ class EmbeddedConductor implements Conductor {
   async nodeTypes(): Promise<NodeTypeEntry[]> {
     this.assertOpen();
     await this.registry.startExternal();
+    await this.subBlueprints.refresh();
     const entries: NodeTypeEntry[] = [];
     for (const [runtime, connection] of this.registry.runtimes) {
       for (const nodeType of connection.nodeTypes) {
@@ -409,15 +415,25 @@ class EmbeddedConductor implements Conductor {
   /** Starts the runtimes a blueprint needs; gives the start error, if any, instead of throwing it. */
   private async ensureRuntimes(loaded: LoadedBlueprint): Promise<Error | undefined> {
     const nodes = Object.values(loaded.document.nodes);
-    if (nodes.some((node) => node.type.startsWith(SUB_BLUEPRINT_PREFIX))) await this.subBlueprints.refresh();
+    const types = nodes.map((node) => node.type);
+    const runtimes = nodes.flatMap((node) => (node.runtime === undefined ? [] : [node.runtime]));
+    const children = types
+      .filter((type) => type.startsWith(SUB_BLUEPRINT_PREFIX))
+      .map((type) => type.slice(SUB_BLUEPRINT_PREFIX.length));
+    if (children.length > 0) {
+      // The runtimes of nodes inside sub-blueprints start too: the sub-blueprints' output types come from them.
+      await this.subBlueprints.refresh();
+      const inner = this.subBlueprints.usedBy(children);
+      types.push(...inner.types);
+      runtimes.push(...inner.runtimes);
+    }
     try {
-      await this.registry.ensureFor(
-        nodes.map((node) => node.type),
-        nodes.flatMap((node) => (node.runtime === undefined ? [] : [node.runtime])),
-      );
+      await this.registry.ensureFor(types, runtimes);
       return undefined;
     } catch (error) {
       return error as Error;
+    } finally {
+      if (children.length > 0) this.subBlueprints.describeAll();
     }
   }
 

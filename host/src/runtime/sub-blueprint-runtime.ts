@@ -9,7 +9,7 @@ import {
   type RuntimeDescription,
   toLive,
 } from "@conductor/sdk/protocol";
-import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
+import { type BlueprintDocument, INPUTS_NODE } from "../blueprint/blueprint-schema.js";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 import type { ExecutionResult } from "../scheduler/execution.js";
 import type { RuntimeConnection } from "./runtime-connection.js";
@@ -21,6 +21,11 @@ export const SUB_BLUEPRINT_PREFIX = "blueprint.";
 export interface SubBlueprintHost {
   /** The project's blueprints that load, by id. */
   documents(): Promise<Map<string, BlueprintDocument>>;
+  /**
+   * The JSON Schema text of output `port` of node type `type` (served by `runtime` when given), when a runtime that
+   * has started serves it.
+   */
+  outputSchema(type: string, port: string, runtime?: string): string | undefined;
   /** Starts blueprint `id` as a child execution. */
   start(
     id: string,
@@ -58,7 +63,59 @@ export class SubBlueprintRuntime implements RuntimeConnection {
   /** Reads the project's blueprints again and lists them as node types. */
   async refresh(): Promise<void> {
     this.documents = await this.host.documents();
-    this.nodeTypes = [...this.documents].map(([id, document]) => describe(id, document));
+    this.describeAll();
+  }
+
+  /**
+   * Lists the blueprints as node types again. An output's type is the type of what it binds: the output port of an
+   * inner node (of a nested sub-blueprint, to any depth) or a blueprint input; `{}` (anything) while the runtime of
+   * that node has not started, so call this again once the runtimes that {@link usedBy} names have.
+   */
+  describeAll(): void {
+    const described = new Map<string, NodeType>();
+    const visiting = new Set<string>();
+    const describeOne = (id: string): NodeType => {
+      const known = described.get(id);
+      if (known !== undefined) return known;
+      const document = this.documents.get(id)!;
+      // A blueprint reaching itself is rejected at validation; here it only must not loop.
+      visiting.add(id);
+      const outputSchema = (binding: string): string => {
+        const [nodeId, port] = binding.split(".") as [string, string];
+        if (nodeId === INPUTS_NODE) return JSON.stringify(document.inputs?.[port]?.schema ?? {});
+        const node = document.nodes[nodeId];
+        if (node === undefined) return "{}";
+        if (node.type.startsWith(SUB_BLUEPRINT_PREFIX)) {
+          const child = node.type.slice(SUB_BLUEPRINT_PREFIX.length);
+          if (!this.documents.has(child) || visiting.has(child)) return "{}";
+          return describeOne(child).outputs.find((output) => output.name === port)?.schema ?? "{}";
+        }
+        return this.host.outputSchema(node.type, port, node.runtime) ?? "{}";
+      };
+      const nodeType = describe(id, document, outputSchema);
+      visiting.delete(id);
+      described.set(id, nodeType);
+      return nodeType;
+    };
+    this.nodeTypes = [...this.documents.keys()].map(describeOne);
+  }
+
+  /** The node types and pinned runtimes the blueprints `ids` use, directly or through nested sub-blueprints. */
+  usedBy(ids: Iterable<string>): { types: string[]; runtimes: string[] } {
+    const types = new Set<string>();
+    const runtimes = new Set<string>();
+    const seen = new Set<string>();
+    const visit = (id: string) => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      for (const node of Object.values(this.documents.get(id)?.nodes ?? {})) {
+        if (node.type.startsWith(SUB_BLUEPRINT_PREFIX)) visit(node.type.slice(SUB_BLUEPRINT_PREFIX.length));
+        else types.add(node.type);
+        if (node.runtime !== undefined) runtimes.add(node.runtime);
+      }
+    };
+    for (const id of ids) visit(id);
+    return { types: [...types], runtimes: [...runtimes] };
   }
 
   findNodeType(type: string): NodeType | undefined {
@@ -136,8 +193,12 @@ export class SubBlueprintRuntime implements RuntimeConnection {
   async close(): Promise<void> {}
 }
 
-/** The node type of blueprint `id`: its inputs and outputs as ports. */
-function describe(id: string, document: BlueprintDocument): NodeType {
+/** The node type of blueprint `id`: its inputs and outputs as ports, each output typed by `outputSchema`. */
+function describe(
+  id: string,
+  document: BlueprintDocument,
+  outputSchema: (binding: string) => string,
+): NodeType {
   return create(NodeTypeSchema, {
     type: `${SUB_BLUEPRINT_PREFIX}${id}`,
     version: "1",
@@ -155,7 +216,7 @@ function describe(id: string, document: BlueprintDocument): NodeType {
     outputs: Object.entries(document.outputs ?? {}).map(([name, output]) =>
       create(PortSchema, {
         name,
-        schema: "{}",
+        schema: outputSchema(typeof output === "string" ? output : output.from),
         required: false,
         description: typeof output === "string" ? "" : (output.description ?? ""),
       }),
