@@ -1,6 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// One vitest run, one project per suite: unit tests beside the code, then conformance and end-to-end.
+// One vitest run, one project per suite: unit tests beside the code (the debugger's too), then conformance and
+// end-to-end.
 // Imports of the workspace packages prefer their "source" export condition; the CLI, the Node sidecar and the
 // end-to-end tests run the built code, so `tsc -b` runs first (npm test does); the end-to-end project re-bundles
 // the CLI from that build before it starts.
@@ -15,6 +16,7 @@ export default defineConfig({
       { ...shared, test: { name: "sdk", include: ["sdk-ts/src/**/*.test.ts"] } },
       { ...shared, test: { name: "host", include: ["host/src/**/*.test.ts"] } },
       { ...shared, test: { name: "runtime-node", include: ["runtimes/node/src/**/*.test.ts"] } },
+      { ...shared, test: { name: "debugger", include: ["host/debugger/src/**/*.test.ts"] } },
       {
         ...shared,
         test: { name: "conformance", include: ["test/conformance/**/*.test.ts"], testTimeout: 60_000 },

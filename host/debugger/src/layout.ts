@@ -40,12 +40,27 @@ const PSEUDO_WIDTH = 110;
 const PSEUDO_HEIGHT = 36;
 
 /**
- * Lays a blueprint graph out left to right with dagre (layered, few crossings). The pseudo nodes "inputs" and
- * "outputs" appear only when the blueprint has inputs or outputs.
+ * Lays a blueprint graph out with dagre (layered, few crossings), left to right or top to bottom, whichever is
+ * narrower: the canvas sits between two side panels, so width is what it lacks, and scrolling down is natural. A
+ * chain then runs down the page at its natural size instead of being shrunk to fit across it; a wide fan-out
+ * still runs across. The pseudo nodes "inputs" and "outputs" appear only when the blueprint has inputs or outputs.
  */
 export function layoutGraph(graph: BlueprintGraph): GraphLayout {
+  const across = layoutGraphIn(graph, "LR");
+  const down = layoutGraphIn(graph, "TB");
+  return down.width < across.width ? down : across;
+}
+
+/** Lays a blueprint graph out in one direction: "LR" (left to right) or "TB" (top to bottom). */
+export function layoutGraphIn(graph: BlueprintGraph, direction: "LR" | "TB"): GraphLayout {
   const g = new dagre.graphlib.Graph({ multigraph: true });
-  g.setGraph({ rankdir: "LR", nodesep: 28, ranksep: 70, marginx: 16, marginy: 16 });
+  g.setGraph({
+    rankdir: direction,
+    nodesep: direction === "LR" ? 28 : 36,
+    ranksep: direction === "LR" ? 70 : 44,
+    marginx: 16,
+    marginy: 16,
+  });
   g.setDefaultEdgeLabel(() => ({}));
   const placed = new Map<string, Omit<PlacedNode, "x" | "y">>();
   const used = new Set(graph.edges.flatMap((edge) => [edge.fromNode, edge.toNode]));
