@@ -7,15 +7,16 @@ import nodes from "./nodes-command.js";
 
 /** Runs `conductor nodes <args>` in-process; gives its exit code and what it wrote. */
 async function runNodes(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await nodes({
-    args,
-    parseArgs,
-    stdout: { write: (text: string) => ((stdout += text), true) } as NodeJS.WriteStream,
-    stderr: { write: (text: string) => ((stderr += text), true) } as NodeJS.WriteStream,
-  });
-  return { code, stdout, stderr };
+  const written = { stdout: "", stderr: "" };
+  const stream = (name: "stdout" | "stderr") =>
+    ({
+      write(text: string) {
+        written[name] += text;
+        return true;
+      },
+    }) as NodeJS.WriteStream;
+  const code = await nodes({ args, parseArgs, stdout: stream("stdout"), stderr: stream("stderr") });
+  return { code, ...written };
 }
 
 describe("conductor nodes", () => {
