@@ -3,6 +3,7 @@ import { type ApiServer, createApiServer } from "../api/api-server.js";
 import { bindProblem } from "../api/auth.js";
 import { corsProblem } from "../api/cors.js";
 import type { Conductor, NodeTypeEntry } from "../conductor.js";
+import { SUB_BLUEPRINT_PREFIX } from "../runtime/sub-blueprint-runtime.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
 import { releaseMemory, releaseMemoryWhenIdle } from "./idle-memory.js";
 import { openConductor } from "./open-conductor.js";
@@ -86,14 +87,17 @@ export default async function serve(context: CommandContext): Promise<number> {
   }
 
   const url = server.url;
-  const runtimes = new Set(nodeTypes.map((entry) => entry.runtime));
+  // The project's blueprints are node types too (blueprint.<id>), served by no process: said apart.
+  const blueprintNodes = nodeTypes.filter((entry) => entry.nodeType.type.startsWith(SUB_BLUEPRINT_PREFIX));
+  const runtimeNodes = nodeTypes.filter((entry) => !entry.nodeType.type.startsWith(SUB_BLUEPRINT_PREFIX));
+  const runtimes = new Set(runtimeNodes.map((entry) => entry.runtime));
   context.stdout.write(
     [
       `${styleText("bold", "conductor serve")}: listening on ${url} (project ${conductor.project.dir})`,
       `  API       ${url}  (gRPC, gRPC-Web and Connect; service conductor.api.v1.ConductorService)`,
       ...(values["no-debugger"] === true ? [] : [`  debugger  ${url}/`]),
       `  webhooks  POST ${url}/hooks/<blueprint-id>`,
-      `  runtimes  ${[...runtimes].join(", ")} (${nodeTypes.length} node types)`,
+      `  runtimes  ${[...runtimes].join(", ")} (${runtimeNodes.length} node types)${blueprintNodes.length === 0 ? "" : `, and ${blueprintNodes.length} blueprint${blueprintNodes.length === 1 ? "" : "s"} usable as nodes`}`,
       token === undefined || token === ""
         ? "  auth      none (loopback only)"
         : '  auth      bearer token required ("Authorization: Bearer <token>"; in the debugger: /#token=<token>)',

@@ -65,7 +65,7 @@ describe("conductor serve", () => {
     });
     expect(stdout).toContain(`  debugger  ${url}/`);
     expect(stdout).toContain(`  webhooks  POST ${url}/hooks/<blueprint-id>`);
-    expect(stdout).toMatch(/runtimes {2}builtin \(\d+ node types\)/);
+    expect(stdout).toMatch(/runtimes {2}builtin \(\d+ node types\), and \d+ blueprints? usable as nodes\n/);
     expect(stdout).toContain("auth      none (loopback only)");
 
     expect((await httpRequest(`${url}/healthz`)).body).toBe("ok\n");
