@@ -334,7 +334,21 @@ class EmbeddedConductor implements Conductor {
       listener(event);
     };
     for (const event of recorded) deliver(event);
-    return running === undefined ? () => {} : running.hub.subscribe(deliver);
+    if (running !== undefined) return running.hub.subscribe(deliver);
+    // Recorded as running but not running here: another process runs it on the same journal (or it was cut off
+    // and waits to be resumed). Its events arrive as that process records them.
+    const store = this.store;
+    if (!(store instanceof Journal) || store.get(executionId)?.status !== "running") return () => {};
+    let finished = false;
+    const stop = store.changes.onChange(() => {
+      if (finished) return;
+      for (const event of store.events(executionId, lastSeq)) {
+        deliver(event);
+        if (event.type === "execution.finished") finished = true;
+      }
+      if (finished) stop();
+    });
+    return stop;
   }
 
   async run(

@@ -16,9 +16,11 @@ const QUIET_MS = 1_000;
  * down) it ends with UNAVAILABLE.
  *
  * An execution can be recorded as running without running in this host: run by another process on the same
- * journal, or interrupted by a crash and not resumed yet. Its events never come live here, so after a quiet
- * second the watch subscribes again, which replays whatever was recorded meanwhile (and joins the live events if
- * it now runs here), and ends once the record says it finished. Events are passed on once each, by `seq`.
+ * journal, or interrupted by a crash and not resumed yet. The subscription then passes its events on as the other
+ * process records them (the journal's files are watched). As a safety net (a file system that cannot be watched,
+ * an execution resumed here later), after a quiet second the watch subscribes again, which replays whatever was
+ * recorded meanwhile (and joins the live events if it now runs here), and ends once the record says it finished.
+ * Events are passed on once each, by `seq`.
  */
 export async function* watchExecution(
   conductor: Conductor,

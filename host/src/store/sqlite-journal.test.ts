@@ -70,6 +70,50 @@ describe("the journal", () => {
     await second.close();
   });
 
+  it("passes on the events of an execution another host runs on the same journal, as they are recorded", async () => {
+    const runner = await open();
+    const watcher = await open();
+    try {
+      const slow: BlueprintDocument = {
+        conductor: "blueprint/v1",
+        id: "slow",
+        outputs: { value: "c.value" },
+        nodes: {
+          a: { type: "test.sleep", config: { ms: 0 }, inputs: { value: { value: 1 } } },
+          b: { type: "test.sleep", config: { ms: 300 }, inputs: { value: "a.value" } },
+          c: { type: "test.sleep", config: { ms: 300 }, inputs: { value: "b.value" } },
+        },
+      };
+      const handle = (await runner.prepare(slow)).start({});
+      for (
+        let i = 0;
+        i < 100 && watcher.executions.get(handle.executionId)?.nodes.a?.status !== "completed";
+        i++
+      )
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      const seen: ExecutionEvent[] = [];
+      const finished = new Promise<"finished">((resolve) =>
+        watcher.executions.subscribe(handle.executionId, (event) => {
+          seen.push(event);
+          if (event.type === "execution.finished") resolve("finished");
+        }),
+      );
+      // The subscription replays what was recorded so far; the rest arrives only if changes are followed.
+      expect(seen.some((event) => event.type === "execution.finished")).toBe(false);
+      const outcome = await Promise.race([
+        finished,
+        new Promise<"timed out">((resolve) => setTimeout(() => resolve("timed out"), 5_000)),
+      ]);
+      expect(outcome).toBe("finished");
+      expect(seen.map((event) => event.seq)).toEqual(seen.map((_, i) => i + 1));
+      expect(seen.some((event) => event.type === "node.completed" && event.nodeId === "c")).toBe(true);
+      expect((await handle.result).outputs).toEqual({ value: 1 });
+    } finally {
+      await runner.close();
+      await watcher.close();
+    }
+  });
+
   it("keeps cached results across host processes, and a new node version does not reuse them", async () => {
     const host = await open();
     const result = await host.run(chain, { x: 2 });

@@ -13,6 +13,7 @@ import {
   type ExecutionStore,
   type ExecutionSummary,
 } from "./execution-store.js";
+import { JournalWatch } from "./journal-watch.js";
 import { EventCodec } from "./stored-value.js";
 
 /** Where an execution came from, recorded so that it can be resumed by another process. */
@@ -98,14 +99,18 @@ export class Journal implements ExecutionStore, Durability {
     StatementSync
   >;
   readonly cache: ResultCache;
+  /** Notices of changes to the journal's files, by any process (see {@link JournalWatch}). */
+  readonly changes: JournalWatch;
 
   private constructor(
     db: DatabaseSync,
+    path: string,
     blobDir: string,
     /** Starts the checkpointing thread, on the first write: a journal opened only to be read needs none. */
     private readonly startCheckpointer: () => Checkpointer | undefined,
   ) {
     this.db = db;
+    this.changes = new JournalWatch(path);
     this.codec = new EventCodec(blobDir);
     this.statements = {
       recordExecution: db.prepare(
@@ -164,7 +169,7 @@ export class Journal implements ExecutionStore, Durability {
         { cause: error },
       );
     }
-    return new Journal(db, join(dirname(options.path), "blobs"), () => {
+    return new Journal(db, options.path, join(dirname(options.path), "blobs"), () => {
       const checkpointer = Checkpointer.start(options.path, synchronous);
       // Checkpoints run on their own thread; this connection checkpoints only if that thread falls far behind.
       if (checkpointer !== undefined) db.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES};`);
@@ -306,6 +311,7 @@ export class Journal implements ExecutionStore, Durability {
   }
 
   async close(): Promise<void> {
+    this.changes.close();
     this.write();
     await this.checkpointer?.stop();
     this.db.close();
