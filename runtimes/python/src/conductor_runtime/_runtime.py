@@ -61,6 +61,11 @@ class Runtime:
         """Ends the process-pool workers (the process exits with os._exit, which would orphan them)."""
         if self._processes is not None:
             self._processes.close()
+            # os._exit skips multiprocessing's exit hooks, which unlink the pool's semaphores; without them its
+            # resource tracker warns of "leaked semaphore objects" (and unlinks them itself). Run those hooks here.
+            from multiprocessing import util
+
+            util._run_finalizers(0)  # pyright: ignore[reportAttributeAccessIssue, reportPrivateUsage, reportUnknownMemberType]  # noqa: SLF001
 
     def busy_reason(self) -> str | None:
         """Why a new invocation cannot start now, or None when it can."""
