@@ -75,6 +75,25 @@ def test_unusable_socket_dir_is_explained(tmp_path: os.PathLike[str]) -> None:
         assert message in result.stderr
 
 
+def test_a_node_module_that_does_not_import_is_summed_up_on_the_last_line(tmp_path: os.PathLike[str]) -> None:
+    environment = runtime_environment(str(tmp_path), str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "conductor_runtime", "--module", "no_such_node_module"],
+        env=environment,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    # The host quotes the last lines of stderr: the summary is the last one, after the traceback.
+    lines = result.stderr.decode().strip().splitlines()
+    assert "Traceback" in lines[0]
+    assert lines[-1] == (
+        'conductor-runtime: cannot import node module "no_such_node_module": '
+        "ModuleNotFoundError: No module named 'no_such_node_module'"
+    )
+
+
 def test_writes_one_handshake_line(runtime: RuntimeProcess) -> None:
     info = runtime.info
     assert info["conductor"] == 1

@@ -110,8 +110,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
     for module in arguments.module:
         try:
             importlib.import_module(module)
-        except BaseException:  # noqa: BLE001 because any failure to import a node module must be explained, not crash
-            sys.stderr.write(f'conductor-runtime: cannot import node module "{module}":\n{traceback.format_exc()}')
+        except BaseException as error:  # noqa: BLE001 because any failure to import a node module must be explained
+            # The summary comes last: the host quotes the last lines of stderr, where a long traceback would hide it.
+            summary = traceback.format_exception_only(error)[-1].strip()
+            sys.stderr.write(
+                f'{traceback.format_exc()}conductor-runtime: cannot import node module "{module}": {summary}\n'
+            )
             sys.exit(EXIT_BAD_SETUP)
     definitions = registered()
     if not definitions:
