@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { parseDocument } from "yaml";
 import { ConductorError, type Diagnostic } from "../errors.js";
+import { describeSchemaIssue } from "../schema-issue.js";
 import { blueprintSchema, type ParsedBlueprintDocument } from "./blueprint-schema.js";
 
 /** A blueprint read from a file (or given as data), checked against the file format but not yet validated. */
@@ -78,11 +79,8 @@ export function fromData(data: unknown, source = "<inline>"): LoadedBlueprint {
 }
 
 function describeFormatIssue(issue: import("zod").z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") {
-    return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
-  }
   if (issue.code === "invalid_value" && issue.path[0] === "conductor") {
     return "expected conductor: blueprint/v1 (the format version) at the top of the file";
   }
-  return issue.message.replace(/^Invalid input: /, "");
+  return describeSchemaIssue(issue);
 }

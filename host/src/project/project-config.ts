@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
 import { ConductorError } from "../errors.js";
+import { describeSchemaIssue } from "../schema-issue.js";
 
 /**
  * The project file, `conductor.yaml`: which TypeScript node modules run in the host, which runtimes to start
@@ -106,7 +107,7 @@ export function parseProject(text: string, file: string): Project {
   const parsed = projectSchema.safeParse(data);
   if (!parsed.success) {
     const lines = parsed.error.issues.map(
-      (issue) => `  ${issue.path.join(".") || "(project)"}: ${issue.message}`,
+      (issue) => `  ${issue.path.join(".") || "(project)"}: ${describeSchemaIssue(issue)}`,
     );
     throw new ConductorError("project_invalid", `project file ${file} is invalid:\n${lines.join("\n")}`);
   }
