@@ -22,7 +22,7 @@ export function releaseMemory(): void {
  * event loop was busy less than 1% of the interval. Never while serving (the collection pauses the loop for a few
  * milliseconds). Returns a function that stops watching.
  */
-export function releaseMemoryWhenIdle(intervalMs = 10_000): () => void {
+export function releaseMemoryWhenIdle(intervalMs = 10_000, release: () => void = releaseMemory): () => void {
   let previous = performance.eventLoopUtilization();
   let released = true;
   const timer = setInterval(() => {
@@ -32,7 +32,7 @@ export function releaseMemoryWhenIdle(intervalMs = 10_000): () => void {
     if (busy > 0.01) released = false;
     else if (!released) {
       released = true;
-      releaseMemory();
+      release();
     }
   }, intervalMs);
   timer.unref();
