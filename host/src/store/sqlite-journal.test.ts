@@ -7,7 +7,7 @@ import * as policyNodes from "../../../test/fixtures/nodes/policy-nodes.js";
 import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
 import { type Conductor, createConductor } from "../conductor.js";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
-import { CHECKPOINT_THREAD_AFTER_COMMITS, Journal } from "./sqlite-journal.js";
+import { CHECKPOINT_THREAD_AFTER_COMMITS, JOURNAL_FORMAT, Journal } from "./sqlite-journal.js";
 
 const nodes = [...Object.values(mathNodes), ...Object.values(policyNodes)].filter(
   (value) => typeof value === "object" && value !== null && "kind" in value,
@@ -226,6 +226,26 @@ describe("the journal's checkpoints", () => {
       });
     } finally {
       await journal.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the journal's format", () => {
+  it("is recorded, and a journal of a newer format is refused rather than misread", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "journal-format-"));
+    const path = join(dir, "journal.db");
+    try {
+      await (await Journal.open({ path })).close();
+      const { DatabaseSync } = await import("node:sqlite");
+      const db = new DatabaseSync(path);
+      expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: JOURNAL_FORMAT });
+      db.exec(`PRAGMA user_version = ${JOURNAL_FORMAT + 1}`);
+      db.close();
+      await expect(Journal.open({ path })).rejects.toThrow(
+        `was written by a newer Conductor (journal format ${JOURNAL_FORMAT + 1}; this one reads up to ${JOURNAL_FORMAT})`,
+      );
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });

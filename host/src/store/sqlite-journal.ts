@@ -62,6 +62,13 @@ CREATE TABLE IF NOT EXISTS result_cache (
 );
 `;
 
+/**
+ * The journal's format, kept in SQLite's `user_version`: 1 had event batches only; 2 added whole executions in one
+ * row and the compact event encoding. A journal of a newer format is refused with a clear error rather than
+ * misread; older ones are upgraded on open (they are read as they are).
+ */
+export const JOURNAL_FORMAT = 2;
+
 /** Commits after which checkpoints move to their own thread (see {@link Checkpointer}). */
 export const CHECKPOINT_THREAD_AFTER_COMMITS = 100;
 
@@ -158,11 +165,21 @@ export class Journal implements ExecutionStore, Durability {
     try {
       db = new DatabaseSync(options.path);
       db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA busy_timeout = 5000;`);
+      const { user_version: format } = db.prepare("PRAGMA user_version").get() as { user_version: number };
+      if (format > JOURNAL_FORMAT) {
+        db.close();
+        throw new ConductorError(
+          "project_invalid",
+          `the journal ${options.path} was written by a newer Conductor (journal format ${format}; this one reads up to ${JOURNAL_FORMAT}); upgrade Conductor, or move the journal aside to start a new one`,
+        );
+      }
       db.exec(SCHEMA);
       const columns = db.prepare("PRAGMA table_info(executions)").all() as { name: string }[];
       if (!columns.some((column) => column.name === "events"))
         db.exec("ALTER TABLE executions ADD COLUMN events TEXT");
+      if (format < JOURNAL_FORMAT) db.exec(`PRAGMA user_version = ${JOURNAL_FORMAT}`);
     } catch (error) {
+      if (error instanceof ConductorError) throw error;
       throw new ConductorError(
         "internal",
         `cannot open the journal ${options.path}: ${(error as Error).message}`,
