@@ -5,7 +5,7 @@
  */
 import { enableCompileCache } from "node:module";
 import { parseArgs } from "node:util";
-import { type CommandContext, EXIT } from "./command.js";
+import { type CommandContext, EXIT, reportError } from "./command.js";
 import { helpText, VERSION } from "./help.js";
 
 // Node keeps the compiled code of the modules a command loads on disk: later cold starts skip compiling them.
@@ -51,7 +51,14 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const command = await load();
-  return command.default({ args: rest, parseArgs, stdout: process.stdout, stderr: process.stderr });
+  const context: CommandContext = { args: rest, parseArgs, stdout: process.stdout, stderr: process.stderr };
+  try {
+    return await command.default(context);
+  } catch (error) {
+    // What a command does not report itself (opening the project or its journal, say) is reported the same way:
+    // a ConductorError by its message and exit code, anything else with its stack as an internal error.
+    return reportError(context, error, rest.includes("--json"));
+  }
 }
 
 main(process.argv.slice(2)).then(
