@@ -45,7 +45,13 @@ export class JournalWatch {
         if (name !== null && !this.names.has(name)) return;
         this.pending ??= setTimeout(() => {
           this.pending = undefined;
-          for (const listener of [...this.listeners]) listener();
+          for (const listener of [...this.listeners]) {
+            try {
+              listener();
+            } catch {
+              // A listener that cannot read now (the journal busy, say) reads on the next change; the host stays up.
+            }
+          }
         }, COALESCE_MS).unref();
       });
       this.watcher.on("error", () => this.stop());
