@@ -1,4 +1,7 @@
-/** Errors met before a command gets going (opening the project or its journal) are reported like any other. */
+/**
+ * How the `conductor` command reports errors: those met before a command gets going (opening the project or its
+ * journal), and failures of a user's own node module, which the CLI's bundle must read like the sdk does.
+ */
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -38,5 +41,25 @@ describe("conductor, on a journal written by a newer Conductor", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("conductor run, on a user's node module that fails", () => {
+  it("keeps the failure's type and retryable flag, so the retry policy applies", async () => {
+    const project = fileURLToPath(new URL("./fixtures/user-node-project/", import.meta.url));
+    const run = await conductor(["run", "flaky.blueprint.yaml", "--json", "--no-journal"], project);
+    expect(run.code).toBe(1);
+    const result = JSON.parse(run.stdout) as {
+      status: string;
+      nodes: Record<
+        string,
+        { attempt: number; failure: { type: string; retryable: boolean; message: string } }
+      >;
+    };
+    expect(result.status).toBe("failed");
+    expect(result.nodes.a).toMatchObject({
+      attempt: 2,
+      failure: { type: "http.unavailable", retryable: true, message: "upstream said 503" },
+    });
   });
 });
