@@ -1,13 +1,18 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseProject } from "./project-config.js";
+
+const dir = join(tmpdir(), "app");
+const file = join(dir, "conductor.yaml");
 
 describe("parseProject()", () => {
   it("reads runtimes and resolves nothing it does not need to", () => {
     const project = parseProject(
       "conductor: project/v1\nruntimes:\n  rs: { kind: rust, package: ./rust, binary: my-runtime }\n",
-      "/work/app/conductor.yaml",
+      file,
     );
-    expect(project.dir).toBe("/work/app");
+    expect(project.dir).toBe(dir);
     expect(project.runtimes.rs).toEqual({ kind: "rust", package: "./rust", binary: "my-runtime" });
   });
 
@@ -15,11 +20,11 @@ describe("parseProject()", () => {
     const read = () =>
       parseProject(
         "conductor: project/v1\nblueprints: flows\nruntimes:\n  rs: { kind: rust, pakage: ./rust }\n",
-        "/work/app/conductor.yaml",
+        file,
       );
     expect(read).toThrow(
       [
-        "project file /work/app/conductor.yaml is invalid:",
+        `project file ${file} is invalid:`,
         "  blueprints: expected a list, found a string",
         "  runtimes.rs.binary: missing (expected a string)",
         '  runtimes.rs: unknown field "pakage"',
