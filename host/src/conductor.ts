@@ -323,7 +323,8 @@ class EmbeddedConductor implements Conductor {
   private subscribe(executionId: string, listener: ExecutionListener, afterSeq: number): () => void {
     const running = this.running.get(executionId);
     const recorded = this.store?.events(executionId, afterSeq) ?? [];
-    if (running === undefined && this.store?.get(executionId) === undefined) {
+    const status = running === undefined ? this.store?.get(executionId)?.status : "running";
+    if (status === undefined) {
       throw new ConductorError("execution_not_found", `no execution "${executionId}" is running or recorded`);
     }
     // Replay and subscription happen in one synchronous step, so no event falls between them.
@@ -338,7 +339,7 @@ class EmbeddedConductor implements Conductor {
     // Recorded as running but not running here: another process runs it on the same journal (or it was cut off
     // and waits to be resumed). Its events arrive as that process records them.
     const store = this.store;
-    if (!(store instanceof Journal) || store.get(executionId)?.status !== "running") return () => {};
+    if (!(store instanceof Journal) || status !== "running") return () => {};
     let finished = false;
     const stop = store.changes.onChange(() => {
       if (finished) return;

@@ -88,7 +88,12 @@ export function formatPortsForPeople(values: Record<string, unknown>, limit = PO
       if (text.length > limit && !isArrowTable(toLive(value))) {
         text = `${text.slice(0, limit)}… (${(text.length - limit).toLocaleString("en-US")} more characters)`;
       }
-      return `${port}: ${text.replace(/\n(?=.)/g, "\n  ")}`;
+      return `${port}: ${indent(text, 2)}`;
     })
     .join("\n");
+}
+
+/** Indents every line after the first by `spaces` (empty lines stay empty). */
+export function indent(text: string, spaces: number): string {
+  return text.replace(/\n(?=.)/g, `\n${" ".repeat(spaces)}`);
 }

@@ -2,7 +2,7 @@ import { styleText } from "node:util";
 import { previewJsonText } from "../api/json-text.js";
 import { ConductorError } from "../errors.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
-import { formatPortsForPeople, toJsonSafe } from "./format-value.js";
+import { formatPortsForPeople, indent, toJsonSafe } from "./format-value.js";
 import { openConductor } from "./open-conductor.js";
 import { formatMs } from "./progress-view.js";
 
@@ -48,9 +48,9 @@ export default async function inspect(context: CommandContext): Promise<number> 
     out(`started ${new Date(detail.startedAt).toISOString()}`);
     // The execution's own inputs and outputs whole; each node's values cut to a preview below.
     if (Object.keys(detail.inputs).length > 0)
-      out(`inputs\n  ${indent2(formatPortsForPeople(detail.inputs, Number.POSITIVE_INFINITY))}`);
+      out(`inputs\n  ${indent(formatPortsForPeople(detail.inputs, Number.POSITIVE_INFINITY), 2)}`);
     if (detail.outputs !== undefined)
-      out(`outputs\n  ${indent2(formatPortsForPeople(detail.outputs, Number.POSITIVE_INFINITY))}`);
+      out(`outputs\n  ${indent(formatPortsForPeople(detail.outputs, Number.POSITIVE_INFINITY), 2)}`);
     if (detail.failure !== undefined)
       out(styleText("red", `failed at node "${detail.failure.nodeId}": ${detail.failure.message}`));
     for (const node of nodes) {
@@ -60,8 +60,8 @@ export default async function inspect(context: CommandContext): Promise<number> 
         `${styleText("bold", node.nodeId)}  ${node.status}${timing}${node.runtime === undefined ? "" : `  on ${node.runtime}`}${node.attempt > 1 ? `  (attempt ${node.attempt})` : ""}`,
       );
       if (node.inputs !== undefined && Object.keys(node.inputs).length > 0)
-        out(`  inputs\n    ${indent(formatPortsForPeople(node.inputs))}`);
-      if (node.outputs !== undefined) out(`  outputs\n    ${indent(formatPortsForPeople(node.outputs))}`);
+        out(`  inputs\n    ${indent(formatPortsForPeople(node.inputs), 4)}`);
+      if (node.outputs !== undefined) out(`  outputs\n    ${indent(formatPortsForPeople(node.outputs), 4)}`);
       for (const log of node.logs)
         out(
           styleText("gray", `  ${new Date(log.at).toISOString().slice(11, 23)} ${log.level}: ${log.message}`),
@@ -73,7 +73,7 @@ export default async function inspect(context: CommandContext): Promise<number> 
             `  failure (${node.failure.type}${node.failure.retryable ? ", retryable" : ""}): ${node.failure.message}`,
           ),
         );
-        if (node.failure.stack !== undefined) out(styleText("gray", indent(`  ${node.failure.stack}`)));
+        if (node.failure.stack !== undefined) out(styleText("gray", indent(`  ${node.failure.stack}`, 4)));
       }
     }
     return EXIT.ok;
@@ -82,12 +82,4 @@ export default async function inspect(context: CommandContext): Promise<number> 
   } finally {
     await conductor.close();
   }
-}
-
-function indent2(text: string): string {
-  return text.replace(/\n(?=.)/g, "\n  ");
-}
-
-function indent(text: string): string {
-  return text.replace(/\n(?=.)/g, "\n    ");
 }
