@@ -28,6 +28,8 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           globalSetup: ["test/e2e/bundle-cli.setup.ts"],
           testTimeout: 120_000,
+          // Because a loaded machine renders and answers slowly: polls wait for an outcome, they assert no time.
+          expect: { poll: { timeout: 30_000 } },
         },
       },
     ],

@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiFixture, startApiFixture } from "./api/api-fixture.js";
 
 const CHROMIUM = "/usr/bin/chromium";
+/** How long the page may take to reach a state: generous, because a loaded machine renders slowly (no timing is asserted). */
+const PATIENCE = 30_000;
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const results = join(root, "test-results");
 
@@ -71,8 +73,8 @@ describe("the visual debugger", () => {
     await page.fill("#input-value", "from the browser");
     await page.click("button.run");
     // The 400 ms delay is seen running, live, before it completes.
-    await node("wait").and(page.locator('[data-status="running"]')).waitFor({ timeout: 5_000 });
-    await node("wait").and(page.locator('[data-status="completed"]')).waitFor({ timeout: 5_000 });
+    await node("wait").and(page.locator('[data-status="running"]')).waitFor({ timeout: PATIENCE });
+    await node("wait").and(page.locator('[data-status="completed"]')).waitFor({ timeout: PATIENCE });
     expect(await node("first").getAttribute("data-status")).toBe("completed");
     await page.locator('[data-execution-status="completed"]').waitFor();
     expect(await node("wait").textContent()).toMatch(/completed · \d+ ms/);
@@ -92,7 +94,7 @@ describe("the visual debugger", () => {
     await page.fill("#input-name", "Ada");
     await page.click("button.run");
     for (const id of ["echo", "render", "shout"]) {
-      await node(id).and(page.locator('[data-status="completed"]')).waitFor({ timeout: 5_000 });
+      await node(id).and(page.locator('[data-status="completed"]')).waitFor({ timeout: PATIENCE });
     }
     await node("render").click();
     const outputs = panel().locator('[data-section="outputs"] pre');
@@ -105,7 +107,7 @@ describe("the visual debugger", () => {
     await page.selectOption('select[name="blueprint"]', "broken");
     await expect.poll(() => node("read").count()).toBe(1);
     await page.click("button.run");
-    await node("read").and(page.locator('[data-status="failed"]')).waitFor({ timeout: 5_000 });
+    await node("read").and(page.locator('[data-status="failed"]')).waitFor({ timeout: PATIENCE });
     await page.locator('[data-execution-status="failed"]').waitFor();
     await node("read").click();
     await expect
@@ -117,11 +119,11 @@ describe("the visual debugger", () => {
   it("reopens a past execution from the history with its final states", async () => {
     const greetRun = fixture.conductor.executions.list({ blueprintId: "greet" })[0]!;
     const entry = page.locator(`button[data-execution-id="${greetRun.executionId}"]`);
-    await entry.waitFor({ timeout: 5_000 });
+    await entry.waitFor({ timeout: PATIENCE });
     await entry.click();
     await expect.poll(() => page.locator('select[name="blueprint"]').inputValue()).toBe("greet");
     for (const id of ["echo", "render", "shout"]) {
-      await node(id).and(page.locator('[data-status="completed"]')).waitFor({ timeout: 5_000 });
+      await node(id).and(page.locator('[data-status="completed"]')).waitFor({ timeout: PATIENCE });
     }
     await node("shout").click();
     await expect
@@ -134,16 +136,16 @@ describe("the visual debugger", () => {
     const tab = await context.newPage();
     try {
       await tab.goto(`${guarded.server.url}/`);
-      await tab.locator("form.token-prompt").waitFor({ timeout: 5_000 });
+      await tab.locator("form.token-prompt").waitFor({ timeout: PATIENCE });
       await tab.fill('form.token-prompt input[name="token"]', "s3cret");
       await tab.click('form.token-prompt button[type="submit"]');
-      await tab.locator('svg.graph [data-node-id="read"]').waitFor({ timeout: 5_000 });
+      await tab.locator('svg.graph [data-node-id="read"]').waitFor({ timeout: PATIENCE });
       expect(await tab.locator("form.token-prompt").count()).toBe(0);
 
       const fresh = await context.newPage();
       try {
         await fresh.goto(`${guarded.server.url}/?blueprint=chain10#token=s3cret`);
-        await fresh.locator('svg.graph [data-node-id="n9"]').waitFor({ timeout: 5_000 });
+        await fresh.locator('svg.graph [data-node-id="n9"]').waitFor({ timeout: PATIENCE });
         expect(new URL(fresh.url()).hash).toBe("");
       } finally {
         await fresh.close();
