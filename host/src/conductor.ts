@@ -22,7 +22,12 @@ import {
   type ResultCache,
   type ResumeState,
 } from "./scheduler/execution.js";
-import { EventHub, type ExecutionEvent, type ExecutionListener } from "./scheduler/execution-events.js";
+import {
+  EventHub,
+  type ExecutionEvent,
+  type ExecutionLineage,
+  type ExecutionListener,
+} from "./scheduler/execution-events.js";
 import { createExecutionPlan, type ExecutionPlan } from "./scheduler/execution-plan.js";
 import { rerunStateOf, resumeStateOf } from "./scheduler/resume-state.js";
 import type {
@@ -195,7 +200,7 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
 }
 
 class EmbeddedConductor implements Conductor {
-  private readonly prepared = new Map<string, { mtimeMs: number; prepared: PreparedBlueprint }>();
+  private readonly prepared = new Map<string, { mtimeMs: number; prepared: BoundBlueprint }>();
   private readonly running = new Map<string, { execution: Execution; hub: EventHub }>();
   private closed = false;
   readonly executions: Executions;
@@ -222,16 +227,40 @@ class EmbeddedConductor implements Conductor {
         const nodeType = served === undefined ? undefined : registry.nodeType(type, served);
         return nodeType?.outputs.find((output) => output.name === port)?.schema;
       },
-      start: async (id, inputs, executionId) => {
+      start: async (id, inputs, executionId, parent) => {
+        // A sub-blueprint's execution cut off with its parent's host goes on with its parent, as itself: it is
+        // resumed through its parent, never on its own (see Journal.orphans).
+        const unfinished =
+          this.store instanceof Journal
+            ? this.store.unfinishedChild(parent.executionId, parent.nodeId)
+            : undefined;
+        if (unfinished !== undefined && !this.running.has(unfinished)) {
+          const handle = await this.resumeExecution(unfinished, {}, true);
+          return { result: handle.result, cancel: (reason) => handle.cancel(reason) };
+        }
         const entry = (await listBlueprints(this.project)).find((candidate) => candidate.id === id);
         if (entry === undefined)
           throw new ConductorError("blueprint_unreadable", `the project has no blueprint "${id}"`);
         const prepared = await this.prepare(resolve(this.project.dir, entry.path));
-        const handle = prepared.start(inputs, { executionId });
+        const handle = prepared.startWith(inputs, { executionId }, undefined, {
+          parentId: parent.executionId,
+          parentNode: parent.nodeId,
+        });
         return { result: handle.result, cancel: (reason) => handle.cancel(reason) };
       },
     });
     registry.addConnection(this.subBlueprints);
+    if (store instanceof Journal) {
+      // Another process took an execution over (this one stopped renewing its lease, frozen say): stop running it
+      // here, so that never two processes run one execution; the journal no longer records its events from here.
+      store.onLost((executionId) =>
+        this.running
+          .get(executionId)
+          ?.execution.cancel(
+            `another process took execution "${executionId}" over after this process's lease on it expired`,
+          ),
+      );
+    }
     this.executions = {
       list: (filter) => this.store?.list(filter) ?? [],
       get: (executionId) => this.store?.get(executionId),
@@ -259,25 +288,45 @@ class EmbeddedConductor implements Conductor {
     return listBlueprints(this.project);
   }
 
-  async resume(executionId: string, options: RunOptions = {}): Promise<ExecutionHandle> {
+  resume(executionId: string, options: RunOptions = {}): Promise<ExecutionHandle> {
+    return this.resumeExecution(executionId, options, false);
+  }
+
+  /** Resumes an execution; a sub-blueprint's only `throughParent`, when its parent's node runs again. */
+  private async resumeExecution(
+    executionId: string,
+    options: RunOptions,
+    throughParent: boolean,
+  ): Promise<ExecutionHandle> {
     const { recorded, prepared } = await this.recorded(executionId);
+    if (recorded.parent !== undefined && !throughParent && recorded.status === "running") {
+      throw new ConductorError(
+        "execution_running",
+        `execution "${executionId}" belongs to node "${recorded.parent.nodeId}" of execution "${recorded.parent.executionId}", and goes on only with it; resume that one instead`,
+      );
+    }
     if (recorded.status !== "running") {
       throw new ConductorError(
-        "execution_not_found",
-        `execution "${executionId}" already ${recorded.status}; nothing to resume (use rerun to run it again)`,
+        "execution_finished",
+        `execution "${executionId}" already ${recorded.status}; nothing to resume (use \`conductor rerun\` to run it again)`,
       );
     }
     if (this.running.has(executionId)) {
-      throw new ConductorError("internal", `execution "${executionId}" is running in this host already`);
+      throw new ConductorError(
+        "execution_running",
+        `execution "${executionId}" is running in this process already; nothing to resume`,
+      );
     }
     const resume = resumeStateOf(prepared.graph, recorded.events);
+    // Taken over only now, once its blueprint validated: a lease is never held for an execution that cannot run.
+    (this.store as Journal).claim(executionId);
     return prepared.startWith(recorded.inputs, { ...options, executionId }, resume);
   }
 
   async resumeUnfinished(options: RunOptions = {}): Promise<ExecutionHandle[]> {
     if (!(this.store instanceof Journal)) return [];
     const handles: ExecutionHandle[] = [];
-    for (const executionId of this.store.unfinished()) {
+    for (const executionId of this.store.orphans()) {
       if (!this.running.has(executionId)) handles.push(await this.resume(executionId, options));
     }
     return handles;
@@ -296,6 +345,7 @@ class EmbeddedConductor implements Conductor {
       recorded.inputs,
       options,
       rerunStateOf(prepared.graph, recorded.events, fromNode),
+      { rerunOf: executionId, rerunFrom: fromNode },
     );
   }
 
@@ -361,7 +411,7 @@ class EmbeddedConductor implements Conductor {
     return prepared.run(inputs, options);
   }
 
-  async prepare(blueprint: BlueprintSource): Promise<PreparedBlueprint> {
+  async prepare(blueprint: BlueprintSource): Promise<BoundBlueprint> {
     this.assertOpen();
     if (typeof blueprint === "string") {
       const path = resolve(blueprint);
@@ -505,9 +555,7 @@ class EmbeddedConductor implements Conductor {
     }
   }
 
-  private bind(graph: BlueprintGraph): PreparedBlueprint & {
-    startWith(inputs: Record<string, unknown>, options: RunOptions, resume: ResumeState): ExecutionHandle;
-  } {
+  private bind(graph: BlueprintGraph): BoundBlueprint {
     const plan = createExecutionPlan(graph, this.registry.runtimes, {
       durable: durabilityOf(this.store) !== undefined,
     });
@@ -526,8 +574,8 @@ class EmbeddedConductor implements Conductor {
       graph,
       start,
       run: (inputs, options) => start(inputs, options).result,
-      startWith: (inputs: Record<string, unknown>, options: RunOptions, resume: ResumeState) =>
-        this.startExecution(plan, inputs, options, blueprintKey, resume),
+      startWith: (inputs, options, resume, lineage) =>
+        this.startExecution(plan, inputs, options, blueprintKey, resume, lineage),
     };
   }
 
@@ -537,6 +585,7 @@ class EmbeddedConductor implements Conductor {
     options: RunOptions,
     blueprintKey: string | undefined,
     resume?: ResumeState,
+    lineage?: ExecutionLineage,
   ): ExecutionHandle {
     this.assertOpen();
     const executionId = options.executionId ?? randomUUID();
@@ -556,6 +605,7 @@ class EmbeddedConductor implements Conductor {
       cache: options.noCache === true ? readThroughOnly(this.cache) : this.cache,
       durability,
       resume,
+      lineage,
     });
     this.running.set(execution.executionId, { execution, hub });
     // A result is acknowledged only once the journal holds it.
@@ -586,6 +636,16 @@ class EmbeddedConductor implements Conductor {
       throw new ConductorError("closed", "this conductor is closed; create a new one with createConductor()");
   }
 }
+
+/** A prepared blueprint that can also start a resumed execution, a re-run or a sub-blueprint's execution. */
+type BoundBlueprint = PreparedBlueprint & {
+  startWith(
+    inputs: Record<string, unknown>,
+    options: RunOptions,
+    resume: ResumeState | undefined,
+    lineage?: ExecutionLineage,
+  ): ExecutionHandle;
+};
 
 /** The directory a blueprint path belongs to (for finding its project). */
 export function blueprintDir(path: string): string {

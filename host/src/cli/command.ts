@@ -13,6 +13,10 @@ export const EXIT = {
   invalid: 3,
   /** A runtime could not be started or broke. */
   runtime: 4,
+  /** What the command names does not exist: an execution id, a node of it, a runtime. */
+  notFound: 5,
+  /** The execution cannot be resumed now: it already finished, or another process runs it. */
+  conflict: 6,
   /** A bug in the host. */
   internal: 70,
   /** The execution was cancelled (Ctrl-C). */
@@ -59,6 +63,11 @@ export function exitCodeOf(error: unknown): number {
     case "abi_mismatch":
     case "runtime_broken":
       return EXIT.runtime;
+    case "execution_not_found":
+      return EXIT.notFound;
+    case "execution_running":
+    case "execution_finished":
+      return EXIT.conflict;
     default:
       return EXIT.internal;
   }

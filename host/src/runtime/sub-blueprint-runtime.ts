@@ -26,12 +26,15 @@ export interface SubBlueprintHost {
    * has started serves it.
    */
   outputSchema(type: string, port: string, runtime?: string): string | undefined;
-  /** Starts blueprint `id` as a child execution. */
+  /**
+   * Starts blueprint `id` as a child execution of node `parent.nodeId` of execution `parent.executionId` (which
+   * the journal records), or continues the one that node started before its host stopped.
+   */
   start(
     id: string,
     inputs: Record<string, unknown>,
     executionId: string,
-    onLog: (message: string) => void,
+    parent: { executionId: string; nodeId: string },
   ): Promise<{ result: Promise<ExecutionResult>; cancel(reason: string): void }>;
 }
 
@@ -145,7 +148,7 @@ export class SubBlueprintRuntime implements RuntimeConnection {
     const startedAt = performance.now();
     const childId = `${request.executionId}/${step.nodeId}${step.attempt > 1 ? `#${step.attempt}` : ""}`;
     this.host
-      .start(id, inputs, childId, (message) => sink.log(0, "info", message, undefined))
+      .start(id, inputs, childId, { executionId: request.executionId, nodeId: step.nodeId })
       .then(
         async (child) => {
           cancelChild = child.cancel;
