@@ -149,8 +149,10 @@ export class MapRun {
       },
       failed: (_step, failure) => {
         end();
+        // A node that fails once cancelled for a missed heartbeat failed for the missed heartbeat.
+        const hostFailure = this.hostFailures.get(index);
         this.hostFailures.delete(index);
-        this.itemFailed(index, failure);
+        this.itemFailed(index, hostFailure ?? failure);
       },
       cancelled: (_step, reason) => {
         end();
