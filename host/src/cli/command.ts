@@ -48,6 +48,16 @@ export function reportError(context: CommandContext, error: unknown, json: boole
   return code;
 }
 
+/**
+ * Reports that what a command names matched nothing (a node of an execution, a runtime): the message on stderr, or
+ * `{"error": {"code": "not_found", ...}}` with --json; gives {@link EXIT.notFound}.
+ */
+export function reportNotFound(context: CommandContext, message: string, json: boolean): number {
+  if (json) context.stdout.write(`${JSON.stringify({ error: { code: "not_found", message } }, null, 2)}\n`);
+  else context.stderr.write(`conductor: ${message}\n`);
+  return EXIT.notFound;
+}
+
 export function exitCodeOf(error: unknown): number {
   if (!(error instanceof ConductorError)) return EXIT.internal;
   switch (error.code) {

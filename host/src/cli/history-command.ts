@@ -61,7 +61,10 @@ export default async function history(context: CommandContext): Promise<number> 
           ? ""
           : `  ${execution.failure.nodeId}: ${execution.failure.message.split("\n")[0]}`;
       const status = execution.orphaned === undefined ? execution.status : "orphaned";
-      const notes = [...lineageNotes(execution), ...(execution.orphaned === undefined ? [] : [orphanNote(execution)])];
+      const notes = [
+        ...lineageNotes(execution),
+        ...(execution.orphaned === undefined ? [] : [orphanNote(execution)]),
+      ];
       context.stdout.write(
         `${execution.executionId}  ${when}  ${styleText(COLORS[status], status.padEnd(9))} ${execution.blueprintId.padEnd(20)} ${duration.padStart(9)}${styleText("gray", failure)}${notes.length === 0 ? "" : styleText("gray", `  (${notes.join("; ")})`)}\n`,
       );
@@ -79,11 +82,14 @@ export function lineageNotes(execution: ExecutionSummary): string[] {
   const notes: string[] = [];
   const lineage = execution.lineage;
   if (lineage?.rerunOf !== undefined)
-    notes.push(`rerun of ${lineage.rerunOf}${lineage.rerunFrom === undefined ? "" : ` from ${lineage.rerunFrom}`}`);
+    notes.push(
+      `rerun of ${lineage.rerunOf}${lineage.rerunFrom === undefined ? "" : ` from ${lineage.rerunFrom}`}`,
+    );
   if (lineage?.parentId !== undefined)
-    notes.push(`sub-blueprint of ${lineage.parentId}${lineage.parentNode === undefined ? "" : ` node ${lineage.parentNode}`}`);
-  if (execution.resumes !== undefined)
-    notes.push(`resumed ${execution.resumes}× after its host stopped`);
+    notes.push(
+      `sub-blueprint of ${lineage.parentId}${lineage.parentNode === undefined ? "" : ` node ${lineage.parentNode}`}`,
+    );
+  if (execution.resumes !== undefined) notes.push(`resumed ${execution.resumes}× after its host stopped`);
   return notes;
 }
 

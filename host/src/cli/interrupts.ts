@@ -72,7 +72,9 @@ export function createInterrupts(options: InterruptsOptions): Interrupts {
     const listener = () => {
       const code = 128 + constants.signals[signal];
       if (interrupted) {
-        options.stderr.write(`conductor: ${signal} again: exiting at once without waiting for the cancellation\n`);
+        options.stderr.write(
+          `conductor: ${signal} again: exiting at once without waiting for the cancellation\n`,
+        );
         source.exit(code);
         return;
       }

@@ -31,7 +31,10 @@ export default async function rerun(context: CommandContext): Promise<number> {
   });
   // As for `conductor run`: Ctrl-C and the like cancel the new execution, which is recorded so.
   const abort = new AbortController();
-  const interrupts = createInterrupts({ stderr: context.stderr, onInterrupt: (reason) => abort.abort(reason) });
+  const interrupts = createInterrupts({
+    stderr: context.stderr,
+    onInterrupt: (reason) => abort.abort(reason),
+  });
   try {
     const handle = await conductor.rerun(positionals[0]!, values.from, { signal: abort.signal });
     const watch = watchExecution(context, [], { json, quiet, events: false });

@@ -29,7 +29,10 @@ export default async function resume(context: CommandContext): Promise<number> {
   });
   // As for `conductor run`: Ctrl-C and the like cancel what was resumed, which is recorded so.
   const abort = new AbortController();
-  const interrupts = createInterrupts({ stderr: context.stderr, onInterrupt: (reason) => abort.abort(reason) });
+  const interrupts = createInterrupts({
+    stderr: context.stderr,
+    onInterrupt: (reason) => abort.abort(reason),
+  });
   try {
     const options = { signal: abort.signal };
     const handles =

@@ -119,7 +119,10 @@ describe("ExecutionLeases", () => {
     expect(abandoned.failure?.message).toBe(
       `another process took execution "${cutOff.executionId}" over after this process's lease on it expired`,
     );
-    expect(second.executions.get(cutOff.executionId)).toMatchObject({ status: "completed", outputs: { value: 1 } });
+    expect(second.executions.get(cutOff.executionId)).toMatchObject({
+      status: "completed",
+      outputs: { value: 1 },
+    });
     expect(await recorded()).toEqual(["first first", "last last"]);
   });
 
@@ -171,6 +174,8 @@ describe("ExecutionLeases", () => {
     await expect(host.resume("p/sub")).rejects.toThrow(
       'execution "p/sub" belongs to node "sub" of execution "p", and goes on only with it; resume that one instead',
     );
-    expect(host.executions.list({ orphaned: true })).toMatchObject([{ executionId: "p/sub", orphaned: "unknown" }]);
+    expect(host.executions.list({ orphaned: true })).toMatchObject([
+      { executionId: "p/sub", orphaned: "unknown" },
+    ]);
   });
 });

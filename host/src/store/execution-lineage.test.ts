@@ -92,9 +92,12 @@ nodes:
 
     // Seen from a second host, the first one died: only the parent is an orphan to adopt; its child goes with it.
     const second = await open({ label: "second host", isAlive: () => false });
-    expect(second.executions.list({ orphaned: true }).map((summary) => summary.executionId).sort()).toEqual(
-      [outer.executionId, childId].sort(),
-    );
+    expect(
+      second.executions
+        .list({ orphaned: true })
+        .map((summary) => summary.executionId)
+        .sort(),
+    ).toEqual([outer.executionId, childId].sort());
     const adopted = await second.resumeUnfinished();
     expect(adopted.map((handle) => handle.executionId)).toEqual([outer.executionId]);
     const result = await adopted[0]!.result;

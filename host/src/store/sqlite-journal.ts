@@ -6,6 +6,7 @@ import { ConductorError } from "../errors.js";
 import type { Durability, ResultCache } from "../scheduler/execution.js";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 import { CHECKPOINT_SAFETY_NET_PAGES, Checkpointer } from "./checkpointer.js";
+import { ExecutionLeases, type LeaseOptions, type OwnerColumns, ownerOfRow } from "./execution-leases.js";
 import {
   applyEvent,
   type ExecutionDetail,
@@ -14,7 +15,6 @@ import {
   type ExecutionStore,
   type ExecutionSummary,
 } from "./execution-store.js";
-import { ExecutionLeases, type LeaseOptions, ownerOfRow, type OwnerColumns } from "./execution-leases.js";
 import { prepareJournal } from "./journal-schema.js";
 import { JournalWatch } from "./journal-watch.js";
 import { EventCodec } from "./stored-value.js";
@@ -142,7 +142,7 @@ export class Journal implements ExecutionStore, Durability {
           : (this.codec.reviveValue(JSON.parse(row.outputs)) as Record<string, unknown>);
       },
       put: (key, nodeType, outputs) => {
-        this.cacheQueue.push([key, nodeType, JSON.stringify(this.codec.storableValue(outputs))]);
+        this.cacheQueue.push([key, nodeType, JSON.stringify(this.codec.storablePorts(outputs))]);
         this.scheduleFlush();
       },
     };
@@ -170,7 +170,8 @@ export class Journal implements ExecutionStore, Durability {
     return new Journal(opened, options.path, join(dirname(options.path), "blobs"), options.lease, () => {
       const checkpointer = Checkpointer.start(options.path, synchronous);
       // Checkpoints run on their own thread; this connection checkpoints only if that thread falls far behind.
-      if (checkpointer !== undefined) opened.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES};`);
+      if (checkpointer !== undefined)
+        opened.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES};`);
       return checkpointer;
     });
   }
@@ -444,7 +445,7 @@ export class Journal implements ExecutionStore, Durability {
             origin?.blueprintKey ?? null,
             origin?.projectDir ?? null,
             ...lineageValues(first.lineage),
-            JSON.stringify(this.codec.storableValue(first.inputs)),
+            JSON.stringify(this.codec.storablePorts(first.inputs)),
             this.codec.encode(list),
             ...this.leases.ownerValues(),
           );
@@ -475,7 +476,7 @@ export class Journal implements ExecutionStore, Durability {
                 origin?.blueprintKey ?? null,
                 origin?.projectDir ?? null,
                 ...lineageValues(event.lineage),
-                JSON.stringify(this.codec.storableValue(event.inputs)),
+                JSON.stringify(this.codec.storablePorts(event.inputs)),
                 ...this.leases.ownerValues(),
               );
             }
