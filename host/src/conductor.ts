@@ -163,6 +163,12 @@ export interface Conductor {
    * is not downstream of it. Gives the new execution. Needs a journal.
    */
   rerun(executionId: string, fromNode: string, options?: RunOptions): Promise<ExecutionHandle>;
+  /**
+   * Records every execution running in this process as cancelled with `reason`, at once and synchronously, for a
+   * process that must exit now (a second Ctrl-C): nothing waits for their nodes, which stop with the process and
+   * its runtimes. Without a journal there is nothing to record.
+   */
+  abandon(reason: string): void;
   /** The project this conductor runs. */
   readonly project: Project;
   /** Stops every runtime. */
@@ -459,6 +465,11 @@ class EmbeddedConductor implements Conductor {
       }
     }
     return entries;
+  }
+
+  abandon(reason: string): void {
+    if (!(this.store instanceof Journal)) return;
+    for (const executionId of this.running.keys()) this.store.abandon(executionId, reason);
   }
 
   async close(): Promise<void> {

@@ -148,7 +148,7 @@ nodes:
     await until(async () => (await processesIn(dir)).length === 0, "the sidecar has exited");
   });
 
-  it("a second Ctrl-C exits at once while a node ignores its cancellation; history then shows an orphan", async () => {
+  it("a second Ctrl-C exits at once while a node ignores its cancellation, recording the execution cancelled", async () => {
     const command = start(["run", "stubborn.yaml"], dir);
     started.push(command);
     await until(() => command.stderr().includes("stuck started on builtin"), "the stubborn node runs");
@@ -157,13 +157,18 @@ nodes:
     process.kill(-command.child.pid!, "SIGINT");
     expect(await command.exited).toBe(130);
     expect(command.stderr()).toContain(
-      "conductor: SIGINT again: exiting at once without waiting for the cancellation",
+      "conductor: SIGINT again: exiting at once without waiting for the cancellation; the execution is recorded as cancelled",
     );
     const executionId = /execution ([0-9a-f-]+) of stubborn started/.exec(command.stderr())![1]!;
-    expect((await history()).find((entry) => entry.executionId === executionId)).toMatchObject({
-      status: "running",
-      orphaned: "dead",
+    // Cancelled, as its user asked, rather than an orphan that a server would resume.
+    const recorded = (await history()).find((entry) => entry.executionId === executionId) as
+      | { status: string; orphaned?: string; failure?: { message: string } }
+      | undefined;
+    expect(recorded).toMatchObject({
+      status: "cancelled",
+      failure: { message: "cancelled by SIGINT twice: the command exited without waiting for its nodes" },
     });
+    expect(recorded?.orphaned).toBeUndefined();
     await until(async () => (await processesIn(dir)).length === 0, "the sidecar has exited");
   });
 

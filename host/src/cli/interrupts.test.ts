@@ -30,9 +30,11 @@ describe("createInterrupts()", () => {
     const { source, emitter, exits } = fakeProcess();
     const stderr = fakeStderr();
     const reasons: string[] = [];
+    const forced: string[] = [];
     const interrupts = createInterrupts({
       stderr: stderr.stream,
-      onInterrupt: (r) => reasons.push(r),
+      onInterrupt: (reason) => reasons.push(reason),
+      onForcedExit: (reason) => forced.push(reason),
       source,
     });
     expect(interrupts.exitCode).toBeUndefined();
@@ -43,9 +45,10 @@ describe("createInterrupts()", () => {
     emitter.emit("SIGINT");
     expect(reasons).toEqual(["cancelled by SIGTERM"]);
     expect(exits).toEqual([130]);
+    expect(forced).toEqual(["cancelled by SIGINT twice: the command exited without waiting for its nodes"]);
     expect(stderr.lines).toEqual([
       "conductor: SIGTERM: cancelling the execution (SIGTERM again exits at once)\n",
-      "conductor: SIGINT again: exiting at once without waiting for the cancellation\n",
+      "conductor: SIGINT again: exiting at once without waiting for the cancellation; the execution is recorded as cancelled\n",
     ]);
     interrupts.close();
     expect(emitter.listenerCount("SIGINT")).toBe(0);

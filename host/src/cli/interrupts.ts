@@ -19,6 +19,8 @@ export interface InterruptsOptions {
   stderr: NodeJS.WritableStream;
   /** Called once, on the first signal or when stdout closes, with the reason: cancel the execution. */
   onInterrupt(reason: string): void;
+  /** Called on a second signal, just before the process exits, with the reason: record what cannot finish now. */
+  onForcedExit?: (reason: string) => void;
   /** Default: the process. */
   source?: InterruptSource;
 }
@@ -73,9 +75,15 @@ export function createInterrupts(options: InterruptsOptions): Interrupts {
       const code = 128 + constants.signals[signal];
       if (interrupted) {
         options.stderr.write(
-          `conductor: ${signal} again: exiting at once without waiting for the cancellation\n`,
+          `conductor: ${signal} again: exiting at once without waiting for the cancellation; the execution is recorded as cancelled\n`,
         );
-        source.exit(code);
+        try {
+          options.onForcedExit?.(
+            `cancelled by ${signal} twice: the command exited without waiting for its nodes`,
+          );
+        } finally {
+          source.exit(code);
+        }
         return;
       }
       options.stderr.write(

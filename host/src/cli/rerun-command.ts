@@ -34,6 +34,7 @@ export default async function rerun(context: CommandContext): Promise<number> {
   const interrupts = createInterrupts({
     stderr: context.stderr,
     onInterrupt: (reason) => abort.abort(reason),
+    onForcedExit: (reason) => conductor.abandon(reason),
   });
   try {
     const handle = await conductor.rerun(positionals[0]!, values.from, { signal: abort.signal });

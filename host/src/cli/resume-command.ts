@@ -32,6 +32,7 @@ export default async function resume(context: CommandContext): Promise<number> {
   const interrupts = createInterrupts({
     stderr: context.stderr,
     onInterrupt: (reason) => abort.abort(reason),
+    onForcedExit: (reason) => conductor.abandon(reason),
   });
   try {
     const options = { signal: abort.signal };

@@ -57,6 +57,7 @@ export default async function run(context: CommandContext): Promise<number> {
   const interrupts = createInterrupts({
     stderr: context.stderr,
     onInterrupt: (reason) => abort.abort(reason),
+    onForcedExit: (reason) => conductor.abandon(reason),
   });
   try {
     const prepared = await conductor.prepare(blueprintPath);

@@ -325,6 +325,35 @@ export class Journal implements ExecutionStore, Durability {
     return row?.id;
   }
 
+  /**
+   * Records an execution this process runs as cancelled, at once and synchronously, for a process that must exit
+   * before the execution can finish by itself (a second Ctrl-C): what was recorded so far is written, then an
+   * `execution.finished` event with status `cancelled` and `reason`. Nothing is waited for: the process's runtimes
+   * stop with it. The execution is then not an orphan, so nobody resumes what its user cancelled.
+   */
+  abandon(executionId: string, reason: string): void {
+    this.write();
+    if (!this.leases.holds(executionId)) return;
+    const row = this.db
+      .prepare(
+        "SELECT started_at, last_seq FROM executions WHERE id = ? AND owner_id = ? AND status = 'running'",
+      )
+      .get(executionId, this.leases.owner.id) as { started_at: number; last_seq: number } | undefined;
+    if (row === undefined) return;
+    const at = Date.now();
+    this.append({
+      type: "execution.finished",
+      executionId,
+      seq: row.last_seq + 1,
+      at,
+      status: "cancelled",
+      outputs: {},
+      failure: { nodeId: "", message: reason, type: "cancelled", retryable: false },
+      durationMs: at - row.started_at,
+    });
+    this.write();
+  }
+
   /** Everything needed to resume or re-run an execution. */
   recorded(executionId: string): RecordedExecution | undefined {
     this.write();
