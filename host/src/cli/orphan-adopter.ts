@@ -58,9 +58,10 @@ export function startOrphanAdopter(options: OrphanAdopterOptions): OrphanAdopter
     return adopted;
   };
 
-  const first = (looking = look().finally(() => {
+  const first = look().finally(() => {
     looking = undefined;
-  }));
+  });
+  looking = first;
   const timer = setInterval(() => {
     if (looking !== undefined || stopped) return;
     looking = look()
