@@ -49,9 +49,9 @@ export function createExecutionOwner(label: string): ExecutionOwner {
 
 /**
  * Tells whether `owner`, holding a lease until `leaseExpiresAt`, still runs its execution, seen from `self` at
- * time `now`. An expired lease decides on its own (the owner may be frozen, or on another machine); on this machine
- * a process that is gone, or whose pid now belongs to another process, decides at once, without waiting for the
- * lease to run out.
+ * time `now`. On this machine a process that is gone, or whose pid now belongs to another process, decides at once,
+ * without waiting for the lease to run out; an expired lease decides on its own (the owner may be frozen, or on
+ * another machine).
  */
 export function ownerState(
   owner: ExecutionOwner | undefined,
@@ -62,9 +62,8 @@ export function ownerState(
 ): OwnerState {
   if (owner === undefined) return "unknown";
   if (owner.id === self.id) return "alive";
-  if (leaseExpiresAt === undefined || leaseExpiresAt <= now) return "expired";
-  if (owner.host !== self.host) return "alive";
-  return isAlive(owner) ? "alive" : "dead";
+  if (owner.host === self.host && !isAlive(owner)) return "dead";
+  return leaseExpiresAt === undefined || leaseExpiresAt <= now ? "expired" : "alive";
 }
 
 /**
