@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { NodeDefinition } from "@conductor/sdk";
-import type { NodeType } from "@conductor/sdk/protocol";
+import { type NodeType, toLive } from "@conductor/sdk/protocol";
 import type { BlueprintGraph } from "./blueprint/blueprint-graph.js";
 import type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
 import { fromData, type LoadedBlueprint, loadBlueprintFile } from "./blueprint/load-blueprint.js";
@@ -347,12 +347,14 @@ class EmbeddedConductor implements Conductor {
         `blueprint "${prepared.graph.id}" of execution "${executionId}" has no node "${fromNode}"${hint === undefined ? "" : `; ${hint}`}`,
       );
     }
-    return prepared.startWith(
-      recorded.inputs,
-      options,
-      rerunStateOf(prepared.graph, recorded.events, fromNode),
-      { rerunOf: executionId, rerunFrom: fromNode },
+    // Inputs are checked again, as for any new execution: large ones, recorded as blobs, are read back first.
+    const inputs = Object.fromEntries(
+      Object.entries(recorded.inputs).map(([name, value]) => [name, toLive(value)]),
     );
+    return prepared.startWith(inputs, options, rerunStateOf(prepared.graph, recorded.events, fromNode), {
+      rerunOf: executionId,
+      rerunFrom: fromNode,
+    });
   }
 
   /** A journaled execution and its blueprint, validated again against the runtimes of now. */

@@ -68,6 +68,22 @@ nodes:
     expect(listed[1]!.lineage).toBeUndefined();
   });
 
+  it("re-runs an execution whose large input the journal stored as a blob", async () => {
+    const host = await open();
+    const text = "x".repeat(2_000_000);
+    const blueprint = {
+      conductor: "blueprint/v1" as const,
+      id: "echo",
+      inputs: { text: { schema: { type: "string" } } },
+      outputs: { attempt: "count.attempt" },
+      nodes: { count: { type: "test.flaky", config: { failTimes: 0 }, inputs: { value: "inputs.text" } } },
+    };
+    const first = await host.run(blueprint, { text });
+    const rerun = await (await host.rerun(first.executionId, "count")).result;
+    expect(rerun.status).toBe("completed");
+    expect(host.executions.get(rerun.executionId)?.inputs.text).toBeDefined();
+  });
+
   it("records a sub-blueprint's execution with its parent and node, and resumes it only through its parent", async () => {
     const first = await open({ label: "first host", renewEveryMs: 20 });
     let innerGateStarted!: () => void;
