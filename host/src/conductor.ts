@@ -152,11 +152,13 @@ export interface Conductor {
   /** Every node type of every runtime of the project (starts the project's runtimes). */
   nodeTypes(): Promise<NodeTypeEntry[]>;
   /**
-   * Continues an execution the journal shows as running (its host died): nodes whose completion was recorded
-   * keep their results and do not run again. Needs a journal.
+   * Continues an orphan, an execution the journal shows as running whose process died or stopped renewing its
+   * lease: nodes whose completion was recorded keep their results and do not run again. Refused
+   * (`execution_running`) while its process lives, naming it, and for a sub-blueprint's execution, which goes on
+   * with its parent; `execution_finished` when it already ended. Needs a journal.
    */
   resume(executionId: string, options?: RunOptions): Promise<ExecutionHandle>;
-  /** Resumes every execution the journal shows as running; gives their handles. */
+  /** Resumes every orphan (see {@link resume}) but sub-blueprints' executions; gives their handles. */
   resumeUnfinished(options?: RunOptions): Promise<ExecutionHandle[]>;
   /**
    * Runs a recorded execution's blueprint again from `fromNode`, reusing the recorded results of every node that
