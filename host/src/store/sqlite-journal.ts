@@ -6,12 +6,18 @@ import { ConductorError } from "../errors.js";
 import type { Durability, ResultCache } from "../scheduler/execution.js";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 import { CHECKPOINT_SAFETY_NET_PAGES, Checkpointer } from "./checkpointer.js";
-import { ExecutionLeases, type LeaseOptions, type OwnerColumns, ownerOfRow } from "./execution-leases.js";
+import { ExecutionLeases, type LeaseOptions } from "./execution-leases.js";
+import {
+  type ExecutionRow,
+  lineageValues,
+  OWNER_COLUMNS,
+  SUMMARY_COLUMNS,
+  summaryOfRow,
+} from "./execution-row.js";
 import {
   applyEvent,
   type ExecutionDetail,
   type ExecutionFilter,
-  type ExecutionLineage,
   type ExecutionStore,
   type ExecutionSummary,
 } from "./execution-store.js";
@@ -59,6 +65,11 @@ export const CHECKPOINT_THREAD_AFTER_COMMITS = 100;
  * event-loop turn (group commit), so the hot path never waits for a write; `flush()` writes at once, and the host
  * calls it before anything is acknowledged: before a node that may have side effects starts, and before an
  * execution's result is returned. The same database holds the persistent result cache.
+ *
+ * Longer than most files (about 550 lines) because it is one class whose write path (group commit, writes fenced
+ * by each execution's owner) and read path share the queue and the prepared statements. What stands on its own
+ * lives beside it: the tables and upgrades (journal-schema), owners and leases (execution-owner,
+ * execution-leases), rows (execution-row), stored values (stored-value).
  */
 export class Journal implements ExecutionStore, Durability {
   private readonly db: DatabaseSync;
@@ -265,7 +276,7 @@ export class Journal implements ExecutionStore, Durability {
         `SELECT ${SUMMARY_COLUMNS} FROM executions ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started_at DESC${filter.orphaned === true ? "" : " LIMIT ?"}`,
       )
       .all(...parameters) as unknown as ExecutionRow[];
-    const summaries = rows.map((row) => this.summaryOfRow(row));
+    const summaries = rows.map((row) => summaryOfRow(row, (columns) => this.leases.stateOf(columns)));
     return filter.orphaned === true
       ? summaries.filter((summary) => summary.orphaned !== undefined).slice(0, limit)
       : summaries;
@@ -279,7 +290,7 @@ export class Journal implements ExecutionStore, Durability {
       .prepare(`SELECT ${SUMMARY_COLUMNS} FROM executions WHERE id = ?`)
       .get(executionId) as unknown as ExecutionRow | undefined;
     if (row !== undefined) {
-      const summary = this.summaryOfRow(row);
+      const summary = summaryOfRow(row, (columns) => this.leases.stateOf(columns));
       if (summary.owner !== undefined) detail.owner = summary.owner;
       if (summary.orphaned !== undefined) detail.orphaned = summary.orphaned;
     }
@@ -549,66 +560,4 @@ export class Journal implements ExecutionStore, Durability {
       this.leases.reportLost(executionId);
     }
   }
-
-  /** The summary of an `executions` row, with whether it is an orphan, seen from this process now. */
-  private summaryOfRow(row: ExecutionRow): ExecutionSummary {
-    const summary: ExecutionSummary = {
-      executionId: row.id,
-      blueprintId: row.blueprint_id,
-      status: row.status as ExecutionSummary["status"],
-      startedAt: row.started_at,
-    };
-    if (row.finished_at !== null) summary.finishedAt = row.finished_at;
-    if (row.duration_ms !== null) summary.durationMs = row.duration_ms;
-    if (row.failure !== null)
-      summary.failure = JSON.parse(row.failure) as NonNullable<ExecutionSummary["failure"]>;
-    const lineage: ExecutionLineage = {};
-    if (row.rerun_of !== null) lineage.rerunOf = row.rerun_of;
-    if (row.rerun_from !== null) lineage.rerunFrom = row.rerun_from;
-    if (row.parent_id !== null) lineage.parentId = row.parent_id;
-    if (row.parent_node !== null) lineage.parentNode = row.parent_node;
-    if (Object.keys(lineage).length > 0) summary.lineage = lineage;
-    if (row.resumes > 0) summary.resumes = row.resumes;
-    if (row.resumed_at !== null) summary.resumedAt = row.resumed_at;
-    const owner = ownerOfRow(row);
-    if (owner !== undefined) summary.owner = owner;
-    if (row.status === "running") {
-      const state = this.leases.stateOf(row);
-      if (state !== "alive") summary.orphaned = state;
-    }
-    return summary;
-  }
-}
-
-/** The owner columns, in the order {@link ExecutionLeases.ownerValues} gives their values. */
-const OWNER_COLUMNS =
-  "owner_id, owner_host, owner_pid, owner_started_at, owner_process, owner_label, lease_expires_at";
-
-/** The columns a summary is made of. */
-const SUMMARY_COLUMNS = `id, blueprint_id, status, started_at, finished_at, duration_ms, failure, parent_id, parent_node, rerun_of, rerun_from, resumes, resumed_at, ${OWNER_COLUMNS}`;
-
-/** The lineage columns' values: parent_id, parent_node, rerun_of, rerun_from. */
-function lineageValues(lineage: ExecutionLineage | undefined): (string | null)[] {
-  return [
-    lineage?.parentId ?? null,
-    lineage?.parentNode ?? null,
-    lineage?.rerunOf ?? null,
-    lineage?.rerunFrom ?? null,
-  ];
-}
-
-interface ExecutionRow extends OwnerColumns {
-  id: string;
-  blueprint_id: string;
-  status: string;
-  started_at: number;
-  finished_at: number | null;
-  duration_ms: number | null;
-  failure: string | null;
-  parent_id: string | null;
-  parent_node: string | null;
-  rerun_of: string | null;
-  rerun_from: string | null;
-  resumes: number;
-  resumed_at: number | null;
 }
