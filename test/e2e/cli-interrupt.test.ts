@@ -88,7 +88,11 @@ nodes:
     );
     await writeFile(
       join(dir, "stubborn.yaml"),
-      "conductor: blueprint/v1\nnodes:\n  stuck: { type: test.stubborn, inputs: { ms: { value: 600000 } } }\n",
+      `conductor: blueprint/v1
+nodes:
+  stuck: { type: test.stubborn, inputs: { ms: { value: 600000 } } }
+  side: { type: test.hang-once, runtime: node, inputs: { value: { value: 1 }, ms: { value: 600000 } } }
+`,
     );
     await writeFile(
       join(dir, "print.yaml"),
@@ -114,6 +118,7 @@ nodes:
     const command = start(["run", "wait.yaml", "--json", "--events"], dir);
     started.push(command);
     await until(() => command.stdout().includes('"type":"node.started"'), "the gate runs");
+    expect((await processesIn(dir)).length).toBeGreaterThan(0);
     process.kill(-command.child.pid!, "SIGINT");
     expect(await command.exited).toBe(130);
 
@@ -151,7 +156,13 @@ nodes:
   it("a second Ctrl-C exits at once while a node ignores its cancellation, recording the execution cancelled", async () => {
     const command = start(["run", "stubborn.yaml"], dir);
     started.push(command);
-    await until(() => command.stderr().includes("stuck started on builtin"), "the stubborn node runs");
+    await until(
+      () =>
+        command.stderr().includes("stuck started on builtin") &&
+        command.stderr().includes("side started on node"),
+      "the stubborn node and the sidecar's node run",
+    );
+    expect((await processesIn(dir)).length).toBeGreaterThan(0);
     process.kill(-command.child.pid!, "SIGINT");
     await until(() => command.stderr().includes("cancelling the execution"), "the cancellation begins");
     process.kill(-command.child.pid!, "SIGINT");
@@ -169,6 +180,7 @@ nodes:
       failure: { message: "cancelled by SIGINT twice: the command exited without waiting for its nodes" },
     });
     expect(recorded?.orphaned).toBeUndefined();
+    // The host exited without stopping the sidecar: the sidecar exits because its stdin closed.
     await until(async () => (await processesIn(dir)).length === 0, "the sidecar has exited");
   });
 
