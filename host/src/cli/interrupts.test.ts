@@ -54,10 +54,11 @@ describe("createInterrupts()", () => {
     expect(emitter.listenerCount("SIGINT")).toBe(0);
   });
 
-  it("keeps listening until closed, so a library re-raising unhandled signals sees a listener", () => {
+  it("takes SIGHUP (a closed terminal) too, and keeps listening until closed, so a library re-raising unhandled signals sees a listener", () => {
     const { source, emitter } = fakeProcess();
     const interrupts = createInterrupts({ stderr: fakeStderr().stream, onInterrupt: () => {}, source });
-    emitter.emit("SIGINT");
+    emitter.emit("SIGHUP");
+    expect(interrupts.exitCode).toBe(129);
     for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) expect(emitter.listenerCount(signal)).toBe(1);
     interrupts.close();
     for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) expect(emitter.listenerCount(signal)).toBe(0);
