@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { NodeDefinition } from "@conductor/sdk";
-import type { NodeType } from "@conductor/sdk/protocol";
+import { type NodeType, toLive } from "@conductor/sdk/protocol";
 import type { BlueprintGraph } from "./blueprint/blueprint-graph.js";
 import type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
 import { fromData, type LoadedBlueprint, loadBlueprintFile } from "./blueprint/load-blueprint.js";
@@ -22,7 +22,12 @@ import {
   type ResultCache,
   type ResumeState,
 } from "./scheduler/execution.js";
-import { EventHub, type ExecutionEvent, type ExecutionListener } from "./scheduler/execution-events.js";
+import {
+  EventHub,
+  type ExecutionEvent,
+  type ExecutionLineage,
+  type ExecutionListener,
+} from "./scheduler/execution-events.js";
 import { createExecutionPlan, type ExecutionPlan } from "./scheduler/execution-plan.js";
 import { rerunStateOf, resumeStateOf } from "./scheduler/resume-state.js";
 import type {
@@ -147,17 +152,25 @@ export interface Conductor {
   /** Every node type of every runtime of the project (starts the project's runtimes). */
   nodeTypes(): Promise<NodeTypeEntry[]>;
   /**
-   * Continues an execution the journal shows as running (its host died): nodes whose completion was recorded
-   * keep their results and do not run again. Needs a journal.
+   * Continues an orphan, an execution the journal shows as running whose process died or stopped renewing its
+   * lease: nodes whose completion was recorded keep their results and do not run again. Refused
+   * (`execution_running`) while its process lives, naming it, and for a sub-blueprint's execution, which goes on
+   * with its parent; `execution_finished` when it already ended. Needs a journal.
    */
   resume(executionId: string, options?: RunOptions): Promise<ExecutionHandle>;
-  /** Resumes every execution the journal shows as running; gives their handles. */
+  /** Resumes every orphan (see {@link resume}) but sub-blueprints' executions; gives their handles. */
   resumeUnfinished(options?: RunOptions): Promise<ExecutionHandle[]>;
   /**
    * Runs a recorded execution's blueprint again from `fromNode`, reusing the recorded results of every node that
    * is not downstream of it. Gives the new execution. Needs a journal.
    */
   rerun(executionId: string, fromNode: string, options?: RunOptions): Promise<ExecutionHandle>;
+  /**
+   * Records every execution running in this process as cancelled with `reason`, at once and synchronously, for a
+   * process that must exit now (a second Ctrl-C): nothing waits for their nodes, which stop with the process and
+   * its runtimes. Without a journal there is nothing to record.
+   */
+  abandon(reason: string): void;
   /** The project this conductor runs. */
   readonly project: Project;
   /** Stops every runtime. */
@@ -195,7 +208,7 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
 }
 
 class EmbeddedConductor implements Conductor {
-  private readonly prepared = new Map<string, { mtimeMs: number; prepared: PreparedBlueprint }>();
+  private readonly prepared = new Map<string, { mtimeMs: number; prepared: BoundBlueprint }>();
   private readonly running = new Map<string, { execution: Execution; hub: EventHub }>();
   private closed = false;
   readonly executions: Executions;
@@ -222,16 +235,40 @@ class EmbeddedConductor implements Conductor {
         const nodeType = served === undefined ? undefined : registry.nodeType(type, served);
         return nodeType?.outputs.find((output) => output.name === port)?.schema;
       },
-      start: async (id, inputs, executionId) => {
+      start: async (id, inputs, executionId, parent) => {
+        // A sub-blueprint's execution cut off with its parent's host goes on with its parent, as itself: it is
+        // resumed through its parent, never on its own (see Journal.orphans).
+        const unfinished =
+          this.store instanceof Journal
+            ? this.store.unfinishedChild(parent.executionId, parent.nodeId)
+            : undefined;
+        if (unfinished !== undefined && !this.running.has(unfinished)) {
+          const handle = await this.resumeExecution(unfinished, {}, true);
+          return { result: handle.result, cancel: (reason) => handle.cancel(reason) };
+        }
         const entry = (await listBlueprints(this.project)).find((candidate) => candidate.id === id);
         if (entry === undefined)
           throw new ConductorError("blueprint_unreadable", `the project has no blueprint "${id}"`);
         const prepared = await this.prepare(resolve(this.project.dir, entry.path));
-        const handle = prepared.start(inputs, { executionId });
+        const handle = prepared.startWith(inputs, { executionId }, undefined, {
+          parentId: parent.executionId,
+          parentNode: parent.nodeId,
+        });
         return { result: handle.result, cancel: (reason) => handle.cancel(reason) };
       },
     });
     registry.addConnection(this.subBlueprints);
+    if (store instanceof Journal) {
+      // Another process took an execution over (this one stopped renewing its lease, frozen say): stop running it
+      // here, so that never two processes run one execution; the journal no longer records its events from here.
+      store.onLost((executionId) =>
+        this.running
+          .get(executionId)
+          ?.execution.cancel(
+            `another process took execution "${executionId}" over after this process's lease on it expired`,
+          ),
+      );
+    }
     this.executions = {
       list: (filter) => this.store?.list(filter) ?? [],
       get: (executionId) => this.store?.get(executionId),
@@ -259,25 +296,45 @@ class EmbeddedConductor implements Conductor {
     return listBlueprints(this.project);
   }
 
-  async resume(executionId: string, options: RunOptions = {}): Promise<ExecutionHandle> {
+  resume(executionId: string, options: RunOptions = {}): Promise<ExecutionHandle> {
+    return this.resumeExecution(executionId, options, false);
+  }
+
+  /** Resumes an execution; a sub-blueprint's only `throughParent`, when its parent's node runs again. */
+  private async resumeExecution(
+    executionId: string,
+    options: RunOptions,
+    throughParent: boolean,
+  ): Promise<ExecutionHandle> {
     const { recorded, prepared } = await this.recorded(executionId);
+    if (recorded.parent !== undefined && !throughParent && recorded.status === "running") {
+      throw new ConductorError(
+        "execution_running",
+        `execution "${executionId}" belongs to node "${recorded.parent.nodeId}" of execution "${recorded.parent.executionId}", and goes on only with it; resume that one instead`,
+      );
+    }
     if (recorded.status !== "running") {
       throw new ConductorError(
-        "execution_not_found",
-        `execution "${executionId}" already ${recorded.status}; nothing to resume (use rerun to run it again)`,
+        "execution_finished",
+        `execution "${executionId}" already ${recorded.status}; nothing to resume (use \`conductor rerun\` to run it again)`,
       );
     }
     if (this.running.has(executionId)) {
-      throw new ConductorError("internal", `execution "${executionId}" is running in this host already`);
+      throw new ConductorError(
+        "execution_running",
+        `execution "${executionId}" is running in this process already; nothing to resume`,
+      );
     }
     const resume = resumeStateOf(prepared.graph, recorded.events);
+    // Taken over only now, once its blueprint validated: a lease is never held for an execution that cannot run.
+    (this.store as Journal).claim(executionId);
     return prepared.startWith(recorded.inputs, { ...options, executionId }, resume);
   }
 
   async resumeUnfinished(options: RunOptions = {}): Promise<ExecutionHandle[]> {
     if (!(this.store instanceof Journal)) return [];
     const handles: ExecutionHandle[] = [];
-    for (const executionId of this.store.unfinished()) {
+    for (const executionId of this.store.orphans()) {
       if (!this.running.has(executionId)) handles.push(await this.resume(executionId, options));
     }
     return handles;
@@ -292,11 +349,14 @@ class EmbeddedConductor implements Conductor {
         `blueprint "${prepared.graph.id}" of execution "${executionId}" has no node "${fromNode}"${hint === undefined ? "" : `; ${hint}`}`,
       );
     }
-    return prepared.startWith(
-      recorded.inputs,
-      options,
-      rerunStateOf(prepared.graph, recorded.events, fromNode),
+    // Inputs are checked again, as for any new execution: large ones, recorded as blobs, are read back first.
+    const inputs = Object.fromEntries(
+      Object.entries(recorded.inputs).map(([name, value]) => [name, toLive(value)]),
     );
+    return prepared.startWith(inputs, options, rerunStateOf(prepared.graph, recorded.events, fromNode), {
+      rerunOf: executionId,
+      rerunFrom: fromNode,
+    });
   }
 
   /** A journaled execution and its blueprint, validated again against the runtimes of now. */
@@ -361,7 +421,7 @@ class EmbeddedConductor implements Conductor {
     return prepared.run(inputs, options);
   }
 
-  async prepare(blueprint: BlueprintSource): Promise<PreparedBlueprint> {
+  async prepare(blueprint: BlueprintSource): Promise<BoundBlueprint> {
     this.assertOpen();
     if (typeof blueprint === "string") {
       const path = resolve(blueprint);
@@ -409,6 +469,11 @@ class EmbeddedConductor implements Conductor {
       }
     }
     return entries;
+  }
+
+  abandon(reason: string): void {
+    if (!(this.store instanceof Journal)) return;
+    for (const executionId of this.running.keys()) this.store.abandon(executionId, reason);
   }
 
   async close(): Promise<void> {
@@ -505,9 +570,7 @@ class EmbeddedConductor implements Conductor {
     }
   }
 
-  private bind(graph: BlueprintGraph): PreparedBlueprint & {
-    startWith(inputs: Record<string, unknown>, options: RunOptions, resume: ResumeState): ExecutionHandle;
-  } {
+  private bind(graph: BlueprintGraph): BoundBlueprint {
     const plan = createExecutionPlan(graph, this.registry.runtimes, {
       durable: durabilityOf(this.store) !== undefined,
     });
@@ -526,8 +589,8 @@ class EmbeddedConductor implements Conductor {
       graph,
       start,
       run: (inputs, options) => start(inputs, options).result,
-      startWith: (inputs: Record<string, unknown>, options: RunOptions, resume: ResumeState) =>
-        this.startExecution(plan, inputs, options, blueprintKey, resume),
+      startWith: (inputs, options, resume, lineage) =>
+        this.startExecution(plan, inputs, options, blueprintKey, resume, lineage),
     };
   }
 
@@ -537,6 +600,7 @@ class EmbeddedConductor implements Conductor {
     options: RunOptions,
     blueprintKey: string | undefined,
     resume?: ResumeState,
+    lineage?: ExecutionLineage,
   ): ExecutionHandle {
     this.assertOpen();
     const executionId = options.executionId ?? randomUUID();
@@ -556,6 +620,7 @@ class EmbeddedConductor implements Conductor {
       cache: options.noCache === true ? readThroughOnly(this.cache) : this.cache,
       durability,
       resume,
+      lineage,
     });
     this.running.set(execution.executionId, { execution, hub });
     // A result is acknowledged only once the journal holds it.
@@ -586,6 +651,16 @@ class EmbeddedConductor implements Conductor {
       throw new ConductorError("closed", "this conductor is closed; create a new one with createConductor()");
   }
 }
+
+/** A prepared blueprint that can also start a resumed execution, a re-run or a sub-blueprint's execution. */
+type BoundBlueprint = PreparedBlueprint & {
+  startWith(
+    inputs: Record<string, unknown>,
+    options: RunOptions,
+    resume: ResumeState | undefined,
+    lineage?: ExecutionLineage,
+  ): ExecutionHandle;
+};
 
 /** The directory a blueprint path belongs to (for finding its project). */
 export function blueprintDir(path: string): string {

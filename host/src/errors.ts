@@ -23,6 +23,13 @@ export type ConductorErrorCode =
   | "server_insecure"
   /** An execution id is unknown. */
   | "execution_not_found"
+  /**
+   * An execution cannot be resumed: another process runs it (its owner is alive), or it is a sub-blueprint's
+   * execution, which goes on only with its parent.
+   */
+  | "execution_running"
+  /** An execution cannot be resumed: it already finished. */
+  | "execution_finished"
   /** The conductor was closed. */
   | "closed"
   /** A bug or an unexpected state in the host itself. */

@@ -28,10 +28,13 @@ export type { Project, RuntimeSpec } from "./project/project-config.js";
 export type { ExecutionResult, NodeRecord } from "./scheduler/execution.js";
 export type {
   ExecutionEvent,
+  ExecutionLineage,
   ExecutionListener,
   ExecutionStatus,
   NodeStatus,
 } from "./scheduler/execution-events.js";
+export type { LeaseOptions } from "./store/execution-leases.js";
+export type { ExecutionOwner, OwnerState } from "./store/execution-owner.js";
 export type {
   ExecutionDetail,
   ExecutionFilter,
@@ -41,3 +44,4 @@ export type {
   NodeHistory,
 } from "./store/execution-store.js";
 export { createMemoryStore } from "./store/memory-store.js";
+export type { JournalOptions } from "./store/sqlite-journal.js";

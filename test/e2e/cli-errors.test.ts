@@ -63,3 +63,27 @@ describe("conductor run, on a user's node module that fails", () => {
     });
   });
 });
+
+describe("conductor, on an execution id that is not recorded", () => {
+  it("says so with exit code 5, for inspect, resume and rerun, in words and in --json", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cli-errors-"));
+    try {
+      await writeFile(join(dir, "conductor.yaml"), "conductor: project/v1\n");
+      for (const args of [
+        ["inspect", "nope"],
+        ["resume", "nope"],
+        ["rerun", "nope", "--from", "a"],
+      ]) {
+        const plain = await conductor(args, dir);
+        expect(plain.code, args.join(" ")).toBe(5);
+        expect(plain.stderr).toMatch(/^conductor: the (project's )?journal has no execution "nope"/);
+        expect(plain.stderr).not.toContain("    at ");
+        const json = await conductor([...args, "--json"], dir);
+        expect(json.code).toBe(5);
+        expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: "execution_not_found" } });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

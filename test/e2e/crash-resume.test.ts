@@ -2,7 +2,8 @@
  * The durability promise, tested the hard way: a `conductor run` is SIGKILLed while a node runs, `conductor resume`
  * finishes the execution, and no node that had completed before the kill runs again (each node appends a line to a
  * side-effect file every time it runs), while the outputs equal those of an uninterrupted run. Nodes run in the
- * host and in the Node sidecar.
+ * host and in the Node sidecar. Ownership too: nobody resumes the execution while its host lives; once it is dead,
+ * history shows an orphan, and of two processes resuming it at once exactly one runs it.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -79,14 +80,47 @@ nodes:
     expect(history).toHaveLength(1);
     const executionId = history[0]!.executionId;
 
+    // While its host lives, nobody else may resume it: the refusal names the host.
+    const refused = await run(process.execPath, [cli, "resume", executionId, "--project", dir]).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(refused?.code).toBe(6);
+    expect(refused?.stderr).toMatch(
+      new RegExp(
+        `^conductor: execution "${executionId}" is running in another process: conductor run \\(pid ${host.pid} on host ".+", started .+\\), whose lease runs until .+; wait for it to finish, or stop that process`,
+      ),
+    );
+
     host.kill("SIGKILL");
     await new Promise((resolve) => host!.once("exit", resolve));
     const afterKill = JSON.parse(
       (await run(process.execPath, [cli, "history", "--json", "--project", dir])).stdout,
-    ) as { status: string }[];
-    expect(afterKill[0]!.status).toBe("running");
+    ) as { status: string; orphaned?: string; owner?: { pid: number } }[];
+    expect(afterKill[0]).toMatchObject({ status: "running", orphaned: "dead", owner: { pid: host.pid } });
+    const listed = await run(process.execPath, [cli, "history", "--project", dir]);
+    expect(listed.stdout).toContain("orphaned");
+    expect(listed.stdout).toContain(
+      `\`conductor resume ${executionId}\` or \`conductor serve\` continues it`,
+    );
 
-    const resumed = await run(process.execPath, [cli, "resume", executionId, "--json", "--project", dir]);
+    // Two processes resume it at once: exactly one runs it, the other is refused (the side effects below show
+    // that no node ran twice).
+    const both = await Promise.all(
+      [0, 1].map(() =>
+        run(process.execPath, [cli, "resume", executionId, "--json", "--project", dir]).then(
+          (done) => ({ code: 0, stdout: done.stdout, stderr: done.stderr }),
+          (error: { code: number; stdout: string; stderr: string }) => error,
+        ),
+      ),
+    );
+    expect(both.map((outcome) => outcome.code).sort()).toEqual([0, 6]);
+    const resumed = both.find((outcome) => outcome.code === 0)!;
+    const loser = both.find((outcome) => outcome.code === 6)!;
+    // Refused while the other runs it, or once the other has finished it: either way it ran once (see below).
+    expect(["execution_running", "execution_finished"]).toContain(
+      (JSON.parse(loser.stdout) as { error: { code: string } }).error.code,
+    );
     const result = JSON.parse(resumed.stdout) as {
       status: string;
       executionId: string;
@@ -110,7 +144,22 @@ nodes:
 
     const history2 = JSON.parse(
       (await run(process.execPath, [cli, "history", "--json", "--project", dir])).stdout,
-    ) as { status: string }[];
-    expect(history2[0]!.status).toBe("completed");
+    ) as { status: string; resumes?: number; orphaned?: string }[];
+    expect(history2[0]).toMatchObject({ status: "completed", resumes: 1 });
+    expect(history2[0]!.orphaned).toBeUndefined();
+
+    // inspect shows the whole execution: the nodes completed before the kill too, and its time from the start.
+    const inspected = JSON.parse(
+      (await run(process.execPath, [cli, "inspect", executionId, "--json", "--project", dir])).stdout,
+    ) as {
+      startedAt: number;
+      finishedAt: number;
+      durationMs: number;
+      nodes: Record<string, { status: string; attempt: number }>;
+    };
+    expect(Object.keys(inspected.nodes).sort()).toEqual(["four", "gate", "one", "three", "two"]);
+    expect(inspected.nodes.one).toMatchObject({ status: "completed", attempt: 1 });
+    expect(inspected.nodes.gate).toMatchObject({ status: "completed", attempt: 2 });
+    expect(inspected.durationMs).toBe(inspected.finishedAt - inspected.startedAt);
   });
 });

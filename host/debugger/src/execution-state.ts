@@ -58,6 +58,8 @@ export interface ExecutionView {
   nodes: Record<string, NodeView>;
   /** The last event applied, for resuming a watch. */
   lastSeq: number;
+  /** Set once the events show it was resumed after its host stopped: it is timed from its first start. */
+  resumed?: boolean;
 }
 
 const nodeStatusNames: Record<number, NodeStatusName> = {
@@ -155,13 +157,16 @@ export function applyEvent(view: ExecutionView, event: ExecutionEvent): Executio
   const next: ExecutionView = { ...view, lastSeq: event.seq };
   const kind = event.kind;
   if (kind.case === "executionStarted") {
+    // A resumed execution goes on: it keeps its first start and what finished before its host stopped.
+    if (kind.value.resumed && view.lastSeq > 0) return { ...next, status: "running", resumed: true };
     return { ...next, blueprintId: kind.value.blueprintId, startedAt: at, inputsJson: kind.value.inputsJson };
   }
   if (kind.case === "executionFinished") {
     const finished: ExecutionView = {
       ...next,
       status: executionStatusName(kind.value.status),
-      durationMs: kind.value.durationMs,
+      // The event times the last run only; a resumed execution is timed as a whole.
+      durationMs: next.resumed === true ? at - next.startedAt : kind.value.durationMs,
       outputsJson: kind.value.outputsJson,
     };
     if (kind.value.failure !== undefined) finished.failure = kind.value.failure;

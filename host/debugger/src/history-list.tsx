@@ -2,6 +2,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ExecutionSummary } from "@conductor/sdk/client";
 import { executionStatusName } from "./execution-state.js";
 import { formatDuration, formatTime } from "./format.js";
+import { lineageNotes } from "./lineage.js";
 
 export interface HistoryListProps {
   executions: ExecutionSummary[];
@@ -16,6 +17,7 @@ export function HistoryList({ executions, current, onOpen }: HistoryListProps) {
     <ol class="history">
       {executions.map((execution) => {
         const status = executionStatusName(execution.status);
+        const notes = lineageNotes(execution);
         return (
           <li key={execution.executionId}>
             <button
@@ -32,6 +34,7 @@ export function HistoryList({ executions, current, onOpen }: HistoryListProps) {
                   ? " · running"
                   : ` · ${status} · ${formatDuration(execution.durationMs)}`}
               </span>
+              {notes.length === 0 ? null : <span class="muted history-lineage">{notes.join(" · ")}</span>}
             </button>
           </li>
         );

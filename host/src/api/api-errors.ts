@@ -14,6 +14,8 @@ const codes: Record<ConductorErrorCode, Code> = {
   runtime_broken: Code.Unavailable,
   node_type_unknown: Code.InvalidArgument,
   execution_not_found: Code.NotFound,
+  execution_running: Code.FailedPrecondition,
+  execution_finished: Code.FailedPrecondition,
   closed: Code.Unavailable,
   server_insecure: Code.FailedPrecondition,
   internal: Code.Internal,

@@ -13,6 +13,7 @@ import {
   ExecutionSummarySchema,
   FailureSchema,
   NodeStateSchema,
+  OrphanReason,
 } from "@conductor/sdk/client";
 import type { FailureInfo, LogLevel } from "@conductor/sdk/protocol";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
@@ -212,7 +213,44 @@ export function toApiSummary(summary: ExecutionSummary): ApiExecutionSummary {
     durationMs: summary.durationMs ?? 0,
     ...(summary.finishedAt === undefined ? {} : { finishedAt: timestampFromMs(summary.finishedAt) }),
     ...(summary.failure === undefined ? {} : { failure: toApiFailure(summary.failure) }),
+    ...ownershipFields(summary),
   });
+}
+
+const orphanReasons = {
+  dead: OrphanReason.OWNER_DIED,
+  expired: OrphanReason.LEASE_EXPIRED,
+  unknown: OrphanReason.NO_OWNER,
+} as const;
+
+/** The lineage, owner and orphan fields of an execution's API form (summary and record alike). */
+function ownershipFields(summary: ExecutionSummary) {
+  const lineage = summary.lineage;
+  return {
+    ...(lineage === undefined && summary.resumes === undefined
+      ? {}
+      : {
+          lineage: {
+            rerunOf: lineage?.rerunOf ?? "",
+            rerunFromNode: lineage?.rerunFrom ?? "",
+            parentExecutionId: lineage?.parentId ?? "",
+            parentNodeId: lineage?.parentNode ?? "",
+            resumes: summary.resumes ?? 0,
+            ...(summary.resumedAt === undefined ? {} : { resumedAt: timestampFromMs(summary.resumedAt) }),
+          },
+        }),
+    ...(summary.owner === undefined
+      ? {}
+      : {
+          owner: {
+            host: summary.owner.host,
+            pid: summary.owner.pid,
+            label: summary.owner.label,
+            processStartedAt: timestampFromMs(summary.owner.startedAt),
+          },
+        }),
+    ...(summary.orphaned === undefined ? {} : { orphaned: orphanReasons[summary.orphaned] }),
+  };
 }
 
 /** The API form of everything recorded of an execution. */
@@ -228,6 +266,7 @@ export function toApiExecution(detail: ExecutionDetail): ApiExecution {
     inputsJson: jsonText(detail.inputs),
     outputsJson: optionalJsonText(detail.outputs),
     nodes: Object.values(detail.nodes).map(toApiNodeState),
+    ...ownershipFields(detail),
   });
 }
 

@@ -13,6 +13,10 @@ export const EXIT = {
   invalid: 3,
   /** A runtime could not be started or broke. */
   runtime: 4,
+  /** What the command names does not exist: an execution id, a node of it, a runtime. */
+  notFound: 5,
+  /** The execution cannot be resumed now: it already finished, or another process runs it. */
+  conflict: 6,
   /** A bug in the host. */
   internal: 70,
   /** The execution was cancelled (Ctrl-C). */
@@ -44,6 +48,16 @@ export function reportError(context: CommandContext, error: unknown, json: boole
   return code;
 }
 
+/**
+ * Reports that what a command names matched nothing (a node of an execution, a runtime): the message on stderr, or
+ * `{"error": {"code": "not_found", ...}}` with --json; gives {@link EXIT.notFound}.
+ */
+export function reportNotFound(context: CommandContext, message: string, json: boolean): number {
+  if (json) context.stdout.write(`${JSON.stringify({ error: { code: "not_found", message } }, null, 2)}\n`);
+  else context.stderr.write(`conductor: ${message}\n`);
+  return EXIT.notFound;
+}
+
 export function exitCodeOf(error: unknown): number {
   if (!(error instanceof ConductorError)) return EXIT.internal;
   switch (error.code) {
@@ -59,6 +73,11 @@ export function exitCodeOf(error: unknown): number {
     case "abi_mismatch":
     case "runtime_broken":
       return EXIT.runtime;
+    case "execution_not_found":
+      return EXIT.notFound;
+    case "execution_running":
+    case "execution_finished":
+      return EXIT.conflict;
     default:
       return EXIT.internal;
   }

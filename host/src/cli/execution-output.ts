@@ -3,6 +3,7 @@ import type { ExecutionResult } from "../scheduler/execution.js";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 import { type CommandContext, EXIT } from "./command.js";
 import { formatForPeople, toJsonSafe } from "./format-value.js";
+import type { Interrupts } from "./interrupts.js";
 import { createProgressView, formatMs } from "./progress-view.js";
 
 /** Shows an execution's progress while it runs: a live view, JSON event lines (`--json --events`), or nothing. */
@@ -89,4 +90,13 @@ export function printResult(
     : result.status === "cancelled"
       ? EXIT.cancelled
       : EXIT.failed;
+}
+
+/**
+ * The exit code of a command that ran an execution: `printed` (what {@link printResult} gave), except that an
+ * execution cancelled because the command was interrupted exits with the interruption's code (130 for Ctrl-C,
+ * 143 for SIGTERM, …).
+ */
+export function exitCodeAfter(printed: number, result: ExecutionResult, interrupts: Interrupts): number {
+  return result.status === "cancelled" && interrupts.exitCode !== undefined ? interrupts.exitCode : printed;
 }

@@ -1,4 +1,5 @@
 import { EncodedValue, isArrowTable, loadArrow, toLive } from "@conductor/sdk/protocol";
+import { blobPreview } from "./blob-preview.js";
 
 /**
  * Makes a value printable as JSON, at any depth: bytes become `{ "$bytes": base64 }`, Arrow tables
@@ -79,11 +80,15 @@ export const PORT_PREVIEW_CHARS = 400;
 /**
  * Formats the values of a node's ports for a person, one port per line: each value as {@link formatForPeople}
  * gives it (tables as a short preview), cut after {@link PORT_PREVIEW_CHARS} characters with the size of the rest,
- * (or `limit`) so that a node that read a 70 KB file does not fill the terminal. `--json` gives the values whole.
+ * (or `limit`) so that a node that read a 70 KB file does not fill the terminal; a value recorded as a blob is
+ * previewed from its first bytes (see {@link blobPreview}). `--json` gives the values whole.
  */
 export function formatPortsForPeople(values: Record<string, unknown>, limit = PORT_PREVIEW_CHARS): string {
   return Object.entries(values)
     .map(([port, value]) => {
+      // A large recorded value is a blob: previewed from its first bytes, never loaded whole.
+      const preview = blobPreview(value, limit);
+      if (preview !== undefined) return `${port}: ${indent(preview, 2)}`;
       let text = formatForPeople(value);
       if (text.length > limit && !isArrowTable(toLive(value))) {
         text = `${text.slice(0, limit)}… (${(text.length - limit).toLocaleString("en-US")} more characters)`;

@@ -23,7 +23,9 @@ options for every command:
   -v, --version         print the version
 
 exit codes: 0 ok, 1 the execution failed, 2 bad usage, 3 invalid blueprint/inputs/project,
-            4 a runtime could not start, 130 cancelled, 70 internal error
+            4 a runtime could not start, 5 no such execution, node or runtime, 6 the execution cannot be
+            resumed (it finished, or another process runs it), 130 cancelled by Ctrl-C (143 SIGTERM,
+            129 SIGHUP, 141 stdout closed), 70 internal error
 
 Run \`conductor <command> --help\` for a command's options. Docs: docs/ARCHITECTURE.md, docs/protocol.md.
 `;
@@ -46,6 +48,8 @@ options:
   --project <dir>           the project directory
 
 Executions are recorded in the project's journal (.conductor/journal.db): see history, inspect, resume, rerun.
+Ctrl-C (or SIGTERM, SIGHUP, or a reader closing stdout) cancels the execution: its nodes get their cancellation,
+it is recorded as cancelled and printed, and the command exits 130 (143, 129, 141). Ctrl-C again exits at once.
 
 examples:
   conductor run examples/demo/demo.blueprint.yaml
@@ -79,8 +83,9 @@ options:
   --token <secret>      require "Authorization: Bearer <secret>" on every call (default: $CONDUCTOR_TOKEN);
                         required for any bind that is not loopback, e.g. --host 0.0.0.0
   --cors-origin <origin>  let browser apps from this origin call the API (repeatable; "*" needs --token)
-  --resume              continue the executions the journal shows as running (their host died); only when
-                        no other conductor process runs this project
+  --no-resume           do not adopt orphaned executions; by default the server resumes, at start and
+                        whenever one turns up, every execution recorded as running whose host died or stopped
+                        renewing its lease (never one another live process runs; --resume is the default)
   --no-debugger         serve no debugger pages
   --verbose             pass every runtime's stderr through
   --project <dir>       the project directory
@@ -91,19 +96,25 @@ examples:
   CONDUCTOR_TOKEN=s3cret conductor serve --host 0.0.0.0 --port 8080
 Docs: docs/api.md.
 `,
-  history: `usage: conductor history [--blueprint <id>] [--status running|completed|failed|cancelled] [--limit n] [--json]
+  history: `usage: conductor history [--blueprint <id>] [--status running|orphaned|completed|failed|cancelled]
+                         [--limit n] [--json]
 
-Lists the executions recorded in the project's journal, newest first.
+Lists the executions recorded in the project's journal, newest first, with where each came from (a re-run of
+another, a sub-blueprint of another, resumed after its host stopped). An execution recorded as running whose
+process died or stopped renewing its lease is shown as orphaned: \`conductor resume <id>\` or
+\`conductor serve\` continues it.
 `,
   inspect: `usage: conductor inspect <execution-id> [--node <id>] [--json]
 
 Shows a recorded execution: status, inputs, outputs, and for each node its timing, runtime, attempt, inputs,
-outputs, logs and failure.
+outputs, logs and failure. Values are cut to a preview (a large one is read only as far as its preview);
+--json gives the execution's inputs and outputs whole.
 `,
   resume: `usage: conductor resume <execution-id> | --all [--json]
 
 Continues an execution that was running when its host died. Nodes whose completion was recorded keep their
-results and do not run again; a node that was running runs again. --all resumes every unfinished execution.
+results and do not run again; a node that was running runs again. Refused (exit 6) while the process that runs
+the execution is alive and renews its lease, naming that process. --all resumes every orphaned execution.
 `,
   rerun: `usage: conductor rerun <execution-id> --from <node> [--json]
 

@@ -4,8 +4,9 @@ import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./comm
 import { openConductor } from "./open-conductor.js";
 import { formatMs } from "./progress-view.js";
 
-const COLORS: Record<ExecutionSummary["status"], Parameters<typeof styleText>[0]> = {
+const COLORS: Record<ExecutionSummary["status"] | "orphaned", Parameters<typeof styleText>[0]> = {
   running: "cyan",
+  orphaned: "magenta",
   completed: "green",
   failed: "red",
   cancelled: "yellow",
@@ -24,7 +25,7 @@ export default async function history(context: CommandContext): Promise<number> 
   });
   if (typeof parsed === "number") return parsed;
   const { values } = parsed;
-  const statuses = ["running", "completed", "failed", "cancelled"];
+  const statuses = ["running", "orphaned", "completed", "failed", "cancelled"];
   if (values.status !== undefined && !statuses.includes(values.status)) {
     context.stderr.write(
       `conductor history: --status expects one of ${statuses.join(", ")}, found "${values.status}"\n`,
@@ -36,7 +37,11 @@ export default async function history(context: CommandContext): Promise<number> 
     const list = conductor.executions.list({
       limit: values.limit === undefined ? 20 : Number(values.limit),
       ...(values.blueprint === undefined ? {} : { blueprintId: values.blueprint }),
-      ...(values.status === undefined ? {} : { status: values.status as ExecutionSummary["status"] }),
+      ...(values.status === undefined
+        ? {}
+        : values.status === "orphaned"
+          ? { orphaned: true }
+          : { status: values.status as ExecutionSummary["status"] }),
     });
     if (values.json === true) {
       context.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
@@ -55,8 +60,13 @@ export default async function history(context: CommandContext): Promise<number> 
         execution.failure === undefined
           ? ""
           : `  ${execution.failure.nodeId}: ${execution.failure.message.split("\n")[0]}`;
+      const status = execution.orphaned === undefined ? execution.status : "orphaned";
+      const notes = [
+        ...lineageNotes(execution),
+        ...(execution.orphaned === undefined ? [] : [orphanNote(execution)]),
+      ];
       context.stdout.write(
-        `${execution.executionId}  ${when}  ${styleText(COLORS[execution.status], execution.status.padEnd(9))} ${execution.blueprintId.padEnd(20)} ${duration.padStart(9)}${styleText("gray", failure)}\n`,
+        `${execution.executionId}  ${when}  ${styleText(COLORS[status], status.padEnd(9))} ${execution.blueprintId.padEnd(20)} ${duration.padStart(9)}${styleText("gray", failure)}${notes.length === 0 ? "" : styleText("gray", `  (${notes.join("; ")})`)}\n`,
       );
     }
     return EXIT.ok;
@@ -65,4 +75,32 @@ export default async function history(context: CommandContext): Promise<number> 
   } finally {
     await conductor.close();
   }
+}
+
+/** Where an execution comes from, in words: `rerun of 3f2a… from stats`, `resumed 2×`, `in 9c1…/sub`. */
+export function lineageNotes(execution: ExecutionSummary): string[] {
+  const notes: string[] = [];
+  const lineage = execution.lineage;
+  if (lineage?.rerunOf !== undefined)
+    notes.push(
+      `rerun of ${lineage.rerunOf}${lineage.rerunFrom === undefined ? "" : ` from ${lineage.rerunFrom}`}`,
+    );
+  if (lineage?.parentId !== undefined)
+    notes.push(
+      `sub-blueprint of ${lineage.parentId}${lineage.parentNode === undefined ? "" : ` node ${lineage.parentNode}`}`,
+    );
+  if (execution.resumes !== undefined) notes.push(`resumed ${execution.resumes}× after its host stopped`);
+  return notes;
+}
+
+/** Why nobody runs an execution recorded as running, and what continues it. */
+export function orphanNote(execution: ExecutionSummary): string {
+  const owner = execution.owner;
+  const why =
+    execution.orphaned === "dead"
+      ? `its owner ${owner?.label ?? "process"} (pid ${owner?.pid}) is gone`
+      : execution.orphaned === "expired"
+        ? `its owner ${owner?.label ?? "process"} (pid ${owner?.pid} on ${owner?.host}) stopped renewing its lease`
+        : "no owner recorded";
+  return `${why}; \`conductor resume ${execution.executionId}\` or \`conductor serve\` continues it`;
 }

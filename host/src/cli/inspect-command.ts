@@ -1,10 +1,14 @@
 import { styleText } from "node:util";
 import { previewJsonText } from "../api/json-text.js";
+import { suggest } from "../blueprint/suggest.js";
 import { ConductorError } from "../errors.js";
-import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
+import { type CommandContext, EXIT, parseCommandArgs, reportError, reportNotFound } from "./command.js";
 import { formatPortsForPeople, indent, toJsonSafe } from "./format-value.js";
 import { openConductor } from "./open-conductor.js";
 import { formatMs } from "./progress-view.js";
+
+/** Characters of each of an execution's own inputs and outputs shown by `conductor inspect` (without --json). */
+export const EXECUTION_PREVIEW_CHARS = 4_000;
 
 /** `conductor inspect <id>`: one recorded execution: node timings, inputs, outputs, logs and failures. */
 export default async function inspect(context: CommandContext): Promise<number> {
@@ -24,12 +28,21 @@ export default async function inspect(context: CommandContext): Promise<number> 
     if (detail === undefined) {
       throw new ConductorError(
         "execution_not_found",
-        `the journal has no execution "${positionals[0]}"; see \`conductor history\``,
+        `the project's journal has no execution "${positionals[0]}"; \`conductor history\` lists the recorded ones`,
       );
     }
     const nodes = Object.values(detail.nodes).filter(
       (node) => values.node === undefined || node.nodeId === values.node,
     );
+    if (values.node !== undefined && nodes.length === 0) {
+      const recorded = Object.keys(detail.nodes);
+      const hint = suggest(values.node, recorded);
+      return reportNotFound(
+        context,
+        `execution "${detail.executionId}" recorded nothing of a node "${values.node}"; ${recorded.length === 0 ? "it recorded no node" : `its nodes: ${recorded.join(", ")}`}${hint === undefined ? "" : `; ${hint}`}`,
+        values.json === true,
+      );
+    }
     if (values.json === true) {
       // As in the API: the execution's inputs and outputs complete, each node's values as previews (a table's
       // first rows, marked "truncated"), so that a run over a million-row table does not print a million rows
@@ -46,11 +59,12 @@ export default async function inspect(context: CommandContext): Promise<number> 
       `${styleText("bold", `execution ${detail.executionId}`)} of ${detail.blueprintId}: ${detail.status}${detail.durationMs === undefined ? "" : ` in ${formatMs(detail.durationMs)}`}`,
     );
     out(`started ${new Date(detail.startedAt).toISOString()}`);
-    // The execution's own inputs and outputs whole; each node's values cut to a preview below.
+    // The execution's own inputs and outputs at length, each node's values shorter; a value of any size is cut to
+    // a preview, and one recorded as a blob is read only as far as its preview (`--json` gives them whole).
     if (Object.keys(detail.inputs).length > 0)
-      out(`inputs\n  ${indent(formatPortsForPeople(detail.inputs, Number.POSITIVE_INFINITY), 2)}`);
+      out(`inputs\n  ${indent(formatPortsForPeople(detail.inputs, EXECUTION_PREVIEW_CHARS), 2)}`);
     if (detail.outputs !== undefined)
-      out(`outputs\n  ${indent(formatPortsForPeople(detail.outputs, Number.POSITIVE_INFINITY), 2)}`);
+      out(`outputs\n  ${indent(formatPortsForPeople(detail.outputs, EXECUTION_PREVIEW_CHARS), 2)}`);
     if (detail.failure !== undefined)
       out(styleText("red", `failed at node "${detail.failure.nodeId}": ${detail.failure.message}`));
     for (const node of nodes) {

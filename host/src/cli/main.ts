@@ -3,20 +3,32 @@
  * The `conductor` command. Each subcommand lives in its own module and is imported only when used, so that
  * `conductor run` starts fast.
  */
+import { Console } from "node:console";
 import { enableCompileCache } from "node:module";
 import { parseArgs } from "node:util";
 import { type CommandContext, EXIT, reportError } from "./command.js";
 import { helpText, VERSION } from "./help.js";
+import { notifyStdoutClosed } from "./interrupts.js";
 
 // Node keeps the compiled code of the modules a command loads on disk: later cold starts skip compiling them.
 enableCompileCache?.();
 
 // `conductor inspect <id> | head` closes our stdout early: stop quietly, as command-line tools do, instead of
-// crashing with an unhandled EPIPE.
+// crashing with an unhandled EPIPE. A command running an execution is told instead: it cancels the execution, which
+// is recorded, and then ends.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code !== "EPIPE") throw error;
-  process.exit(process.exitCode ?? 0);
+  if (!notifyStdoutClosed()) process.exit(process.exitCode ?? 0);
 });
+// A closed terminal (SIGHUP) takes stderr with it: a notice that cannot be written is no reason to crash.
+process.stderr.on("error", () => {});
+
+// Node modules run in this process (a project's TypeScript nodes) may print with console.log: everything the
+// console prints goes to stderr, so that stdout holds only what the command prints (one JSON document with --json).
+const toStderr = new Console({ stdout: process.stderr, stderr: process.stderr });
+for (const [name, method] of Object.entries(toStderr)) {
+  if (typeof method === "function") Object.assign(console, { [name]: (method as () => void).bind(toStderr) });
+}
 
 const commands: Record<string, () => Promise<{ default: (context: CommandContext) => Promise<number> }>> = {
   run: () => import("./run-command.js"),

@@ -47,4 +47,19 @@ describe("conductor nodes", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("says that --runtime matched nothing, naming the project's runtimes, with exit code 5", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "nodes-command-"));
+    try {
+      await writeFile(join(dir, "conductor.yaml"), "conductor: project/v1\n");
+      const { code, stdout, stderr } = await runNodes(["--runtime", "builtn", "--project", dir]);
+      expect(code).toBe(5);
+      expect(stdout).toBe("");
+      expect(stderr).toMatch(
+        /^conductor: no node type matched --runtime "builtn": the project's runtimes are builtin(, [a-z]+)*; did you mean "builtin"\?\n$/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

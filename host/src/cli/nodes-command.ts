@@ -1,5 +1,6 @@
 import { styleText } from "node:util";
-import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
+import { suggest } from "../blueprint/suggest.js";
+import { type CommandContext, EXIT, parseCommandArgs, reportError, reportNotFound } from "./command.js";
 import { openConductor } from "./open-conductor.js";
 
 /** `conductor nodes`: every node type of every runtime, with ports and flags. */
@@ -11,9 +12,17 @@ export default async function nodes(context: CommandContext): Promise<number> {
   const { values } = parsed;
   const conductor = await openConductor({ project: values.project, stderr: context.stderr });
   try {
-    const entries = (await conductor.nodeTypes()).filter(
-      (entry) => values.runtime === undefined || entry.runtime === values.runtime,
-    );
+    const all = await conductor.nodeTypes();
+    const entries = all.filter((entry) => values.runtime === undefined || entry.runtime === values.runtime);
+    if (values.runtime !== undefined && entries.length === 0) {
+      const runtimes = [...new Set(all.map((entry) => entry.runtime))];
+      const hint = suggest(values.runtime, runtimes);
+      return reportNotFound(
+        context,
+        `no node type matched --runtime "${values.runtime}": the project's runtimes are ${runtimes.join(", ")}${hint === undefined ? "" : `; ${hint}`}`,
+        values.json === true,
+      );
+    }
     const parse = (text: string) => (text === "" ? {} : (JSON.parse(text) as unknown));
     if (values.json === true) {
       const list = entries.map(({ runtime, language, nodeType }) => ({

@@ -18,6 +18,8 @@ export async function openConductor(options: {
   stderr: NodeJS.WriteStream;
   verbose?: boolean;
   journal?: boolean;
+  /** What this process is, shown to other processes as the owner of the executions it runs. */
+  label?: string;
 }): Promise<Conductor> {
   const startDir =
     options.project !== undefined
@@ -28,7 +30,14 @@ export async function openConductor(options: {
   const project = await findProject(startDir);
   return createConductor({
     project,
-    ...(options.journal === false ? {} : { journal: journalPath(project.dir) }),
+    ...(options.journal === false
+      ? {}
+      : {
+          journal: {
+            path: journalPath(project.dir),
+            ...(options.label === undefined ? {} : { lease: { label: options.label } }),
+          },
+        }),
     onNotice: (message) => options.stderr.write(`conductor: ${message}\n`),
     ...(options.verbose === true
       ? { onRuntimeStderr: (runtime: string, line: string) => options.stderr.write(`[${runtime}] ${line}\n`) }

@@ -1,5 +1,6 @@
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
-import { printResult, watchExecution } from "./execution-output.js";
+import { exitCodeAfter, printResult, watchExecution } from "./execution-output.js";
+import { createInterrupts } from "./interrupts.js";
 import { openConductor } from "./open-conductor.js";
 
 /** `conductor rerun <id> --from <node>`: runs again from a node, reusing the recorded results upstream of it. */
@@ -23,16 +24,28 @@ export default async function rerun(context: CommandContext): Promise<number> {
     );
     return EXIT.usage;
   }
-  const conductor = await openConductor({ project: values.project, stderr: context.stderr });
+  const conductor = await openConductor({
+    project: values.project,
+    stderr: context.stderr,
+    label: "conductor rerun",
+  });
+  // As for `conductor run`: Ctrl-C and the like cancel the new execution, which is recorded so.
+  const abort = new AbortController();
+  const interrupts = createInterrupts({
+    stderr: context.stderr,
+    onInterrupt: (reason) => abort.abort(reason),
+    onForcedExit: (reason) => conductor.abandon(reason),
+  });
   try {
-    const handle = await conductor.rerun(positionals[0]!, values.from);
+    const handle = await conductor.rerun(positionals[0]!, values.from, { signal: abort.signal });
     const watch = watchExecution(context, [], { json, quiet, events: false });
     const result = await handle.result;
     watch.close();
-    return printResult(context, result, { json, quiet });
+    return exitCodeAfter(printResult(context, result, { json, quiet }), result, interrupts);
   } catch (error) {
     return reportError(context, error, json);
   } finally {
     await conductor.close();
+    interrupts.close();
   }
 }

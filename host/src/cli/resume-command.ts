@@ -1,5 +1,6 @@
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
-import { printResult, watchExecution } from "./execution-output.js";
+import { exitCodeAfter, printResult, watchExecution } from "./execution-output.js";
+import { createInterrupts } from "./interrupts.js";
 import { openConductor } from "./open-conductor.js";
 
 /** `conductor resume <id>`: continues an execution whose host died, without re-running what completed. */
@@ -21,12 +22,28 @@ export default async function resume(context: CommandContext): Promise<number> {
     context.stderr.write("conductor resume: expected an execution id (see `conductor history`), or --all\n");
     return EXIT.usage;
   }
-  const conductor = await openConductor({ project: values.project, stderr: context.stderr });
+  const conductor = await openConductor({
+    project: values.project,
+    stderr: context.stderr,
+    label: "conductor resume",
+  });
+  // As for `conductor run`: Ctrl-C and the like cancel what was resumed, which is recorded so.
+  const abort = new AbortController();
+  const interrupts = createInterrupts({
+    stderr: context.stderr,
+    onInterrupt: (reason) => abort.abort(reason),
+    onForcedExit: (reason) => conductor.abandon(reason),
+  });
   try {
+    const options = { signal: abort.signal };
     const handles =
-      values.all === true ? await conductor.resumeUnfinished() : [await conductor.resume(positionals[0]!)];
+      values.all === true
+        ? await conductor.resumeUnfinished(options)
+        : [await conductor.resume(positionals[0]!, options)];
     if (handles.length === 0) {
-      context.stderr.write("conductor: no unfinished executions to resume\n");
+      context.stderr.write(
+        "conductor: no orphaned executions to resume (none is recorded as running without a live owner)\n",
+      );
       return EXIT.ok;
     }
     let code: number = EXIT.ok;
@@ -38,12 +55,13 @@ export default async function resume(context: CommandContext): Promise<number> {
       const result = await handle.result;
       unsubscribe();
       watch.close();
-      code = Math.max(code, printResult(context, result, { json, quiet }));
+      code = Math.max(code, exitCodeAfter(printResult(context, result, { json, quiet }), result, interrupts));
     }
     return code;
   } catch (error) {
     return reportError(context, error, json);
   } finally {
     await conductor.close();
+    interrupts.close();
   }
 }

@@ -2,7 +2,8 @@ import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { ConductorError } from "../errors.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
-import { printResult, watchExecution } from "./execution-output.js";
+import { exitCodeAfter, printResult, watchExecution } from "./execution-output.js";
+import { createInterrupts } from "./interrupts.js";
 import { openConductor } from "./open-conductor.js";
 
 /** `conductor run <blueprint>`: runs it (journaled), shows progress, prints the outputs. */
@@ -50,9 +51,14 @@ export default async function run(context: CommandContext): Promise<number> {
   } catch (error) {
     return reportError(context, error, json);
   }
+  // Ctrl-C, SIGTERM, SIGHUP or a closed stdout cancel the execution the normal way: it ends cancelled, and is
+  // recorded and printed so.
   const abort = new AbortController();
-  const onSignal = () => abort.abort("cancelled by the user (SIGINT)");
-  process.once("SIGINT", onSignal);
+  const interrupts = createInterrupts({
+    stderr: context.stderr,
+    onInterrupt: (reason) => abort.abort(reason),
+    onForcedExit: (reason) => conductor.abandon(reason),
+  });
   try {
     const prepared = await conductor.prepare(blueprintPath);
     const watch = watchExecution(context, prepared.graph.nodes, {
@@ -66,12 +72,13 @@ export default async function run(context: CommandContext): Promise<number> {
       noCache: values["no-cache"] === true,
     });
     watch.close();
-    return printResult(context, result, { json, quiet });
+    return exitCodeAfter(printResult(context, result, { json, quiet }), result, interrupts);
   } catch (error) {
     return reportError(context, error, json);
   } finally {
-    process.off("SIGINT", onSignal);
     await conductor.close();
+    // Only now: a second signal while the runtimes stop still ends the process at once.
+    interrupts.close();
   }
 }
 

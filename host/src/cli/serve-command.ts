@@ -7,6 +7,7 @@ import { SUB_BLUEPRINT_PREFIX } from "../runtime/sub-blueprint-runtime.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
 import { releaseMemory, releaseMemoryWhenIdle } from "./idle-memory.js";
 import { openConductor } from "./open-conductor.js";
+import { startOrphanAdopter } from "./orphan-adopter.js";
 
 /**
  * `conductor serve`: the API (gRPC, gRPC-Web, Connect), webhooks and the visual debugger on one port, with the
@@ -24,6 +25,7 @@ export default async function serve(context: CommandContext): Promise<number> {
       "no-debugger": { type: "boolean" },
       "cors-origin": { type: "string", multiple: true },
       resume: { type: "boolean" },
+      "no-resume": { type: "boolean" },
     },
   });
   if (typeof parsed === "number") return parsed;
@@ -74,17 +76,23 @@ export default async function serve(context: CommandContext): Promise<number> {
     return reportError(context, error, false);
   }
 
-  // Executions the journal shows as running were cut off by a host that died; continue them when asked to.
-  let resumed = 0;
-  if (values.resume === true) {
-    try {
-      resumed = (await conductor.resumeUnfinished()).length;
-    } catch (error) {
-      context.stderr.write(
-        `conductor serve: could not resume unfinished executions: ${(error as Error).message}\n`,
-      );
-    }
-  }
+  // Orphaned executions (their host died, or stopped renewing its lease) are adopted: resumed here, now and
+  // whenever one turns up, unless --no-resume. (--resume, the default, is still accepted.)
+  const adopting = values["no-resume"] !== true;
+  const adopter = adopting
+    ? startOrphanAdopter({
+        conductor,
+        onAdopted: (executionId, blueprintId) =>
+          context.stderr.write(
+            `conductor serve: resumed orphaned execution ${executionId} of ${blueprintId} (its owner is gone)\n`,
+          ),
+        onError: (executionId, error) =>
+          context.stderr.write(
+            `conductor serve: could not resume orphaned execution ${executionId}: ${error.message}\n`,
+          ),
+      })
+    : undefined;
+  const resumed = (await adopter?.first.catch(() => 0)) ?? 0;
 
   const url = server.url;
   // The project's blueprints are node types too (blueprint.<id>), served by no process: said apart.
@@ -102,9 +110,9 @@ export default async function serve(context: CommandContext): Promise<number> {
         ? "  auth      none (loopback only)"
         : '  auth      bearer token required ("Authorization: Bearer <token>"; in the debugger: /#token=<token>)',
       ...(corsOrigins.length === 0 ? [] : [`  cors      ${corsOrigins.join(", ")}`]),
-      ...(values.resume === true
-        ? [`  resumed   ${resumed} unfinished execution${resumed === 1 ? "" : "s"}`]
-        : []),
+      adopting
+        ? `  resumed   ${resumed} unfinished execution${resumed === 1 ? "" : "s"} whose host is gone; adopts others as they turn up`
+        : "  resumed   none (--no-resume)",
       "press Ctrl-C to stop",
       "",
     ].join("\n"),
@@ -119,6 +127,7 @@ export default async function serve(context: CommandContext): Promise<number> {
   });
   const signal = await stopping;
   stopReleasing();
+  adopter?.stop();
   context.stderr.write(`conductor serve: ${signal}, shutting down\n`);
   // A second signal while shutting down stops at once.
   const force = () => process.exit(EXIT.cancelled);

@@ -92,7 +92,10 @@ export async function startRuntimeProcess(
     stderr: "pipe",
     buffer: false,
     reject: false,
-    cleanup: true,
+    // Its own process group (and session), because a terminal sends Ctrl-C to its whole foreground group: the
+    // runtime must live on until the host has cancelled its work through the ABI. It still dies with the host,
+    // which holds its stdin (docs/protocol.md, section 1.5). (execa does not kill detached children on exit.)
+    detached: true,
     forceKillAfterDelay: 5_000,
   });
 

@@ -26,12 +26,15 @@ export interface SubBlueprintHost {
    * has started serves it.
    */
   outputSchema(type: string, port: string, runtime?: string): string | undefined;
-  /** Starts blueprint `id` as a child execution. */
+  /**
+   * Starts blueprint `id` as a child execution of node `parent.nodeId` of execution `parent.executionId` (which
+   * the journal records), or continues the one that node started before its host stopped.
+   */
   start(
     id: string,
     inputs: Record<string, unknown>,
     executionId: string,
-    onLog: (message: string) => void,
+    parent: { executionId: string; nodeId: string },
   ): Promise<{ result: Promise<ExecutionResult>; cancel(reason: string): void }>;
 }
 
@@ -144,40 +147,38 @@ export class SubBlueprintRuntime implements RuntimeConnection {
     let cancelChild: ((reason: string) => void) | undefined;
     const startedAt = performance.now();
     const childId = `${request.executionId}/${step.nodeId}${step.attempt > 1 ? `#${step.attempt}` : ""}`;
-    this.host
-      .start(id, inputs, childId, (message) => sink.log(0, "info", message, undefined))
-      .then(
-        async (child) => {
-          cancelChild = child.cancel;
-          sink.started(0);
-          if (cancelled !== undefined) child.cancel(cancelled);
-          const result = await child.result;
-          const durationUs = Math.round((performance.now() - startedAt) * 1000);
-          if (result.status === "completed") sink.completed(0, result.outputs, durationUs);
-          else if (result.status === "cancelled")
-            sink.cancelled(0, cancelled ?? result.failure?.message ?? "cancelled");
-          else {
-            const failure = result.failure!;
-            sink.failed(
-              0,
-              {
-                message: `sub-blueprint "${id}" failed at node "${failure.nodeId}": ${failure.message}`,
-                type: failure.type,
-                retryable: failure.retryable,
-                cause: failure,
-              },
-              durationUs,
-            );
-          }
-        },
-        (error: unknown) => {
-          sink.rejected({
-            message: `sub-blueprint "${id}" cannot start: ${(error as Error).message}`,
-            type: "blueprint.invalid",
-            retryable: false,
-          });
-        },
-      );
+    this.host.start(id, inputs, childId, { executionId: request.executionId, nodeId: step.nodeId }).then(
+      async (child) => {
+        cancelChild = child.cancel;
+        sink.started(0);
+        if (cancelled !== undefined) child.cancel(cancelled);
+        const result = await child.result;
+        const durationUs = Math.round((performance.now() - startedAt) * 1000);
+        if (result.status === "completed") sink.completed(0, result.outputs, durationUs);
+        else if (result.status === "cancelled")
+          sink.cancelled(0, cancelled ?? result.failure?.message ?? "cancelled");
+        else {
+          const failure = result.failure!;
+          sink.failed(
+            0,
+            {
+              message: `sub-blueprint "${id}" failed at node "${failure.nodeId}": ${failure.message}`,
+              type: failure.type,
+              retryable: failure.retryable,
+              cause: failure,
+            },
+            durationUs,
+          );
+        }
+      },
+      (error: unknown) => {
+        sink.rejected({
+          message: `sub-blueprint "${id}" cannot start: ${(error as Error).message}`,
+          type: "blueprint.invalid",
+          retryable: false,
+        });
+      },
+    );
     return {
       cancel: (reason) => {
         cancelled = reason;

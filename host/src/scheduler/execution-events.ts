@@ -29,6 +29,16 @@ interface NodeEventBase extends EventBase {
   nodeId: string;
 }
 
+/** Where an execution comes from, recorded with its start (see `ExecutionSummary.lineage`). */
+export interface ExecutionLineage {
+  /** The execution this one runs again (`conductor rerun`), and the node it runs again from. */
+  rerunOf?: string;
+  rerunFrom?: string;
+  /** The execution that started this one as a sub-blueprint, and its node there. */
+  parentId?: string;
+  parentNode?: string;
+}
+
 /** What happened to one compensation, in `execution.finished`. */
 export interface CompensationRecord {
   /** The compensation node. */
@@ -47,6 +57,8 @@ export type ExecutionEvent =
       inputs: Record<string, unknown>;
       /** Set when this continues an execution after a host restart. */
       resumed?: boolean;
+      /** Where a new execution comes from (a re-run, a sub-blueprint's parent); absent for a plain start. */
+      lineage?: ExecutionLineage;
     })
   | (NodeEventBase & { type: "node.queued" })
   | (NodeEventBase & {

@@ -2,6 +2,7 @@ import type { FailureInfo } from "@conductor/sdk/protocol";
 import type {
   CompensationRecord,
   EventHub,
+  ExecutionLineage,
   ExecutionStatus,
   NodeFailureRecord,
   NodeStatus,
@@ -82,4 +83,6 @@ export interface ExecutionOptions {
   cache?: ResultCache | undefined;
   durability?: Durability | undefined;
   resume?: ResumeState | undefined;
+  /** Where a new execution comes from, recorded with its start. */
+  lineage?: ExecutionLineage | undefined;
 }

@@ -107,7 +107,8 @@ export class Execution implements InputSources {
         at: this.startedAt,
         blueprintId: this.graph.id,
         inputs: this.options.inputs,
-        ...(resume === undefined ? {} : { resumed: true }),
+        ...(resume === undefined || resume.replay === true ? {} : { resumed: true }),
+        ...(this.options.lineage === undefined ? {} : { lineage: this.options.lineage }),
       });
     }
     if (resume !== undefined) {
@@ -605,6 +606,8 @@ export class Execution implements InputSources {
   }
 
   private armHeartbeat(index: number): void {
+    // A map node's elements each have their own heartbeat deadline, which its MapRun watches.
+    if (this.graph.nodes[index]!.policy.map !== undefined) return;
     this.heartbeats.arm(index, this.graph.nodes[index]!.policy.heartbeatTimeoutMs, this.onHeartbeatMissed);
   }
 

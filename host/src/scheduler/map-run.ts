@@ -2,6 +2,7 @@ import type { InvocationControl } from "@conductor/sdk";
 import { type FailureInfo, type InvocationSink, type LogLevel, toLive } from "@conductor/sdk/protocol";
 import type { GraphNode } from "../blueprint/blueprint-graph.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
+import { HeartbeatWatch } from "./heartbeat-watch.js";
 import { retryDelay } from "./retry-policy.js";
 
 /** How a map node ended. */
@@ -26,7 +27,9 @@ export interface MapCallbacks {
  * Runs a node once per element of its mapped input, with at most `concurrency` elements in flight; each element
  * has its own attempts under the node's retry policy. Outputs are lists in input order. When an element fails
  * for good: with `onError: fail` the other elements are cancelled and the node fails; otherwise the element's
- * outputs are null and its failure is listed.
+ * outputs are null and its failure is listed. A node's heartbeat timeout applies to each element: an element
+ * that shows no sign of life (heartbeat, progress, log, chunk) for that long is cancelled and fails as
+ * `heartbeat.timeout`, which the retry policy may try again, while the other elements go on.
  */
 export class MapRun {
   private readonly results: (Record<string, unknown> | undefined)[];
@@ -34,6 +37,9 @@ export class MapRun {
   private readonly errors: { index: number; failure: FailureInfo }[] = [];
   private readonly controls = new Map<number, InvocationControl>();
   private readonly timers = new Map<number, NodeJS.Timeout>();
+  private readonly heartbeats = new HeartbeatWatch();
+  /** Failures the host decided for running elements (a missed heartbeat), reported when their runtime stops them. */
+  private readonly hostFailures = new Map<number, FailureInfo>();
   private next = 0;
   private done = 0;
   private ended = false;
@@ -63,6 +69,7 @@ export class MapRun {
     if (this.ended) return;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.heartbeats.clear();
     for (const control of this.controls.values()) control.cancel(reason);
     if (this.controls.size === 0) this.finish({ kind: "cancelled", reason });
     else this.cancelReason = reason;
@@ -115,33 +122,46 @@ export class MapRun {
 
   private sink(index: number): InvocationSink {
     const end = () => {
+      this.heartbeats.disarm(index);
       if (!this.controls.delete(index)) this.settled.add(index);
     };
+    const alive = () => this.armHeartbeat(index);
     return {
       started: () => {
+        alive();
         if (!this.startedReported) {
           this.startedReported = true;
           this.callbacks.started();
         }
       },
-      log: (_step, level, message, fields) => this.callbacks.log(level, `item ${index}: ${message}`, fields),
-      progress: () => {},
-      chunk: () => {},
-      heartbeat: () => {},
+      log: (_step, level, message, fields) => {
+        alive();
+        this.callbacks.log(level, `item ${index}: ${message}`, fields);
+      },
+      progress: alive,
+      chunk: alive,
+      heartbeat: alive,
       completed: (_step, outputs) => {
         end();
+        this.hostFailures.delete(index);
         this.results[index] = outputs;
         this.itemDone();
       },
       failed: (_step, failure) => {
         end();
-        this.itemFailed(index, failure);
+        // A node that fails once cancelled for a missed heartbeat failed for the missed heartbeat.
+        const hostFailure = this.hostFailures.get(index);
+        this.hostFailures.delete(index);
+        this.itemFailed(index, hostFailure ?? failure);
       },
       cancelled: (_step, reason) => {
         end();
-        if (this.cancelReason === undefined)
-          this.itemFailed(index, { message: reason, type: "cancelled", retryable: false });
-        else this.itemDone();
+        const hostFailure = this.hostFailures.get(index);
+        this.hostFailures.delete(index);
+        if (this.cancelReason !== undefined) this.itemDone();
+        // Cancelled by the host for a missed heartbeat: a failure, with the retry policy to apply.
+        else if (hostFailure !== undefined) this.itemFailed(index, hostFailure);
+        else this.itemFailed(index, { message: reason, type: "cancelled", retryable: false });
       },
       rejected: (failure) => {
         end();
@@ -149,6 +169,22 @@ export class MapRun {
       },
     };
   }
+
+  private armHeartbeat(index: number): void {
+    this.heartbeats.arm(index, this.node.policy.heartbeatTimeoutMs, this.onHeartbeatMissed);
+  }
+
+  /** An element went silent for longer than the node's heartbeat timeout: stop it; its end becomes a failure. */
+  private readonly onHeartbeatMissed = (index: number): void => {
+    const control = this.controls.get(index);
+    if (control === undefined || this.ended) return;
+    this.hostFailures.set(index, {
+      message: `item ${index} of node "${this.node.id}" (${this.node.type}) sent no heartbeat, progress or log for ${this.node.policy.heartbeatTimeoutMs} ms`,
+      type: "heartbeat.timeout",
+      retryable: true,
+    });
+    control.cancel("heartbeat timeout");
+  };
 
   private itemFailed(index: number, failure: FailureInfo): void {
     const delay =
@@ -220,6 +256,7 @@ export class MapRun {
   private finish(outcome: MapOutcome): void {
     if (this.ended) return;
     this.ended = true;
+    this.heartbeats.clear();
     this.callbacks.done(outcome);
   }
 }

@@ -324,6 +324,37 @@ describe("orchestration semantics", () => {
       ]);
     });
 
+    it("fails an element that stops sending heartbeats, while the others go on", async () => {
+      const { result } = await run(
+        blueprint(
+          {
+            work: {
+              type: "test.item-worker",
+              map: { over: "item", concurrency: 3 },
+              heartbeatTimeoutMs: 400,
+              onError: "route",
+              inputs: {
+                item: { value: [{ ms: 600 }, { ms: 60_000, silent: true }, { ms: 600 }] },
+              },
+            },
+          },
+          { outputs: { done: "work.done", errors: "work.error" } },
+        ),
+      );
+      expect(result.status).toBe("completed");
+      expect(result.outputs.done).toEqual([600, null, 600]);
+      expect(result.outputs.errors).toEqual([
+        {
+          index: 1,
+          failure: {
+            message: 'item 1 of node "work" (test.item-worker) sent no heartbeat, progress or log for 400 ms',
+            type: "heartbeat.timeout",
+            retryable: true,
+          },
+        },
+      ]);
+    });
+
     it("maps over an empty list to empty outputs", async () => {
       const { result } = await run(
         blueprint(

@@ -1,10 +1,14 @@
 import type { FailureInfo, LogLevel } from "@conductor/sdk/protocol";
 import type {
   ExecutionEvent,
+  ExecutionLineage,
   ExecutionStatus,
   NodeFailureRecord,
   NodeStatus,
 } from "../scheduler/execution-events.js";
+import type { ExecutionOwner, OwnerState } from "./execution-owner.js";
+
+export type { ExecutionLineage } from "../scheduler/execution-events.js";
 
 /** One line of an execution's history, as lists show it. */
 export interface ExecutionSummary {
@@ -14,8 +18,24 @@ export interface ExecutionSummary {
   /** Milliseconds since the epoch. */
   startedAt: number;
   finishedAt?: number;
+  /**
+   * From start to end. For an execution that was resumed, the whole of it, the time its host was down included,
+   * from when it first started.
+   */
   durationMs?: number;
   failure?: NodeFailureRecord;
+  /** Where it came from: the execution it re-runs, the parent execution and node of a sub-blueprint. */
+  lineage?: ExecutionLineage;
+  /** How many times it was resumed after its host stopped, and when last (milliseconds since the epoch). */
+  resumes?: number;
+  resumedAt?: number;
+  /** The process that runs it, or last ran it (journal only). */
+  owner?: ExecutionOwner;
+  /**
+   * Set while it is recorded as running but nobody runs it: its owner died, its lease expired, or no owner was
+   * recorded (a journal of an older format). `conductor resume` or `conductor serve` continue it.
+   */
+  orphaned?: Exclude<OwnerState, "alive">;
 }
 
 /** A log line a node wrote. */
@@ -54,6 +74,8 @@ export interface ExecutionFilter {
   limit?: number;
   blueprintId?: string;
   status?: ExecutionSummary["status"];
+  /** Only executions recorded as running whose owner no longer runs them (see {@link ExecutionSummary.orphaned}). */
+  orphaned?: boolean;
 }
 
 /**
@@ -76,6 +98,15 @@ export function applyEvent(
   event: ExecutionEvent,
 ): ExecutionDetail | undefined {
   if (event.type === "execution.started") {
+    if (event.resumed === true && detail !== undefined) {
+      // A resumed execution goes on: what finished before its host stopped stays, with its times.
+      detail.status = "running";
+      detail.resumes = (detail.resumes ?? 0) + 1;
+      detail.resumedAt = event.at;
+      delete detail.finishedAt;
+      delete detail.durationMs;
+      return detail;
+    }
     return {
       executionId: event.executionId,
       blueprintId: event.blueprintId,
@@ -83,13 +114,15 @@ export function applyEvent(
       startedAt: event.at,
       inputs: event.inputs,
       nodes: {},
+      ...(event.lineage === undefined ? {} : { lineage: event.lineage }),
     };
   }
   if (detail === undefined) return undefined;
   if (event.type === "execution.finished") {
     detail.status = event.status;
     detail.finishedAt = event.at;
-    detail.durationMs = event.durationMs;
+    // The finished event times the last run only; a resumed execution's duration is the whole of it.
+    detail.durationMs = detail.resumes === undefined ? event.durationMs : event.at - detail.startedAt;
     detail.outputs = event.outputs;
     if (event.failure !== undefined) detail.failure = event.failure;
     return detail;
@@ -157,5 +190,10 @@ export function summaryOf(detail: ExecutionDetail): ExecutionSummary {
   if (detail.finishedAt !== undefined) summary.finishedAt = detail.finishedAt;
   if (detail.durationMs !== undefined) summary.durationMs = detail.durationMs;
   if (detail.failure !== undefined) summary.failure = detail.failure;
+  if (detail.lineage !== undefined) summary.lineage = detail.lineage;
+  if (detail.resumes !== undefined) summary.resumes = detail.resumes;
+  if (detail.resumedAt !== undefined) summary.resumedAt = detail.resumedAt;
+  if (detail.owner !== undefined) summary.owner = detail.owner;
+  if (detail.orphaned !== undefined) summary.orphaned = detail.orphaned;
   return summary;
 }

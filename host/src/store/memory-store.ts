@@ -39,6 +39,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): ExecutionSt
       applyEvent(record.detail, event);
     },
     list(filter: ExecutionFilter = {}): ExecutionSummary[] {
+      // What is in memory is run by this process: never an orphan.
+      if (filter.orphaned === true) return [];
       const all = [...records.values()]
         .map((record) => record.detail)
         .filter(

@@ -201,7 +201,7 @@ describe("the journal", () => {
     const host = await open();
     const [latest] = host.executions.list({ limit: 1 });
     await expect(host.resume(latest!.executionId)).rejects.toThrow(
-      `execution "${latest!.executionId}" already completed; nothing to resume (use rerun to run it again)`,
+      `execution "${latest!.executionId}" already completed; nothing to resume (use \`conductor rerun\` to run it again)`,
     );
     await host.close();
   });

@@ -6,6 +6,14 @@ import { ConductorError } from "../errors.js";
 import type { Durability, ResultCache } from "../scheduler/execution.js";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 import { CHECKPOINT_SAFETY_NET_PAGES, Checkpointer } from "./checkpointer.js";
+import { ExecutionLeases, type LeaseOptions } from "./execution-leases.js";
+import {
+  type ExecutionRow,
+  lineageValues,
+  OWNER_COLUMNS,
+  SUMMARY_COLUMNS,
+  summaryOfRow,
+} from "./execution-row.js";
 import {
   applyEvent,
   type ExecutionDetail,
@@ -13,6 +21,7 @@ import {
   type ExecutionStore,
   type ExecutionSummary,
 } from "./execution-store.js";
+import { prepareJournal } from "./journal-schema.js";
 import { JournalWatch } from "./journal-watch.js";
 import { EventCodec } from "./stored-value.js";
 
@@ -21,8 +30,6 @@ export interface ExecutionOrigin {
   /** A key of the blueprint's content, recorded once per distinct blueprint. */
   blueprintKey: string;
   projectDir: string;
-  /** The execution that started this one as a sub-blueprint. */
-  parentId?: string;
 }
 
 /** What resuming an execution needs from the journal. */
@@ -31,6 +38,8 @@ export interface RecordedExecution {
   status: ExecutionSummary["status"];
   blueprint: { source: string; document: BlueprintDocument };
   projectDir: string;
+  /** The execution and node that started this one as a sub-blueprint. */
+  parent?: { executionId: string; nodeId: string };
   inputs: Record<string, unknown>;
   events: ExecutionEvent[];
 }
@@ -41,33 +50,11 @@ export interface JournalOptions {
   path: string;
   /** `normal` (default) survives a crash of the host process; `full` also a crash of the machine (fsync per commit). */
   durability?: "normal" | "full";
+  /** The leases by which this process owns the executions it runs (see {@link ExecutionLeases}). */
+  lease?: LeaseOptions;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS blueprints (
-  key TEXT PRIMARY KEY, source TEXT NOT NULL, document TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS executions (
-  id TEXT PRIMARY KEY, blueprint_id TEXT NOT NULL, status TEXT NOT NULL, started_at INTEGER NOT NULL,
-  finished_at INTEGER, duration_ms REAL, failure TEXT, last_seq INTEGER NOT NULL DEFAULT 0,
-  blueprint_key TEXT, project_dir TEXT, parent_id TEXT, inputs TEXT, events TEXT
-);
-CREATE INDEX IF NOT EXISTS executions_by_start ON executions (started_at DESC);
-CREATE TABLE IF NOT EXISTS event_batches (
-  execution_id TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, events TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS event_batches_by_execution ON event_batches (execution_id, first_seq);
-CREATE TABLE IF NOT EXISTS result_cache (
-  key TEXT PRIMARY KEY, node_type TEXT NOT NULL, outputs TEXT NOT NULL, created_at INTEGER NOT NULL
-);
-`;
-
-/**
- * The journal's format, kept in SQLite's `user_version`: 1 had event batches only; 2 added whole executions in one
- * row and the compact event encoding. A journal of a newer format is refused with a clear error rather than
- * misread; older ones are upgraded on open (they are read as they are).
- */
-export const JOURNAL_FORMAT = 2;
+export { JOURNAL_FORMAT } from "./journal-schema.js";
 
 /** Commits after which checkpoints move to their own thread (see {@link Checkpointer}). */
 export const CHECKPOINT_THREAD_AFTER_COMMITS = 100;
@@ -78,6 +65,11 @@ export const CHECKPOINT_THREAD_AFTER_COMMITS = 100;
  * event-loop turn (group commit), so the hot path never waits for a write; `flush()` writes at once, and the host
  * calls it before anything is acknowledged: before a node that may have side effects starts, and before an
  * execution's result is returned. The same database holds the persistent result cache.
+ *
+ * Longer than most files (about 550 lines) because it is one class whose write path (group commit, writes fenced
+ * by each execution's owner) and read path share the queue and the prepared statements. What stands on its own
+ * lives beside it: the tables and upgrades (journal-schema), owners and leases (execution-owner,
+ * execution-leases), rows (execution-row), stored values (stored-value).
  */
 export class Journal implements ExecutionStore, Durability {
   private readonly db: DatabaseSync;
@@ -91,6 +83,8 @@ export class Journal implements ExecutionStore, Durability {
   private commits = 0;
   /** Executions whose start was recorded and whose end was not yet: they may add to the current batch. */
   private open = 0;
+  /** Executions another process took over from this one: their events are no longer written. */
+  private readonly lost = new Set<string>();
   /** The write scheduled for the end of this turn, while there is one. */
   private written: Promise<void> | undefined;
   private readonly statements: Record<
@@ -108,31 +102,40 @@ export class Journal implements ExecutionStore, Durability {
   readonly cache: ResultCache;
   /** Notices of changes to the journal's files, by any process (see {@link JournalWatch}). */
   readonly changes: JournalWatch;
+  /** Who runs the executions recorded as running: this process's leases, and other processes' (see there). */
+  readonly leases: ExecutionLeases;
 
   private constructor(
     db: DatabaseSync,
     path: string,
     blobDir: string,
+    lease: LeaseOptions | undefined,
     /** Starts the checkpointing thread, on the first write: a journal opened only to be read needs none. */
     private readonly startCheckpointer: () => Checkpointer | undefined,
   ) {
     this.db = db;
     this.changes = new JournalWatch(path);
     this.codec = new EventCodec(blobDir);
+    this.leases = new ExecutionLeases(db, lease);
+    // Writes of an execution that has a row are fenced by its owner: a process whose lease another process took
+    // over changes nothing (`changes` is 0), and learns that it lost the execution.
     this.statements = {
       recordExecution: db.prepare(
-        "INSERT OR REPLACE INTO executions (id, blueprint_id, status, started_at, finished_at, duration_ms, failure, last_seq, blueprint_key, project_dir, parent_id, inputs, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        `INSERT OR REPLACE INTO executions (id, blueprint_id, status, started_at, finished_at, duration_ms, failure, last_seq, blueprint_key, project_dir, parent_id, parent_node, rerun_of, rerun_from, inputs, events, ${OWNER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       startExecution: db.prepare(
-        "INSERT OR REPLACE INTO executions (id, blueprint_id, status, started_at, last_seq, blueprint_key, project_dir, parent_id, inputs) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+        `INSERT OR REPLACE INTO executions (id, blueprint_id, status, started_at, last_seq, blueprint_key, project_dir, parent_id, parent_node, rerun_of, rerun_from, inputs, ${OWNER_COLUMNS}) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       resumeExecution: db.prepare(
-        "UPDATE executions SET status = 'running', finished_at = NULL, last_seq = ? WHERE id = ?",
+        "UPDATE executions SET status = 'running', finished_at = NULL, last_seq = ?, resumes = resumes + 1, resumed_at = ?, lease_expires_at = ? WHERE id = ? AND owner_id = ?",
       ),
       finishExecution: db.prepare(
-        "UPDATE executions SET status = ?, finished_at = ?, duration_ms = ?, failure = ?, last_seq = ? WHERE id = ?",
+        // A resumed execution's duration is the whole of it (the finished event times its last run only).
+        "UPDATE executions SET status = ?, finished_at = ?, duration_ms = CASE WHEN resumes > 0 THEN ? - started_at ELSE ? END, failure = ?, last_seq = ? WHERE id = ? AND owner_id = ?",
       ),
-      progressExecution: db.prepare("UPDATE executions SET last_seq = ? WHERE id = ?"),
+      progressExecution: db.prepare(
+        "UPDATE executions SET last_seq = ?, lease_expires_at = ? WHERE id = ? AND owner_id = ?",
+      ),
       insertBatch: db.prepare(
         "INSERT OR REPLACE INTO event_batches (execution_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?)",
       ),
@@ -150,35 +153,23 @@ export class Journal implements ExecutionStore, Durability {
           : (this.codec.reviveValue(JSON.parse(row.outputs)) as Record<string, unknown>);
       },
       put: (key, nodeType, outputs) => {
-        this.cacheQueue.push([key, nodeType, JSON.stringify(this.codec.storableValue(outputs))]);
+        this.cacheQueue.push([key, nodeType, JSON.stringify(this.codec.storablePorts(outputs))]);
         this.scheduleFlush();
       },
     };
   }
 
-  /** Opens (creating when needed) the journal at `options.path`. */
+  /** Opens (creating or upgrading when needed) the journal at `options.path`. */
   static async open(options: JournalOptions): Promise<Journal> {
     const { DatabaseSync } = await import("node:sqlite");
     mkdirSync(dirname(options.path), { recursive: true });
     const synchronous = options.durability === "full" ? "FULL" : "NORMAL";
-    let db: DatabaseSync;
+    let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(options.path);
-      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA busy_timeout = 5000;`);
-      const { user_version: format } = db.prepare("PRAGMA user_version").get() as { user_version: number };
-      if (format > JOURNAL_FORMAT) {
-        db.close();
-        throw new ConductorError(
-          "project_invalid",
-          `the journal ${options.path} was written by a newer Conductor (journal format ${format}; this one reads up to ${JOURNAL_FORMAT}); upgrade Conductor, or move the journal aside to start a new one`,
-        );
-      }
-      db.exec(SCHEMA);
-      const columns = db.prepare("PRAGMA table_info(executions)").all() as { name: string }[];
-      if (!columns.some((column) => column.name === "events"))
-        db.exec("ALTER TABLE executions ADD COLUMN events TEXT");
-      if (format < JOURNAL_FORMAT) db.exec(`PRAGMA user_version = ${JOURNAL_FORMAT}`);
+      prepareJournal(db, options.path, synchronous);
     } catch (error) {
+      db?.close();
       if (error instanceof ConductorError) throw error;
       throw new ConductorError(
         "internal",
@@ -186,10 +177,12 @@ export class Journal implements ExecutionStore, Durability {
         { cause: error },
       );
     }
-    return new Journal(db, options.path, join(dirname(options.path), "blobs"), () => {
+    const opened = db;
+    return new Journal(opened, options.path, join(dirname(options.path), "blobs"), options.lease, () => {
       const checkpointer = Checkpointer.start(options.path, synchronous);
       // Checkpoints run on their own thread; this connection checkpoints only if that thread falls far behind.
-      if (checkpointer !== undefined) db.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES};`);
+      if (checkpointer !== undefined)
+        opened.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES};`);
       return checkpointer;
     });
   }
@@ -215,9 +208,30 @@ export class Journal implements ExecutionStore, Durability {
 
   append(event: ExecutionEvent): void {
     this.queue.push(event);
-    if (event.type === "execution.started") this.open++;
-    else if (event.type === "execution.finished") this.open--;
+    if (event.type === "execution.started") {
+      this.open++;
+      // A resumed execution was claimed before it started again; a new one is held from its first write.
+      if (event.resumed !== true) this.leases.hold(event.executionId);
+    } else if (event.type === "execution.finished") {
+      this.open--;
+      this.leases.release(event.executionId);
+    }
     this.scheduleFlush();
+  }
+
+  /**
+   * Takes over an execution recorded as running, to resume it in this process: refused while another process runs
+   * it (see {@link ExecutionLeases.claim}).
+   */
+  claim(executionId: string): void {
+    this.write();
+    this.lost.delete(executionId);
+    this.leases.claim(executionId);
+  }
+
+  /** Calls `listener` with the id of an execution this process ran when another process took it over. */
+  onLost(listener: (executionId: string) => void): () => void {
+    return this.leases.onLost(listener);
   }
 
   /**
@@ -248,22 +262,38 @@ export class Journal implements ExecutionStore, Durability {
       where.push("blueprint_id = ?");
       parameters.push(filter.blueprintId);
     }
-    if (filter.status !== undefined) {
+    if (filter.orphaned === true) where.push("status = 'running'");
+    else if (filter.status !== undefined) {
       where.push("status = ?");
       parameters.push(filter.status);
     }
-    parameters.push(filter.limit ?? 100);
+    const limit = filter.limit ?? 100;
+    // Whether a running execution is an orphan is decided here, not in SQL: all running ones are read for that
+    // filter (there are few), and the limit applies after.
+    if (filter.orphaned !== true) parameters.push(limit);
     const rows = this.db
       .prepare(
-        `SELECT id, blueprint_id, status, started_at, finished_at, duration_ms, failure FROM executions ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started_at DESC LIMIT ?`,
+        `SELECT ${SUMMARY_COLUMNS} FROM executions ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started_at DESC${filter.orphaned === true ? "" : " LIMIT ?"}`,
       )
       .all(...parameters) as unknown as ExecutionRow[];
-    return rows.map(summaryOfRow);
+    const summaries = rows.map((row) => summaryOfRow(row, (columns) => this.leases.stateOf(columns)));
+    return filter.orphaned === true
+      ? summaries.filter((summary) => summary.orphaned !== undefined).slice(0, limit)
+      : summaries;
   }
 
   get(executionId: string): ExecutionDetail | undefined {
     let detail: ExecutionDetail | undefined;
     for (const event of this.events(executionId)) detail = applyEvent(detail, event);
+    if (detail === undefined) return undefined;
+    const row = this.db
+      .prepare(`SELECT ${SUMMARY_COLUMNS} FROM executions WHERE id = ?`)
+      .get(executionId) as unknown as ExecutionRow | undefined;
+    if (row !== undefined) {
+      const summary = summaryOfRow(row, (columns) => this.leases.stateOf(columns));
+      if (summary.owner !== undefined) detail.owner = summary.owner;
+      if (summary.orphaned !== undefined) detail.orphaned = summary.orphaned;
+    }
     return detail;
   }
 
@@ -280,14 +310,59 @@ export class Journal implements ExecutionStore, Durability {
       .filter((event) => event.seq > afterSeq);
   }
 
-  /** Executions that were running when their host stopped. */
-  unfinished(): string[] {
+  /**
+   * Executions recorded as running that nobody runs any more (their owner died, or its lease expired), oldest
+   * first: what `conductor serve` adopts and `conductor resume --all` continues. Sub-blueprints' executions are not
+   * among them: they are resumed through their parent (see {@link unfinishedChild}).
+   */
+  orphans(): string[] {
     this.write();
-    return (
-      this.db.prepare("SELECT id FROM executions WHERE status = 'running' ORDER BY started_at").all() as {
-        id: string;
-      }[]
-    ).map((row) => row.id);
+    const rows = this.db
+      .prepare(
+        `SELECT ${SUMMARY_COLUMNS} FROM executions WHERE status = 'running' AND parent_id IS NULL ORDER BY started_at`,
+      )
+      .all() as unknown as ExecutionRow[];
+    return rows.filter((row) => this.leases.stateOf(row) !== "alive").map((row) => row.id);
+  }
+
+  /** The execution recorded as running that node `parentNode` of execution `parentId` started, if any. */
+  unfinishedChild(parentId: string, parentNode: string): string | undefined {
+    this.write();
+    const row = this.db
+      .prepare(
+        "SELECT id FROM executions WHERE parent_id = ? AND parent_node = ? AND status = 'running' ORDER BY started_at DESC LIMIT 1",
+      )
+      .get(parentId, parentNode) as { id: string } | undefined;
+    return row?.id;
+  }
+
+  /**
+   * Records an execution this process runs as cancelled, at once and synchronously, for a process that must exit
+   * before the execution can finish by itself (a second Ctrl-C): what was recorded so far is written, then an
+   * `execution.finished` event with status `cancelled` and `reason`. Nothing is waited for: the process's runtimes
+   * stop with it. The execution is then not an orphan, so nobody resumes what its user cancelled.
+   */
+  abandon(executionId: string, reason: string): void {
+    this.write();
+    if (!this.leases.holds(executionId)) return;
+    const row = this.db
+      .prepare(
+        "SELECT started_at, last_seq FROM executions WHERE id = ? AND owner_id = ? AND status = 'running'",
+      )
+      .get(executionId, this.leases.owner.id) as { started_at: number; last_seq: number } | undefined;
+    if (row === undefined) return;
+    const at = Date.now();
+    this.append({
+      type: "execution.finished",
+      executionId,
+      seq: row.last_seq + 1,
+      at,
+      status: "cancelled",
+      outputs: {},
+      failure: { nodeId: "", message: reason, type: "cancelled", retryable: false },
+      durationMs: at - row.started_at,
+    });
+    this.write();
   }
 
   /** Everything needed to resume or re-run an execution. */
@@ -295,12 +370,14 @@ export class Journal implements ExecutionStore, Durability {
     this.write();
     const row = this.db
       .prepare(
-        "SELECT e.id, e.status, e.project_dir, e.inputs, b.source, b.document FROM executions e LEFT JOIN blueprints b ON b.key = e.blueprint_key WHERE e.id = ?",
+        "SELECT e.id, e.status, e.project_dir, e.inputs, e.parent_id, e.parent_node, b.source, b.document FROM executions e LEFT JOIN blueprints b ON b.key = e.blueprint_key WHERE e.id = ?",
       )
       .get(executionId) as
       | {
           id: string;
           status: string;
+          parent_id: string | null;
+          parent_node: string | null;
           project_dir: string | null;
           inputs: string | null;
           source: string | null;
@@ -319,6 +396,9 @@ export class Journal implements ExecutionStore, Durability {
       status: row.status as ExecutionSummary["status"],
       blueprint: { source: row.source, document: JSON.parse(row.document) as BlueprintDocument },
       projectDir: row.project_dir ?? "",
+      ...(row.parent_id === null
+        ? {}
+        : { parent: { executionId: row.parent_id, nodeId: row.parent_node ?? "" } }),
       inputs:
         row.inputs === null
           ? {}
@@ -328,6 +408,7 @@ export class Journal implements ExecutionStore, Durability {
   }
 
   async close(): Promise<void> {
+    this.leases.stop();
     this.changes.close();
     this.write();
     await this.checkpointer?.stop();
@@ -374,9 +455,14 @@ export class Journal implements ExecutionStore, Durability {
       }
       list.push(event);
     }
-    this.db.exec("BEGIN");
+    const lost: string[] = [];
+    // IMMEDIATE: the transaction takes the write lock at once (waiting for it under the busy timeout), rather than
+    // failing when it would upgrade from reading.
+    this.db.exec("BEGIN IMMEDIATE");
     try {
+      const ownerId = this.leases.owner.id;
       for (const [executionId, list] of byExecution) {
+        if (this.lost.has(executionId)) continue;
         const first = list[0]!;
         const last = list[list.length - 1]!;
         if (
@@ -398,16 +484,28 @@ export class Journal implements ExecutionStore, Durability {
             last.seq,
             origin?.blueprintKey ?? null,
             origin?.projectDir ?? null,
-            origin?.parentId ?? null,
-            JSON.stringify(this.codec.storableValue(first.inputs)),
+            ...lineageValues(first.lineage),
+            JSON.stringify(this.codec.storablePorts(first.inputs)),
             this.codec.encode(list),
+            ...this.leases.ownerValues(),
           );
           continue;
         }
+        // Every statement but a new execution's insert names this process as the owner: when another process
+        // took the execution over, none changes anything, and its events are not written.
+        let owned = true;
         for (const event of list) {
           if (event.type === "execution.started") {
-            if (event.resumed === true) this.statements.resumeExecution.run(event.seq, executionId);
-            else {
+            if (event.resumed === true) {
+              owned &&=
+                this.statements.resumeExecution.run(
+                  event.seq,
+                  event.at,
+                  this.leases.expiry(),
+                  executionId,
+                  ownerId,
+                ).changes > 0;
+            } else {
               const origin = this.origins.get(executionId);
               this.origins.delete(executionId);
               this.statements.startExecution.run(
@@ -417,23 +515,35 @@ export class Journal implements ExecutionStore, Durability {
                 event.seq,
                 origin?.blueprintKey ?? null,
                 origin?.projectDir ?? null,
-                origin?.parentId ?? null,
-                JSON.stringify(this.codec.storableValue(event.inputs)),
+                ...lineageValues(event.lineage),
+                JSON.stringify(this.codec.storablePorts(event.inputs)),
+                ...this.leases.ownerValues(),
               );
             }
           } else if (event.type === "execution.finished") {
-            this.statements.finishExecution.run(
-              event.status,
-              event.at,
-              event.durationMs,
-              event.failure === undefined ? null : JSON.stringify(this.codec.storableValue(event.failure)),
-              event.seq,
-              executionId,
-            );
+            owned &&=
+              this.statements.finishExecution.run(
+                event.status,
+                event.at,
+                event.at,
+                event.durationMs,
+                event.failure === undefined ? null : JSON.stringify(this.codec.storableValue(event.failure)),
+                event.seq,
+                executionId,
+                ownerId,
+              ).changes > 0;
           }
         }
+        if (owned && last.type !== "execution.finished") {
+          owned =
+            this.statements.progressExecution.run(last.seq, this.leases.expiry(), executionId, ownerId)
+              .changes > 0;
+        }
+        if (!owned) {
+          lost.push(executionId);
+          continue;
+        }
         this.statements.insertBatch.run(executionId, list[0]!.seq, last.seq, this.codec.encode(list));
-        if (last.type !== "execution.finished") this.statements.progressExecution.run(last.seq, executionId);
       }
       const now = Date.now();
       for (const [key, nodeType, outputs] of cached)
@@ -445,29 +555,9 @@ export class Journal implements ExecutionStore, Durability {
         cause: error,
       });
     }
+    for (const executionId of lost) {
+      this.lost.add(executionId);
+      this.leases.reportLost(executionId);
+    }
   }
-}
-
-interface ExecutionRow {
-  id: string;
-  blueprint_id: string;
-  status: string;
-  started_at: number;
-  finished_at: number | null;
-  duration_ms: number | null;
-  failure: string | null;
-}
-
-function summaryOfRow(row: ExecutionRow): ExecutionSummary {
-  const summary: ExecutionSummary = {
-    executionId: row.id,
-    blueprintId: row.blueprint_id,
-    status: row.status as ExecutionSummary["status"],
-    startedAt: row.started_at,
-  };
-  if (row.finished_at !== null) summary.finishedAt = row.finished_at;
-  if (row.duration_ms !== null) summary.durationMs = row.duration_ms;
-  if (row.failure !== null)
-    summary.failure = JSON.parse(row.failure) as NonNullable<ExecutionSummary["failure"]>;
-  return summary;
 }

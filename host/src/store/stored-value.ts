@@ -5,14 +5,27 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { EncodedValue, encodeValue, isArrowTable, type Value, ValueSchema } from "@conductor/sdk/protocol";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 
+/** Values whose JSON is larger than this are stored in the journal's blob directory rather than in its rows. */
+export const STORED_INLINE_LIMIT = 1024 * 1024;
+
 /**
  * Turns events into JSON text for the journal and back. JSON values are stored as they are; values JSON cannot
  * hold (bytes, Arrow tables, values still in wire form) are stored as `{"$value": <base64 of the ABI Value>}`, and a
  * blob they reference is copied into the journal's blob directory first, because the host's blob directory does
- * not outlive the host.
+ * not outlive the host. A port's value above {@link STORED_INLINE_LIMIT} (a large string a TypeScript node made,
+ * say) is written to the blob directory and stored as a reference, as runtimes pass large values: a reader of the
+ * journal (`conductor inspect`) then loads it only when it needs it, and the same value recorded by several events
+ * (a node's output, the next node's input, the execution's output) is written once.
  */
 export class EventCodec {
-  constructor(private readonly blobDir: string) {}
+  /** The stored forms of large values recorded lately, so that one value seen by several events is written once. */
+  private readonly spilled = new WeakMap<object, unknown>();
+  private readonly spilledText: [string, unknown][] = [];
+
+  constructor(
+    private readonly blobDir: string,
+    private readonly inlineLimit = STORED_INLINE_LIMIT,
+  ) {}
 
   /**
    * JSON text of a batch of events of one execution, in order (the execution id is stored once, beside the batch).
@@ -78,6 +91,47 @@ export class EventCodec {
     return plainJson(value, 0) ? value : this.storableCopy(value);
   }
 
+  /** The values of an execution's or a node's ports in storable form, each large one as a blob of its own. */
+  storablePorts(ports: unknown): unknown {
+    if (typeof ports !== "object" || ports === null || Array.isArray(ports)) return this.storableValue(ports);
+    let copy: Record<string, unknown> | undefined;
+    for (const port in ports) {
+      const value = (ports as Record<string, unknown>)[port];
+      const stored = this.storableLarge(value) ?? this.storableValue(value);
+      if (stored !== value) copy ??= { ...(ports as Record<string, unknown>) };
+      if (copy !== undefined) copy[port] = stored;
+    }
+    return copy ?? ports;
+  }
+
+  /** A large JSON value as a reference to a blob; undefined for anything else. */
+  private storableLarge(value: unknown): unknown {
+    if (typeof value === "string") {
+      if (value.length <= this.inlineLimit / 6) return undefined;
+      const known = this.spilledText.find(([text]) => text === value);
+      if (known !== undefined) return known[1];
+      const stored = this.spill(value);
+      if (stored === undefined) return undefined;
+      this.spilledText.push([value, stored]);
+      if (this.spilledText.length > 4) this.spilledText.shift();
+      return stored;
+    }
+    if (typeof value !== "object" || value === null) return undefined;
+    const known = this.spilled.get(value);
+    if (known !== undefined) return known;
+    if (!plainJson(value, 0) || !largerThan(value, this.inlineLimit / 6)) return undefined;
+    const stored = this.spill(value);
+    if (stored !== undefined) this.spilled.set(value, stored);
+    return stored;
+  }
+
+  /** Writes a JSON value to the blob directory when its text is over the limit; its stored reference. */
+  private spill(value: unknown): unknown {
+    const wire = encodeValue(value, { inlineLimit: this.inlineLimit, blobDir: this.blobDir });
+    if (wire.kind.case !== "blob") return undefined;
+    return { $value: Buffer.from(toBinary(ValueSchema, wire)).toString("base64") };
+  }
+
   private storableCopy(value: unknown): unknown {
     if (value === null || typeof value !== "object")
       return typeof value === "bigint" ? value.toString() : value;
@@ -87,7 +141,8 @@ export class EventCodec {
       return { $value: Buffer.from(toBinary(ValueSchema, this.persistBlob(value.wire))).toString("base64") };
     }
     if (value instanceof Uint8Array || isArrowTable(value)) {
-      return { $value: Buffer.from(toBinary(ValueSchema, encodeValue(value))).toString("base64") };
+      const wire = encodeValue(value, { inlineLimit: this.inlineLimit, blobDir: this.blobDir });
+      return { $value: Buffer.from(toBinary(ValueSchema, wire)).toString("base64") };
     }
     if (Array.isArray(value)) return value.map((item) => this.storableCopy(item));
     const copy: Record<string, unknown> = {};
@@ -124,7 +179,13 @@ export class EventCodec {
       const value = (event as unknown as Record<string, unknown>)[key];
       if (value === undefined) continue;
       fields ??= {};
-      fields[key] = VALUE_FIELDS.has(key) ? this.storableValue(value) : value;
+      fields[key] = PORT_FIELDS.has(key)
+        ? this.storablePorts(value)
+        : key === "value"
+          ? (this.storableLarge(value) ?? this.storableValue(value))
+          : VALUE_FIELDS.has(key)
+            ? this.storableValue(value)
+            : value;
     }
     if (event.seq !== expectedSeq) {
       fields ??= {};
@@ -183,6 +244,35 @@ const COMMON_FIELDS = new Set(["type", "executionId", "seq", "at", "nodeId"]);
 
 /** Fields holding values, which may need a storable form (bytes, tables, values in wire form). */
 const VALUE_FIELDS = new Set(["inputs", "outputs", "value", "failure"]);
+
+/** Fields holding a node's or an execution's values by port: each port's value is stored on its own. */
+const PORT_FIELDS = new Set(["inputs", "outputs"]);
+
+/**
+ * Whether a plain JSON value holds more than `limit` characters of strings (or as many values): a cheap lower
+ * bound of its JSON's size, which stops counting as soon as it is reached.
+ */
+function largerThan(value: unknown, limit: number): boolean {
+  let budget = limit;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === "string") budget -= item.length;
+    else if (typeof item === "object" && item !== null) {
+      if (Array.isArray(item)) {
+        budget -= item.length;
+        for (const element of item) stack.push(element);
+      } else {
+        for (const key in item) {
+          budget -= key.length + 1;
+          stack.push((item as Record<string, unknown>)[key]);
+        }
+      }
+    } else budget -= 1;
+    if (budget < 0) return true;
+  }
+  return false;
+}
 
 /** Whether a value is plain JSON (primitives, arrays and plain objects), which is stored as it is. */
 function plainJson(value: unknown, depth: number): boolean {

@@ -31,7 +31,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file conductor/api/v1/api.proto.
  */
 export const file_conductor_api_v1_api: GenFile = /*@__PURE__*/
-  fileDesc("Chpjb25kdWN0b3IvYXBpL3YxL2FwaS5wcm90bxIQY29uZHVjdG9yLmFwaS52MSJ7ChVTdGFydEV4ZWN1dGlvblJlcXVlc3QSFgoMYmx1ZXByaW50X2lkGAEgASgJSAASEgoIZG9jdW1lbnQYAiABKAlIABITCgtpbnB1dHNfanNvbhgDIAEoCRIUCgxleGVjdXRpb25faWQYBCABKAlCCwoJYmx1ZXByaW50IkQKFlN0YXJ0RXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCSJ5ChNSdW5FeGVjdXRpb25SZXF1ZXN0EhYKDGJsdWVwcmludF9pZBgBIAEoCUgAEhIKCGRvY3VtZW50GAIgASgJSAASEwoLaW5wdXRzX2pzb24YAyABKAkSFAoMZXhlY3V0aW9uX2lkGAQgASgJQgsKCWJsdWVwcmludCLMAQoUUnVuRXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCRIxCgZzdGF0dXMYAyABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIUCgxvdXRwdXRzX2pzb24YBCABKAkSKgoHZmFpbHVyZRgFIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRITCgtkdXJhdGlvbl9tcxgGIAEoASJAChVXYXRjaEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoDSJJChZXYXRjaEV4ZWN1dGlvblJlc3BvbnNlEi8KBWV2ZW50GAEgASgLMiAuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25FdmVudCIrChNHZXRFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCSJGChRHZXRFeGVjdXRpb25SZXNwb25zZRIuCglleGVjdXRpb24YASABKAsyGy5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvbiJvChVMaXN0RXhlY3V0aW9uc1JlcXVlc3QSDQoFbGltaXQYASABKA0SFAoMYmx1ZXByaW50X2lkGAIgASgJEjEKBnN0YXR1cxgDIAEoDjIhLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3RhdHVzIlAKFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USNgoKZXhlY3V0aW9ucxgBIAMoCzIiLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3VtbWFyeSI+ChZDYW5jZWxFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLAoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIIpsBCgdGYWlsdXJlEg8KB21lc3NhZ2UYASABKAkSDAoEdHlwZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSFAoMZGV0YWlsc19qc29uGAQgASgJEg0KBXN0YWNrGAUgASgJEigKBWNhdXNlGAYgASgLMhkuY29uZHVjdG9yLmFwaS52MS5GYWlsdXJlEg8KB25vZGVfaWQYByABKAkikwIKEEV4ZWN1dGlvblN1bW1hcnkSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCRIxCgZzdGF0dXMYAyABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIuCgpzdGFydGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZHVyYXRpb25fbXMYBiABKAESKgoHZmFpbHVyZRgHIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZSLjAgoJRXhlY3V0aW9uEhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIUCgxibHVlcHJpbnRfaWQYAiABKAkSMQoGc3RhdHVzGAMgASgOMiEuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25TdGF0dXMSLgoKc3RhcnRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2R1cmF0aW9uX21zGAYgASgBEioKB2ZhaWx1cmUYByABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSEwoLaW5wdXRzX2pzb24YCCABKAkSFAoMb3V0cHV0c19qc29uGAkgASgJEioKBW5vZGVzGAogAygLMhsuY29uZHVjdG9yLmFwaS52MS5Ob2RlU3RhdGUikQMKCU5vZGVTdGF0ZRIPCgdub2RlX2lkGAEgASgJEiwKBnN0YXR1cxgCIAEoDjIcLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVN0YXR1cxIPCgdhdHRlbXB0GAMgASgNEg8KB3J1bnRpbWUYBCABKAkSLgoKc3RhcnRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2R1cmF0aW9uX21zGAcgASgBEhMKC2lucHV0c19qc29uGAggASgJEhQKDG91dHB1dHNfanNvbhgJIAEoCRIqCgdmYWlsdXJlGAogASgLMhkuY29uZHVjdG9yLmFwaS52MS5GYWlsdXJlEigKBGxvZ3MYCyADKAsyGi5jb25kdWN0b3IuYXBpLnYxLkxvZ0VudHJ5EiwKCHByb2dyZXNzGAwgASgLMhouY29uZHVjdG9yLmFwaS52MS5Qcm9ncmVzcyKDAQoITG9nRW50cnkSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBWxldmVsGAIgASgOMhouY29uZHVjdG9yLmFwaS52MS5Mb2dMZXZlbBIPCgdtZXNzYWdlGAMgASgJEhMKC2ZpZWxkc19qc29uGAQgASgJIi0KCFByb2dyZXNzEhAKCGZyYWN0aW9uGAEgASgBEg8KB21lc3NhZ2UYAiABKAkinAYKDkV4ZWN1dGlvbkV2ZW50EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRILCgNzZXEYAiABKA0SJgoCYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB25vZGVfaWQYBCABKAkSPwoRZXhlY3V0aW9uX3N0YXJ0ZWQYCiABKAsyIi5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXJ0ZWRIABIzCgtub2RlX3F1ZXVlZBgLIAEoCzIcLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVF1ZXVlZEgAEjUKDG5vZGVfc3RhcnRlZBgMIAEoCzIdLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVN0YXJ0ZWRIABItCghub2RlX2xvZxgNIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUxvZ0gAEjcKDW5vZGVfcHJvZ3Jlc3MYDiABKAsyHi5jb25kdWN0b3IuYXBpLnYxLk5vZGVQcm9ncmVzc0gAEjEKCm5vZGVfY2h1bmsYDyABKAsyGy5jb25kdWN0b3IuYXBpLnYxLk5vZGVDaHVua0gAEjkKDm5vZGVfaGVhcnRiZWF0GBAgASgLMh8uY29uZHVjdG9yLmFwaS52MS5Ob2RlSGVhcnRiZWF0SAASOQoObm9kZV9jb21wbGV0ZWQYESABKAsyHy5jb25kdWN0b3IuYXBpLnYxLk5vZGVDb21wbGV0ZWRIABIzCgtub2RlX2ZhaWxlZBgSIAEoCzIcLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUZhaWxlZEgAEjkKDm5vZGVfY2FuY2VsbGVkGBMgASgLMh8uY29uZHVjdG9yLmFwaS52MS5Ob2RlQ2FuY2VsbGVkSAASNQoMbm9kZV9za2lwcGVkGBQgASgLMh0uY29uZHVjdG9yLmFwaS52MS5Ob2RlU2tpcHBlZEgAEkEKEmV4ZWN1dGlvbl9maW5pc2hlZBgVIAEoCzIjLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uRmluaXNoZWRIAEIGCgRraW5kIk4KEEV4ZWN1dGlvblN0YXJ0ZWQSFAoMYmx1ZXByaW50X2lkGAEgASgJEhMKC2lucHV0c19qc29uGAIgASgJEg8KB3Jlc3VtZWQYAyABKAgiDAoKTm9kZVF1ZXVlZCJECgtOb2RlU3RhcnRlZBIPCgdhdHRlbXB0GAEgASgNEg8KB3J1bnRpbWUYAiABKAkSEwoLaW5wdXRzX2pzb24YAyABKAkiWgoHTm9kZUxvZxIpCgVsZXZlbBgBIAEoDjIaLmNvbmR1Y3Rvci5hcGkudjEuTG9nTGV2ZWwSDwoHbWVzc2FnZRgCIAEoCRITCgtmaWVsZHNfanNvbhgDIAEoCSIxCgxOb2RlUHJvZ3Jlc3MSEAoIZnJhY3Rpb24YASABKAESDwoHbWVzc2FnZRgCIAEoCSItCglOb2RlQ2h1bmsSDAoEcG9ydBgBIAEoCRISCgp2YWx1ZV9qc29uGAIgASgJIg8KDU5vZGVIZWFydGJlYXQiSgoNTm9kZUNvbXBsZXRlZBIUCgxvdXRwdXRzX2pzb24YASABKAkSEwoLZHVyYXRpb25fbXMYAiABKAESDgoGY2FjaGVkGAMgASgIIocBCgpOb2RlRmFpbGVkEioKB2ZhaWx1cmUYASABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSEwoLZHVyYXRpb25fbXMYAiABKAESDwoHYXR0ZW1wdBgDIAEoDRISCgp3aWxsX3JldHJ5GAQgASgIEhMKC3JldHJ5X2luX21zGAUgASgNIh8KDU5vZGVDYW5jZWxsZWQSDgoGcmVhc29uGAEgASgJIh0KC05vZGVTa2lwcGVkEg4KBnJlYXNvbhgBIAEoCSKdAQoRRXhlY3V0aW9uRmluaXNoZWQSMQoGc3RhdHVzGAEgASgOMiEuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25TdGF0dXMSFAoMb3V0cHV0c19qc29uGAIgASgJEioKB2ZhaWx1cmUYAyABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSEwoLZHVyYXRpb25fbXMYBCABKAEiJwoUTGlzdE5vZGVUeXBlc1JlcXVlc3QSDwoHcnVudGltZRgBIAEoCSJHChVMaXN0Tm9kZVR5cGVzUmVzcG9uc2USLgoKbm9kZV90eXBlcxgBIAMoCzIaLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVR5cGUipQIKCE5vZGVUeXBlEgwKBHR5cGUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIPCgdydW50aW1lGAMgASgJEhAKCGxhbmd1YWdlGAQgASgJEg0KBXRpdGxlGAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEhoKEmNvbmZpZ19zY2hlbWFfanNvbhgHIAEoCRImCgZpbnB1dHMYCCADKAsyFi5jb25kdWN0b3IuYXBpLnYxLlBvcnQSJwoHb3V0cHV0cxgJIAMoCzIWLmNvbmR1Y3Rvci5hcGkudjEuUG9ydBIqCgVmbGFncxgKIAEoCzIbLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUZsYWdzEhoKEmRlZmF1bHRfdGltZW91dF9tcxgLIAEoDSJQCgRQb3J0EgwKBG5hbWUYASABKAkSEwoLc2NoZW1hX2pzb24YAiABKAkSEAoIcmVxdWlyZWQYAyABKAgSEwoLZGVzY3JpcHRpb24YBCABKAkiXgoJTm9kZUZsYWdzEhIKCmlkZW1wb3RlbnQYASABKAgSEwoLY2FuY2VsbGFibGUYAiABKAgSEQoJc3RyZWFtaW5nGAMgASgIEhUKDWRldGVybWluaXN0aWMYBCABKAgiUwoYVmFsaWRhdGVCbHVlcHJpbnRSZXF1ZXN0EhYKDGJsdWVwcmludF9pZBgBIAEoCUgAEhIKCGRvY3VtZW50GAIgASgJSABCCwoJYmx1ZXByaW50Il0KGVZhbGlkYXRlQmx1ZXByaW50UmVzcG9uc2USDQoFdmFsaWQYASABKAgSMQoLZGlhZ25vc3RpY3MYAiADKAsyHC5jb25kdWN0b3IuYXBpLnYxLkRpYWdub3N0aWMiPwoKRGlhZ25vc3RpYxIMCgRwYXRoGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEgoKc3VnZ2VzdGlvbhgDIAEoCSJACgtEaWFnbm9zdGljcxIxCgtkaWFnbm9zdGljcxgBIAMoCzIcLmNvbmR1Y3Rvci5hcGkudjEuRGlhZ25vc3RpYyIXChVMaXN0Qmx1ZXByaW50c1JlcXVlc3QiUAoWTGlzdEJsdWVwcmludHNSZXNwb25zZRI2CgpibHVlcHJpbnRzGAEgAygLMiIuY29uZHVjdG9yLmFwaS52MS5CbHVlcHJpbnRTdW1tYXJ5IlAKEEJsdWVwcmludFN1bW1hcnkSCgoCaWQYASABKAkSDAoEcGF0aBgCIAEoCRINCgV0aXRsZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCSIrChNHZXRCbHVlcHJpbnRSZXF1ZXN0EhQKDGJsdWVwcmludF9pZBgBIAEoCSJGChRHZXRCbHVlcHJpbnRSZXNwb25zZRIuCglibHVlcHJpbnQYASABKAsyGy5jb25kdWN0b3IuYXBpLnYxLkJsdWVwcmludCKqAgoJQmx1ZXByaW50EgoKAmlkGAEgASgJEgwKBHBhdGgYAiABKAkSDQoFdGl0bGUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSFQoNZG9jdW1lbnRfanNvbhgFIAEoCRIwCgZpbnB1dHMYBiADKAsyIC5jb25kdWN0b3IuYXBpLnYxLkJsdWVwcmludElucHV0EjIKB291dHB1dHMYByADKAsyIS5jb25kdWN0b3IuYXBpLnYxLkJsdWVwcmludE91dHB1dBIvCgVncmFwaBgIIAEoCzIgLmNvbmR1Y3Rvci5hcGkudjEuQmx1ZXByaW50R3JhcGgSMQoLZGlhZ25vc3RpY3MYCSADKAsyHC5jb25kdWN0b3IuYXBpLnYxLkRpYWdub3N0aWMicAoOQmx1ZXByaW50SW5wdXQSDAoEbmFtZRgBIAEoCRITCgtzY2hlbWFfanNvbhgCIAEoCRIUCgxkZWZhdWx0X2pzb24YAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEAoIcmVxdWlyZWQYBSABKAgiQgoPQmx1ZXByaW50T3V0cHV0EgwKBG5hbWUYASABKAkSDAoEZnJvbRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSJoCg5CbHVlcHJpbnRHcmFwaBIqCgVub2RlcxgBIAMoCzIbLmNvbmR1Y3Rvci5hcGkudjEuR3JhcGhOb2RlEioKBWVkZ2VzGAIgAygLMhsuY29uZHVjdG9yLmFwaS52MS5HcmFwaEVkZ2Ui1gEKCUdyYXBoTm9kZRIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEg8KB3J1bnRpbWUYAyABKAkSDQoFdGl0bGUYBCABKAkSEwoLZGVzY3JpcHRpb24YBSABKAkSJgoGaW5wdXRzGAYgAygLMhYuY29uZHVjdG9yLmFwaS52MS5Qb3J0EicKB291dHB1dHMYByADKAsyFi5jb25kdWN0b3IuYXBpLnYxLlBvcnQSGwoTbGl0ZXJhbF9pbnB1dHNfanNvbhgIIAEoCRIMCgRyb2xlGAkgASgJIlMKCUdyYXBoRWRnZRIRCglmcm9tX25vZGUYASABKAkSEQoJZnJvbV9wb3J0GAIgASgJEg8KB3RvX25vZGUYAyABKAkSDwoHdG9fcG9ydBgEIAEoCSquAQoPRXhlY3V0aW9uU3RhdHVzEiAKHEVYRUNVVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIcChhFWEVDVVRJT05fU1RBVFVTX1JVTk5JTkcQARIeChpFWEVDVVRJT05fU1RBVFVTX0NPTVBMRVRFRBACEhsKF0VYRUNVVElPTl9TVEFUVVNfRkFJTEVEEAMSHgoaRVhFQ1VUSU9OX1NUQVRVU19DQU5DRUxMRUQQBCryAQoKTm9kZVN0YXR1cxIbChdOT0RFX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE05PREVfU1RBVFVTX1BFTkRJTkcQARIWChJOT0RFX1NUQVRVU19RVUVVRUQQAhIXChNOT0RFX1NUQVRVU19SVU5OSU5HEAMSGQoVTk9ERV9TVEFUVVNfQ09NUExFVEVEEAQSFgoSTk9ERV9TVEFUVVNfRkFJTEVEEAUSGQoVTk9ERV9TVEFUVVNfQ0FOQ0VMTEVEEAYSFwoTTk9ERV9TVEFUVVNfU0tJUFBFRBAHEhYKEk5PREVfU1RBVFVTX0NBQ0hFRBAIKncKCExvZ0xldmVsEhkKFUxPR19MRVZFTF9VTlNQRUNJRklFRBAAEhMKD0xPR19MRVZFTF9ERUJVRxABEhIKDkxPR19MRVZFTF9JTkZPEAISEgoOTE9HX0xFVkVMX1dBUk4QAxITCg9MT0dfTEVWRUxfRVJST1IQBDL9BwoQQ29uZHVjdG9yU2VydmljZRJjCg5TdGFydEV4ZWN1dGlvbhInLmNvbmR1Y3Rvci5hcGkudjEuU3RhcnRFeGVjdXRpb25SZXF1ZXN0GiguY29uZHVjdG9yLmFwaS52MS5TdGFydEV4ZWN1dGlvblJlc3BvbnNlEl0KDFJ1bkV4ZWN1dGlvbhIlLmNvbmR1Y3Rvci5hcGkudjEuUnVuRXhlY3V0aW9uUmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuUnVuRXhlY3V0aW9uUmVzcG9uc2USZQoOV2F0Y2hFeGVjdXRpb24SJy5jb25kdWN0b3IuYXBpLnYxLldhdGNoRXhlY3V0aW9uUmVxdWVzdBooLmNvbmR1Y3Rvci5hcGkudjEuV2F0Y2hFeGVjdXRpb25SZXNwb25zZTABEl0KDEdldEV4ZWN1dGlvbhIlLmNvbmR1Y3Rvci5hcGkudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USYwoOTGlzdEV4ZWN1dGlvbnMSJy5jb25kdWN0b3IuYXBpLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBooLmNvbmR1Y3Rvci5hcGkudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJmCg9DYW5jZWxFeGVjdXRpb24SKC5jb25kdWN0b3IuYXBpLnYxLkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QaKS5jb25kdWN0b3IuYXBpLnYxLkNhbmNlbEV4ZWN1dGlvblJlc3BvbnNlEmAKDUxpc3ROb2RlVHlwZXMSJi5jb25kdWN0b3IuYXBpLnYxLkxpc3ROb2RlVHlwZXNSZXF1ZXN0GicuY29uZHVjdG9yLmFwaS52MS5MaXN0Tm9kZVR5cGVzUmVzcG9uc2USbAoRVmFsaWRhdGVCbHVlcHJpbnQSKi5jb25kdWN0b3IuYXBpLnYxLlZhbGlkYXRlQmx1ZXByaW50UmVxdWVzdBorLmNvbmR1Y3Rvci5hcGkudjEuVmFsaWRhdGVCbHVlcHJpbnRSZXNwb25zZRJjCg5MaXN0Qmx1ZXByaW50cxInLmNvbmR1Y3Rvci5hcGkudjEuTGlzdEJsdWVwcmludHNSZXF1ZXN0GiguY29uZHVjdG9yLmFwaS52MS5MaXN0Qmx1ZXByaW50c1Jlc3BvbnNlEl0KDEdldEJsdWVwcmludBIlLmNvbmR1Y3Rvci5hcGkudjEuR2V0Qmx1ZXByaW50UmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuR2V0Qmx1ZXByaW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chpjb25kdWN0b3IvYXBpL3YxL2FwaS5wcm90bxIQY29uZHVjdG9yLmFwaS52MSJ7ChVTdGFydEV4ZWN1dGlvblJlcXVlc3QSFgoMYmx1ZXByaW50X2lkGAEgASgJSAASEgoIZG9jdW1lbnQYAiABKAlIABITCgtpbnB1dHNfanNvbhgDIAEoCRIUCgxleGVjdXRpb25faWQYBCABKAlCCwoJYmx1ZXByaW50IkQKFlN0YXJ0RXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCSJ5ChNSdW5FeGVjdXRpb25SZXF1ZXN0EhYKDGJsdWVwcmludF9pZBgBIAEoCUgAEhIKCGRvY3VtZW50GAIgASgJSAASEwoLaW5wdXRzX2pzb24YAyABKAkSFAoMZXhlY3V0aW9uX2lkGAQgASgJQgsKCWJsdWVwcmludCLMAQoUUnVuRXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCRIxCgZzdGF0dXMYAyABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIUCgxvdXRwdXRzX2pzb24YBCABKAkSKgoHZmFpbHVyZRgFIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRITCgtkdXJhdGlvbl9tcxgGIAEoASJAChVXYXRjaEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoDSJJChZXYXRjaEV4ZWN1dGlvblJlc3BvbnNlEi8KBWV2ZW50GAEgASgLMiAuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25FdmVudCIrChNHZXRFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCSJGChRHZXRFeGVjdXRpb25SZXNwb25zZRIuCglleGVjdXRpb24YASABKAsyGy5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvbiJvChVMaXN0RXhlY3V0aW9uc1JlcXVlc3QSDQoFbGltaXQYASABKA0SFAoMYmx1ZXByaW50X2lkGAIgASgJEjEKBnN0YXR1cxgDIAEoDjIhLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3RhdHVzIlAKFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USNgoKZXhlY3V0aW9ucxgBIAMoCzIiLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3VtbWFyeSI+ChZDYW5jZWxFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLAoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIIpsBCgdGYWlsdXJlEg8KB21lc3NhZ2UYASABKAkSDAoEdHlwZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSFAoMZGV0YWlsc19qc29uGAQgASgJEg0KBXN0YWNrGAUgASgJEigKBWNhdXNlGAYgASgLMhkuY29uZHVjdG9yLmFwaS52MS5GYWlsdXJlEg8KB25vZGVfaWQYByABKAkiqwMKEEV4ZWN1dGlvblN1bW1hcnkSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCRIxCgZzdGF0dXMYAyABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIuCgpzdGFydGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZHVyYXRpb25fbXMYBiABKAESKgoHZmFpbHVyZRgHIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRIzCgdsaW5lYWdlGAggASgLMiIuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25MaW5lYWdlEi8KBW93bmVyGAkgASgLMiAuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25Pd25lchIwCghvcnBoYW5lZBgKIAEoDjIeLmNvbmR1Y3Rvci5hcGkudjEuT3JwaGFuUmVhc29uIrMBChBFeGVjdXRpb25MaW5lYWdlEhAKCHJlcnVuX29mGAEgASgJEhcKD3JlcnVuX2Zyb21fbm9kZRgCIAEoCRIbChNwYXJlbnRfZXhlY3V0aW9uX2lkGAMgASgJEhYKDnBhcmVudF9ub2RlX2lkGAQgASgJEg8KB3Jlc3VtZXMYBSABKA0SLgoKcmVzdW1lZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicgoORXhlY3V0aW9uT3duZXISDAoEaG9zdBgBIAEoCRILCgNwaWQYAiABKA0SDQoFbGFiZWwYAyABKAkSNgoScHJvY2Vzc19zdGFydGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL7AwoJRXhlY3V0aW9uEhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIUCgxibHVlcHJpbnRfaWQYAiABKAkSMQoGc3RhdHVzGAMgASgOMiEuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25TdGF0dXMSLgoKc3RhcnRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2R1cmF0aW9uX21zGAYgASgBEioKB2ZhaWx1cmUYByABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSEwoLaW5wdXRzX2pzb24YCCABKAkSFAoMb3V0cHV0c19qc29uGAkgASgJEioKBW5vZGVzGAogAygLMhsuY29uZHVjdG9yLmFwaS52MS5Ob2RlU3RhdGUSMwoHbGluZWFnZRgLIAEoCzIiLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uTGluZWFnZRIvCgVvd25lchgMIAEoCzIgLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uT3duZXISMAoIb3JwaGFuZWQYDSABKA4yHi5jb25kdWN0b3IuYXBpLnYxLk9ycGhhblJlYXNvbiKRAwoJTm9kZVN0YXRlEg8KB25vZGVfaWQYASABKAkSLAoGc3RhdHVzGAIgASgOMhwuY29uZHVjdG9yLmFwaS52MS5Ob2RlU3RhdHVzEg8KB2F0dGVtcHQYAyABKA0SDwoHcnVudGltZRgEIAEoCRIuCgpzdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZHVyYXRpb25fbXMYByABKAESEwoLaW5wdXRzX2pzb24YCCABKAkSFAoMb3V0cHV0c19qc29uGAkgASgJEioKB2ZhaWx1cmUYCiABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSKAoEbG9ncxgLIAMoCzIaLmNvbmR1Y3Rvci5hcGkudjEuTG9nRW50cnkSLAoIcHJvZ3Jlc3MYDCABKAsyGi5jb25kdWN0b3IuYXBpLnYxLlByb2dyZXNzIoMBCghMb2dFbnRyeRImCgJhdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFbGV2ZWwYAiABKA4yGi5jb25kdWN0b3IuYXBpLnYxLkxvZ0xldmVsEg8KB21lc3NhZ2UYAyABKAkSEwoLZmllbGRzX2pzb24YBCABKAkiLQoIUHJvZ3Jlc3MSEAoIZnJhY3Rpb24YASABKAESDwoHbWVzc2FnZRgCIAEoCSKcBgoORXhlY3V0aW9uRXZlbnQSFAoMZXhlY3V0aW9uX2lkGAEgASgJEgsKA3NlcRgCIAEoDRImCgJhdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbm9kZV9pZBgEIAEoCRI/ChFleGVjdXRpb25fc3RhcnRlZBgKIAEoCzIiLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3RhcnRlZEgAEjMKC25vZGVfcXVldWVkGAsgASgLMhwuY29uZHVjdG9yLmFwaS52MS5Ob2RlUXVldWVkSAASNQoMbm9kZV9zdGFydGVkGAwgASgLMh0uY29uZHVjdG9yLmFwaS52MS5Ob2RlU3RhcnRlZEgAEi0KCG5vZGVfbG9nGA0gASgLMhkuY29uZHVjdG9yLmFwaS52MS5Ob2RlTG9nSAASNwoNbm9kZV9wcm9ncmVzcxgOIAEoCzIeLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVByb2dyZXNzSAASMQoKbm9kZV9jaHVuaxgPIAEoCzIbLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUNodW5rSAASOQoObm9kZV9oZWFydGJlYXQYECABKAsyHy5jb25kdWN0b3IuYXBpLnYxLk5vZGVIZWFydGJlYXRIABI5Cg5ub2RlX2NvbXBsZXRlZBgRIAEoCzIfLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUNvbXBsZXRlZEgAEjMKC25vZGVfZmFpbGVkGBIgASgLMhwuY29uZHVjdG9yLmFwaS52MS5Ob2RlRmFpbGVkSAASOQoObm9kZV9jYW5jZWxsZWQYEyABKAsyHy5jb25kdWN0b3IuYXBpLnYxLk5vZGVDYW5jZWxsZWRIABI1Cgxub2RlX3NraXBwZWQYFCABKAsyHS5jb25kdWN0b3IuYXBpLnYxLk5vZGVTa2lwcGVkSAASQQoSZXhlY3V0aW9uX2ZpbmlzaGVkGBUgASgLMiMuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25GaW5pc2hlZEgAQgYKBGtpbmQiTgoQRXhlY3V0aW9uU3RhcnRlZBIUCgxibHVlcHJpbnRfaWQYASABKAkSEwoLaW5wdXRzX2pzb24YAiABKAkSDwoHcmVzdW1lZBgDIAEoCCIMCgpOb2RlUXVldWVkIkQKC05vZGVTdGFydGVkEg8KB2F0dGVtcHQYASABKA0SDwoHcnVudGltZRgCIAEoCRITCgtpbnB1dHNfanNvbhgDIAEoCSJaCgdOb2RlTG9nEikKBWxldmVsGAEgASgOMhouY29uZHVjdG9yLmFwaS52MS5Mb2dMZXZlbBIPCgdtZXNzYWdlGAIgASgJEhMKC2ZpZWxkc19qc29uGAMgASgJIjEKDE5vZGVQcm9ncmVzcxIQCghmcmFjdGlvbhgBIAEoARIPCgdtZXNzYWdlGAIgASgJIi0KCU5vZGVDaHVuaxIMCgRwb3J0GAEgASgJEhIKCnZhbHVlX2pzb24YAiABKAkiDwoNTm9kZUhlYXJ0YmVhdCJKCg1Ob2RlQ29tcGxldGVkEhQKDG91dHB1dHNfanNvbhgBIAEoCRITCgtkdXJhdGlvbl9tcxgCIAEoARIOCgZjYWNoZWQYAyABKAgihwEKCk5vZGVGYWlsZWQSKgoHZmFpbHVyZRgBIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRITCgtkdXJhdGlvbl9tcxgCIAEoARIPCgdhdHRlbXB0GAMgASgNEhIKCndpbGxfcmV0cnkYBCABKAgSEwoLcmV0cnlfaW5fbXMYBSABKA0iHwoNTm9kZUNhbmNlbGxlZBIOCgZyZWFzb24YASABKAkiHQoLTm9kZVNraXBwZWQSDgoGcmVhc29uGAEgASgJIp0BChFFeGVjdXRpb25GaW5pc2hlZBIxCgZzdGF0dXMYASABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIUCgxvdXRwdXRzX2pzb24YAiABKAkSKgoHZmFpbHVyZRgDIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRITCgtkdXJhdGlvbl9tcxgEIAEoASInChRMaXN0Tm9kZVR5cGVzUmVxdWVzdBIPCgdydW50aW1lGAEgASgJIkcKFUxpc3ROb2RlVHlwZXNSZXNwb25zZRIuCgpub2RlX3R5cGVzGAEgAygLMhouY29uZHVjdG9yLmFwaS52MS5Ob2RlVHlwZSKlAgoITm9kZVR5cGUSDAoEdHlwZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg8KB3J1bnRpbWUYAyABKAkSEAoIbGFuZ3VhZ2UYBCABKAkSDQoFdGl0bGUYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkSGgoSY29uZmlnX3NjaGVtYV9qc29uGAcgASgJEiYKBmlucHV0cxgIIAMoCzIWLmNvbmR1Y3Rvci5hcGkudjEuUG9ydBInCgdvdXRwdXRzGAkgAygLMhYuY29uZHVjdG9yLmFwaS52MS5Qb3J0EioKBWZsYWdzGAogASgLMhsuY29uZHVjdG9yLmFwaS52MS5Ob2RlRmxhZ3MSGgoSZGVmYXVsdF90aW1lb3V0X21zGAsgASgNIlAKBFBvcnQSDAoEbmFtZRgBIAEoCRITCgtzY2hlbWFfanNvbhgCIAEoCRIQCghyZXF1aXJlZBgDIAEoCBITCgtkZXNjcmlwdGlvbhgEIAEoCSJeCglOb2RlRmxhZ3MSEgoKaWRlbXBvdGVudBgBIAEoCBITCgtjYW5jZWxsYWJsZRgCIAEoCBIRCglzdHJlYW1pbmcYAyABKAgSFQoNZGV0ZXJtaW5pc3RpYxgEIAEoCCJTChhWYWxpZGF0ZUJsdWVwcmludFJlcXVlc3QSFgoMYmx1ZXByaW50X2lkGAEgASgJSAASEgoIZG9jdW1lbnQYAiABKAlIAEILCglibHVlcHJpbnQiXQoZVmFsaWRhdGVCbHVlcHJpbnRSZXNwb25zZRINCgV2YWxpZBgBIAEoCBIxCgtkaWFnbm9zdGljcxgCIAMoCzIcLmNvbmR1Y3Rvci5hcGkudjEuRGlhZ25vc3RpYyI/CgpEaWFnbm9zdGljEgwKBHBhdGgYASABKAkSDwoHbWVzc2FnZRgCIAEoCRISCgpzdWdnZXN0aW9uGAMgASgJIkAKC0RpYWdub3N0aWNzEjEKC2RpYWdub3N0aWNzGAEgAygLMhwuY29uZHVjdG9yLmFwaS52MS5EaWFnbm9zdGljIhcKFUxpc3RCbHVlcHJpbnRzUmVxdWVzdCJQChZMaXN0Qmx1ZXByaW50c1Jlc3BvbnNlEjYKCmJsdWVwcmludHMYASADKAsyIi5jb25kdWN0b3IuYXBpLnYxLkJsdWVwcmludFN1bW1hcnkiUAoQQmx1ZXByaW50U3VtbWFyeRIKCgJpZBgBIAEoCRIMCgRwYXRoGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJIisKE0dldEJsdWVwcmludFJlcXVlc3QSFAoMYmx1ZXByaW50X2lkGAEgASgJIkYKFEdldEJsdWVwcmludFJlc3BvbnNlEi4KCWJsdWVwcmludBgBIAEoCzIbLmNvbmR1Y3Rvci5hcGkudjEuQmx1ZXByaW50IqoCCglCbHVlcHJpbnQSCgoCaWQYASABKAkSDAoEcGF0aBgCIAEoCRINCgV0aXRsZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIVCg1kb2N1bWVudF9qc29uGAUgASgJEjAKBmlucHV0cxgGIAMoCzIgLmNvbmR1Y3Rvci5hcGkudjEuQmx1ZXByaW50SW5wdXQSMgoHb3V0cHV0cxgHIAMoCzIhLmNvbmR1Y3Rvci5hcGkudjEuQmx1ZXByaW50T3V0cHV0Ei8KBWdyYXBoGAggASgLMiAuY29uZHVjdG9yLmFwaS52MS5CbHVlcHJpbnRHcmFwaBIxCgtkaWFnbm9zdGljcxgJIAMoCzIcLmNvbmR1Y3Rvci5hcGkudjEuRGlhZ25vc3RpYyJwCg5CbHVlcHJpbnRJbnB1dBIMCgRuYW1lGAEgASgJEhMKC3NjaGVtYV9qc29uGAIgASgJEhQKDGRlZmF1bHRfanNvbhgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIQCghyZXF1aXJlZBgFIAEoCCJCCg9CbHVlcHJpbnRPdXRwdXQSDAoEbmFtZRgBIAEoCRIMCgRmcm9tGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJImgKDkJsdWVwcmludEdyYXBoEioKBW5vZGVzGAEgAygLMhsuY29uZHVjdG9yLmFwaS52MS5HcmFwaE5vZGUSKgoFZWRnZXMYAiADKAsyGy5jb25kdWN0b3IuYXBpLnYxLkdyYXBoRWRnZSLWAQoJR3JhcGhOb2RlEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDwoHcnVudGltZRgDIAEoCRINCgV0aXRsZRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRImCgZpbnB1dHMYBiADKAsyFi5jb25kdWN0b3IuYXBpLnYxLlBvcnQSJwoHb3V0cHV0cxgHIAMoCzIWLmNvbmR1Y3Rvci5hcGkudjEuUG9ydBIbChNsaXRlcmFsX2lucHV0c19qc29uGAggASgJEgwKBHJvbGUYCSABKAkiUwoJR3JhcGhFZGdlEhEKCWZyb21fbm9kZRgBIAEoCRIRCglmcm9tX3BvcnQYAiABKAkSDwoHdG9fbm9kZRgDIAEoCRIPCgd0b19wb3J0GAQgASgJKq4BCg9FeGVjdXRpb25TdGF0dXMSIAocRVhFQ1VUSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGEVYRUNVVElPTl9TVEFUVVNfUlVOTklORxABEh4KGkVYRUNVVElPTl9TVEFUVVNfQ09NUExFVEVEEAISGwoXRVhFQ1VUSU9OX1NUQVRVU19GQUlMRUQQAxIeChpFWEVDVVRJT05fU1RBVFVTX0NBTkNFTExFRBAEKvIBCgpOb2RlU3RhdHVzEhsKF05PREVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTTk9ERV9TVEFUVVNfUEVORElORxABEhYKEk5PREVfU1RBVFVTX1FVRVVFRBACEhcKE05PREVfU1RBVFVTX1JVTk5JTkcQAxIZChVOT0RFX1NUQVRVU19DT01QTEVURUQQBBIWChJOT0RFX1NUQVRVU19GQUlMRUQQBRIZChVOT0RFX1NUQVRVU19DQU5DRUxMRUQQBhIXChNOT0RFX1NUQVRVU19TS0lQUEVEEAcSFgoSTk9ERV9TVEFUVVNfQ0FDSEVEEAgqdwoITG9nTGV2ZWwSGQoVTE9HX0xFVkVMX1VOU1BFQ0lGSUVEEAASEwoPTE9HX0xFVkVMX0RFQlVHEAESEgoOTE9HX0xFVkVMX0lORk8QAhISCg5MT0dfTEVWRUxfV0FSThADEhMKD0xPR19MRVZFTF9FUlJPUhAEKogBCgxPcnBoYW5SZWFzb24SHQoZT1JQSEFOX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGE9SUEhBTl9SRUFTT05fT1dORVJfRElFRBABEh8KG09SUEhBTl9SRUFTT05fTEVBU0VfRVhQSVJFRBACEhoKFk9SUEhBTl9SRUFTT05fTk9fT1dORVIQAzL9BwoQQ29uZHVjdG9yU2VydmljZRJjCg5TdGFydEV4ZWN1dGlvbhInLmNvbmR1Y3Rvci5hcGkudjEuU3RhcnRFeGVjdXRpb25SZXF1ZXN0GiguY29uZHVjdG9yLmFwaS52MS5TdGFydEV4ZWN1dGlvblJlc3BvbnNlEl0KDFJ1bkV4ZWN1dGlvbhIlLmNvbmR1Y3Rvci5hcGkudjEuUnVuRXhlY3V0aW9uUmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuUnVuRXhlY3V0aW9uUmVzcG9uc2USZQoOV2F0Y2hFeGVjdXRpb24SJy5jb25kdWN0b3IuYXBpLnYxLldhdGNoRXhlY3V0aW9uUmVxdWVzdBooLmNvbmR1Y3Rvci5hcGkudjEuV2F0Y2hFeGVjdXRpb25SZXNwb25zZTABEl0KDEdldEV4ZWN1dGlvbhIlLmNvbmR1Y3Rvci5hcGkudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USYwoOTGlzdEV4ZWN1dGlvbnMSJy5jb25kdWN0b3IuYXBpLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBooLmNvbmR1Y3Rvci5hcGkudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJmCg9DYW5jZWxFeGVjdXRpb24SKC5jb25kdWN0b3IuYXBpLnYxLkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QaKS5jb25kdWN0b3IuYXBpLnYxLkNhbmNlbEV4ZWN1dGlvblJlc3BvbnNlEmAKDUxpc3ROb2RlVHlwZXMSJi5jb25kdWN0b3IuYXBpLnYxLkxpc3ROb2RlVHlwZXNSZXF1ZXN0GicuY29uZHVjdG9yLmFwaS52MS5MaXN0Tm9kZVR5cGVzUmVzcG9uc2USbAoRVmFsaWRhdGVCbHVlcHJpbnQSKi5jb25kdWN0b3IuYXBpLnYxLlZhbGlkYXRlQmx1ZXByaW50UmVxdWVzdBorLmNvbmR1Y3Rvci5hcGkudjEuVmFsaWRhdGVCbHVlcHJpbnRSZXNwb25zZRJjCg5MaXN0Qmx1ZXByaW50cxInLmNvbmR1Y3Rvci5hcGkudjEuTGlzdEJsdWVwcmludHNSZXF1ZXN0GiguY29uZHVjdG9yLmFwaS52MS5MaXN0Qmx1ZXByaW50c1Jlc3BvbnNlEl0KDEdldEJsdWVwcmludBIlLmNvbmR1Y3Rvci5hcGkudjEuR2V0Qmx1ZXByaW50UmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuR2V0Qmx1ZXByaW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message conductor.api.v1.StartExecutionRequest
@@ -451,7 +451,7 @@ export type ExecutionSummary = Message<"conductor.api.v1.ExecutionSummary"> & {
   finishedAt?: Timestamp | undefined;
 
   /**
-   * 0 while running.
+   * 0 while running. For an execution that was resumed, the whole of it, from its first start.
    *
    * @generated from field: double duration_ms = 6;
    */
@@ -461,6 +461,28 @@ export type ExecutionSummary = Message<"conductor.api.v1.ExecutionSummary"> & {
    * @generated from field: conductor.api.v1.Failure failure = 7;
    */
   failure?: Failure | undefined;
+
+  /**
+   * Where it comes from (a re-run, a sub-blueprint's parent) and how often it was resumed; unset for a plain start
+   * that was never resumed.
+   *
+   * @generated from field: conductor.api.v1.ExecutionLineage lineage = 8;
+   */
+  lineage?: ExecutionLineage | undefined;
+
+  /**
+   * The process that runs it, or last ran it; unset when the history is kept in memory.
+   *
+   * @generated from field: conductor.api.v1.ExecutionOwner owner = 9;
+   */
+  owner?: ExecutionOwner | undefined;
+
+  /**
+   * Set while it is recorded as running but nobody runs it; `conductor serve` adopts such executions.
+   *
+   * @generated from field: conductor.api.v1.OrphanReason orphaned = 10;
+   */
+  orphaned: OrphanReason;
 };
 
 /**
@@ -469,6 +491,96 @@ export type ExecutionSummary = Message<"conductor.api.v1.ExecutionSummary"> & {
  */
 export const ExecutionSummarySchema: GenMessage<ExecutionSummary> = /*@__PURE__*/
   messageDesc(file_conductor_api_v1_api, 13);
+
+/**
+ * ExecutionLineage says where an execution comes from.
+ *
+ * @generated from message conductor.api.v1.ExecutionLineage
+ */
+export type ExecutionLineage = Message<"conductor.api.v1.ExecutionLineage"> & {
+  /**
+   * The execution this one runs again (`conductor rerun`), and the node it runs again from.
+   *
+   * @generated from field: string rerun_of = 1;
+   */
+  rerunOf: string;
+
+  /**
+   * @generated from field: string rerun_from_node = 2;
+   */
+  rerunFromNode: string;
+
+  /**
+   * The execution that started this one as a sub-blueprint, and its node there.
+   *
+   * @generated from field: string parent_execution_id = 3;
+   */
+  parentExecutionId: string;
+
+  /**
+   * @generated from field: string parent_node_id = 4;
+   */
+  parentNodeId: string;
+
+  /**
+   * How many times it was resumed after its host stopped (`conductor resume`, or a server adopting it).
+   *
+   * @generated from field: uint32 resumes = 5;
+   */
+  resumes: number;
+
+  /**
+   * When it was last resumed; unset if never.
+   *
+   * @generated from field: google.protobuf.Timestamp resumed_at = 6;
+   */
+  resumedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message conductor.api.v1.ExecutionLineage.
+ * Use `create(ExecutionLineageSchema)` to create a new message.
+ */
+export const ExecutionLineageSchema: GenMessage<ExecutionLineage> = /*@__PURE__*/
+  messageDesc(file_conductor_api_v1_api, 14);
+
+/**
+ * ExecutionOwner is the process that runs an execution, or last ran it, as the journal records it.
+ *
+ * @generated from message conductor.api.v1.ExecutionOwner
+ */
+export type ExecutionOwner = Message<"conductor.api.v1.ExecutionOwner"> & {
+  /**
+   * The machine's host name.
+   *
+   * @generated from field: string host = 1;
+   */
+  host: string;
+
+  /**
+   * @generated from field: uint32 pid = 2;
+   */
+  pid: number;
+
+  /**
+   * What the process is, e.g. "conductor serve", "conductor run".
+   *
+   * @generated from field: string label = 3;
+   */
+  label: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp process_started_at = 4;
+   */
+  processStartedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message conductor.api.v1.ExecutionOwner.
+ * Use `create(ExecutionOwnerSchema)` to create a new message.
+ */
+export const ExecutionOwnerSchema: GenMessage<ExecutionOwner> = /*@__PURE__*/
+  messageDesc(file_conductor_api_v1_api, 15);
 
 /**
  * Execution is everything recorded of one execution.
@@ -526,11 +638,29 @@ export type Execution = Message<"conductor.api.v1.Execution"> & {
   outputsJson: string;
 
   /**
-   * The nodes that have done anything so far, in no particular order.
+   * The nodes that have done anything so far, in no particular order. After a resume, those that finished
+   * before the host stopped as well as those run since.
    *
    * @generated from field: repeated conductor.api.v1.NodeState nodes = 10;
    */
   nodes: NodeState[];
+
+  /**
+   * As in ExecutionSummary.
+   *
+   * @generated from field: conductor.api.v1.ExecutionLineage lineage = 11;
+   */
+  lineage?: ExecutionLineage | undefined;
+
+  /**
+   * @generated from field: conductor.api.v1.ExecutionOwner owner = 12;
+   */
+  owner?: ExecutionOwner | undefined;
+
+  /**
+   * @generated from field: conductor.api.v1.OrphanReason orphaned = 13;
+   */
+  orphaned: OrphanReason;
 };
 
 /**
@@ -538,7 +668,7 @@ export type Execution = Message<"conductor.api.v1.Execution"> & {
  * Use `create(ExecutionSchema)` to create a new message.
  */
 export const ExecutionSchema: GenMessage<Execution> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 14);
+  messageDesc(file_conductor_api_v1_api, 16);
 
 /**
  * NodeState is what is known of one node of an execution.
@@ -622,7 +752,7 @@ export type NodeState = Message<"conductor.api.v1.NodeState"> & {
  * Use `create(NodeStateSchema)` to create a new message.
  */
 export const NodeStateSchema: GenMessage<NodeState> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 15);
+  messageDesc(file_conductor_api_v1_api, 17);
 
 /**
  * @generated from message conductor.api.v1.LogEntry
@@ -656,7 +786,7 @@ export type LogEntry = Message<"conductor.api.v1.LogEntry"> & {
  * Use `create(LogEntrySchema)` to create a new message.
  */
 export const LogEntrySchema: GenMessage<LogEntry> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 16);
+  messageDesc(file_conductor_api_v1_api, 18);
 
 /**
  * @generated from message conductor.api.v1.Progress
@@ -680,7 +810,7 @@ export type Progress = Message<"conductor.api.v1.Progress"> & {
  * Use `create(ProgressSchema)` to create a new message.
  */
 export const ProgressSchema: GenMessage<Progress> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 17);
+  messageDesc(file_conductor_api_v1_api, 19);
 
 /**
  * ExecutionEvent is one thing that happened in an execution. Events of one
@@ -794,7 +924,7 @@ export type ExecutionEvent = Message<"conductor.api.v1.ExecutionEvent"> & {
  * Use `create(ExecutionEventSchema)` to create a new message.
  */
 export const ExecutionEventSchema: GenMessage<ExecutionEvent> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 18);
+  messageDesc(file_conductor_api_v1_api, 20);
 
 /**
  * @generated from message conductor.api.v1.ExecutionStarted
@@ -823,7 +953,7 @@ export type ExecutionStarted = Message<"conductor.api.v1.ExecutionStarted"> & {
  * Use `create(ExecutionStartedSchema)` to create a new message.
  */
 export const ExecutionStartedSchema: GenMessage<ExecutionStarted> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 19);
+  messageDesc(file_conductor_api_v1_api, 21);
 
 /**
  * @generated from message conductor.api.v1.NodeQueued
@@ -836,7 +966,7 @@ export type NodeQueued = Message<"conductor.api.v1.NodeQueued"> & {
  * Use `create(NodeQueuedSchema)` to create a new message.
  */
 export const NodeQueuedSchema: GenMessage<NodeQueued> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 20);
+  messageDesc(file_conductor_api_v1_api, 22);
 
 /**
  * @generated from message conductor.api.v1.NodeStarted
@@ -865,7 +995,7 @@ export type NodeStarted = Message<"conductor.api.v1.NodeStarted"> & {
  * Use `create(NodeStartedSchema)` to create a new message.
  */
 export const NodeStartedSchema: GenMessage<NodeStarted> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 21);
+  messageDesc(file_conductor_api_v1_api, 23);
 
 /**
  * @generated from message conductor.api.v1.NodeLog
@@ -892,7 +1022,7 @@ export type NodeLog = Message<"conductor.api.v1.NodeLog"> & {
  * Use `create(NodeLogSchema)` to create a new message.
  */
 export const NodeLogSchema: GenMessage<NodeLog> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 22);
+  messageDesc(file_conductor_api_v1_api, 24);
 
 /**
  * @generated from message conductor.api.v1.NodeProgress
@@ -914,7 +1044,7 @@ export type NodeProgress = Message<"conductor.api.v1.NodeProgress"> & {
  * Use `create(NodeProgressSchema)` to create a new message.
  */
 export const NodeProgressSchema: GenMessage<NodeProgress> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 23);
+  messageDesc(file_conductor_api_v1_api, 25);
 
 /**
  * @generated from message conductor.api.v1.NodeChunk
@@ -936,7 +1066,7 @@ export type NodeChunk = Message<"conductor.api.v1.NodeChunk"> & {
  * Use `create(NodeChunkSchema)` to create a new message.
  */
 export const NodeChunkSchema: GenMessage<NodeChunk> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 24);
+  messageDesc(file_conductor_api_v1_api, 26);
 
 /**
  * @generated from message conductor.api.v1.NodeHeartbeat
@@ -949,7 +1079,7 @@ export type NodeHeartbeat = Message<"conductor.api.v1.NodeHeartbeat"> & {
  * Use `create(NodeHeartbeatSchema)` to create a new message.
  */
 export const NodeHeartbeatSchema: GenMessage<NodeHeartbeat> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 25);
+  messageDesc(file_conductor_api_v1_api, 27);
 
 /**
  * @generated from message conductor.api.v1.NodeCompleted
@@ -980,7 +1110,7 @@ export type NodeCompleted = Message<"conductor.api.v1.NodeCompleted"> & {
  * Use `create(NodeCompletedSchema)` to create a new message.
  */
 export const NodeCompletedSchema: GenMessage<NodeCompleted> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 26);
+  messageDesc(file_conductor_api_v1_api, 28);
 
 /**
  * @generated from message conductor.api.v1.NodeFailed
@@ -1021,7 +1151,7 @@ export type NodeFailed = Message<"conductor.api.v1.NodeFailed"> & {
  * Use `create(NodeFailedSchema)` to create a new message.
  */
 export const NodeFailedSchema: GenMessage<NodeFailed> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 27);
+  messageDesc(file_conductor_api_v1_api, 29);
 
 /**
  * @generated from message conductor.api.v1.NodeCancelled
@@ -1038,7 +1168,7 @@ export type NodeCancelled = Message<"conductor.api.v1.NodeCancelled"> & {
  * Use `create(NodeCancelledSchema)` to create a new message.
  */
 export const NodeCancelledSchema: GenMessage<NodeCancelled> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 28);
+  messageDesc(file_conductor_api_v1_api, 30);
 
 /**
  * @generated from message conductor.api.v1.NodeSkipped
@@ -1055,7 +1185,7 @@ export type NodeSkipped = Message<"conductor.api.v1.NodeSkipped"> & {
  * Use `create(NodeSkippedSchema)` to create a new message.
  */
 export const NodeSkippedSchema: GenMessage<NodeSkipped> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 29);
+  messageDesc(file_conductor_api_v1_api, 31);
 
 /**
  * @generated from message conductor.api.v1.ExecutionFinished
@@ -1087,7 +1217,7 @@ export type ExecutionFinished = Message<"conductor.api.v1.ExecutionFinished"> & 
  * Use `create(ExecutionFinishedSchema)` to create a new message.
  */
 export const ExecutionFinishedSchema: GenMessage<ExecutionFinished> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 30);
+  messageDesc(file_conductor_api_v1_api, 32);
 
 /**
  * @generated from message conductor.api.v1.ListNodeTypesRequest
@@ -1106,7 +1236,7 @@ export type ListNodeTypesRequest = Message<"conductor.api.v1.ListNodeTypesReques
  * Use `create(ListNodeTypesRequestSchema)` to create a new message.
  */
 export const ListNodeTypesRequestSchema: GenMessage<ListNodeTypesRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 31);
+  messageDesc(file_conductor_api_v1_api, 33);
 
 /**
  * @generated from message conductor.api.v1.ListNodeTypesResponse
@@ -1123,7 +1253,7 @@ export type ListNodeTypesResponse = Message<"conductor.api.v1.ListNodeTypesRespo
  * Use `create(ListNodeTypesResponseSchema)` to create a new message.
  */
 export const ListNodeTypesResponseSchema: GenMessage<ListNodeTypesResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 32);
+  messageDesc(file_conductor_api_v1_api, 34);
 
 /**
  * NodeType describes a kind of node a runtime serves.
@@ -1202,7 +1332,7 @@ export type NodeType = Message<"conductor.api.v1.NodeType"> & {
  * Use `create(NodeTypeSchema)` to create a new message.
  */
 export const NodeTypeSchema: GenMessage<NodeType> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 33);
+  messageDesc(file_conductor_api_v1_api, 35);
 
 /**
  * Port is a named, typed input or output of a node.
@@ -1240,7 +1370,7 @@ export type Port = Message<"conductor.api.v1.Port"> & {
  * Use `create(PortSchema)` to create a new message.
  */
 export const PortSchema: GenMessage<Port> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 34);
+  messageDesc(file_conductor_api_v1_api, 36);
 
 /**
  * @generated from message conductor.api.v1.NodeFlags
@@ -1272,7 +1402,7 @@ export type NodeFlags = Message<"conductor.api.v1.NodeFlags"> & {
  * Use `create(NodeFlagsSchema)` to create a new message.
  */
 export const NodeFlagsSchema: GenMessage<NodeFlags> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 35);
+  messageDesc(file_conductor_api_v1_api, 37);
 
 /**
  * @generated from message conductor.api.v1.ValidateBlueprintRequest
@@ -1303,7 +1433,7 @@ export type ValidateBlueprintRequest = Message<"conductor.api.v1.ValidateBluepri
  * Use `create(ValidateBlueprintRequestSchema)` to create a new message.
  */
 export const ValidateBlueprintRequestSchema: GenMessage<ValidateBlueprintRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 36);
+  messageDesc(file_conductor_api_v1_api, 38);
 
 /**
  * @generated from message conductor.api.v1.ValidateBlueprintResponse
@@ -1325,7 +1455,7 @@ export type ValidateBlueprintResponse = Message<"conductor.api.v1.ValidateBluepr
  * Use `create(ValidateBlueprintResponseSchema)` to create a new message.
  */
 export const ValidateBlueprintResponseSchema: GenMessage<ValidateBlueprintResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 37);
+  messageDesc(file_conductor_api_v1_api, 39);
 
 /**
  * Diagnostic is one problem found in a blueprint or in inputs.
@@ -1358,7 +1488,7 @@ export type Diagnostic = Message<"conductor.api.v1.Diagnostic"> & {
  * Use `create(DiagnosticSchema)` to create a new message.
  */
 export const DiagnosticSchema: GenMessage<Diagnostic> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 38);
+  messageDesc(file_conductor_api_v1_api, 40);
 
 /**
  * Diagnostics is attached to INVALID_ARGUMENT errors as an error detail.
@@ -1377,7 +1507,7 @@ export type Diagnostics = Message<"conductor.api.v1.Diagnostics"> & {
  * Use `create(DiagnosticsSchema)` to create a new message.
  */
 export const DiagnosticsSchema: GenMessage<Diagnostics> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 39);
+  messageDesc(file_conductor_api_v1_api, 41);
 
 /**
  * @generated from message conductor.api.v1.ListBlueprintsRequest
@@ -1390,7 +1520,7 @@ export type ListBlueprintsRequest = Message<"conductor.api.v1.ListBlueprintsRequ
  * Use `create(ListBlueprintsRequestSchema)` to create a new message.
  */
 export const ListBlueprintsRequestSchema: GenMessage<ListBlueprintsRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 40);
+  messageDesc(file_conductor_api_v1_api, 42);
 
 /**
  * @generated from message conductor.api.v1.ListBlueprintsResponse
@@ -1407,7 +1537,7 @@ export type ListBlueprintsResponse = Message<"conductor.api.v1.ListBlueprintsRes
  * Use `create(ListBlueprintsResponseSchema)` to create a new message.
  */
 export const ListBlueprintsResponseSchema: GenMessage<ListBlueprintsResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 41);
+  messageDesc(file_conductor_api_v1_api, 43);
 
 /**
  * @generated from message conductor.api.v1.BlueprintSummary
@@ -1441,7 +1571,7 @@ export type BlueprintSummary = Message<"conductor.api.v1.BlueprintSummary"> & {
  * Use `create(BlueprintSummarySchema)` to create a new message.
  */
 export const BlueprintSummarySchema: GenMessage<BlueprintSummary> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 42);
+  messageDesc(file_conductor_api_v1_api, 44);
 
 /**
  * @generated from message conductor.api.v1.GetBlueprintRequest
@@ -1458,7 +1588,7 @@ export type GetBlueprintRequest = Message<"conductor.api.v1.GetBlueprintRequest"
  * Use `create(GetBlueprintRequestSchema)` to create a new message.
  */
 export const GetBlueprintRequestSchema: GenMessage<GetBlueprintRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 43);
+  messageDesc(file_conductor_api_v1_api, 45);
 
 /**
  * @generated from message conductor.api.v1.GetBlueprintResponse
@@ -1475,7 +1605,7 @@ export type GetBlueprintResponse = Message<"conductor.api.v1.GetBlueprintRespons
  * Use `create(GetBlueprintResponseSchema)` to create a new message.
  */
 export const GetBlueprintResponseSchema: GenMessage<GetBlueprintResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 44);
+  messageDesc(file_conductor_api_v1_api, 46);
 
 /**
  * Blueprint is one blueprint of the project with what is needed to draw it.
@@ -1538,7 +1668,7 @@ export type Blueprint = Message<"conductor.api.v1.Blueprint"> & {
  * Use `create(BlueprintSchema)` to create a new message.
  */
 export const BlueprintSchema: GenMessage<Blueprint> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 45);
+  messageDesc(file_conductor_api_v1_api, 47);
 
 /**
  * @generated from message conductor.api.v1.BlueprintInput
@@ -1579,7 +1709,7 @@ export type BlueprintInput = Message<"conductor.api.v1.BlueprintInput"> & {
  * Use `create(BlueprintInputSchema)` to create a new message.
  */
 export const BlueprintInputSchema: GenMessage<BlueprintInput> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 46);
+  messageDesc(file_conductor_api_v1_api, 48);
 
 /**
  * @generated from message conductor.api.v1.BlueprintOutput
@@ -1608,7 +1738,7 @@ export type BlueprintOutput = Message<"conductor.api.v1.BlueprintOutput"> & {
  * Use `create(BlueprintOutputSchema)` to create a new message.
  */
 export const BlueprintOutputSchema: GenMessage<BlueprintOutput> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 47);
+  messageDesc(file_conductor_api_v1_api, 49);
 
 /**
  * BlueprintGraph is a blueprint as boxes and arrows. Blueprint inputs are
@@ -1634,7 +1764,7 @@ export type BlueprintGraph = Message<"conductor.api.v1.BlueprintGraph"> & {
  * Use `create(BlueprintGraphSchema)` to create a new message.
  */
 export const BlueprintGraphSchema: GenMessage<BlueprintGraph> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 48);
+  messageDesc(file_conductor_api_v1_api, 50);
 
 /**
  * @generated from message conductor.api.v1.GraphNode
@@ -1699,7 +1829,7 @@ export type GraphNode = Message<"conductor.api.v1.GraphNode"> & {
  * Use `create(GraphNodeSchema)` to create a new message.
  */
 export const GraphNodeSchema: GenMessage<GraphNode> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 49);
+  messageDesc(file_conductor_api_v1_api, 51);
 
 /**
  * @generated from message conductor.api.v1.GraphEdge
@@ -1731,7 +1861,7 @@ export type GraphEdge = Message<"conductor.api.v1.GraphEdge"> & {
  * Use `create(GraphEdgeSchema)` to create a new message.
  */
 export const GraphEdgeSchema: GenMessage<GraphEdge> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 50);
+  messageDesc(file_conductor_api_v1_api, 52);
 
 /**
  * ExecutionStatus is the state of an execution.
@@ -1874,6 +2004,47 @@ export enum LogLevel {
  */
 export const LogLevelSchema: GenEnum<LogLevel> = /*@__PURE__*/
   enumDesc(file_conductor_api_v1_api, 2);
+
+/**
+ * OrphanReason says why nobody runs an execution recorded as running.
+ *
+ * @generated from enum conductor.api.v1.OrphanReason
+ */
+export enum OrphanReason {
+  /**
+   * Not an orphan: it runs, or it finished.
+   *
+   * @generated from enum value: ORPHAN_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The process that ran it is gone.
+   *
+   * @generated from enum value: ORPHAN_REASON_OWNER_DIED = 1;
+   */
+  OWNER_DIED = 1,
+
+  /**
+   * The process that ran it stopped renewing its lease (frozen, or on another machine and gone).
+   *
+   * @generated from enum value: ORPHAN_REASON_LEASE_EXPIRED = 2;
+   */
+  LEASE_EXPIRED = 2,
+
+  /**
+   * No owner was recorded (a journal written before owners were).
+   *
+   * @generated from enum value: ORPHAN_REASON_NO_OWNER = 3;
+   */
+  NO_OWNER = 3,
+}
+
+/**
+ * Describes the enum conductor.api.v1.OrphanReason.
+ */
+export const OrphanReasonSchema: GenEnum<OrphanReason> = /*@__PURE__*/
+  enumDesc(file_conductor_api_v1_api, 3);
 
 /**
  * ConductorService runs blueprints and reports on their executions.

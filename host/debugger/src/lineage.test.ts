@@ -1,0 +1,26 @@
+import { create } from "@bufbuild/protobuf";
+import { ExecutionSummarySchema, OrphanReason } from "@conductor/sdk/client";
+import { describe, expect, it } from "vitest";
+import { lineageNotes } from "./lineage.js";
+
+describe("lineageNotes()", () => {
+  it("says where an execution comes from and whether anyone runs it", () => {
+    expect(lineageNotes(create(ExecutionSummarySchema, { executionId: "a" }))).toEqual([]);
+    expect(
+      lineageNotes(
+        create(ExecutionSummarySchema, {
+          lineage: { rerunOf: "3f2a1b2c-0000-4000-8000-000000000000", rerunFromNode: "stats", resumes: 2 },
+          orphaned: OrphanReason.OWNER_DIED,
+        }),
+      ),
+    ).toEqual(["rerun of 3f2a1b2c… from stats", "resumed 2×", "orphaned: its host died"]);
+    expect(
+      lineageNotes(
+        create(ExecutionSummarySchema, {
+          lineage: { parentExecutionId: "9c1d", parentNodeId: "sub" },
+          orphaned: OrphanReason.LEASE_EXPIRED,
+        }),
+      ),
+    ).toEqual(["sub-blueprint of 9c1d, node sub", "orphaned: its host stopped renewing its lease"]);
+  });
+});

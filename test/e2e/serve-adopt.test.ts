@@ -1,0 +1,165 @@
+/**
+ * `conductor serve` and the executions of other processes on the same journal: two servers started together on a
+ * fresh project both come up (opening and creating the journal is safe under concurrency), and a plain `conductor
+ * serve` adopts the execution of a `conductor run` that was killed, at start and while it runs, without
+ * re-running what completed.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterEach, describe, expect, it } from "vitest";
+
+const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
+const policyNodes = fileURLToPath(new URL("../fixtures/nodes/policy-nodes.ts", import.meta.url));
+const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
+
+/** A started `conductor` command and what it printed so far. */
+interface Command {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(args: string[]): Command {
+  const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr!.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 800; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting until ${what}`);
+}
+
+describe("conductor serve and other processes' executions", () => {
+  const dirs: string[] = [];
+  const commands: Command[] = [];
+
+  afterEach(async () => {
+    for (const command of commands.splice(0)) {
+      if (command.child.exitCode === null && command.child.signalCode === null) {
+        command.child.kill("SIGTERM");
+        await command.exited;
+      }
+    }
+    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  });
+
+  const project = async (): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), "serve-adopt-"));
+    dirs.push(dir);
+    await writeFile(
+      join(dir, "conductor.yaml"),
+      `conductor: project/v1\nnodes: [${JSON.stringify(policyNodes)}]\n`,
+    );
+    const file = JSON.stringify(join(dir, "effects.log"));
+    await writeFile(
+      join(dir, "saga.yaml"),
+      `conductor: blueprint/v1
+outputs: { value: after.value }
+nodes:
+  before: { type: test.record, config: { file: ${file}, label: before }, inputs: { value: { value: 3 } } }
+  gate: { type: test.hang-once, inputs: { value: before.value, ms: { value: 600000 } } }
+  after: { type: test.record, config: { file: ${file}, label: after }, inputs: { value: gate.value } }
+`,
+    );
+    return dir;
+  };
+
+  const listening = (command: Command) =>
+    until(() => command.stdout().includes("press Ctrl-C to stop"), "the server listens");
+
+  const history = async (dir: string) =>
+    JSON.parse(
+      (await promisify(execFile)(process.execPath, [cli, "history", "--json", "--project", dir])).stdout,
+    ) as {
+      executionId: string;
+      status: string;
+      resumes?: number;
+    }[];
+
+  /** Runs the saga in a `conductor run` and SIGKILLs it while its gate runs; gives the execution's id. */
+  const killedRun = async (dir: string): Promise<string> => {
+    const run = start(["run", join(dir, "saga.yaml"), "--json", "--events"]);
+    commands.push(run);
+    await until(
+      () =>
+        run
+          .stdout()
+          .split("\n")
+          .some((line) => line.includes('"type":"node.started"') && line.includes('"nodeId":"gate"')),
+      "the gate runs",
+    );
+    const executionId = /"executionId":"([0-9a-f-]+)"/.exec(run.stdout())![1]!;
+    run.child.kill("SIGKILL");
+    await run.exited;
+    return executionId;
+  };
+
+  const effects = async (dir: string) =>
+    (await readFile(join(dir, "effects.log"), "utf8")).trim().split("\n");
+
+  it("two servers started together on a fresh project both come up", async () => {
+    for (let round = 0; round < 3; round++) {
+      const dir = await project();
+      const both = [0, 1].map(() => start(["serve", "--port", "0", "--project", dir]));
+      commands.push(...both);
+      await Promise.all(both.map(listening));
+      for (const server of both) expect(server.stderr()).not.toContain("database is locked");
+    }
+  });
+
+  it("adopts at start the execution of a run that was killed, without re-running what completed", async () => {
+    const dir = await project();
+    const executionId = await killedRun(dir);
+    const server = start(["serve", "--port", "0", "--project", dir]);
+    commands.push(server);
+    await listening(server);
+    expect(server.stdout()).toContain("resumed   1 unfinished execution whose host is gone");
+    expect(server.stderr()).toContain(`conductor serve: resumed orphaned execution ${executionId} of saga`);
+    await until(
+      async () =>
+        (await history(dir)).find((entry) => entry.executionId === executionId)?.status === "completed",
+      "the adopted execution completes",
+    );
+    expect((await history(dir)).find((entry) => entry.executionId === executionId)).toMatchObject({
+      resumes: 1,
+    });
+    expect(await effects(dir)).toEqual(["before before", "after after"]);
+  });
+
+  it("adopts the execution of a run killed while it serves; with --no-resume it leaves it", async () => {
+    const dir = await project();
+    const idle = start(["serve", "--port", "0", "--project", dir, "--no-resume"]);
+    commands.push(idle);
+    await listening(idle);
+    expect(idle.stdout()).toContain("resumed   none (--no-resume)");
+    const server = start(["serve", "--port", "0", "--project", dir]);
+    commands.push(server);
+    await listening(server);
+    const executionId = await killedRun(dir);
+    await until(
+      async () =>
+        (await history(dir)).find((entry) => entry.executionId === executionId)?.status === "completed",
+      "the adopted execution completes",
+    );
+    expect(server.stderr()).toContain(`conductor serve: resumed orphaned execution ${executionId} of saga`);
+    expect(idle.stderr()).not.toContain("resumed orphaned execution");
+    expect(await effects(dir)).toEqual(["before before", "after after"]);
+  });
+});
