@@ -14,6 +14,7 @@ import {
   type ExecutionSummary,
 } from "./execution-store.js";
 import { JournalWatch } from "./journal-watch.js";
+import { ensurePrivateFile, PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE, tightenMode } from "./private-files.js";
 import { EventCodec } from "./stored-value.js";
 
 /** Where an execution came from, recorded so that it can be resumed by another process. */
@@ -159,10 +160,17 @@ export class Journal implements ExecutionStore, Durability {
   /** Opens (creating when needed) the journal at `options.path`. */
   static async open(options: JournalOptions): Promise<Journal> {
     const { DatabaseSync } = await import("node:sqlite");
-    mkdirSync(dirname(options.path), { recursive: true });
+    // The journal holds every value of every execution: only its owner may read it. SQLite gives the -wal and -shm
+    // files the database's mode, so the database is made private before SQLite opens it; files of an older
+    // version, created with the umask, are made private too.
+    mkdirSync(dirname(options.path), { recursive: true, mode: PRIVATE_DIRECTORY_MODE });
+    const blobDir = join(dirname(options.path), "blobs");
     const synchronous = options.durability === "full" ? "FULL" : "NORMAL";
     let db: DatabaseSync;
     try {
+      ensurePrivateFile(options.path);
+      for (const suffix of ["-wal", "-shm"]) tightenMode(options.path + suffix, PRIVATE_FILE_MODE);
+      tightenMode(blobDir, PRIVATE_DIRECTORY_MODE);
       db = new DatabaseSync(options.path);
       db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA busy_timeout = 5000;`);
       const { user_version: format } = db.prepare("PRAGMA user_version").get() as { user_version: number };
@@ -186,7 +194,7 @@ export class Journal implements ExecutionStore, Durability {
         { cause: error },
       );
     }
-    return new Journal(db, options.path, join(dirname(options.path), "blobs"), () => {
+    return new Journal(db, options.path, blobDir, () => {
       const checkpointer = Checkpointer.start(options.path, synchronous);
       // Checkpoints run on their own thread; this connection checkpoints only if that thread falls far behind.
       if (checkpointer !== undefined) db.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES};`);
