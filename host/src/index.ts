@@ -23,8 +23,8 @@ export { createConductor } from "./conductor.js";
 export type { ConductorErrorCode, Diagnostic } from "./errors.js";
 export { ConductorError, formatDiagnostics } from "./errors.js";
 export { type CoreNodesOptions, createCoreNodes } from "./nodes/index.js";
-export { projectAccess, type ResolvedAccess, type ShellAccess } from "./project/project-access.js";
 export type { BlueprintEntry } from "./project/blueprint-catalog.js";
+export { projectAccess, type ResolvedAccess, type ShellAccess } from "./project/project-access.js";
 export type { Project, ProjectAccess, RuntimeSpec } from "./project/project-config.js";
 export type { ExecutionResult, NodeRecord } from "./scheduler/execution.js";
 export type {

@@ -51,7 +51,10 @@ export function createFileAccess(options: FileAccessOptions): FileAccess {
       if (!directories.some((directory) => isInside(real, directory))) {
         throw new NodeFailure(
           `cannot ${verb} ${shown}: it is outside the directories this project lets nodes use (${options.directories.join(", ")}); to allow it, list its directory under access.files in conductor.yaml`,
-          { type: "file.not-allowed", details: { path: given, resolved: real, allowed: options.directories } },
+          {
+            type: "file.not-allowed",
+            details: { path: given, resolved: real, allowed: options.directories },
+          },
         );
       }
       return real;

@@ -89,7 +89,8 @@ async function findFiles(path: string, visited: Set<string>, projectDir: string)
   const real = await realpath(path).catch(() => path);
   const shown = relative(projectDir, path) || ".";
   if (visited.has(real)) {
-    if (real !== path) warnOnce(`blueprint folder ${shown} leads to ${real}, which is listed already; skipped it`);
+    if (real !== path)
+      warnOnce(`blueprint folder ${shown} leads to ${real}, which is listed already; skipped it`);
     return [];
   }
   visited.add(real);

@@ -38,7 +38,9 @@ describe("parseProject()", () => {
       file,
     );
     expect(project.access).toEqual({ files: [".", "../data"], shell: "any", publicWebhooks: ["greet"] });
-    expect(() => parseProject("conductor: project/v1\naccess:\n  shell: always\n  file: [.]\n", file)).toThrow(
+    expect(() =>
+      parseProject("conductor: project/v1\naccess:\n  shell: always\n  file: [.]\n", file),
+    ).toThrow(
       [
         `project file ${file} is invalid:`,
         '  access.shell: Invalid option: expected one of "none"|"project"|"any"',

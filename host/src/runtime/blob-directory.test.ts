@@ -28,7 +28,9 @@ describe("createBlobDirectory()", () => {
 
   it("creates a private directory under the project's .conductor/tmp, named by machine and pid, and removes it", async () => {
     const blobs = await createBlobDirectory({ projectDir: project });
-    expect(blobs.path.startsWith(join(project, ".conductor", "tmp", `blobs-${machine}-${process.pid}-`))).toBe(true);
+    expect(
+      blobs.path.startsWith(join(project, ".conductor", "tmp", `blobs-${machine}-${process.pid}-`)),
+    ).toBe(true);
     expect((await stat(blobs.path)).mode & 0o777).toBe(0o700);
     expect((await stat(join(project, ".conductor", "tmp"))).mode & 0o777).toBe(0o700);
     await writeFile(join(blobs.path, "blob"), "x".repeat(1000));

@@ -14,7 +14,12 @@ import {
   type ExecutionSummary,
 } from "./execution-store.js";
 import { JournalWatch } from "./journal-watch.js";
-import { ensurePrivateFile, PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE, tightenMode } from "./private-files.js";
+import {
+  ensurePrivateFile,
+  PRIVATE_DIRECTORY_MODE,
+  PRIVATE_FILE_MODE,
+  tightenMode,
+} from "./private-files.js";
 import { EventCodec } from "./stored-value.js";
 
 /** Where an execution came from, recorded so that it can be resumed by another process. */
