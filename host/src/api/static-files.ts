@@ -34,18 +34,18 @@ type Response = HttpResponse;
 export function createStaticFiles(dir: string): (request: Request, response: Response) => Promise<void> {
   const root = resolve(dir);
   return async (request, response) => {
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      response.writeHead(405, { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" });
-      response.end(
-        `${request.method} is not served here; the API is under /conductor.api.v1.ConductorService/\n`,
-      );
-      return;
-    }
     const url = requestUrl(request);
     const pathname = isRequestProblem(url) ? url : decodePath(url.pathname);
     if (isRequestProblem(pathname)) {
       response.writeHead(400, { "Content-Type": "text/plain; charset=utf-8" });
       response.end(`${pathname.message}\n`);
+      return;
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.writeHead(405, { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" });
+      response.end(
+        `${request.method} is not served here; the API is under /conductor.api.v1.ConductorService/\n`,
+      );
       return;
     }
     const relativePath = pathname.endsWith("/") ? `${pathname}index.html` : pathname;
