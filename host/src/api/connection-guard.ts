@@ -138,6 +138,18 @@ export function createConnectionGuard(limits: ConnectionLimits): ConnectionGuard
       const http1 = request.httpVersionMajor < 2 ? request.socket : null;
       if (http1 !== null) {
         disarm(http1);
+        // An answer given before the request's body is in (refused from its headers, or over the cap) leaves the
+        // rest to be read and dropped, so that a client still sending it is not cut off mid-write (EPIPE) before it
+        // reads the answer; the next request's header deadline bounds how long that takes. A body declared larger
+        // than the cap will never be wanted: the connection ends instead, and the answer says so.
+        const writeHead = response.writeHead.bind(response);
+        response.writeHead = (...args: Parameters<typeof writeHead>) => {
+          const declared = Number(request.headers["content-length"]);
+          if (!request.complete && !response.headersSent && declared > limits.maxBodyBytes) {
+            response.setHeader("Connection", "close");
+          }
+          return writeHead(...args);
+        };
         // The next request on a kept-alive connection has the same time for its headers.
         response.once("finish", () => arm(http1));
       }

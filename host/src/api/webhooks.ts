@@ -14,7 +14,7 @@ export const HOOKS_PREFIX = "/hooks/";
 /** Most bytes a webhook body may have (1 MiB). */
 export const MAX_WEBHOOK_BODY_BYTES = 1 << 20;
 
-type Request = HttpRequest & { readonly httpVersionMajor?: number };
+type Request = HttpRequest;
 type Response = HttpResponse;
 
 /** What the webhooks of a server share. */
@@ -67,7 +67,6 @@ export async function handleWebhook(
     if (problem !== undefined) {
       if (problem.kind === "unauthenticated")
         response.setHeader("WWW-Authenticate", 'Bearer realm="conductor"');
-      refuseUnread(request, response);
       reply(response, problem.kind === "unauthenticated" ? 401 : 403, {
         error: { code: problem.kind, message: problem.message },
       });
@@ -77,7 +76,6 @@ export async function handleWebhook(
   }
   if (request.method !== "POST") {
     response.setHeader("Allow", "POST");
-    refuseUnread(request, response);
     reply(response, 405, {
       error: { code: "method_not_allowed", message: `webhooks take POST, got ${request.method}` },
     });
@@ -85,7 +83,6 @@ export async function handleWebhook(
   }
   const refused = bodyProblem(request);
   if (refused !== undefined) {
-    refuseUnread(request, response);
     reply(response, refused.status, { error: { code: refused.code, message: refused.message } });
     return;
   }
@@ -94,7 +91,6 @@ export async function handleWebhook(
     inputs = parseBody(await readBody(request));
   } catch (error) {
     const status = (error as { status?: number }).status ?? 400;
-    if (status === 413) refuseUnread(request, response);
     reply(response, status, {
       error: { code: status === 413 ? "too_large" : "inputs_invalid", message: (error as Error).message },
     });
@@ -183,14 +179,6 @@ function assertPublicInputs(prepared: PreparedBlueprint): void {
     `blueprint "${prepared.graph.id}" is listed in access.publicWebhooks, but its input${open.length === 1 ? "" : "s"} ${open.map(([name]) => `"${name}"`).join(", ")} declare${open.length === 1 ? "s" : ""} no schema; a public webhook takes only inputs with a schema, so the project's owner should give ${open.length === 1 ? "it one" : "them one"}`,
     Code.PermissionDenied,
   );
-}
-
-/**
- * Marks an HTTP/1.1 connection to be closed after a refusal, because the body the client may still be sending was
- * not read and would otherwise be read (and thrown away) to reach the connection's next request.
- */
-function refuseUnread(request: Request, response: Response): void {
-  if ((request.httpVersionMajor ?? 1) < 2 && !response.headersSent) response.setHeader("Connection", "close");
 }
 
 function replyError(response: Response, error: unknown): void {
