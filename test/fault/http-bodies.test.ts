@@ -35,7 +35,8 @@ describe("request bodies", () => {
       ]);
       expect(statusOf(answer.text), path).toBe(401);
       expect(answer.text, path).toMatch(/www-authenticate: Bearer realm="conductor"/i);
-      // The unread body is not waited for: the server ends the connection.
+      // The unread body is not waited for: the server ends the connection, and says so.
+      expect(answer.text, path).toMatch(/\r\nconnection: close\r\n/i);
       expect(answer.closedByServer, path).toBe(true);
     }
   });
@@ -123,8 +124,18 @@ describe("request bodies", () => {
       session.destroy();
     }
   });
+});
 
-  it("refuses a webhook body over 1 MiB from its length, and a compressed one, without reading them", async () => {
+describe("webhook bodies, with the API's default cap", () => {
+  let fixture: ApiFixture;
+  beforeAll(async () => {
+    fixture = await startApiFixture();
+  });
+  afterAll(async () => {
+    await fixture?.close();
+  });
+
+  it("refuses a webhook body over 1 MiB from its length, and a compressed one, without reading them, ending the connection", async () => {
     const tooLong = await exchange(fixture.server.port, [
       `POST /hooks/sum HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAuthorization: Bearer ${fixture.token}\r\nContent-Length: 5000000\r\n\r\n`,
     ]);
@@ -132,6 +143,7 @@ describe("request bodies", () => {
     expect(JSON.parse(bodyOf(tooLong.text))).toEqual({
       error: { code: "too_large", message: "the body is larger than 1048576 bytes (Content-Length 5000000)" },
     });
+    expect(tooLong.text).toMatch(/\r\nconnection: close\r\n/i);
     expect(tooLong.closedByServer).toBe(true);
     const compressed = await exchange(fixture.server.port, [
       `POST /hooks/sum HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nAuthorization: Bearer ${fixture.token}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nxxxxx`,

@@ -14,7 +14,7 @@ export const HOOKS_PREFIX = "/hooks/";
 /** Most bytes a webhook body may have (1 MiB). */
 export const MAX_WEBHOOK_BODY_BYTES = 1 << 20;
 
-type Request = HttpRequest;
+type Request = HttpRequest & { readonly httpVersionMajor?: number };
 type Response = HttpResponse;
 
 /** What the webhooks of a server share. */
@@ -83,6 +83,8 @@ export async function handleWebhook(
   }
   const refused = bodyProblem(request);
   if (refused !== undefined) {
+    // A body that will never be read is not read to reach the connection's next request: the connection ends.
+    if (refused.status === 413 && request.httpVersionMajor === 1) response.setHeader("Connection", "close");
     reply(response, refused.status, { error: { code: refused.code, message: refused.message } });
     return;
   }
