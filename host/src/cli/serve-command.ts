@@ -75,7 +75,8 @@ export default async function serve(context: CommandContext): Promise<number> {
       host,
       port,
       token,
-      ...(tokenFile === undefined ? {} : { tokenHint: `it is in ${tokenFile}` }),
+      // Relative: the refusal goes to callers who may be on other machines, who need not learn the path.
+      ...(tokenFile === undefined ? {} : { tokenHint: `it is in the project's ${TOKEN_FILE}` }),
       ...(values["no-debugger"] === true ? { debuggerDir: false as const } : {}),
       ...(corsOrigins.length === 0 ? {} : { corsOrigins }),
     });

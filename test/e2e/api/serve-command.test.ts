@@ -84,7 +84,7 @@ describe("conductor serve", () => {
     });
     expect(anonymous.status).toBe(401);
     expect(JSON.parse(anonymous.body).message).toBe(
-      `this server requires a token: send the header "Authorization: Bearer <token>" (it is in ${tokenFile})`,
+      `this server requires a token: send the header "Authorization: Bearer <token>" (it is in the project's .conductor/api-token)`,
     );
     const api = protocolClient("grpc", url, token);
     const run = await api.runExecution({
