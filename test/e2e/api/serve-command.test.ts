@@ -3,7 +3,7 @@
  * stops gracefully on SIGTERM, cancelling what runs. Runs the built CLI (host/dist), like the other CLI tests.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ExecutionStatus } from "@conductor/sdk/client";
@@ -13,6 +13,7 @@ import { httpRequest, postJson } from "./http-request.js";
 import { protocolClient } from "./protocol-clients.js";
 
 const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
+const fakeRuntime = fileURLToPath(new URL("../../fixtures/fake-runtime.ts", import.meta.url));
 const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
 
 describe("conductor serve", () => {
@@ -149,12 +150,73 @@ describe("conductor serve", () => {
   });
 });
 
+describe("conductor serve, on a project with a child runtime", () => {
+  it("removes the blob directory of a server killed with SIGKILL when the project's next server starts", async () => {
+    const dir = await writeProject({
+      "conductor.yaml": `conductor: project/v1\nblueprints: [.]\nruntimes:\n  fake: { kind: command, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(fakeRuntime)}] }\n`,
+    });
+    const blobDirs = async () =>
+      (await readdir(join(dir, ".conductor", "tmp")).catch(() => [] as string[])).filter((name) =>
+        name.startsWith("blobs-"),
+      );
+    try {
+      const killed = await startServe(dir, []);
+      const first = await blobDirs();
+      expect(first).toHaveLength(1);
+      expect((await stat(join(dir, ".conductor", "tmp", first[0]!))).mode & 0o777).toBe(0o700);
+      const exited = new Promise((resolve) => killed.child.once("exit", resolve));
+      killed.child.kill("SIGKILL");
+      await exited;
+      // Nobody cleaned up after the killed server.
+      expect(await blobDirs()).toEqual(first);
+
+      const next = await startServe(dir, []);
+      const second = await blobDirs();
+      expect(second).toHaveLength(1);
+      expect(second[0]).not.toBe(first[0]);
+      expect(second[0]).toContain(`-${next.child.pid}-`);
+      const stopped = new Promise((resolve) => next.child.once("exit", resolve));
+      next.child.kill("SIGTERM");
+      expect(await stopped).toBe(0);
+      expect(await blobDirs()).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("conductor serve, on a project whose blueprint folder links back to its parent", () => {
+  it("starts, lists each blueprint once, and warns about the links it skipped", async () => {
+    const dir = await writeProject();
+    try {
+      await mkdir(join(dir, "flows"));
+      await symlink("..", join(dir, "flows", "up"));
+      await symlink("..", join(dir, "flows", "again"));
+      const started = await startServe(dir, []);
+      const token = (await readFile(join(dir, ".conductor", "api-token"), "utf8")).trim();
+      const api = protocolClient("connect", started.url, token);
+      const { blueprints } = await api.listBlueprints({});
+      const ids = blueprints.map((blueprint) => blueprint.id);
+      expect(ids).toContain("greet");
+      expect(new Set(ids).size).toBe(ids.length);
+      const stopped = new Promise((resolve) => started.child.once("exit", resolve));
+      started.child.kill("SIGTERM");
+      expect(await stopped).toBe(0);
+      expect(started.stderr()).toContain(
+        `blueprint folder ${join("flows", "again")} leads to ${dir}, which is listed already; skipped it`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 /** Starts `conductor serve --port 0` on a project; resolves once it listens, with its URL and what it printed. */
 function startServe(
   projectDir: string,
   args: string[],
   environment: NodeJS.ProcessEnv = env,
-): Promise<{ child: ChildProcess; url: string; stdout: string }> {
+): Promise<{ child: ChildProcess; url: string; stdout: string; stderr(): string }> {
   const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--project", projectDir, ...args], {
     env: environment,
     stdio: ["ignore", "pipe", "pipe"],
@@ -168,7 +230,8 @@ function startServe(
     child.stdout!.on("data", (chunk: Buffer) => {
       stdout += chunk.toString();
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-      if (match !== null && stdout.includes("press Ctrl-C")) resolve({ child, url: match[1]!, stdout });
+      if (match !== null && stdout.includes("press Ctrl-C"))
+        resolve({ child, url: match[1]!, stdout, stderr: () => stderr });
     });
     child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
   });
