@@ -108,6 +108,16 @@ describe("conductor serve, sent malformed requests", () => {
         "bad chunked body",
         ["POST /hooks/sum HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"],
       ],
+      ["a NUL in a page's path", ["GET /%00 HTTP/1.1\r\nHost: localhost\r\n\r\n"]],
+      ["a NUL in a webhook's path", ["POST /hooks/%00 HTTP/1.1\r\nHost: localhost\r\n\r\n"]],
+      ["OPTIONS *", ["OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n"]],
+      ["CONNECT", ["CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"]],
+      [
+        "a request smuggling attempt",
+        [
+          "POST /hooks/sum HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        ],
+      ],
       ["half an HTTP/2 preface", ["PRI * HTTP/2.0\r\n\r\nS"]],
       ["an HTTP/2 preface, then garbage", ["PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Buffer.alloc(64, 7)]],
     ];
