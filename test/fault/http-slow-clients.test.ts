@@ -33,7 +33,7 @@ describe("slow and idle clients", () => {
   });
 
   it("answers 408 to headers sent a byte at a time, and closes the connection", async () => {
-    const request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + "a".repeat(2_000);
+    const request = `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${"a".repeat(2_000)}`;
     const socket = net.connect(fixture.server.port, "127.0.0.1");
     let received = "";
     socket.on("data", (chunk: Buffer) => {
