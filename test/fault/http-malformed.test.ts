@@ -42,7 +42,7 @@ describe("conductor serve, sent malformed requests", () => {
       expect(JSON.parse(bodyOf(answer.text))).toEqual({
         code: "invalid_argument",
         message:
-          "an API call must name the server it calls: send a Host header (HTTP/1.0 requests have none by default)",
+          "an API call must name the server it calls: send a Host header (HTTP/1.0 requests have none by default), or :authority over HTTP/2",
       });
     }
     // Without credentials too: the request is refused before anything else looks at it.

@@ -12,12 +12,13 @@ export interface RequestProblem {
  * no host name, which would take the whole server down; such calls get 400 instead.
  */
 export function rpcRequestProblem(request: HttpRequest & { authority?: string }): RequestProblem | undefined {
-  const authority = request.authority ?? request.headers.host;
+  // As connect-node reads it: an HTTP/2 request's :authority (a Host header beside it is not looked at), else Host.
+  const authority = "authority" in request ? request.authority : request.headers.host;
   if (authority === undefined || authority === "") {
     return {
       status: 400,
       message:
-        "an API call must name the server it calls: send a Host header (HTTP/1.0 requests have none by default)",
+        "an API call must name the server it calls: send a Host header (HTTP/1.0 requests have none by default), or :authority over HTTP/2",
     };
   }
   let url: URL | undefined;
