@@ -100,6 +100,13 @@ export async function createApiServer(
     options.token === undefined || options.token === ""
       ? randomBytes(32).toString("base64url")
       : options.token;
+  // Because a token with spaces or control characters could never be sent in an Authorization header.
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new ConductorError(
+      "server_insecure",
+      `the token must be printable ASCII without spaces (it travels as "Authorization: Bearer <token>"), got one of ${token.length} characters that is not; give another with --token or CONDUCTOR_TOKEN`,
+    );
+  }
   const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
   const crossOrigin = createCorsPolicy(options.corsOrigins ?? []);
   const policy = createAuthPolicy({

@@ -49,6 +49,27 @@ describe("createApiServer() without a token", () => {
   });
 });
 
+describe("createApiServer() with a token", () => {
+  it("refuses one that cannot travel in an Authorization header, without echoing it", async () => {
+    const conductor = await createConductor({
+      project: { dir: ".", blueprints: [], nodes: [], runtimes: {} },
+    });
+    try {
+      for (const token of ["two words", "tab\tbed", "naïve"]) {
+        const error = await createApiServer(conductor, { port: 0, token }).then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+        expect(error?.message, token).toBe(
+          `the token must be printable ASCII without spaces (it travels as "Authorization: Bearer <token>"), got one of ${token.length} characters that is not; give another with --token or CONDUCTOR_TOKEN`,
+        );
+      }
+    } finally {
+      await conductor.close();
+    }
+  });
+});
+
 describe("a server on 0.0.0.0 with a token", () => {
   let fixture: ApiFixture;
   beforeAll(async () => {
