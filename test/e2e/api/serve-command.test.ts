@@ -155,12 +155,16 @@ describe("conductor serve, on a project with a child runtime", () => {
     const dir = await writeProject({
       "conductor.yaml": `conductor: project/v1\nblueprints: [.]\nruntimes:\n  fake: { kind: command, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(fakeRuntime)}] }\n`,
     });
+    const socketDirs: string[] = [];
     const blobDirs = async () =>
       (await readdir(join(dir, ".conductor", "tmp")).catch(() => [] as string[])).filter((name) =>
         name.startsWith("blobs-"),
       );
     try {
       const killed = await startServe(dir, []);
+      // The runtime's socket directory outlives a killed host too (not swept yet): found now, removed at the end.
+      socketDirs.push(...(await socketDirsOfChildren(killed.child.pid!)));
+      expect(socketDirs).toHaveLength(1);
       const first = await blobDirs();
       expect(first).toHaveLength(1);
       expect((await stat(join(dir, ".conductor", "tmp", first[0]!))).mode & 0o777).toBe(0o700);
@@ -181,6 +185,7 @@ describe("conductor serve, on a project with a child runtime", () => {
       expect(await blobDirs()).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
+      for (const socketDir of socketDirs) await rm(socketDir, { recursive: true, force: true });
     }
   });
 });
@@ -210,6 +215,18 @@ describe("conductor serve, on a project whose blueprint folder links back to its
     }
   });
 });
+
+/** The socket directories the host gave its runtime processes (`CONDUCTOR_SOCKET_DIR`), read from /proc. */
+async function socketDirsOfChildren(pid: number): Promise<string[]> {
+  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, "utf8")).trim().split(/\s+/);
+  const dirs: string[] = [];
+  for (const child of children.filter((text) => text !== "")) {
+    const environ = await readFile(`/proc/${child}/environ`, "utf8").catch(() => "");
+    const entry = environ.split("\0").find((line) => line.startsWith("CONDUCTOR_SOCKET_DIR="));
+    if (entry !== undefined) dirs.push(entry.slice("CONDUCTOR_SOCKET_DIR=".length));
+  }
+  return dirs;
+}
 
 /** Starts `conductor serve --port 0` on a project; resolves once it listens, with its URL and what it printed. */
 function startServe(
