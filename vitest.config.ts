@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// One vitest run, one project per suite: unit tests beside the code (the debugger's too), then conformance and
-// end-to-end.
+// One vitest run, one project per suite: unit tests beside the code (the debugger's too), then conformance,
+// end-to-end, and fault (abuse, fuzzing and kills, each bounded in time).
 // Imports of the workspace packages prefer their "source" export condition; the CLI, the Node sidecar and the
 // end-to-end tests run the built code, so `tsc -b` runs first (npm test does); the end-to-end project re-bundles
 // the CLI from that build before it starts.
@@ -30,6 +30,15 @@ export default defineConfig({
           testTimeout: 120_000,
           // Because a loaded machine renders and answers slowly: polls wait for an outcome, they assert no time.
           expect: { poll: { timeout: 30_000 } },
+        },
+      },
+      {
+        ...shared,
+        test: {
+          name: "fault",
+          include: ["test/fault/**/*.test.ts"],
+          globalSetup: ["test/e2e/bundle-cli.setup.ts"],
+          testTimeout: 120_000,
         },
       },
     ],

@@ -32,7 +32,7 @@ if git rev-parse --verify --quiet HEAD~1 >/dev/null && git cat-file -e HEAD~1:pr
   buf breaking --against ".git#ref=HEAD~1"
 fi
 
-step "TypeScript tests (vitest: sdk, host, runtime-node, debugger, conformance, e2e)"
+step "TypeScript tests (vitest: sdk, host, runtime-node, debugger, conformance, e2e, fault)"
 vitest run
 
 step "Python runtime (ruff, pyright, pytest)"

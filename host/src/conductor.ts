@@ -9,8 +9,9 @@ import { fromData, type LoadedBlueprint, loadBlueprintFile } from "./blueprint/l
 import { suggest } from "./blueprint/suggest.js";
 import { validateBlueprint, validateOrThrow } from "./blueprint/validate-blueprint.js";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "./errors.js";
-import { coreNodes } from "./nodes/index.js";
+import { createCoreNodes } from "./nodes/index.js";
 import { type BlueprintEntry, listBlueprints, loadProjectBlueprint } from "./project/blueprint-catalog.js";
+import { projectAccess } from "./project/project-access.js";
 import { findProject, type Project } from "./project/project-config.js";
 import { RuntimeRegistry } from "./runtime/runtime-registry.js";
 import { recursionOf, SUB_BLUEPRINT_PREFIX, SubBlueprintRuntime } from "./runtime/sub-blueprint-runtime.js";
@@ -190,7 +191,11 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
   const project = options.project ?? (await findProject(options.projectDir ?? process.cwd()));
   const registry = await RuntimeRegistry.create({
     project,
-    nodes: [...(options.builtinNodes === false ? [] : coreNodes), ...(options.nodes ?? [])],
+    nodes: [
+      // The built-in nodes follow the project's access rules: files under its directories, core.shell as allowed.
+      ...(options.builtinNodes === false ? [] : createCoreNodes({ access: projectAccess(project) })),
+      ...(options.nodes ?? []),
+    ],
     ...(options.inlineLimit === undefined ? {} : { inlineLimit: options.inlineLimit }),
     ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     ...(options.onNotice === undefined ? {} : { onNotice: options.onNotice }),

@@ -19,7 +19,7 @@ export type ConductorErrorCode =
   | "runtime_broken"
   /** No runtime serves a node type. */
   | "node_type_unknown"
-  /** A server would listen beyond loopback without a token. */
+  /** A server was given options it cannot serve safely or at all, e.g. a CORS origin that is not one. */
   | "server_insecure"
   /** An execution id is unknown. */
   | "execution_not_found"

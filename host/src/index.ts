@@ -22,9 +22,11 @@ export type {
 export { createConductor } from "./conductor.js";
 export type { ConductorErrorCode, Diagnostic } from "./errors.js";
 export { ConductorError, formatDiagnostics } from "./errors.js";
-export { coreNodes } from "./nodes/index.js";
+export { type CoreNodesOptions, createCoreNodes } from "./nodes/index.js";
 export type { BlueprintEntry } from "./project/blueprint-catalog.js";
-export type { Project, RuntimeSpec } from "./project/project-config.js";
+export { projectAccess, type ResolvedAccess, type ShellAccess } from "./project/project-access.js";
+export type { Project, ProjectAccess, RuntimeSpec } from "./project/project-config.js";
+export { readProjectToken, TOKEN_FILE } from "./project/project-token.js";
 export type { ExecutionResult, NodeRecord } from "./scheduler/execution.js";
 export type {
   ExecutionEvent,

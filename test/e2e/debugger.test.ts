@@ -66,7 +66,8 @@ describe("the visual debugger", () => {
   it("runs a chosen blueprint and shows its nodes turn running, then completed", async () => {
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(`${fixture.server.url}/`);
+    // As `conductor serve` prints it: the token in the address's fragment, which never reaches the server.
+    await page.goto(`${fixture.server.url}/#token=${fixture.token}`);
     await page.selectOption('select[name="blueprint"]', "slow");
     await expect.poll(() => node("wait").count()).toBe(1);
     expect(await node("wait").getAttribute("data-status")).toBe("idle");
@@ -131,7 +132,7 @@ describe("the visual debugger", () => {
       .toBe('{\n  "value": "Hello, Ada!"\n}');
   });
 
-  it("asks for the token of a server that requires one, and takes it from #token= too", async () => {
+  it("asks for the token when it has none, takes it from #token= too, and keeps it for later tabs", async () => {
     const guarded = await startApiFixture({ debuggerDir: join(root, "host/debugger/dist"), token: "s3cret" });
     const tab = await context.newPage();
     try {
@@ -149,6 +150,14 @@ describe("the visual debugger", () => {
         expect(new URL(fresh.url()).hash).toBe("");
       } finally {
         await fresh.close();
+      }
+      const later = await context.newPage();
+      try {
+        await later.goto(`${guarded.server.url}/?blueprint=chain10`);
+        await later.locator('svg.graph [data-node-id="n9"]').waitFor({ timeout: 5_000 });
+        expect(await later.locator("form.token-prompt").count()).toBe(0);
+      } finally {
+        await later.close();
       }
     } finally {
       await tab.close();

@@ -82,7 +82,7 @@ describe("ListExecutions and GetExecution", () => {
     await started;
     await new Promise((resolve) => setImmediate(resolve));
 
-    const client = createClient({ baseUrl: server.url });
+    const client = createClient({ baseUrl: server.url, token: server.token });
     const orphan = (await client.listExecutions({})).executions.find(
       (summary) => summary.executionId === cutOff.executionId,
     );

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,14 +44,17 @@ export const apiScenario: Scenario = {
       const floorKb = await idleConnectServerKb();
 
       const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+      // The project's token, which the server made on its first start; every call carries it.
+      const token = (await readFile(join(dir, ".conductor", "api-token"), "utf8")).trim();
+      const post = (url: string, body: string) => postJson(agent, token, url, body);
       const rpc = `${started.url}/conductor.api.v1.ConductorService/RunExecution`;
       const rpcBody = JSON.stringify({ blueprintId: "chain10", inputsJson: '{"x":0}' });
       const runOnce = async () => {
-        const answer = await post(agent, rpc, rpcBody);
+        const answer = await post(rpc, rpcBody);
         if (!answer.includes('\\"x\\":10')) throw new Error(`RunExecution answered ${answer}`);
       };
       const hookOnce = async () => {
-        const answer = await post(agent, `${started.url}/hooks/chain10`, '{"x":0}');
+        const answer = await post(`${started.url}/hooks/chain10`, '{"x":0}');
         if (!answer.includes('"outputs":{"x":10}')) throw new Error(`the webhook answered ${answer}`);
       };
       const iterations = { warmup: context.iterations(1_000), iterations: context.iterations(5_000) };
@@ -179,11 +182,15 @@ function rssKb(pid: number): number {
   return Number(match[1]);
 }
 
-function post(agent: http.Agent, url: string, body: string): Promise<string> {
+function postJson(agent: http.Agent, token: string, url: string, body: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const request = http.request(
       url,
-      { method: "POST", agent, headers: { "content-type": "application/json" } },
+      {
+        method: "POST",
+        agent,
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      },
       (response) => {
         let text = "";
         response.setEncoding("utf8");

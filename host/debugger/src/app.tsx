@@ -306,7 +306,8 @@ function TokenPrompt({ onToken }: { onToken(token: string): void }) {
       }}
     >
       <label>
-        This server requires a token (<code>conductor serve --token</code>):{" "}
+        This server requires its token (open the address <code>conductor serve</code> printed, or paste the
+        project's <code>.conductor/api-token</code>):{" "}
         <input
           type="password"
           name="token"

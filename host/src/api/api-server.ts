@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import http2, { type ServerHttp2Session } from "node:http2";
 import net, { type AddressInfo, type Socket } from "node:net";
@@ -5,36 +6,54 @@ import { ConductorService } from "@conductor/sdk/client";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Conductor } from "../conductor.js";
 import { ConductorError } from "../errors.js";
+import { projectAccess } from "../project/project-access.js";
 import { createApiService } from "./api-service.js";
-import { authInterceptor, bindProblem, createAuthPolicy } from "./auth.js";
+import { createAuthPolicy, createRequestGate } from "./auth.js";
+import {
+  type ConnectionLimits,
+  createConnectionGuard,
+  DEFAULT_CONNECTION_LIMITS,
+  type GuardedRequest,
+  type GuardedResponse,
+  MAX_CONCURRENT_STREAMS,
+} from "./connection-guard.js";
 import { corsProblem, createCorsPolicy } from "./cors.js";
 import { createExecutionStarter } from "./execution-starter.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
+import { isRequestProblem, requestUrl, rpcRequestProblem } from "./malformed-requests.js";
 import { createStaticFiles, DEFAULT_DEBUGGER_DIR } from "./static-files.js";
 import { HOOKS_PREFIX, handleWebhook, reply } from "./webhooks.js";
 
-/** How long a new connection may take to send its first bytes. */
-const FIRST_BYTES_TIMEOUT_MS = 30_000;
+/** Where the API's calls are: `/conductor.api.v1.ConductorService/<Method>`. */
+const RPC_PREFIX = `/${ConductorService.typeName}/`;
 
 /** Options of {@link createApiServer}. */
 export interface ApiServerOptions {
-  /** The address to bind. Default 127.0.0.1; any non-loopback address requires `token`. */
+  /** The address to bind. Default 127.0.0.1. Beyond loopback the token crosses the network: put TLS in front. */
   host?: string;
   /** The port; 0 picks a free one. Default 7070. */
   port?: number;
-  /** The bearer token every API call and webhook must carry. Default: none (loopback binds only). */
+  /**
+   * The bearer token every API call, and every webhook not listed in `access.publicWebhooks`, must carry, loopback
+   * included. Default: a random token made for this server, read from {@link ApiServer.token}
+   * (`conductor serve` uses the project's, from `.conductor/api-token`).
+   */
   token?: string;
+  /** Told to callers that sent no token: where to find it, e.g. `it is in /srv/flows/.conductor/api-token`. */
+  tokenHint?: string;
   /** The directory of the built visual debugger, served at `/`; false serves no pages. Default host/debugger/dist. */
   debuggerDir?: string | false;
   /** Whether `POST /hooks/<blueprint-id>` starts blueprints. Default true. */
   webhooks?: boolean;
   /**
    * Origins of browser apps served elsewhere that may call the API (CORS), e.g. `https://app.example.com`; `*` for
-   * any, which needs `token`. Default: none (the debugger is served from the same origin and needs no CORS).
+   * any. Default: none (the debugger is served from the same origin and needs no CORS).
    */
   corsOrigins?: readonly string[];
   /** How long close() lets open calls finish before it drops their connections. Default 5 s. */
   closeGraceMs?: number;
+  /** Caps on connections, body sizes and client time ({@link DEFAULT_CONNECTION_LIMITS} for the rest). */
+  limits?: Partial<ConnectionLimits>;
 }
 
 /** A running API server. */
@@ -43,6 +62,8 @@ export interface ApiServer {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** The bearer token callers must send (`Authorization: Bearer <token>`). */
+  readonly token: string;
   /**
    * Stops accepting connections, ends watch streams, cancels the executions that RunExecution calls and
    * synchronous webhooks wait for, lets answers in flight finish, then closes every connection. The conductor
@@ -59,22 +80,43 @@ export interface ApiServer {
  * speak nothing else; Node's `allowHTTP1` only works with TLS, so each new connection is handed to the HTTP/2 or
  * the HTTP/1.1 server by its first bytes (the HTTP/2 connection preface starts with "PRI").
  *
+ * Every call that reads or runs anything needs the token (docs/security.md): callers are authenticated from their
+ * headers before a body is read; bodies are capped as sent and once decompressed; slow and idle clients are cut
+ * off ({@link ConnectionLimits}); a request the server cannot serve gets a 4xx, never the process's end.
+ *
  * @example
  * const conductor = await createConductor({ projectDir: "." });
  * const server = await createApiServer(conductor, { port: 0 });
- * console.log(`API and debugger at ${server.url}`);
+ * console.log(`API and debugger at ${server.url}, token ${server.token}`);
  */
 export async function createApiServer(
   conductor: Conductor,
   options: ApiServerOptions = {},
 ): Promise<ApiServer> {
   const host = options.host ?? "127.0.0.1";
-  const problem = bindProblem(host, options.token) ?? corsProblem(options.corsOrigins ?? [], options.token);
+  const problem = corsProblem(options.corsOrigins ?? []);
   if (problem !== undefined) throw new ConductorError("server_insecure", problem);
+  const token =
+    options.token === undefined || options.token === ""
+      ? randomBytes(32).toString("base64url")
+      : options.token;
+  // Because a token with spaces or control characters could never be sent in an Authorization header.
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new ConductorError(
+      "server_insecure",
+      `the token must be printable ASCII without spaces (it travels as "Authorization: Bearer <token>"), got one of ${token.length} characters that is not; give another with --token or CONDUCTOR_TOKEN`,
+    );
+  }
+  const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
   const crossOrigin = createCorsPolicy(options.corsOrigins ?? []);
-  const policy = createAuthPolicy(host, options.token);
+  const policy = createAuthPolicy({
+    token,
+    ...(options.tokenHint === undefined ? {} : { tokenHint: options.tokenHint }),
+  });
+  const guard = createConnectionGuard(limits);
   const shutdown = new AbortController();
   const starter = createExecutionStarter(conductor);
+  const publicWebhooks = projectAccess(conductor.project).publicWebhooks;
   const staticFiles =
     options.debuggerDir === false
       ? undefined
@@ -82,26 +124,23 @@ export async function createApiServer(
   let closing = false;
 
   const other = async (request: HttpRequest, response: HttpResponse): Promise<void> => {
-    const path = request.url ?? "/";
-    if (path === "/healthz") {
+    const url = requestUrl(request);
+    if (isRequestProblem(url)) {
+      reply(response, 400, { error: { code: "bad_request", message: url.message } });
+      return;
+    }
+    if (url.pathname === "/healthz") {
       response.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
       response.end("ok\n");
       return;
     }
-    if (options.webhooks !== false && path.startsWith(HOOKS_PREFIX)) {
-      const refused = policy.check({
-        authorization: request.headers.authorization,
-        host: request.headers.host,
+    if (options.webhooks !== false && url.pathname.startsWith(HOOKS_PREFIX)) {
+      return handleWebhook(request, response, {
+        starter,
+        policy,
+        publicWebhooks,
+        shutdownSignal: shutdown.signal,
       });
-      if (refused !== undefined) {
-        if (refused.kind === "unauthenticated")
-          response.setHeader("WWW-Authenticate", 'Bearer realm="conductor"');
-        reply(response, refused.kind === "unauthenticated" ? 401 : 403, {
-          error: { code: refused.kind, message: refused.message },
-        });
-        return;
-      }
-      return handleWebhook(request, response, starter, shutdown.signal);
     }
     if (staticFiles !== undefined) return staticFiles(request, response);
     response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
@@ -110,48 +149,67 @@ export async function createApiServer(
 
   const rpc = connectNodeAdapter({
     routes: (router) => router.service(ConductorService, createApiService(conductor, starter)),
-    interceptors: [authInterceptor(policy)],
+    // Callers are authenticated before their body is read, decompressed or parsed.
+    requestGate: createRequestGate(policy),
+    // The cap holds for the body as sent and once decompressed (zlib's output is bounded by it, not inflated first).
+    readMaxBytes: limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
     fallback: (request, response) => {
-      other(request, response).catch((error: unknown) => {
-        if (!response.headersSent) {
-          reply(response, 500, { error: { code: "internal", message: (error as Error).message } });
-        } else response.destroy();
-      });
+      other(request, response).catch((error: unknown) => internalError(response, error));
     },
   });
-  const handler = (request: Parameters<typeof rpc>[0], response: Parameters<typeof rpc>[1]) => {
-    if (crossOrigin.handle(request, response)) return;
-    if (closing) {
-      response.setHeader("Connection", "close");
-      reply(response, 503, { error: { code: "closed", message: "the server is shutting down" } });
-      return;
+  const handler = (
+    request: GuardedRequest & Parameters<typeof rpc>[0],
+    response: GuardedResponse & Parameters<typeof rpc>[1],
+  ) => {
+    // Because an exception here would end the process (a request event has no one to hand it to), nothing escapes.
+    try {
+      guard.request(request, response);
+      if (crossOrigin.handle(request, response)) return;
+      if (closing) {
+        if (request.httpVersionMajor < 2) response.setHeader("Connection", "close");
+        reply(response, 503, { error: { code: "closed", message: "the server is shutting down" } });
+        return;
+      }
+      if ((request.url ?? "").startsWith(RPC_PREFIX)) {
+        const problem = rpcRequestProblem(request);
+        if (problem !== undefined) {
+          // The Connect protocol's error form: these calls fail before a protocol could be chosen.
+          reply(response, problem.status, { code: "invalid_argument", message: problem.message });
+          return;
+        }
+      }
+      rpc(request, response);
+    } catch (error) {
+      internalError(response, error);
     }
-    rpc(request, response);
   };
 
   const http1 = http.createServer(handler);
-  const http2Server = http2.createServer(handler);
+  const http2Server = http2.createServer(
+    { settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS } },
+    handler as unknown as Parameters<typeof http2.createServer>[1],
+  );
   const sessions = new Set<ServerHttp2Session>();
   http2Server.on("session", (session) => {
     sessions.add(session);
+    guard.http2Session(session);
     session.once("close", () => sessions.delete(session));
   });
   const sockets = new Set<Socket>();
   const listener = net.createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    // Until an HTTP server owns the socket, a reset from the client must not become an uncaught error, and a
-    // client that connects and says nothing must not hold the socket for ever.
+    guard.accepted(socket);
+    // Until an HTTP server owns the socket, a reset from the client must not become an uncaught error.
     const ignore = () => {};
     socket.on("error", ignore);
-    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
     socket.once("data", (chunk: Buffer) => {
       socket.off("error", ignore);
-      socket.setTimeout(0);
       socket.pause();
       socket.unshift(chunk);
       if (chunk.subarray(0, 3).toString("latin1") === "PRI") {
+        guard.http2(socket);
         // The HTTP/2 session takes what is buffered on the socket before reading from it.
         http2Server.emit("connection", socket);
       } else {
@@ -160,6 +218,8 @@ export async function createApiServer(
       }
     });
   });
+  // More connections than this are closed as they arrive: each one costs memory and a file descriptor.
+  listener.maxConnections = limits.maxConnections;
 
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);
@@ -181,6 +241,7 @@ export async function createApiServer(
     url: `http://${urlHost}:${port}`,
     host,
     port,
+    token,
     close() {
       closed ??= (async () => {
         closing = true;
@@ -193,9 +254,26 @@ export async function createApiServer(
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
         for (const socket of sockets) socket.destroy();
+        guard.close();
         await stopped;
       })();
       return closed;
     },
   };
+}
+
+/** Answers a request whose handling failed unexpectedly: 500 when nothing was sent yet, else the stream ends. */
+function internalError(response: HttpResponse, error: unknown): void {
+  try {
+    if (!response.headersSent) {
+      reply(response, 500, {
+        error: {
+          code: "internal",
+          message: `internal error in the host: ${(error as Error)?.message ?? String(error)}`,
+        },
+      });
+    } else response.destroy();
+  } catch {
+    response.destroy();
+  }
 }

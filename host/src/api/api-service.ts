@@ -5,7 +5,7 @@ import {
   GetBlueprintResponseSchema,
   RunExecutionResponseSchema,
 } from "@conductor/sdk/client";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { type LoadedBlueprint, loadBlueprintFile, parseBlueprint } from "../blueprint/load-blueprint.js";
 import type { Conductor } from "../conductor.js";
 import { ConductorError, type Diagnostic } from "../errors.js";
@@ -21,6 +21,7 @@ import {
 } from "./event-mapping.js";
 import { type BlueprintChoice, createExecutionStarter, type ExecutionStarter } from "./execution-starter.js";
 import { watchExecution } from "./execution-watch.js";
+import { IDENTITY } from "./identity.js";
 import { jsonText, parseJsonObject } from "./json-text.js";
 
 /**
@@ -32,12 +33,16 @@ export function createApiService(
   conductor: Conductor,
   starter: ExecutionStarter = createExecutionStarter(conductor),
 ): ServiceImpl<typeof ConductorService> {
-  const start = async (request: { blueprint: BlueprintChoice; inputsJson: string; executionId: string }) => {
+  const start = async (
+    request: { blueprint: BlueprintChoice; inputsJson: string; executionId: string },
+    context: HandlerContext,
+  ) => {
     const inputs = parseJsonObject(request.inputsJson, "inputs_json");
     if (request.executionId !== "" && conductor.executions.get(request.executionId) !== undefined) {
       throw new ConnectError(`execution "${request.executionId}" already exists`, Code.AlreadyExists);
     }
-    const prepared = await starter.prepare(request.blueprint);
+    // The caller's identity, left by the server's request gate, decides whether it may send a blueprint inline.
+    const prepared = await starter.prepare(request.blueprint, context.values.get(IDENTITY));
     const handle = prepared.start(
       inputs,
       request.executionId === "" ? {} : { executionId: request.executionId },
@@ -46,15 +51,15 @@ export function createApiService(
   };
 
   return {
-    startExecution: (request) =>
+    startExecution: (request, context) =>
       mapErrors(async () => {
-        const { handle, blueprintId } = await start(request);
+        const { handle, blueprintId } = await start(request, context);
         return { executionId: handle.executionId, blueprintId };
       }),
 
     runExecution: (request, context) =>
       mapErrors(async () => {
-        const { handle } = await start(request);
+        const { handle } = await start(request, context);
         // A caller that goes away, or a server shutting down (connect aborts every call's signal then), cancels
         // the execution it was waiting for.
         const onAbort = () => handle.cancel("the caller of RunExecution went away");

@@ -1,30 +1,39 @@
 import { timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { IDENTITY, type Identity, METHOD_PERMISSIONS, type Permission, TOKEN_HOLDER } from "./identity.js";
 
-/**
- * Who may call the server. A server bound to a loopback address needs no token by default: only programs on this
- * machine reach it. Any other bind must have a bearer token, because the API runs code. Without a token, a
- * loopback server still refuses requests whose Host header names another machine, because a web page could
- * otherwise reach it through DNS rebinding.
- */
-export interface AuthPolicy {
-  /** The token requests must carry, if any. */
-  readonly token: string | undefined;
-  /**
-   * Checks a request's headers; gives the problem as a message, or undefined when it may proceed. The message
-   * names the `Authorization: Bearer` header, so the caller knows what to send.
-   */
-  check(headers: {
-    authorization?: string | null | undefined;
-    host?: string | null | undefined;
-  }): AuthProblem | undefined;
+/** Options of {@link createAuthPolicy}. */
+export interface AuthPolicyOptions {
+  /** The bearer token requests must carry. */
+  token: string;
+  /** Where a caller without the token can find it, said in the refusal, e.g. `it is in .conductor/api-token`. */
+  tokenHint?: string;
 }
 
-/** Why a request was refused: `unauthenticated` (no or wrong token) or `forbidden_host` (DNS rebinding guard). */
+/**
+ * Who may call the server. Every request that reads or runs anything must carry the server's bearer token, on
+ * loopback too, because every local user (and every program they run) can reach a loopback port, and the API runs
+ * code and reads every recorded value. Without credentials a caller is anonymous, which only public webhooks,
+ * `/healthz` and the debugger's pages accept.
+ */
+export interface AuthPolicy {
+  /**
+   * The identity a request's `Authorization` header proves, or why it proves none. Looks at the header only, so it
+   * runs before the body is read.
+   */
+  authenticate(authorization: string | null | undefined): Identity | AuthProblem;
+}
+
+/** Why a request was refused: `unauthenticated` (no or wrong token) or `permission_denied` (not allowed). */
 export interface AuthProblem {
-  kind: "unauthenticated" | "forbidden_host";
+  kind: "unauthenticated" | "permission_denied";
   message: string;
+}
+
+/** Whether a value is an {@link AuthProblem} rather than an identity. */
+export function isAuthProblem(value: Identity | AuthProblem): value is AuthProblem {
+  return "kind" in value;
 }
 
 /** Whether a bind address only accepts connections from this machine. */
@@ -36,77 +45,62 @@ export function isLoopback(host: string): boolean {
   return false;
 }
 
-/**
- * Why a server may not start with these options, or undefined when it may: a bind that is not loopback requires a
- * token.
- */
-export function bindProblem(host: string, token: string | undefined): string | undefined {
-  if (isLoopback(host) || (token !== undefined && token !== "")) return undefined;
-  return (
-    `refusing to serve on ${host} without a token: any machine that reaches ${host} could run blueprints. ` +
-    `Give one with --token <secret> or the CONDUCTOR_TOKEN environment variable (clients then send ` +
-    `"Authorization: Bearer <secret>"), or bind to 127.0.0.1`
-  );
-}
-
-/** Creates the policy of a server bound to `host`. */
-export function createAuthPolicy(host: string, token: string | undefined): AuthPolicy {
-  const expected = token === undefined || token === "" ? undefined : Buffer.from(token, "utf8");
-  const guardHost = expected === undefined && isLoopback(host);
+/** Creates the policy of a server whose callers prove themselves with `options.token`. */
+export function createAuthPolicy(options: AuthPolicyOptions): AuthPolicy {
+  if (options.token === "") throw new Error("an API server's token cannot be empty");
+  const expected = Buffer.from(options.token, "utf8");
+  const hint = options.tokenHint === undefined ? "" : ` (${options.tokenHint})`;
   return {
-    token: expected?.toString("utf8"),
-    check(headers) {
-      if (guardHost && !isLoopbackHostHeader(headers.host)) {
-        return {
-          kind: "forbidden_host",
-          message: `requests to this server must name a loopback host (localhost, 127.0.0.1, [::1]), got Host "${headers.host ?? ""}"; to serve other hosts, start it with --token`,
-        };
-      }
-      if (expected === undefined) return undefined;
-      const header = headers.authorization ?? "";
-      const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+    authenticate(authorization) {
+      const header = authorization ?? "";
+      const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
       if (match === null) {
         return {
           kind: "unauthenticated",
           message:
             header === ""
-              ? 'this server requires a token: send the header "Authorization: Bearer <token>"'
+              ? `this server requires a token: send the header "Authorization: Bearer <token>"${hint}`
               : 'the Authorization header must be "Bearer <token>"',
         };
       }
       const given = Buffer.from(match[1]!, "utf8");
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        return {
-          kind: "unauthenticated",
-          message: 'wrong token in the "Authorization: Bearer" header',
-        };
+        return { kind: "unauthenticated", message: 'wrong token in the "Authorization: Bearer" header' };
       }
-      return undefined;
+      return TOKEN_HOLDER;
     },
   };
 }
 
-function isLoopbackHostHeader(host: string | null | undefined): boolean {
-  // HTTP/2 clients that send no :authority (and HTTP/1.0 ones without Host) come from programs, not pages.
-  if (host === undefined || host === null || host === "") return true;
-  const name = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.replace(/:\d+$/, "");
-  return isLoopback(name);
+/** Why `identity` may not do what `permission` allows, or undefined when it may. */
+export function authorize(identity: Identity, permission: Permission, what: string): AuthProblem | undefined {
+  if (identity.permissions.has(permission)) return undefined;
+  return {
+    kind: "permission_denied",
+    message: `${identity.name === "anonymous" ? "an anonymous caller" : `caller "${identity.name}"`} may not ${what} (it needs the "${permission}" permission)`,
+  };
 }
 
-/** A Connect interceptor enforcing a policy on every RPC, with UNAUTHENTICATED or PERMISSION_DENIED. */
-export function authInterceptor(policy: AuthPolicy): Interceptor {
-  return (next) => async (request) => {
-    const problem = policy.check({
-      authorization: request.header.get("authorization"),
-      // HTTP/2 requests carry no Host header (their :authority is not among the headers connect passes on).
-      host: request.header.get("host"),
-    });
-    if (problem !== undefined) {
-      throw new ConnectError(
-        problem.message,
-        problem.kind === "unauthenticated" ? Code.Unauthenticated : Code.PermissionDenied,
-      );
+/**
+ * The `requestGate` of the Connect handlers: authenticates each call from its headers, before its body is read,
+ * decompressed or parsed, checks the permission its method needs ({@link METHOD_PERMISSIONS}), and leaves the
+ * identity in the call's context values under {@link IDENTITY}. Refuses with UNAUTHENTICATED (HTTP 401, with
+ * `WWW-Authenticate`) or PERMISSION_DENIED.
+ */
+export function createRequestGate(policy: AuthPolicy): (context: HandlerContext) => void {
+  return (context) => {
+    const identity = policy.authenticate(context.requestHeader.get("authorization"));
+    if (isAuthProblem(identity)) {
+      context.responseHeader.set("WWW-Authenticate", 'Bearer realm="conductor"');
+      throw new ConnectError(identity.message, Code.Unauthenticated);
     }
-    return await next(request);
+    const method = context.method.name;
+    const permission = METHOD_PERMISSIONS[method];
+    const problem =
+      permission === undefined
+        ? { kind: "permission_denied", message: `method ${method} is open to no caller` }
+        : authorize(identity, permission, `call ${method}`);
+    if (problem !== undefined) throw new ConnectError(problem.message, Code.PermissionDenied);
+    context.values.set(IDENTITY, identity);
   };
 }

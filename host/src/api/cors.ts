@@ -3,8 +3,8 @@ import type { HttpRequest, HttpResponse } from "./http-types.js";
 
 /**
  * Cross-origin access for browser apps served from elsewhere (a page on another origin calling the API with
- * connect-web). Only the origins the server is started with may call; none by default, because a page that may call
- * a server without a token can run blueprints as the person who opened it. `*` (any origin) therefore needs a token.
+ * connect-web and the server's token). Only the origins the server is started with may call; none by default, so
+ * that pages on other origins cannot even try the token. `*` allows any origin.
  */
 export interface CorsPolicy {
   /**
@@ -15,10 +15,7 @@ export interface CorsPolicy {
 }
 
 /** Why these origins cannot be allowed, or undefined when they can. */
-export function corsProblem(origins: readonly string[], token: string | undefined): string | undefined {
-  if (origins.includes("*") && (token === undefined || token === "")) {
-    return 'allowing every origin ("*") needs a token: without one, any web page could run blueprints on this server; give --token, or name the origins that may call it';
-  }
+export function corsProblem(origins: readonly string[]): string | undefined {
   const bad = origins.find((origin) => origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin));
   return bad === undefined
     ? undefined
@@ -29,6 +26,7 @@ const allowMethods = cors.allowedMethods.join(", ");
 const allowHeaders = [...cors.allowedHeaders, "Authorization"].join(", ");
 const exposeHeaders = [...cors.exposedHeaders, "Conductor-Error-Code"].join(", ");
 
+/** Creates the policy allowing `origins` (`*` for any). */
 export function createCorsPolicy(origins: readonly string[]): CorsPolicy {
   const any = origins.includes("*");
   const allowed = new Set(origins);

@@ -1,8 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { parseBlueprint } from "../blueprint/load-blueprint.js";
+import { type LoadedBlueprint, parseBlueprint } from "../blueprint/load-blueprint.js";
 import type { Conductor, PreparedBlueprint } from "../conductor.js";
 import { ConductorError } from "../errors.js";
+import { projectAccess, type ShellAccess } from "../project/project-access.js";
+import { authorize } from "./auth.js";
 import { type BlueprintLocator, createBlueprintLocator } from "./blueprint-locator.js";
+import type { Identity } from "./identity.js";
 
 /** Which blueprint a request names: a project blueprint by id, or a document given inline. */
 export type BlueprintChoice =
@@ -12,8 +15,12 @@ export type BlueprintChoice =
 
 /** What the API and the webhooks share: finding and preparing the blueprint a request names. */
 export interface ExecutionStarter {
-  /** Prepares the chosen blueprint: validated and bound to runtimes, ready to start. */
-  prepare(choice: BlueprintChoice): Promise<PreparedBlueprint>;
+  /**
+   * Prepares the chosen blueprint for `caller`: validated and bound to runtimes, ready to start. A blueprint sent
+   * inline needs the `run-inline` permission and may use core.shell only where the project's `access.shell` is
+   * "any" (PERMISSION_DENIED otherwise), because its sender chooses every node's config, the command included.
+   */
+  prepare(choice: BlueprintChoice, caller: Identity): Promise<PreparedBlueprint>;
   readonly locator: BlueprintLocator;
 }
 
@@ -58,12 +65,17 @@ export function createExecutionStarter(conductor: Conductor): ExecutionStarter {
 
   return {
     locator,
-    async prepare(choice) {
+    async prepare(choice, caller) {
       switch (choice.case) {
         case "blueprintId":
           return prepareById(choice.value, true);
-        case "document":
-          return conductor.prepare(parseBlueprint(choice.value));
+        case "document": {
+          const problem = authorize(caller, "run-inline", "run a blueprint sent inline");
+          if (problem !== undefined) throw new ConnectError(problem.message, Code.PermissionDenied);
+          const loaded = parseBlueprint(choice.value);
+          assertInlineShell(loaded, projectAccess(conductor.project).shell);
+          return conductor.prepare(loaded);
+        }
         default:
           throw new ConnectError(
             "no blueprint given: set blueprint_id (a blueprint of the project) or document (JSON or YAML text)",
@@ -72,4 +84,17 @@ export function createExecutionStarter(conductor: Conductor): ExecutionStarter {
       }
     },
   };
+}
+
+/** Refuses a blueprint sent inline whose nodes run core.shell, unless the project allows it (`access.shell: any`). */
+function assertInlineShell(loaded: LoadedBlueprint, shell: ShellAccess): void {
+  if (shell === "any") return;
+  const nodes = Object.entries(loaded.document.nodes)
+    .filter(([, node]) => node.type === "core.shell")
+    .map(([id]) => `nodes.${id}`);
+  if (nodes.length === 0) return;
+  throw new ConnectError(
+    `blueprint "${loaded.id}" was sent inline and runs core.shell (${nodes.join(", ")}), which this project allows ${shell === "none" ? "no blueprint" : "only its own blueprints"} (access.shell is "${shell}" in conductor.yaml); add the blueprint to the project${shell === "none" ? ", and ask its owner to allow core.shell" : ', or ask its owner to set access.shell to "any"'}`,
+    Code.PermissionDenied,
+  );
 }

@@ -2,6 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { hostPackageDir } from "../package-dir.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
+import { decodePath, isRequestProblem, requestUrl } from "./malformed-requests.js";
 
 /** Where the built visual debugger is: `host/debugger/dist`. */
 export const DEFAULT_DEBUGGER_DIR = join(hostPackageDir(), "debugger", "dist") + sep;
@@ -33,6 +34,13 @@ type Response = HttpResponse;
 export function createStaticFiles(dir: string): (request: Request, response: Response) => Promise<void> {
   const root = resolve(dir);
   return async (request, response) => {
+    const url = requestUrl(request);
+    const pathname = isRequestProblem(url) ? url : decodePath(url.pathname);
+    if (isRequestProblem(pathname)) {
+      response.writeHead(400, { "Content-Type": "text/plain; charset=utf-8" });
+      response.end(`${pathname.message}\n`);
+      return;
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       response.writeHead(405, { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" });
       response.end(
@@ -40,7 +48,6 @@ export function createStaticFiles(dir: string): (request: Request, response: Res
       );
       return;
     }
-    const pathname = decodeURIComponent(new URL(request.url ?? "/", "http://localhost").pathname);
     const relativePath = pathname.endsWith("/") ? `${pathname}index.html` : pathname;
     const file = normalize(join(root, relativePath));
     if (file !== root && !file.startsWith(root + sep)) notFound(response, pathname);

@@ -1,18 +1,32 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ExecutionHandle } from "../conductor.js";
+import type { ExecutionHandle, PreparedBlueprint } from "../conductor.js";
 import { ConductorError } from "../errors.js";
+import { type AuthPolicy, authorize, isAuthProblem } from "./auth.js";
 import type { ExecutionStarter } from "./execution-starter.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
+import { ANONYMOUS, type Identity } from "./identity.js";
 import { jsonText } from "./json-text.js";
+import { decodePath, isRequestProblem, requestUrl } from "./malformed-requests.js";
 
 /** The path prefix of webhooks: `POST /hooks/<blueprint-id>`. */
 export const HOOKS_PREFIX = "/hooks/";
 
 /** Most bytes a webhook body may have (1 MiB). */
-const MAX_BODY_BYTES = 1 << 20;
+export const MAX_WEBHOOK_BODY_BYTES = 1 << 20;
 
-type Request = HttpRequest;
+type Request = HttpRequest & { readonly httpVersionMajor?: number };
 type Response = HttpResponse;
+
+/** What the webhooks of a server share. */
+export interface WebhookOptions {
+  starter: ExecutionStarter;
+  /** Authenticates callers of webhooks that are not public. */
+  policy: AuthPolicy;
+  /** Ids of the blueprints whose webhook needs no token (conductor.yaml `access.publicWebhooks`). */
+  publicWebhooks: ReadonlySet<string>;
+  /** Aborted when the server shuts down: synchronous webhooks then cancel the execution they wait for. */
+  shutdownSignal?: AbortSignal;
+}
 
 /**
  * `POST /hooks/<blueprint-id>` starts that project blueprint with the JSON request body as its inputs.
@@ -20,20 +34,46 @@ type Response = HttpResponse;
  * - 200 `{executionId, status: "completed", outputs}` when it completes;
  * - 422 `{executionId, status: "failed", failure}` when a node failed; 409 when it was cancelled;
  * - 400 `{error: {code, message, diagnostics}}` for inputs that do not validate or a body that is not a JSON
- *   object; 404 for an unknown blueprint; 415 without `Content-Type: application/json`.
+ *   object; 404 for an unknown blueprint; 415 without `Content-Type: application/json`; 413 for a body over 1 MiB.
  * - With `?async=1` or `Prefer: respond-async`: 202 `{executionId, status: "running"}` at once.
+ * - 401 without the server's token, unless the blueprint is listed in `access.publicWebhooks`.
  *
- * A JSON content type is required because it makes a cross-site form post impossible (browsers only send it after
- * a CORS preflight this server never grants): a loopback server without a token is safe from web pages.
+ * The caller is authenticated from the headers before the body is read. A JSON content type is required because
+ * it makes a cross-site form post impossible (browsers only send it after a CORS preflight this server grants only
+ * to the origins it is told).
  */
 export async function handleWebhook(
   request: Request,
   response: Response,
-  starter: ExecutionStarter,
-  shutdownSignal?: AbortSignal,
+  options: WebhookOptions,
 ): Promise<void> {
-  const url = new URL(request.url ?? "/", "http://localhost");
-  const blueprintId = decodeURIComponent(url.pathname.slice(HOOKS_PREFIX.length));
+  const url = requestUrl(request);
+  if (isRequestProblem(url)) {
+    reply(response, 400, { error: { code: "bad_request", message: url.message } });
+    return;
+  }
+  const blueprintId = decodePath(url.pathname.slice(HOOKS_PREFIX.length));
+  if (isRequestProblem(blueprintId)) {
+    reply(response, 400, { error: { code: "bad_request", message: blueprintId.message } });
+    return;
+  }
+  const isPublic = options.publicWebhooks.has(blueprintId);
+  let identity: Identity = ANONYMOUS;
+  if (!isPublic) {
+    const authenticated = options.policy.authenticate(request.headers.authorization);
+    const problem = isAuthProblem(authenticated)
+      ? authenticated
+      : authorize(authenticated, "run", `run blueprint "${blueprintId}"`);
+    if (problem !== undefined) {
+      if (problem.kind === "unauthenticated")
+        response.setHeader("WWW-Authenticate", 'Bearer realm="conductor"');
+      reply(response, problem.kind === "unauthenticated" ? 401 : 403, {
+        error: { code: problem.kind, message: problem.message },
+      });
+      return;
+    }
+    identity = authenticated as Identity;
+  }
   if (request.method !== "POST") {
     response.setHeader("Allow", "POST");
     reply(response, 405, {
@@ -41,22 +81,20 @@ export async function handleWebhook(
     });
     return;
   }
-  const contentType = String(request.headers["content-type"] ?? "");
-  if (!/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
-    reply(response, 415, {
-      error: {
-        code: "unsupported_media_type",
-        message: `send the inputs as a JSON object with "Content-Type: application/json", got ${contentType === "" ? "no Content-Type" : `"${contentType}"`}`,
-      },
-    });
+  const refused = bodyProblem(request);
+  if (refused !== undefined) {
+    // A body that will never be read is not read to reach the connection's next request: the connection ends.
+    if (refused.status === 413 && request.httpVersionMajor === 1) response.setHeader("Connection", "close");
+    reply(response, refused.status, { error: { code: refused.code, message: refused.message } });
     return;
   }
   let inputs: Record<string, unknown>;
   try {
     inputs = parseBody(await readBody(request));
   } catch (error) {
-    reply(response, (error as { status?: number }).status ?? 400, {
-      error: { code: "inputs_invalid", message: (error as Error).message },
+    const status = (error as { status?: number }).status ?? 400;
+    reply(response, status, {
+      error: { code: status === 413 ? "too_large" : "inputs_invalid", message: (error as Error).message },
     });
     return;
   }
@@ -65,7 +103,8 @@ export async function handleWebhook(
     /\brespond-async\b/i.test(String(request.headers.prefer ?? ""));
   let handle: ExecutionHandle;
   try {
-    const prepared = await starter.prepare({ case: "blueprintId", value: blueprintId });
+    const prepared = await options.starter.prepare({ case: "blueprintId", value: blueprintId }, identity);
+    if (isPublic) assertPublicInputs(prepared);
     handle = prepared.start(inputs);
   } catch (error) {
     replyError(response, error);
@@ -77,6 +116,7 @@ export async function handleWebhook(
     return;
   }
   // A server shutting down cancels the executions its callers wait for, so they get an answer.
+  const shutdownSignal = options.shutdownSignal;
   const onShutdown = () => handle.cancel("the server is shutting down");
   shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
   const result = await handle.result.finally(() => shutdownSignal?.removeEventListener("abort", onShutdown));
@@ -97,6 +137,52 @@ export async function handleWebhook(
   return;
 }
 
+/** Why a webhook's body is refused before it is read: its type, its encoding or its declared size. */
+function bodyProblem(request: Request): { status: number; code: string; message: string } | undefined {
+  const contentType = String(request.headers["content-type"] ?? "");
+  if (!/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
+    return {
+      status: 415,
+      code: "unsupported_media_type",
+      message: `send the inputs as a JSON object with "Content-Type: application/json", got ${contentType === "" ? "no Content-Type" : `"${contentType}"`}`,
+    };
+  }
+  const encoding = String(request.headers["content-encoding"] ?? "identity")
+    .trim()
+    .toLowerCase();
+  if (encoding !== "identity" && encoding !== "") {
+    return {
+      status: 415,
+      code: "unsupported_media_type",
+      message: `webhooks take an uncompressed body, got "Content-Encoding: ${encoding}"`,
+    };
+  }
+  const length = Number(request.headers["content-length"] ?? "0");
+  if (length > MAX_WEBHOOK_BODY_BYTES) {
+    return {
+      status: 413,
+      code: "too_large",
+      message: `the body is larger than ${MAX_WEBHOOK_BODY_BYTES} bytes (Content-Length ${length})`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * A public webhook takes only inputs the blueprint describes: every input must declare a schema, which the inputs
+ * are checked against (unknown inputs are refused for every blueprint).
+ */
+function assertPublicInputs(prepared: PreparedBlueprint): void {
+  const open = Object.entries(prepared.graph.inputs).filter(
+    ([, input]) => Object.keys(input.schema).length === 0,
+  );
+  if (open.length === 0) return;
+  throw new ConnectError(
+    `blueprint "${prepared.graph.id}" is listed in access.publicWebhooks, but its input${open.length === 1 ? "" : "s"} ${open.map(([name]) => `"${name}"`).join(", ")} declare${open.length === 1 ? "s" : ""} no schema; a public webhook takes only inputs with a schema, so the project's owner should give ${open.length === 1 ? "it one" : "them one"}`,
+    Code.PermissionDenied,
+  );
+}
+
 function replyError(response: Response, error: unknown): void {
   if (error instanceof ConductorError) {
     const status = error.code.startsWith("runtime") || error.code === "abi_mismatch" ? 503 : 400;
@@ -106,10 +192,13 @@ function replyError(response: Response, error: unknown): void {
     return;
   }
   if (error instanceof ConnectError) {
-    const notFound = error.code === Code.NotFound;
-    reply(response, notFound ? 404 : 400, {
-      error: { code: notFound ? "blueprint_not_found" : "invalid", message: error.rawMessage },
-    });
+    const [status, code] =
+      error.code === Code.NotFound
+        ? [404, "blueprint_not_found"]
+        : error.code === Code.PermissionDenied
+          ? [403, "permission_denied"]
+          : [400, "invalid"];
+    reply(response, status, { error: { code, message: error.rawMessage } });
     return;
   }
   reply(response, 500, { error: { code: "internal", message: (error as Error).message } });
@@ -122,8 +211,10 @@ async function readBody(request: Request): Promise<string> {
   for await (const chunk of request) {
     const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
     size += bytes.length;
-    if (size > MAX_BODY_BYTES) {
-      throw Object.assign(new Error(`the body is larger than ${MAX_BODY_BYTES} bytes`), { status: 413 });
+    if (size > MAX_WEBHOOK_BODY_BYTES) {
+      throw Object.assign(new Error(`the body is larger than ${MAX_WEBHOOK_BODY_BYTES} bytes`), {
+        status: 413,
+      });
     }
     chunks.push(bytes);
   }

@@ -80,9 +80,9 @@ SIGTERM stops it: no new connections, running executions cancelled, runtimes clo
 options:
   -p, --port <n>        the port (default 7070; 0 picks a free one)
   --host <address>      the address to bind (default 127.0.0.1)
-  --token <secret>      require "Authorization: Bearer <secret>" on every call (default: $CONDUCTOR_TOKEN);
-                        required for any bind that is not loopback, e.g. --host 0.0.0.0
-  --cors-origin <origin>  let browser apps from this origin call the API (repeatable; "*" needs --token)
+  --token <secret>      the token every call must carry as "Authorization: Bearer <secret>" (default:
+                        $CONDUCTOR_TOKEN, else the project's, in .conductor/api-token, made on the first start)
+  --cors-origin <origin>  let browser apps from this origin call the API (repeatable; "*" for any)
   --no-resume           do not adopt orphaned executions; by default the server resumes, at start and
                         whenever one turns up, every execution recorded as running whose host died or stopped
                         renewing its lease (never one another live process runs; --resume is the default)
@@ -90,11 +90,15 @@ options:
   --verbose             pass every runtime's stderr through
   --project <dir>       the project directory
 
+Every API call and webhook needs the token, loopback included, except the webhooks of blueprints listed in
+access.publicWebhooks of conductor.yaml; the debugger's address printed on start carries it.
+
 examples:
   conductor serve
-  curl -s -H 'Content-Type: application/json' -d '{"name":"Ada"}' http://127.0.0.1:7070/hooks/hello
-  CONDUCTOR_TOKEN=s3cret conductor serve --host 0.0.0.0 --port 8080
-Docs: docs/api.md.
+  curl -s -H "Authorization: Bearer $(cat .conductor/api-token)" -H 'Content-Type: application/json' \\
+    -d '{"name":"Ada"}' http://127.0.0.1:7070/hooks/hello
+  CONDUCTOR_TOKEN=s3cret conductor serve --host 0.0.0.0 --port 8080   # behind a TLS-terminating proxy
+Docs: docs/api.md, docs/security.md.
 `,
   history: `usage: conductor history [--blueprint <id>] [--status running|orphaned|completed|failed|cancelled]
                          [--limit n] [--json]

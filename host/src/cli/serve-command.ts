@@ -1,8 +1,9 @@
 import { styleText } from "node:util";
 import { type ApiServer, createApiServer } from "../api/api-server.js";
-import { bindProblem } from "../api/auth.js";
+import { isLoopback } from "../api/auth.js";
 import { corsProblem } from "../api/cors.js";
 import type { Conductor, NodeTypeEntry } from "../conductor.js";
+import { ensureProjectToken, TOKEN_FILE } from "../project/project-token.js";
 import { SUB_BLUEPRINT_PREFIX } from "../runtime/sub-blueprint-runtime.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
 import { releaseMemory, releaseMemoryWhenIdle } from "./idle-memory.js";
@@ -11,8 +12,10 @@ import { startOrphanAdopter } from "./orphan-adopter.js";
 
 /**
  * `conductor serve`: the API (gRPC, gRPC-Web, Connect), webhooks and the visual debugger on one port, with the
- * project's runtimes started up front so the first request is as fast as the rest. SIGINT or SIGTERM stops it
- * gracefully: no new connections, running executions cancelled, runtimes closed.
+ * project's runtimes started up front so the first request is as fast as the rest. Every call needs a token: the
+ * one given with --token or CONDUCTOR_TOKEN, else the project's (`.conductor/api-token`, made on the first start);
+ * the debugger's address is printed with it. SIGINT or SIGTERM stops it gracefully: no new connections, running
+ * executions cancelled, runtimes closed.
  */
 export default async function serve(context: CommandContext): Promise<number> {
   const parsed = parseCommandArgs(context, {
@@ -36,9 +39,9 @@ export default async function serve(context: CommandContext): Promise<number> {
     context.stderr.write(`conductor serve: --port must be a port number (0-65535), got "${values.port}"\n`);
     return EXIT.usage;
   }
-  const token = values.token ?? process.env.CONDUCTOR_TOKEN;
+  const givenToken = values.token ?? process.env.CONDUCTOR_TOKEN;
   const corsOrigins = values["cors-origin"] ?? [];
-  const problem = bindProblem(host, token) ?? corsProblem(corsOrigins, token);
+  const problem = corsProblem(corsOrigins);
   if (problem !== undefined) {
     context.stderr.write(`conductor serve: ${problem}\n`);
     return EXIT.usage;
@@ -47,6 +50,7 @@ export default async function serve(context: CommandContext): Promise<number> {
   let conductor: Conductor | undefined;
   let server: ApiServer | undefined;
   let nodeTypes: NodeTypeEntry[];
+  let tokenFile: string | undefined;
   try {
     conductor = await openConductor({
       project: values.project,
@@ -56,12 +60,25 @@ export default async function serve(context: CommandContext): Promise<number> {
     // Relative paths in blueprints then mean the same in host nodes as in the runtimes, which run in the project
     // directory, whatever directory the server was started from.
     process.chdir(conductor.project.dir);
+    let token = givenToken;
+    if (token === undefined || token === "") {
+      const projectToken = await ensureProjectToken(conductor.project.dir);
+      token = projectToken.token;
+      tokenFile = projectToken.file;
+      if (projectToken.wasReadableByOthers) {
+        context.stderr.write(
+          `conductor serve: ${projectToken.file} was readable by other users; it is private now, but if others may have read it, delete it and restart for a new token\n`,
+        );
+      }
+    }
     // Starts every runtime of the project now, so no request waits for a runtime to start.
     nodeTypes = await conductor.nodeTypes();
     server = await createApiServer(conductor, {
       host,
       port,
-      ...(token === undefined || token === "" ? {} : { token }),
+      token,
+      // Relative: the refusal goes to callers who may be on other machines, who need not learn the path.
+      ...(tokenFile === undefined ? {} : { tokenHint: `it is in the project's ${TOKEN_FILE}` }),
       ...(values["no-debugger"] === true ? { debuggerDir: false as const } : {}),
       ...(corsOrigins.length === 0 ? {} : { corsOrigins }),
     });
@@ -94,21 +111,47 @@ export default async function serve(context: CommandContext): Promise<number> {
     : undefined;
   const resumed = (await adopter?.first.catch(() => 0)) ?? 0;
 
+  // Listening for the stop signals starts before the banner that tells callers the server is up, so a signal sent
+  // as soon as they read it stops the server gracefully. The listeners stay until the end (not `once`), because
+  // signal-exit (under execa) re-raises a signal it sees no other listener for; a second signal stops at once.
+  let signalled: NodeJS.Signals | undefined;
+  let stop: (signal: NodeJS.Signals) => void = () => {};
+  const stopping = new Promise<NodeJS.Signals>((resolve) => {
+    stop = resolve;
+  });
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled !== undefined) process.exit(EXIT.cancelled);
+    signalled = signal;
+    stop(signal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
   const url = server.url;
+  // The project's own token is printed in the debugger's address, as Jupyter does: whoever can read this terminal
+  // can read the token file. A token given by the operator is not, so it stays out of logs.
+  const debuggerUrl =
+    tokenFile === undefined ? `${url}/  (add #token=<token>)` : `${url}/#token=${server.token}`;
   // The project's blueprints are node types too (blueprint.<id>), served by no process: said apart.
   const blueprintNodes = nodeTypes.filter((entry) => entry.nodeType.type.startsWith(SUB_BLUEPRINT_PREFIX));
   const runtimeNodes = nodeTypes.filter((entry) => !entry.nodeType.type.startsWith(SUB_BLUEPRINT_PREFIX));
   const runtimes = new Set(runtimeNodes.map((entry) => entry.runtime));
+  const publicHooks = [...(conductor.project.access?.publicWebhooks ?? [])];
   context.stdout.write(
     [
       `${styleText("bold", "conductor serve")}: listening on ${url} (project ${conductor.project.dir})`,
       `  API       ${url}  (gRPC, gRPC-Web and Connect; service conductor.api.v1.ConductorService)`,
-      ...(values["no-debugger"] === true ? [] : [`  debugger  ${url}/`]),
-      `  webhooks  POST ${url}/hooks/<blueprint-id>`,
+      ...(values["no-debugger"] === true ? [] : [`  debugger  ${debuggerUrl}`]),
+      `  webhooks  POST ${url}/hooks/<blueprint-id>${publicHooks.length === 0 ? "" : ` (without a token: ${publicHooks.join(", ")})`}`,
       `  runtimes  ${[...runtimes].join(", ")} (${runtimeNodes.length} node types)${blueprintNodes.length === 0 ? "" : `, and ${blueprintNodes.length} blueprint${blueprintNodes.length === 1 ? "" : "s"} usable as nodes`}`,
-      token === undefined || token === ""
-        ? "  auth      none (loopback only)"
-        : '  auth      bearer token required ("Authorization: Bearer <token>"; in the debugger: /#token=<token>)',
+      tokenFile === undefined
+        ? '  auth      the token given ("Authorization: Bearer <token>")'
+        : `  auth      the project's token, in ${TOKEN_FILE} ("Authorization: Bearer <token>")`,
+      ...(isLoopback(host)
+        ? []
+        : [
+            `  note      plain HTTP on ${host}: the token crosses the network in the clear; put a TLS-terminating proxy in front`,
+          ]),
       ...(corsOrigins.length === 0 ? [] : [`  cors      ${corsOrigins.join(", ")}`]),
       adopting
         ? `  resumed   ${resumed} unfinished execution${resumed === 1 ? "" : "s"} whose host is gone; adopts others as they turn up`
@@ -121,22 +164,14 @@ export default async function serve(context: CommandContext): Promise<number> {
   releaseMemory();
   const stopReleasing = releaseMemoryWhenIdle();
 
-  const stopping = new Promise<string>((resolve) => {
-    process.once("SIGINT", () => resolve("SIGINT"));
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-  });
   const signal = await stopping;
   stopReleasing();
   adopter?.stop();
   context.stderr.write(`conductor serve: ${signal}, shutting down\n`);
-  // A second signal while shutting down stops at once.
-  const force = () => process.exit(EXIT.cancelled);
-  process.once("SIGINT", force);
-  process.once("SIGTERM", force);
   await server.close();
   await conductor.close();
-  process.off("SIGINT", force);
-  process.off("SIGTERM", force);
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
   context.stderr.write("conductor serve: stopped\n");
   return EXIT.ok;
 }

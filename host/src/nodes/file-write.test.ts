@@ -1,19 +1,37 @@
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { NodeDefinition } from "@conductor/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fileWrite } from "./file-write.js";
+import { createFileAccess } from "./file-access.js";
+import { createFileWrite } from "./file-write.js";
 import { outputsOf, runNode, runtimeFor } from "./testing/run-node.js";
 
-describe("core.file-write", () => {
+describe("createFileWrite()", () => {
+  /** The project: files may be written here, except its conductor.yaml and under its .conductor/. */
   let directory: string;
+  /** A directory beside the project, which nodes may not write. */
+  let outside: string;
+  let fileWrite: NodeDefinition;
 
   beforeAll(async () => {
-    directory = await mkdtemp(join(tmpdir(), "conductor-file-write-"));
+    directory = await realpath(await mkdtemp(join(tmpdir(), "conductor-file-write-")));
+    outside = await realpath(await mkdtemp(join(tmpdir(), "conductor-file-write-outside-")));
+    await mkdir(join(directory, ".conductor"));
+    await writeFile(join(directory, "conductor.yaml"), "conductor: project/v1\n");
+    await symlink(outside, join(directory, "dir-out"));
+    await symlink(join(outside, "target.txt"), join(directory, "link-out.txt"));
+    fileWrite = createFileWrite(
+      createFileAccess({
+        directories: [directory],
+        protectedPaths: [join(directory, ".conductor"), join(directory, "conductor.yaml")],
+      }),
+    );
   });
 
   afterAll(async () => {
     await rm(directory, { recursive: true, force: true });
+    await rm(outside, { recursive: true, force: true });
   });
 
   it("writes text as UTF-8, creating missing directories", async () => {
@@ -50,6 +68,44 @@ describe("core.file-write", () => {
     expect(run.failure?.message).toBe(
       'node "subject" (core.file-write): input "content": expected a string or bytes (a Uint8Array), found number 42',
     );
+  });
+
+  it("refuses a path outside the allowed directories, directly, with .., or through a linked directory, creating nothing", async () => {
+    for (const path of [
+      join(outside, "new", "out.txt"),
+      join(directory, "..", `${outside.split("/").pop()}`, "out.txt"),
+      join(directory, "dir-out", "out.txt"),
+    ]) {
+      const run = await runNode(fileWrite, { inputs: { path, content: "x" } });
+      expect(run.failure, path).toMatchObject({
+        type: "file.not-allowed",
+        retryable: false,
+        message: expect.stringMatching(
+          /^cannot write "[^"]*"( \(which leads to "[^"]*"\))?: it is outside the directories this project lets nodes use \(.*\); to allow it, list its directory under access\.files in conductor\.yaml$/,
+        ),
+      });
+    }
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it("replaces a link at the path with a file rather than writing through it", async () => {
+    const path = join(directory, "link-out.txt");
+    const run = await runNode(fileWrite, { inputs: { path, content: "inside" } });
+    expect(outputsOf(run)).toEqual({ path, bytes: 6 });
+    expect((await lstat(path)).isSymbolicLink()).toBe(false);
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it("refuses the project file and Conductor's own directory", async () => {
+    for (const path of [join(directory, "conductor.yaml"), join(directory, ".conductor", "journal.db")]) {
+      const run = await runNode(fileWrite, { inputs: { path, content: "access: { shell: any }" } });
+      expect(run.failure, path).toMatchObject({
+        type: "file.not-allowed",
+        message: `cannot write "${path}": Conductor's own files (.conductor/ and conductor.yaml) are never open to nodes`,
+      });
+    }
+    expect(await readFile(join(directory, "conductor.yaml"), "utf8")).toBe("conductor: project/v1\n");
+    expect(await readdir(join(directory, ".conductor"))).toEqual([]);
   });
 
   it("is idempotent", () => {

@@ -1,8 +1,13 @@
+import { tmpdir } from "node:os";
 import { createNodeRuntime } from "@conductor/sdk";
 import { describe, expect, it } from "vitest";
-import { coreNodes } from "./index.js";
+import { projectAccess } from "../project/project-access.js";
+import { createCoreNodes } from "./index.js";
 
-describe("coreNodes", () => {
+describe("createCoreNodes()", () => {
+  const coreNodes = createCoreNodes({
+    access: projectAccess({ dir: tmpdir(), blueprints: [], nodes: [], runtimes: {} }),
+  });
   const runtime = createNodeRuntime({ nodes: coreNodes });
 
   it("holds every core node type once", () => {

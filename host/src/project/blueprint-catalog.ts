@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { type LoadedBlueprint, parseBlueprint } from "../blueprint/load-blueprint.js";
 import { ConductorError } from "../errors.js";
@@ -23,8 +23,10 @@ const EXTENSIONS = [".yaml", ".yml", ".json"];
 export async function listBlueprints(project: Project): Promise<BlueprintEntry[]> {
   const entries: BlueprintEntry[] = [];
   const seen = new Map<string, string>();
+  // Shared by the roots, so a directory listed twice, or reached again through a link, is read once.
+  const visited = new Set<string>();
   for (const root of project.blueprints) {
-    for (const file of await findFiles(resolve(project.dir, root))) {
+    for (const file of await findFiles(resolve(project.dir, root), visited, project.dir)) {
       const text = await readFile(file, "utf8").catch(() => "");
       if (
         !/^\s*conductor:\s*["']?blueprint\/v1/m.test(text) &&
@@ -73,14 +75,45 @@ export async function loadProjectBlueprint(project: Project, id: string): Promis
   return parseBlueprint(await readFile(file, "utf8"), file);
 }
 
-async function findFiles(path: string): Promise<string[]> {
+/**
+ * The blueprint files under `path`, following links. Each directory is read once, by its real path: a link back to a
+ * directory being read (a loop) or to one read already is skipped with a warning, because following it would list
+ * the same files again, without end for a loop. A directory that cannot be read is skipped with a warning too, so
+ * one bad folder does not hide the project's other blueprints.
+ */
+async function findFiles(path: string, visited: Set<string>, projectDir: string): Promise<string[]> {
   const info = await stat(path).catch(() => undefined);
   if (info === undefined) return [];
   if (info.isFile()) return EXTENSIONS.some((extension) => path.endsWith(extension)) ? [path] : [];
+  if (!info.isDirectory()) return [];
+  const real = await realpath(path).catch(() => path);
+  const shown = relative(projectDir, path) || ".";
+  if (visited.has(real)) {
+    if (real !== path)
+      warnOnce(`blueprint folder ${shown} leads to ${real}, which is listed already; skipped it`);
+    return [];
+  }
+  visited.add(real);
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = await readdir(path, { withFileTypes: true });
+  } catch (error) {
+    warnOnce(`cannot list blueprint folder ${shown}: ${(error as Error).message}; skipped it`);
+    return [];
+  }
   const files: string[] = [];
-  for (const entry of await readdir(path, { withFileTypes: true })) {
+  for (const entry of entries) {
     if (entry.name.startsWith(".") || entry.name === "node_modules" || entry.name === "dist") continue;
-    files.push(...(await findFiles(join(path, entry.name))));
+    files.push(...(await findFiles(join(path, entry.name), visited, projectDir)));
   }
   return files;
+}
+
+const warned = new Set<string>();
+
+/** Warns once per process: the catalog is listed again and again by a server. */
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  process.emitWarning(message);
 }

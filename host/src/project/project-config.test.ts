@@ -31,4 +31,21 @@ describe("parseProject()", () => {
       ].join("\n"),
     );
   });
+
+  it("reads the access rules, and names a wrong one", () => {
+    const project = parseProject(
+      "conductor: project/v1\naccess:\n  files: [., ../data]\n  shell: any\n  publicWebhooks: [greet]\n",
+      file,
+    );
+    expect(project.access).toEqual({ files: [".", "../data"], shell: "any", publicWebhooks: ["greet"] });
+    expect(() =>
+      parseProject("conductor: project/v1\naccess:\n  shell: always\n  file: [.]\n", file),
+    ).toThrow(
+      [
+        `project file ${file} is invalid:`,
+        '  access.shell: Invalid option: expected one of "none"|"project"|"any"',
+        '  access: unknown field "file"',
+      ].join("\n"),
+    );
+  });
 });

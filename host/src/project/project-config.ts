@@ -55,6 +55,32 @@ export const runtimeSpecSchema = z.discriminatedUnion("kind", [
 ]);
 export type RuntimeSpec = z.infer<typeof runtimeSpecSchema>;
 
+/**
+ * What the project lets blueprints do beyond running their nodes: which directories the core file nodes may use,
+ * who may run core.shell, and which webhooks answer without a token. See docs/security.md.
+ */
+export const projectAccessSchema = z.strictObject({
+  files: z
+    .array(z.string().min(1))
+    .optional()
+    .describe(
+      "Directories core.file-read and core.file-write may use, relative to the project. Default: the project directory. Conductor's own files (.conductor/, conductor.yaml) are never open to them.",
+    ),
+  shell: z
+    .enum(["none", "project", "any"])
+    .optional()
+    .describe(
+      'Which blueprints may run core.shell: "none"; "project" (default), the blueprints of the project; "any", blueprints sent inline over the API too.',
+    ),
+  publicWebhooks: z
+    .array(z.string().min(1))
+    .optional()
+    .describe(
+      "Ids of blueprints whose webhook (POST /hooks/<id>) answers without a token. Every input of such a blueprint must declare a schema.",
+    ),
+});
+export type ProjectAccess = z.infer<typeof projectAccessSchema>;
+
 export const projectSchema = z.strictObject({
   conductor: z.literal("project/v1"),
   blueprints: z
@@ -63,6 +89,7 @@ export const projectSchema = z.strictObject({
     .describe("Blueprint files or directories. Default: the project directory."),
   nodes: z.array(z.string()).optional().describe("TypeScript node modules run in the host process."),
   runtimes: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), runtimeSpecSchema).optional(),
+  access: projectAccessSchema.optional(),
 });
 
 /** A project: its directory and its configuration. */
@@ -73,6 +100,8 @@ export interface Project {
   blueprints: string[];
   nodes: string[];
   runtimes: Record<string, RuntimeSpec>;
+  /** What blueprints may do beyond running their nodes (conductor.yaml `access`); defaults when absent. */
+  access?: ProjectAccess;
 }
 
 export const PROJECT_FILE = "conductor.yaml";
@@ -117,5 +146,6 @@ export function parseProject(text: string, file: string): Project {
     blueprints: parsed.data.blueprints ?? ["."],
     nodes: parsed.data.nodes ?? [],
     runtimes: parsed.data.runtimes ?? {},
+    ...(parsed.data.access === undefined ? {} : { access: parsed.data.access }),
   };
 }

@@ -1,11 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { loadNodeModules, type NodeDefinition } from "@conductor/sdk";
 import { DEFAULT_INLINE_LIMIT, DEFAULT_MAX_MESSAGE_BYTES, ENV, type NodeType } from "@conductor/sdk/protocol";
 import type { ConfigDiagnostic, NodeTypeCatalog } from "../blueprint/validate-blueprint.js";
 import { ConductorError } from "../errors.js";
 import type { Project } from "../project/project-config.js";
+import { type BlobDirectory, createBlobDirectory } from "./blob-directory.js";
 import { startChildRuntime } from "./child-runtime.js";
 import { createInProcessRuntime } from "./in-process-runtime.js";
 import { prepareLaunch } from "./launchers/prepare-launch.js";
@@ -35,7 +33,7 @@ export interface RuntimeRegistryOptions {
 export class RuntimeRegistry implements NodeTypeCatalog {
   private readonly connections = new Map<string, RuntimeConnection>();
   private externalStart: Promise<void> | undefined;
-  private blobDir: string | undefined;
+  private blobDir: BlobDirectory | undefined;
   private closed = false;
 
   private constructor(
@@ -128,21 +126,21 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     this.closed = true;
     await this.externalStart?.catch(() => {});
     await Promise.all([...this.connections.values()].map((connection) => connection.close().catch(() => {})));
-    if (this.blobDir !== undefined) await rm(this.blobDir, { recursive: true, force: true });
+    await this.blobDir?.remove();
   }
 
   private async doStartExternal(): Promise<void> {
     const { project } = this.options;
     const names = Object.keys(project.runtimes);
     if (names.length === 0) return;
-    this.blobDir ??= await mkdtemp(join(tmpdir(), "conductor-blobs-"));
+    this.blobDir ??= await createBlobDirectory({ projectDir: project.dir });
     const reattach = parseReattach(process.env[ENV.reattach]);
     const failures: Error[] = [];
     await Promise.all(
       names.map(async (name) => {
         try {
           const settings = {
-            blobDir: this.blobDir!,
+            blobDir: this.blobDir!.path,
             inlineLimit: this.options.inlineLimit ?? DEFAULT_INLINE_LIMIT,
             maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
             startTimeoutMs: this.options.startTimeoutMs ?? 20_000,

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -245,6 +245,41 @@ describe("the journal's format", () => {
       await expect(Journal.open({ path })).rejects.toThrow(
         `was written by a newer Conductor (journal format ${JOURNAL_FORMAT + 1}; this one reads up to ${JOURNAL_FORMAT})`,
       );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the journal's files", () => {
+  const modeOf = async (path: string) => (await stat(path)).mode & 0o777;
+
+  it("are created readable by their owner only: the database, its -wal and -shm, and the directory", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "journal-modes-"));
+    const path = join(dir, ".conductor", "journal.db");
+    try {
+      const journal = await Journal.open({ path });
+      expect(await modeOf(join(dir, ".conductor"))).toBe(0o700);
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) expect(await modeOf(file), file).toBe(0o600);
+      await journal.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("are made private when an older version left them readable by others, the blob directory too", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "journal-modes-"));
+    const path = join(dir, "journal.db");
+    try {
+      await (await Journal.open({ path })).close();
+      await mkdir(join(dir, "blobs"));
+      await writeFile(`${path}-wal`, "");
+      for (const file of [path, `${path}-wal`]) await chmod(file, 0o644);
+      await chmod(join(dir, "blobs"), 0o755);
+      const journal = await Journal.open({ path });
+      for (const file of [path, `${path}-wal`]) expect(await modeOf(file), file).toBe(0o600);
+      expect(await modeOf(join(dir, "blobs"))).toBe(0o700);
+      await journal.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -23,6 +23,12 @@ import {
 } from "./execution-store.js";
 import { prepareJournal } from "./journal-schema.js";
 import { JournalWatch } from "./journal-watch.js";
+import {
+  ensurePrivateFile,
+  PRIVATE_DIRECTORY_MODE,
+  PRIVATE_FILE_MODE,
+  tightenMode,
+} from "./private-files.js";
 import { EventCodec } from "./stored-value.js";
 
 /** Where an execution came from, recorded so that it can be resumed by another process. */
@@ -162,10 +168,17 @@ export class Journal implements ExecutionStore, Durability {
   /** Opens (creating or upgrading when needed) the journal at `options.path`. */
   static async open(options: JournalOptions): Promise<Journal> {
     const { DatabaseSync } = await import("node:sqlite");
-    mkdirSync(dirname(options.path), { recursive: true });
+    // The journal holds every value of every execution: only its owner may read it. SQLite gives the -wal and -shm
+    // files the database's mode, so the database is made private before SQLite opens it; files of an older
+    // version, created with the umask, are made private too.
+    mkdirSync(dirname(options.path), { recursive: true, mode: PRIVATE_DIRECTORY_MODE });
+    const blobDir = join(dirname(options.path), "blobs");
     const synchronous = options.durability === "full" ? "FULL" : "NORMAL";
     let db: DatabaseSync | undefined;
     try {
+      ensurePrivateFile(options.path);
+      for (const suffix of ["-wal", "-shm"]) tightenMode(options.path + suffix, PRIVATE_FILE_MODE);
+      tightenMode(blobDir, PRIVATE_DIRECTORY_MODE);
       db = new DatabaseSync(options.path);
       prepareJournal(db, options.path, synchronous);
     } catch (error) {
@@ -178,7 +191,7 @@ export class Journal implements ExecutionStore, Durability {
       );
     }
     const opened = db;
-    return new Journal(opened, options.path, join(dirname(options.path), "blobs"), options.lease, () => {
+    return new Journal(opened, options.path, blobDir, options.lease, () => {
       const checkpointer = Checkpointer.start(options.path, synchronous);
       // Checkpoints run on their own thread; this connection checkpoints only if that thread falls far behind.
       if (checkpointer !== undefined)

@@ -207,7 +207,8 @@ export class EventCodec {
     if (kind.case !== "blob") return value;
     const target = join(this.blobDir, kind.value.sha256);
     if (!existsSync(target)) {
-      mkdirSync(this.blobDir, { recursive: true });
+      // Recorded values are the journal's: as private as the journal itself.
+      mkdirSync(this.blobDir, { recursive: true, mode: 0o700 });
       copyFileSync(fileURLToPath(kind.value.uri), target);
     }
     return create(ValueSchema, {

@@ -14,7 +14,7 @@ import {
  * - `greet`: passthrough → template → passthrough, input `name`, output `text` ("Hello, <name>!");
  * - `sum`: core.add of two numbers;
  * - `slow`: a passthrough, then a 400 ms core.delay (for watching live); `long`: a 60 s delay (for cancelling);
- * - `broken`: reads a file that does not exist, so it fails;
+ * - `broken`: reads a file outside the project, so it fails;
  * - `chain10`: ten core.add nodes, each adding 1.
  */
 export const BLUEPRINTS: Record<string, string> = {
@@ -81,6 +81,10 @@ export interface ApiFixture {
   dir: string;
   conductor: Conductor;
   server: ApiServer;
+  /** The server's token (a random one unless the options gave one). */
+  token: string;
+  /** The header carrying the token, for plain HTTP requests. */
+  auth: { authorization: string };
   close(): Promise<void>;
 }
 
@@ -103,6 +107,8 @@ export async function startApiFixture(
     dir,
     conductor,
     server,
+    token: server.token,
+    auth: { authorization: `Bearer ${server.token}` },
     async close() {
       await server.close();
       await conductor.close();

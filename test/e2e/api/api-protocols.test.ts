@@ -5,6 +5,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  bearerToken,
   ConductorService,
   ExecutionStatus,
   NodeStatus,
@@ -56,7 +57,7 @@ nodes:
       },
     );
     await writeFile(join(fixture.dir, "data.bin"), Buffer.from([0, 1, 2, 255]));
-    api = protocolClient(protocol, fixture.server.url);
+    api = protocolClient(protocol, fixture.server.url, fixture.token);
   });
 
   afterAll(async () => {
@@ -331,7 +332,11 @@ describe("the API over Connect on HTTP/2", () => {
   it("serves Connect calls and streams over h2c on the same port", async () => {
     const client = createClient(
       ConductorService,
-      createConnectTransport({ baseUrl: fixture.server.url, httpVersion: "2" }),
+      createConnectTransport({
+        baseUrl: fixture.server.url,
+        httpVersion: "2",
+        interceptors: [bearerToken(fixture.token)],
+      }),
     );
     const run = await client.runExecution({
       blueprint: { case: "blueprintId", value: "sum" },

@@ -32,7 +32,7 @@ describe("createApiServer()", () => {
     expect(missing.status).toBe(404);
     const rpc = await httpRequest(`${fixture.server.url}/conductor.api.v1.ConductorService/NoSuchMethod`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...fixture.auth },
       body: "{}",
     });
     expect(rpc.status).toBe(404);
@@ -43,7 +43,7 @@ describe("ApiServer.close()", () => {
   it("ends watch streams with UNAVAILABLE and answers waiting RunExecution calls with their cancelled execution", async () => {
     const fixture = await startApiFixture();
     try {
-      const api = protocolClient("connect", fixture.server.url);
+      const api = protocolClient("connect", fixture.server.url, fixture.token);
       const { executionId } = await api.startExecution({ blueprint: { case: "blueprintId", value: "long" } });
       const seen: string[] = [];
       // Handled from the start: it fails while close() is awaited.

@@ -1,0 +1,50 @@
+import { createContextKey } from "@connectrpc/connect";
+
+/**
+ * What a caller may do through the API: `read` (history, blueprints, node types, validation, watching), `run` (start
+ * the project's blueprints, by id or through their webhook), `run-inline` (start a blueprint sent in the request,
+ * whose nodes and config the caller chooses), `cancel` (cancel executions).
+ */
+export type Permission = "read" | "run" | "run-inline" | "cancel";
+
+/** Every permission there is. */
+export const ALL_PERMISSIONS: ReadonlySet<Permission> = new Set(["read", "run", "run-inline", "cancel"]);
+
+/**
+ * Who a request comes from, as the server's authentication established it, and what it may do. Today there are two:
+ * the anonymous caller (no credentials; may do nothing but call public webhooks, read `/healthz` and load the
+ * debugger's pages) and the holder of the server's token (may do everything). Because requests are judged by
+ * permission, not by identity, API keys with roles or an OIDC subject (each an identity with its own permissions,
+ * and later its namespaces) fit in without changing what is checked where.
+ */
+export interface Identity {
+  /** How the caller is named in messages: `anonymous`, `token`. */
+  readonly name: string;
+  readonly permissions: ReadonlySet<Permission>;
+}
+
+/** A caller that sent no credentials. */
+export const ANONYMOUS: Identity = { name: "anonymous", permissions: new Set() };
+
+/** The holder of the server's bearer token: the project's owner, who may do everything. */
+export const TOKEN_HOLDER: Identity = { name: "token", permissions: ALL_PERMISSIONS };
+
+/** Where the request gate leaves the caller's identity for the methods (`context.values.get(IDENTITY)`). */
+export const IDENTITY = createContextKey<Identity>(ANONYMOUS, { description: "the caller's identity" });
+
+/**
+ * The permission each RPC of `conductor.api.v1.ConductorService` needs, by method name. A method missing here is
+ * refused to everyone, so a new RPC is closed until it is given a permission.
+ */
+export const METHOD_PERMISSIONS: Readonly<Record<string, Permission>> = {
+  StartExecution: "run",
+  RunExecution: "run",
+  WatchExecution: "read",
+  GetExecution: "read",
+  ListExecutions: "read",
+  CancelExecution: "cancel",
+  ListNodeTypes: "read",
+  ValidateBlueprint: "read",
+  ListBlueprints: "read",
+  GetBlueprint: "read",
+};

@@ -1,0 +1,42 @@
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
+
+/** Mode of files only their owner may read and write. */
+export const PRIVATE_FILE_MODE = 0o600;
+/** Mode of directories only their owner may enter. */
+export const PRIVATE_DIRECTORY_MODE = 0o700;
+
+/**
+ * Creates a directory, with its missing parents, that only this user may enter; an existing one that others may
+ * enter is made private. Use it for directories holding execution values or secrets (blobs, the state directory).
+ */
+export function ensurePrivateDirectory(path: string): void {
+  mkdirSync(path, { recursive: true, mode: PRIVATE_DIRECTORY_MODE });
+  tightenMode(path, PRIVATE_DIRECTORY_MODE);
+}
+
+/**
+ * Creates an empty file only this user may read and write, or makes an existing one so. Use it before another
+ * library creates the file with the process's umask (SQLite gives its -wal and -shm files the database's mode).
+ */
+export function ensurePrivateFile(path: string): void {
+  closeSync(openSync(path, "a", PRIVATE_FILE_MODE));
+  tightenMode(path, PRIVATE_FILE_MODE);
+}
+
+/**
+ * Removes the group's and others' permissions from an existing file or directory this user owns; gives whether it
+ * changed anything. A path that is missing, or owned by someone else (who alone may change it), is left alone.
+ */
+export function tightenMode(path: string, mode: number): boolean {
+  let info: ReturnType<typeof statSync>;
+  try {
+    info = statSync(path);
+  } catch {
+    return false;
+  }
+  // Because only the owner (or root) may chmod, and a file of another user is that user's to protect.
+  const mine = process.getuid === undefined || info.uid === process.getuid();
+  if (!mine || (Number(info.mode) & 0o077) === 0) return false;
+  chmodSync(path, mode);
+  return true;
+}
