@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -106,11 +107,19 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
     await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
     resolveClosed();
   };
+  let exiting = false;
   const exitSoon = () => {
+    if (exiting) return;
+    exiting = true;
     setImmediate(() => {
-      server.forceShutdown();
-      resolveClosed();
-      process.exit(0);
+      // tryShutdown lets the answer to Shutdown reach the host before the process exits; a host that keeps its
+      // session open past a second gets the connection closed under it.
+      const force = setTimeout(() => server.forceShutdown(), 1_000);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolveClosed();
+        process.exit(0);
+      });
     });
   };
 
@@ -162,6 +171,8 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
   });
 
   const address = join(socketDir, `${runtimeName}.sock`);
+  // A socket file left by an earlier process of this runtime would make the bind fail (docs/protocol.md §1.1).
+  rmSync(address, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(`unix:${address}`, grpc.ServerCredentials.createInsecure(), (error) =>
       error ? reject(error) : resolve(),
@@ -220,6 +231,15 @@ function serveSession(
       const { request } = command;
       const id = request.invocationId;
       const sink = responses.sink(id, scheduleFlush);
+      if (invocations.has(id)) {
+        // The running invocation keeps its id and its events; only the new Execute is refused.
+        sink.rejected({
+          message: `invocation ${id} is already running in this session; each Execute needs an id of its own`,
+          type: "step.invalid",
+          retryable: false,
+        });
+        continue;
+      }
       if (isDraining()) {
         sink.rejected({
           message: "runtime is draining; it accepts no new invocations",
