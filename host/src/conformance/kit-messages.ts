@@ -105,8 +105,10 @@ export function checkGrammar(events: readonly Event[], steps: number): void {
       if (started) throw new CheckFailure("one started event per step", where());
       started = true;
     } else if (kind === "completed" || kind === "failed" || kind === "cancelled") {
-      if (kind === "completed" && !started) {
-        throw new CheckFailure("started before a step's completed event", where());
+      // A step the runtime began has started first, a failed one too (even when its inputs failed their
+      // checks); only a step cancelled before it began may end without it.
+      if (kind !== "cancelled" && !started) {
+        throw new CheckFailure(`started before a step's ${kind} event`, where());
       }
       if (kind !== "completed" || current === steps - 1) finished = true;
       current++;
