@@ -73,9 +73,9 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
     .map((part) => Number.parseInt(part.trim(), 10))
     .filter((version) => Number.isInteger(version));
   const abi = hostVersions.find((version) => ABI_VERSIONS.includes(version)) ?? ABI_VERSIONS[0]!;
-  const maxMessageBytes = numberFrom(env[ENV.maxMessageBytes], DEFAULT_MAX_MESSAGE_BYTES);
+  const maxMessageBytes = numberFrom(env, ENV.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 1);
   const blobs: BlobOptions = {
-    inlineLimit: numberFrom(env[ENV.inlineLimit], DEFAULT_INLINE_LIMIT),
+    inlineLimit: numberFrom(env, ENV.inlineLimit, DEFAULT_INLINE_LIMIT, 0),
     blobDir: env[ENV.blobDir],
   };
 
@@ -309,7 +309,16 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   return value;
 }
 
-function numberFrom(text: string | undefined, fallback: number): number {
-  const value = text === undefined ? Number.NaN : Number(text);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
+/** An optional whole-number variable: its default when unset; a malformed one exits 2, like a missing required one. */
+function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
+  const text = env[name];
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < minimum) {
+    process.stderr.write(
+      `${name} must be a whole number of at least ${minimum}, found "${text}"; the Conductor host sets it when it starts a runtime\n`,
+    );
+    process.exit(2);
+  }
+  return value;
 }

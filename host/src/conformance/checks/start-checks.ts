@@ -61,6 +61,21 @@ export const startChecks: ConformanceCheck[] = [
     },
   },
   {
+    id: "start.malformed-variable",
+    title: "with a CONDUCTOR_INLINE_LIMIT that is not a number, it names the variable and exits 2",
+    async run({ launch, patienceMs }) {
+      const program = await launch({ override: { [ENV.inlineLimit]: "lots" } });
+      const exit = await program.waitForExit(patienceMs);
+      const stderr = program.stderrTail().join("\n");
+      expectThat(
+        exit?.code === 2 && stderr.includes(ENV.inlineLimit),
+        `exit status 2 and a message on stderr naming ${ENV.inlineLimit}`,
+        () =>
+          `${exit === undefined ? `still running after ${patienceMs} ms` : describeProgramExit(exit)}; stderr: ${show(stderr.slice(-300))}`,
+      );
+    },
+  },
+  {
     id: "start.handshake-line",
     title:
       "it prints exactly one JSON handshake line with conductor, abi, network, address, pid, runtime, version",
