@@ -18,7 +18,7 @@ export const wireChecks: ConformanceCheck[] = [
   },
   {
     id: "wire.unknown-fields",
-    title: "unknown fields in every message (a newer host's additions) are skipped",
+    title: "unknown fields (a newer host's additions) in every message but map entries are skipped",
     async run({ shared, patienceMs }) {
       const fixture = await shared();
       await expectSameMeaning(fixture, { unknownFields: true }, patienceMs);
