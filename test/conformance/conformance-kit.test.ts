@@ -27,8 +27,10 @@ describe.each(childRuntimes)("runConformance() against runtime $name ($language)
   it("passes every check of the kit", async () => {
     const leftoversBefore = kitDirectories();
     const results: CheckResult[] = [];
+    // More patience than the default: CI machines are shared, and the kit waits only as long as it must.
     const report = await runConformance({
       command: runtime.command,
+      patienceMs: 20_000,
       onResult: (result) => results.push(result),
     });
 

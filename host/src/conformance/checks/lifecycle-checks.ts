@@ -16,24 +16,24 @@ export const lifecycleChecks: ConformanceCheck[] = [
       const { client, openSession } = await connect();
       const session = openSession();
       const long = session.execute({ steps: [step("long", "conformance.sleep", { ms: 60_000 })] });
-      const short = session.execute({ steps: [step("short", "conformance.sleep", { ms: 300 })] });
+      const short = session.execute({ steps: [step("short", "conformance.sleep", { ms: 100 })] });
       await session.waitUntil(
         () => [long, short].every((id) => session.events(id).some((event) => event.kind.case === "started")),
         "both sleeps started",
         patienceMs,
       );
-      const drained = await client.call("drain", create(DrainRequestSchema, { graceMs: 3_000 }), {
-        timeoutMs: patienceMs + 3_000,
+      const drained = await client.call("drain", create(DrainRequestSchema, { graceMs: 5_000 }), {
+        timeoutMs: patienceMs + 5_000,
       });
       expectEqual(
         drained.unfinished,
         1,
-        "Drain(grace 3000 ms) with a 300 ms and a 60 s sleep running to answer unfinished:",
+        "Drain(grace 5000 ms) with a 100 ms and a 60 s sleep running to answer unfinished:",
       );
       await session.waitForEnd(short, patienceMs);
       expectThat(
         session.events(short).at(-1)?.kind.case === "completed",
-        "the 300 ms sleep completed during the drain",
+        "the 100 ms sleep completed during the drain",
         () => describeEvents(session.events(short)),
       );
       const refused = session.execute({
