@@ -17,6 +17,8 @@ export interface ProgramOptions {
   runtimeName?: string;
   /** `CONDUCTOR_INLINE_LIMIT`. Default 65536, so that the blob checks stay small. */
   inlineLimit?: number;
+  /** Where the socket and blob directories are made (and removed). Default: the system's temporary directory. */
+  workDir?: string;
 }
 
 /** How a program ended: its exit code, or the signal that ended it. */
@@ -70,8 +72,8 @@ export async function startProgram(
   const [command, ...args] = options.command;
   if (command === undefined) throw new TypeError("runConformance: `command` names no program");
   // mkdtemp creates the directory with mode 0700; short names, because a socket path is limited to 108 bytes.
-  const socketDir = await mkdtemp(join(tmpdir(), "cdk-"));
-  const blobDir = await mkdtemp(join(tmpdir(), "cdk-blobs-"));
+  const socketDir = await mkdtemp(join(options.workDir ?? tmpdir(), "cdk-"));
+  const blobDir = await mkdtemp(join(options.workDir ?? tmpdir(), "cdk-blobs-"));
   const name = options.runtimeName ?? "kit";
   const token = randomBytes(16).toString("hex");
   const abiEnv: Record<string, string> = {
