@@ -114,11 +114,17 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
     setImmediate(() => {
       // tryShutdown lets the answer to Shutdown reach the host before the process exits; a host that keeps its
       // session open past a second gets the connection closed under it.
-      const force = setTimeout(() => server.forceShutdown(), 1_000);
-      server.tryShutdown(() => {
-        clearTimeout(force);
+      const exit = () => {
         resolveClosed();
         process.exit(0);
+      };
+      const force = setTimeout(() => {
+        server.forceShutdown();
+        exit();
+      }, 1_000);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        exit();
       });
     });
   };
