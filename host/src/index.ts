@@ -20,6 +20,10 @@ export type {
   RunOptions,
 } from "./conductor.js";
 export { createConductor } from "./conductor.js";
+export type { CheckResult, ConformanceCheck } from "./conformance/conformance-check.js";
+export { formatCheckResult, formatSummary } from "./conformance/conformance-report.js";
+export type { ConformanceOptions, ConformanceReport } from "./conformance/run-conformance.js";
+export { conformanceChecks, runConformance } from "./conformance/run-conformance.js";
 export type { ConductorErrorCode, Diagnostic } from "./errors.js";
 export { ConductorError, formatDiagnostics } from "./errors.js";
 export { type CoreNodesOptions, createCoreNodes } from "./nodes/index.js";

@@ -20,6 +20,8 @@ export interface RuntimeUnderTest {
   capabilities: Capabilities;
   /** The error type `conformance.throw` produces in this language. */
   thrownType: string;
+  /** The program the conformance kit starts (what `runtimes.<name>.command` would say), for child runtimes. */
+  command?: string[];
 }
 
 const repo = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
@@ -38,6 +40,7 @@ export const runtimesUnderTest: RuntimeUnderTest[] = [
     spec: { kind: "node", modules: [repo("test/conformance/kitchen-sink.ts")] },
     capabilities: { crash: true, print: true, exactIntegers: false },
     thrownType: "TypeError",
+    command: [process.execPath, repo("runtimes/node/dist/main.js"), repo("test/conformance/kitchen-sink.ts")],
   },
   {
     name: "python",
@@ -50,6 +53,13 @@ export const runtimesUnderTest: RuntimeUnderTest[] = [
     },
     capabilities: { crash: true, print: true, exactIntegers: true },
     thrownType: "ValueError",
+    command: [
+      repo("runtimes/python/.venv/bin/python"),
+      "-m",
+      "conductor_runtime",
+      "--module",
+      "conductor_runtime.conformance",
+    ],
   },
   {
     name: "rust",
@@ -57,6 +67,7 @@ export const runtimesUnderTest: RuntimeUnderTest[] = [
     spec: { kind: "rust", package: repo("runtimes/rust"), binary: "conductor-conformance-runtime" },
     capabilities: { crash: true, print: true, exactIntegers: true },
     thrownType: "error",
+    command: [repo("runtimes/rust/target/release/conductor-conformance-runtime")],
   },
 ];
 

@@ -99,10 +99,11 @@ export async function validateBlueprint(
       inputs: {},
       predecessors: [],
       successors: [],
-      timeoutMs: node.timeoutMs ?? 0,
+      timeoutMs: node.timeoutMs ?? nodeType.defaultTimeoutMs,
       policy: {
         ...(node.retry === undefined ? {} : { retry: node.retry }),
-        timeoutMs: node.timeoutMs ?? 0,
+        // The host applies the node type's default, so runtimes only honour Step.timeout_ms (docs/protocol.md §3.1).
+        timeoutMs: node.timeoutMs ?? nodeType.defaultTimeoutMs,
         heartbeatTimeoutMs: node.heartbeatTimeoutMs ?? 0,
         onError: node.onError ?? "fail",
         ...(node.when === undefined ? {} : { when: node.when }),

@@ -15,6 +15,7 @@ commands:
   setup                 prepare the project's runtimes (Python venvs, Rust builds) ahead of time
   schema                print the JSON Schema of the blueprint format (for editors)
   serve                 serve the API (gRPC, gRPC-Web, Connect), webhooks and the visual debugger
+  conformance -- <cmd>  check that a runtime program of any language speaks the runtime ABI (docs/conformance.md)
 
 options for every command:
   --project <dir>       the project directory (default: the nearest conductor.yaml above the blueprint or cwd)
@@ -124,6 +125,27 @@ the execution is alive and renews its lease, naming that process. --all resumes 
 
 Runs the execution's blueprint again with the same inputs, from <node> on: nodes that are not downstream of it
 reuse their recorded results. Starts a new execution.
+`,
+  conformance: `usage: conductor conformance [--json] [--only <id>] [--name <runtime>] [--patience <ms>] -- <command…>
+
+Starts the runtime program <command…> the way the host does (docs/protocol.md) and drives it directly over
+the runtime ABI: its handshake line, cookie and token checks, Handshake, ListNodeTypes and the conformance.*
+node types, ValidateConfig, Execute with one and several steps, every kind of value, concurrency up to and
+beyond max_concurrency, Cancel, timeouts, Drain, Shutdown, stdin, signals, and fields in any order on the wire.
+Prints a line per check (what was expected and what was found when it fails) and "N passed, M failed";
+exits 0 when every check passed, 1 when one failed.
+
+options:
+  --only <id>           run only the checks whose id starts with this (repeatable, or comma-separated)
+  --list                list the checks and exit
+  --name <runtime>      CONDUCTOR_RUNTIME_NAME to start it with (default kit)
+  --patience <ms>       how long to wait for what a runtime should do at once (default 10000)
+  --json                print the report as JSON
+
+examples:
+  conductor conformance -- python -m conductor_runtime --module conductor_runtime.conformance
+  conductor conformance --only cancel. -- ./target/release/my-runtime
+Docs: docs/conformance.md.
 `,
   schema: `usage: conductor schema
 

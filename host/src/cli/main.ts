@@ -41,6 +41,7 @@ const commands: Record<string, () => Promise<{ default: (context: CommandContext
   history: () => import("./history-command.js"),
   inspect: () => import("./inspect-command.js"),
   serve: () => import("./serve-command.js"),
+  conformance: () => import("./conformance-command.js"),
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -58,7 +59,9 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`conductor: unknown command "${name}"\n\n${helpText()}`);
     return EXIT.usage;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
+  // Arguments after `--` belong to another program (`conductor conformance -- <command…>`).
+  const own = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (own.includes("--help") || own.includes("-h")) {
     process.stdout.write(helpText(name));
     return EXIT.ok;
   }

@@ -194,6 +194,12 @@ class ChildRuntime implements RuntimeConnection {
     this.state = "closed";
     clearTimeout(this.restartTimer);
     const process = this.process;
+    if (this.options.attach !== undefined) {
+      // An attached runtime belongs to whoever started it (docs/protocol.md §1.6): closing the session cancels what
+      // it still runs, and the runtime stays up, without Drain or Shutdown, for the next run.
+      this.client?.close();
+      return;
+    }
     await this.client?.shutdown(2_000);
     if (process === undefined) return;
     process.closeStdin();

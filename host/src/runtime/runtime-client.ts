@@ -28,8 +28,12 @@ import {
 import type * as grpc from "@grpc/grpc-js";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 import { ConductorError } from "../errors.js";
+import { checkConfigAgainstSchema } from "./config-schema-check.js";
 
 type Grpc = typeof import("@grpc/grpc-js");
+
+/** grpc-js `status.UNIMPLEMENTED`, without loading grpc-js to name it. */
+const GRPC_UNIMPLEMENTED = 12;
 
 /** An invocation in flight on the session. */
 interface InFlight {
@@ -74,6 +78,8 @@ export class RuntimeClient {
   private readonly requests: SessionRequestWriter;
   private flushScheduled = false;
   private nextInvocationId = 1;
+  /** Whether the runtime implements ValidateConfig; undefined until it was first asked. */
+  private validatesConfig: boolean | undefined;
   private closed = false;
   description!: RuntimeDescription;
   nodeTypes: NodeType[] = [];
@@ -181,10 +187,23 @@ export class RuntimeClient {
   }
 
   async validateConfig(nodeType: string, config: Record<string, unknown>): Promise<ConfigDiagnostic[]> {
-    const response = await this.unary<ValidateConfigResponse>(
-      "validateConfig",
-      create(ValidateConfigRequestSchema, { nodeType, config: encodeJsonValue(config) }),
-    );
+    const described = this.nodeTypes.find((candidate) => candidate.type === nodeType);
+    if (this.validatesConfig === false && described !== undefined) {
+      return checkConfigAgainstSchema(described, config);
+    }
+    let response: ValidateConfigResponse;
+    try {
+      response = await this.unary<ValidateConfigResponse>(
+        "validateConfig",
+        create(ValidateConfigRequestSchema, { nodeType, config: encodeJsonValue(config) }),
+      );
+      this.validatesConfig = true;
+    } catch (error) {
+      // ValidateConfig is optional (docs/protocol.md §2): without it the host checks the config_schema itself.
+      if ((error as grpc.ServiceError).code !== GRPC_UNIMPLEMENTED || described === undefined) throw error;
+      this.validatesConfig = false;
+      return checkConfigAgainstSchema(described, config);
+    }
     return response.diagnostics.map((d) => ({
       path: d.path,
       message:

@@ -155,10 +155,36 @@ describe("createNodeRuntime()", () => {
       sink,
     );
     await done;
-    const failure = events[0]![2] as FailureInfo;
+    // The step began (started), then its input check failed it (docs/protocol.md §3.1).
+    expect(events.map((event) => event[0])).toEqual(["started", "failed"]);
+    const failure = events[1]![2] as FailureInfo;
     expect(failure.type).toBe("input.invalid");
     expect(failure.retryable).toBe(false);
     expect(failure.message).toBe('node "adder" (test.add): input "a": expected number, found string "three"');
+  });
+
+  it("fails a step given an input its node type does not declare, naming the port", async () => {
+    const { sink, events, done } = recorder();
+    runtime.execute(
+      invocation([
+        {
+          nodeId: "adder",
+          nodeType: "test.add",
+          attempt: 1,
+          config: {},
+          inputs: { a: { value: 1 }, b: { value: 2 }, c: { value: 3 } },
+          timeoutMs: 0,
+        },
+      ]),
+      sink,
+    );
+    await done;
+    expect(events.map((event) => event[0])).toEqual(["started", "failed"]);
+    expect(events[1]![2]).toMatchObject({
+      type: "input.invalid",
+      retryable: false,
+      message: 'node "adder" (test.add) has no input "c"; its inputs are: a, b',
+    });
   });
 
   it("reports a NodeFailure with its retryable flag, type and details", async () => {

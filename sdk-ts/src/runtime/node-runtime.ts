@@ -13,7 +13,7 @@ import type { NodeDefinition } from "../node/define-node.js";
 import { toJsonSchemaText } from "../node/value-schemas.js";
 import { type FailureInfo, failureInfoBrand, toFailureInfo } from "../protocol/failure.js";
 import type { InvocationRequest, InvocationSink, StepRequest } from "../protocol/invocation.js";
-import { toLive } from "../protocol/value-codec.js";
+import { toLive, ValueError } from "../protocol/value-codec.js";
 import { describeFound, describeIssues, issuePath, valueAt } from "./describe-issues.js";
 import { StepContext } from "./step-context.js";
 
@@ -276,11 +276,26 @@ class Invocation implements InvocationControl {
     const startedAt = performance.now();
     const elapsedUs = () => Math.round((performance.now() - startedAt) * 1000);
 
+    // started comes before the checks of inputs and config: a step that fails them was begun (docs/protocol.md §3.1).
+    sink.started(index);
     let input: Record<string, unknown>;
     let config: unknown;
     try {
       const raw: Record<string, unknown> = {};
       for (const port in step.inputs) {
+        if (!(port in definition.inputSchema.shape)) {
+          const known = Object.keys(definition.inputSchema.shape);
+          sink.failed(
+            index,
+            {
+              message: `${label} has no input "${port}"; its inputs are: ${known.join(", ") || "(none)"}`,
+              type: "input.invalid",
+              retryable: false,
+            },
+            elapsedUs(),
+          );
+          return undefined;
+        }
         const source = step.inputs[port]!;
         raw[port] = "step" in source ? outputs[source.step]![source.port] : toLive(source.value);
       }
@@ -290,21 +305,29 @@ class Invocation implements InvocationControl {
         sink.failed(
           index,
           invalid("config.invalid", label, parsedConfig.error.issues, "config", liveConfig),
-          0,
+          elapsedUs(),
         );
         return undefined;
       }
       config = parsedConfig.data;
       const parsedInput = definition.inputSchema.safeParse(raw);
       if (!parsedInput.success) {
-        sink.failed(index, invalid("input.invalid", label, parsedInput.error.issues, "input", raw), 0);
+        sink.failed(
+          index,
+          invalid("input.invalid", label, parsedInput.error.issues, "input", raw),
+          elapsedUs(),
+        );
         return undefined;
       }
       input = parsedInput.data;
     } catch (error) {
-      const failure = toFailureInfo(error);
+      // A blob that cannot be read is blob.corrupt, not a retryable error of the node (docs/protocol.md §3.4).
+      const failure: FailureInfo =
+        error instanceof ValueError
+          ? { message: error.message, type: error.type, retryable: false }
+          : toFailureInfo(error);
       failure.message = `${label}: ${failure.message}`;
-      sink.failed(index, failure, 0);
+      sink.failed(index, failure, elapsedUs());
       return undefined;
     }
 
@@ -318,8 +341,8 @@ class Invocation implements InvocationControl {
       index,
     );
     this.context = context;
-    sink.started(index);
-    const timeoutMs = step.timeoutMs > 0 ? step.timeoutMs : definition.timeoutMs;
+    // The host puts the node type's default_timeout_ms in the step when the blueprint sets none, so 0 means none.
+    const timeoutMs = step.timeoutMs;
     let result: unknown;
     try {
       const returned = definition.run(input, context);

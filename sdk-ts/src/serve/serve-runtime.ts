@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -72,9 +73,9 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
     .map((part) => Number.parseInt(part.trim(), 10))
     .filter((version) => Number.isInteger(version));
   const abi = hostVersions.find((version) => ABI_VERSIONS.includes(version)) ?? ABI_VERSIONS[0]!;
-  const maxMessageBytes = numberFrom(env[ENV.maxMessageBytes], DEFAULT_MAX_MESSAGE_BYTES);
+  const maxMessageBytes = numberFrom(env, ENV.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 1);
   const blobs: BlobOptions = {
-    inlineLimit: numberFrom(env[ENV.inlineLimit], DEFAULT_INLINE_LIMIT),
+    inlineLimit: numberFrom(env, ENV.inlineLimit, DEFAULT_INLINE_LIMIT, 0),
     blobDir: env[ENV.blobDir],
   };
 
@@ -106,11 +107,25 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
     await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
     resolveClosed();
   };
+  let exiting = false;
   const exitSoon = () => {
+    if (exiting) return;
+    exiting = true;
     setImmediate(() => {
-      server.forceShutdown();
-      resolveClosed();
-      process.exit(0);
+      // tryShutdown lets the answer to Shutdown reach the host before the process exits; a host that keeps its
+      // session open past a second gets the connection closed under it.
+      const exit = () => {
+        resolveClosed();
+        process.exit(0);
+      };
+      const force = setTimeout(() => {
+        server.forceShutdown();
+        exit();
+      }, 1_000);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        exit();
+      });
     });
   };
 
@@ -162,6 +177,8 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
   });
 
   const address = join(socketDir, `${runtimeName}.sock`);
+  // A socket file left by an earlier process of this runtime would make the bind fail (docs/protocol.md §1.1).
+  rmSync(address, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(`unix:${address}`, grpc.ServerCredentials.createInsecure(), (error) =>
       error ? reject(error) : resolve(),
@@ -220,6 +237,15 @@ function serveSession(
       const { request } = command;
       const id = request.invocationId;
       const sink = responses.sink(id, scheduleFlush);
+      if (invocations.has(id)) {
+        // The running invocation keeps its id and its events; only the new Execute is refused.
+        sink.rejected({
+          message: `invocation ${id} is already running in this session; each Execute needs an id of its own`,
+          type: "step.invalid",
+          retryable: false,
+        });
+        continue;
+      }
       if (isDraining()) {
         sink.rejected({
           message: "runtime is draining; it accepts no new invocations",
@@ -289,7 +315,16 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   return value;
 }
 
-function numberFrom(text: string | undefined, fallback: number): number {
-  const value = text === undefined ? Number.NaN : Number(text);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
+/** An optional whole-number variable: its default when unset; a malformed one exits 2, like a missing required one. */
+function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
+  const text = env[name];
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < minimum) {
+    process.stderr.write(
+      `${name} must be a whole number of at least ${minimum}, found "${text}"; the Conductor host sets it when it starts a runtime\n`,
+    );
+    process.exit(2);
+  }
+  return value;
 }

@@ -95,7 +95,7 @@ class Invocation:
         reader's turn of the loop, and costs no task (the hot path of chains of small nodes)."""
         for index, step in enumerate(self.execute.steps):
             definition = self.definitions[index]
-            if definition.executor != "inline" or step.timeout_ms or definition.default_timeout_ms:
+            if definition.executor != "inline" or step.timeout_ms:
                 return False
         return True
 
@@ -169,7 +169,8 @@ class Invocation:
         if self.cancel_reason is not None:
             run.fire(self.cancel_reason)
             return self._finish(run, started_ns, None, None)
-        timeout_ms = step.timeout_ms or definition.default_timeout_ms
+        # The host puts the node type's default_timeout_ms in the step when the blueprint sets none: 0 means none.
+        timeout_ms = step.timeout_ms
         timer = loop.call_later(timeout_ms / 1000, self._on_timeout, run) if timeout_ms else None
         result: _Result | None = None
         failure: pb.Failure | None = None
@@ -232,8 +233,7 @@ class Invocation:
             except Exception as error:  # noqa: BLE001 because an unencodable output is the node's failure
                 failure = failure_from_exception(error)  # setting `failed` below replaces `completed` (a oneof)
         if run.timed_out:
-            timeout_ms = run.step.timeout_ms or definition.default_timeout_ms
-            event.failed.failure.message = f"{definition.label(run.step)} timed out after {timeout_ms} ms"
+            event.failed.failure.message = f"{definition.label(run.step)} timed out after {run.step.timeout_ms} ms"
             event.failed.failure.type = "timeout"
             event.failed.failure.retryable = True
             event.failed.duration_us = duration_us

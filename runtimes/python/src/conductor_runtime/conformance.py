@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import BaseModel, Field, WithJsonSchema
@@ -30,7 +29,6 @@ PRODUCED_JSON: dict[str, Any] = {
     "list": [1, "two", 3.5],
     "nested": {"a": {"b": []}},
 }
-DEFAULT_LARGE_SIZE = 2 * 1024 * 1024
 
 
 @node("conformance.echo", output="value", title="Echo")
@@ -41,7 +39,7 @@ def echo(value: Any) -> Any:
 
 class ProduceConfig(BaseModel):
     kind: Literal["json", "bytes", "arrow", "large"]
-    size: int = Field(default=DEFAULT_LARGE_SIZE, ge=0, description="Bytes produced by kind 'large'.")
+    size: int = Field(default=0, ge=0, description="Bytes produced by kind 'large'.")
 
 
 @node("conformance.produce", output="value", title="Produce")
@@ -103,10 +101,9 @@ class SleepConfig(BaseModel):
 
 @node("conformance.sleep", output="slept_ms", title="Sleep", cancellable=True)
 def sleep(*, config: SleepConfig, ctx: Context) -> int:
-    """Sleeps ``ms`` milliseconds in a worker thread, returning at once when cancelled."""
-    started = time.monotonic()
+    """Sleeps ``ms`` milliseconds in a worker thread, returning at once when cancelled; returns ``ms``."""
     ctx.cancelled.wait(config.ms / 1000)
-    return round((time.monotonic() - started) * 1000)
+    return config.ms
 
 
 @node("conformance.report", output="done", title="Report", streaming=True)

@@ -48,6 +48,7 @@ pub(crate) async fn run_invocation(
             break;
         }
         outbox.push(index_u32, events::started());
+        let undeclared = undeclared_input(&*node, &step.node_id, &step.inputs);
         let scope = Arc::new(StepScope {
             invocation_id,
             index: index_u32,
@@ -60,7 +61,11 @@ pub(crate) async fn run_invocation(
             codec: runtime.codec.clone(),
         });
         let started_at = Instant::now();
-        let outcome = match resolve_inputs(&runtime, step.inputs, &outputs) {
+        let resolved = match undeclared {
+            Some(error) => Err(error),
+            None => resolve_inputs(&runtime, step.inputs, &outputs),
+        };
+        let outcome = match resolved {
             Ok(inputs) => {
                 run_step(
                     &*node,
@@ -102,6 +107,33 @@ pub(crate) async fn run_invocation(
         outbox.push(step, kind);
     }
     outbox.release();
+}
+
+/// An input for a port the node type does not declare fails the step as `input.invalid` (docs/protocol.md §3.1):
+/// because the host checks bindings against the declared ports, one can only come from a host bug, which must
+/// not pass silently.
+fn undeclared_input(
+    node: &dyn ErasedNode,
+    node_id: &str,
+    inputs: &HashMap<String, pb::Input>,
+) -> Option<NodeError> {
+    let declared = &node.info().node_type.inputs;
+    let mut undeclared: Vec<&String> = inputs
+        .keys()
+        .filter(|name| !declared.iter().any(|port| &port.name == *name))
+        .collect();
+    undeclared.sort();
+    let port = undeclared.first()?;
+    let known: Vec<&str> = declared.iter().map(|port| port.name.as_str()).collect();
+    Some(failures::input_invalid(format!(
+        "node \"{node_id}\" ({}) has no input \"{port}\"; its inputs are: {}",
+        node.info().node_type.r#type,
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )))
 }
 
 /// Gathers a step's input values: wire values are decoded (blobs read), earlier outputs shared as they are.

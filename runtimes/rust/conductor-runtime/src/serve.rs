@@ -73,7 +73,15 @@ pub async fn serve(registry: Registry) -> Result<std::convert::Infallible, Serve
         eprintln!("{}", started_by_hand(&registry));
         std::process::exit(2);
     }
-    let env = HostEnv::read()?;
+    let env = match HostEnv::read() {
+        Ok(env) => env,
+        // A variable of docs/protocol.md §1.1 missing or malformed: the one who started us must act, as for a
+        // missing cookie, so the same status 2.
+        Err(error) => {
+            eprintln!("conductor-runtime: {error}");
+            std::process::exit(2);
+        }
+    };
     let _ = tracing::subscriber::set_global_default(
         tracing_subscriber::registry().with(StepLogLayer::from_env()),
     );

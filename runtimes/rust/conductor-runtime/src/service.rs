@@ -62,10 +62,29 @@ impl RuntimeService for Service {
     ) -> Result<Response<pb::ValidateConfigResponse>, Status> {
         let request = request.into_inner();
         let Some(node) = self.runtime.registry.get(&request.node_type) else {
-            return Err(Status::not_found(format!(
-                "unknown node type \"{}\"; runtime \"{}\" does not serve it",
-                request.node_type, self.runtime.name
-            )));
+            // A diagnostic, not an error status: the host shows it under the node's config like any other.
+            let mut served: Vec<&str> = self
+                .runtime
+                .node_types
+                .node_types
+                .iter()
+                .map(|node_type| node_type.r#type.as_str())
+                .collect();
+            served.sort_unstable();
+            return Ok(Response::new(pb::ValidateConfigResponse {
+                diagnostics: vec![pb::Diagnostic {
+                    severity: pb::diagnostic::Severity::Error as i32,
+                    message: format!(
+                        "unknown node type \"{}\"; runtime \"{}\" serves: {}",
+                        request.node_type,
+                        self.runtime.name,
+                        served.join(", ")
+                    ),
+                    path: String::new(),
+                    expected: String::new(),
+                    found: request.node_type,
+                }],
+            }));
         };
         let diagnostics = node
             .validate_config(request.config.as_ref())

@@ -300,10 +300,10 @@ impl Node for Report {
     async fn run(&self, ctx: &Context, _: Empty, _: Empty) -> Result<ReportOutput, NodeError> {
         tracing::info!(n = 1, "hello from rust");
         ctx.progress(0.5, "half");
-        ctx.progress(1.0, "done");
         for item in 0..3 {
             ctx.emit("items", item)?;
         }
+        ctx.progress(1.0, "done");
         Ok(ReportOutput { done: true })
     }
 }
