@@ -6,7 +6,7 @@ import {
   RunExecutionResponseSchema,
 } from "@conductor/sdk/client";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { type LoadedBlueprint, loadBlueprintFile, parseBlueprint } from "../blueprint/load-blueprint.js";
+import { type LoadedBlueprint, loadBlueprintFile, parseBlueprintText } from "../blueprint/load-blueprint.js";
 import type { Conductor } from "../conductor.js";
 import { ConductorError, type Diagnostic } from "../errors.js";
 import type { ExecutionResult } from "../scheduler/execution.js";
@@ -169,7 +169,7 @@ async function loadChoice(starter: ExecutionStarter, choice: BlueprintChoice): P
     case "blueprintId":
       return loadBlueprintFile(await starter.locator.pathOf(choice.value));
     case "document":
-      return parseBlueprint(choice.value);
+      return parseBlueprintText(choice.value);
     default:
       throw new ConnectError(
         "no blueprint given: set blueprint_id (a blueprint of the project) or document (JSON or YAML text)",

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { parseBlueprint } from "../blueprint/load-blueprint.js";
+import { parseBlueprintText } from "../blueprint/load-blueprint.js";
 import type { Conductor, PreparedBlueprint } from "../conductor.js";
 import { ConductorError } from "../errors.js";
 import { type BlueprintLocator, createBlueprintLocator } from "./blueprint-locator.js";
@@ -63,7 +63,7 @@ export function createExecutionStarter(conductor: Conductor): ExecutionStarter {
         case "blueprintId":
           return prepareById(choice.value, true);
         case "document":
-          return conductor.prepare(parseBlueprint(choice.value));
+          return conductor.prepare(await parseBlueprintText(choice.value));
         default:
           throw new ConnectError(
             "no blueprint given: set blueprint_id (a blueprint of the project) or document (JSON or YAML text)",
