@@ -110,29 +110,27 @@ describe("core.shell", () => {
 
   it("kills the program when cancelled", async () => {
     const started = startNode(shell, {
-      config: { command: ["sh", "-c", "echo $$; exec sleep 5"], stream: true },
+      config: { command: ["sh", "-c", "echo $$; exec sleep 60"], stream: true },
     });
     // The shell prints its pid, then exec turns it into sleep with the same pid.
     const pid = Number(await waitFor(() => started.run.chunks[0]?.value));
     expect(isAlive(pid)).toBe(true);
-    const cancelledAt = performance.now();
     started.control.cancel("user asked");
+    // The program sleeps a minute, past the test's time limit: the run ends only because the cancel killed it.
     const run = await started.done;
     expect(run.events).toEqual(["started", "chunk", "cancelled"]);
     expect(run.cancelled).toBe("user asked");
-    expect(performance.now() - cancelledAt).toBeLessThan(1_000);
     expect(isAlive(pid)).toBe(false);
   });
 
   it("fails with a retryable timeout when the program runs past timeoutMs", async () => {
-    const startedAt = performance.now();
-    const run = await runNode(shell, { config: { command: ["sleep", "5"], timeoutMs: 100 } });
+    // The program sleeps a minute, past the test's time limit: the run ends only because the timeout killed it.
+    const run = await runNode(shell, { config: { command: ["sleep", "60"], timeoutMs: 100 } });
     expect(run.failure).toMatchObject({
       type: "shell.timeout",
       retryable: true,
       message: 'command "sleep" timed out after 100 ms',
     });
-    expect(performance.now() - startedAt).toBeLessThan(2_000);
   });
 
   it("fails without retry when the program is killed by a signal", async () => {
