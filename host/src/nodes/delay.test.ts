@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { delay } from "./delay.js";
-import { outputsOf, runNode, runtimeFor, startNode } from "./testing/run-node.js";
+import { outputsOf, runtimeFor, startNode } from "./testing/run-node.js";
 
 describe("core.delay", () => {
   it("waits, then passes its value on", async () => {
