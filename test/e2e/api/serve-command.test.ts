@@ -81,13 +81,12 @@ describe("conductor serve", () => {
     const waiting = postJson(`${url}/hooks/long`, {});
     await new Promise((resolve) => setTimeout(resolve, 200));
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-    const stopAt = performance.now();
     child.kill("SIGTERM");
     const answer = await waiting;
     expect(answer.status).toBe(409);
     expect(answer.json.status).toBe("cancelled");
+    // 409 cancelled, not 200: the answer came from the stop, not from the execution running its minute out.
     expect(await exited).toBe(0);
-    expect(performance.now() - stopAt).toBeLessThan(5_000);
     expect(stderr).toContain("conductor serve: SIGTERM, shutting down");
     expect(stderr).toContain("conductor serve: stopped");
   });
