@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 
 import grpc
@@ -173,10 +172,9 @@ async def test_print_in_a_node_never_reaches_stdout(spawn: Spawn) -> None:
 
 def test_exits_when_stdin_reaches_eof(spawn: Spawn) -> None:
     runtime = spawn()
-    started = time.monotonic()
     runtime.close_stdin()
+    # `wait` gives up after 10 s: the runtime exits by itself, with 0.
     assert runtime.wait(10) == 0
-    assert time.monotonic() - started < 5
 
 
 async def test_shutdown_answers_then_exits_0(spawn: Spawn) -> None:
