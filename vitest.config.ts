@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// One vitest run, one project per suite: unit tests beside the code (the debugger's too), then conformance and
-// end-to-end.
+// One vitest run, one project per suite: unit tests beside the code (the debugger's too), then conformance,
+// end-to-end and fault tests.
 // Imports of the workspace packages prefer their "source" export condition; the CLI, the Node sidecar and the
 // end-to-end tests run the built code, so `tsc -b` runs first (npm test does); the end-to-end project re-bundles
 // the CLI from that build before it starts.
@@ -28,6 +28,18 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           globalSetup: ["test/e2e/bundle-cli.setup.ts"],
           testTimeout: 120_000,
+        },
+      },
+      {
+        // Faults on purpose: fuzzed blueprints, killed runtimes and hosts, abusive HTTP. Each file runs for a bounded
+        // time (a few minutes in all); a fuzz failure prints its seed (replay with FUZZ_SEED=<seed>).
+        ...shared,
+        test: {
+          name: "fault",
+          include: ["test/fault/**/*.test.ts"],
+          globalSetup: ["test/e2e/bundle-cli.setup.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
         },
       },
     ],

@@ -21,6 +21,10 @@ function formatMessage(issue: z.core.$ZodIssue, data: unknown): string {
   if (issue.code === "invalid_value" && at[0] === "conductor" && at.length === 1) {
     return "expected conductor: blueprint/v1 (the format version) at the top of the file";
   }
+  if (issue.code === "unrecognized_keys" && at.length === 0) {
+    const keys = issue.keys.map((key) => `"${key}"`).join(", ");
+    return `the blueprint has ${issue.keys.length === 1 ? "an unknown field" : "unknown fields"} ${keys} at its top; its fields are ${TOP_LEVEL_FIELDS}`;
+  }
   if (issue.code === "invalid_key") {
     const key = String(at[at.length - 1]);
     return `${nameKind(at)} "${key}" is not an identifier: expected letters, digits, _ and -, starting with a letter or _`;
@@ -37,6 +41,8 @@ function formatMessage(issue: z.core.$ZodIssue, data: unknown): string {
   }
   return describeSchemaIssue(issue);
 }
+
+const TOP_LEVEL_FIELDS = "conductor, id, title, description, inputs, outputs, nodes and ui";
 
 function nameKind(path: readonly PropertyKey[]): string {
   if (path.length === 2 && path[0] === "nodes") return "node id";

@@ -113,7 +113,7 @@ export function parseBlueprint(
       const where = line === undefined ? "" : ` (line ${line.line}, column ${line.col})`;
       return {
         path: "",
-        message: `${error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}${where}`,
+        message: `${lowercaseFirst(error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""))}${where}`,
       };
     });
     throw unreadable(source, diagnostics);
@@ -161,6 +161,11 @@ export function fromData(data: unknown, source = "<inline>"): LoadedBlueprint {
   }
   const id = parsed.data.id ?? (source === "<inline>" ? "blueprint" : basename(source).replace(/\..*$/, ""));
   return { id, source, document: parsed.data };
+}
+
+/** The yaml library's messages start with a capital; the host's are lowercase. */
+function lowercaseFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
 function unreadable(source: string, diagnostics: Diagnostic[]): ConductorError {
