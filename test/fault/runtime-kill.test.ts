@@ -48,7 +48,12 @@ describe("runtimes killed mid-node under load", () => {
               events.set(event.executionId, [...(events.get(event.executionId) ?? []), event]),
           },
         );
-        results.push(handle.result.then((result) => (finished.add(result.executionId), result)));
+        results.push(
+          handle.result.then((result) => {
+            finished.add(result.executionId);
+            return result;
+          }),
+        );
       }
       // Kill the runtime whose turn it is, in the middle of a node of an execution still running.
       const target = wave % 2 === 0 ? "python" : "node";
