@@ -31,7 +31,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file conductor/api/v1/api.proto.
  */
 export const file_conductor_api_v1_api: GenFile = /*@__PURE__*/
-  fileDesc("Chpjb25kdWN0b3IvYXBpL3YxL2FwaS5wcm90bxIQY29uZHVjdG9yLmFwaS52MSJ7ChVTdGFydEV4ZWN1dGlvblJlcXVlc3QSFgoMYmx1ZXByaW50X2lkGAEgASgJSAASEgoIZG9jdW1lbnQYAiABKAlIABITCgtpbnB1dHNfanNvbhgDIAEoCRIUCgxleGVjdXRpb25faWQYBCABKAlCCwoJYmx1ZXByaW50IkQKFlN0YXJ0RXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCSJ5ChNSdW5FeGVjdXRpb25SZXF1ZXN0EhYKDGJsdWVwcmludF9pZBgBIAEoCUgAEhIKCGRvY3VtZW50GAIgASgJSAASEwoLaW5wdXRzX2pzb24YAyABKAkSFAoMZXhlY3V0aW9uX2lkGAQgASgJQgsKCWJsdWVwcmludCLMAQoUUnVuRXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCRIxCgZzdGF0dXMYAyABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIUCgxvdXRwdXRzX2pzb24YBCABKAkSKgoHZmFpbHVyZRgFIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRITCgtkdXJhdGlvbl9tcxgGIAEoASJAChVXYXRjaEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoDSJJChZXYXRjaEV4ZWN1dGlvblJlc3BvbnNlEi8KBWV2ZW50GAEgASgLMiAuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25FdmVudCIrChNHZXRFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCSJGChRHZXRFeGVjdXRpb25SZXNwb25zZRIuCglleGVjdXRpb24YASABKAsyGy5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvbiJvChVMaXN0RXhlY3V0aW9uc1JlcXVlc3QSDQoFbGltaXQYASABKA0SFAoMYmx1ZXByaW50X2lkGAIgASgJEjEKBnN0YXR1cxgDIAEoDjIhLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3RhdHVzIlAKFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USNgoKZXhlY3V0aW9ucxgBIAMoCzIiLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3VtbWFyeSI+ChZDYW5jZWxFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLAoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIIpsBCgdGYWlsdXJlEg8KB21lc3NhZ2UYASABKAkSDAoEdHlwZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSFAoMZGV0YWlsc19qc29uGAQgASgJEg0KBXN0YWNrGAUgASgJEigKBWNhdXNlGAYgASgLMhkuY29uZHVjdG9yLmFwaS52MS5GYWlsdXJlEg8KB25vZGVfaWQYByABKAkikwIKEEV4ZWN1dGlvblN1bW1hcnkSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCRIxCgZzdGF0dXMYAyABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIuCgpzdGFydGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZHVyYXRpb25fbXMYBiABKAESKgoHZmFpbHVyZRgHIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZSLjAgoJRXhlY3V0aW9uEhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIUCgxibHVlcHJpbnRfaWQYAiABKAkSMQoGc3RhdHVzGAMgASgOMiEuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25TdGF0dXMSLgoKc3RhcnRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2R1cmF0aW9uX21zGAYgASgBEioKB2ZhaWx1cmUYByABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSEwoLaW5wdXRzX2pzb24YCCABKAkSFAoMb3V0cHV0c19qc29uGAkgASgJEioKBW5vZGVzGAogAygLMhsuY29uZHVjdG9yLmFwaS52MS5Ob2RlU3RhdGUikQMKCU5vZGVTdGF0ZRIPCgdub2RlX2lkGAEgASgJEiwKBnN0YXR1cxgCIAEoDjIcLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVN0YXR1cxIPCgdhdHRlbXB0GAMgASgNEg8KB3J1bnRpbWUYBCABKAkSLgoKc3RhcnRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2R1cmF0aW9uX21zGAcgASgBEhMKC2lucHV0c19qc29uGAggASgJEhQKDG91dHB1dHNfanNvbhgJIAEoCRIqCgdmYWlsdXJlGAogASgLMhkuY29uZHVjdG9yLmFwaS52MS5GYWlsdXJlEigKBGxvZ3MYCyADKAsyGi5jb25kdWN0b3IuYXBpLnYxLkxvZ0VudHJ5EiwKCHByb2dyZXNzGAwgASgLMhouY29uZHVjdG9yLmFwaS52MS5Qcm9ncmVzcyKDAQoITG9nRW50cnkSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBWxldmVsGAIgASgOMhouY29uZHVjdG9yLmFwaS52MS5Mb2dMZXZlbBIPCgdtZXNzYWdlGAMgASgJEhMKC2ZpZWxkc19qc29uGAQgASgJIi0KCFByb2dyZXNzEhAKCGZyYWN0aW9uGAEgASgBEg8KB21lc3NhZ2UYAiABKAkinAYKDkV4ZWN1dGlvbkV2ZW50EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRILCgNzZXEYAiABKA0SJgoCYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB25vZGVfaWQYBCABKAkSPwoRZXhlY3V0aW9uX3N0YXJ0ZWQYCiABKAsyIi5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXJ0ZWRIABIzCgtub2RlX3F1ZXVlZBgLIAEoCzIcLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVF1ZXVlZEgAEjUKDG5vZGVfc3RhcnRlZBgMIAEoCzIdLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVN0YXJ0ZWRIABItCghub2RlX2xvZxgNIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUxvZ0gAEjcKDW5vZGVfcHJvZ3Jlc3MYDiABKAsyHi5jb25kdWN0b3IuYXBpLnYxLk5vZGVQcm9ncmVzc0gAEjEKCm5vZGVfY2h1bmsYDyABKAsyGy5jb25kdWN0b3IuYXBpLnYxLk5vZGVDaHVua0gAEjkKDm5vZGVfaGVhcnRiZWF0GBAgASgLMh8uY29uZHVjdG9yLmFwaS52MS5Ob2RlSGVhcnRiZWF0SAASOQoObm9kZV9jb21wbGV0ZWQYESABKAsyHy5jb25kdWN0b3IuYXBpLnYxLk5vZGVDb21wbGV0ZWRIABIzCgtub2RlX2ZhaWxlZBgSIAEoCzIcLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUZhaWxlZEgAEjkKDm5vZGVfY2FuY2VsbGVkGBMgASgLMh8uY29uZHVjdG9yLmFwaS52MS5Ob2RlQ2FuY2VsbGVkSAASNQoMbm9kZV9za2lwcGVkGBQgASgLMh0uY29uZHVjdG9yLmFwaS52MS5Ob2RlU2tpcHBlZEgAEkEKEmV4ZWN1dGlvbl9maW5pc2hlZBgVIAEoCzIjLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uRmluaXNoZWRIAEIGCgRraW5kIk4KEEV4ZWN1dGlvblN0YXJ0ZWQSFAoMYmx1ZXByaW50X2lkGAEgASgJEhMKC2lucHV0c19qc29uGAIgASgJEg8KB3Jlc3VtZWQYAyABKAgiDAoKTm9kZVF1ZXVlZCJECgtOb2RlU3RhcnRlZBIPCgdhdHRlbXB0GAEgASgNEg8KB3J1bnRpbWUYAiABKAkSEwoLaW5wdXRzX2pzb24YAyABKAkiWgoHTm9kZUxvZxIpCgVsZXZlbBgBIAEoDjIaLmNvbmR1Y3Rvci5hcGkudjEuTG9nTGV2ZWwSDwoHbWVzc2FnZRgCIAEoCRITCgtmaWVsZHNfanNvbhgDIAEoCSIxCgxOb2RlUHJvZ3Jlc3MSEAoIZnJhY3Rpb24YASABKAESDwoHbWVzc2FnZRgCIAEoCSItCglOb2RlQ2h1bmsSDAoEcG9ydBgBIAEoCRISCgp2YWx1ZV9qc29uGAIgASgJIg8KDU5vZGVIZWFydGJlYXQiSgoNTm9kZUNvbXBsZXRlZBIUCgxvdXRwdXRzX2pzb24YASABKAkSEwoLZHVyYXRpb25fbXMYAiABKAESDgoGY2FjaGVkGAMgASgIIocBCgpOb2RlRmFpbGVkEioKB2ZhaWx1cmUYASABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSEwoLZHVyYXRpb25fbXMYAiABKAESDwoHYXR0ZW1wdBgDIAEoDRISCgp3aWxsX3JldHJ5GAQgASgIEhMKC3JldHJ5X2luX21zGAUgASgNIh8KDU5vZGVDYW5jZWxsZWQSDgoGcmVhc29uGAEgASgJIh0KC05vZGVTa2lwcGVkEg4KBnJlYXNvbhgBIAEoCSKdAQoRRXhlY3V0aW9uRmluaXNoZWQSMQoGc3RhdHVzGAEgASgOMiEuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25TdGF0dXMSFAoMb3V0cHV0c19qc29uGAIgASgJEioKB2ZhaWx1cmUYAyABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSEwoLZHVyYXRpb25fbXMYBCABKAEiJwoUTGlzdE5vZGVUeXBlc1JlcXVlc3QSDwoHcnVudGltZRgBIAEoCSJHChVMaXN0Tm9kZVR5cGVzUmVzcG9uc2USLgoKbm9kZV90eXBlcxgBIAMoCzIaLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVR5cGUipQIKCE5vZGVUeXBlEgwKBHR5cGUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIPCgdydW50aW1lGAMgASgJEhAKCGxhbmd1YWdlGAQgASgJEg0KBXRpdGxlGAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEhoKEmNvbmZpZ19zY2hlbWFfanNvbhgHIAEoCRImCgZpbnB1dHMYCCADKAsyFi5jb25kdWN0b3IuYXBpLnYxLlBvcnQSJwoHb3V0cHV0cxgJIAMoCzIWLmNvbmR1Y3Rvci5hcGkudjEuUG9ydBIqCgVmbGFncxgKIAEoCzIbLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUZsYWdzEhoKEmRlZmF1bHRfdGltZW91dF9tcxgLIAEoDSJQCgRQb3J0EgwKBG5hbWUYASABKAkSEwoLc2NoZW1hX2pzb24YAiABKAkSEAoIcmVxdWlyZWQYAyABKAgSEwoLZGVzY3JpcHRpb24YBCABKAkiXgoJTm9kZUZsYWdzEhIKCmlkZW1wb3RlbnQYASABKAgSEwoLY2FuY2VsbGFibGUYAiABKAgSEQoJc3RyZWFtaW5nGAMgASgIEhUKDWRldGVybWluaXN0aWMYBCABKAgiUwoYVmFsaWRhdGVCbHVlcHJpbnRSZXF1ZXN0EhYKDGJsdWVwcmludF9pZBgBIAEoCUgAEhIKCGRvY3VtZW50GAIgASgJSABCCwoJYmx1ZXByaW50Il0KGVZhbGlkYXRlQmx1ZXByaW50UmVzcG9uc2USDQoFdmFsaWQYASABKAgSMQoLZGlhZ25vc3RpY3MYAiADKAsyHC5jb25kdWN0b3IuYXBpLnYxLkRpYWdub3N0aWMiPwoKRGlhZ25vc3RpYxIMCgRwYXRoGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEgoKc3VnZ2VzdGlvbhgDIAEoCSJACgtEaWFnbm9zdGljcxIxCgtkaWFnbm9zdGljcxgBIAMoCzIcLmNvbmR1Y3Rvci5hcGkudjEuRGlhZ25vc3RpYyIXChVMaXN0Qmx1ZXByaW50c1JlcXVlc3QiUAoWTGlzdEJsdWVwcmludHNSZXNwb25zZRI2CgpibHVlcHJpbnRzGAEgAygLMiIuY29uZHVjdG9yLmFwaS52MS5CbHVlcHJpbnRTdW1tYXJ5IlAKEEJsdWVwcmludFN1bW1hcnkSCgoCaWQYASABKAkSDAoEcGF0aBgCIAEoCRINCgV0aXRsZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCSIrChNHZXRCbHVlcHJpbnRSZXF1ZXN0EhQKDGJsdWVwcmludF9pZBgBIAEoCSJGChRHZXRCbHVlcHJpbnRSZXNwb25zZRIuCglibHVlcHJpbnQYASABKAsyGy5jb25kdWN0b3IuYXBpLnYxLkJsdWVwcmludCKqAgoJQmx1ZXByaW50EgoKAmlkGAEgASgJEgwKBHBhdGgYAiABKAkSDQoFdGl0bGUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSFQoNZG9jdW1lbnRfanNvbhgFIAEoCRIwCgZpbnB1dHMYBiADKAsyIC5jb25kdWN0b3IuYXBpLnYxLkJsdWVwcmludElucHV0EjIKB291dHB1dHMYByADKAsyIS5jb25kdWN0b3IuYXBpLnYxLkJsdWVwcmludE91dHB1dBIvCgVncmFwaBgIIAEoCzIgLmNvbmR1Y3Rvci5hcGkudjEuQmx1ZXByaW50R3JhcGgSMQoLZGlhZ25vc3RpY3MYCSADKAsyHC5jb25kdWN0b3IuYXBpLnYxLkRpYWdub3N0aWMicAoOQmx1ZXByaW50SW5wdXQSDAoEbmFtZRgBIAEoCRITCgtzY2hlbWFfanNvbhgCIAEoCRIUCgxkZWZhdWx0X2pzb24YAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEAoIcmVxdWlyZWQYBSABKAgiQgoPQmx1ZXByaW50T3V0cHV0EgwKBG5hbWUYASABKAkSDAoEZnJvbRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSJoCg5CbHVlcHJpbnRHcmFwaBIqCgVub2RlcxgBIAMoCzIbLmNvbmR1Y3Rvci5hcGkudjEuR3JhcGhOb2RlEioKBWVkZ2VzGAIgAygLMhsuY29uZHVjdG9yLmFwaS52MS5HcmFwaEVkZ2Ui1gEKCUdyYXBoTm9kZRIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEg8KB3J1bnRpbWUYAyABKAkSDQoFdGl0bGUYBCABKAkSEwoLZGVzY3JpcHRpb24YBSABKAkSJgoGaW5wdXRzGAYgAygLMhYuY29uZHVjdG9yLmFwaS52MS5Qb3J0EicKB291dHB1dHMYByADKAsyFi5jb25kdWN0b3IuYXBpLnYxLlBvcnQSGwoTbGl0ZXJhbF9pbnB1dHNfanNvbhgIIAEoCRIMCgRyb2xlGAkgASgJIlMKCUdyYXBoRWRnZRIRCglmcm9tX25vZGUYASABKAkSEQoJZnJvbV9wb3J0GAIgASgJEg8KB3RvX25vZGUYAyABKAkSDwoHdG9fcG9ydBgEIAEoCSquAQoPRXhlY3V0aW9uU3RhdHVzEiAKHEVYRUNVVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIcChhFWEVDVVRJT05fU1RBVFVTX1JVTk5JTkcQARIeChpFWEVDVVRJT05fU1RBVFVTX0NPTVBMRVRFRBACEhsKF0VYRUNVVElPTl9TVEFUVVNfRkFJTEVEEAMSHgoaRVhFQ1VUSU9OX1NUQVRVU19DQU5DRUxMRUQQBCryAQoKTm9kZVN0YXR1cxIbChdOT0RFX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE05PREVfU1RBVFVTX1BFTkRJTkcQARIWChJOT0RFX1NUQVRVU19RVUVVRUQQAhIXChNOT0RFX1NUQVRVU19SVU5OSU5HEAMSGQoVTk9ERV9TVEFUVVNfQ09NUExFVEVEEAQSFgoSTk9ERV9TVEFUVVNfRkFJTEVEEAUSGQoVTk9ERV9TVEFUVVNfQ0FOQ0VMTEVEEAYSFwoTTk9ERV9TVEFUVVNfU0tJUFBFRBAHEhYKEk5PREVfU1RBVFVTX0NBQ0hFRBAIKncKCExvZ0xldmVsEhkKFUxPR19MRVZFTF9VTlNQRUNJRklFRBAAEhMKD0xPR19MRVZFTF9ERUJVRxABEhIKDkxPR19MRVZFTF9JTkZPEAISEgoOTE9HX0xFVkVMX1dBUk4QAxITCg9MT0dfTEVWRUxfRVJST1IQBDL9BwoQQ29uZHVjdG9yU2VydmljZRJjCg5TdGFydEV4ZWN1dGlvbhInLmNvbmR1Y3Rvci5hcGkudjEuU3RhcnRFeGVjdXRpb25SZXF1ZXN0GiguY29uZHVjdG9yLmFwaS52MS5TdGFydEV4ZWN1dGlvblJlc3BvbnNlEl0KDFJ1bkV4ZWN1dGlvbhIlLmNvbmR1Y3Rvci5hcGkudjEuUnVuRXhlY3V0aW9uUmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuUnVuRXhlY3V0aW9uUmVzcG9uc2USZQoOV2F0Y2hFeGVjdXRpb24SJy5jb25kdWN0b3IuYXBpLnYxLldhdGNoRXhlY3V0aW9uUmVxdWVzdBooLmNvbmR1Y3Rvci5hcGkudjEuV2F0Y2hFeGVjdXRpb25SZXNwb25zZTABEl0KDEdldEV4ZWN1dGlvbhIlLmNvbmR1Y3Rvci5hcGkudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USYwoOTGlzdEV4ZWN1dGlvbnMSJy5jb25kdWN0b3IuYXBpLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBooLmNvbmR1Y3Rvci5hcGkudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJmCg9DYW5jZWxFeGVjdXRpb24SKC5jb25kdWN0b3IuYXBpLnYxLkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QaKS5jb25kdWN0b3IuYXBpLnYxLkNhbmNlbEV4ZWN1dGlvblJlc3BvbnNlEmAKDUxpc3ROb2RlVHlwZXMSJi5jb25kdWN0b3IuYXBpLnYxLkxpc3ROb2RlVHlwZXNSZXF1ZXN0GicuY29uZHVjdG9yLmFwaS52MS5MaXN0Tm9kZVR5cGVzUmVzcG9uc2USbAoRVmFsaWRhdGVCbHVlcHJpbnQSKi5jb25kdWN0b3IuYXBpLnYxLlZhbGlkYXRlQmx1ZXByaW50UmVxdWVzdBorLmNvbmR1Y3Rvci5hcGkudjEuVmFsaWRhdGVCbHVlcHJpbnRSZXNwb25zZRJjCg5MaXN0Qmx1ZXByaW50cxInLmNvbmR1Y3Rvci5hcGkudjEuTGlzdEJsdWVwcmludHNSZXF1ZXN0GiguY29uZHVjdG9yLmFwaS52MS5MaXN0Qmx1ZXByaW50c1Jlc3BvbnNlEl0KDEdldEJsdWVwcmludBIlLmNvbmR1Y3Rvci5hcGkudjEuR2V0Qmx1ZXByaW50UmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuR2V0Qmx1ZXByaW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chpjb25kdWN0b3IvYXBpL3YxL2FwaS5wcm90bxIQY29uZHVjdG9yLmFwaS52MSJ7ChVTdGFydEV4ZWN1dGlvblJlcXVlc3QSFgoMYmx1ZXByaW50X2lkGAEgASgJSAASEgoIZG9jdW1lbnQYAiABKAlIABITCgtpbnB1dHNfanNvbhgDIAEoCRIUCgxleGVjdXRpb25faWQYBCABKAlCCwoJYmx1ZXByaW50IkQKFlN0YXJ0RXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCSJ5ChNSdW5FeGVjdXRpb25SZXF1ZXN0EhYKDGJsdWVwcmludF9pZBgBIAEoCUgAEhIKCGRvY3VtZW50GAIgASgJSAASEwoLaW5wdXRzX2pzb24YAyABKAkSFAoMZXhlY3V0aW9uX2lkGAQgASgJQgsKCWJsdWVwcmludCLMAQoUUnVuRXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCRIxCgZzdGF0dXMYAyABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIUCgxvdXRwdXRzX2pzb24YBCABKAkSKgoHZmFpbHVyZRgFIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRITCgtkdXJhdGlvbl9tcxgGIAEoASJAChVXYXRjaEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoDSJJChZXYXRjaEV4ZWN1dGlvblJlc3BvbnNlEi8KBWV2ZW50GAEgASgLMiAuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25FdmVudCIrChNHZXRFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCSJGChRHZXRFeGVjdXRpb25SZXNwb25zZRIuCglleGVjdXRpb24YASABKAsyGy5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvbiJvChVMaXN0RXhlY3V0aW9uc1JlcXVlc3QSDQoFbGltaXQYASABKA0SFAoMYmx1ZXByaW50X2lkGAIgASgJEjEKBnN0YXR1cxgDIAEoDjIhLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3RhdHVzIlAKFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USNgoKZXhlY3V0aW9ucxgBIAMoCzIiLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3VtbWFyeSI+ChZDYW5jZWxFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLAoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIIpsBCgdGYWlsdXJlEg8KB21lc3NhZ2UYASABKAkSDAoEdHlwZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSFAoMZGV0YWlsc19qc29uGAQgASgJEg0KBXN0YWNrGAUgASgJEigKBWNhdXNlGAYgASgLMhkuY29uZHVjdG9yLmFwaS52MS5GYWlsdXJlEg8KB25vZGVfaWQYByABKAkikwIKEEV4ZWN1dGlvblN1bW1hcnkSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCRIxCgZzdGF0dXMYAyABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIuCgpzdGFydGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZHVyYXRpb25fbXMYBiABKAESKgoHZmFpbHVyZRgHIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZSLjAgoJRXhlY3V0aW9uEhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIUCgxibHVlcHJpbnRfaWQYAiABKAkSMQoGc3RhdHVzGAMgASgOMiEuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25TdGF0dXMSLgoKc3RhcnRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2R1cmF0aW9uX21zGAYgASgBEioKB2ZhaWx1cmUYByABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSEwoLaW5wdXRzX2pzb24YCCABKAkSFAoMb3V0cHV0c19qc29uGAkgASgJEioKBW5vZGVzGAogAygLMhsuY29uZHVjdG9yLmFwaS52MS5Ob2RlU3RhdGUikQMKCU5vZGVTdGF0ZRIPCgdub2RlX2lkGAEgASgJEiwKBnN0YXR1cxgCIAEoDjIcLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVN0YXR1cxIPCgdhdHRlbXB0GAMgASgNEg8KB3J1bnRpbWUYBCABKAkSLgoKc3RhcnRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2R1cmF0aW9uX21zGAcgASgBEhMKC2lucHV0c19qc29uGAggASgJEhQKDG91dHB1dHNfanNvbhgJIAEoCRIqCgdmYWlsdXJlGAogASgLMhkuY29uZHVjdG9yLmFwaS52MS5GYWlsdXJlEigKBGxvZ3MYCyADKAsyGi5jb25kdWN0b3IuYXBpLnYxLkxvZ0VudHJ5EiwKCHByb2dyZXNzGAwgASgLMhouY29uZHVjdG9yLmFwaS52MS5Qcm9ncmVzcyKDAQoITG9nRW50cnkSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBWxldmVsGAIgASgOMhouY29uZHVjdG9yLmFwaS52MS5Mb2dMZXZlbBIPCgdtZXNzYWdlGAMgASgJEhMKC2ZpZWxkc19qc29uGAQgASgJIi0KCFByb2dyZXNzEhAKCGZyYWN0aW9uGAEgASgBEg8KB21lc3NhZ2UYAiABKAkinAYKDkV4ZWN1dGlvbkV2ZW50EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRILCgNzZXEYAiABKA0SJgoCYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB25vZGVfaWQYBCABKAkSPwoRZXhlY3V0aW9uX3N0YXJ0ZWQYCiABKAsyIi5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXJ0ZWRIABIzCgtub2RlX3F1ZXVlZBgLIAEoCzIcLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVF1ZXVlZEgAEjUKDG5vZGVfc3RhcnRlZBgMIAEoCzIdLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVN0YXJ0ZWRIABItCghub2RlX2xvZxgNIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUxvZ0gAEjcKDW5vZGVfcHJvZ3Jlc3MYDiABKAsyHi5jb25kdWN0b3IuYXBpLnYxLk5vZGVQcm9ncmVzc0gAEjEKCm5vZGVfY2h1bmsYDyABKAsyGy5jb25kdWN0b3IuYXBpLnYxLk5vZGVDaHVua0gAEjkKDm5vZGVfaGVhcnRiZWF0GBAgASgLMh8uY29uZHVjdG9yLmFwaS52MS5Ob2RlSGVhcnRiZWF0SAASOQoObm9kZV9jb21wbGV0ZWQYESABKAsyHy5jb25kdWN0b3IuYXBpLnYxLk5vZGVDb21wbGV0ZWRIABIzCgtub2RlX2ZhaWxlZBgSIAEoCzIcLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUZhaWxlZEgAEjkKDm5vZGVfY2FuY2VsbGVkGBMgASgLMh8uY29uZHVjdG9yLmFwaS52MS5Ob2RlQ2FuY2VsbGVkSAASNQoMbm9kZV9za2lwcGVkGBQgASgLMh0uY29uZHVjdG9yLmFwaS52MS5Ob2RlU2tpcHBlZEgAEkEKEmV4ZWN1dGlvbl9maW5pc2hlZBgVIAEoCzIjLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uRmluaXNoZWRIAEIGCgRraW5kIk4KEEV4ZWN1dGlvblN0YXJ0ZWQSFAoMYmx1ZXByaW50X2lkGAEgASgJEhMKC2lucHV0c19qc29uGAIgASgJEg8KB3Jlc3VtZWQYAyABKAgiDAoKTm9kZVF1ZXVlZCJECgtOb2RlU3RhcnRlZBIPCgdhdHRlbXB0GAEgASgNEg8KB3J1bnRpbWUYAiABKAkSEwoLaW5wdXRzX2pzb24YAyABKAkiWgoHTm9kZUxvZxIpCgVsZXZlbBgBIAEoDjIaLmNvbmR1Y3Rvci5hcGkudjEuTG9nTGV2ZWwSDwoHbWVzc2FnZRgCIAEoCRITCgtmaWVsZHNfanNvbhgDIAEoCSIxCgxOb2RlUHJvZ3Jlc3MSEAoIZnJhY3Rpb24YASABKAESDwoHbWVzc2FnZRgCIAEoCSItCglOb2RlQ2h1bmsSDAoEcG9ydBgBIAEoCRISCgp2YWx1ZV9qc29uGAIgASgJIg8KDU5vZGVIZWFydGJlYXQiSgoNTm9kZUNvbXBsZXRlZBIUCgxvdXRwdXRzX2pzb24YASABKAkSEwoLZHVyYXRpb25fbXMYAiABKAESDgoGY2FjaGVkGAMgASgIIocBCgpOb2RlRmFpbGVkEioKB2ZhaWx1cmUYASABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSEwoLZHVyYXRpb25fbXMYAiABKAESDwoHYXR0ZW1wdBgDIAEoDRISCgp3aWxsX3JldHJ5GAQgASgIEhMKC3JldHJ5X2luX21zGAUgASgNIh8KDU5vZGVDYW5jZWxsZWQSDgoGcmVhc29uGAEgASgJIh0KC05vZGVTa2lwcGVkEg4KBnJlYXNvbhgBIAEoCSKdAQoRRXhlY3V0aW9uRmluaXNoZWQSMQoGc3RhdHVzGAEgASgOMiEuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25TdGF0dXMSFAoMb3V0cHV0c19qc29uGAIgASgJEioKB2ZhaWx1cmUYAyABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSEwoLZHVyYXRpb25fbXMYBCABKAEiRgoLVmFsdWVIYW5kbGUSCwoDcmVmGAEgASgJEgwKBHR5cGUYAiABKAkSDAoEc2l6ZRgDIAEoBBIOCgZzaGEyNTYYBCABKAkiHwoQUmVhZFZhbHVlUmVxdWVzdBILCgNyZWYYASABKAkiUQoRUmVhZFZhbHVlUmVzcG9uc2USLQoGaGFuZGxlGAEgASgLMh0uY29uZHVjdG9yLmFwaS52MS5WYWx1ZUhhbmRsZRINCgVjaHVuaxgCIAEoDCIxChJVcGxvYWRWYWx1ZVJlcXVlc3QSDAoEdHlwZRgBIAEoCRINCgVjaHVuaxgCIAEoDCJEChNVcGxvYWRWYWx1ZVJlc3BvbnNlEi0KBmhhbmRsZRgBIAEoCzIdLmNvbmR1Y3Rvci5hcGkudjEuVmFsdWVIYW5kbGUiJwoUTGlzdE5vZGVUeXBlc1JlcXVlc3QSDwoHcnVudGltZRgBIAEoCSJHChVMaXN0Tm9kZVR5cGVzUmVzcG9uc2USLgoKbm9kZV90eXBlcxgBIAMoCzIaLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVR5cGUipQIKCE5vZGVUeXBlEgwKBHR5cGUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIPCgdydW50aW1lGAMgASgJEhAKCGxhbmd1YWdlGAQgASgJEg0KBXRpdGxlGAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEhoKEmNvbmZpZ19zY2hlbWFfanNvbhgHIAEoCRImCgZpbnB1dHMYCCADKAsyFi5jb25kdWN0b3IuYXBpLnYxLlBvcnQSJwoHb3V0cHV0cxgJIAMoCzIWLmNvbmR1Y3Rvci5hcGkudjEuUG9ydBIqCgVmbGFncxgKIAEoCzIbLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUZsYWdzEhoKEmRlZmF1bHRfdGltZW91dF9tcxgLIAEoDSJQCgRQb3J0EgwKBG5hbWUYASABKAkSEwoLc2NoZW1hX2pzb24YAiABKAkSEAoIcmVxdWlyZWQYAyABKAgSEwoLZGVzY3JpcHRpb24YBCABKAkiXgoJTm9kZUZsYWdzEhIKCmlkZW1wb3RlbnQYASABKAgSEwoLY2FuY2VsbGFibGUYAiABKAgSEQoJc3RyZWFtaW5nGAMgASgIEhUKDWRldGVybWluaXN0aWMYBCABKAgiUwoYVmFsaWRhdGVCbHVlcHJpbnRSZXF1ZXN0EhYKDGJsdWVwcmludF9pZBgBIAEoCUgAEhIKCGRvY3VtZW50GAIgASgJSABCCwoJYmx1ZXByaW50Il0KGVZhbGlkYXRlQmx1ZXByaW50UmVzcG9uc2USDQoFdmFsaWQYASABKAgSMQoLZGlhZ25vc3RpY3MYAiADKAsyHC5jb25kdWN0b3IuYXBpLnYxLkRpYWdub3N0aWMiPwoKRGlhZ25vc3RpYxIMCgRwYXRoGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEgoKc3VnZ2VzdGlvbhgDIAEoCSJACgtEaWFnbm9zdGljcxIxCgtkaWFnbm9zdGljcxgBIAMoCzIcLmNvbmR1Y3Rvci5hcGkudjEuRGlhZ25vc3RpYyIXChVMaXN0Qmx1ZXByaW50c1JlcXVlc3QiUAoWTGlzdEJsdWVwcmludHNSZXNwb25zZRI2CgpibHVlcHJpbnRzGAEgAygLMiIuY29uZHVjdG9yLmFwaS52MS5CbHVlcHJpbnRTdW1tYXJ5IlAKEEJsdWVwcmludFN1bW1hcnkSCgoCaWQYASABKAkSDAoEcGF0aBgCIAEoCRINCgV0aXRsZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCSIrChNHZXRCbHVlcHJpbnRSZXF1ZXN0EhQKDGJsdWVwcmludF9pZBgBIAEoCSJGChRHZXRCbHVlcHJpbnRSZXNwb25zZRIuCglibHVlcHJpbnQYASABKAsyGy5jb25kdWN0b3IuYXBpLnYxLkJsdWVwcmludCKqAgoJQmx1ZXByaW50EgoKAmlkGAEgASgJEgwKBHBhdGgYAiABKAkSDQoFdGl0bGUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSFQoNZG9jdW1lbnRfanNvbhgFIAEoCRIwCgZpbnB1dHMYBiADKAsyIC5jb25kdWN0b3IuYXBpLnYxLkJsdWVwcmludElucHV0EjIKB291dHB1dHMYByADKAsyIS5jb25kdWN0b3IuYXBpLnYxLkJsdWVwcmludE91dHB1dBIvCgVncmFwaBgIIAEoCzIgLmNvbmR1Y3Rvci5hcGkudjEuQmx1ZXByaW50R3JhcGgSMQoLZGlhZ25vc3RpY3MYCSADKAsyHC5jb25kdWN0b3IuYXBpLnYxLkRpYWdub3N0aWMicAoOQmx1ZXByaW50SW5wdXQSDAoEbmFtZRgBIAEoCRITCgtzY2hlbWFfanNvbhgCIAEoCRIUCgxkZWZhdWx0X2pzb24YAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEAoIcmVxdWlyZWQYBSABKAgiQgoPQmx1ZXByaW50T3V0cHV0EgwKBG5hbWUYASABKAkSDAoEZnJvbRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSJoCg5CbHVlcHJpbnRHcmFwaBIqCgVub2RlcxgBIAMoCzIbLmNvbmR1Y3Rvci5hcGkudjEuR3JhcGhOb2RlEioKBWVkZ2VzGAIgAygLMhsuY29uZHVjdG9yLmFwaS52MS5HcmFwaEVkZ2Ui1gEKCUdyYXBoTm9kZRIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEg8KB3J1bnRpbWUYAyABKAkSDQoFdGl0bGUYBCABKAkSEwoLZGVzY3JpcHRpb24YBSABKAkSJgoGaW5wdXRzGAYgAygLMhYuY29uZHVjdG9yLmFwaS52MS5Qb3J0EicKB291dHB1dHMYByADKAsyFi5jb25kdWN0b3IuYXBpLnYxLlBvcnQSGwoTbGl0ZXJhbF9pbnB1dHNfanNvbhgIIAEoCRIMCgRyb2xlGAkgASgJIlMKCUdyYXBoRWRnZRIRCglmcm9tX25vZGUYASABKAkSEQoJZnJvbV9wb3J0GAIgASgJEg8KB3RvX25vZGUYAyABKAkSDwoHdG9fcG9ydBgEIAEoCSquAQoPRXhlY3V0aW9uU3RhdHVzEiAKHEVYRUNVVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIcChhFWEVDVVRJT05fU1RBVFVTX1JVTk5JTkcQARIeChpFWEVDVVRJT05fU1RBVFVTX0NPTVBMRVRFRBACEhsKF0VYRUNVVElPTl9TVEFUVVNfRkFJTEVEEAMSHgoaRVhFQ1VUSU9OX1NUQVRVU19DQU5DRUxMRUQQBCryAQoKTm9kZVN0YXR1cxIbChdOT0RFX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE05PREVfU1RBVFVTX1BFTkRJTkcQARIWChJOT0RFX1NUQVRVU19RVUVVRUQQAhIXChNOT0RFX1NUQVRVU19SVU5OSU5HEAMSGQoVTk9ERV9TVEFUVVNfQ09NUExFVEVEEAQSFgoSTk9ERV9TVEFUVVNfRkFJTEVEEAUSGQoVTk9ERV9TVEFUVVNfQ0FOQ0VMTEVEEAYSFwoTTk9ERV9TVEFUVVNfU0tJUFBFRBAHEhYKEk5PREVfU1RBVFVTX0NBQ0hFRBAIKncKCExvZ0xldmVsEhkKFUxPR19MRVZFTF9VTlNQRUNJRklFRBAAEhMKD0xPR19MRVZFTF9ERUJVRxABEhIKDkxPR19MRVZFTF9JTkZPEAISEgoOTE9HX0xFVkVMX1dBUk4QAxITCg9MT0dfTEVWRUxfRVJST1IQBDKzCQoQQ29uZHVjdG9yU2VydmljZRJjCg5TdGFydEV4ZWN1dGlvbhInLmNvbmR1Y3Rvci5hcGkudjEuU3RhcnRFeGVjdXRpb25SZXF1ZXN0GiguY29uZHVjdG9yLmFwaS52MS5TdGFydEV4ZWN1dGlvblJlc3BvbnNlEl0KDFJ1bkV4ZWN1dGlvbhIlLmNvbmR1Y3Rvci5hcGkudjEuUnVuRXhlY3V0aW9uUmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuUnVuRXhlY3V0aW9uUmVzcG9uc2USZQoOV2F0Y2hFeGVjdXRpb24SJy5jb25kdWN0b3IuYXBpLnYxLldhdGNoRXhlY3V0aW9uUmVxdWVzdBooLmNvbmR1Y3Rvci5hcGkudjEuV2F0Y2hFeGVjdXRpb25SZXNwb25zZTABEl0KDEdldEV4ZWN1dGlvbhIlLmNvbmR1Y3Rvci5hcGkudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USYwoOTGlzdEV4ZWN1dGlvbnMSJy5jb25kdWN0b3IuYXBpLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBooLmNvbmR1Y3Rvci5hcGkudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJmCg9DYW5jZWxFeGVjdXRpb24SKC5jb25kdWN0b3IuYXBpLnYxLkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QaKS5jb25kdWN0b3IuYXBpLnYxLkNhbmNlbEV4ZWN1dGlvblJlc3BvbnNlEmAKDUxpc3ROb2RlVHlwZXMSJi5jb25kdWN0b3IuYXBpLnYxLkxpc3ROb2RlVHlwZXNSZXF1ZXN0GicuY29uZHVjdG9yLmFwaS52MS5MaXN0Tm9kZVR5cGVzUmVzcG9uc2USbAoRVmFsaWRhdGVCbHVlcHJpbnQSKi5jb25kdWN0b3IuYXBpLnYxLlZhbGlkYXRlQmx1ZXByaW50UmVxdWVzdBorLmNvbmR1Y3Rvci5hcGkudjEuVmFsaWRhdGVCbHVlcHJpbnRSZXNwb25zZRJjCg5MaXN0Qmx1ZXByaW50cxInLmNvbmR1Y3Rvci5hcGkudjEuTGlzdEJsdWVwcmludHNSZXF1ZXN0GiguY29uZHVjdG9yLmFwaS52MS5MaXN0Qmx1ZXByaW50c1Jlc3BvbnNlEl0KDEdldEJsdWVwcmludBIlLmNvbmR1Y3Rvci5hcGkudjEuR2V0Qmx1ZXByaW50UmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuR2V0Qmx1ZXByaW50UmVzcG9uc2USVgoJUmVhZFZhbHVlEiIuY29uZHVjdG9yLmFwaS52MS5SZWFkVmFsdWVSZXF1ZXN0GiMuY29uZHVjdG9yLmFwaS52MS5SZWFkVmFsdWVSZXNwb25zZTABElwKC1VwbG9hZFZhbHVlEiQuY29uZHVjdG9yLmFwaS52MS5VcGxvYWRWYWx1ZVJlcXVlc3QaJS5jb25kdWN0b3IuYXBpLnYxLlVwbG9hZFZhbHVlUmVzcG9uc2UoAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message conductor.api.v1.StartExecutionRequest
@@ -1090,6 +1090,142 @@ export const ExecutionFinishedSchema: GenMessage<ExecutionFinished> = /*@__PURE_
   messageDesc(file_conductor_api_v1_api, 30);
 
 /**
+ * ValueHandle names a value too large to travel inline. In a `*_json` field
+ * it appears in place of the value as
+ * {"$ref": "<ref>", "type": "<type>", "size": <bytes>, "sha256": "<hex>"}.
+ *
+ * @generated from message conductor.api.v1.ValueHandle
+ */
+export type ValueHandle = Message<"conductor.api.v1.ValueHandle"> & {
+  /**
+   * What to pass to ReadValue, e.g. "executions/<id>/outputs/<name>",
+   * "executions/<id>/inputs/<name>",
+   * "executions/<id>/nodes/<node>/outputs/<port>" or "uploads/<sha256>".
+   *
+   * @generated from field: string ref = 1;
+   */
+  ref: string;
+
+  /**
+   * "json" (UTF-8 JSON text), "bytes" or "table" (Arrow IPC stream format):
+   * how the bytes ReadValue streams are to be read.
+   *
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * The number of bytes ReadValue streams.
+   *
+   * @generated from field: uint64 size = 3;
+   */
+  size: bigint;
+
+  /**
+   * Lowercase hex SHA-256 of those bytes.
+   *
+   * @generated from field: string sha256 = 4;
+   */
+  sha256: string;
+};
+
+/**
+ * Describes the message conductor.api.v1.ValueHandle.
+ * Use `create(ValueHandleSchema)` to create a new message.
+ */
+export const ValueHandleSchema: GenMessage<ValueHandle> = /*@__PURE__*/
+  messageDesc(file_conductor_api_v1_api, 31);
+
+/**
+ * @generated from message conductor.api.v1.ReadValueRequest
+ */
+export type ReadValueRequest = Message<"conductor.api.v1.ReadValueRequest"> & {
+  /**
+   * The handle's ref.
+   *
+   * @generated from field: string ref = 1;
+   */
+  ref: string;
+};
+
+/**
+ * Describes the message conductor.api.v1.ReadValueRequest.
+ * Use `create(ReadValueRequestSchema)` to create a new message.
+ */
+export const ReadValueRequestSchema: GenMessage<ReadValueRequest> = /*@__PURE__*/
+  messageDesc(file_conductor_api_v1_api, 32);
+
+/**
+ * @generated from message conductor.api.v1.ReadValueResponse
+ */
+export type ReadValueResponse = Message<"conductor.api.v1.ReadValueResponse"> & {
+  /**
+   * Set in the first message only.
+   *
+   * @generated from field: conductor.api.v1.ValueHandle handle = 1;
+   */
+  handle?: ValueHandle | undefined;
+
+  /**
+   * The next bytes of the value (at most 1 MiB per message).
+   *
+   * @generated from field: bytes chunk = 2;
+   */
+  chunk: Uint8Array;
+};
+
+/**
+ * Describes the message conductor.api.v1.ReadValueResponse.
+ * Use `create(ReadValueResponseSchema)` to create a new message.
+ */
+export const ReadValueResponseSchema: GenMessage<ReadValueResponse> = /*@__PURE__*/
+  messageDesc(file_conductor_api_v1_api, 33);
+
+/**
+ * @generated from message conductor.api.v1.UploadValueRequest
+ */
+export type UploadValueRequest = Message<"conductor.api.v1.UploadValueRequest"> & {
+  /**
+   * "json", "bytes" or "table"; read from the first message. Default
+   * "bytes".
+   *
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * The next bytes of the value.
+   *
+   * @generated from field: bytes chunk = 2;
+   */
+  chunk: Uint8Array;
+};
+
+/**
+ * Describes the message conductor.api.v1.UploadValueRequest.
+ * Use `create(UploadValueRequestSchema)` to create a new message.
+ */
+export const UploadValueRequestSchema: GenMessage<UploadValueRequest> = /*@__PURE__*/
+  messageDesc(file_conductor_api_v1_api, 34);
+
+/**
+ * @generated from message conductor.api.v1.UploadValueResponse
+ */
+export type UploadValueResponse = Message<"conductor.api.v1.UploadValueResponse"> & {
+  /**
+   * @generated from field: conductor.api.v1.ValueHandle handle = 1;
+   */
+  handle?: ValueHandle | undefined;
+};
+
+/**
+ * Describes the message conductor.api.v1.UploadValueResponse.
+ * Use `create(UploadValueResponseSchema)` to create a new message.
+ */
+export const UploadValueResponseSchema: GenMessage<UploadValueResponse> = /*@__PURE__*/
+  messageDesc(file_conductor_api_v1_api, 35);
+
+/**
  * @generated from message conductor.api.v1.ListNodeTypesRequest
  */
 export type ListNodeTypesRequest = Message<"conductor.api.v1.ListNodeTypesRequest"> & {
@@ -1106,7 +1242,7 @@ export type ListNodeTypesRequest = Message<"conductor.api.v1.ListNodeTypesReques
  * Use `create(ListNodeTypesRequestSchema)` to create a new message.
  */
 export const ListNodeTypesRequestSchema: GenMessage<ListNodeTypesRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 31);
+  messageDesc(file_conductor_api_v1_api, 36);
 
 /**
  * @generated from message conductor.api.v1.ListNodeTypesResponse
@@ -1123,7 +1259,7 @@ export type ListNodeTypesResponse = Message<"conductor.api.v1.ListNodeTypesRespo
  * Use `create(ListNodeTypesResponseSchema)` to create a new message.
  */
 export const ListNodeTypesResponseSchema: GenMessage<ListNodeTypesResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 32);
+  messageDesc(file_conductor_api_v1_api, 37);
 
 /**
  * NodeType describes a kind of node a runtime serves.
@@ -1202,7 +1338,7 @@ export type NodeType = Message<"conductor.api.v1.NodeType"> & {
  * Use `create(NodeTypeSchema)` to create a new message.
  */
 export const NodeTypeSchema: GenMessage<NodeType> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 33);
+  messageDesc(file_conductor_api_v1_api, 38);
 
 /**
  * Port is a named, typed input or output of a node.
@@ -1240,7 +1376,7 @@ export type Port = Message<"conductor.api.v1.Port"> & {
  * Use `create(PortSchema)` to create a new message.
  */
 export const PortSchema: GenMessage<Port> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 34);
+  messageDesc(file_conductor_api_v1_api, 39);
 
 /**
  * @generated from message conductor.api.v1.NodeFlags
@@ -1272,7 +1408,7 @@ export type NodeFlags = Message<"conductor.api.v1.NodeFlags"> & {
  * Use `create(NodeFlagsSchema)` to create a new message.
  */
 export const NodeFlagsSchema: GenMessage<NodeFlags> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 35);
+  messageDesc(file_conductor_api_v1_api, 40);
 
 /**
  * @generated from message conductor.api.v1.ValidateBlueprintRequest
@@ -1303,7 +1439,7 @@ export type ValidateBlueprintRequest = Message<"conductor.api.v1.ValidateBluepri
  * Use `create(ValidateBlueprintRequestSchema)` to create a new message.
  */
 export const ValidateBlueprintRequestSchema: GenMessage<ValidateBlueprintRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 36);
+  messageDesc(file_conductor_api_v1_api, 41);
 
 /**
  * @generated from message conductor.api.v1.ValidateBlueprintResponse
@@ -1325,7 +1461,7 @@ export type ValidateBlueprintResponse = Message<"conductor.api.v1.ValidateBluepr
  * Use `create(ValidateBlueprintResponseSchema)` to create a new message.
  */
 export const ValidateBlueprintResponseSchema: GenMessage<ValidateBlueprintResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 37);
+  messageDesc(file_conductor_api_v1_api, 42);
 
 /**
  * Diagnostic is one problem found in a blueprint or in inputs.
@@ -1358,7 +1494,7 @@ export type Diagnostic = Message<"conductor.api.v1.Diagnostic"> & {
  * Use `create(DiagnosticSchema)` to create a new message.
  */
 export const DiagnosticSchema: GenMessage<Diagnostic> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 38);
+  messageDesc(file_conductor_api_v1_api, 43);
 
 /**
  * Diagnostics is attached to INVALID_ARGUMENT errors as an error detail.
@@ -1377,7 +1513,7 @@ export type Diagnostics = Message<"conductor.api.v1.Diagnostics"> & {
  * Use `create(DiagnosticsSchema)` to create a new message.
  */
 export const DiagnosticsSchema: GenMessage<Diagnostics> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 39);
+  messageDesc(file_conductor_api_v1_api, 44);
 
 /**
  * @generated from message conductor.api.v1.ListBlueprintsRequest
@@ -1390,7 +1526,7 @@ export type ListBlueprintsRequest = Message<"conductor.api.v1.ListBlueprintsRequ
  * Use `create(ListBlueprintsRequestSchema)` to create a new message.
  */
 export const ListBlueprintsRequestSchema: GenMessage<ListBlueprintsRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 40);
+  messageDesc(file_conductor_api_v1_api, 45);
 
 /**
  * @generated from message conductor.api.v1.ListBlueprintsResponse
@@ -1407,7 +1543,7 @@ export type ListBlueprintsResponse = Message<"conductor.api.v1.ListBlueprintsRes
  * Use `create(ListBlueprintsResponseSchema)` to create a new message.
  */
 export const ListBlueprintsResponseSchema: GenMessage<ListBlueprintsResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 41);
+  messageDesc(file_conductor_api_v1_api, 46);
 
 /**
  * @generated from message conductor.api.v1.BlueprintSummary
@@ -1441,7 +1577,7 @@ export type BlueprintSummary = Message<"conductor.api.v1.BlueprintSummary"> & {
  * Use `create(BlueprintSummarySchema)` to create a new message.
  */
 export const BlueprintSummarySchema: GenMessage<BlueprintSummary> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 42);
+  messageDesc(file_conductor_api_v1_api, 47);
 
 /**
  * @generated from message conductor.api.v1.GetBlueprintRequest
@@ -1458,7 +1594,7 @@ export type GetBlueprintRequest = Message<"conductor.api.v1.GetBlueprintRequest"
  * Use `create(GetBlueprintRequestSchema)` to create a new message.
  */
 export const GetBlueprintRequestSchema: GenMessage<GetBlueprintRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 43);
+  messageDesc(file_conductor_api_v1_api, 48);
 
 /**
  * @generated from message conductor.api.v1.GetBlueprintResponse
@@ -1475,7 +1611,7 @@ export type GetBlueprintResponse = Message<"conductor.api.v1.GetBlueprintRespons
  * Use `create(GetBlueprintResponseSchema)` to create a new message.
  */
 export const GetBlueprintResponseSchema: GenMessage<GetBlueprintResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 44);
+  messageDesc(file_conductor_api_v1_api, 49);
 
 /**
  * Blueprint is one blueprint of the project with what is needed to draw it.
@@ -1538,7 +1674,7 @@ export type Blueprint = Message<"conductor.api.v1.Blueprint"> & {
  * Use `create(BlueprintSchema)` to create a new message.
  */
 export const BlueprintSchema: GenMessage<Blueprint> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 45);
+  messageDesc(file_conductor_api_v1_api, 50);
 
 /**
  * @generated from message conductor.api.v1.BlueprintInput
@@ -1579,7 +1715,7 @@ export type BlueprintInput = Message<"conductor.api.v1.BlueprintInput"> & {
  * Use `create(BlueprintInputSchema)` to create a new message.
  */
 export const BlueprintInputSchema: GenMessage<BlueprintInput> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 46);
+  messageDesc(file_conductor_api_v1_api, 51);
 
 /**
  * @generated from message conductor.api.v1.BlueprintOutput
@@ -1608,7 +1744,7 @@ export type BlueprintOutput = Message<"conductor.api.v1.BlueprintOutput"> & {
  * Use `create(BlueprintOutputSchema)` to create a new message.
  */
 export const BlueprintOutputSchema: GenMessage<BlueprintOutput> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 47);
+  messageDesc(file_conductor_api_v1_api, 52);
 
 /**
  * BlueprintGraph is a blueprint as boxes and arrows. Blueprint inputs are
@@ -1634,7 +1770,7 @@ export type BlueprintGraph = Message<"conductor.api.v1.BlueprintGraph"> & {
  * Use `create(BlueprintGraphSchema)` to create a new message.
  */
 export const BlueprintGraphSchema: GenMessage<BlueprintGraph> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 48);
+  messageDesc(file_conductor_api_v1_api, 53);
 
 /**
  * @generated from message conductor.api.v1.GraphNode
@@ -1699,7 +1835,7 @@ export type GraphNode = Message<"conductor.api.v1.GraphNode"> & {
  * Use `create(GraphNodeSchema)` to create a new message.
  */
 export const GraphNodeSchema: GenMessage<GraphNode> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 49);
+  messageDesc(file_conductor_api_v1_api, 54);
 
 /**
  * @generated from message conductor.api.v1.GraphEdge
@@ -1731,7 +1867,7 @@ export type GraphEdge = Message<"conductor.api.v1.GraphEdge"> & {
  * Use `create(GraphEdgeSchema)` to create a new message.
  */
 export const GraphEdgeSchema: GenMessage<GraphEdge> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 50);
+  messageDesc(file_conductor_api_v1_api, 55);
 
 /**
  * ExecutionStatus is the state of an execution.
@@ -1985,6 +2121,30 @@ export const ConductorService: GenService<{
     methodKind: "unary";
     input: typeof GetBlueprintRequestSchema;
     output: typeof GetBlueprintResponseSchema;
+  },
+  /**
+   * ReadValue streams a value that a `*_json` field gives by handle (a value
+   * larger than the inline limit): first its ValueHandle, then its bytes in
+   * chunks.
+   *
+   * @generated from rpc conductor.api.v1.ConductorService.ReadValue
+   */
+  readValue: {
+    methodKind: "server_streaming";
+    input: typeof ReadValueRequestSchema;
+    output: typeof ReadValueResponseSchema;
+  },
+  /**
+   * UploadValue stores a large value sent in chunks and answers with its
+   * handle; pass {"$ref": "<ref>"} as an input in `inputs_json` to use it.
+   * Client streaming: gRPC clients, and Connect clients over HTTP/2.
+   *
+   * @generated from rpc conductor.api.v1.ConductorService.UploadValue
+   */
+  uploadValue: {
+    methodKind: "client_streaming";
+    input: typeof UploadValueRequestSchema;
+    output: typeof UploadValueResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_conductor_api_v1_api, 0);
