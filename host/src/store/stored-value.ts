@@ -2,14 +2,24 @@ import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { EncodedValue, encodeValue, isArrowTable, type Value, ValueSchema } from "@conductor/sdk/protocol";
+import {
+  BlobRef_Encoding,
+  EncodedValue,
+  encodeValue,
+  isArrowTable,
+  type Value,
+  ValueSchema,
+  writeBlob,
+} from "@conductor/sdk/protocol";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 
 /**
  * Turns events into JSON text for the journal and back. JSON values are stored as they are; values JSON cannot
  * hold (bytes, Arrow tables, values still in wire form) are stored as `{"$value": <base64 of the ABI Value>}`, and a
  * blob they reference is copied into the journal's blob directory first, because the host's blob directory does
- * not outlive the host.
+ * not outlive the host. A value larger than {@link BLOB_BYTES} (bytes, a long string, a value in wire form) is
+ * written once to the blob directory, named by its SHA-256, and referenced: the same 300 MB output in a node's
+ * completion and in the execution's result is one file, not two copies inside the journal's rows.
  */
 export class EventCodec {
   constructor(private readonly blobDir: string) {}
@@ -75,19 +85,34 @@ export class EventCodec {
   /** A value in storable form (for the result cache, which stores outputs the same way). */
   storableValue(value: unknown): unknown {
     // Plain JSON (the usual case) is stored as it is: no copy.
-    return plainJson(value, 0) ? value : this.storableCopy(value);
+    return plainJson(value, 0) && !hasLongString(value) ? value : this.storableCopy(value);
   }
 
   private storableCopy(value: unknown): unknown {
+    if (typeof value === "string" && value.length > BLOB_BYTES / 3) {
+      const bytes = Buffer.from(JSON.stringify(value), "utf8");
+      if (bytes.byteLength > BLOB_BYTES) return this.blobValue(bytes, BlobRef_Encoding.JSON);
+    }
     if (value === null || typeof value !== "object")
       return typeof value === "bigint" ? value.toString() : value;
     if (value instanceof EncodedValue) {
       const kind = value.wire.kind;
+      if (kind.case !== "blob" && kind.case !== undefined && kind.value.byteLength > BLOB_BYTES) {
+        return this.blobValue(kind.value, ENCODING_OF_KIND[kind.case]);
+      }
       if (kind.case === "json") return { $json: new TextDecoder().decode(kind.value) };
       return { $value: Buffer.from(toBinary(ValueSchema, this.persistBlob(value.wire))).toString("base64") };
     }
+    if (value instanceof Uint8Array && value.byteLength > BLOB_BYTES) {
+      return this.blobValue(value, BlobRef_Encoding.RAW);
+    }
     if (value instanceof Uint8Array || isArrowTable(value)) {
-      return { $value: Buffer.from(toBinary(ValueSchema, encodeValue(value))).toString("base64") };
+      const wire = encodeValue(value);
+      const kind = wire.kind;
+      if (kind.case === "arrow" && kind.value.byteLength > BLOB_BYTES) {
+        return this.blobValue(kind.value, BlobRef_Encoding.ARROW);
+      }
+      return { $value: Buffer.from(toBinary(ValueSchema, wire)).toString("base64") };
     }
     if (Array.isArray(value)) return value.map((item) => this.storableCopy(item));
     const copy: Record<string, unknown> = {};
@@ -140,6 +165,13 @@ export class EventCodec {
     return event;
   }
 
+  /** A large value written once to the blob directory (named by its SHA-256), in storable form. */
+  private blobValue(bytes: Uint8Array, encoding: BlobRef_Encoding): unknown {
+    const ref = writeBlob(this.blobDir, bytes, encoding);
+    const wire = create(ValueSchema, { kind: { case: "blob", value: ref } });
+    return { $value: Buffer.from(toBinary(ValueSchema, wire)).toString("base64") };
+  }
+
   /** Copies the blob a value references into the journal's blob directory and points the value at the copy. */
   private persistBlob(value: Value): Value {
     const kind = value.kind;
@@ -153,6 +185,26 @@ export class EventCodec {
       kind: { case: "blob", value: { ...kind.value, uri: pathToFileURL(target).href } },
     });
   }
+}
+
+/** Values larger than this many bytes are stored once, as blob files, rather than inside events. */
+export const BLOB_BYTES = 1024 * 1024;
+
+const ENCODING_OF_KIND = {
+  json: BlobRef_Encoding.JSON,
+  raw: BlobRef_Encoding.RAW,
+  arrow: BlobRef_Encoding.ARROW,
+} as const;
+
+/** Whether a value, or a property of it, is a string long enough that it may need to be stored as a blob. */
+function hasLongString(value: unknown): boolean {
+  if (typeof value === "string") return value.length > BLOB_BYTES / 3;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  for (const key in value as Record<string, unknown>) {
+    const property = (value as Record<string, unknown>)[key];
+    if (typeof property === "string" && property.length > BLOB_BYTES / 3) return true;
+  }
+  return false;
 }
 
 /** Marks a batch in the compact form of {@link EventCodec.encode}. */
