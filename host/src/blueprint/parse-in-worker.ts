@@ -52,6 +52,8 @@ function parseOnce(text: string, source: string, options: ParseInWorkerOptions):
       diagnostics: [{ path: "", message }],
     });
   return new Promise((resolve, reject) => {
+    // The worker runs the built module (tsc -b), from the build and the CLI bundle alike, because a worker needs a
+    // file of its own and the bundle has none for it; the sources' tests run after the build, as npm test does.
     const worker = new Worker(join(hostPackageDir(), "dist", "blueprint", "blueprint-parse-worker.js"), {
       workerData: { text, source, limits: options.limits ?? {} },
       resourceLimits: { maxOldGenerationSizeMb: maxHeapMb },
