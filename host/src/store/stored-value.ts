@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -179,7 +179,12 @@ export class EventCodec {
     const target = join(this.blobDir, kind.value.sha256);
     if (!existsSync(target)) {
       mkdirSync(this.blobDir, { recursive: true });
-      copyFileSync(fileURLToPath(kind.value.uri), target);
+      // A hard link when the blob is on the same file system (an upload in the project): no second copy on disk.
+      try {
+        linkSync(fileURLToPath(kind.value.uri), target);
+      } catch {
+        copyFileSync(fileURLToPath(kind.value.uri), target);
+      }
     }
     return create(ValueSchema, {
       kind: { case: "blob", value: { ...kind.value, uri: pathToFileURL(target).href } },
