@@ -291,6 +291,7 @@ describe("the blueprint fuzzer", () => {
 
   it("never crashes or leaves a problem without its place, whatever the mutation", async () => {
     const seed = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
+    const runs = Number(process.env.FUZZ_RUNS ?? 250);
     const outcomes = new Map<string, number>();
     await fc.assert(
       fc.asyncProperty(
@@ -302,9 +303,10 @@ describe("the blueprint fuzzer", () => {
           outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
         },
       ),
-      { numRuns: Number(process.env.FUZZ_RUNS ?? 250), ...(seed === undefined ? {} : { seed }), verbose: 1 },
+      { numRuns: runs, ...(seed === undefined ? {} : { seed }), verbose: 1 },
     );
-    // The mutations reach all three ends: some stay valid, some validate with problems, some are refused.
-    expect([...outcomes.keys()].sort()).toEqual(["invalid", "refused", "valid"]);
+    // The mutations reach all three ends: some stay valid, some validate with problems, some are refused (in a run
+    // long enough that each is all but certain: about one case in five stays valid).
+    if (runs >= 100) expect([...outcomes.keys()].sort()).toEqual(["invalid", "refused", "valid"]);
   });
 });
