@@ -53,37 +53,44 @@ export function valuesJsonText(
   for (const name of Object.keys(values)) {
     const value = values[name];
     if (value === undefined) continue;
-    const bytes = largeValueBytes(value, limit);
-    const text =
-      bytes !== undefined
-        ? JSON.stringify(handleJson(`${refPrefix}/${name}`, bytes))
-        : options.preview === true
-          ? previewJsonText(value)
-          : jsonText(value);
-    pieces.push(`${JSON.stringify(name)}:${text}`);
+    pieces.push(
+      `${JSON.stringify(name)}:${valueText(value, `${refPrefix}/${name}`, limit, options.preview === true)}`,
+    );
   }
   return `{${pieces.join(",")}}`;
+}
+
+/**
+ * The JSON text of one value: the value (or its preview), or its handle when it is larger than `limit`. Each value
+ * is written to text once, as before handles, unless it turns out to be large.
+ */
+function valueText(value: unknown, ref: string, limit: number, preview: boolean): string {
+  const encoded = encodedSize(value);
+  if (encoded !== undefined) {
+    if (encoded > limit) return JSON.stringify(handleJson(ref, valueBytes(value)));
+    return preview ? previewJsonText(value) : jsonText(value);
+  }
+  const text = preview ? previewJsonText(value) : jsonText(value);
+  if (text.length <= limit) return text;
+  // A preview cuts bytes and tables; the handle describes the whole value's JSON text.
+  const full = preview ? jsonText(value) : text;
+  return full.length > limit ? JSON.stringify(handleJson(ref, valueBytes(value, full))) : text;
+}
+
+/** The size of a value that is bytes already (encoded, a byte array), without encoding it; else undefined. */
+function encodedSize(value: unknown): number | undefined {
+  if (value instanceof EncodedValue) {
+    const kind = value.wire.kind;
+    if (kind.case === "blob") return Number(kind.value.size);
+    return kind.case === undefined ? 0 : kind.value.byteLength;
+  }
+  if (value instanceof Uint8Array) return value.byteLength;
+  return undefined;
 }
 
 /** The handle of a value under `ref`. */
 export function handleJson(ref: string, bytes: ValueBytes): ValueHandleJson {
   return { $ref: ref, type: bytes.type, size: bytes.size, sha256: bytes.sha256() };
-}
-
-/** The bytes of a value when it is larger than `limit`, else undefined (the value travels inline). */
-function largeValueBytes(value: unknown, limit: number): ValueBytes | undefined {
-  if (value instanceof EncodedValue) {
-    const kind = value.wire.kind;
-    if (kind.case === "blob") return Number(kind.value.size) > limit ? valueBytes(value) : undefined;
-    return kind.case !== undefined && kind.value.byteLength > limit ? valueBytes(value) : undefined;
-  }
-  if (value instanceof Uint8Array) return value.byteLength > limit ? valueBytes(value) : undefined;
-  if (isArrowTable(value)) return undefined;
-  // Because a UTF-8 byte is at most one UTF-16 unit of JSON text, short strings need no measuring.
-  if (typeof value === "string" && value.length <= limit / 3) return undefined;
-  if (typeof value !== "object" && typeof value !== "string") return undefined;
-  const text = jsonText(value);
-  return text.length > limit ? valueBytes(value, text) : undefined;
 }
 
 /**
