@@ -105,8 +105,8 @@ export function parseBlueprint(
   }
   const lineCounter = new LineCounter();
   // Because the yaml library's own `uniqueKeys` check compares every key of a mapping with every other (quadratic in
-  // the nodes of a blueprint: most of the 71 s one 3.3 MB blueprint took), duplicates are found here with one set
-  // per mapping.
+  // the nodes of a blueprint: with it, 16,000 nodes parsed four times slower than without, 40,000 did not finish in
+  // 200 s), duplicates are found here with one set per mapping.
   const document = parseDocument(text, { uniqueKeys: false, prettyErrors: true, lineCounter });
   if (document.errors.length > 0) {
     const diagnostics = document.errors.map((error): Diagnostic => {
