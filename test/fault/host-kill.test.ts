@@ -5,7 +5,7 @@
  * journaled events, and by the runs the nodes record themselves with their attempt numbers).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,7 +30,8 @@ function startServe(dir: string, args: string[]): Promise<Serve> {
   const child = spawn(
     process.execPath,
     [cli, "serve", "--port", "0", "--project", dir, "--token", TOKEN, "--no-debugger", ...args],
-    { env, stdio: ["ignore", "pipe", "pipe"] },
+    // Temporary files of a killed server (its blob directory) land beside the project, removed after the test.
+    { env: { ...env, TMPDIR: join(dir, "..", "tmp") }, stdio: ["ignore", "pipe", "pipe"] },
   );
   return new Promise((resolve, reject) => {
     let stdout = "";
@@ -56,11 +57,15 @@ async function kill(serve: Serve): Promise<void> {
 }
 
 describe("conductor serve killed mid-run under load", () => {
+  let root: string;
   let dir: string;
   let serve: Serve | undefined;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "conductor-host-kill-"));
+    root = await mkdtemp(join(tmpdir(), "conductor-host-kill-"));
+    dir = join(root, "project");
+    await mkdir(dir);
+    await mkdir(join(root, "tmp"));
     await writeFaultProject(dir, { length: LENGTH, ms: 150 });
   });
 
@@ -70,7 +75,7 @@ describe("conductor serve killed mid-run under load", () => {
       serve.child.kill("SIGTERM");
       await exited;
     }
-    await rm(dir, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true });
   });
 
   it("resumes every execution, loses none, and re-runs no completed node", async () => {
