@@ -33,12 +33,15 @@ export default defineConfig({
         },
       },
       {
+        // Faults on purpose: fuzzed blueprints, killed runtimes and hosts, abusive HTTP. Each file runs for a bounded
+        // time (a few minutes in all); a fuzz failure prints its seed (replay with FUZZ_SEED=<seed>).
         ...shared,
         test: {
           name: "fault",
           include: ["test/fault/**/*.test.ts"],
           globalSetup: ["test/e2e/bundle-cli.setup.ts"],
-          testTimeout: 120_000,
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
         },
       },
     ],

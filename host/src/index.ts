@@ -5,10 +5,12 @@
 
 export type { ApiServer, ApiServerOptions } from "./api/api-server.js";
 export { createApiServer } from "./api/api-server.js";
+export type { BlueprintLimits } from "./blueprint/blueprint-limits.js";
+export { DEFAULT_BLUEPRINT_LIMITS } from "./blueprint/blueprint-limits.js";
 export type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
 export { blueprintJsonSchema } from "./blueprint/blueprint-schema.js";
 export type { LoadedBlueprint } from "./blueprint/load-blueprint.js";
-export { loadBlueprintFile, parseBlueprint } from "./blueprint/load-blueprint.js";
+export { loadBlueprintFile, parseBlueprint, parseBlueprintText } from "./blueprint/load-blueprint.js";
 export type {
   BlueprintSource,
   Conductor,

@@ -101,11 +101,10 @@ describe("the host against a misbehaving runtime", () => {
   });
 
   it("hang: times out a runtime that accepts connections but never answers", async () => {
-    const startedAt = performance.now();
-    // The start timeout bounds both the handshake line and the Handshake RPC: generous for a loaded machine.
+    // The start timeout bounds both the handshake line and the Handshake RPC: generous for a loaded machine. The
+    // fake never answers, so the start ends only because the timeout ended it.
     const error = await startError("hang", 5_000);
     expect(error.message).toMatch(/did not complete the handshake/);
-    expect(performance.now() - startedAt).toBeLessThan(15_000);
     await expectHostStillRuns(conductor!);
   });
 

@@ -61,6 +61,9 @@ describe("the visual debugger", () => {
   });
 
   const node = (id: string) => page.locator(`svg.graph [data-node-id="${id}"]`);
+  // A bound on waiting for the page, not a measure of it: the first render of a cold browser on a loaded machine
+  // can take seconds, more than expect.poll's default second.
+  const PATIENT = { timeout: 15_000 };
   const panel = () => page.locator(".side-panel");
 
   it("runs a chosen blueprint and shows its nodes turn running, then completed", async () => {
@@ -69,7 +72,7 @@ describe("the visual debugger", () => {
     // As `conductor serve` prints it: the token in the address's fragment, which never reaches the server.
     await page.goto(`${fixture.server.url}/#token=${fixture.token}`);
     await page.selectOption('select[name="blueprint"]', "slow");
-    await expect.poll(() => node("wait").count()).toBe(1);
+    await expect.poll(() => node("wait").count(), PATIENT).toBe(1);
     expect(await node("wait").getAttribute("data-status")).toBe("idle");
     await page.fill("#input-value", "from the browser");
     await page.click("button.run");
@@ -81,7 +84,7 @@ describe("the visual debugger", () => {
     expect(await node("wait").textContent()).toMatch(/completed · \d+ ms/);
     await node("wait").click();
     await expect
-      .poll(() => panel().locator('[data-section="outputs"] pre').textContent())
+      .poll(() => panel().locator('[data-section="outputs"] pre').textContent(), PATIENT)
       .toContain('"value": "from the browser"');
     expect(await panel().locator("h2").textContent()).toMatch(/^wait\s*completed$/);
     await page.screenshot({ path: join(results, "debugger-slow.png") });
@@ -90,8 +93,8 @@ describe("the visual debugger", () => {
 
   it("builds the form from the input schemas and shows a node's output after a run", async () => {
     await page.selectOption('select[name="blueprint"]', "greet");
-    await expect.poll(() => node("render").count()).toBe(1);
-    await expect.poll(() => page.locator('svg.graph [data-node-id="inputs"]').count()).toBe(1);
+    await expect.poll(() => node("render").count(), PATIENT).toBe(1);
+    await expect.poll(() => page.locator('svg.graph [data-node-id="inputs"]').count(), PATIENT).toBe(1);
     await page.fill("#input-name", "Ada");
     await page.click("button.run");
     for (const id of ["echo", "render", "shout"]) {
@@ -99,20 +102,20 @@ describe("the visual debugger", () => {
     }
     await node("render").click();
     const outputs = panel().locator('[data-section="outputs"] pre');
-    await expect.poll(() => outputs.textContent()).toBe('{\n  "text": "Hello, Ada!"\n}');
+    await expect.poll(() => outputs.textContent(), PATIENT).toBe('{\n  "text": "Hello, Ada!"\n}');
     expect(await panel().locator('[data-section="inputs"] pre').textContent()).toBe('{\n  "data": "Ada"\n}');
     await page.screenshot({ path: join(results, "debugger.png") });
   });
 
   it("shows a failed node with its failure", async () => {
     await page.selectOption('select[name="blueprint"]', "broken");
-    await expect.poll(() => node("read").count()).toBe(1);
+    await expect.poll(() => node("read").count(), PATIENT).toBe(1);
     await page.click("button.run");
     await node("read").and(page.locator('[data-status="failed"]')).waitFor({ timeout: PATIENCE });
     await page.locator('[data-execution-status="failed"]').waitFor();
     await node("read").click();
     await expect
-      .poll(() => panel().locator('[data-section="failure"]').first().textContent())
+      .poll(() => panel().locator('[data-section="failure"]').first().textContent(), PATIENT)
       .toMatch(/missing\.txt/);
     await page.screenshot({ path: join(results, "debugger-failed.png") });
   });
@@ -122,13 +125,13 @@ describe("the visual debugger", () => {
     const entry = page.locator(`button[data-execution-id="${greetRun.executionId}"]`);
     await entry.waitFor({ timeout: PATIENCE });
     await entry.click();
-    await expect.poll(() => page.locator('select[name="blueprint"]').inputValue()).toBe("greet");
+    await expect.poll(() => page.locator('select[name="blueprint"]').inputValue(), PATIENT).toBe("greet");
     for (const id of ["echo", "render", "shout"]) {
       await node(id).and(page.locator('[data-status="completed"]')).waitFor({ timeout: PATIENCE });
     }
     await node("shout").click();
     await expect
-      .poll(() => panel().locator('[data-section="outputs"] pre').textContent())
+      .poll(() => panel().locator('[data-section="outputs"] pre').textContent(), PATIENT)
       .toBe('{\n  "value": "Hello, Ada!"\n}');
   });
 

@@ -33,6 +33,12 @@ const CALLS: Record<string, (api: ProtocolClient) => Promise<unknown>> = {
   ValidateBlueprint: (api) => api.validateBlueprint({ blueprint: { case: "blueprintId", value: "sum" } }),
   ListBlueprints: (api) => api.listBlueprints({}),
   GetBlueprint: (api) => api.getBlueprint({ blueprintId: "sum" }),
+  ReadValue: async (api) => {
+    for await (const _ of api.readValue({ ref: "executions/x/outputs/y" })) {
+      // nothing arrives
+    }
+  },
+  UploadValue: (api) => api.uploadValue([{ type: "bytes", chunk: new Uint8Array([1, 2, 3]) }]),
 };
 
 describe("conductor serve, called without the token", () => {

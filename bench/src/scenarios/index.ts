@@ -1,4 +1,5 @@
 import { apiScenario } from "./api.js";
+import { apiValuesScenario } from "./api-values.js";
 import { coldCliScenario } from "./cold-cli.js";
 import { durableScenarios } from "./durable.js";
 import { inProcessScenarios } from "./in-process.js";
@@ -90,4 +91,5 @@ export const scenarios: Scenario[] = [
   tableScenario,
   ...durableScenarios,
   apiScenario,
+  apiValuesScenario,
 ];

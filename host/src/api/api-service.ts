@@ -1,4 +1,4 @@
-import { relative } from "node:path";
+import { join, relative } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
   type ConductorService,
@@ -6,7 +6,7 @@ import {
   RunExecutionResponseSchema,
 } from "@conductor/sdk/client";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { type LoadedBlueprint, loadBlueprintFile, parseBlueprint } from "../blueprint/load-blueprint.js";
+import { type LoadedBlueprint, loadBlueprintFile, parseBlueprintText } from "../blueprint/load-blueprint.js";
 import type { Conductor } from "../conductor.js";
 import { ConductorError, type Diagnostic } from "../errors.js";
 import type { ExecutionResult } from "../scheduler/execution.js";
@@ -22,7 +22,16 @@ import {
 import { type BlueprintChoice, createExecutionStarter, type ExecutionStarter } from "./execution-starter.js";
 import { watchExecution } from "./execution-watch.js";
 import { IDENTITY } from "./identity.js";
-import { jsonText, parseJsonObject } from "./json-text.js";
+import { parseJsonObject } from "./json-text.js";
+import { handleJson, valuesJsonText } from "./value-handles.js";
+import { createValueReader } from "./value-reader.js";
+import { createValueUploads, type ValueUploads } from "./value-uploads.js";
+
+/**
+ * The most bytes of `inputs_json`: parsing JSON text takes several times its size in memory, so larger inputs are
+ * uploaded with UploadValue and passed by handle.
+ */
+export const MAX_INPUTS_JSON_BYTES = 16 * 1024 * 1024;
 
 /**
  * The implementation of `conductor.api.v1.ConductorService` over an embedded {@link Conductor}. Each method maps
@@ -32,12 +41,23 @@ import { jsonText, parseJsonObject } from "./json-text.js";
 export function createApiService(
   conductor: Conductor,
   starter: ExecutionStarter = createExecutionStarter(conductor),
+  uploads: ValueUploads = createValueUploads({ dir: join(conductor.project.dir, ".conductor", "uploads") }),
 ): ServiceImpl<typeof ConductorService> {
+  const reader = createValueReader(conductor, uploads);
   const start = async (
     request: { blueprint: BlueprintChoice; inputsJson: string; executionId: string },
     context: HandlerContext,
   ) => {
-    const inputs = parseJsonObject(request.inputsJson, "inputs_json");
+    if (request.inputsJson.length > MAX_INPUTS_JSON_BYTES / 3) {
+      const bytes = Buffer.byteLength(request.inputsJson, "utf8");
+      if (bytes > MAX_INPUTS_JSON_BYTES) {
+        throw new ConnectError(
+          `inputs_json is ${bytes} bytes, more than the limit of ${MAX_INPUTS_JSON_BYTES}; upload large values with UploadValue and pass {"$ref": "<the ref it answers>"} as the input`,
+          Code.InvalidArgument,
+        );
+      }
+    }
+    const inputs = await uploads.resolveInputs(parseJsonObject(request.inputsJson, "inputs_json"));
     if (request.executionId !== "" && conductor.executions.get(request.executionId) !== undefined) {
       throw new ConnectError(`execution "${request.executionId}" already exists`, Code.AlreadyExists);
     }
@@ -74,7 +94,7 @@ export function createApiService(
           executionId: result.executionId,
           blueprintId: result.blueprintId,
           status: toApiExecutionStatus(result.status),
-          outputsJson: jsonText(result.outputs),
+          outputsJson: valuesJsonText(result.outputs, `executions/${result.executionId}/outputs`) || "null",
           durationMs: result.durationMs,
           ...(result.failure === undefined ? {} : { failure: toApiFailure(result.failure) }),
         });
@@ -149,6 +169,26 @@ export function createApiService(
         })),
       })),
 
+    readValue: (request) => readValue(reader, request.ref),
+
+    uploadValue: (requests) =>
+      mapErrors(async () => {
+        // The type comes with the first message.
+        const iterator = requests[Symbol.asyncIterator]();
+        const first = await iterator.next();
+        async function* chunks() {
+          if (first.done === true) return;
+          yield first.value.chunk;
+          for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
+            yield next.value.chunk;
+          }
+        }
+        const handle = await uploads.store(first.done === true ? "" : first.value.type, chunks());
+        return {
+          handle: { ref: handle.$ref, type: handle.type, size: BigInt(handle.size), sha256: handle.sha256 },
+        };
+      }),
+
     getBlueprint: (request) =>
       mapErrors(async () => {
         const path = await starter.locator.pathOf(request.blueprintId);
@@ -169,12 +209,25 @@ export function createApiService(
   };
 }
 
+/** Streams a value by its ref: its handle first, then its bytes. */
+async function* readValue(reader: ReturnType<typeof createValueReader>, ref: string) {
+  let bytes: Awaited<ReturnType<typeof reader.read>>;
+  try {
+    bytes = await reader.read(ref);
+  } catch (error) {
+    throw ConnectError.from(error);
+  }
+  const handle = handleJson(ref, bytes);
+  yield { handle: { ref, type: handle.type, size: BigInt(handle.size), sha256: handle.sha256 } };
+  for await (const chunk of bytes.chunks()) yield { chunk };
+}
+
 async function loadChoice(starter: ExecutionStarter, choice: BlueprintChoice): Promise<LoadedBlueprint> {
   switch (choice.case) {
     case "blueprintId":
       return loadBlueprintFile(await starter.locator.pathOf(choice.value));
     case "document":
-      return parseBlueprint(choice.value);
+      return parseBlueprintText(choice.value);
     default:
       throw new ConnectError(
         "no blueprint given: set blueprint_id (a blueprint of the project) or document (JSON or YAML text)",

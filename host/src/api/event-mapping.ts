@@ -19,6 +19,7 @@ import type { FailureInfo, LogLevel } from "@conductor/sdk/protocol";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 import type { ExecutionDetail, ExecutionSummary, NodeHistory } from "../store/execution-store.js";
 import { jsonText, optionalJsonText, previewJsonText } from "./json-text.js";
+import { valuesJsonText } from "./value-handles.js";
 
 /** The one place that turns the host's execution events and records into messages of `conductor.api.v1`. */
 
@@ -86,6 +87,19 @@ function extra<T>(event: ExecutionEvent, field: string): T | undefined {
   return (event as unknown as Record<string, T | undefined>)[field];
 }
 
+/** The ref prefix of an execution's values, or of a node's, for their handles. */
+function refOf(executionId: string, nodeId?: string): string {
+  return nodeId === undefined ? `executions/${executionId}` : `executions/${executionId}/nodes/${nodeId}`;
+}
+
+/**
+ * JSON text of a node's values: previews (json-text.ts), and handles for values larger than the inline limit
+ * (value-handles.ts), which ReadValue streams.
+ */
+function nodeValuesText(values: Record<string, unknown> | undefined, ref: string): string {
+  return valuesJsonText(values, ref, { preview: true });
+}
+
 /** The API form of one execution event. */
 export function toApiEvent(event: ExecutionEvent): ApiExecutionEvent {
   const base = {
@@ -102,7 +116,7 @@ export function toApiEvent(event: ExecutionEvent): ApiExecutionEvent {
           case: "executionStarted",
           value: {
             blueprintId: event.blueprintId,
-            inputsJson: jsonText(event.inputs),
+            inputsJson: valuesJsonText(event.inputs, `${refOf(event.executionId)}/inputs`) || "null",
             resumed: extra<boolean>(event, "resumed") === true,
           },
         },
@@ -117,7 +131,7 @@ export function toApiEvent(event: ExecutionEvent): ApiExecutionEvent {
           value: {
             attempt: event.attempt,
             runtime: event.runtime,
-            inputsJson: previewJsonText(event.inputs),
+            inputsJson: nodeValuesText(event.inputs, `${refOf(event.executionId, event.nodeId)}/inputs`),
           },
         },
       });
@@ -154,7 +168,7 @@ export function toApiEvent(event: ExecutionEvent): ApiExecutionEvent {
         kind: {
           case: "nodeCompleted",
           value: {
-            outputsJson: previewJsonText(event.outputs),
+            outputsJson: nodeValuesText(event.outputs, `${refOf(event.executionId, event.nodeId)}/outputs`),
             durationMs: event.durationMs,
             cached: extra<boolean>(event, "cached") === true,
           },
@@ -191,7 +205,7 @@ export function toApiEvent(event: ExecutionEvent): ApiExecutionEvent {
           case: "executionFinished",
           value: {
             status: toApiExecutionStatus(event.status),
-            outputsJson: jsonText(event.outputs),
+            outputsJson: valuesJsonText(event.outputs, `${refOf(event.executionId)}/outputs`) || "null",
             durationMs: event.durationMs,
             ...(event.failure === undefined ? {} : { failure: toApiFailure(event.failure) }),
           },
@@ -263,14 +277,14 @@ export function toApiExecution(detail: ExecutionDetail): ApiExecution {
     durationMs: detail.durationMs ?? 0,
     ...(detail.finishedAt === undefined ? {} : { finishedAt: timestampFromMs(detail.finishedAt) }),
     ...(detail.failure === undefined ? {} : { failure: toApiFailure(detail.failure) }),
-    inputsJson: jsonText(detail.inputs),
-    outputsJson: optionalJsonText(detail.outputs),
-    nodes: Object.values(detail.nodes).map(toApiNodeState),
+    inputsJson: valuesJsonText(detail.inputs, `${refOf(detail.executionId)}/inputs`) || "null",
+    outputsJson: valuesJsonText(detail.outputs, `${refOf(detail.executionId)}/outputs`),
+    nodes: Object.values(detail.nodes).map((node) => toApiNodeState(node, detail.executionId)),
     ...ownershipFields(detail),
   });
 }
 
-function toApiNodeState(node: NodeHistory) {
+function toApiNodeState(node: NodeHistory, executionId: string) {
   return create(NodeStateSchema, {
     nodeId: node.nodeId,
     status: nodeStatuses[node.status] ?? ApiNodeStatus.UNSPECIFIED,
@@ -279,8 +293,8 @@ function toApiNodeState(node: NodeHistory) {
     durationMs: node.durationMs ?? 0,
     ...(node.startedAt === undefined ? {} : { startedAt: timestampFromMs(node.startedAt) }),
     ...(node.finishedAt === undefined ? {} : { finishedAt: timestampFromMs(node.finishedAt) }),
-    inputsJson: previewJsonText(node.inputs),
-    outputsJson: previewJsonText(node.outputs),
+    inputsJson: nodeValuesText(node.inputs, `${refOf(executionId, node.nodeId)}/inputs`),
+    outputsJson: nodeValuesText(node.outputs, `${refOf(executionId, node.nodeId)}/outputs`),
     ...(node.failure === undefined
       ? {}
       : { failure: toApiFailure({ ...node.failure, nodeId: node.nodeId }) }),

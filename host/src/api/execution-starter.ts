@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type LoadedBlueprint, parseBlueprint } from "../blueprint/load-blueprint.js";
+import { type LoadedBlueprint, parseBlueprintText } from "../blueprint/load-blueprint.js";
 import type { Conductor, PreparedBlueprint } from "../conductor.js";
 import { ConductorError } from "../errors.js";
 import { projectAccess, type ShellAccess } from "../project/project-access.js";
@@ -72,7 +72,7 @@ export function createExecutionStarter(conductor: Conductor): ExecutionStarter {
         case "document": {
           const problem = authorize(caller, "run-inline", "run a blueprint sent inline");
           if (problem !== undefined) throw new ConnectError(problem.message, Code.PermissionDenied);
-          const loaded = parseBlueprint(choice.value);
+          const loaded = await parseBlueprintText(choice.value);
           assertInlineShell(loaded, projectAccess(conductor.project).shell);
           return conductor.prepare(loaded);
         }

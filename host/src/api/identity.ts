@@ -47,4 +47,7 @@ export const METHOD_PERMISSIONS: Readonly<Record<string, Permission>> = {
   ValidateBlueprint: "read",
   ListBlueprints: "read",
   GetBlueprint: "read",
+  // Reading a value is reading an execution; uploading one only serves to start an execution with it.
+  ReadValue: "read",
+  UploadValue: "run",
 };

@@ -1,7 +1,7 @@
 import { createNodeRuntime, defineNode, values } from "@conductor/sdk";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { parseBlueprint } from "./load-blueprint.js";
+import { fromData, parseBlueprint } from "./load-blueprint.js";
 import { type NodeTypeCatalog, validateBlueprint } from "./validate-blueprint.js";
 
 const runtime = createNodeRuntime({
@@ -178,5 +178,47 @@ nodes:
     await expect(
       diagnose("conductor: blueprint/v1\nnodes:\n  a: { type: test.format, inptus: {} }\n"),
     ).rejects.toThrow('nodes.a: unknown field "inptus"');
+  });
+
+  it("finds a cycle through 10,000 nodes without overflowing the stack, and names its ends", async () => {
+    const count = 10_000;
+    const nodes: Record<string, unknown> = {};
+    for (let i = 0; i < count; i++) {
+      nodes[`n${i}`] = { type: "test.format", inputs: { text: `n${(i + 1) % count}.text` } };
+    }
+    const { diagnostics } = await validateBlueprint(fromData({ conductor: "blueprint/v1", nodes }), catalog);
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]!.path).toBe("nodes.n0");
+    expect(diagnostics[0]!.message).toMatch(
+      /^the graph has a cycle: n0 → n9999 → n9998 → .* … \(10000 nodes in all\) … → .* → n1 → n0; a blueprint must be acyclic$/,
+    );
+  });
+
+  it("orders a chain of 10,000 nodes", async () => {
+    const count = 10_000;
+    const nodes: Record<string, unknown> = {};
+    for (let i = count - 1; i >= 0; i--) {
+      nodes[`n${i}`] = { type: "test.format", inputs: { text: i === 0 ? { value: "x" } : `n${i - 1}.text` } };
+    }
+    const result = await validateBlueprint(fromData({ conductor: "blueprint/v1", nodes }), catalog);
+    expect(result.diagnostics).toEqual([]);
+    const order = result.graph!.order.map((index) => result.graph!.nodes[index]!.id);
+    expect(order[0]).toBe("n0");
+    expect(order[count - 1]).toBe(`n${count - 1}`);
+  });
+
+  it("suggests among the blueprint's own names for the first problems only, and lists long name lists in part", async () => {
+    const lines = ["conductor: blueprint/v1", "inputs:"];
+    for (let i = 0; i < 30; i++) lines.push(`  in${i}: { schema: { type: string } }`);
+    lines.push("nodes:");
+    for (let i = 0; i < 150; i++)
+      lines.push(`  n${i}: { type: test.format, inputs: { text: inputs.inx${i} } }`);
+    const diagnostics = await diagnose(lines.join("\n"));
+    expect(diagnostics).toHaveLength(150);
+    expect(diagnostics[0]!.message).toBe(
+      `"inputs.inx0" names blueprint input "inx0", which is not declared; declared inputs: ${Array.from({ length: 20 }, (_, i) => `"in${i}"`).join(", ")}, … (30 in all)`,
+    );
+    expect(diagnostics[0]!.suggestion).toBe('did you mean "in0"?');
+    expect(diagnostics[149]!.suggestion).toBe("declare it under inputs:");
   });
 });

@@ -47,10 +47,11 @@ export async function validateBlueprint(
   const diagnostics: Diagnostic[] = [];
   const document = blueprint.document;
   const ids = Object.keys(document.nodes);
+  const idSet = new Set(ids);
   const nodes: GraphNode[] = [];
   const byId = new Map<string, GraphNode>();
 
-  if (ids.includes(INPUTS_NODE)) {
+  if (idSet.has(INPUTS_NODE)) {
     diagnostics.push({
       path: `nodes.${INPUTS_NODE}`,
       message: `"${INPUTS_NODE}" is reserved for the blueprint's inputs and cannot be a node id`,
@@ -146,7 +147,14 @@ export async function validateBlueprint(
         });
         continue;
       }
-      const binding = resolveBinding(bindingDocument, `${path}.${portName}`, byId, ids, inputs, diagnostics);
+      const binding = resolveBinding(
+        bindingDocument,
+        `${path}.${portName}`,
+        byId,
+        idSet,
+        inputs,
+        diagnostics,
+      );
       if (binding === undefined) continue;
       node.inputs[portName] = binding;
       if (binding.kind === "node" && node.role === "step" && nodes[binding.node]!.role === "compensation") {
@@ -191,7 +199,7 @@ export async function validateBlueprint(
   const outputs: Record<string, GraphOutput> = {};
   for (const [name, outputDocument] of Object.entries(document.outputs ?? {})) {
     const from = typeof outputDocument === "string" ? outputDocument : outputDocument.from;
-    const binding = resolveBinding(from, `outputs.${name}`, byId, ids, inputs, diagnostics);
+    const binding = resolveBinding(from, `outputs.${name}`, byId, idSet, inputs, diagnostics);
     if (binding !== undefined && binding.kind !== "literal") outputs[name] = binding;
   }
 
@@ -204,7 +212,7 @@ export async function validateBlueprint(
     const cycle = findCycle(nodes);
     diagnostics.push({
       path: `nodes.${cycle[0]}`,
-      message: `the graph has a cycle: ${cycle.join(" → ")}; a blueprint must be acyclic`,
+      message: `the graph has a cycle: ${describeCycle(cycle)}; a blueprint must be acyclic`,
       suggestion: "remove one of the edges of the cycle",
     });
   }
@@ -261,7 +269,7 @@ function resolveBinding(
   document: BindingDocument,
   path: string,
   byId: Map<string, GraphNode>,
-  ids: string[],
+  ids: ReadonlySet<string>,
   inputs: Record<string, GraphInput>,
   diagnostics: Diagnostic[],
 ): Binding | undefined {
@@ -272,7 +280,7 @@ function resolveBinding(
   const port = text.slice(dot + 1);
   if (source === INPUTS_NODE) {
     if (!(port in inputs)) {
-      const hint = suggest(port, Object.keys(inputs));
+      const hint = suggestWhileFew(port, Object.keys(inputs), diagnostics);
       diagnostics.push({
         path,
         message: `"${text}" names blueprint input "${port}", which is not declared; declared inputs: ${listOrNone(Object.keys(inputs))}`,
@@ -284,8 +292,8 @@ function resolveBinding(
   }
   const node = byId.get(source);
   if (node === undefined) {
-    if (!ids.includes(source)) {
-      const hint = suggest(source, ids);
+    if (!ids.has(source)) {
+      const hint = suggestWhileFew(source, ids, diagnostics);
       diagnostics.push({
         path,
         message: `"${text}" names node "${source}", which does not exist`,
@@ -365,7 +373,7 @@ function checkPolicy(node: GraphNode, byId: Map<string, GraphNode>, diagnostics:
   if (node.document.compensate !== undefined) {
     const compensation = byId.get(node.document.compensate);
     if (compensation === undefined) {
-      const hint = suggest(node.document.compensate, byId.keys());
+      const hint = suggestWhileFew(node.document.compensate, byId.keys(), diagnostics);
       diagnostics.push({
         path: `${path}.compensate`,
         message: `compensation node "${node.document.compensate}" does not exist`,
@@ -414,10 +422,41 @@ function parseSchema(text: string): Record<string, unknown> {
   }
 }
 
-function listOrNone(names: Iterable<string>): string {
-  const list = [...names];
-  return list.length === 0 ? "(none)" : list.map((name) => `"${name}"`).join(", ");
+/**
+ * Suggestions among a blueprint's own names (node ids, inputs), for the first problems only: a suggestion costs a
+ * comparison with every name, so 10,000 broken bindings in a 10,000-node blueprint would otherwise take minutes.
+ */
+function suggestWhileFew(
+  name: string,
+  candidates: Iterable<string>,
+  diagnostics: Diagnostic[],
+): string | undefined {
+  return diagnostics.length < SUGGESTED_PROBLEMS ? suggest(name, candidates) : undefined;
 }
+
+/** How many problems get a suggestion from the blueprint's own names. */
+const SUGGESTED_PROBLEMS = 100;
+
+function listOrNone(names: Iterable<string>): string {
+  const list: string[] = [];
+  let count = 0;
+  for (const name of names) {
+    if (count++ < LISTED_NAMES) list.push(`"${name}"`);
+  }
+  if (count === 0) return "(none)";
+  return count > LISTED_NAMES ? `${list.join(", ")}, … (${count} in all)` : list.join(", ");
+}
+
+/** A cycle in words: every node of a short one, the first and last few of a long one. */
+function describeCycle(cycle: string[]): string {
+  if (cycle.length <= 2 * LISTED_NAMES) return cycle.join(" → ");
+  const head = cycle.slice(0, LISTED_NAMES / 2).join(" → ");
+  const tail = cycle.slice(-LISTED_NAMES / 2).join(" → ");
+  return `${head} → … (${cycle.length - 1} nodes in all) … → ${tail}`;
+}
+
+/** Names listed in a message before it says how many there are in all. */
+const LISTED_NAMES = 20;
 
 /** Kahn's algorithm over `steps`; undefined when there is a cycle. */
 function topologicalOrder(steps: GraphNode[], nodes: GraphNode[]): number[] | undefined {
@@ -435,28 +474,40 @@ function topologicalOrder(steps: GraphNode[], nodes: GraphNode[]): number[] | un
   return order.length === steps.length ? order : undefined;
 }
 
-/** One cycle, as node ids, closing on its first node. */
+/**
+ * One cycle, as node ids, closing on its first node. A depth-first search with its own stack rather than recursion,
+ * because a chain of 10,000 nodes would overflow the call stack.
+ */
 function findCycle(nodes: GraphNode[]): string[] {
-  const state = new Array<number>(nodes.length).fill(0); // 0 new, 1 on stack, 2 done
-  const stack: number[] = [];
-  const visit = (index: number): number[] | undefined => {
-    state[index] = 1;
-    stack.push(index);
-    for (const successor of nodes[index]!.successors) {
-      if (state[successor] === 1) return [...stack.slice(stack.indexOf(successor)), successor];
-      if (state[successor] === 0) {
-        const cycle = visit(successor);
-        if (cycle !== undefined) return cycle;
+  const state = new Uint8Array(nodes.length); // 0 new, 1 on the path, 2 done
+  const path: number[] = [];
+  const nextSuccessor: number[] = [];
+  for (const root of nodes) {
+    if (state[root.index] !== 0) continue;
+    state[root.index] = 1;
+    path.push(root.index);
+    nextSuccessor.push(0);
+    while (path.length > 0) {
+      const top = path.length - 1;
+      const index = path[top]!;
+      const successors = nodes[index]!.successors;
+      const next = nextSuccessor[top]!;
+      if (next === successors.length) {
+        state[index] = 2;
+        path.pop();
+        nextSuccessor.pop();
+        continue;
       }
-    }
-    stack.pop();
-    state[index] = 2;
-    return undefined;
-  };
-  for (const node of nodes) {
-    if (state[node.index] === 0) {
-      const cycle = visit(node.index);
-      if (cycle !== undefined) return cycle.map((index) => nodes[index]!.id);
+      nextSuccessor[top] = next + 1;
+      const successor = successors[next]!;
+      if (state[successor] === 1) {
+        return [...path.slice(path.lastIndexOf(successor)), successor].map((i) => nodes[i]!.id);
+      }
+      if (state[successor] === 0) {
+        state[successor] = 1;
+        path.push(successor);
+        nextSuccessor.push(0);
+      }
     }
   }
   return [];

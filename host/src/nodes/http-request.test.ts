@@ -193,12 +193,11 @@ describe("core.http-request", () => {
     const arrived = new Promise<void>((resolve) => hanging.push(resolve));
     const started = startNode(httpRequest, { config: { url: `${base}/hang` } });
     await arrived;
-    const cancelledAt = performance.now();
     started.control.cancel("user asked");
+    // The server never answers /hang: the run ends only because the cancel ended it.
     const run = await started.done;
     expect(run.events.at(-1)).toBe("cancelled");
     expect(run.cancelled).toBe("user asked");
-    expect(performance.now() - cancelledAt).toBeLessThan(500);
   });
 
   it("fails without retry when no url is given", async () => {

@@ -111,12 +111,13 @@ describe("createShell()", () => {
 
   it("kills the program when cancelled", async () => {
     const started = startNode(shell, {
-      config: { command: ["sh", "-c", "echo $$; exec sleep 5"], stream: true },
+      config: { command: ["sh", "-c", "echo $$; exec sleep 60"], stream: true },
     });
     // The shell prints its pid, then exec turns it into sleep with the same pid.
     const pid = Number(await waitFor(() => started.run.chunks[0]?.value));
     expect(isAlive(pid)).toBe(true);
     started.control.cancel("user asked");
+    // The program sleeps a minute, past the test's time limit: the run ends only because the cancel killed it.
     const run = await started.done;
     expect(run.events).toEqual(["started", "chunk", "cancelled"]);
     expect(run.cancelled).toBe("user asked");
@@ -124,7 +125,8 @@ describe("createShell()", () => {
   });
 
   it("fails with a retryable timeout when the program runs past timeoutMs", async () => {
-    const run = await runNode(shell, { config: { command: ["sleep", "5"], timeoutMs: 100 } });
+    // The program sleeps a minute, past the test's time limit: the run ends only because the timeout killed it.
+    const run = await runNode(shell, { config: { command: ["sleep", "60"], timeoutMs: 100 } });
     expect(run.failure).toMatchObject({
       type: "shell.timeout",
       retryable: true,

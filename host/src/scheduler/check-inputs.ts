@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { EncodedValue } from "@conductor/sdk/protocol";
 import type { ErrorObject, ValidateFunction } from "ajv";
 import type { BlueprintGraph } from "../blueprint/blueprint-graph.js";
 import { suggest } from "../blueprint/suggest.js";
@@ -41,7 +42,9 @@ export function checkInputs(graph: BlueprintGraph, given: Record<string, unknown
       }
       continue;
     }
-    if (Object.keys(input.schema).length > 0) {
+    // A value given by reference to a blob (an upload through the API) is not read here to be checked: the node
+    // that receives it checks it against its port, as it does any value from another runtime.
+    if (Object.keys(input.schema).length > 0 && !isBlobValue(value)) {
       const simple = checkSimpleType(input.schema, value);
       if (simple === undefined) {
         const validate = validator(graph, name, input.schema);
@@ -133,4 +136,8 @@ function describeErrors(errors: ErrorObject[], value: unknown): string {
     )
     .concat(`found ${JSON.stringify(value)?.slice(0, 80)}`)
     .join("; ");
+}
+
+function isBlobValue(value: unknown): boolean {
+  return value instanceof EncodedValue && value.wire.kind.case === "blob";
 }

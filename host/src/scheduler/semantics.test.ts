@@ -157,9 +157,8 @@ describe("orchestration semantics", () => {
       expect(result.nodes.flaky!.attempt).toBe(1);
     });
 
-    it("waits at least the delay a failure suggests", async () => {
-      const startedAt = performance.now();
-      const { result } = await run(
+    it("schedules the retry no sooner than the delay a failure suggests", async () => {
+      const { result, events } = await run(
         blueprint({
           flaky: {
             type: "test.flaky",
@@ -169,7 +168,12 @@ describe("orchestration semantics", () => {
         }),
       );
       expect(result.status).toBe("completed");
-      expect(performance.now() - startedAt).toBeGreaterThanOrEqual(195);
+      const failed = events.find((event) => event.type === "node.failed");
+      expect(failed).toMatchObject({ willRetry: true, retryInMs: 200 });
+      expect(events.filter((event) => event.type === "node.started").map((event) => event.seq)).toEqual([
+        expect.any(Number),
+        expect.toSatisfy((seq: number) => seq > failed!.seq),
+      ]);
     });
   });
 

@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EncodedValue } from "@conductor/sdk/protocol";
+import { EncodedValue, toLive } from "@conductor/sdk/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
-import { EventCodec } from "./stored-value.js";
+import { BLOB_BYTES, EventCodec } from "./stored-value.js";
 
 describe("the journal's event codec", () => {
   let dir: string;
@@ -99,5 +99,42 @@ describe("the journal's event codec", () => {
     expect(outputs.plain).toEqual({ a: [1] });
     const plain = { a: [1, { b: "c" }] };
     expect(codec.storableValue(plain)).toBe(plain);
+  });
+
+  it("stores a large value once, as a blob file both events reference, and reads it back", async () => {
+    const blobDir = join(dir, "large");
+    const large = new EventCodec(blobDir);
+    const bytes = new Uint8Array(BLOB_BYTES + 1).fill(7);
+    const text = "é".repeat(BLOB_BYTES);
+    const completed: ExecutionEvent = {
+      type: "node.completed",
+      executionId: "e",
+      seq: 1,
+      at: 1,
+      nodeId: "a",
+      outputs: { bytes, text, small: "s" },
+      durationMs: 0,
+    };
+    const finished: ExecutionEvent = {
+      type: "execution.finished",
+      executionId: "e",
+      seq: 2,
+      at: 2,
+      status: "completed",
+      outputs: { bytes, text },
+      durationMs: 2,
+    };
+    const stored = large.encode([completed, finished]);
+    // Two blob files (the bytes and the text), each written once, and neither value inside the stored events.
+    expect((await readdir(blobDir)).length).toBe(2);
+    expect(stored.length).toBeLessThan(2_000);
+    const [backCompleted, backFinished] = large.decode(stored, "e") as [
+      Extract<ExecutionEvent, { type: "node.completed" }>,
+      Extract<ExecutionEvent, { type: "execution.finished" }>,
+    ];
+    expect(toLive(backCompleted.outputs.bytes)).toEqual(bytes);
+    expect(toLive(backCompleted.outputs.text)).toBe(text);
+    expect(backCompleted.outputs.small).toBe("s");
+    expect(toLive(backFinished.outputs!.bytes)).toEqual(bytes);
   });
 });

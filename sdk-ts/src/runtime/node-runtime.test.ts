@@ -225,15 +225,14 @@ describe("createNodeRuntime()", () => {
     const { sink, events, done } = recorder();
     const control = runtime.execute(
       invocation([
-        { nodeId: "s", nodeType: "test.sleep", attempt: 1, config: { ms: 10_000 }, inputs: {}, timeoutMs: 0 },
+        { nodeId: "s", nodeType: "test.sleep", attempt: 1, config: { ms: 60_000 }, inputs: {}, timeoutMs: 0 },
       ]),
       sink,
     );
     await new Promise((resolve) => setTimeout(resolve, 10));
-    const startedAt = Date.now();
     control.cancel("user asked");
+    // The step sleeps a minute, past the test's time limit: it ends only because its signal fired.
     await done;
-    expect(Date.now() - startedAt).toBeLessThan(1000);
     expect(events).toEqual([
       ["started", 0],
       ["cancelled", 0, "user asked"],

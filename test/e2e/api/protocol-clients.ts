@@ -14,10 +14,14 @@ import {
   type ListExecutionsResponse,
   type ListNodeTypesRequestSchema,
   type ListNodeTypesResponse,
+  type ReadValueRequestSchema,
+  type ReadValueResponse,
   type RunExecutionRequestSchema,
   type RunExecutionResponse,
   type StartExecutionRequestSchema,
   type StartExecutionResponse,
+  type UploadValueRequestSchema,
+  type UploadValueResponse,
   type ValidateBlueprintRequestSchema,
   type ValidateBlueprintResponse,
   type WatchExecutionRequestSchema,
@@ -52,6 +56,9 @@ export interface ProtocolClient {
   validateBlueprint(request: Init<typeof ValidateBlueprintRequestSchema>): Promise<ValidateBlueprintResponse>;
   listBlueprints(request: Init<typeof ListBlueprintsRequestSchema>): Promise<ListBlueprintsResponse>;
   getBlueprint(request: Init<typeof GetBlueprintRequestSchema>): Promise<GetBlueprintResponse>;
+  readValue(request: Init<typeof ReadValueRequestSchema>): AsyncIterable<ReadValueResponse>;
+  /** A client stream: the messages are sent, then the answer awaited. */
+  uploadValue(requests: Init<typeof UploadValueRequestSchema>[]): Promise<UploadValueResponse>;
   close(): void;
 }
 
@@ -112,6 +119,20 @@ export function protocolClient(protocol: ProtocolName, baseUrl: string, token?: 
     validateBlueprint: wrap((r) => client.validateBlueprint(r)),
     listBlueprints: wrap((r) => client.listBlueprints(r)),
     getBlueprint: wrap((r) => client.getBlueprint(r)),
+    async *readValue(request) {
+      try {
+        yield* client.readValue(request);
+      } catch (error) {
+        throw normalise(error);
+      }
+    },
+    uploadValue: wrap((requests) =>
+      client.uploadValue(
+        (async function* () {
+          yield* requests;
+        })(),
+      ),
+    ),
     close() {},
   };
 }
@@ -177,6 +198,27 @@ function grpcJsClient(baseUrl: string, token?: string): ProtocolClient {
     validateBlueprint: unary(m.validateBlueprint.localName, m.validateBlueprint.input),
     listBlueprints: unary(m.listBlueprints.localName, m.listBlueprints.input),
     getBlueprint: unary(m.getBlueprint.localName, m.getBlueprint.input),
+    async *readValue(request) {
+      const stream = client[m.readValue.localName]!(
+        create(m.readValue.input, request),
+        metadata(),
+      ) as AsyncIterable<ReadValueResponse>;
+      try {
+        yield* stream;
+      } catch (error) {
+        throw normalise(error);
+      }
+    },
+    uploadValue: (requests) =>
+      new Promise((resolve, reject) => {
+        const call = client[m.uploadValue.localName]!(
+          metadata(),
+          (error: ServiceError | null, response: UploadValueResponse) =>
+            error === null ? resolve(response) : reject(normalise(error)),
+        ) as { write(message: unknown): void; end(): void };
+        for (const request of requests) call.write(create(m.uploadValue.input, request));
+        call.end();
+      }),
     close() {
       client.close();
     },

@@ -110,6 +110,7 @@ describe("conductor serve", () => {
     order.push("answered");
     expect(answer.status).toBe(409);
     expect(answer.json.status).toBe("cancelled");
+    // 409 cancelled, not 200: the answer came from the stop, not from the execution running its minute out.
     expect(await exited).toBe(0);
     // The caller was answered before the server went away.
     expect(order).toEqual(["answered", "exited"]);

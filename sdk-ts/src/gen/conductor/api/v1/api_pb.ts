@@ -31,7 +31,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file conductor/api/v1/api.proto.
  */
 export const file_conductor_api_v1_api: GenFile = /*@__PURE__*/
-  fileDesc("Chpjb25kdWN0b3IvYXBpL3YxL2FwaS5wcm90bxIQY29uZHVjdG9yLmFwaS52MSJ7ChVTdGFydEV4ZWN1dGlvblJlcXVlc3QSFgoMYmx1ZXByaW50X2lkGAEgASgJSAASEgoIZG9jdW1lbnQYAiABKAlIABITCgtpbnB1dHNfanNvbhgDIAEoCRIUCgxleGVjdXRpb25faWQYBCABKAlCCwoJYmx1ZXByaW50IkQKFlN0YXJ0RXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCSJ5ChNSdW5FeGVjdXRpb25SZXF1ZXN0EhYKDGJsdWVwcmludF9pZBgBIAEoCUgAEhIKCGRvY3VtZW50GAIgASgJSAASEwoLaW5wdXRzX2pzb24YAyABKAkSFAoMZXhlY3V0aW9uX2lkGAQgASgJQgsKCWJsdWVwcmludCLMAQoUUnVuRXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCRIxCgZzdGF0dXMYAyABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIUCgxvdXRwdXRzX2pzb24YBCABKAkSKgoHZmFpbHVyZRgFIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRITCgtkdXJhdGlvbl9tcxgGIAEoASJAChVXYXRjaEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoDSJJChZXYXRjaEV4ZWN1dGlvblJlc3BvbnNlEi8KBWV2ZW50GAEgASgLMiAuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25FdmVudCIrChNHZXRFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCSJGChRHZXRFeGVjdXRpb25SZXNwb25zZRIuCglleGVjdXRpb24YASABKAsyGy5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvbiJvChVMaXN0RXhlY3V0aW9uc1JlcXVlc3QSDQoFbGltaXQYASABKA0SFAoMYmx1ZXByaW50X2lkGAIgASgJEjEKBnN0YXR1cxgDIAEoDjIhLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3RhdHVzIlAKFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USNgoKZXhlY3V0aW9ucxgBIAMoCzIiLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3VtbWFyeSI+ChZDYW5jZWxFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLAoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIIpsBCgdGYWlsdXJlEg8KB21lc3NhZ2UYASABKAkSDAoEdHlwZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSFAoMZGV0YWlsc19qc29uGAQgASgJEg0KBXN0YWNrGAUgASgJEigKBWNhdXNlGAYgASgLMhkuY29uZHVjdG9yLmFwaS52MS5GYWlsdXJlEg8KB25vZGVfaWQYByABKAkiqwMKEEV4ZWN1dGlvblN1bW1hcnkSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCRIxCgZzdGF0dXMYAyABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIuCgpzdGFydGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZHVyYXRpb25fbXMYBiABKAESKgoHZmFpbHVyZRgHIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRIzCgdsaW5lYWdlGAggASgLMiIuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25MaW5lYWdlEi8KBW93bmVyGAkgASgLMiAuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25Pd25lchIwCghvcnBoYW5lZBgKIAEoDjIeLmNvbmR1Y3Rvci5hcGkudjEuT3JwaGFuUmVhc29uIrMBChBFeGVjdXRpb25MaW5lYWdlEhAKCHJlcnVuX29mGAEgASgJEhcKD3JlcnVuX2Zyb21fbm9kZRgCIAEoCRIbChNwYXJlbnRfZXhlY3V0aW9uX2lkGAMgASgJEhYKDnBhcmVudF9ub2RlX2lkGAQgASgJEg8KB3Jlc3VtZXMYBSABKA0SLgoKcmVzdW1lZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicgoORXhlY3V0aW9uT3duZXISDAoEaG9zdBgBIAEoCRILCgNwaWQYAiABKA0SDQoFbGFiZWwYAyABKAkSNgoScHJvY2Vzc19zdGFydGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL7AwoJRXhlY3V0aW9uEhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIUCgxibHVlcHJpbnRfaWQYAiABKAkSMQoGc3RhdHVzGAMgASgOMiEuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25TdGF0dXMSLgoKc3RhcnRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2R1cmF0aW9uX21zGAYgASgBEioKB2ZhaWx1cmUYByABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSEwoLaW5wdXRzX2pzb24YCCABKAkSFAoMb3V0cHV0c19qc29uGAkgASgJEioKBW5vZGVzGAogAygLMhsuY29uZHVjdG9yLmFwaS52MS5Ob2RlU3RhdGUSMwoHbGluZWFnZRgLIAEoCzIiLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uTGluZWFnZRIvCgVvd25lchgMIAEoCzIgLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uT3duZXISMAoIb3JwaGFuZWQYDSABKA4yHi5jb25kdWN0b3IuYXBpLnYxLk9ycGhhblJlYXNvbiKRAwoJTm9kZVN0YXRlEg8KB25vZGVfaWQYASABKAkSLAoGc3RhdHVzGAIgASgOMhwuY29uZHVjdG9yLmFwaS52MS5Ob2RlU3RhdHVzEg8KB2F0dGVtcHQYAyABKA0SDwoHcnVudGltZRgEIAEoCRIuCgpzdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZHVyYXRpb25fbXMYByABKAESEwoLaW5wdXRzX2pzb24YCCABKAkSFAoMb3V0cHV0c19qc29uGAkgASgJEioKB2ZhaWx1cmUYCiABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSKAoEbG9ncxgLIAMoCzIaLmNvbmR1Y3Rvci5hcGkudjEuTG9nRW50cnkSLAoIcHJvZ3Jlc3MYDCABKAsyGi5jb25kdWN0b3IuYXBpLnYxLlByb2dyZXNzIoMBCghMb2dFbnRyeRImCgJhdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFbGV2ZWwYAiABKA4yGi5jb25kdWN0b3IuYXBpLnYxLkxvZ0xldmVsEg8KB21lc3NhZ2UYAyABKAkSEwoLZmllbGRzX2pzb24YBCABKAkiLQoIUHJvZ3Jlc3MSEAoIZnJhY3Rpb24YASABKAESDwoHbWVzc2FnZRgCIAEoCSKcBgoORXhlY3V0aW9uRXZlbnQSFAoMZXhlY3V0aW9uX2lkGAEgASgJEgsKA3NlcRgCIAEoDRImCgJhdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbm9kZV9pZBgEIAEoCRI/ChFleGVjdXRpb25fc3RhcnRlZBgKIAEoCzIiLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3RhcnRlZEgAEjMKC25vZGVfcXVldWVkGAsgASgLMhwuY29uZHVjdG9yLmFwaS52MS5Ob2RlUXVldWVkSAASNQoMbm9kZV9zdGFydGVkGAwgASgLMh0uY29uZHVjdG9yLmFwaS52MS5Ob2RlU3RhcnRlZEgAEi0KCG5vZGVfbG9nGA0gASgLMhkuY29uZHVjdG9yLmFwaS52MS5Ob2RlTG9nSAASNwoNbm9kZV9wcm9ncmVzcxgOIAEoCzIeLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVByb2dyZXNzSAASMQoKbm9kZV9jaHVuaxgPIAEoCzIbLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUNodW5rSAASOQoObm9kZV9oZWFydGJlYXQYECABKAsyHy5jb25kdWN0b3IuYXBpLnYxLk5vZGVIZWFydGJlYXRIABI5Cg5ub2RlX2NvbXBsZXRlZBgRIAEoCzIfLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUNvbXBsZXRlZEgAEjMKC25vZGVfZmFpbGVkGBIgASgLMhwuY29uZHVjdG9yLmFwaS52MS5Ob2RlRmFpbGVkSAASOQoObm9kZV9jYW5jZWxsZWQYEyABKAsyHy5jb25kdWN0b3IuYXBpLnYxLk5vZGVDYW5jZWxsZWRIABI1Cgxub2RlX3NraXBwZWQYFCABKAsyHS5jb25kdWN0b3IuYXBpLnYxLk5vZGVTa2lwcGVkSAASQQoSZXhlY3V0aW9uX2ZpbmlzaGVkGBUgASgLMiMuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25GaW5pc2hlZEgAQgYKBGtpbmQiTgoQRXhlY3V0aW9uU3RhcnRlZBIUCgxibHVlcHJpbnRfaWQYASABKAkSEwoLaW5wdXRzX2pzb24YAiABKAkSDwoHcmVzdW1lZBgDIAEoCCIMCgpOb2RlUXVldWVkIkQKC05vZGVTdGFydGVkEg8KB2F0dGVtcHQYASABKA0SDwoHcnVudGltZRgCIAEoCRITCgtpbnB1dHNfanNvbhgDIAEoCSJaCgdOb2RlTG9nEikKBWxldmVsGAEgASgOMhouY29uZHVjdG9yLmFwaS52MS5Mb2dMZXZlbBIPCgdtZXNzYWdlGAIgASgJEhMKC2ZpZWxkc19qc29uGAMgASgJIjEKDE5vZGVQcm9ncmVzcxIQCghmcmFjdGlvbhgBIAEoARIPCgdtZXNzYWdlGAIgASgJIi0KCU5vZGVDaHVuaxIMCgRwb3J0GAEgASgJEhIKCnZhbHVlX2pzb24YAiABKAkiDwoNTm9kZUhlYXJ0YmVhdCJKCg1Ob2RlQ29tcGxldGVkEhQKDG91dHB1dHNfanNvbhgBIAEoCRITCgtkdXJhdGlvbl9tcxgCIAEoARIOCgZjYWNoZWQYAyABKAgihwEKCk5vZGVGYWlsZWQSKgoHZmFpbHVyZRgBIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRITCgtkdXJhdGlvbl9tcxgCIAEoARIPCgdhdHRlbXB0GAMgASgNEhIKCndpbGxfcmV0cnkYBCABKAgSEwoLcmV0cnlfaW5fbXMYBSABKA0iHwoNTm9kZUNhbmNlbGxlZBIOCgZyZWFzb24YASABKAkiHQoLTm9kZVNraXBwZWQSDgoGcmVhc29uGAEgASgJIp0BChFFeGVjdXRpb25GaW5pc2hlZBIxCgZzdGF0dXMYASABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIUCgxvdXRwdXRzX2pzb24YAiABKAkSKgoHZmFpbHVyZRgDIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRITCgtkdXJhdGlvbl9tcxgEIAEoASInChRMaXN0Tm9kZVR5cGVzUmVxdWVzdBIPCgdydW50aW1lGAEgASgJIkcKFUxpc3ROb2RlVHlwZXNSZXNwb25zZRIuCgpub2RlX3R5cGVzGAEgAygLMhouY29uZHVjdG9yLmFwaS52MS5Ob2RlVHlwZSKlAgoITm9kZVR5cGUSDAoEdHlwZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg8KB3J1bnRpbWUYAyABKAkSEAoIbGFuZ3VhZ2UYBCABKAkSDQoFdGl0bGUYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkSGgoSY29uZmlnX3NjaGVtYV9qc29uGAcgASgJEiYKBmlucHV0cxgIIAMoCzIWLmNvbmR1Y3Rvci5hcGkudjEuUG9ydBInCgdvdXRwdXRzGAkgAygLMhYuY29uZHVjdG9yLmFwaS52MS5Qb3J0EioKBWZsYWdzGAogASgLMhsuY29uZHVjdG9yLmFwaS52MS5Ob2RlRmxhZ3MSGgoSZGVmYXVsdF90aW1lb3V0X21zGAsgASgNIlAKBFBvcnQSDAoEbmFtZRgBIAEoCRITCgtzY2hlbWFfanNvbhgCIAEoCRIQCghyZXF1aXJlZBgDIAEoCBITCgtkZXNjcmlwdGlvbhgEIAEoCSJeCglOb2RlRmxhZ3MSEgoKaWRlbXBvdGVudBgBIAEoCBITCgtjYW5jZWxsYWJsZRgCIAEoCBIRCglzdHJlYW1pbmcYAyABKAgSFQoNZGV0ZXJtaW5pc3RpYxgEIAEoCCJTChhWYWxpZGF0ZUJsdWVwcmludFJlcXVlc3QSFgoMYmx1ZXByaW50X2lkGAEgASgJSAASEgoIZG9jdW1lbnQYAiABKAlIAEILCglibHVlcHJpbnQiXQoZVmFsaWRhdGVCbHVlcHJpbnRSZXNwb25zZRINCgV2YWxpZBgBIAEoCBIxCgtkaWFnbm9zdGljcxgCIAMoCzIcLmNvbmR1Y3Rvci5hcGkudjEuRGlhZ25vc3RpYyI/CgpEaWFnbm9zdGljEgwKBHBhdGgYASABKAkSDwoHbWVzc2FnZRgCIAEoCRISCgpzdWdnZXN0aW9uGAMgASgJIkAKC0RpYWdub3N0aWNzEjEKC2RpYWdub3N0aWNzGAEgAygLMhwuY29uZHVjdG9yLmFwaS52MS5EaWFnbm9zdGljIhcKFUxpc3RCbHVlcHJpbnRzUmVxdWVzdCJQChZMaXN0Qmx1ZXByaW50c1Jlc3BvbnNlEjYKCmJsdWVwcmludHMYASADKAsyIi5jb25kdWN0b3IuYXBpLnYxLkJsdWVwcmludFN1bW1hcnkiUAoQQmx1ZXByaW50U3VtbWFyeRIKCgJpZBgBIAEoCRIMCgRwYXRoGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJIisKE0dldEJsdWVwcmludFJlcXVlc3QSFAoMYmx1ZXByaW50X2lkGAEgASgJIkYKFEdldEJsdWVwcmludFJlc3BvbnNlEi4KCWJsdWVwcmludBgBIAEoCzIbLmNvbmR1Y3Rvci5hcGkudjEuQmx1ZXByaW50IqoCCglCbHVlcHJpbnQSCgoCaWQYASABKAkSDAoEcGF0aBgCIAEoCRINCgV0aXRsZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIVCg1kb2N1bWVudF9qc29uGAUgASgJEjAKBmlucHV0cxgGIAMoCzIgLmNvbmR1Y3Rvci5hcGkudjEuQmx1ZXByaW50SW5wdXQSMgoHb3V0cHV0cxgHIAMoCzIhLmNvbmR1Y3Rvci5hcGkudjEuQmx1ZXByaW50T3V0cHV0Ei8KBWdyYXBoGAggASgLMiAuY29uZHVjdG9yLmFwaS52MS5CbHVlcHJpbnRHcmFwaBIxCgtkaWFnbm9zdGljcxgJIAMoCzIcLmNvbmR1Y3Rvci5hcGkudjEuRGlhZ25vc3RpYyJwCg5CbHVlcHJpbnRJbnB1dBIMCgRuYW1lGAEgASgJEhMKC3NjaGVtYV9qc29uGAIgASgJEhQKDGRlZmF1bHRfanNvbhgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIQCghyZXF1aXJlZBgFIAEoCCJCCg9CbHVlcHJpbnRPdXRwdXQSDAoEbmFtZRgBIAEoCRIMCgRmcm9tGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJImgKDkJsdWVwcmludEdyYXBoEioKBW5vZGVzGAEgAygLMhsuY29uZHVjdG9yLmFwaS52MS5HcmFwaE5vZGUSKgoFZWRnZXMYAiADKAsyGy5jb25kdWN0b3IuYXBpLnYxLkdyYXBoRWRnZSLWAQoJR3JhcGhOb2RlEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDwoHcnVudGltZRgDIAEoCRINCgV0aXRsZRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRImCgZpbnB1dHMYBiADKAsyFi5jb25kdWN0b3IuYXBpLnYxLlBvcnQSJwoHb3V0cHV0cxgHIAMoCzIWLmNvbmR1Y3Rvci5hcGkudjEuUG9ydBIbChNsaXRlcmFsX2lucHV0c19qc29uGAggASgJEgwKBHJvbGUYCSABKAkiUwoJR3JhcGhFZGdlEhEKCWZyb21fbm9kZRgBIAEoCRIRCglmcm9tX3BvcnQYAiABKAkSDwoHdG9fbm9kZRgDIAEoCRIPCgd0b19wb3J0GAQgASgJKq4BCg9FeGVjdXRpb25TdGF0dXMSIAocRVhFQ1VUSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGEVYRUNVVElPTl9TVEFUVVNfUlVOTklORxABEh4KGkVYRUNVVElPTl9TVEFUVVNfQ09NUExFVEVEEAISGwoXRVhFQ1VUSU9OX1NUQVRVU19GQUlMRUQQAxIeChpFWEVDVVRJT05fU1RBVFVTX0NBTkNFTExFRBAEKvIBCgpOb2RlU3RhdHVzEhsKF05PREVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTTk9ERV9TVEFUVVNfUEVORElORxABEhYKEk5PREVfU1RBVFVTX1FVRVVFRBACEhcKE05PREVfU1RBVFVTX1JVTk5JTkcQAxIZChVOT0RFX1NUQVRVU19DT01QTEVURUQQBBIWChJOT0RFX1NUQVRVU19GQUlMRUQQBRIZChVOT0RFX1NUQVRVU19DQU5DRUxMRUQQBhIXChNOT0RFX1NUQVRVU19TS0lQUEVEEAcSFgoSTk9ERV9TVEFUVVNfQ0FDSEVEEAgqdwoITG9nTGV2ZWwSGQoVTE9HX0xFVkVMX1VOU1BFQ0lGSUVEEAASEwoPTE9HX0xFVkVMX0RFQlVHEAESEgoOTE9HX0xFVkVMX0lORk8QAhISCg5MT0dfTEVWRUxfV0FSThADEhMKD0xPR19MRVZFTF9FUlJPUhAEKogBCgxPcnBoYW5SZWFzb24SHQoZT1JQSEFOX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGE9SUEhBTl9SRUFTT05fT1dORVJfRElFRBABEh8KG09SUEhBTl9SRUFTT05fTEVBU0VfRVhQSVJFRBACEhoKFk9SUEhBTl9SRUFTT05fTk9fT1dORVIQAzL9BwoQQ29uZHVjdG9yU2VydmljZRJjCg5TdGFydEV4ZWN1dGlvbhInLmNvbmR1Y3Rvci5hcGkudjEuU3RhcnRFeGVjdXRpb25SZXF1ZXN0GiguY29uZHVjdG9yLmFwaS52MS5TdGFydEV4ZWN1dGlvblJlc3BvbnNlEl0KDFJ1bkV4ZWN1dGlvbhIlLmNvbmR1Y3Rvci5hcGkudjEuUnVuRXhlY3V0aW9uUmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuUnVuRXhlY3V0aW9uUmVzcG9uc2USZQoOV2F0Y2hFeGVjdXRpb24SJy5jb25kdWN0b3IuYXBpLnYxLldhdGNoRXhlY3V0aW9uUmVxdWVzdBooLmNvbmR1Y3Rvci5hcGkudjEuV2F0Y2hFeGVjdXRpb25SZXNwb25zZTABEl0KDEdldEV4ZWN1dGlvbhIlLmNvbmR1Y3Rvci5hcGkudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USYwoOTGlzdEV4ZWN1dGlvbnMSJy5jb25kdWN0b3IuYXBpLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBooLmNvbmR1Y3Rvci5hcGkudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJmCg9DYW5jZWxFeGVjdXRpb24SKC5jb25kdWN0b3IuYXBpLnYxLkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QaKS5jb25kdWN0b3IuYXBpLnYxLkNhbmNlbEV4ZWN1dGlvblJlc3BvbnNlEmAKDUxpc3ROb2RlVHlwZXMSJi5jb25kdWN0b3IuYXBpLnYxLkxpc3ROb2RlVHlwZXNSZXF1ZXN0GicuY29uZHVjdG9yLmFwaS52MS5MaXN0Tm9kZVR5cGVzUmVzcG9uc2USbAoRVmFsaWRhdGVCbHVlcHJpbnQSKi5jb25kdWN0b3IuYXBpLnYxLlZhbGlkYXRlQmx1ZXByaW50UmVxdWVzdBorLmNvbmR1Y3Rvci5hcGkudjEuVmFsaWRhdGVCbHVlcHJpbnRSZXNwb25zZRJjCg5MaXN0Qmx1ZXByaW50cxInLmNvbmR1Y3Rvci5hcGkudjEuTGlzdEJsdWVwcmludHNSZXF1ZXN0GiguY29uZHVjdG9yLmFwaS52MS5MaXN0Qmx1ZXByaW50c1Jlc3BvbnNlEl0KDEdldEJsdWVwcmludBIlLmNvbmR1Y3Rvci5hcGkudjEuR2V0Qmx1ZXByaW50UmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuR2V0Qmx1ZXByaW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chpjb25kdWN0b3IvYXBpL3YxL2FwaS5wcm90bxIQY29uZHVjdG9yLmFwaS52MSJ7ChVTdGFydEV4ZWN1dGlvblJlcXVlc3QSFgoMYmx1ZXByaW50X2lkGAEgASgJSAASEgoIZG9jdW1lbnQYAiABKAlIABITCgtpbnB1dHNfanNvbhgDIAEoCRIUCgxleGVjdXRpb25faWQYBCABKAlCCwoJYmx1ZXByaW50IkQKFlN0YXJ0RXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCSJ5ChNSdW5FeGVjdXRpb25SZXF1ZXN0EhYKDGJsdWVwcmludF9pZBgBIAEoCUgAEhIKCGRvY3VtZW50GAIgASgJSAASEwoLaW5wdXRzX2pzb24YAyABKAkSFAoMZXhlY3V0aW9uX2lkGAQgASgJQgsKCWJsdWVwcmludCLMAQoUUnVuRXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCRIxCgZzdGF0dXMYAyABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIUCgxvdXRwdXRzX2pzb24YBCABKAkSKgoHZmFpbHVyZRgFIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRITCgtkdXJhdGlvbl9tcxgGIAEoASJAChVXYXRjaEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoDSJJChZXYXRjaEV4ZWN1dGlvblJlc3BvbnNlEi8KBWV2ZW50GAEgASgLMiAuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25FdmVudCIrChNHZXRFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCSJGChRHZXRFeGVjdXRpb25SZXNwb25zZRIuCglleGVjdXRpb24YASABKAsyGy5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvbiJvChVMaXN0RXhlY3V0aW9uc1JlcXVlc3QSDQoFbGltaXQYASABKA0SFAoMYmx1ZXByaW50X2lkGAIgASgJEjEKBnN0YXR1cxgDIAEoDjIhLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3RhdHVzIlAKFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USNgoKZXhlY3V0aW9ucxgBIAMoCzIiLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3VtbWFyeSI+ChZDYW5jZWxFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLAoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIIpsBCgdGYWlsdXJlEg8KB21lc3NhZ2UYASABKAkSDAoEdHlwZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSFAoMZGV0YWlsc19qc29uGAQgASgJEg0KBXN0YWNrGAUgASgJEigKBWNhdXNlGAYgASgLMhkuY29uZHVjdG9yLmFwaS52MS5GYWlsdXJlEg8KB25vZGVfaWQYByABKAkiqwMKEEV4ZWN1dGlvblN1bW1hcnkSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhQKDGJsdWVwcmludF9pZBgCIAEoCRIxCgZzdGF0dXMYAyABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIuCgpzdGFydGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZHVyYXRpb25fbXMYBiABKAESKgoHZmFpbHVyZRgHIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRIzCgdsaW5lYWdlGAggASgLMiIuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25MaW5lYWdlEi8KBW93bmVyGAkgASgLMiAuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25Pd25lchIwCghvcnBoYW5lZBgKIAEoDjIeLmNvbmR1Y3Rvci5hcGkudjEuT3JwaGFuUmVhc29uIrMBChBFeGVjdXRpb25MaW5lYWdlEhAKCHJlcnVuX29mGAEgASgJEhcKD3JlcnVuX2Zyb21fbm9kZRgCIAEoCRIbChNwYXJlbnRfZXhlY3V0aW9uX2lkGAMgASgJEhYKDnBhcmVudF9ub2RlX2lkGAQgASgJEg8KB3Jlc3VtZXMYBSABKA0SLgoKcmVzdW1lZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicgoORXhlY3V0aW9uT3duZXISDAoEaG9zdBgBIAEoCRILCgNwaWQYAiABKA0SDQoFbGFiZWwYAyABKAkSNgoScHJvY2Vzc19zdGFydGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL7AwoJRXhlY3V0aW9uEhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIUCgxibHVlcHJpbnRfaWQYAiABKAkSMQoGc3RhdHVzGAMgASgOMiEuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25TdGF0dXMSLgoKc3RhcnRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2R1cmF0aW9uX21zGAYgASgBEioKB2ZhaWx1cmUYByABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSEwoLaW5wdXRzX2pzb24YCCABKAkSFAoMb3V0cHV0c19qc29uGAkgASgJEioKBW5vZGVzGAogAygLMhsuY29uZHVjdG9yLmFwaS52MS5Ob2RlU3RhdGUSMwoHbGluZWFnZRgLIAEoCzIiLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uTGluZWFnZRIvCgVvd25lchgMIAEoCzIgLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uT3duZXISMAoIb3JwaGFuZWQYDSABKA4yHi5jb25kdWN0b3IuYXBpLnYxLk9ycGhhblJlYXNvbiKRAwoJTm9kZVN0YXRlEg8KB25vZGVfaWQYASABKAkSLAoGc3RhdHVzGAIgASgOMhwuY29uZHVjdG9yLmFwaS52MS5Ob2RlU3RhdHVzEg8KB2F0dGVtcHQYAyABKA0SDwoHcnVudGltZRgEIAEoCRIuCgpzdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZHVyYXRpb25fbXMYByABKAESEwoLaW5wdXRzX2pzb24YCCABKAkSFAoMb3V0cHV0c19qc29uGAkgASgJEioKB2ZhaWx1cmUYCiABKAsyGS5jb25kdWN0b3IuYXBpLnYxLkZhaWx1cmUSKAoEbG9ncxgLIAMoCzIaLmNvbmR1Y3Rvci5hcGkudjEuTG9nRW50cnkSLAoIcHJvZ3Jlc3MYDCABKAsyGi5jb25kdWN0b3IuYXBpLnYxLlByb2dyZXNzIoMBCghMb2dFbnRyeRImCgJhdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFbGV2ZWwYAiABKA4yGi5jb25kdWN0b3IuYXBpLnYxLkxvZ0xldmVsEg8KB21lc3NhZ2UYAyABKAkSEwoLZmllbGRzX2pzb24YBCABKAkiLQoIUHJvZ3Jlc3MSEAoIZnJhY3Rpb24YASABKAESDwoHbWVzc2FnZRgCIAEoCSKcBgoORXhlY3V0aW9uRXZlbnQSFAoMZXhlY3V0aW9uX2lkGAEgASgJEgsKA3NlcRgCIAEoDRImCgJhdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbm9kZV9pZBgEIAEoCRI/ChFleGVjdXRpb25fc3RhcnRlZBgKIAEoCzIiLmNvbmR1Y3Rvci5hcGkudjEuRXhlY3V0aW9uU3RhcnRlZEgAEjMKC25vZGVfcXVldWVkGAsgASgLMhwuY29uZHVjdG9yLmFwaS52MS5Ob2RlUXVldWVkSAASNQoMbm9kZV9zdGFydGVkGAwgASgLMh0uY29uZHVjdG9yLmFwaS52MS5Ob2RlU3RhcnRlZEgAEi0KCG5vZGVfbG9nGA0gASgLMhkuY29uZHVjdG9yLmFwaS52MS5Ob2RlTG9nSAASNwoNbm9kZV9wcm9ncmVzcxgOIAEoCzIeLmNvbmR1Y3Rvci5hcGkudjEuTm9kZVByb2dyZXNzSAASMQoKbm9kZV9jaHVuaxgPIAEoCzIbLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUNodW5rSAASOQoObm9kZV9oZWFydGJlYXQYECABKAsyHy5jb25kdWN0b3IuYXBpLnYxLk5vZGVIZWFydGJlYXRIABI5Cg5ub2RlX2NvbXBsZXRlZBgRIAEoCzIfLmNvbmR1Y3Rvci5hcGkudjEuTm9kZUNvbXBsZXRlZEgAEjMKC25vZGVfZmFpbGVkGBIgASgLMhwuY29uZHVjdG9yLmFwaS52MS5Ob2RlRmFpbGVkSAASOQoObm9kZV9jYW5jZWxsZWQYEyABKAsyHy5jb25kdWN0b3IuYXBpLnYxLk5vZGVDYW5jZWxsZWRIABI1Cgxub2RlX3NraXBwZWQYFCABKAsyHS5jb25kdWN0b3IuYXBpLnYxLk5vZGVTa2lwcGVkSAASQQoSZXhlY3V0aW9uX2ZpbmlzaGVkGBUgASgLMiMuY29uZHVjdG9yLmFwaS52MS5FeGVjdXRpb25GaW5pc2hlZEgAQgYKBGtpbmQiTgoQRXhlY3V0aW9uU3RhcnRlZBIUCgxibHVlcHJpbnRfaWQYASABKAkSEwoLaW5wdXRzX2pzb24YAiABKAkSDwoHcmVzdW1lZBgDIAEoCCIMCgpOb2RlUXVldWVkIkQKC05vZGVTdGFydGVkEg8KB2F0dGVtcHQYASABKA0SDwoHcnVudGltZRgCIAEoCRITCgtpbnB1dHNfanNvbhgDIAEoCSJaCgdOb2RlTG9nEikKBWxldmVsGAEgASgOMhouY29uZHVjdG9yLmFwaS52MS5Mb2dMZXZlbBIPCgdtZXNzYWdlGAIgASgJEhMKC2ZpZWxkc19qc29uGAMgASgJIjEKDE5vZGVQcm9ncmVzcxIQCghmcmFjdGlvbhgBIAEoARIPCgdtZXNzYWdlGAIgASgJIi0KCU5vZGVDaHVuaxIMCgRwb3J0GAEgASgJEhIKCnZhbHVlX2pzb24YAiABKAkiDwoNTm9kZUhlYXJ0YmVhdCJKCg1Ob2RlQ29tcGxldGVkEhQKDG91dHB1dHNfanNvbhgBIAEoCRITCgtkdXJhdGlvbl9tcxgCIAEoARIOCgZjYWNoZWQYAyABKAgihwEKCk5vZGVGYWlsZWQSKgoHZmFpbHVyZRgBIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRITCgtkdXJhdGlvbl9tcxgCIAEoARIPCgdhdHRlbXB0GAMgASgNEhIKCndpbGxfcmV0cnkYBCABKAgSEwoLcmV0cnlfaW5fbXMYBSABKA0iHwoNTm9kZUNhbmNlbGxlZBIOCgZyZWFzb24YASABKAkiHQoLTm9kZVNraXBwZWQSDgoGcmVhc29uGAEgASgJIp0BChFFeGVjdXRpb25GaW5pc2hlZBIxCgZzdGF0dXMYASABKA4yIS5jb25kdWN0b3IuYXBpLnYxLkV4ZWN1dGlvblN0YXR1cxIUCgxvdXRwdXRzX2pzb24YAiABKAkSKgoHZmFpbHVyZRgDIAEoCzIZLmNvbmR1Y3Rvci5hcGkudjEuRmFpbHVyZRITCgtkdXJhdGlvbl9tcxgEIAEoASJGCgtWYWx1ZUhhbmRsZRILCgNyZWYYASABKAkSDAoEdHlwZRgCIAEoCRIMCgRzaXplGAMgASgEEg4KBnNoYTI1NhgEIAEoCSIfChBSZWFkVmFsdWVSZXF1ZXN0EgsKA3JlZhgBIAEoCSJRChFSZWFkVmFsdWVSZXNwb25zZRItCgZoYW5kbGUYASABKAsyHS5jb25kdWN0b3IuYXBpLnYxLlZhbHVlSGFuZGxlEg0KBWNodW5rGAIgASgMIjEKElVwbG9hZFZhbHVlUmVxdWVzdBIMCgR0eXBlGAEgASgJEg0KBWNodW5rGAIgASgMIkQKE1VwbG9hZFZhbHVlUmVzcG9uc2USLQoGaGFuZGxlGAEgASgLMh0uY29uZHVjdG9yLmFwaS52MS5WYWx1ZUhhbmRsZSInChRMaXN0Tm9kZVR5cGVzUmVxdWVzdBIPCgdydW50aW1lGAEgASgJIkcKFUxpc3ROb2RlVHlwZXNSZXNwb25zZRIuCgpub2RlX3R5cGVzGAEgAygLMhouY29uZHVjdG9yLmFwaS52MS5Ob2RlVHlwZSKlAgoITm9kZVR5cGUSDAoEdHlwZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg8KB3J1bnRpbWUYAyABKAkSEAoIbGFuZ3VhZ2UYBCABKAkSDQoFdGl0bGUYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkSGgoSY29uZmlnX3NjaGVtYV9qc29uGAcgASgJEiYKBmlucHV0cxgIIAMoCzIWLmNvbmR1Y3Rvci5hcGkudjEuUG9ydBInCgdvdXRwdXRzGAkgAygLMhYuY29uZHVjdG9yLmFwaS52MS5Qb3J0EioKBWZsYWdzGAogASgLMhsuY29uZHVjdG9yLmFwaS52MS5Ob2RlRmxhZ3MSGgoSZGVmYXVsdF90aW1lb3V0X21zGAsgASgNIlAKBFBvcnQSDAoEbmFtZRgBIAEoCRITCgtzY2hlbWFfanNvbhgCIAEoCRIQCghyZXF1aXJlZBgDIAEoCBITCgtkZXNjcmlwdGlvbhgEIAEoCSJeCglOb2RlRmxhZ3MSEgoKaWRlbXBvdGVudBgBIAEoCBITCgtjYW5jZWxsYWJsZRgCIAEoCBIRCglzdHJlYW1pbmcYAyABKAgSFQoNZGV0ZXJtaW5pc3RpYxgEIAEoCCJTChhWYWxpZGF0ZUJsdWVwcmludFJlcXVlc3QSFgoMYmx1ZXByaW50X2lkGAEgASgJSAASEgoIZG9jdW1lbnQYAiABKAlIAEILCglibHVlcHJpbnQiXQoZVmFsaWRhdGVCbHVlcHJpbnRSZXNwb25zZRINCgV2YWxpZBgBIAEoCBIxCgtkaWFnbm9zdGljcxgCIAMoCzIcLmNvbmR1Y3Rvci5hcGkudjEuRGlhZ25vc3RpYyI/CgpEaWFnbm9zdGljEgwKBHBhdGgYASABKAkSDwoHbWVzc2FnZRgCIAEoCRISCgpzdWdnZXN0aW9uGAMgASgJIkAKC0RpYWdub3N0aWNzEjEKC2RpYWdub3N0aWNzGAEgAygLMhwuY29uZHVjdG9yLmFwaS52MS5EaWFnbm9zdGljIhcKFUxpc3RCbHVlcHJpbnRzUmVxdWVzdCJQChZMaXN0Qmx1ZXByaW50c1Jlc3BvbnNlEjYKCmJsdWVwcmludHMYASADKAsyIi5jb25kdWN0b3IuYXBpLnYxLkJsdWVwcmludFN1bW1hcnkiUAoQQmx1ZXByaW50U3VtbWFyeRIKCgJpZBgBIAEoCRIMCgRwYXRoGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJIisKE0dldEJsdWVwcmludFJlcXVlc3QSFAoMYmx1ZXByaW50X2lkGAEgASgJIkYKFEdldEJsdWVwcmludFJlc3BvbnNlEi4KCWJsdWVwcmludBgBIAEoCzIbLmNvbmR1Y3Rvci5hcGkudjEuQmx1ZXByaW50IqoCCglCbHVlcHJpbnQSCgoCaWQYASABKAkSDAoEcGF0aBgCIAEoCRINCgV0aXRsZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIVCg1kb2N1bWVudF9qc29uGAUgASgJEjAKBmlucHV0cxgGIAMoCzIgLmNvbmR1Y3Rvci5hcGkudjEuQmx1ZXByaW50SW5wdXQSMgoHb3V0cHV0cxgHIAMoCzIhLmNvbmR1Y3Rvci5hcGkudjEuQmx1ZXByaW50T3V0cHV0Ei8KBWdyYXBoGAggASgLMiAuY29uZHVjdG9yLmFwaS52MS5CbHVlcHJpbnRHcmFwaBIxCgtkaWFnbm9zdGljcxgJIAMoCzIcLmNvbmR1Y3Rvci5hcGkudjEuRGlhZ25vc3RpYyJwCg5CbHVlcHJpbnRJbnB1dBIMCgRuYW1lGAEgASgJEhMKC3NjaGVtYV9qc29uGAIgASgJEhQKDGRlZmF1bHRfanNvbhgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIQCghyZXF1aXJlZBgFIAEoCCJCCg9CbHVlcHJpbnRPdXRwdXQSDAoEbmFtZRgBIAEoCRIMCgRmcm9tGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJImgKDkJsdWVwcmludEdyYXBoEioKBW5vZGVzGAEgAygLMhsuY29uZHVjdG9yLmFwaS52MS5HcmFwaE5vZGUSKgoFZWRnZXMYAiADKAsyGy5jb25kdWN0b3IuYXBpLnYxLkdyYXBoRWRnZSLWAQoJR3JhcGhOb2RlEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDwoHcnVudGltZRgDIAEoCRINCgV0aXRsZRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRImCgZpbnB1dHMYBiADKAsyFi5jb25kdWN0b3IuYXBpLnYxLlBvcnQSJwoHb3V0cHV0cxgHIAMoCzIWLmNvbmR1Y3Rvci5hcGkudjEuUG9ydBIbChNsaXRlcmFsX2lucHV0c19qc29uGAggASgJEgwKBHJvbGUYCSABKAkiUwoJR3JhcGhFZGdlEhEKCWZyb21fbm9kZRgBIAEoCRIRCglmcm9tX3BvcnQYAiABKAkSDwoHdG9fbm9kZRgDIAEoCRIPCgd0b19wb3J0GAQgASgJKq4BCg9FeGVjdXRpb25TdGF0dXMSIAocRVhFQ1VUSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGEVYRUNVVElPTl9TVEFUVVNfUlVOTklORxABEh4KGkVYRUNVVElPTl9TVEFUVVNfQ09NUExFVEVEEAISGwoXRVhFQ1VUSU9OX1NUQVRVU19GQUlMRUQQAxIeChpFWEVDVVRJT05fU1RBVFVTX0NBTkNFTExFRBAEKvIBCgpOb2RlU3RhdHVzEhsKF05PREVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTTk9ERV9TVEFUVVNfUEVORElORxABEhYKEk5PREVfU1RBVFVTX1FVRVVFRBACEhcKE05PREVfU1RBVFVTX1JVTk5JTkcQAxIZChVOT0RFX1NUQVRVU19DT01QTEVURUQQBBIWChJOT0RFX1NUQVRVU19GQUlMRUQQBRIZChVOT0RFX1NUQVRVU19DQU5DRUxMRUQQBhIXChNOT0RFX1NUQVRVU19TS0lQUEVEEAcSFgoSTk9ERV9TVEFUVVNfQ0FDSEVEEAgqdwoITG9nTGV2ZWwSGQoVTE9HX0xFVkVMX1VOU1BFQ0lGSUVEEAASEwoPTE9HX0xFVkVMX0RFQlVHEAESEgoOTE9HX0xFVkVMX0lORk8QAhISCg5MT0dfTEVWRUxfV0FSThADEhMKD0xPR19MRVZFTF9FUlJPUhAEKogBCgxPcnBoYW5SZWFzb24SHQoZT1JQSEFOX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGE9SUEhBTl9SRUFTT05fT1dORVJfRElFRBABEh8KG09SUEhBTl9SRUFTT05fTEVBU0VfRVhQSVJFRBACEhoKFk9SUEhBTl9SRUFTT05fTk9fT1dORVIQAzKzCQoQQ29uZHVjdG9yU2VydmljZRJjCg5TdGFydEV4ZWN1dGlvbhInLmNvbmR1Y3Rvci5hcGkudjEuU3RhcnRFeGVjdXRpb25SZXF1ZXN0GiguY29uZHVjdG9yLmFwaS52MS5TdGFydEV4ZWN1dGlvblJlc3BvbnNlEl0KDFJ1bkV4ZWN1dGlvbhIlLmNvbmR1Y3Rvci5hcGkudjEuUnVuRXhlY3V0aW9uUmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuUnVuRXhlY3V0aW9uUmVzcG9uc2USZQoOV2F0Y2hFeGVjdXRpb24SJy5jb25kdWN0b3IuYXBpLnYxLldhdGNoRXhlY3V0aW9uUmVxdWVzdBooLmNvbmR1Y3Rvci5hcGkudjEuV2F0Y2hFeGVjdXRpb25SZXNwb25zZTABEl0KDEdldEV4ZWN1dGlvbhIlLmNvbmR1Y3Rvci5hcGkudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USYwoOTGlzdEV4ZWN1dGlvbnMSJy5jb25kdWN0b3IuYXBpLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBooLmNvbmR1Y3Rvci5hcGkudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJmCg9DYW5jZWxFeGVjdXRpb24SKC5jb25kdWN0b3IuYXBpLnYxLkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QaKS5jb25kdWN0b3IuYXBpLnYxLkNhbmNlbEV4ZWN1dGlvblJlc3BvbnNlEmAKDUxpc3ROb2RlVHlwZXMSJi5jb25kdWN0b3IuYXBpLnYxLkxpc3ROb2RlVHlwZXNSZXF1ZXN0GicuY29uZHVjdG9yLmFwaS52MS5MaXN0Tm9kZVR5cGVzUmVzcG9uc2USbAoRVmFsaWRhdGVCbHVlcHJpbnQSKi5jb25kdWN0b3IuYXBpLnYxLlZhbGlkYXRlQmx1ZXByaW50UmVxdWVzdBorLmNvbmR1Y3Rvci5hcGkudjEuVmFsaWRhdGVCbHVlcHJpbnRSZXNwb25zZRJjCg5MaXN0Qmx1ZXByaW50cxInLmNvbmR1Y3Rvci5hcGkudjEuTGlzdEJsdWVwcmludHNSZXF1ZXN0GiguY29uZHVjdG9yLmFwaS52MS5MaXN0Qmx1ZXByaW50c1Jlc3BvbnNlEl0KDEdldEJsdWVwcmludBIlLmNvbmR1Y3Rvci5hcGkudjEuR2V0Qmx1ZXByaW50UmVxdWVzdBomLmNvbmR1Y3Rvci5hcGkudjEuR2V0Qmx1ZXByaW50UmVzcG9uc2USVgoJUmVhZFZhbHVlEiIuY29uZHVjdG9yLmFwaS52MS5SZWFkVmFsdWVSZXF1ZXN0GiMuY29uZHVjdG9yLmFwaS52MS5SZWFkVmFsdWVSZXNwb25zZTABElwKC1VwbG9hZFZhbHVlEiQuY29uZHVjdG9yLmFwaS52MS5VcGxvYWRWYWx1ZVJlcXVlc3QaJS5jb25kdWN0b3IuYXBpLnYxLlVwbG9hZFZhbHVlUmVzcG9uc2UoAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message conductor.api.v1.StartExecutionRequest
@@ -1220,6 +1220,142 @@ export const ExecutionFinishedSchema: GenMessage<ExecutionFinished> = /*@__PURE_
   messageDesc(file_conductor_api_v1_api, 32);
 
 /**
+ * ValueHandle names a value too large to travel inline. In a `*_json` field
+ * it appears in place of the value as
+ * {"$ref": "<ref>", "type": "<type>", "size": <bytes>, "sha256": "<hex>"}.
+ *
+ * @generated from message conductor.api.v1.ValueHandle
+ */
+export type ValueHandle = Message<"conductor.api.v1.ValueHandle"> & {
+  /**
+   * What to pass to ReadValue, e.g. "executions/<id>/outputs/<name>",
+   * "executions/<id>/inputs/<name>",
+   * "executions/<id>/nodes/<node>/outputs/<port>" or "uploads/<sha256>".
+   *
+   * @generated from field: string ref = 1;
+   */
+  ref: string;
+
+  /**
+   * "json" (UTF-8 JSON text), "bytes" or "table" (Arrow IPC stream format):
+   * how the bytes ReadValue streams are to be read.
+   *
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * The number of bytes ReadValue streams.
+   *
+   * @generated from field: uint64 size = 3;
+   */
+  size: bigint;
+
+  /**
+   * Lowercase hex SHA-256 of those bytes.
+   *
+   * @generated from field: string sha256 = 4;
+   */
+  sha256: string;
+};
+
+/**
+ * Describes the message conductor.api.v1.ValueHandle.
+ * Use `create(ValueHandleSchema)` to create a new message.
+ */
+export const ValueHandleSchema: GenMessage<ValueHandle> = /*@__PURE__*/
+  messageDesc(file_conductor_api_v1_api, 33);
+
+/**
+ * @generated from message conductor.api.v1.ReadValueRequest
+ */
+export type ReadValueRequest = Message<"conductor.api.v1.ReadValueRequest"> & {
+  /**
+   * The handle's ref.
+   *
+   * @generated from field: string ref = 1;
+   */
+  ref: string;
+};
+
+/**
+ * Describes the message conductor.api.v1.ReadValueRequest.
+ * Use `create(ReadValueRequestSchema)` to create a new message.
+ */
+export const ReadValueRequestSchema: GenMessage<ReadValueRequest> = /*@__PURE__*/
+  messageDesc(file_conductor_api_v1_api, 34);
+
+/**
+ * @generated from message conductor.api.v1.ReadValueResponse
+ */
+export type ReadValueResponse = Message<"conductor.api.v1.ReadValueResponse"> & {
+  /**
+   * Set in the first message only.
+   *
+   * @generated from field: conductor.api.v1.ValueHandle handle = 1;
+   */
+  handle?: ValueHandle | undefined;
+
+  /**
+   * The next bytes of the value (at most 1 MiB per message).
+   *
+   * @generated from field: bytes chunk = 2;
+   */
+  chunk: Uint8Array;
+};
+
+/**
+ * Describes the message conductor.api.v1.ReadValueResponse.
+ * Use `create(ReadValueResponseSchema)` to create a new message.
+ */
+export const ReadValueResponseSchema: GenMessage<ReadValueResponse> = /*@__PURE__*/
+  messageDesc(file_conductor_api_v1_api, 35);
+
+/**
+ * @generated from message conductor.api.v1.UploadValueRequest
+ */
+export type UploadValueRequest = Message<"conductor.api.v1.UploadValueRequest"> & {
+  /**
+   * "json", "bytes" or "table"; read from the first message. Default
+   * "bytes".
+   *
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * The next bytes of the value.
+   *
+   * @generated from field: bytes chunk = 2;
+   */
+  chunk: Uint8Array;
+};
+
+/**
+ * Describes the message conductor.api.v1.UploadValueRequest.
+ * Use `create(UploadValueRequestSchema)` to create a new message.
+ */
+export const UploadValueRequestSchema: GenMessage<UploadValueRequest> = /*@__PURE__*/
+  messageDesc(file_conductor_api_v1_api, 36);
+
+/**
+ * @generated from message conductor.api.v1.UploadValueResponse
+ */
+export type UploadValueResponse = Message<"conductor.api.v1.UploadValueResponse"> & {
+  /**
+   * @generated from field: conductor.api.v1.ValueHandle handle = 1;
+   */
+  handle?: ValueHandle | undefined;
+};
+
+/**
+ * Describes the message conductor.api.v1.UploadValueResponse.
+ * Use `create(UploadValueResponseSchema)` to create a new message.
+ */
+export const UploadValueResponseSchema: GenMessage<UploadValueResponse> = /*@__PURE__*/
+  messageDesc(file_conductor_api_v1_api, 37);
+
+/**
  * @generated from message conductor.api.v1.ListNodeTypesRequest
  */
 export type ListNodeTypesRequest = Message<"conductor.api.v1.ListNodeTypesRequest"> & {
@@ -1236,7 +1372,7 @@ export type ListNodeTypesRequest = Message<"conductor.api.v1.ListNodeTypesReques
  * Use `create(ListNodeTypesRequestSchema)` to create a new message.
  */
 export const ListNodeTypesRequestSchema: GenMessage<ListNodeTypesRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 33);
+  messageDesc(file_conductor_api_v1_api, 38);
 
 /**
  * @generated from message conductor.api.v1.ListNodeTypesResponse
@@ -1253,7 +1389,7 @@ export type ListNodeTypesResponse = Message<"conductor.api.v1.ListNodeTypesRespo
  * Use `create(ListNodeTypesResponseSchema)` to create a new message.
  */
 export const ListNodeTypesResponseSchema: GenMessage<ListNodeTypesResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 34);
+  messageDesc(file_conductor_api_v1_api, 39);
 
 /**
  * NodeType describes a kind of node a runtime serves.
@@ -1332,7 +1468,7 @@ export type NodeType = Message<"conductor.api.v1.NodeType"> & {
  * Use `create(NodeTypeSchema)` to create a new message.
  */
 export const NodeTypeSchema: GenMessage<NodeType> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 35);
+  messageDesc(file_conductor_api_v1_api, 40);
 
 /**
  * Port is a named, typed input or output of a node.
@@ -1370,7 +1506,7 @@ export type Port = Message<"conductor.api.v1.Port"> & {
  * Use `create(PortSchema)` to create a new message.
  */
 export const PortSchema: GenMessage<Port> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 36);
+  messageDesc(file_conductor_api_v1_api, 41);
 
 /**
  * @generated from message conductor.api.v1.NodeFlags
@@ -1402,7 +1538,7 @@ export type NodeFlags = Message<"conductor.api.v1.NodeFlags"> & {
  * Use `create(NodeFlagsSchema)` to create a new message.
  */
 export const NodeFlagsSchema: GenMessage<NodeFlags> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 37);
+  messageDesc(file_conductor_api_v1_api, 42);
 
 /**
  * @generated from message conductor.api.v1.ValidateBlueprintRequest
@@ -1433,7 +1569,7 @@ export type ValidateBlueprintRequest = Message<"conductor.api.v1.ValidateBluepri
  * Use `create(ValidateBlueprintRequestSchema)` to create a new message.
  */
 export const ValidateBlueprintRequestSchema: GenMessage<ValidateBlueprintRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 38);
+  messageDesc(file_conductor_api_v1_api, 43);
 
 /**
  * @generated from message conductor.api.v1.ValidateBlueprintResponse
@@ -1455,7 +1591,7 @@ export type ValidateBlueprintResponse = Message<"conductor.api.v1.ValidateBluepr
  * Use `create(ValidateBlueprintResponseSchema)` to create a new message.
  */
 export const ValidateBlueprintResponseSchema: GenMessage<ValidateBlueprintResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 39);
+  messageDesc(file_conductor_api_v1_api, 44);
 
 /**
  * Diagnostic is one problem found in a blueprint or in inputs.
@@ -1488,7 +1624,7 @@ export type Diagnostic = Message<"conductor.api.v1.Diagnostic"> & {
  * Use `create(DiagnosticSchema)` to create a new message.
  */
 export const DiagnosticSchema: GenMessage<Diagnostic> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 40);
+  messageDesc(file_conductor_api_v1_api, 45);
 
 /**
  * Diagnostics is attached to INVALID_ARGUMENT errors as an error detail.
@@ -1507,7 +1643,7 @@ export type Diagnostics = Message<"conductor.api.v1.Diagnostics"> & {
  * Use `create(DiagnosticsSchema)` to create a new message.
  */
 export const DiagnosticsSchema: GenMessage<Diagnostics> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 41);
+  messageDesc(file_conductor_api_v1_api, 46);
 
 /**
  * @generated from message conductor.api.v1.ListBlueprintsRequest
@@ -1520,7 +1656,7 @@ export type ListBlueprintsRequest = Message<"conductor.api.v1.ListBlueprintsRequ
  * Use `create(ListBlueprintsRequestSchema)` to create a new message.
  */
 export const ListBlueprintsRequestSchema: GenMessage<ListBlueprintsRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 42);
+  messageDesc(file_conductor_api_v1_api, 47);
 
 /**
  * @generated from message conductor.api.v1.ListBlueprintsResponse
@@ -1537,7 +1673,7 @@ export type ListBlueprintsResponse = Message<"conductor.api.v1.ListBlueprintsRes
  * Use `create(ListBlueprintsResponseSchema)` to create a new message.
  */
 export const ListBlueprintsResponseSchema: GenMessage<ListBlueprintsResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 43);
+  messageDesc(file_conductor_api_v1_api, 48);
 
 /**
  * @generated from message conductor.api.v1.BlueprintSummary
@@ -1571,7 +1707,7 @@ export type BlueprintSummary = Message<"conductor.api.v1.BlueprintSummary"> & {
  * Use `create(BlueprintSummarySchema)` to create a new message.
  */
 export const BlueprintSummarySchema: GenMessage<BlueprintSummary> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 44);
+  messageDesc(file_conductor_api_v1_api, 49);
 
 /**
  * @generated from message conductor.api.v1.GetBlueprintRequest
@@ -1588,7 +1724,7 @@ export type GetBlueprintRequest = Message<"conductor.api.v1.GetBlueprintRequest"
  * Use `create(GetBlueprintRequestSchema)` to create a new message.
  */
 export const GetBlueprintRequestSchema: GenMessage<GetBlueprintRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 45);
+  messageDesc(file_conductor_api_v1_api, 50);
 
 /**
  * @generated from message conductor.api.v1.GetBlueprintResponse
@@ -1605,7 +1741,7 @@ export type GetBlueprintResponse = Message<"conductor.api.v1.GetBlueprintRespons
  * Use `create(GetBlueprintResponseSchema)` to create a new message.
  */
 export const GetBlueprintResponseSchema: GenMessage<GetBlueprintResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 46);
+  messageDesc(file_conductor_api_v1_api, 51);
 
 /**
  * Blueprint is one blueprint of the project with what is needed to draw it.
@@ -1668,7 +1804,7 @@ export type Blueprint = Message<"conductor.api.v1.Blueprint"> & {
  * Use `create(BlueprintSchema)` to create a new message.
  */
 export const BlueprintSchema: GenMessage<Blueprint> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 47);
+  messageDesc(file_conductor_api_v1_api, 52);
 
 /**
  * @generated from message conductor.api.v1.BlueprintInput
@@ -1709,7 +1845,7 @@ export type BlueprintInput = Message<"conductor.api.v1.BlueprintInput"> & {
  * Use `create(BlueprintInputSchema)` to create a new message.
  */
 export const BlueprintInputSchema: GenMessage<BlueprintInput> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 48);
+  messageDesc(file_conductor_api_v1_api, 53);
 
 /**
  * @generated from message conductor.api.v1.BlueprintOutput
@@ -1738,7 +1874,7 @@ export type BlueprintOutput = Message<"conductor.api.v1.BlueprintOutput"> & {
  * Use `create(BlueprintOutputSchema)` to create a new message.
  */
 export const BlueprintOutputSchema: GenMessage<BlueprintOutput> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 49);
+  messageDesc(file_conductor_api_v1_api, 54);
 
 /**
  * BlueprintGraph is a blueprint as boxes and arrows. Blueprint inputs are
@@ -1764,7 +1900,7 @@ export type BlueprintGraph = Message<"conductor.api.v1.BlueprintGraph"> & {
  * Use `create(BlueprintGraphSchema)` to create a new message.
  */
 export const BlueprintGraphSchema: GenMessage<BlueprintGraph> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 50);
+  messageDesc(file_conductor_api_v1_api, 55);
 
 /**
  * @generated from message conductor.api.v1.GraphNode
@@ -1829,7 +1965,7 @@ export type GraphNode = Message<"conductor.api.v1.GraphNode"> & {
  * Use `create(GraphNodeSchema)` to create a new message.
  */
 export const GraphNodeSchema: GenMessage<GraphNode> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 51);
+  messageDesc(file_conductor_api_v1_api, 56);
 
 /**
  * @generated from message conductor.api.v1.GraphEdge
@@ -1861,7 +1997,7 @@ export type GraphEdge = Message<"conductor.api.v1.GraphEdge"> & {
  * Use `create(GraphEdgeSchema)` to create a new message.
  */
 export const GraphEdgeSchema: GenMessage<GraphEdge> = /*@__PURE__*/
-  messageDesc(file_conductor_api_v1_api, 52);
+  messageDesc(file_conductor_api_v1_api, 57);
 
 /**
  * ExecutionStatus is the state of an execution.
@@ -2156,6 +2292,30 @@ export const ConductorService: GenService<{
     methodKind: "unary";
     input: typeof GetBlueprintRequestSchema;
     output: typeof GetBlueprintResponseSchema;
+  },
+  /**
+   * ReadValue streams a value that a `*_json` field gives by handle (a value
+   * larger than the inline limit): first its ValueHandle, then its bytes in
+   * chunks.
+   *
+   * @generated from rpc conductor.api.v1.ConductorService.ReadValue
+   */
+  readValue: {
+    methodKind: "server_streaming";
+    input: typeof ReadValueRequestSchema;
+    output: typeof ReadValueResponseSchema;
+  },
+  /**
+   * UploadValue stores a large value sent in chunks and answers with its
+   * handle; pass {"$ref": "<ref>"} as an input in `inputs_json` to use it.
+   * Client streaming: gRPC clients, and Connect clients over HTTP/2.
+   *
+   * @generated from rpc conductor.api.v1.ConductorService.UploadValue
+   */
+  uploadValue: {
+    methodKind: "client_streaming";
+    input: typeof UploadValueRequestSchema;
+    output: typeof UploadValueResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_conductor_api_v1_api, 0);

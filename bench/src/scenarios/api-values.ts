@@ -1,0 +1,162 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  ConductorService,
+  isValueHandle,
+  parseJsonObject,
+  readValueChunks,
+  uploadValue,
+} from "@conductor/sdk/client";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import type { BenchResult, Scenario } from "./index.js";
+
+/** The most memory a large value may cost the server, as a multiple of its size (docs/api.md). */
+const TARGET_MULTIPLE = 3;
+
+/**
+ * Large values through `conductor serve` (a separate process, journal on): the peak resident memory the server
+ * gains (VmHWM over the idle VmRSS, from /proc) as a multiple of the value's size,
+ * - for an output of N MB of bytes (a core.file-read node) returned by handle and streamed with ReadValue;
+ * - for an input of N MB uploaded with UploadValue, run through a node by ref, and streamed back.
+ * N is 200 in a full run, 32 in a smoke run. Each case runs in a fresh server, since the peak is per process.
+ */
+export const apiValuesScenario: Scenario = {
+  id: "api-values",
+  title: "conductor serve: server memory for a large output (ReadValue) and a large input (UploadValue)",
+  async run(context) {
+    // Because the server's first requests alone grow it by ~20 MB, a value much smaller than that would measure the warm-up.
+    const size = (context.smoke ? 32 : 200) * 1024 * 1024;
+    const dir = await mkdtemp(join(tmpdir(), "conductor-bench-values-"));
+    try {
+      await writeFile(join(dir, "conductor.yaml"), "conductor: project/v1\nblueprints: [.]\n");
+      await writeFile(
+        join(dir, "produce.blueprint.yaml"),
+        "conductor: blueprint/v1\nid: produce\ninputs: { path: { schema: { type: string } } }\noutputs: { data: read.content }\nnodes:\n  read: { type: core.file-read, config: { encoding: bytes }, inputs: { path: inputs.path } }\n",
+      );
+      await writeFile(
+        join(dir, "relay.blueprint.yaml"),
+        "conductor: blueprint/v1\nid: relay\ninputs: { data: {} }\noutputs: { data: pass.value }\nnodes:\n  pass: { type: core.passthrough, inputs: { value: inputs.data } }\n",
+      );
+      const data = randomBytes(size);
+      await writeFile(join(dir, "data.bin"), data);
+      const mb = Math.round(size / 1024 / 1024);
+
+      const output = await measure(dir, async (client) => {
+        const run = await client.runExecution({
+          blueprint: { case: "blueprintId", value: "produce" },
+          inputsJson: JSON.stringify({ path: join(dir, "data.bin") }),
+        });
+        await drain(client, parseJsonObject(run.outputsJson).data, size);
+      });
+      const input = await measure(dir, async (client) => {
+        const handle = await uploadValue(client, data, "bytes");
+        const run = await client.runExecution({
+          blueprint: { case: "blueprintId", value: "relay" },
+          inputsJson: JSON.stringify({ data: { $ref: handle.$ref } }),
+        });
+        await drain(client, parseJsonObject(run.outputsJson).data, size);
+      });
+      context.log(
+        `  idle RSS ${output.idleMb.toFixed(0)} MB; peaks ${output.peakMb.toFixed(0)} / ${input.peakMb.toFixed(0)} MB`,
+      );
+      return [
+        result(
+          "api-values-output",
+          `a ${mb} MB bytes output, by handle and ReadValue: server memory gained ÷ value size`,
+          (output.gainedMb * 1024 * 1024) / size,
+        ),
+        result(
+          "api-values-input",
+          `a ${mb} MB input by UploadValue, run and read back: server memory gained ÷ value size`,
+          (input.gainedMb * 1024 * 1024) / size,
+        ),
+      ];
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+type Client = ReturnType<typeof createClient<typeof ConductorService>>;
+
+function result(id: string, what: string, multiple: number): BenchResult {
+  const met = multiple <= TARGET_MULTIPLE;
+  return {
+    id,
+    what,
+    value: Math.max(multiple, 0.001),
+    unit: "×",
+    target: `≤ ${TARGET_MULTIPLE}× the value`,
+    met,
+    ...(met ? {} : { missedBy: `${(multiple / TARGET_MULTIPLE).toFixed(2)}×` }),
+  };
+}
+
+/** Reads a value by handle to the end, discarding it; checks it was a handle of the expected size. */
+async function drain(client: Client, handle: unknown, size: number): Promise<void> {
+  if (!isValueHandle(handle) || handle.size !== size) {
+    throw new Error(`expected a handle of ${size} bytes, found ${JSON.stringify(handle)?.slice(0, 200)}`);
+  }
+  let read = 0;
+  for await (const chunk of readValueChunks(client, handle)) read += chunk.byteLength;
+  if (read !== size) throw new Error(`ReadValue gave ${read} bytes, expected ${size}`);
+}
+
+/** Runs `work` against a fresh `conductor serve`; gives its idle RSS, its peak, and the difference, in MB. */
+async function measure(dir: string, work: (client: Client) => Promise<void>) {
+  const server = await startServer(dir);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const idle = memoryKb(server.child.pid!, "VmRSS");
+    const client = createClient(
+      ConductorService,
+      createConnectTransport({ baseUrl: server.url, httpVersion: "2" }),
+    );
+    await work(client);
+    const peak = memoryKb(server.child.pid!, "VmHWM");
+    return { idleMb: idle / 1024, peakMb: peak / 1024, gainedMb: (peak - idle) / 1024 };
+  } finally {
+    const exited = new Promise((resolve) => server.child.once("exit", resolve));
+    server.child.kill("SIGTERM");
+    await exited;
+  }
+}
+
+function startServer(projectDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
+  const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
+  const child = spawn(
+    process.execPath,
+    [cli, "serve", "--port", "0", "--project", projectDir, "--no-debugger"],
+    {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child.stderr!.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout!.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /listening on (http:\/\/[^\s]+)/.exec(stdout);
+      if (match !== null && stdout.includes("press Ctrl-C")) resolve({ child, url: match[1]! });
+    });
+    child.once("exit", (code) => reject(new Error(`conductor serve exited with ${code}: ${stderr}`)));
+  });
+}
+
+function memoryKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, "m").exec(status);
+  if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]);
+}
