@@ -25,6 +25,9 @@ export { ConductorError, formatDiagnostics } from "./errors.js";
 export { coreNodes } from "./nodes/index.js";
 export type { BlueprintEntry } from "./project/blueprint-catalog.js";
 export type { Project, RuntimeSpec } from "./project/project-config.js";
+export type { SupervisionOptions } from "./runtime/child-runtime.js";
+export type { CrashLoopBreakerOptions } from "./runtime/crash-loop-breaker.js";
+export type { RuntimeHealth } from "./runtime/runtime-connection.js";
 export type { ExecutionResult, NodeRecord } from "./scheduler/execution.js";
 export type {
   ExecutionEvent,
