@@ -612,11 +612,16 @@ class EmbeddedConductor implements Conductor {
   }
 }
 
-/** The diagnostics other than "unknown node type", when a runtime failed to start (see `validated`). */
+/**
+ * The diagnostics that do not come from node types being unknown, when a runtime failed to start (see
+ * `validated`): "unknown node type" and "runtime … does not serve node type …" are its consequences.
+ */
 function withoutUnknownTypes(diagnostics: readonly Diagnostic[], startError: Error | undefined): Diagnostic[] {
   if (startError === undefined) return [...diagnostics];
   return diagnostics.filter(
-    (diagnostic) => !(diagnostic.path.endsWith(".type") && diagnostic.message.startsWith("unknown node type")),
+    (diagnostic) =>
+      !(diagnostic.path.endsWith(".type") && diagnostic.message.startsWith("unknown node type")) &&
+      !(diagnostic.path.endsWith(".runtime") && diagnostic.message.includes(" does not serve node type ")),
   );
 }
 

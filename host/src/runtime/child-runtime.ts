@@ -264,7 +264,9 @@ class SupervisedRuntime implements ChildRuntime {
       byType: new Map(client.nodeTypes.map((nodeType) => [nodeType.type, nodeType])),
       supportsSteps: client.supportsSteps,
     };
-    if (this.everStarted) this.options.onNotice?.(`runtime "${name}" is back (pid ${this.process?.pid ?? "?"})`);
+    if (this.state === "restarting") {
+      this.options.onNotice?.(`runtime "${name}" is back (pid ${this.process?.pid ?? "?"})`);
+    }
     this.everStarted = true;
     this.startError = undefined;
     this.breaker.started();
