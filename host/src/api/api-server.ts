@@ -9,6 +9,7 @@ import { createApiService } from "./api-service.js";
 import { authInterceptor, bindProblem, createAuthPolicy } from "./auth.js";
 import { corsProblem, createCorsPolicy } from "./cors.js";
 import { createExecutionStarter } from "./execution-starter.js";
+import { answerHealth } from "./health-check.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { createStaticFiles, DEFAULT_DEBUGGER_DIR } from "./static-files.js";
 import { HOOKS_PREFIX, handleWebhook, reply } from "./webhooks.js";
@@ -83,11 +84,7 @@ export async function createApiServer(
 
   const other = async (request: HttpRequest, response: HttpResponse): Promise<void> => {
     const path = request.url ?? "/";
-    if (path === "/healthz") {
-      response.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
-      response.end("ok\n");
-      return;
-    }
+    if (answerHealth(path, request, response, conductor, policy)) return;
     if (options.webhooks !== false && path.startsWith(HOOKS_PREFIX)) {
       const refused = policy.check({
         authorization: request.headers.authorization,

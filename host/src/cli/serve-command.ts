@@ -54,7 +54,8 @@ export default async function serve(context: CommandContext): Promise<number> {
     // Relative paths in blueprints then mean the same in host nodes as in the runtimes, which run in the project
     // directory, whatever directory the server was started from.
     process.chdir(conductor.project.dir);
-    // Starts every runtime of the project now, so no request waits for a runtime to start.
+    // Starts every runtime of the project now, so no request waits for a runtime to start. One that does not
+    // start is reported below and in /healthz; the server serves every blueprint that does not need it.
     nodeTypes = await conductor.nodeTypes();
     server = await createApiServer(conductor, {
       host,
@@ -98,6 +99,11 @@ export default async function serve(context: CommandContext): Promise<number> {
       ...(values["no-debugger"] === true ? [] : [`  debugger  ${url}/`]),
       `  webhooks  POST ${url}/hooks/<blueprint-id>`,
       `  runtimes  ${[...runtimes].join(", ")} (${runtimeNodes.length} node types)${blueprintNodes.length === 0 ? "" : `, and ${blueprintNodes.length} blueprint${blueprintNodes.length === 1 ? "" : "s"} usable as nodes`}`,
+      ...conductor
+        .runtimeHealth()
+        .filter((runtime) => runtime.state === "broken")
+        .map((runtime) => `  broken    runtime "${runtime.name}": ${runtime.reason ?? "unknown reason"}`),
+      `  health    ${url}/healthz (runtimes; 503 while one is broken), ${url}/livez (the server)`,
       token === undefined || token === ""
         ? "  auth      none (loopback only)"
         : '  auth      bearer token required ("Authorization: Bearer <token>"; in the debugger: /#token=<token>)',

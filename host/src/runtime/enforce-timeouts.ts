@@ -30,6 +30,12 @@ export interface TimeoutEnforcementOptions {
 const GRACE_MARGIN = 0.5;
 
 /**
+ * The longest timer Node.js keeps (a longer one fires at once). Blueprints cannot ask for more (MAX_DURATION_MS of
+ * the blueprint format); a node type's default timeout could, and is cut to this.
+ */
+const LONGEST_TIMER_MS = 2_147_483_647;
+
+/**
  * Makes the host enforce every step's timeout (`timeoutMs` of its node, else its node type's default), whether or
  * not the runtime does: when a step has run that long since its `started` event without ending, the host cancels
  * it. Whatever ends it then is reported as the step's `timeout` failure (retryable): the runtime's own timeout
@@ -58,7 +64,10 @@ export function enforceTimeouts(
     },
   };
   const timeoutOf = (step: StepRequest): number =>
-    step.timeoutMs > 0 ? step.timeoutMs : (connection.findNodeType(step.nodeType)?.defaultTimeoutMs ?? 0);
+    Math.min(
+      LONGEST_TIMER_MS,
+      step.timeoutMs > 0 ? step.timeoutMs : (connection.findNodeType(step.nodeType)?.defaultTimeoutMs ?? 0),
+    );
   return {
     get name() {
       return connection.name;
