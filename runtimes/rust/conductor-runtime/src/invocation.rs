@@ -253,7 +253,14 @@ mod tests {
         type Output = Empty;
 
         fn spec(&self) -> NodeSpec {
-            NodeSpec::new(if self.stubborn { "test.stubborn" } else { "test.tidy" }, "1")
+            NodeSpec::new(
+                if self.stubborn {
+                    "test.stubborn"
+                } else {
+                    "test.tidy"
+                },
+                "1",
+            )
         }
 
         async fn run(&self, ctx: &Context, _: Empty, _: Empty) -> Result<Empty, NodeError> {
@@ -336,11 +343,15 @@ mod tests {
         assert_eq!(kinds, ["started", "cleaning up", "cleaned up", "failed"]);
         assert_eq!(failure.r#type, "timeout");
         assert!(failure.retryable);
-        assert_eq!(failure.message, "node \"t\" (test.tidy) timed out after 20 ms");
+        assert_eq!(
+            failure.message,
+            "node \"t\" (test.tidy) timed out after 20 ms"
+        );
     }
 
     #[tokio::test]
-    async fn a_timed_out_node_that_ignores_its_token_is_dropped_after_the_grace_of_the_hosts_cancel() {
+    async fn a_timed_out_node_that_ignores_its_token_is_dropped_after_the_grace_of_the_hosts_cancel()
+     {
         let (kinds, failure) = run("test.stubborn", Some(Duration::from_millis(100))).await;
         assert_eq!(kinds, ["started", "failed"]);
         assert_eq!(failure.r#type, "timeout");
