@@ -68,7 +68,9 @@ describe("conductor serve", () => {
     expect(stdout).toMatch(/runtimes {2}builtin \(\d+ node types\), and \d+ blueprints? usable as nodes\n/);
     expect(stdout).toContain("auth      none (loopback only)");
 
-    expect((await httpRequest(`${url}/healthz`)).body).toBe("ok\n");
+    const health = await httpRequest(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toMatchObject({ status: "ok" });
     const api = protocolClient("grpc", url);
     const run = await api.runExecution({
       blueprint: { case: "blueprintId", value: "sum" },
