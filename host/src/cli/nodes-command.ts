@@ -14,6 +14,18 @@ export default async function nodes(context: CommandContext): Promise<number> {
     const entries = (await conductor.nodeTypes()).filter(
       (entry) => values.runtime === undefined || entry.runtime === values.runtime,
     );
+    // A runtime that did not start is left out of the list: say so, and end with the runtime exit code.
+    const broken = conductor
+      .runtimeHealth()
+      .filter((runtime) => runtime.state === "broken" && (values.runtime ?? runtime.name) === runtime.name);
+    const done = (): number => {
+      for (const runtime of broken) {
+        context.stderr.write(
+          `conductor nodes: runtime "${runtime.name}" is broken, so its node types are not listed: ${runtime.reason ?? ""}\n`,
+        );
+      }
+      return broken.length > 0 ? EXIT.runtime : EXIT.ok;
+    };
     const parse = (text: string) => (text === "" ? {} : (JSON.parse(text) as unknown));
     if (values.json === true) {
       const list = entries.map(({ runtime, language, nodeType }) => ({
@@ -39,7 +51,7 @@ export default async function nodes(context: CommandContext): Promise<number> {
         })),
       }));
       context.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-      return EXIT.ok;
+      return done();
     }
     let runtime = "";
     for (const { runtime: name, language, nodeType } of entries) {
@@ -58,7 +70,7 @@ export default async function nodes(context: CommandContext): Promise<number> {
       if (nodeType.description !== "")
         context.stdout.write(`  ${"".padEnd(26)} ${styleText("gray", nodeType.description)}\n`);
     }
-    return EXIT.ok;
+    return done();
   } catch (error) {
     return reportError(context, error, values.json === true);
   } finally {
