@@ -59,7 +59,7 @@ describe("conductor nodes", () => {
       expect(code).toBe(4);
       expect(stdout).toContain("core.add");
       expect(stderr).toMatch(
-        /^conductor nodes: runtime "gone" is broken, so its node types are not listed: runtime "gone" exited with code 4 before printing its handshake line/,
+        /^conductor nodes: runtime "gone" is broken, so its node types are not listed: runtime "gone" exited with code 4 before printing its handshake line/m,
       );
     } finally {
       await rm(dir, { recursive: true, force: true });
