@@ -616,7 +616,10 @@ class EmbeddedConductor implements Conductor {
  * The diagnostics that do not come from node types being unknown, when a runtime failed to start (see
  * `validated`): "unknown node type" and "runtime … does not serve node type …" are its consequences.
  */
-function withoutUnknownTypes(diagnostics: readonly Diagnostic[], startError: Error | undefined): Diagnostic[] {
+function withoutUnknownTypes(
+  diagnostics: readonly Diagnostic[],
+  startError: Error | undefined,
+): Diagnostic[] {
   if (startError === undefined) return [...diagnostics];
   return diagnostics.filter(
     (diagnostic) =>

@@ -118,7 +118,8 @@ async function eventually(what: string, check: () => boolean, limitMs = 30_000):
   throw new Error(`gave up waiting until ${what}`);
 }
 
-const healthOf = (host: Conductor, name = "fake") => host.runtimeHealth().find((entry) => entry.name === name);
+const healthOf = (host: Conductor, name = "fake") =>
+  host.runtimeHealth().find((entry) => entry.name === name);
 
 afterEach(async () => {
   await conductor?.close();
@@ -240,7 +241,9 @@ describe("the host against a misbehaving runtime", () => {
     const host = await withFake("exit-on-start", { others: { good: "healthy" } });
     // Starts every runtime, as `conductor serve` does; the broken one is left out, not thrown.
     const types = await host.nodeTypes();
-    expect(types.some((entry) => entry.runtime === "good" && entry.nodeType.type === "conformance.add")).toBe(true);
+    expect(types.some((entry) => entry.runtime === "good" && entry.nodeType.type === "conformance.add")).toBe(
+      true,
+    );
     expect(healthOf(host)).toMatchObject({ name: "fake", state: "broken", nodeTypes: 0 });
     expect(healthOf(host)!.reason).toMatch(
       /^runtime "fake" exited with code 1 before printing its handshake line .*; fix the runtime: the host tries to start it again in 30 s$/s,
@@ -275,7 +278,10 @@ describe("the host against a misbehaving runtime", () => {
       startTimeoutMs: 3_000,
       supervision: { breaker: { maxCrashes: 3 } },
     });
-    const crashed = await host.run({ conductor: "blueprint/v1", nodes: { boom: { type: "conformance.crash" } } });
+    const crashed = await host.run({
+      conductor: "blueprint/v1",
+      nodes: { boom: { type: "conformance.crash" } },
+    });
     expect(crashed.failure).toMatchObject({ type: "runtime.lost" });
     await eventually("the breaker opens", () => healthOf(host)?.state === "broken", 60_000);
     expect(healthOf(host)!.reason).toMatch(
@@ -311,7 +317,9 @@ describe("the host against a misbehaving runtime", () => {
     );
     // Each attempt ended (failed) before the next started, each in a new process, none finding another running.
     const story = events
-      .filter((event) => event.type === "node.started" || event.type === "node.failed" || event.type === "node.log")
+      .filter(
+        (event) => event.type === "node.started" || event.type === "node.failed" || event.type === "node.log",
+      )
       .map((event) =>
         event.type === "node.log"
           ? event.message.replace(/pid \d+/, "pid P")

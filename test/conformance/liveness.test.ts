@@ -42,7 +42,9 @@ describe.each(children)("liveness pings: $name runtime", (runtime) => {
       state: "ok",
       restarts: 0,
     });
-    expect(notices.filter((notice) => !notice.startsWith("setting up") && notice.includes("restart"))).toEqual([]);
+    expect(
+      notices.filter((notice) => !notice.startsWith("setting up") && notice.includes("restart")),
+    ).toEqual([]);
   });
 
   it("a frozen runtime (SIGSTOP) is noticed: its step fails as runtime.lost and the runtime is restarted", async () => {

@@ -16,7 +16,12 @@ describe("runtime output", () => {
       onRuntimeStderr: (runtime, line) => {
         if (runtime === "node") lines.push(line);
       },
-      project: { dir: process.cwd(), blueprints: [], nodes: [], runtimes: { node: { kind: "node", modules: [noisyNodes] } } },
+      project: {
+        dir: process.cwd(),
+        blueprints: [],
+        nodes: [],
+        runtimes: { node: { kind: "node", modules: [noisyNodes] } },
+      },
     });
     try {
       const result = await conductor.run({

@@ -13,7 +13,13 @@ const broken: RuntimeHealth = {
   restarts: 4,
   nodeTypes: 7,
 };
-const restarting: RuntimeHealth = { name: "rust", state: "restarting", reason: "exited with code 3", restarts: 1, nodeTypes: 2 };
+const restarting: RuntimeHealth = {
+  name: "rust",
+  state: "restarting",
+  reason: "exited with code 3",
+  restarts: 1,
+  nodeTypes: 2,
+};
 
 function call(path: string, runtimes: RuntimeHealth[], token?: string, authorization?: string) {
   const answer = { status: 0, headers: {} as Record<string, unknown>, body: "" };

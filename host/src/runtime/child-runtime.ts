@@ -272,7 +272,8 @@ class SupervisedRuntime implements ChildRuntime {
     this.breaker.started();
     this.state = "ready";
     this.reason = "";
-    for (const { request, sink, control } of this.queued.splice(0)) control.attach(client.execute(request, sink));
+    for (const { request, sink, control } of this.queued.splice(0))
+      control.attach(client.execute(request, sink));
   }
 
   execute(request: InvocationRequest, sink: InvocationSink): InvocationControl {

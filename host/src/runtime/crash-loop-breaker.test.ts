@@ -3,7 +3,12 @@ import { createCrashLoopBreaker } from "./crash-loop-breaker.js";
 
 function clock() {
   let now = 0;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 describe("createCrashLoopBreaker()", () => {

@@ -73,7 +73,9 @@ export function createCrashLoopBreaker(options: CrashLoopBreakerOptions = {}): C
     const count = crashed + failedStarts;
     if (count < maxCrashes) return { kind: "restart", delayMs: Math.min(5_000, 100 * 2 ** (count - 1)) };
     const parts = [
-      ...(crashed > 0 ? [`it crashed ${crashed} time${crashed === 1 ? "" : "s"} within ${seconds(windowMs)}`] : []),
+      ...(crashed > 0
+        ? [`it crashed ${crashed} time${crashed === 1 ? "" : "s"} within ${seconds(windowMs)}`]
+        : []),
       ...(failedStarts > 0 ? [`${failedStarts} start${failedStarts === 1 ? "" : "s"} failed in a row`] : []),
     ];
     return open(`${parts.join(" and ")} (last: ${why})`);

@@ -18,7 +18,10 @@ function manualTimers() {
     /** Fires the one timer of `ms`. */
     fire(ms: number) {
       const entry = [...pending].find(([, timer]) => timer.ms === ms);
-      if (entry === undefined) throw new Error(`no timer of ${ms} ms; pending: ${[...pending.values()].map((t) => t.ms).join(", ")}`);
+      if (entry === undefined)
+        throw new Error(
+          `no timer of ${ms} ms; pending: ${[...pending.values()].map((t) => t.ms).join(", ")}`,
+        );
       pending.delete(entry[0]);
       entry[1].callback();
     },
@@ -94,7 +97,11 @@ describe("enforceTimeouts()", () => {
     runtime.sink.cancelled(0, 'node "nap" (test.sleep) timed out after 500 ms');
     expect(events).toEqual([
       ["started", 0],
-      ["failed", 0, { message: 'node "nap" (test.sleep) timed out after 500 ms', type: "timeout", retryable: true }],
+      [
+        "failed",
+        0,
+        { message: 'node "nap" (test.sleep) timed out after 500 ms', type: "timeout", retryable: true },
+      ],
     ]);
   });
 

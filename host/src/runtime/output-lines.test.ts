@@ -38,7 +38,10 @@ describe("readOutputLines()", () => {
     for (let i = 0; i < 64; i++) stream.write(chunk);
     stream.end("\nafter\n");
     await done;
-    expect(seen).toEqual([`${"x".repeat(1024)} [… ${64 * 1024 * 1024 - 1024} more bytes of this line cut]`, "after"]);
+    expect(seen).toEqual([
+      `${"x".repeat(1024)} [… ${64 * 1024 * 1024 - 1024} more bytes of this line cut]`,
+      "after",
+    ]);
   });
 
   it("resolves when the stream is destroyed without ending", async () => {

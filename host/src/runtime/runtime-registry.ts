@@ -114,7 +114,9 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     const nameList = [...runtimeNames];
     const missing = () =>
       typeList.some((type) => this.runtimesFor(type).length === 0) ||
-      nameList.some((name) => !this.connections.has(name) || this.children.get(name)?.startError !== undefined);
+      nameList.some(
+        (name) => !this.connections.has(name) || this.children.get(name)?.startError !== undefined,
+      );
     if (!missing()) return;
     if (!this.allStarted) await this.startExternal();
     if (!missing()) return;

@@ -62,7 +62,9 @@ nodes:
     expect(stdout).toMatch(
       /\n {2}broken {4}runtime "flaky": runtime "flaky" exited with code 1 before printing its handshake line .*fake runtime: fatal: cannot open config file fake\.toml/s,
     );
-    expect(stdout).toContain(`  health    ${url}/healthz (runtimes; 503 while one is broken), ${url}/livez (the server)`);
+    expect(stdout).toContain(
+      `  health    ${url}/healthz (runtimes; 503 while one is broken), ${url}/livez (the server)`,
+    );
     expect(stderr).toContain('conductor: runtime "flaky" is broken: runtime "flaky" exited with code 1');
 
     const health = await httpRequest(`${url}/healthz`);
@@ -79,13 +81,19 @@ nodes:
     expect(await httpRequest(`${url}/livez`)).toMatchObject({ status: 200, body: "ok\n" });
 
     const api = protocolClient("connect", url);
-    const sum = await api.runExecution({ blueprint: { case: "blueprintId", value: "sum" }, inputsJson: '{"a": 5}' });
+    const sum = await api.runExecution({
+      blueprint: { case: "blueprintId", value: "sum" },
+      inputsJson: '{"a": 5}',
+    });
     expect(JSON.parse(sum.outputsJson)).toEqual({ sum: 7 });
-    const refused = await api
-      .runExecution({ blueprint: { case: "blueprintId", value: "needs-flaky" } })
-      .then(() => undefined, (error: unknown) => error as CallError);
+    const refused = await api.runExecution({ blueprint: { case: "blueprintId", value: "needs-flaky" } }).then(
+      () => undefined,
+      (error: unknown) => error as CallError,
+    );
     expect(refused).toBeInstanceOf(CallError);
-    expect(refused!.message).toMatch(/^runtime "flaky" exited with code 1 before printing its handshake line/);
+    expect(refused!.message).toMatch(
+      /^runtime "flaky" exited with code 1 before printing its handshake line/,
+    );
     expect(refused!.message).not.toContain("unknown node type");
     api.close();
 
