@@ -17,7 +17,7 @@ describe.each(children)("liveness pings: $name runtime", (runtime) => {
   beforeAll(async () => {
     conductor = await createConductor({
       builtinNodes: false,
-      supervision: { pingIntervalMs: 20, pingTimeoutMs: 2_000 },
+      supervision: { pingIntervalMs: 20, pingTimeoutMs: 3_000 },
       onNotice: (message) => notices.push(message),
       project: { dir: process.cwd(), blueprints: [], nodes: [], runtimes: { [runtime.name]: runtime.spec! } },
     });
@@ -63,7 +63,7 @@ describe.each(children)("liveness pings: $name runtime", (runtime) => {
     const result = await handle.result;
     expect(result.failure).toMatchObject({ nodeId: "nap", type: "runtime.lost", retryable: true });
     expect(result.failure!.message).toContain(
-      `runtime "${runtime.name}" stopped answering: its connection dropped`,
+      `runtime "${runtime.name}" was killed by the host while running node "nap", because it stopped answering: no answer to the host's liveness ping within 3000 ms`,
     );
     expect((await conductor.run(add)).outputs.sum).toBe(3);
     const health = conductor.runtimeHealth().find((entry) => entry.name === runtime.name)!;

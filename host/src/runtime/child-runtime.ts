@@ -340,10 +340,13 @@ class SupervisedRuntime implements ChildRuntime {
     // While it connects, a process that exits is connect()'s failure to report, not a crash.
     if (this.process !== process || this.state === "closed" || this.client === undefined) return;
     const tail = process.stderrTail().slice(-10);
-    const what = this.killedBecause ?? `exited ${describeExit(exit)}`;
-    const killed = this.killedBecause === undefined ? "" : "; the host killed it to restart it";
+    const because = this.killedBecause;
+    const what = because ?? `exited ${describeExit(exit)}`;
     const lost = (nodeId: string): FailureInfo => ({
-      message: `runtime "${this.name}" ${what} while running node "${nodeId}"${killed}${stderrTail(tail)}`,
+      message:
+        because === undefined
+          ? `runtime "${this.name}" ${what} while running node "${nodeId}"${stderrTail(tail)}`
+          : `runtime "${this.name}" was killed by the host while running node "${nodeId}", because it ${because}; it restarts${stderrTail(tail)}`,
       type: "runtime.lost",
       retryable: true,
     });
@@ -384,7 +387,7 @@ class SupervisedRuntime implements ChildRuntime {
       if (this.process !== process) return;
       const ping = this.options.supervision?.pingTimeoutMs ?? 20_000;
       this.kill(
-        `stopped answering: its connection dropped (${reason}) while its process was still running; it did not answer the host's liveness ping within ${ping} ms, or broke the protocol`,
+        `stopped answering: no answer to the host's liveness ping within ${ping} ms, or a broken protocol (its connection dropped with "${reason}" while its process still ran)`,
       );
     }, EXIT_AFTER_DROP_MS);
     timer.unref();
