@@ -240,8 +240,8 @@ mod tests {
     use crate::wire::ValueCodec;
     use crate::{Context, Empty, Node, NodeError, NodeSpec, Registry, async_trait};
 
-    /// Waits for its cancellation, then takes a while to clean up, reporting progress before and after; with
-    /// `stubborn` it does not react to cancellation at all.
+    /// Waits for its cancellation and reports it noticed; then, unless `stubborn`, takes a while to clean up,
+    /// reporting progress before and after, while a `stubborn` one goes on as if nothing happened.
     struct Tidy {
         stubborn: bool,
     }
@@ -253,22 +253,21 @@ mod tests {
         type Output = Empty;
 
         fn spec(&self) -> NodeSpec {
-            NodeSpec::new(
-                if self.stubborn {
-                    "test.stubborn"
-                } else {
-                    "test.tidy"
-                },
-                "1",
-            )
+            let name = if self.stubborn {
+                "test.stubborn"
+            } else {
+                "test.tidy"
+            };
+            NodeSpec::new(name, "1")
         }
 
         async fn run(&self, ctx: &Context, _: Empty, _: Empty) -> Result<Empty, NodeError> {
+            ctx.cancelled().cancelled().await;
             if self.stubborn {
+                ctx.progress(0.0, "ignoring the token");
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 return Ok(Empty {});
             }
-            ctx.cancelled().cancelled().await;
             ctx.progress(0.5, "cleaning up");
             tokio::time::sleep(Duration::from_millis(50)).await;
             ctx.progress(1.0, "cleaned up");
@@ -276,9 +275,10 @@ mod tests {
         }
     }
 
-    /// Runs one step of `node_type` with `timeout_ms`; `cancel_after` sends the host's Cancel (grace 50 ms) that
-    /// long after the start. Gives the events' kinds (progress by its message) and the terminal failure.
-    async fn run(node_type: &str, cancel_after: Option<Duration>) -> (Vec<String>, pb::Failure) {
+    /// Runs one step of `node_type` with a 20 ms timeout; once the node says it ignores its token, sends the
+    /// host's Cancel (grace 50 ms), as the host does at its own clock's timeout. Gives the events' kinds (progress
+    /// by its message) and the terminal failure.
+    async fn run(node_type: &str) -> (Vec<String>, pb::Failure) {
         let registry = Registry::new()
             .node(Tidy { stubborn: false })
             .node(Tidy { stubborn: true });
@@ -312,20 +312,23 @@ mod tests {
             execute,
             nodes,
         ));
-        if let Some(after) = cancel_after {
-            tokio::time::sleep(after).await;
-            handle.cancel("the host's clock ran out".into(), 50);
-        }
-        task.await.unwrap();
         let mut kinds = Vec::new();
         let mut failure = None;
-        while let Ok(Some(response)) =
-            tokio::time::timeout(Duration::from_millis(100), stream.next()).await
-        {
-            for event in response.unwrap().events {
+        while failure.is_none() {
+            let response = tokio::time::timeout(Duration::from_secs(10), stream.next())
+                .await
+                .expect("an event within 10 s")
+                .expect("the stream stays open")
+                .unwrap();
+            for event in response.events {
                 match event.kind {
                     Some(Kind::Started(_)) => kinds.push("started".to_owned()),
-                    Some(Kind::Progress(progress)) => kinds.push(progress.message),
+                    Some(Kind::Progress(progress)) => {
+                        if progress.message == "ignoring the token" {
+                            handle.cancel("the host's clock ran out".into(), 50);
+                        }
+                        kinds.push(progress.message);
+                    }
                     Some(Kind::Failed(failed)) => {
                         kinds.push("failed".to_owned());
                         failure = failed.failure;
@@ -334,12 +337,13 @@ mod tests {
                 }
             }
         }
-        (kinds, failure.expect("a failed event"))
+        task.await.unwrap();
+        (kinds, failure.unwrap())
     }
 
     #[tokio::test]
     async fn a_timed_out_node_runs_its_cancellation_handling_before_the_timeout_is_reported() {
-        let (kinds, failure) = run("test.tidy", None).await;
+        let (kinds, failure) = run("test.tidy").await;
         assert_eq!(kinds, ["started", "cleaning up", "cleaned up", "failed"]);
         assert_eq!(failure.r#type, "timeout");
         assert!(failure.retryable);
@@ -352,8 +356,8 @@ mod tests {
     #[tokio::test]
     async fn a_timed_out_node_that_ignores_its_token_is_dropped_after_the_grace_of_the_hosts_cancel()
      {
-        let (kinds, failure) = run("test.stubborn", Some(Duration::from_millis(100))).await;
-        assert_eq!(kinds, ["started", "failed"]);
+        let (kinds, failure) = run("test.stubborn").await;
+        assert_eq!(kinds, ["started", "ignoring the token", "failed"]);
         assert_eq!(failure.r#type, "timeout");
     }
 }
