@@ -13,6 +13,8 @@ import { createCoreNodes } from "./nodes/index.js";
 import { type BlueprintEntry, listBlueprints, loadProjectBlueprint } from "./project/blueprint-catalog.js";
 import { projectAccess } from "./project/project-access.js";
 import { findProject, type Project } from "./project/project-config.js";
+import type { SupervisionOptions } from "./runtime/child-runtime.js";
+import type { RuntimeHealth } from "./runtime/runtime-connection.js";
 import { RuntimeRegistry } from "./runtime/runtime-registry.js";
 import { recursionOf, SUB_BLUEPRINT_PREFIX, SubBlueprintRuntime } from "./runtime/sub-blueprint-runtime.js";
 import { checkInputs } from "./scheduler/check-inputs.js";
@@ -61,6 +63,13 @@ export interface ConductorOptions {
   onNotice?: (message: string) => void;
   /** Receives every stderr line of every runtime. */
   onRuntimeStderr?: (runtime: string, line: string) => void;
+  /**
+   * Receives every line a runtime writes to stdout after its handshake line (stdout is reserved for that line; the
+   * first such line of each runtime is also a notice).
+   */
+  onRuntimeStdout?: (runtime: string, line: string) => void;
+  /** How runtimes are watched and restarted: crash-loop breaker and cool-down, cancel grace, liveness pings. */
+  supervision?: SupervisionOptions;
   /**
    * Where executions are recorded, for `executions.list/get/subscribe`. Default: in memory (the last 1000).
    * `false` records nothing, which is what the benchmarks of the bare engine use.
@@ -150,8 +159,16 @@ export interface Conductor {
   prepare(blueprint: BlueprintSource): Promise<PreparedBlueprint>;
   /** Checks a blueprint without running it. */
   validate(blueprint: BlueprintSource): Promise<{ valid: boolean; diagnostics: Diagnostic[] }>;
-  /** Every node type of every runtime of the project (starts the project's runtimes). */
+  /**
+   * Every node type of every runtime of the project that runs (starts the project's runtimes). A runtime that does
+   * not start is left out; {@link runtimeHealth} says which and why.
+   */
   nodeTypes(): Promise<NodeTypeEntry[]>;
+  /**
+   * How each runtime is doing now (ok, starting, restarting, broken with its reason): for health checks and for
+   * telling the user which runtime is broken. Does not start anything.
+   */
+  runtimeHealth(): RuntimeHealth[];
   /**
    * Continues an orphan, an execution the journal shows as running whose process died or stopped renewing its
    * lease: nodes whose completion was recorded keep their results and do not run again. Refused
@@ -200,6 +217,8 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
     ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     ...(options.onNotice === undefined ? {} : { onNotice: options.onNotice }),
     ...(options.onRuntimeStderr === undefined ? {} : { onRuntimeStderr: options.onRuntimeStderr }),
+    ...(options.onRuntimeStdout === undefined ? {} : { onRuntimeStdout: options.onRuntimeStdout }),
+    ...(options.supervision === undefined ? {} : { supervision: options.supervision }),
   });
   if (options.journal !== undefined) {
     const journal = await Journal.open(
@@ -456,9 +475,12 @@ class EmbeddedConductor implements Conductor {
     }
     const startError = await this.ensureRuntimes(loaded);
     const result = await validateBlueprint(loaded, this.registry);
-    const diagnostics = [...this.recursionDiagnostics(loaded), ...result.diagnostics];
-    if (startError !== undefined && diagnostics.length > 0) {
-      diagnostics.push({ path: "", message: `some runtimes did not start: ${startError.message}` });
+    const diagnostics = [
+      ...this.recursionDiagnostics(loaded),
+      ...withoutUnknownTypes(result.diagnostics, startError),
+    ];
+    if (startError !== undefined) {
+      diagnostics.unshift({ path: "", message: `some runtimes did not start: ${startError.message}` });
     }
     return { valid: diagnostics.length === 0, diagnostics };
   }
@@ -479,6 +501,10 @@ class EmbeddedConductor implements Conductor {
   abandon(reason: string): void {
     if (!(this.store instanceof Journal)) return;
     for (const executionId of this.running.keys()) this.store.abandon(executionId, reason);
+  }
+
+  runtimeHealth(): RuntimeHealth[] {
+    return this.registry.health();
   }
 
   async close(): Promise<void> {
@@ -560,18 +586,17 @@ class EmbeddedConductor implements Conductor {
     try {
       return await validateOrThrow(loaded, this.registry);
     } catch (error) {
-      // A runtime that failed to start is the likelier cause of "unknown node type": say so first.
-      if (startError !== undefined && error instanceof ConductorError) {
-        throw new ConductorError(
-          startError instanceof ConductorError ? startError.code : "runtime_start_failed",
-          `${startError.message}\n${error.message}`,
-          {
-            cause: startError,
-            diagnostics: error.diagnostics,
-          },
-        );
-      }
-      throw error;
+      if (startError === undefined || !(error instanceof ConductorError)) throw error;
+      // ensureRuntimes gives a start error only when a type is unknown: the node types of a runtime that never
+      // started are, so its start error is the cause and "unknown node type" would mislead. Other problems stay.
+      const others = withoutUnknownTypes(error.diagnostics, startError);
+      const code = startError instanceof ConductorError ? startError.code : "runtime_start_failed";
+      if (others.length === 0) throw new ConductorError(code, startError.message, { cause: startError });
+      throw new ConductorError(
+        code,
+        `${startError.message}\nblueprint ${loaded.source} has other problems too:\n${formatDiagnostics(others)}`,
+        { cause: startError, diagnostics: others },
+      );
     }
   }
 
@@ -666,6 +691,22 @@ type BoundBlueprint = PreparedBlueprint & {
     lineage?: ExecutionLineage,
   ): ExecutionHandle;
 };
+
+/**
+ * The diagnostics that do not come from node types being unknown, when a runtime failed to start (see
+ * `validated`): "unknown node type" and "runtime … does not serve node type …" are its consequences.
+ */
+function withoutUnknownTypes(
+  diagnostics: readonly Diagnostic[],
+  startError: Error | undefined,
+): Diagnostic[] {
+  if (startError === undefined) return [...diagnostics];
+  return diagnostics.filter(
+    (diagnostic) =>
+      !(diagnostic.path.endsWith(".type") && diagnostic.message.startsWith("unknown node type")) &&
+      !(diagnostic.path.endsWith(".runtime") && diagnostic.message.includes(" does not serve node type ")),
+  );
+}
 
 /** The directory a blueprint path belongs to (for finding its project). */
 export function blueprintDir(path: string): string {

@@ -33,6 +33,9 @@ export type { BlueprintEntry } from "./project/blueprint-catalog.js";
 export { projectAccess, type ResolvedAccess, type ShellAccess } from "./project/project-access.js";
 export type { Project, ProjectAccess, RuntimeSpec } from "./project/project-config.js";
 export { readProjectToken, TOKEN_FILE } from "./project/project-token.js";
+export type { SupervisionOptions } from "./runtime/child-runtime.js";
+export type { CrashLoopBreakerOptions } from "./runtime/crash-loop-breaker.js";
+export type { RuntimeHealth } from "./runtime/runtime-connection.js";
 export type { ExecutionResult, NodeRecord } from "./scheduler/execution.js";
 export type {
   ExecutionEvent,

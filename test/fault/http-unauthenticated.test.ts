@@ -96,7 +96,10 @@ describe("conductor serve, called without the token", () => {
   });
 
   it("serves /healthz and the debugger's pages, which hold neither the token nor any execution's data", async () => {
-    expect((await httpRequest(`${serve.url}/healthz`)).body).toBe("ok\n");
+    const health = await httpRequest(`${serve.url}/healthz`);
+    expect(JSON.parse(health.body)).toMatchObject({ status: "ok" });
+    expect(health.body).not.toContain(serve.token);
+    expect((await httpRequest(`${serve.url}/livez`)).body).toBe("ok\n");
     const page = await httpRequest(`${serve.url}/`);
     expect(page.status).toBe(200);
     expect(page.headers["content-type"]).toBe("text/html; charset=utf-8");

@@ -19,6 +19,7 @@ import {
 } from "./connection-guard.js";
 import { corsProblem, createCorsPolicy } from "./cors.js";
 import { createExecutionStarter } from "./execution-starter.js";
+import { answerHealth } from "./health-check.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { isRequestProblem, requestUrl, rpcRequestProblem } from "./malformed-requests.js";
 import { createStaticFiles, DEFAULT_DEBUGGER_DIR } from "./static-files.js";
@@ -129,11 +130,7 @@ export async function createApiServer(
       reply(response, 400, { error: { code: "bad_request", message: url.message } });
       return;
     }
-    if (url.pathname === "/healthz") {
-      response.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
-      response.end("ok\n");
-      return;
-    }
+    if (answerHealth(url.pathname, request, response, conductor, policy)) return;
     if (options.webhooks !== false && url.pathname.startsWith(HOOKS_PREFIX)) {
       return handleWebhook(request, response, {
         starter,

@@ -44,12 +44,28 @@ export const blueprintOutputSchema = z.union([
   z.strictObject({ from: bindingString, description: z.string().optional() }),
 ]);
 
+/**
+ * The longest duration a blueprint may set, in milliseconds: 2^31 − 1 (about 24.8 days), the most a Node.js timer
+ * accepts (a longer one fires at once) and within the runtime ABI's uint32 `timeout_ms`.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/** A duration field in milliseconds, refused beyond {@link MAX_DURATION_MS} with a message saying why. */
+const durationMs = () =>
+  z
+    .number()
+    .int()
+    .max(
+      MAX_DURATION_MS,
+      `expected at most ${MAX_DURATION_MS} ms (about 24.8 days), the longest a timer and the runtime ABI accept`,
+    );
+
 export const retrySchema = z
   .strictObject({
     maxAttempts: z.number().int().min(1).default(3).describe("Attempts in all, the first included."),
-    initialDelayMs: z.number().int().min(0).default(200),
+    initialDelayMs: durationMs().min(0).default(200),
     backoffCoefficient: z.number().min(1).default(2),
-    maxDelayMs: z.number().int().min(0).default(30_000),
+    maxDelayMs: durationMs().min(0).default(30_000),
     jitter: z.boolean().default(true).describe("Randomise each delay by up to ±20 %."),
   })
   .describe("Retry policy: retryable failures are tried again with exponential backoff.");
@@ -74,10 +90,8 @@ export const blueprintNodeSchema = z.strictObject({
     .optional()
     .describe("The node's config, checked by its config schema."),
   inputs: z.record(identifier, bindingSchema).optional().describe("One binding per input port."),
-  timeoutMs: z.number().int().positive().optional().describe("Time budget of one attempt, in milliseconds."),
-  heartbeatTimeoutMs: z
-    .number()
-    .int()
+  timeoutMs: durationMs().positive().optional().describe("Time budget of one attempt, in milliseconds."),
+  heartbeatTimeoutMs: durationMs()
     .positive()
     .optional()
     .describe("Fail the attempt when the node sends no heartbeat, progress or log for this long."),

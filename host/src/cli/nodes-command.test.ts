@@ -62,4 +62,22 @@ describe("conductor nodes", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("lists the runtimes that run and names a runtime that does not start, ending with the runtime exit code", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "nodes-command-"));
+    try {
+      await writeFile(
+        join(dir, "conductor.yaml"),
+        `conductor: project/v1\nblueprints: [.]\nruntimes:\n  gone:\n    kind: command\n    command: [${JSON.stringify(process.execPath)}, -e, "process.exit(4)"]\n`,
+      );
+      const { code, stdout, stderr } = await runNodes(["--project", dir]);
+      expect(code).toBe(4);
+      expect(stdout).toContain("core.add");
+      expect(stderr).toMatch(
+        /^conductor nodes: runtime "gone" is broken, so its node types are not listed: runtime "gone" exited with code 4 before printing its handshake line/m,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -14,8 +14,24 @@ export default async function nodes(context: CommandContext): Promise<number> {
   try {
     const all = await conductor.nodeTypes();
     const entries = all.filter((entry) => values.runtime === undefined || entry.runtime === values.runtime);
-    if (values.runtime !== undefined && entries.length === 0) {
-      const runtimes = [...new Set(all.map((entry) => entry.runtime))];
+    // A runtime that did not start is left out of the list: say so, and end with the runtime exit code.
+    const health = conductor.runtimeHealth();
+    const broken = health.filter(
+      (runtime) => runtime.state === "broken" && (values.runtime ?? runtime.name) === runtime.name,
+    );
+    const done = (): number => {
+      for (const runtime of broken) {
+        context.stderr.write(
+          `conductor nodes: runtime "${runtime.name}" is broken, so its node types are not listed: ${runtime.reason ?? ""}\n`,
+        );
+      }
+      return broken.length > 0 ? EXIT.runtime : EXIT.ok;
+    };
+    // Checked after the broken runtimes: a runtime that exists but did not start is broken, not unknown.
+    if (values.runtime !== undefined && entries.length === 0 && broken.length === 0) {
+      const runtimes = [
+        ...new Set([...all.map((entry) => entry.runtime), ...health.map((runtime) => runtime.name)]),
+      ];
       const hint = suggest(values.runtime, runtimes);
       return reportNotFound(
         context,
@@ -48,7 +64,7 @@ export default async function nodes(context: CommandContext): Promise<number> {
         })),
       }));
       context.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-      return EXIT.ok;
+      return done();
     }
     let runtime = "";
     for (const { runtime: name, language, nodeType } of entries) {
@@ -67,7 +83,7 @@ export default async function nodes(context: CommandContext): Promise<number> {
       if (nodeType.description !== "")
         context.stdout.write(`  ${"".padEnd(26)} ${styleText("gray", nodeType.description)}\n`);
     }
-    return EXIT.ok;
+    return done();
   } catch (error) {
     return reportError(context, error, values.json === true);
   } finally {

@@ -40,7 +40,12 @@ export async function openConductor(options: {
         }),
     onNotice: (message) => options.stderr.write(`conductor: ${message}\n`),
     ...(options.verbose === true
-      ? { onRuntimeStderr: (runtime: string, line: string) => options.stderr.write(`[${runtime}] ${line}\n`) }
+      ? {
+          onRuntimeStderr: (runtime: string, line: string) => options.stderr.write(`[${runtime}] ${line}\n`),
+          // Marked apart: a runtime's stdout after its handshake line is a mistake the runtime should fix.
+          onRuntimeStdout: (runtime: string, line: string) =>
+            options.stderr.write(`[${runtime} stdout] ${line}\n`),
+        }
       : {}),
   });
 }

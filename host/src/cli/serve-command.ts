@@ -71,7 +71,8 @@ export default async function serve(context: CommandContext): Promise<number> {
         );
       }
     }
-    // Starts every runtime of the project now, so no request waits for a runtime to start.
+    // Starts every runtime of the project now, so no request waits for a runtime to start. One that does not
+    // start is reported below and in /healthz; the server serves every blueprint that does not need it.
     nodeTypes = await conductor.nodeTypes();
     server = await createApiServer(conductor, {
       host,
@@ -144,6 +145,11 @@ export default async function serve(context: CommandContext): Promise<number> {
       ...(values["no-debugger"] === true ? [] : [`  debugger  ${debuggerUrl}`]),
       `  webhooks  POST ${url}/hooks/<blueprint-id>${publicHooks.length === 0 ? "" : ` (without a token: ${publicHooks.join(", ")})`}`,
       `  runtimes  ${[...runtimes].join(", ")} (${runtimeNodes.length} node types)${blueprintNodes.length === 0 ? "" : `, and ${blueprintNodes.length} blueprint${blueprintNodes.length === 1 ? "" : "s"} usable as nodes`}`,
+      ...conductor
+        .runtimeHealth()
+        .filter((runtime) => runtime.state === "broken")
+        .map((runtime) => `  broken    runtime "${runtime.name}": ${runtime.reason ?? "unknown reason"}`),
+      `  health    ${url}/healthz (runtimes; 503 while one is broken), ${url}/livez (the server)`,
       tokenFile === undefined
         ? '  auth      the token given ("Authorization: Bearer <token>")'
         : `  auth      the project's token, in ${TOKEN_FILE} ("Authorization: Bearer <token>")`,

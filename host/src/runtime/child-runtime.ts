@@ -9,8 +9,14 @@ import type {
 } from "@conductor/sdk/protocol";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 import { ConductorError } from "../errors.js";
+import {
+  type CrashLoopBreaker,
+  type CrashLoopBreakerOptions,
+  createCrashLoopBreaker,
+  type RestartDecision,
+} from "./crash-loop-breaker.js";
 import { RuntimeClient } from "./runtime-client.js";
-import type { RuntimeConnection } from "./runtime-connection.js";
+import type { RuntimeConnection, RuntimeHealth } from "./runtime-connection.js";
 import {
   describeExit,
   type ProcessExit,
@@ -20,47 +26,95 @@ import {
   startRuntimeProcess,
 } from "./runtime-process.js";
 
-/** Options of {@link startChildRuntime}. */
+/** How the host watches and restarts the runtimes it starts; every field has a default, small ones suit tests. */
+export interface SupervisionOptions {
+  /** Backoff between restarts, the crash-loop breaker and its cool-down. */
+  breaker?: CrashLoopBreakerOptions;
+  /**
+   * How long a cancelled step (cancelled by the execution, or by the host at its timeout) may take to stop before
+   * the host restarts its runtime so that nothing keeps running. Default 2000 ms.
+   */
+  cancelGraceMs?: number;
+  /**
+   * Liveness: the host sends an HTTP/2 PING on each runtime's connection after this long without one. Default
+   * 10 s.
+   */
+  pingIntervalMs?: number;
+  /** A runtime that does not answer a PING within this long is frozen: it is killed and restarted. Default 20 s. */
+  pingTimeoutMs?: number;
+}
+
+/** Options of {@link createChildRuntime}. */
 export interface ChildRuntimeOptions {
   name: string;
-  /** How to start the process; absent when attaching to a runtime started by hand. */
-  launch?: RuntimeLaunch;
+  /**
+   * How to start the process, or how to find out (set-up such as a venv or a build, run before the first start and
+   * again after a cool-down until it succeeds once); absent when attaching to a runtime started by hand.
+   */
+  launch?: RuntimeLaunch | (() => Promise<RuntimeLaunch>);
   /** Attach to a running runtime instead of spawning one (CONDUCTOR_REATTACH). */
   attach?: { address: string; token: string };
   settings: ProcessSettings;
-  /** Restart policy: the breaker opens after `maxCrashes` crashes within `crashWindowMs`. */
-  maxCrashes?: number;
-  crashWindowMs?: number;
+  supervision?: SupervisionOptions;
   /** Called for noteworthy things (restarts, stdout noise), for the host's log. */
   onNotice?: (message: string) => void;
 }
 
+/** A supervised runtime in a child process; {@link ChildRuntime.start} starts it. */
+export interface ChildRuntime extends RuntimeConnection {
+  /**
+   * Starts the runtime. On failure the runtime is `broken` with the error as its reason, invocations are refused
+   * with it, a start is tried again after the breaker's cool-down, and the error is thrown for the caller to
+   * report.
+   */
+  start(): Promise<void>;
+  health(): RuntimeHealth;
+  /** The error of the last failed start while the runtime has never started; undefined once it has. */
+  readonly startError: Error | undefined;
+}
+
 /**
- * A runtime in a child process, supervised: it is started and connected, and when it crashes every in-flight step
- * fails as a retryable `runtime.lost` (naming the node, the exit status and the last stderr lines) and the runtime
- * restarts with exponential backoff, until a crash-loop breaker gives up. Closing drains it, asks it to shut
- * down, closes its stdin, then escalates to SIGTERM and SIGKILL.
+ * A runtime in a child process, supervised: it is started and connected; when it crashes, stops answering the
+ * host's liveness pings, or does not stop a cancelled step within the grace period, every step in flight fails as a
+ * retryable `runtime.lost` (naming the node, what happened and the last stderr lines) and the runtime restarts
+ * with exponential backoff, until the crash-loop breaker opens; after a cool-down it tries again. Invocations sent
+ * while it (re)starts wait for it. Closing drains it, asks it to shut down, closes its stdin, then escalates to
+ * SIGTERM and SIGKILL.
  */
-export async function startChildRuntime(options: ChildRuntimeOptions): Promise<RuntimeConnection> {
-  const runtime = new ChildRuntime(options);
+export function createChildRuntime(options: ChildRuntimeOptions): ChildRuntime {
+  return new SupervisedRuntime(options);
+}
+
+/** Creates a child runtime and starts it; throws the start error (see {@link ChildRuntime.start}). */
+export async function startChildRuntime(options: ChildRuntimeOptions): Promise<ChildRuntime> {
+  const runtime = createChildRuntime(options);
   await runtime.start();
   return runtime;
 }
 
 type State = "starting" | "ready" | "restarting" | "broken" | "closed";
 
-class ChildRuntime implements RuntimeConnection {
+/** How long the host waits for a runtime whose connection dropped to exit by itself before it kills it. */
+const EXIT_AFTER_DROP_MS = 1_000;
+
+class SupervisedRuntime implements ChildRuntime {
   private state: State = "starting";
   private process: RuntimeProcess | undefined;
   private client: RuntimeClient | undefined;
-  private readonly crashes: number[] = [];
+  private readonly breaker: CrashLoopBreaker;
   private readonly queued: {
     request: InvocationRequest;
     sink: InvocationSink;
     control: ForwardingControl;
   }[] = [];
-  private brokenReason = "";
-  private restartTimer: NodeJS.Timeout | undefined;
+  /** Why the runtime is not ready (restarting or broken). */
+  private reason = "";
+  /** Why the host killed the current process, when it did: the failures of its steps say so. */
+  private killedBecause: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private everStarted = false;
+  startError: Error | undefined;
+  private launch: RuntimeLaunch | undefined;
   private known:
     | {
         description: RuntimeDescription;
@@ -70,7 +124,9 @@ class ChildRuntime implements RuntimeConnection {
       }
     | undefined;
 
-  constructor(private readonly options: ChildRuntimeOptions) {}
+  constructor(private readonly options: ChildRuntimeOptions) {
+    this.breaker = createCrashLoopBreaker(options.supervision?.breaker);
+  }
 
   get name(): string {
     return this.options.name;
@@ -78,7 +134,19 @@ class ChildRuntime implements RuntimeConnection {
 
   // Kept across restarts, so blueprints validate and queue while the runtime comes back.
   get description(): RuntimeDescription {
-    return this.known!.description;
+    return (
+      this.known?.description ?? {
+        abiVersion: 0,
+        name: this.name,
+        language: "unknown",
+        version: "",
+        pid: 0,
+        features: [],
+        maxConcurrency: 1,
+        maxMessageBytes: 0,
+        schemaHash: "",
+      }
+    );
   }
 
   get nodeTypes(): readonly NodeType[] {
@@ -93,8 +161,41 @@ class ChildRuntime implements RuntimeConnection {
     return this.known?.supportsSteps ?? false;
   }
 
+  health(): RuntimeHealth {
+    const state =
+      this.state === "ready"
+        ? "ok"
+        : this.state === "closed"
+          ? "broken"
+          : this.state === "starting"
+            ? "starting"
+            : this.state;
+    return {
+      name: this.name,
+      state,
+      ...(state === "ok" ? {} : { reason: this.state === "closed" ? "the host closed it" : this.reason }),
+      ...(this.process === undefined || state !== "ok" ? {} : { pid: this.process.pid }),
+      restarts: this.breaker.restarts,
+      nodeTypes: this.nodeTypes.length,
+    };
+  }
+
   async start(): Promise<void> {
+    try {
+      await this.connect();
+    } catch (error) {
+      if (this.state !== "closed") {
+        this.startError = error as Error;
+        this.apply(this.breaker.open((error as Error).message), "failed to start");
+      }
+      throw error;
+    }
+  }
+
+  /** Spawns (or attaches), connects, and sends what waited; throws when the runtime does not come up. */
+  private async connect(): Promise<void> {
     const { settings, name } = this.options;
+    const supervision = this.options.supervision ?? {};
     const blobs: BlobOptions = { inlineLimit: settings.inlineLimit, blobDir: settings.blobDir };
     let address: string;
     let token: string;
@@ -104,8 +205,17 @@ class ChildRuntime implements RuntimeConnection {
         : `unix:${this.options.attach.address}`;
       token = this.options.attach.token;
     } else {
-      const process = await startRuntimeProcess(name, this.options.launch!, settings);
+      const launch = this.options.launch!;
+      this.launch ??= typeof launch === "function" ? await launch() : launch;
+      const process = await startRuntimeProcess(name, this.launch, settings);
+      if (this.state === "closed") {
+        process.kill("SIGKILL");
+        await process.exited;
+        await process.cleanup();
+        throw new ConductorError("closed", `runtime "${name}" was closed while it started`);
+      }
       this.process = process;
+      this.killedBecause = undefined;
       for (const line of process.noise) {
         this.options.onNotice?.(`runtime "${name}" printed before its handshake line: ${line}`);
       }
@@ -113,16 +223,21 @@ class ChildRuntime implements RuntimeConnection {
       token = process.token;
       void process.exited.then((exit) => this.onExit(process, exit));
     }
+    let client: RuntimeClient;
     try {
-      this.client = await RuntimeClient.connect({
+      client = await RuntimeClient.connect({
         name,
         address,
         token,
         blobs,
         maxMessageBytes: settings.maxMessageBytes,
         connectTimeoutMs: settings.startTimeoutMs,
+        cancelGraceMs: supervision.cancelGraceMs ?? 2_000,
+        pingIntervalMs: supervision.pingIntervalMs ?? 10_000,
+        pingTimeoutMs: supervision.pingTimeoutMs ?? 20_000,
         onSessionLost: (reason) => this.onSessionLost(reason),
-        onUnresponsive: (nodeId) => this.onUnresponsive(nodeId),
+        onUnresponsive: (nodeId, graceMs) =>
+          this.kill(`did not stop node "${nodeId}" within ${graceMs} ms of its cancellation`),
       });
     } catch (error) {
       const process = this.process;
@@ -133,42 +248,52 @@ class ChildRuntime implements RuntimeConnection {
         process.kill("SIGKILL");
         void process.exited.then(() => process.cleanup());
         if (error instanceof ConductorError && tail.length > 0) {
-          throw new ConductorError(
-            error.code,
-            `${error.message}; its last stderr lines:\n${tail.map((l) => `    ${l}`).join("\n")}`,
-            {
-              cause: error,
-            },
-          );
+          throw new ConductorError(error.code, `${error.message}${stderrTail(tail)}`, { cause: error });
         }
       }
       throw error;
     }
+    if (this.state === "closed") {
+      client.close();
+      throw new ConductorError("closed", `runtime "${name}" was closed while it started`);
+    }
+    this.client = client;
     this.known = {
-      description: this.client.description,
-      nodeTypes: this.client.nodeTypes,
-      byType: new Map(this.client.nodeTypes.map((nodeType) => [nodeType.type, nodeType])),
-      supportsSteps: this.client.supportsSteps,
+      description: client.description,
+      nodeTypes: client.nodeTypes,
+      byType: new Map(client.nodeTypes.map((nodeType) => [nodeType.type, nodeType])),
+      supportsSteps: client.supportsSteps,
     };
+    if (this.state === "restarting") {
+      this.options.onNotice?.(`runtime "${name}" is back (pid ${this.process?.pid ?? "?"})`);
+    }
+    this.everStarted = true;
+    this.startError = undefined;
+    this.breaker.started();
     this.state = "ready";
+    this.reason = "";
     for (const { request, sink, control } of this.queued.splice(0))
-      control.attach(this.client.execute(request, sink));
+      control.attach(client.execute(request, sink));
   }
 
   execute(request: InvocationRequest, sink: InvocationSink): InvocationControl {
     if (this.state === "ready") return this.client!.execute(request, sink);
     if (this.state === "broken" || this.state === "closed") {
-      sink.rejected({
-        message:
-          this.state === "broken"
-            ? `runtime "${this.name}" is broken: ${this.brokenReason}`
-            : `runtime "${this.name}" is closed`,
-        type: "runtime.broken",
-        retryable: false,
-      });
+      sink.rejected(this.refusal());
       return { cancel() {} };
     }
     return this.enqueue(request, sink);
+  }
+
+  private refusal(): FailureInfo {
+    return {
+      message:
+        this.state === "broken"
+          ? `runtime "${this.name}" is broken: ${this.reason}`
+          : `runtime "${this.name}" is closed`,
+      type: "runtime.broken",
+      retryable: false,
+    };
   }
 
   /** Holds an invocation until the runtime is ready; cancelling it meanwhile ends it at once. */
@@ -192,7 +317,8 @@ class ChildRuntime implements RuntimeConnection {
   async close(): Promise<void> {
     if (this.state === "closed") return;
     this.state = "closed";
-    clearTimeout(this.restartTimer);
+    clearTimeout(this.timer);
+    for (const { sink } of this.queued.splice(0)) sink.rejected(this.refusal());
     const process = this.process;
     if (this.options.attach !== undefined) {
       // An attached runtime belongs to whoever started it (docs/protocol.md §1.6): closing the session cancels what
@@ -217,13 +343,20 @@ class ChildRuntime implements RuntimeConnection {
   }
 
   private onExit(process: RuntimeProcess, exit: ProcessExit): void {
-    if (this.process !== process || this.state === "closed") return;
+    // While it connects, a process that exits is connect()'s failure to report, not a crash.
+    if (this.process !== process || this.state === "closed" || this.client === undefined) return;
     const tail = process.stderrTail().slice(-10);
+    const because = this.killedBecause;
+    const what = because ?? `exited ${describeExit(exit)}`;
     const lost = (nodeId: string): FailureInfo => ({
-      message: `runtime "${this.name}" exited ${describeExit(exit)} while running node "${nodeId}"${tail.length > 0 ? `; its last stderr lines:\n${tail.map((l) => `    ${l}`).join("\n")}` : ""}`,
+      message:
+        because === undefined
+          ? `runtime "${this.name}" ${what} while running node "${nodeId}"${stderrTail(tail)}`
+          : `runtime "${this.name}" was killed by the host while running node "${nodeId}", because it ${because}; it restarts${stderrTail(tail)}`,
       type: "runtime.lost",
       retryable: true,
     });
+    this.process = undefined;
     const client = this.client;
     this.client = undefined;
     if (client !== undefined) {
@@ -233,64 +366,98 @@ class ChildRuntime implements RuntimeConnection {
       for (const { request, sink } of waiting) this.enqueue(request, sink);
     }
     void process.cleanup();
-    this.scheduleRestart(`exited ${describeExit(exit)}`);
+    this.apply(this.breaker.crashed(what), what);
   }
 
   private onSessionLost(reason: string): void {
-    // The process is still alive but the stream broke (garbage on the socket, a protocol violation): treat the
-    // runtime as lost and restart it, so no step waits forever.
     const process = this.process;
     if (process === undefined) {
+      // An attached runtime: nothing to restart.
       this.client?.failAll((nodeId) => ({
         message: `runtime "${this.name}" closed its session (${reason}) while running node "${nodeId}"`,
         type: "runtime.lost",
         retryable: true,
       }));
-      this.state = "broken";
-      this.brokenReason = `the attached runtime closed its session: ${reason}`;
+      this.client?.close();
+      this.client = undefined;
+      this.apply(this.breaker.open(`the attached runtime closed its session: ${reason}`), "");
       return;
     }
-    this.options.onNotice?.(`runtime "${this.name}" session broke (${reason}); restarting it`);
+    // Work sent from now on waits for the restart instead of going to a connection that is gone.
+    if (this.state === "ready") this.state = "restarting";
+    this.reason = `its connection dropped (${reason})`;
+    // A runtime that died closes its socket a moment before the host sees it exit: give the exit event the first
+    // word, so that a crash is reported as the crash it is. A process still there broke its session or stopped
+    // answering the host's liveness pings (frozen, stopped, deadlocked): kill it so that it restarts.
+    const timer = setTimeout(() => {
+      if (this.process !== process) return;
+      const ping = this.options.supervision?.pingTimeoutMs ?? 20_000;
+      this.kill(
+        `stopped answering: no answer to the host's liveness ping within ${ping} ms, or a broken protocol (its connection dropped with "${reason}" while its process still ran)`,
+      );
+    }, EXIT_AFTER_DROP_MS);
+    timer.unref();
+  }
+
+  /**
+   * Kills the process for a reason of the host's; its exit then fails its steps with that reason and restarts it.
+   * Gives false when there is no process to kill (an attached runtime).
+   */
+  private kill(because: string): boolean {
+    const process = this.process;
+    if (process === undefined) return false;
+    if (this.killedBecause === undefined) {
+      this.killedBecause = because;
+      this.options.onNotice?.(`runtime "${this.name}" ${because}; restarting it so nothing keeps running`);
+    }
+    // Work sent from now on waits for the new process, so a retry never runs beside the step that did not stop.
+    if (this.state === "ready") this.state = "restarting";
+    this.reason = because;
     process.kill("SIGKILL");
+    return true;
   }
 
-  private onUnresponsive(nodeId: string): void {
-    if (this.process === undefined) return;
-    this.options.onNotice?.(
-      `runtime "${this.name}" did not stop node "${nodeId}" after a cancel; restarting it so nothing keeps running`,
-    );
-    this.process.kill("SIGKILL");
-  }
-
-  private scheduleRestart(why: string): void {
-    const now = Date.now();
-    const window = this.options.crashWindowMs ?? 60_000;
-    this.crashes.push(now);
-    while (this.crashes.length > 0 && now - this.crashes[0]! > window) this.crashes.shift();
-    const maxCrashes = this.options.maxCrashes ?? 5;
-    if (this.crashes.length >= maxCrashes) {
+  /** Acts on the breaker's decision: restart after a delay, or stay broken until the cool-down passes. */
+  private apply(decision: RestartDecision, why: string): void {
+    if (this.state === "closed") return;
+    clearTimeout(this.timer);
+    if (decision.kind === "restart") {
+      this.state = "restarting";
+      this.reason = why;
+      this.options.onNotice?.(`runtime "${this.name}" ${why}; restarting in ${decision.delayMs} ms`);
+      this.timer = setTimeout(() => this.restart(), decision.delayMs);
+    } else {
       this.state = "broken";
-      this.brokenReason = `it crashed ${this.crashes.length} times within ${Math.round(window / 1000)} s (last: ${why}); fix the runtime and start the host again`;
-      this.options.onNotice?.(`runtime "${this.name}" is broken: ${this.brokenReason}`);
-      for (const { sink } of this.queued.splice(0)) {
-        sink.rejected({
-          message: `runtime "${this.name}" is broken: ${this.brokenReason}`,
-          type: "runtime.broken",
-          retryable: false,
-        });
-      }
-      return;
+      this.reason = `${decision.reason}; fix the runtime: the host tries to start it again in ${seconds(decision.retryInMs)}`;
+      this.options.onNotice?.(`runtime "${this.name}" is broken: ${this.reason}`);
+      for (const { sink } of this.queued.splice(0)) sink.rejected(this.refusal());
+      this.timer = setTimeout(() => {
+        this.breaker.halfOpen();
+        this.state = "restarting";
+        this.reason = "trying to start it again after a cool-down";
+        this.options.onNotice?.(`runtime "${this.name}": ${this.reason}`);
+        this.restart();
+      }, decision.retryInMs);
     }
-    this.state = "restarting";
-    const delay = Math.min(5_000, 100 * 2 ** (this.crashes.length - 1));
-    this.options.onNotice?.(`runtime "${this.name}" ${why}; restarting in ${delay} ms`);
-    this.restartTimer = setTimeout(() => {
-      this.start().catch((error: unknown) => {
-        this.scheduleRestart(`failed to restart: ${(error as Error).message}`);
-      });
-    }, delay);
-    this.restartTimer.unref();
+    this.timer.unref();
   }
+
+  private restart(): void {
+    this.connect().catch((error: unknown) => {
+      if (this.state === "closed") return;
+      const message = (error as Error).message;
+      if (!this.everStarted) this.startError = error as Error;
+      this.apply(this.breaker.startFailed(message), `failed to restart: ${message}`);
+    });
+  }
+}
+
+function stderrTail(tail: readonly string[]): string {
+  return tail.length > 0 ? `; its last stderr lines:\n${tail.map((l) => `    ${l}`).join("\n")}` : "";
+}
+
+function seconds(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
 }
 
 /** Control of an invocation queued while the runtime (re)starts. */

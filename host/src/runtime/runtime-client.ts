@@ -55,11 +55,31 @@ export interface RuntimeClientOptions {
   maxMessageBytes: number;
   /** How long connecting and the Handshake may take. */
   connectTimeoutMs: number;
-  /** Called when the session breaks (the runtime is gone or spoke garbage). */
+  /** How long a cancelled invocation may take to stop (sent as the Cancel's `grace_ms`). Default 2000. */
+  cancelGraceMs?: number;
+  /**
+   * Liveness: after this long without one, an HTTP/2 PING goes to the runtime (gRPC keepalive); a runtime that
+   * does not answer within `pingTimeoutMs` loses its connection, which ends the session (`onSessionLost`).
+   * Default 10 s and 20 s; 0 sends none.
+   */
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+  /** Called when the session breaks (the runtime is gone, spoke garbage, or stopped answering pings). */
   onSessionLost: (reason: string) => void;
-  /** Called when a cancelled invocation did not stop within its grace period. */
-  onUnresponsive: (nodeId: string) => void;
+  /**
+   * Called when a cancelled invocation did not stop within its grace period, before that invocation is reported
+   * cancelled: the supervisor stops the runtime first, so that work sent after the report never reaches it. Gives
+   * true when the runtime is being restarted (invocations waiting for a slot then wait for the new process).
+   */
+  onUnresponsive: (nodeId: string, graceMs: number) => boolean;
 }
+
+/**
+ * How much longer than the grace it gave the runtime the host waits for a cancelled step: the runtime counts its
+ * grace from when the Cancel arrives, the host from when it sent it, so the runtime's own end of the step (e.g.
+ * Rust dropping the node's future) must have the time to arrive first.
+ */
+const GRACE_MARGIN = 0.5;
 
 /**
  * A connection to one runtime over gRPC: the unary control calls, and one long-lived Session stream on which
@@ -92,10 +112,19 @@ export class RuntimeClient {
       grpcServiceDefinition(RuntimeService),
       "RuntimeService",
     );
+    const pingIntervalMs = options.pingIntervalMs ?? 10_000;
     this.client = new Client(options.address, grpcModule.credentials.createInsecure(), {
       "grpc.max_receive_message_length": options.maxMessageBytes,
       "grpc.max_send_message_length": options.maxMessageBytes,
       "grpc.enable_retries": 0,
+      ...(pingIntervalMs > 0
+        ? {
+            "grpc.keepalive_time_ms": pingIntervalMs,
+            "grpc.keepalive_timeout_ms": options.pingTimeoutMs ?? 20_000,
+            // The session is open for the runtime's whole life; pinging does not depend on other calls.
+            "grpc.keepalive_permit_without_calls": 1,
+          }
+        : {}),
     });
     this.metadata = new grpcModule.Metadata();
     this.metadata.set(TOKEN_METADATA_KEY, options.token);
@@ -180,7 +209,7 @@ export class RuntimeClient {
           this.waiting.splice(index, 1);
           sink.cancelled(0, reason);
         } else {
-          this.cancel(request.invocationId, reason, 2_000);
+          this.cancel(request.invocationId, reason);
         }
       },
     };
@@ -270,25 +299,29 @@ export class RuntimeClient {
       nodeIds: request.steps.map((step) => step.nodeId),
     });
     this.scheduleFlush();
-    if (control.cancelled !== undefined) this.cancel(id, control.cancelled, 2_000);
+    if (control.cancelled !== undefined) this.cancel(id, control.cancelled);
   }
 
-  private cancel(invocationId: number, reason: string, graceMs: number): void {
+  private cancel(invocationId: number, reason: string): void {
     const entry = this.inFlight.get(invocationId);
-    if (entry === undefined) return;
+    if (entry === undefined || entry.cancelTimer !== undefined) return;
+    const graceMs = this.options.cancelGraceMs ?? 2_000;
     this.requests.cancel(invocationId, reason, graceMs);
     this.scheduleFlush();
-    entry.cancelTimer = setTimeout(() => {
-      if (!this.inFlight.has(invocationId)) return;
-      this.inFlight.delete(invocationId);
-      const nodeId = entry.nodeIds[entry.step] ?? "?";
-      entry.sink.cancelled(
-        entry.step,
-        `${reason} (the runtime did not stop node "${nodeId}" within ${graceMs} ms)`,
-      );
-      this.options.onUnresponsive(nodeId);
-      this.startWaiting();
-    }, graceMs);
+    entry.cancelTimer = setTimeout(
+      () => {
+        if (!this.inFlight.has(invocationId)) return;
+        this.inFlight.delete(invocationId);
+        const nodeId = entry.nodeIds[entry.step] ?? "?";
+        const restarting = this.options.onUnresponsive(nodeId, graceMs);
+        entry.sink.cancelled(
+          entry.step,
+          `${reason} (the runtime did not stop node "${nodeId}" within ${graceMs} ms)`,
+        );
+        if (!restarting) this.startWaiting();
+      },
+      Math.round(graceMs * (1 + GRACE_MARGIN)),
+    );
     entry.cancelTimer.unref();
   }
 

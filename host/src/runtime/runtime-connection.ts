@@ -25,6 +25,26 @@ export interface RuntimeConnection {
    */
   execute(request: InvocationRequest, sink: InvocationSink): InvocationControl;
   validateConfig(nodeType: string, config: Record<string, unknown>): Promise<ConfigDiagnostic[]>;
+  /** How the runtime is doing now; a runtime without it (in-process, sub-blueprints) is always `ok`. */
+  health?(): RuntimeHealth;
   /** Drains and stops the runtime. */
   close(): Promise<void>;
+}
+
+/**
+ * The state of a runtime, for `/healthz`, `conductor serve`'s output and errors: `ok` (serving), `starting`
+ * (first start), `restarting` (after a crash, or trying again after a cool-down) or `broken` (it keeps failing;
+ * invocations are refused with the reason until a start succeeds again).
+ */
+export interface RuntimeHealth {
+  name: string;
+  state: "ok" | "starting" | "restarting" | "broken";
+  /** Why it is not `ok`: the crash, the start failure or the breaker's reason. */
+  reason?: string;
+  /** The process id, for a runtime in a child process that runs. */
+  pid?: number;
+  /** How many times it was restarted. */
+  restarts: number;
+  /** How many node types it serves (0 until it has started once). */
+  nodeTypes: number;
 }

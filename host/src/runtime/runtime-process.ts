@@ -1,9 +1,11 @@
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ABI_VERSIONS, ENV, RUNTIME_COOKIE } from "@conductor/sdk/protocol";
 import { ConductorError } from "../errors.js";
+import { readOutputLines } from "./output-lines.js";
 
 /** How to start a runtime process: the command the project configured, already resolved. */
 export interface RuntimeLaunch {
@@ -22,6 +24,13 @@ export interface ProcessSettings {
   startTimeoutMs: number;
   /** Called with each line the runtime writes to stderr. */
   onStderrLine?: (line: string) => void;
+  /**
+   * Called with each line the runtime writes to stdout after its handshake line. Stdout is reserved for that line
+   * (docs/protocol.md, section 1.2), so such output is a runtime's mistake, passed on rather than lost.
+   */
+  onStdoutLine?: (line: string) => void;
+  /** The longest output line passed on whole, in bytes (see `readOutputLines`). Default 16 KiB. */
+  maxLineBytes?: number;
 }
 
 /** How a runtime process ended. */
@@ -59,6 +68,11 @@ interface HandshakeLine {
 }
 
 const STDERR_LINES_KEPT = 40;
+/**
+ * How long, after the runtime exited, the host keeps reading what it wrote before it ended. Bounded because a
+ * process the runtime started may hold the pipes open after the runtime itself is gone.
+ */
+const OUTPUT_DRAIN_MS = 2_000;
 
 /**
  * Spawns a runtime with the ABI's environment (cookie, ABI versions, a fresh 0700 socket directory, a per-spawn
@@ -100,20 +114,32 @@ export async function startRuntimeProcess(
   });
 
   const stderrLines: string[] = [];
-  splitLines(child.stderr, (line) => {
-    stderrLines.push(line);
-    if (stderrLines.length > STDERR_LINES_KEPT) stderrLines.shift();
-    settings.onStderrLine?.(line);
+  const stderrRead = readOutputLines(child.stderr, {
+    ...(settings.maxLineBytes === undefined ? {} : { maxLineBytes: settings.maxLineBytes }),
+    onLine: (line) => {
+      stderrLines.push(line);
+      if (stderrLines.length > STDERR_LINES_KEPT) stderrLines.shift();
+      settings.onStderrLine?.(line);
+    },
   });
-
-  const exited: Promise<ProcessExit> = child.then((result) => ({
-    code: result.exitCode,
-    signal: result.signal,
-    error:
-      result.failed && result.exitCode === undefined && result.signal === undefined
-        ? result.shortMessage
-        : undefined,
-  }));
+  // Until the handshake line, stdout lines are searched for it; after it, they are passed on.
+  let onStdoutLine: (line: string) => void = () => {};
+  const stdoutRead = readOutputLines(child.stdout, {
+    ...(settings.maxLineBytes === undefined ? {} : { maxLineBytes: settings.maxLineBytes }),
+    onLine: (line) => onStdoutLine(line),
+  });
+  const exited = exitAfterOutput(
+    child.nodeChildProcess,
+    child.then((result) => ({
+      code: result.exitCode,
+      signal: result.signal,
+      error:
+        result.failed && result.exitCode === undefined && result.signal === undefined
+          ? result.shortMessage
+          : undefined,
+    })),
+    Promise.all([stdoutRead, stderrRead]),
+  );
   // Swallow EPIPE on stdin when the runtime dies first.
   child.stdin?.on("error", () => {});
 
@@ -137,12 +163,13 @@ export async function startRuntimeProcess(
           ),
         );
       }, settings.startTimeoutMs);
-      splitLines(child.stdout, (line) => {
+      onStdoutLine = (line) => {
         const parsed = parseHandshakeLine(line);
         if (parsed === undefined) {
           if (noise.length < 20) noise.push(line);
           return;
         }
+        onStdoutLine = (later) => settings.onStdoutLine?.(later);
         clearTimeout(timer);
         if (typeof parsed === "string") {
           reject(
@@ -152,7 +179,7 @@ export async function startRuntimeProcess(
             ),
           );
         } else resolve(parsed);
-      });
+      };
       void exited.then((exit) => {
         clearTimeout(timer);
         reject(
@@ -235,20 +262,30 @@ function commandLine(launch: RuntimeLaunch): string {
   return [launch.command, ...launch.args].join(" ");
 }
 
-function splitLines(stream: NodeJS.ReadableStream | null | undefined, onLine: (line: string) => void): void {
-  if (stream === null || stream === undefined) return;
-  let buffered = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    buffered += chunk;
-    let newline = buffered.indexOf("\n");
-    while (newline >= 0) {
-      onLine(buffered.slice(0, newline).replace(/\r$/, ""));
-      buffered = buffered.slice(newline + 1);
-      newline = buffered.indexOf("\n");
-    }
+/**
+ * How the runtime ended, once what it wrote before it ended has been read (bounded by OUTPUT_DRAIN_MS), so that no
+ * line of a runtime that prints and exits is lost. The exit itself comes from the process's exit event, because
+ * execa's result also waits for the pipes, which a process the runtime started may hold open for ever.
+ */
+function exitAfterOutput(
+  child: Pick<ChildProcess, "once">,
+  byExecaResult: Promise<ProcessExit>,
+  outputRead: Promise<unknown>,
+): Promise<ProcessExit> {
+  const byExitEvent = new Promise<ProcessExit>((resolve) => {
+    child.once("exit", (code: number | null, signal: NodeJS.Signals | null) =>
+      resolve({ code: code ?? undefined, signal: signal ?? undefined, error: undefined }),
+    );
+  }).then(async (exit) => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      outputRead,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, OUTPUT_DRAIN_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    return exit;
   });
-  stream.on("end", () => {
-    if (buffered !== "") onLine(buffered);
-  });
+  return Promise.race([byExecaResult, byExitEvent]);
 }

@@ -4,10 +4,11 @@ import type { ConfigDiagnostic, NodeTypeCatalog } from "../blueprint/validate-bl
 import { ConductorError } from "../errors.js";
 import type { Project } from "../project/project-config.js";
 import { type BlobDirectory, createBlobDirectory } from "./blob-directory.js";
-import { startChildRuntime } from "./child-runtime.js";
+import { type ChildRuntime, createChildRuntime, type SupervisionOptions } from "./child-runtime.js";
+import { enforceTimeouts } from "./enforce-timeouts.js";
 import { createInProcessRuntime } from "./in-process-runtime.js";
 import { prepareLaunch } from "./launchers/prepare-launch.js";
-import type { RuntimeConnection } from "./runtime-connection.js";
+import type { RuntimeConnection, RuntimeHealth } from "./runtime-connection.js";
 
 /** Options of {@link createRuntimeRegistry}. */
 export interface RuntimeRegistryOptions {
@@ -19,10 +20,17 @@ export interface RuntimeRegistryOptions {
   /** Values above this many bytes travel as blobs. */
   inlineLimit?: number;
   startTimeoutMs?: number;
+  /** How runtimes are watched and restarted (breaker, cancel grace, liveness pings). */
+  supervision?: SupervisionOptions;
   /** Receives notices (restarts, set-up progress, stdout noise) for the log. */
   onNotice?: (message: string) => void;
   /** Receives each stderr line of each runtime. */
   onRuntimeStderr?: (runtime: string, line: string) => void;
+  /**
+   * Receives each line a runtime writes to stdout after its handshake line (a mistake of the runtime's: stdout is
+   * reserved for that line). Whether or not this is given, the first such line of each runtime becomes a notice.
+   */
+  onRuntimeStdout?: (runtime: string, line: string) => void;
 }
 
 /**
@@ -32,6 +40,7 @@ export interface RuntimeRegistryOptions {
  */
 export class RuntimeRegistry implements NodeTypeCatalog {
   private readonly connections = new Map<string, RuntimeConnection>();
+  private readonly children = new Map<string, ChildRuntime>();
   private externalStart: Promise<void> | undefined;
   private blobDir: BlobDirectory | undefined;
   private closed = false;
@@ -40,7 +49,7 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     private readonly options: RuntimeRegistryOptions,
     inProcess: RuntimeConnection,
   ) {
-    this.connections.set(inProcess.name, inProcess);
+    this.addConnection(inProcess);
   }
 
   static async create(options: RuntimeRegistryOptions): Promise<RuntimeRegistry> {
@@ -67,7 +76,15 @@ export class RuntimeRegistry implements NodeTypeCatalog {
 
   /** Adds a connection the host provides itself (the sub-blueprint runtime). */
   addConnection(connection: RuntimeConnection): void {
-    this.connections.set(connection.name, connection);
+    // The host cannot restart its own runtimes: a step that ignores its timeout there ends without a retry.
+    this.connections.set(
+      connection.name,
+      enforceTimeouts(connection, { graceMs: this.graceMs, restartsUnresponsive: false }),
+    );
+  }
+
+  private get graceMs(): number {
+    return this.options.supervision?.cancelGraceMs ?? 2_000;
   }
 
   /** Whether every external runtime of the project has been started. */
@@ -76,20 +93,72 @@ export class RuntimeRegistry implements NodeTypeCatalog {
   }
 
   /**
-   * Starts the project's child-process runtimes (once; concurrent callers share the start). A runtime that fails
-   * to start fails this call with its error; runtimes that started stay up.
+   * Starts the project's child-process runtimes (once; concurrent callers share the start). Never fails: a runtime
+   * that does not start stays registered as `broken` (see {@link health} and {@link startProblem}) and tries again
+   * after a cool-down, while the others serve.
    */
   startExternal(): Promise<void> {
     this.externalStart ??= this.doStartExternal();
     return this.externalStart;
   }
 
-  /** Starts external runtimes if a blueprint needs a type or runtime the running ones do not have. */
+  /**
+   * Starts external runtimes if a blueprint needs a type or runtime the running ones do not have; throws the start
+   * error of the runtimes that never started when something is still missing, because their node types are
+   * unknown and the blueprint's "unknown node type" is most likely theirs.
+   */
   async ensureFor(types: Iterable<string>, runtimeNames: Iterable<string>): Promise<void> {
-    if (this.allStarted) return;
-    const missingType = [...types].some((type) => this.runtimesFor(type).length === 0);
-    const missingRuntime = [...runtimeNames].some((name) => !this.connections.has(name));
-    if (missingType || missingRuntime) await this.startExternal();
+    const typeList = [...types];
+    const nameList = [...runtimeNames];
+    const missing = () =>
+      typeList.some((type) => this.runtimesFor(type).length === 0) ||
+      nameList.some(
+        (name) => !this.connections.has(name) || this.children.get(name)?.startError !== undefined,
+      );
+    if (!missing()) return;
+    if (!this.allStarted) await this.startExternal();
+    if (!missing()) return;
+    const problem = this.startProblem();
+    if (problem !== undefined) throw problem;
+  }
+
+  /**
+   * The start errors of the runtimes that never started (their node types are unknown), as one error with the
+   * first one's code; undefined when every runtime has started at least once.
+   */
+  startProblem(): Error | undefined {
+    const errors: Error[] = [];
+    for (const connection of this.children.values()) {
+      if (connection.startError !== undefined) errors.push(connection.startError);
+    }
+    if (errors.length <= 1) return errors[0];
+    const first = errors[0]!;
+    return new ConductorError(
+      first instanceof ConductorError ? first.code : "runtime_start_failed",
+      errors.map((error) => error.message).join("\n"),
+      { cause: first },
+    );
+  }
+
+  /** How each runtime is doing: every runtime started so far, and the project's others as not started yet. */
+  health(): RuntimeHealth[] {
+    const entries: RuntimeHealth[] = [];
+    for (const [name, connection] of this.connections) {
+      entries.push(
+        connection.health?.() ?? { name, state: "ok", restarts: 0, nodeTypes: connection.nodeTypes.length },
+      );
+    }
+    for (const name of Object.keys(this.options.project.runtimes)) {
+      if (this.connections.has(name)) continue;
+      entries.push({
+        name,
+        state: "starting",
+        reason: "not started yet: it starts when a blueprint first needs it",
+        restarts: 0,
+        nodeTypes: 0,
+      });
+    }
+    return entries;
   }
 
   runtimesFor(type: string): string[] {
@@ -135,46 +204,52 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     if (names.length === 0) return;
     this.blobDir ??= await createBlobDirectory({ projectDir: project.dir });
     const reattach = parseReattach(process.env[ENV.reattach]);
-    const failures: Error[] = [];
     await Promise.all(
       names.map(async (name) => {
-        try {
-          const settings = {
-            blobDir: this.blobDir!.path,
-            inlineLimit: this.options.inlineLimit ?? DEFAULT_INLINE_LIMIT,
-            maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
-            startTimeoutMs: this.options.startTimeoutMs ?? 20_000,
-            onStderrLine: (line: string) => this.options.onRuntimeStderr?.(name, line),
-          };
-          const attach = reattach[name];
-          const connection = await startChildRuntime({
-            name,
-            ...(attach === undefined
-              ? {
-                  launch: await prepareLaunch(name, project.runtimes[name]!, project, {
+        const attach = reattach[name];
+        const connection = createChildRuntime({
+          name,
+          ...(attach === undefined
+            ? {
+                launch: () =>
+                  prepareLaunch(name, project.runtimes[name]!, project, {
                     onProgress: (message) => this.options.onNotice?.(message),
                   }),
-                }
-              : { attach }),
-            settings,
-            ...(this.options.onNotice === undefined ? {} : { onNotice: this.options.onNotice }),
-          });
-          if (this.closed) await connection.close();
-          else this.connections.set(name, connection);
-        } catch (error) {
-          failures.push(error as Error);
-        }
+              }
+            : { attach }),
+          settings: this.settingsFor(name),
+          ...(this.options.supervision === undefined ? {} : { supervision: this.options.supervision }),
+          ...(this.options.onNotice === undefined ? {} : { onNotice: this.options.onNotice }),
+        });
+        this.children.set(name, connection);
+        this.connections.set(
+          name,
+          enforceTimeouts(connection, { graceMs: this.graceMs, restartsUnresponsive: attach === undefined }),
+        );
+        // A runtime that does not start is broken, with its error as the reason; the others serve.
+        await connection.start().catch(() => {});
       }),
     );
-    if (failures.length === 1) throw failures[0];
-    if (failures.length > 1) {
-      const first = failures[0]!;
-      throw new ConductorError(
-        first instanceof ConductorError ? first.code : "runtime_start_failed",
-        failures.map((failure) => failure.message).join("\n"),
-        { cause: first },
-      );
-    }
+  }
+
+  private settingsFor(name: string) {
+    let warned = false;
+    return {
+      blobDir: this.blobDir!.path,
+      inlineLimit: this.options.inlineLimit ?? DEFAULT_INLINE_LIMIT,
+      maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+      startTimeoutMs: this.options.startTimeoutMs ?? 20_000,
+      onStderrLine: (line: string) => this.options.onRuntimeStderr?.(name, line),
+      onStdoutLine: (line: string) => {
+        if (!warned) {
+          warned = true;
+          this.options.onNotice?.(
+            `runtime "${name}" wrote to stdout after its handshake line: ${JSON.stringify(line)}; stdout is reserved for the handshake line, so its output is passed on marked as stdout; make the runtime log to stderr`,
+          );
+        }
+        this.options.onRuntimeStdout?.(name, line);
+      },
+    };
   }
 }
 

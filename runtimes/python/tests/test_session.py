@@ -241,6 +241,24 @@ async def test_timeout_fails_the_step_as_retryable(runtime: RuntimeProcess, tmp_
     assert async_events[-1].failed.failure.message == 'node "wait" (test.async-sleep) timed out after 100 ms'
 
 
+async def test_a_timeout_is_reported_once_the_node_has_returned(runtime: RuntimeProcess) -> None:
+    async with connect(runtime) as client, client.session() as session:
+        events = await session.run(1, step("test.thread-tidy", node_id="tidy", timeout_ms=100))
+    # Reported before the node returned, the host's retry could run beside the cleaning up.
+    assert [kind(event) if kind(event) != "log" else event.log.message for event in events] == [
+        "started",
+        "cleaning up",
+        "cleaned up",
+        "failed",
+    ]
+    failure = events[-1].failed.failure
+    assert (failure.type, failure.retryable, failure.message) == (
+        "timeout",
+        True,
+        'node "tidy" (test.thread-tidy) timed out after 100 ms',
+    )
+
+
 async def test_half_closing_the_stream_cancels_its_invocations(runtime: RuntimeProcess, tmp_path: Path) -> None:
     marker = tmp_path / "closed"
     async with connect(runtime) as client, client.session() as session:

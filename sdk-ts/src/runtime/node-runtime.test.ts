@@ -43,6 +43,22 @@ const sleep = defineNode({
     }),
 });
 
+/** Takes a while to clean up once its signal fires, logging before and after. */
+const tidy = defineNode({
+  type: "test.tidy",
+  flags: { cancellable: true },
+  run: (_input, ctx) =>
+    new Promise<Record<string, never>>((_resolve, reject) => {
+      ctx.signal.addEventListener("abort", () => {
+        ctx.log.info("cleaning up");
+        setTimeout(() => {
+          ctx.log.info("cleaned up");
+          reject(new Error("stopped"));
+        }, 20);
+      });
+    }),
+});
+
 const report = defineNode({
   type: "test.report",
   output: { done: z.boolean() },
@@ -93,7 +109,7 @@ function invocation(steps: InvocationRequest["steps"]): InvocationRequest {
 }
 
 describe("createNodeRuntime()", () => {
-  const runtime = createNodeRuntime({ nodes: [add, fail, sleep, report] });
+  const runtime = createNodeRuntime({ nodes: [add, fail, sleep, report, tidy] });
 
   it("describes node types with JSON Schemas for config and ports", () => {
     const type = runtime.nodeTypes.find((t) => t.type === "test.add")!;
@@ -259,6 +275,26 @@ describe("createNodeRuntime()", () => {
       "failed",
       0,
       { type: "timeout", retryable: true, message: 'node "slow" (test.sleep) timed out after 30 ms' },
+    ]);
+  });
+
+  it("reports a timeout only once the node has returned, so no retry runs beside it", async () => {
+    const { sink, events, done } = recorder();
+    runtime.execute(
+      invocation([{ nodeId: "t", nodeType: "test.tidy", attempt: 1, config: {}, inputs: {}, timeoutMs: 20 }]),
+      sink,
+    );
+    await done;
+    expect(events.map((event) => (event[0] === "log" ? `log ${String(event[3])}` : event[0]))).toEqual([
+      "started",
+      "log cleaning up",
+      "log cleaned up",
+      "failed",
+    ]);
+    expect(events[3]).toMatchObject([
+      "failed",
+      0,
+      { type: "timeout", retryable: true, message: 'node "t" (test.tidy) timed out after 20 ms' },
     ]);
   });
 

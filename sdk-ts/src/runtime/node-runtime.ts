@@ -393,6 +393,12 @@ class TimeoutError extends Error {
   }
 }
 
+/**
+ * Runs a node under its time budget: when it passes, the node's signal fires, and the step fails with a timeout
+ * once the node has returned (whatever it returned), not before, because a step reported ended while its code
+ * still runs would let a retry run beside it (docs/protocol.md, section 3.1). A node that ignores its signal is
+ * the host's to stop: it restarts the runtime after the cancel grace.
+ */
 function withTimeout(
   returned: unknown,
   timeoutMs: number,
@@ -400,19 +406,21 @@ function withTimeout(
   label: string,
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
+    let timedOut: TimeoutError | undefined;
     const timer = setTimeout(() => {
       const message = `${label} timed out after ${timeoutMs} ms`;
+      timedOut = new TimeoutError(message);
       context.abort(message);
-      reject(new TimeoutError(message));
     }, timeoutMs);
     Promise.resolve(returned).then(
       (value) => {
         clearTimeout(timer);
-        resolve(value);
+        if (timedOut === undefined) resolve(value);
+        else reject(timedOut);
       },
       (error: unknown) => {
         clearTimeout(timer);
-        reject(error);
+        reject(timedOut ?? error);
       },
     );
   });

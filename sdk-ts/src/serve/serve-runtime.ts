@@ -116,7 +116,8 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
       // session open past a second gets the connection closed under it.
       const exit = () => {
         resolveClosed();
-        process.exit(0);
+        // Writes to a pipe are asynchronous: exiting at once would drop what nodes printed last.
+        void flushOutput().then(() => process.exit(0));
       };
       const force = setTimeout(() => {
         server.forceShutdown();
@@ -296,6 +297,25 @@ function unary<Request, Response>(
           callback({ code: grpc.status.INTERNAL, details: (error as Error).message ?? String(error) }, null),
       );
   };
+}
+
+/** How long an exiting runtime waits for its stdout and stderr to drain, at most (a host that stopped reading). */
+const FLUSH_LIMIT_MS = 5_000;
+
+/**
+ * Resolves once everything written to stdout and stderr so far has reached the pipe (a write's callback runs after
+ * the writes before it), or after FLUSH_LIMIT_MS.
+ */
+function flushOutput(): Promise<void> {
+  const flushed = (stream: NodeJS.WriteStream) =>
+    new Promise<void>((resolve) => {
+      if (stream.destroyed || !stream.writable) resolve();
+      else stream.write("", () => resolve());
+    });
+  return Promise.race([
+    Promise.all([flushed(process.stdout), flushed(process.stderr)]).then(() => {}),
+    new Promise<void>((resolve) => setTimeout(resolve, FLUSH_LIMIT_MS).unref()),
+  ]);
 }
 
 function redirectStdoutToStderr(): void {

@@ -24,7 +24,7 @@ describe("createApiServer()", () => {
       socket.resetAndDestroy();
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    expect((await httpRequest(`${fixture.server.url}/healthz`)).body).toBe("ok\n");
+    expect((await httpRequest(`${fixture.server.url}/livez`)).body).toBe("ok\n");
   });
 
   it("answers 404 outside the API, the webhooks and the pages, and 405 for other methods on pages", async () => {

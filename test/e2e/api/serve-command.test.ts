@@ -77,7 +77,9 @@ describe("conductor serve", () => {
       `  auth      the project's token, in .conductor/api-token ("Authorization: Bearer <token>")`,
     );
 
-    expect((await httpRequest(`${url}/healthz`)).body).toBe("ok\n");
+    const health = await httpRequest(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toMatchObject({ status: "ok" });
     const anonymous = await httpRequest(`${url}/conductor.api.v1.ConductorService/ListBlueprints`, {
       method: "POST",
       headers: { "content-type": "application/json" },

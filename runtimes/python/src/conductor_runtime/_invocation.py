@@ -7,16 +7,18 @@ Where a step's code runs (``NodeDefinition.executor``):
 - ``inline``: called in the invocation's task (no thread hop; for sync code that returns in microseconds);
 - ``thread``/``process``: input decoding, the call and output encoding run in the thread pool (a process-pool
   node's call is sent on to the process pool, see ``_process``), so big tables never block the event loop. A cancel
-  fires the token and waits for the node to return; a timeout reports the failure at once and abandons the thread.
-  A process-pool node that has not returned a short grace after a cancel or timeout has its worker killed, so
-  nothing keeps running.
+  or a timeout fires the token and waits for the node to return. A process-pool node that has not returned a short
+  grace after a cancel or timeout has its worker killed, so nothing keeps running.
+
+A timed-out step is reported (``failed`` with type ``timeout``) only once its node has returned, whatever the
+executor: reported earlier, the host's retry would run beside code still running. A thread that never returns is
+the host's to end: it restarts the runtime when the step outlives its Cancel's grace (docs/protocol.md, section 3.1).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ._constants import KILL_AFTER_S
@@ -86,9 +88,6 @@ class Invocation:
         run.timed_out = True
         run.fire("timeout")
         self._interrupt(run)
-        waiter = run.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     def runs_inline(self) -> bool:
         """Whether every step is ``inline`` and untimed: then the invocation runs to its end right away, in the
@@ -176,16 +175,8 @@ class Invocation:
         failure: pb.Failure | None = None
         try:
             if definition.executor in ("thread", "process"):
-                future = loop.run_in_executor(runtime.threads, self._call_in_thread, run, outputs)
-                if timer is None:
-                    result = await future
-                else:
-                    waiter: asyncio.Future[None] = loop.create_future()
-                    run.waiter = waiter
-                    future.add_done_callback(partial(_release, waiter))
-                    await waiter
-                    if not run.timed_out:
-                        result = future.result()
+                # A timeout fires the token and lets the node return: awaited to its end either way.
+                result = await loop.run_in_executor(runtime.threads, self._call_in_thread, run, outputs)
             else:
                 arguments = definition.prepare(run, outputs, runtime.codec)
                 context_token = CURRENT_STEP.set(run)
@@ -261,8 +252,3 @@ class Invocation:
             return live, completed
         finally:
             CURRENT_STEP.reset(context_token)
-
-
-def _release(waiter: asyncio.Future[None], _: object) -> None:
-    if not waiter.done():
-        waiter.set_result(None)

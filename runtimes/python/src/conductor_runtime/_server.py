@@ -23,6 +23,14 @@ from .gen.conductor.runtime.v1 import runtime_pb2 as pb
 SERVICE = pb.DESCRIPTOR.services_by_name["RuntimeService"].full_name
 UNAUTHENTICATED_MESSAGE = "missing or wrong conductor-token"
 _STOP_GRACE_S = 0.5
+LIVENESS_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 0),
+    ("grpc.http2.max_ping_strikes", 0),
+)
+"""The host pings every runtime to tell a frozen one (docs/protocol.md, section 1.5). By default grpc C-core allows
+one ping per 5 minutes on a connection without data and answers more with GOAWAY "too_many_pings", which the host
+would take for a lost runtime: accept pings at any rate, with or without calls."""
 
 
 def choose_abi(offered: list[int] | tuple[int, ...]) -> int:
@@ -151,7 +159,11 @@ async def serve(settings: Settings, catalog: Catalog, handshake_fd: int) -> int:
     limit = settings.max_message_bytes
     server = grpc.aio.server(
         interceptors=[TokenInterceptor(settings.token)],
-        options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
+        options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+            *LIVENESS_OPTIONS,
+        ],
     )
     handlers = Service(runtime).handlers()
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))

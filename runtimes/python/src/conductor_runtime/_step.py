@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 class StepRun:
     """State of one step while it runs. Events may be emitted from any thread; after the step's terminal event
-    (``closed``) late events, e.g. from a node thread abandoned at its timeout, are dropped."""
+    (``closed``) late events, e.g. from a worker thread that ran on after its step ended, are dropped."""
 
     __slots__ = (
         "_token",
@@ -40,7 +40,6 @@ class StepRun:
         "step",
         "task_cancelled",
         "timed_out",
-        "waiter",
     )
 
     def __init__(
@@ -68,7 +67,6 @@ class StepRun:
         self.closed = False
         self.awaiting_node = False
         self.task_cancelled = False
-        self.waiter: asyncio.Future[None] | None = None
         self.process_call: ProcessCall | None = None
         """The call of a process-pool node while it runs in a worker."""
         self.kill_after_s = KILL_AFTER_S

@@ -70,6 +70,16 @@ def thread_sleep(*, config: SleepConfig, ctx: Context) -> bool:
     return noticed
 
 
+@node("test.thread-tidy", output="tidied", cancellable=True)
+def thread_tidy(*, ctx: Context) -> bool:
+    """Waits in a worker thread for its token, then takes a while to clean up, logging before and after."""
+    ctx.cancelled.wait(20)
+    ctx.log.info("cleaning up")
+    time.sleep(0.1)
+    ctx.log.info("cleaned up")
+    return True
+
+
 @node("test.raise-with-cause")
 def raise_with_cause() -> None:
     try:

@@ -226,7 +226,17 @@ async fn run_step(
             Outcome::Cancelled(handle.reason())
         }
         () = deadline => {
+            // The node is told, and its cancellation handling runs: the step ends when the node returns, so that a
+            // retry never runs beside it. The host cancels a step it sees outlive its timeout; after that Cancel's
+            // grace the future is dropped (docs/protocol.md, section 3.1).
             step_token.cancel();
+            tokio::select! {
+                biased;
+                _ = run.as_mut() => {}
+                () = handle.token.cancelled() => {
+                    let _ = tokio::time::timeout(handle.grace(), run.as_mut()).await;
+                }
+            }
             Outcome::Failed(failures::timeout(format!(
                 "node \"{}\" ({}) timed out after {timeout_ms} ms",
                 ctx.node_id(),
@@ -243,5 +253,143 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
         text
     } else {
         "a panic without a message"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+
+    use super::run_invocation;
+    use crate::events::event_channel;
+    use crate::pb;
+    use crate::pb::event::Kind;
+    use crate::session::{InvocationHandle, SessionState};
+    use crate::state::RuntimeState;
+    use crate::wire::ValueCodec;
+    use crate::{Context, Empty, Node, NodeError, NodeSpec, Registry, async_trait};
+
+    /// Waits for its cancellation and reports it noticed; then, unless `stubborn`, takes a while to clean up,
+    /// reporting progress before and after, while a `stubborn` one goes on as if nothing happened.
+    struct Tidy {
+        stubborn: bool,
+    }
+
+    #[async_trait]
+    impl Node for Tidy {
+        type Config = Empty;
+        type Input = Empty;
+        type Output = Empty;
+
+        fn spec(&self) -> NodeSpec {
+            let name = if self.stubborn {
+                "test.stubborn"
+            } else {
+                "test.tidy"
+            };
+            NodeSpec::new(name, "1")
+        }
+
+        async fn run(&self, ctx: &Context, _: Empty, _: Empty) -> Result<Empty, NodeError> {
+            ctx.cancelled().cancelled().await;
+            if self.stubborn {
+                ctx.progress(0.0, "ignoring the token");
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                return Ok(Empty {});
+            }
+            ctx.progress(0.5, "cleaning up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            ctx.progress(1.0, "cleaned up");
+            Err(NodeError::new("stopped"))
+        }
+    }
+
+    /// Runs one step of `node_type` with a 20 ms timeout; once the node says it ignores its token, sends the
+    /// host's Cancel (grace 50 ms), as the host does at its own clock's timeout. Gives the events' kinds (progress
+    /// by its message) and the terminal failure.
+    async fn run(node_type: &str) -> (Vec<String>, pb::Failure) {
+        let registry = Registry::new()
+            .node(Tidy { stubborn: false })
+            .node(Tidy { stubborn: true });
+        let nodes = vec![registry.get(node_type).unwrap().clone()];
+        let runtime = Arc::new(RuntimeState::new(
+            registry,
+            ValueCodec::new(None, 1 << 20),
+            "rust".into(),
+            8,
+            1 << 26,
+        ));
+        let (sink, mut stream) = event_channel(1 << 26);
+        let handle = Arc::new(InvocationHandle::default());
+        let execute = pb::Execute {
+            invocation_id: 1,
+            execution_id: "e".into(),
+            steps: vec![pb::Step {
+                node_id: "t".into(),
+                node_type: node_type.into(),
+                attempt: 1,
+                timeout_ms: 20,
+                ..Default::default()
+            }],
+        };
+        assert!(runtime.try_begin());
+        let task = tokio::spawn(run_invocation(
+            runtime.clone(),
+            Arc::new(SessionState::default()),
+            handle.clone(),
+            sink,
+            execute,
+            nodes,
+        ));
+        let mut kinds = Vec::new();
+        let mut failure = None;
+        while failure.is_none() {
+            let response = tokio::time::timeout(Duration::from_secs(10), stream.next())
+                .await
+                .expect("an event within 10 s")
+                .expect("the stream stays open")
+                .unwrap();
+            for event in response.events {
+                match event.kind {
+                    Some(Kind::Started(_)) => kinds.push("started".to_owned()),
+                    Some(Kind::Progress(progress)) => {
+                        if progress.message == "ignoring the token" {
+                            handle.cancel("the host's clock ran out".into(), 50);
+                        }
+                        kinds.push(progress.message);
+                    }
+                    Some(Kind::Failed(failed)) => {
+                        kinds.push("failed".to_owned());
+                        failure = failed.failure;
+                    }
+                    other => kinds.push(format!("{other:?}")),
+                }
+            }
+        }
+        task.await.unwrap();
+        (kinds, failure.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_node_runs_its_cancellation_handling_before_the_timeout_is_reported() {
+        let (kinds, failure) = run("test.tidy").await;
+        assert_eq!(kinds, ["started", "cleaning up", "cleaned up", "failed"]);
+        assert_eq!(failure.r#type, "timeout");
+        assert!(failure.retryable);
+        assert_eq!(
+            failure.message,
+            "node \"t\" (test.tidy) timed out after 20 ms"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_node_that_ignores_its_token_is_dropped_after_the_grace_of_the_hosts_cancel()
+     {
+        let (kinds, failure) = run("test.stubborn").await;
+        assert_eq!(kinds, ["started", "ignoring the token", "failed"]);
+        assert_eq!(failure.r#type, "timeout");
     }
 }

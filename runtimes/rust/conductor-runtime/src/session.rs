@@ -33,7 +33,7 @@ pub(crate) struct InvocationHandle {
 }
 
 impl InvocationHandle {
-    fn cancel(&self, reason: String, grace_ms: u32) {
+    pub(crate) fn cancel(&self, reason: String, grace_ms: u32) {
         let _ = self.reason.set(reason);
         self.grace_ms.store(grace_ms, Ordering::Relaxed);
         self.token.cancel();
