@@ -28,13 +28,9 @@ export type {
   StepRequest,
 } from "./invocation.js";
 export { observeSink } from "./invocation.js";
-export {
-  decodeSessionRequest,
-  dispatchSessionResponse,
-  type SessionCommand,
-  SessionRequestWriter,
-  SessionResponseWriter,
-} from "./session-codec.js";
+export { isUnsafeInteger, parseJsonText, stringifyJson } from "./json-text.js";
+export { decodeSessionRequest, type SessionCommand, SessionRequestWriter } from "./session-request-codec.js";
+export { dispatchSessionResponse, SessionResponseWriter } from "./session-response-codec.js";
 export type { BlobOptions } from "./value-codec.js";
 export {
   decodeValue,
