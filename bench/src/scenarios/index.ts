@@ -1,4 +1,5 @@
 import { apiScenario } from "./api.js";
+import { codecScenario } from "./codec.js";
 import { coldCliScenario } from "./cold-cli.js";
 import { durableScenarios } from "./durable.js";
 import { inProcessScenarios } from "./in-process.js";
@@ -85,6 +86,7 @@ export function againstFloor(
 export const scenarios: Scenario[] = [
   ...inProcessScenarios,
   ...sidecarScenarios,
+  codecScenario,
   coldCliScenario,
   ...runtimeScenarios,
   tableScenario,
