@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { NodeDefinition } from "@conductor/sdk";
-import type { NodeType } from "@conductor/sdk/protocol";
+import { type NodeType, stringifyJson } from "@conductor/sdk/protocol";
 import type { BlueprintGraph } from "./blueprint/blueprint-graph.js";
 import type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
 import { fromData, type LoadedBlueprint, loadBlueprintFile } from "./blueprint/load-blueprint.js";
@@ -515,7 +515,7 @@ class EmbeddedConductor implements Conductor {
     if (this.store instanceof Journal) {
       blueprintKey = createHash("sha256")
         .update(graph.source)
-        .update(JSON.stringify(graph.document))
+        .update(stringifyJson(graph.document))
         .digest("hex")
         .slice(0, 32);
       this.store.recordBlueprint(blueprintKey, graph.source, graph.document);

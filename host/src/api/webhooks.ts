@@ -1,3 +1,4 @@
+import { parseJsonText } from "@conductor/sdk/protocol";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecutionHandle } from "../conductor.js";
 import { ConductorError } from "../errors.js";
@@ -134,7 +135,7 @@ function parseBody(text: string): Record<string, unknown> {
   if (text.trim() === "") return {};
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonText(text);
   } catch (error) {
     throw new Error(`the body is not valid JSON: ${(error as Error).message}`);
   }

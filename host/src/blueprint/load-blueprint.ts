@@ -3,6 +3,7 @@ import { basename } from "node:path";
 import { parseDocument } from "yaml";
 import { ConductorError, type Diagnostic } from "../errors.js";
 import { describeSchemaIssue } from "../schema-issue.js";
+import { EXACT_INTEGERS, safeIntegersAsNumbers } from "../yaml-integers.js";
 import { blueprintSchema, type ParsedBlueprintDocument } from "./blueprint-schema.js";
 
 /** A blueprint read from a file (or given as data), checked against the file format but not yet validated. */
@@ -35,7 +36,8 @@ export async function loadBlueprintFile(path: string): Promise<LoadedBlueprint> 
  * plain JSON.parse would silently hide by keeping the last one.
  */
 export function parseBlueprint(text: string, source = "<inline>"): LoadedBlueprint {
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  // Integers beyond 2^53 - 1 (a `{ value: … }` literal, a config field) keep every digit, as bigint.
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true, ...EXACT_INTEGERS });
   if (document.errors.length > 0) {
     const diagnostics = document.errors.map((error): Diagnostic => {
       const line = error.linePos?.[0];
@@ -55,7 +57,7 @@ export function parseBlueprint(text: string, source = "<inline>"): LoadedBluepri
       { diagnostics },
     );
   }
-  return fromData(document.toJS(), source);
+  return fromData(document.toJS({ reviver: safeIntegersAsNumbers }), source);
 }
 
 /** Checks data against the blueprint file format. */

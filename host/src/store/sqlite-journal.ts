@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { parseJsonText, stringifyJson } from "@conductor/sdk/protocol";
 import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
 import { ConductorError } from "../errors.js";
 import type { Durability, ResultCache } from "../scheduler/execution.js";
@@ -147,10 +148,10 @@ export class Journal implements ExecutionStore, Durability {
         const row = this.statements.getCache.get(key) as { outputs: string } | undefined;
         return row === undefined
           ? undefined
-          : (this.codec.reviveValue(JSON.parse(row.outputs)) as Record<string, unknown>);
+          : (this.codec.reviveValue(parseJsonText(row.outputs)) as Record<string, unknown>);
       },
       put: (key, nodeType, outputs) => {
-        this.cacheQueue.push([key, nodeType, JSON.stringify(this.codec.storableValue(outputs))]);
+        this.cacheQueue.push([key, nodeType, stringifyJson(this.codec.storableValue(outputs))]);
         this.scheduleFlush();
       },
     };
@@ -210,7 +211,7 @@ export class Journal implements ExecutionStore, Durability {
 
   /** Records a blueprint's document once, under its key. */
   recordBlueprint(key: string, source: string, document: BlueprintDocument): void {
-    this.statements.putBlueprint.run(key, source, JSON.stringify(document));
+    this.statements.putBlueprint.run(key, source, stringifyJson(document));
   }
 
   append(event: ExecutionEvent): void {
@@ -317,12 +318,12 @@ export class Journal implements ExecutionStore, Durability {
     return {
       executionId: row.id,
       status: row.status as ExecutionSummary["status"],
-      blueprint: { source: row.source, document: JSON.parse(row.document) as BlueprintDocument },
+      blueprint: { source: row.source, document: parseJsonText(row.document) as BlueprintDocument },
       projectDir: row.project_dir ?? "",
       inputs:
         row.inputs === null
           ? {}
-          : (this.codec.reviveValue(JSON.parse(row.inputs)) as Record<string, unknown>),
+          : (this.codec.reviveValue(parseJsonText(row.inputs)) as Record<string, unknown>),
       events: this.events(executionId),
     };
   }
@@ -394,12 +395,12 @@ export class Journal implements ExecutionStore, Durability {
             first.at,
             last.at,
             last.durationMs,
-            last.failure === undefined ? null : JSON.stringify(this.codec.storableValue(last.failure)),
+            last.failure === undefined ? null : stringifyJson(this.codec.storableValue(last.failure)),
             last.seq,
             origin?.blueprintKey ?? null,
             origin?.projectDir ?? null,
             origin?.parentId ?? null,
-            JSON.stringify(this.codec.storableValue(first.inputs)),
+            stringifyJson(this.codec.storableValue(first.inputs)),
             this.codec.encode(list),
           );
           continue;
@@ -418,7 +419,7 @@ export class Journal implements ExecutionStore, Durability {
                 origin?.blueprintKey ?? null,
                 origin?.projectDir ?? null,
                 origin?.parentId ?? null,
-                JSON.stringify(this.codec.storableValue(event.inputs)),
+                stringifyJson(this.codec.storableValue(event.inputs)),
               );
             }
           } else if (event.type === "execution.finished") {
@@ -426,7 +427,7 @@ export class Journal implements ExecutionStore, Durability {
               event.status,
               event.at,
               event.durationMs,
-              event.failure === undefined ? null : JSON.stringify(this.codec.storableValue(event.failure)),
+              event.failure === undefined ? null : stringifyJson(this.codec.storableValue(event.failure)),
               event.seq,
               executionId,
             );
@@ -468,6 +469,6 @@ function summaryOfRow(row: ExecutionRow): ExecutionSummary {
   if (row.finished_at !== null) summary.finishedAt = row.finished_at;
   if (row.duration_ms !== null) summary.durationMs = row.duration_ms;
   if (row.failure !== null)
-    summary.failure = JSON.parse(row.failure) as NonNullable<ExecutionSummary["failure"]>;
+    summary.failure = parseJsonText(row.failure) as NonNullable<ExecutionSummary["failure"]>;
   return summary;
 }

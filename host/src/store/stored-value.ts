@@ -2,7 +2,15 @@ import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { EncodedValue, encodeValue, isArrowTable, type Value, ValueSchema } from "@conductor/sdk/protocol";
+import {
+  EncodedValue,
+  encodeValue,
+  isArrowTable,
+  parseJsonText,
+  stringifyJson,
+  type Value,
+  ValueSchema,
+} from "@conductor/sdk/protocol";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 
 /**
@@ -41,11 +49,11 @@ export class EventCodec {
       seq = event.seq;
       at = event.at;
     }
-    return JSON.stringify(rows);
+    return stringifyJson(rows);
   }
 
   decode(text: string, executionId: string): ExecutionEvent[] {
-    const parsed = JSON.parse(text) as unknown[];
+    const parsed = parseJsonText(text) as unknown[];
     if (parsed[0] !== BATCH_FORM) {
       return (parsed as Record<string, unknown>[]).map((event) => {
         event.executionId = executionId;
@@ -79,8 +87,7 @@ export class EventCodec {
   }
 
   private storableCopy(value: unknown): unknown {
-    if (value === null || typeof value !== "object")
-      return typeof value === "bigint" ? value.toString() : value;
+    if (value === null || typeof value !== "object") return value;
     if (value instanceof EncodedValue) {
       const kind = value.wire.kind;
       if (kind.case === "json") return { $json: new TextDecoder().decode(kind.value) };
@@ -188,7 +195,15 @@ const VALUE_FIELDS = new Set(["inputs", "outputs", "value", "failure"]);
 function plainJson(value: unknown, depth: number): boolean {
   if (value === null) return true;
   const type = typeof value;
-  if (type === "string" || type === "number" || type === "boolean" || type === "undefined") return true;
+  // A bigint (an integer beyond 2^53 - 1) is stored as its digits by stringifyJson, and read back as a bigint.
+  if (
+    type === "string" ||
+    type === "number" ||
+    type === "boolean" ||
+    type === "undefined" ||
+    type === "bigint"
+  )
+    return true;
   if (type !== "object" || depth > 64) return false;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) if (!plainJson(value[i], depth + 1)) return false;

@@ -15,6 +15,18 @@ export const values = {
         message: "expected bytes (a Uint8Array)",
       })
       .meta({ type: "string", contentEncoding: "binary", [ENCODING_KEYWORD]: "raw" }),
+  /**
+   * An integer of any size: a `number` up to 2^53 - 1 (`Number.MAX_SAFE_INTEGER`), a `bigint` beyond, with every
+   * digit the sender wrote. Use it for ids and counters that may outgrow a JavaScript number; `z.number()` refuses
+   * a bigint rather than round it.
+   */
+  integer: () =>
+    z
+      .custom<number | bigint>(
+        (value) => typeof value === "bigint" || (typeof value === "number" && Number.isInteger(value)),
+        { message: "expected an integer" },
+      )
+      .meta({ type: "integer" }),
   /** An Arrow table, an apache-arrow `Table`. */
   table: () =>
     z

@@ -54,17 +54,16 @@ function bigintAsDigits(_key: string, value: unknown): unknown {
 
 /**
  * JSON text of a value like `JSON.stringify`, except that a `bigint` (wherever it is nested) is written as its
- * digits instead of throwing. `undefined` at the top gives `null`.
+ * digits instead of throwing. A value JSON cannot write at the top (`undefined`, a function) gives `null`.
  */
 export function stringifyJson(value: unknown, space?: number): string {
-  if (value === undefined) return "null";
   try {
-    return JSON.stringify(value, null, space);
+    return JSON.stringify(value, null, space) ?? "null";
   } catch (error) {
     // Because a bigint is the usual reason JSON.stringify throws and the replacer costs on every value, the plain
     // call goes first; anything else (a cycle) throws again from the second call, with its own message.
     if (!(error instanceof TypeError)) throw error;
-    return JSON.stringify(value, bigintAsDigits, space);
+    return JSON.stringify(value, bigintAsDigits, space) ?? "null";
   }
 }
 
