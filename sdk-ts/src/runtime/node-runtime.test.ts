@@ -2,9 +2,11 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineNode } from "../node/define-node.js";
 import { NodeFailure } from "../node/node-failure.js";
+import { values } from "../node/value-schemas.js";
 import type { FailureInfo } from "../protocol/failure.js";
 import type { InvocationRequest, InvocationSink } from "../protocol/invocation.js";
-import { EncodedValue, encodeJsonValue } from "../protocol/value-codec.js";
+import { parseJsonText } from "../protocol/json-text.js";
+import { EncodedValue, encodeJsonValue, encodeValue } from "../protocol/value-codec.js";
 import { createNodeRuntime } from "./node-runtime.js";
 
 const add = defineNode({
@@ -41,6 +43,13 @@ const sleep = defineNode({
         reject(ctx.signal.reason);
       });
     }),
+});
+
+const increment = defineNode({
+  type: "test.increment",
+  input: { n: values.integer() },
+  output: { n: values.integer() },
+  run: ({ n }) => ({ n: typeof n === "bigint" ? n + 1n : n + 1 }),
 });
 
 const report = defineNode({
@@ -93,7 +102,7 @@ function invocation(steps: InvocationRequest["steps"]): InvocationRequest {
 }
 
 describe("createNodeRuntime()", () => {
-  const runtime = createNodeRuntime({ nodes: [add, fail, sleep, report] });
+  const runtime = createNodeRuntime({ nodes: [add, fail, sleep, report, increment] });
 
   it("describes node types with JSON Schemas for config and ports", () => {
     const type = runtime.nodeTypes.find((t) => t.type === "test.add")!;
@@ -248,6 +257,59 @@ describe("createNodeRuntime()", () => {
     await done;
     expect(events.map((e) => e[0])).toEqual(["started", "log", "progress", "chunk", "completed"]);
     expect(events[1]).toEqual(["log", 0, "info", "hello", { n: 1 }]);
+  });
+
+  it("gives a node an integer beyond 2^53 as a bigint with every digit, and encodes its bigint output exactly", async () => {
+    const { sink, events, done } = recorder();
+    runtime.execute(
+      invocation([
+        {
+          nodeId: "inc",
+          nodeType: "test.increment",
+          attempt: 1,
+          config: {},
+          inputs: { n: { value: new EncodedValue(encodeValue(parseJsonText("9007199254740993"))) } },
+          timeoutMs: 0,
+        },
+      ]),
+      sink,
+    );
+    await done;
+    expect(events[1]).toEqual(["completed", 0, { n: 9007199254740994n }]);
+    expect(new TextDecoder().decode(encodeValue(9007199254740994n).kind.value as Uint8Array)).toBe(
+      "9007199254740994",
+    );
+    expect(JSON.parse(runtime.nodeType("test.increment")!.inputs[0]!.schema)).toMatchObject({
+      type: "integer",
+    });
+  });
+
+  it("refuses a bigint on a number port instead of rounding it, and says how to take one", async () => {
+    const { sink, events, done } = recorder();
+    runtime.execute(
+      invocation([
+        {
+          nodeId: "sum",
+          nodeType: "test.add",
+          attempt: 1,
+          config: {},
+          inputs: { a: { value: new EncodedValue(encodeJsonValue(9007199254740993n)) }, b: { value: 1 } },
+          timeoutMs: 0,
+        },
+      ]),
+      sink,
+    );
+    await done;
+    expect(events[0]).toEqual([
+      "failed",
+      0,
+      {
+        type: "input.invalid",
+        retryable: false,
+        message:
+          'node "sum" (test.add): input "a": expected number, found bigint 9007199254740993 (an integer beyond 2^53 - 1, which a number cannot hold exactly; the node should declare it with values.integer())',
+      },
+    ]);
   });
 
   it("validates config with diagnostics carrying dotted paths", () => {
