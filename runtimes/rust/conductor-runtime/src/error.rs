@@ -174,6 +174,8 @@ impl NodeError {
             retry_delay_ms: self.inner.retry_delay.map_or(0, |delay| {
                 u32::try_from(delay.as_millis()).unwrap_or(u32::MAX)
             }),
+            // The host knows which step failed and records the node itself.
+            node_id: String::new(),
         }
     }
 }
