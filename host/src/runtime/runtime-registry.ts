@@ -102,6 +102,10 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     return names;
   }
 
+  features(runtime: string): readonly string[] | undefined {
+    return this.connections.get(runtime)?.description.features;
+  }
+
   nodeType(type: string, runtime: string): NodeType | undefined {
     return this.connections.get(runtime)?.findNodeType(type);
   }

@@ -43,3 +43,4 @@ export {
   ValueError,
   writeBlob,
 } from "./value-codec.js";
+export { type ReceiverFeatures, receiverFeatures, valueForReceiver } from "./value-features.js";

@@ -3,6 +3,7 @@ import type { Value } from "../gen/conductor/runtime/v1/runtime_pb.js";
 import type { InvocationRequest, StepInput, StepRequest } from "./invocation.js";
 import { MAP_ENTRY, REQUEST } from "./session-fields.js";
 import { type BlobOptions, EncodedValue, encodeValue } from "./value-codec.js";
+import { type ReceiverFeatures, valueForReceiver } from "./value-features.js";
 import { readValue, writeValueFields } from "./value-wire.js";
 
 /**
@@ -29,7 +30,14 @@ export class SessionRequestWriter {
   private writer = new BinaryWriter();
   private count = 0;
 
-  constructor(private readonly blobs: BlobOptions) {}
+  /**
+   * `receiver`: what the runtime these commands go to announced; without it every value is sent as it is (a
+   * runtime that serves this ABI in full).
+   */
+  constructor(
+    private readonly blobs: BlobOptions,
+    private readonly receiver?: ReceiverFeatures,
+  ) {}
 
   get size(): number {
     return this.count;
@@ -43,7 +51,7 @@ export class SessionRequestWriter {
       command.tag(EXECUTE.invocationId, WireType.Varint).uint64(request.invocationId);
     if (request.executionId !== "")
       command.tag(EXECUTE.executionId, WireType.LengthDelimited).string(request.executionId);
-    for (const step of request.steps) writeStep(command, step, this.blobs);
+    for (const step of request.steps) writeStep(command, step, this.blobs, this.receiver);
     command.join();
     this.writer.tag(SESSION_REQUEST.commands, WireType.LengthDelimited).bytes(command.finish());
     this.count++;
@@ -68,7 +76,12 @@ export class SessionRequestWriter {
   }
 }
 
-function writeStep(writer: BinaryWriter, step: StepRequest, blobs: BlobOptions): void {
+function writeStep(
+  writer: BinaryWriter,
+  step: StepRequest,
+  blobs: BlobOptions,
+  receiver: ReceiverFeatures | undefined,
+): void {
   writer.tag(EXECUTE.steps, WireType.LengthDelimited).fork();
   if (step.nodeId !== "") writer.tag(STEP.nodeId, WireType.LengthDelimited).string(step.nodeId);
   if (step.nodeType !== "") writer.tag(STEP.nodeType, WireType.LengthDelimited).string(step.nodeType);
@@ -91,7 +104,13 @@ function writeStep(writer: BinaryWriter, step: StepRequest, blobs: BlobOptions):
       writer.join();
     } else {
       writer.tag(INPUT.value, WireType.LengthDelimited).fork();
-      writeValueFields(writer, encodeValue(input.value, blobs));
+      const value = encodeValue(input.value, blobs);
+      writeValueFields(
+        writer,
+        receiver === undefined
+          ? value
+          : valueForReceiver(value, receiver, `input "${port}" of node "${step.nodeId}" (${step.nodeType})`),
+      );
       writer.join();
     }
     writer.join().join();

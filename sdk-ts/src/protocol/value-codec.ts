@@ -50,7 +50,12 @@ export class ValueError extends Error {
   override readonly name = "ValueError";
   constructor(
     message: string,
-    readonly type: "value.unencodable" | "blob.corrupt" | "value.empty",
+    readonly type:
+      | "value.unencodable"
+      | "blob.corrupt"
+      | "value.empty"
+      | "value.unsupported"
+      | "value.too-large",
   ) {
     super(message);
   }
