@@ -36,6 +36,8 @@ export function createInProcessRuntime(options: InProcessRuntimeOptions): Runtim
 class InProcessRuntime implements RuntimeConnection {
   readonly description: RuntimeDescription;
   readonly supportsSteps = false;
+  // The sdk's node runtime parses every node's outputs with its output schema before reporting them.
+  readonly checksOutputs = true;
   private readonly waiting: { request: InvocationRequest; sink: InvocationSink; control: QueuedControl }[] =
     [];
 

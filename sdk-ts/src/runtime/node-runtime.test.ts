@@ -52,6 +52,16 @@ const increment = defineNode({
   run: ({ n }) => ({ n: typeof n === "bigint" ? n + 1n : n + 1 }),
 });
 
+const setField = defineNode({
+  type: "test.set-field",
+  config: z.object({ name: z.string(), broken: z.boolean().default(false) }),
+  input: { item: z.record(z.string(), z.unknown()) },
+  output: { item: z.record(z.string(), z.unknown()) },
+  run: ({ item }, ctx) => ({
+    item: ctx.config.broken ? "not an object" : { ...item, [ctx.config.name]: true },
+  }),
+});
+
 const report = defineNode({
   type: "test.report",
   output: { done: z.boolean() },
@@ -102,7 +112,7 @@ function invocation(steps: InvocationRequest["steps"]): InvocationRequest {
 }
 
 describe("createNodeRuntime()", () => {
-  const runtime = createNodeRuntime({ nodes: [add, fail, sleep, report, increment] });
+  const runtime = createNodeRuntime({ nodes: [add, fail, sleep, report, increment, setField] });
 
   it("describes node types with JSON Schemas for config and ports", () => {
     const type = runtime.nodeTypes.find((t) => t.type === "test.add")!;
@@ -308,6 +318,41 @@ describe("createNodeRuntime()", () => {
         retryable: false,
         message:
           'node "sum" (test.add): input "a": expected number, found bigint 9007199254740993 (an integer beyond 2^53 - 1, which a number cannot hold exactly; the node should declare it with values.integer())',
+      },
+    ]);
+  });
+
+  it("takes a checked input as it is, and still checks the node's own output against its schema", async () => {
+    const item = { a: 1 };
+    const run = async (broken: boolean) => {
+      const { sink, events, done } = recorder();
+      runtime.execute(
+        invocation([
+          {
+            nodeId: "set",
+            nodeType: "test.set-field",
+            attempt: 1,
+            config: { name: "b", broken },
+            inputs: { item: { value: item, checked: true } },
+            timeoutMs: 0,
+          },
+        ]),
+        sink,
+      );
+      await done;
+      return events;
+    };
+    expect(await run(false)).toEqual([
+      ["started", 0],
+      ["completed", 0, { item: { a: 1, b: true } }],
+    ]);
+    expect((await run(true))[1]).toMatchObject([
+      "failed",
+      0,
+      {
+        type: "output.invalid",
+        retryable: false,
+        message: expect.stringContaining('node "set" (test.set-field): output "item": expected record'),
       },
     ]);
   });
