@@ -263,12 +263,15 @@ class EmbeddedConductor implements Conductor {
     const { recorded, prepared } = await this.recorded(executionId);
     if (recorded.status !== "running") {
       throw new ConductorError(
-        "execution_not_found",
+        "execution_conflict",
         `execution "${executionId}" already ${recorded.status}; nothing to resume (use rerun to run it again)`,
       );
     }
     if (this.running.has(executionId)) {
-      throw new ConductorError("internal", `execution "${executionId}" is running in this host already`);
+      throw new ConductorError(
+        "execution_conflict",
+        `execution "${executionId}" is running in this host already; wait for it, or cancel it before resuming`,
+      );
     }
     const resume = resumeStateOf(prepared.graph, recorded.events);
     return prepared.startWith(recorded.inputs, { ...options, executionId }, resume);
@@ -288,7 +291,7 @@ class EmbeddedConductor implements Conductor {
     if (!prepared.graph.byId.has(fromNode)) {
       const hint = suggest(fromNode, prepared.graph.byId.keys());
       throw new ConductorError(
-        "blueprint_invalid",
+        "node_not_found",
         `blueprint "${prepared.graph.id}" of execution "${executionId}" has no node "${fromNode}"${hint === undefined ? "" : `; ${hint}`}`,
       );
     }
@@ -303,7 +306,7 @@ class EmbeddedConductor implements Conductor {
   private async recorded(executionId: string) {
     if (!(this.store instanceof Journal)) {
       throw new ConductorError(
-        "internal",
+        "journal_required",
         "resuming and re-running need a journal; create the conductor with the journal option",
       );
     }

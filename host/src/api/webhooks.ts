@@ -100,8 +100,13 @@ export async function handleWebhook(
 
 function replyError(response: Response, error: unknown): void {
   if (error instanceof ConductorError) {
-    const status = error.code.startsWith("runtime") || error.code === "abi_mismatch" ? 503 : 400;
-    reply(response, error.code === "closed" ? 503 : status, {
+    // The host's own trouble (a runtime, the journal, shutting down) is 503; the caller's mistakes are 400.
+    const unavailable =
+      error.code.startsWith("runtime") ||
+      error.code === "abi_mismatch" ||
+      error.code === "journal_failed" ||
+      error.code === "closed";
+    reply(response, unavailable ? 503 : error.code === "internal" ? 500 : 400, {
       error: { code: error.code, message: error.message, diagnostics: error.diagnostics },
     });
     return;

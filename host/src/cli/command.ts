@@ -13,6 +13,10 @@ export const EXIT = {
   invalid: 3,
   /** A runtime could not be started or broke. */
   runtime: 4,
+  /** The execution or node named on the command line does not exist. */
+  notFound: 5,
+  /** The journal cannot be opened, read or written (as sysexits' EX_IOERR). */
+  io: 74,
   /** A bug in the host. */
   internal: 70,
   /** The execution was cancelled (Ctrl-C). */
@@ -54,7 +58,14 @@ export function exitCodeOf(error: unknown): number {
     case "node_type_unknown":
       return EXIT.invalid;
     case "server_insecure":
+    case "execution_conflict":
+    case "journal_required":
       return EXIT.usage;
+    case "execution_not_found":
+    case "node_not_found":
+      return EXIT.notFound;
+    case "journal_failed":
+      return EXIT.io;
     case "runtime_start_failed":
     case "abi_mismatch":
     case "runtime_broken":

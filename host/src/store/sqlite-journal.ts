@@ -112,7 +112,8 @@ export class Journal implements ExecutionStore, Durability {
 
   private constructor(
     db: DatabaseSync,
-    path: string,
+    /** The journal's file, for messages. */
+    private readonly path: string,
     blobDir: string,
     /** Starts the checkpointing thread, on the first write: a journal opened only to be read needs none. */
     private readonly startCheckpointer: () => Checkpointer | undefined,
@@ -182,8 +183,8 @@ export class Journal implements ExecutionStore, Durability {
     } catch (error) {
       if (error instanceof ConductorError) throw error;
       throw new ConductorError(
-        "internal",
-        `cannot open the journal ${options.path}: ${(error as Error).message}`,
+        "journal_failed",
+        `cannot open the journal ${options.path}: ${(error as Error).message}; check that its directory is writable and the file is a Conductor journal`,
         { cause: error },
       );
     }
@@ -311,8 +312,8 @@ export class Journal implements ExecutionStore, Durability {
     if (row === undefined) return undefined;
     if (row.document === null || row.source === null) {
       throw new ConductorError(
-        "internal",
-        `the journal has no blueprint recorded for execution "${executionId}"`,
+        "journal_failed",
+        `the journal ${this.path} has no blueprint recorded for execution "${executionId}"; the journal is damaged, or was written by a Conductor that did not record blueprints`,
       );
     }
     return {
@@ -442,9 +443,13 @@ export class Journal implements ExecutionStore, Durability {
       this.db.exec("COMMIT");
     } catch (error) {
       this.db.exec("ROLLBACK");
-      throw new ConductorError("internal", `cannot write the journal: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new ConductorError(
+        "journal_failed",
+        `cannot write the journal ${this.path}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 }
