@@ -33,7 +33,8 @@ export function findCheckedInputs(
       const source = producer === undefined ? undefined : schemaOf(producer.schema);
       const target = consumer === undefined ? undefined : schemaOf(consumer.schema);
       if (source !== undefined && target !== undefined && provablyAccepts(source, target)) {
-        (checked ??= new Set()).add(port);
+        checked ??= new Set();
+        checked.add(port);
       }
     }
     return checked;

@@ -11,8 +11,14 @@ describe("parseJsonText()", () => {
   });
 
   it("keeps every other number a number", () => {
+    // A fraction or an exponent makes a literal a number, whatever its size: 12345678901234567.5 stays a double.
     expect(parseJsonText("[9007199254740991,-9007199254740991,1.5,1e300,12345678901234567.5,0]")).toEqual([
-      9007199254740991, -9007199254740991, 1.5, 1e300, 12345678901234567.5, 0,
+      9007199254740991,
+      -9007199254740991,
+      1.5,
+      1e300,
+      Number("12345678901234567.5"),
+      0,
     ]);
     // 2^53 itself is the first integer a number cannot tell from its neighbour: a bigint.
     expect(parseJsonText("9007199254740992")).toBe(9007199254740992n);
@@ -59,6 +65,6 @@ describe("isUnsafeInteger()", () => {
     expect(isUnsafeInteger(9007199254740992n)).toBe(true);
     expect(isUnsafeInteger(-9007199254740992n)).toBe(true);
     expect(isUnsafeInteger(9007199254740991n)).toBe(false);
-    expect(isUnsafeInteger(9007199254740993)).toBe(false);
+    expect(isUnsafeInteger(Number("9007199254740993"))).toBe(false);
   });
 });

@@ -58,7 +58,7 @@ const setField = defineNode({
   input: { item: z.record(z.string(), z.unknown()) },
   output: { item: z.record(z.string(), z.unknown()) },
   run: ({ item }, ctx) => ({
-    item: ctx.config.broken ? "not an object" : { ...item, [ctx.config.name]: true },
+    item: ctx.config.broken ? ("not an object" as never) : { ...item, [ctx.config.name]: true },
   }),
 });
 

@@ -287,7 +287,10 @@ class Invocation implements InvocationControl {
         if ("step" in source) raw[port] = outputs[source.step]![source.port];
         else {
           raw[port] = toLive(source.value);
-          if (source.checked === true) (checked ??= new Set()).add(port);
+          if (source.checked === true) {
+            checked ??= new Set();
+            checked.add(port);
+          }
         }
       }
       const liveConfig = toLive(step.config) ?? {};

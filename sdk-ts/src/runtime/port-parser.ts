@@ -75,7 +75,10 @@ export function createPortParser(schema: z.ZodObject<Record<string, z.ZodType>>)
         const value = values[port];
         const taken =
           check !== undefined && ((value !== undefined && checked?.has(port) === true) || check(value));
-        if (!taken) (parsed ??= []).push(port);
+        if (!taken) {
+          parsed ??= [];
+          parsed.push(port);
+        }
       }
       if (parsed === undefined) {
         // Every port taken as it is: the common case, no zod call.
