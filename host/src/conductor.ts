@@ -263,13 +263,13 @@ class EmbeddedConductor implements Conductor {
     const { recorded, prepared } = await this.recorded(executionId);
     if (recorded.status !== "running") {
       throw new ConductorError(
-        "execution_conflict",
+        "execution_finished",
         `execution "${executionId}" already ${recorded.status}; nothing to resume (use rerun to run it again)`,
       );
     }
     if (this.running.has(executionId)) {
       throw new ConductorError(
-        "execution_conflict",
+        "execution_running",
         `execution "${executionId}" is running in this host already; wait for it, or cancel it before resuming`,
       );
     }

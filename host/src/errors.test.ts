@@ -52,7 +52,7 @@ describe("ConductorError codes", () => {
       expect(result.status).toBe("completed");
 
       const finished = await rejection(conductor.resume(result.executionId));
-      expect(finished.code).toBe("execution_conflict");
+      expect(finished.code).toBe("execution_finished");
       expect(finished.message).toBe(
         `execution "${result.executionId}" already completed; nothing to resume (use rerun to run it again)`,
       );
@@ -62,7 +62,11 @@ describe("ConductorError codes", () => {
       const unknown = await rejection(conductor.resume("nope"));
       expect(unknown.code).toBe("execution_not_found");
 
-      expect([finished, noNode, unknown].map(exitCodeOf)).toEqual([EXIT.usage, EXIT.notFound, EXIT.notFound]);
+      expect([finished, noNode, unknown].map(exitCodeOf)).toEqual([
+        EXIT.conflict,
+        EXIT.notFound,
+        EXIT.notFound,
+      ]);
       expect([finished, noNode, unknown].map((error) => toConnectError(error).code)).toEqual([
         9, // FAILED_PRECONDITION
         5, // NOT_FOUND

@@ -25,8 +25,10 @@ export type ConductorErrorCode =
   | "execution_not_found"
   /** A request names a node its blueprint does not have (e.g. `rerun --from`). */
   | "node_not_found"
-  /** The execution is not in a state the request needs: resuming a finished one, or one this host runs already. */
-  | "execution_conflict"
+  /** An execution cannot be resumed: it is running (in this host already). */
+  | "execution_running"
+  /** An execution cannot be resumed: it already finished. */
+  | "execution_finished"
   /** Resuming or re-running needs a journal, and this conductor records to memory. */
   | "journal_required"
   /** The journal cannot be opened, read or written (permissions, a full disk, a damaged file). */

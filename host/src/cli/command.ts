@@ -13,8 +13,10 @@ export const EXIT = {
   invalid: 3,
   /** A runtime could not be started or broke. */
   runtime: 4,
-  /** The execution or node named on the command line does not exist. */
+  /** What the command names does not exist: an execution id, a node of it. */
   notFound: 5,
+  /** The execution cannot be resumed now: it already finished, or it is running. */
+  conflict: 6,
   /** The journal cannot be opened, read or written (as sysexits' EX_IOERR). */
   io: 74,
   /** A bug in the host. */
@@ -58,9 +60,11 @@ export function exitCodeOf(error: unknown): number {
     case "node_type_unknown":
       return EXIT.invalid;
     case "server_insecure":
-    case "execution_conflict":
     case "journal_required":
       return EXIT.usage;
+    case "execution_running":
+    case "execution_finished":
+      return EXIT.conflict;
     case "execution_not_found":
     case "node_not_found":
       return EXIT.notFound;
