@@ -209,7 +209,10 @@ function dispatchEvent(
   let invocationId = 0;
   let step = 0;
   let kind = 0;
-  let ranges: number[] = [];
+  let start = 0;
+  let stop = 0;
+  // Only a kind that occurs more than once needs a list of its ranges (rare: every encoder writes it once).
+  let ranges: number[] | undefined;
   while (reader.pos < end) {
     const [field, wireType] = reader.tag();
     if (field === EVENT.invocationId && wireType === WireType.Varint) invocationId = Number(reader.uint64());
@@ -217,17 +220,23 @@ function dispatchEvent(
     else if (wireType === WireType.LengthDelimited && EVENT_KINDS.has(field)) {
       const length = reader.uint32();
       // The last member of the oneof wins; the same member again is merged into the earlier one.
-      if (field !== kind) {
+      if (field === kind) {
+        ranges ??= [start, stop];
+        ranges.push(reader.pos, reader.pos + length);
+      } else {
         kind = field;
-        ranges = [];
+        ranges = undefined;
       }
-      ranges.push(reader.pos, reader.pos + length);
-      reader.pos += length;
+      start = reader.pos;
+      stop = reader.pos + length;
+      reader.pos = stop;
     } else reader.skip(wireType, field);
   }
   if (kind === 0) return;
   const sink = route(invocationId);
-  if (sink !== undefined) deliver(reader, kind, ranges, step, sink);
+  if (sink === undefined) return;
+  if (kind === EVENT.started) sink.started(step);
+  else deliver(reader, kind, ranges ?? [start, stop], step, sink);
 }
 
 /** Calls `visit` for each field in the given byte ranges of the reader, in order. */
@@ -308,26 +317,32 @@ function deliver(
       return;
     }
     case EVENT.completed: {
+      // The hot event: read without a visitor closure.
       const outputs: Record<string, unknown> = {};
       let durationUs = 0;
-      eachField(reader, ranges, (field, wireType) => {
-        if (field === COMPLETED.outputs && wireType === WireType.LengthDelimited) {
-          const entryEnd = reader.uint32() + reader.pos;
-          let port = "";
-          let value: Value | undefined;
-          while (reader.pos < entryEnd) {
-            const [entryField, entryWire] = reader.tag();
-            if (entryField === MAP_ENTRY.key && entryWire === WireType.LengthDelimited)
-              port = reader.string();
-            else if (entryField === MAP_ENTRY.value && entryWire === WireType.LengthDelimited)
-              value = readValue(reader, value);
-            else reader.skip(entryWire, entryField);
-          }
-          outputs[port] = new EncodedValue(value ?? emptyValue());
-        } else if (field === COMPLETED.durationUs && wireType === WireType.Varint)
-          durationUs = Number(reader.uint64());
-        else skip(field, wireType);
-      });
+      for (let r = 0; r < ranges.length; r += 2) {
+        reader.pos = ranges[r]!;
+        const end = ranges[r + 1]!;
+        while (reader.pos < end) {
+          const [field, wireType] = reader.tag();
+          if (field === COMPLETED.outputs && wireType === WireType.LengthDelimited) {
+            const entryEnd = reader.uint32() + reader.pos;
+            let port = "";
+            let value: Value | undefined;
+            while (reader.pos < entryEnd) {
+              const [entryField, entryWire] = reader.tag();
+              if (entryField === MAP_ENTRY.key && entryWire === WireType.LengthDelimited)
+                port = reader.string();
+              else if (entryField === MAP_ENTRY.value && entryWire === WireType.LengthDelimited)
+                value = readValue(reader, value);
+              else reader.skip(entryWire, entryField);
+            }
+            outputs[port] = new EncodedValue(value ?? emptyValue());
+          } else if (field === COMPLETED.durationUs && wireType === WireType.Varint)
+            durationUs = Number(reader.uint64());
+          else reader.skip(wireType, field);
+        }
+      }
       sink.completed(step, outputs, durationUs);
       return;
     }
