@@ -19,6 +19,29 @@ export const sleep = defineNode({
     new Promise<{ x: number }>((resolve) => setTimeout(() => resolve({ x: x ?? 0 }), ctx.config.ms)),
 });
 
+/**
+ * A Set-like node (n8n's Set): passes an object on with one more field. Its ports are checked records, so an
+ * engine that parsed every port would parse the same growing object twice per node.
+ */
+export const setField = defineNode({
+  type: "bench.set-field",
+  config: z.object({ name: z.string() }),
+  input: { item: z.record(z.string(), z.unknown()) },
+  output: { item: z.record(z.string(), z.unknown()) },
+  flags: { deterministic: true },
+  run: ({ item }, ctx) => ({ item: { ...item, [ctx.config.name]: ctx.config.name.length } }),
+});
+
+/** The same node with permissive ports (nothing to check): the floor `bench.set-field` is compared with. */
+export const setFieldUnchecked = defineNode({
+  type: "bench.set-field-unchecked",
+  config: z.object({ name: z.string() }),
+  input: { item: z.any() },
+  output: { item: z.any() },
+  flags: { deterministic: true },
+  run: ({ item }, ctx) => ({ item: { ...(item as object), [ctx.config.name]: ctx.config.name.length } }),
+});
+
 export const benchNodes = [increment, sleep];
 
 /** Reads a table in TypeScript and passes it on unchanged (the middle of the Python → TypeScript → Python test). */
@@ -30,4 +53,4 @@ export const tableRows = defineNode({
   run: ({ table }) => ({ table, rows: table.numRows, arrayBufferBytes: process.memoryUsage().arrayBuffers }),
 });
 
-export const allBenchNodes = [increment, sleep, tableRows];
+export const allBenchNodes = [increment, sleep, tableRows, setField, setFieldUnchecked];

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { NodeDefinition } from "@conductor/sdk";
-import { type NodeType, toLive } from "@conductor/sdk/protocol";
+import { type NodeType, stringifyJson, toLive } from "@conductor/sdk/protocol";
 import type { BlueprintGraph } from "./blueprint/blueprint-graph.js";
 import type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
 import { fromData, type LoadedBlueprint, loadBlueprintFile } from "./blueprint/load-blueprint.js";
@@ -369,7 +369,7 @@ class EmbeddedConductor implements Conductor {
     if (!prepared.graph.byId.has(fromNode)) {
       const hint = suggest(fromNode, prepared.graph.byId.keys());
       throw new ConductorError(
-        "blueprint_invalid",
+        "node_not_found",
         `blueprint "${prepared.graph.id}" of execution "${executionId}" has no node "${fromNode}"${hint === undefined ? "" : `; ${hint}`}`,
       );
     }
@@ -387,7 +387,7 @@ class EmbeddedConductor implements Conductor {
   private async recorded(executionId: string) {
     if (!(this.store instanceof Journal)) {
       throw new ConductorError(
-        "internal",
+        "journal_required",
         "resuming and re-running need a journal; create the conductor with the journal option",
       );
     }
@@ -608,7 +608,7 @@ class EmbeddedConductor implements Conductor {
     if (this.store instanceof Journal) {
       blueprintKey = createHash("sha256")
         .update(graph.source)
-        .update(JSON.stringify(graph.document))
+        .update(stringifyJson(graph.document))
         .digest("hex")
         .slice(0, 32);
       this.store.recordBlueprint(blueprintKey, graph.source, graph.document);

@@ -23,6 +23,8 @@ export type ConductorErrorCode =
   | "server_insecure"
   /** An execution id is unknown. */
   | "execution_not_found"
+  /** A request names a node its blueprint does not have (e.g. `rerun --from`). */
+  | "node_not_found"
   /**
    * An execution cannot be resumed: another process runs it (its owner is alive), or it is a sub-blueprint's
    * execution, which goes on only with its parent.
@@ -30,9 +32,13 @@ export type ConductorErrorCode =
   | "execution_running"
   /** An execution cannot be resumed: it already finished. */
   | "execution_finished"
+  /** Resuming or re-running needs a journal, and this conductor records to memory. */
+  | "journal_required"
+  /** The journal cannot be opened, read or written (permissions, a full disk, a damaged file). */
+  | "journal_failed"
   /** The conductor was closed. */
   | "closed"
-  /** A bug or an unexpected state in the host itself. */
+  /** A bug or an unexpected state in the host itself; never a user's mistake (those have their own codes). */
   | "internal";
 
 /** One problem found while validating, with the path it is about, e.g. `nodes.stats.inputs.table`. */

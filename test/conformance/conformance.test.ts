@@ -5,7 +5,13 @@
  */
 import type { BlueprintDocument, Conductor, ExecutionEvent, ExecutionResult } from "@conductor/host";
 import { createConductor } from "@conductor/host";
-import { EncodedValue, isArrowTable, toLive } from "@conductor/sdk/protocol";
+import {
+  type EncodedValue,
+  isArrowTable,
+  parseJsonText,
+  stringifyJson,
+  toLive,
+} from "@conductor/sdk/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as kitchenSink from "./kitchen-sink.js";
 import { type RuntimeUnderTest, selectedRuntimes } from "./runtimes-under-test.js";
@@ -82,13 +88,34 @@ describe.each(selectedRuntimes())("runtime $name ($language)", (runtime: Runtime
       { value: "echo.value" },
     );
     expect(result.status).toBe("completed");
-    expect(result.outputs.value).toEqual(JSON.parse(kitchenSink.PRODUCED_JSON));
-    if (caps.exactIntegers) {
-      const echoed = result.nodes.echo!.outputs!.value;
-      expect(echoed).toBeInstanceOf(EncodedValue);
-      const text = new TextDecoder().decode((echoed as EncodedValue).wire.kind.value as Uint8Array);
-      expect(text).toContain("9007199254740993");
-    }
+    expect(result.outputs.value).toEqual(parseJsonText(kitchenSink.PRODUCED_JSON));
+    expect(toLive(result.outputs.value)).toMatchObject({ big: 9007199254740993n });
+    // Written back as JSON text (as `conductor run --json` and the API do): every digit the runtime wrote.
+    expect(stringifyJson(toLive(result.outputs.value))).toContain('"big":9007199254740993');
+  });
+
+  it("keeps integers beyond 2^53 exact from a literal and an input, through the node, to the result", async () => {
+    const { result } = await run(
+      {
+        literal: {
+          type: "conformance.echo",
+          inputs: { value: { value: { id: 9007199254740993n, list: [-9007199254740995n, 1, 1.5] } } },
+        },
+        given: { type: "conformance.echo", inputs: { value: "inputs.n" } },
+      },
+      { literal: "literal.value", given: "given.value" },
+      { n: 18446744073709551615n },
+      { n: { schema: { type: "integer" } } },
+    );
+    expect(result.status).toBe("completed");
+    expect(toLive(result.outputs.literal)).toEqual({
+      id: 9007199254740993n,
+      list: [-9007199254740995n, 1, 1.5],
+    });
+    expect(toLive(result.outputs.given)).toBe(18446744073709551615n);
+    expect(stringifyJson([toLive(result.outputs.literal), toLive(result.outputs.given)])).toBe(
+      '[{"id":9007199254740993,"list":[-9007199254740995,1,1.5]},18446744073709551615]',
+    );
   });
 
   it("returns raw bytes", async () => {

@@ -7,8 +7,6 @@ export interface Capabilities {
   crash: boolean;
   /** Can run `conformance.print` (a child process whose stdout belongs to the protocol). */
   print: boolean;
-  /** Keeps JSON integers beyond 2^53 exact when passing them through a node. */
-  exactIntegers: boolean;
 }
 
 /** A runtime the suite runs against. */
@@ -31,14 +29,14 @@ export const runtimesUnderTest: RuntimeUnderTest[] = [
   {
     name: "builtin",
     language: "typescript",
-    capabilities: { crash: false, print: false, exactIntegers: false },
+    capabilities: { crash: false, print: false },
     thrownType: "TypeError",
   },
   {
     name: "node",
     language: "typescript",
     spec: { kind: "node", modules: [repo("test/conformance/kitchen-sink.ts")] },
-    capabilities: { crash: true, print: true, exactIntegers: false },
+    capabilities: { crash: true, print: true },
     thrownType: "TypeError",
     command: [process.execPath, repo("runtimes/node/dist/main.js"), repo("test/conformance/kitchen-sink.ts")],
   },
@@ -51,7 +49,7 @@ export const runtimesUnderTest: RuntimeUnderTest[] = [
       venv: repo("runtimes/python/.venv"),
       runtimePackage: repo("runtimes/python"),
     },
-    capabilities: { crash: true, print: true, exactIntegers: true },
+    capabilities: { crash: true, print: true },
     thrownType: "ValueError",
     command: [
       repo("runtimes/python/.venv/bin/python"),
@@ -65,7 +63,7 @@ export const runtimesUnderTest: RuntimeUnderTest[] = [
     name: "rust",
     language: "rust",
     spec: { kind: "rust", package: repo("runtimes/rust"), binary: "conductor-conformance-runtime" },
-    capabilities: { crash: true, print: true, exactIntegers: true },
+    capabilities: { crash: true, print: true },
     thrownType: "error",
     command: [repo("runtimes/rust/target/release/conductor-conformance-runtime")],
   },

@@ -1,9 +1,9 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { benchConductor } from "../bench-conductor.js";
-import { chain, fanOut } from "../blueprints.js";
-import { timeSequential } from "../stats.js";
-import { againstTarget, type Scenario } from "./index.js";
+import { chain, fanOut, setChain } from "../blueprints.js";
+import { summarize, timeSequential } from "../stats.js";
+import { againstFloor, againstTarget, type Scenario } from "./index.js";
 
 /** Blueprints of trivial in-process nodes: what the engine itself costs. */
 export const inProcessScenarios: Scenario[] = [
@@ -37,6 +37,48 @@ export const inProcessScenarios: Scenario[] = [
           );
         }
         return results;
+      } finally {
+        await conductor.close();
+      }
+    },
+  },
+  {
+    id: "inproc-set-chain",
+    title:
+      "a 100-node chain of Set-like nodes with checked ports against the same chain with permissive ports",
+    async run(context) {
+      const conductor = await benchConductor();
+      try {
+        const checked = await conductor.prepare(setChain(100, "bench.set-field"));
+        const unchecked = await conductor.prepare(setChain(100, "bench.set-field-unchecked"));
+        for (const prepared of [checked, unchecked]) {
+          const result = await prepared.run({ item: { id: 1 } });
+          const fields = Object.keys(result.outputs.item as object).length;
+          if (fields !== 101)
+            throw new Error(`the set chain gave an object of ${fields} fields, expected 101`);
+        }
+        // Alternating rounds, so both chains see the same machine state (a shared 2-core machine drifts).
+        const rounds = context.smoke ? 3 : 40;
+        const perRound = context.iterations(200);
+        const samples: [number[], number[]] = [[], []];
+        for (let round = 0; round < rounds; round++) {
+          for (const [which, prepared] of [checked, unchecked].entries()) {
+            const summary = await timeSequential(() => prepared.run({ item: { id: 1 } }), {
+              warmup: round === 0 ? perRound : 0,
+              iterations: perRound,
+            });
+            samples[which]!.push(summary.median);
+          }
+        }
+        return [
+          againstFloor(
+            "inproc-set-chain-100",
+            "100-node chain of Set-like nodes with checked ports (zod records), per execution",
+            summarize(samples[0]).median,
+            { what: "same chain, permissive ports", value: summarize(samples[1]).median },
+            1.3,
+          ),
+        ];
       } finally {
         await conductor.close();
       }

@@ -1,5 +1,6 @@
 import { apiScenario } from "./api.js";
 import { apiValuesScenario } from "./api-values.js";
+import { codecScenario } from "./codec.js";
 import { coldCliScenario } from "./cold-cli.js";
 import { durableScenarios } from "./durable.js";
 import { inProcessScenarios } from "./in-process.js";
@@ -86,6 +87,7 @@ export function againstFloor(
 export const scenarios: Scenario[] = [
   ...inProcessScenarios,
   ...sidecarScenarios,
+  codecScenario,
   coldCliScenario,
   ...runtimeScenarios,
   tableScenario,

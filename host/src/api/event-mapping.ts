@@ -70,7 +70,7 @@ export function fromApiExecutionStatus(status: ApiExecutionStatus): ExecutionSum
 }
 
 /** The API form of a node failure, with its cause chain. */
-export function toApiFailure(failure: FailureInfo & { nodeId?: string }): ApiFailure {
+export function toApiFailure(failure: FailureInfo): ApiFailure {
   return create(FailureSchema, {
     message: failure.message,
     type: failure.type,
@@ -78,6 +78,7 @@ export function toApiFailure(failure: FailureInfo & { nodeId?: string }): ApiFai
     detailsJson: failure.details === undefined ? "" : jsonText(failure.details),
     stack: failure.stack ?? "",
     nodeId: failure.nodeId ?? "",
+    retryDelayMs: failure.retryDelayMs ?? 0,
     ...(failure.cause === undefined ? {} : { cause: toApiFailure(failure.cause) }),
   });
 }

@@ -8,9 +8,12 @@ describe("jsonText()", () => {
     expect(jsonText(undefined)).toBe("null");
   });
 
-  it("writes bytes as $bytes, bigints as strings, and decodes values from other processes", () => {
+  it("writes bytes as $bytes, bigints as numbers with every digit, and decodes values from other processes", () => {
     expect(jsonText({ content: new Uint8Array([0, 1, 2, 255]), big: 2n ** 70n })).toBe(
-      '{"content":{"$bytes":"AAEC/w=="},"big":"1180591620717411303424"}',
+      '{"content":{"$bytes":"AAEC/w=="},"big":1180591620717411303424}',
+    );
+    expect(jsonText({ value: new EncodedValue(encodeValue({ id: 9007199254740993n })) })).toBe(
+      '{"value":{"id":9007199254740993}}',
     );
     expect(jsonText({ value: new EncodedValue(encodeValue({ deep: [1, 2] })) })).toBe(
       '{"value":{"deep":[1,2]}}',
@@ -41,6 +44,14 @@ describe("parseJsonObject()", () => {
   it("gives {} for empty text and the object otherwise", () => {
     expect(parseJsonObject("", "inputs_json")).toEqual({});
     expect(parseJsonObject('{"a":1}', "inputs_json")).toEqual({ a: 1 });
+  });
+
+  it("keeps every digit of an integer beyond 2^53 - 1, as a bigint", () => {
+    expect(parseJsonObject('{"n":9007199254740993,"m":-9007199254740995,"f":1.5}', "inputs_json")).toEqual({
+      n: 9007199254740993n,
+      m: -9007199254740995n,
+      f: 1.5,
+    });
   });
 
   it("fails with INVALID_ARGUMENT naming the field", () => {

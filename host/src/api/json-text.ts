@@ -1,10 +1,11 @@
-import { EncodedValue, isArrowTable, toLive } from "@conductor/sdk/protocol";
+import { EncodedValue, isArrowTable, parseJsonText, toLive } from "@conductor/sdk/protocol";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { jsonSafeReplacer as replacer, toJsonSafe } from "../cli/format-value.js";
 
 /**
  * Values in the public API are JSON text, so browsers and curl read them as they are. Values JSON cannot carry
  * take the forms `toJsonSafe` gives them: `{ "$bytes": base64 }` and `{ "$table": { rows, columns, data } }`.
+ * Integers beyond 2^53 - 1 are JSON numbers with every digit, both ways (docs/api.md, "Values").
  *
  * The values of single nodes (in events and in the per-node record) are previews: a table keeps its first
  * {@link PREVIEW_ROWS} rows and bytes their first {@link PREVIEW_BYTES}, marked `"truncated": true` with the full
@@ -58,7 +59,7 @@ export function parseJsonObject(text: string, field: string): Record<string, unk
   if (text.trim() === "") return {};
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonText(text);
   } catch (error) {
     throw new ConnectError(
       `${field} is not valid JSON: ${(error as Error).message}; expected a JSON object such as {"name": "value"}`,

@@ -1,3 +1,4 @@
+import { parseJsonText } from "@conductor/sdk/protocol";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecutionHandle, PreparedBlueprint } from "../conductor.js";
 import { ConductorError } from "../errors.js";
@@ -185,8 +186,13 @@ function assertPublicInputs(prepared: PreparedBlueprint): void {
 
 function replyError(response: Response, error: unknown): void {
   if (error instanceof ConductorError) {
-    const status = error.code.startsWith("runtime") || error.code === "abi_mismatch" ? 503 : 400;
-    reply(response, error.code === "closed" ? 503 : status, {
+    // The host's own trouble (a runtime, the journal, shutting down) is 503; the caller's mistakes are 400.
+    const unavailable =
+      error.code.startsWith("runtime") ||
+      error.code === "abi_mismatch" ||
+      error.code === "journal_failed" ||
+      error.code === "closed";
+    reply(response, unavailable ? 503 : error.code === "internal" ? 500 : 400, {
       error: { code: error.code, message: error.message, diagnostics: error.diagnostics },
     });
     return;
@@ -225,7 +231,7 @@ function parseBody(text: string): Record<string, unknown> {
   if (text.trim() === "") return {};
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonText(text);
   } catch (error) {
     throw new Error(`the body is not valid JSON: ${(error as Error).message}`);
   }

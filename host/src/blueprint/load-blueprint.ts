@@ -11,6 +11,7 @@ import {
   type Node as YamlNode,
 } from "yaml";
 import { ConductorError, type Diagnostic } from "../errors.js";
+import { EXACT_INTEGERS, safeIntegersAsNumbers } from "../yaml-integers.js";
 import { type BlueprintLimits, DEFAULT_BLUEPRINT_LIMITS, findExcessiveDepth } from "./blueprint-limits.js";
 import { blueprintSchema, type ParsedBlueprintDocument } from "./blueprint-schema.js";
 import { describeFormatIssue } from "./format-issue.js";
@@ -107,7 +108,13 @@ export function parseBlueprint(
   // Because the yaml library's own `uniqueKeys` check compares every key of a mapping with every other (quadratic in
   // the nodes of a blueprint: with it, 16,000 nodes parsed four times slower than without, 40,000 did not finish in
   // 200 s), duplicates are found here with one set per mapping.
-  const document = parseDocument(text, { uniqueKeys: false, prettyErrors: true, lineCounter });
+  // Integers beyond 2^53 - 1 (a `{ value: … }` literal, a config field) keep every digit, as bigint.
+  const document = parseDocument(text, {
+    uniqueKeys: false,
+    prettyErrors: true,
+    lineCounter,
+    ...EXACT_INTEGERS,
+  });
   if (document.errors.length > 0) {
     const diagnostics = document.errors.map((error): Diagnostic => {
       const line = error.linePos?.[0];
@@ -123,7 +130,7 @@ export function parseBlueprint(
   if (duplicates.length > 0) throw unreadable(source, duplicates);
   let data: unknown;
   try {
-    data = document.toJS({ maxAliasCount: bounds.maxAliasCount });
+    data = document.toJS({ maxAliasCount: bounds.maxAliasCount, reviver: safeIntegersAsNumbers });
   } catch (error) {
     throw unreadable(source, [aliasDiagnostic(error as Error, document, lineCounter, bounds.maxAliasCount)]);
   }

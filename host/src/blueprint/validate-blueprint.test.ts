@@ -125,6 +125,36 @@ nodes:
     ]);
   });
 
+  it("refuses an Arrow table to a runtime that did not announce values.arrow, naming it", async () => {
+    const withoutArrow: NodeTypeCatalog = { ...catalog, features: () => ["session.steps"] };
+    const result = await validateBlueprint(
+      parseBlueprint(`
+conductor: blueprint/v1
+nodes:
+  read: { type: test.read-table, config: { path: a.csv } }
+  stats: { type: test.stats, inputs: { table: read.table } }
+`),
+      withoutArrow,
+    );
+    expect(result.diagnostics).toEqual([
+      {
+        path: "nodes.stats.inputs.table",
+        message:
+          'output "table" of node "read" (test.read-table) gives an Arrow table, but runtime "builtin" did not announce "values.arrow" in its handshake and cannot read an Arrow table; convert the table to JSON or bytes before this node, or serve the node from a runtime that reads Arrow',
+      },
+    ]);
+    const withArrow = await validateBlueprint(
+      parseBlueprint(`
+conductor: blueprint/v1
+nodes:
+  read: { type: test.read-table, config: { path: a.csv } }
+  stats: { type: test.stats, inputs: { table: read.table } }
+`),
+      { ...catalog, features: () => ["values.arrow"] },
+    );
+    expect(withArrow.diagnostics).toEqual([]);
+  });
+
   it("reports a cycle with its path", async () => {
     const diagnostics = await diagnose(`
 conductor: blueprint/v1

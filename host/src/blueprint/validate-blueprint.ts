@@ -11,7 +11,7 @@ import {
 } from "./blueprint-graph.js";
 import { type BindingDocument, INPUTS_NODE } from "./blueprint-schema.js";
 import type { LoadedBlueprint } from "./load-blueprint.js";
-import { describe, incompatibility } from "./schema-compatibility.js";
+import { describe, incompatibility, unannouncedFeature } from "./schema-compatibility.js";
 import { suggest } from "./suggest.js";
 
 /** A config problem a runtime reported, with a dotted path inside the config. */
@@ -28,6 +28,8 @@ export interface NodeTypeCatalog {
   knownTypes(): Iterable<string>;
   runtimeNames(): Iterable<string>;
   validateConfig(runtime: string, type: string, config: Record<string, unknown>): Promise<ConfigDiagnostic[]>;
+  /** The features a runtime announced in its Handshake (`values.arrow`, …); undefined when not known. */
+  features?(runtime: string): readonly string[] | undefined;
 }
 
 /** The result of {@link validateBlueprint}: a graph when there is no diagnostic. */
@@ -175,6 +177,13 @@ export async function validateBlueprint(
           diagnostics.push({
             path: `${path}.${portName}`,
             message: `type mismatch: ${describeSource(binding, nodes)} gives ${describe(sourceSchema)}, input "${portName}" of "${node.type}" ${reason}`,
+          });
+        }
+        const unsupported = unannouncedFeature(sourceSchema, node.runtime, catalog.features?.(node.runtime));
+        if (reason === undefined && unsupported !== undefined) {
+          diagnostics.push({
+            path: `${path}.${portName}`,
+            message: `${describeSource(binding, nodes)} gives ${describe(sourceSchema)}, but ${unsupported}`,
           });
         }
       }

@@ -17,6 +17,8 @@ export const EXIT = {
   notFound: 5,
   /** The execution cannot be resumed now: it already finished, or another process runs it. */
   conflict: 6,
+  /** The journal cannot be opened, read or written (as sysexits' EX_IOERR). */
+  io: 74,
   /** A bug in the host. */
   internal: 70,
   /** The execution was cancelled (Ctrl-C). */
@@ -68,16 +70,20 @@ export function exitCodeOf(error: unknown): number {
     case "node_type_unknown":
       return EXIT.invalid;
     case "server_insecure":
+    case "journal_required":
       return EXIT.usage;
+    case "execution_running":
+    case "execution_finished":
+      return EXIT.conflict;
+    case "execution_not_found":
+    case "node_not_found":
+      return EXIT.notFound;
+    case "journal_failed":
+      return EXIT.io;
     case "runtime_start_failed":
     case "abi_mismatch":
     case "runtime_broken":
       return EXIT.runtime;
-    case "execution_not_found":
-      return EXIT.notFound;
-    case "execution_running":
-    case "execution_finished":
-      return EXIT.conflict;
     default:
       return EXIT.internal;
   }

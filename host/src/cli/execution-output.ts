@@ -1,4 +1,5 @@
 import { styleText } from "node:util";
+import { stringifyJson } from "@conductor/sdk/protocol";
 import type { ExecutionResult } from "../scheduler/execution.js";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 import { type CommandContext, EXIT } from "./command.js";
@@ -24,7 +25,7 @@ export function watchExecution(
   return {
     onEvent: (event) => {
       view?.onEvent(event);
-      if (options.json && options.events) context.stdout.write(`${JSON.stringify(toJsonSafe(event))}\n`);
+      if (options.json && options.events) context.stdout.write(`${stringifyJson(toJsonSafe(event))}\n`);
     },
     close: () => view?.close(),
   };
@@ -60,7 +61,8 @@ export function printResult(
       ...(result.compensations.length === 0 ? {} : { compensations: toJsonSafe(result.compensations) }),
       nodes,
     };
-    context.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    // Integers beyond 2^53 - 1 are bigint here: written as JSON numbers with every digit.
+    context.stdout.write(`${stringifyJson(body, 2)}\n`);
   } else {
     for (const [name, value] of Object.entries(result.outputs)) {
       const text = formatForPeople(value);

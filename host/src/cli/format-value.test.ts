@@ -1,4 +1,11 @@
-import { EncodedValue, encodeValue, tableFromIpc, tableToIpc } from "@conductor/sdk/protocol";
+import {
+  EncodedValue,
+  encodeValue,
+  parseJsonText,
+  stringifyJson,
+  tableFromIpc,
+  tableToIpc,
+} from "@conductor/sdk/protocol";
 import { describe, expect, it } from "vitest";
 import { formatPortsForPeople, PORT_PREVIEW_CHARS, toJsonSafe } from "./format-value.js";
 
@@ -6,7 +13,9 @@ describe("toJsonSafe()", () => {
   it("converts values JSON cannot hold at any depth, as in an execution's record", async () => {
     const { tableFromArrays } = await import("apache-arrow");
     const table = tableFromIpc(
-      tableToIpc(tableFromArrays({ region: ["East", "West"], units: BigInt64Array.from([5n, 7n]) })),
+      tableToIpc(
+        tableFromArrays({ region: ["East", "West"], units: BigInt64Array.from([5n, 9007199254740995n]) }),
+      ),
     );
     const record = {
       nodes: {
@@ -14,8 +23,12 @@ describe("toJsonSafe()", () => {
         hash: { outputs: { digest: new EncodedValue(encodeValue("f2a0")), raw: new Uint8Array([1, 2]) } },
       },
       count: 2n,
+      id: new EncodedValue(encodeValue(9007199254740993n)),
     };
-    expect(JSON.parse(JSON.stringify(toJsonSafe(record)))).toEqual({
+    // Integers beyond 2^53 - 1 stay bigint, every digit kept, and print as JSON numbers.
+    expect(stringifyJson(toJsonSafe(record))).toContain('"units":9007199254740995');
+    expect(stringifyJson(toJsonSafe(record))).toContain('"id":9007199254740993');
+    expect(parseJsonText(stringifyJson(toJsonSafe(record)))).toEqual({
       nodes: {
         load: {
           outputs: {
@@ -24,8 +37,8 @@ describe("toJsonSafe()", () => {
                 rows: 2,
                 columns: ["region", "units"],
                 data: [
-                  { region: "East", units: "5" },
-                  { region: "West", units: "7" },
+                  { region: "East", units: 5 },
+                  { region: "West", units: 9007199254740995n },
                 ],
               },
             },
@@ -33,7 +46,8 @@ describe("toJsonSafe()", () => {
         },
         hash: { outputs: { digest: "f2a0", raw: { $bytes: "AQI=" } } },
       },
-      count: "2",
+      count: 2,
+      id: 9007199254740993n,
     });
   });
 });

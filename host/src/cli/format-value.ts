@@ -1,9 +1,19 @@
-import { EncodedValue, isArrowTable, loadArrow, toLive } from "@conductor/sdk/protocol";
+import {
+  bigintReplacement,
+  EncodedValue,
+  isArrowTable,
+  loadArrow,
+  parseJsonText,
+  stringifyJson,
+  toLive,
+} from "@conductor/sdk/protocol";
 import { blobPreview } from "./blob-preview.js";
 
 /**
  * Makes a value printable as JSON, at any depth: bytes become `{ "$bytes": base64 }`, Arrow tables
- * `{ "$table": { rows, columns, data } }`, values still in wire form their decoded value, bigint a string.
+ * `{ "$table": { rows, columns, data } }`, values still in wire form their decoded value. Integers beyond 2^53 - 1
+ * stay `bigint`, every digit kept: write the result with `stringifyJson` (or `JSON.stringify` with
+ * {@link jsonSafeReplacer}), which prints them as JSON numbers.
  */
 export function toJsonSafe(value: unknown): unknown {
   const live = toLive(value);
@@ -13,28 +23,30 @@ export function toJsonSafe(value: unknown): unknown {
       $table: {
         rows: live.numRows,
         columns: live.schema.fields.map((f) => f.name),
-        // Rows may hold bigint (int64 columns), which the replacer turns into strings.
-        data: JSON.parse(JSON.stringify(live.toArray(), jsonSafeReplacer)) as unknown,
+        // Rows may hold bigint (int64 columns): numbers in the JSON text, every digit kept.
+        data: parseJsonText(JSON.stringify(live.toArray(), jsonSafeReplacer)),
       },
     };
   }
-  return JSON.parse(JSON.stringify(live ?? null, jsonSafeReplacer));
+  if (typeof live === "bigint") return live;
+  return parseJsonText(JSON.stringify(live ?? null, jsonSafeReplacer));
 }
 
 /**
  * A `JSON.stringify` replacer applying {@link toJsonSafe} to every value JSON cannot hold as it is, wherever it is
- * nested; plain JSON values pass through untouched, so the common case costs one `JSON.stringify`.
+ * nested, and writing a bigint as its digits; plain JSON values pass through untouched, so the common case costs
+ * one `JSON.stringify`.
  */
 export function jsonSafeReplacer(this: unknown, key: string, value: unknown): unknown {
   // `this[key]` is the value before its own toJSON ran (a Buffer's toJSON would hide that it is bytes).
   const original = (this as Record<string, unknown>)[key];
-  if (typeof original === "bigint") return original.toString();
+  if (typeof original === "bigint") return bigintReplacement(original);
   if (
     typeof original === "object" &&
     original !== null &&
     (original instanceof EncodedValue || original instanceof Uint8Array || isArrowTable(original))
   ) {
-    return toJsonSafe(original);
+    return bigintReplacement(toJsonSafe(original));
   }
   return value;
 }
@@ -71,7 +83,7 @@ export function formatForPeople(value: unknown): string {
     const more = live.numRows > 10 ? `\n… ${live.numRows - 10} more rows` : "";
     return `Arrow table, ${live.numRows} rows × ${columns.length} columns\n${line(columns)}\n${rows.map(line).join("\n")}${more}`;
   }
-  return JSON.stringify(toJsonSafe(live), null, 2);
+  return stringifyJson(toJsonSafe(live), 2);
 }
 
 /** Characters of a value shown per port by {@link formatPortsForPeople} before it is cut. */

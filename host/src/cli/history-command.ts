@@ -1,6 +1,8 @@
 import { styleText } from "node:util";
+import { stringifyJson } from "@conductor/sdk/protocol";
 import type { ExecutionSummary } from "../store/execution-store.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
+import { toJsonSafe } from "./format-value.js";
 import { openConductor } from "./open-conductor.js";
 import { formatMs } from "./progress-view.js";
 
@@ -44,7 +46,7 @@ export default async function history(context: CommandContext): Promise<number> 
           : { status: values.status as ExecutionSummary["status"] }),
     });
     if (values.json === true) {
-      context.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      context.stdout.write(`${stringifyJson(toJsonSafe(list), 2)}\n`);
       return EXIT.ok;
     }
     if (list.length === 0) {

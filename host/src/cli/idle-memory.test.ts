@@ -1,6 +1,6 @@
 import { getHeapStatistics } from "node:v8";
-import { describe, expect, it } from "vitest";
-import { releaseMemory, releaseMemoryWhenIdle } from "./idle-memory.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { eventLoopBusyness, releaseMemory, releaseMemoryWhenIdle } from "./idle-memory.js";
 
 /** Makes `megabytes` of short-lived garbage in small pieces, as a burst of requests does. */
 function churn(megabytes: number): number {
@@ -25,33 +25,39 @@ describe("releaseMemory", () => {
 });
 
 describe("releaseMemoryWhenIdle", () => {
-  it("releases once each time the loop turns idle after being busy, never while busy", async () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("releases once each time the loop turns idle after being busy, never while busy", () => {
+    vi.useFakeTimers();
+    // What the loop's utilization is at each check, scripted: busy, busy, idle, idle, idle, busy, idle.
+    const script = [0.5, 0.2, 0, 0.005, 0, 0.9, 0];
+    const releasesAfterEachCheck: number[] = [];
     let releases = 0;
-    const stop = releaseMemoryWhenIdle(100, () => {
-      releases++;
-    });
-    const until = async (condition: () => boolean) => {
-      for (let i = 0; i < 60 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    };
-    const busyFor = (ms: number) => {
-      const end = performance.now() + ms;
-      while (performance.now() < end) churn(1);
-    };
+    const stop = releaseMemoryWhenIdle(
+      100,
+      () => {
+        releases++;
+      },
+      () => script[releasesAfterEachCheck.length] ?? 0,
+    );
     try {
-      // Settle first (loading the test may count as a busy start, and the release that follows it).
-      await new Promise((resolve) => setTimeout(resolve, 400));
-      const settled = releases;
-      busyFor(150);
-      await until(() => releases > settled);
-      expect(releases).toBe(settled + 1);
-      // Staying idle does not release again; the next busy period does, once.
-      await new Promise((resolve) => setTimeout(resolve, 350));
-      expect(releases).toBe(settled + 1);
-      busyFor(150);
-      await until(() => releases > settled + 1);
-      expect(releases).toBe(settled + 2);
+      for (let check = 0; check < script.length; check++) {
+        vi.advanceTimersByTime(100);
+        releasesAfterEachCheck.push(releases);
+      }
+      // Not while busy; once at the first idle check after a busy period; not again while it stays idle.
+      expect(releasesAfterEachCheck).toEqual([0, 0, 1, 1, 1, 1, 2]);
     } finally {
       stop();
     }
+  });
+
+  it("measures the event loop's utilization between checks", async () => {
+    const busyness = eventLoopBusyness();
+    const end = performance.now() + 50;
+    while (performance.now() < end) churn(1);
+    expect(busyness()).toBeGreaterThan(0.5);
   });
 });

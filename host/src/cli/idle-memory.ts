@@ -17,19 +17,33 @@ export function releaseMemory(): void {
   gc({ type: "major", execution: "sync", flavor: "last-resort" });
 }
 
-/**
- * Calls {@link releaseMemory} once each time the process turns idle: the first check after a busy period at which the
- * event loop was busy less than 1% of the interval. Never while serving (the collection pauses the loop for a few
- * milliseconds). Returns a function that stops watching.
- */
-export function releaseMemoryWhenIdle(intervalMs = 10_000, release: () => void = releaseMemory): () => void {
+/** How busy the event loop was since the previous call, from 0 to 1. */
+export type LoopBusyness = () => number;
+
+/** The event loop's utilization since the previous call (Node's `performance.eventLoopUtilization`). */
+export function eventLoopBusyness(): LoopBusyness {
   let previous = performance.eventLoopUtilization();
-  let released = true;
-  const timer = setInterval(() => {
+  return () => {
     const current = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(current, previous).utilization;
     previous = current;
-    if (busy > 0.01) released = false;
+    return busy;
+  };
+}
+
+/**
+ * Calls {@link releaseMemory} once each time the process turns idle: the first check after a busy period at which the
+ * event loop was busy less than 1% of the interval. Never while serving (the collection pauses the loop for a few
+ * milliseconds). Returns a function that stops watching. `busyness` is for tests, which script it.
+ */
+export function releaseMemoryWhenIdle(
+  intervalMs = 10_000,
+  release: () => void = releaseMemory,
+  busyness: LoopBusyness = eventLoopBusyness(),
+): () => void {
+  let released = true;
+  const timer = setInterval(() => {
+    if (busyness() > 0.01) released = false;
     else if (!released) {
       released = true;
       release();

@@ -1,4 +1,5 @@
 import { styleText } from "node:util";
+import { parseJsonText, stringifyJson } from "@conductor/sdk/protocol";
 import { previewJsonText } from "../api/json-text.js";
 import { suggest } from "../blueprint/suggest.js";
 import { ConductorError } from "../errors.js";
@@ -49,9 +50,9 @@ export default async function inspect(context: CommandContext): Promise<number> 
       // per node.
       const record = {
         ...(toJsonSafe({ ...detail, nodes: {} }) as Record<string, unknown>),
-        nodes: Object.fromEntries(nodes.map((node) => [node.nodeId, JSON.parse(previewJsonText(node))])),
+        nodes: Object.fromEntries(nodes.map((node) => [node.nodeId, parseJsonText(previewJsonText(node))])),
       };
-      context.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+      context.stdout.write(`${stringifyJson(record, 2)}\n`);
       return EXIT.ok;
     }
     const out = (line: string) => context.stdout.write(`${line}\n`);

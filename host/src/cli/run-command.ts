@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
+import { parseJsonText } from "@conductor/sdk/protocol";
 import { parse } from "yaml";
 import { ConductorError } from "../errors.js";
+import { EXACT_INTEGERS, safeIntegersAsNumbers } from "../yaml-integers.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
 import { exitCodeAfter, printResult, watchExecution } from "./execution-output.js";
 import { createInterrupts } from "./interrupts.js";
@@ -87,7 +89,7 @@ async function readInputs(file: string | undefined, pairs: string[]): Promise<Re
   if (file !== undefined) {
     let data: unknown;
     try {
-      data = parse(await readFile(file, "utf8"));
+      data = parse(await readFile(file, "utf8"), safeIntegersAsNumbers, EXACT_INTEGERS);
     } catch (error) {
       throw new ConductorError(
         "inputs_invalid",
@@ -110,7 +112,7 @@ async function readInputs(file: string | undefined, pairs: string[]): Promise<Re
     const text = pair.slice(equals + 1);
     let value: unknown = text;
     try {
-      value = JSON.parse(text);
+      value = parseJsonText(text);
     } catch {
       value = text;
     }

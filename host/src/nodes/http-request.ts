@@ -1,4 +1,5 @@
 import { defineNode, NodeFailure } from "@conductor/sdk";
+import { parseJsonText, stringifyJson } from "@conductor/sdk/protocol";
 import { z } from "zod";
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
@@ -37,7 +38,7 @@ function encodeBody(body: unknown): { data: string | Uint8Array<ArrayBuffer>; co
     // A copy over a plain ArrayBuffer, the only kind fetch accepts.
     return { data: new Uint8Array(body), contentType: "application/octet-stream" };
   }
-  return { data: JSON.stringify(body), contentType: "application/json" };
+  return { data: stringifyJson(body), contentType: "application/json" };
 }
 
 function parseUrl(text: string | undefined): URL {
@@ -188,7 +189,8 @@ export const httpRequest = defineNode({
     }
     if (text.trim() === "") return { status: response.status, headers: responseHeaders, body: null };
     try {
-      return { status: response.status, headers: responseHeaders, body: JSON.parse(text) as unknown };
+      // Integers beyond 2^53 - 1 in the answer (ids, often) keep every digit.
+      return { status: response.status, headers: responseHeaders, body: parseJsonText(text) };
     } catch {
       ctx.log.debug(`${target}: the response body is not JSON, giving it as text`);
       return { status: response.status, headers: responseHeaders, body: text };

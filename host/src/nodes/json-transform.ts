@@ -1,4 +1,5 @@
 import { defineNode, NodeFailure } from "@conductor/sdk";
+import { parseJsonText, stringifyJson } from "@conductor/sdk/protocol";
 import { z } from "zod";
 import {
   compileExpression,
@@ -61,7 +62,7 @@ export const jsonTransform = defineNode({
     // A round trip through JSON gives plain values: JSONata marks its result arrays with an extra "sequence"
     // property and may return functions, neither of which belongs in a port value. No match gives null.
     return {
-      result: result === undefined ? null : (JSON.parse(JSON.stringify(result) ?? "null") as unknown),
+      result: result === undefined ? null : parseJsonText(stringifyJson(result)),
     };
   },
 });

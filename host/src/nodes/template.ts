@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { defineNode } from "@conductor/sdk";
+import { stringifyJson } from "@conductor/sdk/protocol";
 import type Mustache from "mustache";
 import { z } from "zod";
 import { portSchemas } from "./port-schemas.js";
@@ -22,7 +23,8 @@ function load(): { module: MustacheModule; writer: Mustache.Writer } {
 
 /** Strings as they are, anything else as JSON, so `{{address}}` shows the object instead of "[object Object]". */
 function toText(value: unknown): string {
-  return typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
+  if (typeof value === "string") return value;
+  return value === undefined || typeof value === "function" ? String(value) : stringifyJson(value);
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   type NodeRuntime,
 } from "@conductor/sdk";
 import {
+  FEATURES,
   type InvocationRequest,
   type InvocationSink,
   observeSink,
@@ -35,6 +36,8 @@ export function createInProcessRuntime(options: InProcessRuntimeOptions): Runtim
 class InProcessRuntime implements RuntimeConnection {
   readonly description: RuntimeDescription;
   readonly supportsSteps = false;
+  // The sdk's node runtime parses every node's outputs with its output schema before reporting them.
+  readonly checksOutputs = true;
   private readonly waiting: { request: InvocationRequest; sink: InvocationSink; control: QueuedControl }[] =
     [];
 
@@ -48,7 +51,8 @@ class InProcessRuntime implements RuntimeConnection {
       language: "typescript",
       version: "0.1.0",
       pid: process.pid,
-      features: [],
+      // Values reach it live or in wire form, tables and blobs included (the sdk decodes them).
+      features: [FEATURES.arrow, FEATURES.blob],
       maxConcurrency: runtime.maxConcurrency,
       maxMessageBytes: 0,
       // Computed by the runtime on demand; an in-process runtime is never cached by hash.

@@ -19,11 +19,13 @@ import {
   observeSink,
   type RuntimeDescription,
   RuntimeService,
+  receiverFeatures,
   SessionRequestWriter,
   ShutdownRequestSchema,
   TOKEN_METADATA_KEY,
   ValidateConfigRequestSchema,
   type ValidateConfigResponse,
+  ValueError,
 } from "@conductor/sdk/protocol";
 import type * as grpc from "@grpc/grpc-js";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
@@ -95,7 +97,8 @@ export class RuntimeClient {
     sink: InvocationSink;
     control: { cancelled?: string };
   }[] = [];
-  private readonly requests: SessionRequestWriter;
+  /** Made once the Handshake says which values the runtime takes (features `values.arrow`, `values.blob`). */
+  private requests!: SessionRequestWriter;
   private flushScheduled = false;
   private nextInvocationId = 1;
   /** Whether the runtime implements ValidateConfig; undefined until it was first asked. */
@@ -128,7 +131,6 @@ export class RuntimeClient {
     });
     this.metadata = new grpcModule.Metadata();
     this.metadata.set(TOKEN_METADATA_KEY, options.token);
-    this.requests = new SessionRequestWriter(options.blobs);
   }
 
   /** Connects, performs the Handshake and discovery, and opens the session. */
@@ -171,6 +173,18 @@ export class RuntimeClient {
         options.connectTimeoutMs,
       );
       client.nodeTypes = listed.nodeTypes;
+      const receiver = receiverFeatures(
+        options.name,
+        handshake.features,
+        // The smaller of the two message limits, less room for the rest of the message around the value.
+        Math.min(options.maxMessageBytes, Number(handshake.maxMessageBytes) || options.maxMessageBytes) -
+          64 * 1024,
+      );
+      // A runtime that reads no blobs gets every value inline: none is written to the blob directory for it.
+      client.requests = new SessionRequestWriter(
+        receiver.blob ? options.blobs : { inlineLimit: options.blobs.inlineLimit },
+        receiver,
+      );
       client.openSession();
       return client;
     } catch (error) {
@@ -286,8 +300,11 @@ export class RuntimeClient {
       this.requests.execute(request);
     } catch (error) {
       sink.rejected({
-        message: `inputs cannot be encoded: ${(error as Error).message}`,
-        type: "value.unencodable",
+        message:
+          error instanceof ValueError && error.type !== "value.unencodable"
+            ? error.message
+            : `inputs cannot be encoded: ${(error as Error).message}`,
+        type: error instanceof ValueError ? error.type : "value.unencodable",
         retryable: false,
       });
       return;

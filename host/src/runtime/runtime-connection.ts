@@ -20,6 +20,12 @@ export interface RuntimeConnection {
   /** Whether one invocation may carry several steps (a chain of nodes in one round trip). */
   readonly supportsSteps: boolean;
   /**
+   * Whether every output it gives was checked against its node type's output schema before it left (the
+   * in-process runtime). Its outputs on an edge the validator proved compatible are then not checked again by
+   * the consumer (scheduler/checked-inputs.ts).
+   */
+  readonly checksOutputs?: boolean;
+  /**
    * Starts an invocation; events arrive on `sink`. Invocations beyond the runtime's max concurrency wait in a
    * queue. Never throws: a problem is reported as `sink.rejected` or as a failed step.
    */

@@ -53,10 +53,18 @@ export class RuntimeRegistry implements NodeTypeCatalog {
   }
 
   static async create(options: RuntimeRegistryOptions): Promise<RuntimeRegistry> {
-    const projectNodes =
-      options.project.nodes.length === 0
-        ? []
-        : await loadNodeModules(options.project.nodes, options.project.dir);
+    let projectNodes: NodeDefinition[] = [];
+    try {
+      if (options.project.nodes.length > 0)
+        projectNodes = await loadNodeModules(options.project.nodes, options.project.dir);
+    } catch (error) {
+      // A project's own module that does not load is the project's problem, not the host's.
+      throw new ConductorError(
+        "project_invalid",
+        `${(error as Error).message}; fix the module, or remove it from "nodes" in the project file`,
+        { cause: error },
+      );
+    }
     const inProcess = createInProcessRuntime({
       name: options.inProcessName ?? "builtin",
       nodes: dedupe([...options.nodes, ...projectNodes]),
@@ -167,6 +175,10 @@ export class RuntimeRegistry implements NodeTypeCatalog {
       if (connection.findNodeType(type) !== undefined) names.push(name);
     }
     return names;
+  }
+
+  features(runtime: string): readonly string[] | undefined {
+    return this.connections.get(runtime)?.description.features;
   }
 
   nodeType(type: string, runtime: string): NodeType | undefined {

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { InvocationControl } from "@conductor/sdk";
 import {
+  FEATURES,
   type InvocationRequest,
   type InvocationSink,
   type NodeType,
@@ -53,7 +54,8 @@ export class SubBlueprintRuntime implements RuntimeConnection {
     language: "blueprint",
     version: "0.1.0",
     pid: process.pid,
-    features: [],
+    // Values pass into the child execution as they are, tables and blobs included.
+    features: [FEATURES.arrow, FEATURES.blob],
     maxConcurrency: 1_000_000,
     maxMessageBytes: 0,
     schemaHash: "",

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { EncodedValue, isArrowTable, tableToIpc, toLive } from "@conductor/sdk/protocol";
+import { bigintReplacement, EncodedValue, isArrowTable, tableToIpc, toLive } from "@conductor/sdk/protocol";
 
 /**
  * The result-cache key of a node run: a SHA-256 over the node type, its version, its config and its inputs, each
@@ -50,7 +50,8 @@ function sha256(bytes: Uint8Array): string {
 /** JSON with object keys sorted at every level. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null, (_key, item: unknown) => {
-    if (typeof item === "bigint") return item.toString();
+    // A bigint is written as its digits, so 9007199254740993 and "9007199254740993" do not share a key.
+    if (typeof item === "bigint") return bigintReplacement(item);
     if (item === null || typeof item !== "object" || Array.isArray(item)) return item;
     const sorted: Record<string, unknown> = {};
     for (const key of Object.keys(item).sort()) sorted[key] = (item as Record<string, unknown>)[key];

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { EncodedValue } from "@conductor/sdk/protocol";
+import { EncodedValue, stringifyJson } from "@conductor/sdk/protocol";
 import type { ErrorObject, ValidateFunction } from "ajv";
 import type { BlueprintGraph } from "../blueprint/blueprint-graph.js";
 import { suggest } from "../blueprint/suggest.js";
@@ -48,7 +48,7 @@ export function checkInputs(graph: BlueprintGraph, given: Record<string, unknown
       const simple = checkSimpleType(input.schema, value);
       if (simple === undefined) {
         const validate = validator(graph, name, input.schema);
-        if (!validate(value)) {
+        if (!validate(withoutBigints(value))) {
           diagnostics.push({ path: `inputs.${name}`, message: describeErrors(validate.errors ?? [], value) });
         }
       } else if (simple !== true) {
@@ -86,10 +86,11 @@ function checkSimpleType(schema: Record<string, unknown>, value: unknown): true 
   if (types === undefined) return true;
   const fits = types.some((type) => {
     switch (type) {
+      // An integer beyond 2^53 - 1 is a bigint: an integer and a number to JSON Schema.
       case "integer":
-        return Number.isInteger(value);
+        return Number.isInteger(value) || typeof value === "bigint";
       case "number":
-        return typeof value === "number";
+        return typeof value === "number" || typeof value === "bigint";
       case "string":
       case "boolean":
         return typeof value === type;
@@ -103,7 +104,7 @@ function checkSimpleType(schema: Record<string, unknown>, value: unknown): true 
         return true;
     }
   });
-  return fits ? true : `value must be ${types.join(" or ")}; found ${JSON.stringify(value)?.slice(0, 80)}`;
+  return fits ? true : `value must be ${types.join(" or ")}; found ${stringifyJson(value).slice(0, 80)}`;
 }
 
 function validator(graph: BlueprintGraph, name: string, schema: Record<string, unknown>): ValidateFunction {
@@ -128,13 +129,35 @@ function validator(graph: BlueprintGraph, name: string, schema: Record<string, u
   return validate;
 }
 
+/**
+ * The value as ajv can check it: ajv knows JSON numbers only, so each bigint (an integer beyond 2^53 - 1) is checked
+ * as the nearest number, which has its type (integer) and its magnitude. The value itself is passed on unchanged.
+ */
+function withoutBigints(value: unknown): unknown {
+  if (typeof value === "bigint") return Number(value);
+  if (!holdsBigint(value)) return value;
+  if (Array.isArray(value)) return value.map(withoutBigints);
+  const record = value as Record<string, unknown>;
+  const copy: Record<string, unknown> = {};
+  for (const key in record) copy[key] = withoutBigints(record[key]);
+  return copy;
+}
+
+function holdsBigint(value: unknown): boolean {
+  if (typeof value === "bigint") return true;
+  if (typeof value !== "object" || value === null) return false;
+  for (const key in value as Record<string, unknown>)
+    if (holdsBigint((value as Record<string, unknown>)[key])) return true;
+  return false;
+}
+
 function describeErrors(errors: ErrorObject[], value: unknown): string {
   return errors
     .map(
       (error) =>
         `${error.instancePath === "" ? "value" : error.instancePath.slice(1).replaceAll("/", ".")} ${error.message ?? "is invalid"}`,
     )
-    .concat(`found ${JSON.stringify(value)?.slice(0, 80)}`)
+    .concat(`found ${stringifyJson(value).slice(0, 80)}`)
     .join("; ");
 }
 

@@ -1,5 +1,6 @@
 import type { BlueprintGraph, GraphNode } from "../blueprint/blueprint-graph.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
+import { findCheckedInputs } from "./checked-inputs.js";
 
 /**
  * A validated blueprint bound to runtime connections, with the chains that can run as one invocation: a run of
@@ -13,6 +14,8 @@ export interface ExecutionPlan {
   runtimes: RuntimeConnection[];
   /** For a node that heads a chain: the chain's node indices in order (itself first). */
   chains: (number[] | undefined)[];
+  /** By node index: the input ports whose values arrive already proved valid (scheduler/checked-inputs.ts). */
+  checkedInputs: (ReadonlySet<string> | undefined)[];
 }
 
 /** Options of {@link createExecutionPlan}. */
@@ -60,5 +63,5 @@ export function createExecutionPlan(
     }
     if (chain.length > 1) chains[index] = chain;
   }
-  return { graph, runtimes, chains };
+  return { graph, runtimes, chains, checkedInputs: findCheckedInputs(graph, runtimes) };
 }

@@ -301,7 +301,12 @@ export class Execution implements InputSources {
       const node = this.graph.nodes[index]!;
       const inputs: Record<string, StepInput> = {};
       if (step === 0) {
-        for (const port in headInputs) inputs[port] = { value: headInputs[port] };
+        const checked = this.plan.checkedInputs[index];
+        for (const port in headInputs) {
+          inputs[port] = checked?.has(port)
+            ? { value: headInputs[port], checked: true }
+            : { value: headInputs[port] };
+        }
       } else {
         for (const port in node.inputs) {
           const binding = node.inputs[port]!;

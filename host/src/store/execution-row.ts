@@ -1,3 +1,4 @@
+import { parseJsonText } from "@conductor/sdk/protocol";
 import type { ExecutionLineage } from "../scheduler/execution-events.js";
 import { type OwnerColumns, ownerOfRow } from "./execution-leases.js";
 import type { OwnerState } from "./execution-owner.js";
@@ -54,7 +55,7 @@ export function summaryOfRow(
   if (row.finished_at !== null) summary.finishedAt = row.finished_at;
   if (row.duration_ms !== null) summary.durationMs = row.duration_ms;
   if (row.failure !== null)
-    summary.failure = JSON.parse(row.failure) as NonNullable<ExecutionSummary["failure"]>;
+    summary.failure = parseJsonText(row.failure) as NonNullable<ExecutionSummary["failure"]>;
   const lineage: ExecutionLineage = {};
   if (row.rerun_of !== null) lineage.rerunOf = row.rerun_of;
   if (row.rerun_from !== null) lineage.rerunFrom = row.rerun_from;

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { parseJsonText, stringifyJson } from "@conductor/sdk/protocol";
 import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
 import { ConductorError } from "../errors.js";
 import type { Durability, ResultCache } from "../scheduler/execution.js";
@@ -113,7 +114,8 @@ export class Journal implements ExecutionStore, Durability {
 
   private constructor(
     db: DatabaseSync,
-    path: string,
+    /** The journal's file, for messages. */
+    private readonly path: string,
     blobDir: string,
     lease: LeaseOptions | undefined,
     /** Starts the checkpointing thread, on the first write: a journal opened only to be read needs none. */
@@ -156,10 +158,10 @@ export class Journal implements ExecutionStore, Durability {
         const row = this.statements.getCache.get(key) as { outputs: string } | undefined;
         return row === undefined
           ? undefined
-          : (this.codec.reviveValue(JSON.parse(row.outputs)) as Record<string, unknown>);
+          : (this.codec.reviveValue(parseJsonText(row.outputs)) as Record<string, unknown>);
       },
       put: (key, nodeType, outputs) => {
-        this.cacheQueue.push([key, nodeType, JSON.stringify(this.codec.storablePorts(outputs))]);
+        this.cacheQueue.push([key, nodeType, stringifyJson(this.codec.storablePorts(outputs))]);
         this.scheduleFlush();
       },
     };
@@ -185,8 +187,8 @@ export class Journal implements ExecutionStore, Durability {
       db?.close();
       if (error instanceof ConductorError) throw error;
       throw new ConductorError(
-        "internal",
-        `cannot open the journal ${options.path}: ${(error as Error).message}`,
+        "journal_failed",
+        `cannot open the journal ${options.path}: ${(error as Error).message}; check that its directory is writable and the file is a Conductor journal`,
         { cause: error },
       );
     }
@@ -216,7 +218,7 @@ export class Journal implements ExecutionStore, Durability {
 
   /** Records a blueprint's document once, under its key. */
   recordBlueprint(key: string, source: string, document: BlueprintDocument): void {
-    this.statements.putBlueprint.run(key, source, JSON.stringify(document));
+    this.statements.putBlueprint.run(key, source, stringifyJson(document));
   }
 
   append(event: ExecutionEvent): void {
@@ -400,14 +402,14 @@ export class Journal implements ExecutionStore, Durability {
     if (row === undefined) return undefined;
     if (row.document === null || row.source === null) {
       throw new ConductorError(
-        "internal",
-        `the journal has no blueprint recorded for execution "${executionId}"`,
+        "journal_failed",
+        `the journal ${this.path} has no blueprint recorded for execution "${executionId}"; the journal is damaged, or was written by a Conductor that did not record blueprints`,
       );
     }
     return {
       executionId: row.id,
       status: row.status as ExecutionSummary["status"],
-      blueprint: { source: row.source, document: JSON.parse(row.document) as BlueprintDocument },
+      blueprint: { source: row.source, document: parseJsonText(row.document) as BlueprintDocument },
       projectDir: row.project_dir ?? "",
       ...(row.parent_id === null
         ? {}
@@ -415,7 +417,7 @@ export class Journal implements ExecutionStore, Durability {
       inputs:
         row.inputs === null
           ? {}
-          : (this.codec.reviveValue(JSON.parse(row.inputs)) as Record<string, unknown>),
+          : (this.codec.reviveValue(parseJsonText(row.inputs)) as Record<string, unknown>),
       events: this.events(executionId),
     };
   }
@@ -493,12 +495,12 @@ export class Journal implements ExecutionStore, Durability {
             first.at,
             last.at,
             last.durationMs,
-            last.failure === undefined ? null : JSON.stringify(this.codec.storableValue(last.failure)),
+            last.failure === undefined ? null : stringifyJson(this.codec.storableValue(last.failure)),
             last.seq,
             origin?.blueprintKey ?? null,
             origin?.projectDir ?? null,
             ...lineageValues(first.lineage),
-            JSON.stringify(this.codec.storablePorts(first.inputs)),
+            stringifyJson(this.codec.storablePorts(first.inputs)),
             this.codec.encode(list),
             ...this.leases.ownerValues(),
           );
@@ -529,7 +531,7 @@ export class Journal implements ExecutionStore, Durability {
                 origin?.blueprintKey ?? null,
                 origin?.projectDir ?? null,
                 ...lineageValues(event.lineage),
-                JSON.stringify(this.codec.storablePorts(event.inputs)),
+                stringifyJson(this.codec.storablePorts(event.inputs)),
                 ...this.leases.ownerValues(),
               );
             }
@@ -540,7 +542,7 @@ export class Journal implements ExecutionStore, Durability {
                 event.at,
                 event.at,
                 event.durationMs,
-                event.failure === undefined ? null : JSON.stringify(this.codec.storableValue(event.failure)),
+                event.failure === undefined ? null : stringifyJson(this.codec.storableValue(event.failure)),
                 event.seq,
                 executionId,
                 ownerId,
@@ -564,9 +566,13 @@ export class Journal implements ExecutionStore, Durability {
       this.db.exec("COMMIT");
     } catch (error) {
       this.db.exec("ROLLBACK");
-      throw new ConductorError("internal", `cannot write the journal: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new ConductorError(
+        "journal_failed",
+        `cannot write the journal ${this.path}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     for (const executionId of lost) {
       this.lost.add(executionId);

@@ -81,7 +81,7 @@ describe("the journal's event codec", () => {
     expect(codec.decode(old, "e")).toEqual(events);
   });
 
-  it("stores values JSON cannot hold in their wire form, and plain JSON as it is", () => {
+  it("stores values JSON cannot hold in their wire form, plain JSON as it is, and big integers exactly", () => {
     const bytes = new Uint8Array([1, 2, 3]);
     const completed: ExecutionEvent = {
       type: "node.completed",
@@ -89,13 +89,22 @@ describe("the journal's event codec", () => {
       seq: 1,
       at: 1,
       nodeId: "a",
-      outputs: { bytes, big: 7n, plain: { a: [1] } },
+      outputs: {
+        bytes,
+        small: 7n,
+        big: 9007199254740993n,
+        nested: { ids: [-9007199254740995n] },
+        plain: { a: [1] },
+      },
       durationMs: 0,
     };
     const [back] = codec.decode(codec.encode([completed]), "e");
     const outputs = (back as Extract<ExecutionEvent, { type: "node.completed" }>).outputs;
     expect(outputs.bytes).toBeInstanceOf(EncodedValue);
-    expect(outputs.big).toBe("7");
+    // A bigint is stored as its digits: one a number holds exactly comes back a number, a larger one a bigint.
+    expect(outputs.small).toBe(7);
+    expect(outputs.big).toBe(9007199254740993n);
+    expect(outputs.nested).toEqual({ ids: [-9007199254740995n] });
     expect(outputs.plain).toEqual({ a: [1] });
     const plain = { a: [1, { b: "c" }] };
     expect(codec.storableValue(plain)).toBe(plain);

@@ -7,6 +7,8 @@ import {
   EncodedValue,
   encodeValue,
   isArrowTable,
+  parseJsonText,
+  stringifyJson,
   type Value,
   ValueSchema,
   writeBlob,
@@ -68,11 +70,11 @@ export class EventCodec {
       seq = event.seq;
       at = event.at;
     }
-    return JSON.stringify(rows);
+    return stringifyJson(rows);
   }
 
   decode(text: string, executionId: string): ExecutionEvent[] {
-    const parsed = JSON.parse(text) as unknown[];
+    const parsed = parseJsonText(text) as unknown[];
     if (parsed[0] !== BATCH_FORM) {
       return (parsed as Record<string, unknown>[]).map((event) => {
         event.executionId = executionId;
@@ -147,8 +149,7 @@ export class EventCodec {
   }
 
   private storableCopy(value: unknown): unknown {
-    if (value === null || typeof value !== "object")
-      return typeof value === "bigint" ? value.toString() : value;
+    if (value === null || typeof value !== "object") return value;
     if (value instanceof EncodedValue) {
       const kind = value.wire.kind;
       // A large value still in wire form (a runtime's 300 MB output) is one blob file, however many events carry it.
@@ -317,7 +318,15 @@ function largerThan(value: unknown, limit: number): boolean {
 function plainJson(value: unknown, depth: number): boolean {
   if (value === null) return true;
   const type = typeof value;
-  if (type === "string" || type === "number" || type === "boolean" || type === "undefined") return true;
+  // A bigint (an integer beyond 2^53 - 1) is stored as its digits by stringifyJson, and read back as a bigint.
+  if (
+    type === "string" ||
+    type === "number" ||
+    type === "boolean" ||
+    type === "undefined" ||
+    type === "bigint"
+  )
+    return true;
   if (type !== "object" || depth > 64) return false;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) if (!plainJson(value[i], depth + 1)) return false;

@@ -17,6 +17,8 @@ export interface FailureInfo {
   cause?: FailureInfo;
   /** A delay the node suggests before the next attempt. */
   retryDelayMs?: number;
+  /** The blueprint node it happened in, when known (runtimes may leave it out: the host knows the step). */
+  nodeId?: string;
 }
 
 const failureInfoBrand = Symbol.for("conductor.failure-info");
@@ -56,6 +58,7 @@ export function failureToWire(info: FailureInfo): Failure {
     retryable: info.retryable,
     stack: info.stack ?? "",
     retryDelayMs: info.retryDelayMs ?? 0,
+    nodeId: info.nodeId ?? "",
   });
   if (info.details !== undefined) failure.details = encodeJsonValue(info.details);
   if (info.cause !== undefined) failure.cause = failureToWire(info.cause);
@@ -71,5 +74,6 @@ export function failureFromWire(failure: Failure): FailureInfo {
   if (failure.stack !== "") info.stack = failure.stack;
   if (failure.cause !== undefined) info.cause = failureFromWire(failure.cause);
   if (failure.retryDelayMs > 0) info.retryDelayMs = failure.retryDelayMs;
+  if (failure.nodeId !== "") info.nodeId = failure.nodeId;
   return info;
 }

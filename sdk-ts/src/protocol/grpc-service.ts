@@ -13,7 +13,7 @@ export function grpcServiceDefinition(
   const raw = (bytes: Buffer | Uint8Array) => bytes;
   for (const method of service.methods) {
     if (options.rawMethods?.includes(method.localName) === true) {
-      // The caller encodes and decodes this method's messages itself (see session-codec.ts).
+      // The caller encodes and decodes this method's messages itself (see session-request-codec.ts and session-response-codec.ts).
       definition[method.localName] = {
         path: `/${service.typeName}/${method.name}`,
         originalName: method.name,

@@ -28,13 +28,9 @@ export type {
   StepRequest,
 } from "./invocation.js";
 export { observeSink } from "./invocation.js";
-export {
-  decodeSessionRequest,
-  dispatchSessionResponse,
-  type SessionCommand,
-  SessionRequestWriter,
-  SessionResponseWriter,
-} from "./session-codec.js";
+export { bigintReplacement, isUnsafeInteger, parseJsonText, stringifyJson } from "./json-text.js";
+export { decodeSessionRequest, type SessionCommand, SessionRequestWriter } from "./session-request-codec.js";
+export { dispatchSessionResponse, SessionResponseWriter } from "./session-response-codec.js";
 export type { BlobOptions } from "./value-codec.js";
 export {
   decodeValue,
@@ -47,3 +43,4 @@ export {
   ValueError,
   writeBlob,
 } from "./value-codec.js";
+export { type ReceiverFeatures, receiverFeatures, valueForReceiver } from "./value-features.js";

@@ -23,8 +23,12 @@ export interface StepRequest {
   timeoutMs: number;
 }
 
-/** A value given by the host, or the output of an earlier step of the same invocation. */
-export type StepInput = { value: unknown } | { step: number; port: string };
+/**
+ * A value given by the host, or the output of an earlier step of the same invocation. `checked`: the host proved
+ * the value valid for this port (the producer checked it against an output schema the validator proved the port
+ * accepts), so the runtime need not check it again; in-process only, never on the wire.
+ */
+export type StepInput = { value: unknown; checked?: boolean } | { step: number; port: string };
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 

@@ -11,6 +11,7 @@ import {
   ValueSchema,
 } from "../gen/conductor/runtime/v1/runtime_pb.js";
 import { isArrowTable, tableFromIpc, tableToIpc } from "./arrow.js";
+import { parseJsonText, stringifyJson } from "./json-text.js";
 
 /**
  * A value held in its wire form. The host keeps values it only forwards (from one runtime to another, or to the
@@ -49,7 +50,12 @@ export class ValueError extends Error {
   override readonly name = "ValueError";
   constructor(
     message: string,
-    readonly type: "value.unencodable" | "blob.corrupt" | "value.empty",
+    readonly type:
+      | "value.unencodable"
+      | "blob.corrupt"
+      | "value.empty"
+      | "value.unsupported"
+      | "value.too-large",
   ) {
     super(message);
   }
@@ -58,17 +64,9 @@ export class ValueError extends Error {
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
-/** Encodes JSON-serializable data as a `json` Value. */
+/** Encodes JSON-serializable data as a `json` Value; a bigint is written as its digits (none is lost). */
 export function encodeJsonValue(data: unknown): Value {
-  const text = JSON.stringify(data === undefined ? null : data, jsonReplacer);
-  return create(ValueSchema, { kind: { case: "json", value: textEncoder.encode(text) } });
-}
-
-function jsonReplacer(_key: string, value: unknown): unknown {
-  if (typeof value === "bigint") {
-    return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-  }
-  return value;
+  return create(ValueSchema, { kind: { case: "json", value: textEncoder.encode(stringifyJson(data)) } });
 }
 
 /**
@@ -161,7 +159,10 @@ export function readBlob(ref: BlobRef): Uint8Array {
 /** The wire value each decoded table came from (tables are immutable, so the bytes still describe them). */
 const decodedFrom = new WeakMap<object, Value>();
 
-/** Decodes a wire value into a live one: parsed JSON, a Uint8Array, or an apache-arrow Table. */
+/**
+ * Decodes a wire value into a live one: parsed JSON (integers beyond 2^53 - 1 as bigint, every digit kept), a
+ * Uint8Array, or an apache-arrow Table.
+ */
 export function decodeValue(value: Value): unknown {
   const live = decodeValueOnce(value);
   if (
@@ -178,7 +179,7 @@ function decodeValueOnce(value: Value): unknown {
   const kind = value.kind;
   switch (kind.case) {
     case "json":
-      return kind.value.byteLength === 0 ? null : JSON.parse(textDecoder.decode(kind.value));
+      return kind.value.byteLength === 0 ? null : parseJsonText(textDecoder.decode(kind.value));
     case "raw":
       // gRPC hands over Buffers; nodes get a plain Uint8Array view of the same memory.
       return kind.value instanceof Buffer
@@ -190,7 +191,7 @@ function decodeValueOnce(value: Value): unknown {
       const bytes = readBlob(kind.value);
       switch (kind.value.encoding) {
         case BlobRef_Encoding.JSON:
-          return JSON.parse(textDecoder.decode(bytes));
+          return parseJsonText(textDecoder.decode(bytes));
         case BlobRef_Encoding.ARROW:
           return tableFromIpc(bytes);
         default:

@@ -8,9 +8,15 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], what: string
   return issues.map((issue) => {
     const path = issue.path.map(String).join(".");
     const where = path === "" ? what : `${what} "${path}"`;
-    const found = describeFound(valueAt(value, issue.path));
+    const at = valueAt(value, issue.path);
+    const found = describeFound(at);
     const message = issue.message.replace(/^Invalid input: /, "").replace(/, received [a-zA-Z]+$/, "");
-    return `${where}: ${lowercaseFirst(message)}${found === undefined ? "" : `, found ${found}`}`;
+    // Because JSON integers beyond 2^53 - 1 arrive as bigint (a number would change them), say how to take one.
+    const hint =
+      typeof at === "bigint" && issue.code === "invalid_type"
+        ? " (an integer beyond 2^53 - 1, which a number cannot hold exactly; the node should declare it with values.integer())"
+        : "";
+    return `${where}: ${lowercaseFirst(message)}${found === undefined ? "" : `, found ${found}`}${hint}`;
   });
 }
 

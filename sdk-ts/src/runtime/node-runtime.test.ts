@@ -2,9 +2,11 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineNode } from "../node/define-node.js";
 import { NodeFailure } from "../node/node-failure.js";
+import { values } from "../node/value-schemas.js";
 import type { FailureInfo } from "../protocol/failure.js";
 import type { InvocationRequest, InvocationSink } from "../protocol/invocation.js";
-import { EncodedValue, encodeJsonValue } from "../protocol/value-codec.js";
+import { parseJsonText } from "../protocol/json-text.js";
+import { EncodedValue, encodeJsonValue, encodeValue } from "../protocol/value-codec.js";
 import { createNodeRuntime } from "./node-runtime.js";
 
 const add = defineNode({
@@ -59,6 +61,23 @@ const tidy = defineNode({
     }),
 });
 
+const increment = defineNode({
+  type: "test.increment",
+  input: { n: values.integer() },
+  output: { n: values.integer() },
+  run: ({ n }) => ({ n: typeof n === "bigint" ? n + 1n : n + 1 }),
+});
+
+const setField = defineNode({
+  type: "test.set-field",
+  config: z.object({ name: z.string(), broken: z.boolean().default(false) }),
+  input: { item: z.record(z.string(), z.unknown()) },
+  output: { item: z.record(z.string(), z.unknown()) },
+  run: ({ item }, ctx) => ({
+    item: ctx.config.broken ? ("not an object" as never) : { ...item, [ctx.config.name]: true },
+  }),
+});
+
 const report = defineNode({
   type: "test.report",
   output: { done: z.boolean() },
@@ -109,7 +128,7 @@ function invocation(steps: InvocationRequest["steps"]): InvocationRequest {
 }
 
 describe("createNodeRuntime()", () => {
-  const runtime = createNodeRuntime({ nodes: [add, fail, sleep, report, tidy] });
+  const runtime = createNodeRuntime({ nodes: [add, fail, sleep, report, tidy, increment, setField] });
 
   it("describes node types with JSON Schemas for config and ports", () => {
     const type = runtime.nodeTypes.find((t) => t.type === "test.add")!;
@@ -309,6 +328,96 @@ describe("createNodeRuntime()", () => {
     await done;
     expect(events.map((e) => e[0])).toEqual(["started", "log", "progress", "chunk", "completed"]);
     expect(events[1]).toEqual(["log", 0, "info", "hello", { n: 1 }]);
+  });
+
+  it("gives a node an integer beyond 2^53 as a bigint with every digit, and encodes its bigint output exactly", async () => {
+    const { sink, events, done } = recorder();
+    runtime.execute(
+      invocation([
+        {
+          nodeId: "inc",
+          nodeType: "test.increment",
+          attempt: 1,
+          config: {},
+          inputs: { n: { value: new EncodedValue(encodeValue(parseJsonText("9007199254740993"))) } },
+          timeoutMs: 0,
+        },
+      ]),
+      sink,
+    );
+    await done;
+    expect(events[1]).toEqual(["completed", 0, { n: 9007199254740994n }]);
+    expect(new TextDecoder().decode(encodeValue(9007199254740994n).kind.value as Uint8Array)).toBe(
+      "9007199254740994",
+    );
+    expect(JSON.parse(runtime.nodeType("test.increment")!.inputs[0]!.schema)).toMatchObject({
+      type: "integer",
+    });
+  });
+
+  it("refuses a bigint on a number port instead of rounding it, and says how to take one", async () => {
+    const { sink, events, done } = recorder();
+    runtime.execute(
+      invocation([
+        {
+          nodeId: "sum",
+          nodeType: "test.add",
+          attempt: 1,
+          config: {},
+          inputs: { a: { value: new EncodedValue(encodeJsonValue(9007199254740993n)) }, b: { value: 1 } },
+          timeoutMs: 0,
+        },
+      ]),
+      sink,
+    );
+    await done;
+    // The step starts, then fails its input check (the ABI's order: started before the checks).
+    expect(events.map(([kind]) => kind)).toEqual(["started", "failed"]);
+    expect(events[1]).toEqual([
+      "failed",
+      0,
+      {
+        type: "input.invalid",
+        retryable: false,
+        message:
+          'node "sum" (test.add): input "a": expected number, found bigint 9007199254740993 (an integer beyond 2^53 - 1, which a number cannot hold exactly; the node should declare it with values.integer())',
+      },
+    ]);
+  });
+
+  it("takes a checked input as it is, and still checks the node's own output against its schema", async () => {
+    const item = { a: 1 };
+    const run = async (broken: boolean) => {
+      const { sink, events, done } = recorder();
+      runtime.execute(
+        invocation([
+          {
+            nodeId: "set",
+            nodeType: "test.set-field",
+            attempt: 1,
+            config: { name: "b", broken },
+            inputs: { item: { value: item, checked: true } },
+            timeoutMs: 0,
+          },
+        ]),
+        sink,
+      );
+      await done;
+      return events;
+    };
+    expect(await run(false)).toEqual([
+      ["started", 0],
+      ["completed", 0, { item: { a: 1, b: true } }],
+    ]);
+    expect((await run(true))[1]).toMatchObject([
+      "failed",
+      0,
+      {
+        type: "output.invalid",
+        retryable: false,
+        message: expect.stringContaining('node "set" (test.set-field): output "item": expected record'),
+      },
+    ]);
   });
 
   it("validates config with diagnostics carrying dotted paths", () => {

@@ -15,6 +15,7 @@ import { type FailureInfo, failureInfoBrand, toFailureInfo } from "../protocol/f
 import type { InvocationRequest, InvocationSink, StepRequest } from "../protocol/invocation.js";
 import { toLive, ValueError } from "../protocol/value-codec.js";
 import { describeFound, describeIssues, issuePath, valueAt } from "./describe-issues.js";
+import { inputParserOf, outputParserOf } from "./port-parser.js";
 import { StepContext } from "./step-context.js";
 
 /** Options of {@link createNodeRuntime}. */
@@ -282,6 +283,7 @@ class Invocation implements InvocationControl {
     let config: unknown;
     try {
       const raw: Record<string, unknown> = {};
+      let checked: Set<string> | undefined;
       for (const port in step.inputs) {
         if (!(port in definition.inputSchema.shape)) {
           const known = Object.keys(definition.inputSchema.shape);
@@ -297,7 +299,14 @@ class Invocation implements InvocationControl {
           return undefined;
         }
         const source = step.inputs[port]!;
-        raw[port] = "step" in source ? outputs[source.step]![source.port] : toLive(source.value);
+        if ("step" in source) raw[port] = outputs[source.step]![source.port];
+        else {
+          raw[port] = toLive(source.value);
+          if (source.checked === true) {
+            checked ??= new Set();
+            checked.add(port);
+          }
+        }
       }
       const liveConfig = toLive(step.config) ?? {};
       const parsedConfig = definition.configSchema.safeParse(liveConfig);
@@ -310,7 +319,7 @@ class Invocation implements InvocationControl {
         return undefined;
       }
       config = parsedConfig.data;
-      const parsedInput = definition.inputSchema.safeParse(raw);
+      const parsedInput = inputParserOf(definition).parse(raw, checked);
       if (!parsedInput.success) {
         sink.failed(
           index,
@@ -366,7 +375,7 @@ class Invocation implements InvocationControl {
       sink.cancelled(index, this.cancelReason);
       return undefined;
     }
-    const parsedOutput = definition.outputSchema.safeParse(result ?? NO_OUTPUTS);
+    const parsedOutput = outputParserOf(definition).parse(result ?? NO_OUTPUTS);
     if (!parsedOutput.success) {
       sink.failed(
         index,

@@ -22,7 +22,8 @@ import {
 } from "../protocol/constants.js";
 import { grpcServiceDefinition } from "../protocol/grpc-service.js";
 import { observeSink } from "../protocol/invocation.js";
-import { decodeSessionRequest, SessionResponseWriter } from "../protocol/session-codec.js";
+import { decodeSessionRequest } from "../protocol/session-request-codec.js";
+import { SessionResponseWriter } from "../protocol/session-response-codec.js";
 import { type BlobOptions, decodeValue } from "../protocol/value-codec.js";
 import { createNodeRuntime, type InvocationControl, type NodeRuntime } from "../runtime/node-runtime.js";
 

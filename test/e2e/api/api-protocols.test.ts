@@ -180,6 +180,27 @@ nodes:
     expect(JSON.parse(run.outputsJson)).toEqual({ sum: 3 });
   });
 
+  it("keeps integers beyond 2^53 exact from inputsJson and a literal to outputsJson", async () => {
+    const document = `conductor: blueprint/v1
+id: big
+inputs: { n: { schema: { type: integer } } }
+outputs: { given: given.value, literal: literal.value }
+nodes:
+  given: { type: core.passthrough, inputs: { value: inputs.n } }
+  literal: { type: core.passthrough, inputs: { value: { value: [9007199254740993, -9007199254740995] } } }
+`;
+    const run = await api.runExecution({
+      blueprint: { case: "document", value: document },
+      inputsJson: '{"n": 18446744073709551617}',
+    });
+    expect(run.status).toBe(ExecutionStatus.COMPLETED);
+    expect(run.outputsJson).toBe(
+      '{"given":18446744073709551617,"literal":[9007199254740993,-9007199254740995]}',
+    );
+    const { execution } = await api.getExecution({ executionId: run.executionId });
+    expect(execution!.inputsJson).toBe('{"n":18446744073709551617}');
+  });
+
   it("writes bytes as {$bytes: base64}", async () => {
     const run = await api.runExecution({
       blueprint: { case: "blueprintId", value: "bytes" },

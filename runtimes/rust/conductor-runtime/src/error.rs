@@ -14,19 +14,25 @@ pub const DEFAULT_FAILURE_TYPE: &str = "node.failure";
 /// A node's failure: data that crosses to the host as a `Failure`, never a transport error.
 ///
 /// Return it from [`crate::Node::run`] to fail a step with a message, a type, a retryable flag and details of your
-/// choice. Any other error converted with `?` (anything implementing [`std::error::Error`]) becomes a retryable
-/// failure of type `error`, with its `source()` chain as the cause, because an unexpected error may be transient
-/// and the node's retry policy bounds it.
+/// choice. Like `NodeFailure` in the TypeScript and Python SDKs, a failure made with [`NodeError::new`] is **not**
+/// retryable unless [`NodeError::retryable`] says so: a failure a node reports on purpose is usually final. Any
+/// other error converted with `?` (anything implementing [`std::error::Error`]) becomes a retryable failure of
+/// type `error`, with its `source()` chain as the cause, because an unexpected error may be transient and the
+/// node's retry policy bounds it (docs/protocol.md, section 3.3).
 ///
 /// ```
 /// use conductor_runtime::NodeError;
 /// use std::time::Duration;
 ///
-/// let error = NodeError::new("upstream answered 503")
+/// let final_failure = NodeError::new("no such customer").with_type("customer.unknown");
+/// assert!(!final_failure.is_retryable());
+///
+/// let transient = NodeError::new("upstream answered 503")
 ///     .with_type("http.status")
 ///     .details(serde_json::json!({"status": 503}))
+///     .retryable(true)
 ///     .retry_after(Duration::from_secs(2));
-/// assert!(error.is_retryable());
+/// assert!(transient.is_retryable());
 /// ```
 ///
 /// `NodeError` does not implement [`std::error::Error`] itself; that is what lets every other error convert into it.
@@ -48,13 +54,13 @@ struct Failure {
 }
 
 impl NodeError {
-    /// A retryable failure of type `node.failure`.
+    /// A failure of type `node.failure` that is not retryable unless [`NodeError::retryable`] says so.
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             inner: Box::new(Failure {
                 message: message.into(),
                 kind: DEFAULT_FAILURE_TYPE.to_owned(),
-                retryable: true,
+                retryable: false,
                 details: None,
                 retry_delay: None,
                 stack: String::new(),
@@ -63,14 +69,21 @@ impl NodeError {
         }
     }
 
-    /// A failure that trying again cannot fix, of type `node.failure`.
+    /// A failure that trying again cannot fix, of type `node.failure`: the same as [`NodeError::new`], for code
+    /// that wants to say so.
     pub fn permanent(message: impl Into<String>) -> Self {
         Self::new(message).retryable(false)
     }
 
+    /// A failure that trying again may fix, of type `node.failure`: [`NodeError::new`] with `retryable(true)`.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::new(message).retryable(true)
+    }
+
     /// Wraps any error as a retryable failure of type `error`, keeping its `source()` chain as causes.
     pub fn from_error(error: &(dyn std::error::Error + 'static)) -> Self {
-        let mut failure = Self::new(error.to_string()).with_type("error");
+        // Because an unexpected error may be transient, it is retryable; the node's retry policy bounds it.
+        let mut failure = Self::transient(error.to_string()).with_type("error");
         let backtrace = Backtrace::capture();
         if backtrace.status() == BacktraceStatus::Captured {
             failure.inner.stack = backtrace.to_string();
@@ -161,6 +174,8 @@ impl NodeError {
             retry_delay_ms: self.inner.retry_delay.map_or(0, |delay| {
                 u32::try_from(delay.as_millis()).unwrap_or(u32::MAX)
             }),
+            // The host knows which step failed and records the node itself.
+            node_id: String::new(),
         }
     }
 }
@@ -198,7 +213,7 @@ pub(crate) mod failures {
     }
 
     pub(crate) fn timeout(message: String) -> NodeError {
-        NodeError::new(message).with_type("timeout")
+        NodeError::transient(message).with_type("timeout")
     }
 
     pub(crate) fn panic(message: String) -> NodeError {
@@ -217,6 +232,47 @@ pub(crate) mod failures {
     }
 
     pub(crate) fn busy(message: String) -> NodeError {
-        NodeError::new(message).with_type("runtime.busy")
+        NodeError::transient(message).with_type("runtime.busy")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Broken;
+
+    impl fmt::Display for Broken {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("it broke")
+        }
+    }
+
+    impl std::error::Error for Broken {}
+
+    #[test]
+    fn a_node_error_is_not_retryable_unless_it_says_so() {
+        let failure = NodeError::new("no such customer").failure();
+        assert!(!failure.retryable);
+        assert_eq!(failure.r#type, DEFAULT_FAILURE_TYPE);
+        assert!(NodeError::new("again").retryable(true).failure().retryable);
+        assert!(NodeError::transient("again").failure().retryable);
+        assert!(!NodeError::permanent("never").failure().retryable);
+    }
+
+    #[test]
+    fn an_ordinary_error_becomes_a_retryable_failure_of_type_error() {
+        let failure = NodeError::from(Broken).failure();
+        assert!(failure.retryable);
+        assert_eq!(failure.r#type, "error");
+        assert_eq!(failure.message, "it broke");
+    }
+
+    #[test]
+    fn timeouts_and_a_busy_runtime_are_retryable() {
+        assert!(failures::timeout("late".into()).failure().retryable);
+        assert!(failures::busy("full".into()).failure().retryable);
+        assert!(!failures::input_invalid("bad".into()).failure().retryable);
     }
 }

@@ -335,6 +335,44 @@ mod tests {
         assert_eq!(back.count, 7);
     }
 
+    #[derive(Debug, Deserialize, Serialize)]
+    struct Big {
+        id: u64,
+        negative: i64,
+        tree: serde_json::Value,
+    }
+
+    #[test]
+    fn integers_beyond_2_pow_53_keep_every_digit_into_typed_fields_and_trees_and_back() {
+        let ports: Ports = vec![
+            ("id".into(), encoded("18446744073709551615")),
+            ("negative".into(), encoded("-9007199254740995")),
+            (
+                "tree".into(),
+                encoded(r#"{"a":[9007199254740993,-9223372036854775808]}"#),
+            ),
+        ];
+        let big: Big = from_ports(&ports).unwrap();
+        assert_eq!(big.id, u64::MAX);
+        assert_eq!(big.negative, -9_007_199_254_740_995);
+        let outputs = to_ports(&big).unwrap();
+        let texts: Vec<String> = outputs
+            .iter()
+            .map(|(_, value)| match value {
+                PortValue::Json(JsonRepr::Tree(tree)) => serde_json::to_string(&**tree).unwrap(),
+                other => panic!("expected a JSON tree, found {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "18446744073709551615",
+                "-9007199254740995",
+                r#"{"a":[9007199254740993,-9223372036854775808]}"#
+            ]
+        );
+    }
+
     #[test]
     fn a_missing_required_port_names_the_port() {
         let error = from_ports::<Mixed>(&vec![]).unwrap_err();

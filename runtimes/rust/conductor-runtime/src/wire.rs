@@ -51,7 +51,8 @@ impl ValueCodec {
             && let Some(dir) = &self.blob_dir
         {
             let blob = write_blob(dir, &bytes, encoding).map_err(|error| {
-                NodeError::new(format!(
+                // Because a full disk or a busy file system may clear, a blob that cannot be written is retryable.
+                NodeError::transient(format!(
                     "cannot write a {} byte blob into {}: {error}",
                     bytes.len(),
                     dir.display()

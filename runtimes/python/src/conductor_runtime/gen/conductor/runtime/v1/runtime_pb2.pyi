@@ -486,7 +486,9 @@ Global___BlobRef: _TypeAlias = BlobRef  # noqa: Y015
 class Failure(_message.Message):
     """---------------------------------------------------------------- failures
 
-    Failure is a node failure, identical in every language.
+    Failure is a node failure, identical in every language. It carries the same
+    fields, by the same names, as conductor.api.v1.Failure, where `details` is
+    JSON text (`details_json`) as every value of the public API is.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -498,6 +500,7 @@ class Failure(_message.Message):
     STACK_FIELD_NUMBER: _builtins.int
     CAUSE_FIELD_NUMBER: _builtins.int
     RETRY_DELAY_MS_FIELD_NUMBER: _builtins.int
+    NODE_ID_FIELD_NUMBER: _builtins.int
     message: _builtins.str
     type: _builtins.str
     """A short classifier, e.g. "ValueError", "http.status", "runtime.lost"."""
@@ -507,6 +510,10 @@ class Failure(_message.Message):
     """Stack trace in the runtime's own language."""
     retry_delay_ms: _builtins.int
     """A delay the node suggests before the next attempt, 0 for none."""
+    node_id: _builtins.str
+    """The blueprint node it happened in. A runtime may leave it empty: the
+    host knows which step failed and records the node with the failure.
+    """
     @_builtins.property
     def details(self) -> Global___Value:
         """Structured details, usually JSON."""
@@ -523,10 +530,11 @@ class Failure(_message.Message):
         stack: _builtins.str = ...,
         cause: Global___Failure | None = ...,
         retry_delay_ms: _builtins.int = ...,
+        node_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "details", b"details"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "details", b"details", "message", b"message", "retry_delay_ms", b"retry_delay_ms", "retryable", b"retryable", "stack", b"stack", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "details", b"details", "message", b"message", "node_id", b"node_id", "retry_delay_ms", b"retry_delay_ms", "retryable", b"retryable", "stack", b"stack", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

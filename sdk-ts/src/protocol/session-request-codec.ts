@@ -1,0 +1,275 @@
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import type { Value } from "../gen/conductor/runtime/v1/runtime_pb.js";
+import type { InvocationRequest, StepInput, StepRequest } from "./invocation.js";
+import { MAP_ENTRY, REQUEST } from "./session-fields.js";
+import { type BlobOptions, EncodedValue, encodeValue } from "./value-codec.js";
+import { type ReceiverFeatures, valueForReceiver } from "./value-features.js";
+import { readValue, writeValueFields } from "./value-wire.js";
+
+/**
+ * A hand-written codec for `SessionRequest`, the hot message from host to runtime, producing and reading exactly
+ * the bytes the generated protobuf-es code does (session-codec.test.ts checks both ways against it, on random
+ * messages in any field order). Because: protobuf-es encodes by reflection, and for a one-node dispatch that costs
+ * more than the socket round trip itself (bench/src/scenarios/codec.ts measures both in the same run); this codec
+ * writes straight from the in-memory invocation to bytes, with no intermediate message objects. Every other
+ * message still goes through protobuf-es; field numbers come from the generated descriptors (session-fields.ts).
+ * Reading follows protobuf's rules for any field order: the last member of a oneof wins, a message field that
+ * occurs twice is merged, unknown fields are skipped.
+ */
+
+const { sessionRequest: SESSION_REQUEST, command: COMMAND, execute: EXECUTE, step: STEP } = REQUEST;
+const { input: INPUT, stepOutput: STEP_OUTPUT, cancel: CANCEL } = REQUEST;
+
+/** A command decoded from a `SessionRequest`. */
+export type SessionCommand =
+  | { kind: "execute"; request: InvocationRequest }
+  | { kind: "cancel"; invocationId: number; reason: string; graceMs: number };
+
+/** Accumulates commands and encodes them as one `SessionRequest`. */
+export class SessionRequestWriter {
+  private writer = new BinaryWriter();
+  private count = 0;
+
+  /**
+   * `receiver`: what the runtime these commands go to announced; without it every value is sent as it is (a
+   * runtime that serves this ABI in full).
+   */
+  constructor(
+    private readonly blobs: BlobOptions,
+    private readonly receiver?: ReceiverFeatures,
+  ) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds an Execute command; throws a ValueError when an input cannot be encoded (nothing is added then). */
+  execute(request: InvocationRequest): void {
+    const command = new BinaryWriter();
+    command.tag(COMMAND.execute, WireType.LengthDelimited).fork();
+    if (request.invocationId !== 0)
+      command.tag(EXECUTE.invocationId, WireType.Varint).uint64(request.invocationId);
+    if (request.executionId !== "")
+      command.tag(EXECUTE.executionId, WireType.LengthDelimited).string(request.executionId);
+    for (const step of request.steps) writeStep(command, step, this.blobs, this.receiver);
+    command.join();
+    this.writer.tag(SESSION_REQUEST.commands, WireType.LengthDelimited).bytes(command.finish());
+    this.count++;
+  }
+
+  cancel(invocationId: number, reason: string, graceMs: number): void {
+    const writer = this.writer.tag(SESSION_REQUEST.commands, WireType.LengthDelimited).fork();
+    writer.tag(COMMAND.cancel, WireType.LengthDelimited).fork();
+    if (invocationId !== 0) writer.tag(CANCEL.invocationId, WireType.Varint).uint64(invocationId);
+    if (reason !== "") writer.tag(CANCEL.reason, WireType.LengthDelimited).string(reason);
+    if (graceMs !== 0) writer.tag(CANCEL.graceMs, WireType.Varint).uint32(graceMs);
+    writer.join().join();
+    this.count++;
+  }
+
+  /** The encoded `SessionRequest`; the writer starts empty again. */
+  finish(): Uint8Array {
+    const bytes = this.writer.finish();
+    this.writer = new BinaryWriter();
+    this.count = 0;
+    return bytes;
+  }
+}
+
+function writeStep(
+  writer: BinaryWriter,
+  step: StepRequest,
+  blobs: BlobOptions,
+  receiver: ReceiverFeatures | undefined,
+): void {
+  writer.tag(EXECUTE.steps, WireType.LengthDelimited).fork();
+  if (step.nodeId !== "") writer.tag(STEP.nodeId, WireType.LengthDelimited).string(step.nodeId);
+  if (step.nodeType !== "") writer.tag(STEP.nodeType, WireType.LengthDelimited).string(step.nodeType);
+  if (step.attempt !== 0) writer.tag(STEP.attempt, WireType.Varint).uint32(step.attempt);
+  writer.tag(STEP.config, WireType.LengthDelimited).fork();
+  writeValueFields(
+    writer,
+    step.config instanceof EncodedValue ? step.config.wire : encodeConfig(step.config),
+  );
+  writer.join();
+  for (const port in step.inputs) {
+    const input = step.inputs[port]!;
+    writer.tag(STEP.inputs, WireType.LengthDelimited).fork();
+    writer.tag(MAP_ENTRY.key, WireType.LengthDelimited).string(port);
+    writer.tag(MAP_ENTRY.value, WireType.LengthDelimited).fork();
+    if ("step" in input) {
+      writer.tag(INPUT.stepOutput, WireType.LengthDelimited).fork();
+      if (input.step !== 0) writer.tag(STEP_OUTPUT.step, WireType.Varint).uint32(input.step);
+      if (input.port !== "") writer.tag(STEP_OUTPUT.port, WireType.LengthDelimited).string(input.port);
+      writer.join();
+    } else {
+      writer.tag(INPUT.value, WireType.LengthDelimited).fork();
+      const value = encodeValue(input.value, blobs);
+      writeValueFields(
+        writer,
+        receiver === undefined
+          ? value
+          : valueForReceiver(value, receiver, `input "${port}" of node "${step.nodeId}" (${step.nodeType})`),
+      );
+      writer.join();
+    }
+    writer.join().join();
+  }
+  if (step.timeoutMs !== 0) writer.tag(STEP.timeoutMs, WireType.Varint).uint32(step.timeoutMs);
+  writer.join();
+}
+
+/** Config objects are usually shared by every run of a blueprint: encode each once. */
+const encodedConfigs = new WeakMap<object, Value>();
+
+function encodeConfig(config: unknown): Value {
+  if (typeof config !== "object" || config === null) return encodeValue(config ?? {});
+  let value = encodedConfigs.get(config);
+  if (value === undefined) {
+    value = encodeValue(config);
+    encodedConfigs.set(config, value);
+  }
+  return value;
+}
+
+/** Decodes a `SessionRequest` into commands; values stay encoded. */
+export function decodeSessionRequest(bytes: Uint8Array): SessionCommand[] {
+  const reader = new BinaryReader(bytes);
+  const commands: SessionCommand[] = [];
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field !== SESSION_REQUEST.commands || wireType !== WireType.LengthDelimited) {
+      reader.skip(wireType, field);
+      continue;
+    }
+    const command = readCommand(reader);
+    if (command !== undefined) commands.push(command);
+  }
+  return commands;
+}
+
+/** One `Command`; the last member of its oneof wins, and a member that occurs twice is merged. */
+function readCommand(reader: BinaryReader): SessionCommand | undefined {
+  const end = reader.uint32() + reader.pos;
+  let command: SessionCommand | undefined;
+  while (reader.pos < end) {
+    const [field, wireType] = reader.tag();
+    if (field === COMMAND.execute && wireType === WireType.LengthDelimited) {
+      const previous = command?.kind === "execute" ? command.request : undefined;
+      command = { kind: "execute", request: readExecute(reader, previous) };
+    } else if (field === COMMAND.cancel && wireType === WireType.LengthDelimited) {
+      command = readCancel(reader, command?.kind === "cancel" ? command : undefined);
+    } else reader.skip(wireType, field);
+  }
+  return command;
+}
+
+function readExecute(reader: BinaryReader, previous: InvocationRequest | undefined): InvocationRequest {
+  const end = reader.uint32() + reader.pos;
+  const request: InvocationRequest = previous ?? { invocationId: 0, executionId: "", steps: [] };
+  while (reader.pos < end) {
+    const [field, wireType] = reader.tag();
+    if (field === EXECUTE.invocationId && wireType === WireType.Varint)
+      request.invocationId = Number(reader.uint64());
+    else if (field === EXECUTE.executionId && wireType === WireType.LengthDelimited)
+      request.executionId = reader.string();
+    else if (field === EXECUTE.steps && wireType === WireType.LengthDelimited)
+      request.steps.push(readStep(reader));
+    else reader.skip(wireType, field);
+  }
+  return request;
+}
+
+function readStep(reader: BinaryReader): StepRequest {
+  const end = reader.uint32() + reader.pos;
+  const step: StepRequest = { nodeId: "", nodeType: "", attempt: 0, config: {}, inputs: {}, timeoutMs: 0 };
+  let config: Value | undefined;
+  while (reader.pos < end) {
+    const [field, wireType] = reader.tag();
+    if (wireType === WireType.Varint) {
+      if (field === STEP.attempt) step.attempt = reader.uint32();
+      else if (field === STEP.timeoutMs) step.timeoutMs = reader.uint32();
+      else reader.skip(wireType, field);
+      continue;
+    }
+    if (wireType !== WireType.LengthDelimited) {
+      reader.skip(wireType, field);
+      continue;
+    }
+    switch (field) {
+      case STEP.nodeId:
+        step.nodeId = reader.string();
+        break;
+      case STEP.nodeType:
+        step.nodeType = reader.string();
+        break;
+      case STEP.config:
+        config = readValue(reader, config);
+        break;
+      case STEP.inputs: {
+        const entryEnd = reader.uint32() + reader.pos;
+        let port = "";
+        let input: StepInput | undefined;
+        while (reader.pos < entryEnd) {
+          const [entryField, entryWire] = reader.tag();
+          if (entryField === MAP_ENTRY.key && entryWire === WireType.LengthDelimited) port = reader.string();
+          else if (entryField === MAP_ENTRY.value && entryWire === WireType.LengthDelimited)
+            input = readInput(reader, input);
+          else reader.skip(entryWire, entryField);
+        }
+        // Because protobuf gives a map entry without a value the empty message, and an Input with neither a value
+        // nor a step output carries nothing to run with, such an entry is left out.
+        if (input !== undefined) step.inputs[port] = input;
+        break;
+      }
+      default:
+        reader.skip(wireType, field);
+    }
+  }
+  if (config !== undefined) step.config = new EncodedValue(config);
+  return step;
+}
+
+/** An `Input`; `previous` is what an earlier occurrence of the same map value gave (merged, as protobuf does). */
+function readInput(reader: BinaryReader, previous: StepInput | undefined): StepInput | undefined {
+  const end = reader.uint32() + reader.pos;
+  let input = previous;
+  while (reader.pos < end) {
+    const [field, wireType] = reader.tag();
+    if (field === INPUT.value && wireType === WireType.LengthDelimited) {
+      const earlier =
+        input !== undefined && "value" in input ? (input.value as EncodedValue).wire : undefined;
+      input = { value: new EncodedValue(readValue(reader, earlier)) };
+    } else if (field === INPUT.stepOutput && wireType === WireType.LengthDelimited) {
+      const outputEnd = reader.uint32() + reader.pos;
+      const output = input !== undefined && "step" in input ? input : { step: 0, port: "" };
+      while (reader.pos < outputEnd) {
+        const [outputField, outputWire] = reader.tag();
+        if (outputField === STEP_OUTPUT.step && outputWire === WireType.Varint) output.step = reader.uint32();
+        else if (outputField === STEP_OUTPUT.port && outputWire === WireType.LengthDelimited)
+          output.port = reader.string();
+        else reader.skip(outputWire, outputField);
+      }
+      input = output;
+    } else reader.skip(wireType, field);
+  }
+  return input;
+}
+
+function readCancel(
+  reader: BinaryReader,
+  previous: Extract<SessionCommand, { kind: "cancel" }> | undefined,
+): SessionCommand {
+  const end = reader.uint32() + reader.pos;
+  const cancel = previous ?? { kind: "cancel" as const, invocationId: 0, reason: "", graceMs: 0 };
+  while (reader.pos < end) {
+    const [field, wireType] = reader.tag();
+    if (field === CANCEL.invocationId && wireType === WireType.Varint)
+      cancel.invocationId = Number(reader.uint64());
+    else if (field === CANCEL.reason && wireType === WireType.LengthDelimited)
+      cancel.reason = reader.string();
+    else if (field === CANCEL.graceMs && wireType === WireType.Varint) cancel.graceMs = reader.uint32();
+    else reader.skip(wireType, field);
+  }
+  return cancel;
+}
