@@ -21,7 +21,8 @@ tsc -p host/debugger/tsconfig.json
 
 step "generated code is up to date (buf generate, grpc_tools)"
 bash scripts/generate.sh
-if ! git diff --exit-code --stat -- sdk-ts/src/gen runtimes/python/src/conductor_runtime/gen docs/blueprint.schema.json; then
+if ! git diff --exit-code --stat -- sdk-ts/src/gen runtimes/python/src/conductor_runtime/gen docs/blueprint.schema.json \
+  docs/project.schema.json; then
   echo "check: generated code differs from what is committed; run \`npm run generate\` and commit the result" >&2
   exit 1
 fi

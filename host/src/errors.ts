@@ -25,6 +25,8 @@ export type ConductorErrorCode =
   | "execution_not_found"
   /** The conductor was closed. */
   | "closed"
+  /** `conductor init` or `conductor new` would overwrite files (pass --force to overwrite them). */
+  | "files_exist"
   /** A bug or an unexpected state in the host itself. */
   | "internal";
 

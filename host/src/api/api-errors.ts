@@ -16,6 +16,7 @@ const codes: Record<ConductorErrorCode, Code> = {
   execution_not_found: Code.NotFound,
   closed: Code.Unavailable,
   server_insecure: Code.FailedPrecondition,
+  files_exist: Code.AlreadyExists,
   internal: Code.Internal,
 };
 

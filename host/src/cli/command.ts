@@ -54,6 +54,7 @@ export function exitCodeOf(error: unknown): number {
     case "node_type_unknown":
       return EXIT.invalid;
     case "server_insecure":
+    case "files_exist":
       return EXIT.usage;
     case "runtime_start_failed":
     case "abi_mismatch":
