@@ -56,7 +56,7 @@ function nextCommands(target: string, dir: string, rust: boolean): string[] {
     "node --test                                        # the TypeScript node's test",
     "npx conductor setup                                # the Python venv (and the Rust build) ahead of time",
     ".conductor/venv-python/bin/python -m pytest -q python  # the Python node's test",
-    ...(rust ? ["(cd rust && cargo test)                            # the Rust node's test"] : []),
+    ...(rust ? ["(cd rust && cargo test --release)                  # the Rust node's test"] : []),
     "npx conductor new node <type> --lang ts|python|rust   # one more node, with its test",
   ];
 }

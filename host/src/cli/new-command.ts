@@ -54,9 +54,7 @@ export default async function newCommand(context: CommandContext): Promise<numbe
       return EXIT.ok;
     }
     context.stdout.write(describeReport(`node ${type}`, result));
-    context.stdout.write(
-      `registered in conductor.yaml:\n${result.registered.map((line) => `  ${line}`).join("\n")}\n`,
-    );
+    context.stdout.write(`registered:\n${result.registered.map((line) => `  ${line}`).join("\n")}\n`);
     const from = relative(process.cwd(), result.dir);
     context.stdout.write(
       `\n${styleText("bold", "next:")}\n${[

@@ -175,7 +175,7 @@ export async function newNode(options: NewNodeOptions): Promise<NewNodeResult> {
           ),
         );
         registered.push(`runtimes.${runtime} (kind rust, package rust, binary ${packageName})`);
-        test = "(cd rust && cargo test)";
+        test = "(cd rust && cargo test --release)";
         break;
       }
       const crateDir = runtimes[existing]!.package;
@@ -204,7 +204,7 @@ export async function newNode(options: NewNodeOptions): Promise<NewNodeResult> {
         report.updated.push(relative(dir, modRs));
       });
       registered.push(`${relative(dir, modRs)}: mod ${names.snake}; .node(${names.snake}::${names.pascal})`);
-      test = `(cd ${crateDir} && cargo test)`;
+      test = `(cd ${crateDir} && cargo test --release)`;
       build = `(cd ${crateDir} && cargo build --release)`;
       break;
     }

@@ -128,7 +128,7 @@ impl Node for ${names.pascal} {
     type Output = ${names.pascal}Output;
 
     fn spec(&self) -> NodeSpec {
-        NodeSpec::new("${names.type}", "1").title("${names.title}").deterministic()
+        ${specChain(names)}
     }
 
     async fn run(
@@ -137,7 +137,9 @@ impl Node for ${names.pascal} {
         _config: Empty,
         input: ${names.pascal}Input,
     ) -> Result<${names.pascal}Output, NodeError> {
-        Ok(${names.pascal}Output { text: ${names.snake}(&input.text) })
+        Ok(${names.pascal}Output {
+            text: ${names.snake}(&input.text),
+        })
     }
 }
 
@@ -156,6 +158,12 @@ mod tests {
     }
 }
 `;
+}
+
+/** The node's NodeSpec expression, laid out as rustfmt lays it out (one line up to 60 characters). */
+function specChain(names: NodeNames): string {
+  const parts = [`NodeSpec::new("${names.type}", "1")`, `.title("${names.title}")`, ".deterministic()"];
+  return parts.join("").length <= 60 ? parts.join("") : parts.join("\n            ");
 }
 
 /** Options of {@link rustCrate}. */
@@ -211,14 +219,26 @@ pub fn registry() -> Registry {
 }
 
 /**
- * Registers one more node module in a crate's src/nodes/mod.rs (as `rustCrate` writes it): a `mod` line after the
- * last one, and a `.node(…)` call right after `Registry::new()`, whatever the formatting. Undefined when the file
- * has neither, so the caller can say what to add by hand.
+ * Registers one more node module in a crate's src/nodes/mod.rs (as `rustCrate` writes it): a `mod` line among the
+ * others, and a `.node(…)` call appended to the `Registry::new()…` chain, both laid out as rustfmt would. Undefined
+ * when the file has no `mod …;` line or no `Registry::new()`, so the caller can say what to add by hand.
  */
 export function registerRustNode(modRs: string, names: NodeNames): string | undefined {
+  const chain = /^([ \t]*)Registry::new\(\)((?:\s*\.node\([^()]*\))*)/m.exec(modRs);
   const lines = modRs.split("\n");
-  const lastMod = lines.findLastIndex((line) => /^\s*(pub(\(crate\))? )?mod \w+;\s*$/.test(line));
-  if (lastMod === -1 || !modRs.includes("Registry::new()")) return undefined;
-  lines.splice(lastMod + 1, 0, `mod ${names.snake};`);
-  return lines.join("\n").replace("Registry::new()", `Registry::new().node(${names.snake}::${names.pascal})`);
+  const isMod = (line: string) => /^mod \w+;\s*$/.test(line);
+  const lastMod = lines.findLastIndex(isMod);
+  if (lastMod === -1 || chain === null) return undefined;
+  // In alphabetical order among the `mod` lines around the last one, as rustfmt sorts them.
+  let at = lastMod + 1;
+  while (at - 1 >= 0 && isMod(lines[at - 1]!) && lines[at - 1]!.trim() > `mod ${names.snake};`) at -= 1;
+  lines.splice(at, 0, `mod ${names.snake};`);
+  const withMod = lines.join("\n");
+  const indent = chain[1]!;
+  const calls = [...chain[2]!.matchAll(/\.node\([^()]*\)/g)].map((call) => call[0]);
+  calls.push(`.node(${names.snake}::${names.pascal})`);
+  const oneLine = `Registry::new()${calls.join("")}`;
+  const laidOut = oneLine.length <= 60 ? oneLine : ["Registry::new()", ...calls].join(`\n${indent}    `);
+  const again = /^([ \t]*)Registry::new\(\)((?:\s*\.node\([^()]*\))*)/m.exec(withMod)!;
+  return `${withMod.slice(0, again.index)}${indent}${laidOut}${withMod.slice(again.index + again[0].length)}`;
 }

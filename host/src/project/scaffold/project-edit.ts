@@ -66,6 +66,6 @@ export async function editProject(file: string): Promise<ProjectEdit> {
       const pair = (runtimes as YAMLMap).items.at(-1)!;
       (pair.key as { commentBefore?: string }).commentBefore = ` ${comment}`;
     },
-    save: () => writeFile(file, document.toString({ lineWidth: 0 })),
+    save: () => writeFile(file, document.toString({ lineWidth: 0, flowCollectionPadding: false })),
   };
 }
