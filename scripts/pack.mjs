@@ -181,7 +181,7 @@ function checkImports(stage, manifest) {
   ]);
   const builtins = new Set(builtinModules);
   const pattern =
-    /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|import\.meta\.resolve\s*\(\s*|\)\s*\(\s*)["']((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*)(?:\/[^"'\s]*)?["']/g;
+    /(?:\bfrom\s*|\bimport\s*\(\s*|(?:\b|__)require\s*\(\s*|import\.meta\.resolve\s*\(\s*|createRequire\w*\([^()]*\)\s*\(\s*)["']((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*)(?:\/[^"'\s]*)?["']/g;
   const missing = new Map();
   for (const file of walk(stage)) {
     if (!/\.(m?js|cjs)$/.test(file)) continue;
