@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check CI runs, in order: lint, type-check, generated-code diff, proto lint and breaking-change check,
-# the TypeScript test projects (unit, conformance, end-to-end), the Python and Rust suites, and a quick
-# benchmark smoke run. Assumes scripts/setup.sh ran (npm test runs both).
+# the TypeScript test projects (unit, conformance, end-to-end, and install: the packed packages installed outside
+# the repository, following docs/getting-started.md), the Python and Rust suites, and a quick benchmark smoke run.
+# Assumes scripts/setup.sh ran (npm test runs both).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,7 +34,7 @@ if git rev-parse --verify --quiet HEAD~1 >/dev/null && git cat-file -e HEAD~1:pr
   buf breaking --against ".git#ref=HEAD~1"
 fi
 
-step "TypeScript tests (vitest: sdk, host, runtime-node, debugger, conformance, e2e)"
+step "TypeScript tests (vitest: sdk, host, runtime-node, debugger, conformance, e2e, install)"
 vitest run
 
 step "Python runtime (ruff, pyright, pytest)"

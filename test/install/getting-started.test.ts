@@ -9,7 +9,10 @@
  *   registry; the page says how to do the same from a checkout). Third-party packages come from the registry.
  * - `conductor serve` listens on port 0 (the page's 7070 is replaced by the port it prints).
  * - CARGO_TARGET_DIR points at a cache under runtimes/rust/target, so the crates.io dependencies of the project's
- *   crate are built once, not on every run; what this test builds of its own is removed from it afterwards.
+ *   crate are built once, not on every run; what this test builds of its own is removed from it afterwards. The
+ *   release profile is built unoptimised (CARGO_PROFILE_RELEASE_OPT_LEVEL=0), because the test checks what the
+ *   crate does, not how fast, and a first optimised build of tonic and arrow takes most of an hour on a busy
+ *   2-core machine.
  * - PATH has the Node this test runs under first and nothing of the repository (no workspace `conductor`).
  */
 import { execFile } from "node:child_process";
@@ -51,12 +54,15 @@ describe("docs/getting-started.md, with the packed artifacts, outside the reposi
         ...(process.env.PATH ?? "").split(delimiter).filter((entry) => !entry.startsWith(root)),
       ].join(delimiter),
       CARGO_TARGET_DIR: targetDir,
+      CARGO_PROFILE_RELEASE_OPT_LEVEL: "0",
       NO_COLOR: "1",
     };
     walkthrough = createWalkthrough({
       cwd: join(work, "home"),
       env,
       blockTimeoutMs: 25 * MINUTE,
+      onBlock: (block) =>
+        process.stderr.write(`getting-started.md:${block.line}: ${block.code.split("\n")[0]}\n`),
       rewrite: (code) =>
         code
           .replace(

@@ -12,6 +12,7 @@ import { type ScaffoldFile, type ScaffoldReport, writeScaffold } from "./write-s
 
 /** The languages `conductor new node` writes nodes in. */
 export const NODE_LANGUAGES = ["ts", "python", "rust"] as const;
+/** One of {@link NODE_LANGUAGES}: what `--lang` takes. */
 export type NodeLanguage = (typeof NODE_LANGUAGES)[number];
 
 /** Options of {@link newNode}. */
