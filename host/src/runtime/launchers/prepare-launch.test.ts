@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPackageDir } from "../../package-dir.js";
-import type { Project } from "../../project/project-config.js";
+import type { Project, RuntimeSpec } from "../../project/project-config.js";
 import { prepareLaunch } from "./prepare-launch.js";
 import { defaultRuntimePackage } from "./python-launch.js";
 
@@ -87,8 +87,13 @@ describe("prepareLaunch()", () => {
         .split("\n")
         .filter((line) => line.includes(" -m pip "));
     };
-    const spec = (runtimePackage: string, requirements: string[]) =>
-      ({ kind: "python", modules: ["nodes"], venv, runtimePackage, requirements }) as const;
+    const spec = (runtimePackage: string, requirements: string[]): RuntimeSpec => ({
+      kind: "python",
+      modules: ["nodes"],
+      venv,
+      runtimePackage,
+      requirements,
+    });
     const pip = "-m pip install --quiet --disable-pip-version-check";
 
     const launch = await prepareLaunch("py", spec("./wheels/a.whl", []), project);
