@@ -17,7 +17,7 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, realpath, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -126,6 +126,17 @@ describe("docs/getting-started.md, with the packed artifacts, outside the reposi
       expect(stamp.runtimePackage).toBe(
         join(project, "node_modules/@conductor/host/python/conductor_runtime-0.1.0-py3-none-any.whl"),
       );
+      // Nothing installed names this repository's path.
+      const shipped = await readdir(join(project, "node_modules/@conductor"), {
+        recursive: true,
+        withFileTypes: true,
+      });
+      for (const entry of shipped.filter((candidate) => candidate.isFile())) {
+        const text = await readFile(join(entry.parentPath, entry.name), "utf8");
+        expect(text.includes(root), `${join(entry.parentPath, entry.name)} names the repository's path`).toBe(
+          false,
+        );
+      }
       for (const file of [
         "conductor.yaml",
         "flows/hello.blueprint.yaml",
