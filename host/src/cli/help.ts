@@ -24,8 +24,9 @@ options for every command:
   -h, --help            help for a command
   -v, --version         print the version
 
-exit codes: 0 ok, 1 the execution failed, 2 bad usage, 3 invalid blueprint/inputs/project,
-            4 a runtime could not start, 130 cancelled, 70 internal error
+exit codes: 0 ok, 1 the execution failed (or Node.js is older than 22.13), 2 bad usage (or init/new would
+            overwrite files), 3 invalid blueprint/inputs/project, 4 a runtime could not start, 130 cancelled,
+            70 internal error
 
 Run \`conductor <command> --help\` for a command's options. Docs: docs/getting-started.md, docs/project.md.
 `;
