@@ -222,17 +222,21 @@ tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
     "has a Rust node that builds into a runtime and hashes its input",
     async () => {
       fileBlock("rust/src/main.rs");
+      const env = {
+        ...process.env,
+        // A cache of its own, so the crates.io dependencies build once; conductor-runtime is this repository's.
+        // Unoptimised, because this checks what the node does, not how fast: an optimised first build of tonic and
+        // arrow takes most of an hour on a busy 2-core machine.
+        CARGO_TARGET_DIR: join(root, "runtimes/rust/target/readme"),
+        CARGO_PROFILE_RELEASE_OPT_LEVEL: "0",
+      };
+      // Built here, because the host builds a Rust runtime only when its binary is missing, and the cache keeps the
+      // binary of the README's previous Rust code.
+      await run("cargo", ["build", "--release"], { cwd: join(project, "rust"), env });
       const { stdout } = await conductor(
         ["run", "hash.blueprint.yaml", "--no-journal"],
         join(project, "rust-project"),
-        {
-          ...process.env,
-          // A cache of its own, so the crates.io dependencies build once; conductor-runtime is this repository's.
-          // Unoptimised, because this checks what the node does, not how fast: an optimised first build of tonic and
-          // arrow takes most of an hour on a busy 2-core machine.
-          CARGO_TARGET_DIR: join(root, "runtimes/rust/target/readme"),
-          CARGO_PROFILE_RELEASE_OPT_LEVEL: "0",
-        },
+        env,
       );
       expect(stdout).toBe("digest: ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n");
     },

@@ -37,6 +37,8 @@ describe("docs/getting-started.md, with the packed artifacts, outside the reposi
   const targetDir = join(root, "runtimes", "rust", "target", "install-test");
 
   beforeAll(async () => {
+    // The cache's binary of the project's crate is from an earlier run; the host would use it rather than build.
+    await rm(join(targetDir, "release", "my-flows-nodes"), { force: true });
     work = await realpath(await mkdtemp(join(tmpdir(), "conductor-install-")));
     const { stdout } = await run(
       process.execPath,
