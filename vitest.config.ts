@@ -44,6 +44,18 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        ...shared,
+        // The packages a user installs, installed outside the repository and used as docs/getting-started.md
+        // says: long (npm, pip and cargo installs), so its own project and timeouts.
+        test: {
+          name: "install",
+          include: ["test/install/**/*.test.ts"],
+          globalSetup: ["test/e2e/bundle-cli.setup.ts"],
+          testTimeout: 45 * 60_000,
+          hookTimeout: 15 * 60_000,
+        },
+      },
     ],
   },
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check CI runs, in order: lint, type-check, generated-code diff, proto lint and breaking-change check,
-# the TypeScript test projects (unit, conformance, end-to-end), the Python and Rust suites, and a quick
-# benchmark smoke run. Assumes scripts/setup.sh ran (npm test runs both).
+# the TypeScript test projects (unit, conformance, end-to-end, and install: the packed packages installed outside
+# the repository, following docs/getting-started.md), the Python and Rust suites, and a quick benchmark smoke run.
+# Assumes scripts/setup.sh ran (npm test runs both).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +22,8 @@ tsc -p host/debugger/tsconfig.json
 
 step "generated code is up to date (buf generate, grpc_tools)"
 bash scripts/generate.sh
-if ! git diff --exit-code --stat -- sdk-ts/src/gen runtimes/python/src/conductor_runtime/gen docs/blueprint.schema.json; then
+if ! git diff --exit-code --stat -- sdk-ts/src/gen runtimes/python/src/conductor_runtime/gen docs/blueprint.schema.json \
+  docs/project.schema.json; then
   echo "check: generated code differs from what is committed; run \`npm run generate\` and commit the result" >&2
   exit 1
 fi
@@ -32,7 +34,7 @@ buf lint
 # (deprecate, then delete) is caught too, and CI clones need no tags. scripts/release-proto.sh updates the image.
 buf breaking --against proto/released/conductor-v1.binpb
 
-step "TypeScript tests (vitest: sdk, host, runtime-node, debugger, conformance, e2e, fault)"
+step "TypeScript tests (vitest: sdk, host, runtime-node, debugger, conformance, e2e, fault, install)"
 vitest run
 
 step "Python runtime (ruff, pyright, pytest)"

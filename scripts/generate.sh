@@ -13,6 +13,8 @@ for file in $(find sdk-ts/src/gen -name '*.ts'); do
 done
 bash scripts/generate-python.sh
 
-# The JSON Schema of the blueprint format, published for editors.
+# The JSON Schemas of the blueprint format and of conductor.yaml, published for editors (and shipped in
+# @conductor/host's schemas/ folder by scripts/pack.mjs).
 tsc -b host >/dev/null
-node host/dist/cli/main.js schema > docs/blueprint.schema.json
+node host/dist/cli/main.js schema blueprint > docs/blueprint.schema.json
+node host/dist/cli/main.js schema project > docs/project.schema.json

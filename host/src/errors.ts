@@ -38,6 +38,8 @@ export type ConductorErrorCode =
   | "journal_failed"
   /** The conductor was closed. */
   | "closed"
+  /** `conductor init` or `conductor new` would overwrite files (pass --force to overwrite them). */
+  | "files_exist"
   /** A bug or an unexpected state in the host itself; never a user's mistake (those have their own codes). */
   | "internal";
 

@@ -21,6 +21,7 @@ const codes: Record<ConductorErrorCode, Code> = {
   journal_failed: Code.Unavailable,
   closed: Code.Unavailable,
   server_insecure: Code.FailedPrecondition,
+  files_exist: Code.AlreadyExists,
   internal: Code.Internal,
 };
 

@@ -71,6 +71,7 @@ export function exitCodeOf(error: unknown): number {
       return EXIT.invalid;
     case "server_insecure":
     case "journal_required":
+    case "files_exist":
       return EXIT.usage;
     case "execution_running":
     case "execution_finished":

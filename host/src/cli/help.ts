@@ -5,6 +5,8 @@ const overview = `conductor ${VERSION}: run workflows of TypeScript, Python and 
 usage: conductor <command> [options]
 
 commands:
+  init [dir]            scaffold a project: conductor.yaml, a blueprint, TypeScript and Python nodes with tests
+  new node <type>       add a node with its test (--lang ts|python|rust) and register it in conductor.yaml
   run <blueprint>       run a blueprint and print its outputs (live progress in a terminal)
   validate <blueprint>  check a blueprint against the project's node types, without running it
   nodes                 list every node type of every runtime, with their ports
@@ -13,7 +15,7 @@ commands:
   resume <id>           continue an execution whose host died, without re-running completed nodes
   rerun <id> --from <n> run again from node n, reusing the recorded results upstream of it
   setup                 prepare the project's runtimes (Python venvs, Rust builds) ahead of time
-  schema                print the JSON Schema of the blueprint format (for editors)
+  schema [project]      print the JSON Schema of the blueprint format, or of conductor.yaml (for editors)
   serve                 serve the API (gRPC, gRPC-Web, Connect), webhooks and the visual debugger
   conformance -- <cmd>  check that a runtime program of any language speaks the runtime ABI (docs/conformance.md)
 
@@ -23,12 +25,13 @@ options for every command:
   -h, --help            help for a command
   -v, --version         print the version
 
-exit codes: 0 ok, 1 the execution failed, 2 bad usage, 3 invalid blueprint/inputs/project,
-            4 a runtime could not start, 5 no such execution, node or runtime, 6 the execution cannot be
-            resumed (it finished, or another process runs it), 130 cancelled by Ctrl-C (143 SIGTERM,
-            129 SIGHUP, 141 stdout closed), 70 internal error
+exit codes: 0 ok, 1 the execution failed (or Node.js is older than 22.13), 2 bad usage (or init/new would
+            overwrite files), 3 invalid blueprint/inputs/project, 4 a runtime could not start, 5 no such
+            execution, node or runtime, 6 the execution cannot be resumed (it finished, or another process runs
+            it), 74 the journal cannot be read or written, 130 cancelled by Ctrl-C (143 SIGTERM, 129 SIGHUP,
+            141 stdout closed), 70 internal error
 
-Run \`conductor <command> --help\` for a command's options. Docs: docs/ARCHITECTURE.md, docs/protocol.md.
+Run \`conductor <command> --help\` for a command's options. Docs: docs/getting-started.md, docs/project.md.
 `;
 
 const byCommand: Record<string, string> = {
@@ -147,9 +150,38 @@ examples:
   conductor conformance --only cancel. -- ./target/release/my-runtime
 Docs: docs/conformance.md.
 `,
-  schema: `usage: conductor schema
+  schema: `usage: conductor schema [blueprint|project]
 
-Prints the JSON Schema (2020-12) of the blueprint/v1 format.
+Prints the JSON Schema (2020-12) of the blueprint/v1 format (the default), or of conductor.yaml (project/v1).
+Editors with the YAML language server use them from a first line such as
+  # yaml-language-server: $schema=node_modules/@conductor/host/schemas/blueprint.schema.json
+(an installed @conductor/host ships both in schemas/; conductor init writes these lines).
+`,
+  init: `usage: conductor init [dir] [--rust] [--force] [--json]
+
+Scaffolds a project in dir (default: the current directory, created when missing):
+  conductor.yaml                 the project file (docs/project.md), with its schema for editors
+  flows/hello.blueprint.yaml     a blueprint: a TypeScript node, then a Python node (and a Rust node)
+  nodes/greet.ts, .test.ts       a TypeScript node run in the host, and its test (node --test)
+  python/nodes/word_count.py     a Python node, and its test in python/tests (pytest)
+  rust/                          with --rust: a crate serving a Rust node, with its test (cargo test)
+  .gitignore, tsconfig.json, .vscode/settings.json, and a package.json when there is none
+Installs nothing. Works whatever the directory's package.json says: when it does not say "type": "module",
+nodes/ gets a package.json that does, so the TypeScript files are ES modules.
+
+options:
+  --rust     add the Rust node crate and its runtime (needs cargo to build)
+  --force    overwrite the scaffold's files that exist (without it nothing is written when one does)
+  --json     print what was written and the next commands as JSON
+`,
+  new: `usage: conductor new node <type> --lang ts|python|rust [--runtime <name>] [--force] [--json]
+
+Adds a node of type <type> (e.g. py.top-words) with its test, and registers it in conductor.yaml:
+  --lang ts      nodes/<name>.ts and .test.ts, listed under nodes: (or --runtime <a kind: node runtime>)
+  --lang python  <path>/nodes/<name>.py and <path>/tests/test_<name>.py, in the Python runtime's modules
+  --lang rust    <crate>/src/nodes/<name>.rs, registered in src/nodes/mod.rs of the Rust runtime's crate
+A language without a runtime in conductor.yaml gets one, as conductor init lays it out. With several runtimes
+of the language, --runtime picks one. Refuses to overwrite files unless --force.
 `,
 };
 

@@ -4,14 +4,16 @@
  * `conductor run` starts fast.
  */
 import { Console } from "node:console";
-import { enableCompileCache } from "node:module";
+import * as nodeModule from "node:module";
 import { parseArgs } from "node:util";
 import { type CommandContext, EXIT, reportError } from "./command.js";
 import { helpText, VERSION } from "./help.js";
 import { notifyStdoutClosed } from "./interrupts.js";
 
 // Node keeps the compiled code of the modules a command loads on disk: later cold starts skip compiling them.
-enableCompileCache?.();
+// Because a named import of a function an older Node lacks fails the whole bundle on load, it is looked up on the
+// namespace (host/bin/conductor.js refuses a Node that old first anyway, with a message saying so).
+(nodeModule as Partial<typeof nodeModule>).enableCompileCache?.();
 
 // `conductor inspect <id> | head` closes our stdout early: stop quietly, as command-line tools do, instead of
 // crashing with an unhandled EPIPE. A command running an execution is told instead: it cancels the execution, which
@@ -42,6 +44,8 @@ const commands: Record<string, () => Promise<{ default: (context: CommandContext
   inspect: () => import("./inspect-command.js"),
   serve: () => import("./serve-command.js"),
   conformance: () => import("./conformance-command.js"),
+  init: () => import("./init-command.js"),
+  new: () => import("./new-command.js"),
 };
 
 async function main(argv: string[]): Promise<number> {

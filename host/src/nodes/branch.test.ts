@@ -19,6 +19,13 @@ describe("core.if", () => {
     ).toEqual({ false: 3 });
   });
 
+  it("names its real ports in its description", () => {
+    const quoted = [...branch.description.matchAll(/"(\w+)"/g)].map((match) => match[1]);
+    expect(quoted).toEqual(["value", "true", "false"]);
+    expect(Object.keys(branch.inputSchema.shape)).toEqual(["value"]);
+    expect(Object.keys(branch.outputSchema.shape)).toEqual(["true", "false"]);
+  });
+
   it("rejects a condition that is not valid JSONata at config validation", () => {
     expect(
       runtimeFor(branch)

@@ -44,7 +44,7 @@ export const branch = defineNode({
   type: "core.if",
   title: "If",
   description:
-    'Sends "value" to "then" when the condition holds, to "else" otherwise; the other branch is skipped.',
+    'Sends "value" to "true" when the condition holds, to "false" otherwise; the nodes reading the other port are skipped.',
   config: condition,
   input: { value: portSchemas.anyValue().describe("The value tested and passed on.") },
   output: {

@@ -7,52 +7,105 @@ import { describeSchemaIssue } from "../schema-issue.js";
 
 /**
  * The project file, `conductor.yaml`: which TypeScript node modules run in the host, which runtimes to start
- * (the Node sidecar, Python, Rust or any command speaking the ABI) and where the blueprints are.
+ * (the Node sidecar, Python, Rust or any command speaking the ABI) and where the blueprints are. Every field is
+ * documented in docs/project.md; the descriptions below are what editors show (docs/project.schema.json).
  */
-const nodeRuntime = z.strictObject({
-  kind: z.literal("node"),
-  modules: z
-    .array(z.string())
-    .min(1)
-    .describe("TypeScript/JavaScript modules exporting defineNode() results."),
-  maxConcurrency: z.number().int().positive().optional(),
-});
+const maxConcurrency = z
+  .number()
+  .int()
+  .positive()
+  .describe(
+    "Most invocations the runtime runs at once; beyond it the host queues. Default: what it declares.",
+  );
 
-const pythonRuntime = z.strictObject({
-  kind: z.literal("python"),
-  modules: z.array(z.string()).min(1).describe("Python modules to import, e.g. sales_nodes."),
-  path: z.array(z.string()).optional().describe("Directories added to sys.path, relative to the project."),
-  venv: z
-    .string()
-    .optional()
-    .describe("The virtual environment; created on first use. Default .conductor/venv-<name>."),
-  interpreter: z.string().optional().describe("The Python (>= 3.11) that creates the venv. Default python3."),
-  requirements: z.array(z.string()).optional().describe("Extra pip requirements, e.g. polars>=1."),
-  runtimePackage: z
-    .string()
-    .optional()
-    .describe("Where pip finds conductor-runtime; default the repository's runtimes/python."),
-  maxConcurrency: z.number().int().positive().optional(),
-});
+const nodeRuntime = z
+  .strictObject({
+    kind: z.literal("node").describe("The Node sidecar: TypeScript/JavaScript nodes in a child process."),
+    modules: z
+      .array(z.string())
+      .min(1)
+      .describe(
+        "TypeScript/JavaScript modules exporting defineNode() results: paths relative to the project (./nodes/x.ts) or package names.",
+      ),
+    maxConcurrency: maxConcurrency.optional(),
+  })
+  .describe("A Node sidecar runtime: the same node modules as nodes:, isolated in their own process.");
 
-const rustRuntime = z.strictObject({
-  kind: z.literal("rust"),
-  package: z.string().optional().describe("A cargo package or workspace directory to build with --release."),
-  binary: z.string().describe("The binary name in the package, or a path to a built binary."),
-});
+const pythonRuntime = z
+  .strictObject({
+    kind: z.literal("python").describe("A Python runtime (conductor-runtime) in a virtual environment."),
+    modules: z
+      .array(z.string())
+      .min(1)
+      .describe(
+        "Python modules to import, by module name (e.g. sales_nodes); their @node functions are served.",
+      ),
+    path: z
+      .array(z.string())
+      .optional()
+      .describe("Directories added to sys.path, relative to the project, e.g. [python]."),
+    venv: z
+      .string()
+      .optional()
+      .describe(
+        "The virtual environment, relative to the project; created on first use (or by conductor setup). Default .conductor/venv-<runtime name>.",
+      ),
+    interpreter: z
+      .string()
+      .optional()
+      .describe("The Python (>= 3.11) that creates the venv. Default python3."),
+    requirements: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'pip requirements installed into the venv with conductor-runtime, e.g. ["pandas>=2.2", "conductor-runtime[data]"]; installed again when this list changes.',
+      ),
+    runtimePackage: z
+      .string()
+      .optional()
+      .describe(
+        "What pip installs as conductor-runtime: a wheel, a directory or a requirement (conductor-runtime==0.1.0); paths are relative to the project. Default: the wheel shipped inside @conductor/host (in a checkout of the Conductor repository, its runtimes/python).",
+      ),
+    maxConcurrency: maxConcurrency.optional(),
+  })
+  .describe("A Python runtime: the host creates its venv, installs conductor-runtime and the requirements.");
 
-const commandRuntime = z.strictObject({
-  kind: z.literal("command"),
-  command: z.array(z.string()).min(1).describe("The program and its arguments."),
-  env: z.record(z.string(), z.string()).optional(),
-});
+const rustRuntime = z
+  .strictObject({
+    kind: z.literal("rust").describe("A Rust runtime: a binary built on the conductor-runtime crate."),
+    package: z
+      .string()
+      .optional()
+      .describe(
+        "A cargo package or workspace directory, relative to the project; the host builds binary with cargo build --release when it is missing (or on conductor setup --force).",
+      ),
+    binary: z
+      .string()
+      .describe(
+        "The binary's name in package; without package, a path to a built binary, relative to the project.",
+      ),
+  })
+  .describe("A Rust runtime: a binary of the project's own crate, which depends on conductor-runtime.");
 
-export const runtimeSpecSchema = z.discriminatedUnion("kind", [
-  nodeRuntime,
-  pythonRuntime,
-  rustRuntime,
-  commandRuntime,
-]);
+const commandRuntime = z
+  .strictObject({
+    kind: z.literal("command").describe("Any program speaking the runtime ABI (docs/protocol.md)."),
+    command: z
+      .array(z.string())
+      .min(1)
+      .describe(
+        "The program and its arguments, e.g. [./bin/my-runtime, --verbose]; run in the project directory.",
+      ),
+    env: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe("Environment variables added to the host's environment for this runtime."),
+  })
+  .describe("A runtime started by a command of your own; it must speak the runtime ABI.");
+
+export const runtimeSpecSchema = z
+  .discriminatedUnion("kind", [nodeRuntime, pythonRuntime, rustRuntime, commandRuntime])
+  .describe("One runtime: kind node, python, rust or command.");
 export type RuntimeSpec = z.infer<typeof runtimeSpecSchema>;
 
 /**
@@ -81,16 +134,47 @@ export const projectAccessSchema = z.strictObject({
 });
 export type ProjectAccess = z.infer<typeof projectAccessSchema>;
 
-export const projectSchema = z.strictObject({
-  conductor: z.literal("project/v1"),
-  blueprints: z
-    .array(z.string())
-    .optional()
-    .describe("Blueprint files or directories. Default: the project directory."),
-  nodes: z.array(z.string()).optional().describe("TypeScript node modules run in the host process."),
-  runtimes: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), runtimeSpecSchema).optional(),
-  access: projectAccessSchema.optional(),
-});
+export const projectSchema = z
+  .strictObject({
+    conductor: z.literal("project/v1").describe("The format of this file: project/v1."),
+    blueprints: z
+      .array(z.string())
+      .optional()
+      .describe(
+        "Blueprint files or directories, relative to the project, searched for files saying conductor: blueprint/v1. Default: the project directory.",
+      ),
+    nodes: z
+      .array(z.string())
+      .optional()
+      .describe(
+        "TypeScript/JavaScript node modules run inside the host process (no encoding, no process hop): paths relative to the project or package names.",
+      ),
+    runtimes: z
+      .record(
+        z
+          .string()
+          .regex(/^[a-z][a-z0-9-]*$/)
+          .describe("The runtime's name: lowercase letters, digits and dashes; nodes pick it with runtime:."),
+        runtimeSpecSchema,
+      )
+      .optional()
+      .describe("The runtimes the host starts as child processes, by name."),
+    access: projectAccessSchema
+      .optional()
+      .describe(
+        "What blueprints may do beyond running their nodes: file directories, core.shell, public webhooks. See docs/security.md.",
+      ),
+  })
+  .describe("A Conductor project: its blueprints, node modules and runtimes. See docs/project.md.");
+
+/** The JSON Schema (2020-12) of `conductor.yaml`, for editors: `conductor schema project`, docs/project.schema.json. */
+export function projectJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(projectSchema, { target: "draft-2020-12", io: "input" }),
+    $id: "https://conductor.dev/schemas/project-v1.json",
+    title: "Conductor project (conductor.yaml)",
+  };
+}
 
 /** A project: its directory and its configuration. */
 export interface Project {

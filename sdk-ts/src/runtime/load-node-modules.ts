@@ -1,16 +1,19 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isNodeDefinition, type NodeDefinition } from "../node/define-node.js";
+import { registerModuleFormatHook } from "./module-format-hook.js";
 
 /**
  * Imports modules and collects every node definition they export (named exports, a default export, or arrays of
  * definitions). Used by the host for in-process nodes and by the Node sidecar, so a module runs the same in both.
- * Paths are resolved against `baseDir`; TypeScript files load directly on Node >= 22.18 (type stripping).
+ * Paths are resolved against `baseDir`; TypeScript files load directly on Node >= 22.18 (type stripping), and files
+ * written as ES modules load even where package.json says `"type": "commonjs"` (module-format-hook.ts).
  */
 export async function loadNodeModules(
   modules: readonly string[],
   baseDir: string,
 ): Promise<NodeDefinition[]> {
+  registerModuleFormatHook();
   const nodes: NodeDefinition[] = [];
   for (const specifier of modules) {
     const url =

@@ -1,16 +1,24 @@
-import { resolve } from "node:path";
-import { repositoryPath } from "../../package-dir.js";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
 import type { Project, RuntimeSpec } from "../../project/project-config.js";
 import type { RuntimeLaunch } from "../runtime-process.js";
 
-/** The Node sidecar: the same Node binary as the host, running runtimes/node with the project's node modules. */
+/**
+ * The Node sidecar's entry point, found through the `@conductor/runtime-node` package the host depends on: in a
+ * user's project that is node_modules/@conductor/runtime-node, in this repository the workspace's runtimes/node.
+ */
+export function sidecarMain(): string {
+  const manifest = createRequire(import.meta.url).resolve("@conductor/runtime-node/package.json");
+  return join(dirname(manifest), "dist", "main.js");
+}
+
+/** The Node sidecar: the same Node binary as the host, running @conductor/runtime-node with the project's modules. */
 export function prepareNodeLaunch(
   spec: Extract<RuntimeSpec, { kind: "node" }>,
   project: Project,
 ): RuntimeLaunch {
-  const main = repositoryPath("runtimes", "node", "dist", "main.js");
   const args = [
-    main,
+    sidecarMain(),
     ...spec.modules.map((module) => (module.startsWith(".") ? resolve(project.dir, module) : module)),
   ];
   if (spec.maxConcurrency !== undefined) args.push(`--max-concurrency=${spec.maxConcurrency}`);

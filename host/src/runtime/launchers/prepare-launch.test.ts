@@ -1,9 +1,11 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Project } from "../../project/project-config.js";
+import { hostPackageDir } from "../../package-dir.js";
+import type { Project, RuntimeSpec } from "../../project/project-config.js";
 import { prepareLaunch } from "./prepare-launch.js";
+import { defaultRuntimePackage } from "./python-launch.js";
 
 describe("prepareLaunch()", () => {
   let dir: string;
@@ -67,6 +69,51 @@ describe("prepareLaunch()", () => {
     } finally {
       process.env.PATH = path;
     }
+  });
+
+  it("installs into a Python venv what changed: the requirements, or conductor-runtime when its package changed", async () => {
+    // A venv whose python records how it is called (in the project directory) and can import conductor_runtime.
+    const venv = join(dir, "fake-venv");
+    const calls = join(dir, "calls.log");
+    await mkdir(join(venv, "bin"), { recursive: true });
+    await writeFile(join(venv, "bin", "python"), `#!/bin/sh\necho "$(pwd) $*" >> ${calls}\nexit 0\n`, {
+      mode: 0o755,
+    });
+    const log = async () => {
+      const text = await readFile(calls, "utf8").catch(() => "");
+      await rm(calls, { force: true });
+      return text
+        .trim()
+        .split("\n")
+        .filter((line) => line.includes(" -m pip "));
+    };
+    const spec = (runtimePackage: string, requirements: string[]): RuntimeSpec => ({
+      kind: "python",
+      modules: ["nodes"],
+      venv,
+      runtimePackage,
+      requirements,
+    });
+    const pip = "-m pip install --quiet --disable-pip-version-check";
+
+    const launch = await prepareLaunch("py", spec("./wheels/a.whl", []), project);
+    expect(launch).toMatchObject({
+      command: join(venv, "bin", "python"),
+      args: ["-m", "conductor_runtime", "--module", "nodes"],
+    });
+    expect(await log()).toEqual([]);
+    await prepareLaunch("py", spec("./wheels/a.whl", ["pandas>=2.2"]), project);
+    expect(await log()).toEqual([`${dir} ${pip} pandas>=2.2`]);
+    await prepareLaunch("py", spec("./wheels/a.whl", ["pandas>=2.2"]), project);
+    expect(await log()).toEqual([]);
+    await prepareLaunch("py", spec("./wheels/b.whl", ["pandas>=2.2"]), project);
+    expect(await log()).toEqual([`${dir} ${pip} ./wheels/b.whl pandas>=2.2`]);
+    await prepareLaunch("py", spec("./wheels/b.whl", ["pandas>=2.2"]), project, { force: true });
+    expect(await log()).toEqual([`${dir} ${pip} ./wheels/b.whl pandas>=2.2`]);
+  });
+
+  it("installs conductor-runtime from this checkout's runtimes/python when the host ships no wheel", () => {
+    expect(defaultRuntimePackage()).toBe(join(hostPackageDir(), "..", "runtimes", "python"));
   });
 
   it("launches the Node sidecar with the same Node and the project's modules", async () => {
