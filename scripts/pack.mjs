@@ -68,6 +68,11 @@ for (const file of [
     fail(`${file} is missing; run \`npm run setup\` first (it builds everything)`);
 }
 
+// The debugger is rebuilt when its sources (or its build's settings) changed since it was built: a dist built by
+// an older configuration (a development build, with this machine's paths in it) must not be shipped.
+step("the visual debugger is up to date (scripts/setup-debugger.sh)");
+run("bash", [join(root, "scripts/setup-debugger.sh")], { cwd: root });
+
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), "conductor-pack-"));
@@ -180,8 +185,10 @@ function checkImports(stage, manifest) {
     ...Object.keys(manifest.peerDependencies ?? {}),
   ]);
   const builtins = new Set(builtinModules);
+  // `from` counts only in an import or export statement (at the start of a line or after a `;`), because the word
+  // also appears in messages, e.g. 'remove it from "nodes" in the project file'.
   const pattern =
-    /(?:\bfrom\s*|\bimport\s*\(\s*|(?:\b|__)require\s*\(\s*|import\.meta\.resolve\s*\(\s*|createRequire\w*\([^()]*\)\s*\(\s*)["']((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*)(?:\/[^"'\s]*)?["']/g;
+    /(?:(?:^|[;\n])[ \t]*(?:import|export)\b[^;"'`]*?\bfrom\s*|\bimport\s*\(\s*|(?:\b|__)require\s*\(\s*|import\.meta\.resolve\s*\(\s*|createRequire\w*\([^()]*\)\s*\(\s*)["']((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*)(?:\/[^"'\s]*)?["']/g;
   const missing = new Map();
   for (const file of walk(stage)) {
     if (!/\.(m?js|cjs)$/.test(file)) continue;
