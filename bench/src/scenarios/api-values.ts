@@ -114,9 +114,20 @@ async function measure(dir: string, work: (client: Client) => Promise<void>) {
   try {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const idle = memoryKb(server.child.pid!, "VmRSS");
+    // The project's token, which the server made on its first start; every call carries it.
+    const token = readFileSync(join(dir, ".conductor", "api-token"), "utf8").trim();
     const client = createClient(
       ConductorService,
-      createConnectTransport({ baseUrl: server.url, httpVersion: "2" }),
+      createConnectTransport({
+        baseUrl: server.url,
+        httpVersion: "2",
+        interceptors: [
+          (next) => (request) => {
+            request.header.set("authorization", `Bearer ${token}`);
+            return next(request);
+          },
+        ],
+      }),
     );
     await work(client);
     const peak = memoryKb(server.child.pid!, "VmHWM");
