@@ -40,6 +40,9 @@ bash scripts/setup-debugger.sh
 step "Debian's Chromium for the browser test (only when missing)"
 bash scripts/setup-browser.sh
 
+step "Debian's Prometheus for the telemetry test (only when missing)"
+bash scripts/setup-prometheus.sh
+
 step "preparing the Python runtime"
 bash scripts/setup-python.sh
 

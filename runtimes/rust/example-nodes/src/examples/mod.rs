@@ -1,9 +1,10 @@
-//! Example high-performance nodes: `rs.hash`, `rs.regex-extract`, `rs.stats` and `rs.add-one`.
+//! Example high-performance nodes: `rs.hash`, `rs.regex-extract`, `rs.stats`, `rs.add-one` and `rs.traced`.
 
 mod add_one;
 mod hash;
 mod regex_extract;
 mod stats;
+mod traced;
 
 use conductor_runtime::Registry;
 
@@ -15,4 +16,5 @@ pub fn registry() -> Registry {
         .node(regex_extract::RegexExtract::default())
         .node(stats::Stats)
         .node(add_one::AddOne)
+        .node(traced::Traced)
 }
