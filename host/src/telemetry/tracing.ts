@@ -13,3 +13,13 @@ export async function tracingFromEnvironment(
   const { createOtelTracing } = await import("./otel-tracing.js");
   return createOtelTracing();
 }
+
+/**
+ * Tracing for the host whatever the environment says: the OpenTelemetry SDK, exporting over OTLP/HTTP where the
+ * OTEL_* variables point (by default http://localhost:4318), or to `exporter` (an OpenTelemetry `SpanExporter`,
+ * e.g. for tests). For `createConductor({ tracing })`.
+ */
+export async function createTracing(options: { exporter?: unknown } = {}): Promise<Tracing> {
+  const { createOtelTracing } = await import("./otel-tracing.js");
+  return createOtelTracing(options);
+}

@@ -27,6 +27,11 @@ export interface StepRequest {
    */
   traceparent?: string;
   tracestate?: string;
+  /**
+   * The same trace context as an OpenTelemetry `Context`, so that a runtime in the host's own process need not parse
+   * `traceparent` again; in-process only, never on the wire.
+   */
+  traceContext?: unknown;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Span, Tracer } from "@opentelemetry/api";
+import type { Context, Span, Tracer } from "@opentelemetry/api";
 import type { StepRequest } from "../protocol/invocation.js";
 import { setStepTraceRunner } from "./step-trace.js";
 
@@ -11,6 +11,8 @@ export interface NodeTracingOptions {
    * runtime spent the step). The host runs in-process nodes inside its own attempt span and only sets the context.
    */
   stepSpans: boolean;
+  /** Where spans go instead of OTLP (tests): an OpenTelemetry `SpanExporter`. */
+  exporter?: unknown;
 }
 
 /** The OpenTelemetry SDK this process installed. */
@@ -47,7 +49,10 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
     // processor's delay and size follow OTEL_BSP_*), never held until the execution ends.
     spanProcessors: [
       new sdk.BatchSpanProcessor({
-        exporter: new exporter.OTLPTraceExporter(),
+        exporter:
+          (options.exporter as
+            | ConstructorParameters<typeof sdk.BatchSpanProcessor>[0]["exporter"]
+            | undefined) ?? new exporter.OTLPTraceExporter(),
         ...delayFromEnvironment(),
       }),
     ],
@@ -64,7 +69,8 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
       key === "traceparent" ? carrier.traceparent : carrier.tracestate,
   };
   setStepTraceRunner((step, executionId, run) => {
-    const parent = propagator.extract(api.ROOT_CONTEXT, step, getter);
+    const parent =
+      (step.traceContext as Context | undefined) ?? propagator.extract(api.ROOT_CONTEXT, step, getter);
     if (!options.stepSpans) return api.context.with(parent, run);
     const span: Span = tracer.startSpan(
       `run ${step.nodeId}`,
