@@ -20,13 +20,16 @@ function conductor(
     execFile(
       process.execPath,
       [cli, ...args],
-      { cwd: project, env: { ...process.env, ...env } },
+      { cwd: project, env: { ...inherited, ...env } },
       (error, stdout, stderr) => {
         resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
       },
     );
   });
 }
+
+// Each process names its own service: one given to all of them would hide which process sent a span.
+const { OTEL_SERVICE_NAME: _serviceName, ...inherited } = process.env;
 
 let receiver: OtlpReceiver;
 
@@ -43,7 +46,6 @@ describe("traces of an execution through every runtime", () => {
     const run = await conductor(["run", "traced.blueprint.yaml", "--json"], {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
       OTEL_BSP_SCHEDULE_DELAY: "50",
-      OTEL_SERVICE_NAME: "",
     });
     expect(run.stderr).not.toContain("OpenTelemetry tracing is off");
     expect(run.code, run.stderr).toBe(0);

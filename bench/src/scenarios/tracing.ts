@@ -53,7 +53,7 @@ export const tracingScenario: Scenario = {
           blueprint: chain(10),
           runtimes: () => ({}),
           maxRatio: 1.5,
-          iterations: 2_000,
+          iterations: 500,
         },
         {
           id: "tracing-sidecar-dispatch",
@@ -63,7 +63,7 @@ export const tracingScenario: Scenario = {
             node: { kind: "node", modules: [benchNodesModule], ...(on ? { env: traced } : {}) },
           }),
           maxRatio: 1.15,
-          iterations: 1_000,
+          iterations: 300,
         },
         {
           id: "tracing-python-dispatch",
@@ -71,7 +71,7 @@ export const tracingScenario: Scenario = {
           blueprint: single("bench.py-increment", "python"),
           runtimes: (on) => ({ python: { ...pythonRuntime, ...(on ? { env: traced } : {}) } }),
           maxRatio: 1.15,
-          iterations: 1_000,
+          iterations: 300,
         },
       ];
       for (const item of cases) {
@@ -96,7 +96,7 @@ export const tracingScenario: Scenario = {
       const plain = await conductorWith({}, { tracing: false });
       const metered = await conductorWith({}, { tracing: false, metrics: true });
       try {
-        const [plainMedian, meteredMedian] = await alternate(context, [plain, metered], chain(10), 2_000);
+        const [plainMedian, meteredMedian] = await alternate(context, [plain, metered], chain(10), 500);
         results.push(
           againstFloor(
             "metrics-inproc-chain-10",
@@ -155,7 +155,7 @@ async function alternate(
     const result = await each.run({ x: 0 });
     if (result.status !== "completed") throw new Error(`the benchmark blueprint ${result.status}`);
   }
-  const rounds = context.smoke ? 2 : 20;
+  const rounds = context.smoke ? 2 : 10;
   const perRound = context.iterations(iterations);
   const samples: [number[], number[]] = [[], []];
   for (let round = 0; round < rounds; round++) {

@@ -24,9 +24,12 @@ static PROVIDER: OnceLock<Option<SdkTracerProvider>> = OnceLock::new();
 /// and the traces exporter is not `none`.
 fn export_configured() -> bool {
     let set = |name: &str| std::env::var(name).is_ok_and(|value| !value.trim().is_empty());
-    let disabled = std::env::var("OTEL_SDK_DISABLED").is_ok_and(|value| value.eq_ignore_ascii_case("true"));
+    let disabled =
+        std::env::var("OTEL_SDK_DISABLED").is_ok_and(|value| value.eq_ignore_ascii_case("true"));
     let exporter_none = std::env::var("OTEL_TRACES_EXPORTER").is_ok_and(|value| value == "none");
-    (set("OTEL_EXPORTER_OTLP_ENDPOINT") || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) && !disabled && !exporter_none
+    (set("OTEL_EXPORTER_OTLP_ENDPOINT") || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+        && !disabled
+        && !exporter_none
 }
 
 fn provider() -> Option<&'static SdkTracerProvider> {
@@ -37,13 +40,19 @@ fn provider() -> Option<&'static SdkTracerProvider> {
             }
             // Because the blocking HTTP client may not be created on an async runtime's thread, the exporter is
             // built on a thread of its own.
-            let exporter = std::thread::spawn(|| opentelemetry_otlp::SpanExporter::builder().with_http().build())
-                .join()
-                .ok()?
-                .map_err(|error| eprintln!("conductor-runtime: OTLP trace export is off: {error}"))
-                .ok()?;
+            let exporter = std::thread::spawn(|| {
+                opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .build()
+            })
+            .join()
+            .ok()?
+            .map_err(|error| eprintln!("conductor-runtime: OTLP trace export is off: {error}"))
+            .ok()?;
             let mut resource = opentelemetry_sdk::Resource::builder();
-            if std::env::var("OTEL_SERVICE_NAME").is_err() {
+            let named =
+                std::env::var("OTEL_SERVICE_NAME").is_ok_and(|name| !name.trim().is_empty());
+            if !named {
                 resource = resource.with_service_name("conductor-runtime-rust");
             }
             let resource = resource.build();
@@ -69,7 +78,10 @@ pub(crate) struct StepTrace<'a> {
 
 /// Runs `future` with the step's trace context current (and inside a `run {node}` span when export is
 /// configured); returns it unchanged when the step carries no traceparent.
-pub(crate) fn instrument<F: Future>(future: F, step: &StepTrace<'_>) -> impl Future<Output = F::Output> + use<F> {
+pub(crate) fn instrument<F: Future>(
+    future: F,
+    step: &StepTrace<'_>,
+) -> impl Future<Output = F::Output> + use<F> {
     if step.traceparent.is_empty() {
         return Either::Left(future);
     }
@@ -109,4 +121,3 @@ pub(crate) fn flush() {
         let _ = provider.force_flush();
     }
 }
-

@@ -33,7 +33,12 @@ impl Node for Traced {
             .description("Passes x on inside a span made with the OpenTelemetry API (`rust work`).")
     }
 
-    async fn run(&self, _: &Context, _: Empty, input: TracedInput) -> Result<TracedOutput, NodeError> {
+    async fn run(
+        &self,
+        _: &Context,
+        _: Empty,
+        input: TracedInput,
+    ) -> Result<TracedOutput, NodeError> {
         let tracer = opentelemetry::global::tracer("conductor-example-nodes");
         let mut span = tracer.start("rust work");
         span.set_attribute(KeyValue::new("example.x", input.x));
