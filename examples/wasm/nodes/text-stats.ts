@@ -19,14 +19,19 @@ export function text_stats(request: usize, length: i32): i64 {
     const code = text.charCodeAt(i);
     // A low surrogate continues the character its high surrogate began.
     if (code < 0xdc00 || code > 0xdfff) characters++;
-    if (code == 10) lines++;
-    const space = code == 32 || code == 9 || code == 10 || code == 13;
+    if (code === 10) lines++;
+    const space = code === 32 || code === 9 || code === 10 || code === 13;
     if (!space && !inWord) words++;
     inWord = !space;
   }
   return answer(
-    '{"outputs":{"words":' + words.toString() + ',"lines":' + lines.toString() + ',"characters":' +
-      characters.toString() + "}}",
+    '{"outputs":{"words":' +
+      words.toString() +
+      ',"lines":' +
+      lines.toString() +
+      ',"characters":' +
+      characters.toString() +
+      "}}",
   );
 }
 
@@ -37,29 +42,29 @@ function answer(json: string): i64 {
 
 /** The JSON string value of "name": in the request, unescaped, or null when it is not a string. */
 function stringField(json: string, name: string): string | null {
-  const key = '"' + name + '":';
+  const key = `"${name}":`;
   const at = json.indexOf(key);
   if (at < 0) return null;
   let i = at + key.length;
-  if (i >= json.length || json.charCodeAt(i) != 34) return null;
+  if (i >= json.length || json.charCodeAt(i) !== 34) return null;
   i++;
   let out = "";
   let start = i;
   while (i < json.length) {
     const code = json.charCodeAt(i);
-    if (code == 34) return out + json.substring(start, i);
-    if (code == 92) {
+    if (code === 34) return out + json.substring(start, i);
+    if (code === 92) {
       out += json.substring(start, i);
-      const escape = json.charCodeAt(i + 1);
-      if (escape == 110) out += "\n";
-      else if (escape == 116) out += "\t";
-      else if (escape == 114) out += "\r";
-      else if (escape == 98) out += "\b";
-      else if (escape == 102) out += "\f";
-      else if (escape == 117) {
+      const escaped = json.charCodeAt(i + 1);
+      if (escaped === 110) out += "\n";
+      else if (escaped === 116) out += "\t";
+      else if (escaped === 114) out += "\r";
+      else if (escaped === 98) out += "\b";
+      else if (escaped === 102) out += "\f";
+      else if (escaped === 117) {
         out += String.fromCharCode(<i32>parseInt(json.substring(i + 2, i + 6), 16));
         i += 4;
-      } else out += String.fromCharCode(escape);
+      } else out += String.fromCharCode(escaped);
       i += 2;
       start = i;
       continue;

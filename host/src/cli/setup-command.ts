@@ -17,9 +17,9 @@ export default async function setup(context: CommandContext): Promise<number> {
       if (spec.kind === "wasm") await loadWasmModules(name, spec, project.dir);
       else
         await prepareLaunch(name, spec, project, {
-        force: values.force === true,
-        onProgress: (message) => context.stderr.write(`conductor: ${message}\n`),
-      });
+          force: values.force === true,
+          onProgress: (message) => context.stderr.write(`conductor: ${message}\n`),
+        });
       context.stderr.write(
         `conductor: runtime "${name}" (${spec.kind}) is ready (${Date.now() - started} ms)\n`,
       );

@@ -105,7 +105,9 @@ const commandRuntime = z
 
 const wasmRuntime = z
   .strictObject({
-    kind: z.literal("wasm").describe("WebAssembly modules run sandboxed inside the host (docs/webassembly.md)."),
+    kind: z
+      .literal("wasm")
+      .describe("WebAssembly modules run sandboxed inside the host (docs/webassembly.md)."),
     modules: z
       .array(z.string().regex(/\.wasm$/, "a path ending in .wasm"))
       .min(1)

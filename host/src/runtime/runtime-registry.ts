@@ -3,13 +3,13 @@ import { DEFAULT_INLINE_LIMIT, DEFAULT_MAX_MESSAGE_BYTES, ENV, type NodeType } f
 import type { ConfigDiagnostic, NodeTypeCatalog } from "../blueprint/validate-blueprint.js";
 import { ConductorError } from "../errors.js";
 import type { Project } from "../project/project-config.js";
+import { startWasmRuntime, type WasmRuntimeSpec } from "../wasm/load-wasm-modules.js";
 import { type BlobDirectory, createBlobDirectory } from "./blob-directory.js";
 import { type ChildRuntime, createChildRuntime, type SupervisionOptions } from "./child-runtime.js";
 import { enforceTimeouts } from "./enforce-timeouts.js";
 import { createInProcessRuntime } from "./in-process-runtime.js";
 import { prepareLaunch } from "./launchers/prepare-launch.js";
 import type { RuntimeConnection, RuntimeHealth } from "./runtime-connection.js";
-import { startWasmRuntime, type WasmRuntimeSpec } from "../wasm/load-wasm-modules.js";
 
 /** Options of {@link createRuntimeRegistry}. */
 export interface RuntimeRegistryOptions {

@@ -40,7 +40,8 @@ export function capMemory(bytes: Uint8Array, capPages: number): CappedModule {
     const [size, sizeEnd] = readUleb(bytes, at + 1);
     const start = sizeEnd;
     const end = start + size;
-    if (end > bytes.length) throw new MemoryCapError("is truncated (a section runs past the end of the file)");
+    if (end > bytes.length)
+      throw new MemoryCapError("is truncated (a section runs past the end of the file)");
     if (id === 5) {
       const rewritten = rewriteMemorySection(bytes.subarray(start, end), capPages);
       result = rewritten.found;

@@ -1,5 +1,11 @@
-import { createImports, type ImportState, ModuleExit, ModuleImportError, type WasmGrant } from "./wasm-imports.js";
 import { mib, WASM_PAGE_BYTES } from "./memory-cap.js";
+import {
+  createImports,
+  type ImportState,
+  ModuleExit,
+  ModuleImportError,
+  type WasmGrant,
+} from "./wasm-imports.js";
 
 /**
  * Conductor's WebAssembly ABI (docs/webassembly.md), one call: a fresh instance of the module, the request
@@ -70,7 +76,12 @@ export async function runWasmCall(plan: WasmModulePlan, call: WasmCall): Promise
               maximum: plan.memoryImport.maximumPages,
             }),
           };
-    const imports = createImports(WebAssembly.Module.imports(plan.module), new Set(plan.grants), state, memory);
+    const imports = createImports(
+      WebAssembly.Module.imports(plan.module),
+      new Set(plan.grants),
+      state,
+      memory,
+    );
     instance = await WebAssembly.instantiate(plan.module, imports);
     state.memory = memory?.memory ?? (instance.exports.memory as WebAssembly.Memory | undefined);
   } catch (error) {
@@ -153,10 +164,14 @@ function readAnswer(
   try {
     answer = JSON.parse(decoder.decode(new Uint8Array(memory.buffer, pointer, length)));
   } catch (error) {
-    return malformed(`export ${call.exportName} answered with text that is not JSON: ${(error as Error).message}`);
+    return malformed(
+      `export ${call.exportName} answered with text that is not JSON: ${(error as Error).message}`,
+    );
   }
   if (typeof answer !== "object" || answer === null || Array.isArray(answer))
-    return malformed(`export ${call.exportName} answered ${show(answer)}, expected {"outputs": {...}} or {"failure": {...}}`);
+    return malformed(
+      `export ${call.exportName} answered ${show(answer)}, expected {"outputs": {...}} or {"failure": {...}}`,
+    );
   const { outputs, failure } = answer as { outputs?: unknown; failure?: unknown };
   if (failure !== undefined) {
     const info = (typeof failure === "object" && failure !== null ? failure : {}) as Record<string, unknown>;
@@ -171,7 +186,9 @@ function readAnswer(
     };
   }
   if (typeof outputs !== "object" || outputs === null || Array.isArray(outputs))
-    return malformed(`export ${call.exportName} answered ${show(answer)}, expected {"outputs": {...}} or {"failure": {...}}`);
+    return malformed(
+      `export ${call.exportName} answered ${show(answer)}, expected {"outputs": {...}} or {"failure": {...}}`,
+    );
   const live: Record<string, unknown> = {};
   for (const [port, value] of Object.entries(outputs)) {
     const reference = (value as { $bytes?: { ptr?: unknown; len?: unknown } } | null)?.$bytes;
@@ -180,7 +197,13 @@ function readAnswer(
       continue;
     }
     const { ptr, len } = reference;
-    if (typeof ptr !== "number" || typeof len !== "number" || ptr < 0 || len < 0 || ptr + len > memory.buffer.byteLength)
+    if (
+      typeof ptr !== "number" ||
+      typeof len !== "number" ||
+      ptr < 0 ||
+      len < 0 ||
+      ptr + len > memory.buffer.byteLength
+    )
       return malformed(`output "${port}" is a $bytes reference outside its memory: ${show(value)}`);
     live[port] = new Uint8Array(memory.buffer.slice(ptr, ptr + len));
   }

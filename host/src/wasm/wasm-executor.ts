@@ -80,7 +80,13 @@ interface Slot {
   worker: PoolWorker;
   /** The modules it has been given, by plan. */
   known: Map<WasmModulePlan, number>;
-  busy: { id: number; resolve: (result: WasmCallResult) => void; timer: ReturnType<typeof setTimeout> | undefined } | undefined;
+  busy:
+    | {
+        id: number;
+        resolve: (result: WasmCallResult) => void;
+        timer: ReturnType<typeof setTimeout> | undefined;
+      }
+    | undefined;
 }
 
 /**

@@ -109,7 +109,8 @@ export function createImports(
   const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
   const missing: string[] = [];
   for (const descriptor of moduleImports) {
-    const target = (imports[descriptor.module] ??= {});
+    imports[descriptor.module] ??= {};
+    const target = imports[descriptor.module]!;
     if (memory !== undefined && descriptor.module === memory.module && descriptor.name === memory.name) {
       target[descriptor.name] = memory.memory;
     } else if (descriptor.module === "wasi_snapshot_preview1" && descriptor.kind === "function") {

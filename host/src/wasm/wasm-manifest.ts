@@ -12,7 +12,10 @@ const jsonSchema = z.record(z.string(), z.unknown()).describe("A JSON Schema (20
 
 const port = z.strictObject({
   schema: jsonSchema.optional().describe("The port's JSON Schema; default {} (anything)."),
-  required: z.boolean().optional().describe("Inputs: whether a value must be given; outputs: always produced. Default true."),
+  required: z
+    .boolean()
+    .optional()
+    .describe("Inputs: whether a value must be given; outputs: always produced. Default true."),
   description: z.string().optional(),
 });
 
@@ -20,7 +23,9 @@ export const wasmManifestSchema = z.strictObject({
   nodes: z
     .array(
       z.strictObject({
-        type: z.string().regex(/^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$/, "a dotted lowercase name, e.g. cpp.crc32"),
+        type: z
+          .string()
+          .regex(/^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$/, "a dotted lowercase name, e.g. cpp.crc32"),
         export: z
           .string()
           .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
@@ -41,7 +46,7 @@ export type WasmManifest = z.infer<typeof wasmManifestSchema>;
 
 /** The manifest's path for a module's path. */
 export function manifestPathOf(modulePath: string): string {
-  return modulePath.replace(/\.wasm$/, "") + ".nodes.json";
+  return `${modulePath.replace(/\.wasm$/, "")}.nodes.json`;
 }
 
 /** A node type and the module export behind it. */
@@ -60,7 +65,9 @@ export function parseWasmManifest(text: string, manifestName: string): WasmNodeT
   }
   const parsed = wasmManifestSchema.safeParse(data);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".") || "(manifest)"}: ${issue.message}`);
+    const lines = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join(".") || "(manifest)"}: ${issue.message}`,
+    );
     throw new Error(`wasm manifest ${manifestName} is invalid:\n${lines.join("\n")}`);
   }
   return parsed.data.nodes.map((node) => ({

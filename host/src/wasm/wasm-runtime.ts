@@ -49,7 +49,10 @@ class WasmRuntime implements RuntimeConnection {
   readonly supportsSteps = false;
   readonly checksOutputs = true;
   readonly nodeTypes: NodeType[];
-  private readonly byType = new Map<string, { plan: WasmModulePlan; exportName: string; nodeType: NodeType }>();
+  private readonly byType = new Map<
+    string,
+    { plan: WasmModulePlan; exportName: string; nodeType: NodeType }
+  >();
 
   constructor(private readonly options: WasmRuntimeOptions) {
     this.name = options.name;
@@ -97,7 +100,11 @@ class WasmRuntime implements RuntimeConnection {
       const value = given !== undefined && "value" in given ? toLive(given.value) : undefined;
       if (value === undefined) {
         if (port.required) {
-          fail({ message: `${label}: missing required input "${port.name}"`, type: "wasm.input", retryable: false });
+          fail({
+            message: `${label}: missing required input "${port.name}"`,
+            type: "wasm.input",
+            retryable: false,
+          });
           return { cancel() {} };
         }
         continue;
@@ -105,7 +112,11 @@ class WasmRuntime implements RuntimeConnection {
       if (!(given as { checked?: boolean }).checked) {
         const problem = checkValue(port.schema, value);
         if (problem !== undefined) {
-          fail({ message: `${label}: input "${port.name}" ${problem}`, type: "wasm.input", retryable: false });
+          fail({
+            message: `${label}: input "${port.name}" ${problem}`,
+            type: "wasm.input",
+            retryable: false,
+          });
           return { cancel() {} };
         }
       }
@@ -132,11 +143,7 @@ class WasmRuntime implements RuntimeConnection {
       for (const port of entry.nodeType.outputs) {
         const value = result.outputs[port.name];
         const problem =
-          value === undefined
-            ? port.required
-              ? "is missing"
-              : undefined
-            : checkValue(port.schema, value);
+          value === undefined ? (port.required ? "is missing" : undefined) : checkValue(port.schema, value);
         if (problem !== undefined) {
           fail({
             message: `${label} returned malformed data: output "${port.name}" ${problem}`,

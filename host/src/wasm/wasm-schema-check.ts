@@ -16,7 +16,8 @@ export function checkValue(schemaText: string, value: unknown): string | undefin
     return value instanceof Uint8Array ? undefined : `expected bytes (a Uint8Array), found ${show(value)}`;
   }
   const validate = validatorOf(schemaText);
-  if (typeof validate === "string") return `cannot be checked: its schema is not a usable JSON Schema (${validate})`;
+  if (typeof validate === "string")
+    return `cannot be checked: its schema is not a usable JSON Schema (${validate})`;
   if (validate(value)) return undefined;
   return (validate.errors ?? []).map((error) => describe(error)).join("; ");
 }
@@ -29,7 +30,7 @@ export function checkValueDiagnostics(schemaText: string, value: unknown): Confi
   if (validate(value)) return [];
   return (validate.errors ?? []).map((error) => ({
     path: error.instancePath.split("/").slice(1).join("."),
-    message: describe(error),
+    message: describe(error, false),
   }));
 }
 
@@ -61,8 +62,9 @@ function validatorOf(schemaText: string): ValidateFunction | string {
   return validate;
 }
 
-function describe(error: ErrorObject): string {
-  const at = error.instancePath === "" ? "" : `at ${error.instancePath.slice(1).replaceAll("/", ".")}: `;
+function describe(error: ErrorObject, withPath = true): string {
+  const at =
+    error.instancePath === "" || !withPath ? "" : `at ${error.instancePath.slice(1).replaceAll("/", ".")}: `;
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case "required":
