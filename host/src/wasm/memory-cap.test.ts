@@ -12,8 +12,10 @@ describe("capMemory()", () => {
     expect(capped.maximumPages).toBe(64);
     const module = await WebAssembly.compile(capped.bytes as Uint8Array<ArrayBuffer>);
     const imports: Record<string, Record<string, () => number>> = {};
-    for (const entry of WebAssembly.Module.imports(module))
-      (imports[entry.module] ??= {})[entry.name] = () => 52;
+    for (const entry of WebAssembly.Module.imports(module)) {
+      imports[entry.module] ??= {};
+      imports[entry.module]![entry.name] = () => 52;
+    }
     const instance = await WebAssembly.instantiate(module, imports);
     const memory = instance.exports.memory as WebAssembly.Memory;
     const pages = memory.buffer.byteLength / 65_536;
