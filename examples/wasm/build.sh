@@ -45,6 +45,7 @@ build_assemblyscript() { # build_assemblyscript OUT SOURCE
 }
 
 build_cpp examples/wasm/nodes/checksum.wasm examples/wasm/nodes/checksum.cpp
+build_c examples/wasm/nodes/increment.wasm examples/wasm/nodes/increment.c
 build_assemblyscript examples/wasm/nodes/text-stats.wasm examples/wasm/nodes/text-stats.ts
 build_c test/wasm/fixtures/faulty.wasm test/wasm/fixtures/faulty.c
 build_c test/wasm/fixtures/no-abi.wasm test/wasm/fixtures/no-abi.c

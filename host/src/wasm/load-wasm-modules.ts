@@ -59,6 +59,7 @@ export async function loadWasmModules(
             maximumPages: capped.maximumPages || capPages,
             ...(capped.memoryImport === undefined ? {} : { memoryImport: capped.memoryImport }),
             grants: spec.grant ?? [],
+            reusable: capped.mutableGlobals <= 1,
           },
         };
       } catch (error) {

@@ -12,6 +12,11 @@ export interface CappedModule {
   bytes: Uint8Array;
   /** Whether the module imports its memory (the host then creates it, with the cap as its maximum). */
   importsMemory: boolean;
+  /**
+   * How many mutable globals the module defines. clang's modules have one, the stack pointer, which a call that
+   * returns normally leaves as it found it; so their instances can be reused with their memory reset.
+   */
+  mutableGlobals: number;
   /** For an imported memory: where it is imported from, and the limits to create it with. */
   memoryImport?: { module: string; name: string; initialPages: number; maximumPages: number };
   /** The pages the module's memory starts with. */
@@ -34,7 +39,8 @@ export function capMemory(bytes: Uint8Array, capPages: number): CappedModule {
     throw new MemoryCapError("is not a WebAssembly binary (no \\0asm magic number)");
   const out: Uint8Array[] = [bytes.subarray(0, 8)];
   let at = 8;
-  let result: Omit<CappedModule, "bytes"> | undefined;
+  let result: Omit<CappedModule, "bytes" | "mutableGlobals"> | undefined;
+  let mutableGlobals = 0;
   while (at < bytes.length) {
     const id = bytes[at]!;
     const [size, sizeEnd] = readUleb(bytes, at + 1);
@@ -46,6 +52,9 @@ export function capMemory(bytes: Uint8Array, capPages: number): CappedModule {
       const rewritten = rewriteMemorySection(bytes.subarray(start, end), capPages);
       result = rewritten.found;
       out.push(Uint8Array.from([5, ...uleb(rewritten.bytes.length), ...rewritten.bytes]));
+    } else if (id === 6) {
+      mutableGlobals = countMutableGlobals(bytes.subarray(start, end));
+      out.push(bytes.subarray(at, end));
     } else if (id === 2) {
       const found = findImportedMemory(bytes.subarray(start, end), capPages);
       if (found !== undefined) result = found;
@@ -55,7 +64,8 @@ export function capMemory(bytes: Uint8Array, capPages: number): CappedModule {
     }
     at = end;
   }
-  if (result === undefined) return { bytes, importsMemory: false, initialPages: 0, maximumPages: 0 };
+  if (result === undefined)
+    return { bytes, importsMemory: false, initialPages: 0, maximumPages: 0, mutableGlobals };
   const total = out.reduce((sum, part) => sum + part.length, 0);
   const joined = new Uint8Array(total);
   let offset = 0;
@@ -63,13 +73,40 @@ export function capMemory(bytes: Uint8Array, capPages: number): CappedModule {
     joined.set(part, offset);
     offset += part.length;
   }
-  return { bytes: joined, ...result };
+  return { bytes: joined, ...result, mutableGlobals };
+}
+
+function countMutableGlobals(section: Uint8Array): number {
+  let [count, at] = readUleb(section, 0);
+  let mutable = 0;
+  for (; count > 0; count--) {
+    at += 1; // value type
+    if (section[at++] === 1) mutable++;
+    // The initializer: constant instructions up to `end` (0x0b).
+    for (;;) {
+      const opcode = section[at++];
+      if (opcode === 0x0b || opcode === undefined) break;
+      if (opcode === 0x41 || opcode === 0x42 || opcode === 0x23 || opcode === 0xd2)
+        at = readSleb(section, at);
+      else if (opcode === 0x43) at += 4;
+      else if (opcode === 0x44) at += 8;
+      else if (opcode === 0xd0) at += 1;
+      else if (opcode === 0xfd) at += 17; // v128.const: the prefix's index, then 16 bytes
+    }
+  }
+  return mutable;
+}
+
+/** Skips a signed LEB128 number, giving where the next byte is. */
+function readSleb(bytes: Uint8Array, at: number): number {
+  while ((bytes[at++] ?? 0) & 0x80);
+  return at;
 }
 
 function rewriteMemorySection(
   section: Uint8Array,
   capPages: number,
-): { bytes: number[]; found: Omit<CappedModule, "bytes"> } {
+): { bytes: number[]; found: Omit<CappedModule, "bytes" | "mutableGlobals"> } {
   const [count, countEnd] = readUleb(section, 0);
   if (count !== 1) throw new MemoryCapError(`declares ${count} memories; one is supported`);
   const limits = readLimits(section, countEnd);
@@ -81,10 +118,13 @@ function rewriteMemorySection(
   };
 }
 
-function findImportedMemory(section: Uint8Array, capPages: number): Omit<CappedModule, "bytes"> | undefined {
+function findImportedMemory(
+  section: Uint8Array,
+  capPages: number,
+): Omit<CappedModule, "bytes" | "mutableGlobals"> | undefined {
   const decoder = new TextDecoder();
   let [count, at] = readUleb(section, 0);
-  let found: Omit<CappedModule, "bytes"> | undefined;
+  let found: Omit<CappedModule, "bytes" | "mutableGlobals"> | undefined;
   for (; count > 0; count--) {
     const [moduleLength, moduleStart] = readUleb(section, at);
     const module = decoder.decode(section.subarray(moduleStart, moduleStart + moduleLength));

@@ -30,6 +30,8 @@ export interface WasmModulePlan {
   /** For a module importing its memory: where from and the limits the host creates it with. */
   memoryImport?: { module: string; name: string; initialPages: number; maximumPages: number };
   grants: readonly WasmGrant[];
+  /** Whether an instance may serve several calls, its memory reset between them (see {@link runWasmCall}). */
+  reusable?: boolean;
 }
 
 /** One node invocation: which export, and the node's config and inputs (live values). */
@@ -55,14 +57,85 @@ export type WasmCallResult =
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
-/** Runs one call in a fresh instance; never throws (every problem is a {@link WasmFault}). */
+/** An instance kept for the next call of its module in this thread, with its memory as it was after start-up. */
+interface WarmInstance {
+  instance: WebAssembly.Instance;
+  memory: WebAssembly.Memory;
+  state: ImportState;
+  snapshot: Uint8Array | undefined;
+}
+
+// Per thread: each worker keeps at most one idle instance per module.
+const warm = new Map<WasmModulePlan, WarmInstance>();
+
+/**
+ * Runs one call; never throws (every problem is a {@link WasmFault}). A module marked `reusable` (its only mutable
+ * global is the stack pointer, as with clang) runs in an instance kept from its previous call, whose memory is
+ * reset to what it was after start-up, because creating an instance costs about a millisecond (V8 reserves its
+ * memory's address space each time) and a reset costs microseconds; an instance whose call failed or whose memory
+ * grew is dropped. Other modules get a fresh instance per call.
+ */
 export async function runWasmCall(plan: WasmModulePlan, call: WasmCall): Promise<WasmCallResult> {
-  const state: ImportState = { memory: undefined, logs: [] };
+  let entry = warm.get(plan);
+  warm.delete(plan);
+  const logs: ImportState["logs"] = [];
   const fault = (kind: WasmFault["kind"], message: string): WasmCallResult => ({
     ok: false,
     fault: { kind, message: `wasm module "${plan.name}" ${message}` },
-    logs: state.logs,
+    logs,
   });
+  if (entry === undefined) {
+    const created = await createInstance(plan, logs);
+    if ("fault" in created) return fault(created.fault.kind, created.fault.message);
+    entry = created;
+  }
+  entry.state.logs = logs;
+  const { memory } = entry;
+  const exports = entry.instance.exports;
+  const run = exports[call.exportName];
+  if (typeof run !== "function")
+    return fault(
+      "exports",
+      `does not export ${call.exportName} (a function (i32, i32) -> i64); it exports ${Object.keys(exports).join(", ") || "nothing"}. A Conductor module exports memory, conductor_alloc and one function per node type (docs/webassembly.md)`,
+    );
+  const allocate = exports.conductor_alloc as (size: number) => number;
+  try {
+    const request: Record<string, unknown> = {};
+    for (const [port, value] of Object.entries(call.inputs)) {
+      if (value instanceof Uint8Array) {
+        const pointer = allocateIn(allocate, memory, value.length, plan);
+        new Uint8Array(memory.buffer, pointer, value.length).set(value);
+        request[port] = { $bytes: { ptr: pointer, len: value.length } };
+      } else {
+        request[port] = value;
+      }
+    }
+    const text = encoder.encode(JSON.stringify({ config: call.config ?? {}, inputs: request }, bigintAsText));
+    const pointer = allocateIn(allocate, memory, text.length, plan);
+    new Uint8Array(memory.buffer, pointer, text.length).set(text);
+    const packed = (run as (pointer: number, length: number) => unknown)(pointer, text.length);
+    if (typeof packed !== "bigint")
+      return fault(
+        "malformed",
+        `export ${call.exportName} returned ${typeof packed}, expected an i64 packing the answer's address and length`,
+      );
+    const answer = readAnswer(plan, call, memory, packed);
+    if (answer.ok && entry.snapshot !== undefined && memory.buffer.byteLength === entry.snapshot.length) {
+      new Uint8Array(memory.buffer).set(entry.snapshot);
+      warm.set(plan, entry);
+    }
+    return { ...answer, logs };
+  } catch (error) {
+    return trapFault(error, memory, plan, fault);
+  }
+}
+
+/** A new instance of the module, its exports checked and its start-up (`_initialize`) run. */
+async function createInstance(
+  plan: WasmModulePlan,
+  logs: ImportState["logs"],
+): Promise<WarmInstance | { fault: WasmFault }> {
+  const state: ImportState = { memory: undefined, logs };
   let instance: WebAssembly.Instance;
   try {
     const memory =
@@ -85,63 +158,62 @@ export async function runWasmCall(plan: WasmModulePlan, call: WasmCall): Promise
     instance = await WebAssembly.instantiate(plan.module, imports);
     state.memory = memory?.memory ?? (instance.exports.memory as WebAssembly.Memory | undefined);
   } catch (error) {
-    if (error instanceof ModuleImportError) return fault("imports", error.message);
-    return fault("trap", `could not be instantiated: ${(error as Error).message}`);
+    if (error instanceof ModuleImportError) return { fault: { kind: "imports", message: error.message } };
+    return { fault: { kind: "trap", message: `could not be instantiated: ${(error as Error).message}` } };
   }
   const exports = instance.exports;
-  const run = exports[call.exportName];
-  const alloc = exports.conductor_alloc;
   const missing: string[] = [];
   if (!(state.memory instanceof WebAssembly.Memory)) missing.push("memory (a memory)");
-  if (typeof alloc !== "function") missing.push("conductor_alloc (a function (i32) -> i32)");
-  if (typeof run !== "function") missing.push(`${call.exportName} (a function (i32, i32) -> i64)`);
+  if (typeof exports.conductor_alloc !== "function")
+    missing.push("conductor_alloc (a function (i32) -> i32)");
   if (missing.length > 0) {
     const found = Object.keys(exports).join(", ") || "nothing";
-    return fault(
-      "exports",
-      `does not export ${missing.join(", ")}; it exports ${found}. A Conductor module exports memory, conductor_alloc and one function per node type (docs/webassembly.md)`,
-    );
+    return {
+      fault: {
+        kind: "exports",
+        message: `does not export ${missing.join(", ")}; it exports ${found}. A Conductor module exports memory, conductor_alloc and one function per node type (docs/webassembly.md)`,
+      },
+    };
   }
   const memory = state.memory as WebAssembly.Memory;
-  const allocate = alloc as (size: number) => number;
   try {
     if (typeof exports._initialize === "function") (exports._initialize as () => void)();
-    const request: Record<string, unknown> = {};
-    for (const [port, value] of Object.entries(call.inputs)) {
-      if (value instanceof Uint8Array) {
-        const pointer = allocateIn(allocate, memory, value.length, plan);
-        new Uint8Array(memory.buffer, pointer, value.length).set(value);
-        request[port] = { $bytes: { ptr: pointer, len: value.length } };
-      } else {
-        request[port] = value;
-      }
-    }
-    const text = encoder.encode(JSON.stringify({ config: call.config ?? {}, inputs: request }, bigintAsText));
-    const pointer = allocateIn(allocate, memory, text.length, plan);
-    new Uint8Array(memory.buffer, pointer, text.length).set(text);
-    const packed = (run as (pointer: number, length: number) => unknown)(pointer, text.length);
-    if (typeof packed !== "bigint")
-      return fault(
-        "malformed",
-        `export ${call.exportName} returned ${typeof packed}, expected an i64 packing the answer's address and length`,
-      );
-    return { ...readAnswer(plan, call, memory, packed), logs: state.logs };
   } catch (error) {
-    if (error instanceof AllocationError) return fault("memory", error.message);
-    if (error instanceof ModuleExit) {
-      if (nearCap(memory, plan))
-        return fault("memory", `${error.message} with its memory at its cap of ${mib(plan.maximumPages)}`);
-      return fault("exit", error.message);
-    }
-    const message = (error as Error).message;
-    if (nearCap(memory, plan))
-      return fault(
-        "memory",
-        `trapped (${message}) with its memory at its cap of ${mib(plan.maximumPages)}: it most likely ran out of memory; raise memoryMb or give it less data`,
-      );
-    if (error instanceof RangeError) return fault("trap", `overflowed its stack (${message})`);
-    return fault("trap", `trapped: ${message}`);
+    const result = trapFault(error, memory, plan, (kind, message) => ({
+      ok: false,
+      fault: { kind, message: `${message} while starting (_initialize)` },
+      logs,
+    }));
+    return { fault: (result as { fault: WasmFault }).fault };
   }
+  return {
+    instance,
+    memory,
+    state,
+    snapshot: plan.reusable === true ? new Uint8Array(memory.buffer).slice() : undefined,
+  };
+}
+
+function trapFault(
+  error: unknown,
+  memory: WebAssembly.Memory,
+  plan: WasmModulePlan,
+  fault: (kind: WasmFault["kind"], message: string) => WasmCallResult,
+): WasmCallResult {
+  if (error instanceof AllocationError) return fault("memory", error.message);
+  if (error instanceof ModuleExit) {
+    if (nearCap(memory, plan))
+      return fault("memory", `${error.message} with its memory at its cap of ${mib(plan.maximumPages)}`);
+    return fault("exit", error.message);
+  }
+  const message = (error as Error).message;
+  if (nearCap(memory, plan))
+    return fault(
+      "memory",
+      `trapped (${message}) with its memory at its cap of ${mib(plan.maximumPages)}: it most likely ran out of memory; raise memoryMb or give it less data`,
+    );
+  if (error instanceof RangeError) return fault("trap", `overflowed its stack (${message})`);
+  return fault("trap", `trapped: ${message}`);
 }
 
 function readAnswer(

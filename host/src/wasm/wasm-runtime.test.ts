@@ -140,7 +140,7 @@ describe("the wasm runtime, with misbehaving modules", () => {
     const failure = (end as { failure: FailureInfo }).failure;
     expect(failure.type).toBe("wasm.exports");
     expect(failure.message).toBe(
-      'wasm module "no-abi.wasm" does not export conductor_alloc (a function (i32) -> i32), run (a function (i32, i32) -> i64); it exports memory, _initialize, hello. A Conductor module exports memory, conductor_alloc and one function per node type (docs/webassembly.md)',
+      'wasm module "no-abi.wasm" does not export conductor_alloc (a function (i32) -> i32); it exports memory, _initialize, hello. A Conductor module exports memory, conductor_alloc and one function per node type (docs/webassembly.md)',
     );
   });
 
