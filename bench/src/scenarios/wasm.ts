@@ -97,7 +97,9 @@ export const wasmScenarios: Scenario[] = [
           conductor.prepare({
             conductor: "blueprint/v1",
             nodes: { n: { type, inputs: { data: "inputs.data" } } },
-            inputs: { data: { schema: { type: "string", contentEncoding: "binary", "x-conductor-encoding": "raw" } } },
+            inputs: {
+              data: { schema: { type: "string", contentEncoding: "binary", "x-conductor-encoding": "raw" } },
+            },
             outputs: { crc32: "n.crc32" },
           });
         const forms = [
@@ -120,7 +122,11 @@ export const wasmScenarios: Scenario[] = [
             samples[which]!.push(summary.median);
           }
         }
-        const [wasm, typescript, rust] = samples.map((list) => summarize(list).median) as [number, number, number];
+        const [wasm, typescript, rust] = samples.map((list) => summarize(list).median) as [
+          number,
+          number,
+          number,
+        ];
         const mb = size / 1_048_576;
         results.push(
           againstFloor(

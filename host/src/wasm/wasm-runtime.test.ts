@@ -88,6 +88,12 @@ describe("the wasm runtime, with misbehaving modules", () => {
     expect(end).toEqual({ kind: "completed", outputs: { n: 42 } });
   });
 
+  it("keeps no state from one call to the next (an instance is reused with its memory reset)", async () => {
+    const ends = [];
+    for (let i = 0; i < 3; i++) ends.push((await invoke(runtime, "fault.count-calls")).end);
+    expect(ends).toEqual([1, 1, 1].map((n) => ({ kind: "completed", outputs: { n } })));
+  });
+
   it("refuses an input its schema refuses before the module runs", async () => {
     const { end } = await invoke(runtime, "fault.double", { n: "one" });
     expect(end.kind).toBe("failed");
