@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import { toLive } from "@conductor/sdk/protocol";
 import { ConductorError } from "../errors.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 import { capMemory, WASM_PAGE_BYTES } from "./memory-cap.js";
@@ -83,5 +84,6 @@ export async function startWasmRuntime(
     executor: createNodeWorkerExecutor({ size: maxConcurrency }),
     timeLimitMs: spec.timeLimitMs ?? WASM_DEFAULTS.timeLimitMs,
     maxConcurrency,
+    toLive,
   });
 }

@@ -1,5 +1,4 @@
-import { create } from "@bufbuild/protobuf";
-import { type NodeType, NodeTypeSchema, PortSchema } from "@conductor/sdk/protocol";
+import type { NodeType, Port } from "@conductor/sdk/protocol";
 import { z } from "zod";
 
 /**
@@ -10,7 +9,7 @@ import { z } from "zod";
  */
 const jsonSchema = z.record(z.string(), z.unknown()).describe("A JSON Schema (2020-12).");
 
-const port = z.strictObject({
+const portSchema = z.strictObject({
   schema: jsonSchema.optional().describe("The port's JSON Schema; default {} (anything)."),
   required: z
     .boolean()
@@ -34,8 +33,8 @@ export const wasmManifestSchema = z.strictObject({
         title: z.string().optional(),
         description: z.string().optional(),
         config: jsonSchema.optional(),
-        inputs: z.record(z.string(), port).optional(),
-        outputs: z.record(z.string(), port).optional(),
+        inputs: z.record(z.string(), portSchema).optional(),
+        outputs: z.record(z.string(), portSchema).optional(),
         timeoutMs: z.number().int().nonnegative().optional(),
         idempotent: z.boolean().optional(),
       }),
@@ -70,32 +69,32 @@ export function parseWasmManifest(text: string, manifestName: string): WasmNodeT
     );
     throw new Error(`wasm manifest ${manifestName} is invalid:\n${lines.join("\n")}`);
   }
+  const port = (name: string, spec: z.infer<typeof portSchema>): Port => ({
+    $typeName: "conductor.runtime.v1.Port",
+    name,
+    schema: JSON.stringify(spec.schema ?? {}),
+    required: spec.required ?? true,
+    description: spec.description ?? "",
+  });
   return parsed.data.nodes.map((node) => ({
     exportName: node.export,
-    nodeType: create(NodeTypeSchema, {
+    nodeType: {
+      $typeName: "conductor.runtime.v1.NodeType",
       type: node.type,
       version: node.version ?? "0.0.0",
       title: node.title ?? node.type,
       description: node.description ?? "",
       configSchema: JSON.stringify(node.config ?? { type: "object" }),
-      inputs: Object.entries(node.inputs ?? {}).map(([name, spec]) =>
-        create(PortSchema, {
-          name,
-          schema: JSON.stringify(spec.schema ?? {}),
-          required: spec.required ?? true,
-          description: spec.description ?? "",
-        }),
-      ),
-      outputs: Object.entries(node.outputs ?? {}).map(([name, spec]) =>
-        create(PortSchema, {
-          name,
-          schema: JSON.stringify(spec.schema ?? {}),
-          required: spec.required ?? true,
-          description: spec.description ?? "",
-        }),
-      ),
-      flags: { idempotent: node.idempotent ?? true, cancellable: true },
+      inputs: Object.entries(node.inputs ?? {}).map(([name, spec]) => port(name, spec)),
+      outputs: Object.entries(node.outputs ?? {}).map(([name, spec]) => port(name, spec)),
+      flags: {
+        $typeName: "conductor.runtime.v1.NodeFlags",
+        idempotent: node.idempotent ?? true,
+        cancellable: true,
+        streaming: false,
+        deterministic: false,
+      },
       defaultTimeoutMs: node.timeoutMs ?? 0,
-    }),
+    },
   }));
 }

@@ -1,11 +1,10 @@
 import type { InvocationControl } from "@conductor/sdk";
-import {
-  type FailureInfo,
-  type InvocationRequest,
-  type InvocationSink,
-  type NodeType,
-  type RuntimeDescription,
-  toLive,
+import type {
+  FailureInfo,
+  InvocationRequest,
+  InvocationSink,
+  NodeType,
+  RuntimeDescription,
 } from "@conductor/sdk/protocol";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
@@ -30,6 +29,11 @@ export interface WasmRuntimeOptions {
   timeLimitMs: number;
   /** Most calls at once (the executor's pool size). */
   maxConcurrency: number;
+  /**
+   * Turns an input in wire form into a live value (the sdk's `toLive` in the Node host). Given by the platform,
+   * because the sdk's value codecs import Node built-ins; in a page every value is live already.
+   */
+  toLive?: (value: unknown) => unknown;
 }
 
 /**
@@ -97,7 +101,10 @@ class WasmRuntime implements RuntimeConnection {
     const inputs: Record<string, unknown> = {};
     for (const port of entry.nodeType.inputs) {
       const given = step.inputs[port.name];
-      const value = given !== undefined && "value" in given ? toLive(given.value) : undefined;
+      const value =
+        given !== undefined && "value" in given
+          ? (this.options.toLive?.(given.value) ?? given.value)
+          : undefined;
       if (value === undefined) {
         if (port.required) {
           fail({
