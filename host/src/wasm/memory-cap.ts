@@ -1,3 +1,4 @@
+/// <reference path="./webassembly.d.ts" />
 /**
  * Caps the linear memory of a WebAssembly module by rewriting the limits its binary declares, so that the engine
  * itself refuses to grow the memory beyond the cap (`memory.grow` returns -1, `malloc` returns NULL) instead of

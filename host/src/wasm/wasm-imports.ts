@@ -1,3 +1,4 @@
+/// <reference path="./webassembly.d.ts" />
 /**
  * What a WebAssembly node may import: a deny-by-default WASI preview 1 (`wasi_snapshot_preview1`) and the
  * AssemblyScript `env.abort`. No file, socket or directory is ever open to a module (it has no preopened

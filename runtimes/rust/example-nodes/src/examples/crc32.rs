@@ -43,7 +43,8 @@ const fn tables() -> [[u32; 256]; 8] {
     while i < 256 {
         let mut slice = 1;
         while slice < 8 {
-            table[slice][i] = (table[slice - 1][i] >> 8) ^ table[0][(table[slice - 1][i] & 0xFF) as usize];
+            table[slice][i] =
+                (table[slice - 1][i] >> 8) ^ table[0][(table[slice - 1][i] & 0xFF) as usize];
             slice += 1;
         }
         i += 1;
@@ -89,13 +90,19 @@ impl Node for Crc32Node {
             .deterministic()
     }
 
-    async fn run(&self, _: &Context, _: Empty, input: Crc32Input) -> Result<Crc32Output, NodeError> {
+    async fn run(
+        &self,
+        _: &Context,
+        _: Empty,
+        input: Crc32Input,
+    ) -> Result<Crc32Output, NodeError> {
         match &input.data {
             Value::Bytes(bytes) => Ok(Crc32Output {
                 crc32: crc32(bytes),
                 size: bytes.len() as u64,
             }),
-            _ => Err(NodeError::permanent("input \"data\": expected raw bytes").with_type("input.invalid")),
+            _ => Err(NodeError::permanent("input \"data\": expected raw bytes")
+                .with_type("input.invalid")),
         }
     }
 }
