@@ -89,10 +89,10 @@ export const wasmScenarios: Scenario[] = [
         return [
           againstFloor(
             "wasm-call-node",
-            "one-node blueprint, C node in WebAssembly (a fresh instance in a worker thread), per execution",
+            "one-node blueprint, C node in WebAssembly (a call in a worker thread), per execution",
             summarize(samples[0]).median,
             { what: "same blueprint, TypeScript node in-process", value: summarize(samples[1]).median },
-            // A call crosses to a worker thread and back and instantiates the module: budgeted at 10× a node
+            // A call crosses to a worker thread and back, with its request and answer as JSON: budgeted at 10× a node
             // that runs in the host's own thread.
             10,
           ),
@@ -150,7 +150,7 @@ export const wasmScenarios: Scenario[] = [
         results.push(
           againstFloor(
             "wasm-checksum-cpp",
-            `CRC-32 of ${mb} MB, C++ in WebAssembly (input copied into a fresh instance in a worker thread)`,
+            `CRC-32 of ${mb} MB, C++ in WebAssembly (input copied to a worker thread and into the instance)`,
             wasm,
             { what: `same in TypeScript, in-process`, value: typescript },
             1,
