@@ -59,3 +59,9 @@ export type { JournalOptions } from "./store/sqlite-journal.js";
 export { type ConductorMetrics, createConductorMetrics } from "./telemetry/conductor-metrics.js";
 export type { ExecutionTrace, ExecutionTraceStart, Tracing } from "./telemetry/execution-trace.js";
 export { createTracing, tracingFromEnvironment } from "./telemetry/tracing.js";
+export {
+  loadWasmModules,
+  startWasmRuntime,
+  WASM_DEFAULTS,
+  type WasmRuntimeSpec,
+} from "./wasm/load-wasm-modules.js";
