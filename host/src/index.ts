@@ -56,3 +56,12 @@ export type {
 } from "./store/execution-store.js";
 export { createMemoryStore } from "./store/memory-store.js";
 export type { JournalOptions } from "./store/sqlite-journal.js";
+export { DEFAULT_NAMESPACE, ROLE_PERMISSIONS, ROLES, type Role } from "./tenancy/roles.js";
+export type {
+  ApiKeyInfo,
+  AuditEntry,
+  AuditVerification,
+  CreatedApiKey,
+  TenancyStore,
+} from "./tenancy/tenancy-store.js";
+export { openTenancyStore, TENANCY_FILE } from "./tenancy/tenancy-store.js";

@@ -7,8 +7,10 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Conductor } from "../conductor.js";
 import { ConductorError } from "../errors.js";
 import { projectAccess } from "../project/project-access.js";
+import { scopeService } from "../tenancy/scoped-service.js";
+import { openTenancyStore, type TenancyStore } from "../tenancy/tenancy-store.js";
 import { createApiService } from "./api-service.js";
-import { createAuthPolicy, createRequestGate } from "./auth.js";
+import { type AuditSink, createAuthPolicy, createRequestGate, PEER_HEADER } from "./auth.js";
 import {
   type ConnectionLimits,
   createConnectionGuard,
@@ -55,6 +57,11 @@ export interface ApiServerOptions {
   closeGraceMs?: number;
   /** Caps on connections, body sizes and client time ({@link DEFAULT_CONNECTION_LIMITS} for the rest). */
   limits?: Partial<ConnectionLimits>;
+  /**
+   * API keys, namespaces and the audit trail (docs/security.md). Default: the project's, `.conductor/tenancy.db`,
+   * opened for this server and closed with it. `false`: the token alone, one namespace, no audit trail.
+   */
+  tenancy?: TenancyStore | false;
 }
 
 /** A running API server. */
@@ -110,9 +117,35 @@ export async function createApiServer(
   }
   const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
   const crossOrigin = createCorsPolicy(options.corsOrigins ?? []);
+  const ownTenancy = options.tenancy === undefined;
+  const tenancy =
+    options.tenancy === false
+      ? undefined
+      : (options.tenancy ?? (await openTenancyStore(conductor.project.dir)));
+  const audit: AuditSink | undefined =
+    tenancy === undefined
+      ? undefined
+      : {
+          record({ identity, action, target, address, outcome, detail }) {
+            try {
+              tenancy.audit({
+                actor: identity.name,
+                namespace: identity.namespace,
+                action,
+                target,
+                address,
+                outcome,
+                detail,
+              });
+            } catch (error) {
+              process.emitWarning(`the audit trail could not record ${action}: ${(error as Error).message}`);
+            }
+          },
+        };
   const policy = createAuthPolicy({
     token,
     ...(options.tokenHint === undefined ? {} : { tokenHint: options.tokenHint }),
+    ...(tenancy === undefined ? {} : { keys: tenancy }),
   });
   const guard = createConnectionGuard(limits);
   const shutdown = new AbortController();
@@ -137,6 +170,7 @@ export async function createApiServer(
         policy,
         publicWebhooks,
         shutdownSignal: shutdown.signal,
+        ...(audit === undefined ? {} : { audit }),
       });
     }
     if (staticFiles !== undefined) return staticFiles(request, response);
@@ -145,9 +179,15 @@ export async function createApiServer(
   };
 
   const rpc = connectNodeAdapter({
-    routes: (router) => router.service(ConductorService, createApiService(conductor, starter)),
+    routes: (router) => {
+      const service = createApiService(conductor, starter);
+      router.service(
+        ConductorService,
+        tenancy === undefined ? service : scopeService(conductor, service, tenancy, audit),
+      );
+    },
     // Callers are authenticated before their body is read, decompressed or parsed.
-    requestGate: createRequestGate(policy),
+    requestGate: createRequestGate(policy, audit),
     // The cap holds for the body as sent and once decompressed (zlib's output is bounded by it, not inflated first).
     readMaxBytes: limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
@@ -162,6 +202,8 @@ export async function createApiServer(
     // Because an exception here would end the process (a request event has no one to hand it to), nothing escapes.
     try {
       guard.request(request, response);
+      // The caller's address, for the audit trail; a value the client sent under this name is replaced.
+      request.headers[PEER_HEADER] = request.socket?.remoteAddress ?? "";
       if (crossOrigin.handle(request, response)) return;
       if (closing) {
         if (request.httpVersionMajor < 2) response.setHeader("Connection", "close");
@@ -253,6 +295,7 @@ export async function createApiServer(
         for (const socket of sockets) socket.destroy();
         guard.close();
         await stopped;
+        if (ownTenancy) tenancy?.close();
       })();
       return closed;
     },

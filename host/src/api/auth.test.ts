@@ -50,7 +50,12 @@ describe("createAuthPolicy()", () => {
 
 describe("authorize()", () => {
   it("lets an identity do what its permissions allow, and names what is missing otherwise", () => {
-    const reader: Identity = { name: "ci-reader", permissions: new Set(["read"]) };
+    const reader: Identity = {
+      name: "ci-reader",
+      permissions: new Set(["read"]),
+      namespace: "default",
+      role: "viewer",
+    };
     expect(authorize(reader, "read", "call ListExecutions")).toBeUndefined();
     expect(authorize(reader, "run", "call RunExecution")).toEqual({
       kind: "permission_denied",
@@ -94,7 +99,12 @@ describe("createRequestGate()", () => {
   });
 
   it("refuses an identity whose permissions do not cover the method with PERMISSION_DENIED", () => {
-    const readOnly: Identity = { name: "viewer", permissions: new Set(["read"]) };
+    const readOnly: Identity = {
+      name: "viewer",
+      permissions: new Set(["read"]),
+      namespace: "default",
+      role: "viewer",
+    };
     const readOnlyGate = createRequestGate({ authenticate: () => readOnly });
     expect(() => readOnlyGate(contextOf("ListExecutions", {}))).not.toThrow();
     expect(() => readOnlyGate(contextOf("CancelExecution", {}))).toThrow(

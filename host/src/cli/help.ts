@@ -18,6 +18,8 @@ commands:
   schema [project]      print the JSON Schema of the blueprint format, or of conductor.yaml (for editors)
   serve                 serve the API (gRPC, gRPC-Web, Connect), webhooks and the visual debugger
   conformance -- <cmd>  check that a runtime program of any language speaks the runtime ABI (docs/conformance.md)
+  keys create|list|revoke  API keys: a role in a namespace, shown once, stored hashed (docs/security.md)
+  audit [list|verify]   the audit trail of the API and of keys, and a check of its hash chain
 
 options for every command:
   --project <dir>       the project directory (default: the nearest conductor.yaml above the blueprint or cwd)
@@ -103,6 +105,23 @@ examples:
     -d '{"name":"Ada"}' http://127.0.0.1:7070/hooks/hello
   CONDUCTOR_TOKEN=s3cret conductor serve --host 0.0.0.0 --port 8080   # behind a TLS-terminating proxy
 Docs: docs/api.md, docs/security.md.
+`,
+  keys: `usage: conductor keys create --role admin|editor|operator|viewer|worker [--namespace <ns>] [--name <text>]
+                            [--expires 30d|12h|15m] [--json]
+       conductor keys list [--json]
+       conductor keys revoke <key-id>
+
+API keys of the project (kept hashed in .conductor/tenancy.db). \`create\` prints the new key once on stdout; send
+it as "Authorization: Bearer <key>". A key is one role in one namespace (default: "default", the namespace of the
+project's blueprint files). Roles and what each may call: docs/security.md. Every change is in the audit trail.
+`,
+  audit: `usage: conductor audit [list] [--namespace <ns>] [--limit n] [--json]
+       conductor audit verify [--json]
+
+Every call that changes something and every refused request, with who, what, namespace, when, from which address
+and its outcome, in an append-only hash-chained table (.conductor/tenancy.db). \`verify\` recomputes the chain and
+exits 1 naming the first entry that was edited, or after which entries were deleted; it prints the head hash:
+keep it elsewhere to detect a trail cut short later.
 `,
   history: `usage: conductor history [--blueprint <id>] [--status running|orphaned|completed|failed|cancelled]
                          [--limit n] [--json]
