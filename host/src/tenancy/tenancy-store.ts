@@ -144,7 +144,7 @@ function sha256(text: string): string {
 }
 
 /** The hash of an audit entry: over every field and the previous entry's hash. */
-function auditHash(entry: Omit<AuditEntry, "hash">): string {
+export function auditHash(entry: Omit<AuditEntry, "hash">): string {
   return sha256(
     JSON.stringify([
       entry.seq,

@@ -27,12 +27,21 @@ async function publishedMatrix(): Promise<Map<string, Record<Caller, boolean>>> 
   const start = text.indexOf("<!-- access-matrix -->");
   const end = text.indexOf("<!-- /access-matrix -->");
   expect(start, "docs/security.md has an access matrix").toBeGreaterThan(0);
-  const lines = text.slice(start, end).split("\n").filter((line) => line.startsWith("|"));
-  const header = lines[0]!.split("|").slice(2, -1).map((cell) => cell.trim());
+  const lines = text
+    .slice(start, end)
+    .split("\n")
+    .filter((line) => line.startsWith("|"));
+  const header = lines[0]!
+    .split("|")
+    .slice(2, -1)
+    .map((cell) => cell.trim());
   expect(header).toEqual([...COLUMNS]);
   const matrix = new Map<string, Record<Caller, boolean>>();
   for (const line of lines.slice(2)) {
-    const cells = line.split("|").slice(1, -1).map((cell) => cell.trim());
+    const cells = line
+      .split("|")
+      .slice(1, -1)
+      .map((cell) => cell.trim());
     const row = {} as Record<Caller, boolean>;
     COLUMNS.forEach((column, index) => {
       const mark = cells[index + 1];
@@ -76,7 +85,8 @@ async function httpOutcome(url: string, method: string, bearer: string | undefin
     },
     ...(method === "POST" ? { body: '{"a":1}' } : {}),
   });
-  if (answer.status === 401 || answer.status === 403) return { refused: true, message: `${answer.status}: ${answer.body}` };
+  if (answer.status === 401 || answer.status === 403)
+    return { refused: true, message: `${answer.status}: ${answer.body}` };
   expect(answer.status, `${method} ${url}: ${answer.body}`).toBeLessThan(500);
   return { refused: false };
 }
@@ -106,7 +116,10 @@ describe("the access matrix", () => {
     bearers.token = fixture.token;
     const api = protocolClient("connect", fixture.server.url, fixture.token);
     executionId = (
-      await api.runExecution({ blueprint: { case: "blueprintId", value: "greet" }, inputsJson: '{"name":"Ada"}' })
+      await api.runExecution({
+        blueprint: { case: "blueprintId", value: "greet" },
+        inputsJson: '{"name":"Ada"}',
+      })
     ).executionId;
     api.close();
   });
@@ -116,19 +129,26 @@ describe("the access matrix", () => {
   });
 
   /** One call of each entry point, as a caller; every one would be served to the project's token. */
-  const entryPoints = (): Record<string, (api: ProtocolClient, bearer: string | undefined) => Promise<Outcome>> => ({
+  const entryPoints = (): Record<
+    string,
+    (api: ProtocolClient, bearer: string | undefined) => Promise<Outcome>
+  > => ({
     "`StartExecution`": (api) =>
       rpcOutcome(() =>
         api.startExecution({ blueprint: { case: "blueprintId", value: "sum" }, inputsJson: '{"a":1}' }),
       ),
     "`StartExecution` (inline blueprint)": (api) =>
-      rpcOutcome(() => api.startExecution({ blueprint: { case: "document", value: INLINE }, inputsJson: "{}" })),
+      rpcOutcome(() =>
+        api.startExecution({ blueprint: { case: "document", value: INLINE }, inputsJson: "{}" }),
+      ),
     "`RunExecution`": (api) =>
       rpcOutcome(() =>
         api.runExecution({ blueprint: { case: "blueprintId", value: "sum" }, inputsJson: '{"a":1}' }),
       ),
     "`RunExecution` (inline blueprint)": (api) =>
-      rpcOutcome(() => api.runExecution({ blueprint: { case: "document", value: INLINE }, inputsJson: "{}" })),
+      rpcOutcome(() =>
+        api.runExecution({ blueprint: { case: "document", value: INLINE }, inputsJson: "{}" }),
+      ),
     "`WatchExecution`": (api) =>
       rpcOutcome(async () => {
         for await (const _ of api.watchExecution({ executionId })) {
@@ -187,7 +207,9 @@ describe("the access matrix", () => {
           }
           if (outcome.refused) {
             // Nobody is asked to authenticate; a caller with credentials is told what it lacks.
-            expect(outcome.message, `${entry} as ${caller}`).toMatch(caller === "nobody" ? /^(16|401)/ : /^(7|403)/);
+            expect(outcome.message, `${entry} as ${caller}`).toMatch(
+              caller === "nobody" ? /^(16|401)/ : /^(7|403)/,
+            );
           }
         }
       } finally {
