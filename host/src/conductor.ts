@@ -42,6 +42,8 @@ import type {
 import { createMemoryCache } from "./store/memory-cache.js";
 import { createMemoryStore } from "./store/memory-store.js";
 import { Journal, type JournalOptions } from "./store/sqlite-journal.js";
+import { hasSecretReference, type ProjectSecrets, projectSecrets, withSecrets } from "./tenancy/secrets.js";
+import { openTenancyStoreSync } from "./tenancy/tenancy-store.js";
 
 /** Options of {@link createConductor}. */
 export interface ConductorOptions {
@@ -237,6 +239,7 @@ class EmbeddedConductor implements Conductor {
   private closed = false;
   readonly executions: Executions;
   private readonly subBlueprints: SubBlueprintRuntime;
+  private secrets: ProjectSecrets | undefined;
 
   constructor(
     readonly project: Project,
@@ -517,6 +520,7 @@ class EmbeddedConductor implements Conductor {
     ]);
     await this.registry.close();
     await this.store?.close();
+    this.secrets?.close();
   }
 
   private load(blueprint: BlueprintDocument | LoadedBlueprint): LoadedBlueprint {
@@ -604,6 +608,12 @@ class EmbeddedConductor implements Conductor {
     const plan = createExecutionPlan(graph, this.registry.runtimes, {
       durable: durabilityOf(this.store) !== undefined,
     });
+    // Nodes whose config names a secret get its value only as their invocation is sent (tenancy/secrets.ts).
+    if (graph.nodes.some((node) => hasSecretReference(node.config))) {
+      this.secrets ??= projectSecrets(this.project.dir, openTenancyStoreSync);
+      const resolve = this.secrets.resolve;
+      plan.runtimes = plan.runtimes.map((connection) => withSecrets(connection, resolve));
+    }
     let blueprintKey: string | undefined;
     if (this.store instanceof Journal) {
       blueprintKey = createHash("sha256")

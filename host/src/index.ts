@@ -57,6 +57,12 @@ export type {
 export { createMemoryStore } from "./store/memory-store.js";
 export type { JournalOptions } from "./store/sqlite-journal.js";
 export { DEFAULT_NAMESPACE, ROLE_PERMISSIONS, ROLES, type Role } from "./tenancy/roles.js";
+export {
+  SECRET_KEY_ENV,
+  SECRET_KEY_FILE,
+  type SealedSecret,
+  SecretKeyRing,
+} from "./tenancy/secrets.js";
 export type {
   ApiKeyInfo,
   AuditEntry,

@@ -20,6 +20,7 @@ commands:
   conformance -- <cmd>  check that a runtime program of any language speaks the runtime ABI (docs/conformance.md)
   keys create|list|revoke  API keys: a role in a namespace, shown once, stored hashed (docs/security.md)
   audit [list|verify]   the audit trail of the API and of keys, and a check of its hash chain
+  secrets set|list|delete|rotate-key  encrypted secrets that node configs name as { $secret: <name> }
 
 options for every command:
   --project <dir>       the project directory (default: the nearest conductor.yaml above the blueprint or cwd)
@@ -122,6 +123,19 @@ Every call that changes something and every refused request, with who, what, nam
 and its outcome, in an append-only hash-chained table (.conductor/tenancy.db). \`verify\` recomputes the chain and
 exits 1 naming the first entry that was edited, or after which entries were deleted; it prints the head hash:
 keep it elsewhere to detect a trail cut short later.
+`,
+  secrets: `usage: printf %s "$VALUE" | conductor secrets set <name> [--namespace <ns>]
+       conductor secrets set <name> --from-env <VARIABLE> [--namespace <ns>]
+       conductor secrets list [--namespace <ns>] [--json]
+       conductor secrets delete <name> [--namespace <ns>]
+       conductor secrets rotate-key
+
+Secrets of a namespace, encrypted with AES-256-GCM (in .conductor/tenancy.db) under the newest key of
+CONDUCTOR_SECRET_KEY ("k2:<base64>,k1:<base64>", newest first) or, without it, of .conductor/secret-keys (made on
+the first \`set\`). A node's config names one as { $secret: <name> }; its value is decrypted only as the node's
+invocation is sent to its runtime, and never written to the journal, events, logs or API answers. Values are read
+from stdin or an environment variable, never from the command line. \`rotate-key\` adds a new key to the key file
+(or takes the first of CONDUCTOR_SECRET_KEY) and re-encrypts every secret with it.
 `,
   history: `usage: conductor history [--blueprint <id>] [--status running|orphaned|completed|failed|cancelled]
                          [--limit n] [--json]

@@ -48,6 +48,7 @@ const commands: Record<string, () => Promise<{ default: (context: CommandContext
   new: () => import("./new-command.js"),
   keys: () => import("./keys-command.js"),
   audit: () => import("./audit-command.js"),
+  secrets: () => import("./secrets-command.js"),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -4,6 +4,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { ConductorError } from "../errors.js";
 import { ensurePrivateDirectory, ensurePrivateFile } from "../store/private-files.js";
 import { isRole, namespaceProblem, type Role } from "./roles.js";
+import type { SealedSecret } from "./secrets.js";
 
 /** Where a project keeps its API keys, the namespaces of its executions and its audit trail. */
 export const TENANCY_FILE = ".conductor/tenancy.db";
@@ -22,6 +23,10 @@ CREATE TABLE IF NOT EXISTS execution_namespaces (
 CREATE INDEX IF NOT EXISTS executions_by_namespace ON execution_namespaces (namespace, started_at DESC);
 CREATE TABLE IF NOT EXISTS upload_namespaces (
   sha256 TEXT NOT NULL, namespace TEXT NOT NULL, PRIMARY KEY (sha256, namespace)
+);
+CREATE TABLE IF NOT EXISTS secrets (
+  namespace TEXT NOT NULL, name TEXT NOT NULL, key_id TEXT NOT NULL, iv BLOB NOT NULL, data BLOB NOT NULL,
+  tag BLOB NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (namespace, name)
 );
 CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, namespace TEXT NOT NULL, action TEXT NOT NULL,
@@ -108,6 +113,12 @@ export interface TenancyStore {
   namespacedExecutions(): ReadonlySet<string>;
   addUpload(sha256: string, namespace: string): void;
   hasUpload(sha256: string, namespace: string): boolean;
+  /** Stores a sealed secret (replacing one of the same name in the namespace). */
+  putSecret(namespace: string, name: string, sealed: SealedSecret): void;
+  getSecret(namespace: string, name: string): SealedSecret | undefined;
+  /** Secrets by namespace and name, with the key each is sealed with; never their values. */
+  listSecrets(): { namespace: string; name: string; keyId: string; updatedAt: number }[];
+  deleteSecret(namespace: string, name: string): boolean;
   audit(entry: Omit<AuditEntry, "seq" | "at" | "prevHash" | "hash"> & { at?: number }): void;
   listAudit(options?: { limit?: number; namespace?: string }): AuditEntry[];
   verifyAudit(): AuditVerification;
@@ -118,7 +129,12 @@ const KEY_FORMAT = /^cdk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
 /** Opens (creating when missing) the tenancy database of the project at `projectDir`. */
 export async function openTenancyStore(projectDir: string): Promise<TenancyStore> {
-  const { DatabaseSync } = await import("node:sqlite");
+  return openTenancyStoreSync(projectDir);
+}
+
+/** {@link openTenancyStore}, synchronously (for the conductor, which opens it when a node first needs a secret). */
+export function openTenancyStoreSync(projectDir: string): TenancyStore {
+  const { DatabaseSync } = process.getBuiltinModule("node:sqlite") as typeof import("node:sqlite");
   ensurePrivateDirectory(join(projectDir, ".conductor"));
   const path = join(projectDir, TENANCY_FILE);
   ensurePrivateFile(path);
@@ -329,6 +345,42 @@ function tenancyStore(db: DatabaseSync, path: string): TenancyStore {
         sql("SELECT 1 FROM upload_namespaces WHERE sha256 = ? AND namespace = ?").get(sha, namespace) !==
         undefined
       );
+    },
+    putSecret(namespace, name, sealed) {
+      sql(
+        "INSERT OR REPLACE INTO secrets (namespace, name, key_id, iv, data, tag, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ).run(namespace, name, sealed.keyId, sealed.iv, sealed.data, sealed.tag, Date.now());
+    },
+    getSecret(namespace, name) {
+      const row = sql("SELECT key_id, iv, data, tag FROM secrets WHERE namespace = ? AND name = ?").get(
+        namespace,
+        name,
+      ) as { key_id: string; iv: Uint8Array; data: Uint8Array; tag: Uint8Array } | undefined;
+      if (row === undefined) return undefined;
+      return {
+        keyId: row.key_id,
+        iv: Buffer.from(row.iv),
+        data: Buffer.from(row.data),
+        tag: Buffer.from(row.tag),
+      };
+    },
+    listSecrets() {
+      return (
+        sql("SELECT namespace, name, key_id, updated_at FROM secrets ORDER BY namespace, name").all() as {
+          namespace: string;
+          name: string;
+          key_id: string;
+          updated_at: number;
+        }[]
+      ).map((row) => ({
+        namespace: row.namespace,
+        name: row.name,
+        keyId: row.key_id,
+        updatedAt: row.updated_at,
+      }));
+    },
+    deleteSecret(namespace, name) {
+      return sql("DELETE FROM secrets WHERE namespace = ? AND name = ?").run(namespace, name).changes > 0;
     },
     audit(entry) {
       // The last hash is read and the row written in one write transaction, so two processes appending at once
