@@ -56,6 +56,7 @@ export type {
 } from "./store/execution-store.js";
 export { createMemoryStore } from "./store/memory-store.js";
 export type { JournalOptions } from "./store/sqlite-journal.js";
+export type { OidcOptions } from "./tenancy/oidc.js";
 export { DEFAULT_NAMESPACE, ROLE_PERMISSIONS, ROLES, type Role } from "./tenancy/roles.js";
 export {
   SECRET_KEY_ENV,

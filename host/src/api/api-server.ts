@@ -7,6 +7,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Conductor } from "../conductor.js";
 import { ConductorError } from "../errors.js";
 import { projectAccess } from "../project/project-access.js";
+import { createOidcVerifier, type OidcOptions } from "../tenancy/oidc.js";
 import { scopeService } from "../tenancy/scoped-service.js";
 import { openTenancyStore, type TenancyStore } from "../tenancy/tenancy-store.js";
 import { createApiService } from "./api-service.js";
@@ -62,6 +63,8 @@ export interface ApiServerOptions {
    * opened for this server and closed with it. `false`: the token alone, one namespace, no audit trail.
    */
   tenancy?: TenancyStore | false;
+  /** Accepts OpenID Connect bearer tokens of this issuer and audience besides the token and API keys. */
+  oidc?: OidcOptions;
 }
 
 /** A running API server. */
@@ -146,6 +149,7 @@ export async function createApiServer(
     token,
     ...(options.tokenHint === undefined ? {} : { tokenHint: options.tokenHint }),
     ...(tenancy === undefined ? {} : { keys: tenancy }),
+    ...(options.oidc === undefined ? {} : { oidc: createOidcVerifier(options.oidc) }),
   });
   const guard = createConnectionGuard(limits);
   const shutdown = new AbortController();

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { looksLikeJwt } from "../tenancy/oidc.js";
 import { ROLE_PERMISSIONS } from "../tenancy/roles.js";
 import type { TenancyStore } from "../tenancy/tenancy-store.js";
 import { IDENTITY, type Identity, METHOD_PERMISSIONS, type Permission, TOKEN_HOLDER } from "./identity.js";
@@ -13,6 +14,8 @@ export interface AuthPolicyOptions {
   tokenHint?: string;
   /** Where API keys (`cdk_…`, made with `conductor keys create`) are checked; without it only the token is. */
   keys?: Pick<TenancyStore, "checkKey">;
+  /** Verifies OpenID Connect bearer tokens (JWTs); without it they are refused like a wrong token. */
+  oidc?: (token: string) => Promise<Identity | AuthProblem>;
 }
 
 /**
@@ -41,9 +44,12 @@ export const PEER_HEADER = "x-conductor-peer";
 export interface AuthPolicy {
   /**
    * The identity a request's `Authorization` header proves, or why it proves none. Looks at the header only, so it
-   * runs before the body is read.
+   * runs before the body is read. Synchronous for the token and API keys; a promise for an OIDC token (its
+   * issuer's keys may have to be fetched).
    */
-  authenticate(authorization: string | null | undefined): Identity | AuthProblem;
+  authenticate(
+    authorization: string | null | undefined,
+  ): Identity | AuthProblem | Promise<Identity | AuthProblem>;
 }
 
 /** Why a request was refused: `unauthenticated` (no or wrong token) or `permission_denied` (not allowed). */
@@ -105,6 +111,7 @@ export function createAuthPolicy(options: AuthPolicyOptions): AuthPolicy {
           role: key.role,
         };
       }
+      if (options.oidc !== undefined && looksLikeJwt(bearer)) return options.oidc(bearer);
       return { kind: "unauthenticated", message: 'wrong token in the "Authorization: Bearer" header' };
     },
   };
@@ -125,11 +132,20 @@ export function authorize(identity: Identity, permission: Permission, what: stri
  * identity in the call's context values under {@link IDENTITY}. Refuses with UNAUTHENTICATED (HTTP 401, with
  * `WWW-Authenticate`) or PERMISSION_DENIED.
  */
-export function createRequestGate(policy: AuthPolicy, audit?: AuditSink): (context: HandlerContext) => void {
+export function createRequestGate(
+  policy: AuthPolicy,
+  audit?: AuditSink,
+): (context: HandlerContext) => void | Promise<void> {
   return (context) => {
+    const result = policy.authenticate(context.requestHeader.get("authorization"));
+    if (result instanceof Promise) return result.then((identity) => admit(context, identity));
+    admit(context, result);
+    return undefined;
+  };
+
+  function admit(context: HandlerContext, identity: Identity | AuthProblem): void {
     const method = context.method.name;
     const address = context.requestHeader.get(PEER_HEADER) ?? "";
-    const identity = policy.authenticate(context.requestHeader.get("authorization"));
     if (isAuthProblem(identity)) {
       audit?.record({
         identity: ANONYMOUS_CALLER,
@@ -158,12 +174,9 @@ export function createRequestGate(policy: AuthPolicy, audit?: AuditSink): (conte
       });
       throw new ConnectError(problem.message, Code.PermissionDenied);
     }
-    // Every call that changes something is recorded; reads are not (they would drown the trail).
-    if (permission !== "read") {
-      audit?.record({ identity, action: method, target: "", address, outcome: "allowed", detail: "" });
-    }
+    // Calls that change something are recorded with their target and outcome by the service (scopeService).
     context.values.set(IDENTITY, identity);
-  };
+  }
 }
 
 /** How a caller whose credentials were refused is recorded. */

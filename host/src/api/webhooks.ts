@@ -64,7 +64,7 @@ export async function handleWebhook(
   const address = String(request.headers[PEER_HEADER] ?? "");
   let identity: Identity = ANONYMOUS;
   if (!isPublic) {
-    const authenticated = options.policy.authenticate(request.headers.authorization);
+    const authenticated = await options.policy.authenticate(request.headers.authorization);
     const problem = isAuthProblem(authenticated)
       ? authenticated
       : authorize(authenticated, "run", `run blueprint "${blueprintId}"`);

@@ -90,6 +90,9 @@ options:
   --token <secret>      the token every call must carry as "Authorization: Bearer <secret>" (default:
                         $CONDUCTOR_TOKEN, else the project's, in .conductor/api-token, made on the first start)
   --cors-origin <origin>  let browser apps from this origin call the API (repeatable; "*" for any)
+  --oidc-issuer <url> --oidc-audience <client-id> [--oidc-jwks-uri <url>]
+                        also accept OpenID Connect bearer tokens of this issuer and audience; their
+                        conductor_role and conductor_namespace claims give the role and namespace
   --no-resume           do not adopt orphaned executions; by default the server resumes, at start and
                         whenever one turns up, every execution recorded as running whose host died or stopped
                         renewing its lease (never one another live process runs; --resume is the default)

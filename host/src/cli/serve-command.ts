@@ -29,6 +29,9 @@ export default async function serve(context: CommandContext): Promise<number> {
       "cors-origin": { type: "string", multiple: true },
       resume: { type: "boolean" },
       "no-resume": { type: "boolean" },
+      "oidc-issuer": { type: "string" },
+      "oidc-audience": { type: "string" },
+      "oidc-jwks-uri": { type: "string" },
     },
   });
   if (typeof parsed === "number") return parsed;
@@ -46,6 +49,21 @@ export default async function serve(context: CommandContext): Promise<number> {
     context.stderr.write(`conductor serve: ${problem}\n`);
     return EXIT.usage;
   }
+
+  const oidcIssuer = values["oidc-issuer"];
+  const oidcAudience = values["oidc-audience"];
+  if ((oidcIssuer === undefined) !== (oidcAudience === undefined)) {
+    context.stderr.write("conductor serve: --oidc-issuer and --oidc-audience go together\n");
+    return EXIT.usage;
+  }
+  const oidc =
+    oidcIssuer === undefined || oidcAudience === undefined
+      ? undefined
+      : {
+          issuer: oidcIssuer,
+          audience: oidcAudience,
+          ...(values["oidc-jwks-uri"] === undefined ? {} : { jwksUri: values["oidc-jwks-uri"] }),
+        };
 
   let conductor: Conductor | undefined;
   let server: ApiServer | undefined;
@@ -82,6 +100,7 @@ export default async function serve(context: CommandContext): Promise<number> {
       ...(tokenFile === undefined ? {} : { tokenHint: `it is in the project's ${TOKEN_FILE}` }),
       ...(values["no-debugger"] === true ? { debuggerDir: false as const } : {}),
       ...(corsOrigins.length === 0 ? {} : { corsOrigins }),
+      ...(oidc === undefined ? {} : { oidc }),
     });
   } catch (error) {
     await conductor?.close();
