@@ -80,7 +80,7 @@ describe("createRequestGate()", () => {
 
   it("leaves the token holder's identity for the method", () => {
     const context = contextOf("RunExecution", { authorization: "Bearer s3cret" });
-    gate(context);
+    void gate(context);
     expect(context.values.get(IDENTITY)).toBe(TOKEN_HOLDER);
   });
 
@@ -88,7 +88,7 @@ describe("createRequestGate()", () => {
     const context = contextOf("ListBlueprints", {});
     let error: unknown;
     try {
-      gate(context);
+      void gate(context);
     } catch (e) {
       error = e;
     }
@@ -112,7 +112,7 @@ describe("createRequestGate()", () => {
     );
     const refused = (() => {
       try {
-        readOnlyGate(contextOf("StartExecution", {}));
+        void readOnlyGate(contextOf("StartExecution", {}));
         return undefined;
       } catch (error) {
         return error as ConnectError;
