@@ -7,6 +7,7 @@ import { inProcessScenarios } from "./in-process.js";
 import { runtimeScenarios } from "./runtimes.js";
 import { sidecarScenarios } from "./sidecar.js";
 import { tableScenario } from "./table.js";
+import { tenancyScenario } from "./tenancy.js";
 
 /** What a scenario gets: whether this is a smoke run, and how many iterations to use. */
 export interface BenchContext {
@@ -94,4 +95,5 @@ export const scenarios: Scenario[] = [
   ...durableScenarios,
   apiScenario,
   apiValuesScenario,
+  tenancyScenario,
 ];

@@ -141,6 +141,8 @@ export function openTenancyStoreSync(projectDir: string): TenancyStore {
   const db = new DatabaseSync(path);
   db.exec("PRAGMA busy_timeout = 10000;");
   db.exec("PRAGMA journal_mode = WAL;");
+  // Committed entries survive the process; a power loss may lose the last ones (as the journal's NORMAL mode).
+  db.exec("PRAGMA synchronous = NORMAL;");
   for (const suffix of ["-wal", "-shm"]) ensurePrivateFile(`${path}${suffix}`);
   const format = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
   if (format > TENANCY_FORMAT) {
