@@ -19,6 +19,7 @@ type Tenancy = Pick<
   | "namespacedExecutions"
   | "addUpload"
   | "hasUpload"
+  | "uploadKnown"
 >;
 
 const UPLOAD_REF = /uploads\/([0-9a-f]{64})/g;
@@ -63,10 +64,11 @@ export function scopeService(
   const assertUploads = (context: HandlerContext, text: string) => {
     if (!text.includes("uploads/")) return;
     for (const match of text.matchAll(UPLOAD_REF)) {
-      if (!tenancy.hasUpload(match[1]!, caller(context).namespace)) {
+      // A value another namespace uploaded is answered as one nobody uploaded (the service answers the rest).
+      if (!tenancy.hasUpload(match[1]!, caller(context).namespace) && tenancy.uploadKnown(match[1]!)) {
         throw new ConnectError(
-          `no value "uploads/${match[1]}": nothing was uploaded with this SHA-256`,
-          Code.NotFound,
+          `"uploads/${match[1]}" is not an uploaded value; upload it with UploadValue first and pass the ref it answers`,
+          Code.InvalidArgument,
         );
       }
     }
@@ -255,7 +257,7 @@ export function scopeService(
     async *readValue(request, context) {
       const namespace = caller(context).namespace;
       const upload = /^uploads\/([0-9a-f]{64})$/.exec(request.ref);
-      if (upload !== null && !tenancy.hasUpload(upload[1]!, namespace)) {
+      if (upload !== null && !tenancy.hasUpload(upload[1]!, namespace) && tenancy.uploadKnown(upload[1]!)) {
         throw new ConnectError(
           `no value "${request.ref}": nothing was uploaded with this SHA-256`,
           Code.NotFound,

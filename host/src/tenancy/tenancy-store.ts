@@ -113,6 +113,8 @@ export interface TenancyStore {
   namespacedExecutions(): ReadonlySet<string>;
   addUpload(sha256: string, namespace: string): void;
   hasUpload(sha256: string, namespace: string): boolean;
+  /** Whether any namespace uploaded this value. */
+  uploadKnown(sha256: string): boolean;
   /** Stores a sealed secret (replacing one of the same name in the namespace). */
   putSecret(namespace: string, name: string, sealed: SealedSecret): void;
   getSecret(namespace: string, name: string): SealedSecret | undefined;
@@ -383,6 +385,9 @@ function tenancyStore(db: DatabaseSync, path: string): TenancyStore {
     },
     deleteSecret(namespace, name) {
       return sql("DELETE FROM secrets WHERE namespace = ? AND name = ?").run(namespace, name).changes > 0;
+    },
+    uploadKnown(sha) {
+      return sql("SELECT 1 FROM upload_namespaces WHERE sha256 = ?").get(sha) !== undefined;
     },
     audit(entry) {
       // The last hash is read and the row written in one write transaction, so two processes appending at once

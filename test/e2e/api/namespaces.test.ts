@@ -163,7 +163,10 @@ describe("namespaces, keys and the audit trail", () => {
         inputsJson: JSON.stringify({ a: { $ref: ref } }),
       }),
     );
-    expect(reuse.code).toBe(NOT_FOUND);
+    expect(reuse.code).toBe(3);
+    expect(reuse.message).toBe(
+      `"${ref}" is not an uploaded value; upload it with UploadValue first and pass the ref it answers`,
+    );
   });
 
   it("refuses expired, revoked, forged and malformed credentials with a clear error, and goes on serving", async () => {
