@@ -109,11 +109,14 @@ export function scopeService(
       }
     }
     assertUploads(context, request.inputsJson);
+    // The default namespace records nothing: the request goes on as it came (a journal read costs a flush).
+    if (namespace === DEFAULT_NAMESPACE) return request.executionId;
+    // Elsewhere the execution's namespace is recorded before it starts, so no one else can watch it meanwhile.
     const executionId = request.executionId === "" ? randomUUID() : request.executionId;
-    if (conductor.executions.get(executionId) !== undefined) {
+    if (request.executionId !== "" && conductor.executions.get(executionId) !== undefined) {
       throw new ConnectError(`execution "${executionId}" already exists`, Code.AlreadyExists);
     }
-    if (namespace !== DEFAULT_NAMESPACE) tenancy.setExecutionNamespace(executionId, namespace, Date.now());
+    tenancy.setExecutionNamespace(executionId, namespace, Date.now());
     return executionId;
   };
   const targetOf = (blueprint: { case: string | undefined; value?: string | undefined }) =>
@@ -130,8 +133,17 @@ export function scopeService(
       let executionId = "";
       try {
         executionId = await admitStart(context, request);
-        const answer = await service.startExecution({ ...request, executionId }, context);
-        record(context, "StartExecution", `execution:${executionId}`, "ok", targetOf(request.blueprint));
+        const answer = await service.startExecution(
+          executionId === request.executionId ? request : { ...request, executionId },
+          context,
+        );
+        record(
+          context,
+          "StartExecution",
+          `execution:${answer.executionId}`,
+          "ok",
+          targetOf(request.blueprint),
+        );
         return answer;
       } catch (error) {
         const problem = outcomeOf(error);
@@ -150,8 +162,11 @@ export function scopeService(
       let executionId = "";
       try {
         executionId = await admitStart(context, request);
-        const answer = await service.runExecution({ ...request, executionId }, context);
-        record(context, "RunExecution", `execution:${executionId}`, "ok", targetOf(request.blueprint));
+        const answer = await service.runExecution(
+          executionId === request.executionId ? request : { ...request, executionId },
+          context,
+        );
+        record(context, "RunExecution", `execution:${answer.executionId}`, "ok", targetOf(request.blueprint));
         return answer;
       } catch (error) {
         const problem = outcomeOf(error);
