@@ -72,6 +72,8 @@ export const tenancyScenario: Scenario = {
             }
           }
         }
+        // Closing writes the audit entries still queued.
+        await gated.close();
         const audited = store.listAudit({ limit: 1 })[0];
         if (audited?.action !== "RunExecution" || !store.verifyAudit().ok) {
           throw new Error("the gated server did not record its RunExecution calls in an intact audit trail");

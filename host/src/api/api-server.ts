@@ -125,24 +125,36 @@ export async function createApiServer(
     options.tenancy === false
       ? undefined
       : (options.tenancy ?? (await openTenancyStore(conductor.project.dir)));
+  // Audit entries are written after the answer, batched per turn of the event loop (one transaction for all the
+  // entries of a turn); `close()` writes the last ones.
+  let pendingAudit: Parameters<TenancyStore["auditMany"]>[0][number][] = [];
+  const flushAudit = () => {
+    const entries = pendingAudit;
+    pendingAudit = [];
+    try {
+      tenancy?.auditMany(entries);
+    } catch (error) {
+      process.emitWarning(
+        `the audit trail could not record ${entries.length} entries: ${(error as Error).message}`,
+      );
+    }
+  };
   const audit: AuditSink | undefined =
     tenancy === undefined
       ? undefined
       : {
           record({ identity, action, target, address, outcome, detail }) {
-            try {
-              tenancy.audit({
-                actor: identity.name,
-                namespace: identity.namespace,
-                action,
-                target,
-                address,
-                outcome,
-                detail,
-              });
-            } catch (error) {
-              process.emitWarning(`the audit trail could not record ${action}: ${(error as Error).message}`);
-            }
+            if (pendingAudit.length === 0) setImmediate(flushAudit);
+            pendingAudit.push({
+              at: Date.now(),
+              actor: identity.name,
+              namespace: identity.namespace,
+              action,
+              target,
+              address,
+              outcome,
+              detail,
+            });
           },
         };
   const policy = createAuthPolicy({
@@ -299,6 +311,7 @@ export async function createApiServer(
         for (const socket of sockets) socket.destroy();
         guard.close();
         await stopped;
+        flushAudit();
         if (ownTenancy) tenancy?.close();
       })();
       return closed;

@@ -122,6 +122,10 @@ export interface TenancyStore {
   listSecrets(): { namespace: string; name: string; keyId: string; updatedAt: number }[];
   deleteSecret(namespace: string, name: string): boolean;
   audit(entry: Omit<AuditEntry, "seq" | "at" | "prevHash" | "hash"> & { at?: number }): void;
+  /** Appends several entries in one transaction, in order. */
+  auditMany(
+    entries: readonly (Omit<AuditEntry, "seq" | "at" | "prevHash" | "hash"> & { at?: number })[],
+  ): void;
   listAudit(options?: { limit?: number; namespace?: string }): AuditEntry[];
   verifyAudit(): AuditVerification;
   close(): void;
@@ -246,6 +250,8 @@ function tenancyStore(db: DatabaseSync, path: string): TenancyStore {
     }
     return statement;
   };
+  const keyCache = new Map<string, KeyRow>();
+  let keyCacheVersion = -1;
   const rootOf = (executionId: string) => executionId.split("/", 1)[0]!;
   // Execution ids outside the default namespace, kept in memory: most lookups are of default executions, which
   // then cost no query. Other processes (another server of the project) add rows too, so a miss asks the table.
@@ -290,6 +296,7 @@ function tenancyStore(db: DatabaseSync, path: string): TenancyStore {
       );
     },
     revokeKey(id, at = Date.now()) {
+      keyCache.clear();
       const result = sql("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(
         at,
         id,
@@ -298,12 +305,24 @@ function tenancyStore(db: DatabaseSync, path: string): TenancyStore {
       return sql("SELECT 1 FROM api_keys WHERE id = ?").get(id) !== undefined;
     },
     checkKey(bearer, now = Date.now()) {
-      const match = KEY_FORMAT.exec(bearer);
-      if (match === null) return "unknown";
-      const row = sql("SELECT * FROM api_keys WHERE id = ?").get(match[1]!) as KeyRow | undefined;
-      if (row === undefined) return "unknown";
-      const given = Buffer.from(sha256(bearer), "hex");
-      if (!timingSafeEqual(given, Buffer.from(row.hash, "hex"))) return "unknown";
+      // Keys proved since the table last changed are kept: SQLite's data_version moves when another connection
+      // (conductor keys, another server) commits, and then they are looked up again, so a revocation holds at once.
+      const version = (sql("PRAGMA data_version").get() as { data_version: number }).data_version;
+      if (version !== keyCacheVersion) {
+        keyCache.clear();
+        keyCacheVersion = version;
+      }
+      let row = keyCache.get(bearer);
+      if (row === undefined) {
+        const match = KEY_FORMAT.exec(bearer);
+        if (match === null) return "unknown";
+        row = sql("SELECT * FROM api_keys WHERE id = ?").get(match[1]!) as KeyRow | undefined;
+        if (row === undefined) return "unknown";
+        const given = Buffer.from(sha256(bearer), "hex");
+        if (!timingSafeEqual(given, Buffer.from(row.hash, "hex"))) return "unknown";
+        if (keyCache.size >= 1_000) keyCache.clear();
+        keyCache.set(bearer, row);
+      }
       if (row.revoked_at !== null) return "revoked";
       if (row.expires_at !== null && row.expires_at <= now) return "expired";
       return keyInfo(row);
@@ -390,40 +409,50 @@ function tenancyStore(db: DatabaseSync, path: string): TenancyStore {
       return sql("SELECT 1 FROM upload_namespaces WHERE sha256 = ?").get(sha) !== undefined;
     },
     audit(entry) {
-      // The last hash is read and the row written in one write transaction, so two processes appending at once
+      this.auditMany([entry]);
+    },
+    auditMany(entries) {
+      if (entries.length === 0) return;
+      // The last hash is read and the rows written in one write transaction, so two processes appending at once
       // still make one chain.
       db.exec("BEGIN IMMEDIATE");
       try {
         const last = sql("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as
           | { seq: number; hash: string }
           | undefined;
-        const row = {
-          seq: (last?.seq ?? 0) + 1,
-          at: entry.at ?? Date.now(),
-          actor: entry.actor,
-          namespace: entry.namespace,
-          action: entry.action,
-          target: entry.target,
-          address: entry.address,
-          outcome: entry.outcome,
-          detail: entry.detail,
-          prevHash: last?.hash ?? GENESIS,
-        };
-        sql(
+        let seq = last?.seq ?? 0;
+        let prevHash = last?.hash ?? GENESIS;
+        const insert = sql(
           "INSERT INTO audit (seq, at, actor, namespace, action, target, address, outcome, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        ).run(
-          row.seq,
-          row.at,
-          row.actor,
-          row.namespace,
-          row.action,
-          row.target,
-          row.address,
-          row.outcome,
-          row.detail,
-          row.prevHash,
-          auditHash(row),
         );
+        for (const entry of entries) {
+          const row = {
+            seq: ++seq,
+            at: entry.at ?? Date.now(),
+            actor: entry.actor,
+            namespace: entry.namespace,
+            action: entry.action,
+            target: entry.target,
+            address: entry.address,
+            outcome: entry.outcome,
+            detail: entry.detail,
+            prevHash,
+          };
+          prevHash = auditHash(row);
+          insert.run(
+            row.seq,
+            row.at,
+            row.actor,
+            row.namespace,
+            row.action,
+            row.target,
+            row.address,
+            row.outcome,
+            row.detail,
+            row.prevHash,
+            prevHash,
+          );
+        }
         db.exec("COMMIT");
       } catch (error) {
         db.exec("ROLLBACK");

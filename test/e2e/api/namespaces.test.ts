@@ -214,6 +214,8 @@ describe("namespaces, keys and the audit trail", () => {
     } finally {
       viewer.close();
     }
+    // Entries are written just after the answers.
+    await expect.poll(() => store.listAudit({ limit: 1 })[0]?.action).toBe("StartExecution");
     const trail = store.listAudit({ limit: 1000 });
     const teamAKey = store.listKeys().find((key) => key.name === "a")!;
     const viewerKey = store.listKeys().find((key) => key.name === "a-viewer")!;
@@ -262,11 +264,12 @@ describe("namespaces, keys and the audit trail", () => {
       },
     );
     expect(answer.status).toBe(401);
-    const last = store.listAudit({ limit: 1 })[0]!;
-    expect([last.action, last.outcome, last.address]).toEqual([
-      "CancelExecution",
-      "unauthenticated",
-      "127.0.0.1",
-    ]);
+    // Entries are written just after the answer.
+    await expect
+      .poll(() => {
+        const last = store.listAudit({ limit: 1 })[0]!;
+        return [last.action, last.outcome, last.address, last.detail.includes("requires a token")];
+      })
+      .toEqual(["CancelExecution", "unauthenticated", "127.0.0.1", true]);
   });
 });

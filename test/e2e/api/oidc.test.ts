@@ -139,8 +139,12 @@ describe("OIDC bearer tokens", () => {
       openTenancyStore(fixture.dir),
     );
     try {
-      const refusals = audit.listAudit({ limit: 100 }).filter((entry) => entry.outcome === "unauthenticated");
-      expect(refusals.length).toBeGreaterThanOrEqual(cases.length);
+      // Entries are written just after the answers.
+      await expect
+        .poll(
+          () => audit.listAudit({ limit: 100 }).filter((entry) => entry.outcome === "unauthenticated").length,
+        )
+        .toBeGreaterThanOrEqual(cases.length);
     } finally {
       audit.close();
     }
