@@ -8,7 +8,7 @@ import type { Conductor } from "../conductor.js";
 import { ConductorError } from "../errors.js";
 import { projectAccess } from "../project/project-access.js";
 import { createOidcVerifier, type OidcOptions } from "../tenancy/oidc.js";
-import { scopeService } from "../tenancy/scoped-service.js";
+import { type NamespaceQuotas, scopeService } from "../tenancy/scoped-service.js";
 import { openTenancyStore, type TenancyStore } from "../tenancy/tenancy-store.js";
 import { createApiService } from "./api-service.js";
 import { type AuditSink, createAuthPolicy, createRequestGate, PEER_HEADER } from "./auth.js";
@@ -65,6 +65,8 @@ export interface ApiServerOptions {
   tenancy?: TenancyStore | false;
   /** Accepts OpenID Connect bearer tokens of this issuer and audience besides the token and API keys. */
   oidc?: OidcOptions;
+  /** Limits on starting executions, for each namespace alike (needs `tenancy`). Default: none. */
+  quotas?: NamespaceQuotas;
 }
 
 /** A running API server. */
@@ -199,7 +201,9 @@ export async function createApiServer(
       const service = createApiService(conductor, starter);
       router.service(
         ConductorService,
-        tenancy === undefined ? service : scopeService(conductor, service, tenancy, audit),
+        tenancy === undefined
+          ? service
+          : scopeService(conductor, service, tenancy, audit, options.quotas ?? {}),
       );
     },
     // Callers are authenticated before their body is read, decompressed or parsed.

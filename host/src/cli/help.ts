@@ -93,6 +93,9 @@ options:
   --oidc-issuer <url> --oidc-audience <client-id> [--oidc-jwks-uri <url>]
                         also accept OpenID Connect bearer tokens of this issuer and audience; their
                         conductor_role and conductor_namespace claims give the role and namespace
+  --quota-in-flight <n>, --quota-starts-per-minute <n>
+                        per namespace: executions started through the API and not finished, and starts in
+                        any 60 s; a start beyond either is refused with resource_exhausted naming the quota
   --no-resume           do not adopt orphaned executions; by default the server resumes, at start and
                         whenever one turns up, every execution recorded as running whose host died or stopped
                         renewing its lease (never one another live process runs; --resume is the default)

@@ -32,6 +32,8 @@ export default async function serve(context: CommandContext): Promise<number> {
       "oidc-issuer": { type: "string" },
       "oidc-audience": { type: "string" },
       "oidc-jwks-uri": { type: "string" },
+      "quota-in-flight": { type: "string" },
+      "quota-starts-per-minute": { type: "string" },
     },
   });
   if (typeof parsed === "number") return parsed;
@@ -64,6 +66,21 @@ export default async function serve(context: CommandContext): Promise<number> {
           audience: oidcAudience,
           ...(values["oidc-jwks-uri"] === undefined ? {} : { jwksUri: values["oidc-jwks-uri"] }),
         };
+
+  const quotas: { maxInFlight?: number; maxStartsPerMinute?: number } = {};
+  for (const [flag, field] of [
+    ["quota-in-flight", "maxInFlight"],
+    ["quota-starts-per-minute", "maxStartsPerMinute"],
+  ] as const) {
+    const given = values[flag];
+    if (given === undefined) continue;
+    const limit = Number(given);
+    if (!Number.isInteger(limit) || limit < 1) {
+      context.stderr.write(`conductor serve: --${flag} takes a whole number of at least 1, got "${given}"\n`);
+      return EXIT.usage;
+    }
+    quotas[field] = limit;
+  }
 
   let conductor: Conductor | undefined;
   let server: ApiServer | undefined;
@@ -101,6 +118,7 @@ export default async function serve(context: CommandContext): Promise<number> {
       ...(values["no-debugger"] === true ? { debuggerDir: false as const } : {}),
       ...(corsOrigins.length === 0 ? {} : { corsOrigins }),
       ...(oidc === undefined ? {} : { oidc }),
+      ...(Object.keys(quotas).length === 0 ? {} : { quotas }),
     });
   } catch (error) {
     await conductor?.close();

@@ -39,7 +39,9 @@ export function scopeService(
   service: Service,
   tenancy: Tenancy,
   audit?: AuditSink,
+  quotas: NamespaceQuotas = {},
 ): Service {
+  const quota = createQuotaGate(conductor, quotas);
   const caller = (context: HandlerContext): Identity => context.values.get(IDENTITY);
   const address = (context: HandlerContext) => context.requestHeader.get("x-conductor-peer") ?? "";
   const record = (context: HandlerContext, action: string, target: string, outcome: string, detail = "") =>
@@ -110,12 +112,16 @@ export function scopeService(
     }
     assertUploads(context, request.inputsJson);
     // The default namespace records nothing: the request goes on as it came (a journal read costs a flush).
-    if (namespace === DEFAULT_NAMESPACE) return request.executionId;
+    if (namespace === DEFAULT_NAMESPACE) {
+      quota.admit(namespace);
+      return request.executionId;
+    }
     // Elsewhere the execution's namespace is recorded before it starts, so no one else can watch it meanwhile.
     const executionId = request.executionId === "" ? randomUUID() : request.executionId;
     if (request.executionId !== "" && conductor.executions.get(executionId) !== undefined) {
       throw new ConnectError(`execution "${executionId}" already exists`, Code.AlreadyExists);
     }
+    quota.admit(namespace);
     tenancy.setExecutionNamespace(executionId, namespace, Date.now());
     return executionId;
   };
@@ -133,10 +139,17 @@ export function scopeService(
       let executionId = "";
       try {
         executionId = await admitStart(context, request);
-        const answer = await service.startExecution(
-          executionId === request.executionId ? request : { ...request, executionId },
-          context,
-        );
+        let answer: Awaited<ReturnType<Service["startExecution"]>>;
+        try {
+          answer = await service.startExecution(
+            executionId === request.executionId ? request : { ...request, executionId },
+            context,
+          );
+        } catch (error) {
+          quota.release(caller(context).namespace);
+          throw error;
+        }
+        quota.releaseWhenFinished(caller(context).namespace, answer.executionId ?? "");
         record(
           context,
           "StartExecution",
@@ -162,10 +175,15 @@ export function scopeService(
       let executionId = "";
       try {
         executionId = await admitStart(context, request);
-        const answer = await service.runExecution(
-          executionId === request.executionId ? request : { ...request, executionId },
-          context,
-        );
+        let answer: Awaited<ReturnType<Service["runExecution"]>>;
+        try {
+          answer = await service.runExecution(
+            executionId === request.executionId ? request : { ...request, executionId },
+            context,
+          );
+        } finally {
+          quota.release(caller(context).namespace);
+        }
         record(context, "RunExecution", `execution:${answer.executionId}`, "ok", targetOf(request.blueprint));
         return answer;
       } catch (error) {
@@ -306,4 +324,74 @@ export function scopeService(
 /** A Connect code as the audit trail names it: `not_found`, `permission_denied`, ... */
 function codeName(code: Code): string {
   return (Code[code] ?? "unknown").replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+}
+
+/** Per-namespace limits on starting executions (each namespace gets the same); unset means unlimited. */
+export interface NamespaceQuotas {
+  /** Executions started through this server and not finished yet, per namespace. */
+  maxInFlight?: number;
+  /** Starts per namespace in any 60 seconds. */
+  maxStartsPerMinute?: number;
+}
+
+const MINUTE_MS = 60_000;
+
+/**
+ * Counts each namespace's executions in flight and recent starts, and refuses a start beyond a quota with
+ * RESOURCE_EXHAUSTED naming the quota, the namespace and the limit. Costs nothing when no quota is set.
+ */
+function createQuotaGate(conductor: Conductor, quotas: NamespaceQuotas) {
+  const inFlight = new Map<string, number>();
+  const starts = new Map<string, number[]>();
+  const enabled = quotas.maxInFlight !== undefined || quotas.maxStartsPerMinute !== undefined;
+  const release = (namespace: string) => {
+    if (quotas.maxInFlight === undefined) return;
+    inFlight.set(namespace, Math.max(0, (inFlight.get(namespace) ?? 1) - 1));
+  };
+  return {
+    admit(namespace: string) {
+      if (!enabled) return;
+      const running = inFlight.get(namespace) ?? 0;
+      if (quotas.maxInFlight !== undefined && running >= quotas.maxInFlight) {
+        throw new ConnectError(
+          `quota "executions in flight" of namespace "${namespace}" is reached: ${running} of ${quotas.maxInFlight} are running; wait for one to finish or cancel one`,
+          Code.ResourceExhausted,
+        );
+      }
+      if (quotas.maxStartsPerMinute !== undefined) {
+        const now = Date.now();
+        const recent = (starts.get(namespace) ?? []).filter((at) => at > now - MINUTE_MS);
+        starts.set(namespace, recent);
+        if (recent.length >= quotas.maxStartsPerMinute) {
+          throw new ConnectError(
+            `quota "starts per minute" of namespace "${namespace}" is reached: ${quotas.maxStartsPerMinute} executions started in the last 60 s; try again later`,
+            Code.ResourceExhausted,
+          );
+        }
+        recent.push(now);
+      }
+      if (quotas.maxInFlight !== undefined) inFlight.set(namespace, running + 1);
+    },
+    release,
+    /** Releases the namespace's slot when a started execution finishes. */
+    releaseWhenFinished(namespace: string, executionId: string) {
+      if (quotas.maxInFlight === undefined) return;
+      let stop: (() => void) | undefined;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        release(namespace);
+        stop?.();
+      };
+      try {
+        stop = conductor.executions.subscribe(executionId, (event) => {
+          if (event.type === "execution.finished") finish();
+        });
+        if (done) stop();
+      } catch {
+        finish();
+      }
+    },
+  };
 }

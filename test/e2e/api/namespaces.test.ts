@@ -273,3 +273,49 @@ describe("namespaces, keys and the audit trail", () => {
       .toEqual(["CancelExecution", "unauthenticated", "127.0.0.1", true]);
   });
 });
+
+describe("namespace quotas", () => {
+  let fixture: ApiFixture;
+  let api: ProtocolClient;
+  beforeAll(async () => {
+    fixture = await startApiFixture({ quotas: { maxInFlight: 1, maxStartsPerMinute: 2 } });
+    api = protocolClient("connect", fixture.server.url, fixture.token);
+  });
+  afterAll(async () => {
+    api?.close();
+    await fixture?.close();
+  });
+
+  it("refuses a start beyond the executions in flight, naming the quota, until one finishes", async () => {
+    const first = await api.startExecution({
+      blueprint: { case: "blueprintId", value: "long" },
+      inputsJson: "{}",
+    });
+    const refused = await failure(() =>
+      api.startExecution({ blueprint: { case: "blueprintId", value: "sum" }, inputsJson: '{"a":1}' }),
+    );
+    expect(refused.code).toBe(8);
+    expect(refused.message).toBe(
+      'quota "executions in flight" of namespace "default" is reached: 1 of 1 are running; wait for one to finish or cancel one',
+    );
+    expect((await api.cancelExecution({ executionId: first.executionId })).cancelled).toBe(true);
+    await expect
+      .poll(async () => (await api.getExecution({ executionId: first.executionId })).execution?.status)
+      .toBe(4);
+    await expect
+      .poll(() =>
+        api
+          .runExecution({ blueprint: { case: "blueprintId", value: "sum" }, inputsJson: '{"a":1}' })
+          .then((run) => run.outputsJson),
+      )
+      .toBe('{"sum":3}');
+    // Two starts in a minute were allowed (refused ones do not count); the third is not.
+    const fourth = await failure(() =>
+      api.runExecution({ blueprint: { case: "blueprintId", value: "sum" }, inputsJson: '{"a":1}' }),
+    );
+    expect(fourth.code).toBe(8);
+    expect(fourth.message).toContain(
+      'quota "starts per minute" of namespace "default" is reached: 2 executions',
+    );
+  });
+});
