@@ -72,3 +72,9 @@ export type {
   TenancyStore,
 } from "./tenancy/tenancy-store.js";
 export { openTenancyStore, TENANCY_FILE } from "./tenancy/tenancy-store.js";
+export {
+  loadWasmModules,
+  startWasmRuntime,
+  WASM_DEFAULTS,
+  type WasmRuntimeSpec,
+} from "./wasm/load-wasm-modules.js";
