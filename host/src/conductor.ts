@@ -45,6 +45,8 @@ import { Journal, type JournalOptions } from "./store/sqlite-journal.js";
 import type { ConductorMetrics } from "./telemetry/conductor-metrics.js";
 import type { Tracing } from "./telemetry/execution-trace.js";
 import { tracingFromEnvironment } from "./telemetry/tracing.js";
+import { hasSecretReference, type ProjectSecrets, projectSecrets, withSecrets } from "./tenancy/secrets.js";
+import { openTenancyStoreSync } from "./tenancy/tenancy-store.js";
 
 /** Options of {@link createConductor}. */
 export interface ConductorOptions {
@@ -272,6 +274,7 @@ class EmbeddedConductor implements Conductor {
   private closed = false;
   readonly executions: Executions;
   private readonly subBlueprints: SubBlueprintRuntime;
+  private secrets: ProjectSecrets | undefined;
 
   constructor(
     readonly project: Project,
@@ -562,6 +565,7 @@ class EmbeddedConductor implements Conductor {
     await this.registry.close();
     await this.store?.close();
     await this.tracing?.shutdown();
+    this.secrets?.close();
   }
 
   private load(blueprint: BlueprintDocument | LoadedBlueprint): LoadedBlueprint {
@@ -649,6 +653,12 @@ class EmbeddedConductor implements Conductor {
     const plan = createExecutionPlan(graph, this.registry.runtimes, {
       durable: durabilityOf(this.store) !== undefined,
     });
+    // Nodes whose config names a secret get its value only as their invocation is sent (tenancy/secrets.ts).
+    if (graph.nodes.some((node) => hasSecretReference(node.config))) {
+      this.secrets ??= projectSecrets(this.project.dir, openTenancyStoreSync);
+      const resolve = this.secrets.resolve;
+      plan.runtimes = plan.runtimes.map((connection) => withSecrets(connection, resolve));
+    }
     let blueprintKey: string | undefined;
     if (this.store instanceof Journal) {
       blueprintKey = createHash("sha256")

@@ -59,6 +59,22 @@ export type { JournalOptions } from "./store/sqlite-journal.js";
 export { type ConductorMetrics, createConductorMetrics } from "./telemetry/conductor-metrics.js";
 export type { ExecutionTrace, ExecutionTraceStart, Tracing } from "./telemetry/execution-trace.js";
 export { createTracing, tracingFromEnvironment } from "./telemetry/tracing.js";
+export type { OidcOptions } from "./tenancy/oidc.js";
+export { DEFAULT_NAMESPACE, ROLE_PERMISSIONS, ROLES, type Role } from "./tenancy/roles.js";
+export {
+  SECRET_KEY_ENV,
+  SECRET_KEY_FILE,
+  type SealedSecret,
+  SecretKeyRing,
+} from "./tenancy/secrets.js";
+export type {
+  ApiKeyInfo,
+  AuditEntry,
+  AuditVerification,
+  CreatedApiKey,
+  TenancyStore,
+} from "./tenancy/tenancy-store.js";
+export { openTenancyStore, TENANCY_FILE } from "./tenancy/tenancy-store.js";
 export {
   loadWasmModules,
   startWasmRuntime,

@@ -7,6 +7,7 @@ import { inProcessScenarios } from "./in-process.js";
 import { runtimeScenarios } from "./runtimes.js";
 import { sidecarScenarios } from "./sidecar.js";
 import { tableScenario } from "./table.js";
+import { tenancyScenario } from "./tenancy.js";
 import { tracingScenario } from "./tracing.js";
 import { wasmScenarios } from "./wasm.js";
 
@@ -97,5 +98,6 @@ export const scenarios: Scenario[] = [
   apiScenario,
   apiValuesScenario,
   tracingScenario,
+  tenancyScenario,
   ...wasmScenarios,
 ];

@@ -8,8 +8,11 @@ import type { Conductor } from "../conductor.js";
 import { ConductorError } from "../errors.js";
 import { projectAccess } from "../project/project-access.js";
 import type { ConductorMetrics } from "../telemetry/conductor-metrics.js";
+import { createOidcVerifier, type OidcOptions } from "../tenancy/oidc.js";
+import { type NamespaceQuotas, scopeService } from "../tenancy/scoped-service.js";
+import { openTenancyStore, type TenancyStore } from "../tenancy/tenancy-store.js";
 import { createApiService } from "./api-service.js";
-import { createAuthPolicy, createRequestGate } from "./auth.js";
+import { type AuditSink, createAuthPolicy, createRequestGate, PEER_HEADER } from "./auth.js";
 import {
   type ConnectionLimits,
   createConnectionGuard,
@@ -59,6 +62,15 @@ export interface ApiServerOptions {
   closeGraceMs?: number;
   /** Caps on connections, body sizes and client time ({@link DEFAULT_CONNECTION_LIMITS} for the rest). */
   limits?: Partial<ConnectionLimits>;
+  /**
+   * API keys, namespaces and the audit trail (docs/security.md). Default: the project's, `.conductor/tenancy.db`,
+   * opened for this server and closed with it. `false`: the token alone, one namespace, no audit trail.
+   */
+  tenancy?: TenancyStore | false;
+  /** Accepts OpenID Connect bearer tokens of this issuer and audience besides the token and API keys. */
+  oidc?: OidcOptions;
+  /** Limits on starting executions, for each namespace alike (needs `tenancy`). Default: none. */
+  quotas?: NamespaceQuotas;
 }
 
 /** A running API server. */
@@ -114,9 +126,48 @@ export async function createApiServer(
   }
   const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
   const crossOrigin = createCorsPolicy(options.corsOrigins ?? []);
+  const ownTenancy = options.tenancy === undefined;
+  const tenancy =
+    options.tenancy === false
+      ? undefined
+      : (options.tenancy ?? (await openTenancyStore(conductor.project.dir)));
+  // Audit entries are written after the answer, batched per turn of the event loop (one transaction for all the
+  // entries of a turn); `close()` writes the last ones.
+  let pendingAudit: Parameters<TenancyStore["auditMany"]>[0][number][] = [];
+  const flushAudit = () => {
+    const entries = pendingAudit;
+    pendingAudit = [];
+    try {
+      tenancy?.auditMany(entries);
+    } catch (error) {
+      process.emitWarning(
+        `the audit trail could not record ${entries.length} entries: ${(error as Error).message}`,
+      );
+    }
+  };
+  const audit: AuditSink | undefined =
+    tenancy === undefined
+      ? undefined
+      : {
+          record({ identity, action, target, address, outcome, detail }) {
+            if (pendingAudit.length === 0) setImmediate(flushAudit);
+            pendingAudit.push({
+              at: Date.now(),
+              actor: identity.name,
+              namespace: identity.namespace,
+              action,
+              target,
+              address,
+              outcome,
+              detail,
+            });
+          },
+        };
   const policy = createAuthPolicy({
     token,
     ...(options.tokenHint === undefined ? {} : { tokenHint: options.tokenHint }),
+    ...(tenancy === undefined ? {} : { keys: tenancy }),
+    ...(options.oidc === undefined ? {} : { oidc: createOidcVerifier(options.oidc) }),
   });
   const guard = createConnectionGuard(limits);
   const shutdown = new AbortController();
@@ -144,6 +195,7 @@ export async function createApiServer(
         policy,
         publicWebhooks,
         shutdownSignal: shutdown.signal,
+        ...(audit === undefined ? {} : { audit }),
       });
     }
     if (staticFiles !== undefined) return staticFiles(request, response);
@@ -152,9 +204,17 @@ export async function createApiServer(
   };
 
   const rpc = connectNodeAdapter({
-    routes: (router) => router.service(ConductorService, createApiService(conductor, starter)),
+    routes: (router) => {
+      const service = createApiService(conductor, starter);
+      router.service(
+        ConductorService,
+        tenancy === undefined
+          ? service
+          : scopeService(conductor, service, tenancy, audit, options.quotas ?? {}),
+      );
+    },
     // Callers are authenticated before their body is read, decompressed or parsed.
-    requestGate: createRequestGate(policy),
+    requestGate: createRequestGate(policy, audit),
     // The cap holds for the body as sent and once decompressed (zlib's output is bounded by it, not inflated first).
     readMaxBytes: limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
@@ -169,6 +229,8 @@ export async function createApiServer(
     // Because an exception here would end the process (a request event has no one to hand it to), nothing escapes.
     try {
       guard.request(request, response);
+      // The caller's address, for the audit trail; a value the client sent under this name is replaced.
+      request.headers[PEER_HEADER] = request.socket?.remoteAddress ?? "";
       if (crossOrigin.handle(request, response)) return;
       if (closing) {
         if (request.httpVersionMajor < 2) response.setHeader("Connection", "close");
@@ -260,6 +322,8 @@ export async function createApiServer(
         for (const socket of sockets) socket.destroy();
         guard.close();
         await stopped;
+        flushAudit();
+        if (ownTenancy) tenancy?.close();
       })();
       return closed;
     },

@@ -25,7 +25,7 @@ describe("createAuthPolicy()", () => {
     expect(policy.authenticate("bearer   s3cret ")).toBe(TOKEN_HOLDER);
   });
 
-  it("says what is wrong with a missing, malformed or wrong header", () => {
+  it("says what is wrong with a missing, malformed or wrong header", async () => {
     expect(policy.authenticate(undefined)).toEqual({
       kind: "unauthenticated",
       message:
@@ -36,7 +36,7 @@ describe("createAuthPolicy()", () => {
       message: 'the Authorization header must be "Bearer <token>"',
     });
     for (const header of ["Bearer s3cre", "Bearer s3cret!", "Bearer S3CRET"]) {
-      const result = policy.authenticate(header);
+      const result = await policy.authenticate(header);
       expect(isAuthProblem(result) && result.message, header).toBe(
         'wrong token in the "Authorization: Bearer" header',
       );
@@ -50,7 +50,12 @@ describe("createAuthPolicy()", () => {
 
 describe("authorize()", () => {
   it("lets an identity do what its permissions allow, and names what is missing otherwise", () => {
-    const reader: Identity = { name: "ci-reader", permissions: new Set(["read"]) };
+    const reader: Identity = {
+      name: "ci-reader",
+      permissions: new Set(["read"]),
+      namespace: "default",
+      role: "viewer",
+    };
     expect(authorize(reader, "read", "call ListExecutions")).toBeUndefined();
     expect(authorize(reader, "run", "call RunExecution")).toEqual({
       kind: "permission_denied",
@@ -75,7 +80,7 @@ describe("createRequestGate()", () => {
 
   it("leaves the token holder's identity for the method", () => {
     const context = contextOf("RunExecution", { authorization: "Bearer s3cret" });
-    gate(context);
+    void gate(context);
     expect(context.values.get(IDENTITY)).toBe(TOKEN_HOLDER);
   });
 
@@ -83,7 +88,7 @@ describe("createRequestGate()", () => {
     const context = contextOf("ListBlueprints", {});
     let error: unknown;
     try {
-      gate(context);
+      void gate(context);
     } catch (e) {
       error = e;
     }
@@ -94,7 +99,12 @@ describe("createRequestGate()", () => {
   });
 
   it("refuses an identity whose permissions do not cover the method with PERMISSION_DENIED", () => {
-    const readOnly: Identity = { name: "viewer", permissions: new Set(["read"]) };
+    const readOnly: Identity = {
+      name: "viewer",
+      permissions: new Set(["read"]),
+      namespace: "default",
+      role: "viewer",
+    };
     const readOnlyGate = createRequestGate({ authenticate: () => readOnly });
     expect(() => readOnlyGate(contextOf("ListExecutions", {}))).not.toThrow();
     expect(() => readOnlyGate(contextOf("CancelExecution", {}))).toThrow(
@@ -102,7 +112,7 @@ describe("createRequestGate()", () => {
     );
     const refused = (() => {
       try {
-        readOnlyGate(contextOf("StartExecution", {}));
+        void readOnlyGate(contextOf("StartExecution", {}));
         return undefined;
       } catch (error) {
         return error as ConnectError;

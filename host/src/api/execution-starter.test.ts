@@ -64,7 +64,12 @@ describe("createExecutionStarter()", () => {
 
   it("refuses an inline blueprint to a caller without the run-inline permission, and runs its project blueprints", async () => {
     const starter = await open();
-    const runner: Identity = { name: "deploy-bot", permissions: new Set(["read", "run"]) };
+    const runner: Identity = {
+      name: "deploy-bot",
+      permissions: new Set(["read", "run"]),
+      namespace: "default",
+      role: "operator",
+    };
     const error = await refusal(starter.prepare({ case: "document", value: plainDocument }, runner));
     expect(error?.code).toBe(Code.PermissionDenied);
     expect(error?.rawMessage).toBe(

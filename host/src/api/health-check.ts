@@ -38,14 +38,22 @@ export function answerHealth(
     return true;
   }
   if (route !== HEALTH_PATH) return false;
-  const trusted = !isAuthProblem(policy.authenticate(request.headers.authorization));
-  const report = healthReport(conductor.runtimeHealth(), trusted);
-  send(
-    response,
-    report.status === "broken" ? 503 : 200,
-    "application/json; charset=utf-8",
-    `${JSON.stringify(report)}\n`,
-  );
+  const answer = (trusted: boolean) => {
+    const report = healthReport(conductor.runtimeHealth(), trusted);
+    send(
+      response,
+      report.status === "broken" ? 503 : 200,
+      "application/json; charset=utf-8",
+      `${JSON.stringify(report)}\n`,
+    );
+  };
+  const identity = policy.authenticate(request.headers.authorization);
+  if (identity instanceof Promise) {
+    identity.then(
+      (result) => answer(!isAuthProblem(result)),
+      () => answer(false),
+    );
+  } else answer(!isAuthProblem(identity));
   return true;
 }
 

@@ -11,23 +11,37 @@ export type Permission = "read" | "run" | "run-inline" | "cancel";
 export const ALL_PERMISSIONS: ReadonlySet<Permission> = new Set(["read", "run", "run-inline", "cancel"]);
 
 /**
- * Who a request comes from, as the server's authentication established it, and what it may do. Today there are two:
+ * Who a request comes from, as the server's authentication established it, and what it may do, in which namespace:
  * the anonymous caller (no credentials; may do nothing but call public webhooks, read `/healthz` and load the
- * debugger's pages) and the holder of the server's token (may do everything). Because requests are judged by
- * permission, not by identity, API keys with roles or an OIDC subject (each an identity with its own permissions,
- * and later its namespaces) fit in without changing what is checked where.
+ * debugger's pages), the holder of the server's token (the admin of the default namespace), or an API key (a role
+ * in one namespace, `host/src/tenancy/roles.ts`). Requests are judged by permission, and what they name must be in
+ * the caller's namespace.
  */
 export interface Identity {
-  /** How the caller is named in messages: `anonymous`, `token`. */
+  /** How the caller is named in messages and the audit trail: `anonymous`, `token`, `key:<id>`. */
   readonly name: string;
   readonly permissions: ReadonlySet<Permission>;
+  /** The namespace whose blueprints, executions and values the caller sees; `default` for the token holder. */
+  readonly namespace: string;
+  /** The caller's role (`admin`, `editor`, `operator`, `viewer`, `worker`), or `none` when anonymous. */
+  readonly role: string;
 }
 
 /** A caller that sent no credentials. */
-export const ANONYMOUS: Identity = { name: "anonymous", permissions: new Set() };
+export const ANONYMOUS: Identity = {
+  name: "anonymous",
+  permissions: new Set(),
+  namespace: "default",
+  role: "none",
+};
 
-/** The holder of the server's bearer token: the project's owner, who may do everything. */
-export const TOKEN_HOLDER: Identity = { name: "token", permissions: ALL_PERMISSIONS };
+/** The holder of the server's bearer token: the project's owner, the admin of the default namespace. */
+export const TOKEN_HOLDER: Identity = {
+  name: "token",
+  permissions: ALL_PERMISSIONS,
+  namespace: "default",
+  role: "admin",
+};
 
 /** Where the request gate leaves the caller's identity for the methods (`context.values.get(IDENTITY)`). */
 export const IDENTITY = createContextKey<Identity>(ANONYMOUS, { description: "the caller's identity" });

@@ -1,5 +1,5 @@
 import type { ConductorMetrics } from "../telemetry/conductor-metrics.js";
-import { type AuthPolicy, isAuthProblem } from "./auth.js";
+import { type AuthPolicy, authorize, isAuthProblem } from "./auth.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 
 /** Where the Prometheus metrics are served. */
@@ -16,13 +16,20 @@ export async function answerMetrics(
   metrics: ConductorMetrics,
   policy: AuthPolicy,
 ): Promise<void> {
-  const identity = policy.authenticate(request.headers.authorization);
+  const identity = await policy.authenticate(request.headers.authorization);
   if (isAuthProblem(identity)) {
     response.writeHead(401, {
       "Content-Type": "text/plain; charset=utf-8",
       "WWW-Authenticate": 'Bearer realm="conductor"',
     });
     response.end(`${identity.message}\n`);
+    return;
+  }
+  // Any identity that may read the API may read its metrics (a viewer, say); a worker's key may not.
+  const refused = authorize(identity, "read", "read the metrics");
+  if (refused !== undefined) {
+    response.writeHead(403, { "Content-Type": "text/plain; charset=utf-8" });
+    response.end(`${refused.message}\n`);
     return;
   }
   const body = await metrics.registry.metrics();

@@ -2,7 +2,7 @@ import { parseJsonText } from "@conductor/sdk/protocol";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecutionHandle, PreparedBlueprint } from "../conductor.js";
 import { ConductorError } from "../errors.js";
-import { type AuthPolicy, authorize, isAuthProblem } from "./auth.js";
+import { type AuditSink, type AuthPolicy, authorize, isAuthProblem, PEER_HEADER } from "./auth.js";
 import type { ExecutionStarter } from "./execution-starter.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { ANONYMOUS, type Identity } from "./identity.js";
@@ -27,6 +27,8 @@ export interface WebhookOptions {
   publicWebhooks: ReadonlySet<string>;
   /** Aborted when the server shuts down: synchronous webhooks then cancel the execution they wait for. */
   shutdownSignal?: AbortSignal;
+  /** Records refused calls and the executions webhooks start. */
+  audit?: AuditSink;
 }
 
 /**
@@ -59,13 +61,22 @@ export async function handleWebhook(
     return;
   }
   const isPublic = options.publicWebhooks.has(blueprintId);
+  const address = String(request.headers[PEER_HEADER] ?? "");
   let identity: Identity = ANONYMOUS;
   if (!isPublic) {
-    const authenticated = options.policy.authenticate(request.headers.authorization);
+    const authenticated = await options.policy.authenticate(request.headers.authorization);
     const problem = isAuthProblem(authenticated)
       ? authenticated
       : authorize(authenticated, "run", `run blueprint "${blueprintId}"`);
     if (problem !== undefined) {
+      options.audit?.record({
+        identity: isAuthProblem(authenticated) ? ANONYMOUS : authenticated,
+        action: "webhook",
+        target: `blueprint:${blueprintId.slice(0, 200)}`,
+        address,
+        outcome: problem.kind,
+        detail: problem.message,
+      });
       if (problem.kind === "unauthenticated")
         response.setHeader("WWW-Authenticate", 'Bearer realm="conductor"');
       reply(response, problem.kind === "unauthenticated" ? 401 : 403, {
@@ -74,6 +85,24 @@ export async function handleWebhook(
       return;
     }
     identity = authenticated as Identity;
+    // Webhooks run the project's blueprints, which are the default namespace's.
+    if (identity.namespace !== "default") {
+      options.audit?.record({
+        identity,
+        action: "webhook",
+        target: `blueprint:${blueprintId.slice(0, 200)}`,
+        address,
+        outcome: "not_found",
+        detail: "",
+      });
+      reply(response, 404, {
+        error: {
+          code: "not_found",
+          message: `namespace "${identity.namespace}" has no blueprint "${blueprintId}"`,
+        },
+      });
+      return;
+    }
   }
   if (request.method !== "POST") {
     response.setHeader("Allow", "POST");
@@ -112,9 +141,25 @@ export async function handleWebhook(
       trigger: "api",
     });
   } catch (error) {
+    options.audit?.record({
+      identity,
+      action: "webhook",
+      target: `blueprint:${blueprintId.slice(0, 200)}`,
+      address,
+      outcome: "refused",
+      detail: (error as Error).message,
+    });
     replyError(response, error);
     return;
   }
+  options.audit?.record({
+    identity,
+    action: "webhook",
+    target: `execution:${handle.executionId}`,
+    address,
+    outcome: "ok",
+    detail: `blueprint:${blueprintId.slice(0, 200)}`,
+  });
   if (respondAsync) {
     response.setHeader("Preference-Applied", "respond-async");
     reply(response, 202, { executionId: handle.executionId, status: "running" });

@@ -1,6 +1,7 @@
 import type { NodeType } from "@conductor/sdk/protocol";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
 import { conditionError } from "../scheduler/condition.js";
+import { hasSecretReference, replaceSecretReferences, secretPlaceholder } from "../tenancy/secrets.js";
 import {
   type Binding,
   type BlueprintGraph,
@@ -230,7 +231,11 @@ export async function validateBlueprint(
   const configChecks = await Promise.all(
     nodes.map(async (node) => {
       try {
-        return { node, found: await catalog.validateConfig(node.runtime, node.type, node.config) };
+        // A secret reference stands for a string the runtime gets only when the node runs.
+        const config = hasSecretReference(node.config)
+          ? (replaceSecretReferences(node.config, secretPlaceholder) as Record<string, unknown>)
+          : node.config;
+        return { node, found: await catalog.validateConfig(node.runtime, node.type, config) };
       } catch (error) {
         return {
           node,

@@ -18,6 +18,9 @@ commands:
   schema [project]      print the JSON Schema of the blueprint format, or of conductor.yaml (for editors)
   serve                 serve the API (gRPC, gRPC-Web, Connect), webhooks and the visual debugger
   conformance -- <cmd>  check that a runtime program of any language speaks the runtime ABI (docs/conformance.md)
+  keys create|list|revoke  API keys: a role in a namespace, shown once, stored hashed (docs/security.md)
+  audit [list|verify]   the audit trail of the API and of keys, and a check of its hash chain
+  secrets set|list|delete|rotate-key  encrypted secrets that node configs name as { $secret: <name> }
 
 options for every command:
   --project <dir>       the project directory (default: the nearest conductor.yaml above the blueprint or cwd)
@@ -87,6 +90,12 @@ options:
   --token <secret>      the token every call must carry as "Authorization: Bearer <secret>" (default:
                         $CONDUCTOR_TOKEN, else the project's, in .conductor/api-token, made on the first start)
   --cors-origin <origin>  let browser apps from this origin call the API (repeatable; "*" for any)
+  --oidc-issuer <url> --oidc-audience <client-id> [--oidc-jwks-uri <url>]
+                        also accept OpenID Connect bearer tokens of this issuer and audience; their
+                        conductor_role and conductor_namespace claims give the role and namespace
+  --quota-in-flight <n>, --quota-starts-per-minute <n>
+                        per namespace: executions started through the API and not finished, and starts in
+                        any 60 s; a start beyond either is refused with resource_exhausted naming the quota
   --no-resume           do not adopt orphaned executions; by default the server resumes, at start and
                         whenever one turns up, every execution recorded as running whose host died or stopped
                         renewing its lease (never one another live process runs; --resume is the default)
@@ -103,6 +112,36 @@ examples:
     -d '{"name":"Ada"}' http://127.0.0.1:7070/hooks/hello
   CONDUCTOR_TOKEN=s3cret conductor serve --host 0.0.0.0 --port 8080   # behind a TLS-terminating proxy
 Docs: docs/api.md, docs/security.md.
+`,
+  keys: `usage: conductor keys create --role admin|editor|operator|viewer|worker [--namespace <ns>] [--name <text>]
+                            [--expires 30d|12h|15m] [--json]
+       conductor keys list [--json]
+       conductor keys revoke <key-id>
+
+API keys of the project (kept hashed in .conductor/tenancy.db). \`create\` prints the new key once on stdout; send
+it as "Authorization: Bearer <key>". A key is one role in one namespace (default: "default", the namespace of the
+project's blueprint files). Roles and what each may call: docs/security.md. Every change is in the audit trail.
+`,
+  audit: `usage: conductor audit [list] [--namespace <ns>] [--limit n] [--json]
+       conductor audit verify [--json]
+
+Every call that changes something and every refused request, with who, what, namespace, when, from which address
+and its outcome, in an append-only hash-chained table (.conductor/tenancy.db). \`verify\` recomputes the chain and
+exits 1 naming the first entry that was edited, or after which entries were deleted; it prints the head hash:
+keep it elsewhere to detect a trail cut short later.
+`,
+  secrets: `usage: printf %s "$VALUE" | conductor secrets set <name> [--namespace <ns>]
+       conductor secrets set <name> --from-env <VARIABLE> [--namespace <ns>]
+       conductor secrets list [--namespace <ns>] [--json]
+       conductor secrets delete <name> [--namespace <ns>]
+       conductor secrets rotate-key
+
+Secrets of a namespace, encrypted with AES-256-GCM (in .conductor/tenancy.db) under the newest key of
+CONDUCTOR_SECRET_KEY ("k2:<base64>,k1:<base64>", newest first) or, without it, of .conductor/secret-keys (made on
+the first \`set\`). A node's config names one as { $secret: <name> }; its value is decrypted only as the node's
+invocation is sent to its runtime, and never written to the journal, events, logs or API answers. Values are read
+from stdin or an environment variable, never from the command line. \`rotate-key\` adds a new key to the key file
+(or takes the first of CONDUCTOR_SECRET_KEY) and re-encrypts every secret with it.
 `,
   history: `usage: conductor history [--blueprint <id>] [--status running|orphaned|completed|failed|cancelled]
                          [--limit n] [--json]

@@ -46,6 +46,9 @@ const commands: Record<string, () => Promise<{ default: (context: CommandContext
   conformance: () => import("./conformance-command.js"),
   init: () => import("./init-command.js"),
   new: () => import("./new-command.js"),
+  keys: () => import("./keys-command.js"),
+  audit: () => import("./audit-command.js"),
+  secrets: () => import("./secrets-command.js"),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -30,6 +30,11 @@ export default async function serve(context: CommandContext): Promise<number> {
       "cors-origin": { type: "string", multiple: true },
       resume: { type: "boolean" },
       "no-resume": { type: "boolean" },
+      "oidc-issuer": { type: "string" },
+      "oidc-audience": { type: "string" },
+      "oidc-jwks-uri": { type: "string" },
+      "quota-in-flight": { type: "string" },
+      "quota-starts-per-minute": { type: "string" },
     },
   });
   if (typeof parsed === "number") return parsed;
@@ -46,6 +51,36 @@ export default async function serve(context: CommandContext): Promise<number> {
   if (problem !== undefined) {
     context.stderr.write(`conductor serve: ${problem}\n`);
     return EXIT.usage;
+  }
+
+  const oidcIssuer = values["oidc-issuer"];
+  const oidcAudience = values["oidc-audience"];
+  if ((oidcIssuer === undefined) !== (oidcAudience === undefined)) {
+    context.stderr.write("conductor serve: --oidc-issuer and --oidc-audience go together\n");
+    return EXIT.usage;
+  }
+  const oidc =
+    oidcIssuer === undefined || oidcAudience === undefined
+      ? undefined
+      : {
+          issuer: oidcIssuer,
+          audience: oidcAudience,
+          ...(values["oidc-jwks-uri"] === undefined ? {} : { jwksUri: values["oidc-jwks-uri"] }),
+        };
+
+  const quotas: { maxInFlight?: number; maxStartsPerMinute?: number } = {};
+  for (const [flag, field] of [
+    ["quota-in-flight", "maxInFlight"],
+    ["quota-starts-per-minute", "maxStartsPerMinute"],
+  ] as const) {
+    const given = values[flag];
+    if (given === undefined) continue;
+    const limit = Number(given);
+    if (!Number.isInteger(limit) || limit < 1) {
+      context.stderr.write(`conductor serve: --${flag} takes a whole number of at least 1, got "${given}"\n`);
+      return EXIT.usage;
+    }
+    quotas[field] = limit;
   }
 
   let conductor: Conductor | undefined;
@@ -87,6 +122,8 @@ export default async function serve(context: CommandContext): Promise<number> {
       ...(values["no-debugger"] === true ? { debuggerDir: false as const } : {}),
       ...(corsOrigins.length === 0 ? {} : { corsOrigins }),
       metrics,
+      ...(oidc === undefined ? {} : { oidc }),
+      ...(Object.keys(quotas).length === 0 ? {} : { quotas }),
     });
   } catch (error) {
     await conductor?.close();
