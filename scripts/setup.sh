@@ -4,6 +4,7 @@
 #   2. the TypeScript build (incremental), and the bundle of the CLI
 #   3. the Python runtime's virtual environment (scripts/setup-python.sh)
 #   4. the Rust runtime's release build (scripts/setup-rust.sh)
+#   (and, only when missing, Chromium for the debugger's browser test and redis-server for the distributed tests)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,6 +40,9 @@ bash scripts/setup-debugger.sh
 
 step "Debian's Chromium for the browser test (only when missing)"
 bash scripts/setup-browser.sh
+
+step "Debian's redis-server for the distributed-execution tests (only when missing)"
+bash scripts/setup-redis.sh
 
 step "preparing the Python runtime"
 bash scripts/setup-python.sh

@@ -26,6 +26,10 @@ export type { CheckResult, ConformanceCheck } from "./conformance/conformance-ch
 export { formatCheckResult, formatSummary } from "./conformance/conformance-report.js";
 export type { ConformanceOptions, ConformanceReport } from "./conformance/run-conformance.js";
 export { conformanceChecks, runConformance } from "./conformance/run-conformance.js";
+export type { DistributedOptions } from "./distributed/distributed.js";
+export { listRedisWorkers } from "./distributed/list-workers.js";
+export { type ConductorWorker, startWorker, type WorkerOptions } from "./distributed/worker.js";
+export type { ListedWorker, WorkerInfo } from "./distributed/worker-registry.js";
 export type { ConductorErrorCode, Diagnostic } from "./errors.js";
 export { ConductorError, formatDiagnostics } from "./errors.js";
 export { type CoreNodesOptions, createCoreNodes } from "./nodes/index.js";

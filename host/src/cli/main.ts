@@ -46,6 +46,8 @@ const commands: Record<string, () => Promise<{ default: (context: CommandContext
   conformance: () => import("./conformance-command.js"),
   init: () => import("./init-command.js"),
   new: () => import("./new-command.js"),
+  worker: () => import("./worker-command.js"),
+  workers: () => import("./workers-command.js"),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -20,6 +20,9 @@ export async function openConductor(options: {
   journal?: boolean;
   /** What this process is, shown to other processes as the owner of the executions it runs. */
   label?: string;
+  /** --redis and --remote: run the nodes of the remote runtimes on workers (docs/distributed.md). */
+  redis?: string | undefined;
+  remote?: string | undefined;
 }): Promise<Conductor> {
   const startDir =
     options.project !== undefined
@@ -28,8 +31,22 @@ export async function openConductor(options: {
         ? blueprintDir(options.blueprint)
         : process.cwd();
   const project = await findProject(startDir);
+  const redis = options.redis ?? process.env.CONDUCTOR_REDIS;
+  const remote = (options.remote ?? process.env.CONDUCTOR_REMOTE_RUNTIMES)
+    ?.split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
   return createConductor({
     project,
+    ...(redis === undefined || redis === "" || remote === undefined || remote.length === 0
+      ? {}
+      : {
+          distributed: {
+            redis,
+            remoteRuntimes: remote,
+            onNotice: (message: string) => options.stderr.write(`conductor: ${message}\n`),
+          },
+        }),
     ...(options.journal === false
       ? {}
       : {

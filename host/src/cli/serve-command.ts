@@ -24,6 +24,8 @@ export default async function serve(context: CommandContext): Promise<number> {
       host: { type: "string" },
       token: { type: "string" },
       project: { type: "string" },
+      redis: { type: "string" },
+      remote: { type: "string" },
       verbose: { type: "boolean" },
       "no-debugger": { type: "boolean" },
       "cors-origin": { type: "string", multiple: true },
@@ -56,6 +58,8 @@ export default async function serve(context: CommandContext): Promise<number> {
       project: values.project,
       stderr: context.stderr,
       verbose: values.verbose === true,
+      redis: values.redis,
+      remote: values.remote,
     });
     // Relative paths in blueprints then mean the same in host nodes as in the runtimes, which run in the project
     // directory, whatever directory the server was started from.
