@@ -60,3 +60,13 @@ function safe(text: string): string {
 
 /** Labels are names: letters, digits, '-', '_' and '.', which keeps queue names readable and unambiguous. */
 export const LABEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Hash: node id → the job that last ran it, for one execution (a restarted scheduler finds its jobs by them). */
+export function executionJobsKey(executionId: string): string {
+  return `conductor:exec:${executionId}:jobs`;
+}
+
+/** Set: the jobs of one execution whose every event its scheduler delivered (they are never collected again). */
+export function collectedKey(executionId: string): string {
+  return `conductor:exec:${executionId}:collected`;
+}

@@ -20,7 +20,15 @@ import { ConductorError } from "../errors.js";
 import { checkConfigAgainstSchema } from "../runtime/config-schema-check.js";
 import type { RuntimeConnection, RuntimeHealth } from "../runtime/runtime-connection.js";
 import type { CancelMessage, InvocationJob, InvocationOutcome, LiveEvent } from "./job-data.js";
-import { CANCEL_CHANNEL, eventsChannel, jobId, QUEUE_PREFIX, queueName } from "./keys.js";
+import {
+  CANCEL_CHANNEL,
+  collectedKey,
+  eventsChannel,
+  executionJobsKey,
+  jobId,
+  QUEUE_PREFIX,
+  queueName,
+} from "./keys.js";
 import { connectRedis, describeRedis } from "./redis-connection.js";
 import { advertisedRuntime, listWorkers, workersFor } from "./worker-registry.js";
 
@@ -43,6 +51,9 @@ export interface DistributedOptions {
 /** An invocation sent to a queue, until its last event was delivered. */
 interface Pending {
   jobId: string;
+  executionId: string;
+  /** Where the events of the job go: the sink, or, for a job re-attached from its middle, one shifting steps. */
+  route: InvocationSink;
   queue: Queue;
   sink: InvocationSink;
   lastStep: number;
@@ -65,7 +76,7 @@ export class Dispatcher {
   readonly id = randomUUID();
   private readonly commands: Redis;
   private readonly subscriber: Redis;
-  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents }>();
+  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; reader: Redis }>();
   private readonly pending = new Map<string, Pending>();
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
@@ -124,10 +135,8 @@ export class Dispatcher {
         prefix: QUEUE_PREFIX,
       });
       queue.on("error", () => {});
-      const events = new QueueEvents(name, {
-        connection: connectRedis(this.options.redis, `conductor-scheduler-${this.id}-${name}`),
-        prefix: QUEUE_PREFIX,
-      });
+      const reader = connectRedis(this.options.redis, `conductor-scheduler-${this.id}-${name}`);
+      const events = new QueueEvents(name, { connection: reader, prefix: QUEUE_PREFIX });
       events.on("error", () => {});
       events.on("completed", ({ jobId: id, returnvalue }) => {
         const pending = this.pending.get(id);
@@ -137,7 +146,7 @@ export class Dispatcher {
         const pending = this.pending.get(id);
         if (pending !== undefined) this.lost(pending, failedReason);
       });
-      entry = { queue, events };
+      entry = { queue, events, reader };
       this.queues.set(name, entry);
     }
     return entry.queue;
@@ -156,6 +165,8 @@ export class Dispatcher {
     const id = jobId(request.executionId, first.nodeId, first.attempt);
     const pending: Pending = {
       jobId: id,
+      executionId: request.executionId,
+      route: sink,
       queue,
       sink,
       lastStep: request.steps.length - 1,
@@ -168,6 +179,7 @@ export class Dispatcher {
         if (end !== "completed" || step === pending.lastStep) this.end(pending);
       },
     });
+    pending.route = pending.sink;
     let data: InvocationJob;
     try {
       const writer = new SessionRequestWriter(
@@ -198,7 +210,7 @@ export class Dispatcher {
       return { cancel: () => {} };
     }
     const control = { cancelled: undefined as string | undefined };
-    void this.dispatch(pending, data, first.attempt, request, labels).catch((error: Error) => {
+    void this.dispatch(pending, data, request, labels).catch((error: Error) => {
       if (!pending.ended)
         pending.sink.rejected({
           message: `cannot queue node "${first.nodeId}" on runtime "${runtime.name}": ${error.message}`,
@@ -218,34 +230,42 @@ export class Dispatcher {
   private async dispatch(
     pending: Pending,
     data: InvocationJob,
-    attempt: number,
     request: InvocationRequest,
     labels: readonly string[],
   ): Promise<void> {
     const first = request.steps[0]!;
-    // A scheduler that restarted runs a node that was running again, as its next attempt: the job of the attempt
-    // before may have finished while it was down (its result is kept), or still run on a worker. Either way it is
-    // collected, never run a second time.
-    if (attempt > 1) {
-      const previousId = jobId(request.executionId, first.nodeId, attempt - 1);
+    const keepSeconds = Math.round((this.options.keepResultsMs ?? 86_400_000) / 1000);
+    // A scheduler that restarted runs the nodes that were running again: the job that ran them may have ended
+    // while it was down (its result is kept until collected), or still run on a worker. Either way its events are
+    // collected, from the step of this node on, and nothing runs a second time. A job whose events were all
+    // delivered once (a failure that is being retried) is never collected again.
+    const jobsKey = executionJobsKey(request.executionId);
+    const previousId = await this.commands.hget(jobsKey, first.nodeId);
+    if (
+      previousId !== null &&
+      previousId !== pending.jobId &&
+      (await this.commands.sismember(collectedKey(request.executionId), previousId)) === 0
+    ) {
       const previous = await Job.fromId<InvocationJob, InvocationOutcome>(pending.queue, previousId);
-      if (previous !== undefined) {
+      const nodes = request.steps.map((step) => step.nodeId);
+      const offset = previous?.data.nodes.indexOf(first.nodeId) ?? -1;
+      if (previous !== undefined && offset >= 0 && sameList(previous.data.nodes.slice(offset), nodes)) {
         const state = await previous.getState();
-        const outcome = parseOutcome(previous.returnvalue);
-        if (state === "completed" && outcome?.ok === true) {
+        if (state === "completed" || state === "active" || state === "waiting" || state === "prioritized") {
           pending.jobId = previousId;
-          this.collect(pending, outcome);
-          return;
-        }
-        if (state === "active" || state === "waiting" || state === "delayed" || state === "prioritized") {
-          pending.jobId = previousId;
-          this.pending.set(previousId, pending);
+          pending.route = offset === 0 ? pending.sink : shiftSteps(pending.sink, offset);
+          if (state === "completed") this.collect(pending, parseOutcome(previous.returnvalue));
+          else this.pending.set(previousId, pending);
           return;
         }
       }
     }
+    await this.commands
+      .multi()
+      .hset(jobsKey, Object.fromEntries(request.steps.map((step) => [step.nodeId, pending.jobId])))
+      .expire(jobsKey, keepSeconds)
+      .exec();
     this.pending.set(pending.jobId, pending);
-    const keepSeconds = Math.round((this.options.keepResultsMs ?? 86_400_000) / 1000);
     const job = await pending.queue.add("invoke", data, {
       jobId: pending.jobId,
       attempts: 1,
@@ -277,7 +297,7 @@ export class Dispatcher {
     const pending = this.pending.get(event.j);
     if (pending === undefined || pending.ended || event.s !== pending.delivered) return;
     pending.delivered++;
-    dispatchSessionResponse(Buffer.from(event.d, "base64"), () => pending.sink);
+    dispatchSessionResponse(Buffer.from(event.d, "base64"), () => pending.route);
   }
 
   /** Delivers the events of a job's result not delivered yet. */
@@ -290,7 +310,7 @@ export class Dispatcher {
     while (pending.delivered < outcome.events.length && !pending.ended) {
       const bytes = Buffer.from(outcome.events[pending.delivered]!, "base64");
       pending.delivered++;
-      dispatchSessionResponse(bytes, () => pending.sink);
+      dispatchSessionResponse(bytes, () => pending.route);
     }
     if (!pending.ended) this.lost(pending, "its result ends before the node did");
   }
@@ -310,6 +330,13 @@ export class Dispatcher {
     pending.ended = true;
     clearTimeout(pending.cancelTimer);
     if (this.pending.get(pending.jobId) === pending) this.pending.delete(pending.jobId);
+    const key = collectedKey(pending.executionId);
+    this.commands
+      .multi()
+      .sadd(key, pending.jobId)
+      .expire(key, Math.round((this.options.keepResultsMs ?? 86_400_000) / 1000))
+      .exec()
+      .catch(() => {});
   }
 
   private async cancel(pending: Pending, reason: string): Promise<void> {
@@ -358,15 +385,48 @@ export class Dispatcher {
     for (const pending of [...this.pending.values()]) {
       if (!pending.ended) pending.sink.cancelled(0, "the scheduler is closing");
     }
-    await Promise.all(
-      [...this.queues.values()].map(async ({ queue, events }) => {
-        await events.close().catch(() => {});
-        await queue.close().catch(() => {});
+    // Bounded: with Redis down, closing politely would wait for it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(
+        [...this.queues.values()].map(async ({ queue, events }) => {
+          await events.close().catch(() => {});
+          await queue.close().catch(() => {});
+        }),
+      ),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 3_000);
       }),
-    );
+    ]);
+    clearTimeout(timer);
+    for (const { reader } of this.queues.values()) reader.disconnect();
     this.subscriber.disconnect();
     this.commands.disconnect();
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, index) => item === b[index]);
+}
+
+/** The sink of a chain re-attached from step `offset`: earlier steps were delivered before, later ones shift. */
+function shiftSteps(sink: InvocationSink, offset: number): InvocationSink {
+  return {
+    started: (step) => step >= offset && sink.started(step - offset),
+    log: (step, level, message, fields) => step >= offset && sink.log(step - offset, level, message, fields),
+    progress: (step, fraction, message) => step >= offset && sink.progress(step - offset, fraction, message),
+    chunk: (step, port, value) => step >= offset && sink.chunk(step - offset, port, value),
+    heartbeat: (step, details) => step >= offset && sink.heartbeat(step - offset, details),
+    completed: (step, outputs, durationUs) =>
+      step >= offset && sink.completed(step - offset, outputs, durationUs),
+    failed: (step, failure, durationUs) => {
+      if (step >= offset) sink.failed(step - offset, failure, durationUs);
+    },
+    cancelled: (step, reason) => {
+      if (step >= offset) sink.cancelled(step - offset, reason);
+    },
+    rejected: (failure) => sink.rejected(failure),
+  };
 }
 
 function parseOutcome(value: unknown): InvocationOutcome | undefined {

@@ -173,12 +173,15 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
 
   const lockDuration = options.lockDurationMs ?? 30_000;
   const workers: Worker[] = [];
+  const queueConnections: Redis[] = [];
   for (const name of started) {
     const connection = registry.runtimes.get(name)!;
     const concurrency = options.concurrency ?? Math.min(64, connection.description.maxConcurrency);
     for (const subset of labelSubsets(labels)) {
+      const queueConnection = connectRedis(redisUrl, `conductor-worker-${id}-${name}`);
+      queueConnections.push(queueConnection);
       const worker = new Worker<InvocationJob, InvocationOutcome>(queueName(name, subset), run, {
-        connection: connectRedis(redisUrl, `conductor-worker-${id}-${name}`),
+        connection: queueConnection,
         prefix: QUEUE_PREFIX,
         concurrency,
         lockDuration,
@@ -258,8 +261,21 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
       clearInterval(heartbeatTimer);
       clearTimeout(lostTimer);
       info.state = "stopping";
-      await Promise.all(workers.map((worker) => worker.close().catch(() => {})));
-      await removeWorker(commands, id).catch(() => {});
+      // Running nodes may finish (up to 30 s); then the queues are closed at once.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(workers.map((worker) => worker.close().catch(() => {}))),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, 30_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      await Promise.race([
+        Promise.all(workers.map((worker) => worker.close(true).catch(() => {}))),
+        new Promise((resolve) => setTimeout(resolve, 3_000).unref()),
+      ]);
+      for (const connection of queueConnections) connection.disconnect();
+      if (commands.status === "ready") await removeWorker(commands, id).catch(() => {});
       await registry.close();
       subscriber.disconnect();
       commands.disconnect();
