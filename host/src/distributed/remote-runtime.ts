@@ -61,6 +61,8 @@ interface Pending {
   delivered: number;
   ended: boolean;
   addedAt: number;
+  /** Sweeps that found the job completed without a readable result. */
+  unreadable: number;
   cancelTimer?: NodeJS.Timeout;
 }
 
@@ -140,7 +142,10 @@ export class Dispatcher {
       events.on("error", () => {});
       events.on("completed", ({ jobId: id, returnvalue }) => {
         const pending = this.pending.get(id);
-        if (pending !== undefined) this.collect(pending, parseOutcome(returnvalue));
+        if (pending === undefined) return;
+        const outcome = parseOutcome(returnvalue);
+        // An event without a readable result (replayed around a Redis restart): the sweep reads the job itself.
+        if (outcome !== undefined) this.collect(pending, outcome);
       });
       events.on("failed", ({ jobId: id, failedReason }) => {
         const pending = this.pending.get(id);
@@ -173,6 +178,7 @@ export class Dispatcher {
       delivered: 0,
       ended: false,
       addedAt: Date.now(),
+      unreadable: 0,
     };
     pending.sink = observeSink(sink, {
       onEnd: (step, end) => {
@@ -370,8 +376,11 @@ export class Dispatcher {
           continue;
         }
         const state = await job.getState();
-        if (state === "completed") this.collect(pending, parseOutcome(job.returnvalue));
-        else if (state === "failed") this.lost(pending, job.failedReason);
+        if (state === "completed") {
+          const outcome = parseOutcome(job.returnvalue);
+          // Its result may be written just after its state: the next sweep reads it again, a few times.
+          if (outcome !== undefined || ++pending.unreadable >= 3) this.collect(pending, outcome);
+        } else if (state === "failed") this.lost(pending, job.failedReason);
       } catch {
         // Redis went away during the sweep; the next one tries again.
       }
