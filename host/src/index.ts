@@ -26,9 +26,8 @@ export type { CheckResult, ConformanceCheck } from "./conformance/conformance-ch
 export { formatCheckResult, formatSummary } from "./conformance/conformance-report.js";
 export type { ConformanceOptions, ConformanceReport } from "./conformance/run-conformance.js";
 export { conformanceChecks, runConformance } from "./conformance/run-conformance.js";
-export type { DistributedOptions } from "./distributed/distributed.js";
-export { listRedisWorkers } from "./distributed/list-workers.js";
-export { type ConductorWorker, startWorker, type WorkerOptions } from "./distributed/worker.js";
+export { type DistributedOptions, listRedisWorkers, startWorker } from "./distributed/distributed.js";
+export type { ConductorWorker, WorkerOptions } from "./distributed/worker.js";
 export type { ListedWorker, WorkerInfo } from "./distributed/worker-registry.js";
 export type { ConductorErrorCode, Diagnostic } from "./errors.js";
 export { ConductorError, formatDiagnostics } from "./errors.js";

@@ -26,6 +26,7 @@ export const distributedScenario: Scenario = {
     const connections: Redis[] = [];
     const connect = () => {
       const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      connection.on("error", () => {});
       connections.push(connection);
       return connection;
     };
@@ -40,7 +41,7 @@ export const distributedScenario: Scenario = {
       await events.waitUntilReady();
       await worker.waitUntilReady();
       const floor = await timeSequential(async () => {
-        const job = await queue.add("j", { x: 1 }, { removeOnComplete: true });
+        const job = await queue.add("j", { x: 1 }, { removeOnComplete: { count: 1_000 } });
         await job.waitUntilFinished(events);
       }, iterations);
       await worker.close();
