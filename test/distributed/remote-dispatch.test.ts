@@ -100,4 +100,27 @@ describe("remote dispatch through Redis", () => {
       listed.map((entry) => [entry.id, entry.alive, entry.runtimes, entry.state, entry.inFlight]),
     ).toEqual([["w1", true, ["node"], "ok", 0]]);
   });
+
+  it("keeps a node whose runtime no live worker serves waiting, saying why, until a worker comes", async () => {
+    await worker.close();
+    const events: ExecutionEvent[] = [];
+    const handle = await conductor.start(
+      join(dir, "host", "relay.blueprint.yaml"),
+      { start: 0 },
+      { onEvent: (event) => events.push(event) },
+    );
+    await waitFor("the node to say why it waits", () =>
+      events.some(
+        (event) =>
+          event.type === "node.log" &&
+          event.nodeId === "n0" &&
+          event.message.startsWith('waiting for a worker: no live worker serves runtime "node"'),
+      ),
+    );
+    expect(events.some((event) => event.type === "node.started")).toBe(false);
+    worker = await startWorker({ projectDir: join(dir, "worker"), redis: redis.url, id: "w2" });
+    const result = await handle.result;
+    expect(result.status).toBe("completed");
+    expect(result.outputs.value).toBe(4);
+  });
 });
