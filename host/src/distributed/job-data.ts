@@ -19,12 +19,16 @@ export interface InvocationOutcome {
   ok: boolean;
   /** The worker that ran it. */
   worker: string;
+  /** Which delivery of the job ran (1, then 2 after a worker was lost...): events of an earlier one are void. */
+  run: number;
   events: string[];
 }
 
 /** Live event: job id, sequence number (index into {@link InvocationOutcome.events}), SessionResponse base64. */
 export interface LiveEvent {
   j: string;
+  /** The delivery of the job ({@link InvocationOutcome.run}). */
+  r: number;
   s: number;
   d: string;
 }

@@ -59,6 +59,8 @@ interface Pending {
   lastStep: number;
   /** How many of the job's events were delivered to the sink (live or from its result). */
   delivered: number;
+  /** The delivery of the job those events came from (a job re-delivered after its worker was lost starts over). */
+  run: number;
   ended: boolean;
   addedAt: number;
   /** Sweeps that found the job completed without a readable result. */
@@ -176,6 +178,7 @@ export class Dispatcher {
       sink,
       lastStep: request.steps.length - 1,
       delivered: 0,
+      run: 0,
       ended: false,
       addedAt: Date.now(),
       unreadable: 0,
@@ -306,7 +309,9 @@ export class Dispatcher {
       return;
     }
     const pending = this.pending.get(event.j);
-    if (pending === undefined || pending.ended || event.s !== pending.delivered) return;
+    if (pending === undefined || pending.ended) return;
+    this.follow(pending, event.r);
+    if (event.r !== pending.run || event.s !== pending.delivered) return;
     pending.delivered++;
     dispatchSessionResponse(Buffer.from(event.d, "base64"), () => pending.route);
   }
@@ -318,12 +323,24 @@ export class Dispatcher {
       this.lost(pending, "its worker gave a result no scheduler can read");
       return;
     }
+    this.follow(pending, outcome.run);
     while (pending.delivered < outcome.events.length && !pending.ended) {
       const bytes = Buffer.from(outcome.events[pending.delivered]!, "base64");
       pending.delivered++;
       dispatchSessionResponse(bytes, () => pending.route);
     }
     if (!pending.ended) this.lost(pending, "its result ends before the node did");
+  }
+
+  /**
+   * Events of a later delivery of the job (its first worker was lost) start over: the node's events are those of
+   * the run that ends it. Events of an earlier delivery are dropped.
+   */
+  private follow(pending: Pending, run: number | undefined): void {
+    const delivery = run ?? 1;
+    if (delivery <= pending.run) return;
+    pending.run = delivery;
+    pending.delivered = 0;
   }
 
   /** The job failed outside the node (stalled too often, or its worker broke): a retryable runtime.lost. */

@@ -296,6 +296,7 @@ interface JobContext {
 function runJob(job: Job<InvocationJob, InvocationOutcome>, context: JobContext): Promise<InvocationOutcome> {
   const { data } = job;
   const jobKey = job.id ?? "";
+  const run = Math.max(1, job.attemptsStarted);
   const events: string[] = [];
   const writer = new SessionResponseWriter({ inlineLimit: context.inlineLimit });
   let ok = false;
@@ -308,12 +309,12 @@ function runJob(job: Job<InvocationJob, InvocationOutcome>, context: JobContext)
     const d = Buffer.from(writer.finish()).toString("base64");
     const s = events.length;
     events.push(d);
-    const live: LiveEvent = { j: jobKey, s, d };
+    const live: LiveEvent = { j: jobKey, r: run, s, d };
     context.commands.publish(data.replyTo, JSON.stringify(live)).catch(() => {});
     if (terminal && ended) {
       context.running.delete(jobKey);
       context.onEnd();
-      finish({ ok, worker: context.workerId, events });
+      finish({ ok, worker: context.workerId, run, events });
     }
   };
   let lastStep = 0;
