@@ -91,9 +91,9 @@ describe("remote dispatch through Redis", () => {
   });
 
   it("lists the worker with its runtimes and heartbeat", async () => {
-    // The record is renewed at each heartbeat: it shows the jobs done once one has passed.
+    // The record is renewed at each heartbeat: it shows the jobs done (and none in flight) once one has passed.
     await waitFor("a heartbeat counting the jobs done", async () =>
-      (await listRedisWorkers(redis.url)).some((entry) => entry.done >= 2),
+      (await listRedisWorkers(redis.url)).some((entry) => entry.done >= 2 && entry.inFlight === 0),
     );
     const listed = await listRedisWorkers(redis.url);
     expect(
