@@ -3,6 +3,7 @@ import { DEFAULT_INLINE_LIMIT, DEFAULT_MAX_MESSAGE_BYTES, ENV, type NodeType } f
 import type { ConfigDiagnostic, NodeTypeCatalog } from "../blueprint/validate-blueprint.js";
 import { ConductorError } from "../errors.js";
 import type { Project } from "../project/project-config.js";
+import { startWasmRuntime, type WasmRuntimeSpec } from "../wasm/load-wasm-modules.js";
 import { type BlobDirectory, createBlobDirectory } from "./blob-directory.js";
 import { type ChildRuntime, createChildRuntime, type SupervisionOptions } from "./child-runtime.js";
 import { enforceTimeouts } from "./enforce-timeouts.js";
@@ -51,6 +52,7 @@ export interface RuntimeRegistryOptions {
 export class RuntimeRegistry implements NodeTypeCatalog {
   private readonly connections = new Map<string, RuntimeConnection>();
   private readonly children = new Map<string, ChildRuntime>();
+  private readonly wasmStartErrors = new Map<string, Error>();
   private externalStart: Promise<void> | undefined;
   private blobDir: BlobDirectory | undefined;
   private readonly remoteErrors = new Map<string, Error>();
@@ -150,6 +152,7 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     for (const connection of this.children.values()) {
       if (connection.startError !== undefined) errors.push(connection.startError);
     }
+    errors.push(...this.wasmStartErrors.values());
     if (errors.length <= 1) return errors[0];
     const first = errors[0]!;
     return new ConductorError(
@@ -169,9 +172,9 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     }
     for (const name of Object.keys(this.options.project.runtimes)) {
       if (this.connections.has(name)) continue;
-      const remoteError = this.remoteErrors.get(name);
-      if (remoteError !== undefined) {
-        entries.push({ name, state: "broken", reason: remoteError.message, restarts: 0, nodeTypes: 0 });
+      const startError = this.remoteErrors.get(name) ?? this.wasmStartErrors.get(name);
+      if (startError !== undefined) {
+        entries.push({ name, state: "broken", reason: startError.message, restarts: 0, nodeTypes: 0 });
         continue;
       }
       entries.push({
@@ -250,6 +253,11 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     const reattach = parseReattach(process.env[ENV.reattach]);
     await Promise.all(
       names.map(async (name) => {
+        const spec = project.runtimes[name]!;
+        if (spec.kind === "wasm") {
+          await this.startWasm(name, spec);
+          return;
+        }
         const attach = reattach[name];
         const connection = createChildRuntime({
           name,
@@ -274,6 +282,15 @@ export class RuntimeRegistry implements NodeTypeCatalog {
         await connection.start().catch(() => {});
       }),
     );
+  }
+
+  /** A wasm runtime runs inside the host: loading its modules is its start (docs/webassembly.md). */
+  private async startWasm(name: string, spec: WasmRuntimeSpec): Promise<void> {
+    try {
+      this.addConnection(await startWasmRuntime(name, spec, this.options.project.dir));
+    } catch (error) {
+      this.wasmStartErrors.set(name, error as Error);
+    }
   }
 
   private settingsFor(name: string) {
