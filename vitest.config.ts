@@ -56,6 +56,19 @@ export default defineConfig({
         },
       },
       {
+        // Distributed execution against a real redis-server (scripts/setup-redis.sh installs it): workers and
+        // schedulers as processes, killed on purpose; each file bounded in time.
+        ...shared,
+        test: {
+          name: "distributed",
+          include: ["test/distributed/**/*.test.ts"],
+          globalSetup: ["test/e2e/bundle-cli.setup.ts"],
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
         ...shared,
         // The packages a user installs, installed outside the repository and used as docs/getting-started.md
         // says: long (npm, pip and cargo installs), so its own project and timeouts.

@@ -5,6 +5,7 @@
 #   3. the Python runtime's virtual environment (scripts/setup-python.sh)
 #   4. the Rust runtime's release build (scripts/setup-rust.sh)
 #   5. clang for wasm32-wasi and the WebAssembly example nodes (scripts/setup-wasm.sh)
+#   (and, only when missing, Chromium for the debugger's browser test and redis-server for the distributed tests)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,6 +44,8 @@ bash scripts/setup-browser.sh
 
 step "Debian's Prometheus for the telemetry test (only when missing)"
 bash scripts/setup-prometheus.sh
+step "Debian's redis-server for the distributed-execution tests (only when missing)"
+bash scripts/setup-redis.sh
 
 step "the WebAssembly toolchain (clang for wasm32-wasi, only when missing) and the wasm example nodes"
 bash scripts/setup-wasm.sh

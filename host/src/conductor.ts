@@ -8,6 +8,7 @@ import type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
 import { fromData, type LoadedBlueprint, loadBlueprintFile } from "./blueprint/load-blueprint.js";
 import { suggest } from "./blueprint/suggest.js";
 import { validateBlueprint, validateOrThrow } from "./blueprint/validate-blueprint.js";
+import { type DistributedOptions, remoteRuntimes } from "./distributed/distributed.js";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "./errors.js";
 import { createCoreNodes } from "./nodes/index.js";
 import { type BlueprintEntry, listBlueprints, loadProjectBlueprint } from "./project/blueprint-catalog.js";
@@ -95,6 +96,11 @@ export interface ConductorOptions {
   tracing?: Tracing | false;
   /** Prometheus metrics to keep (see `createConductorMetrics`); `conductor serve` exposes them on /metrics. */
   metrics?: ConductorMetrics;
+  /**
+   * Distributed execution: the nodes of `remoteRuntimes` run on workers (`conductor worker`) reached through
+   * Redis, instead of child processes of this host (docs/distributed.md). Default: everything runs here.
+   */
+  distributed?: DistributedOptions;
 }
 
 /** What can be run: a blueprint file path, a blueprint document, or a loaded blueprint. */
@@ -235,6 +241,7 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
     ...(options.onRuntimeStderr === undefined ? {} : { onRuntimeStderr: options.onRuntimeStderr }),
     ...(options.onRuntimeStdout === undefined ? {} : { onRuntimeStdout: options.onRuntimeStdout }),
     ...(options.supervision === undefined ? {} : { supervision: options.supervision }),
+    ...(options.distributed === undefined ? {} : { remote: remoteRuntimes(project, options.distributed) }),
   });
   if (options.journal !== undefined) {
     const journal = await Journal.open(

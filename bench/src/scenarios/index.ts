@@ -2,6 +2,7 @@ import { apiScenario } from "./api.js";
 import { apiValuesScenario } from "./api-values.js";
 import { codecScenario } from "./codec.js";
 import { coldCliScenario } from "./cold-cli.js";
+import { distributedScenario } from "./distributed.js";
 import { durableScenarios } from "./durable.js";
 import { inProcessScenarios } from "./in-process.js";
 import { runtimeScenarios } from "./runtimes.js";
@@ -99,5 +100,6 @@ export const scenarios: Scenario[] = [
   apiValuesScenario,
   tracingScenario,
   tenancyScenario,
+  distributedScenario,
   ...wasmScenarios,
 ];

@@ -17,6 +17,8 @@ commands:
   setup                 prepare the project's runtimes (Python venvs, Rust builds) ahead of time
   schema [project]      print the JSON Schema of the blueprint format, or of conductor.yaml (for editors)
   serve                 serve the API (gRPC, gRPC-Web, Connect), webhooks and the visual debugger
+  worker                serve the project's runtimes to schedulers on other machines through Redis
+  workers               list the workers connected to Redis: labels, runtimes, work in flight, heartbeat
   conformance -- <cmd>  check that a runtime program of any language speaks the runtime ABI (docs/conformance.md)
   keys create|list|revoke  API keys: a role in a namespace, shown once, stored hashed (docs/security.md)
   audit [list|verify]   the audit trail of the API and of keys, and a check of its hash chain
@@ -52,6 +54,8 @@ options:
   --quiet                   print only the outputs
   --no-cache                run every node, even cacheable ones with a recorded result
   --no-journal              do not record the execution (it cannot be resumed or inspected)
+  --redis <url>             with --remote: Redis of the workers (default $CONDUCTOR_REDIS)
+  --remote <runtimes>       run these runtimes' nodes on workers (docs/distributed.md), e.g. --remote python
   --project <dir>           the project directory
 
 Executions are recorded in the project's journal (.conductor/journal.db): see history, inspect, resume, rerun.
@@ -101,6 +105,8 @@ options:
                         renewing its lease (never one another live process runs; --resume is the default)
   --no-debugger         serve no debugger pages
   --verbose             pass every runtime's stderr through
+  --redis <url>         with --remote: Redis of the workers (default $CONDUCTOR_REDIS)
+  --remote <runtimes>   run these runtimes' nodes on workers (\`conductor worker\`), e.g. --remote python,rust
   --project <dir>       the project directory
 
 Every API call and webhook needs the token, loopback included, except the webhooks of blueprints listed in
@@ -142,6 +148,30 @@ the first \`set\`). A node's config names one as { $secret: <name> }; its value 
 invocation is sent to its runtime, and never written to the journal, events, logs or API answers. Values are read
 from stdin or an environment variable, never from the command line. \`rotate-key\` adds a new key to the key file
 (or takes the first of CONDUCTOR_SECRET_KEY) and re-encrypts every secret with it.
+`,
+  worker: `usage: conductor worker --redis <url> [--runtimes <a,b>] [--labels <x,y>] [--project <dir>]
+
+Serves the project's runtimes (all, or those of --runtimes) to schedulers on other machines: takes their nodes
+from Redis (BullMQ queues), runs them in the runtimes it started (the same supervision as a local host), and
+sends back their events and outputs. Ctrl-C or SIGTERM stops it: no new work, running nodes finish.
+
+options:
+  --redis <url>         Redis (default $CONDUCTOR_REDIS), e.g. redis://127.0.0.1:6379
+  --runtimes <a,b>      the runtimes to serve (default: every runtime of the project)
+  --labels <x,y>        what this machine offers, e.g. gpu,eu-west
+  --id <name>           its name in \`conductor workers\` (default: hostname-pid-random)
+  --concurrency <n>     nodes taken at once per runtime (default: the runtime's max concurrency, at most 64)
+  --lock-ms <n>         a job's lock; a worker killed mid-node has its jobs re-delivered after about this long
+                        (default 30000)
+  --verbose             pass every runtime's stderr through
+  --project <dir>       the project directory
+
+Docs: docs/distributed.md.
+`,
+  workers: `usage: conductor workers --redis <url> [--json] [--all]
+
+Lists the workers connected to Redis: id, state, runtimes, labels, nodes in flight, nodes done, last heartbeat.
+--all lists workers gone in the last hour too.
 `,
   history: `usage: conductor history [--blueprint <id>] [--status running|orphaned|completed|failed|cancelled]
                          [--limit n] [--json]

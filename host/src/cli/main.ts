@@ -49,6 +49,8 @@ const commands: Record<string, () => Promise<{ default: (context: CommandContext
   keys: () => import("./keys-command.js"),
   audit: () => import("./audit-command.js"),
   secrets: () => import("./secrets-command.js"),
+  worker: () => import("./worker-command.js"),
+  workers: () => import("./workers-command.js"),
 };
 
 async function main(argv: string[]): Promise<number> {

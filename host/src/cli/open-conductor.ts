@@ -23,6 +23,9 @@ export async function openConductor(options: {
   label?: string;
   /** Prometheus metrics to keep (`conductor serve`). */
   metrics?: ConductorMetrics;
+  /** --redis and --remote: run the nodes of the remote runtimes on workers (docs/distributed.md). */
+  redis?: string | undefined;
+  remote?: string | undefined;
 }): Promise<Conductor> {
   const startDir =
     options.project !== undefined
@@ -31,9 +34,23 @@ export async function openConductor(options: {
         ? blueprintDir(options.blueprint)
         : process.cwd();
   const project = await findProject(startDir);
+  const redis = options.redis ?? process.env.CONDUCTOR_REDIS;
+  const remote = (options.remote ?? process.env.CONDUCTOR_REMOTE_RUNTIMES)
+    ?.split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
   return createConductor({
     project,
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    ...(redis === undefined || redis === "" || remote === undefined || remote.length === 0
+      ? {}
+      : {
+          distributed: {
+            redis,
+            remoteRuntimes: remote,
+            onNotice: (message: string) => options.stderr.write(`conductor: ${message}\n`),
+          },
+        }),
     ...(options.journal === false
       ? {}
       : {

@@ -20,6 +20,8 @@ export default async function run(context: CommandContext): Promise<number> {
       quiet: { type: "boolean" },
       verbose: { type: "boolean" },
       project: { type: "string" },
+      redis: { type: "string" },
+      remote: { type: "string" },
       "no-cache": { type: "boolean" },
       "no-journal": { type: "boolean" },
     },
@@ -48,6 +50,8 @@ export default async function run(context: CommandContext): Promise<number> {
       blueprint: blueprintPath,
       stderr: context.stderr,
       verbose: values.verbose === true,
+      redis: values.redis,
+      remote: values.remote,
       journal: values["no-journal"] !== true,
     });
   } catch (error) {

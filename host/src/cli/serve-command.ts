@@ -25,6 +25,8 @@ export default async function serve(context: CommandContext): Promise<number> {
       host: { type: "string" },
       token: { type: "string" },
       project: { type: "string" },
+      redis: { type: "string" },
+      remote: { type: "string" },
       verbose: { type: "boolean" },
       "no-debugger": { type: "boolean" },
       "cors-origin": { type: "string", multiple: true },
@@ -95,6 +97,8 @@ export default async function serve(context: CommandContext): Promise<number> {
       stderr: context.stderr,
       verbose: values.verbose === true,
       metrics,
+      redis: values.redis,
+      remote: values.remote,
     });
     // Relative paths in blueprints then mean the same in host nodes as in the runtimes, which run in the project
     // directory, whatever directory the server was started from.

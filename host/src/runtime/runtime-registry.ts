@@ -32,6 +32,16 @@ export interface RuntimeRegistryOptions {
    * reserved for that line). Whether or not this is given, the first such line of each runtime becomes a notice.
    */
   onRuntimeStdout?: (runtime: string, line: string) => void;
+  /**
+   * Runtimes of the project that run elsewhere (on workers, through Redis): they are not started here, `connect`
+   * gives their connection instead (see distributed/remote-runtime.ts).
+   */
+  remote?: {
+    names: readonly string[];
+    connect(name: string): Promise<RuntimeConnection>;
+    /** Called last by {@link RuntimeRegistry.close}. */
+    close(): Promise<void>;
+  };
 }
 
 /**
@@ -45,6 +55,7 @@ export class RuntimeRegistry implements NodeTypeCatalog {
   private readonly wasmStartErrors = new Map<string, Error>();
   private externalStart: Promise<void> | undefined;
   private blobDir: BlobDirectory | undefined;
+  private readonly remoteErrors = new Map<string, Error>();
   private closed = false;
 
   private constructor(
@@ -137,7 +148,7 @@ export class RuntimeRegistry implements NodeTypeCatalog {
    * first one's code; undefined when every runtime has started at least once.
    */
   startProblem(): Error | undefined {
-    const errors: Error[] = [];
+    const errors: Error[] = [...this.remoteErrors.values()];
     for (const connection of this.children.values()) {
       if (connection.startError !== undefined) errors.push(connection.startError);
     }
@@ -161,9 +172,9 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     }
     for (const name of Object.keys(this.options.project.runtimes)) {
       if (this.connections.has(name)) continue;
-      const wasmError = this.wasmStartErrors.get(name);
-      if (wasmError !== undefined) {
-        entries.push({ name, state: "broken", reason: wasmError.message, restarts: 0, nodeTypes: 0 });
+      const startError = this.remoteErrors.get(name) ?? this.wasmStartErrors.get(name);
+      if (startError !== undefined) {
+        entries.push({ name, state: "broken", reason: startError.message, restarts: 0, nodeTypes: 0 });
         continue;
       }
       entries.push({
@@ -215,12 +226,28 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     this.closed = true;
     await this.externalStart?.catch(() => {});
     await Promise.all([...this.connections.values()].map((connection) => connection.close().catch(() => {})));
+    await this.options.remote?.close().catch(() => {});
     await this.blobDir?.remove();
   }
 
   private async doStartExternal(): Promise<void> {
-    const { project } = this.options;
-    const names = Object.keys(project.runtimes);
+    const { project, remote } = this.options;
+    const remoteNames = remote?.names ?? [];
+    await Promise.all(
+      remoteNames.map(async (name) => {
+        try {
+          const connection = await remote!.connect(name);
+          this.remoteErrors.delete(name);
+          this.connections.set(
+            name,
+            enforceTimeouts(connection, { graceMs: this.graceMs, restartsUnresponsive: false }),
+          );
+        } catch (error) {
+          this.remoteErrors.set(name, error as Error);
+        }
+      }),
+    );
+    const names = Object.keys(project.runtimes).filter((name) => !remoteNames.includes(name));
     if (names.length === 0) return;
     this.blobDir ??= await createBlobDirectory({ projectDir: project.dir });
     const reattach = parseReattach(process.env[ENV.reattach]);

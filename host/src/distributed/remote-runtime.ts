@@ -1,0 +1,527 @@
+import { randomUUID } from "node:crypto";
+import type { InvocationControl } from "@conductor/sdk";
+import {
+  dispatchSessionResponse,
+  type FailureInfo,
+  FEATURES,
+  type InvocationRequest,
+  type InvocationSink,
+  type NodeType,
+  observeSink,
+  type RuntimeDescription,
+  receiverFeatures,
+  SessionRequestWriter,
+  ValueError,
+} from "@conductor/sdk/protocol";
+import { Job, Queue, QueueEvents } from "bullmq";
+import type { Redis } from "ioredis";
+import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
+import { ConductorError } from "../errors.js";
+import { checkConfigAgainstSchema } from "../runtime/config-schema-check.js";
+import type { RuntimeConnection, RuntimeHealth } from "../runtime/runtime-connection.js";
+import type { CancelMessage, InvocationJob, InvocationOutcome, LiveEvent } from "./job-data.js";
+import {
+  CANCEL_CHANNEL,
+  collectedKey,
+  eventsChannel,
+  executionJobsKey,
+  jobId,
+  QUEUE_PREFIX,
+  queueName,
+} from "./keys.js";
+import { connectRedis, describeRedis } from "./redis-connection.js";
+import { advertisedRuntime, listWorkers, workersFor } from "./worker-registry.js";
+
+/** Distributed execution: where Redis is, and which of the project's runtimes run on workers. */
+export interface DistributedOptions {
+  /** The Redis URL, e.g. redis://127.0.0.1:6379. */
+  redis: string;
+  /** The project's runtimes whose nodes run on workers (`conductor worker`) instead of child processes here. */
+  remoteRuntimes: readonly string[];
+  /** How long to wait for a worker of a remote runtime to advertise its node types. Default 20 s. */
+  waitForWorkersMs?: number;
+  /** Values up to this many bytes travel inline in a job. Default 64 MiB. */
+  inlineLimit?: number;
+  /** How long a job and its result stay in Redis after it ended, for a scheduler that restarts. Default 1 day. */
+  keepResultsMs?: number;
+  /** Receives notices (a job waiting for a worker that is not there, Redis lost and back). */
+  onNotice?: (message: string) => void;
+}
+
+/** An invocation sent to a queue, until its last event was delivered. */
+interface Pending {
+  jobId: string;
+  executionId: string;
+  /** Where the events of the job go: the sink, or, for a job re-attached from its middle, one shifting steps. */
+  route: InvocationSink;
+  queue: Queue;
+  sink: InvocationSink;
+  lastStep: number;
+  /** How many of the job's events were delivered to the sink (live or from its result). */
+  delivered: number;
+  /** The delivery of the job those events came from (a job re-delivered after its worker was lost starts over). */
+  run: number;
+  ended: boolean;
+  addedAt: number;
+  /** Sweeps that found the job completed without a readable result. */
+  unreadable: number;
+  cancelTimer?: NodeJS.Timeout;
+}
+
+/** How often the dispatcher checks the jobs it waits for, in case an event was missed (a Redis restart). */
+const SWEEP_MS = 3_000;
+
+/**
+ * The scheduler's side of distributed execution: the queues it adds invocations to, the events of the jobs it
+ * waits for (live on its own channel, and all of them with the job's completion), and cancellations. One per host;
+ * each remote runtime is a {@link RemoteRuntime} on it.
+ */
+export class Dispatcher {
+  readonly id = randomUUID();
+  private readonly commands: Redis;
+  private readonly subscriber: Redis;
+  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; reader: Redis }>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly sweepTimer: NodeJS.Timeout;
+  private closed = false;
+  private ready: Promise<void>;
+
+  constructor(readonly options: DistributedOptions) {
+    this.commands = connectRedis(options.redis, `conductor-scheduler-${this.id}`);
+    this.subscriber = connectRedis(options.redis, `conductor-scheduler-${this.id}-events`);
+    this.subscriber.on("message", (_channel: string, text: string) => this.onLive(text));
+    this.ready = this.subscriber.subscribe(eventsChannel(this.id)).then(() => {});
+    let lost = false;
+    this.commands.on("close", () => {
+      if (this.closed || lost) return;
+      lost = true;
+      options.onNotice?.(
+        `lost Redis at ${describeRedis(options.redis)}; remote nodes wait until it is back (reconnecting by itself)`,
+      );
+    });
+    this.commands.on("ready", () => {
+      if (!lost) return;
+      lost = false;
+      options.onNotice?.(`reached Redis at ${describeRedis(options.redis)} again`);
+      void this.sweep();
+    });
+    this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_MS);
+    this.sweepTimer.unref();
+  }
+
+  get redis(): Redis {
+    return this.commands;
+  }
+
+  /** Waits until a worker advertised runtime `name`, up to `waitForWorkersMs`. */
+  async connect(name: string): Promise<RemoteRuntime> {
+    await this.ready;
+    const deadline = Date.now() + (this.options.waitForWorkersMs ?? 20_000);
+    for (;;) {
+      const advertised = await advertisedRuntime(this.commands, name);
+      if (advertised !== undefined)
+        return new RemoteRuntime(this, advertised.description, advertised.nodeTypes);
+      if (Date.now() >= deadline || this.closed) {
+        throw new ConductorError(
+          "runtime_start_failed",
+          `runtime "${name}" runs on workers, and no worker serving it has connected to Redis at ${describeRedis(this.options.redis)}; start one with \`conductor worker --redis <url> --runtimes ${name}\``,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  private queue(name: string): Queue {
+    let entry = this.queues.get(name);
+    if (entry === undefined) {
+      const queue = new Queue(name, {
+        connection: this.commands,
+        prefix: QUEUE_PREFIX,
+      });
+      queue.on("error", () => {});
+      const reader = connectRedis(this.options.redis, `conductor-scheduler-${this.id}-${name}`);
+      const events = new QueueEvents(name, { connection: reader, prefix: QUEUE_PREFIX });
+      events.on("error", () => {});
+      events.on("completed", ({ jobId: id, returnvalue }) => {
+        const pending = this.pending.get(id);
+        if (pending === undefined) return;
+        const outcome = parseOutcome(returnvalue);
+        // An event without a readable result (replayed around a Redis restart): the sweep reads the job itself.
+        if (outcome !== undefined) this.collect(pending, outcome);
+      });
+      events.on("failed", ({ jobId: id, failedReason }) => {
+        const pending = this.pending.get(id);
+        if (pending !== undefined) this.lost(pending, failedReason);
+      });
+      entry = { queue, events, reader };
+      this.queues.set(name, entry);
+    }
+    return entry.queue;
+  }
+
+  /** Sends one invocation to the queue of `runtime` (and `labels`). */
+  execute(
+    runtime: RemoteRuntime,
+    request: InvocationRequest,
+    sink: InvocationSink,
+    labels: readonly string[],
+  ): InvocationControl {
+    const first = request.steps[0]!;
+    const name = queueName(runtime.name, labels);
+    const queue = this.queue(name);
+    const id = jobId(request.executionId, first.nodeId, first.attempt);
+    const pending: Pending = {
+      jobId: id,
+      executionId: request.executionId,
+      route: sink,
+      queue,
+      sink,
+      lastStep: request.steps.length - 1,
+      delivered: 0,
+      run: 0,
+      ended: false,
+      addedAt: Date.now(),
+      unreadable: 0,
+    };
+    pending.sink = observeSink(sink, {
+      onEnd: (step, end) => {
+        if (end !== "completed" || step === pending.lastStep) this.end(pending);
+      },
+    });
+    pending.route = pending.sink;
+    let data: InvocationJob;
+    try {
+      const writer = new SessionRequestWriter(
+        { inlineLimit: this.options.inlineLimit ?? 64 * 1024 * 1024 },
+        // Every value travels in the job: blobs of this host are read into it.
+        receiverFeatures(
+          runtime.name,
+          runtime.description.features.filter((feature) => feature !== FEATURES.blob),
+          this.options.inlineLimit ?? 64 * 1024 * 1024,
+        ),
+      );
+      writer.execute({ ...request, invocationId: 0 });
+      data = {
+        runtime: runtime.name,
+        request: Buffer.from(writer.finish()).toString("base64"),
+        replyTo: eventsChannel(this.id),
+        nodes: request.steps.map((step) => step.nodeId),
+      };
+    } catch (error) {
+      sink.rejected({
+        message:
+          error instanceof ValueError
+            ? error.message
+            : `inputs cannot be encoded: ${(error as Error).message}`,
+        type: error instanceof ValueError ? error.type : "value.unencodable",
+        retryable: false,
+      });
+      return { cancel: () => {} };
+    }
+    const control = { cancelled: undefined as string | undefined };
+    void this.dispatch(pending, data, request, labels).catch((error: Error) => {
+      if (!pending.ended)
+        pending.sink.rejected({
+          message: `cannot queue node "${first.nodeId}" on runtime "${runtime.name}": ${error.message}`,
+          type: "runtime.lost",
+          retryable: true,
+        });
+    });
+    return {
+      cancel: (reason) => {
+        if (control.cancelled !== undefined || pending.ended) return;
+        control.cancelled = reason;
+        void this.cancel(pending, reason);
+      },
+    };
+  }
+
+  private async dispatch(
+    pending: Pending,
+    data: InvocationJob,
+    request: InvocationRequest,
+    labels: readonly string[],
+  ): Promise<void> {
+    const first = request.steps[0]!;
+    const keepSeconds = Math.round((this.options.keepResultsMs ?? 86_400_000) / 1000);
+    // A scheduler that restarted runs the nodes that were running again: the job that ran them may have ended
+    // while it was down (its result is kept until collected), or still run on a worker. Either way its events are
+    // collected, from the step of this node on, and nothing runs a second time. A job whose events were all
+    // delivered once (a failure that is being retried) is never collected again.
+    const jobsKey = executionJobsKey(request.executionId);
+    const previousId = await this.commands.hget(jobsKey, first.nodeId);
+    if (
+      previousId !== null &&
+      previousId !== pending.jobId &&
+      (await this.commands.sismember(collectedKey(request.executionId), previousId)) === 0
+    ) {
+      const previous = await Job.fromId<InvocationJob, InvocationOutcome>(pending.queue, previousId);
+      const nodes = request.steps.map((step) => step.nodeId);
+      const offset = previous?.data.nodes.indexOf(first.nodeId) ?? -1;
+      if (previous !== undefined && offset >= 0 && sameList(previous.data.nodes.slice(offset), nodes)) {
+        const state = await previous.getState();
+        if (state === "completed" || state === "active" || state === "waiting" || state === "prioritized") {
+          pending.jobId = previousId;
+          pending.route = offset === 0 ? pending.sink : shiftSteps(pending.sink, offset);
+          if (state === "completed") this.collect(pending, parseOutcome(previous.returnvalue));
+          else this.pending.set(previousId, pending);
+          return;
+        }
+      }
+    }
+    // Not waited for: Redis runs the commands of one connection in order, so the index is written before the job
+    // is added (the queue shares this connection), and the dispatch costs one round trip less.
+    const indexed = this.commands
+      .multi()
+      .hset(jobsKey, Object.fromEntries(request.steps.map((step) => [step.nodeId, pending.jobId])))
+      .expire(jobsKey, keepSeconds)
+      .exec();
+    this.pending.set(pending.jobId, pending);
+    const [job] = await Promise.all([
+      pending.queue.add("invoke", data, {
+        jobId: pending.jobId,
+        attempts: 1,
+        removeOnComplete: { age: keepSeconds },
+        removeOnFail: { age: keepSeconds },
+      }),
+      indexed,
+    ]);
+    // The same id added before (by this scheduler before it restarted): it may have ended already.
+    if (job.returnvalue !== null && job.returnvalue !== undefined) {
+      const outcome = parseOutcome(job.returnvalue);
+      if (outcome !== undefined) this.collect(pending, outcome);
+    }
+    if (pending.ended) return;
+    const workers = workersFor(await listWorkers(this.commands), data.runtime, labels);
+    if (workers.length === 0 && !pending.ended) {
+      const message = `waiting for a worker: no live worker serves runtime "${data.runtime}"${labels.length > 0 ? ` with labels ${labels.join(", ")}` : ""}; the node runs when one connects`;
+      pending.sink.log(0, "warn", message, { queue: pending.queue.name });
+      this.options.onNotice?.(`node "${first.nodeId}" of execution "${request.executionId}" is ${message}`);
+    }
+  }
+
+  /** Live events in order; a gap waits for the job's result, which holds them all. */
+  private onLive(text: string): void {
+    let event: LiveEvent;
+    try {
+      event = JSON.parse(text) as LiveEvent;
+    } catch {
+      return;
+    }
+    const pending = this.pending.get(event.j);
+    if (pending === undefined || pending.ended) return;
+    this.follow(pending, event.r);
+    if (event.r !== pending.run || event.s !== pending.delivered) return;
+    pending.delivered++;
+    dispatchSessionResponse(Buffer.from(event.d, "base64"), () => pending.route);
+  }
+
+  /** Delivers the events of a job's result not delivered yet. */
+  private collect(pending: Pending, outcome: InvocationOutcome | undefined): void {
+    if (pending.ended) return;
+    if (outcome === undefined) {
+      this.lost(pending, "its worker gave a result no scheduler can read");
+      return;
+    }
+    this.follow(pending, outcome.run);
+    while (pending.delivered < outcome.events.length && !pending.ended) {
+      const bytes = Buffer.from(outcome.events[pending.delivered]!, "base64");
+      pending.delivered++;
+      dispatchSessionResponse(bytes, () => pending.route);
+    }
+    if (!pending.ended) this.lost(pending, "its result ends before the node did");
+  }
+
+  /**
+   * Events of a later delivery of the job (its first worker was lost) start over: the node's events are those of
+   * the run that ends it. Events of an earlier delivery are dropped.
+   */
+  private follow(pending: Pending, run: number | undefined): void {
+    const delivery = run ?? 1;
+    if (delivery <= pending.run) return;
+    pending.run = delivery;
+    pending.delivered = 0;
+  }
+
+  /** The job failed outside the node (stalled too often, or its worker broke): a retryable runtime.lost. */
+  private lost(pending: Pending, reason: string): void {
+    if (pending.ended) return;
+    const failure: FailureInfo = {
+      message: `the worker running job ${pending.jobId} was lost: ${reason}`,
+      type: "runtime.lost",
+      retryable: true,
+    };
+    pending.sink.failed(0, failure, 0);
+  }
+
+  private end(pending: Pending): void {
+    pending.ended = true;
+    clearTimeout(pending.cancelTimer);
+    if (this.pending.get(pending.jobId) === pending) this.pending.delete(pending.jobId);
+    const key = collectedKey(pending.executionId);
+    this.commands
+      .multi()
+      .sadd(key, pending.jobId)
+      .expire(key, Math.round((this.options.keepResultsMs ?? 86_400_000) / 1000))
+      .exec()
+      .catch(() => {});
+  }
+
+  private async cancel(pending: Pending, reason: string): Promise<void> {
+    // Not taken yet: removed from its queue, cancelled here. Taken: its worker cancels it and reports the end.
+    const removed = await pending.queue.remove(pending.jobId).catch(() => 0);
+    if (removed === 1) {
+      if (!pending.ended) pending.sink.cancelled(0, reason);
+      return;
+    }
+    const graceMs = 2_000;
+    const message: CancelMessage = { j: pending.jobId, r: reason, g: graceMs };
+    await this.commands.publish(CANCEL_CHANNEL, JSON.stringify(message)).catch(() => {});
+    pending.cancelTimer = setTimeout(() => {
+      if (!pending.ended)
+        pending.sink.cancelled(0, `${reason} (no worker confirmed it within ${graceMs * 2} ms)`);
+    }, graceMs * 2);
+    pending.cancelTimer.unref();
+  }
+
+  /** Checks each job waited for a while: ended ones are collected, vanished ones reported lost. */
+  private async sweep(): Promise<void> {
+    if (this.closed || this.commands.status !== "ready") return;
+    const now = Date.now();
+    for (const pending of [...this.pending.values()]) {
+      if (pending.ended || now - pending.addedAt < SWEEP_MS) continue;
+      try {
+        const job = await Job.fromId<InvocationJob, InvocationOutcome>(pending.queue, pending.jobId);
+        if (pending.ended) continue;
+        if (job === undefined) {
+          this.lost(pending, "its job is no longer in Redis (Redis lost it, or it was removed)");
+          continue;
+        }
+        const state = await job.getState();
+        if (state === "completed") {
+          const outcome = parseOutcome(job.returnvalue);
+          // Its result may be written just after its state: the next sweep reads it again, a few times.
+          if (outcome !== undefined || ++pending.unreadable >= 3) this.collect(pending, outcome);
+        } else if (state === "failed") this.lost(pending, job.failedReason);
+      } catch {
+        // Redis went away during the sweep; the next one tries again.
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    for (const pending of [...this.pending.values()]) {
+      if (!pending.ended) pending.sink.cancelled(0, "the scheduler is closing");
+    }
+    // Bounded: with Redis down, closing politely would wait for it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(
+        [...this.queues.values()].map(async ({ queue, events }) => {
+          await events.close().catch(() => {});
+          await queue.close().catch(() => {});
+        }),
+      ),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 3_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    for (const { reader } of this.queues.values()) reader.disconnect();
+    this.subscriber.disconnect();
+    this.commands.disconnect();
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, index) => item === b[index]);
+}
+
+/** The sink of a chain re-attached from step `offset`: earlier steps were delivered before, later ones shift. */
+function shiftSteps(sink: InvocationSink, offset: number): InvocationSink {
+  return {
+    started: (step) => step >= offset && sink.started(step - offset),
+    log: (step, level, message, fields) => step >= offset && sink.log(step - offset, level, message, fields),
+    progress: (step, fraction, message) => step >= offset && sink.progress(step - offset, fraction, message),
+    chunk: (step, port, value) => step >= offset && sink.chunk(step - offset, port, value),
+    heartbeat: (step, details) => step >= offset && sink.heartbeat(step - offset, details),
+    completed: (step, outputs, durationUs) =>
+      step >= offset && sink.completed(step - offset, outputs, durationUs),
+    failed: (step, failure, durationUs) => {
+      if (step >= offset) sink.failed(step - offset, failure, durationUs);
+    },
+    cancelled: (step, reason) => {
+      if (step >= offset) sink.cancelled(step - offset, reason);
+    },
+    rejected: (failure) => sink.rejected(failure),
+  };
+}
+
+function parseOutcome(value: unknown): InvocationOutcome | undefined {
+  let parsed = value;
+  if (typeof value === "string") {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof parsed !== "object" || parsed === null || !Array.isArray((parsed as InvocationOutcome).events))
+    return undefined;
+  return parsed as InvocationOutcome;
+}
+
+/**
+ * A runtime whose nodes run on workers: the host's view of it, the same interface as a local runtime's. Its node
+ * types are the ones its workers advertised; each invocation (a node, or a chain on it) is one job.
+ */
+export class RemoteRuntime implements RuntimeConnection {
+  readonly name: string;
+  readonly supportsSteps: boolean;
+  readonly description: RuntimeDescription;
+  private readonly byType: Map<string, NodeType>;
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    description: RuntimeDescription,
+    readonly nodeTypes: readonly NodeType[],
+  ) {
+    this.name = description.name;
+    // Many invocations wait in the queue; the workers' own concurrency bounds what runs.
+    this.description = { ...description, maxConcurrency: 1_000_000 };
+    this.supportsSteps = description.features.includes(FEATURES.steps);
+    this.byType = new Map(nodeTypes.map((nodeType) => [nodeType.type, nodeType]));
+  }
+
+  findNodeType(type: string): NodeType | undefined {
+    return this.byType.get(type);
+  }
+
+  execute(request: InvocationRequest, sink: InvocationSink): InvocationControl {
+    return this.dispatcher.execute(this, request, sink, []);
+  }
+
+  validateConfig(nodeType: string, config: Record<string, unknown>): Promise<ConfigDiagnostic[]> {
+    const described = this.byType.get(nodeType);
+    return Promise.resolve(described === undefined ? [] : checkConfigAgainstSchema(described, config));
+  }
+
+  health(): RuntimeHealth {
+    return {
+      name: this.name,
+      state: this.dispatcher.redis.status === "ready" ? "ok" : "restarting",
+      ...(this.dispatcher.redis.status === "ready"
+        ? {}
+        : { reason: `waiting for Redis at ${describeRedis(this.dispatcher.options.redis)}` }),
+      restarts: 0,
+      nodeTypes: this.nodeTypes.length,
+    };
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,95 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+
+/**
+ * Writes a project into `dir` (a worker's or a scheduler's own directory: nothing but Redis is shared, and the
+ * test's run log): the Node sidecar serving `fixtures/dist-nodes.ts`, and blueprints:
+ * - `relay`: `length` nodes in a chain, each recording its run in `runsFile`, sleeping `ms` and adding one; node i
+ *   is `dist.once` (not idempotent) when i % 3 == 1, else `dist.record`; with retries.
+ * - `slow`: one node sleeping `slowMs`.
+ */
+export async function writeDistProject(
+  dir: string,
+  options: { runsFile: string; length: number; ms: number; slowMs?: number },
+): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    join(dir, "conductor.yaml"),
+    `conductor: project/v1
+blueprints: [.]
+runtimes:
+  node: { kind: node, modules: [${JSON.stringify(fixture("dist-nodes.ts"))}] }
+`,
+  );
+  const file = JSON.stringify(options.runsFile);
+  let nodes = "";
+  for (let i = 0; i < options.length; i++) {
+    const type = i % 3 === 1 ? "dist.once" : "dist.record";
+    const value = i === 0 ? "inputs.start" : `n${i - 1}.value`;
+    nodes += `  n${i}: { type: ${type}, config: { file: ${file}, ms: ${options.ms} }, inputs: { value: ${value} }, retry: { maxAttempts: 10, initialDelayMs: 20, maxDelayMs: 200 } }\n`;
+  }
+  await writeFile(
+    join(dir, "relay.blueprint.yaml"),
+    `conductor: blueprint/v1
+id: relay
+inputs:
+  start: { schema: { type: integer }, default: 0 }
+outputs:
+  value: n${options.length - 1}.value
+nodes:
+${nodes}`,
+  );
+  await writeFile(
+    join(dir, "slow.blueprint.yaml"),
+    `conductor: blueprint/v1
+id: slow
+outputs:
+  value: sleep.value
+nodes:
+  sleep: { type: dist.record, config: { file: ${file}, ms: ${options.slowMs ?? 60_000} }, inputs: { value: { value: 1 } } }
+`,
+  );
+}
+
+/** One recorded run of a node. */
+export interface Run {
+  executionId: string;
+  nodeId: string;
+  attempt: number;
+  pid: number;
+  kind: "record" | "once";
+}
+
+export async function readRuns(file: string): Promise<Run[]> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => {
+      const [executionId, nodeId, attempt, pid, kind] = line.split(" ");
+      return {
+        executionId: executionId!,
+        nodeId: nodeId!,
+        attempt: Number(attempt),
+        pid: Number(pid),
+        kind: kind as Run["kind"],
+      };
+    });
+}
+
+/** Waits, polling a bounded number of times, until `condition` holds; fails saying what it waited for. */
+export async function waitFor(
+  what: string,
+  condition: () => Promise<boolean> | boolean,
+  tries = 600,
+  everyMs = 50,
+): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(`gave up waiting for ${what} after ${tries} tries`);
+}
