@@ -2,6 +2,7 @@ import { apiScenario } from "./api.js";
 import { apiValuesScenario } from "./api-values.js";
 import { codecScenario } from "./codec.js";
 import { coldCliScenario } from "./cold-cli.js";
+import { devLoopScenario } from "./dev-loop.js";
 import { durableScenarios } from "./durable.js";
 import { inProcessScenarios } from "./in-process.js";
 import { runtimeScenarios } from "./runtimes.js";
@@ -94,4 +95,5 @@ export const scenarios: Scenario[] = [
   ...durableScenarios,
   apiScenario,
   apiValuesScenario,
+  devLoopScenario,
 ];
