@@ -16,6 +16,7 @@ import { GraphView } from "./graph-view.js";
 import { HistoryList } from "./history-list.js";
 import { InputsForm } from "./inputs-form.js";
 import { graphOfNodeIds } from "./layout.js";
+import { newerRerun } from "./lineage.js";
 import { SidePanel } from "./side-panel.js";
 
 /** How often a broken watch stream is opened again before the problem is shown. */
@@ -195,6 +196,17 @@ export function App() {
     if (execution === undefined) return;
     await client.cancelExecution({ executionId: execution.executionId }).catch(report);
   };
+
+  // A re-run of the execution shown (`conductor dev` after an edit) is followed as soon as the history lists it.
+  const shownId = execution?.executionId;
+  const shownRunning = execution?.status === "running";
+  const shownSince = useRef({ id: undefined as string | undefined, at: 0 });
+  if (shownSince.current.id !== shownId) shownSince.current = { id: shownId, at: Date.now() };
+  useEffect(() => {
+    if (shownRunning) return;
+    const rerun = newerRerun(shownId, executions, shownSince.current.at);
+    if (rerun !== undefined) void open(rerun);
+  }, [shownId, shownRunning, executions]);
 
   const selectedNode = graph?.nodes.find((node) => node.id === selected);
   const running = execution?.status === "running";
