@@ -539,7 +539,17 @@ class EmbeddedConductor implements Conductor {
       ...withoutUnknownTypes(result.diagnostics, startError),
     ];
     if (startError !== undefined) {
-      diagnostics.unshift({ path: "", message: `some runtimes did not start: ${startError.message}` });
+      // A Python package a node imports but nobody installed is the usual cause: say where it goes.
+      const missing = /ModuleNotFoundError: No module named '([^'.]+)/.exec(startError.message)?.[1];
+      diagnostics.unshift({
+        path: "",
+        message: `some runtimes did not start: ${startError.message}`,
+        ...(missing === undefined
+          ? {}
+          : {
+              suggestion: `if "${missing}" is a package, add it to the runtime's requirements in conductor.yaml (e.g. requirements: ["${missing}"]); it is installed into the runtime's venv on the next start`,
+            }),
+      });
     }
     return { valid: diagnostics.length === 0, diagnostics };
   }
