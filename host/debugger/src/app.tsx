@@ -119,6 +119,7 @@ export function App() {
         setGraph(response.blueprint?.graph);
         const url = new URL(location.href);
         url.searchParams.set("blueprint", id);
+        url.searchParams.delete("execution");
         history.replaceState(null, "", url);
       } catch (error) {
         report(error);
@@ -133,7 +134,14 @@ export function App() {
       .listBlueprints({})
       .then(async (response) => {
         setBlueprints(response.blueprints);
-        const fromAddress = new URL(location.href).searchParams.get("blueprint");
+        const address = new URL(location.href).searchParams;
+        // An address naming an execution (a link someone shared, or a reload) opens that execution.
+        const executionId = address.get("execution");
+        if (executionId !== null && wanted.current === undefined) {
+          await open(executionId);
+          return;
+        }
+        const fromAddress = address.get("blueprint");
         const first = response.blueprints.find((b) => b.id === fromAddress) ?? response.blueprints[0];
         // Unless the user chose something while the list was loading.
         if (first !== undefined && wanted.current === undefined) await chooseBlueprint(first.id);
@@ -156,6 +164,7 @@ export function App() {
         inputsJson: JSON.stringify(inputs),
       });
       setExecution(startingExecution(started.executionId, started.blueprintId));
+      linkTo(started.blueprintId, started.executionId);
       void refreshHistory();
       await watch(client, started.executionId);
     } catch (error) {
@@ -186,6 +195,7 @@ export function App() {
         }
       }
       setExecution(view);
+      linkTo(view.blueprintId, executionId);
       if (view.status === "running") await watch(client, executionId);
     } catch (error) {
       report(error);
@@ -305,6 +315,14 @@ export function App() {
       <SidePanel execution={execution} node={selectedNode} nodeId={selected} />
     </div>
   );
+}
+
+/** Puts the execution shown in the page's address, so that the address links to it (the token stays in the hash). */
+function linkTo(blueprintId: string, executionId: string): void {
+  const url = new URL(location.href);
+  url.searchParams.set("blueprint", blueprintId);
+  url.searchParams.set("execution", executionId);
+  history.replaceState(null, "", url);
 }
 
 function TokenPrompt({ onToken }: { onToken(token: string): void }) {
