@@ -18,8 +18,8 @@ fi
 
 printf '\033[1msetup:\033[0m %s\n' "installing Chromium for the debugger's browser test (apt-get install chromium)" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends chromium >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium >/dev/null
 if [ ! -x /usr/bin/chromium ]; then
   echo "setup-browser: apt-get installed chromium but /usr/bin/chromium is still missing" >&2
   exit 1

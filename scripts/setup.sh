@@ -4,6 +4,7 @@
 #   2. the TypeScript build (incremental), and the bundle of the CLI
 #   3. the Python runtime's virtual environment (scripts/setup-python.sh)
 #   4. the Rust runtime's release build (scripts/setup-rust.sh)
+#   5. clang for wasm32-wasi and the WebAssembly example nodes (scripts/setup-wasm.sh)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,6 +40,9 @@ bash scripts/setup-debugger.sh
 
 step "Debian's Chromium for the browser test (only when missing)"
 bash scripts/setup-browser.sh
+
+step "the WebAssembly toolchain (clang for wasm32-wasi, only when missing) and the wasm example nodes"
+bash scripts/setup-wasm.sh
 
 step "preparing the Python runtime"
 bash scripts/setup-python.sh

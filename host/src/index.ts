@@ -56,3 +56,9 @@ export type {
 } from "./store/execution-store.js";
 export { createMemoryStore } from "./store/memory-store.js";
 export type { JournalOptions } from "./store/sqlite-journal.js";
+export {
+  loadWasmModules,
+  startWasmRuntime,
+  WASM_DEFAULTS,
+  type WasmRuntimeSpec,
+} from "./wasm/load-wasm-modules.js";

@@ -8,6 +8,7 @@ import { inProcessScenarios } from "./in-process.js";
 import { runtimeScenarios } from "./runtimes.js";
 import { sidecarScenarios } from "./sidecar.js";
 import { tableScenario } from "./table.js";
+import { wasmScenarios } from "./wasm.js";
 
 /** What a scenario gets: whether this is a smoke run, and how many iterations to use. */
 export interface BenchContext {
@@ -95,5 +96,6 @@ export const scenarios: Scenario[] = [
   ...durableScenarios,
   apiScenario,
   apiValuesScenario,
+  ...wasmScenarios,
   devLoopScenario,
 ];

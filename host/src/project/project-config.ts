@@ -103,9 +103,43 @@ const commandRuntime = z
   })
   .describe("A runtime started by a command of your own; it must speak the runtime ABI.");
 
+const wasmRuntime = z
+  .strictObject({
+    kind: z
+      .literal("wasm")
+      .describe("WebAssembly modules run sandboxed inside the host (docs/webassembly.md)."),
+    modules: z
+      .array(z.string().regex(/\.wasm$/, "a path ending in .wasm"))
+      .min(1)
+      .describe(
+        "WebAssembly modules, relative to the project; each has a manifest beside it (x.wasm → x.nodes.json) declaring its node types.",
+      ),
+    memoryMb: z
+      .number()
+      .int()
+      .positive()
+      .max(4096)
+      .optional()
+      .describe("The memory cap of one instance, in MiB. Default 64."),
+    timeLimitMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe(
+        "The time limit of one call in milliseconds (a node's lower timeout wins); past it the instance's worker is terminated. 0 for none. Default 30000.",
+      ),
+    grant: z
+      .array(z.enum(["clock", "random"]))
+      .optional()
+      .describe("What modules may use beyond computing: the clock, random numbers. Default: nothing."),
+    maxConcurrency: maxConcurrency.optional(),
+  })
+  .describe("A WebAssembly runtime: modules in C, C++, AssemblyScript, Rust... sandboxed in worker threads.");
+
 export const runtimeSpecSchema = z
-  .discriminatedUnion("kind", [nodeRuntime, pythonRuntime, rustRuntime, commandRuntime])
-  .describe("One runtime: kind node, python, rust or command.");
+  .discriminatedUnion("kind", [nodeRuntime, pythonRuntime, rustRuntime, commandRuntime, wasmRuntime])
+  .describe("One runtime: kind node, python, rust, command or wasm.");
 export type RuntimeSpec = z.infer<typeof runtimeSpecSchema>;
 
 /**

@@ -3,6 +3,7 @@ import { DEFAULT_INLINE_LIMIT, DEFAULT_MAX_MESSAGE_BYTES, ENV, type NodeType } f
 import type { ConfigDiagnostic, NodeTypeCatalog } from "../blueprint/validate-blueprint.js";
 import { ConductorError } from "../errors.js";
 import type { Project } from "../project/project-config.js";
+import { startWasmRuntime, type WasmRuntimeSpec } from "../wasm/load-wasm-modules.js";
 import { type BlobDirectory, createBlobDirectory } from "./blob-directory.js";
 import { type ChildRuntime, createChildRuntime, type SupervisionOptions } from "./child-runtime.js";
 import { enforceTimeouts } from "./enforce-timeouts.js";
@@ -41,6 +42,7 @@ export interface RuntimeRegistryOptions {
 export class RuntimeRegistry implements NodeTypeCatalog {
   private readonly connections = new Map<string, RuntimeConnection>();
   private readonly children = new Map<string, ChildRuntime>();
+  private readonly wasmStartErrors = new Map<string, Error>();
   private externalStart: Promise<void> | undefined;
   private blobDir: BlobDirectory | undefined;
   private closed = false;
@@ -123,6 +125,7 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     for (const connection of this.children.values()) {
       if (connection.startError !== undefined) errors.push(connection.startError);
     }
+    errors.push(...this.wasmStartErrors.values());
     if (errors.length <= 1) return errors[0];
     const first = errors[0]!;
     return new ConductorError(
@@ -142,6 +145,11 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     }
     for (const name of Object.keys(this.options.project.runtimes)) {
       if (this.connections.has(name)) continue;
+      const wasmError = this.wasmStartErrors.get(name);
+      if (wasmError !== undefined) {
+        entries.push({ name, state: "broken", reason: wasmError.message, restarts: 0, nodeTypes: 0 });
+        continue;
+      }
       entries.push({
         name,
         state: "starting",
@@ -202,6 +210,11 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     const reattach = parseReattach(process.env[ENV.reattach]);
     await Promise.all(
       names.map(async (name) => {
+        const spec = project.runtimes[name]!;
+        if (spec.kind === "wasm") {
+          await this.startWasm(name, spec);
+          return;
+        }
         const connection = this.createChild(name, reattach[name]);
         // A runtime that does not start is broken, with its error as the reason; the others serve.
         await connection.start().catch(() => {});
@@ -249,7 +262,9 @@ export class RuntimeRegistry implements NodeTypeCatalog {
       this.addConnection(fresh);
       return old;
     }
-    if (this.options.project.runtimes[name] === undefined) return undefined;
+    const spec = this.options.project.runtimes[name];
+    // A wasm runtime runs in the host; reloading its modules is not supported yet.
+    if (spec === undefined || spec.kind === "wasm") return undefined;
     if (old === undefined) return undefined; // never started: it starts with the new code when first needed
     const oldChild = this.children.get(name);
     this.blobDir ??= await createBlobDirectory({ projectDir: this.options.project.dir });
@@ -268,6 +283,15 @@ export class RuntimeRegistry implements NodeTypeCatalog {
 
   private assertOpen(): void {
     if (this.closed) throw new ConductorError("closed", "the runtimes of this conductor are closed");
+  }
+
+  /** A wasm runtime runs inside the host: loading its modules is its start (docs/webassembly.md). */
+  private async startWasm(name: string, spec: WasmRuntimeSpec): Promise<void> {
+    try {
+      this.addConnection(await startWasmRuntime(name, spec, this.options.project.dir));
+    } catch (error) {
+      this.wasmStartErrors.set(name, error as Error);
+    }
   }
 
   private settingsFor(name: string) {

@@ -1,3 +1,4 @@
+import { ConductorError } from "../../errors.js";
 import type { Project, RuntimeSpec } from "../../project/project-config.js";
 import type { RuntimeLaunch } from "../runtime-process.js";
 import { prepareNodeLaunch } from "./node-launch.js";
@@ -36,5 +37,10 @@ export async function prepareLaunch(
         cwd: project.dir,
         ...(spec.env === undefined ? {} : { env: spec.env }),
       };
+    case "wasm":
+      throw new ConductorError(
+        "runtime_start_failed",
+        `runtime "${name}" is of kind wasm: it runs inside the host and has no process to launch`,
+      );
   }
 }

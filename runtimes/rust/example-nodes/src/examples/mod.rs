@@ -1,6 +1,7 @@
-//! Example high-performance nodes: `rs.hash`, `rs.regex-extract`, `rs.stats` and `rs.add-one`.
+//! Example high-performance nodes: `rs.hash`, `rs.crc32`, `rs.regex-extract`, `rs.stats` and `rs.add-one`.
 
 mod add_one;
+mod crc32;
 mod hash;
 mod regex_extract;
 mod stats;
@@ -12,6 +13,7 @@ pub fn registry() -> Registry {
     Registry::new()
         .version(env!("CARGO_PKG_VERSION"))
         .node(hash::Sha256Node)
+        .node(crc32::Crc32Node)
         .node(regex_extract::RegexExtract::default())
         .node(stats::Stats)
         .node(add_one::AddOne)
