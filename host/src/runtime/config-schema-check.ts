@@ -70,7 +70,9 @@ function describe(error: ErrorObject, config: unknown): ConfigDiagnostic {
       };
     case "additionalProperties": {
       const key = String(params.additionalProperty);
-      const declared = Object.keys((error.parentSchema?.properties as Record<string, unknown> | undefined) ?? {});
+      const declared = Object.keys(
+        (error.parentSchema?.properties as Record<string, unknown> | undefined) ?? {},
+      );
       const hint = suggest(key, declared);
       return {
         path: [...at, key].join("."),
