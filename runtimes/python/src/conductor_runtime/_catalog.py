@@ -6,7 +6,7 @@ import contextlib
 import difflib
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -101,9 +101,10 @@ def _declared_keys(schema: dict[str, Any], path: list[str]) -> list[str]:
     def resolve(node: dict[str, Any]) -> dict[str, Any]:
         while "$ref" in node:
             node = definitions.get(str(node["$ref"]).rsplit("/", 1)[-1], {})
-        for branch in node.get("anyOf", []):  # Optional[Model]: the object branch
+        branches: list[Any] = node.get("anyOf", [])
+        for branch in branches:  # Optional[Model]: the object branch
             if isinstance(branch, dict) and ("properties" in branch or "$ref" in branch):
-                return resolve(branch)
+                return resolve(cast("dict[str, Any]", branch))
         return node
 
     current = resolve(schema)

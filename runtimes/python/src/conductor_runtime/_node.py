@@ -9,7 +9,7 @@ import sys
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
@@ -430,20 +430,23 @@ def strict_config(annotation: Any) -> Any:
     sets ``extra`` itself (``"allow"``, ``"ignore"``) keeps it. The node still receives an instance of its own
     class. Only the top level: nested models are the node's own.
     """
-    if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-        return annotation
-    if "extra" in annotation.model_config:
-        return annotation
-    return type(
-        annotation.__name__,
-        (annotation,),
+    given: Any = annotation
+    if not (isinstance(given, type) and issubclass(given, BaseModel)):
+        return cast("Any", given)
+    model: type[BaseModel] = given
+    if "extra" in model.model_config:
+        return model
+    strict: Any = type(
+        model.__name__,
+        (model,),
         {
-            "model_config": {**annotation.model_config, "extra": "forbid"},
-            "__module__": annotation.__module__,
-            "__qualname__": annotation.__qualname__,
-            "__doc__": annotation.__doc__,
+            "model_config": {**model.model_config, "extra": "forbid"},
+            "__module__": model.__module__,
+            "__qualname__": model.__qualname__,
+            "__doc__": model.__doc__,
         },
     )
+    return strict
 
 
 def _outputs(
