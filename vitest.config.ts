@@ -33,6 +33,17 @@ export default defineConfig({
         },
       },
       {
+        // Telemetry with real parts: an OTLP receiver and Prometheus from Debian's packages, against the CLI.
+        ...shared,
+        test: {
+          name: "telemetry",
+          include: ["test/telemetry/**/*.test.ts"],
+          globalSetup: ["test/e2e/bundle-cli.setup.ts"],
+          testTimeout: 180_000,
+          expect: { poll: { timeout: 30_000 } },
+        },
+      },
+      {
         // Faults on purpose: fuzzed blueprints, killed runtimes and hosts, abusive HTTP. Each file runs for a bounded
         // time (a few minutes in all); a fuzz failure prints its seed (replay with FUZZ_SEED=<seed>).
         ...shared,

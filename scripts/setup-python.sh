@@ -38,7 +38,7 @@ fi
 want="$(sha256sum "$package/pyproject.toml" | cut -d' ' -f1)"
 have="$(cat "$stamp" 2>/dev/null || true)"
 if [ "$want" != "$have" ]; then
-  echo "setup-python: installing conductor-runtime[data,dev] into runtimes/python/.venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$package[data,dev]"
+  echo "setup-python: installing conductor-runtime[data,dev,telemetry] into runtimes/python/.venv" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$package[data,dev,telemetry]"
   echo "$want" >"$stamp"
 fi

@@ -41,6 +41,9 @@ bash scripts/setup-debugger.sh
 step "Debian's Chromium for the browser test (only when missing)"
 bash scripts/setup-browser.sh
 
+step "Debian's Prometheus for the telemetry test (only when missing)"
+bash scripts/setup-prometheus.sh
+
 step "the WebAssembly toolchain (clang for wasm32-wasi, only when missing) and the wasm example nodes"
 bash scripts/setup-wasm.sh
 

@@ -42,6 +42,9 @@ import type {
 import { createMemoryCache } from "./store/memory-cache.js";
 import { createMemoryStore } from "./store/memory-store.js";
 import { Journal, type JournalOptions } from "./store/sqlite-journal.js";
+import type { ConductorMetrics } from "./telemetry/conductor-metrics.js";
+import type { Tracing } from "./telemetry/execution-trace.js";
+import { tracingFromEnvironment } from "./telemetry/tracing.js";
 
 /** Options of {@link createConductor}. */
 export interface ConductorOptions {
@@ -83,6 +86,13 @@ export interface ConductorOptions {
   journal?: string | JournalOptions;
   /** Where deterministic nodes marked `cache: true` keep their results. Default: in memory. */
   cache?: ResultCache | false;
+  /**
+   * OpenTelemetry traces of executions (docs/telemetry.md). Default: on when the standard OTEL_* environment names
+   * an OTLP endpoint (the SDK is then loaded), else off; `false` keeps it off.
+   */
+  tracing?: Tracing | false;
+  /** Prometheus metrics to keep (see `createConductorMetrics`); `conductor serve` exposes them on /metrics. */
+  metrics?: ConductorMetrics;
 }
 
 /** What can be run: a blueprint file path, a blueprint document, or a loaded blueprint. */
@@ -98,6 +108,10 @@ export interface RunOptions {
   executionId?: string;
   /** Run every node, ignoring (but still filling) the result cache. */
   noCache?: boolean;
+  /** W3C traceparent of the request that starts the execution (API, webhook): its span becomes the parent. */
+  traceparent?: string;
+  /** Whether the execution was started by an API or webhook request (its span is then of kind SERVER). */
+  trigger?: "api";
 }
 
 /** Options of {@link Conductor.rerun}. */
@@ -244,11 +258,32 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
     const journal = await Journal.open(
       typeof options.journal === "string" ? { path: options.journal } : options.journal,
     );
-    return new EmbeddedConductor(project, registry, options.maxConcurrency ?? 64, journal, journal.cache);
+    return new EmbeddedConductor(
+      project,
+      registry,
+      options.maxConcurrency ?? 64,
+      journal,
+      journal.cache,
+      await tracingOf(options),
+      options.metrics,
+    );
   }
   const store = options.store === false ? undefined : (options.store ?? createMemoryStore());
   const cache = options.cache === false ? undefined : (options.cache ?? createMemoryCache());
-  return new EmbeddedConductor(project, registry, options.maxConcurrency ?? 64, store, cache);
+  return new EmbeddedConductor(
+    project,
+    registry,
+    options.maxConcurrency ?? 64,
+    store,
+    cache,
+    await tracingOf(options),
+    options.metrics,
+  );
+}
+
+function tracingOf(options: ConductorOptions): Promise<Tracing | undefined> {
+  if (options.tracing === false) return Promise.resolve(undefined);
+  return options.tracing === undefined ? tracingFromEnvironment() : Promise.resolve(options.tracing);
 }
 
 class EmbeddedConductor implements Conductor {
@@ -265,7 +300,13 @@ class EmbeddedConductor implements Conductor {
     private readonly maxConcurrency: number,
     private readonly store: ExecutionStore | undefined,
     private readonly cache: ResultCache | undefined,
+    private readonly tracing?: Tracing | undefined,
+    private readonly metrics?: ConductorMetrics | undefined,
   ) {
+    if (metrics !== undefined) {
+      metrics.watchRuntimes(() => registry.health());
+      if (store instanceof Journal) store.onCommit = (seconds) => metrics.journalCommitted(seconds);
+    }
     this.subBlueprints = new SubBlueprintRuntime({
       documents: async () => {
         const documents = new Map<string, BlueprintDocument>();
@@ -373,7 +414,10 @@ class EmbeddedConductor implements Conductor {
     const resume = resumeStateOf(prepared.graph, recorded.events);
     // Taken over only now, once its blueprint validated: a lease is never held for an execution that cannot run.
     (this.store as Journal).claim(executionId);
-    return prepared.startWith(recorded.inputs, { ...options, executionId }, resume);
+    // A resumed execution starts a new trace, linked to the trace of its earlier run (docs/telemetry.md).
+    const earlier = recorded.events.find((event) => event.type === "execution.started");
+    const traceLink = earlier?.type === "execution.started" ? earlier.traceparent : undefined;
+    return prepared.startWith(recorded.inputs, { ...options, executionId }, resume, undefined, traceLink);
   }
 
   async resumeUnfinished(options: RunOptions = {}): Promise<ExecutionHandle[]> {
@@ -586,6 +630,7 @@ class EmbeddedConductor implements Conductor {
     ]);
     await this.registry.close();
     await this.store?.close();
+    await this.tracing?.shutdown();
   }
 
   private load(blueprint: BlueprintDocument | LoadedBlueprint): LoadedBlueprint {
@@ -688,8 +733,8 @@ class EmbeddedConductor implements Conductor {
       graph,
       start,
       run: (inputs, options) => start(inputs, options).result,
-      startWith: (inputs, options, resume, lineage) =>
-        this.startExecution(plan, inputs, options, blueprintKey, resume, lineage),
+      startWith: (inputs, options, resume, lineage, traceLink) =>
+        this.startExecution(plan, inputs, options, blueprintKey, resume, lineage, traceLink),
     };
   }
 
@@ -700,6 +745,7 @@ class EmbeddedConductor implements Conductor {
     blueprintKey: string | undefined,
     resume?: ResumeState,
     lineage?: ExecutionLineage,
+    traceLink?: string,
   ): ExecutionHandle {
     this.assertOpen();
     const executionId = options.executionId ?? randomUUID();
@@ -710,6 +756,7 @@ class EmbeddedConductor implements Conductor {
     const hub = new EventHub();
     if (this.store !== undefined) hub.subscribe((event) => this.store!.append(event));
     if (options.onEvent !== undefined) hub.subscribe(options.onEvent);
+    if (this.metrics !== undefined) hub.subscribe(this.metrics.observe(plan.graph));
     const durability = durabilityOf(this.store);
     const execution = new Execution(plan, {
       executionId,
@@ -720,6 +767,14 @@ class EmbeddedConductor implements Conductor {
       durability,
       resume,
       lineage,
+      trace: this.tracing?.startExecution({
+        executionId,
+        blueprintId: plan.graph.id,
+        nodeCount: plan.graph.nodes.length,
+        parent: options.traceparent,
+        resumedFrom: traceLink,
+        trigger: options.trigger,
+      }),
     });
     this.running.set(execution.executionId, { execution, hub });
     // A result is acknowledged only once the journal holds it.
@@ -758,6 +813,7 @@ type BoundBlueprint = PreparedBlueprint & {
     options: RunOptions,
     resume: ResumeState | undefined,
     lineage?: ExecutionLineage,
+    traceLink?: string,
   ): ExecutionHandle;
 };
 

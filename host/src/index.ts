@@ -56,6 +56,9 @@ export type {
 } from "./store/execution-store.js";
 export { createMemoryStore } from "./store/memory-store.js";
 export type { JournalOptions } from "./store/sqlite-journal.js";
+export { type ConductorMetrics, createConductorMetrics } from "./telemetry/conductor-metrics.js";
+export type { ExecutionTrace, ExecutionTraceStart, Tracing } from "./telemetry/execution-trace.js";
+export { createTracing, tracingFromEnvironment } from "./telemetry/tracing.js";
 export {
   loadWasmModules,
   startWasmRuntime,

@@ -95,6 +95,14 @@ describe("conductor serve, called without the token", () => {
     }
   });
 
+  it("refuses /metrics with 401 and a wrong token with 401", async () => {
+    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "Basic abc" }]) {
+      const answer = await httpRequest(`${serve.url}/metrics`, { headers });
+      expect(answer.status, JSON.stringify(headers)).toBe(401);
+      expect(answer.body).not.toContain("conductor_");
+    }
+  });
+
   it("serves /healthz and the debugger's pages, which hold neither the token nor any execution's data", async () => {
     const health = await httpRequest(`${serve.url}/healthz`);
     expect(JSON.parse(health.body)).toMatchObject({ status: "ok" });

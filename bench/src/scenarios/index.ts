@@ -8,6 +8,7 @@ import { inProcessScenarios } from "./in-process.js";
 import { runtimeScenarios } from "./runtimes.js";
 import { sidecarScenarios } from "./sidecar.js";
 import { tableScenario } from "./table.js";
+import { tracingScenario } from "./tracing.js";
 import { wasmScenarios } from "./wasm.js";
 
 /** What a scenario gets: whether this is a smoke run, and how many iterations to use. */
@@ -96,6 +97,7 @@ export const scenarios: Scenario[] = [
   ...durableScenarios,
   apiScenario,
   apiValuesScenario,
+  tracingScenario,
   ...wasmScenarios,
   devLoopScenario,
 ];

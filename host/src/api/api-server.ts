@@ -7,6 +7,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Conductor } from "../conductor.js";
 import { ConductorError } from "../errors.js";
 import { projectAccess } from "../project/project-access.js";
+import type { ConductorMetrics } from "../telemetry/conductor-metrics.js";
 import { createApiService } from "./api-service.js";
 import { createAuthPolicy, createRequestGate } from "./auth.js";
 import {
@@ -22,6 +23,7 @@ import { createExecutionStarter } from "./execution-starter.js";
 import { answerHealth } from "./health-check.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { isRequestProblem, requestUrl, rpcRequestProblem } from "./malformed-requests.js";
+import { answerMetrics, METRICS_PATH } from "./metrics-endpoint.js";
 import { createStaticFiles, DEFAULT_DEBUGGER_DIR } from "./static-files.js";
 import { HOOKS_PREFIX, handleWebhook, reply } from "./webhooks.js";
 
@@ -46,6 +48,8 @@ export interface ApiServerOptions {
   debuggerDir?: string | false;
   /** Whether `POST /hooks/<blueprint-id>` starts blueprints. Default true. */
   webhooks?: boolean;
+  /** Prometheus metrics served on `/metrics` to callers with the token (docs/telemetry.md). */
+  metrics?: ConductorMetrics;
   /**
    * Origins of browser apps served elsewhere that may call the API (CORS), e.g. `https://app.example.com`; `*` for
    * any. Default: none (the debugger is served from the same origin and needs no CORS).
@@ -131,6 +135,9 @@ export async function createApiServer(
       return;
     }
     if (answerHealth(url.pathname, request, response, conductor, policy)) return;
+    if (options.metrics !== undefined && url.pathname === METRICS_PATH) {
+      return answerMetrics(request, response, options.metrics, policy);
+    }
     if (options.webhooks !== false && url.pathname.startsWith(HOOKS_PREFIX)) {
       return handleWebhook(request, response, {
         starter,

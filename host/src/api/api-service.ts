@@ -63,10 +63,13 @@ export function createApiService(
     }
     // The caller's identity, left by the server's request gate, decides whether it may send a blueprint inline.
     const prepared = await starter.prepare(request.blueprint, context.values.get(IDENTITY));
-    const handle = prepared.start(
-      inputs,
-      request.executionId === "" ? {} : { executionId: request.executionId },
-    );
+    // A W3C traceparent on the request makes the execution's span its child (docs/telemetry.md).
+    const traceparent = context.requestHeader.get("traceparent") ?? undefined;
+    const handle = prepared.start(inputs, {
+      ...(request.executionId === "" ? {} : { executionId: request.executionId }),
+      ...(traceparent === undefined ? {} : { traceparent }),
+      trigger: "api",
+    });
     return { handle, blueprintId: prepared.graph.id };
   };
 

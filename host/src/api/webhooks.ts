@@ -106,7 +106,11 @@ export async function handleWebhook(
   try {
     const prepared = await options.starter.prepare({ case: "blueprintId", value: blueprintId }, identity);
     if (isPublic) assertPublicInputs(prepared);
-    handle = prepared.start(inputs);
+    const traceparent = request.headers.traceparent;
+    handle = prepared.start(inputs, {
+      ...(typeof traceparent === "string" ? { traceparent } : {}),
+      trigger: "api",
+    });
   } catch (error) {
     replyError(response, error);
     return;

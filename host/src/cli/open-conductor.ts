@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import { blueprintDir, type Conductor, createConductor } from "../conductor.js";
 import { findProject } from "../project/project-config.js";
+import type { ConductorMetrics } from "../telemetry/conductor-metrics.js";
 
 /** The journal of a project: `.conductor/journal.db` in its directory. */
 export function journalPath(projectDir: string): string {
@@ -20,6 +21,8 @@ export async function openConductor(options: {
   journal?: boolean;
   /** What this process is, shown to other processes as the owner of the executions it runs. */
   label?: string;
+  /** Prometheus metrics to keep (`conductor serve`). */
+  metrics?: ConductorMetrics;
 }): Promise<Conductor> {
   const startDir =
     options.project !== undefined
@@ -30,6 +33,7 @@ export async function openConductor(options: {
   const project = await findProject(startDir);
   return createConductor({
     project,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     ...(options.journal === false
       ? {}
       : {

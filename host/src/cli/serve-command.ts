@@ -5,6 +5,7 @@ import { corsProblem } from "../api/cors.js";
 import type { Conductor, NodeTypeEntry } from "../conductor.js";
 import { ensureProjectToken, TOKEN_FILE } from "../project/project-token.js";
 import { SUB_BLUEPRINT_PREFIX } from "../runtime/sub-blueprint-runtime.js";
+import { createConductorMetrics } from "../telemetry/conductor-metrics.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
 import { releaseMemory, releaseMemoryWhenIdle } from "./idle-memory.js";
 import { openConductor } from "./open-conductor.js";
@@ -49,6 +50,8 @@ export default async function serve(context: CommandContext): Promise<number> {
 
   let conductor: Conductor | undefined;
   let server: ApiServer | undefined;
+  // Prometheus metrics on /metrics, behind the API's token (docs/telemetry.md).
+  const metrics = createConductorMetrics();
   let nodeTypes: NodeTypeEntry[];
   let tokenFile: string | undefined;
   try {
@@ -56,6 +59,7 @@ export default async function serve(context: CommandContext): Promise<number> {
       project: values.project,
       stderr: context.stderr,
       verbose: values.verbose === true,
+      metrics,
     });
     // Relative paths in blueprints then mean the same in host nodes as in the runtimes, which run in the project
     // directory, whatever directory the server was started from.
@@ -82,6 +86,7 @@ export default async function serve(context: CommandContext): Promise<number> {
       ...(tokenFile === undefined ? {} : { tokenHint: `it is in the project's ${TOKEN_FILE}` }),
       ...(values["no-debugger"] === true ? { debuggerDir: false as const } : {}),
       ...(corsOrigins.length === 0 ? {} : { corsOrigins }),
+      metrics,
     });
   } catch (error) {
     await conductor?.close();

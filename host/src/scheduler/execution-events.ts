@@ -59,6 +59,8 @@ export type ExecutionEvent =
       resumed?: boolean;
       /** Where a new execution comes from (a re-run, a sub-blueprint's parent); absent for a plain start. */
       lineage?: ExecutionLineage;
+      /** W3C traceparent of the execution's span, when tracing is on (docs/telemetry.md). */
+      traceparent?: string;
     })
   | (NodeEventBase & { type: "node.queued" })
   | (NodeEventBase & {

@@ -1,4 +1,5 @@
 import type { FailureInfo } from "@conductor/sdk/protocol";
+import type { ExecutionTrace } from "../telemetry/execution-trace.js";
 import type {
   CompensationRecord,
   EventHub,
@@ -85,4 +86,6 @@ export interface ExecutionOptions {
   resume?: ResumeState | undefined;
   /** Where a new execution comes from, recorded with its start. */
   lineage?: ExecutionLineage | undefined;
+  /** The execution's spans, when tracing is on (host/src/telemetry). */
+  trace?: ExecutionTrace | undefined;
 }

@@ -1,4 +1,10 @@
-import { type FailureInfo, type InvocationRequest, type StepInput, toLive } from "@conductor/sdk/protocol";
+import {
+  type FailureInfo,
+  type InvocationRequest,
+  type StepInput,
+  type StepRequest,
+  toLive,
+} from "@conductor/sdk/protocol";
 import { ERROR_PORT, type GraphNode } from "../blueprint/blueprint-graph.js";
 import { cacheKey } from "./cache-key.js";
 import { conditionHolds } from "./condition.js";
@@ -109,6 +115,7 @@ export class Execution implements InputSources {
         inputs: this.options.inputs,
         ...(resume === undefined || resume.replay === true ? {} : { resumed: true }),
         ...(this.options.lineage === undefined ? {} : { lineage: this.options.lineage }),
+        ...(this.options.trace === undefined ? {} : { traceparent: this.options.trace.traceparent }),
       });
     }
     if (resume !== undefined) {
@@ -336,6 +343,11 @@ export class Execution implements InputSources {
       if (this.options.hub.active) this.emitNode(index, { type: "node.queued" });
     }
     this.running++;
+    this.options.trace?.dispatch(
+      this.graph.nodes[head]!.runtime,
+      unit.map((index) => this.graph.nodes[index]!),
+      steps,
+    );
     const sink = new UnitSink(this, unit);
     const control = this.plan.runtimes[head]!.execute(
       { invocationId: 0, executionId: this.executionId, steps },
@@ -369,6 +381,7 @@ export class Execution implements InputSources {
     this.statuses[index] = "queued";
     this.attempts[index] = 1;
     this.running++;
+    this.options.trace?.mapStarted(node);
     if (this.options.hub.active) this.emitNode(index, { type: "node.queued" });
     const startedClock = performance.now();
     const run = new MapRun(node, this.plan.runtimes[index]!, this.executionId, items, shared, {
@@ -404,6 +417,7 @@ export class Execution implements InputSources {
     this.statuses[index] = "running";
     this.startTimes[index] = Date.now();
     this.armHeartbeat(index);
+    this.options.trace?.started(index);
     if (this.options.hub.active) {
       this.emitNode(index, {
         type: "node.started",
@@ -446,6 +460,7 @@ export class Execution implements InputSources {
     this.outputs[index] = outputs;
     this.durations[index] = durationUs / 1000;
     this.completionOrder.push(index);
+    this.options.trace?.completed(index);
     const key = this.cacheKeys[index];
     if (key !== undefined) this.options.cache?.put(key, this.graph.nodes[index]!.type, outputs);
     if (this.options.hub.active)
@@ -470,6 +485,7 @@ export class Execution implements InputSources {
             node.nodeType.flags?.idempotent === true,
           )
         : undefined;
+    this.options.trace?.failed(index, failure, delay);
     if (delay !== undefined) {
       // The unit's slot stays reserved while the retry waits.
       this.statuses[index] = "queued";
@@ -511,6 +527,7 @@ export class Execution implements InputSources {
     }
     this.releaseRest(unit, index);
     this.statuses[index] = "cancelled";
+    this.options.trace?.cancelled(index, reason);
     if (this.options.hub.active) this.emitNode(index, { type: "node.cancelled", reason });
     if (this.stopping === undefined) {
       // A runtime cancelled a step the execution did not cancel (e.g. its runtime is shutting down).
@@ -585,6 +602,7 @@ export class Execution implements InputSources {
     this.statuses[index] = "cached";
     this.outputs[index] = outputs;
     this.startTimes[index] = Date.now();
+    this.options.trace?.cached(this.graph.nodes[index]!);
     this.completionOrder.push(index);
     if (this.options.hub.active)
       this.emitNode(index, { type: "node.completed", outputs, durationMs: 0, cached: true });
@@ -605,6 +623,7 @@ export class Execution implements InputSources {
   private releaseRest(unit: Unit, index: number): void {
     const position = unit.indexOf(index);
     for (let i = position + 1; i < unit.length; i++) {
+      this.options.trace?.abandoned(unit[i]!);
       this.statuses[unit[i]!] = "pending";
       this.attempts[unit[i]!]!--;
     }
@@ -689,23 +708,18 @@ export class Execution implements InputSources {
         });
       };
       this.running++;
-      this.plan.runtimes[index]!.execute(
+      const steps: StepRequest[] = [
         {
-          invocationId: 0,
-          executionId: this.executionId,
-          steps: [
-            {
-              nodeId: node.id,
-              nodeType: node.type,
-              attempt: this.attempts[index]!,
-              config: node.config,
-              inputs,
-              timeoutMs: node.policy.timeoutMs,
-            },
-          ],
+          nodeId: node.id,
+          nodeType: node.type,
+          attempt: this.attempts[index]!,
+          config: node.config,
+          inputs,
+          timeoutMs: node.policy.timeoutMs,
         },
-        sink,
-      );
+      ];
+      this.options.trace?.dispatch(node.runtime, [node], steps);
+      this.plan.runtimes[index]!.execute({ invocationId: 0, executionId: this.executionId, steps }, sink);
     });
   }
 
@@ -723,6 +737,13 @@ export class Execution implements InputSources {
       if (value !== undefined) outputs[name] = toLive(value);
     }
     const durationMs = performance.now() - this.startClock;
+    this.options.trace?.finished(
+      status,
+      this.firstFailure ??
+        (status === "cancelled"
+          ? { message: this.cancelReason, type: "cancelled", retryable: false }
+          : undefined),
+    );
     if (this.options.hub.active) {
       this.emit({
         type: "execution.finished",

@@ -88,6 +88,8 @@ export class Journal implements ExecutionStore, Durability {
   private checkpointerStarted = false;
   /** Commits so far, until the checkpointing thread starts. */
   private commits = 0;
+  /** Told how long each commit took, in seconds (the `conductor_journal_commit_seconds` metric). */
+  onCommit: ((seconds: number) => void) | undefined;
   /** Executions whose start was recorded and whose end was not yet: they may add to the current batch. */
   private open = 0;
   /** Executions another process took over from this one: their events are no longer written. */
@@ -473,6 +475,7 @@ export class Journal implements ExecutionStore, Durability {
     const lost: string[] = [];
     // IMMEDIATE: the transaction takes the write lock at once (waiting for it under the busy timeout), rather than
     // failing when it would upgrade from reading.
+    const began = this.onCommit === undefined ? 0 : performance.now();
     this.db.exec("BEGIN IMMEDIATE");
     try {
       const ownerId = this.leases.owner.id;
@@ -564,6 +567,7 @@ export class Journal implements ExecutionStore, Durability {
       for (const [key, nodeType, outputs] of cached)
         this.statements.putCache.run(key, nodeType, outputs, now);
       this.db.exec("COMMIT");
+      this.onCommit?.((performance.now() - began) / 1000);
     } catch (error) {
       this.db.exec("ROLLBACK");
       throw new ConductorError(

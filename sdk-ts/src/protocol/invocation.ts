@@ -21,6 +21,17 @@ export interface StepRequest {
   inputs: Record<string, StepInput>;
   /** Time budget for this step in milliseconds, 0 for none. */
   timeoutMs: number;
+  /**
+   * W3C trace context of the host's span for this node attempt, absent when tracing is off: the parent of the spans
+   * the node's code creates with the OpenTelemetry API (docs/telemetry.md).
+   */
+  traceparent?: string;
+  tracestate?: string;
+  /**
+   * The same trace context as an OpenTelemetry `Context`, so that a runtime in the host's own process need not parse
+   * `traceparent` again; in-process only, never on the wire.
+   */
+  traceContext?: unknown;
 }
 
 /**

@@ -116,6 +116,10 @@ function writeStep(
     writer.join().join();
   }
   if (step.timeoutMs !== 0) writer.tag(STEP.timeoutMs, WireType.Varint).uint32(step.timeoutMs);
+  if (step.traceparent !== undefined && step.traceparent !== "")
+    writer.tag(STEP.traceparent, WireType.LengthDelimited).string(step.traceparent);
+  if (step.tracestate !== undefined && step.tracestate !== "")
+    writer.tag(STEP.tracestate, WireType.LengthDelimited).string(step.tracestate);
   writer.join();
 }
 
@@ -202,6 +206,12 @@ function readStep(reader: BinaryReader): StepRequest {
         break;
       case STEP.nodeType:
         step.nodeType = reader.string();
+        break;
+      case STEP.traceparent:
+        step.traceparent = reader.string();
+        break;
+      case STEP.tracestate:
+        step.tracestate = reader.string();
         break;
       case STEP.config:
         config = readValue(reader, config);

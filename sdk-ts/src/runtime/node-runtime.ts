@@ -14,6 +14,7 @@ import { toJsonSchemaText } from "../node/value-schemas.js";
 import { type FailureInfo, failureInfoBrand, toFailureInfo } from "../protocol/failure.js";
 import type { InvocationRequest, InvocationSink, StepRequest } from "../protocol/invocation.js";
 import { toLive, ValueError } from "../protocol/value-codec.js";
+import { stepTraceRunner } from "../telemetry/step-trace.js";
 import { describeFound, describeIssues, issuePath, valueAt } from "./describe-issues.js";
 import { inputParserOf, outputParserOf } from "./port-parser.js";
 import { StepContext } from "./step-context.js";
@@ -372,7 +373,11 @@ class Invocation implements InvocationControl {
     const timeoutMs = step.timeoutMs;
     let result: unknown;
     try {
-      const returned = definition.run(input, context);
+      const traceRunner = step.traceparent === undefined ? undefined : stepTraceRunner();
+      const returned =
+        traceRunner === undefined
+          ? definition.run(input, context)
+          : traceRunner(step, this.request.executionId, () => definition.run(input, context));
       result =
         timeoutMs > 0
           ? await withTimeout(returned, timeoutMs, context, label)

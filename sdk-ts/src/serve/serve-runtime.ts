@@ -26,6 +26,8 @@ import { decodeSessionRequest } from "../protocol/session-request-codec.js";
 import { SessionResponseWriter } from "../protocol/session-response-codec.js";
 import { type BlobOptions, decodeValue } from "../protocol/value-codec.js";
 import { createNodeRuntime, type InvocationControl, type NodeRuntime } from "../runtime/node-runtime.js";
+import { installNodeTracing } from "../telemetry/node-tracing.js";
+import { otlpTracesConfigured } from "../telemetry/otel-environment.js";
 
 /** Options of {@link serveRuntime}. */
 export interface ServeRuntimeOptions {
@@ -84,6 +86,17 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
   const writeStdout = process.stdout.write.bind(process.stdout);
   redirectStdoutToStderr();
 
+  // Because a runtime without tracing must not load the OpenTelemetry SDK, it is imported only when the OTEL_*
+  // environment asks for export (docs/telemetry.md).
+  const tracing = otlpTracesConfigured(env)
+    ? await installNodeTracing({ serviceName: implementation.name, stepSpans: true }).catch(
+        (error: unknown) => {
+          process.stderr.write(`OpenTelemetry tracing is off: ${(error as Error).message}\n`);
+          return undefined;
+        },
+      )
+    : undefined;
+
   let nodes: readonly NodeDefinition[];
   try {
     nodes = typeof options.nodes === "function" ? await options.nodes() : options.nodes;
@@ -118,7 +131,7 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
       const exit = () => {
         resolveClosed();
         // Writes to a pipe are asynchronous: exiting at once would drop what nodes printed last.
-        void flushOutput().then(() => process.exit(0));
+        void Promise.all([flushOutput(), tracing?.shutdown().catch(() => {})]).then(() => process.exit(0));
       };
       const force = setTimeout(() => {
         server.forceShutdown();

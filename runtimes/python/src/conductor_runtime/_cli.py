@@ -19,6 +19,7 @@ from ._constants import (
     DEFAULT_MAX_MESSAGE_BYTES,
     VERSION,
 )
+from ._telemetry import flush as telemetry_flush
 
 EXIT_STARTED_BY_HAND = 2
 EXIT_BAD_SETUP = 1
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     from ._server import serve
 
     exit_code = _run(serve(settings, Catalog(definitions), handshake_fd))
+    telemetry_flush()
     sys.stderr.flush()
     # Not sys.exit: a sync node abandoned at its timeout would keep the interpreter waiting for its thread.
     os._exit(exit_code)

@@ -25,6 +25,7 @@ from ._constants import KILL_AFTER_S
 from ._context import CURRENT_STEP
 from ._failure import failure_from_exception
 from ._step import StepRun
+from ._telemetry import enter_step, leave_step
 from .gen.conductor.runtime.v1 import runtime_pb2 as pb
 
 if TYPE_CHECKING:
@@ -112,9 +113,15 @@ class Invocation:
                 try:
                     arguments = definition.prepare(run, outputs, codec)
                     context_token = CURRENT_STEP.set(run)
+                    traced = enter_step(step, run.execution_id) if step.traceparent else None
                     try:
                         value = definition.function(**arguments)
+                    except BaseException as error:
+                        leave_step(traced, error)
+                        traced = None
+                        raise
                     finally:
+                        leave_step(traced)
                         CURRENT_STEP.reset(context_token)
                     result = (definition.split(value, run.step), None)
                 except BaseException as error:  # noqa: BLE001 because whatever a node raises becomes a Failure
@@ -180,6 +187,7 @@ class Invocation:
             else:
                 arguments = definition.prepare(run, outputs, runtime.codec)
                 context_token = CURRENT_STEP.set(run)
+                traced = enter_step(step, run.execution_id) if step.traceparent else None
                 try:
                     if definition.executor == "async":
                         run.awaiting_node = True
@@ -189,7 +197,12 @@ class Invocation:
                             run.awaiting_node = False
                     else:
                         value = definition.function(**arguments)
+                except BaseException as error:
+                    leave_step(traced, error)
+                    traced = None
+                    raise
                 finally:
+                    leave_step(traced)
                     CURRENT_STEP.reset(context_token)
                 result = (definition.split(value, run.step), None)
         except asyncio.CancelledError:
@@ -240,6 +253,7 @@ class Invocation:
         definition = run.definition
         codec = self.runtime.codec
         context_token = CURRENT_STEP.set(run)
+        traced = enter_step(run.step, run.execution_id) if run.step.traceparent else None
         try:
             arguments = definition.prepare(run, outputs, codec)
             if definition.executor == "process":
@@ -250,5 +264,10 @@ class Invocation:
             completed = pb.Completed()
             definition.encode(live, completed, codec, run.step)
             return live, completed
+        except BaseException as error:
+            leave_step(traced, error)
+            traced = None
+            raise
         finally:
+            leave_step(traced)
             CURRENT_STEP.reset(context_token)

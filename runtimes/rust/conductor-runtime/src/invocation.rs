@@ -19,6 +19,12 @@ use crate::registry::ErasedNode;
 use crate::session::{InvocationHandle, SessionState};
 use crate::state::RuntimeState;
 
+/// The W3C trace context of a step (traceparent, tracestate), kept only when the `telemetry` feature is on.
+#[cfg(feature = "telemetry")]
+type StepTraceContext = (String, String);
+#[cfg(not(feature = "telemetry"))]
+type StepTraceContext = ();
+
 /// How a step ended.
 enum Outcome {
     Completed(Ports),
@@ -48,6 +54,10 @@ pub(crate) async fn run_invocation(
             break;
         }
         outbox.push(index_u32, events::started());
+        #[cfg(feature = "telemetry")]
+        let trace: StepTraceContext = (step.traceparent, step.tracestate);
+        #[cfg(not(feature = "telemetry"))]
+        let trace: StepTraceContext = ();
         let undeclared = undeclared_input(&*node, &step.node_id, &step.inputs);
         let scope = Arc::new(StepScope {
             invocation_id,
@@ -74,6 +84,7 @@ pub(crate) async fn run_invocation(
                     &inputs,
                     step.timeout_ms,
                     &handle,
+                    trace,
                 )
                 .await
             }
@@ -183,13 +194,29 @@ async fn run_step(
     inputs: &Ports,
     timeout_ms: u32,
     handle: &InvocationHandle,
+    trace: StepTraceContext,
 ) -> Outcome {
     let ctx = Context {
         step: scope.clone(),
     };
     let step_token = scope.token.clone();
     let outbox = scope.outbox.clone();
-    let run = CURRENT_STEP.scope(scope, node.run(&ctx, config, inputs));
+    let run = node.run(&ctx, config, inputs);
+    #[cfg(feature = "telemetry")]
+    let run = crate::telemetry::instrument(
+        run,
+        &crate::telemetry::StepTrace {
+            traceparent: &trace.0,
+            tracestate: &trace.1,
+            node_id: &scope.node_id,
+            node_type: &scope.node_type,
+            execution_id: &scope.execution_id,
+            attempt: scope.attempt,
+        },
+    );
+    #[cfg(not(feature = "telemetry"))]
+    let () = trace;
+    let run = CURRENT_STEP.scope(scope, run);
     let run = std::pin::pin!(AssertUnwindSafe(run).catch_unwind());
     let mut run = std::pin::pin!(Holding {
         outbox: &outbox,

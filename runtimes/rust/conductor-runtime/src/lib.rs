@@ -62,6 +62,8 @@ mod serve;
 mod service;
 mod session;
 mod state;
+#[cfg(feature = "telemetry")]
+mod telemetry;
 mod value;
 mod wire;
 

@@ -146,6 +146,8 @@ pub async fn serve(registry: Registry) -> Result<std::convert::Infallible, Serve
         } => {}
     }
     let _ = std::fs::remove_file(&socket_path);
+    #[cfg(feature = "telemetry")]
+    crate::telemetry::flush();
     std::process::exit(0);
 }
 

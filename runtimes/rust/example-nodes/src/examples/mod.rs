@@ -1,10 +1,12 @@
-//! Example high-performance nodes: `rs.hash`, `rs.crc32`, `rs.regex-extract`, `rs.stats` and `rs.add-one`.
+//! Example high-performance nodes: `rs.hash`, `rs.crc32`, `rs.regex-extract`, `rs.stats`, `rs.add-one` and
+//! `rs.traced`.
 
 mod add_one;
 mod crc32;
 mod hash;
 mod regex_extract;
 mod stats;
+mod traced;
 
 use conductor_runtime::Registry;
 
@@ -17,4 +19,5 @@ pub fn registry() -> Registry {
         .node(regex_extract::RegexExtract::default())
         .node(stats::Stats)
         .node(add_one::AddOne)
+        .node(traced::Traced)
 }

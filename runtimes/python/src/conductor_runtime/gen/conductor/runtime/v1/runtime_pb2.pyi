@@ -656,6 +656,8 @@ class Step(_message.Message):
     CONFIG_FIELD_NUMBER: _builtins.int
     INPUTS_FIELD_NUMBER: _builtins.int
     TIMEOUT_MS_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
+    TRACESTATE_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
     """The node's id in the blueprint, e.g. "stats"."""
     node_type: _builtins.str
@@ -665,6 +667,13 @@ class Step(_message.Message):
     """Time budget for this step, 0 for none. The runtime fails the step with a
     retryable Failure of type "timeout" when it is exceeded.
     """
+    traceparent: _builtins.str
+    """W3C trace context of the host's span for this node attempt ("00-<trace id>-<span id>-<flags>"), empty when
+    tracing is off. A runtime makes it the parent of the spans user code creates with the OpenTelemetry API while
+    the step runs (docs/telemetry.md).
+    """
+    tracestate: _builtins.str
+    """The W3C tracestate that goes with traceparent, usually empty."""
     @_builtins.property
     def config(self) -> Global___Value: ...
     @_builtins.property
@@ -678,10 +687,12 @@ class Step(_message.Message):
         config: Global___Value | None = ...,
         inputs: _abc.Mapping[_builtins.str, Global___Input] | None = ...,
         timeout_ms: _builtins.int = ...,
+        traceparent: _builtins.str = ...,
+        tracestate: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "config", b"config", "inputs", b"inputs", "node_id", b"node_id", "node_type", b"node_type", "timeout_ms", b"timeout_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "config", b"config", "inputs", b"inputs", "node_id", b"node_id", "node_type", b"node_type", "timeout_ms", b"timeout_ms", "traceparent", b"traceparent", "tracestate", b"tracestate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

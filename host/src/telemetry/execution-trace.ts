@@ -1,0 +1,54 @@
+import type { FailureInfo, StepRequest } from "@conductor/sdk/protocol";
+import type { GraphNode } from "../blueprint/blueprint-graph.js";
+import type { ExecutionStatus } from "../scheduler/execution-events.js";
+
+/**
+ * The spans of one execution, as the scheduler drives them: one per execution, per runtime dispatch and per node
+ * attempt (docs/telemetry.md). The scheduler holds one only when tracing is on, and checks for it once per call
+ * site, so that with tracing off nothing is allocated per node. Nodes are named by their index in the graph.
+ */
+export interface ExecutionTrace {
+  /** W3C traceparent of the execution's span (recorded with `execution.started`, shown by the debugger). */
+  readonly traceparent: string;
+  /**
+   * A unit of steps goes to a runtime: starts its dispatch span and one attempt span per step, and writes each
+   * attempt span's context into its step, where the runtime finds the parent of the spans the node's code creates.
+   */
+  dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[]): void;
+  /** A map node starts (its items are dispatched by its map run, which this trace does not follow). */
+  mapStarted(node: GraphNode): void;
+  /** The runtime started the node's step. */
+  started(index: number): void;
+  completed(index: number): void;
+  /** The attempt failed; `retryInMs` when another attempt follows. */
+  failed(index: number, failure: FailureInfo, retryInMs: number | undefined): void;
+  cancelled(index: number, reason: string): void;
+  /** The step never ran (an earlier step of its unit ended it). */
+  abandoned(index: number): void;
+  /** The node's outputs came from the result cache. */
+  cached(node: GraphNode): void;
+  /** The execution finished: ends its span. */
+  finished(status: ExecutionStatus, failure: FailureInfo | undefined): void;
+}
+
+/** What starts an execution's trace. */
+export interface ExecutionTraceStart {
+  executionId: string;
+  blueprintId: string;
+  nodeCount: number;
+  /** An incoming W3C traceparent (API or webhook request): the execution's span becomes its child. */
+  parent?: string | undefined;
+  /** The traceparent an earlier run of this execution recorded: a resumed execution's new trace links to it. */
+  resumedFrom?: string | undefined;
+  /** How the execution was started, for the span kind: SERVER for an API or webhook request. */
+  trigger?: "api" | "embedded" | undefined;
+}
+
+/** Starts the traces of executions; see `createTracing`. */
+export interface Tracing {
+  startExecution(start: ExecutionTraceStart): ExecutionTrace;
+  /** Exports what ended and is not exported yet. */
+  flush(): Promise<void>;
+  /** Flushes and stops. */
+  shutdown(): Promise<void>;
+}

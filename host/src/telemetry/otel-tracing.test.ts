@@ -1,0 +1,153 @@
+import { defineNode, NodeFailure } from "@conductor/sdk";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { type Conductor, createConductor } from "../conductor.js";
+import type { Tracing } from "./execution-trace.js";
+import { createTracing, tracingFromEnvironment } from "./tracing.js";
+
+let calls = 0;
+const flaky = defineNode({
+  type: "test.flaky",
+  input: { x: z.number() },
+  output: { x: z.number() },
+  run: ({ x }) => {
+    calls++;
+    if (calls === 1) throw new NodeFailure("not yet", { type: "test.not-yet", retryable: true });
+    return { x };
+  },
+});
+const cached = defineNode({
+  type: "test.cached",
+  flags: { deterministic: true },
+  input: { x: z.number() },
+  output: { x: z.number() },
+  run: ({ x }) => ({ x: x + 1 }),
+});
+const broken = defineNode({
+  type: "test.broken",
+  input: { x: z.number() },
+  output: { x: z.number() },
+  run: () => {
+    throw new NodeFailure("it broke", { type: "test.broke", retryable: false });
+  },
+});
+
+const BLUEPRINT = {
+  conductor: "blueprint/v1" as const,
+  id: "traced",
+  inputs: { x: {} },
+  outputs: { x: "second.x" },
+  nodes: {
+    first: { type: "test.flaky", inputs: { x: "inputs.x" }, retry: { maxAttempts: 2, initialDelayMs: 1 } },
+    second: { type: "test.cached", cache: true, inputs: { x: "first.x" } },
+  },
+};
+
+let exporter: InMemorySpanExporter;
+let tracing: Tracing;
+let conductor: Conductor;
+
+beforeAll(async () => {
+  exporter = new InMemorySpanExporter();
+  tracing = await createTracing({ exporter });
+  conductor = await createConductor({
+    nodes: [flaky, cached, broken],
+    tracing,
+    project: { dir: process.cwd(), blueprints: [], nodes: [], runtimes: {} },
+  });
+});
+
+afterAll(async () => {
+  await conductor.close();
+});
+
+const spansOf = async (executionId: string) => {
+  await tracing.flush();
+  return exporter
+    .getFinishedSpans()
+    .filter((span) => span.attributes["conductor.execution.id"] === executionId);
+};
+
+describe("tracing of executions", () => {
+  it("is off unless the OTEL_* environment names an OTLP endpoint", async () => {
+    expect(await tracingFromEnvironment({})).toBeUndefined();
+    expect(
+      await tracingFromEnvironment({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+        OTEL_SDK_DISABLED: "true",
+      }),
+    ).toBeUndefined();
+    expect(
+      await tracingFromEnvironment({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+        OTEL_TRACES_EXPORTER: "none",
+      }),
+    ).toBeUndefined();
+  });
+
+  it("gives each attempt a span, a retry event and an error status on the failed one, and a cache hit its own", async () => {
+    const run = await conductor.run(BLUEPRINT, { x: 1 });
+    expect(run.status).toBe("completed");
+    const spans = await spansOf(run.executionId);
+    const root = spans.find((span) => span.name === "execution traced")!;
+    expect(root.attributes["conductor.execution.status"]).toBe("completed");
+    const first = spans.filter((span) => span.name === "node first");
+    expect(first.map((span) => span.attributes["conductor.node.attempt"])).toEqual([1, 2]);
+    expect(first[0]!.events.map((event) => event.name)).toEqual(["retry"]);
+    expect(first[0]!.status).toMatchObject({ code: 2, message: "not yet" });
+    expect(first[0]!.attributes["error.type"]).toBe("test.not-yet");
+    expect(first[1]!.attributes["conductor.node.status"]).toBe("completed");
+    for (const span of first) {
+      const dispatch = spans.find(
+        (candidate) => candidate.spanContext().spanId === span.parentSpanContext?.spanId,
+      );
+      expect(dispatch?.name).toBe("dispatch builtin");
+      expect(dispatch?.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    }
+
+    // The second run finds `second` in the cache: a zero-length span marked as a hit, under the execution.
+    calls = 0;
+    const again = await conductor.run(BLUEPRINT, { x: 1 });
+    const hits = (await spansOf(again.executionId)).filter((span) => span.name === "node second");
+    expect(hits.map((span) => span.attributes["conductor.cache.hit"])).toEqual([true]);
+  });
+
+  it("marks a failed execution's span and its node's span with the failure", async () => {
+    const run = await conductor.run(
+      {
+        conductor: "blueprint/v1",
+        id: "broken",
+        nodes: { only: { type: "test.broken", inputs: { x: { value: 1 } } } },
+      },
+      {},
+    );
+    expect(run.status).toBe("failed");
+    const spans = await spansOf(run.executionId);
+    expect(spans.find((span) => span.name === "node only")?.status).toMatchObject({
+      code: 2,
+      message: "it broke",
+    });
+    const root = spans.find((span) => span.name === "execution broken")!;
+    expect(root.status.code).toBe(2);
+    expect(root.attributes["conductor.execution.status"]).toBe("failed");
+  });
+
+  it("makes an incoming traceparent the parent of the execution's span", async () => {
+    const prepared = await conductor.prepare(BLUEPRINT);
+    calls = 1;
+    const handle = prepared.start(
+      { x: 5 },
+      {
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        trigger: "api",
+        noCache: true,
+      },
+    );
+    await handle.result;
+    const root = (await spansOf(handle.executionId)).find((span) => span.name === "execution traced")!;
+    expect(root.spanContext().traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+    expect(root.parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
+    expect(root.kind).toBe(1);
+  });
+});

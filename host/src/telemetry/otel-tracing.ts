@@ -1,0 +1,241 @@
+import type { FailureInfo, StepRequest } from "@conductor/sdk/protocol";
+import { installNodeTracing } from "@conductor/sdk/telemetry";
+import {
+  type Attributes,
+  type Context,
+  type Link,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import type { GraphNode } from "../blueprint/blueprint-graph.js";
+import type { ExecutionStatus } from "../scheduler/execution-events.js";
+import type { ExecutionTrace, ExecutionTraceStart, Tracing } from "./execution-trace.js";
+
+/**
+ * The OpenTelemetry implementation of {@link Tracing}; imported only when tracing is on (see `tracing.ts`).
+ * Span tree: `execution {blueprint}` (SERVER when an API request started it) → `dispatch {runtime}` (CLIENT, one
+ * per invocation sent to a runtime) → `node {id}` (one per attempt); plus a zero-duration `execution.started`
+ * child, exported at once, so that a running execution can be found before its own span ends. Every span carries
+ * `conductor.execution.id` and `conductor.blueprint.id`. Attributes are given as one object at span start, and node
+ * spans are started with an explicit parent context (no context switching on the scheduler's path), because
+ * tracing must cost little on the in-process hot path (bench/src/scenarios/tracing.ts).
+ */
+export async function createOtelTracing(options: { exporter?: unknown } = {}): Promise<Tracing> {
+  const node = await installNodeTracing({
+    serviceName: "conductor",
+    stepSpans: false,
+    ...(options.exporter === undefined ? {} : { exporter: options.exporter }),
+  });
+  const tracer = node.tracer;
+  return {
+    startExecution: (start) => new OtelExecutionTrace(tracer, start),
+    flush: () => node.flush(),
+    shutdown: () => node.shutdown(),
+  };
+}
+
+const propagator = new W3CTraceContextPropagator();
+const traceparentGetter = {
+  keys: () => ["traceparent"],
+  get: (carrier: string, key: string) => (key === "traceparent" ? carrier : undefined),
+};
+
+/** Parses a W3C traceparent into a context holding it as the remote parent; ROOT_CONTEXT when it is not valid. */
+export function contextOf(traceparent: string | undefined): Context {
+  if (traceparent === undefined || traceparent === "") return ROOT_CONTEXT;
+  return propagator.extract(ROOT_CONTEXT, traceparent, traceparentGetter);
+}
+
+/** The W3C traceparent of a span. */
+export function traceparentOf(span: Span): string {
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return `00-${traceId}-${spanId}-${traceFlags.toString(16).padStart(2, "0")}`;
+}
+
+class OtelExecutionTrace implements ExecutionTrace {
+  readonly traceparent: string;
+  private readonly root: Span;
+  private readonly rootContext: Context;
+  private readonly attempts: (Span | undefined)[];
+  /** The dispatch span of each node's unit, ended with the unit's last step. */
+  private readonly dispatches: (Span | undefined)[];
+  private readonly openSteps = new Map<Span, number>();
+  private readonly common: Attributes;
+  private readonly executionId: string;
+  private readonly blueprintId: string;
+
+  constructor(
+    private readonly tracer: Tracer,
+    start: ExecutionTraceStart,
+  ) {
+    this.executionId = start.executionId;
+    this.blueprintId = start.blueprintId;
+    this.common = {
+      "conductor.execution.id": start.executionId,
+      "conductor.blueprint.id": start.blueprintId,
+    };
+    const links: Link[] = [];
+    if (start.resumedFrom !== undefined) {
+      const earlier = trace.getSpanContext(contextOf(start.resumedFrom));
+      if (earlier !== undefined)
+        links.push({ context: earlier, attributes: { "conductor.link": "resumed-from" } });
+    }
+    this.root = tracer.startSpan(
+      `execution ${start.blueprintId}`,
+      {
+        kind: start.trigger === "api" ? SpanKind.SERVER : SpanKind.INTERNAL,
+        attributes: { ...this.common, "conductor.execution.resumed": start.resumedFrom !== undefined },
+        links,
+      },
+      contextOf(start.parent),
+    );
+    this.rootContext = trace.setSpan(ROOT_CONTEXT, this.root);
+    this.traceparent = traceparentOf(this.root);
+    tracer.startSpan("execution.started", { attributes: this.common }, this.rootContext).end();
+    this.attempts = new Array(start.nodeCount).fill(undefined);
+    this.dispatches = new Array(start.nodeCount).fill(undefined);
+  }
+
+  dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[]): void {
+    const dispatch = this.tracer.startSpan(
+      `dispatch ${runtime}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          ...this.common,
+          "conductor.runtime": runtime,
+          "conductor.dispatch.steps": steps.length,
+        },
+      },
+      this.rootContext,
+    );
+    const parent = trace.setSpan(this.rootContext, dispatch);
+    this.openSteps.set(dispatch, steps.length);
+    for (let i = 0; i < steps.length; i++) {
+      const node = nodes[i]!;
+      const step = steps[i]!;
+      const span = this.tracer.startSpan(
+        `node ${node.id}`,
+        {
+          attributes: {
+            "conductor.execution.id": this.executionId,
+            "conductor.blueprint.id": this.blueprintId,
+            "conductor.node.id": node.id,
+            "conductor.node.type": node.type,
+            "conductor.node.type_version": node.nodeType.version,
+            "conductor.runtime": runtime,
+            "conductor.node.attempt": step.attempt,
+            "conductor.cache.hit": false,
+          },
+        },
+        parent,
+      );
+      this.attempts[node.index] = span;
+      this.dispatches[node.index] = dispatch;
+      step.traceparent = traceparentOf(span);
+      step.traceContext = trace.setSpan(parent, span);
+    }
+  }
+
+  mapStarted(node: GraphNode): void {
+    this.attempts[node.index] = this.tracer.startSpan(
+      `node ${node.id}`,
+      {
+        attributes: {
+          ...this.common,
+          "conductor.node.id": node.id,
+          "conductor.node.type": node.type,
+          "conductor.node.type_version": node.nodeType.version,
+          "conductor.runtime": node.runtime,
+          "conductor.node.attempt": 1,
+          "conductor.node.map": true,
+        },
+      },
+      this.rootContext,
+    );
+  }
+
+  started(_index: number): void {
+    // Because an event per node costs an allocation on the hot path, the start is not recorded: the dispatch span
+    // starts when the step is sent, the node span when the runtime is handed it.
+  }
+
+  completed(index: number): void {
+    this.end(index, "completed");
+  }
+
+  failed(index: number, failure: FailureInfo, retryInMs: number | undefined): void {
+    const span = this.attempts[index];
+    if (span === undefined) return;
+    if (failure.type === "timeout" || failure.type === "heartbeat.timeout")
+      span.addEvent("timeout", { "conductor.failure.type": failure.type });
+    if (retryInMs !== undefined) span.addEvent("retry", { "conductor.retry.delay_ms": retryInMs });
+    span.setAttribute("error.type", failure.type);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+    this.end(index, "failed");
+  }
+
+  cancelled(index: number, reason: string): void {
+    const span = this.attempts[index];
+    if (span === undefined) return;
+    span.addEvent("cancelled", { "conductor.cancel.reason": reason });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: `cancelled: ${reason}` });
+    this.end(index, "cancelled");
+  }
+
+  abandoned(index: number): void {
+    this.attempts[index]?.setAttribute("conductor.node.ran", false);
+    this.end(index, "abandoned");
+  }
+
+  cached(node: GraphNode): void {
+    this.tracer
+      .startSpan(
+        `node ${node.id}`,
+        {
+          attributes: {
+            ...this.common,
+            "conductor.node.id": node.id,
+            "conductor.node.type": node.type,
+            "conductor.node.type_version": node.nodeType.version,
+            "conductor.runtime": node.runtime,
+            "conductor.cache.hit": true,
+          },
+        },
+        this.rootContext,
+      )
+      .end();
+  }
+
+  finished(status: ExecutionStatus, failure: FailureInfo | undefined): void {
+    for (let index = 0; index < this.attempts.length; index++) {
+      if (this.attempts[index] !== undefined) this.end(index, "unfinished");
+    }
+    this.root.setAttribute("conductor.execution.status", status);
+    if (status !== "completed")
+      this.root.setStatus({ code: SpanStatusCode.ERROR, message: failure?.message ?? status });
+    this.root.end();
+  }
+
+  private end(index: number, status: string | undefined): void {
+    const span = this.attempts[index];
+    if (span === undefined) return;
+    this.attempts[index] = undefined;
+    if (status !== undefined) span.setAttribute("conductor.node.status", status);
+    span.end();
+    const dispatch = this.dispatches[index];
+    this.dispatches[index] = undefined;
+    if (dispatch === undefined) return;
+    const open = (this.openSteps.get(dispatch) ?? 1) - 1;
+    if (open > 0) this.openSteps.set(dispatch, open);
+    else {
+      this.openSteps.delete(dispatch);
+      dispatch.end();
+    }
+  }
+}

@@ -1,0 +1,112 @@
+"""OpenTelemetry for the code of nodes (the optional ``telemetry`` extra; docs/telemetry.md).
+
+The host sends each step the W3C trace context of its span for the node attempt (``Step.traceparent``). While the
+step runs, that context is current, so spans a node creates with the OpenTelemetry API nest under the host's span
+with no extra code. When the standard ``OTEL_*`` environment names an OTLP endpoint, the runtime installs a tracer
+provider exporting over OTLP/HTTP in batches and wraps each traced step in a ``run {node}`` span. Without a
+traceparent, or without the ``opentelemetry`` packages, a step runs exactly as before: nothing is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .gen.conductor.runtime.v1 import runtime_pb2 as pb
+
+# Because most runtimes never trace, the OpenTelemetry packages are imported on the first step that carries a
+# traceparent; None means "not looked yet", False "not available".
+_tracing: _Tracing | bool | None = None
+
+
+_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def export_configured(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether the OTEL_* environment asks for OTLP export of traces (the rule the host and every runtime share)."""
+    named = any(env.get(name, "").strip() for name in _ENDPOINTS)
+    return named and env.get("OTEL_SDK_DISABLED", "").lower() != "true" and env.get("OTEL_TRACES_EXPORTER") != "none"
+
+
+class _Tracing:
+    def __init__(self) -> None:
+        from opentelemetry import context, trace
+        from opentelemetry.trace import Status, StatusCode
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        self.context = context
+        self.trace = trace
+        self.status = Status
+        self.error = StatusCode.ERROR
+        self.propagator = TraceContextTextMapPropagator()
+        self.provider: Any = None
+        if export_configured():
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+            attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": "conductor-runtime-python"}
+            self.provider = TracerProvider(resource=Resource.create(attributes))
+            self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            trace.set_tracer_provider(self.provider)
+        self.tracer = trace.get_tracer("conductor-runtime")
+
+    def enter(self, step: pb.Step, execution_id: str) -> tuple[Any, Any]:
+        carrier = {"traceparent": step.traceparent}
+        if step.tracestate:
+            carrier["tracestate"] = step.tracestate
+        parent = self.propagator.extract(carrier)
+        span = None
+        current = parent
+        if self.provider is not None:
+            span = self.tracer.start_span(
+                f"run {step.node_id}",
+                context=parent,
+                attributes={
+                    "conductor.execution.id": execution_id,
+                    "conductor.node.id": step.node_id,
+                    "conductor.node.type": step.node_type,
+                    "conductor.node.attempt": step.attempt,
+                    "conductor.runtime.language": "python",
+                },
+            )
+            current = self.trace.set_span_in_context(span, parent)
+        return self.context.attach(current), span
+
+    def leave(self, entered: tuple[Any, Any], error: BaseException | None) -> None:
+        token, span = entered
+        self.context.detach(token)
+        if span is not None:
+            if error is not None:
+                span.set_status(self.status(self.error, f"{type(error).__name__}: {error}"))
+            span.end()
+
+
+def enter_step(step: pb.Step, execution_id: str) -> tuple[Any, Any] | None:
+    """Makes the step's trace context current (in this thread or task); returns what ``leave_step`` needs, or None
+    when the step is not traced."""
+    global _tracing  # noqa: PLW0603 because the packages are loaded once, on first use
+    if not step.traceparent:
+        return None
+    if _tracing is None:
+        try:
+            _tracing = _Tracing()
+        except ImportError:
+            _tracing = False
+    if _tracing is False or _tracing is True:
+        return None
+    return _tracing.enter(step, execution_id)
+
+
+def leave_step(entered: tuple[Any, Any] | None, error: BaseException | None = None) -> None:
+    """Restores the context ``enter_step`` replaced and ends the step's span."""
+    if entered is not None and isinstance(_tracing, _Tracing):
+        _tracing.leave(entered, error)
+
+
+def flush() -> None:
+    """Exports the spans that ended and are not exported yet; called before the process exits."""
+    if isinstance(_tracing, _Tracing) and _tracing.provider is not None:
+        _tracing.provider.force_flush(5_000)

@@ -1,0 +1,129 @@
+import type { Context, Span, Tracer } from "@opentelemetry/api";
+import type { StepRequest } from "../protocol/invocation.js";
+import { setStepTraceRunner } from "./step-trace.js";
+
+/** Options of {@link installNodeTracing}. */
+export interface NodeTracingOptions {
+  /** `service.name` of the spans, unless `OTEL_SERVICE_NAME` names one. */
+  serviceName: string;
+  /**
+   * Wrap each traced step's code in a `run {node}` span (a runtime process does: its own span shows where the
+   * runtime spent the step). The host runs in-process nodes inside its own attempt span and only sets the context.
+   */
+  stepSpans: boolean;
+  /** Where spans go instead of OTLP (tests): an OpenTelemetry `SpanExporter`. */
+  exporter?: unknown;
+}
+
+/** The OpenTelemetry SDK this process installed. */
+export interface NodeTracing {
+  readonly tracer: Tracer;
+  /** Exports every span that ended and is not exported yet. */
+  flush(): Promise<void>;
+  /** Flushes and stops exporting. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Installs the OpenTelemetry SDK in this process: a tracer provider exporting over OTLP/HTTP (protobuf) in batches,
+ * configured by the standard `OTEL_*` environment; the W3C trace-context propagator; an AsyncLocalStorage context
+ * manager; and the step trace runner that makes each step's traceparent the parent of the spans its node creates.
+ * Every OpenTelemetry package is imported here, dynamically, because: a process without tracing must not pay for
+ * loading them (call this only when {@link otlpTracesConfigured} is true, or when the caller asks for tracing).
+ */
+export async function installNodeTracing(options: NodeTracingOptions): Promise<NodeTracing> {
+  const [api, core, sdk, resources, exporter, contextHooks] = await Promise.all([
+    import("@opentelemetry/api"),
+    import("@opentelemetry/core"),
+    import("@opentelemetry/sdk-trace"),
+    import("@opentelemetry/resources"),
+    import("@opentelemetry/exporter-trace-otlp-proto"),
+    import("@opentelemetry/context-async-hooks"),
+  ]);
+  const serviceName = process.env.OTEL_SERVICE_NAME?.trim() || options.serviceName;
+  const provider = new sdk.TracerProvider({
+    resource: resources
+      .defaultResource()
+      .merge(resources.resourceFromAttributes({ "service.name": serviceName })),
+    // Because spans must be visible while an execution runs, they are exported as they end, in batches (the batch
+    // processor's delay and size follow OTEL_BSP_*), never held until the execution ends.
+    spanProcessors: [
+      new sdk.BatchSpanProcessor({
+        exporter:
+          (options.exporter as
+            | ConstructorParameters<typeof sdk.BatchSpanProcessor>[0]["exporter"]
+            | undefined) ?? new exporter.OTLPTraceExporter(),
+        ...delayFromEnvironment(),
+      }),
+    ],
+  });
+  api.context.setGlobalContextManager(new contextHooks.AsyncLocalStorageContextManager().enable());
+  api.propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
+  api.trace.setGlobalTracerProvider(provider);
+  const tracer = provider.getTracer("conductor");
+  const propagator = new core.W3CTraceContextPropagator();
+  const getter = {
+    keys: (carrier: StepRequest) =>
+      carrier.tracestate === undefined ? ["traceparent"] : ["traceparent", "tracestate"],
+    get: (carrier: StepRequest, key: string) =>
+      key === "traceparent" ? carrier.traceparent : carrier.tracestate,
+  };
+  setStepTraceRunner((step, executionId, run) => {
+    const parent =
+      (step.traceContext as Context | undefined) ?? propagator.extract(api.ROOT_CONTEXT, step, getter);
+    if (!options.stepSpans) return api.context.with(parent, run);
+    const span: Span = tracer.startSpan(
+      `run ${step.nodeId}`,
+      {
+        attributes: {
+          "conductor.execution.id": executionId,
+          "conductor.node.id": step.nodeId,
+          "conductor.node.type": step.nodeType,
+          "conductor.node.attempt": step.attempt,
+          "conductor.runtime.language": "typescript",
+        },
+      },
+      parent,
+    );
+    let result: ReturnType<typeof run>;
+    try {
+      result = api.context.with(api.trace.setSpan(parent, span), run);
+    } catch (error) {
+      span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error).message });
+      span.end();
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (value) => {
+          span.end();
+          return value;
+        },
+        (error: unknown) => {
+          span.setStatus({
+            code: api.SpanStatusCode.ERROR,
+            message: (error as Error)?.message ?? String(error),
+          });
+          span.end();
+          throw error;
+        },
+      ) as typeof result;
+    }
+    span.end();
+    return result;
+  });
+  return {
+    tracer,
+    flush: () => provider.forceFlush(),
+    async shutdown() {
+      setStepTraceRunner(undefined);
+      await provider.shutdown();
+    },
+  };
+}
+
+/** `OTEL_BSP_SCHEDULE_DELAY` (milliseconds between batches), the standard variable, when it is set. */
+function delayFromEnvironment(): { scheduledDelayMillis?: number } {
+  const delay = Number.parseInt(process.env.OTEL_BSP_SCHEDULE_DELAY ?? "", 10);
+  return Number.isInteger(delay) && delay >= 0 ? { scheduledDelayMillis: delay } : {};
+}

@@ -1,0 +1,20 @@
+import type { StepRequest } from "../protocol/invocation.js";
+
+/**
+ * Runs a node's code with the trace context of its step current, so that spans the code creates with the
+ * OpenTelemetry API nest under the host's span of the node attempt. Installed by {@link installNodeTracing}; until
+ * then (and for steps without a traceparent) a node runs with no tracing code on its path.
+ */
+export type StepTraceRunner = <T>(step: StepRequest, executionId: string, run: () => T) => T;
+
+let runner: StepTraceRunner | undefined;
+
+/** The installed runner, if any; read once per step by the node runtime. */
+export function stepTraceRunner(): StepTraceRunner | undefined {
+  return runner;
+}
+
+/** Installs (or with `undefined` removes) the runner that puts a step's trace context around its node's code. */
+export function setStepTraceRunner(next: StepTraceRunner | undefined): void {
+  runner = next;
+}

@@ -1,0 +1,124 @@
+/**
+ * Traces of one execution through every runtime: `conductor run` with the standard OTEL_* environment pointing at
+ * an OTLP receiver in this test. The host's spans (execution → dispatch → node attempt) and the spans that node code
+ * creates with the OpenTelemetry API in the host itself, the Node sidecar, Python and Rust arrive in one trace,
+ * each nested under the span of its node attempt.
+ */
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./otlp-receiver.ts";
+
+const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
+const project = fileURLToPath(new URL("./fixtures/traced-project/", import.meta.url));
+
+function conductor(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      { cwd: project, env: { ...inherited, ...env } },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
+      },
+    );
+  });
+}
+
+// Each process names its own service: one given to all of them would hide which process sent a span.
+const { OTEL_SERVICE_NAME: _serviceName, ...inherited } = process.env;
+
+let receiver: OtlpReceiver;
+
+beforeAll(async () => {
+  receiver = await startOtlpReceiver();
+});
+
+afterAll(async () => {
+  await receiver.close();
+});
+
+describe("traces of an execution through every runtime", () => {
+  it("nests the spans of Node, Python and Rust user code under the host's span of their node attempt", async () => {
+    const run = await conductor(["run", "traced.blueprint.yaml", "--json"], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: "50",
+    });
+    expect(run.stderr).not.toContain("OpenTelemetry tracing is off");
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as { executionId: string; outputs: { x: number } };
+    expect(result.outputs.x).toBe(7);
+
+    const wanted = [
+      "inproc work",
+      "node work",
+      "python work",
+      "rust work",
+      "run sidecar",
+      "run python",
+      "run rust",
+    ];
+    // Runtimes export on their own schedule: wait (boundedly) until every expected span has arrived.
+    await expect
+      .poll(() => wanted.filter((name) => !receiver.spans.some((span) => span.name === name)))
+      .toEqual([]);
+
+    const spans = receiver.spans.filter(
+      (span) =>
+        span.attributes["conductor.execution.id"] === result.executionId ||
+        !("conductor.execution.id" in span.attributes),
+    );
+    const byName = (name: string): ReceivedSpan => {
+      const found = spans.filter((span) => span.name === name);
+      expect(found, `spans named "${name}"`).toHaveLength(1);
+      return found[0]!;
+    };
+    const root = byName("execution traced");
+    expect(root.parentSpanId).toBe("");
+    expect(root.service).toBe("conductor");
+    expect(root.attributes["conductor.execution.status"]).toBe("completed");
+    expect(root.attributes["conductor.blueprint.id"]).toBe("traced");
+    expect(byName("execution.started").parentSpanId).toBe(root.spanId);
+    for (const span of spans) expect(span.traceId, span.name).toBe(root.traceId);
+
+    const attempt = (nodeId: string, runtime: string, nodeType: string) => {
+      const span = byName(`node ${nodeId}`);
+      expect(span.attributes).toMatchObject({
+        "conductor.execution.id": result.executionId,
+        "conductor.node.id": nodeId,
+        "conductor.node.type": nodeType,
+        "conductor.runtime": runtime,
+        "conductor.node.attempt": 1,
+        "conductor.node.status": "completed",
+      });
+      const dispatch = spans.find((candidate) => candidate.spanId === span.parentSpanId);
+      expect(dispatch?.name).toBe(`dispatch ${runtime}`);
+      expect(dispatch?.kind).toBe(3);
+      expect(dispatch?.parentSpanId).toBe(root.spanId);
+      return span;
+    };
+
+    // In the host: the node's code runs in the attempt span's context.
+    const inproc = attempt("inproc", "builtin", "fx.inproc-traced");
+    expect(byName("inproc work").parentSpanId).toBe(inproc.spanId);
+    expect(byName("inproc work").service).toBe("conductor");
+
+    // In each runtime process: a `run {node}` span under the attempt, and the user's span under that.
+    for (const [nodeId, runtime, nodeType, work, service] of [
+      ["sidecar", "sidecar", "fx.sidecar-traced", "node work", "conductor-runtime-node"],
+      ["python", "python", "py.traced", "python work", "conductor-runtime-python"],
+      ["rust", "rust", "rs.traced", "rust work", "conductor-runtime-rust"],
+    ] as const) {
+      const span = attempt(nodeId, runtime, nodeType);
+      const runSpan = byName(`run ${nodeId}`);
+      expect(runSpan.parentSpanId, `run ${nodeId}`).toBe(span.spanId);
+      expect(runSpan.service).toBe(service);
+      expect(runSpan.attributes["conductor.node.id"]).toBe(nodeId);
+      expect(byName(work).parentSpanId, work).toBe(runSpan.spanId);
+      expect(byName(work).service).toBe(service);
+    }
+  });
+});
