@@ -15,7 +15,7 @@ import { type BlueprintEntry, listBlueprints, loadProjectBlueprint } from "./pro
 import { projectAccess } from "./project/project-access.js";
 import { findProject, type Project } from "./project/project-config.js";
 import type { SupervisionOptions } from "./runtime/child-runtime.js";
-import type { RuntimeHealth } from "./runtime/runtime-connection.js";
+import type { RuntimeConnection, RuntimeHealth } from "./runtime/runtime-connection.js";
 import { RuntimeRegistry } from "./runtime/runtime-registry.js";
 import { recursionOf, SUB_BLUEPRINT_PREFIX, SubBlueprintRuntime } from "./runtime/sub-blueprint-runtime.js";
 import { checkInputs } from "./scheduler/check-inputs.js";
@@ -122,6 +122,15 @@ export interface RunOptions {
   trigger?: "api";
 }
 
+/** Options of {@link Conductor.rerun}. */
+export interface RerunOptions extends RunOptions {
+  /**
+   * Runs this blueprint (the same one, edited) instead of the one the execution recorded: recorded results are
+   * reused by node id for every node that is not re-run.
+   */
+  blueprint?: BlueprintSource;
+}
+
 /** A running execution. */
 export interface ExecutionHandle {
   readonly executionId: string;
@@ -204,7 +213,18 @@ export interface Conductor {
    * Runs a recorded execution's blueprint again from `fromNode`, reusing the recorded results of every node that
    * is not downstream of it. Gives the new execution. Needs a journal.
    */
-  rerun(executionId: string, fromNode: string, options?: RunOptions): Promise<ExecutionHandle>;
+  rerun(
+    executionId: string,
+    fromNode: string | readonly string[],
+    options?: RerunOptions,
+  ): Promise<ExecutionHandle>;
+  /**
+   * Starts new generations of runtimes whose code changed (`conductor dev`): child-process runtimes are launched
+   * again, the in-process runtime (`builtin`) loads the project's node modules afresh. Executions started from then
+   * on use the new code; the ones running now finish on the code they started with, and the old generations close
+   * after them. A runtime whose new generation does not start keeps its old one, and the error is thrown.
+   */
+  reloadRuntimes(names: readonly string[]): Promise<void>;
   /**
    * Records every execution running in this process as cancelled with `reason`, at once and synchronously, for a
    * process that must exit now (a second Ctrl-C): nothing waits for their nodes, which stop with the process and
@@ -279,6 +299,7 @@ class EmbeddedConductor implements Conductor {
   private readonly prepared = new Map<string, { mtimeMs: number; prepared: BoundBlueprint }>();
   private readonly running = new Map<string, { execution: Execution; hub: EventHub }>();
   private closed = false;
+  private generation = 0;
   readonly executions: Executions;
   private readonly subBlueprints: SubBlueprintRuntime;
   private secrets: ProjectSecrets | undefined;
@@ -418,23 +439,61 @@ class EmbeddedConductor implements Conductor {
     return handles;
   }
 
-  async rerun(executionId: string, fromNode: string, options: RunOptions = {}): Promise<ExecutionHandle> {
-    const { recorded, prepared } = await this.recorded(executionId);
-    if (!prepared.graph.byId.has(fromNode)) {
-      const hint = suggest(fromNode, prepared.graph.byId.keys());
+  async rerun(
+    executionId: string,
+    fromNode: string | readonly string[],
+    options: RerunOptions = {},
+  ): Promise<ExecutionHandle> {
+    const recordedRun = await this.recorded(executionId);
+    const { recorded } = recordedRun;
+    const prepared =
+      options.blueprint === undefined ? recordedRun.prepared : await this.prepare(options.blueprint);
+    const fromNodes = typeof fromNode === "string" ? [fromNode] : [...fromNode];
+    for (const node of fromNodes) {
+      if (prepared.graph.byId.has(node)) continue;
+      const hint = suggest(node, prepared.graph.byId.keys());
       throw new ConductorError(
         "node_not_found",
-        `blueprint "${prepared.graph.id}" of execution "${executionId}" has no node "${fromNode}"${hint === undefined ? "" : `; ${hint}`}`,
+        `blueprint "${prepared.graph.id}" of execution "${executionId}" has no node "${node}"${hint === undefined ? "" : `; ${hint}`}`,
+      );
+    }
+    if (fromNodes.length === 0) {
+      throw new ConductorError(
+        "node_not_found",
+        `re-running execution "${executionId}" needs a node to run from`,
       );
     }
     // Inputs are checked again, as for any new execution: large ones, recorded as blobs, are read back first.
     const inputs = Object.fromEntries(
       Object.entries(recorded.inputs).map(([name, value]) => [name, toLive(value)]),
     );
-    return prepared.startWith(inputs, options, rerunStateOf(prepared.graph, recorded.events, fromNode), {
+    // The lineage names the first of them in the order the graph runs.
+    const position = (node: string) => prepared.graph.order.indexOf(prepared.graph.byId.get(node)!.index);
+    const firstNode = fromNodes.reduce((a, b) => (position(b) < position(a) ? b : a));
+    return prepared.startWith(inputs, options, rerunStateOf(prepared.graph, recorded.events, fromNodes), {
       rerunOf: executionId,
-      rerunFrom: fromNode,
+      rerunFrom: firstNode,
     });
+  }
+
+  async reloadRuntimes(names: readonly string[]): Promise<void> {
+    this.assertOpen();
+    const running = [...this.running.values()].map(({ execution }) => execution.result);
+    const old: RuntimeConnection[] = [];
+    try {
+      for (const name of names) {
+        this.generation += 1;
+        const replaced = await this.registry.replace(name, this.generation);
+        if (replaced !== undefined) old.push(replaced);
+      }
+    } finally {
+      // Blueprints bind to connections when prepared: bound again on their next run, to the new generations.
+      this.prepared.clear();
+      // The executions running now keep the connections they were bound to until they end.
+      void Promise.allSettled(running).then(() =>
+        Promise.all(old.map((connection) => connection.close().catch(() => {}))),
+      );
+    }
   }
 
   /** A journaled execution and its blueprint, validated again against the runtimes of now. */
@@ -534,7 +593,17 @@ class EmbeddedConductor implements Conductor {
       ...withoutUnknownTypes(result.diagnostics, startError),
     ];
     if (startError !== undefined) {
-      diagnostics.unshift({ path: "", message: `some runtimes did not start: ${startError.message}` });
+      // A Python package a node imports but nobody installed is the usual cause: say where it goes.
+      const missing = /ModuleNotFoundError: No module named '([^'.]+)/.exec(startError.message)?.[1];
+      diagnostics.unshift({
+        path: "",
+        message: `some runtimes did not start: ${startError.message}`,
+        ...(missing === undefined
+          ? {}
+          : {
+              suggestion: `if "${missing}" is a package, add it to the runtime's requirements in conductor.yaml (e.g. requirements: ["${missing}"]); it is installed into the runtime's venv on the next start`,
+            }),
+      });
     }
     return { valid: diagnostics.length === 0, diagnostics };
   }

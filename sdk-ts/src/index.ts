@@ -22,6 +22,6 @@ export type { NodeContext, NodeLogger } from "./node/node-context.js";
 export type { NodeFailureOptions } from "./node/node-failure.js";
 export { NodeFailure } from "./node/node-failure.js";
 export { values } from "./node/value-schemas.js";
-export { loadNodeModules } from "./runtime/load-node-modules.js";
+export { type LoadNodeModulesOptions, loadNodeModules } from "./runtime/load-node-modules.js";
 export type { InvocationControl, NodeRuntime, NodeRuntimeOptions } from "./runtime/node-runtime.js";
 export { createNodeRuntime } from "./runtime/node-runtime.js";

@@ -93,7 +93,10 @@ describe("a runtime without ValidateConfig", () => {
             path: "nodes.fetch.config.url",
             message: 'missing required field "url"',
           }),
-          expect.objectContaining({ path: "nodes.fetch.config.mode", message: 'unknown field "mode"' }),
+          expect.objectContaining({
+            path: "nodes.fetch.config.mode",
+            message: 'unknown field "mode"; expected one of url, retries',
+          }),
           expect.objectContaining({ path: "nodes.fetch.config.retries", message: "must be >= 0, found -1" }),
         ]),
       );

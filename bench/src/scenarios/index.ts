@@ -2,6 +2,7 @@ import { apiScenario } from "./api.js";
 import { apiValuesScenario } from "./api-values.js";
 import { codecScenario } from "./codec.js";
 import { coldCliScenario } from "./cold-cli.js";
+import { devLoopScenario } from "./dev-loop.js";
 import { distributedScenario } from "./distributed.js";
 import { durableScenarios } from "./durable.js";
 import { inProcessScenarios } from "./in-process.js";
@@ -102,4 +103,5 @@ export const scenarios: Scenario[] = [
   tenancyScenario,
   distributedScenario,
   ...wasmScenarios,
+  devLoopScenario,
 ];

@@ -16,6 +16,7 @@ import { GraphView } from "./graph-view.js";
 import { HistoryList } from "./history-list.js";
 import { InputsForm } from "./inputs-form.js";
 import { graphOfNodeIds } from "./layout.js";
+import { newerRerun } from "./lineage.js";
 import { SidePanel } from "./side-panel.js";
 
 /** How often a broken watch stream is opened again before the problem is shown. */
@@ -118,6 +119,7 @@ export function App() {
         setGraph(response.blueprint?.graph);
         const url = new URL(location.href);
         url.searchParams.set("blueprint", id);
+        url.searchParams.delete("execution");
         history.replaceState(null, "", url);
       } catch (error) {
         report(error);
@@ -132,7 +134,14 @@ export function App() {
       .listBlueprints({})
       .then(async (response) => {
         setBlueprints(response.blueprints);
-        const fromAddress = new URL(location.href).searchParams.get("blueprint");
+        const address = new URL(location.href).searchParams;
+        // An address naming an execution (a link someone shared, or a reload) opens that execution.
+        const executionId = address.get("execution");
+        if (executionId !== null && wanted.current === undefined) {
+          await open(executionId);
+          return;
+        }
+        const fromAddress = address.get("blueprint");
         const first = response.blueprints.find((b) => b.id === fromAddress) ?? response.blueprints[0];
         // Unless the user chose something while the list was loading.
         if (first !== undefined && wanted.current === undefined) await chooseBlueprint(first.id);
@@ -155,6 +164,7 @@ export function App() {
         inputsJson: JSON.stringify(inputs),
       });
       setExecution(startingExecution(started.executionId, started.blueprintId));
+      linkTo(started.blueprintId, started.executionId);
       void refreshHistory();
       await watch(client, started.executionId);
     } catch (error) {
@@ -185,6 +195,7 @@ export function App() {
         }
       }
       setExecution(view);
+      linkTo(view.blueprintId, executionId);
       if (view.status === "running") await watch(client, executionId);
     } catch (error) {
       report(error);
@@ -195,6 +206,17 @@ export function App() {
     if (execution === undefined) return;
     await client.cancelExecution({ executionId: execution.executionId }).catch(report);
   };
+
+  // A re-run of the execution shown (`conductor dev` after an edit) is followed as soon as the history lists it.
+  const shownId = execution?.executionId;
+  const shownRunning = execution?.status === "running";
+  const shownSince = useRef({ id: undefined as string | undefined, at: 0 });
+  if (shownSince.current.id !== shownId) shownSince.current = { id: shownId, at: Date.now() };
+  useEffect(() => {
+    if (shownRunning) return;
+    const rerun = newerRerun(shownId, executions, shownSince.current.at);
+    if (rerun !== undefined) void open(rerun);
+  }, [shownId, shownRunning, executions]);
 
   const selectedNode = graph?.nodes.find((node) => node.id === selected);
   const running = execution?.status === "running";
@@ -293,6 +315,14 @@ export function App() {
       <SidePanel execution={execution} node={selectedNode} nodeId={selected} />
     </div>
   );
+}
+
+/** Puts the execution shown in the page's address, so that the address links to it (the token stays in the hash). */
+function linkTo(blueprintId: string, executionId: string): void {
+  const url = new URL(location.href);
+  url.searchParams.set("blueprint", blueprintId);
+  url.searchParams.set("execution", executionId);
+  history.replaceState(null, "", url);
 }
 
 function TokenPrompt({ onToken }: { onToken(token: string): void }) {

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { ExecutionSummarySchema, OrphanReason } from "@conductor/sdk/client";
 import { describe, expect, it } from "vitest";
-import { lineageNotes } from "./lineage.js";
+import { lineageNotes, newerRerun } from "./lineage.js";
 
 describe("lineageNotes()", () => {
   it("says where an execution comes from and whether anyone runs it", () => {
@@ -22,5 +22,31 @@ describe("lineageNotes()", () => {
         }),
       ),
     ).toEqual(["sub-blueprint of 9c1d, node sub", "orphaned: its host stopped renewing its lease"]);
+  });
+});
+
+describe("newerRerun()", () => {
+  const summary = (executionId: string, rerunOf: string, startedSeconds: number) =>
+    create(ExecutionSummarySchema, {
+      executionId,
+      startedAt: { seconds: BigInt(startedSeconds) },
+      ...(rerunOf === "" ? {} : { lineage: { rerunOf, rerunFromNode: "n" } }),
+    });
+
+  it("follows the re-runs of the execution shown that started since it was shown, to the newest", () => {
+    const list = [
+      summary("a", "", 100),
+      summary("b", "a", 200),
+      summary("c", "b", 300),
+      summary("d", "", 400),
+    ];
+    expect(newerRerun("a", list, 150_000)).toBe("c");
+    expect(newerRerun("c", list, 150_000)).toBeUndefined();
+    expect(newerRerun(undefined, list, 0)).toBeUndefined();
+  });
+
+  it("does not jump away from an old execution opened from the history", () => {
+    const list = [summary("a", "", 100), summary("b", "a", 200)];
+    expect(newerRerun("a", list, 500_000)).toBeUndefined();
   });
 });

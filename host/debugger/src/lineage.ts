@@ -39,3 +39,31 @@ export function lineageNotes(summary: ExecutionSummary): string[] {
   }
   return notes;
 }
+
+/**
+ * The newest re-run of the execution shown that started after `sinceMs` (when it was put on screen), if any:
+ * `conductor dev` re-runs the last execution after each edit, and the debugger follows, so the result of an edit is
+ * on screen without a click. Re-runs of re-runs are followed to the newest of the chain; re-runs older than
+ * `sinceMs` are not, so opening an old execution from the history shows that one.
+ */
+export function newerRerun(
+  shown: string | undefined,
+  executions: readonly ExecutionSummary[],
+  sinceMs: number,
+): string | undefined {
+  if (shown === undefined) return undefined;
+  let current = shown;
+  let found: string | undefined;
+  for (;;) {
+    const next = executions
+      .filter((execution) => execution.lineage?.rerunOf === current && startedMs(execution) >= sinceMs)
+      .sort((a, b) => startedMs(b) - startedMs(a))[0];
+    if (next === undefined || next.executionId === shown) return found;
+    found = next.executionId;
+    current = next.executionId;
+  }
+}
+
+function startedMs(summary: ExecutionSummary): number {
+  return Number(summary.startedAt?.seconds ?? 0n) * 1_000 + (summary.startedAt?.nanos ?? 0) / 1e6;
+}

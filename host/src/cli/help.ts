@@ -19,6 +19,7 @@ commands:
   serve                 serve the API (gRPC, gRPC-Web, Connect), webhooks and the visual debugger
   worker                serve the project's runtimes to schedulers on other machines through Redis
   workers               list the workers connected to Redis: labels, runtimes, work in flight, heartbeat
+  dev [blueprint]       serve, watch the project, and re-run the last execution from what each edit changed
   conformance -- <cmd>  check that a runtime program of any language speaks the runtime ABI (docs/conformance.md)
   keys create|list|revoke  API keys: a role in a namespace, shown once, stored hashed (docs/security.md)
   audit [list|verify]   the audit trail of the API and of keys, and a check of its hash chain
@@ -80,6 +81,27 @@ Lists the node types of every runtime of the project (starting the runtimes), wi
 
 Creates Python virtual environments and builds Rust runtimes of the project, so the first run is fast.
 --force reinstalls and rebuilds.
+`,
+  dev: `usage: conductor dev [blueprint] [-i name=value]... [--port <n>] [--project <dir>]
+
+Serves the API and the debugger on 127.0.0.1 (as \`conductor serve\`) and watches the project: blueprints,
+TypeScript and Python node modules, Rust crates. On a change it validates the changed blueprints, starts afresh
+only the runtime whose code changed (executions in flight finish on the code they started with; a Rust crate is
+rebuilt by cargo first), and re-runs the last execution from the first nodes the change touched, reusing the
+recorded results upstream of them. The debugger lists the new execution with its lineage. A blueprint given is
+run once at start (with --input/--inputs as for \`conductor run\`), so there is an execution to re-run.
+A change to conductor.yaml needs a restart of \`conductor dev\`.
+
+options:
+  -i, --input <name=value>  an input of the blueprint run at start (repeatable)
+  --inputs <file>           inputs from a JSON or YAML file
+  -p, --port <n>            the port (default 7070; 0 picks a free one)
+  --no-debugger             serve the API only
+  --verbose                 pass runtimes' stderr through
+  --project <dir>           the project directory
+
+example:
+  conductor dev flows/report.blueprint.yaml -i csv=data/sales.csv
 `,
   serve: `usage: conductor serve [--port <n>] [--host <address>] [--token <secret>] [--project <dir>]
 

@@ -43,6 +43,7 @@ const commands: Record<string, () => Promise<{ default: (context: CommandContext
   history: () => import("./history-command.js"),
   inspect: () => import("./inspect-command.js"),
   serve: () => import("./serve-command.js"),
+  dev: () => import("./dev-command.js"),
   conformance: () => import("./conformance-command.js"),
   init: () => import("./init-command.js"),
   new: () => import("./new-command.js"),

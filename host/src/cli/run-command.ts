@@ -88,7 +88,11 @@ export default async function run(context: CommandContext): Promise<number> {
   }
 }
 
-async function readInputs(file: string | undefined, pairs: string[]): Promise<Record<string, unknown>> {
+/** The inputs of `--inputs <file>` and `--input name=value` (also used by `conductor dev`). */
+export async function readInputs(
+  file: string | undefined,
+  pairs: string[],
+): Promise<Record<string, unknown>> {
   const inputs: Record<string, unknown> = {};
   if (file !== undefined) {
     let data: unknown;

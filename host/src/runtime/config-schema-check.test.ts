@@ -36,11 +36,18 @@ describe("checkConfigAgainstSchema()", () => {
         { path: "url", message: 'missing required field "url"' },
         { path: "method", message: 'expected one of "GET", "POST", found "PUT"' },
         { path: "headers.accept", message: "expected string, found 7" },
-        { path: "headers.extra", message: 'unknown field "extra"' },
+        { path: "headers.extra", message: 'unknown field "extra"; expected one of accept' },
         { path: "retries", message: "must be >= 0, found -1" },
       ]),
     );
     expect(problems).toHaveLength(5);
+  });
+
+  it("names the declared field a misspelt one meant", () => {
+    const strict = { ...fetchSchema, additionalProperties: false };
+    expect(checkConfigAgainstSchema(nodeType(strict), { url: "u", methd: "GET" })).toEqual([
+      { path: "methd", message: 'unknown field "methd"; did you mean "method"?' },
+    ]);
   });
 
   it("names the node type when its config_schema is not a usable schema", () => {

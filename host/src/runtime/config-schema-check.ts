@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type { NodeType } from "@conductor/sdk/protocol";
 import type { ErrorObject, ValidateFunction } from "ajv";
+import { suggest } from "../blueprint/suggest.js";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 
 type Ajv2020 = import("ajv/dist/2020.js").default;
@@ -40,7 +41,8 @@ function validatorOf(schemaText: string): ValidateFunction | string {
         const Ajv = createRequire(import.meta.url)("ajv/dist/2020.js").default as new (
           options: object,
         ) => Ajv2020;
-        ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+        // verbose: each error carries the schema it failed, whose properties name what a misspelt key meant.
+        ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, verbose: true });
       }
       // Because Ajv refuses a `$schema` naming a draft it has not loaded; the keywords checked mean the same.
       const { $schema: _dialect, ...rest } = schema;
@@ -66,11 +68,17 @@ function describe(error: ErrorObject, config: unknown): ConfigDiagnostic {
         path: [...at, String(params.missingProperty)].join("."),
         message: `missing required field "${String(params.missingProperty)}"`,
       };
-    case "additionalProperties":
+    case "additionalProperties": {
+      const key = String(params.additionalProperty);
+      const declared = Object.keys(
+        (error.parentSchema?.properties as Record<string, unknown> | undefined) ?? {},
+      );
+      const hint = suggest(key, declared);
       return {
-        path: [...at, String(params.additionalProperty)].join("."),
-        message: `unknown field "${String(params.additionalProperty)}"`,
+        path: [...at, key].join("."),
+        message: `unknown field "${key}"${hint === undefined ? (declared.length === 0 ? "" : `; expected one of ${declared.join(", ")}`) : `; ${hint}`}`,
       };
+    }
     case "type":
       return { path: at.join("."), message: `expected ${String(params.type)}, found ${show(found)}` };
     case "enum":

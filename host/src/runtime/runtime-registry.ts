@@ -66,23 +66,7 @@ export class RuntimeRegistry implements NodeTypeCatalog {
   }
 
   static async create(options: RuntimeRegistryOptions): Promise<RuntimeRegistry> {
-    let projectNodes: NodeDefinition[] = [];
-    try {
-      if (options.project.nodes.length > 0)
-        projectNodes = await loadNodeModules(options.project.nodes, options.project.dir);
-    } catch (error) {
-      // A project's own module that does not load is the project's problem, not the host's.
-      throw new ConductorError(
-        "project_invalid",
-        `${(error as Error).message}; fix the module, or remove it from "nodes" in the project file`,
-        { cause: error },
-      );
-    }
-    const inProcess = createInProcessRuntime({
-      name: options.inProcessName ?? "builtin",
-      nodes: dedupe([...options.nodes, ...projectNodes]),
-    });
-    return new RuntimeRegistry(options, inProcess);
+    return new RuntimeRegistry(options, await createProjectInProcess(options));
   }
 
   /** Every connection started so far, by runtime name. */
@@ -258,30 +242,74 @@ export class RuntimeRegistry implements NodeTypeCatalog {
           await this.startWasm(name, spec);
           return;
         }
-        const attach = reattach[name];
-        const connection = createChildRuntime({
-          name,
-          ...(attach === undefined
-            ? {
-                launch: () =>
-                  prepareLaunch(name, project.runtimes[name]!, project, {
-                    onProgress: (message) => this.options.onNotice?.(message),
-                  }),
-              }
-            : { attach }),
-          settings: this.settingsFor(name),
-          ...(this.options.supervision === undefined ? {} : { supervision: this.options.supervision }),
-          ...(this.options.onNotice === undefined ? {} : { onNotice: this.options.onNotice }),
-        });
-        this.children.set(name, connection);
-        this.connections.set(
-          name,
-          enforceTimeouts(connection, { graceMs: this.graceMs, restartsUnresponsive: attach === undefined }),
-        );
+        const connection = this.createChild(name, reattach[name]);
         // A runtime that does not start is broken, with its error as the reason; the others serve.
         await connection.start().catch(() => {});
       }),
     );
+  }
+
+  private createChild(name: string, attach?: { address: string; token: string }): ChildRuntime {
+    const { project } = this.options;
+    const connection = createChildRuntime({
+      name,
+      ...(attach === undefined
+        ? {
+            launch: () =>
+              prepareLaunch(name, project.runtimes[name]!, project, {
+                onProgress: (message) => this.options.onNotice?.(message),
+              }),
+          }
+        : { attach }),
+      settings: this.settingsFor(name),
+      ...(this.options.supervision === undefined ? {} : { supervision: this.options.supervision }),
+      ...(this.options.onNotice === undefined ? {} : { onNotice: this.options.onNotice }),
+    });
+    this.children.set(name, connection);
+    this.connections.set(
+      name,
+      enforceTimeouts(connection, { graceMs: this.graceMs, restartsUnresponsive: attach === undefined }),
+    );
+    return connection;
+  }
+
+  /**
+   * Starts a new generation of a runtime after its code changed (`conductor dev`): a child-process runtime is
+   * launched again (a Rust crate is rebuilt first when its sources are newer), the in-process runtime loads the
+   * project's node modules afresh. New dispatches go to the new one as soon as it serves; the old connection is
+   * given back, still open, so that the executions already bound to it finish on the code they started with, and
+   * the caller closes it after them. When the new generation does not start, the old one stays in place and the
+   * error is thrown.
+   */
+  async replace(name: string, generation: number): Promise<RuntimeConnection | undefined> {
+    this.assertOpen();
+    const old = this.connections.get(name);
+    if (name === (this.options.inProcessName ?? "builtin")) {
+      const fresh = await createProjectInProcess(this.options, generation);
+      this.addConnection(fresh);
+      return old;
+    }
+    const spec = this.options.project.runtimes[name];
+    // A wasm runtime runs in the host; reloading its modules is not supported yet.
+    if (spec === undefined || spec.kind === "wasm") return undefined;
+    if (old === undefined) return undefined; // never started: it starts with the new code when first needed
+    const oldChild = this.children.get(name);
+    this.blobDir ??= await createBlobDirectory({ projectDir: this.options.project.dir });
+    const fresh = this.createChild(name);
+    try {
+      await fresh.start();
+    } catch (error) {
+      // Back to the generation that served, which may still be useful; the new one is dropped.
+      if (oldChild !== undefined) this.children.set(name, oldChild);
+      this.connections.set(name, old);
+      await fresh.close().catch(() => {});
+      throw error;
+    }
+    return old;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ConductorError("closed", "the runtimes of this conductor are closed");
   }
 
   /** A wasm runtime runs inside the host: loading its modules is its start (docs/webassembly.md). */
@@ -324,6 +352,36 @@ function parseReattach(text: string | undefined): Record<string, { address: stri
       `${ENV.reattach} is not valid JSON (${(error as Error).message}); expected {"<runtime>": {"address": "/path.sock", "token": "..."}}`,
     );
   }
+}
+
+/**
+ * The in-process runtime: the given nodes and the project's node modules (`nodes:` of the project file), loaded
+ * afresh as `generation` when given (see loadNodeModules' `reload`).
+ */
+async function createProjectInProcess(
+  options: RuntimeRegistryOptions,
+  generation?: number,
+): Promise<RuntimeConnection> {
+  let projectNodes: NodeDefinition[] = [];
+  try {
+    if (options.project.nodes.length > 0)
+      projectNodes = await loadNodeModules(
+        options.project.nodes,
+        options.project.dir,
+        generation === undefined ? {} : { reload: generation },
+      );
+  } catch (error) {
+    // A project's own module that does not load is the project's problem, not the host's.
+    throw new ConductorError(
+      "project_invalid",
+      `${(error as Error).message}; fix the module, or remove it from "nodes" in the project file`,
+      { cause: error },
+    );
+  }
+  return createInProcessRuntime({
+    name: options.inProcessName ?? "builtin",
+    nodes: dedupe([...options.nodes, ...projectNodes]),
+  });
 }
 
 function dedupe(nodes: NodeDefinition[]): NodeDefinition[] {

@@ -60,16 +60,18 @@ export function resumeStateOf(graph: BlueprintGraph, events: readonly ExecutionE
 }
 
 /**
- * What a re-run from `fromNode` may reuse: the recorded results of every node that is neither `fromNode` nor
- * downstream of it. Their events are replayed into the new execution as cached completions.
+ * What a re-run from `fromNode` (or from several nodes) may reuse: the recorded results of every node that is
+ * neither one of them nor downstream of one. Their events are replayed into the new execution as cached
+ * completions. A node the recorded execution did not have (the blueprint was edited since) has no result to reuse
+ * and runs.
  */
 export function rerunStateOf(
   graph: BlueprintGraph,
   events: readonly ExecutionEvent[],
-  fromNode: string,
+  fromNode: string | readonly string[],
 ): ResumeState {
-  const start = graph.byId.get(fromNode)!;
-  const rerun = new Set<number>([start.index]);
+  const starts = typeof fromNode === "string" ? [fromNode] : fromNode;
+  const rerun = new Set<number>(starts.map((node) => graph.byId.get(node)!.index));
   for (const index of graph.order) {
     if (graph.nodes[index]!.predecessors.some((predecessor) => rerun.has(predecessor))) rerun.add(index);
   }

@@ -136,3 +136,17 @@ async def test_validate_config_of_an_unknown_type(runtime: RuntimeProcess) -> No
     diagnostics = await validate(runtime, "nope.nothing", {})
     assert len(diagnostics) == 1
     assert diagnostics[0].message.startswith('unknown node type "nope.nothing"')
+
+
+async def test_validate_config_refuses_an_unknown_key_naming_the_one_it_meant(runtime: RuntimeProcess) -> None:
+    diagnostics = await validate(runtime, "test.nested-config", {"headers": {"accept": "x"}, "itms": [1]})
+    assert [(item.path, item.message) for item in diagnostics] == [
+        ("itms", 'config "itms": unknown field; did you mean "items"?')
+    ]
+
+
+async def test_a_config_model_is_published_strict(runtime: RuntimeProcess) -> None:
+    async with connect(runtime) as client:
+        listing = await client.stub.ListNodeTypes(pb.ListNodeTypesRequest(), metadata=client.metadata)
+    nested = next(node for node in listing.node_types if node.type == "test.nested-config")
+    assert json.loads(nested.config_schema)["additionalProperties"] is False

@@ -1,4 +1,5 @@
 import { type ZodType, z } from "zod";
+import { strictConfig } from "../runtime/unknown-keys.js";
 import type { NodeContext } from "./node-context.js";
 
 /** Flags a node type declares about itself (docs/protocol.md, section 2). */
@@ -27,7 +28,10 @@ export interface NodeSpec<Input extends ZodShape, Output extends ZodShape, Confi
   input?: Input;
   /** One entry per output port. */
   output?: Output;
-  /** The schema of the node's config. */
+  /**
+   * The schema of the node's config. A `z.object` is made strict (unknown keys are refused, with a did-you-mean);
+   * use `z.looseObject` or `.strip()` for a node that accepts other keys.
+   */
   config?: Config;
   flags?: NodeFlags;
   /** Default time budget of one attempt in milliseconds. */
@@ -86,7 +90,7 @@ export function defineNode<
     description: spec.description ?? "",
     inputSchema: z.object(spec.input ?? {}),
     outputSchema: z.object(spec.output ?? {}),
-    configSchema: spec.config ?? z.object({}),
+    configSchema: strictConfig(spec.config ?? z.object({})),
     flags: {
       idempotent: spec.flags?.idempotent ?? false,
       cancellable: spec.flags?.cancellable ?? false,

@@ -1,7 +1,18 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isNodeDefinition, type NodeDefinition } from "../node/define-node.js";
-import { registerModuleFormatHook } from "./module-format-hook.js";
+import { registerModuleFormatHook, withReload } from "./module-format-hook.js";
+
+/** Options of {@link loadNodeModules}. */
+export interface LoadNodeModulesOptions {
+  /**
+   * Loads the project's own files afresh instead of from Node's module cache (`conductor dev`, after an edit):
+   * a module given by path, and every file of the project it imports (not packages under node_modules), are
+   * imported again as a new generation named by this value. Each generation stays in memory, which suits a
+   * development session, not a long-running server reloading often.
+   */
+  reload?: string | number;
+}
 
 /**
  * Imports modules and collects every node definition they export (named exports, a default export, or arrays of
@@ -12,14 +23,14 @@ import { registerModuleFormatHook } from "./module-format-hook.js";
 export async function loadNodeModules(
   modules: readonly string[],
   baseDir: string,
+  options: LoadNodeModulesOptions = {},
 ): Promise<NodeDefinition[]> {
   registerModuleFormatHook();
   const nodes: NodeDefinition[] = [];
   for (const specifier of modules) {
-    const url =
-      specifier.startsWith(".") || specifier.startsWith("/")
-        ? pathToFileURL(resolve(baseDir, specifier)).href
-        : specifier;
+    const local = specifier.startsWith(".") || specifier.startsWith("/");
+    let url = local ? pathToFileURL(resolve(baseDir, specifier)).href : specifier;
+    if (local && options.reload !== undefined) url = withReload(url, options.reload);
     let loaded: Record<string, unknown>;
     try {
       loaded = (await import(url)) as Record<string, unknown>;

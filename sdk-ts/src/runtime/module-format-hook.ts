@@ -34,6 +34,21 @@ export function registerModuleFormatHook(): void {
   if (registered || registerHooks === undefined) return;
   registered = true;
   registerHooks({
+    // A module loaded afresh (loadNodeModules' `reload`) passes its generation on to the project files it imports,
+    // so that an edit to a helper module is seen too; packages under node_modules stay shared.
+    resolve(specifier, context, nextResolve) {
+      const result = nextResolve(specifier, context);
+      const generation = reloadOf(context.parentURL);
+      if (
+        generation === undefined ||
+        !result.url.startsWith("file:") ||
+        result.url.includes("/node_modules/") ||
+        result.url.includes("?")
+      ) {
+        return result;
+      }
+      return { ...result, url: withReload(result.url, generation) };
+    },
     load(url, context, nextLoad) {
       const result = nextLoad(url, context);
       const format = result.format;
@@ -49,6 +64,18 @@ export function registerModuleFormatHook(): void {
       return { format: format === "commonjs" ? "module" : "module-typescript", source, shortCircuit: true };
     },
   });
+}
+
+const RELOAD_PARAMETER = "conductor-reload";
+
+/** A file URL marked as a new generation of the module, which Node imports afresh (its cache is by URL). */
+export function withReload(url: string, generation: string | number): string {
+  return `${url}?${RELOAD_PARAMETER}=${encodeURIComponent(String(generation))}`;
+}
+
+function reloadOf(url: string | undefined): string | undefined {
+  if (url === undefined || !url.startsWith("file:") || !url.includes("?")) return undefined;
+  return new URL(url).searchParams.get(RELOAD_PARAMETER) ?? undefined;
 }
 
 /** Whether code compiles only as an ES module: it fails as CommonJS with an error only module syntax causes. */

@@ -426,4 +426,43 @@ describe("createNodeRuntime()", () => {
     expect(diagnostics[0]!.path).toBe("offset");
     expect(diagnostics[0]!.found).toBe('string "x"');
   });
+
+  it("refuses unknown config keys, naming the declared key a misspelt one meant", () => {
+    const strict = createNodeRuntime({
+      nodes: [
+        defineNode({
+          type: "test.fetch",
+          config: z.object({
+            method: z.string().default("GET"),
+            // Nested objects are the node's to make strict: the top level is made strict for it.
+            retry: z.strictObject({ minAmount: z.number().default(1) }).optional(),
+          }),
+          run: () => ({}),
+        }),
+        defineNode({ type: "test.plain", run: () => ({}) }),
+        defineNode({
+          type: "test.loose",
+          config: z.looseObject({ a: z.number().optional() }),
+          run: () => ({}),
+        }),
+      ],
+    });
+    const diagnostics = strict.validateConfig("test.fetch", { methd: "POST", retry: { minAmout: 3 } });
+    expect(diagnostics.map((diagnostic) => [diagnostic.path, diagnostic.message])).toEqual([
+      ["retry.minAmout", 'config "retry.minAmout": unknown field; did you mean "minAmount"?'],
+      ["methd", 'config "methd": unknown field; did you mean "method"?'],
+    ]);
+    expect(strict.validateConfig("test.plain", { x: 1 }).map((diagnostic) => diagnostic.message)).toEqual([
+      'config "x": unknown field; this node takes no config here',
+    ]);
+    // A node that accepts other keys says so.
+    expect(strict.validateConfig("test.loose", { b: 1 })).toEqual([]);
+  });
+
+  it("publishes a strict config schema (additionalProperties: false) unless the node opted out", () => {
+    const [fetch] = createNodeRuntime({
+      nodes: [defineNode({ type: "test.fetch", config: z.object({ method: z.string() }), run: () => ({}) })],
+    }).nodeTypes;
+    expect(JSON.parse(fetch!.configSchema).additionalProperties).toBe(false);
+  });
 });

@@ -18,6 +18,7 @@ import { stepTraceRunner } from "../telemetry/step-trace.js";
 import { describeFound, describeIssues, issuePath, valueAt } from "./describe-issues.js";
 import { inputParserOf, outputParserOf } from "./port-parser.js";
 import { StepContext } from "./step-context.js";
+import { declaredKeys, didYouMean } from "./unknown-keys.js";
 
 /** Options of {@link createNodeRuntime}. */
 export interface NodeRuntimeOptions {
@@ -147,15 +148,32 @@ class NodeRuntimeImpl implements NodeRuntime {
     const parsed = definition.configSchema.safeParse(config ?? {});
     if (parsed.success) return [];
     const messages = describeIssues(parsed.error.issues, "config", config);
-    return parsed.error.issues.map((issue, index) =>
-      create(DiagnosticSchema, {
-        severity: Diagnostic_Severity.ERROR,
-        message: messages[index] ?? issue.message,
-        path: issuePath(issue),
-        expected: "expected" in issue ? String(issue.expected) : "",
-        found: describeFound(valueAt(config, issue.path)) ?? "",
-      }),
-    );
+    return parsed.error.issues.flatMap((issue, index) => {
+      if (issue.code === "unrecognized_keys") {
+        // One diagnostic per unknown key, naming it, with the declared key it most likely meant.
+        const declared = declaredKeys(definition.configSchema, issue.path);
+        return issue.keys.map((key) => {
+          const hint = didYouMean(key, declared);
+          const path = [...issue.path.map(String), key].join(".");
+          return create(DiagnosticSchema, {
+            severity: Diagnostic_Severity.ERROR,
+            message: `config "${path}": unknown field${hint === undefined ? (declared.length === 0 ? "; this node takes no config here" : `; expected one of ${declared.join(", ")}`) : `; ${hint}`}`,
+            path,
+            expected: declared.join(", "),
+            found: key,
+          });
+        });
+      }
+      return [
+        create(DiagnosticSchema, {
+          severity: Diagnostic_Severity.ERROR,
+          message: messages[index] ?? issue.message,
+          path: issuePath(issue),
+          expected: "expected" in issue ? String(issue.expected) : "",
+          found: describeFound(valueAt(config, issue.path)) ?? "",
+        }),
+      ];
+    });
   }
 
   execute(request: InvocationRequest, sink: InvocationSink): InvocationControl {

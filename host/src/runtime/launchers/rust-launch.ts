@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
+import { readdir, stat, utimes } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ConductorError } from "../../errors.js";
 import type { Project, RuntimeSpec } from "../../project/project-config.js";
@@ -45,9 +46,14 @@ export async function prepareRustLaunch(
       binary = join(targetDirectory, "release", spec.binary);
     }
   }
-  if (options.force === true || !existsSync(binary)) {
+  // Because a binary older than its sources would run code the user no longer has, an edit (to the package's
+  // sources, Cargo.toml or Cargo.lock) makes cargo build again: incrementally, and cargo decides what is stale.
+  const stale = !existsSync(binary) || (await newestSource(packageDir)) > statSync(binary).mtimeMs;
+  if (options.force === true || stale) {
     options.onProgress?.(
-      `building runtime "${name}" (cargo build --release in ${packageDir}); the first build takes a few minutes`,
+      existsSync(binary)
+        ? `building runtime "${name}" again (cargo build --release in ${packageDir}): its sources changed`
+        : `building runtime "${name}" (cargo build --release in ${packageDir}); the first build takes a few minutes`,
     );
     const build = await execa("cargo", ["build", "--release", "--bin", spec.binary], {
       cwd: packageDir,
@@ -69,6 +75,40 @@ export async function prepareRustLaunch(
           : `runtime "${name}": cargo build --release failed in ${packageDir}:\n${tail}`,
       );
     }
+    // cargo leaves a binary it found fresh untouched (an edited README, say): marked as checked now, so the next
+    // launch does not ask cargo again.
+    if (existsSync(binary)) {
+      const now = new Date();
+      await utimes(binary, now, now).catch(() => {});
+    }
   }
   return { command: binary, args: [], cwd: project.dir };
+}
+
+/** Directories of a cargo package that hold no sources of it. */
+const NOT_SOURCES = new Set(["target", ".git", "node_modules", ".conductor"]);
+
+/**
+ * The newest modification time of a cargo package's own files (sources, build script, manifests), its build
+ * output and version-control files aside. Path dependencies outside the package are not looked at: `conductor
+ * setup --force` rebuilds after an edit there.
+ */
+export async function newestSource(packageDir: string): Promise<number> {
+  let newest = 0;
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    await Promise.all(
+      entries.map(async (entry) => {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          if (!NOT_SOURCES.has(entry.name)) await walk(path);
+        } else if (entry.isFile()) {
+          const { mtimeMs } = await stat(path).catch(() => ({ mtimeMs: 0 }));
+          newest = Math.max(newest, mtimeMs);
+        }
+      }),
+    );
+  };
+  await walk(packageDir);
+  return newest;
 }

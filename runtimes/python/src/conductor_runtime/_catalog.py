@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
 from ._constants import JSON_SCHEMA_DIALECT
-from ._describe import problems
+from ._describe import UNKNOWN_FIELD, Problem, problems
 from ._failure import StepError
 from ._node import NodeDefinition
 from ._values import encode_json
@@ -50,7 +51,7 @@ class Catalog:
             return [
                 _error(f'unknown node type "{node_type}"; this runtime serves: {", ".join(sorted(self.definitions))}')
             ]
-        adapter = definition.config_adapter
+        adapter = definition.config_check_adapter
         kind = config.WhichOneof("kind")
         if adapter is None:
             return []
@@ -65,16 +66,51 @@ class Catalog:
         try:
             adapter.validate_json(data, strict=True)
         except ValidationError as error:
-            return [
-                _error(
-                    f"{problem.path or 'config'}: expected {problem.expected}, found {problem.found}",
-                    path=problem.path,
-                    expected=problem.expected,
-                    found=problem.found,
-                )
-                for problem in problems(error)
-            ]
+            return [_config_error(problem, adapter) for problem in problems(error)]
         return []
+
+
+def _config_error(problem: Problem, adapter: Any) -> pb.Diagnostic:
+    """A config problem as a diagnostic; an unknown key names the declared key it most likely meant."""
+    if problem.expected != UNKNOWN_FIELD:
+        return _error(
+            f"{problem.path or 'config'}: expected {problem.expected}, found {problem.found}",
+            path=problem.path,
+            expected=problem.expected,
+            found=problem.found,
+        )
+    *parents, key = problem.path.split(".")
+    declared = _declared_keys(adapter.json_schema(), parents)
+    close = difflib.get_close_matches(key, declared, n=1, cutoff=0.6)
+    hint = (
+        f'; did you mean "{close[0]}"?'
+        if close
+        else f"; expected one of {', '.join(declared)}"
+        if declared
+        else "; this node takes no config here"
+    )
+    return _error(
+        f'config "{problem.path}": unknown field{hint}', path=problem.path, expected=", ".join(declared), found=key
+    )
+
+
+def _declared_keys(schema: dict[str, Any], path: list[str]) -> list[str]:
+    """The property names the JSON Schema declares for the object at ``path`` (following $refs to $defs)."""
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = definitions.get(str(node["$ref"]).rsplit("/", 1)[-1], {})
+        branches: list[Any] = node.get("anyOf", [])
+        for branch in branches:  # Optional[Model]: the object branch
+            if isinstance(branch, dict) and ("properties" in branch or "$ref" in branch):
+                return resolve(cast("dict[str, Any]", branch))
+        return node
+
+    current = resolve(schema)
+    for part in path:
+        current = resolve(current.get("properties", {}).get(part, {}))
+    return list(current.get("properties", {}))
 
 
 def _error(message: str, path: str = "", expected: str = "", found: str = "") -> pb.Diagnostic:
@@ -89,7 +125,9 @@ def _describe_node(definition: NodeDefinition, into: pb.NodeType) -> None:
     into.title = definition.title
     into.description = definition.description
     config_schema: dict[str, Any] = (
-        definition.config_adapter.json_schema() if definition.config_adapter is not None else {"type": "object"}
+        definition.config_check_adapter.json_schema()
+        if definition.config_check_adapter is not None
+        else {"type": "object"}
     )
     into.config_schema = _schema_text(config_schema)
     for port in definition.inputs:

@@ -33,6 +33,9 @@ _EXPECTED_BY_TYPE = {
     "extra_forbidden": "no such field",
 }
 
+#: What a problem expects when the value has a key its schema does not declare.
+UNKNOWN_FIELD = _EXPECTED_BY_TYPE["extra_forbidden"]
+
 _BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
 _MAX_FOUND_CHARS = 80

@@ -9,7 +9,7 @@ import sys
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
@@ -70,6 +70,10 @@ class NodeDefinition:
     output_mode: Literal["single", "fields", "none"]
     config_adapter: TypeAdapter[Any] | None
     config_has_default: bool
+    #: What checks a config before it runs and describes it (discovery): the config model made strict (see
+    #: strict_config), or ``config_adapter`` itself. Parsing for a run uses ``config_adapter``, so the node gets
+    #: an instance of its own class (which a process-pool executor can pickle).
+    config_check_adapter: TypeAdapter[Any] | None
     context_parameter: str | None
     idempotent: bool = False
     deterministic: bool = False
@@ -311,6 +315,7 @@ def define(
     signature = inspect.signature(function)
     inputs: list[InputPort] = []
     config_adapter: TypeAdapter[Any] | None = None
+    config_check_adapter: TypeAdapter[Any] | None = None
     config_has_default = False
     context_parameter: str | None = None
     for parameter in signature.parameters.values():
@@ -325,6 +330,8 @@ def define(
             continue
         if name == "config":
             config_adapter = _config_adapter(annotation, where)
+            strict = strict_config(annotation)
+            config_check_adapter = config_adapter if strict is annotation else _config_adapter(strict, where)
             config_has_default = parameter.default is not inspect.Parameter.empty
             continue
         try:
@@ -347,6 +354,7 @@ def define(
         output_mode=mode,
         config_adapter=config_adapter,
         config_has_default=config_has_default,
+        config_check_adapter=config_check_adapter,
         context_parameter=context_parameter,
         idempotent=idempotent,
         deterministic=deterministic,
@@ -412,6 +420,33 @@ def _config_adapter(annotation: Any, where: str) -> TypeAdapter[Any]:
         raise TypeError(
             f"{where}: the config must be a pydantic model, TypedDict or dataclass, not {annotation!r}"
         ) from error
+
+
+def strict_config(annotation: Any) -> Any:
+    """A pydantic model config that refuses keys it does not declare, unless the model chose (``extra=...``).
+
+    Because a misspelt config key (``methd`` for ``method``) that pydantic ignores by default leaves the node running
+    on its default, configs are checked (and described) with a subclass that has ``extra="forbid"``; a model that
+    sets ``extra`` itself (``"allow"``, ``"ignore"``) keeps it. The node still receives an instance of its own
+    class. Only the top level: nested models are the node's own.
+    """
+    given: Any = annotation
+    if not (isinstance(given, type) and issubclass(given, BaseModel)):
+        return cast("Any", given)
+    model: type[BaseModel] = given
+    if "extra" in model.model_config:
+        return model
+    strict: Any = type(
+        model.__name__,
+        (model,),
+        {
+            "model_config": {**model.model_config, "extra": "forbid"},
+            "__module__": model.__module__,
+            "__qualname__": model.__qualname__,
+            "__doc__": model.__doc__,
+        },
+    )
+    return strict
 
 
 def _outputs(

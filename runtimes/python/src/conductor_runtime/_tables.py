@@ -87,7 +87,7 @@ def to_arrow(value: Any) -> Any:
     if kind == "pandas":
         pd = sys.modules["pandas"]
         frame = value.to_frame() if isinstance(value, pd.Series) else value
-        return _narrow(pa, pa.Table.from_pandas(frame))
+        return _narrow(pa, pa.Table.from_pandas(_index_as_columns(pd, frame), preserve_index=False))
     if kind == "polars":
         pl = sys.modules["polars"]
         frame = value.to_frame() if isinstance(value, pl.Series) else value
@@ -99,6 +99,19 @@ def to_arrow(value: Any) -> Any:
             return pa.table({str(index): pa.array(value[:, index]) for index in range(value.shape[1])})
         raise TypeError(f"a numpy array with {value.ndim} dimensions cannot travel as a table; use 1 or 2")
     raise TypeError(f"{type(value).__qualname__} is not a table")
+
+
+def _index_as_columns(pd: Any, frame: Any) -> Any:
+    """A frame whose index is worth keeping as columns: a named index (``groupby("region")`` gives one) becomes
+    ordinary columns named after it; an unnamed one (row numbers, kept after filtering or sorting) is dropped.
+
+    Because Arrow has no index, pyarrow would otherwise add an unnamed index as a column called
+    ``__index_level_0__``, which leaks into every consumer of the table (a TypeScript node, a Rust node, the
+    debugger)."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) or all(name is None for name in index.names):
+        return frame
+    return frame.reset_index()
 
 
 def _narrow(pa: Any, table: Any) -> Any:

@@ -30,6 +30,73 @@ pub(crate) fn parse_config<T: DeserializeOwned>(
     Ok(value)
 }
 
+/// The keys of a config that its (strict) schema does not declare, one issue each, naming the declared key a
+/// misspelt one most likely meant. Nothing when the schema is not strict (`additionalProperties` not false) or the
+/// config is not an object.
+pub(crate) fn unknown_keys(config: Option<&pb::Value>, schema_text: &str) -> Vec<ConfigIssue> {
+    let Ok(serde_json::Value::Object(schema)) = serde_json::from_str::<serde_json::Value>(schema_text) else {
+        return Vec::new();
+    };
+    if schema.get("additionalProperties") != Some(&serde_json::Value::Bool(false)) {
+        return Vec::new();
+    }
+    let declared: Vec<&str> = schema
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .map(|properties| properties.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let Some(pb::value::Kind::Json(text)) = config.and_then(|value| value.kind.as_ref()) else {
+        return Vec::new();
+    };
+    let Ok(serde_json::Value::Object(given)) = serde_json::from_slice::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    given
+        .keys()
+        .filter(|key| !declared.contains(&key.as_str()))
+        .map(|key| {
+            let hint = match closest(key, &declared) {
+                Some(best) => format!("; did you mean \"{best}\"?"),
+                None if declared.is_empty() => "; this node takes no config here".to_owned(),
+                None => format!("; expected one of {}", declared.join(", ")),
+            };
+            ConfigIssue {
+                path: key.clone(),
+                message: format!("unknown field \"{key}\"{hint}"),
+                expected: declared.join(", "),
+                found: key.clone(),
+                warning: false,
+            }
+        })
+        .collect()
+}
+
+/// The declared key closest to `key` by edit distance, when it is close enough to be what was meant.
+fn closest<'a>(key: &str, declared: &[&'a str]) -> Option<&'a str> {
+    let key_lower = key.to_lowercase();
+    let (best, distance) = declared
+        .iter()
+        .map(|candidate| (*candidate, edit_distance(&key_lower, &candidate.to_lowercase())))
+        .min_by_key(|(_, distance)| *distance)?;
+    let limit = (key.chars().count() / 3).max(2);
+    (distance <= limit || best.contains(key) || key.contains(best)).then_some(best)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 fn issue_from(error: serde_path_to_error::Error<serde_json::Error>) -> ConfigIssue {
     let path = error
         .path()
@@ -113,6 +180,21 @@ impl ConfigIssue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_keys_of_a_strict_config_name_the_key_meant() {
+        let schema = r#"{"type":"object","properties":{"method":{},"min_amount":{}},"additionalProperties":false}"#;
+        let issues = unknown_keys(Some(&json(r#"{"methd":"GET","min_amount":1}"#)), schema);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].path, "methd");
+        assert_eq!(issues[0].message, "unknown field \"methd\"; did you mean \"method\"?");
+    }
+
+    #[test]
+    fn unknown_keys_are_allowed_when_the_schema_is_not_strict() {
+        let schema = r#"{"type":"object","properties":{"method":{}}}"#;
+        assert!(unknown_keys(Some(&json(r#"{"other":1}"#)), schema).is_empty());
+    }
     use serde::Deserialize;
 
     #[allow(dead_code)]

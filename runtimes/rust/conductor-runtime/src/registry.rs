@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use crate::config_check::parse_config;
+use crate::config_check::{parse_config, unknown_keys};
 use crate::error::failures;
 use crate::node::{ConfigIssue, Node};
 use crate::pb;
@@ -190,6 +190,10 @@ impl<N: Node> ErasedNode for NodeAdapter<N> {
     }
 
     fn validate_config(&self, config: Option<&pb::Value>) -> Vec<ConfigIssue> {
+        let unknown = unknown_keys(config, &self.info.node_type.config_schema);
+        if !unknown.is_empty() {
+            return unknown;
+        }
         match parse_config::<N::Config>(config) {
             Ok(config) => self.node.validate(&config),
             Err(issue) => vec![issue],
@@ -203,6 +207,13 @@ impl<N: Node> ErasedNode for NodeAdapter<N> {
         inputs: &'a Ports,
     ) -> BoxFuture<'a, Result<Ports, NodeError>> {
         Box::pin(async move {
+            if let Some(issue) = unknown_keys(config, &self.info.node_type.config_schema).first() {
+                return Err(failures::config_invalid(format!(
+                    "{}: {}",
+                    self.who(ctx),
+                    issue.describe()
+                )));
+            }
             let config = parse_config::<N::Config>(config).map_err(|issue| {
                 failures::config_invalid(format!("{}: {}", self.who(ctx), issue.describe()))
             })?;

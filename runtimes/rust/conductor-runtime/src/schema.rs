@@ -12,13 +12,24 @@ fn settings() -> SchemaSettings {
     SchemaSettings::draft2020_12().with(|settings| settings.inline_subschemas = true)
 }
 
-/// The JSON Schema of a config type, as JSON text.
+/// The JSON Schema of a config type, as JSON text. A config struct is strict: because a misspelt key (`methd` for
+/// `method`) that serde skips leaves the node running on its default, the schema says `additionalProperties:
+/// false` and unknown keys are refused (config_check::unknown_keys), unless the struct says otherwise itself
+/// (`#[schemars(extend("additionalProperties" = true))]`, or a `#[serde(flatten)]` map, which schemars reports).
 pub(crate) fn config_schema<T: JsonSchema>() -> String {
     let schema = settings()
         .for_deserialize()
         .into_generator()
         .into_root_schema_for::<T>();
-    serde_json::to_string(&schema).unwrap_or_else(|_| "{}".to_owned())
+    let mut value = schema.to_value();
+    if let Json::Object(root) = &mut value
+        && root.get("type").and_then(Json::as_str) == Some("object")
+        && root.contains_key("properties")
+        && !root.contains_key("additionalProperties")
+    {
+        root.insert("additionalProperties".to_owned(), Json::Bool(false));
+    }
+    serde_json::to_string(&value).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// The input ports of an input struct: one per field.
