@@ -34,7 +34,22 @@ describe("the visual debugger", () => {
     }
     // Builds the debugger when its sources changed; a no-op otherwise.
     await promisify(execFile)("bash", [join(root, "scripts/setup-debugger.sh")], { cwd: root });
-    fixture = await startApiFixture({ debuggerDir: join(root, "host/debugger/dist") });
+    // `slow` as the project has it, with a delay long enough that a page on a loaded machine renders it running.
+    fixture = await startApiFixture(
+      { debuggerDir: join(root, "host/debugger/dist") },
+      {
+        "slow.blueprint.yaml": `conductor: blueprint/v1
+id: slow
+inputs:
+  value: { schema: { type: string }, default: "late" }
+outputs:
+  value: wait.value
+nodes:
+  first: { type: core.passthrough, inputs: { value: inputs.value } }
+  wait: { type: core.delay, config: { ms: 2000 }, inputs: { value: first.value } }
+`,
+      },
+    );
     profile = await mkdtemp(join(tmpdir(), "conductor-chromium-"));
     await mkdir(results, { recursive: true });
     context = await chromium.launchPersistentContext(profile, {
@@ -75,10 +90,29 @@ describe("the visual debugger", () => {
     await expect.poll(() => node("wait").count(), PATIENT).toBe(1);
     expect(await node("wait").getAttribute("data-status")).toBe("idle");
     await page.fill("#input-value", "from the browser");
+    // Every status the node shows, in order, as the page renders it (a check after the fact could miss a state).
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { waitStatuses: string[] }).waitStatuses = seen;
+      // The whole page, since a render may replace the node's element.
+      new MutationObserver(() => {
+        const status =
+          document.querySelector('svg.graph [data-node-id="wait"]')?.getAttribute("data-status") ?? "";
+        if (seen.at(-1) !== status) seen.push(status);
+      }).observe(document.body, {
+        subtree: true,
+        childList: true,
+        attributes: true,
+        attributeFilter: ["data-status"],
+      });
+    });
     await page.click("button.run");
-    // The 400 ms delay is seen running, live, before it completes.
-    await node("wait").and(page.locator('[data-status="running"]')).waitFor({ timeout: PATIENCE });
+    // The 2 s delay is seen running, live, before it completes.
     await node("wait").and(page.locator('[data-status="completed"]')).waitFor({ timeout: PATIENCE });
+    const statuses = await page.evaluate(
+      () => (window as unknown as { waitStatuses: string[] }).waitStatuses,
+    );
+    expect(statuses.slice(-2)).toEqual(["running", "completed"]);
     expect(await node("first").getAttribute("data-status")).toBe("completed");
     await page.locator('[data-execution-status="completed"]').waitFor();
     expect(await node("wait").textContent()).toMatch(/completed · \d+ ms/);
