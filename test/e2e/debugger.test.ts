@@ -91,27 +91,20 @@ nodes:
     expect(await node("wait").getAttribute("data-status")).toBe("idle");
     await page.fill("#input-value", "from the browser");
     // Every status the node shows, in order, as the page renders it (a check after the fact could miss a state).
-    await page.evaluate(() => {
-      const seen: string[] = [];
-      (window as unknown as { waitStatuses: string[] }).waitStatuses = seen;
+    // (Script text: it runs in the page, where this file's Node types do not apply.)
+    await page.evaluate(`(() => {
+      const seen = [];
+      window.waitStatuses = seen;
       // The whole page, since a render may replace the node's element.
       new MutationObserver(() => {
-        const status =
-          document.querySelector('svg.graph [data-node-id="wait"]')?.getAttribute("data-status") ?? "";
+        const status = document.querySelector('svg.graph [data-node-id="wait"]')?.getAttribute("data-status") ?? "";
         if (seen.at(-1) !== status) seen.push(status);
-      }).observe(document.body, {
-        subtree: true,
-        childList: true,
-        attributes: true,
-        attributeFilter: ["data-status"],
-      });
-    });
+      }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-status"] });
+    })()`);
     await page.click("button.run");
     // The 2 s delay is seen running, live, before it completes.
     await node("wait").and(page.locator('[data-status="completed"]')).waitFor({ timeout: PATIENCE });
-    const statuses = await page.evaluate(
-      () => (window as unknown as { waitStatuses: string[] }).waitStatuses,
-    );
+    const statuses = (await page.evaluate("window.waitStatuses")) as string[];
     expect(statuses.slice(-2)).toEqual(["running", "completed"]);
     expect(await node("first").getAttribute("data-status")).toBe("completed");
     await page.locator('[data-execution-status="completed"]').waitFor();

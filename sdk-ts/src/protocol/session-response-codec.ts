@@ -102,7 +102,8 @@ export class SessionResponseWriter {
       },
       progress: (step, fraction, message) => {
         const writer = begin(step, EVENT.progress);
-        if (fraction !== 0) writer.tag(PROGRESS.fraction, WireType.Bit64).double(fraction);
+        // -0 is written, as protobuf-es writes it (only +0 is the default a reader fills in).
+        if (!Object.is(fraction, 0)) writer.tag(PROGRESS.fraction, WireType.Bit64).double(fraction);
         if (message !== "") writer.tag(PROGRESS.message, WireType.LengthDelimited).string(message);
         end(false);
       },
