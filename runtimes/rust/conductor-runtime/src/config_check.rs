@@ -34,7 +34,9 @@ pub(crate) fn parse_config<T: DeserializeOwned>(
 /// misspelt one most likely meant. Nothing when the schema is not strict (`additionalProperties` not false) or the
 /// config is not an object.
 pub(crate) fn unknown_keys(config: Option<&pb::Value>, schema_text: &str) -> Vec<ConfigIssue> {
-    let Ok(serde_json::Value::Object(schema)) = serde_json::from_str::<serde_json::Value>(schema_text) else {
+    let Ok(serde_json::Value::Object(schema)) =
+        serde_json::from_str::<serde_json::Value>(schema_text)
+    else {
         return Vec::new();
     };
     if schema.get("additionalProperties") != Some(&serde_json::Value::Bool(false)) {
@@ -48,7 +50,8 @@ pub(crate) fn unknown_keys(config: Option<&pb::Value>, schema_text: &str) -> Vec
     let Some(pb::value::Kind::Json(text)) = config.and_then(|value| value.kind.as_ref()) else {
         return Vec::new();
     };
-    let Ok(serde_json::Value::Object(given)) = serde_json::from_slice::<serde_json::Value>(text) else {
+    let Ok(serde_json::Value::Object(given)) = serde_json::from_slice::<serde_json::Value>(text)
+    else {
         return Vec::new();
     };
     given
@@ -76,7 +79,12 @@ fn closest<'a>(key: &str, declared: &[&'a str]) -> Option<&'a str> {
     let key_lower = key.to_lowercase();
     let (best, distance) = declared
         .iter()
-        .map(|candidate| (*candidate, edit_distance(&key_lower, &candidate.to_lowercase())))
+        .map(|candidate| {
+            (
+                *candidate,
+                edit_distance(&key_lower, &candidate.to_lowercase()),
+            )
+        })
         .min_by_key(|(_, distance)| *distance)?;
     let limit = (key.chars().count() / 3).max(2);
     (distance <= limit || best.contains(key) || key.contains(best)).then_some(best)
@@ -90,7 +98,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }
@@ -187,7 +197,10 @@ mod tests {
         let issues = unknown_keys(Some(&json(r#"{"methd":"GET","min_amount":1}"#)), schema);
         assert_eq!(issues.len(), 1);
         assert_eq!(issues[0].path, "methd");
-        assert_eq!(issues[0].message, "unknown field \"methd\"; did you mean \"method\"?");
+        assert_eq!(
+            issues[0].message,
+            "unknown field \"methd\"; did you mean \"method\"?"
+        );
     }
 
     #[test]
