@@ -353,6 +353,8 @@ pub fn step(node_type: &str, config: &str, inputs: Vec<(&str, pb::Input)>) -> pb
             .map(|(name, input)| (name.to_owned(), input))
             .collect(),
         timeout_ms: 0,
+        traceparent: String::new(),
+        tracestate: String::new(),
     }
 }
 
