@@ -34,7 +34,7 @@ buf lint
 # (deprecate, then delete) is caught too, and CI clones need no tags. scripts/release-proto.sh updates the image.
 buf breaking --against proto/released/conductor-v1.binpb
 
-step "TypeScript tests (vitest: sdk, host, runtime-node, debugger, conformance, e2e, telemetry, fault, install)"
+step "TypeScript tests (vitest: sdk, host, runtime-node, debugger, conformance, e2e, telemetry, fault, distributed, install)"
 vitest run
 
 step "Python runtime (ruff, pyright, pytest)"
