@@ -23,7 +23,9 @@ await build({
   format: "esm",
   platform: "node",
   target: "node22",
-  external: ["zod"],
+  // BullMQ and ioredis stay external too: they are loaded only with Redis, and they require() optional peers
+  // (pg, @valkey/valkey-glide, supports-color) that a bundle would turn into imports nobody provides.
+  external: ["zod", "bullmq", "ioredis"],
   // CommonJS packages inside an ES module bundle still call require().
   banner: {
     js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);',

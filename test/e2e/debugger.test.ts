@@ -108,7 +108,7 @@ nodes:
     expect(statuses.slice(-2)).toEqual(["running", "completed"]);
     expect(await node("first").getAttribute("data-status")).toBe("completed");
     await page.locator('[data-execution-status="completed"]').waitFor();
-    expect(await node("wait").textContent()).toMatch(/completed · \d+ ms/);
+    expect(await node("wait").textContent()).toMatch(/completed · [\d.]+ m?s/);
     await node("wait").click();
     await expect
       .poll(() => panel().locator('[data-section="outputs"] pre').textContent(), PATIENT)

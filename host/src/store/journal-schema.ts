@@ -109,7 +109,7 @@ const BUSY_ATTEMPTS = 50;
  * Runs `statement`, trying again while SQLite reports the database busy or locked: some lock changes (entering WAL
  * mode) give up at once instead of waiting for the busy timeout. Bounded: a journal locked for good is reported.
  */
-function retryWhileBusy(statement: () => void): void {
+export function retryWhileBusy(statement: () => void): void {
   for (let attempt = 1; ; attempt++) {
     try {
       statement();

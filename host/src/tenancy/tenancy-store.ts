@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { ConductorError } from "../errors.js";
+import { retryWhileBusy } from "../store/journal-schema.js";
 import { ensurePrivateDirectory, ensurePrivateFile } from "../store/private-files.js";
 import { isRole, namespaceProblem, type Role } from "./roles.js";
 import type { SealedSecret } from "./secrets.js";
@@ -146,7 +147,9 @@ export function openTenancyStoreSync(projectDir: string): TenancyStore {
   ensurePrivateFile(path);
   const db = new DatabaseSync(path);
   db.exec("PRAGMA busy_timeout = 10000;");
-  db.exec("PRAGMA journal_mode = WAL;");
+  // Entering WAL gives up at once when another process opens the file at the same moment (two servers started
+  // together on a fresh project), so it is retried, as the journal's is.
+  retryWhileBusy(() => db.exec("PRAGMA journal_mode = WAL;"));
   // Committed entries survive the process; a power loss may lose the last ones (as the journal's NORMAL mode).
   db.exec("PRAGMA synchronous = NORMAL;");
   for (const suffix of ["-wal", "-shm"]) ensurePrivateFile(`${path}${suffix}`);
@@ -158,8 +161,18 @@ export function openTenancyStoreSync(projectDir: string): TenancyStore {
       `${path} was written by a newer Conductor (tenancy format ${format}; this one reads up to ${TENANCY_FORMAT}); upgrade Conductor`,
     );
   }
-  db.exec(SCHEMA);
-  db.exec(`PRAGMA user_version = ${TENANCY_FORMAT}`);
+  if (format !== TENANCY_FORMAT) {
+    // One writer creates the tables; a process opening it at the same moment waits, then finds them there.
+    retryWhileBusy(() => db.exec("BEGIN IMMEDIATE"));
+    try {
+      db.exec(SCHEMA);
+      db.exec(`PRAGMA user_version = ${TENANCY_FORMAT}`);
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+  }
   return tenancyStore(db, path);
 }
 
