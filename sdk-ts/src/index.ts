@@ -25,3 +25,4 @@ export { values } from "./node/value-schemas.js";
 export { type LoadNodeModulesOptions, loadNodeModules } from "./runtime/load-node-modules.js";
 export type { InvocationControl, NodeRuntime, NodeRuntimeOptions } from "./runtime/node-runtime.js";
 export { createNodeRuntime } from "./runtime/node-runtime.js";
+export { didYouMean } from "./runtime/unknown-keys.js";

@@ -42,8 +42,8 @@ function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
   return current;
 }
 
-/** `did you mean "x"?` for the declared key closest to `key`, when one is close; else undefined. */
-export function didYouMean(key: string, candidates: readonly string[]): string | undefined {
+/** `did you mean "x"?` for the candidate closest to a misspelt `key` (a config key, a node id), when one is close; else undefined. */
+export function didYouMean(key: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {
