@@ -113,8 +113,8 @@ describe("moduleScope()", () => {
 
 describe("packageBaseName()", () => {
   it("makes a cargo- and npm-safe name from the directory", () => {
-    expect(packageBaseName("/work/My Flows")).toBe("my-flows");
-    expect(packageBaseName("/work/2024_reports")).toBe("reports");
-    expect(packageBaseName("/work/___")).toBe("conductor");
+    expect(packageBaseName("/projects/My Flows")).toBe("my-flows");
+    expect(packageBaseName("/projects/2024_reports")).toBe("reports");
+    expect(packageBaseName("/projects/___")).toBe("conductor");
   });
 });
