@@ -37,17 +37,25 @@ export async function loadWasmModules(
       const where = `runtime "${runtime}": wasm module ${path}`;
       const file = resolve(projectDir, path);
       const manifestFile = manifestPathOf(file);
-      const [bytes, manifest] = await Promise.all([
-        readFile(file).catch((error: Error) => {
-          throw new ConductorError("project_invalid", `${where} cannot be read: ${error.message}`);
-        }),
-        readFile(manifestFile, "utf8").catch((error: Error) => {
-          throw new ConductorError(
-            "project_invalid",
-            `${where} has no readable manifest ${manifestPathOf(path)} (${error.message}); every module needs one declaring its node types (docs/webassembly.md)`,
-          );
-        }),
+      // Both are read at once, but the module's own failure is the one reported when both are missing.
+      const [bytesRead, manifestRead] = await Promise.allSettled([
+        readFile(file),
+        readFile(manifestFile, "utf8"),
       ]);
+      if (bytesRead.status === "rejected") {
+        throw new ConductorError(
+          "project_invalid",
+          `${where} cannot be read: ${(bytesRead.reason as Error).message}`,
+        );
+      }
+      if (manifestRead.status === "rejected") {
+        throw new ConductorError(
+          "project_invalid",
+          `${where} has no readable manifest ${manifestPathOf(path)} (${(manifestRead.reason as Error).message}); every module needs one declaring its node types (docs/webassembly.md)`,
+        );
+      }
+      const bytes = bytesRead.value;
+      const manifest = manifestRead.value;
       try {
         const nodeTypes = parseWasmManifest(manifest, manifestPathOf(path));
         const capped = capMemory(new Uint8Array(bytes), capPages);
