@@ -1,0 +1,55 @@
+import { CronExpressionParser } from "cron-parser";
+
+/**
+ * The slots of a cron schedule: the instants (milliseconds since the epoch) its expression names in its time zone.
+ * The expression is the one BullMQ's job schedulers read (cron-parser), so a schedule fires at the same instants
+ * whether one host runs it from its journal or many share it through Redis.
+ */
+export interface CronSlots {
+  /** The first slot strictly after `time`. */
+  after(time: number): number;
+  /** The last slot strictly before `time`, or undefined when there is none. */
+  before(time: number): number | undefined;
+}
+
+/** Why `cron` in `timezone` is not a schedule, or undefined when it is one. */
+export function cronProblem(cron: string, timezone: string): string | undefined {
+  const fields = cron.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) {
+    return `expected 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first), got ${fields} in "${cron}"`;
+  }
+  if (!isTimeZone(timezone)) {
+    return `time zone "${timezone}" is not an IANA time zone; expected a name such as "UTC" or "Europe/Paris"`;
+  }
+  try {
+    createCronSlots(cron, timezone).after(Date.now());
+  } catch (error) {
+    return `"${cron}" is not a cron expression: ${(error as Error).message}`;
+  }
+  return undefined;
+}
+
+/** Whether `name` is a time zone this Node knows (IANA names, "UTC"). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The slots of `cron` in `timezone`. Throws on an invalid expression (check with {@link cronProblem} first). */
+export function createCronSlots(cron: string, timezone: string): CronSlots {
+  const parse = (time: number) =>
+    CronExpressionParser.parse(cron, { currentDate: new Date(time), tz: timezone });
+  // Parsing now fails early for a bad expression, so a schedule never breaks on its first tick.
+  parse(Date.now());
+  return {
+    after: (time) => parse(time).next().getTime(),
+    before: (time) => {
+      const expression = parse(time);
+      return expression.hasPrev() ? expression.prev().getTime() : undefined;
+    },
+  };
+}
