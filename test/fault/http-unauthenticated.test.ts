@@ -39,6 +39,8 @@ const CALLS: Record<string, (api: ProtocolClient) => Promise<unknown>> = {
     }
   },
   UploadValue: (api) => api.uploadValue([{ type: "bytes", chunk: new Uint8Array([1, 2, 3]) }]),
+  ListSchedules: (api) => api.listSchedules({}),
+  ListWorkers: (api) => api.listWorkers({}),
 };
 
 describe("conductor serve, called without the token", () => {

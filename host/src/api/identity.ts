@@ -64,4 +64,6 @@ export const METHOD_PERMISSIONS: Readonly<Record<string, Permission>> = {
   // Reading a value is reading an execution; uploading one only serves to start an execution with it.
   ReadValue: "read",
   UploadValue: "run",
+  ListSchedules: "read",
+  ListWorkers: "read",
 };

@@ -52,6 +52,7 @@ const commands: Record<string, () => Promise<{ default: (context: CommandContext
   secrets: () => import("./secrets-command.js"),
   worker: () => import("./worker-command.js"),
   workers: () => import("./workers-command.js"),
+  schedules: () => import("./schedules-command.js"),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -4,11 +4,10 @@ import { TOKEN_HOLDER } from "../api/identity.js";
 import type { Conductor } from "../conductor.js";
 import { ConductorError } from "../errors.js";
 import { checkInputs } from "../scheduler/check-inputs.js";
-import { createCronSlots } from "./cron-slots.js";
 import { startLocalSchedules } from "./local-schedules.js";
 import { type Schedule, schedulesOf } from "./schedule-config.js";
 import { ScheduleLedger } from "./schedule-ledger.js";
-import type { ScheduleRunner, ScheduleState, StartSlot } from "./schedule-runner.js";
+import type { ScheduleRunner, StartSlot } from "./schedule-runner.js";
 
 /** Options of {@link startSchedules}. */
 export interface StartSchedulesOptions {
@@ -90,12 +89,4 @@ export async function checkSchedules(conductor: Conductor, schedules: readonly S
       );
     }
   }
-}
-
-/** The schedules of a project as configured, with their next slot (for a server that runs none). */
-export function configuredSchedules(conductor: Conductor, now = Date.now()): ScheduleState[] {
-  return schedulesOf(conductor.project.schedules).map((schedule) => ({
-    schedule,
-    next: createCronSlots(schedule.cron, schedule.timezone).after(now),
-  }));
 }
