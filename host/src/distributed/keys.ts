@@ -81,3 +81,9 @@ export function scheduleSlotKey(schedule: string, slot: number): string {
 
 /** Hash: schedule id → its last fired slot as JSON (`{slot, executionId, firedAt}`). */
 export const SCHEDULES_LAST_KEY = "conductor:schedules:last";
+
+/**
+ * The feature a remote runtime adds to its description (in the host only, never on the wire): its nodes run on
+ * workers, so they may require worker labels (`runsOn`). Blueprint validation refuses `runsOn` on other runtimes.
+ */
+export const WORKER_LABELS_FEATURE = "conductor.worker-labels";

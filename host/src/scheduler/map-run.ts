@@ -108,6 +108,7 @@ export class MapRun {
             config: this.node.config,
             inputs,
             timeoutMs: this.node.policy.timeoutMs,
+            ...(this.node.document.runsOn === undefined ? {} : { runsOn: this.node.document.runsOn }),
           },
         ],
       },
