@@ -202,6 +202,13 @@ describe("schedules run by conductor serve", () => {
     await expect(startServer("bad", dir)).rejects.toThrow(
       /schedules\.tick\.inputs do not fit blueprint "echo": .*no input "wrod"/s,
     );
+    await writeFile(
+      join(dir, "conductor.yaml"),
+      'conductor: project/v1\nschedules:\n  tick: { blueprint: echo, cron: "0 25 * * *" }\n',
+    );
+    await expect(startServer("bad", dir)).rejects.toThrow(
+      /schedules\.tick\.cron: "0 25 \* \* \*" is not a cron expression: .*25/,
+    );
   });
 
   describe("with two servers sharing one Redis", () => {

@@ -10,7 +10,7 @@ import { benchNodesModule } from "../bench-conductor.js";
 import { allBenchNodes } from "../bench-nodes.js";
 import { chain } from "../blueprints.js";
 import { timeSequential } from "../stats.js";
-import { againstFloor, type Scenario } from "./index.js";
+import { againstFloor, type BenchResult, type Scenario } from "./index.js";
 
 /**
  * Distributed execution (docs/distributed.md) on a redis-server started here (AOF on): a remote one-node
@@ -65,7 +65,7 @@ export const distributedScenario: Scenario = {
         const single = await conductor.prepare(chain(1, "node"));
         if ((await single.run({ x: 1 })).outputs.x !== 2) throw new Error("remote node gave a wrong result");
         const dispatch = await timeSequential(() => single.run({ x: 1 }), iterations);
-        const results = [
+        const results: BenchResult[] = [
           againstFloor(
             "distributed-dispatch",
             "remote one-node dispatch through Redis to a worker's Node sidecar (1-node execution)",
@@ -101,9 +101,15 @@ async function throughput(
   redisUrl: string,
   project: Project,
   connect: () => Redis,
-): Promise<ReturnType<typeof againstFloor>[]> {
-  const results: ReturnType<typeof againstFloor>[] = [];
+): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
   const tasks = context.iterations(2_000);
+  // Redis commands per task, for the capacity model: every command Redis processed while the tasks ran (idle
+  // connections' polling included), over the number of tasks.
+  const probe = connect();
+  const commandsNow = async () =>
+    Number(/total_commands_processed:(\d+)/.exec(await probe.info("stats"))?.[1] ?? Number.NaN);
+  const commands = { floor: 0, conductor: 0 };
   for (const count of [1, 2, 4]) {
     // The floor: bare BullMQ, `count` consumers.
     const name = `bench-throughput-${count}`;
@@ -122,6 +128,7 @@ async function throughput(
       }),
     );
     await Promise.all(consumers.map((consumer) => consumer.waitUntilReady()));
+    const floorCommands = await commandsNow();
     const floorStart = performance.now();
     await queue.addBulk(
       Array.from({ length: tasks }, (_, i) => ({
@@ -132,6 +139,7 @@ async function throughput(
     );
     await finished;
     const floorPerTask = ((performance.now() - floorStart) * 1_000) / tasks;
+    if (count === 1) commands.floor = ((await commandsNow()) - floorCommands - 1) / tasks;
     await Promise.all(consumers.map((consumer) => consumer.close()));
     await queue.close();
 
@@ -143,7 +151,9 @@ async function throughput(
       WORKER_CONCURRENCY,
       async (run) => {
         const start = performance.now();
-        const outcomes = await Promise.all(Array.from({ length: tasks }, (_, i) => run(ONE_NODE, i)));
+        // In flight at once: twice what the workers take, so the queue never runs dry and no node waits in it
+        // longer than its timeout (which counts from its dispatch).
+        const outcomes = await inWindow(tasks, count * WORKER_CONCURRENCY * 2, (i) => run(ONE_NODE, i));
         if (outcomes.some((outcome, i) => outcome !== i + 1))
           throw new Error("a remote node gave a wrong result");
         return ((performance.now() - start) * 1_000) / tasks;
@@ -164,13 +174,21 @@ async function throughput(
     );
   }
 
+  results.push({
+    id: "distributed-redis-commands",
+    what: `Redis commands per trivial remote node, ${commands.conductor.toFixed(1)}, against per bare BullMQ job, ${commands.floor.toFixed(1)} (1 worker; docs/distributed.md, capacity model)`,
+    value: commands.conductor / commands.floor,
+    unit: "×",
+    target: "reported",
+  });
+
   // 200 nodes of 10 ms, one at a time per worker: 1 worker against 2.
   const sleepers = context.smoke ? 20 : 200;
   const wall: number[] = [];
   for (const count of [1, 2]) {
     const { value } = await withWorkers(redisUrl, project, count, 1, async (run) => {
       const start = performance.now();
-      await Promise.all(Array.from({ length: sleepers }, (_, i) => run(SLEEP_10_MS, i)));
+      await inWindow(sleepers, count * 4, (i) => run(SLEEP_10_MS, i));
       return (performance.now() - start) * 1_000;
     });
     wall.push(value);
@@ -185,6 +203,20 @@ async function throughput(
       0.55,
     ),
   );
+  return results;
+}
+
+/** Runs `task(0..total-1)` with at most `window` running at once; gives their results in order. */
+async function inWindow<T>(total: number, window: number, task: (index: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(total);
+  let next = 0;
+  const lane = async () => {
+    while (next < total) {
+      const index = next++;
+      results[index] = await task(index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(window, total) }, lane));
   return results;
 }
 
@@ -227,7 +259,11 @@ async function withWorkers(
         prepared.set(blueprint, ready);
       }
       const result = await ready.run({ x });
-      if (result.status !== "completed") throw new Error(`a remote execution ${result.status}`);
+      if (result.status !== "completed") {
+        throw new Error(
+          `a remote execution ${result.status}: ${result.failure?.message ?? "no failure given"}`,
+        );
+      }
       return result.outputs.x;
     };
     // Warm: every worker's sidecar answered once.

@@ -1,5 +1,6 @@
+import { ConductorError } from "../errors.js";
 import { findProject } from "../project/project-config.js";
-import { createCronSlots } from "../schedules/cron-slots.js";
+import { cronProblem, loadCronSlots } from "../schedules/cron-slots.js";
 import { schedulesOf } from "../schedules/schedule-config.js";
 import { ScheduleLedger } from "../schedules/schedule-ledger.js";
 import type { ScheduleState } from "../schedules/schedule-runner.js";
@@ -28,6 +29,16 @@ export default async function schedules(context: CommandContext): Promise<number
       states = await listRedisSchedules(redis, configured);
     } else {
       const now = Date.now();
+      const createCronSlots = await loadCronSlots();
+      for (const schedule of configured) {
+        const problem = await cronProblem(schedule.cron, schedule.timezone);
+        if (problem !== undefined) {
+          throw new ConductorError(
+            "project_invalid",
+            `${project.file}: schedules.${schedule.id}.cron: ${problem}`,
+          );
+        }
+      }
       const last = await ScheduleLedger.readLast(
         journalPath(project.dir),
         configured.map((schedule) => schedule.id),

@@ -1,5 +1,3 @@
-import { CronExpressionParser } from "cron-parser";
-
 /**
  * The slots of a cron schedule: the instants (milliseconds since the epoch) its expression names in its time zone.
  * The expression is the one BullMQ's job schedulers read (cron-parser), so a schedule fires at the same instants
@@ -12,8 +10,37 @@ export interface CronSlots {
   before(time: number): number | undefined;
 }
 
-/** Why `cron` in `timezone` is not a schedule, or undefined when it is one. */
-export function cronProblem(cron: string, timezone: string): string | undefined {
+/** Makes the {@link CronSlots} of an expression in a time zone; throws on an invalid expression. */
+export type CronSlotsFactory = (cron: string, timezone: string) => CronSlots;
+
+let factory: Promise<CronSlotsFactory> | undefined;
+
+/**
+ * The factory of cron slots. cron-parser (and its date library) is loaded on the first call, because reading a
+ * project file is on the path of every command, and only the commands that run or list schedules need it.
+ */
+export function loadCronSlots(): Promise<CronSlotsFactory> {
+  factory ??= import("cron-parser").then(({ CronExpressionParser }) => (cron, timezone) => {
+    const parse = (time: number) =>
+      CronExpressionParser.parse(cron, { currentDate: new Date(time), tz: timezone });
+    // Computing a slot now fails early for a bad expression, so a schedule never breaks on its first tick.
+    parse(Date.now()).next();
+    return {
+      after: (time) => parse(time).next().getTime(),
+      before: (time) => {
+        const expression = parse(time);
+        return expression.hasPrev() ? expression.prev().getTime() : undefined;
+      },
+    };
+  });
+  return factory;
+}
+
+/**
+ * Why `cron` in `timezone` cannot be a schedule, from its shape (the number of fields, the time zone), or undefined.
+ * Checked when the project file is read; the expression itself is checked by {@link cronProblem}.
+ */
+export function cronShapeProblem(cron: string, timezone: string): string | undefined {
   const fields = cron.trim().split(/\s+/).length;
   if (fields !== 5 && fields !== 6) {
     return `expected 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first), got ${fields} in "${cron}"`;
@@ -21,8 +48,16 @@ export function cronProblem(cron: string, timezone: string): string | undefined 
   if (!isTimeZone(timezone)) {
     return `time zone "${timezone}" is not an IANA time zone; expected a name such as "UTC" or "Europe/Paris"`;
   }
+  return undefined;
+}
+
+/** Why `cron` in `timezone` is not a schedule, or undefined when it is one. */
+export async function cronProblem(cron: string, timezone: string): Promise<string | undefined> {
+  const shape = cronShapeProblem(cron, timezone);
+  if (shape !== undefined) return shape;
+  const create = await loadCronSlots();
   try {
-    createCronSlots(cron, timezone).after(Date.now());
+    create(cron, timezone);
   } catch (error) {
     return `"${cron}" is not a cron expression: ${(error as Error).message}`;
   }
@@ -37,19 +72,4 @@ export function isTimeZone(name: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** The slots of `cron` in `timezone`. Throws on an invalid expression (check with {@link cronProblem} first). */
-export function createCronSlots(cron: string, timezone: string): CronSlots {
-  const parse = (time: number) =>
-    CronExpressionParser.parse(cron, { currentDate: new Date(time), tz: timezone });
-  // Parsing now fails early for a bad expression, so a schedule never breaks on its first tick.
-  parse(Date.now());
-  return {
-    after: (time) => parse(time).next().getTime(),
-    before: (time) => {
-      const expression = parse(time);
-      return expression.hasPrev() ? expression.prev().getTime() : undefined;
-    },
-  };
 }

@@ -72,7 +72,7 @@ describe("startLocalSchedules()", () => {
     notices: string[] = [],
   ) {
     const ledger = await ScheduleLedger.open(path);
-    const runner = startLocalSchedules({
+    const runner = await startLocalSchedules({
       schedules: [schedule],
       ledger,
       clock,

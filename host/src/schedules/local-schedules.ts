@@ -1,4 +1,4 @@
-import { type CronSlots, createCronSlots } from "./cron-slots.js";
+import { type CronSlots, loadCronSlots } from "./cron-slots.js";
 import { type Schedule, slotExecutionId } from "./schedule-config.js";
 import type { ScheduleLedger } from "./schedule-ledger.js";
 import {
@@ -28,7 +28,8 @@ export interface LocalSchedulesOptions {
  * `latest` starts one execution, for the last of them; `none` skips them. A schedule seen for the first time has
  * no missed slots.
  */
-export function startLocalSchedules(options: LocalSchedulesOptions): ScheduleRunner {
+export async function startLocalSchedules(options: LocalSchedulesOptions): Promise<ScheduleRunner> {
+  const createCronSlots = await loadCronSlots();
   const clock = options.clock ?? SYSTEM_CLOCK;
   const notice = options.onNotice ?? (() => {});
   const starting = new Set<Promise<void>>();

@@ -2,7 +2,7 @@ import { type Job, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { QUEUE_PREFIX, SCHEDULES_LAST_KEY, SCHEDULES_QUEUE, scheduleSlotKey } from "../distributed/keys.js";
 import { connectRedis } from "../distributed/redis-connection.js";
-import { createCronSlots } from "./cron-slots.js";
+import { type CronSlotsFactory, loadCronSlots } from "./cron-slots.js";
 import { type Schedule, slotExecutionId } from "./schedule-config.js";
 import type { FiredSlot } from "./schedule-ledger.js";
 import {
@@ -45,6 +45,7 @@ interface SlotJob {
  */
 export async function startRedisSchedules(options: RedisSchedulesOptions): Promise<ScheduleRunner> {
   const clock = options.clock ?? SYSTEM_CLOCK;
+  const createCronSlots = await loadCronSlots();
   const notice = options.onNotice ?? (() => {});
   const name = options.name ?? `conductor-schedules-${process.pid}`;
   const commands = connectRedis(options.redis, name);
@@ -128,7 +129,7 @@ export async function startRedisSchedules(options: RedisSchedulesOptions): Promi
 
   return {
     mode: "redis",
-    list: () => listSchedulesIn(commands, queue, options.schedules, clock.now()),
+    list: () => listSchedulesIn(commands, queue, options.schedules, clock.now(), createCronSlots),
     async stop() {
       await worker.close();
       await queue.close();
@@ -147,7 +148,7 @@ export async function listRedisSchedules(
   const queue = new Queue<SlotJob>(SCHEDULES_QUEUE, { connection: commands, prefix: QUEUE_PREFIX });
   queue.on("error", () => {});
   try {
-    return await listSchedulesIn(commands, queue, schedules, Date.now());
+    return await listSchedulesIn(commands, queue, schedules, Date.now(), await loadCronSlots());
   } finally {
     await queue.close();
     commands.disconnect();
@@ -159,6 +160,7 @@ async function listSchedulesIn(
   queue: Queue<SlotJob>,
   schedules: readonly Schedule[],
   now: number,
+  createCronSlots: CronSlotsFactory,
 ): Promise<ScheduleState[]> {
   const last = await commands.hgetall(SCHEDULES_LAST_KEY);
   return Promise.all(

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cronProblem } from "./cron-slots.js";
+import { cronShapeProblem } from "./cron-slots.js";
 
 /** What a schedule does with the slots that passed while no scheduler ran (docs/project.md, "Schedules"). */
 export type CatchUp = "latest" | "none";
@@ -32,7 +32,7 @@ const scheduleSpec = z
       ),
   })
   .superRefine((spec, context) => {
-    const problem = cronProblem(spec.cron, spec.timezone ?? "UTC");
+    const problem = cronShapeProblem(spec.cron, spec.timezone ?? "UTC");
     if (problem !== undefined) {
       context.addIssue({
         code: "custom",

@@ -4,6 +4,7 @@ import { TOKEN_HOLDER } from "../api/identity.js";
 import type { Conductor } from "../conductor.js";
 import { ConductorError } from "../errors.js";
 import { checkInputs } from "../scheduler/check-inputs.js";
+import { cronProblem } from "./cron-slots.js";
 import { startLocalSchedules } from "./local-schedules.js";
 import { type Schedule, schedulesOf } from "./schedule-config.js";
 import { ScheduleLedger } from "./schedule-ledger.js";
@@ -46,7 +47,7 @@ export async function startSchedules(
     });
   }
   const ledger = await ScheduleLedger.open(options.journal);
-  const runner = startLocalSchedules({
+  const runner = await startLocalSchedules({
     schedules,
     ledger,
     start,
@@ -70,6 +71,10 @@ export async function checkSchedules(conductor: Conductor, schedules: readonly S
   const blueprints = await conductor.blueprints();
   const where = conductor.project.file ?? "the project";
   for (const schedule of schedules) {
+    const problem = await cronProblem(schedule.cron, schedule.timezone);
+    if (problem !== undefined) {
+      throw new ConductorError("project_invalid", `${where}: schedules.${schedule.id}.cron: ${problem}`);
+    }
     const entry = blueprints.find((blueprint) => blueprint.id === schedule.blueprint);
     if (entry === undefined) {
       throw new ConductorError(
