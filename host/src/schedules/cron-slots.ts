@@ -20,7 +20,12 @@ let factory: Promise<CronSlotsFactory> | undefined;
  * project file is on the path of every command, and only the commands that run or list schedules need it.
  */
 export function loadCronSlots(): Promise<CronSlotsFactory> {
-  factory ??= import("cron-parser").then(({ CronExpressionParser }) => (cron, timezone) => {
+  factory ??= import("cron-parser").then((loaded) => (cron, timezone) => {
+    // cron-parser is CommonJS: Node's loader gives its named exports, a bundler's interop only `default`.
+    const { CronExpressionParser } =
+      (loaded as { CronExpressionParser?: unknown }).CronExpressionParser === undefined
+        ? (loaded as unknown as { default: typeof loaded }).default
+        : loaded;
     const parse = (time: number) =>
       CronExpressionParser.parse(cron, { currentDate: new Date(time), tz: timezone });
     // Computing a slot now fails early for a bad expression, so a schedule never breaks on its first tick.
