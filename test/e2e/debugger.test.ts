@@ -184,14 +184,18 @@ nodes:
   });
 
   it("opens ?execution=<id> and inspects its values: a table grid, a folded string, nested JSON, int64 numbers", async () => {
-    const run = await fixture.conductor.run(await fixture.conductor.loadBlueprint("values"), { name: "oslo" });
+    const run = await fixture.conductor.run(await fixture.conductor.loadBlueprint("values"), {
+      name: "oslo",
+    });
     expect(run.status).toBe("completed");
     const tab = await context.newPage();
     const errors: string[] = [];
     tab.on("pageerror", (error) => errors.push(error.message));
     try {
       // A link to the execution, as someone would share it (the token in the fragment, as `serve` prints it).
-      await tab.goto(`${fixture.server.url}/?execution=${encodeURIComponent(run.executionId)}#token=${fixture.token}`);
+      await tab.goto(
+        `${fixture.server.url}/?execution=${encodeURIComponent(run.executionId)}#token=${fixture.token}`,
+      );
       await tab.locator('[data-execution-status="completed"]').waitFor({ timeout: PATIENCE });
       expect(await tab.locator(".execution-status code").textContent()).toContain(run.executionId);
       expect(await tab.locator('select[name="blueprint"]').inputValue()).toBe("values");
@@ -207,8 +211,16 @@ nodes:
       await grid.waitFor({ timeout: PATIENCE });
       expect(await grid.getAttribute("data-rows")).toBe("150");
       expect(await grid.locator("tbody tr").count()).toBe(150);
-      expect(await grid.locator("thead th .column-name").allTextContents()).toEqual(["city", "visits", "share"]);
-      expect(await grid.locator("thead th .column-type").allTextContents()).toEqual(["utf8", "int64", "float64"]);
+      expect(await grid.locator("thead th .column-name").allTextContents()).toEqual([
+        "city",
+        "visits",
+        "share",
+      ]);
+      expect(await grid.locator("thead th .column-type").allTextContents()).toEqual([
+        "utf8",
+        "int64",
+        "float64",
+      ]);
       expect(await grid.locator("tbody tr").nth(1).locator("td").allTextContents()).toEqual([
         "1",
         "oslo-1",
@@ -246,7 +258,9 @@ nodes:
       expect(await details.getAttribute("data-open")).toBe("false");
       expect(await nested.locator('[data-key="note"]').count()).toBe(0);
       await details.locator(":scope > button.toggle").click();
-      await nested.locator('[data-key="details"] > dd > .v-tree[data-open="true"]').waitFor({ timeout: PATIENCE });
+      await nested
+        .locator('[data-key="details"] > dd > .v-tree[data-open="true"]')
+        .waitFor({ timeout: PATIENCE });
       expect(await nested.locator('[data-key="note"] .v-string').getAttribute("data-folded")).toBe("true");
       expect(await nested.locator('[data-key="count"] .v-number').textContent()).toBe("-9223372036854775808");
       expect(await nested.locator('[data-key="list"] .v-number').allTextContents()).toEqual(["1", "2", "3"]);
