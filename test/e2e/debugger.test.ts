@@ -55,6 +55,13 @@ nodes:
   sample: { type: inspect.sample, inputs: { name: inputs.name } }
   count: { type: core.passthrough, inputs: { value: sample.id } }
 `,
+        "large.blueprint.yaml": `conductor: blueprint/v1
+id: large
+outputs:
+  table: large.table
+nodes:
+  large: { type: inspect.large }
+`,
         "slow.blueprint.yaml": `conductor: blueprint/v1
 id: slow
 inputs:
@@ -266,6 +273,41 @@ nodes:
       expect(await nested.locator('[data-key="list"] .v-number').allTextContents()).toEqual(["1", "2", "3"]);
       await tab.screenshot({ path: join(results, "debugger-values.png") });
       expect(errors).toEqual([]);
+    } finally {
+      await tab.close();
+    }
+  });
+
+  it("draws a table too large to travel inline as a grid, from the host's bounded preview", async () => {
+    const run = await fixture.conductor.run(await fixture.conductor.loadBlueprint("large"), {});
+    expect(run.status).toBe("completed");
+    const tab = await context.newPage();
+    try {
+      await tab.goto(
+        `${fixture.server.url}/?execution=${encodeURIComponent(run.executionId)}#token=${fixture.token}`,
+      );
+      await tab.locator('[data-execution-status="completed"]').waitFor({ timeout: PATIENCE });
+      const port = tab.locator(
+        '.side-panel[data-panel="execution"] [data-section="outputs"] [data-port="table"]',
+      );
+      // The execution's output comes by handle; the grid is drawn from PreviewValue's first 100 rows.
+      await port.locator(".v-handle").waitFor({ timeout: PATIENCE });
+      expect(await port.locator(".v-handle").getAttribute("data-ref")).toBe(
+        `executions/${run.executionId}/outputs/table`,
+      );
+      const grid = port.locator(".grid");
+      await grid.waitFor({ timeout: PATIENCE });
+      expect(await grid.getAttribute("data-rows")).toBe("60000");
+      expect(await grid.locator("tbody tr").count()).toBe(100);
+      expect(await grid.locator("thead th .column-type").allTextContents()).toEqual(["utf8", "int64"]);
+      expect(await grid.locator(".grid-summary").textContent()).toBe(
+        "table, 60,000 rows × 2 columns (the first 100 shown)",
+      );
+      expect(await grid.locator("tbody tr").nth(99).locator("td").allTextContents()).toEqual([
+        "99",
+        "city-99",
+        "9007199254741092",
+      ]);
     } finally {
       await tab.close();
     }

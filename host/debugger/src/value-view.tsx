@@ -1,4 +1,6 @@
-import { useState } from "preact/hooks";
+import type { ConductorClient } from "@conductor/sdk/client";
+import { createContext } from "preact";
+import { useContext, useEffect, useState } from "preact/hooks";
 import {
   asBytes,
   asHandle,
@@ -11,9 +13,13 @@ import {
   formatNumber,
   type GridModel,
   gridOf,
+  type HandleView,
   isRecord,
   parseValueText,
 } from "./value-model.js";
+
+/** The client the inspector asks for previews of values given by handle; none, and a handle is only described. */
+export const ValueClient = createContext<ConductorClient | undefined>(undefined);
 
 /**
  * The value inspector: the values of a node's or an execution's ports, each drawn for what it is. Tables (Arrow
@@ -60,14 +66,7 @@ export function ValueView({ value, depth }: { value: unknown; depth: number }) {
   if (typeof value === "boolean") return <span class="v-bool">{String(value)}</span>;
   if (typeof value === "string") return <StringView text={value} />;
   const handle = asHandle(value);
-  if (handle !== undefined) {
-    return (
-      <span class="v-handle" data-ref={handle.ref}>
-        {handle.type === "table" ? "table" : handle.type === "bytes" ? "bytes" : "JSON"} of{" "}
-        {formatBytes(handle.size)}, too large to show here; <code>{handle.ref}</code>
-      </span>
-    );
-  }
+  if (handle !== undefined) return <HandleValue handle={handle} />;
   const bytes = asBytes(value);
   if (bytes !== undefined) {
     return (
@@ -80,6 +79,46 @@ export function ValueView({ value, depth }: { value: unknown; depth: number }) {
   const grid = gridOf(value);
   if (grid !== undefined) return <GridView grid={grid} />;
   return <TreeView value={value as object} depth={depth} />;
+}
+
+/**
+ * A value too large to travel inline, given by handle: described by its type and size, and for a table, its grid
+ * from a bounded preview the host reads (PreviewValue: the first rows, the column types, the row count).
+ */
+function HandleValue({ handle }: { handle: HandleView }) {
+  const client = useContext(ValueClient);
+  const [preview, setPreview] = useState<{ grid?: GridModel; problem?: string }>();
+  const wantsGrid = handle.type === "table" && client !== undefined;
+  useEffect(() => {
+    if (!wantsGrid) return;
+    let current = true;
+    client
+      .previewValue({ ref: handle.ref })
+      .then((response) => {
+        const grid = gridOf(parseValueText(response.previewJson)?.value);
+        if (current) setPreview(grid === undefined ? { problem: "the preview is not a table" } : { grid });
+      })
+      .catch((error: unknown) => {
+        if (current) setPreview({ problem: (error as Error).message });
+      });
+    return () => {
+      current = false;
+    };
+  }, [client, handle.ref, wantsGrid]);
+  const described = (
+    <span class="v-handle" data-ref={handle.ref}>
+      {handle.type === "table" ? "a table" : handle.type === "bytes" ? "bytes" : "JSON"} of{" "}
+      {formatBytes(handle.size)}, by handle <code>{handle.ref}</code>
+      {preview?.problem === undefined ? null : `; no preview: ${preview.problem}`}
+    </span>
+  );
+  if (preview?.grid === undefined) return described;
+  return (
+    <>
+      {described}
+      <GridView grid={preview.grid} />
+    </>
+  );
 }
 
 /** A string, folded past a length or a number of lines, with a button to show it all and to fold it again. */
