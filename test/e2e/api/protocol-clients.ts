@@ -18,6 +18,8 @@ import {
   type ListSchedulesResponse,
   type ListWorkersRequestSchema,
   type ListWorkersResponse,
+  type PreviewValueRequestSchema,
+  type PreviewValueResponse,
   type ReadValueRequestSchema,
   type ReadValueResponse,
   type RunExecutionRequestSchema,
@@ -63,6 +65,7 @@ export interface ProtocolClient {
   listSchedules(request: Init<typeof ListSchedulesRequestSchema>): Promise<ListSchedulesResponse>;
   listWorkers(request: Init<typeof ListWorkersRequestSchema>): Promise<ListWorkersResponse>;
   readValue(request: Init<typeof ReadValueRequestSchema>): AsyncIterable<ReadValueResponse>;
+  previewValue(request: Init<typeof PreviewValueRequestSchema>): Promise<PreviewValueResponse>;
   /** A client stream: the messages are sent, then the answer awaited. */
   uploadValue(requests: Init<typeof UploadValueRequestSchema>[]): Promise<UploadValueResponse>;
   close(): void;
@@ -127,6 +130,7 @@ export function protocolClient(protocol: ProtocolName, baseUrl: string, token?: 
     listSchedules: wrap((r) => client.listSchedules(r)),
     listWorkers: wrap((r) => client.listWorkers(r)),
     getBlueprint: wrap((r) => client.getBlueprint(r)),
+    previewValue: wrap((r) => client.previewValue(r)),
     async *readValue(request) {
       try {
         yield* client.readValue(request);
@@ -208,6 +212,7 @@ function grpcJsClient(baseUrl: string, token?: string): ProtocolClient {
     listSchedules: unary(m.listSchedules.localName, m.listSchedules.input),
     listWorkers: unary(m.listWorkers.localName, m.listWorkers.input),
     getBlueprint: unary(m.getBlueprint.localName, m.getBlueprint.input),
+    previewValue: unary(m.previewValue.localName, m.previewValue.input),
     async *readValue(request) {
       const stream = client[m.readValue.localName]!(
         create(m.readValue.input, request),
