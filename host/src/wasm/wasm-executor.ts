@@ -41,17 +41,18 @@ export interface WorkerAnswer {
 
 /**
  * The worker side, the same in a Node worker thread and a Web Worker: keeps the modules it was given and answers
- * each call with its result. `post` sends an answer, moving the bytes outputs rather than copying them.
+ * each call with its result. `post` sends an answer, moving the bytes outputs rather than copying them. The
+ * promise it gives settles once the answer is posted (a worker that blocks between requests waits for it).
  */
 export function serveWasmCalls(post: (answer: WorkerAnswer, transfer: ArrayBuffer[]) => void) {
   const plans: WasmModulePlan[] = [];
-  return (request: WorkerRequest): void => {
+  return (request: WorkerRequest): Promise<void> => {
     if (request.kind === "module") {
       plans[request.index] = request.plan;
-      return;
+      return Promise.resolve();
     }
     const plan = plans[request.index]!;
-    void runWasmCall(plan, request.call).then((result) => {
+    return runWasmCall(plan, request.call).then((result) => {
       const transfer: ArrayBuffer[] = [];
       if (result.ok) {
         for (const value of Object.values(result.outputs))
