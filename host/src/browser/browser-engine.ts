@@ -28,8 +28,11 @@ export interface BrowserEngineOptions {
   builtinNodes?: boolean;
   /** Other runtimes, by their own names: the page's wasm runtime (`createBrowserWasmRuntime`). */
   runtimes?: readonly RuntimeConnection[];
-  /** Where executions are recorded; default in memory. `createIndexedDbJournal()` makes them resumable. */
-  journal?: BrowserJournal;
+  /**
+   * Where executions are recorded; default in memory. `createIndexedDbJournal()` makes them resumable; `false`
+   * records nothing (no events are built unless `onEvent` asks for them; nothing can be resumed).
+   */
+  journal?: BrowserJournal | false;
   /** Most invocations one execution runs at once. Default 64. */
   maxConcurrency?: number;
 }
@@ -51,6 +54,13 @@ export interface BrowserRunOptions {
   onEvent?: ExecutionListener;
 }
 
+/** A blueprint validated and planned once (see {@link BrowserEngine.prepare}). */
+export interface PreparedBrowserBlueprint {
+  graph: BlueprintGraph;
+  start(inputs?: Record<string, unknown>, options?: BrowserRunOptions): BrowserExecution;
+  run(inputs?: Record<string, unknown>, options?: BrowserRunOptions): Promise<ExecutionResult>;
+}
+
 /** A blueprint given to the engine: YAML or JSON text, or its document. */
 export type BlueprintSource = string | BlueprintDocument;
 
@@ -63,6 +73,8 @@ export type BlueprintSource = string | BlueprintDocument;
 export interface BrowserEngine {
   /** Validates a blueprint against the engine's node types; throws a `ConductorError` listing every problem. */
   validate(blueprint: BlueprintSource): Promise<BlueprintGraph>;
+  /** Validates and plans a blueprint once, for many executions. */
+  prepare(blueprint: BlueprintSource): Promise<PreparedBrowserBlueprint>;
   start(
     blueprint: BlueprintSource,
     inputs?: Record<string, unknown>,
@@ -101,7 +113,7 @@ export function createBrowserEngine(options: BrowserEngineOptions = {}): Browser
   );
   for (const runtime of options.runtimes ?? []) add(runtime);
   const catalog = catalogOf(connections);
-  const journal = options.journal ?? createMemoryJournal();
+  const journal = options.journal === false ? undefined : (options.journal ?? createMemoryJournal());
   const maxConcurrency = options.maxConcurrency ?? 64;
   const running = new Map<string, Execution>();
   let closed = false;
@@ -112,7 +124,7 @@ export function createBrowserEngine(options: BrowserEngineOptions = {}): Browser
   const validate = (blueprint: BlueprintSource) => validateOrThrow(load(blueprint), catalog);
 
   const plan = async (blueprint: BlueprintSource): Promise<ExecutionPlan> =>
-    createExecutionPlan(await validate(blueprint), connections, { durable: true });
+    createExecutionPlan(await validate(blueprint), connections, { durable: journal !== undefined });
 
   const launch = (
     prepared: ExecutionPlan,
@@ -128,7 +140,7 @@ export function createBrowserEngine(options: BrowserEngineOptions = {}): Browser
         `execution "${executionId}" is running in this page already`,
       );
     const hub = new EventHub();
-    hub.subscribe((event) => journal.append(event));
+    if (journal !== undefined) hub.subscribe((event) => journal.append(event));
     if (options.onEvent !== undefined) hub.subscribe(options.onEvent);
     const execution = new Execution(prepared, {
       executionId,
@@ -140,7 +152,7 @@ export function createBrowserEngine(options: BrowserEngineOptions = {}): Browser
     });
     running.set(executionId, execution);
     const result = execution.result.then(async (outcome) => {
-      await journal.flush();
+      await journal?.flush();
       running.delete(executionId);
       return outcome;
     });
@@ -153,22 +165,44 @@ export function createBrowserEngine(options: BrowserEngineOptions = {}): Browser
     };
   };
 
+  const startPlanned = (
+    prepared: ExecutionPlan,
+    blueprint: BlueprintSource,
+    inputs: Record<string, unknown>,
+    runOptions: BrowserRunOptions,
+  ): BrowserExecution => {
+    const checked = checkInputs(prepared.graph, inputs);
+    const executionId = runOptions.executionId ?? globalThis.crypto.randomUUID();
+    journal?.begin({ executionId, blueprintId: prepared.graph.id, blueprint, status: "running" });
+    return launch(prepared, executionId, checked, runOptions);
+  };
+
   const start = async (
     blueprint: BlueprintSource,
     inputs: Record<string, unknown> = {},
     runOptions: BrowserRunOptions = {},
-  ): Promise<BrowserExecution> => {
+  ): Promise<BrowserExecution> => startPlanned(await plan(blueprint), blueprint, inputs, runOptions);
+
+  const prepare = async (blueprint: BlueprintSource): Promise<PreparedBrowserBlueprint> => {
     const prepared = await plan(blueprint);
-    const checked = checkInputs(prepared.graph, inputs);
-    const executionId = runOptions.executionId ?? globalThis.crypto.randomUUID();
-    journal.begin({ executionId, blueprintId: prepared.graph.id, blueprint, status: "running" });
-    return launch(prepared, executionId, checked, runOptions);
+    const startOne = (inputs: Record<string, unknown> = {}, runOptions: BrowserRunOptions = {}) =>
+      startPlanned(prepared, blueprint, inputs, runOptions);
+    return {
+      graph: prepared.graph,
+      start: startOne,
+      run: (inputs, runOptions) => startOne(inputs, runOptions).result,
+    };
   };
 
   const resume = async (
     executionId: string,
     runOptions: Omit<BrowserRunOptions, "executionId"> = {},
   ): Promise<BrowserExecution> => {
+    if (journal === undefined)
+      throw new ConductorError(
+        "execution_not_found",
+        "this engine has no journal (journal: false); nothing to resume",
+      );
     const recorded = await journal.execution(executionId);
     if (recorded === undefined)
       throw new ConductorError("execution_not_found", `the journal has no execution "${executionId}"`);
@@ -187,11 +221,12 @@ export function createBrowserEngine(options: BrowserEngineOptions = {}): Browser
 
   return {
     validate,
+    prepare,
     start,
     run: async (blueprint, inputs, runOptions) => (await start(blueprint, inputs, runOptions)).result,
     resume,
     async resumeUnfinished(runOptions = {}) {
-      const unfinished = await journal.unfinished();
+      const unfinished = (await journal?.unfinished()) ?? [];
       return Promise.all(
         unfinished
           .filter((execution) => !running.has(execution.executionId))
@@ -208,7 +243,7 @@ export function createBrowserEngine(options: BrowserEngineOptions = {}): Browser
       for (const execution of running.values()) execution.cancel("the engine is closing");
       await Promise.all([...running.values()].map((execution) => execution.result));
       await Promise.all([...connections.values()].map((connection) => connection.close().catch(() => {})));
-      await journal.close();
+      await journal?.close();
     },
   };
 }

@@ -21,6 +21,7 @@ export {
   type BrowserExecution,
   type BrowserRunOptions,
   createBrowserEngine,
+  type PreparedBrowserBlueprint,
 } from "./browser-engine.js";
 export { type BrowserJournal, createMemoryJournal, type JournaledExecution } from "./browser-journal.js";
 export {
