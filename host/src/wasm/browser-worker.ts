@@ -6,6 +6,4 @@ const scope = globalThis as unknown as {
   onmessage: ((event: { data: WorkerRequest }) => void) | null;
 };
 const serve = serveWasmCalls((answer, transfer) => scope.postMessage(answer, transfer));
-scope.onmessage = (event) => {
-  void serve(event.data);
-};
+scope.onmessage = (event) => serve(event.data);

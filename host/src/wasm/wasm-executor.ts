@@ -41,18 +41,17 @@ export interface WorkerAnswer {
 
 /**
  * The worker side, the same in a Node worker thread and a Web Worker: keeps the modules it was given and answers
- * each call with its result. `post` sends an answer, moving the bytes outputs rather than copying them. The
- * promise it gives settles once the answer is posted (a worker that blocks between requests waits for it).
+ * each call with its result. `post` sends an answer, moving the bytes outputs rather than copying them.
  */
 export function serveWasmCalls(post: (answer: WorkerAnswer, transfer: ArrayBuffer[]) => void) {
   const plans: WasmModulePlan[] = [];
-  return (request: WorkerRequest): Promise<void> => {
+  return (request: WorkerRequest): void => {
     if (request.kind === "module") {
       plans[request.index] = request.plan;
-      return Promise.resolve();
+      return;
     }
     const plan = plans[request.index]!;
-    return runWasmCall(plan, request.call).then((result) => {
+    void runWasmCall(plan, request.call).then((result) => {
       const transfer: ArrayBuffer[] = [];
       if (result.ok) {
         for (const value of Object.values(result.outputs))
