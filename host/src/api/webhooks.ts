@@ -84,25 +84,8 @@ export async function handleWebhook(
       });
       return;
     }
+    // A caller of another namespace runs its namespace's deployed blueprints (the starter answers 404 for others).
     identity = authenticated as Identity;
-    // Webhooks run the project's blueprints, which are the default namespace's.
-    if (identity.namespace !== "default") {
-      options.audit?.record({
-        identity,
-        action: "webhook",
-        target: `blueprint:${blueprintId.slice(0, 200)}`,
-        address,
-        outcome: "not_found",
-        detail: "",
-      });
-      reply(response, 404, {
-        error: {
-          code: "not_found",
-          message: `namespace "${identity.namespace}" has no blueprint "${blueprintId}"`,
-        },
-      });
-      return;
-    }
   }
   if (request.method !== "POST") {
     response.setHeader("Allow", "POST");
@@ -133,20 +116,26 @@ export async function handleWebhook(
     /\brespond-async\b/i.test(String(request.headers.prefer ?? ""));
   let handle: ExecutionHandle;
   try {
-    const prepared = await options.starter.prepare({ case: "blueprintId", value: blueprintId }, identity);
+    const prepared = await options.starter.prepare(
+      { case: "blueprintId", value: blueprintId },
+      identity,
+      webhookVersion(url.searchParams.get("version")),
+    );
     if (isPublic) assertPublicInputs(prepared);
     const traceparent = request.headers.traceparent;
     handle = prepared.start(inputs, {
       ...(typeof traceparent === "string" ? { traceparent } : {}),
       trigger: "api",
     });
+    options.starter.recordStart(prepared, handle.executionId);
   } catch (error) {
     options.audit?.record({
       identity,
       action: "webhook",
       target: `blueprint:${blueprintId.slice(0, 200)}`,
       address,
-      outcome: "refused",
+      // An unknown blueprint (or one of another namespace) is `not_found`, as in the API; the rest `refused`.
+      outcome: error instanceof ConnectError && error.code === Code.NotFound ? "not_found" : "refused",
       detail: (error as Error).message,
     });
     replyError(response, error);
@@ -185,6 +174,18 @@ export async function handleWebhook(
     ...(result.failure === undefined ? {} : { failure: result.failure }),
   });
   return;
+}
+
+/** The deployed version `?version=<n>` pins (0, the current one, when absent). */
+function webhookVersion(value: string | null): number {
+  if (value === null || value === "" || value === "latest") return 0;
+  if (!/^[1-9][0-9]{0,8}$/.test(value)) {
+    throw new ConnectError(
+      `?version= takes a deployed version number (1, 2, ...) or "latest", got ${JSON.stringify(value.slice(0, 40))}`,
+      Code.InvalidArgument,
+    );
+  }
+  return Number(value);
 }
 
 /** Why a webhook's body is refused before it is read: its type, its encoding or its declared size. */

@@ -1,13 +1,22 @@
 import { randomUUID } from "node:crypto";
-import type { ConductorService, ListExecutionsResponse } from "@conductor/sdk/client";
+import { create } from "@bufbuild/protobuf";
+import {
+  type ConductorService,
+  DeployedVersionSchema,
+  type GetExecutionResponse,
+  type ListExecutionsResponse,
+} from "@conductor/sdk/client";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { toConnectError } from "../api/api-errors.js";
 import type { AuditSink } from "../api/auth.js";
 import { toApiSummary } from "../api/event-mapping.js";
 import { IDENTITY, type Identity } from "../api/identity.js";
 import { parseBlueprintText } from "../blueprint/load-blueprint.js";
 import type { Conductor } from "../conductor.js";
 import { ConductorError } from "../errors.js";
+import type { Deployments } from "./deployments.js";
 import { DEFAULT_NAMESPACE } from "./roles.js";
+import { createTenancyMethods } from "./tenancy-service.js";
 import type { TenancyStore } from "./tenancy-store.js";
 
 type Service = ServiceImpl<typeof ConductorService>;
@@ -20,6 +29,14 @@ type Tenancy = Pick<
   | "addUpload"
   | "hasUpload"
   | "uploadKnown"
+  | "createKey"
+  | "listKeys"
+  | "revokeKey"
+  | "putSecret"
+  | "listSecrets"
+  | "deleteSecret"
+  | "listAudit"
+  | "verifyAudit"
 >;
 
 const UPLOAD_REF = /uploads\/([0-9a-f]{64})/g;
@@ -40,6 +57,7 @@ export function scopeService(
   tenancy: Tenancy,
   audit?: AuditSink,
   quotas: NamespaceQuotas = {},
+  deployments?: Deployments,
 ): Service {
   const quota = createQuotaGate(conductor, quotas);
   const caller = (context: HandlerContext): Identity => context.values.get(IDENTITY);
@@ -85,13 +103,9 @@ export function scopeService(
     },
   ): Promise<string> => {
     const namespace = caller(context).namespace;
+    // A blueprint id names the namespace's deployed versions (and, in the default namespace, the project's files):
+    // the execution starter finds it, or answers NOT_FOUND.
     if (namespace !== DEFAULT_NAMESPACE) {
-      if (request.blueprint.case === "blueprintId") {
-        throw new ConnectError(
-          `namespace "${namespace}" has no blueprint "${request.blueprint.value}"`,
-          Code.NotFound,
-        );
-      }
       if (request.blueprint.case === "document") {
         // A blueprint sent inline may not reach into the project's (default namespace's) blueprints.
         const loaded = await parseBlueprintText(request.blueprint.value ?? "").catch((error: unknown) => {
@@ -132,8 +146,21 @@ export function scopeService(
         ? "inline"
         : "";
 
+  const managed =
+    deployments === undefined
+      ? {}
+      : createTenancyMethods({
+          projectDir: conductor.project.dir,
+          tenancy,
+          deployments,
+          record: (context, action, target, outcome, detail) =>
+            record(context, action, target, outcome, detail),
+          codeOf: (error) => outcomeOf(error instanceof ConductorError ? toConnectError(error) : error),
+        });
+
   return {
     ...service,
+    ...managed,
 
     async startExecution(request, context) {
       let executionId = "";
@@ -206,7 +233,17 @@ export function scopeService(
 
     async getExecution(request, context) {
       assertExecution(context, request.executionId);
-      return service.getExecution(request, context);
+      // The service builds a new answer for each call, so it is completed in place.
+      const answer = (await service.getExecution(request, context)) as GetExecutionResponse;
+      const deployment = deployments?.store.executionDeployment(request.executionId);
+      if (deployment !== undefined && answer.execution !== undefined) {
+        answer.execution.deployment = create(DeployedVersionSchema, {
+          blueprintId: deployment.blueprintId,
+          version: deployment.version,
+          digest: deployment.digest,
+        });
+      }
+      return answer;
     },
 
     async listExecutions(request, context) {
