@@ -250,7 +250,6 @@ function deploymentStore(db: DatabaseSync): DeploymentStore {
       sql(
         "INSERT OR REPLACE INTO execution_deployments (execution_id, namespace, blueprint_id, version, digest) VALUES (?, ?, ?, ?, ?)",
       ).run(executionId, deployment.namespace, deployment.blueprintId, deployment.version, deployment.digest);
-      ownWrites++;
     },
     executionDeployment(executionId) {
       const row = sql(

@@ -51,8 +51,6 @@ export interface Deployments {
   recordExecution(executionId: string, deployment: ExecutionDeployment): void;
 }
 
-/** How long "latest" is trusted before the store is asked again, as for blueprint files (execution-starter.ts). */
-const FRESH_MS = 500;
 /** Most prepared versions kept (each holds a validated graph). */
 const MAX_PREPARED = 64;
 
@@ -67,10 +65,7 @@ export function createDeployments(
   options: { assertInline?: (loaded: LoadedBlueprint) => void } = {},
 ): Deployments {
   const prepared = new Map<string, Promise<PreparedBlueprint>>();
-  const latest = new Map<
-    string,
-    { deployment: Deployment | undefined; checkedAt: number; generation: number }
-  >();
+  const latest = new Map<string, { deployment: Deployment | undefined; generation: number }>();
 
   const load = async (text: string, source: string): Promise<LoadedBlueprint> =>
     parseBlueprintText(text, source);
@@ -148,16 +143,13 @@ export function createDeployments(
         }
         return { prepared: await prepare(deployment), deployment };
       }
+      // "Latest" is looked up again only when the database changed (SQLite's data_version moves when any process
+      // commits), so a deploy or rollback by another process (conductor deploy) holds from the next start on.
       const key = `${namespace}\u0000${blueprintId}`;
-      const now = performance.now();
+      const generation = store.generation();
       let cached = latest.get(key);
-      if (cached === undefined || now - cached.checkedAt >= FRESH_MS) {
-        const generation = store.generation();
-        if (cached === undefined || cached.generation !== generation) {
-          cached = { deployment: store.current(namespace, blueprintId), checkedAt: now, generation };
-        } else {
-          cached.checkedAt = now;
-        }
+      if (cached === undefined || cached.generation !== generation) {
+        cached = { deployment: store.current(namespace, blueprintId), generation };
         if (latest.size >= 1_000) latest.clear();
         latest.set(key, cached);
       }

@@ -173,8 +173,7 @@ describe("the access matrix", () => {
       rpcOutcome(() => api.uploadValue([{ type: "bytes", chunk: new Uint8Array([1, 2, 3]) }])),
     "`ListDeployments`": (api) => rpcOutcome(() => api.unary("listDeployments", {})),
     "`Deploy`": (api) => rpcOutcome(() => api.unary("deploy", { document: INLINE })),
-    "`Rollback`": (api) =>
-      rpcOutcome(() => api.unary("rollback", { blueprintId: "inline-sum", version: 1 })),
+    "`Rollback`": (api) => rpcOutcome(() => api.unary("rollback", { blueprintId: "inline-sum", version: 1 })),
     "`ListSecrets`": (api) => rpcOutcome(() => api.unary("listSecrets", {})),
     "`SetSecret`": (api) => rpcOutcome(() => api.unary("setSecret", { name: "matrix", value: "v" })),
     "`DeleteSecret`": (api) => rpcOutcome(() => api.unary("deleteSecret", { name: "none-such" })),
