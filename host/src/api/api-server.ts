@@ -11,7 +11,7 @@ import type { ConductorMetrics } from "../telemetry/conductor-metrics.js";
 import { openDeploymentStore } from "../tenancy/deployment-store.js";
 import { createDeployments } from "../tenancy/deployments.js";
 import { createOidcVerifier, type OidcOptions } from "../tenancy/oidc.js";
-import { type NamespaceQuotas, scopeService } from "../tenancy/scoped-service.js";
+import { createQuotaGate, type NamespaceQuotas, scopeService } from "../tenancy/scoped-service.js";
 import { openTenancyStore, type TenancyStore } from "../tenancy/tenancy-store.js";
 import { createApiService } from "./api-service.js";
 import { type AuditSink, createAuthPolicy, createRequestGate, PEER_HEADER } from "./auth.js";
@@ -182,6 +182,8 @@ export async function createApiServer(
           assertInline: (loaded) => assertInlineShell(loaded, projectAccess(conductor.project).shell),
         });
   const starter = createExecutionStarter(conductor, deployments);
+  // One count per namespace for the API and the webhooks.
+  const quotaGate = createQuotaGate(conductor, options.quotas ?? {});
   const publicWebhooks = projectAccess(conductor.project).publicWebhooks;
   const staticFiles =
     options.debuggerDir === false
@@ -206,6 +208,7 @@ export async function createApiServer(
         publicWebhooks,
         shutdownSignal: shutdown.signal,
         ...(audit === undefined ? {} : { audit }),
+        ...(tenancy === undefined ? {} : { quotas: quotaGate }),
       });
     }
     if (staticFiles !== undefined) return staticFiles(request, response);
@@ -220,7 +223,7 @@ export async function createApiServer(
         ConductorService,
         tenancy === undefined
           ? service
-          : scopeService(conductor, service, tenancy, audit, options.quotas ?? {}, deployments),
+          : scopeService(conductor, service, tenancy, audit, quotaGate, deployments),
       );
     },
     // Callers are authenticated before their body is read, decompressed or parsed.

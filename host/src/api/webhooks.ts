@@ -2,6 +2,7 @@ import { parseJsonText } from "@conductor/sdk/protocol";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecutionHandle, PreparedBlueprint } from "../conductor.js";
 import { ConductorError } from "../errors.js";
+import type { QuotaGate } from "../tenancy/scoped-service.js";
 import { type AuditSink, type AuthPolicy, authorize, isAuthProblem, PEER_HEADER } from "./auth.js";
 import type { ExecutionStarter } from "./execution-starter.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
@@ -29,6 +30,8 @@ export interface WebhookOptions {
   shutdownSignal?: AbortSignal;
   /** Records refused calls and the executions webhooks start. */
   audit?: AuditSink;
+  /** The namespaces' quotas, shared with the API: a start beyond one is refused with 429. */
+  quotas?: QuotaGate;
 }
 
 /**
@@ -115,7 +118,10 @@ export async function handleWebhook(
     ["1", "true"].includes(url.searchParams.get("async") ?? "") ||
     /\brespond-async\b/i.test(String(request.headers.prefer ?? ""));
   let handle: ExecutionHandle;
+  let admitted = false;
   try {
+    options.quotas?.admit(identity.namespace);
+    admitted = true;
     const prepared = await options.starter.prepare(
       { case: "blueprintId", value: blueprintId },
       identity,
@@ -128,14 +134,21 @@ export async function handleWebhook(
       trigger: "api",
     });
     options.starter.recordStart(prepared, handle.executionId);
+    options.quotas?.releaseWhenFinished(identity.namespace, handle.executionId);
   } catch (error) {
+    if (admitted) options.quotas?.release(identity.namespace);
     options.audit?.record({
       identity,
       action: "webhook",
       target: `blueprint:${blueprintId.slice(0, 200)}`,
       address,
       // An unknown blueprint (or one of another namespace) is `not_found`, as in the API; the rest `refused`.
-      outcome: error instanceof ConnectError && error.code === Code.NotFound ? "not_found" : "refused",
+      outcome:
+        error instanceof ConnectError && error.code === Code.NotFound
+          ? "not_found"
+          : error instanceof ConnectError && error.code === Code.ResourceExhausted
+            ? "resource_exhausted"
+            : "refused",
       detail: (error as Error).message,
     });
     replyError(response, error);
@@ -251,9 +264,11 @@ function replyError(response: Response, error: unknown): void {
     const [status, code] =
       error.code === Code.NotFound
         ? [404, "blueprint_not_found"]
-        : error.code === Code.PermissionDenied
-          ? [403, "permission_denied"]
-          : [400, "invalid"];
+        : error.code === Code.ResourceExhausted
+          ? [429, "resource_exhausted"]
+          : error.code === Code.PermissionDenied
+            ? [403, "permission_denied"]
+            : [400, "invalid"];
     reply(response, status, { error: { code, message: error.rawMessage } });
     return;
   }

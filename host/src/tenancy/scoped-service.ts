@@ -56,10 +56,11 @@ export function scopeService(
   service: Service,
   tenancy: Tenancy,
   audit?: AuditSink,
-  quotas: NamespaceQuotas = {},
+  quotas: NamespaceQuotas | QuotaGate = {},
   deployments?: Deployments,
 ): Service {
-  const quota = createQuotaGate(conductor, quotas);
+  // A gate given is shared with the webhooks, so both count against one quota.
+  const quota = "admit" in quotas ? quotas : createQuotaGate(conductor, quotas);
   const caller = (context: HandlerContext): Identity => context.values.get(IDENTITY);
   const address = (context: HandlerContext) => context.requestHeader.get("x-conductor-peer") ?? "";
   const record = (context: HandlerContext, action: string, target: string, outcome: string, detail = "") =>
@@ -373,11 +374,15 @@ export interface NamespaceQuotas {
 
 const MINUTE_MS = 60_000;
 
+/** The quotas of a server's namespaces, shared by the API and the webhooks. */
+export type QuotaGate = ReturnType<typeof createQuotaGate>;
+
 /**
  * Counts each namespace's executions in flight and recent starts, and refuses a start beyond a quota with
- * RESOURCE_EXHAUSTED naming the quota, the namespace and the limit. Costs nothing when no quota is set.
+ * RESOURCE_EXHAUSTED naming the quota, the namespace and the limit. Costs nothing when no quota is set. The counts
+ * are this process's: two servers of one project each allow the quota.
  */
-function createQuotaGate(conductor: Conductor, quotas: NamespaceQuotas) {
+export function createQuotaGate(conductor: Pick<Conductor, "executions">, quotas: NamespaceQuotas) {
   const inFlight = new Map<string, number>();
   const starts = new Map<string, number[]>();
   const enabled = quotas.maxInFlight !== undefined || quotas.maxStartsPerMinute !== undefined;

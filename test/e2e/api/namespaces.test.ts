@@ -319,3 +319,55 @@ describe("namespace quotas", () => {
     );
   });
 });
+
+describe("namespace quotas, for webhooks too", () => {
+  let fixture: ApiFixture;
+  let api: ProtocolClient;
+  beforeAll(async () => {
+    fixture = await startApiFixture({ quotas: { maxInFlight: 1 } });
+    api = protocolClient("connect", fixture.server.url, fixture.token);
+  });
+  afterAll(async () => {
+    api?.close();
+    await fixture?.close();
+  });
+
+  const hook = (id: string, query = "") =>
+    httpRequest(`${fixture.server.url}/hooks/${id}${query}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...fixture.auth },
+      body: id === "sum" ? '{"a":1}' : "{}",
+    });
+
+  it("counts executions a webhook started against the quota the API counts, and refuses one beyond it with 429", async () => {
+    const started = await hook("long", "?async=1");
+    expect(started.status, started.body).toBe(202);
+    const executionId = (JSON.parse(started.body) as { executionId: string }).executionId;
+    // The API sees the webhook's execution in flight, and a webhook sees it too.
+    const refused = await failure(() =>
+      api.startExecution({ blueprint: { case: "blueprintId", value: "sum" }, inputsJson: '{"a":1}' }),
+    );
+    expect(refused.code).toBe(8);
+    const refusedHook = await hook("sum");
+    expect(refusedHook.status).toBe(429);
+    expect(JSON.parse(refusedHook.body).error).toEqual({
+      code: "resource_exhausted",
+      message:
+        'quota "executions in flight" of namespace "default" is reached: 1 of 1 are running; wait for one to finish or cancel one',
+    });
+    expect((await api.cancelExecution({ executionId })).cancelled).toBe(true);
+    // Once the cancelled execution has finished, its slot is free again.
+    await expect.poll(async () => (await hook("sum")).status).toBe(200);
+    const audit = await openTenancyStore(fixture.dir);
+    try {
+      expect(
+        audit
+          .listAudit({ limit: 100 })
+          .filter((entry) => entry.action === "webhook")
+          .map((entry) => entry.outcome),
+      ).toContain("resource_exhausted");
+    } finally {
+      audit.close();
+    }
+  });
+});
