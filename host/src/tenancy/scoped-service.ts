@@ -39,7 +39,6 @@ type Tenancy = Pick<
   | "verifyAudit"
 >;
 
-const UPLOAD_REF = /uploads\/([0-9a-f]{64})/g;
 const EXECUTION_REF = /^executions\/(.+?)\/(?:nodes\/[^/]+\/)?(?:inputs|outputs)\/[^/]+$/;
 
 /**
@@ -82,16 +81,30 @@ export function scopeService(
       throw noExecution(executionId, running);
     }
   };
+  /**
+   * Refuses an input naming a value another namespace uploaded with the very message the service gives for a value
+   * nobody uploaded (value-uploads.ts), for the same input, so a caller cannot tell the two apart. Only top-level
+   * inputs are refs (as the service resolves them); the first ref nobody uploaded is left to the service.
+   */
   const assertUploads = (context: HandlerContext, text: string) => {
     if (!text.includes("uploads/")) return;
-    for (const match of text.matchAll(UPLOAD_REF)) {
-      // A value another namespace uploaded is answered as one nobody uploaded (the service answers the rest).
-      if (!tenancy.hasUpload(match[1]!, caller(context).namespace) && tenancy.uploadKnown(match[1]!)) {
-        throw new ConnectError(
-          `"uploads/${match[1]}" is not an uploaded value; upload it with UploadValue first and pass the ref it answers`,
-          Code.InvalidArgument,
-        );
-      }
+    let inputs: unknown;
+    try {
+      inputs = JSON.parse(text);
+    } catch {
+      return; // the service answers inputs that are not JSON
+    }
+    if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) return;
+    for (const [name, value] of Object.entries(inputs)) {
+      const ref = (value as { $ref?: unknown } | null)?.$ref;
+      if (typeof ref !== "string" || !ref.startsWith("uploads/")) continue;
+      const sha = ref.slice("uploads/".length);
+      if (tenancy.hasUpload(sha, caller(context).namespace)) continue;
+      if (!tenancy.uploadKnown(sha)) return;
+      throw new ConnectError(
+        `input "${name}" names "${ref}", which is not an uploaded value; upload it with UploadValue first and pass the ref it answers`,
+        Code.InvalidArgument,
+      );
     }
   };
   /** Checks a start request against the caller's namespace, and gives the execution id it will have. */

@@ -164,9 +164,17 @@ describe("namespaces, keys and the audit trail", () => {
       }),
     );
     expect(reuse.code).toBe(3);
+    // The same words as for a value nobody uploaded: the caller cannot tell that another namespace has it.
     expect(reuse.message).toBe(
-      `"${ref}" is not an uploaded value; upload it with UploadValue first and pass the ref it answers`,
+      `input "a" names "${ref}", which is not an uploaded value; upload it with UploadValue first and pass the ref it answers`,
     );
+    const never = await failure(() =>
+      teamB.runExecution({
+        blueprint: { case: "document", value: INLINE },
+        inputsJson: JSON.stringify({ a: { $ref: `uploads/${"0".repeat(64)}` } }),
+      }),
+    );
+    expect(never.message).toBe(reuse.message.replace(ref, `uploads/${"0".repeat(64)}`));
   });
 
   it("refuses expired, revoked, forged and malformed credentials with a clear error, and goes on serving", async () => {
