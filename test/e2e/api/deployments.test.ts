@@ -330,4 +330,22 @@ describe("versioned deployments", () => {
       store.close();
     }
   });
+
+  it("refuses to deploy what cannot run, naming the problem, and publishes nothing", async () => {
+    await writeFile(
+      join(fixture.dir, "bad.json"),
+      '{"conductor":"blueprint/v1","id":"bad","nodes":{"x":{"type":"core.nope"}}}',
+    );
+    const invalid = await conductor(["deploy", "bad.json"], fixture.dir);
+    expect(invalid.code).toBe(3);
+    expect(invalid.stderr).toContain("core.nope");
+    const namespace = await conductor(["deploy", "bad.json", "--namespace", "../x"], fixture.dir);
+    expect(namespace.code).toBe(2);
+    expect(namespace.stderr).toContain("--namespace: a namespace is 1 to 63 lowercase letters");
+    const missing = await conductor(["deploy", "missing.yaml"], fixture.dir);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("cannot read missing.yaml");
+    const list = await conductor(["deployments", "list", "bad", "--json"], fixture.dir);
+    expect(JSON.parse(list.stdout).deployments).toEqual([]);
+  });
 });
