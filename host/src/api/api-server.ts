@@ -174,7 +174,8 @@ export async function createApiServer(
   const guard = createConnectionGuard(limits);
   const shutdown = new AbortController();
   // Versioned deployments live beside the keys, in the project's tenancy database (docs/security.md).
-  const deploymentStore = tenancy === undefined ? undefined : openDeploymentStore(conductor.project.dir);
+  const deploymentStore =
+    tenancy === undefined ? undefined : openDeploymentStore(conductor.project.dir, tenancy.database);
   const deployments =
     deploymentStore === undefined
       ? undefined

@@ -130,8 +130,17 @@ function deploymentOf(row: DeploymentRow): Deployment {
   };
 }
 
-/** Opens the deployments of the project at `projectDir` (in `.conductor/tenancy.db`, creating the tables). */
-export function openDeploymentStore(projectDir: string): DeploymentStore {
+/**
+ * Opens the deployments of the project at `projectDir` (in `.conductor/tenancy.db`, creating the tables). Given the
+ * tenancy store's connection (`shared`), it uses that one and leaves it open on close: because its own audit writes
+ * then do not count as another connection's, "latest" is looked up again only when another process changed the
+ * database, which keeps a warm start from re-reading the database on every request.
+ */
+export function openDeploymentStore(projectDir: string, shared?: DatabaseSync): DeploymentStore {
+  if (shared !== undefined) {
+    createTables(shared);
+    return deploymentStore(shared, false);
+  }
   const { DatabaseSync } = process.getBuiltinModule("node:sqlite") as typeof import("node:sqlite");
   ensurePrivateDirectory(join(projectDir, ".conductor"));
   const path = join(projectDir, TENANCY_FILE);
@@ -141,6 +150,11 @@ export function openDeploymentStore(projectDir: string): DeploymentStore {
   retryWhileBusy(() => db.exec("PRAGMA journal_mode = WAL;"));
   db.exec("PRAGMA synchronous = NORMAL;");
   for (const suffix of ["-wal", "-shm"]) ensurePrivateFile(`${path}${suffix}`);
+  createTables(db);
+  return deploymentStore(db, true);
+}
+
+function createTables(db: DatabaseSync): void {
   retryWhileBusy(() => db.exec("BEGIN IMMEDIATE"));
   try {
     db.exec(SCHEMA);
@@ -149,10 +163,9 @@ export function openDeploymentStore(projectDir: string): DeploymentStore {
     db.exec("ROLLBACK");
     throw error;
   }
-  return deploymentStore(db);
 }
 
-function deploymentStore(db: DatabaseSync): DeploymentStore {
+function deploymentStore(db: DatabaseSync, owned: boolean): DeploymentStore {
   const statements = new Map<string, StatementSync>();
   const sql = (text: string): StatementSync => {
     let statement = statements.get(text);
@@ -270,7 +283,7 @@ function deploymentStore(db: DatabaseSync): DeploymentStore {
       return (sql("PRAGMA data_version").get() as { data_version: number }).data_version * 1e6 + ownWrites;
     },
     close() {
-      db.close();
+      if (owned) db.close();
     },
   };
 }
