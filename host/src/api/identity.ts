@@ -73,6 +73,7 @@ export const METHOD_PERMISSIONS: Readonly<Record<string, Permission>> = {
   GetBlueprint: "read",
   // Reading a value is reading an execution; uploading one only serves to start an execution with it.
   ReadValue: "read",
+  PreviewValue: "read",
   UploadValue: "run",
   // Listing versions is reading blueprints; publishing or rolling one back changes what runs.
   ListDeployments: "read",

@@ -107,6 +107,18 @@ export function scopeService(
       );
     }
   };
+  /** Answers a value ref of another namespace (an upload, an execution's value) as one that does not exist. */
+  const assertValueRef = (context: HandlerContext, ref: string) => {
+    const namespace = caller(context).namespace;
+    const upload = /^uploads\/([0-9a-f]{64})$/.exec(ref);
+    if (upload !== null && !tenancy.hasUpload(upload[1]!, namespace) && tenancy.uploadKnown(upload[1]!)) {
+      throw new ConnectError(`no value "${ref}": nothing was uploaded with this SHA-256`, Code.NotFound);
+    }
+    const execution = EXECUTION_REF.exec(ref);
+    if (execution !== null && tenancy.namespaceOfExecution(execution[1]!) !== namespace) {
+      throw new ConnectError(`no value "${ref}": execution "${execution[1]}" is not recorded`, Code.NotFound);
+    }
+  };
   /** Checks a start request against the caller's namespace, and gives the execution id it will have. */
   const admitStart = async (
     context: HandlerContext,
@@ -339,22 +351,14 @@ export function scopeService(
     },
 
     async *readValue(request, context) {
-      const namespace = caller(context).namespace;
-      const upload = /^uploads\/([0-9a-f]{64})$/.exec(request.ref);
-      if (upload !== null && !tenancy.hasUpload(upload[1]!, namespace) && tenancy.uploadKnown(upload[1]!)) {
-        throw new ConnectError(
-          `no value "${request.ref}": nothing was uploaded with this SHA-256`,
-          Code.NotFound,
-        );
-      }
-      const execution = EXECUTION_REF.exec(request.ref);
-      if (execution !== null && tenancy.namespaceOfExecution(execution[1]!) !== namespace) {
-        throw new ConnectError(
-          `no value "${request.ref}": execution "${execution[1]}" is not recorded`,
-          Code.NotFound,
-        );
-      }
+      assertValueRef(context, request.ref);
       yield* service.readValue(request, context);
+    },
+
+    // A preview reads the same values as ReadValue, so it is kept to the caller's namespace the same way.
+    async previewValue(request, context) {
+      assertValueRef(context, request.ref);
+      return service.previewValue(request, context);
     },
 
     async uploadValue(requests, context) {

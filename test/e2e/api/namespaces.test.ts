@@ -106,6 +106,10 @@ describe("namespaces, keys and the audit trail", () => {
         drain(client.readValue({ ref: `executions/${id}/inputs/${id === mine.executionId ? "name" : "a"}` })),
       );
       expect(read.code).toBe(NOT_FOUND);
+      const preview = await failure(() =>
+        client.previewValue({ ref: `executions/${id}/inputs/${id === mine.executionId ? "name" : "a"}` }),
+      );
+      expect([preview.code, preview.message]).toEqual([NOT_FOUND, read.message]);
     }
     // Its owner reads it.
     expect(
