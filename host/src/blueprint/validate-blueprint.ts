@@ -1,6 +1,7 @@
 import type { NodeType } from "@conductor/sdk/protocol";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
 import { conditionError } from "../scheduler/condition.js";
+import { checkStreamBinding, isStreamOutput } from "../streaming/stream-wiring.js";
 import { hasSecretReference, replaceSecretReferences, secretPlaceholder } from "../tenancy/secrets.js";
 import {
   type Binding,
@@ -167,6 +168,11 @@ export async function validateBlueprint(
         });
         continue;
       }
+      const streamIssue = checkStreamBinding(node, portName, binding, nodes, describeSource(binding, nodes));
+      if (streamIssue !== undefined) {
+        diagnostics.push({ path: `${path}.${portName}`, ...streamIssue });
+        continue;
+      }
       const portSchema = parseSchema(port.schema);
       // A mapped port receives a list whose elements must fit the port.
       const targetSchema =
@@ -210,6 +216,14 @@ export async function validateBlueprint(
   for (const [name, outputDocument] of Object.entries(document.outputs ?? {})) {
     const from = typeof outputDocument === "string" ? outputDocument : outputDocument.from;
     const binding = resolveBinding(from, `outputs.${name}`, byId, idSet, inputs, diagnostics);
+    if (binding?.kind === "node" && isStreamOutput(nodes[binding.node]!.nodeType, binding.port)) {
+      diagnostics.push({
+        path: `outputs.${name}`,
+        message: `blueprint output "${name}" reads "${from}", a stream of items; a blueprint output takes one value`,
+        suggestion: "read the stream with a node that collects it (an input bound with collect: true)",
+      });
+      continue;
+    }
     if (binding !== undefined && binding.kind !== "literal") outputs[name] = binding;
   }
 
@@ -334,7 +348,9 @@ function resolveBinding(
     });
     return undefined;
   }
-  return { kind: "node", node: node.index, port };
+  return typeof document === "object" && "collect" in document && document.collect === true
+    ? { kind: "node", node: node.index, port, collect: true }
+    : { kind: "node", node: node.index, port };
 }
 
 function bindingSchema(
@@ -348,6 +364,8 @@ function bindingSchema(
     const port = source.nodeType.outputs.find((output) => output.name === binding.port);
     if (port === undefined) return undefined;
     const schema = parseSchema(port.schema);
+    // A collected stream is the list of its items.
+    if (binding.collect === true) return { type: "array", items: schema };
     return source.policy.map === undefined ? schema : { type: "array", items: schema };
   }
   if (binding.kind === "input") return inputs[binding.name]?.schema;

@@ -1,0 +1,70 @@
+import type { NodeType } from "@conductor/sdk/protocol";
+import type { Binding, GraphNode } from "../blueprint/blueprint-graph.js";
+
+/** A diagnostic about stream wiring: where, and what is wrong. */
+export interface StreamWiringIssue {
+  message: string;
+  suggestion?: string;
+}
+
+/** Whether output `port` of a node type is a stream. */
+export function isStreamOutput(nodeType: NodeType, port: string): boolean {
+  return nodeType.outputs.some((output) => output.name === port && output.stream);
+}
+
+/**
+ * Checks one binding against the stream rules (docs/streaming.md): a stream output feeds a stream input item by
+ * item, or an input taking one value when the binding says `collect: true`; a stream input reads only a stream
+ * output; nodes reading or producing a stream are not cached or mapped over it. Gives the problem, or undefined.
+ * `label` names the source as the user wrote it, e.g. `"read.lines"`.
+ */
+export function checkStreamBinding(
+  node: GraphNode,
+  input: string,
+  binding: Binding,
+  nodes: readonly GraphNode[],
+  label: string,
+): StreamWiringIssue | undefined {
+  const target = node.nodeType.inputs.find((port) => port.name === input);
+  const targetStream = target?.stream === true;
+  const source = binding.kind === "node" ? nodes[binding.node] : undefined;
+  const sourceStream =
+    source !== undefined && binding.kind === "node" && isStreamOutput(source.nodeType, binding.port);
+  const collect = binding.kind === "node" && binding.collect === true;
+  const reference = binding.kind === "node" ? `"${source!.id}.${binding.port}"` : label;
+  if (collect && !sourceStream) {
+    return {
+      message: `collect: true reads a stream into one list, but ${label} is not a stream output`,
+      suggestion: "remove collect: true",
+    };
+  }
+  if (targetStream && collect) {
+    return {
+      message: `input "${input}" of "${node.type}" is a stream, so it reads ${label} item by item; collect: true is for inputs that take one value`,
+      suggestion: "remove collect: true",
+    };
+  }
+  if (targetStream && !sourceStream) {
+    return {
+      message: `input "${input}" of "${node.type}" is a stream of items, but ${label} gives one value; expected a stream output`,
+    };
+  }
+  if (sourceStream && !targetStream && !collect) {
+    return {
+      message: `input "${input}" of "${node.type}" takes one value, but ${label} is a stream of items`,
+      suggestion: `bind it as { from: ${reference}, collect: true } to read every item as one list once the stream ended, or read it with a stream input`,
+    };
+  }
+  if (sourceStream && !collect && node.policy.map !== undefined && node.policy.map.over === input) {
+    return {
+      message: `node "${node.id}" maps over input "${input}", which reads a stream; mapping takes a list`,
+    };
+  }
+  if (sourceStream && (node.policy.cache || source!.policy.cache)) {
+    return {
+      message: `cache: true is not available on a stream: ${label} is a stream read by node "${node.id}"`,
+      suggestion: "remove cache: true from both nodes",
+    };
+  }
+  return undefined;
+}
