@@ -321,6 +321,59 @@ describe("streams between in-process nodes", () => {
     expect(order).toEqual(["node.completed", "node.started"]);
   });
 
+  it("records stream progress and counts in the journal, never the items", async () => {
+    const journalDir = await mkdtemp(join(tmpdir(), "streaming-journal-"));
+    const path = join(journalDir, "journal.db");
+    const document = blueprint({
+      p: { type: "st.numbers", inputs: { count: { value: 2500 } } },
+      s: { type: "st.sum", inputs: { items: "p.items" } },
+    });
+    let executionId = "";
+    const first = await createConductor({
+      nodes: [numbers, sum] as never[],
+      project: { dir: journalDir, blueprints: [], nodes: [], runtimes: {} },
+      journal: path,
+    });
+    try {
+      const result = await first.run(document, {});
+      expect(result.status).toBe("completed");
+      executionId = result.executionId;
+    } finally {
+      await first.close();
+    }
+    const reopened = await createConductor({
+      nodes: [numbers, sum] as never[],
+      project: { dir: journalDir, blueprints: [], nodes: [], runtimes: {} },
+      journal: path,
+    });
+    try {
+      const detail = reopened.executions.get(executionId)!;
+      expect(detail.nodes.p!.outputs).toEqual({
+        label: "numbers to 2500",
+        items: { stream: "p.items", items: 2500, state: "ended" },
+      });
+      const recorded: ExecutionEvent[] = [];
+      await new Promise<void>((resolve) => {
+        reopened.executions.subscribe(executionId, (event) => {
+          recorded.push(event);
+          if (event.type === "execution.finished") resolve();
+        });
+      });
+      const progress = recorded
+        .filter((e) => e.type === "node.stream")
+        .map((e) => (e.type === "node.stream" ? `${e.nodeId}.${e.port} ${e.items} ${e.state}` : ""));
+      expect(progress).toEqual([
+        "p.items 0 open",
+        "p.items 1000 open",
+        "p.items 2000 open",
+        "p.items 2500 ended",
+      ]);
+    } finally {
+      await reopened.close();
+      await rm(journalDir, { recursive: true, force: true });
+    }
+  });
+
   describe("wiring checks", () => {
     async function diagnostics(document: BlueprintDocument) {
       const { valid, diagnostics } = await conductor.validate(document);
