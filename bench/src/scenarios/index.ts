@@ -8,6 +8,7 @@ import { durableScenarios } from "./durable.js";
 import { inProcessScenarios } from "./in-process.js";
 import { runtimeScenarios } from "./runtimes.js";
 import { sidecarScenarios } from "./sidecar.js";
+import { streamingScenario } from "./streaming.js";
 import { tableScenario } from "./table.js";
 import { tenancyScenario } from "./tenancy.js";
 import { tracingScenario } from "./tracing.js";
@@ -104,4 +105,5 @@ export const scenarios: Scenario[] = [
   distributedScenario,
   ...wasmScenarios,
   devLoopScenario,
+  streamingScenario,
 ];
