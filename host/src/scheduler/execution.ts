@@ -87,6 +87,8 @@ export class Execution implements InputSources {
   private readonly releasedEarly = new Set<number>();
   /** Producers stopped because their readers stopped, waiting for those readers to end (to tell why). */
   private readonly stoppedStreams = new Map<number, StreamOutcome>();
+  /** Readers stopped because their producer's stream restarts: they run again when it streams again. */
+  private readonly restarting = new Set<number>();
 
   constructor(
     private readonly plan: ExecutionPlan,
@@ -220,7 +222,8 @@ export class Execution implements InputSources {
 
   /** A node whose predecessors all finished: skip it, or get it going. */
   private consider(index: number): void {
-    if (this.statuses[index] !== "pending") return;
+    // A reader of a stream that restarts waits again for its producer (it may still be in the ready queue).
+    if (this.statuses[index] !== "pending" || this.waitingOn[index]! > 0) return;
     const node = this.graph.nodes[index]!;
     const decision = decideInputs(node, this);
     if (!decision.run) {
@@ -502,6 +505,10 @@ export class Execution implements InputSources {
   onFailed(index: number, failure: FailureInfo, durationUs: number, unit: Unit): void {
     this.disarmHeartbeat(index);
     this.streams?.consumerEnded(index);
+    if (this.restarting.delete(index) && this.stopping === undefined) {
+      this.restartReader(index, failure, durationUs);
+      return;
+    }
     this.releaseRest(unit, index);
     if (this.startTimes[index] === 0) this.startTimes[index] = Date.now();
     const node = this.graph.nodes[index]!;
@@ -549,6 +556,10 @@ export class Execution implements InputSources {
   onCancelled(index: number, reason: string, unit: Unit): void {
     this.disarmHeartbeat(index);
     this.streams?.consumerEnded(index);
+    if (this.restarting.delete(index) && this.stopping === undefined) {
+      this.restartReader(index, { message: reason, type: "stream.restart", retryable: true }, 0);
+      return;
+    }
     const hostFailure = this.hostFailures[index];
     if (hostFailure !== undefined && this.stopping !== "cancelled") {
       // The host cancelled it for a missed heartbeat: that is a failure, with the retry policy to apply.
@@ -599,6 +610,7 @@ export class Execution implements InputSources {
       return;
     }
     const durationUs = Math.round((Date.now() - this.startTimes[producer]!) * 1000);
+    if (outcome.kind === "failed" && this.retryStream(producer, outcome.failure, durationUs)) return;
     this.running--;
     if (outcome.kind === "failed") {
       this.options.trace?.failed(producer, outcome.failure, undefined);
@@ -624,6 +636,75 @@ export class Execution implements InputSources {
       }
       this.release(producer);
     }
+    this.pump();
+    this.maybeFinish();
+  }
+
+  /**
+   * A producer's stream failed mid-way with a failure its retry policy retries: the streaming segment restarts.
+   * Its readers stop (those running are cancelled, and run again from the first item when the producer streams
+   * again); the producer is dispatched again after the policy's delay. Gives false (no retry) when a reader has
+   * already ended, since it cannot read again what it read.
+   */
+  private retryStream(producer: number, failure: FailureInfo, durationUs: number): boolean {
+    const node = this.graph.nodes[producer]!;
+    if (this.stopping !== undefined) return false;
+    const delay = retryDelay(
+      node.policy.retry,
+      this.attempts[producer]!,
+      failure,
+      node.nodeType.flags?.idempotent === true,
+    );
+    if (delay === undefined) return false;
+    const readers = [...this.plan.streams[producer]!.early];
+    if (readers.some((reader) => !["pending", "queued", "running"].includes(this.statuses[reader]!)))
+      return false;
+    for (const reader of readers) {
+      this.waitingOn[reader]!++;
+      if (this.statuses[reader] === "pending") continue;
+      this.restarting.add(reader);
+      for (const unit of this.units)
+        if (unit.runs(reader)) unit.control?.cancel(`stream "${node.id}" restarts`);
+    }
+    this.options.trace?.failed(producer, failure, delay);
+    this.statuses[producer] = "queued";
+    if (this.options.hub.active) {
+      this.emitNode(producer, {
+        type: "node.failed",
+        failure,
+        durationMs: durationUs / 1000,
+        attempt: this.attempts[producer]!,
+        willRetry: true,
+        retryInMs: delay,
+      });
+    }
+    // The producer's slot stays reserved while the retry waits, as for any retry.
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(producer);
+      this.running--;
+      this.statuses[producer] = "pending";
+      const decision = decideInputs(node, this);
+      if (this.stopping === undefined && decision.run) this.dispatch(producer, decision.inputs);
+      this.maybeFinish();
+    }, delay);
+    this.retryTimers.set(producer, timer);
+    return true;
+  }
+
+  /** A reader stopped for its producer's restart: it waits for the producer to stream again. */
+  private restartReader(index: number, failure: FailureInfo, durationUs: number): void {
+    this.statuses[index] = "pending";
+    if (this.options.hub.active) {
+      this.emitNode(index, {
+        type: "node.failed",
+        failure,
+        durationMs: durationUs / 1000,
+        attempt: this.attempts[index]!,
+        willRetry: true,
+        retryInMs: 0,
+      });
+    }
+    this.running--;
     this.pump();
     this.maybeFinish();
   }

@@ -38,6 +38,8 @@ const numbers = defineNode({
   input: { count: z.number().int() },
   config: z.object({
     failAt: z.number().int().optional(),
+    /** Fail only in attempts up to this one, with a retryable failure. */
+    failUntilAttempt: z.number().int().optional(),
     waitForReader: z.boolean().default(false),
   }),
   output: { items: stream(z.number()), label: z.string() },
@@ -46,7 +48,14 @@ const numbers = defineNode({
     items: (async function* () {
       try {
         for (let i = 0; i < count; i++) {
-          if (i === ctx.config.failAt) throw new NodeFailure(`boom at ${i}`, { type: "test.boom" });
+          if (i === ctx.config.failAt) {
+            const until = ctx.config.failUntilAttempt;
+            if (until === undefined) throw new NodeFailure(`boom at ${i}`, { type: "test.boom" });
+            if (ctx.attempt <= until) {
+              trace.push(`attempt ${ctx.attempt} fails at ${i}`);
+              throw new NodeFailure(`boom at ${i}`, { type: "test.boom", retryable: true });
+            }
+          }
           produced = i + 1;
           trace.push(`produce ${i}`);
           yield i;
@@ -250,6 +259,34 @@ describe("streams between in-process nodes", () => {
     expect(trace).toContain(
       'sum caught: node "s" reads stream "p.items", which failed after 5 items: boom at 5',
     );
+  });
+
+  it("restarts the streaming segment when a retried producer fails mid-stream", async () => {
+    const { result, events } = await run(
+      blueprint({
+        p: {
+          type: "st.numbers",
+          config: { failAt: 5, failUntilAttempt: 1 },
+          retry: { maxAttempts: 2, initialDelayMs: 1 },
+          inputs: { count: { value: 20 } },
+        },
+        s: { type: "st.sum", inputs: { items: "p.items" } },
+      }),
+    );
+    expect(result.status).toBe("completed");
+    expect(trace).toContain("attempt 1 fails at 5");
+    // The reader started twice and read the whole stream of the second attempt, from its first item.
+    expect(trace.filter((line) => line === "sum started")).toHaveLength(2);
+    expect((result.nodes.s!.outputs as { seen: number[] }).seen).toEqual(
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    expect(result.nodes.p!).toMatchObject({ status: "completed", attempt: 2 });
+    const producerFailures = events.filter((e) => e.type === "node.failed" && e.nodeId === "p");
+    expect(producerFailures).toEqual([expect.objectContaining({ willRetry: true, attempt: 1 })]);
+    const streamEnds = events
+      .filter((e) => e.type === "node.stream" && e.state !== "open")
+      .map((e) => (e.type === "node.stream" ? `${e.items} ${e.state}` : ""));
+    expect(streamEnds).toEqual(["5 failed", "20 ended"]);
   });
 
   it("stops and cancels the producer when its consumer fails", async () => {
