@@ -1,7 +1,7 @@
 import type { NodeType } from "@conductor/sdk/protocol";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
 import { conditionError } from "../scheduler/condition.js";
-import { checkStreamBinding, isStreamOutput } from "../streaming/stream-wiring.js";
+import { checkStreamBinding, checkStreamRuntime, isStreamOutput } from "../streaming/stream-wiring.js";
 import { hasSecretReference, replaceSecretReferences, secretPlaceholder } from "../tenancy/secrets.js";
 import {
   type Binding,
@@ -200,6 +200,8 @@ export async function validateBlueprint(
       }
     }
     checkPolicy(node, byId, diagnostics);
+    const streamRuntime = checkStreamRuntime(node, catalog.features?.(node.runtime));
+    if (streamRuntime !== undefined) diagnostics.push({ path: `nodes.${node.id}`, ...streamRuntime });
     for (const port of node.nodeType.inputs) {
       if (port.required && !(port.name in bound)) {
         diagnostics.push({

@@ -1,10 +1,29 @@
-import type { NodeType } from "@conductor/sdk/protocol";
+import { FEATURES, type NodeType } from "@conductor/sdk/protocol";
 import type { Binding, GraphNode } from "../blueprint/blueprint-graph.js";
 
 /** A diagnostic about stream wiring: where, and what is wrong. */
 export interface StreamWiringIssue {
   message: string;
   suggestion?: string;
+}
+
+/**
+ * A node whose type has stream ports on a runtime that does not announce the `stream.credits` feature: its streams
+ * cannot cross the ABI (no child runtime serves them yet, docs/streaming.md). Gives the problem, or undefined; a
+ * runtime whose features are not known is not judged.
+ */
+export function checkStreamRuntime(
+  node: GraphNode,
+  features: readonly string[] | undefined,
+): StreamWiringIssue | undefined {
+  if (features === undefined || features.includes(FEATURES.streams)) return undefined;
+  const ports = [...node.nodeType.inputs, ...node.nodeType.outputs].filter((port) => port.stream);
+  if (ports.length === 0) return undefined;
+  return {
+    message: `node "${node.id}" (${node.type}) has stream ports (${ports.map((port) => port.name).join(", ")}), but runtime "${node.runtime}" does not serve streams (feature "${FEATURES.streams}"); in this version streams run between in-process TypeScript nodes only`,
+    suggestion:
+      "run the node type in the host's own process (a node module of the project), or use ports holding one value",
+  };
 }
 
 /** Whether output `port` of a node type is a stream. */
