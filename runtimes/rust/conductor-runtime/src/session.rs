@@ -84,7 +84,9 @@ pub(crate) async fn read_commands(
                 }
                 // Streams between nodes (docs/streaming.md) are not served by this runtime yet: it declares no
                 // stream port and does not announce "stream.credits", so a host sends neither.
-                Some(pb::command::Kind::Credit(_)) | Some(pb::command::Kind::StreamItems(_)) | None => {}
+                Some(pb::command::Kind::Credit(_))
+                | Some(pb::command::Kind::StreamItems(_))
+                | None => {}
             }
         }
     }
