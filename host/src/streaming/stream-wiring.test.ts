@@ -9,7 +9,7 @@ function nodeOn(runtime: string, stream: boolean): GraphNode {
     type: "demo.lines",
     outputs: [create(PortSchema, { name: "lines", schema: "{}", stream })],
   });
-  return { id: "read", type: "demo.lines", runtime, nodeType } as GraphNode;
+  return { id: "read", type: "demo.lines", runtime, nodeType, policy: {} } as GraphNode;
 }
 
 describe("checkStreamRuntime()", () => {
@@ -20,6 +20,14 @@ describe("checkStreamRuntime()", () => {
       suggestion:
         "run the node type in the host's own process (a node module of the project), or use ports holding one value",
     });
+  });
+
+  it("refuses stream ports on a node that maps over a list", () => {
+    const node = nodeOn("host", true);
+    node.policy = { ...node.policy, map: { over: "x", concurrency: 1 } };
+    expect(checkStreamRuntime(node, ["stream.credits"])?.message).toBe(
+      'node "read" (demo.lines) has stream ports (lines) and maps over a list; a mapped node cannot stream',
+    );
   });
 
   it("accepts them where the runtime announces the feature, and nodes without stream ports anywhere", () => {

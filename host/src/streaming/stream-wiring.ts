@@ -9,16 +9,23 @@ export interface StreamWiringIssue {
 
 /**
  * A node whose type has stream ports on a runtime that does not announce the `stream.credits` feature: its streams
- * cannot cross the ABI (no child runtime serves them yet, docs/streaming.md). Gives the problem, or undefined; a
- * runtime whose features are not known is not judged.
+ * cannot cross the ABI (no child runtime serves them yet, docs/streaming.md); or one that maps over a list (each
+ * element would have its own streams). Gives the problem, or undefined; a runtime whose features are not known is
+ * not judged.
  */
 export function checkStreamRuntime(
   node: GraphNode,
   features: readonly string[] | undefined,
 ): StreamWiringIssue | undefined {
-  if (features === undefined || features.includes(FEATURES.streams)) return undefined;
   const ports = [...node.nodeType.inputs, ...node.nodeType.outputs].filter((port) => port.stream);
   if (ports.length === 0) return undefined;
+  if (node.policy?.map !== undefined) {
+    return {
+      message: `node "${node.id}" (${node.type}) has stream ports (${ports.map((port) => port.name).join(", ")}) and maps over a list; a mapped node cannot stream`,
+      suggestion: "remove map: from the node",
+    };
+  }
+  if (features === undefined || features.includes(FEATURES.streams)) return undefined;
   return {
     message: `node "${node.id}" (${node.type}) has stream ports (${ports.map((port) => port.name).join(", ")}), but runtime "${node.runtime}" does not serve streams (feature "${FEATURES.streams}"); in this version streams run between in-process TypeScript nodes only`,
     suggestion:
