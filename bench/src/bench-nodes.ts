@@ -1,5 +1,5 @@
 /** Trivial nodes for benchmarks: they cost as little as a node can, so what is measured is the engine. */
-import { defineNode, values } from "@conductor/sdk";
+import { defineNode, stream, values } from "@conductor/sdk";
 import { z } from "zod";
 
 export const increment = defineNode({
@@ -53,4 +53,40 @@ export const tableRows = defineNode({
   run: ({ table }) => ({ table, rows: table.numRows, arrayBufferBytes: process.memoryUsage().arrayBuffers }),
 });
 
-export const allBenchNodes = [increment, sleep, tableRows, setField, setFieldUnchecked];
+/** Produces the numbers 0..count-1 as a stream, as fast as its readers take them. */
+export const streamNumbers = defineNode({
+  type: "bench.stream-numbers",
+  input: { count: z.number().int() },
+  output: { items: stream(z.number()) },
+  run: ({ count }) => ({
+    items: (async function* () {
+      for (let i = 0; i < count; i++) yield i;
+    })(),
+  }),
+});
+
+/** Reads a stream of numbers and gives how many it read and their sum. */
+export const streamSum = defineNode({
+  type: "bench.stream-sum",
+  input: { items: stream(z.number()) },
+  output: { count: z.number(), sum: z.number() },
+  run: async ({ items }) => {
+    let count = 0;
+    let sum = 0;
+    for await (const item of items) {
+      count++;
+      sum += item;
+    }
+    return { count, sum };
+  },
+});
+
+export const allBenchNodes = [
+  increment,
+  sleep,
+  tableRows,
+  setField,
+  setFieldUnchecked,
+  streamNumbers,
+  streamSum,
+];

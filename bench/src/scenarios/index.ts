@@ -9,6 +9,7 @@ import { durableScenarios } from "./durable.js";
 import { inProcessScenarios } from "./in-process.js";
 import { runtimeScenarios } from "./runtimes.js";
 import { sidecarScenarios } from "./sidecar.js";
+import { streamingScenario } from "./streaming.js";
 import { tableScenario } from "./table.js";
 import { tenancyScenario } from "./tenancy.js";
 import { tracingScenario } from "./tracing.js";
@@ -106,4 +107,5 @@ export const scenarios: Scenario[] = [
   ...wasmScenarios,
   browserScenario,
   devLoopScenario,
+  streamingScenario,
 ];

@@ -163,6 +163,15 @@ export function toApiEvent(event: ExecutionEvent): ApiExecutionEvent {
       });
     case "node.heartbeat":
       return create(ExecutionEventSchema, { ...base, kind: { case: "nodeHeartbeat", value: {} } });
+    case "node.stream":
+      // Stream progress reaches API clients (the debugger) as progress of unknown fraction.
+      return create(ExecutionEventSchema, {
+        ...base,
+        kind: {
+          case: "nodeProgress",
+          value: { fraction: -1, message: `stream "${event.port}": ${event.items} items (${event.state})` },
+        },
+      });
     case "node.completed":
       return create(ExecutionEventSchema, {
         ...base,

@@ -3,7 +3,13 @@ import type { BlueprintDocument, BlueprintNodeDocument } from "./blueprint-schem
 
 /** Where a node input's value comes from. */
 export type Binding =
-  | { kind: "node"; node: number; port: string }
+  | {
+      kind: "node";
+      node: number;
+      port: string;
+      /** The port is a stream read into one list, once it ended (`collect: true`, docs/streaming.md). */
+      collect?: true;
+    }
   | { kind: "input"; name: string }
   | { kind: "literal"; value: unknown };
 

@@ -21,7 +21,15 @@ const bindingString = z
 
 export const bindingSchema = z.union([
   bindingString,
-  z.strictObject({ from: bindingString }),
+  z.strictObject({
+    from: bindingString,
+    collect: z
+      .boolean()
+      .optional()
+      .describe(
+        "Read a stream output into one list, once the stream ended, for an input that takes one value (docs/streaming.md).",
+      ),
+  }),
   z.strictObject({ value: z.unknown().describe("A literal value for this port.") }),
 ]);
 

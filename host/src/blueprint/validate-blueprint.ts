@@ -2,6 +2,7 @@ import type { NodeType } from "@conductor/sdk/protocol";
 import { WORKER_LABELS_FEATURE } from "../distributed/keys.js";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
 import { conditionError } from "../scheduler/condition.js";
+import { checkStreamBinding, checkStreamRuntime, isStreamOutput } from "../streaming/stream-wiring.js";
 import { hasSecretReference, replaceSecretReferences, secretPlaceholder } from "../tenancy/secrets.js";
 import {
   type Binding,
@@ -176,6 +177,11 @@ export async function validateBlueprint(
         });
         continue;
       }
+      const streamIssue = checkStreamBinding(node, portName, binding, nodes, describeSource(binding, nodes));
+      if (streamIssue !== undefined) {
+        diagnostics.push({ path: `${path}.${portName}`, ...streamIssue });
+        continue;
+      }
       const portSchema = parseSchema(port.schema);
       // A mapped port receives a list whose elements must fit the port.
       const targetSchema =
@@ -203,6 +209,8 @@ export async function validateBlueprint(
       }
     }
     checkPolicy(node, byId, diagnostics);
+    const streamRuntime = checkStreamRuntime(node, catalog.features?.(node.runtime));
+    if (streamRuntime !== undefined) diagnostics.push({ path: `nodes.${node.id}`, ...streamRuntime });
     for (const port of node.nodeType.inputs) {
       if (port.required && !(port.name in bound)) {
         diagnostics.push({
@@ -219,6 +227,14 @@ export async function validateBlueprint(
   for (const [name, outputDocument] of Object.entries(document.outputs ?? {})) {
     const from = typeof outputDocument === "string" ? outputDocument : outputDocument.from;
     const binding = resolveBinding(from, `outputs.${name}`, byId, idSet, inputs, diagnostics);
+    if (binding?.kind === "node" && isStreamOutput(nodes[binding.node]!.nodeType, binding.port)) {
+      diagnostics.push({
+        path: `outputs.${name}`,
+        message: `blueprint output "${name}" reads "${from}", a stream of items; a blueprint output takes one value`,
+        suggestion: "read the stream with a node that collects it (an input bound with collect: true)",
+      });
+      continue;
+    }
     if (binding !== undefined && binding.kind !== "literal") outputs[name] = binding;
   }
 
@@ -343,7 +359,9 @@ function resolveBinding(
     });
     return undefined;
   }
-  return { kind: "node", node: node.index, port };
+  return typeof document === "object" && "collect" in document && document.collect === true
+    ? { kind: "node", node: node.index, port, collect: true }
+    : { kind: "node", node: node.index, port };
 }
 
 function bindingSchema(
@@ -357,6 +375,8 @@ function bindingSchema(
     const port = source.nodeType.outputs.find((output) => output.name === binding.port);
     if (port === undefined) return undefined;
     const schema = parseSchema(port.schema);
+    // A collected stream is the list of its items.
+    if (binding.collect === true) return { type: "array", items: schema };
     return source.policy.map === undefined ? schema : { type: "array", items: schema };
   }
   if (binding.kind === "input") return inputs[binding.name]?.schema;

@@ -56,11 +56,13 @@ export default async function nodes(context: CommandContext): Promise<number> {
           required: port.required,
           description: port.description,
           schema: parse(port.schema),
+          ...(port.stream ? { stream: true } : {}),
         })),
         outputs: nodeType.outputs.map((port) => ({
           name: port.name,
           description: port.description,
           schema: parse(port.schema),
+          ...(port.stream ? { stream: true } : {}),
         })),
       }));
       context.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
@@ -75,8 +77,11 @@ export default async function nodes(context: CommandContext): Promise<number> {
       const flags = Object.entries(flagsOf(nodeType.flags))
         .filter(([, on]) => on)
         .map(([key]) => key);
-      const inputs = nodeType.inputs.map((port) => `${port.name}${port.required ? "" : "?"}`).join(", ");
-      const outputs = nodeType.outputs.map((port) => port.name).join(", ");
+      // A stream port is marked `*` (docs/streaming.md).
+      const inputs = nodeType.inputs
+        .map((port) => `${port.name}${port.stream ? "*" : ""}${port.required ? "" : "?"}`)
+        .join(", ");
+      const outputs = nodeType.outputs.map((port) => `${port.name}${port.stream ? "*" : ""}`).join(", ");
       context.stdout.write(
         `  ${nodeType.type.padEnd(26)} (${inputs}) → (${outputs})${flags.length > 0 ? styleText("gray", `  [${flags.join(", ")}]`) : ""}\n`,
       );

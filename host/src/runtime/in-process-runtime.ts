@@ -52,7 +52,7 @@ class InProcessRuntime implements RuntimeConnection {
       version: "0.1.0",
       pid: process.pid,
       // Values reach it live or in wire form, tables and blobs included (the sdk decodes them).
-      features: [FEATURES.arrow, FEATURES.blob],
+      features: [FEATURES.arrow, FEATURES.blob, FEATURES.streams],
       maxConcurrency: runtime.maxConcurrency,
       maxMessageBytes: 0,
       // Computed by the runtime on demand; an in-process runtime is never cached by hash.

@@ -75,6 +75,15 @@ export type ExecutionEvent =
   | (NodeEventBase & { type: "node.chunk"; port: string; value: unknown })
   | (NodeEventBase & { type: "node.heartbeat" })
   | (NodeEventBase & {
+      type: "node.stream";
+      /** The stream output port. */
+      port: string;
+      /** Items produced so far (never the items themselves). */
+      items: number;
+      /** `open` while it flows; how it ended otherwise (docs/streaming.md). */
+      state: "open" | "ended" | "failed" | "stopped";
+    })
+  | (NodeEventBase & {
       type: "node.completed";
       outputs: Record<string, unknown>;
       durationMs: number;

@@ -1,5 +1,12 @@
 import type { BlueprintGraph, GraphNode } from "../blueprint/blueprint-graph.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
+import {
+  findStreams,
+  type ProducerStreams,
+  type StreamInput,
+  streamInputsOf,
+} from "../streaming/stream-plan.js";
+import { isStreamOutput } from "../streaming/stream-wiring.js";
 import { findCheckedInputs } from "./checked-inputs.js";
 
 /**
@@ -16,6 +23,10 @@ export interface ExecutionPlan {
   chains: (number[] | undefined)[];
   /** By node index: the input ports whose values arrive already proved valid (scheduler/checked-inputs.ts). */
   checkedInputs: (ReadonlySet<string> | undefined)[];
+  /** By node index: its stream outputs and their readers, for a node that has some (docs/streaming.md). */
+  streams: (ProducerStreams | undefined)[];
+  /** By node index: its inputs that read a stream item by item. */
+  streamInputs: (Map<string, StreamInput> | undefined)[];
 }
 
 /** Options of {@link createExecutionPlan}. */
@@ -51,6 +62,8 @@ export function createExecutionPlan(
       return undefined;
     for (const binding of Object.values(successor.inputs)) {
       if (binding.kind === "node" && !node.alwaysProduced.has(binding.port)) return undefined;
+      // A stream goes through the host, which paces it and records its progress.
+      if (binding.kind === "node" && isStreamOutput(node.nodeType, binding.port)) return undefined;
     }
     return successor;
   };
@@ -63,5 +76,13 @@ export function createExecutionPlan(
     }
     if (chain.length > 1) chains[index] = chain;
   }
-  return { graph, runtimes, chains, checkedInputs: findCheckedInputs(graph, runtimes) };
+  const streams = findStreams(graph);
+  return {
+    graph,
+    runtimes,
+    chains,
+    checkedInputs: findCheckedInputs(graph, runtimes),
+    streams,
+    streamInputs: streamInputsOf(streams, graph.nodes.length),
+  };
 }

@@ -6,6 +6,8 @@ import {
   toLive,
 } from "@conductor/sdk/protocol";
 import { ERROR_PORT, type GraphNode } from "../blueprint/blueprint-graph.js";
+import { ExecutionStreams, type StreamOutcome } from "../streaming/execution-streams.js";
+import type { StreamState } from "../streaming/stream-channel.js";
 import { cacheKey } from "./cache-key.js";
 import { conditionHolds } from "./condition.js";
 import type {
@@ -79,6 +81,14 @@ export class Execution implements InputSources {
   private seq: number;
   private resolveResult!: (result: ExecutionResult) => void;
   private readonly startClock = performance.now();
+  /** The streams between nodes, for a plan that has some (docs/streaming.md). */
+  private readonly streams: ExecutionStreams | undefined;
+  /** Producers whose stream readers were released when they started streaming, not when they finished. */
+  private readonly releasedEarly = new Set<number>();
+  /** Producers stopped because their readers stopped, waiting for those readers to end (to tell why). */
+  private readonly stoppedStreams = new Map<number, StreamOutcome>();
+  /** Readers stopped because their producer's stream restarts: they run again when it streams again. */
+  private readonly restarting = new Set<number>();
 
   constructor(
     private readonly plan: ExecutionPlan,
@@ -97,6 +107,13 @@ export class Execution implements InputSources {
     this.hostFailures = new Array(count).fill(undefined);
     this.waitingOn = this.graph.nodes.map((node) => node.predecessors.length);
     this.seq = options.resume?.lastSeq ?? 0;
+    if (plan.streams.some((streams) => streams !== undefined)) {
+      this.streams = new ExecutionStreams(plan, {
+        opened: (producer) => this.onStreamOpened(producer),
+        settled: (producer, outcome) => this.onStreamSettled(producer, outcome),
+        progress: (producer, port, items, state) => this.onStreamProgress(producer, port, items, state),
+      });
+    }
     this.result = new Promise((resolve) => {
       this.resolveResult = resolve;
     });
@@ -170,6 +187,7 @@ export class Execution implements InputSources {
     for (const unit of this.units) unit.control?.cancel(reason);
     for (const map of this.maps.values()) map.cancel(reason);
     this.cancelReason = reason;
+    this.streams?.stopAll(reason);
     this.maybeFinish();
   }
 
@@ -204,7 +222,8 @@ export class Execution implements InputSources {
 
   /** A node whose predecessors all finished: skip it, or get it going. */
   private consider(index: number): void {
-    if (this.statuses[index] !== "pending") return;
+    // A reader of a stream that restarts waits again for its producer (it may still be in the ready queue).
+    if (this.statuses[index] !== "pending" || this.waitingOn[index]! > 0) return;
     const node = this.graph.nodes[index]!;
     const decision = decideInputs(node, this);
     if (!decision.run) {
@@ -292,7 +311,8 @@ export class Execution implements InputSources {
     this.launch(index, inputs);
   }
 
-  private launch(index: number, inputs: Record<string, unknown>): void {
+  private launch(index: number, given: Record<string, unknown>): void {
+    const inputs = this.streams === undefined ? given : this.streams.inputsFor(index, given);
     if (this.graph.nodes[index]!.policy.map !== undefined) this.startMap(index, inputs);
     else this.dispatch(index, inputs);
   }
@@ -457,6 +477,17 @@ export class Execution implements InputSources {
 
   onCompleted(index: number, outputs: Record<string, unknown>, durationUs: number, unitEnded: boolean): void {
     this.disarmHeartbeat(index);
+    if (this.streams !== undefined) {
+      this.streams.consumerEnded(index);
+      if (this.plan.streams[index] !== undefined && this.streams.open(index, outputs)) {
+        // The node streams: it counts as running (and holds its slot) until its streams end.
+        this.outputs[index] = outputs;
+        this.running++;
+        if (unitEnded) this.running--;
+        this.pump();
+        return;
+      }
+    }
     this.statuses[index] = "completed";
     this.outputs[index] = outputs;
     this.durations[index] = durationUs / 1000;
@@ -474,11 +505,17 @@ export class Execution implements InputSources {
 
   onFailed(index: number, failure: FailureInfo, durationUs: number, unit: Unit): void {
     this.disarmHeartbeat(index);
+    this.streams?.consumerEnded(index);
+    if (this.restarting.delete(index) && this.stopping === undefined) {
+      this.restartReader(index, failure, durationUs);
+      return;
+    }
     this.releaseRest(unit, index);
     if (this.startTimes[index] === 0) this.startTimes[index] = Date.now();
     const node = this.graph.nodes[index]!;
+    // A node that read a stream cannot read it again: a retry would need its producer to stream again.
     const delay =
-      this.stopping === undefined
+      this.stopping === undefined && this.plan.streamInputs[index] === undefined
         ? retryDelay(
             node.policy.retry,
             this.attempts[index]!,
@@ -519,6 +556,11 @@ export class Execution implements InputSources {
 
   onCancelled(index: number, reason: string, unit: Unit): void {
     this.disarmHeartbeat(index);
+    this.streams?.consumerEnded(index);
+    if (this.restarting.delete(index) && this.stopping === undefined) {
+      this.restartReader(index, { message: reason, type: "stream.restart", retryable: true }, 0);
+      return;
+    }
     const hostFailure = this.hostFailures[index];
     if (hostFailure !== undefined && this.stopping !== "cancelled") {
       // The host cancelled it for a missed heartbeat: that is a failure, with the retry policy to apply.
@@ -546,6 +588,139 @@ export class Execution implements InputSources {
 
   forget(unit: UnitSink): void {
     this.units.delete(unit);
+  }
+
+  // ---------------------------------------------------------------- streams
+
+  /** A producer started streaming: the nodes reading its streams item by item may start now. */
+  private onStreamOpened(producer: number): void {
+    this.statuses[producer] = "running";
+    this.releasedEarly.add(producer);
+    for (const successor of this.plan.streams[producer]!.early) {
+      if (--this.waitingOn[successor]! === 0 && this.statuses[successor] === "pending")
+        this.ready.push(successor);
+    }
+  }
+
+  /** Every stream of a producer ended, failed or was stopped: the producer completes, fails or is cancelled. */
+  private onStreamSettled(producer: number, outcome: StreamOutcome): void {
+    if (outcome.kind === "stopped" && this.stopping === undefined && this.readersRunning(producer)) {
+      // Its readers stopped reading; whether they failed (the producer is then cancelled) or finished early (it
+      // completed) is known when they end: see maybeFinish.
+      this.stoppedStreams.set(producer, outcome);
+      return;
+    }
+    const durationUs = Math.round((Date.now() - this.startTimes[producer]!) * 1000);
+    if (outcome.kind === "failed" && this.retryStream(producer, outcome.failure, durationUs)) return;
+    this.running--;
+    if (outcome.kind === "failed") {
+      this.options.trace?.failed(producer, outcome.failure, undefined);
+      this.settleFailure(producer, outcome.failure, durationUs);
+    } else if (outcome.kind === "stopped" && this.stopping !== undefined) {
+      this.statuses[producer] = "cancelled";
+      this.options.trace?.cancelled(producer, outcome.reason);
+      if (this.options.hub.active)
+        this.emitNode(producer, { type: "node.cancelled", reason: outcome.reason });
+    } else {
+      // Ended, or stopped because every reader had what it needed while the execution goes on.
+      const outputs = this.outputs[producer]!;
+      this.statuses[producer] = "completed";
+      this.durations[producer] = durationUs / 1000;
+      this.completionOrder.push(producer);
+      this.options.trace?.completed(producer);
+      if (this.options.hub.active) {
+        this.emitNode(producer, {
+          type: "node.completed",
+          outputs: ExecutionStreams.describe(outputs),
+          durationMs: durationUs / 1000,
+        });
+      }
+      this.release(producer);
+    }
+    this.pump();
+    this.maybeFinish();
+  }
+
+  /**
+   * A producer's stream failed mid-way with a failure its retry policy retries: the streaming segment restarts.
+   * Its readers stop (those running are cancelled, and run again from the first item when the producer streams
+   * again); the producer is dispatched again after the policy's delay. Gives false (no retry) when a reader has
+   * already ended, since it cannot read again what it read.
+   */
+  private retryStream(producer: number, failure: FailureInfo, durationUs: number): boolean {
+    const node = this.graph.nodes[producer]!;
+    if (this.stopping !== undefined) return false;
+    const delay = retryDelay(
+      node.policy.retry,
+      this.attempts[producer]!,
+      failure,
+      node.nodeType.flags?.idempotent === true,
+    );
+    if (delay === undefined) return false;
+    const readers = [...this.plan.streams[producer]!.early];
+    if (readers.some((reader) => !["pending", "queued", "running"].includes(this.statuses[reader]!)))
+      return false;
+    for (const reader of readers) {
+      this.waitingOn[reader]!++;
+      if (this.statuses[reader] === "pending") continue;
+      this.restarting.add(reader);
+      for (const unit of this.units)
+        if (unit.runs(reader)) unit.control?.cancel(`stream "${node.id}" restarts`);
+    }
+    this.options.trace?.failed(producer, failure, delay);
+    this.statuses[producer] = "queued";
+    if (this.options.hub.active) {
+      this.emitNode(producer, {
+        type: "node.failed",
+        failure,
+        durationMs: durationUs / 1000,
+        attempt: this.attempts[producer]!,
+        willRetry: true,
+        retryInMs: delay,
+      });
+    }
+    // The producer's slot stays reserved while the retry waits, as for any retry.
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(producer);
+      this.running--;
+      this.statuses[producer] = "pending";
+      const decision = decideInputs(node, this);
+      if (this.stopping === undefined && decision.run) this.dispatch(producer, decision.inputs);
+      this.maybeFinish();
+    }, delay);
+    this.retryTimers.set(producer, timer);
+    return true;
+  }
+
+  /** A reader stopped for its producer's restart: it waits for the producer to stream again. */
+  private restartReader(index: number, failure: FailureInfo, durationUs: number): void {
+    this.statuses[index] = "pending";
+    if (this.options.hub.active) {
+      this.emitNode(index, {
+        type: "node.failed",
+        failure,
+        durationMs: durationUs / 1000,
+        attempt: this.attempts[index]!,
+        willRetry: true,
+        retryInMs: 0,
+      });
+    }
+    this.running--;
+    this.pump();
+    this.maybeFinish();
+  }
+
+  /** Whether a node reading the producer's streams item by item has not ended yet. */
+  private readersRunning(producer: number): boolean {
+    for (const reader of this.plan.streams[producer]!.early) {
+      const status = this.statuses[reader];
+      if (status === "queued" || status === "running") return true;
+    }
+    return false;
+  }
+
+  private onStreamProgress(producer: number, port: string, items: number, state: StreamState): void {
+    if (this.options.hub.active) this.emitNode(producer, { type: "node.stream", port, items, state });
   }
 
   // ---------------------------------------------------------------- state changes
@@ -613,8 +788,10 @@ export class Execution implements InputSources {
   /** A node finished in a way that lets the nodes reading from it go on. */
   private release(index: number): void {
     const successors = this.graph.nodes[index]!.successors;
+    const early = this.releasedEarly.has(index) ? this.plan.streams[index]!.early : undefined;
     for (let i = 0; i < successors.length; i++) {
       const successor = successors[i]!;
+      if (early?.has(successor) === true) continue;
       if (--this.waitingOn[successor]! === 0 && this.statuses[successor] === "pending")
         this.ready.push(successor);
     }
@@ -654,6 +831,13 @@ export class Execution implements InputSources {
   // ---------------------------------------------------------------- the end
 
   private maybeFinish(): void {
+    for (const [producer, outcome] of this.stoppedStreams) {
+      if (this.stopping !== undefined || !this.readersRunning(producer)) {
+        this.stoppedStreams.delete(producer);
+        this.onStreamSettled(producer, outcome);
+        return;
+      }
+    }
     if (this.status !== "running" || this.running > 0 || this.compensating) return;
     if (this.stopping === undefined && this.readyHead < this.ready.length) return;
     if (
@@ -798,7 +982,8 @@ export class Execution implements InputSources {
         record.durationMs = this.durations[index]!;
       }
       const outputs = this.outputs[index];
-      if (outputs !== undefined) record.outputs = outputs;
+      if (outputs !== undefined)
+        record.outputs = this.streams === undefined ? outputs : ExecutionStreams.describe(outputs);
       const failure = this.failures[index];
       if (failure !== undefined) record.failure = failure;
       records[node.id] = record;
@@ -809,7 +994,8 @@ export class Execution implements InputSources {
   /** The values a node's inputs are bound to now (for events; the runtime gets them through the invocation). */
   private inputsOf(index: number): Record<string, unknown> {
     const decision = decideInputs(this.graph.nodes[index]!, this);
-    return decision.run ? decision.inputs : {};
+    if (!decision.run) return {};
+    return this.streams === undefined ? decision.inputs : ExecutionStreams.describe(decision.inputs);
   }
 
   private emit(event: ExecutionEvent): void {

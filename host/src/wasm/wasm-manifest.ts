@@ -75,6 +75,7 @@ export function parseWasmManifest(text: string, manifestName: string): WasmNodeT
     schema: JSON.stringify(spec.schema ?? {}),
     required: spec.required ?? true,
     description: spec.description ?? "",
+    stream: false,
   });
   return parsed.data.nodes.map((node) => ({
     exportName: node.export,

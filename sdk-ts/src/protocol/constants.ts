@@ -36,6 +36,8 @@ export const FEATURES = {
   steps: "session.steps",
   arrow: "values.arrow",
   blob: "values.blob",
+  /** Stream ports with credit-based flow control (docs/protocol.md, section 3.5). */
+  streams: "stream.credits",
 } as const;
 
 /** The JSON Schema keyword that marks a port carrying a non-JSON encoding. */

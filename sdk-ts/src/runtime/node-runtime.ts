@@ -10,6 +10,7 @@ import {
   PortSchema,
 } from "../gen/conductor/runtime/v1/runtime_pb.js";
 import type { NodeDefinition } from "../node/define-node.js";
+import { checkedItems, streamItemOf, streamPortsOf } from "../node/stream-port.js";
 import { toJsonSchemaText } from "../node/value-schemas.js";
 import { type FailureInfo, failureInfoBrand, toFailureInfo } from "../protocol/failure.js";
 import type { InvocationRequest, InvocationSink, StepRequest } from "../protocol/invocation.js";
@@ -73,23 +74,28 @@ function describeNodeType(node: NodeDefinition): NodeType {
     title: node.title,
     description: node.description,
     configSchema: toJsonSchemaText(node.configSchema, "input"),
-    inputs: Object.entries(inputShape).map(([name, schema]) =>
-      create(PortSchema, {
+    inputs: Object.entries(inputShape).map(([name, schema]) => {
+      // A stream port is described by its item schema, and flagged.
+      const item = streamItemOf(schema);
+      return create(PortSchema, {
         name,
-        schema: toJsonSchemaText(schema, "input"),
+        schema: toJsonSchemaText(item ?? schema, "input"),
         required: !schema.safeParse(undefined).success,
         description: schema.description ?? "",
-      }),
-    ),
-    outputs: Object.entries(node.outputSchema.shape).map(([name, schema]) =>
-      create(PortSchema, {
+        stream: item !== undefined,
+      });
+    }),
+    outputs: Object.entries(node.outputSchema.shape).map(([name, schema]) => {
+      const item = streamItemOf(schema);
+      return create(PortSchema, {
         name,
-        schema: toJsonSchemaText(schema, "output"),
+        schema: toJsonSchemaText(item ?? schema, "output"),
         // For outputs, required means "always produced".
         required: !schema.safeParse(undefined).success,
         description: schema.description ?? "",
-      }),
-    ),
+        stream: item !== undefined,
+      });
+    }),
     flags: node.flags,
     defaultTimeoutMs: node.timeoutMs,
   });
@@ -406,6 +412,15 @@ class Invocation implements InvocationControl {
         elapsedUs(),
       );
       return undefined;
+    }
+    const streams = streamPortsOf(definition.outputSchema);
+    if (streams.size > 0) {
+      // Each item of a stream output is checked as it passes (items are produced after the step returned).
+      for (const [port, item] of streams) {
+        const value = parsedOutput.data[port];
+        if (value !== undefined)
+          parsedOutput.data[port] = checkedItems(value as AsyncIterable<unknown>, item, label, port);
+      }
     }
     sink.completed(index, parsedOutput.data, elapsedUs());
     return parsedOutput.data;

@@ -169,6 +169,12 @@ fn resolve_inputs(
                     ports.push((name, value.clone()));
                 }
             }
+            Some(pb::input::Source::Stream(source)) => {
+                return Err(NodeError::permanent(format!(
+                    "input \"{name}\" reads stream \"{}.{}\", but this runtime does not serve stream inputs",
+                    source.node_id, source.port
+                )));
+            }
             None => {}
         }
     }

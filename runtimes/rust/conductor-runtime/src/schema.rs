@@ -90,6 +90,7 @@ fn ports_of(schema: Schema) -> Vec<pb::Port> {
                 schema: serde_json::to_string(&schema).unwrap_or_else(|_| "{}".to_owned()),
                 required: is_required,
                 description,
+                stream: false,
             }
         })
         .collect()

@@ -82,7 +82,11 @@ pub(crate) async fn read_commands(
                         handle.cancel(cancel.reason, cancel.grace_ms);
                     }
                 }
-                None => {}
+                // Streams between nodes (docs/streaming.md) are not served by this runtime yet: it declares no
+                // stream port and does not announce "stream.credits", so a host sends neither.
+                Some(pb::command::Kind::Credit(_))
+                | Some(pb::command::Kind::StreamItems(_))
+                | None => {}
             }
         }
     }

@@ -419,6 +419,7 @@ pub fn kinds(events: &[pb::Event]) -> Vec<&'static str> {
             Some(Kind::Failed(_)) => "failed",
             Some(Kind::Cancelled(_)) => "cancelled",
             Some(Kind::Rejected(_)) => "rejected",
+            Some(Kind::Credit(_)) => "credit",
             None => "none",
         })
         .collect()

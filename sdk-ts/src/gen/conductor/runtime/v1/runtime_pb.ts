@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file conductor/runtime/v1/runtime.proto.
  */
 export const file_conductor_runtime_v1_runtime: GenFile = /*@__PURE__*/
-  fileDesc("CiJjb25kdWN0b3IvcnVudGltZS92MS9ydW50aW1lLnByb3RvEhRjb25kdWN0b3IucnVudGltZS52MSJQChBIYW5kc2hha2VSZXF1ZXN0EhQKDGhvc3RfdmVyc2lvbhgBIAEoCRIUCgxhYmlfdmVyc2lvbnMYAiADKA0SEAoIZmVhdHVyZXMYAyADKAkitwEKEUhhbmRzaGFrZVJlc3BvbnNlEhMKC2FiaV92ZXJzaW9uGAEgASgNEjIKB3J1bnRpbWUYAiABKAsyIS5jb25kdWN0b3IucnVudGltZS52MS5SdW50aW1lSW5mbxIQCghmZWF0dXJlcxgDIAMoCRIXCg9tYXhfY29uY3VycmVuY3kYBCABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYBSABKAQSEwoLc2NoZW1hX2hhc2gYBiABKAkiSwoLUnVudGltZUluZm8SDAoEbmFtZRgBIAEoCRIQCghsYW5ndWFnZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEgsKA3BpZBgEIAEoDSIWChRMaXN0Tm9kZVR5cGVzUmVxdWVzdCJLChVMaXN0Tm9kZVR5cGVzUmVzcG9uc2USMgoKbm9kZV90eXBlcxgBIAMoCzIeLmNvbmR1Y3Rvci5ydW50aW1lLnYxLk5vZGVUeXBlIokCCghOb2RlVHlwZRIMCgR0eXBlGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDQoFdGl0bGUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSFQoNY29uZmlnX3NjaGVtYRgFIAEoCRIqCgZpbnB1dHMYBiADKAsyGi5jb25kdWN0b3IucnVudGltZS52MS5Qb3J0EisKB291dHB1dHMYByADKAsyGi5jb25kdWN0b3IucnVudGltZS52MS5Qb3J0Ei4KBWZsYWdzGAggASgLMh8uY29uZHVjdG9yLnJ1bnRpbWUudjEuTm9kZUZsYWdzEhoKEmRlZmF1bHRfdGltZW91dF9tcxgJIAEoDSJLCgRQb3J0EgwKBG5hbWUYASABKAkSDgoGc2NoZW1hGAIgASgJEhAKCHJlcXVpcmVkGAMgASgIEhMKC2Rlc2NyaXB0aW9uGAQgASgJIl4KCU5vZGVGbGFncxISCgppZGVtcG90ZW50GAEgASgIEhMKC2NhbmNlbGxhYmxlGAIgASgIEhEKCXN0cmVhbWluZxgDIAEoCBIVCg1kZXRlcm1pbmlzdGljGAQgASgIIlcKFVZhbGlkYXRlQ29uZmlnUmVxdWVzdBIRCglub2RlX3R5cGUYASABKAkSKwoGY29uZmlnGAIgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuVmFsdWUiTwoWVmFsaWRhdGVDb25maWdSZXNwb25zZRI1CgtkaWFnbm9zdGljcxgBIAMoCzIgLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkRpYWdub3N0aWMi2QEKCkRpYWdub3N0aWMSOwoIc2V2ZXJpdHkYASABKA4yKS5jb25kdWN0b3IucnVudGltZS52MS5EaWFnbm9zdGljLlNldmVyaXR5Eg8KB21lc3NhZ2UYAiABKAkSDAoEcGF0aBgDIAEoCRIQCghleHBlY3RlZBgEIAEoCRINCgVmb3VuZBgFIAEoCSJOCghTZXZlcml0eRIYChRTRVZFUklUWV9VTlNQRUNJRklFRBAAEhIKDlNFVkVSSVRZX0VSUk9SEAESFAoQU0VWRVJJVFlfV0FSTklORxACIm4KBVZhbHVlEg4KBGpzb24YASABKAxIABINCgNyYXcYAiABKAxIABIPCgVhcnJvdxgDIAEoDEgAEi0KBGJsb2IYBCABKAsyHS5jb25kdWN0b3IucnVudGltZS52MS5CbG9iUmVmSABCBgoEa2luZCLNAQoHQmxvYlJlZhILCgN1cmkYASABKAkSDAoEc2l6ZRgCIAEoBBIOCgZzaGEyNTYYAyABKAkSOAoIZW5jb2RpbmcYBCABKA4yJi5jb25kdWN0b3IucnVudGltZS52MS5CbG9iUmVmLkVuY29kaW5nIl0KCEVuY29kaW5nEhgKFEVOQ09ESU5HX1VOU1BFQ0lGSUVEEAASEQoNRU5DT0RJTkdfSlNPThABEhAKDEVOQ09ESU5HX1JBVxACEhIKDkVOQ09ESU5HX0FSUk9XEAMizwEKB0ZhaWx1cmUSDwoHbWVzc2FnZRgBIAEoCRIMCgR0eXBlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCBIsCgdkZXRhaWxzGAQgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuVmFsdWUSDQoFc3RhY2sYBSABKAkSLAoFY2F1c2UYBiABKAsyHS5jb25kdWN0b3IucnVudGltZS52MS5GYWlsdXJlEhYKDnJldHJ5X2RlbGF5X21zGAcgASgNEg8KB25vZGVfaWQYCCABKAkiQQoOU2Vzc2lvblJlcXVlc3QSLwoIY29tbWFuZHMYASADKAsyHS5jb25kdWN0b3IucnVudGltZS52MS5Db21tYW5kInMKB0NvbW1hbmQSMAoHZXhlY3V0ZRgBIAEoCzIdLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkV4ZWN1dGVIABIuCgZjYW5jZWwYAiABKAsyHC5jb25kdWN0b3IucnVudGltZS52MS5DYW5jZWxIAEIGCgRraW5kImEKB0V4ZWN1dGUSFQoNaW52b2NhdGlvbl9pZBgBIAEoBBIUCgxleGVjdXRpb25faWQYAiABKAkSKQoFc3RlcHMYAyADKAsyGi5jb25kdWN0b3IucnVudGltZS52MS5TdGVwIqkCCgRTdGVwEg8KB25vZGVfaWQYASABKAkSEQoJbm9kZV90eXBlGAIgASgJEg8KB2F0dGVtcHQYAyABKA0SKwoGY29uZmlnGAQgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuVmFsdWUSNgoGaW5wdXRzGAUgAygLMiYuY29uZHVjdG9yLnJ1bnRpbWUudjEuU3RlcC5JbnB1dHNFbnRyeRISCgp0aW1lb3V0X21zGAYgASgNEhMKC3RyYWNlcGFyZW50GAcgASgJEhIKCnRyYWNlc3RhdGUYCCABKAkaSgoLSW5wdXRzRW50cnkSCwoDa2V5GAEgASgJEioKBXZhbHVlGAIgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuSW5wdXQ6AjgBIngKBUlucHV0EiwKBXZhbHVlGAEgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuVmFsdWVIABI3CgtzdGVwX291dHB1dBgCIAEoCzIgLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0ZXBPdXRwdXRIAEIICgZzb3VyY2UiKAoKU3RlcE91dHB1dBIMCgRzdGVwGAEgASgNEgwKBHBvcnQYAiABKAkiQQoGQ2FuY2VsEhUKDWludm9jYXRpb25faWQYASABKAQSDgoGcmVhc29uGAIgASgJEhAKCGdyYWNlX21zGAMgASgNIj4KD1Nlc3Npb25SZXNwb25zZRIrCgZldmVudHMYASADKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5FdmVudCL4AwoFRXZlbnQSFQoNaW52b2NhdGlvbl9pZBgBIAEoBBIMCgRzdGVwGAIgASgNEjAKB3N0YXJ0ZWQYAyABKAsyHS5jb25kdWN0b3IucnVudGltZS52MS5TdGFydGVkSAASKAoDbG9nGAQgASgLMhkuY29uZHVjdG9yLnJ1bnRpbWUudjEuTG9nSAASMgoIcHJvZ3Jlc3MYBSABKAsyHi5jb25kdWN0b3IucnVudGltZS52MS5Qcm9ncmVzc0gAEiwKBWNodW5rGAYgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuQ2h1bmtIABI0CgloZWFydGJlYXQYByABKAsyHy5jb25kdWN0b3IucnVudGltZS52MS5IZWFydGJlYXRIABI0Cgljb21wbGV0ZWQYCCABKAsyHy5jb25kdWN0b3IucnVudGltZS52MS5Db21wbGV0ZWRIABIuCgZmYWlsZWQYCSABKAsyHC5jb25kdWN0b3IucnVudGltZS52MS5GYWlsZWRIABI0CgljYW5jZWxsZWQYCiABKAsyHy5jb25kdWN0b3IucnVudGltZS52MS5DYW5jZWxsZWRIABIyCghyZWplY3RlZBgLIAEoCzIeLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlJlamVjdGVkSABCBgoEa2luZCIJCgdTdGFydGVkIr0BCgNMb2cSLgoFbGV2ZWwYASABKA4yHy5jb25kdWN0b3IucnVudGltZS52MS5Mb2cuTGV2ZWwSDwoHbWVzc2FnZRgCIAEoCRITCgtmaWVsZHNfanNvbhgDIAEoDCJgCgVMZXZlbBIVChFMRVZFTF9VTlNQRUNJRklFRBAAEg8KC0xFVkVMX0RFQlVHEAESDgoKTEVWRUxfSU5GTxACEg4KCkxFVkVMX1dBUk4QAxIPCgtMRVZFTF9FUlJPUhAEIi0KCFByb2dyZXNzEhAKCGZyYWN0aW9uGAEgASgBEg8KB21lc3NhZ2UYAiABKAkiQQoFQ2h1bmsSDAoEcG9ydBgBIAEoCRIqCgV2YWx1ZRgCIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlIjkKCUhlYXJ0YmVhdBIsCgdkZXRhaWxzGAEgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuVmFsdWUirAEKCUNvbXBsZXRlZBI9CgdvdXRwdXRzGAEgAygLMiwuY29uZHVjdG9yLnJ1bnRpbWUudjEuQ29tcGxldGVkLk91dHB1dHNFbnRyeRITCgtkdXJhdGlvbl91cxgCIAEoBBpLCgxPdXRwdXRzRW50cnkSCwoDa2V5GAEgASgJEioKBXZhbHVlGAIgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuVmFsdWU6AjgBIk0KBkZhaWxlZBIuCgdmYWlsdXJlGAEgASgLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuRmFpbHVyZRITCgtkdXJhdGlvbl91cxgCIAEoBCIbCglDYW5jZWxsZWQSDgoGcmVhc29uGAEgASgJIjoKCFJlamVjdGVkEi4KB2ZhaWx1cmUYASABKAsyHS5jb25kdWN0b3IucnVudGltZS52MS5GYWlsdXJlIiAKDERyYWluUmVxdWVzdBIQCghncmFjZV9tcxgBIAEoDSIjCg1EcmFpblJlc3BvbnNlEhIKCnVuZmluaXNoZWQYASABKA0iEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UyzgQKDlJ1bnRpbWVTZXJ2aWNlElwKCUhhbmRzaGFrZRImLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkhhbmRzaGFrZVJlcXVlc3QaJy5jb25kdWN0b3IucnVudGltZS52MS5IYW5kc2hha2VSZXNwb25zZRJoCg1MaXN0Tm9kZVR5cGVzEiouY29uZHVjdG9yLnJ1bnRpbWUudjEuTGlzdE5vZGVUeXBlc1JlcXVlc3QaKy5jb25kdWN0b3IucnVudGltZS52MS5MaXN0Tm9kZVR5cGVzUmVzcG9uc2USawoOVmFsaWRhdGVDb25maWcSKy5jb25kdWN0b3IucnVudGltZS52MS5WYWxpZGF0ZUNvbmZpZ1JlcXVlc3QaLC5jb25kdWN0b3IucnVudGltZS52MS5WYWxpZGF0ZUNvbmZpZ1Jlc3BvbnNlEloKB1Nlc3Npb24SJC5jb25kdWN0b3IucnVudGltZS52MS5TZXNzaW9uUmVxdWVzdBolLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlNlc3Npb25SZXNwb25zZSgBMAESUAoFRHJhaW4SIi5jb25kdWN0b3IucnVudGltZS52MS5EcmFpblJlcXVlc3QaIy5jb25kdWN0b3IucnVudGltZS52MS5EcmFpblJlc3BvbnNlElkKCFNodXRkb3duEiUuY29uZHVjdG9yLnJ1bnRpbWUudjEuU2h1dGRvd25SZXF1ZXN0GiYuY29uZHVjdG9yLnJ1bnRpbWUudjEuU2h1dGRvd25SZXNwb25zZWIGcHJvdG8z");
+  fileDesc("CiJjb25kdWN0b3IvcnVudGltZS92MS9ydW50aW1lLnByb3RvEhRjb25kdWN0b3IucnVudGltZS52MSJQChBIYW5kc2hha2VSZXF1ZXN0EhQKDGhvc3RfdmVyc2lvbhgBIAEoCRIUCgxhYmlfdmVyc2lvbnMYAiADKA0SEAoIZmVhdHVyZXMYAyADKAkitwEKEUhhbmRzaGFrZVJlc3BvbnNlEhMKC2FiaV92ZXJzaW9uGAEgASgNEjIKB3J1bnRpbWUYAiABKAsyIS5jb25kdWN0b3IucnVudGltZS52MS5SdW50aW1lSW5mbxIQCghmZWF0dXJlcxgDIAMoCRIXCg9tYXhfY29uY3VycmVuY3kYBCABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYBSABKAQSEwoLc2NoZW1hX2hhc2gYBiABKAkiSwoLUnVudGltZUluZm8SDAoEbmFtZRgBIAEoCRIQCghsYW5ndWFnZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEgsKA3BpZBgEIAEoDSIWChRMaXN0Tm9kZVR5cGVzUmVxdWVzdCJLChVMaXN0Tm9kZVR5cGVzUmVzcG9uc2USMgoKbm9kZV90eXBlcxgBIAMoCzIeLmNvbmR1Y3Rvci5ydW50aW1lLnYxLk5vZGVUeXBlIokCCghOb2RlVHlwZRIMCgR0eXBlGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDQoFdGl0bGUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSFQoNY29uZmlnX3NjaGVtYRgFIAEoCRIqCgZpbnB1dHMYBiADKAsyGi5jb25kdWN0b3IucnVudGltZS52MS5Qb3J0EisKB291dHB1dHMYByADKAsyGi5jb25kdWN0b3IucnVudGltZS52MS5Qb3J0Ei4KBWZsYWdzGAggASgLMh8uY29uZHVjdG9yLnJ1bnRpbWUudjEuTm9kZUZsYWdzEhoKEmRlZmF1bHRfdGltZW91dF9tcxgJIAEoDSJbCgRQb3J0EgwKBG5hbWUYASABKAkSDgoGc2NoZW1hGAIgASgJEhAKCHJlcXVpcmVkGAMgASgIEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg4KBnN0cmVhbRgFIAEoCCJeCglOb2RlRmxhZ3MSEgoKaWRlbXBvdGVudBgBIAEoCBITCgtjYW5jZWxsYWJsZRgCIAEoCBIRCglzdHJlYW1pbmcYAyABKAgSFQoNZGV0ZXJtaW5pc3RpYxgEIAEoCCJXChVWYWxpZGF0ZUNvbmZpZ1JlcXVlc3QSEQoJbm9kZV90eXBlGAEgASgJEisKBmNvbmZpZxgCIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlIk8KFlZhbGlkYXRlQ29uZmlnUmVzcG9uc2USNQoLZGlhZ25vc3RpY3MYASADKAsyIC5jb25kdWN0b3IucnVudGltZS52MS5EaWFnbm9zdGljItkBCgpEaWFnbm9zdGljEjsKCHNldmVyaXR5GAEgASgOMikuY29uZHVjdG9yLnJ1bnRpbWUudjEuRGlhZ25vc3RpYy5TZXZlcml0eRIPCgdtZXNzYWdlGAIgASgJEgwKBHBhdGgYAyABKAkSEAoIZXhwZWN0ZWQYBCABKAkSDQoFZm91bmQYBSABKAkiTgoIU2V2ZXJpdHkSGAoUU0VWRVJJVFlfVU5TUEVDSUZJRUQQABISCg5TRVZFUklUWV9FUlJPUhABEhQKEFNFVkVSSVRZX1dBUk5JTkcQAiJuCgVWYWx1ZRIOCgRqc29uGAEgASgMSAASDQoDcmF3GAIgASgMSAASDwoFYXJyb3cYAyABKAxIABItCgRibG9iGAQgASgLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuQmxvYlJlZkgAQgYKBGtpbmQizQEKB0Jsb2JSZWYSCwoDdXJpGAEgASgJEgwKBHNpemUYAiABKAQSDgoGc2hhMjU2GAMgASgJEjgKCGVuY29kaW5nGAQgASgOMiYuY29uZHVjdG9yLnJ1bnRpbWUudjEuQmxvYlJlZi5FbmNvZGluZyJdCghFbmNvZGluZxIYChRFTkNPRElOR19VTlNQRUNJRklFRBAAEhEKDUVOQ09ESU5HX0pTT04QARIQCgxFTkNPRElOR19SQVcQAhISCg5FTkNPRElOR19BUlJPVxADIs8BCgdGYWlsdXJlEg8KB21lc3NhZ2UYASABKAkSDAoEdHlwZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSLAoHZGV0YWlscxgEIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlEg0KBXN0YWNrGAUgASgJEiwKBWNhdXNlGAYgASgLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuRmFpbHVyZRIWCg5yZXRyeV9kZWxheV9tcxgHIAEoDRIPCgdub2RlX2lkGAggASgJIkEKDlNlc3Npb25SZXF1ZXN0Ei8KCGNvbW1hbmRzGAEgAygLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuQ29tbWFuZCLeAQoHQ29tbWFuZBIwCgdleGVjdXRlGAEgASgLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuRXhlY3V0ZUgAEi4KBmNhbmNlbBgCIAEoCzIcLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkNhbmNlbEgAEi4KBmNyZWRpdBgDIAEoCzIcLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkNyZWRpdEgAEjkKDHN0cmVhbV9pdGVtcxgEIAEoCzIhLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0cmVhbUl0ZW1zSABCBgoEa2luZCJhCgdFeGVjdXRlEhUKDWludm9jYXRpb25faWQYASABKAQSFAoMZXhlY3V0aW9uX2lkGAIgASgJEikKBXN0ZXBzGAMgAygLMhouY29uZHVjdG9yLnJ1bnRpbWUudjEuU3RlcCKpAgoEU3RlcBIPCgdub2RlX2lkGAEgASgJEhEKCW5vZGVfdHlwZRgCIAEoCRIPCgdhdHRlbXB0GAMgASgNEisKBmNvbmZpZxgEIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlEjYKBmlucHV0cxgFIAMoCzImLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0ZXAuSW5wdXRzRW50cnkSEgoKdGltZW91dF9tcxgGIAEoDRITCgt0cmFjZXBhcmVudBgHIAEoCRISCgp0cmFjZXN0YXRlGAggASgJGkoKC0lucHV0c0VudHJ5EgsKA2tleRgBIAEoCRIqCgV2YWx1ZRgCIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLklucHV0OgI4ASKuAQoFSW5wdXQSLAoFdmFsdWUYASABKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5WYWx1ZUgAEjcKC3N0ZXBfb3V0cHV0GAIgASgLMiAuY29uZHVjdG9yLnJ1bnRpbWUudjEuU3RlcE91dHB1dEgAEjQKBnN0cmVhbRgDIAEoCzIiLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0cmVhbVNvdXJjZUgAQggKBnNvdXJjZSItCgxTdHJlYW1Tb3VyY2USDwoHbm9kZV9pZBgBIAEoCRIMCgRwb3J0GAIgASgJIkwKBkNyZWRpdBIVCg1pbnZvY2F0aW9uX2lkGAEgASgEEgwKBHN0ZXAYAiABKA0SDAoEcG9ydBgDIAEoCRIPCgdjcmVkaXRzGAQgASgNIqkBCgtTdHJlYW1JdGVtcxIVCg1pbnZvY2F0aW9uX2lkGAEgASgEEgwKBHN0ZXAYAiABKA0SDAoEcG9ydBgDIAEoCRIqCgVpdGVtcxgEIAMoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlEgsKA2VuZBgFIAEoCBIuCgdmYWlsdXJlGAYgASgLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuRmFpbHVyZSIoCgpTdGVwT3V0cHV0EgwKBHN0ZXAYASABKA0SDAoEcG9ydBgCIAEoCSJBCgZDYW5jZWwSFQoNaW52b2NhdGlvbl9pZBgBIAEoBBIOCgZyZWFzb24YAiABKAkSEAoIZ3JhY2VfbXMYAyABKA0iPgoPU2Vzc2lvblJlc3BvbnNlEisKBmV2ZW50cxgBIAMoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkV2ZW50IqgECgVFdmVudBIVCg1pbnZvY2F0aW9uX2lkGAEgASgEEgwKBHN0ZXAYAiABKA0SMAoHc3RhcnRlZBgDIAEoCzIdLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0YXJ0ZWRIABIoCgNsb2cYBCABKAsyGS5jb25kdWN0b3IucnVudGltZS52MS5Mb2dIABIyCghwcm9ncmVzcxgFIAEoCzIeLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlByb2dyZXNzSAASLAoFY2h1bmsYBiABKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5DaHVua0gAEjQKCWhlYXJ0YmVhdBgHIAEoCzIfLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkhlYXJ0YmVhdEgAEjQKCWNvbXBsZXRlZBgIIAEoCzIfLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkNvbXBsZXRlZEgAEi4KBmZhaWxlZBgJIAEoCzIcLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkZhaWxlZEgAEjQKCWNhbmNlbGxlZBgKIAEoCzIfLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkNhbmNlbGxlZEgAEjIKCHJlamVjdGVkGAsgASgLMh4uY29uZHVjdG9yLnJ1bnRpbWUudjEuUmVqZWN0ZWRIABIuCgZjcmVkaXQYDCABKAsyHC5jb25kdWN0b3IucnVudGltZS52MS5DcmVkaXRIAEIGCgRraW5kIgkKB1N0YXJ0ZWQivQEKA0xvZxIuCgVsZXZlbBgBIAEoDjIfLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkxvZy5MZXZlbBIPCgdtZXNzYWdlGAIgASgJEhMKC2ZpZWxkc19qc29uGAMgASgMImAKBUxldmVsEhUKEUxFVkVMX1VOU1BFQ0lGSUVEEAASDwoLTEVWRUxfREVCVUcQARIOCgpMRVZFTF9JTkZPEAISDgoKTEVWRUxfV0FSThADEg8KC0xFVkVMX0VSUk9SEAQiLQoIUHJvZ3Jlc3MSEAoIZnJhY3Rpb24YASABKAESDwoHbWVzc2FnZRgCIAEoCSJBCgVDaHVuaxIMCgRwb3J0GAEgASgJEioKBXZhbHVlGAIgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuVmFsdWUiOQoJSGVhcnRiZWF0EiwKB2RldGFpbHMYASABKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5WYWx1ZSKsAQoJQ29tcGxldGVkEj0KB291dHB1dHMYASADKAsyLC5jb25kdWN0b3IucnVudGltZS52MS5Db21wbGV0ZWQuT3V0cHV0c0VudHJ5EhMKC2R1cmF0aW9uX3VzGAIgASgEGksKDE91dHB1dHNFbnRyeRILCgNrZXkYASABKAkSKgoFdmFsdWUYAiABKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5WYWx1ZToCOAEiTQoGRmFpbGVkEi4KB2ZhaWx1cmUYASABKAsyHS5jb25kdWN0b3IucnVudGltZS52MS5GYWlsdXJlEhMKC2R1cmF0aW9uX3VzGAIgASgEIhsKCUNhbmNlbGxlZBIOCgZyZWFzb24YASABKAkiOgoIUmVqZWN0ZWQSLgoHZmFpbHVyZRgBIAEoCzIdLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkZhaWx1cmUiIAoMRHJhaW5SZXF1ZXN0EhAKCGdyYWNlX21zGAEgASgNIiMKDURyYWluUmVzcG9uc2USEgoKdW5maW5pc2hlZBgBIAEoDSIRCg9TaHV0ZG93blJlcXVlc3QiEgoQU2h1dGRvd25SZXNwb25zZTLOBAoOUnVudGltZVNlcnZpY2USXAoJSGFuZHNoYWtlEiYuY29uZHVjdG9yLnJ1bnRpbWUudjEuSGFuZHNoYWtlUmVxdWVzdBonLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkhhbmRzaGFrZVJlc3BvbnNlEmgKDUxpc3ROb2RlVHlwZXMSKi5jb25kdWN0b3IucnVudGltZS52MS5MaXN0Tm9kZVR5cGVzUmVxdWVzdBorLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkxpc3ROb2RlVHlwZXNSZXNwb25zZRJrCg5WYWxpZGF0ZUNvbmZpZxIrLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbGlkYXRlQ29uZmlnUmVxdWVzdBosLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbGlkYXRlQ29uZmlnUmVzcG9uc2USWgoHU2Vzc2lvbhIkLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlNlc3Npb25SZXF1ZXN0GiUuY29uZHVjdG9yLnJ1bnRpbWUudjEuU2Vzc2lvblJlc3BvbnNlKAEwARJQCgVEcmFpbhIiLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkRyYWluUmVxdWVzdBojLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkRyYWluUmVzcG9uc2USWQoIU2h1dGRvd24SJS5jb25kdWN0b3IucnVudGltZS52MS5TaHV0ZG93blJlcXVlc3QaJi5jb25kdWN0b3IucnVudGltZS52MS5TaHV0ZG93blJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message conductor.runtime.v1.HandshakeRequest
@@ -279,6 +279,17 @@ export type Port = Message<"conductor.runtime.v1.Port"> & {
    * @generated from field: string description = 4;
    */
   description: string;
+
+  /**
+   * The port carries a stream of items instead of one value: `schema` is the
+   * JSON Schema of one item (an Arrow item is one record batch). Stream items
+   * travel as Chunk events (outputs) and StreamItems commands (inputs) under
+   * credit-based flow control (docs/protocol.md, "Streams"); a runtime that
+   * declares one announces the feature "stream.credits".
+   *
+   * @generated from field: bool stream = 5;
+   */
+  stream: boolean;
 };
 
 /**
@@ -665,6 +676,22 @@ export type Command = Message<"conductor.runtime.v1.Command"> & {
      */
     value: Cancel;
     case: "cancel";
+  } | {
+    /**
+     * Lets a step send more items on one of its stream outputs.
+     *
+     * @generated from field: conductor.runtime.v1.Credit credit = 3;
+     */
+    value: Credit;
+    case: "credit";
+  } | {
+    /**
+     * Items (or the end, or the failure) of a step's stream input.
+     *
+     * @generated from field: conductor.runtime.v1.StreamItems stream_items = 4;
+     */
+    value: StreamItems;
+    case: "streamItems";
   } | { case: undefined; value?: undefined };
 };
 
@@ -796,6 +823,14 @@ export type Input = Message<"conductor.runtime.v1.Input"> & {
      */
     value: StepOutput;
     case: "stepOutput";
+  } | {
+    /**
+     * A stream input: its items arrive later as StreamItems commands.
+     *
+     * @generated from field: conductor.runtime.v1.StreamSource stream = 3;
+     */
+    value: StreamSource;
+    case: "stream";
   } | { case: undefined; value?: undefined };
 };
 
@@ -805,6 +840,116 @@ export type Input = Message<"conductor.runtime.v1.Input"> & {
  */
 export const InputSchema: GenMessage<Input> = /*@__PURE__*/
   messageDesc(file_conductor_runtime_v1_runtime, 18);
+
+/**
+ * StreamSource names the stream output a stream input reads, for
+ * diagnostics; the items themselves come in StreamItems commands.
+ *
+ * @generated from message conductor.runtime.v1.StreamSource
+ */
+export type StreamSource = Message<"conductor.runtime.v1.StreamSource"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string port = 2;
+   */
+  port: string;
+};
+
+/**
+ * Describes the message conductor.runtime.v1.StreamSource.
+ * Use `create(StreamSourceSchema)` to create a new message.
+ */
+export const StreamSourceSchema: GenMessage<StreamSource> = /*@__PURE__*/
+  messageDesc(file_conductor_runtime_v1_runtime, 19);
+
+/**
+ * Credit grants `credits` more stream items on one port of one step. Sent by
+ * the host as a command for a step's stream output, and by a runtime as an
+ * event for a step's stream input (the event's invocation_id and step apply
+ * then, and this message's are left 0). Credits add up; a sender never has
+ * more items unacknowledged than it was granted in all.
+ *
+ * @generated from message conductor.runtime.v1.Credit
+ */
+export type Credit = Message<"conductor.runtime.v1.Credit"> & {
+  /**
+   * @generated from field: uint64 invocation_id = 1;
+   */
+  invocationId: bigint;
+
+  /**
+   * @generated from field: uint32 step = 2;
+   */
+  step: number;
+
+  /**
+   * @generated from field: string port = 3;
+   */
+  port: string;
+
+  /**
+   * @generated from field: uint32 credits = 4;
+   */
+  credits: number;
+};
+
+/**
+ * Describes the message conductor.runtime.v1.Credit.
+ * Use `create(CreditSchema)` to create a new message.
+ */
+export const CreditSchema: GenMessage<Credit> = /*@__PURE__*/
+  messageDesc(file_conductor_runtime_v1_runtime, 20);
+
+/**
+ * StreamItems carries the next items of a step's stream input, in order. The
+ * host never sends more items than the runtime granted with Credit events.
+ * `end` closes the stream; `failure` closes it with the producer's failure,
+ * which the node sees as an error where it iterates.
+ *
+ * @generated from message conductor.runtime.v1.StreamItems
+ */
+export type StreamItems = Message<"conductor.runtime.v1.StreamItems"> & {
+  /**
+   * @generated from field: uint64 invocation_id = 1;
+   */
+  invocationId: bigint;
+
+  /**
+   * @generated from field: uint32 step = 2;
+   */
+  step: number;
+
+  /**
+   * @generated from field: string port = 3;
+   */
+  port: string;
+
+  /**
+   * @generated from field: repeated conductor.runtime.v1.Value items = 4;
+   */
+  items: Value[];
+
+  /**
+   * @generated from field: bool end = 5;
+   */
+  end: boolean;
+
+  /**
+   * @generated from field: conductor.runtime.v1.Failure failure = 6;
+   */
+  failure?: Failure | undefined;
+};
+
+/**
+ * Describes the message conductor.runtime.v1.StreamItems.
+ * Use `create(StreamItemsSchema)` to create a new message.
+ */
+export const StreamItemsSchema: GenMessage<StreamItems> = /*@__PURE__*/
+  messageDesc(file_conductor_runtime_v1_runtime, 21);
 
 /**
  * @generated from message conductor.runtime.v1.StepOutput
@@ -828,7 +973,7 @@ export type StepOutput = Message<"conductor.runtime.v1.StepOutput"> & {
  * Use `create(StepOutputSchema)` to create a new message.
  */
 export const StepOutputSchema: GenMessage<StepOutput> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 19);
+  messageDesc(file_conductor_runtime_v1_runtime, 22);
 
 /**
  * Cancel asks the runtime to stop an invocation. The runtime fires the
@@ -859,7 +1004,7 @@ export type Cancel = Message<"conductor.runtime.v1.Cancel"> & {
  * Use `create(CancelSchema)` to create a new message.
  */
 export const CancelSchema: GenMessage<Cancel> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 20);
+  messageDesc(file_conductor_runtime_v1_runtime, 23);
 
 /**
  * SessionResponse carries events from the runtime, possibly several at once.
@@ -878,7 +1023,7 @@ export type SessionResponse = Message<"conductor.runtime.v1.SessionResponse"> & 
  * Use `create(SessionResponseSchema)` to create a new message.
  */
 export const SessionResponseSchema: GenMessage<SessionResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 21);
+  messageDesc(file_conductor_runtime_v1_runtime, 24);
 
 /**
  * Event is one thing that happened to one step of one invocation. Each step
@@ -961,6 +1106,14 @@ export type Event = Message<"conductor.runtime.v1.Event"> & {
      */
     value: Rejected;
     case: "rejected";
+  } | {
+    /**
+     * The step is ready for more items on one of its stream inputs.
+     *
+     * @generated from field: conductor.runtime.v1.Credit credit = 12;
+     */
+    value: Credit;
+    case: "credit";
   } | { case: undefined; value?: undefined };
 };
 
@@ -969,7 +1122,7 @@ export type Event = Message<"conductor.runtime.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 22);
+  messageDesc(file_conductor_runtime_v1_runtime, 25);
 
 /**
  * @generated from message conductor.runtime.v1.Started
@@ -982,7 +1135,7 @@ export type Started = Message<"conductor.runtime.v1.Started"> & {
  * Use `create(StartedSchema)` to create a new message.
  */
 export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 23);
+  messageDesc(file_conductor_runtime_v1_runtime, 26);
 
 /**
  * @generated from message conductor.runtime.v1.Log
@@ -1011,7 +1164,7 @@ export type Log = Message<"conductor.runtime.v1.Log"> & {
  * Use `create(LogSchema)` to create a new message.
  */
 export const LogSchema: GenMessage<Log> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 24);
+  messageDesc(file_conductor_runtime_v1_runtime, 27);
 
 /**
  * @generated from enum conductor.runtime.v1.Log.Level
@@ -1047,7 +1200,7 @@ export enum Log_Level {
  * Describes the enum conductor.runtime.v1.Log.Level.
  */
 export const Log_LevelSchema: GenEnum<Log_Level> = /*@__PURE__*/
-  enumDesc(file_conductor_runtime_v1_runtime, 24, 0);
+  enumDesc(file_conductor_runtime_v1_runtime, 27, 0);
 
 /**
  * @generated from message conductor.runtime.v1.Progress
@@ -1071,10 +1224,12 @@ export type Progress = Message<"conductor.runtime.v1.Progress"> & {
  * Use `create(ProgressSchema)` to create a new message.
  */
 export const ProgressSchema: GenMessage<Progress> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 25);
+  messageDesc(file_conductor_runtime_v1_runtime, 28);
 
 /**
- * Chunk is a partial output, streamed while the node runs.
+ * Chunk is a partial output, streamed while the node runs. On a port declared
+ * `stream`, it is the next item of that stream, sent only within the credits
+ * the host granted; the stream ends with the step's terminal event.
  *
  * @generated from message conductor.runtime.v1.Chunk
  */
@@ -1095,7 +1250,7 @@ export type Chunk = Message<"conductor.runtime.v1.Chunk"> & {
  * Use `create(ChunkSchema)` to create a new message.
  */
 export const ChunkSchema: GenMessage<Chunk> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 26);
+  messageDesc(file_conductor_runtime_v1_runtime, 29);
 
 /**
  * @generated from message conductor.runtime.v1.Heartbeat
@@ -1114,7 +1269,7 @@ export type Heartbeat = Message<"conductor.runtime.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 27);
+  messageDesc(file_conductor_runtime_v1_runtime, 30);
 
 /**
  * @generated from message conductor.runtime.v1.Completed
@@ -1136,7 +1291,7 @@ export type Completed = Message<"conductor.runtime.v1.Completed"> & {
  * Use `create(CompletedSchema)` to create a new message.
  */
 export const CompletedSchema: GenMessage<Completed> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 28);
+  messageDesc(file_conductor_runtime_v1_runtime, 31);
 
 /**
  * @generated from message conductor.runtime.v1.Failed
@@ -1158,7 +1313,7 @@ export type Failed = Message<"conductor.runtime.v1.Failed"> & {
  * Use `create(FailedSchema)` to create a new message.
  */
 export const FailedSchema: GenMessage<Failed> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 29);
+  messageDesc(file_conductor_runtime_v1_runtime, 32);
 
 /**
  * @generated from message conductor.runtime.v1.Cancelled
@@ -1175,7 +1330,7 @@ export type Cancelled = Message<"conductor.runtime.v1.Cancelled"> & {
  * Use `create(CancelledSchema)` to create a new message.
  */
 export const CancelledSchema: GenMessage<Cancelled> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 30);
+  messageDesc(file_conductor_runtime_v1_runtime, 33);
 
 /**
  * @generated from message conductor.runtime.v1.Rejected
@@ -1192,7 +1347,7 @@ export type Rejected = Message<"conductor.runtime.v1.Rejected"> & {
  * Use `create(RejectedSchema)` to create a new message.
  */
 export const RejectedSchema: GenMessage<Rejected> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 31);
+  messageDesc(file_conductor_runtime_v1_runtime, 34);
 
 /**
  * @generated from message conductor.runtime.v1.DrainRequest
@@ -1209,7 +1364,7 @@ export type DrainRequest = Message<"conductor.runtime.v1.DrainRequest"> & {
  * Use `create(DrainRequestSchema)` to create a new message.
  */
 export const DrainRequestSchema: GenMessage<DrainRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 32);
+  messageDesc(file_conductor_runtime_v1_runtime, 35);
 
 /**
  * @generated from message conductor.runtime.v1.DrainResponse
@@ -1228,7 +1383,7 @@ export type DrainResponse = Message<"conductor.runtime.v1.DrainResponse"> & {
  * Use `create(DrainResponseSchema)` to create a new message.
  */
 export const DrainResponseSchema: GenMessage<DrainResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 33);
+  messageDesc(file_conductor_runtime_v1_runtime, 36);
 
 /**
  * @generated from message conductor.runtime.v1.ShutdownRequest
@@ -1241,7 +1396,7 @@ export type ShutdownRequest = Message<"conductor.runtime.v1.ShutdownRequest"> & 
  * Use `create(ShutdownRequestSchema)` to create a new message.
  */
 export const ShutdownRequestSchema: GenMessage<ShutdownRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 34);
+  messageDesc(file_conductor_runtime_v1_runtime, 37);
 
 /**
  * @generated from message conductor.runtime.v1.ShutdownResponse
@@ -1254,7 +1409,7 @@ export type ShutdownResponse = Message<"conductor.runtime.v1.ShutdownResponse"> 
  * Use `create(ShutdownResponseSchema)` to create a new message.
  */
 export const ShutdownResponseSchema: GenMessage<ShutdownResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 35);
+  messageDesc(file_conductor_runtime_v1_runtime, 38);
 
 /**
  * RuntimeService is served by every runtime. Every call carries the per-spawn

@@ -240,6 +240,7 @@ class Port(_message.Message):
     SCHEMA_FIELD_NUMBER: _builtins.int
     REQUIRED_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    STREAM_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     schema: _builtins.str
     """JSON Schema (2020-12) of the values on this port, as JSON text."""
@@ -249,6 +250,13 @@ class Port(_message.Message):
     consumer into the same invocation).
     """
     description: _builtins.str
+    stream: _builtins.bool
+    """The port carries a stream of items instead of one value: `schema` is the
+    JSON Schema of one item (an Arrow item is one record batch). Stream items
+    travel as Chunk events (outputs) and StreamItems commands (inputs) under
+    credit-based flow control (docs/protocol.md, "Streams"); a runtime that
+    declares one announces the feature "stream.credits".
+    """
     def __init__(
         self,
         *,
@@ -256,10 +264,11 @@ class Port(_message.Message):
         schema: _builtins.str = ...,
         required: _builtins.bool = ...,
         description: _builtins.str = ...,
+        stream: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "name", b"name", "required", b"required", "schema", b"schema"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "name", b"name", "required", b"required", "schema", b"schema", "stream", b"stream"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -572,21 +581,33 @@ class Command(_message.Message):
 
     EXECUTE_FIELD_NUMBER: _builtins.int
     CANCEL_FIELD_NUMBER: _builtins.int
+    CREDIT_FIELD_NUMBER: _builtins.int
+    STREAM_ITEMS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def execute(self) -> Global___Execute: ...
     @_builtins.property
     def cancel(self) -> Global___Cancel: ...
+    @_builtins.property
+    def credit(self) -> Global___Credit:
+        """Lets a step send more items on one of its stream outputs."""
+
+    @_builtins.property
+    def stream_items(self) -> Global___StreamItems:
+        """Items (or the end, or the failure) of a step's stream input."""
+
     def __init__(
         self,
         *,
         execute: Global___Execute | None = ...,
         cancel: Global___Cancel | None = ...,
+        credit: Global___Credit | None = ...,
+        stream_items: Global___StreamItems | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cancel", b"cancel", "execute", b"execute", "kind", b"kind"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cancel", b"cancel", "credit", b"credit", "execute", b"execute", "kind", b"kind", "stream_items", b"stream_items"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel", b"cancel", "execute", b"execute", "kind", b"kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel", b"cancel", "credit", b"credit", "execute", b"execute", "kind", b"kind", "stream_items", b"stream_items"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["execute", "cancel"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["execute", "cancel", "credit", "stream_items"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -708,25 +729,134 @@ class Input(_message.Message):
 
     VALUE_FIELD_NUMBER: _builtins.int
     STEP_OUTPUT_FIELD_NUMBER: _builtins.int
+    STREAM_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def value(self) -> Global___Value: ...
     @_builtins.property
     def step_output(self) -> Global___StepOutput: ...
+    @_builtins.property
+    def stream(self) -> Global___StreamSource:
+        """A stream input: its items arrive later as StreamItems commands."""
+
     def __init__(
         self,
         *,
         value: Global___Value | None = ...,
         step_output: Global___StepOutput | None = ...,
+        stream: Global___StreamSource | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "step_output", b"step_output", "value", b"value"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "step_output", b"step_output", "stream", b"stream", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "step_output", b"step_output", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "step_output", b"step_output", "stream", b"stream", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["value", "step_output"]  # noqa: Y015
+    _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["value", "step_output", "stream"]  # noqa: Y015
     _WhichOneofArgType_source: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
 
 Global___Input: _TypeAlias = Input  # noqa: Y015
+
+@_typing.final
+class StreamSource(_message.Message):
+    """StreamSource names the stream output a stream input reads, for
+    diagnostics; the items themselves come in StreamItems commands.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_ID_FIELD_NUMBER: _builtins.int
+    PORT_FIELD_NUMBER: _builtins.int
+    node_id: _builtins.str
+    port: _builtins.str
+    def __init__(
+        self,
+        *,
+        node_id: _builtins.str = ...,
+        port: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["node_id", b"node_id", "port", b"port"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamSource: _TypeAlias = StreamSource  # noqa: Y015
+
+@_typing.final
+class Credit(_message.Message):
+    """Credit grants `credits` more stream items on one port of one step. Sent by
+    the host as a command for a step's stream output, and by a runtime as an
+    event for a step's stream input (the event's invocation_id and step apply
+    then, and this message's are left 0). Credits add up; a sender never has
+    more items unacknowledged than it was granted in all.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVOCATION_ID_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    PORT_FIELD_NUMBER: _builtins.int
+    CREDITS_FIELD_NUMBER: _builtins.int
+    invocation_id: _builtins.int
+    step: _builtins.int
+    port: _builtins.str
+    credits: _builtins.int
+    def __init__(
+        self,
+        *,
+        invocation_id: _builtins.int = ...,
+        step: _builtins.int = ...,
+        port: _builtins.str = ...,
+        credits: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credits", b"credits", "invocation_id", b"invocation_id", "port", b"port", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Credit: _TypeAlias = Credit  # noqa: Y015
+
+@_typing.final
+class StreamItems(_message.Message):
+    """StreamItems carries the next items of a step's stream input, in order. The
+    host never sends more items than the runtime granted with Credit events.
+    `end` closes the stream; `failure` closes it with the producer's failure,
+    which the node sees as an error where it iterates.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVOCATION_ID_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    PORT_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    FAILURE_FIELD_NUMBER: _builtins.int
+    invocation_id: _builtins.int
+    step: _builtins.int
+    port: _builtins.str
+    end: _builtins.bool
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Value]: ...
+    @_builtins.property
+    def failure(self) -> Global___Failure: ...
+    def __init__(
+        self,
+        *,
+        invocation_id: _builtins.int = ...,
+        step: _builtins.int = ...,
+        port: _builtins.str = ...,
+        items: _abc.Iterable[Global___Value] | None = ...,
+        end: _builtins.bool = ...,
+        failure: Global___Failure | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["failure", b"failure"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "failure", b"failure", "invocation_id", b"invocation_id", "items", b"items", "port", b"port", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamItems: _TypeAlias = StreamItems  # noqa: Y015
 
 @_typing.final
 class StepOutput(_message.Message):
@@ -824,6 +954,7 @@ class Event(_message.Message):
     FAILED_FIELD_NUMBER: _builtins.int
     CANCELLED_FIELD_NUMBER: _builtins.int
     REJECTED_FIELD_NUMBER: _builtins.int
+    CREDIT_FIELD_NUMBER: _builtins.int
     invocation_id: _builtins.int
     step: _builtins.int
     """Index into Execute.steps."""
@@ -849,6 +980,10 @@ class Event(_message.Message):
         step reference); no step of it ran.
         """
 
+    @_builtins.property
+    def credit(self) -> Global___Credit:
+        """The step is ready for more items on one of its stream inputs."""
+
     def __init__(
         self,
         *,
@@ -863,12 +998,13 @@ class Event(_message.Message):
         failed: Global___Failed | None = ...,
         cancelled: Global___Cancelled | None = ...,
         rejected: Global___Rejected | None = ...,
+        credit: Global___Credit | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "chunk", b"chunk", "completed", b"completed", "failed", b"failed", "heartbeat", b"heartbeat", "kind", b"kind", "log", b"log", "progress", b"progress", "rejected", b"rejected", "started", b"started"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "chunk", b"chunk", "completed", b"completed", "credit", b"credit", "failed", b"failed", "heartbeat", b"heartbeat", "kind", b"kind", "log", b"log", "progress", b"progress", "rejected", b"rejected", "started", b"started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "chunk", b"chunk", "completed", b"completed", "failed", b"failed", "heartbeat", b"heartbeat", "invocation_id", b"invocation_id", "kind", b"kind", "log", b"log", "progress", b"progress", "rejected", b"rejected", "started", b"started", "step", b"step"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "chunk", b"chunk", "completed", b"completed", "credit", b"credit", "failed", b"failed", "heartbeat", b"heartbeat", "invocation_id", b"invocation_id", "kind", b"kind", "log", b"log", "progress", b"progress", "rejected", b"rejected", "started", b"started", "step", b"step"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["started", "log", "progress", "chunk", "heartbeat", "completed", "failed", "cancelled", "rejected"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["started", "log", "progress", "chunk", "heartbeat", "completed", "failed", "cancelled", "rejected", "credit"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -959,7 +1095,10 @@ Global___Progress: _TypeAlias = Progress  # noqa: Y015
 
 @_typing.final
 class Chunk(_message.Message):
-    """Chunk is a partial output, streamed while the node runs."""
+    """Chunk is a partial output, streamed while the node runs. On a port declared
+    `stream`, it is the next item of that stream, sent only within the credits
+    the host granted; the stream ends with the step's terminal event.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

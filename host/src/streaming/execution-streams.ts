@@ -1,0 +1,188 @@
+import { isAsyncIterable } from "@conductor/sdk";
+import type { FailureInfo } from "@conductor/sdk/protocol";
+import type { ExecutionPlan } from "../scheduler/execution-plan.js";
+import { PullSource } from "./pull-source.js";
+import { StreamChannel, type StreamState } from "./stream-channel.js";
+
+/** What the execution does when its streams move; implemented by the dispatch loop (scheduler/execution.ts). */
+export interface StreamEvents {
+  /** The producer's streams are open: consumers reading them item by item may start. */
+  opened(producer: number): void;
+  /**
+   * Every stream of the producer settled. `failure`: one of them failed (the producer failed); `stopped`: one
+   * was stopped before its end (its readers stopped, or the execution was cancelled), with why.
+   */
+  settled(producer: number, outcome: StreamOutcome): void;
+  /** How far one stream got, for the journal and watchers (`node.stream` events). */
+  progress(producer: number, port: string, items: number, state: StreamState): void;
+}
+
+/** How a producer's streams ended. */
+export type StreamOutcome =
+  | { kind: "ended" }
+  | { kind: "failed"; failure: FailureInfo }
+  | { kind: "stopped"; reason: string };
+
+/** Options of {@link ExecutionStreams}. */
+export interface ExecutionStreamsOptions {
+  /** Credits per stream: the most items held between a producer and its slowest reader. Default 64. */
+  window?: number;
+  /** A `node.stream` progress event every this many items. Default 1000. */
+  progressEvery?: number;
+}
+
+interface OpenProducer {
+  channels: Map<string, StreamChannel>;
+  sources: Map<string, PullSource>;
+  unsettled: number;
+  stopReason: string | undefined;
+}
+
+/**
+ * The streams of one execution: a channel per stream output of each producer that is streaming, the readers its
+ * consumers get, and what ends them. The dispatch loop calls it only for nodes its plan marks as streaming, so a
+ * blueprint without streams never reaches it.
+ */
+export class ExecutionStreams {
+  private readonly producers = new Map<number, OpenProducer>();
+  private readonly window: number;
+  private readonly progressEvery: number;
+
+  constructor(
+    private readonly plan: ExecutionPlan,
+    private readonly events: StreamEvents,
+    options: ExecutionStreamsOptions = {},
+  ) {
+    this.window = Math.max(1, options.window ?? 64);
+    this.progressEvery = Math.max(1, options.progressEvery ?? 1000);
+  }
+
+  /**
+   * A producer's step returned outputs holding `AsyncIterable`s on its stream ports: opens a channel per port,
+   * puts them in `outputs` (where the consumers' inputs are read from) and starts pulling. Gives false when no
+   * stream port holds a stream (the node produced none), so the node completes as any other.
+   */
+  open(producer: number, outputs: Record<string, unknown>): boolean {
+    const streams = this.plan.streams[producer];
+    if (streams === undefined) return false;
+    const nodeId = this.plan.graph.nodes[producer]!.id;
+    const open: OpenProducer = {
+      channels: new Map(),
+      sources: new Map(),
+      unsettled: 0,
+      stopReason: undefined,
+    };
+    for (const port of streams.ports) {
+      const value = outputs[port.port];
+      if (!isAsyncIterable(value)) continue;
+      const source = new PullSource(value);
+      const channel = new StreamChannel({
+        producer: nodeId,
+        port: port.port,
+        readers: port.readers.length,
+        window: this.window,
+        collect: port.collected,
+        onCredit: (credits) => source.credit(credits),
+        onAbandoned: () => {
+          source.stop();
+          channel.stop(`every node reading it stopped before its end`);
+        },
+        onSettled: () => {
+          this.events.progress(producer, port.port, channel.count, channel.state);
+          if (--open.unsettled === 0) this.settle(producer, open);
+        },
+        onItem: (count) => {
+          if (count % this.progressEvery === 0) this.events.progress(producer, port.port, count, "open");
+        },
+      });
+      source.channel = channel;
+      open.channels.set(port.port, channel);
+      open.sources.set(port.port, source);
+      open.unsettled++;
+      outputs[port.port] = channel;
+    }
+    if (open.unsettled === 0) return false;
+    this.producers.set(producer, open);
+    this.events.opened(producer);
+    for (const [port, channel] of open.channels) {
+      this.events.progress(producer, port, 0, "open");
+      channel.start();
+    }
+    return true;
+  }
+
+  /**
+   * The inputs a consumer is given: a reader for each input reading a stream item by item, the list of items for
+   * one collecting a stream (which has ended by then).
+   */
+  inputsFor(consumer: number, inputs: Record<string, unknown>): Record<string, unknown> {
+    const node = this.plan.graph.nodes[consumer]!;
+    let given = inputs;
+    for (const port in inputs) {
+      const value = inputs[port];
+      if (!(value instanceof StreamChannel)) continue;
+      if (given === inputs) given = { ...inputs };
+      const binding = node.inputs[port];
+      const reader = this.plan.streamInputs[consumer]?.get(port);
+      if (binding?.kind === "node" && binding.collect === true) given[port] = value.collected ?? [];
+      else if (reader !== undefined) given[port] = value.reader(reader.reader, node.id);
+    }
+    return given;
+  }
+
+  /** A consumer ended (completed, failed or cancelled): its readers read no more. */
+  consumerEnded(consumer: number): void {
+    const inputs = this.plan.streamInputs[consumer];
+    if (inputs === undefined) return;
+    for (const input of inputs.values()) {
+      this.producers.get(input.producer)?.channels.get(input.port)?.detach(input.reader);
+    }
+  }
+
+  /** Whether a node is streaming now. */
+  streaming(producer: number): boolean {
+    return this.producers.has(producer);
+  }
+
+  /** Stops every stream (the execution was cancelled): producers are stopped, readers get an error. */
+  stopAll(reason: string): void {
+    for (const open of [...this.producers.values()]) {
+      open.stopReason ??= reason;
+      for (const [port, channel] of open.channels) {
+        open.sources.get(port)!.stop();
+        channel.stop(reason);
+      }
+    }
+  }
+
+  /** A plain stand-in for the stream values among a node's inputs or outputs, for events and records. */
+  static describe(values: Record<string, unknown>): Record<string, unknown> {
+    let described = values;
+    for (const port in values) {
+      const value = values[port];
+      if (value instanceof StreamChannel) {
+        if (described === values) described = { ...values };
+        described[port] = value.describe();
+      } else if (isAsyncIterable(value)) {
+        if (described === values) described = { ...values };
+        described[port] = { stream: true };
+      }
+    }
+    return described;
+  }
+
+  private settle(producer: number, open: OpenProducer): void {
+    this.producers.delete(producer);
+    let outcome: StreamOutcome = { kind: "ended" };
+    for (const channel of open.channels.values()) {
+      if (channel.state === "failed") {
+        outcome = { kind: "failed", failure: channel.failure! };
+        break;
+      }
+      if (channel.state === "stopped" && outcome.kind === "ended") {
+        outcome = { kind: "stopped", reason: open.stopReason ?? channel.stopReason };
+      }
+    }
+    this.events.settled(producer, outcome);
+  }
+}

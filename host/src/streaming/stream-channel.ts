@@ -1,0 +1,227 @@
+import { NodeFailure } from "@conductor/sdk";
+import type { FailureInfo } from "@conductor/sdk/protocol";
+
+/** Options of a {@link StreamChannel}. */
+export interface StreamChannelOptions {
+  /** The producing node's id and its stream output port, for messages. */
+  producer: string;
+  port: string;
+  /** How many consumers read the stream, each at its own pace (0: nobody reads it as a stream). */
+  readers: number;
+  /** The credits: the most items the producer may be ahead of the slowest reader. */
+  window: number;
+  /** Keep every item, for inputs that collect the stream into one list (`collect: true`). */
+  collect: boolean;
+  /** The producer may send `credits` more items. */
+  onCredit(credits: number): void;
+  /** Every reader stopped before the stream ended: the producer should stop (its items are no longer read). */
+  onAbandoned(): void;
+  /** The stream ended, failed or was stopped (called once). */
+  onSettled(): void;
+  /** An item was pushed; `count` items so far. */
+  onItem?(count: number): void;
+}
+
+/** How a stream ended, or that it goes on. */
+export type StreamState = "open" | "ended" | "failed" | "stopped";
+
+const DETACHED = -1;
+
+/**
+ * One stream output of one node attempt, between its producer and its readers. The producer pushes items within
+ * the credits the channel grants (`window` ahead of the slowest reader); each reader iterates at its own pace, and
+ * the channel drops an item once every reader has read it, granting one more credit. So the memory a stream holds
+ * is bounded by the window, whatever its length, and two readers go at the pace of the slower one. The host never
+ * looks inside an item: in-process items are live values, items from a runtime stay in their wire form.
+ */
+export class StreamChannel {
+  /** Items pushed so far. */
+  count = 0;
+  state: StreamState = "open";
+  failure: FailureInfo | undefined;
+  /** Every item, when some input collects the stream. */
+  readonly collected: unknown[] | undefined;
+
+  private readonly buffer: unknown[] = [];
+  /** The sequence number of buffer[0]. */
+  private base = 0;
+  /** By reader: the sequence number it reads next, or DETACHED. */
+  private readonly cursors: number[];
+  private readonly wakers: ((() => void) | undefined)[];
+  private granted = 0;
+  /** Why the stream was stopped, when it was. */
+  stopReason = "";
+
+  constructor(private readonly options: StreamChannelOptions) {
+    this.cursors = new Array<number>(options.readers).fill(0);
+    this.wakers = new Array(options.readers).fill(undefined);
+    if (options.collect) this.collected = [];
+  }
+
+  /** Grants the first window of credits. */
+  start(): void {
+    this.grant(this.options.window);
+  }
+
+  /** Items held now, read by some readers but not all (bounded by the window). */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** A plain description of the stream, for events and records (never its items). */
+  describe(): { stream: string; items: number; state: StreamState } {
+    return { stream: `${this.options.producer}.${this.options.port}`, items: this.count, state: this.state };
+  }
+
+  /** Adds the next item; a producer sending beyond its credits fails the stream. */
+  push(item: unknown): void {
+    if (this.state !== "open") return;
+    if (this.count >= this.granted) {
+      this.fail({
+        message: `node "${this.options.producer}" sent item ${this.count} of stream "${this.options.port}" beyond the ${this.granted} credits it was granted`,
+        type: "stream.overrun",
+        retryable: false,
+      });
+      return;
+    }
+    this.count++;
+    this.collected?.push(item);
+    this.options.onItem?.(this.count);
+    if (this.liveReaders() === 0) {
+      // Nobody reads it as a stream (it is only collected, or unread): the item is not held for anyone.
+      this.base++;
+      this.grant(1);
+      return;
+    }
+    this.buffer.push(item);
+    this.wakeAll();
+  }
+
+  /** The producer finished the stream. */
+  end(): void {
+    if (this.state !== "open") return;
+    this.state = "ended";
+    this.wakeAll();
+    this.options.onSettled();
+  }
+
+  /** The producer failed: each reader gets the failure where it iterates. */
+  fail(failure: FailureInfo): void {
+    if (this.state !== "open") return;
+    this.state = "failed";
+    this.failure = failure;
+    this.wakeAll();
+    this.options.onSettled();
+  }
+
+  /** The stream stops for another reason (the execution was cancelled); readers get an error saying why. */
+  stop(reason: string): void {
+    if (this.state !== "open") return;
+    this.state = "stopped";
+    this.stopReason = reason;
+    this.buffer.length = 0;
+    this.wakeAll();
+    this.options.onSettled();
+  }
+
+  /** The items for reader `index`, from the first one, for the consumer node `consumer`. */
+  reader(index: number, consumer: string): AsyncIterable<unknown> {
+    // biome-ignore lint/complexity/noUselessThisAlias: the iterator's methods are not bound to the channel.
+    const channel = this;
+    const iterator: AsyncIterator<unknown> = {
+      next: () => channel.next(index, consumer),
+      return: (value?: unknown) => {
+        channel.detach(index);
+        return Promise.resolve({ done: true, value });
+      },
+    };
+    return { [Symbol.asyncIterator]: () => iterator };
+  }
+
+  /** Reader `index` will read no more (its consumer ended, or stopped iterating). */
+  detach(index: number): void {
+    if (this.cursors[index] === DETACHED || index >= this.cursors.length) return;
+    this.cursors[index] = DETACHED;
+    this.wakers[index] = undefined;
+    this.trim();
+    if (this.state === "open" && this.options.readers > 0 && this.liveReaders() === 0) {
+      this.options.onAbandoned();
+    }
+  }
+
+  private async next(index: number, consumer: string): Promise<IteratorResult<unknown>> {
+    for (;;) {
+      const cursor = this.cursors[index]!;
+      if (cursor === DETACHED) return { done: true, value: undefined };
+      if (this.state === "failed") throw this.upstreamError(consumer);
+      if (this.state === "stopped") throw this.stoppedError(consumer);
+      if (cursor < this.base + this.buffer.length) {
+        const value = this.buffer[cursor - this.base];
+        this.cursors[index] = cursor + 1;
+        this.trim();
+        return { done: false, value };
+      }
+      if (this.state === "ended") return { done: true, value: undefined };
+      await new Promise<void>((resolve) => {
+        this.wakers[index] = resolve;
+      });
+    }
+  }
+
+  private upstreamError(consumer: string): NodeFailure {
+    const failure = this.failure!;
+    return new NodeFailure(
+      `node "${consumer}" reads stream "${this.options.producer}.${this.options.port}", which failed after ${this.count} items: ${failure.message}`,
+      {
+        type: "stream.upstream",
+        retryable: failure.retryable,
+        details: {
+          producer: this.options.producer,
+          port: this.options.port,
+          items: this.count,
+          type: failure.type,
+        },
+      },
+    );
+  }
+
+  private stoppedError(consumer: string): NodeFailure {
+    return new NodeFailure(
+      `node "${consumer}" reads stream "${this.options.producer}.${this.options.port}", which stopped after ${this.count} items: ${this.stopReason}`,
+      { type: "stream.stopped", retryable: false },
+    );
+  }
+
+  /** Drops the items every reader has read, granting a credit for each. */
+  private trim(): void {
+    let slowest = Number.POSITIVE_INFINITY;
+    for (const cursor of this.cursors) if (cursor !== DETACHED && cursor < slowest) slowest = cursor;
+    if (slowest === Number.POSITIVE_INFINITY) slowest = this.base + this.buffer.length;
+    const drop = slowest - this.base;
+    if (drop <= 0) return;
+    this.buffer.splice(0, drop);
+    this.base = slowest;
+    if (this.state === "open") this.grant(drop);
+  }
+
+  private grant(credits: number): void {
+    this.granted += credits;
+    this.options.onCredit(credits);
+  }
+
+  private liveReaders(): number {
+    let live = 0;
+    for (const cursor of this.cursors) if (cursor !== DETACHED) live++;
+    return live;
+  }
+
+  private wakeAll(): void {
+    for (let i = 0; i < this.wakers.length; i++) {
+      const wake = this.wakers[i];
+      if (wake !== undefined) {
+        this.wakers[i] = undefined;
+        wake();
+      }
+    }
+  }
+}
