@@ -6,9 +6,10 @@ import type { Conductor, NodeTypeEntry } from "../conductor.js";
 import { ensureProjectToken, TOKEN_FILE } from "../project/project-token.js";
 import { SUB_BLUEPRINT_PREFIX } from "../runtime/sub-blueprint-runtime.js";
 import { createConductorMetrics } from "../telemetry/conductor-metrics.js";
+import { logSettingsOf } from "../telemetry/log-settings.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
 import { releaseMemory, releaseMemoryWhenIdle } from "./idle-memory.js";
-import { openConductor } from "./open-conductor.js";
+import { openConductor, openHostLog } from "./open-conductor.js";
 import { startOrphanAdopter } from "./orphan-adopter.js";
 
 /**
@@ -37,6 +38,8 @@ export default async function serve(context: CommandContext): Promise<number> {
       "oidc-jwks-uri": { type: "string" },
       "quota-in-flight": { type: "string" },
       "quota-starts-per-minute": { type: "string" },
+      "log-format": { type: "string" },
+      "log-level": { type: "string" },
     },
   });
   if (typeof parsed === "number") return parsed;
@@ -85,6 +88,19 @@ export default async function serve(context: CommandContext): Promise<number> {
     quotas[field] = limit;
   }
 
+  const logSettings = logSettingsOf({
+    format: values["log-format"],
+    level: values["log-level"] ?? (values.verbose === true ? "debug" : undefined),
+  });
+  if ("problem" in logSettings) {
+    context.stderr.write(`conductor serve: ${logSettings.problem}\n`);
+    return EXIT.usage;
+  }
+  // With --log-format json, what the server says on stderr is a JSON line too (the banner stays on stdout).
+  const log = await openHostLog(logSettings, context.stderr);
+  const say = (message: string) =>
+    log === undefined ? context.stderr.write(`conductor serve: ${message}\n`) : log.notice(message);
+
   let conductor: Conductor | undefined;
   let server: ApiServer | undefined;
   // Prometheus metrics on /metrics, behind the API's token (docs/telemetry.md).
@@ -99,6 +115,7 @@ export default async function serve(context: CommandContext): Promise<number> {
       metrics,
       redis: values.redis,
       remote: values.remote,
+      log,
     });
     // Relative paths in blueprints then mean the same in host nodes as in the runtimes, which run in the project
     // directory, whatever directory the server was started from.
@@ -147,13 +164,9 @@ export default async function serve(context: CommandContext): Promise<number> {
     ? startOrphanAdopter({
         conductor,
         onAdopted: (executionId, blueprintId) =>
-          context.stderr.write(
-            `conductor serve: resumed orphaned execution ${executionId} of ${blueprintId} (its owner is gone)\n`,
-          ),
+          say(`resumed orphaned execution ${executionId} of ${blueprintId} (its owner is gone)`),
         onError: (executionId, error) =>
-          context.stderr.write(
-            `conductor serve: could not resume orphaned execution ${executionId}: ${error.message}\n`,
-          ),
+          say(`could not resume orphaned execution ${executionId}: ${error.message}`),
       })
     : undefined;
   const resumed = (await adopter?.first.catch(() => 0)) ?? 0;
@@ -219,11 +232,11 @@ export default async function serve(context: CommandContext): Promise<number> {
   const signal = await stopping;
   stopReleasing();
   adopter?.stop();
-  context.stderr.write(`conductor serve: ${signal}, shutting down\n`);
+  say(`${signal}, shutting down`);
   await server.close();
   await conductor.close();
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
-  context.stderr.write("conductor serve: stopped\n");
+  say("stopped");
   return EXIT.ok;
 }

@@ -417,13 +417,16 @@ export class Execution implements InputSources {
     this.statuses[index] = "running";
     this.startTimes[index] = Date.now();
     this.armHeartbeat(index);
-    this.options.trace?.started(index);
+    const trace = this.options.trace;
+    trace?.started(index);
     if (this.options.hub.active) {
+      const traceparent = trace?.attemptTraceparent(index);
       this.emitNode(index, {
         type: "node.started",
         attempt: this.attempts[index]!,
         runtime: this.graph.nodes[index]!.runtime,
         inputs: this.inputsOf(index),
+        ...(traceparent === undefined ? {} : { traceparent }),
       });
     }
   }

@@ -17,6 +17,8 @@ export interface ExecutionTrace {
   dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[]): void;
   /** A map node starts (its items are dispatched by its map run, which this trace does not follow). */
   mapStarted(node: GraphNode): void;
+  /** W3C traceparent of the node's attempt span now open, if any (recorded with `node.started`). */
+  attemptTraceparent(index: number): string | undefined;
   /** The runtime started the node's step. */
   started(index: number): void;
   completed(index: number): void;

@@ -160,6 +160,11 @@ class OtelExecutionTrace implements ExecutionTrace {
     );
   }
 
+  attemptTraceparent(index: number): string | undefined {
+    const span = this.attempts[index];
+    return span === undefined ? undefined : traceparentOf(span);
+  }
+
   started(_index: number): void {
     // Because an event per node costs an allocation on the hot path, the start is not recorded: the dispatch span
     // starts when the step is sent, the node span when the runtime is handed it.
