@@ -115,6 +115,16 @@ describe("the JSON log of an execution through every runtime", () => {
       const events = ofExecution.filter((line) => line.node === nodeId).map((line) => line.event);
       expect(events).toEqual(["node.started", "node.log", "node.completed"]);
     }
+
+    // `conductor inspect` shows the same trace id, in text and in --json.
+    const inspected = await conductor(["inspect", result.executionId], {});
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(inspected.stdout).toContain(`trace ${root.traceId}\n`);
+    const inspectedJson = await conductor(["inspect", result.executionId, "--json"], {});
+    expect(JSON.parse(inspectedJson.stdout)).toMatchObject({
+      executionId: result.executionId,
+      traceId: root.traceId,
+    });
   });
 
   it("parents the execution's span under a TRACEPARENT of the environment", async () => {
@@ -130,7 +140,8 @@ describe("the JSON log of an execution through every runtime", () => {
     const find = () =>
       receiver.spans.find(
         (span) =>
-          span.name === "execution traced" && span.attributes["conductor.execution.id"] === result.executionId,
+          span.name === "execution traced" &&
+          span.attributes["conductor.execution.id"] === result.executionId,
       );
     await expect.poll(() => find() !== undefined).toBe(true);
     expect(find()).toMatchObject({

@@ -2,7 +2,8 @@
  * Prometheus from Debian's packages (scripts/setup-prometheus.sh) scrapes a running `conductor serve` on 127.0.0.1,
  * sending the project's token with `authorization: credentials_file:` as docs/telemetry.md says, and its HTTP API
  * answers queries for Conductor's series after executions ran through a webhook. It also carries the traceparent
- * test of the webhook: an incoming `traceparent` becomes the parent of the execution's span.
+ * test of the webhook: an incoming `traceparent` becomes the parent of the execution's span, whose trace id the API
+ * then gives with the execution.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -200,5 +201,15 @@ describe("conductor serve's /metrics, scraped by Prometheus", () => {
     );
     expect(nodes.map((span) => span.name).sort()).toEqual(["node first", "node second"]);
     for (const span of nodes) expect(span.traceId).toBe(traceId);
+
+    // The API gives the execution's trace id (the debugger shows it): a Connect call with JSON.
+    const response = await fetch(`${url}/conductor.api.v1.ConductorService/GetExecution`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ executionId }),
+    });
+    expect(response.status).toBe(200);
+    const { execution } = (await response.json()) as { execution: { executionId: string; traceId: string } };
+    expect(execution).toMatchObject({ executionId, traceId });
   });
 });
