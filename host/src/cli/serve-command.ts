@@ -5,7 +5,7 @@ import { corsProblem } from "../api/cors.js";
 import type { Conductor, NodeTypeEntry } from "../conductor.js";
 import { ensureProjectToken, TOKEN_FILE } from "../project/project-token.js";
 import { SUB_BLUEPRINT_PREFIX } from "../runtime/sub-blueprint-runtime.js";
-import { createConductorMetrics } from "../telemetry/conductor-metrics.js";
+import { metricsFromEnvironment } from "../telemetry/conductor-metrics.js";
 import { logSettingsOf } from "../telemetry/log-settings.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
 import { releaseMemory, releaseMemoryWhenIdle } from "./idle-memory.js";
@@ -103,8 +103,9 @@ export default async function serve(context: CommandContext): Promise<number> {
 
   let conductor: Conductor | undefined;
   let server: ApiServer | undefined;
-  // Prometheus metrics on /metrics, behind the API's token (docs/telemetry.md).
-  const metrics = createConductorMetrics();
+  // Prometheus metrics on /metrics, behind the API's token, and pushed over OTLP when the OTEL_* environment asks
+  // (docs/telemetry.md).
+  const metrics = await metricsFromEnvironment();
   let nodeTypes: NodeTypeEntry[];
   let tokenFile: string | undefined;
   try {
@@ -148,6 +149,7 @@ export default async function serve(context: CommandContext): Promise<number> {
     });
   } catch (error) {
     await conductor?.close();
+    await metrics.shutdown().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
       context.stderr.write(
         `conductor serve: port ${port} on ${host} is in use; stop what uses it or pick another with --port\n`,
@@ -235,6 +237,8 @@ export default async function serve(context: CommandContext): Promise<number> {
   say(`${signal}, shutting down`);
   await server.close();
   await conductor.close();
+  // The last OTLP export, with the executions that ended while stopping.
+  await metrics.shutdown().catch(() => {});
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   say("stopped");
