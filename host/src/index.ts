@@ -60,7 +60,13 @@ export type {
 } from "./store/execution-store.js";
 export { createMemoryStore } from "./store/memory-store.js";
 export type { JournalOptions } from "./store/sqlite-journal.js";
-export { type ConductorMetrics, createConductorMetrics } from "./telemetry/conductor-metrics.js";
+export {
+  type ConductorMetrics,
+  createConductorMetrics,
+  type MetricsMirror,
+  metricsFromEnvironment,
+  otlpMetricsConfigured,
+} from "./telemetry/conductor-metrics.js";
 export type { ExecutionTrace, ExecutionTraceStart, Tracing } from "./telemetry/execution-trace.js";
 export { createJsonLog, type HostLog, type JsonLogOptions } from "./telemetry/json-log.js";
 export { LOG_LEVELS, type LogFormat, type LogLevelName, logSettingsOf } from "./telemetry/log-settings.js";
