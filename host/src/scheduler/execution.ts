@@ -388,6 +388,9 @@ export class Execution implements InputSources {
       started: () => this.onStarted(index),
       progress: (done, total) => this.onProgress(index, done / total, `${done} of ${total} items`),
       log: (level, message, fields) => this.onLog(index, level, message, fields),
+      ...(this.options.trace === undefined
+        ? {}
+        : { traceItem: (item: number, step: StepRequest) => this.options.trace!.mapItem(node, item, step) }),
       done: (outcome: MapOutcome) => {
         this.maps.delete(index);
         const durationUs = Math.round((performance.now() - startedClock) * 1000);

@@ -160,6 +160,39 @@ class OtelExecutionTrace implements ExecutionTrace {
     );
   }
 
+  mapItem(
+    node: GraphNode,
+    item: number,
+    step: StepRequest,
+  ): (status: "completed" | "failed" | "cancelled", failure?: FailureInfo) => void {
+    const parent = this.attempts[node.index];
+    const parentContext = parent === undefined ? this.rootContext : trace.setSpan(this.rootContext, parent);
+    const span = this.tracer.startSpan(
+      `item ${node.id}[${item}]`,
+      {
+        attributes: {
+          ...this.common,
+          "conductor.node.id": node.id,
+          "conductor.node.type": node.type,
+          "conductor.runtime": node.runtime,
+          "conductor.map.item": item,
+          "conductor.node.attempt": step.attempt,
+        },
+      },
+      parentContext,
+    );
+    step.traceparent = traceparentOf(span);
+    step.traceContext = trace.setSpan(parentContext, span);
+    return (status, failure) => {
+      span.setAttribute("conductor.node.status", status);
+      if (failure !== undefined) {
+        span.setAttribute("error.type", failure.type);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+      } else if (status === "cancelled") span.setStatus({ code: SpanStatusCode.ERROR, message: "cancelled" });
+      span.end();
+    };
+  }
+
   attemptTraceparent(index: number): string | undefined {
     const span = this.attempts[index];
     return span === undefined ? undefined : traceparentOf(span);
