@@ -177,6 +177,17 @@ describe("tracing of executions", () => {
     }
   });
 
+  it("makes no span of an execution whose incoming trace is not sampled, and runs it the same", async () => {
+    const prepared = await conductor.prepare(BLUEPRINT);
+    calls = 1;
+    const handle = prepared.start(
+      { x: 6 },
+      { traceparent: "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", noCache: true },
+    );
+    expect((await handle.result).outputs).toEqual({ x: 7 });
+    expect(await spansOf(handle.executionId)).toEqual([]);
+  });
+
   it("makes an incoming traceparent the parent of the execution's span", async () => {
     const prepared = await conductor.prepare(BLUEPRINT);
     calls = 1;
