@@ -127,6 +127,14 @@ describe("the JSON log of an execution through every runtime", () => {
     });
   });
 
+  it("reports an error that ends the command as a JSON line with its code", async () => {
+    const run = await conductor(["run", "missing.blueprint.yaml", "--log-format", "json"], {});
+    expect(run.code).toBe(3);
+    const lines = parseLines(run.stderr);
+    expect(lines.at(-1)).toMatchObject({ level: "error", event: "host.error", code: "blueprint_unreadable" });
+    expect(lines.at(-1)?.msg).toContain("missing.blueprint.yaml");
+  });
+
   it("parents the execution's span under a TRACEPARENT of the environment", async () => {
     const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     const run = await conductor(["run", "traced.blueprint.yaml", "--json"], {

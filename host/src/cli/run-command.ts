@@ -4,7 +4,7 @@ import { parse } from "yaml";
 import { ConductorError } from "../errors.js";
 import { logSettingsOf } from "../telemetry/log-settings.js";
 import { EXACT_INTEGERS, safeIntegersAsNumbers } from "../yaml-integers.js";
-import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
+import { type CommandContext, EXIT, exitCodeOf, parseCommandArgs, reportError } from "./command.js";
 import { exitCodeAfter, printResult, watchExecution } from "./execution-output.js";
 import { createInterrupts } from "./interrupts.js";
 import { openConductor, openHostLog } from "./open-conductor.js";
@@ -48,12 +48,23 @@ export default async function run(context: CommandContext): Promise<number> {
     return EXIT.usage;
   }
   const log = await openHostLog(logSettings, context.stderr);
+  // With the JSON log (and no --json result), an error that ends the command is a JSON line too.
+  const fail = (error: unknown): number => {
+    if (log === undefined || json) return reportError(context, error, json);
+    log.error(error instanceof Error ? error.message : String(error), {
+      code: error instanceof ConductorError ? error.code : "internal",
+      ...(error instanceof ConductorError && error.diagnostics.length > 0
+        ? { diagnostics: error.diagnostics }
+        : {}),
+    });
+    return exitCodeOf(error);
+  };
 
   let inputs: Record<string, unknown>;
   try {
     inputs = await readInputs(values.inputs, values.input ?? []);
   } catch (error) {
-    return reportError(context, error, json);
+    return fail(error);
   }
 
   let conductor: Awaited<ReturnType<typeof openConductor>>;
@@ -69,7 +80,7 @@ export default async function run(context: CommandContext): Promise<number> {
       log,
     });
   } catch (error) {
-    return reportError(context, error, json);
+    return fail(error);
   }
   // Ctrl-C, SIGTERM, SIGHUP or a closed stdout cancel the execution the normal way: it ends cancelled, and is
   // recorded and printed so.
@@ -102,7 +113,7 @@ export default async function run(context: CommandContext): Promise<number> {
       interrupts,
     );
   } catch (error) {
-    return reportError(context, error, json);
+    return fail(error);
   } finally {
     await conductor.close();
     // Only now: a second signal while the runtimes stop still ends the process at once.

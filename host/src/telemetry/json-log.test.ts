@@ -144,6 +144,7 @@ describe("createJsonLog()", () => {
     const run = await conductor.run(BLUEPRINT, { x: 1 });
     log.notice("a notice", { runtime: "python" });
     log.runtimeOutput("python", "stderr", "below the level");
+    log.error("it ended", { code: "blueprint_invalid" });
     expect(lines.map((line) => line.event)).toEqual([
       "execution.started",
       "node.started",
@@ -151,10 +152,12 @@ describe("createJsonLog()", () => {
       "node.completed",
       "execution.finished",
       "host.notice",
+      "host.error",
     ]);
     for (const line of lines) expect(line).not.toHaveProperty("trace_id");
     expect(lines[0]!.execution_id).toBe(run.executionId);
-    expect(lines.at(-1)).toMatchObject({ level: "info", msg: "a notice", runtime: "python" });
+    expect(lines.at(-2)).toMatchObject({ level: "info", msg: "a notice", runtime: "python" });
+    expect(lines.at(-1)).toMatchObject({ level: "error", msg: "it ended", code: "blueprint_invalid" });
   });
 
   it("logs a failed execution at error, naming the node and the failure", async () => {

@@ -13,6 +13,8 @@ import type { LogLevelName } from "./log-settings.js";
 export interface HostLog {
   /** A notice of the host: a runtime restarted, a set-up step, a problem that is not an execution's. */
   notice(message: string, fields?: Record<string, unknown>): void;
+  /** An error that ends a command (an invalid blueprint, a runtime that does not start), with its code. */
+  error(message: string, fields?: Record<string, unknown>): void;
   /** A line a runtime process wrote outside any node (its stderr, or stdout after its handshake line). */
   runtimeOutput(runtime: string, stream: "stderr" | "stdout", line: string): void;
   /** A listener for one execution of `graph` (give it to `createConductor({ observers })`). */
@@ -58,6 +60,7 @@ export function createJsonLog(options: JsonLogOptions = {}): HostLog {
 
   return {
     notice: (message, fields) => write("info", { event: "host.notice", ...fields }, message),
+    error: (message, fields) => write("error", { event: "host.error", ...fields }, message),
     runtimeOutput: (runtime, stream, line) => write("debug", { event: `runtime.${stream}`, runtime }, line),
     observe(graph) {
       const blueprint = graph.id;
