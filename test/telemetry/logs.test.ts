@@ -1,9 +1,9 @@
 /**
  * The host's JSON log of one execution through every runtime: `conductor run --log-format json` with tracing on
- * (an OTLP receiver in this test). Every stderr line is a JSON object; each node of the fixture logs one line with a
- * field in its own language (TypeScript in the host and in the Node sidecar, Python, Rust), and each such line
- * reaches the host's log with its execution, node, attempt and runtime, its fields, and the trace and span id of the
- * node attempt's span that the receiver got.
+ * (an OTLP receiver in this test). Every stderr line is a JSON object; each node of the fixture's `logged` blueprint
+ * logs one line with a field in its own language (TypeScript in the host and in the Node sidecar, Python, Rust), and
+ * each such line reaches the host's log with its execution, node, attempt and runtime, its fields, and the trace and
+ * span id of the node attempt's span that the receiver got.
  */
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -63,7 +63,7 @@ afterAll(async () => {
 
 describe("the JSON log of an execution through every runtime", () => {
   it("carries each runtime's node log line with its fields and the trace and span id of its attempt", async () => {
-    const run = await conductor(["run", "traced.blueprint.yaml", "--json", "--log-format", "json"], {
+    const run = await conductor(["run", "logged.blueprint.yaml", "--json", "--log-format", "json"], {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
       OTEL_BSP_SCHEDULE_DELAY: "50",
     });
@@ -85,7 +85,7 @@ describe("the JSON log of an execution through every runtime", () => {
       .toEqual([]);
     const root = receiver.spans.find(
       (span) =>
-        span.name === "execution traced" && span.attributes["conductor.execution.id"] === result.executionId,
+        span.name === "execution logged" && span.attributes["conductor.execution.id"] === result.executionId,
     )!;
     function spanOf(nodeId: string) {
       return receiver.spans.find(
@@ -94,21 +94,21 @@ describe("the JSON log of an execution through every runtime", () => {
       );
     }
 
-    for (const [nodeId, runtime, message, level] of [
-      ["inproc", "builtin", "inproc says", "info"],
-      ["sidecar", "sidecar", "sidecar says", "warn"],
-      ["python", "python", "python says", "info"],
-      ["rust", "rust", "rust says", "info"],
+    for (const [nodeId, runtime, message, level, fields] of [
+      ["inproc", "builtin", "inproc says", "info", { x: 7 }],
+      ["sidecar", "sidecar", "sidecar says", "warn", { x: 7 }],
+      ["python", "python", "python says", "info", { x: 7 }],
+      ["rust", "rust-kit", "hello from rust", "info", { n: 1 }],
     ] as const) {
       const logged = ofExecution.filter((line) => line.event === "node.log" && line.node === nodeId);
       expect(logged, `log lines of ${nodeId}`).toHaveLength(1);
       expect(logged[0]).toMatchObject({
         level,
         msg: message,
-        blueprint: "traced",
+        blueprint: "logged",
         attempt: 1,
         runtime,
-        fields: { x: 7 },
+        fields,
         trace_id: root.traceId,
         span_id: spanOf(nodeId)!.spanId,
       });

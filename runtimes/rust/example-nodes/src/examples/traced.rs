@@ -1,6 +1,5 @@
-//! `rs.traced`: creates a span with the standard OpenTelemetry API and logs a line with `tracing`. With the
-//! runtime's `telemetry` feature the span nests under the host's span of the node attempt (docs/telemetry.md); the
-//! line reaches the host's log with the attempt's trace id. The end-to-end trace and log tests read both.
+//! `rs.traced`: creates a span with the standard OpenTelemetry API. With the runtime's `telemetry` feature the
+//! span nests under the host's span of the node attempt (docs/telemetry.md); the end-to-end trace test reads it.
 
 use conductor_runtime::{Context, Empty, Node, NodeError, NodeSpec, async_trait};
 use opentelemetry::KeyValue;
@@ -31,9 +30,7 @@ impl Node for Traced {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new("rs.traced", "1")
             .title("Traced")
-            .description(
-                "Passes x on inside a span made with the OpenTelemetry API (`rust work`), logging `rust says`.",
-            )
+            .description("Passes x on inside a span made with the OpenTelemetry API (`rust work`).")
     }
 
     async fn run(
@@ -45,7 +42,6 @@ impl Node for Traced {
         let tracer = opentelemetry::global::tracer("conductor-example-nodes");
         let mut span = tracer.start("rust work");
         span.set_attribute(KeyValue::new("example.x", input.x));
-        tracing::info!(x = input.x, "rust says");
         span.end();
         Ok(TracedOutput { x: input.x })
     }
