@@ -4,7 +4,7 @@
  * from the node it touched, with the new code's result, and the upstream results reused.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +33,16 @@ def shout(text: str) -> str:
     return ${transform}
 `;
 
+const extraNode = `import { defineNode } from "@conductor/sdk";
+import { z } from "zod";
+
+export const extra = defineNode({
+  type: "dev.extra",
+  output: { value: z.string() },
+  run: () => ({ value: "extra" }),
+});
+`;
+
 const blueprint = (count: number) => `conductor: blueprint/v1
 id: flow
 inputs:
@@ -44,6 +54,17 @@ nodes:
   greet: { type: dev.greet, inputs: { name: inputs.name } }
   shout: { type: dev.shout, runtime: python, inputs: { text: greet.text } }
   count: { type: core.constant, config: { value: ${count} } }
+`;
+
+const projectFile = (nodes: string) => `conductor: project/v1
+blueprints: [.]
+nodes: ${nodes}
+runtimes:
+  python:
+    kind: python
+    venv: ${JSON.stringify(join(root, "runtimes/python/.venv"))}
+    path: [python]
+    modules: [dev_nodes]
 `;
 
 /** The CLI's stdout, line by line, with a way to wait for a line that matches. */
@@ -90,19 +111,7 @@ describe("conductor dev", () => {
     await symlink(join(root, "node_modules"), join(dir, "node_modules"));
     await mkdir(join(dir, "nodes"));
     await mkdir(join(dir, "python"));
-    await writeFile(
-      join(dir, "conductor.yaml"),
-      `conductor: project/v1
-blueprints: [.]
-nodes: [./nodes/greet.ts]
-runtimes:
-  python:
-    kind: python
-    venv: ${JSON.stringify(join(root, "runtimes/python/.venv"))}
-    path: [python]
-    modules: [dev_nodes]
-`,
-    );
+    await writeFile(join(dir, "conductor.yaml"), projectFile("[./nodes/greet.ts]"));
     await writeFile(join(dir, "nodes", "greet.ts"), greetNode("hello"));
     await writeFile(join(dir, "nodes", "punctuation.ts"), `export const punctuation = "!";\n`);
     await writeFile(join(dir, "python", "dev_nodes.py"), shoutNode("text.upper()"));
@@ -191,4 +200,34 @@ runtimes:
     const froms = executions.flatMap((execution) => execution.lineage?.rerunFrom ?? []).sort();
     expect(froms).toEqual(["count", "greet", "greet", "shout"]);
   });
+
+  /** The node types the dev server's API lists now (at the address it printed last). */
+  const servedNodeTypes = async (): Promise<string[]> => {
+    const address = out.seen.findLast((line) => /API {2,}http|serving at http/.test(line))!;
+    const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(address)![1]!;
+    const token = (await readFile(join(dir, ".conductor", "api-token"), "utf8")).trim();
+    const response = await fetch(`${url}/conductor.api.v1.ConductorService/ListNodeTypes`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: "{}",
+    });
+    const { nodeTypes } = (await response.json()) as { nodeTypes: { type: string }[] };
+    return nodeTypes.map((nodeType) => nodeType.type);
+  };
+
+  it("opens the project afresh when conductor.yaml changes, keeping it when the new one does not load", async () => {
+    await writeFile(join(dir, "nodes", "extra.ts"), extraNode);
+    expect(await servedNodeTypes()).not.toContain("dev.extra");
+    let after = out.seen.length;
+    await writeFile(join(dir, "conductor.yaml"), projectFile("[./nodes/greet.ts, ./nodes/extra.ts]"));
+    await out.next(/reloaded the project|kept the running project/, after);
+    expect(out.seen.slice(after).join("\n"), stderr).toMatch(/reloaded the project/);
+    expect(await servedNodeTypes()).toEqual(expect.arrayContaining(["dev.extra", "dev.greet", "dev.shout"]));
+
+    after = out.seen.length;
+    await writeFile(join(dir, "conductor.yaml"), projectFile("[./nodes/greet.ts, ./nodes/missing.ts]"));
+    const kept = await out.next(/reloaded the project|kept the running project/, after);
+    expect(kept).toMatch(/kept the running project: .*missing\.ts/);
+    expect(await servedNodeTypes()).toContain("dev.extra");
+  }, 90_000);
 });

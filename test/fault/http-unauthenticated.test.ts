@@ -38,6 +38,7 @@ const CALLS: Record<string, (api: ProtocolClient) => Promise<unknown>> = {
       // nothing arrives
     }
   },
+  PreviewValue: (api) => api.previewValue({ ref: "executions/x/outputs/y" }),
   UploadValue: (api) => api.uploadValue([{ type: "bytes", chunk: new Uint8Array([1, 2, 3]) }]),
 };
 

@@ -19,6 +19,7 @@ import { graphOfNodeIds } from "./layout.js";
 import { newerRerun } from "./lineage.js";
 import { SidePanel } from "./side-panel.js";
 import { TraceId } from "./trace-id.js";
+import { ValueClient } from "./value-view.js";
 
 /** How often a broken watch stream is opened again before the problem is shown. */
 const WATCH_ATTEMPTS = 5;
@@ -314,7 +315,9 @@ export function App() {
           <GraphView graph={graph} execution={execution} selected={selected} onSelect={setSelected} />
         )}
       </main>
-      <SidePanel execution={execution} node={selectedNode} nodeId={selected} />
+      <ValueClient.Provider value={client}>
+        <SidePanel execution={execution} node={selectedNode} nodeId={selected} />
+      </ValueClient.Provider>
     </div>
   );
 }

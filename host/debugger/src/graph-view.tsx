@@ -65,9 +65,16 @@ function Edge({ edge }: { edge: PlacedEdge }) {
   if (first === undefined) return null;
   const d = `M ${first.x} ${first.y} ${rest.map((p) => `L ${p.x} ${p.y}`).join(" ")}`;
   return (
-    <path class="edge" d={d} marker-end="url(#arrow)">
-      <title>{edge.label}</title>
-    </path>
+    <g class="edge-group" data-edge={`${edge.from}->${edge.to}`}>
+      <path class="edge" d={d} marker-end="url(#arrow)">
+        <title>{edge.label}</title>
+      </path>
+      {edge.labelAt === undefined || edge.label === "" ? null : (
+        <text class="edge-label" x={edge.labelAt.x} y={edge.labelAt.y + 3.5} text-anchor="middle">
+          {edge.label}
+        </text>
+      )}
+    </g>
   );
 }
 

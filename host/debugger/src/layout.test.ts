@@ -44,4 +44,24 @@ describe("layoutGraph()", () => {
     expect(placed[0]!.x).toBeGreaterThan(source.x);
     expect(layout.height).toBeGreaterThan(layout.width);
   });
+
+  it("labels each edge with its ports and leaves room for the label between the nodes it joins", () => {
+    const graph = create(BlueprintGraphSchema, {
+      nodes: ["render", "shout"].map((id) => create(GraphNodeSchema, { id, type: "core.template" })),
+      edges: [
+        create(GraphEdgeSchema, { fromNode: "render", fromPort: "text", toNode: "shout", toPort: "value" }),
+      ],
+    });
+    const layout = layoutGraph(graph);
+    const [edge] = layout.edges;
+    expect(edge?.label).toBe("text → value");
+    const [render, shout] = ["render", "shout"].map((id) => layout.nodes.find((node) => node.id === id)!);
+    const at = edge!.labelAt!;
+    // Down the page or across, the label sits between the two boxes, not on either of them.
+    const between =
+      render!.y < shout!.y
+        ? at.y > render!.y + render!.height / 2 && at.y < shout!.y - shout!.height / 2
+        : at.x > render!.x + render!.width / 2 && at.x < shout!.x - shout!.width / 2;
+    expect(between).toBe(true);
+  });
 });

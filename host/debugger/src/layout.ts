@@ -18,8 +18,11 @@ export interface PlacedNode {
 export interface PlacedEdge {
   from: string;
   to: string;
+  /** The ports it joins: `<from port> → <to port>`. */
   label: string;
   points: { x: number; y: number }[];
+  /** Where the label's centre goes: dagre leaves room for it between the ranks. */
+  labelAt: { x: number; y: number } | undefined;
 }
 
 export interface GraphLayout {
@@ -38,6 +41,9 @@ const NODE_WIDTH = 190;
 const NODE_HEIGHT = 64;
 const PSEUDO_WIDTH = 110;
 const PSEUDO_HEIGHT = 36;
+/** The size dagre reserves for an edge's label: an estimate of 10 px text, since layout runs before drawing. */
+const LABEL_CHAR_WIDTH = 6;
+const LABEL_HEIGHT = 14;
 
 /**
  * Lays a blueprint graph out with dagre (layered, few crossings), left to right or top to bottom, whichever is
@@ -90,7 +96,13 @@ export function layoutGraphIn(graph: BlueprintGraph, direction: "LR" | "TB"): Gr
   for (const node of placed.values()) g.setNode(node.id, { width: node.width, height: node.height });
   graph.edges.forEach((edge, index) => {
     if (!placed.has(edge.fromNode) || !placed.has(edge.toNode)) return;
-    g.setEdge(edge.fromNode, edge.toNode, { label: `${edge.fromPort} → ${edge.toPort}` }, `e${index}`);
+    const label = edgeLabel(edge.fromPort, edge.toPort);
+    g.setEdge(
+      edge.fromNode,
+      edge.toNode,
+      { label, width: label.length * LABEL_CHAR_WIDTH, height: LABEL_HEIGHT, labelpos: "c" },
+      `e${index}`,
+    );
   });
   dagre.layout(g);
   const nodes = [...placed.values()].map((node) => {
@@ -98,17 +110,37 @@ export function layoutGraphIn(graph: BlueprintGraph, direction: "LR" | "TB"): Gr
     return { ...node, x: at.x, y: at.y };
   });
   const edges = g.edges().map((key) => {
-    const label = g.edge(key) as { label?: string; points?: { x: number; y: number }[] };
-    return { from: key.v, to: key.w, label: label.label ?? "", points: label.points ?? [] };
+    const placedEdge = g.edge(key) as {
+      label?: string;
+      points?: { x: number; y: number }[];
+      x?: number;
+      y?: number;
+    };
+    return {
+      from: key.v,
+      to: key.w,
+      label: placedEdge.label ?? "",
+      points: placedEdge.points ?? [],
+      labelAt:
+        placedEdge.x === undefined || placedEdge.y === undefined
+          ? undefined
+          : { x: placedEdge.x, y: placedEdge.y },
+    };
   });
   // dagre's graph size leaves out edges that bend around other nodes, so the box is measured here.
   const xs = [
     ...nodes.flatMap((n) => [n.x - n.width / 2, n.x + n.width / 2]),
     ...edges.flatMap((e) => e.points.map((p) => p.x)),
+    ...edges.flatMap((e) =>
+      e.labelAt === undefined ? [] : [e.labelAt.x - labelWidth(e) / 2, e.labelAt.x + labelWidth(e) / 2],
+    ),
   ];
   const ys = [
     ...nodes.flatMap((n) => [n.y - n.height / 2, n.y + n.height / 2]),
     ...edges.flatMap((e) => e.points.map((p) => p.y)),
+    ...edges.flatMap((e) =>
+      e.labelAt === undefined ? [] : [e.labelAt.y - LABEL_HEIGHT / 2, e.labelAt.y + LABEL_HEIGHT / 2],
+    ),
   ];
   const margin = 16;
   const left = Math.min(...xs) - margin;
@@ -121,6 +153,15 @@ export function layoutGraphIn(graph: BlueprintGraph, direction: "LR" | "TB"): Gr
     width: Math.max(...xs) + margin - left,
     height: Math.max(...ys) + margin - top,
   };
+}
+
+function labelWidth(edge: PlacedEdge): number {
+  return edge.label.length * LABEL_CHAR_WIDTH;
+}
+
+/** The label of an edge: the port it leaves and the port it enters (`text → data`). */
+export function edgeLabel(fromPort: string, toPort: string): string {
+  return `${fromPort} → ${toPort}`;
 }
 
 /** A graph for an execution whose blueprint is no longer in the project: its nodes, without edges. */

@@ -1,6 +1,7 @@
 import type { Failure, GraphNode } from "@conductor/sdk/client";
 import type { ExecutionView, NodeView } from "./execution-state.js";
 import { formatDuration, formatTime, prettyJson } from "./format.js";
+import { PortValues } from "./value-view.js";
 
 export interface SidePanelProps {
   execution: ExecutionView | undefined;
@@ -119,7 +120,7 @@ function Section({ title, json, name }: { title: string; json: string; name: str
   return (
     <section data-section={name}>
       <h3>{title}</h3>
-      {json === "" ? <p class="muted">none</p> : <pre class="json">{prettyJson(json)}</pre>}
+      <PortValues json={json} />
     </section>
   );
 }

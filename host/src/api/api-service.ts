@@ -24,6 +24,7 @@ import { watchExecution } from "./execution-watch.js";
 import { IDENTITY } from "./identity.js";
 import { parseJsonObject } from "./json-text.js";
 import { handleJson, valuesJsonText } from "./value-handles.js";
+import { previewValueJson } from "./value-preview.js";
 import { createValueReader } from "./value-reader.js";
 import { createValueUploads, type ValueUploads } from "./value-uploads.js";
 
@@ -173,6 +174,17 @@ export function createApiService(
       })),
 
     readValue: (request) => readValue(reader, request.ref),
+
+    previewValue: (request) =>
+      mapErrors(async () => {
+        const bytes = await reader.read(request.ref);
+        const previewJson = await previewValueJson(bytes, request.rows);
+        const handle = handleJson(request.ref, bytes);
+        return {
+          handle: { ref: handle.$ref, type: handle.type, size: BigInt(handle.size), sha256: handle.sha256 },
+          previewJson,
+        };
+      }),
 
     uploadValue: (requests) =>
       mapErrors(async () => {

@@ -63,5 +63,6 @@ export const METHOD_PERMISSIONS: Readonly<Record<string, Permission>> = {
   GetBlueprint: "read",
   // Reading a value is reading an execution; uploading one only serves to start an execution with it.
   ReadValue: "read",
+  PreviewValue: "read",
   UploadValue: "run",
 };

@@ -20,7 +20,7 @@ describe("jsonText()", () => {
     );
   });
 
-  it("writes Arrow tables as $table with rows, columns and data", async () => {
+  it("writes Arrow tables as $table with rows, columns, column types and data", async () => {
     const { tableFromArrays } = await import("apache-arrow");
     const table = tableFromIpc(
       tableToIpc(tableFromArrays({ city: ["Oslo", "Lima"], n: Int32Array.from([1, 2]) })),
@@ -30,6 +30,7 @@ describe("jsonText()", () => {
         $table: {
           rows: 2,
           columns: ["city", "n"],
+          types: ["utf8", "int32"],
           data: [
             { city: "Oslo", n: 1 },
             { city: "Lima", n: 2 },

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { BlobRef_Encoding, EncodedValue, loadArrow } from "@conductor/sdk/protocol";
+import { BlobRef_Encoding, bigintReplacement, EncodedValue, loadArrow } from "@conductor/sdk/protocol";
 
 /**
  * A preview, for people, of a value stored as a blob (a large value in the journal's blob directory), read from
@@ -72,9 +72,8 @@ function tablePreview(head: Buffer, described: string): string {
           .toArray()
           .slice(0, 10)
           .map((row) =>
-            JSON.stringify(row.toJSON(), (_key, cell: unknown) =>
-              typeof cell === "bigint" ? String(cell) : cell,
-            ),
+            // An int64 cell is a bigint: written as its digits, a number like the others, not a quoted string.
+            JSON.stringify(row.toJSON(), (_key, cell: unknown) => bigintReplacement(cell)),
           );
       }
     } catch {

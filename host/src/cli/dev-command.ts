@@ -79,7 +79,7 @@ export default async function dev(context: CommandContext): Promise<number> {
         "",
       ].join("\n"),
     );
-    const session = createDevSession({ conductor, log });
+    let session = createDevSession({ conductor, log });
     await session.init();
     if (blueprintPath !== undefined) {
       // A blueprint that does not run yet is what development is for: reported, and the watch starts anyway.
@@ -95,14 +95,59 @@ export default async function dev(context: CommandContext): Promise<number> {
       }
     }
 
+    // conductor.yaml changed: the project is opened afresh beside the running one, and takes its place (and its
+    // port) only once its runtimes have started, so a config that does not load leaves the running project serving.
+    const projectDir = conductor.project.dir;
+    const servedPort = Number(new URL(server.url).port);
+    const reopen = async () => {
+      log("conductor.yaml changed: opening the project afresh");
+      let next: Conductor;
+      try {
+        next = await openConductor({
+          project: projectDir,
+          stderr: context.stderr,
+          verbose: values.verbose === true,
+          label: "conductor dev",
+        });
+      } catch (error) {
+        log(`kept the running project: ${(error as Error).message}`);
+        return;
+      }
+      try {
+        await next.nodeTypes();
+      } catch (error) {
+        await next.close();
+        log(`kept the running project: ${(error as Error).message}`);
+        return;
+      }
+      const before = { server: server!, conductor: conductor! };
+      await before.server.close();
+      await before.conductor.close();
+      conductor = next;
+      server = await createApiServer(next, {
+        host: "127.0.0.1",
+        port: servedPort,
+        token,
+        tokenHint: "it is in the project's .conductor/api-token",
+        ...(values["no-debugger"] === true ? { debuggerDir: false as const } : {}),
+      });
+      session = createDevSession({ conductor: next, log });
+      await session.init();
+      log(`reloaded the project: its runtimes and node modules started afresh, serving at ${server.url}`);
+    };
+
     // One batch at a time, in the order they come: a change during a re-run is applied after it.
     let queue = Promise.resolve();
-    const open = conductor;
-    const watcher = watchTree(open.project.dir, {
+    const watcher = watchTree(projectDir, {
       ignore: IGNORED_DIRECTORIES,
       onChange: (paths) => {
         queue = queue.then(async () => {
-          await session.apply(paths);
+          const outcome = await session.apply(paths);
+          if (outcome.projectChanged === true) {
+            await reopen().catch((error: unknown) =>
+              log(`cannot reload the project: ${(error as Error).message}`),
+            );
+          }
         });
       },
       onError: (error) => log(`cannot watch: ${error.message}`),
@@ -117,8 +162,8 @@ export default async function dev(context: CommandContext): Promise<number> {
     watcher.close();
     await queue;
     context.stderr.write(`conductor dev: ${signal}, shutting down\n`);
-    await server.close();
-    await conductor.close();
+    await server?.close();
+    await conductor?.close();
     return EXIT.ok;
   } catch (error) {
     await server?.close();

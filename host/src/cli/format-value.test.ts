@@ -36,6 +36,7 @@ describe("toJsonSafe()", () => {
               $table: {
                 rows: 2,
                 columns: ["region", "units"],
+                types: ["utf8", "int64"],
                 data: [
                   { region: "East", units: 5 },
                   { region: "West", units: 9007199254740995n },

@@ -11,7 +11,7 @@ import { blobPreview } from "./blob-preview.js";
 
 /**
  * Makes a value printable as JSON, at any depth: bytes become `{ "$bytes": base64 }`, Arrow tables
- * `{ "$table": { rows, columns, data } }`, values still in wire form their decoded value. Integers beyond 2^53 - 1
+ * `{ "$table": { rows, columns, types, data } }` (`types` holds each column's Arrow type, see {@link columnType}), values still in wire form their decoded value. Integers beyond 2^53 - 1
  * stay `bigint`, every digit kept: write the result with `stringifyJson` (or `JSON.stringify` with
  * {@link jsonSafeReplacer}), which prints them as JSON numbers.
  */
@@ -23,6 +23,7 @@ export function toJsonSafe(value: unknown): unknown {
       $table: {
         rows: live.numRows,
         columns: live.schema.fields.map((f) => f.name),
+        types: live.schema.fields.map((f) => columnType(f.type)),
         // Rows may hold bigint (int64 columns): numbers in the JSON text, every digit kept.
         data: parseJsonText(JSON.stringify(live.toArray(), jsonSafeReplacer)),
       },
@@ -30,6 +31,17 @@ export function toJsonSafe(value: unknown): unknown {
   }
   if (typeof live === "bigint") return live;
   return parseJsonText(JSON.stringify(live ?? null, jsonSafeReplacer));
+}
+
+/**
+ * The name of an Arrow column type as a table preview shows it: Arrow's own name in lower case (`int64`, `float64`,
+ * `utf8`, `bool`, `timestamp<millisecond>`), and for a dictionary-encoded column the type of its values, because
+ * the encoding is a detail of storage (pandas categories, Arrow's default for repeated strings).
+ */
+export function columnType(type: { toString(): string; dictionary?: unknown }): string {
+  const { DataType } = loadArrow();
+  const shown = DataType.isDictionary(type) ? type.dictionary : type;
+  return String(shown).toLowerCase();
 }
 
 /**

@@ -13,6 +13,7 @@ const project: Project = {
     other: { kind: "python", modules: ["other"] },
     rs: { kind: "rust", package: "crates/fast", binary: "fast" },
     tool: { kind: "command", command: ["./bin/tool", "--serve"] },
+    wasm: { kind: "wasm", modules: ["wasm/checksum.wasm"] },
   },
 };
 
@@ -33,6 +34,12 @@ describe("impactOf()", () => {
   it("restarts a Rust runtime for a file of its package, and a command runtime for its program", () => {
     expect(impactOf(["crates/fast/src/lib.rs", "crates/fast/Cargo.toml"], project).runtimes).toEqual(["rs"]);
     expect(impactOf(["bin/tool"], project).runtimes).toEqual(["tool"]);
+  });
+
+  it("reloads a wasm runtime for one of its modules or the manifest beside it, and for nothing else", () => {
+    expect(impactOf(["wasm/checksum.wasm"], project).runtimes).toEqual(["wasm"]);
+    expect(impactOf(["/p/wasm/checksum.nodes.json"], project).runtimes).toEqual(["wasm"]);
+    expect(impactOf(["wasm/other.wasm", "wasm/checksum.cpp"], project).runtimes).toEqual([]);
   });
 
   it("gives YAML and JSON files as blueprint candidates, and conductor.yaml apart", () => {

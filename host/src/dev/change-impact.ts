@@ -34,7 +34,7 @@ const DATA = new Set([".yaml", ".yml", ".json"]);
  * `conductor dev`: a TypeScript or JavaScript file reloads the in-process runtime (when the project has `nodes:`)
  * and every Node sidecar, since either may import it; a Python file the Python runtimes whose `path` holds it (all
  * of them when they set no `path`); a file of a Rust runtime's cargo package (or its binary) that runtime; a
- * command runtime's program that runtime. Files under dependency and build directories are ignored.
+ * command runtime's program that runtime; a wasm runtime's module or its manifest that runtime. Files under dependency and build directories are ignored.
  */
 export function impactOf(paths: Iterable<string>, project: Project, inProcessName = "builtin"): ChangeImpact {
   const blueprints = new Set<string>();
@@ -72,6 +72,16 @@ export function impactOf(paths: Iterable<string>, project: Project, inProcessNam
           break;
         case "command":
           if (resolve(project.dir, spec.command[0]!) === path) runtimes.add(name);
+          break;
+        case "wasm":
+          // A module or its manifest (`x.wasm` → `x.nodes.json`).
+          if (
+            spec.modules.some((module) => {
+              const file = resolve(project.dir, module);
+              return file === path || file.replace(/\.wasm$/, ".nodes.json") === path;
+            })
+          )
+            runtimes.add(name);
           break;
       }
     }

@@ -18,6 +18,11 @@ export interface DevOutcome {
   rerun?: { of: string; from: string[]; result: ExecutionResult };
   /** Why nothing ran, when nothing did. */
   note?: string;
+  /**
+   * conductor.yaml changed: the session applied nothing, and the caller opens the project afresh (its runtimes,
+   * node modules and server), since every part of the conductor was made from it.
+   */
+  projectChanged?: boolean;
 }
 
 /** Options of {@link createDevSession}. */
@@ -74,8 +79,7 @@ export function createDevSession(options: DevSessionOptions): DevSession {
       const outcome: DevOutcome = { reloaded: [], validated: [] };
       const impact = impactOf(paths, conductor.project, inProcessName);
       if (impact.projectFile) {
-        outcome.note = "conductor.yaml changed: stop and start `conductor dev` again to apply it";
-        log(outcome.note);
+        outcome.projectChanged = true;
         return outcome;
       }
       if (impact.runtimes.length > 0) {

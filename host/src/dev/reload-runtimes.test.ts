@@ -1,4 +1,4 @@
-import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -79,5 +79,38 @@ describe("Conductor.reloadRuntimes()", () => {
       /cannot load node module "\.\/version\.mjs".*fix the module/s,
     );
     expect((await conductor.run(blueprint)).outputs).toEqual({ version: "first" });
+  });
+
+  it("loads a wasm runtime's modules afresh, and keeps the loaded ones when a new module does not load", async () => {
+    const wasmDir = join(root, "examples/wasm/nodes");
+    await mkdir(join(dir, "wasm"));
+    await copyFile(join(wasmDir, "increment.wasm"), join(dir, "wasm/module.wasm"));
+    await copyFile(join(wasmDir, "increment.nodes.json"), join(dir, "wasm/module.nodes.json"));
+    await writeFile(
+      join(dir, "conductor.yaml"),
+      "conductor: project/v1\nruntimes:\n  wasm: { kind: wasm, modules: [wasm/module.wasm] }\n",
+    );
+    conductor = await createConductor({ project: await findProject(dir) });
+    const increment = {
+      conductor: "blueprint/v1" as const,
+      id: "increment",
+      outputs: { x: "inc.x" },
+      nodes: { inc: { type: "c.increment", inputs: { x: { value: 41 } } } },
+    };
+    expect((await conductor.run(increment)).outputs).toEqual({ x: 42 });
+    const types = async () => (await conductor!.nodeTypes()).map((entry) => entry.nodeType.type);
+    expect(await types()).toContain("c.increment");
+
+    // The module is replaced by another one: its node types are served, the old ones are gone.
+    await copyFile(join(wasmDir, "checksum.wasm"), join(dir, "wasm/module.wasm"));
+    await copyFile(join(wasmDir, "checksum.nodes.json"), join(dir, "wasm/module.nodes.json"));
+    await conductor.reloadRuntimes(["wasm"]);
+    expect(await types()).toContain("cpp.crc32");
+    expect(await types()).not.toContain("c.increment");
+
+    // A module that does not compile: the reload fails and the loaded modules go on serving.
+    await writeFile(join(dir, "wasm/module.wasm"), "not a wasm module");
+    await expect(conductor.reloadRuntimes(["wasm"])).rejects.toThrow(/module\.wasm/);
+    expect(await types()).toContain("cpp.crc32");
   });
 });

@@ -40,9 +40,15 @@ describe("core.csv-parse", () => {
     expect(outputsOf(run).rows).toEqual([{ n: "1", ok: "true" }]);
   });
 
-  it("keeps integers beyond 2^53 as text, so no digit is lost", async () => {
-    const run = await runNode(csvParse, { inputs: { text: "id\n12345678901234567890\n" } });
-    expect(outputsOf(run).rows).toEqual([{ id: "12345678901234567890" }]);
+  it("reads integers beyond 2^53 as bigint numbers, so no digit is lost", async () => {
+    const run = await runNode(csvParse, {
+      inputs: { text: "id\n12345678901234567890\n-9007199254740993\n9007199254740991\n" },
+    });
+    expect(outputsOf(run).rows).toEqual([
+      { id: 12345678901234567890n },
+      { id: -9007199254740993n },
+      { id: 9007199254740991 },
+    ]);
   });
 
   it("gives the columns of a header without records", async () => {

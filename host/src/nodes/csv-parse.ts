@@ -8,7 +8,9 @@ const INTEGER = /^[+-]?\d+$/;
 
 /**
  * Casts an unquoted field: numbers and booleans become numbers and booleans; everything else, quoted fields, header
- * names and empty fields stay text. Integers beyond 2^53 stay text too, because a number would lose digits.
+ * names and empty fields stay text. An integer beyond 2^53 - 1 becomes a bigint, because a number would lose
+ * digits: it travels as a JSON number with every digit (docs/decisions.md, "Integers beyond 2^53"), so an int64 id
+ * column reads as numbers in every row, not as numbers in some and text in others.
  */
 function castField(value: string, context: CastingContext): unknown {
   if (context.header || context.quoting || value === "") return value;
@@ -17,7 +19,7 @@ function castField(value: string, context: CastingContext): unknown {
   if (lower === "false") return false;
   if (!NUMBER.test(value)) return value;
   const number = Number(value);
-  if (INTEGER.test(value) && !Number.isSafeInteger(number)) return value;
+  if (INTEGER.test(value) && !Number.isSafeInteger(number)) return BigInt(value);
   return number;
 }
 

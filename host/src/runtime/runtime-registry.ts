@@ -276,7 +276,7 @@ export class RuntimeRegistry implements NodeTypeCatalog {
   /**
    * Starts a new generation of a runtime after its code changed (`conductor dev`): a child-process runtime is
    * launched again (a Rust crate is rebuilt first when its sources are newer), the in-process runtime loads the
-   * project's node modules afresh. New dispatches go to the new one as soon as it serves; the old connection is
+   * project's node modules afresh, a wasm runtime loads its modules afresh. New dispatches go to the new one as soon as it serves; the old connection is
    * given back, still open, so that the executions already bound to it finish on the code they started with, and
    * the caller closes it after them. When the new generation does not start, the old one stays in place and the
    * error is thrown.
@@ -290,8 +290,15 @@ export class RuntimeRegistry implements NodeTypeCatalog {
       return old;
     }
     const spec = this.options.project.runtimes[name];
-    // A wasm runtime runs in the host; reloading its modules is not supported yet.
-    if (spec === undefined || spec.kind === "wasm") return undefined;
+    if (spec === undefined) return undefined;
+    if (spec.kind === "wasm") {
+      // A wasm runtime runs in the host: its modules are loaded afresh, with a pool of workers of their own. A module
+      // that does not load throws here, before anything is replaced.
+      const fresh = await startWasmRuntime(name, spec, this.options.project.dir);
+      this.wasmStartErrors.delete(name);
+      this.addConnection(fresh);
+      return old;
+    }
     if (old === undefined) return undefined; // never started: it starts with the new code when first needed
     const oldChild = this.children.get(name);
     this.blobDir ??= await createBlobDirectory({ projectDir: this.options.project.dir });

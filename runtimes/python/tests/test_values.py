@@ -130,6 +130,17 @@ def test_unencodable_values_fail_with_a_clear_type() -> None:
     assert raised.value.failure.type == "value.unencodable"
 
 
+def test_numpy_scalars_travel_as_the_numbers_they_hold() -> None:
+    from typing import Any
+
+    import numpy as np
+
+    out = pb.Value()
+    value = {"total": np.int64(9007199254740993), "share": np.float64(0.5), "ok": np.bool_(True), "n": [np.int32(3)]}
+    port_codec(Any).to_wire(value, out, codec())
+    assert out.json == b'{"total":9007199254740993,"share":0.5,"ok":true,"n":[3]}'
+
+
 def test_values_over_the_inline_limit_become_blobs(tmp_path: Path) -> None:
     out = pb.Value()
     data = b"x" * 100

@@ -169,6 +169,8 @@ describe("the access matrix", () => {
           // the handle, then the bytes
         }
       }),
+    "`PreviewValue`": (api) =>
+      rpcOutcome(() => api.previewValue({ ref: `executions/${executionId}/outputs/text` })),
     "`UploadValue`": (api) =>
       rpcOutcome(() => api.uploadValue([{ type: "bytes", chunk: new Uint8Array([1, 2, 3]) }])),
     "`POST /hooks/<id>`": (_api, bearer) => httpOutcome(`${fixture.server.url}/hooks/greet`, "POST", bearer),

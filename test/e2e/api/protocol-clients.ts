@@ -14,6 +14,8 @@ import {
   type ListExecutionsResponse,
   type ListNodeTypesRequestSchema,
   type ListNodeTypesResponse,
+  type PreviewValueRequestSchema,
+  type PreviewValueResponse,
   type ReadValueRequestSchema,
   type ReadValueResponse,
   type RunExecutionRequestSchema,
@@ -57,6 +59,7 @@ export interface ProtocolClient {
   listBlueprints(request: Init<typeof ListBlueprintsRequestSchema>): Promise<ListBlueprintsResponse>;
   getBlueprint(request: Init<typeof GetBlueprintRequestSchema>): Promise<GetBlueprintResponse>;
   readValue(request: Init<typeof ReadValueRequestSchema>): AsyncIterable<ReadValueResponse>;
+  previewValue(request: Init<typeof PreviewValueRequestSchema>): Promise<PreviewValueResponse>;
   /** A client stream: the messages are sent, then the answer awaited. */
   uploadValue(requests: Init<typeof UploadValueRequestSchema>[]): Promise<UploadValueResponse>;
   close(): void;
@@ -119,6 +122,7 @@ export function protocolClient(protocol: ProtocolName, baseUrl: string, token?: 
     validateBlueprint: wrap((r) => client.validateBlueprint(r)),
     listBlueprints: wrap((r) => client.listBlueprints(r)),
     getBlueprint: wrap((r) => client.getBlueprint(r)),
+    previewValue: wrap((r) => client.previewValue(r)),
     async *readValue(request) {
       try {
         yield* client.readValue(request);
@@ -198,6 +202,7 @@ function grpcJsClient(baseUrl: string, token?: string): ProtocolClient {
     validateBlueprint: unary(m.validateBlueprint.localName, m.validateBlueprint.input),
     listBlueprints: unary(m.listBlueprints.localName, m.listBlueprints.input),
     getBlueprint: unary(m.getBlueprint.localName, m.getBlueprint.input),
+    previewValue: unary(m.previewValue.localName, m.previewValue.input),
     async *readValue(request) {
       const stream = client[m.readValue.localName]!(
         create(m.readValue.input, request),

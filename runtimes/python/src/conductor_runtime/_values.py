@@ -125,11 +125,25 @@ def decode_payload(kind: str, data: bytes) -> Any:
     raise StepError("value has no content (none of json, raw, arrow, blob is set)", "value.empty")
 
 
+def _numpy_scalar(value: Any) -> Any:
+    """A numpy scalar (``df["n"].sum()`` gives a ``numpy.int64``) as the Python number or bool it holds, so an int64
+    travels as a JSON number with every digit; anything else stays unencodable."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    raise TypeError(type(value).__qualname__)
+
+
 def encode_json(live: Any) -> bytes:
-    """Serializes a live value as JSON text (UTF-8); NaN and infinities become null, as JSON has neither."""
+    """Serializes a live value as JSON text (UTF-8); NaN and infinities become null, as JSON has neither. numpy
+    scalars become the numbers they hold."""
     try:
         return to_json(live, by_alias=True, inf_nan_mode="null")
     except PydanticSerializationError as error:
+        # Because a fallback costs on every value, it is tried only once the plain serialization has failed.
+        try:
+            return to_json(live, by_alias=True, inf_nan_mode="null", fallback=_numpy_scalar)
+        except PydanticSerializationError:
+            pass
         raise StepError(
             f"a value of type {type(live).__qualname__} cannot be encoded as JSON ({error}); "
             "return JSON data, bytes, a table or a pydantic model",
