@@ -32,9 +32,10 @@ case "$node_version" in
   *) echo "setup: expected Node 24 from node_modules/.bin, found $node_version" >&2; exit 1 ;;
 esac
 
-step "building TypeScript (tsc -b), and bundling the conductor command"
+step "building TypeScript (tsc -b), and bundling the conductor command and the browser engine"
 tsc -b
 node scripts/bundle-cli.mjs
+node scripts/browser-build.mjs
 
 step "building the visual debugger"
 bash scripts/setup-debugger.sh

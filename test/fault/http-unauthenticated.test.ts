@@ -40,6 +40,17 @@ const CALLS: Record<string, (api: ProtocolClient) => Promise<unknown>> = {
   },
   PreviewValue: (api) => api.previewValue({ ref: "executions/x/outputs/y" }),
   UploadValue: (api) => api.uploadValue([{ type: "bytes", chunk: new Uint8Array([1, 2, 3]) }]),
+  Deploy: (api) => api.unary("deploy", { document: '{"conductor":"blueprint/v1","id":"x","nodes":{}}' }),
+  ListDeployments: (api) => api.unary("listDeployments", {}),
+  Rollback: (api) => api.unary("rollback", { blueprintId: "sum", version: 1 }),
+  ListKeys: (api) => api.unary("listKeys", {}),
+  CreateKey: (api) => api.unary("createKey", { name: "k", role: "admin" }),
+  RevokeKey: (api) => api.unary("revokeKey", { id: "0000000000000000" }),
+  ListSecrets: (api) => api.unary("listSecrets", {}),
+  SetSecret: (api) => api.unary("setSecret", { name: "s", value: "v" }),
+  DeleteSecret: (api) => api.unary("deleteSecret", { name: "s" }),
+  ListAuditEvents: (api) => api.unary("listAuditEvents", {}),
+  VerifyAudit: (api) => api.unary("verifyAudit", {}),
 };
 
 describe("conductor serve, called without the token", () => {

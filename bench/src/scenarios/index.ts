@@ -1,5 +1,6 @@
 import { apiScenario } from "./api.js";
 import { apiValuesScenario } from "./api-values.js";
+import { browserScenario } from "./browser.js";
 import { codecScenario } from "./codec.js";
 import { coldCliScenario } from "./cold-cli.js";
 import { devLoopScenario } from "./dev-loop.js";
@@ -103,5 +104,6 @@ export const scenarios: Scenario[] = [
   tenancyScenario,
   distributedScenario,
   ...wasmScenarios,
+  browserScenario,
   devLoopScenario,
 ];

@@ -8,8 +8,10 @@ import type { Conductor } from "../conductor.js";
 import { ConductorError } from "../errors.js";
 import { projectAccess } from "../project/project-access.js";
 import type { ConductorMetrics } from "../telemetry/conductor-metrics.js";
+import { openDeploymentStore } from "../tenancy/deployment-store.js";
+import { createDeployments } from "../tenancy/deployments.js";
 import { createOidcVerifier, type OidcOptions } from "../tenancy/oidc.js";
-import { type NamespaceQuotas, scopeService } from "../tenancy/scoped-service.js";
+import { createQuotaGate, type NamespaceQuotas, scopeService } from "../tenancy/scoped-service.js";
 import { openTenancyStore, type TenancyStore } from "../tenancy/tenancy-store.js";
 import { createApiService } from "./api-service.js";
 import { type AuditSink, createAuthPolicy, createRequestGate, PEER_HEADER } from "./auth.js";
@@ -22,7 +24,7 @@ import {
   MAX_CONCURRENT_STREAMS,
 } from "./connection-guard.js";
 import { corsProblem, createCorsPolicy } from "./cors.js";
-import { createExecutionStarter } from "./execution-starter.js";
+import { assertInlineShell, createExecutionStarter } from "./execution-starter.js";
 import { answerHealth } from "./health-check.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { isRequestProblem, requestUrl, rpcRequestProblem } from "./malformed-requests.js";
@@ -171,7 +173,18 @@ export async function createApiServer(
   });
   const guard = createConnectionGuard(limits);
   const shutdown = new AbortController();
-  const starter = createExecutionStarter(conductor);
+  // Versioned deployments live beside the keys, in the project's tenancy database (docs/security.md).
+  const deploymentStore =
+    tenancy === undefined ? undefined : openDeploymentStore(conductor.project.dir, tenancy.database);
+  const deployments =
+    deploymentStore === undefined
+      ? undefined
+      : createDeployments(conductor, deploymentStore, {
+          assertInline: (loaded) => assertInlineShell(loaded, projectAccess(conductor.project).shell),
+        });
+  const starter = createExecutionStarter(conductor, deployments);
+  // One count per namespace for the API and the webhooks.
+  const quotaGate = createQuotaGate(conductor, options.quotas ?? {});
   const publicWebhooks = projectAccess(conductor.project).publicWebhooks;
   const staticFiles =
     options.debuggerDir === false
@@ -196,6 +209,7 @@ export async function createApiServer(
         publicWebhooks,
         shutdownSignal: shutdown.signal,
         ...(audit === undefined ? {} : { audit }),
+        ...(tenancy === undefined ? {} : { quotas: quotaGate }),
       });
     }
     if (staticFiles !== undefined) return staticFiles(request, response);
@@ -210,7 +224,7 @@ export async function createApiServer(
         ConductorService,
         tenancy === undefined
           ? service
-          : scopeService(conductor, service, tenancy, audit, options.quotas ?? {}),
+          : scopeService(conductor, service, tenancy, audit, quotaGate, deployments),
       );
     },
     // Callers are authenticated before their body is read, decompressed or parsed.
@@ -323,6 +337,7 @@ export async function createApiServer(
         guard.close();
         await stopped;
         flushAudit();
+        deploymentStore?.close();
         if (ownTenancy) tenancy?.close();
       })();
       return closed;

@@ -46,7 +46,7 @@ export function createApiService(
 ): ServiceImpl<typeof ConductorService> {
   const reader = createValueReader(conductor, uploads);
   const start = async (
-    request: { blueprint: BlueprintChoice; inputsJson: string; executionId: string },
+    request: { blueprint: BlueprintChoice; inputsJson: string; executionId: string; version?: number },
     context: HandlerContext,
   ) => {
     if (request.inputsJson.length > MAX_INPUTS_JSON_BYTES / 3) {
@@ -63,7 +63,7 @@ export function createApiService(
       throw new ConnectError(`execution "${request.executionId}" already exists`, Code.AlreadyExists);
     }
     // The caller's identity, left by the server's request gate, decides whether it may send a blueprint inline.
-    const prepared = await starter.prepare(request.blueprint, context.values.get(IDENTITY));
+    const prepared = await starter.prepare(request.blueprint, context.values.get(IDENTITY), request.version);
     // A W3C traceparent on the request makes the execution's span its child (docs/telemetry.md).
     const traceparent = context.requestHeader.get("traceparent") ?? undefined;
     const handle = prepared.start(inputs, {
@@ -71,19 +71,42 @@ export function createApiService(
       ...(traceparent === undefined ? {} : { traceparent }),
       trigger: "api",
     });
-    return { handle, blueprintId: prepared.graph.id };
+    // A deployed version is recorded with the execution (nothing is recorded for files and inline documents).
+    starter.recordStart(prepared, handle.executionId);
+    return { handle, blueprintId: prepared.graph.id, version: starter.deploymentOf(prepared)?.version ?? 0 };
+  };
+
+  // Deployments, keys, secrets and the audit trail live in the project's tenancy database, which a server made
+  // with `tenancy: false` does not open: there these RPCs say so (scopeService serves them otherwise).
+  const noTenancy = async (): Promise<never> => {
+    throw new ConnectError(
+      "this server keeps no tenancy database (it was made with tenancy: false), so it has no deployments, API keys, secrets or audit trail to manage",
+      Code.FailedPrecondition,
+    );
   };
 
   return {
+    deploy: noTenancy,
+    listDeployments: noTenancy,
+    rollback: noTenancy,
+    listKeys: noTenancy,
+    createKey: noTenancy,
+    revokeKey: noTenancy,
+    listSecrets: noTenancy,
+    setSecret: noTenancy,
+    deleteSecret: noTenancy,
+    listAuditEvents: noTenancy,
+    verifyAudit: noTenancy,
+
     startExecution: (request, context) =>
       mapErrors(async () => {
-        const { handle, blueprintId } = await start(request, context);
-        return { executionId: handle.executionId, blueprintId };
+        const { handle, blueprintId, version } = await start(request, context);
+        return { executionId: handle.executionId, blueprintId, version };
       }),
 
     runExecution: (request, context) =>
       mapErrors(async () => {
-        const { handle } = await start(request, context);
+        const { handle, version } = await start(request, context);
         // A caller that goes away, or a server shutting down (connect aborts every call's signal then), cancels
         // the execution it was waiting for.
         const onAbort = () => handle.cancel("the caller of RunExecution went away");
@@ -100,6 +123,7 @@ export function createApiService(
           status: toApiExecutionStatus(result.status),
           outputsJson: valuesJsonText(result.outputs, `executions/${result.executionId}/outputs`) || "null",
           durationMs: result.durationMs,
+          version,
           ...(result.failure === undefined ? {} : { failure: toApiFailure(result.failure) }),
         });
       }),

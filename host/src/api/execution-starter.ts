@@ -3,6 +3,8 @@ import { type LoadedBlueprint, parseBlueprintText } from "../blueprint/load-blue
 import type { Conductor, PreparedBlueprint } from "../conductor.js";
 import { ConductorError } from "../errors.js";
 import { projectAccess, type ShellAccess } from "../project/project-access.js";
+import type { Deployment } from "../tenancy/deployment-store.js";
+import type { Deployments } from "../tenancy/deployments.js";
 import { authorize } from "./auth.js";
 import { type BlueprintLocator, createBlueprintLocator } from "./blueprint-locator.js";
 import type { Identity } from "./identity.js";
@@ -20,7 +22,15 @@ export interface ExecutionStarter {
    * inline needs the `run-inline` permission and may use core.shell only where the project's `access.shell` is
    * "any" (PERMISSION_DENIED otherwise), because its sender chooses every node's config, the command included.
    */
-  prepare(choice: BlueprintChoice, caller: Identity): Promise<PreparedBlueprint>;
+  prepare(choice: BlueprintChoice, caller: Identity, version?: number): Promise<PreparedBlueprint>;
+  /**
+   * The deployed version a blueprint {@link prepare} gave is, or undefined for a project file or an inline
+   * document. With deployments, a blueprint id names the caller's namespace's current version (or `version`),
+   * and, in the default namespace only, the project's file when it was never deployed.
+   */
+  deploymentOf(prepared: PreparedBlueprint): Deployment | undefined;
+  /** Records the version an execution started from `prepared` runs (nothing for files and inline documents). */
+  recordStart(prepared: PreparedBlueprint, executionId: string): void;
   readonly locator: BlueprintLocator;
 }
 
@@ -32,8 +42,9 @@ export interface ExecutionStarter {
 const FRESH_MS = 500;
 
 /** Creates the {@link ExecutionStarter} of a conductor. */
-export function createExecutionStarter(conductor: Conductor): ExecutionStarter {
+export function createExecutionStarter(conductor: Conductor, deployments?: Deployments): ExecutionStarter {
   const locator = createBlueprintLocator(conductor);
+  const deployed = new WeakMap<PreparedBlueprint, Deployment>();
   const fresh = new Map<string, { prepared: PreparedBlueprint; checkedAt: number }>();
 
   const prepareById = async (id: string, retry: boolean): Promise<PreparedBlueprint> => {
@@ -65,10 +76,38 @@ export function createExecutionStarter(conductor: Conductor): ExecutionStarter {
 
   return {
     locator,
-    async prepare(choice, caller) {
+    deploymentOf: (prepared) => deployed.get(prepared),
+    recordStart(prepared, executionId) {
+      const deployment = deployed.get(prepared);
+      if (deployment === undefined) return;
+      deployments?.recordExecution(executionId, deployment);
+    },
+    async prepare(choice, caller, version) {
       switch (choice.case) {
-        case "blueprintId":
+        case "blueprintId": {
+          const pinned = version !== undefined && version !== 0;
+          if (deployments !== undefined) {
+            const found = await deployments.resolve(caller.namespace, choice.value, version);
+            if (found !== undefined) {
+              deployed.set(found.prepared, found.deployment);
+              return found.prepared;
+            }
+          }
+          // The project's files are the default namespace's; other namespaces have deployed blueprints only.
+          if (caller.namespace !== "default") {
+            throw new ConnectError(
+              `namespace "${caller.namespace}" has no blueprint "${choice.value}"`,
+              Code.NotFound,
+            );
+          }
+          if (pinned) {
+            throw new ConnectError(
+              `blueprint "${choice.value}" has no deployed versions${deployments === undefined ? " on this server (it keeps no deployments)" : ""}; leave version at 0 to run the project's file, or deploy it with conductor deploy`,
+              Code.NotFound,
+            );
+          }
           return prepareById(choice.value, true);
+        }
         case "document": {
           const problem = authorize(caller, "run-inline", "run a blueprint sent inline");
           if (problem !== undefined) throw new ConnectError(problem.message, Code.PermissionDenied);
@@ -86,8 +125,11 @@ export function createExecutionStarter(conductor: Conductor): ExecutionStarter {
   };
 }
 
-/** Refuses a blueprint sent inline whose nodes run core.shell, unless the project allows it (`access.shell: any`). */
-function assertInlineShell(loaded: LoadedBlueprint, shell: ShellAccess): void {
+/**
+ * Refuses a blueprint sent inline (or deployed through the API: its sender chose it too) whose nodes run core.shell,
+ * unless the project allows it (`access.shell: any`).
+ */
+export function assertInlineShell(loaded: LoadedBlueprint, shell: ShellAccess): void {
   if (shell === "any") return;
   const nodes = Object.entries(loaded.document.nodes)
     .filter(([, node]) => node.type === "core.shell")

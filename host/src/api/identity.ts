@@ -3,12 +3,22 @@ import { createContextKey } from "@connectrpc/connect";
 /**
  * What a caller may do through the API: `read` (history, blueprints, node types, validation, watching), `run` (start
  * the project's blueprints, by id or through their webhook), `run-inline` (start a blueprint sent in the request,
- * whose nodes and config the caller chooses), `cancel` (cancel executions).
+ * whose nodes and config the caller chooses), `cancel` (cancel executions), `deploy` (publish versions of
+ * blueprints and roll them back), `secrets` (set, delete and list the names of secrets), `manage` (API keys and
+ * the audit trail).
  */
-export type Permission = "read" | "run" | "run-inline" | "cancel";
+export type Permission = "read" | "run" | "run-inline" | "cancel" | "deploy" | "secrets" | "manage";
 
 /** Every permission there is. */
-export const ALL_PERMISSIONS: ReadonlySet<Permission> = new Set(["read", "run", "run-inline", "cancel"]);
+export const ALL_PERMISSIONS: ReadonlySet<Permission> = new Set([
+  "read",
+  "run",
+  "run-inline",
+  "cancel",
+  "deploy",
+  "secrets",
+  "manage",
+]);
 
 /**
  * Who a request comes from, as the server's authentication established it, and what it may do, in which namespace:
@@ -65,4 +75,17 @@ export const METHOD_PERMISSIONS: Readonly<Record<string, Permission>> = {
   ReadValue: "read",
   PreviewValue: "read",
   UploadValue: "run",
+  // Listing versions is reading blueprints; publishing or rolling one back changes what runs.
+  ListDeployments: "read",
+  Deploy: "deploy",
+  Rollback: "deploy",
+  ListKeys: "manage",
+  CreateKey: "manage",
+  RevokeKey: "manage",
+  // Secret names only, never values; whoever may set secrets may see which exist.
+  ListSecrets: "secrets",
+  SetSecret: "secrets",
+  DeleteSecret: "secrets",
+  ListAuditEvents: "manage",
+  VerifyAudit: "manage",
 };

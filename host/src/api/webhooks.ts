@@ -2,6 +2,7 @@ import { parseJsonText } from "@conductor/sdk/protocol";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecutionHandle, PreparedBlueprint } from "../conductor.js";
 import { ConductorError } from "../errors.js";
+import type { QuotaGate } from "../tenancy/scoped-service.js";
 import { type AuditSink, type AuthPolicy, authorize, isAuthProblem, PEER_HEADER } from "./auth.js";
 import type { ExecutionStarter } from "./execution-starter.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
@@ -29,6 +30,8 @@ export interface WebhookOptions {
   shutdownSignal?: AbortSignal;
   /** Records refused calls and the executions webhooks start. */
   audit?: AuditSink;
+  /** The namespaces' quotas, shared with the API: a start beyond one is refused with 429. */
+  quotas?: QuotaGate;
 }
 
 /**
@@ -84,25 +87,8 @@ export async function handleWebhook(
       });
       return;
     }
+    // A caller of another namespace runs its namespace's deployed blueprints (the starter answers 404 for others).
     identity = authenticated as Identity;
-    // Webhooks run the project's blueprints, which are the default namespace's.
-    if (identity.namespace !== "default") {
-      options.audit?.record({
-        identity,
-        action: "webhook",
-        target: `blueprint:${blueprintId.slice(0, 200)}`,
-        address,
-        outcome: "not_found",
-        detail: "",
-      });
-      reply(response, 404, {
-        error: {
-          code: "not_found",
-          message: `namespace "${identity.namespace}" has no blueprint "${blueprintId}"`,
-        },
-      });
-      return;
-    }
   }
   if (request.method !== "POST") {
     response.setHeader("Allow", "POST");
@@ -132,21 +118,37 @@ export async function handleWebhook(
     ["1", "true"].includes(url.searchParams.get("async") ?? "") ||
     /\brespond-async\b/i.test(String(request.headers.prefer ?? ""));
   let handle: ExecutionHandle;
+  let admitted = false;
   try {
-    const prepared = await options.starter.prepare({ case: "blueprintId", value: blueprintId }, identity);
+    options.quotas?.admit(identity.namespace);
+    admitted = true;
+    const prepared = await options.starter.prepare(
+      { case: "blueprintId", value: blueprintId },
+      identity,
+      webhookVersion(url.searchParams.get("version")),
+    );
     if (isPublic) assertPublicInputs(prepared);
     const traceparent = request.headers.traceparent;
     handle = prepared.start(inputs, {
       ...(typeof traceparent === "string" ? { traceparent } : {}),
       trigger: "api",
     });
+    options.starter.recordStart(prepared, handle.executionId);
+    options.quotas?.releaseWhenFinished(identity.namespace, handle.executionId);
   } catch (error) {
+    if (admitted) options.quotas?.release(identity.namespace);
     options.audit?.record({
       identity,
       action: "webhook",
       target: `blueprint:${blueprintId.slice(0, 200)}`,
       address,
-      outcome: "refused",
+      // An unknown blueprint (or one of another namespace) is `not_found`, as in the API; the rest `refused`.
+      outcome:
+        error instanceof ConnectError && error.code === Code.NotFound
+          ? "not_found"
+          : error instanceof ConnectError && error.code === Code.ResourceExhausted
+            ? "resource_exhausted"
+            : "refused",
       detail: (error as Error).message,
     });
     replyError(response, error);
@@ -185,6 +187,18 @@ export async function handleWebhook(
     ...(result.failure === undefined ? {} : { failure: result.failure }),
   });
   return;
+}
+
+/** The deployed version `?version=<n>` pins (0, the current one, when absent). */
+function webhookVersion(value: string | null): number {
+  if (value === null || value === "" || value === "latest") return 0;
+  if (!/^[1-9][0-9]{0,8}$/.test(value)) {
+    throw new ConnectError(
+      `?version= takes a deployed version number (1, 2, ...) or "latest", got ${JSON.stringify(value.slice(0, 40))}`,
+      Code.InvalidArgument,
+    );
+  }
+  return Number(value);
 }
 
 /** Why a webhook's body is refused before it is read: its type, its encoding or its declared size. */
@@ -250,9 +264,11 @@ function replyError(response: Response, error: unknown): void {
     const [status, code] =
       error.code === Code.NotFound
         ? [404, "blueprint_not_found"]
-        : error.code === Code.PermissionDenied
-          ? [403, "permission_denied"]
-          : [400, "invalid"];
+        : error.code === Code.ResourceExhausted
+          ? [429, "resource_exhausted"]
+          : error.code === Code.PermissionDenied
+            ? [403, "permission_denied"]
+            : [400, "invalid"];
     reply(response, status, { error: { code, message: error.rawMessage } });
     return;
   }

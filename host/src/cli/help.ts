@@ -24,6 +24,8 @@ commands:
   keys create|list|revoke  API keys: a role in a namespace, shown once, stored hashed (docs/security.md)
   audit [list|verify]   the audit trail of the API and of keys, and a check of its hash chain
   secrets set|list|delete|rotate-key  encrypted secrets that node configs name as { $secret: <name> }
+  deploy <blueprint>    publish a blueprint as an immutable version of a namespace, and make it current
+  deployments [list|diff|rollback]  the deployed versions, what changed between two, rolling back
 
 options for every command:
   --project <dir>       the project directory (default: the nearest conductor.yaml above the blueprint or cwd)
@@ -178,6 +180,25 @@ the first \`set\`). A node's config names one as { $secret: <name> }; its value 
 invocation is sent to its runtime, and never written to the journal, events, logs or API answers. Values are read
 from stdin or an environment variable, never from the command line. \`rotate-key\` adds a new key to the key file
 (or takes the first of CONDUCTOR_SECRET_KEY) and re-encrypts every secret with it.
+`,
+  deploy: `usage: conductor deploy <blueprint> [--namespace <ns>] [--message <text>] [--json]
+
+Validates a blueprint file and publishes it as an immutable version of the namespace (default "default") in
+.conductor/tenancy.db: its document and the identity of the code its nodes run (a SHA-256 per runtime of its entry in
+conductor.yaml and its files). Versions are numbered 1, 2, ... per blueprint and named by a content digest;
+deploying what a version already is makes that version current again. Starts that name the blueprint without a
+version (API, webhooks) run the current version; StartExecution's version field or a webhook's ?version=<n> pins
+one. In the default namespace a blueprint never deployed runs from its file, as before. Recorded in the audit
+trail.
+`,
+  deployments: `usage: conductor deployments [list [<blueprint>]] [--namespace <ns>] [--json]
+       conductor deployments diff <blueprint> <a> <b> [--namespace <ns>] [--json]
+       conductor deployments rollback <blueprint> <version> [--namespace <ns>] [--json]
+
+\`list\` shows each version (● marks the current one) with its digest, when and by whom it was deployed. \`diff\`
+names the nodes, inputs and outputs added, removed or changed from version a to b, and the runtimes whose code
+changed. \`rollback\` makes an earlier version current (recorded in the audit trail); executions already running
+keep the version they started with.
 `,
   worker: `usage: conductor worker --redis <url> [--runtimes <a,b>] [--labels <x,y>] [--project <dir>]
 

@@ -50,6 +50,8 @@ const commands: Record<string, () => Promise<{ default: (context: CommandContext
   keys: () => import("./keys-command.js"),
   audit: () => import("./audit-command.js"),
   secrets: () => import("./secrets-command.js"),
+  deploy: () => import("./deploy-command.js"),
+  deployments: () => import("./deployments-command.js"),
   worker: () => import("./worker-command.js"),
   workers: () => import("./workers-command.js"),
 };

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 
 /** Mode of files only their owner may read and write. */
 export const PRIVATE_FILE_MODE = 0o600;
@@ -19,7 +19,10 @@ export function ensurePrivateDirectory(path: string): void {
  * library creates the file with the process's umask (SQLite gives its -wal and -shm files the database's mode).
  */
 export function ensurePrivateFile(path: string): void {
-  closeSync(openSync(path, "a", PRIVATE_FILE_MODE));
+  // An existing file is not opened: closing a descriptor of a file drops every POSIX lock this process holds on
+  // it, so opening and closing a SQLite database (or its -shm) that another connection of this process has open
+  // would take that connection's locks away (and SQLite then reports a disk I/O error).
+  if (!existsSync(path)) closeSync(openSync(path, "a", PRIVATE_FILE_MODE));
   tightenMode(path, PRIVATE_FILE_MODE);
 }
 

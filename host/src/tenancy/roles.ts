@@ -2,8 +2,10 @@ import type { Permission } from "../api/identity.js";
 
 /**
  * The roles an API key (or a mapped OIDC subject) can have, from most to least power:
- * - `admin`: everything in its namespace (the project's token is the admin of the default namespace);
- * - `editor`: what an operator does, and runs blueprints it sends inline (it changes what runs);
+ * - `admin`: everything in its namespace, API keys and the audit trail included (the project's token is the admin
+ *   of the default namespace);
+ * - `editor`: what an operator does, and runs blueprints it sends inline, deploys versions and manages secrets (it
+ *   changes what runs);
  * - `operator`: starts, cancels and reads executions of the namespace's blueprints;
  * - `viewer`: reads executions, blueprints, node types and values;
  * - `worker`: what a worker connection needs; this server takes no worker connections yet, so it may call no RPC.
@@ -14,8 +16,8 @@ export const ROLES: readonly Role[] = ["admin", "editor", "operator", "viewer", 
 
 /** What each role may do (docs/security.md publishes this table, and the matrix test holds the server to it). */
 export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
-  admin: new Set(["read", "run", "run-inline", "cancel"]),
-  editor: new Set(["read", "run", "run-inline", "cancel"]),
+  admin: new Set(["read", "run", "run-inline", "cancel", "deploy", "secrets", "manage"]),
+  editor: new Set(["read", "run", "run-inline", "cancel", "deploy", "secrets"]),
   operator: new Set(["read", "run", "cancel"]),
   viewer: new Set(["read"]),
   worker: new Set(),

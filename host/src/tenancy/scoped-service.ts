@@ -1,13 +1,22 @@
 import { randomUUID } from "node:crypto";
-import type { ConductorService, ListExecutionsResponse } from "@conductor/sdk/client";
+import { create } from "@bufbuild/protobuf";
+import {
+  type ConductorService,
+  DeployedVersionSchema,
+  type GetExecutionResponse,
+  type ListExecutionsResponse,
+} from "@conductor/sdk/client";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { toConnectError } from "../api/api-errors.js";
 import type { AuditSink } from "../api/auth.js";
 import { toApiSummary } from "../api/event-mapping.js";
 import { IDENTITY, type Identity } from "../api/identity.js";
 import { parseBlueprintText } from "../blueprint/load-blueprint.js";
 import type { Conductor } from "../conductor.js";
 import { ConductorError } from "../errors.js";
+import type { Deployments } from "./deployments.js";
 import { DEFAULT_NAMESPACE } from "./roles.js";
+import { createTenancyMethods } from "./tenancy-service.js";
 import type { TenancyStore } from "./tenancy-store.js";
 
 type Service = ServiceImpl<typeof ConductorService>;
@@ -20,9 +29,16 @@ type Tenancy = Pick<
   | "addUpload"
   | "hasUpload"
   | "uploadKnown"
+  | "createKey"
+  | "listKeys"
+  | "revokeKey"
+  | "putSecret"
+  | "listSecrets"
+  | "deleteSecret"
+  | "listAudit"
+  | "verifyAudit"
 >;
 
-const UPLOAD_REF = /uploads\/([0-9a-f]{64})/g;
 const EXECUTION_REF = /^executions\/(.+?)\/(?:nodes\/[^/]+\/)?(?:inputs|outputs)\/[^/]+$/;
 
 /**
@@ -39,9 +55,11 @@ export function scopeService(
   service: Service,
   tenancy: Tenancy,
   audit?: AuditSink,
-  quotas: NamespaceQuotas = {},
+  quotas: NamespaceQuotas | QuotaGate = {},
+  deployments?: Deployments,
 ): Service {
-  const quota = createQuotaGate(conductor, quotas);
+  // A gate given is shared with the webhooks, so both count against one quota.
+  const quota = "admit" in quotas ? quotas : createQuotaGate(conductor, quotas);
   const caller = (context: HandlerContext): Identity => context.values.get(IDENTITY);
   const address = (context: HandlerContext) => context.requestHeader.get("x-conductor-peer") ?? "";
   const record = (context: HandlerContext, action: string, target: string, outcome: string, detail = "") =>
@@ -63,16 +81,42 @@ export function scopeService(
       throw noExecution(executionId, running);
     }
   };
+  /**
+   * Refuses an input naming a value another namespace uploaded with the very message the service gives for a value
+   * nobody uploaded (value-uploads.ts), for the same input, so a caller cannot tell the two apart. Only top-level
+   * inputs are refs (as the service resolves them); the first ref nobody uploaded is left to the service.
+   */
   const assertUploads = (context: HandlerContext, text: string) => {
     if (!text.includes("uploads/")) return;
-    for (const match of text.matchAll(UPLOAD_REF)) {
-      // A value another namespace uploaded is answered as one nobody uploaded (the service answers the rest).
-      if (!tenancy.hasUpload(match[1]!, caller(context).namespace) && tenancy.uploadKnown(match[1]!)) {
-        throw new ConnectError(
-          `"uploads/${match[1]}" is not an uploaded value; upload it with UploadValue first and pass the ref it answers`,
-          Code.InvalidArgument,
-        );
-      }
+    let inputs: unknown;
+    try {
+      inputs = JSON.parse(text);
+    } catch {
+      return; // the service answers inputs that are not JSON
+    }
+    if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) return;
+    for (const [name, value] of Object.entries(inputs)) {
+      const ref = (value as { $ref?: unknown } | null)?.$ref;
+      if (typeof ref !== "string" || !ref.startsWith("uploads/")) continue;
+      const sha = ref.slice("uploads/".length);
+      if (tenancy.hasUpload(sha, caller(context).namespace)) continue;
+      if (!tenancy.uploadKnown(sha)) return;
+      throw new ConnectError(
+        `input "${name}" names "${ref}", which is not an uploaded value; upload it with UploadValue first and pass the ref it answers`,
+        Code.InvalidArgument,
+      );
+    }
+  };
+  /** Answers a value ref of another namespace (an upload, an execution's value) as one that does not exist. */
+  const assertValueRef = (context: HandlerContext, ref: string) => {
+    const namespace = caller(context).namespace;
+    const upload = /^uploads\/([0-9a-f]{64})$/.exec(ref);
+    if (upload !== null && !tenancy.hasUpload(upload[1]!, namespace) && tenancy.uploadKnown(upload[1]!)) {
+      throw new ConnectError(`no value "${ref}": nothing was uploaded with this SHA-256`, Code.NotFound);
+    }
+    const execution = EXECUTION_REF.exec(ref);
+    if (execution !== null && tenancy.namespaceOfExecution(execution[1]!) !== namespace) {
+      throw new ConnectError(`no value "${ref}": execution "${execution[1]}" is not recorded`, Code.NotFound);
     }
   };
   /** Checks a start request against the caller's namespace, and gives the execution id it will have. */
@@ -85,13 +129,9 @@ export function scopeService(
     },
   ): Promise<string> => {
     const namespace = caller(context).namespace;
+    // A blueprint id names the namespace's deployed versions (and, in the default namespace, the project's files):
+    // the execution starter finds it, or answers NOT_FOUND.
     if (namespace !== DEFAULT_NAMESPACE) {
-      if (request.blueprint.case === "blueprintId") {
-        throw new ConnectError(
-          `namespace "${namespace}" has no blueprint "${request.blueprint.value}"`,
-          Code.NotFound,
-        );
-      }
       if (request.blueprint.case === "document") {
         // A blueprint sent inline may not reach into the project's (default namespace's) blueprints.
         const loaded = await parseBlueprintText(request.blueprint.value ?? "").catch((error: unknown) => {
@@ -132,8 +172,21 @@ export function scopeService(
         ? "inline"
         : "";
 
+  const managed =
+    deployments === undefined
+      ? {}
+      : createTenancyMethods({
+          projectDir: conductor.project.dir,
+          tenancy,
+          deployments,
+          record: (context, action, target, outcome, detail) =>
+            record(context, action, target, outcome, detail),
+          codeOf: (error) => outcomeOf(error instanceof ConductorError ? toConnectError(error) : error),
+        });
+
   return {
     ...service,
+    ...managed,
 
     async startExecution(request, context) {
       let executionId = "";
@@ -206,7 +259,17 @@ export function scopeService(
 
     async getExecution(request, context) {
       assertExecution(context, request.executionId);
-      return service.getExecution(request, context);
+      // The service builds a new answer for each call, so it is completed in place.
+      const answer = (await service.getExecution(request, context)) as GetExecutionResponse;
+      const deployment = deployments?.store.executionDeployment(request.executionId);
+      if (deployment !== undefined && answer.execution !== undefined) {
+        answer.execution.deployment = create(DeployedVersionSchema, {
+          blueprintId: deployment.blueprintId,
+          version: deployment.version,
+          digest: deployment.digest,
+        });
+      }
+      return answer;
     },
 
     async listExecutions(request, context) {
@@ -288,22 +351,14 @@ export function scopeService(
     },
 
     async *readValue(request, context) {
-      const namespace = caller(context).namespace;
-      const upload = /^uploads\/([0-9a-f]{64})$/.exec(request.ref);
-      if (upload !== null && !tenancy.hasUpload(upload[1]!, namespace) && tenancy.uploadKnown(upload[1]!)) {
-        throw new ConnectError(
-          `no value "${request.ref}": nothing was uploaded with this SHA-256`,
-          Code.NotFound,
-        );
-      }
-      const execution = EXECUTION_REF.exec(request.ref);
-      if (execution !== null && tenancy.namespaceOfExecution(execution[1]!) !== namespace) {
-        throw new ConnectError(
-          `no value "${request.ref}": execution "${execution[1]}" is not recorded`,
-          Code.NotFound,
-        );
-      }
+      assertValueRef(context, request.ref);
       yield* service.readValue(request, context);
+    },
+
+    // A preview reads the same values as ReadValue, so it is kept to the caller's namespace the same way.
+    async previewValue(request, context) {
+      assertValueRef(context, request.ref);
+      return service.previewValue(request, context);
     },
 
     async uploadValue(requests, context) {
@@ -336,11 +391,15 @@ export interface NamespaceQuotas {
 
 const MINUTE_MS = 60_000;
 
+/** The quotas of a server's namespaces, shared by the API and the webhooks. */
+export type QuotaGate = ReturnType<typeof createQuotaGate>;
+
 /**
  * Counts each namespace's executions in flight and recent starts, and refuses a start beyond a quota with
- * RESOURCE_EXHAUSTED naming the quota, the namespace and the limit. Costs nothing when no quota is set.
+ * RESOURCE_EXHAUSTED naming the quota, the namespace and the limit. Costs nothing when no quota is set. The counts
+ * are this process's: two servers of one project each allow the quota.
  */
-function createQuotaGate(conductor: Conductor, quotas: NamespaceQuotas) {
+export function createQuotaGate(conductor: Pick<Conductor, "executions">, quotas: NamespaceQuotas) {
   const inFlight = new Map<string, number>();
   const starts = new Map<string, number[]>();
   const enabled = quotas.maxInFlight !== undefined || quotas.maxStartsPerMinute !== undefined;

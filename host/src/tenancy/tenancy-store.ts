@@ -98,6 +98,8 @@ export type KeyRefusal = "unknown" | "expired" | "revoked";
  */
 export interface TenancyStore {
   readonly path: string;
+  /** Its SQLite connection, for the deployments' tables of the same file (deployment-store.ts). */
+  readonly database: DatabaseSync;
   createKey(options: { name: string; namespace: string; role: Role; expiresAt?: number }): CreatedApiKey;
   listKeys(): ApiKeyInfo[];
   /** Revokes a key; gives false when there is no such key. */
@@ -278,6 +280,7 @@ function tenancyStore(db: DatabaseSync, path: string): TenancyStore {
 
   return {
     path,
+    database: db,
     createKey({ name, namespace, role, expiresAt }) {
       const problem = namespaceProblem(namespace);
       if (problem !== undefined) throw new ConductorError("inputs_invalid", problem);

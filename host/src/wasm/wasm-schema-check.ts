@@ -8,11 +8,19 @@ import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
  */
 let ajv: Ajv2020 | undefined;
 const compiled = new Map<string, ValidateFunction | string>();
+/** Whether a schema declares bytes, by its text. */
+const bytesSchemas = new Map<string, boolean>();
 
 /** Why the value does not match the schema (lowercase, with expected vs found), or undefined when it does. */
 export function checkValue(schemaText: string, value: unknown): string | undefined {
-  const schema = parse(schemaText);
-  if (typeof schema === "object" && schema.contentEncoding === "binary") {
+  // Parsed once per schema: a call checks each of its inputs and outputs (docs/webassembly.md, "Call overhead").
+  let binary = bytesSchemas.get(schemaText);
+  if (binary === undefined) {
+    const schema = parse(schemaText);
+    binary = typeof schema === "object" && schema.contentEncoding === "binary";
+    bytesSchemas.set(schemaText, binary);
+  }
+  if (binary) {
     return value instanceof Uint8Array ? undefined : `expected bytes (a Uint8Array), found ${show(value)}`;
   }
   const validate = validatorOf(schemaText);

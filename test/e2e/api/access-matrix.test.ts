@@ -173,6 +173,18 @@ describe("the access matrix", () => {
       rpcOutcome(() => api.previewValue({ ref: `executions/${executionId}/outputs/text` })),
     "`UploadValue`": (api) =>
       rpcOutcome(() => api.uploadValue([{ type: "bytes", chunk: new Uint8Array([1, 2, 3]) }])),
+    "`ListDeployments`": (api) => rpcOutcome(() => api.unary("listDeployments", {})),
+    "`Deploy`": (api) => rpcOutcome(() => api.unary("deploy", { document: INLINE })),
+    "`Rollback`": (api) => rpcOutcome(() => api.unary("rollback", { blueprintId: "inline-sum", version: 1 })),
+    "`ListSecrets`": (api) => rpcOutcome(() => api.unary("listSecrets", {})),
+    "`SetSecret`": (api) => rpcOutcome(() => api.unary("setSecret", { name: "matrix", value: "v" })),
+    "`DeleteSecret`": (api) => rpcOutcome(() => api.unary("deleteSecret", { name: "none-such" })),
+    "`ListKeys`": (api) => rpcOutcome(() => api.unary("listKeys", {})),
+    "`CreateKey`": (api) => rpcOutcome(() => api.unary("createKey", { name: "matrix", role: "viewer" })),
+    // A key that does not exist: NOT_FOUND is served; the callers' own keys stay valid.
+    "`RevokeKey`": (api) => rpcOutcome(() => api.unary("revokeKey", { id: "0000000000000000" })),
+    "`ListAuditEvents`": (api) => rpcOutcome(() => api.unary("listAuditEvents", {})),
+    "`VerifyAudit`": (api) => rpcOutcome(() => api.unary("verifyAudit", {})),
     "`POST /hooks/<id>`": (_api, bearer) => httpOutcome(`${fixture.server.url}/hooks/greet`, "POST", bearer),
     "`POST /hooks/<id>` (in `access.publicWebhooks`)": (_api, bearer) =>
       httpOutcome(`${fixture.server.url}/hooks/sum`, "POST", bearer),

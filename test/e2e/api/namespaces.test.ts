@@ -106,6 +106,10 @@ describe("namespaces, keys and the audit trail", () => {
         drain(client.readValue({ ref: `executions/${id}/inputs/${id === mine.executionId ? "name" : "a"}` })),
       );
       expect(read.code).toBe(NOT_FOUND);
+      const preview = await failure(() =>
+        client.previewValue({ ref: `executions/${id}/inputs/${id === mine.executionId ? "name" : "a"}` }),
+      );
+      expect([preview.code, preview.message]).toEqual([NOT_FOUND, read.message]);
     }
     // Its owner reads it.
     expect(
@@ -164,9 +168,17 @@ describe("namespaces, keys and the audit trail", () => {
       }),
     );
     expect(reuse.code).toBe(3);
+    // The same words as for a value nobody uploaded: the caller cannot tell that another namespace has it.
     expect(reuse.message).toBe(
-      `"${ref}" is not an uploaded value; upload it with UploadValue first and pass the ref it answers`,
+      `input "a" names "${ref}", which is not an uploaded value; upload it with UploadValue first and pass the ref it answers`,
     );
+    const never = await failure(() =>
+      teamB.runExecution({
+        blueprint: { case: "document", value: INLINE },
+        inputsJson: JSON.stringify({ a: { $ref: `uploads/${"0".repeat(64)}` } }),
+      }),
+    );
+    expect(never.message).toBe(reuse.message.replace(ref, `uploads/${"0".repeat(64)}`));
   });
 
   it("refuses expired, revoked, forged and malformed credentials with a clear error, and goes on serving", async () => {
@@ -317,5 +329,57 @@ describe("namespace quotas", () => {
     expect(fourth.message).toContain(
       'quota "starts per minute" of namespace "default" is reached: 2 executions',
     );
+  });
+});
+
+describe("namespace quotas, for webhooks too", () => {
+  let fixture: ApiFixture;
+  let api: ProtocolClient;
+  beforeAll(async () => {
+    fixture = await startApiFixture({ quotas: { maxInFlight: 1 } });
+    api = protocolClient("connect", fixture.server.url, fixture.token);
+  });
+  afterAll(async () => {
+    api?.close();
+    await fixture?.close();
+  });
+
+  const hook = (id: string, query = "") =>
+    httpRequest(`${fixture.server.url}/hooks/${id}${query}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...fixture.auth },
+      body: id === "sum" ? '{"a":1}' : "{}",
+    });
+
+  it("counts executions a webhook started against the quota the API counts, and refuses one beyond it with 429", async () => {
+    const started = await hook("long", "?async=1");
+    expect(started.status, started.body).toBe(202);
+    const executionId = (JSON.parse(started.body) as { executionId: string }).executionId;
+    // The API sees the webhook's execution in flight, and a webhook sees it too.
+    const refused = await failure(() =>
+      api.startExecution({ blueprint: { case: "blueprintId", value: "sum" }, inputsJson: '{"a":1}' }),
+    );
+    expect(refused.code).toBe(8);
+    const refusedHook = await hook("sum");
+    expect(refusedHook.status).toBe(429);
+    expect(JSON.parse(refusedHook.body).error).toEqual({
+      code: "resource_exhausted",
+      message:
+        'quota "executions in flight" of namespace "default" is reached: 1 of 1 are running; wait for one to finish or cancel one',
+    });
+    expect((await api.cancelExecution({ executionId })).cancelled).toBe(true);
+    // Once the cancelled execution has finished, its slot is free again.
+    await expect.poll(async () => (await hook("sum")).status).toBe(200);
+    const audit = await openTenancyStore(fixture.dir);
+    try {
+      expect(
+        audit
+          .listAudit({ limit: 100 })
+          .filter((entry) => entry.action === "webhook")
+          .map((entry) => entry.outcome),
+      ).toContain("resource_exhausted");
+    } finally {
+      audit.close();
+    }
   });
 });

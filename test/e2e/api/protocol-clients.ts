@@ -41,6 +41,11 @@ import {
 } from "@grpc/grpc-js";
 
 type Init<S extends DescMessage> = MessageInitShape<S>;
+type Methods = typeof ConductorService.method;
+/** The local names of the service's unary RPCs. */
+export type UnaryMethod = {
+  [K in keyof Methods]: Methods[K]["methodKind"] extends "unary" ? K : never;
+}[keyof Methods];
 
 /**
  * The API as the tests call it, the same over each protocol, so one test list runs against all three. Errors are
@@ -62,6 +67,11 @@ export interface ProtocolClient {
   previewValue(request: Init<typeof PreviewValueRequestSchema>): Promise<PreviewValueResponse>;
   /** A client stream: the messages are sent, then the answer awaited. */
   uploadValue(requests: Init<typeof UploadValueRequestSchema>[]): Promise<UploadValueResponse>;
+  /** Any unary RPC by its local name (deploy, listKeys, setSecret, ...). */
+  unary<K extends UnaryMethod>(
+    method: K,
+    request: Init<Methods[K]["input"]>,
+  ): Promise<MessageShape<Methods[K]["output"]>>;
   close(): void;
 }
 
@@ -137,6 +147,14 @@ export function protocolClient(protocol: ProtocolName, baseUrl: string, token?: 
         })(),
       ),
     ),
+    unary: (method, request) =>
+      wrap((r: typeof request) =>
+        (
+          client[method] as unknown as (
+            r: typeof request,
+          ) => Promise<MessageShape<Methods[typeof method]["output"]>>
+        )(r),
+      )(request),
     close() {},
   };
 }
@@ -224,6 +242,11 @@ function grpcJsClient(baseUrl: string, token?: string): ProtocolClient {
         for (const request of requests) call.write(create(m.uploadValue.input, request));
         call.end();
       }),
+    unary: (method, request) =>
+      unary<Methods[typeof method]["input"], MessageShape<Methods[typeof method]["output"]>>(
+        m[method].localName,
+        m[method].input,
+      )(request),
     close() {
       client.close();
     },

@@ -1,0 +1,31 @@
+/**
+ * The engine in a browser page or a Web Worker (`@conductor/host/browser`; built by scripts/browser-build.mjs):
+ * blueprints, validation, the scheduler, TypeScript nodes in the page, WebAssembly nodes in Web Workers, and a
+ * journal in memory or in IndexedDB that lets a reloaded page resume its executions. See docs/webassembly.md.
+ */
+export { parseBlueprint } from "../blueprint/load-blueprint.js";
+export { ConductorError } from "../errors.js";
+export type { ExecutionResult, NodeRecord } from "../scheduler/execution.js";
+export type { ExecutionEvent, ExecutionListener } from "../scheduler/execution-events.js";
+export {
+  createBrowserWasmRuntime,
+  createWebWorkerExecutor,
+  loadWasmModule,
+  type WebWorkerLike,
+} from "../wasm/browser.js";
+export { browserCoreNodes } from "./browser-core-nodes.js";
+export {
+  type BlueprintSource,
+  type BrowserEngine,
+  type BrowserEngineOptions,
+  type BrowserExecution,
+  type BrowserRunOptions,
+  createBrowserEngine,
+  type PreparedBrowserBlueprint,
+} from "./browser-engine.js";
+export { type BrowserJournal, createMemoryJournal, type JournaledExecution } from "./browser-journal.js";
+export {
+  createIndexedDbJournal,
+  type IdbFactory,
+  type IndexedDbJournalOptions,
+} from "./indexeddb-journal.js";
