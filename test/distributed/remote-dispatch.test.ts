@@ -123,4 +123,51 @@ describe("remote dispatch through Redis", () => {
     expect(result.status).toBe("completed");
     expect(result.outputs.value).toBe(4);
   });
+
+  it("sends a node with runsOn to a worker having those labels, and says why it waits while none has", async () => {
+    const blueprint = {
+      conductor: "blueprint/v1" as const,
+      id: "labelled",
+      outputs: { value: "train.value" },
+      nodes: {
+        train: {
+          type: "dist.record",
+          runsOn: ["gpu"],
+          config: { file: runs(), ms: 1 },
+          inputs: { value: { value: 41 } },
+        },
+      },
+    };
+    const events: ExecutionEvent[] = [];
+    const handle = await conductor.start(blueprint, {}, { onEvent: (event) => events.push(event) });
+    // w2 serves the runtime but has no label: the node waits, and says for which labels.
+    await waitFor("the node to say it waits for a gpu worker", () =>
+      events.some(
+        (event) =>
+          event.type === "node.log" &&
+          event.message ===
+            'waiting for a worker: no live worker serves runtime "node" with labels gpu; the node runs when one connects',
+      ),
+    );
+    expect(events.some((event) => event.type === "node.started")).toBe(false);
+    const gpu = await startWorker({
+      projectDir: join(dir, "worker"),
+      redis: redis.url,
+      id: "w3",
+      labels: ["gpu"],
+    });
+    try {
+      const result = await handle.result;
+      expect(result.status).toBe("completed");
+      expect(result.outputs.value).toBe(42);
+      expect(
+        events.some(
+          (event) =>
+            event.type === "node.log" && event.nodeId === "train" && event.message === "runs on worker w3",
+        ),
+      ).toBe(true);
+    } finally {
+      await gpu.close();
+    }
+  });
 });

@@ -40,6 +40,8 @@ const CALLS: Record<string, (api: ProtocolClient) => Promise<unknown>> = {
   },
   PreviewValue: (api) => api.previewValue({ ref: "executions/x/outputs/y" }),
   UploadValue: (api) => api.uploadValue([{ type: "bytes", chunk: new Uint8Array([1, 2, 3]) }]),
+  ListSchedules: (api) => api.listSchedules({}),
+  ListWorkers: (api) => api.listWorkers({}),
   Deploy: (api) => api.unary("deploy", { document: '{"conductor":"blueprint/v1","id":"x","nodes":{}}' }),
   ListDeployments: (api) => api.unary("listDeployments", {}),
   Rollback: (api) => api.unary("rollback", { blueprintId: "sum", version: 1 }),

@@ -3,14 +3,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createConductor, type Project, startWorker } from "@conductor/host";
+import { type BlueprintDocument, createConductor, type Project, startWorker } from "@conductor/host";
 import { Queue, QueueEvents, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { benchNodesModule } from "../bench-conductor.js";
 import { allBenchNodes } from "../bench-nodes.js";
 import { chain } from "../blueprints.js";
 import { timeSequential } from "../stats.js";
-import { againstFloor, type Scenario } from "./index.js";
+import { againstFloor, type BenchResult, type Scenario } from "./index.js";
 
 /**
  * Distributed execution (docs/distributed.md) on a redis-server started here (AOF on): a remote one-node
@@ -65,7 +65,7 @@ export const distributedScenario: Scenario = {
         const single = await conductor.prepare(chain(1, "node"));
         if ((await single.run({ x: 1 })).outputs.x !== 2) throw new Error("remote node gave a wrong result");
         const dispatch = await timeSequential(() => single.run({ x: 1 }), iterations);
-        return [
+        const results: BenchResult[] = [
           againstFloor(
             "distributed-dispatch",
             "remote one-node dispatch through Redis to a worker's Node sidecar (1-node execution)",
@@ -74,6 +74,9 @@ export const distributedScenario: Scenario = {
             1.5,
           ),
         ];
+        await remoteWorker.close();
+        results.push(...(await throughput(context, redis.url, project, connect)));
+        return results;
       } finally {
         await conductor.close();
         await remoteWorker.close();
@@ -84,6 +87,196 @@ export const distributedScenario: Scenario = {
     }
   },
 };
+
+/** Invocations each worker takes at once in the throughput runs, Conductor's and bare BullMQ's alike. */
+const WORKER_CONCURRENCY = 8;
+
+/**
+ * Throughput of trivial remote nodes with 1, 2 and 4 workers (each with its own Node sidecar) against a bare BullMQ
+ * producer and consumers at the same concurrency (jobs added in bulk, `workers × 8` processed at once), as time per
+ * node; then 200 nodes sleeping 10 ms on 1 and on 2 workers taking one node at a time (the wall time should halve).
+ */
+async function throughput(
+  context: Parameters<Scenario["run"]>[0],
+  redisUrl: string,
+  project: Project,
+  connect: () => Redis,
+): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const tasks = context.iterations(2_000);
+  // Redis commands per task, for the capacity model: every command Redis processed while the tasks ran (idle
+  // connections' polling included), over the number of tasks.
+  const probe = connect();
+  const commandsNow = async () =>
+    Number(/total_commands_processed:(\d+)/.exec(await probe.info("stats"))?.[1] ?? Number.NaN);
+  const commands = { floor: 0, conductor: 0 };
+  for (const count of [1, 2, 4]) {
+    // The floor: bare BullMQ, `count` consumers.
+    const name = `bench-throughput-${count}`;
+    const queue = new Queue(name, { connection: connect() });
+    let done = 0;
+    let allDone: () => void = () => {};
+    const finished = new Promise<void>((resolve) => {
+      allDone = resolve;
+    });
+    const consumers = Array.from({ length: count }, () =>
+      new Worker(name, async (job) => ({ x: (job.data as { x: number }).x + 1 }), {
+        connection: connect(),
+        concurrency: WORKER_CONCURRENCY,
+      }).on("completed", () => {
+        if (++done === tasks) allDone();
+      }),
+    );
+    await Promise.all(consumers.map((consumer) => consumer.waitUntilReady()));
+    const floorCommands = await commandsNow();
+    const floorStart = performance.now();
+    await queue.addBulk(
+      Array.from({ length: tasks }, (_, i) => ({
+        name: "j",
+        data: { x: i },
+        opts: { removeOnComplete: true },
+      })),
+    );
+    await finished;
+    const floorPerTask = ((performance.now() - floorStart) * 1_000) / tasks;
+    if (count === 1) commands.floor = ((await commandsNow()) - floorCommands - 1) / tasks;
+    await Promise.all(consumers.map((consumer) => consumer.close()));
+    await queue.close();
+
+    // Conductor: `count` workers, one scheduler running `tasks` one-node executions at once.
+    const { value: perTask } = await withWorkers(
+      redisUrl,
+      project,
+      count,
+      WORKER_CONCURRENCY,
+      async (run) => {
+        const before = await commandsNow();
+        const start = performance.now();
+        // In flight at once: twice what the workers take, so the queue never runs dry and no node waits in it
+        // longer than its timeout (which counts from its dispatch).
+        const outcomes = await inWindow(tasks, count * WORKER_CONCURRENCY * 2, (i) => run(ONE_NODE, i));
+        if (outcomes.some((outcome, i) => outcome !== i + 1))
+          throw new Error("a remote node gave a wrong result");
+        const perTask = ((performance.now() - start) * 1_000) / tasks;
+        if (count === 1) commands.conductor = ((await commandsNow()) - before - 1) / tasks;
+        return perTask;
+      },
+    );
+    results.push(
+      againstFloor(
+        `distributed-throughput-${count}w`,
+        `trivial remote nodes with ${count} worker${count === 1 ? "" : "s"} (${WORKER_CONCURRENCY} at once each), time per node`,
+        perTask,
+        {
+          what: `bare BullMQ producer/consumer, ${count} consumer${count === 1 ? "" : "s"} × ${WORKER_CONCURRENCY}`,
+          value: floorPerTask,
+        },
+        // ≥ 70 % of the bare throughput is at most 1/0.7 ≈ 1.43 times its time per node.
+        1.43,
+      ),
+    );
+  }
+
+  results.push({
+    id: "distributed-redis-commands",
+    what: `Redis commands per trivial remote node, ${commands.conductor.toFixed(1)}, against per bare BullMQ job, ${commands.floor.toFixed(1)} (1 worker; docs/distributed.md, capacity model)`,
+    value: commands.conductor / commands.floor,
+    unit: "×",
+    target: "reported",
+  });
+
+  // 200 nodes of 10 ms, one at a time per worker: 1 worker against 2.
+  const sleepers = context.smoke ? 20 : 200;
+  const wall: number[] = [];
+  for (const count of [1, 2]) {
+    const { value } = await withWorkers(redisUrl, project, count, 1, async (run) => {
+      const start = performance.now();
+      await inWindow(sleepers, count * 4, (i) => run(SLEEP_10_MS, i));
+      return (performance.now() - start) * 1_000;
+    });
+    wall.push(value);
+  }
+  results.push(
+    againstFloor(
+      "distributed-scaling-2w",
+      `${sleepers} nodes of 10 ms on 2 workers taking one at a time (wall time)`,
+      wall[1]!,
+      { what: `the same on 1 worker`, value: wall[0]! },
+      // Halving is 0.5; the scheduler's own work keeps it a little above.
+      0.55,
+    ),
+  );
+  return results;
+}
+
+/** Runs `task(0..total-1)` with at most `window` running at once; gives their results in order. */
+async function inWindow<T>(total: number, window: number, task: (index: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(total);
+  let next = 0;
+  const lane = async () => {
+    while (next < total) {
+      const index = next++;
+      results[index] = await task(index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(window, total) }, lane));
+  return results;
+}
+
+const ONE_NODE = chain(1, "node");
+const SLEEP_10_MS: BlueprintDocument = {
+  conductor: "blueprint/v1",
+  inputs: { x: {} },
+  outputs: { x: "sleep.x" },
+  nodes: { sleep: { type: "bench.sleep", runtime: "node", config: { ms: 10 }, inputs: { x: "inputs.x" } } },
+};
+
+/**
+ * Starts `count` workers serving the project's Node sidecar and a scheduler whose "node" runtime is remote, gives
+ * `measure` a function running a blueprint with input x and giving its output x, and stops them all.
+ */
+async function withWorkers(
+  redisUrl: string,
+  project: Project,
+  count: number,
+  concurrency: number,
+  measure: (run: (blueprint: BlueprintDocument, x: number) => Promise<unknown>) => Promise<number>,
+): Promise<{ value: number }> {
+  const workers = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      startWorker({ project, redis: redisUrl, id: `bench-${count}-${i}`, concurrency }),
+    ),
+  );
+  const conductor = await createConductor({
+    nodes: allBenchNodes,
+    store: false,
+    project,
+    distributed: { redis: redisUrl, remoteRuntimes: ["node"] },
+  });
+  try {
+    const prepared = new Map<BlueprintDocument, Awaited<ReturnType<typeof conductor.prepare>>>();
+    const run = async (blueprint: BlueprintDocument, x: number) => {
+      let ready = prepared.get(blueprint);
+      if (ready === undefined) {
+        ready = await conductor.prepare(blueprint);
+        prepared.set(blueprint, ready);
+      }
+      const result = await ready.run({ x });
+      if (result.status !== "completed") {
+        throw new Error(
+          `a remote execution ${result.status}: ${result.failure?.message ?? "no failure given"}`,
+        );
+      }
+      return result.outputs.x;
+    };
+    // Warm: every worker's sidecar answered once.
+    await run(ONE_NODE, 0);
+    return { value: await measure(run) };
+  } finally {
+    await conductor.close();
+    await Promise.all(workers.map((worker) => worker.close()));
+  }
+}
 
 async function startRedis(): Promise<{ url: string; stop(): void }> {
   const port = await new Promise<number>((resolve, reject) => {

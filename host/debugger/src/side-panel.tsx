@@ -1,6 +1,7 @@
 import type { Failure, GraphNode } from "@conductor/sdk/client";
 import type { ExecutionView, NodeView } from "./execution-state.js";
 import { formatDuration, formatTime, prettyJson } from "./format.js";
+import { NodeWorker } from "./node-worker.js";
 import { PortValues } from "./value-view.js";
 
 export interface SidePanelProps {
@@ -43,6 +44,7 @@ function NodeDetails({ state, literals }: { state: NodeView; literals: string })
       <dl class="facts">
         {state.attempt > 0 ? <Fact name="attempt" value={String(state.attempt)} /> : null}
         {state.runtime === "" ? null : <Fact name="runtime" value={state.runtime} />}
+        <NodeWorker logs={state.logs} />
         {state.startedAt === undefined ? null : <Fact name="started" value={formatTime(state.startedAt)} />}
         {state.durationMs === undefined ? null : (
           <Fact name="duration" value={formatDuration(state.durationMs)} />

@@ -15,6 +15,7 @@ import { createQuotaGate, type NamespaceQuotas, scopeService } from "../tenancy/
 import { openTenancyStore, type TenancyStore } from "../tenancy/tenancy-store.js";
 import { createApiService } from "./api-service.js";
 import { type AuditSink, createAuthPolicy, createRequestGate, PEER_HEADER } from "./auth.js";
+import type { ScheduleSource, WorkerSource } from "./cluster-views.js";
 import {
   type ConnectionLimits,
   createConnectionGuard,
@@ -73,6 +74,10 @@ export interface ApiServerOptions {
   oidc?: OidcOptions;
   /** Limits on starting executions, for each namespace alike (needs `tenancy`). Default: none. */
   quotas?: NamespaceQuotas;
+  /** The schedules the server runs, for ListSchedules. Default: the project's, listed as configured. */
+  schedules?: ScheduleSource;
+  /** The workers of the server's Redis, for ListWorkers. Default: none. */
+  workers?: WorkerSource;
 }
 
 /** A running API server. */
@@ -219,7 +224,10 @@ export async function createApiServer(
 
   const rpc = connectNodeAdapter({
     routes: (router) => {
-      const service = createApiService(conductor, starter);
+      const service = createApiService(conductor, starter, undefined, {
+        schedules: options.schedules,
+        workers: options.workers,
+      });
       router.service(
         ConductorService,
         tenancy === undefined

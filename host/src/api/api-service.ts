@@ -10,8 +10,10 @@ import { type LoadedBlueprint, loadBlueprintFile, parseBlueprintText } from "../
 import type { Conductor } from "../conductor.js";
 import { ConductorError, type Diagnostic } from "../errors.js";
 import type { ExecutionResult } from "../scheduler/execution.js";
+import { configuredSchedules } from "../schedules/configured-schedules.js";
 import { mapErrors } from "./api-errors.js";
 import { blueprintView, toApiNodeType } from "./blueprint-view.js";
+import { type ScheduleSource, toApiSchedule, toApiWorker, type WorkerSource } from "./cluster-views.js";
 import {
   fromApiExecutionStatus,
   toApiExecution,
@@ -43,6 +45,7 @@ export function createApiService(
   conductor: Conductor,
   starter: ExecutionStarter = createExecutionStarter(conductor),
   uploads: ValueUploads = createValueUploads({ dir: join(conductor.project.dir, ".conductor", "uploads") }),
+  cluster: { schedules?: ScheduleSource | undefined; workers?: WorkerSource | undefined } = {},
 ): ServiceImpl<typeof ConductorService> {
   const reader = createValueReader(conductor, uploads);
   const start = async (
@@ -227,6 +230,20 @@ export function createApiService(
           handle: { ref: handle.$ref, type: handle.type, size: BigInt(handle.size), sha256: handle.sha256 },
         };
       }),
+
+    listSchedules: () =>
+      mapErrors(async () => {
+        const source = cluster.schedules ?? {
+          mode: "none" as const,
+          list: async () => configuredSchedules(conductor),
+        };
+        return { schedules: (await source.list()).map(toApiSchedule), mode: source.mode };
+      }),
+
+    listWorkers: (request) =>
+      mapErrors(async () => ({
+        workers: ((await cluster.workers?.({ all: request.all })) ?? []).map(toApiWorker),
+      })),
 
     getBlueprint: (request) =>
       mapErrors(async () => {

@@ -75,6 +75,8 @@ export const METHOD_PERMISSIONS: Readonly<Record<string, Permission>> = {
   ReadValue: "read",
   PreviewValue: "read",
   UploadValue: "run",
+  ListSchedules: "read",
+  ListWorkers: "read",
   // Listing versions is reading blueprints; publishing or rolling one back changes what runs.
   ListDeployments: "read",
   Deploy: "deploy",

@@ -90,6 +90,14 @@ export const blueprintNodeSchema = z.strictObject({
     .optional()
     .describe("The node's config, checked by its config schema."),
   inputs: z.record(identifier, bindingSchema).optional().describe("One binding per input port."),
+  runsOn: z
+    .array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a label: letters, digits, '_', '.', '-'"))
+    .min(1)
+    .max(6)
+    .optional()
+    .describe(
+      "Worker labels the node requires, e.g. [gpu]: it runs on a worker (conductor worker --labels) having them all. Its runtime must be remote (docs/distributed.md).",
+    ),
   timeoutMs: durationMs().positive().optional().describe("Time budget of one attempt, in milliseconds."),
   heartbeatTimeoutMs: durationMs()
     .positive()

@@ -155,6 +155,33 @@ nodes:
     expect(withArrow.diagnostics).toEqual([]);
   });
 
+  it("refuses runsOn on a node whose runtime runs in the host, and takes it on a runtime run by workers", async () => {
+    const yaml = `
+conductor: blueprint/v1
+nodes:
+  read: { type: test.read-table, runsOn: [gpu], config: { path: a.csv } }
+`;
+    const local = await validateBlueprint(parseBlueprint(yaml), {
+      ...catalog,
+      features: () => ["session.steps"],
+    });
+    expect(local.diagnostics).toEqual([
+      {
+        path: "nodes.read.runsOn",
+        message:
+          'node "read" requires worker labels gpu, but its runtime "builtin" runs in this host, not on workers',
+        suggestion:
+          "run its runtime on workers: conductor serve --redis <url> --remote builtin, and conductor worker --labels gpu",
+      },
+    ]);
+    const remote = await validateBlueprint(parseBlueprint(yaml), {
+      ...catalog,
+      features: () => ["session.steps", "conductor.worker-labels"],
+    });
+    expect(remote.diagnostics).toEqual([]);
+    expect(remote.graph!.nodes[0]!.document.runsOn).toEqual(["gpu"]);
+  });
+
   it("reports a cycle with its path", async () => {
     const diagnostics = await diagnose(`
 conductor: blueprint/v1

@@ -1,4 +1,5 @@
 import type { NodeType } from "@conductor/sdk/protocol";
+import { WORKER_LABELS_FEATURE } from "../distributed/keys.js";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
 import { conditionError } from "../scheduler/condition.js";
 import { hasSecretReference, replaceSecretReferences, secretPlaceholder } from "../tenancy/secrets.js";
@@ -93,6 +94,14 @@ export async function validateBlueprint(
     }
     const nodeType = runtime === undefined ? undefined : catalog.nodeType(node.type, runtime);
     if (runtime === undefined || nodeType === undefined) continue;
+    const features = catalog.features?.(runtime);
+    if (node.runsOn !== undefined && features !== undefined && !features.includes(WORKER_LABELS_FEATURE)) {
+      diagnostics.push({
+        path: `${path}.runsOn`,
+        message: `node "${id}" requires worker labels ${node.runsOn.join(", ")}, but its runtime "${runtime}" runs in this host, not on workers`,
+        suggestion: `run its runtime on workers: conductor serve --redis <url> --remote ${runtime}, and conductor worker --labels ${node.runsOn.join(",")}`,
+      });
+    }
     const graphNode: GraphNode = {
       index: nodes.length,
       id,

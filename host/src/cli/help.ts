@@ -19,6 +19,7 @@ commands:
   serve                 serve the API (gRPC, gRPC-Web, Connect), webhooks and the visual debugger
   worker                serve the project's runtimes to schedulers on other machines through Redis
   workers               list the workers connected to Redis: labels, runtimes, work in flight, heartbeat
+  schedules             list the project's schedules (cron, time zone), their next and last fired slots
   dev [blueprint]       serve, watch the project, and re-run the last execution from what each edit changed
   conformance -- <cmd>  check that a runtime program of any language speaks the runtime ABI (docs/conformance.md)
   keys create|list|revoke  API keys: a role in a namespace, shown once, stored hashed (docs/security.md)
@@ -223,6 +224,13 @@ Docs: docs/distributed.md.
 
 Lists the workers connected to Redis: id, state, runtimes, labels, nodes in flight, nodes done, last heartbeat.
 --all lists workers gone in the last hour too.
+`,
+  schedules: `usage: conductor schedules [--redis <url>] [--json] [--project <dir>]
+
+Lists the project's schedules (conductor.yaml schedules:): blueprint, cron, time zone, next slot, and the last slot
+fired with its execution, from the project's journal; with --redis (or $CONDUCTOR_REDIS), from the Redis that
+servers run with --redis share. \`conductor serve\` runs the schedules.
+Docs: docs/project.md (Schedules).
 `,
   history: `usage: conductor history [--blueprint <id>] [--status running|orphaned|completed|failed|cancelled]
                          [--limit n] [--json]

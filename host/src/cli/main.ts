@@ -54,6 +54,7 @@ const commands: Record<string, () => Promise<{ default: (context: CommandContext
   deployments: () => import("./deployments-command.js"),
   worker: () => import("./worker-command.js"),
   workers: () => import("./workers-command.js"),
+  schedules: () => import("./schedules-command.js"),
 };
 
 async function main(argv: string[]): Promise<number> {

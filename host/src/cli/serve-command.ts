@@ -3,13 +3,16 @@ import { type ApiServer, createApiServer } from "../api/api-server.js";
 import { isLoopback } from "../api/auth.js";
 import { corsProblem } from "../api/cors.js";
 import type { Conductor, NodeTypeEntry } from "../conductor.js";
+import { listRedisWorkers } from "../distributed/distributed.js";
 import { ensureProjectToken, TOKEN_FILE } from "../project/project-token.js";
 import { SUB_BLUEPRINT_PREFIX } from "../runtime/sub-blueprint-runtime.js";
+import type { ScheduleRunner } from "../schedules/schedule-runner.js";
+import { startSchedules } from "../schedules/serve-schedules.js";
 import { metricsFromEnvironment } from "../telemetry/conductor-metrics.js";
 import { logSettingsOf } from "../telemetry/log-settings.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
 import { releaseMemory, releaseMemoryWhenIdle } from "./idle-memory.js";
-import { openConductor, openHostLog } from "./open-conductor.js";
+import { journalPath, openConductor, openHostLog } from "./open-conductor.js";
 import { startOrphanAdopter } from "./orphan-adopter.js";
 
 /**
@@ -108,6 +111,9 @@ export default async function serve(context: CommandContext): Promise<number> {
   const metrics = await metricsFromEnvironment();
   let nodeTypes: NodeTypeEntry[];
   let tokenFile: string | undefined;
+  // The project's schedules (conductor.yaml `schedules`): from the journal, or shared through Redis with --redis.
+  let schedules: ScheduleRunner | undefined;
+  const redisUrl = values.redis ?? process.env.CONDUCTOR_REDIS;
   try {
     conductor = await openConductor({
       project: values.project,
@@ -135,6 +141,12 @@ export default async function serve(context: CommandContext): Promise<number> {
     // Starts every runtime of the project now, so no request waits for a runtime to start. One that does not
     // start is reported below and in /healthz; the server serves every blueprint that does not need it.
     nodeTypes = await conductor.nodeTypes();
+    schedules = await startSchedules(conductor, {
+      journal: journalPath(conductor.project.dir),
+      redis: redisUrl,
+      onNotice: (message) => say(message),
+    });
+    const runner = schedules;
     server = await createApiServer(conductor, {
       host,
       port,
@@ -146,8 +158,13 @@ export default async function serve(context: CommandContext): Promise<number> {
       metrics,
       ...(oidc === undefined ? {} : { oidc }),
       ...(Object.keys(quotas).length === 0 ? {} : { quotas }),
+      ...(runner === undefined ? {} : { schedules: { mode: runner.mode, list: () => runner.list() } }),
+      ...(redisUrl === undefined || redisUrl === ""
+        ? {}
+        : { workers: ({ all }: { all: boolean }) => listRedisWorkers(redisUrl, { all }) }),
     });
   } catch (error) {
+    await schedules?.stop();
     await conductor?.close();
     await metrics.shutdown().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
@@ -220,6 +237,11 @@ export default async function serve(context: CommandContext): Promise<number> {
             `  note      plain HTTP on ${host}: the token crosses the network in the clear; put a TLS-terminating proxy in front`,
           ]),
       ...(corsOrigins.length === 0 ? [] : [`  cors      ${corsOrigins.join(", ")}`]),
+      ...(schedules === undefined
+        ? []
+        : [
+            `  schedules ${Object.keys(conductor.project.schedules ?? {}).join(", ")} (${schedules.mode === "redis" ? "shared through Redis" : "fired slots kept in the journal"}; conductor schedules lists them)`,
+          ]),
       adopting
         ? `  resumed   ${resumed} unfinished execution${resumed === 1 ? "" : "s"} whose host is gone; adopts others as they turn up`
         : "  resumed   none (--no-resume)",
@@ -235,6 +257,7 @@ export default async function serve(context: CommandContext): Promise<number> {
   stopReleasing();
   adopter?.stop();
   say(`${signal}, shutting down`);
+  await schedules?.stop();
   await server.close();
   await conductor.close();
   // The last OTLP export, with the executions that ended while stopping.

@@ -70,3 +70,20 @@ export function executionJobsKey(executionId: string): string {
 export function collectedKey(executionId: string): string {
   return `conductor:exec:${executionId}:collected`;
 }
+
+/** The BullMQ queue of schedule slots: one job scheduler per schedule (`upsertJobScheduler`), one job per slot. */
+export const SCHEDULES_QUEUE = "schedules";
+
+/** String, set once (NX) with an expiry: the execution that slot `slot` of schedule `schedule` started. */
+export function scheduleSlotKey(schedule: string, slot: number): string {
+  return `conductor:schedule-slot:${schedule}:${slot}`;
+}
+
+/** Hash: schedule id → its last fired slot as JSON (`{slot, executionId, firedAt}`). */
+export const SCHEDULES_LAST_KEY = "conductor:schedules:last";
+
+/**
+ * The feature a remote runtime adds to its description (in the host only, never on the wire): its nodes run on
+ * workers, so they may require worker labels (`runsOn`). Blueprint validation refuses `runsOn` on other runtimes.
+ */
+export const WORKER_LABELS_FEATURE = "conductor.worker-labels";

@@ -28,6 +28,7 @@ import {
   jobId,
   QUEUE_PREFIX,
   queueName,
+  WORKER_LABELS_FEATURE,
 } from "./keys.js";
 import { connectRedis, describeRedis } from "./redis-connection.js";
 import { advertisedRuntime, listWorkers, workersFor } from "./worker-registry.js";
@@ -491,7 +492,11 @@ export class RemoteRuntime implements RuntimeConnection {
   ) {
     this.name = description.name;
     // Many invocations wait in the queue; the workers' own concurrency bounds what runs.
-    this.description = { ...description, maxConcurrency: 1_000_000 };
+    this.description = {
+      ...description,
+      maxConcurrency: 1_000_000,
+      features: [...description.features, WORKER_LABELS_FEATURE],
+    };
     this.supportsSteps = description.features.includes(FEATURES.steps);
     this.byType = new Map(nodeTypes.map((nodeType) => [nodeType.type, nodeType]));
   }
@@ -501,7 +506,9 @@ export class RemoteRuntime implements RuntimeConnection {
   }
 
   execute(request: InvocationRequest, sink: InvocationSink): InvocationControl {
-    return this.dispatcher.execute(this, request, sink, []);
+    // A chain runs where every one of its nodes may: on a worker with all their labels.
+    const labels = [...new Set(request.steps.flatMap((step) => step.runsOn ?? []))].sort();
+    return this.dispatcher.execute(this, request, sink, labels);
   }
 
   validateConfig(nodeType: string, config: Record<string, unknown>): Promise<ConfigDiagnostic[]> {

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
 import { ConductorError } from "../errors.js";
+import { type ScheduleSpec, schedulesSchema } from "../schedules/schedule-config.js";
 import { describeSchemaIssue } from "../schema-issue.js";
 
 /**
@@ -198,6 +199,7 @@ export const projectSchema = z
       .describe(
         "What blueprints may do beyond running their nodes: file directories, core.shell, public webhooks. See docs/security.md.",
       ),
+    schedules: schedulesSchema.optional(),
   })
   .describe("A Conductor project: its blueprints, node modules and runtimes. See docs/project.md.");
 
@@ -220,6 +222,8 @@ export interface Project {
   runtimes: Record<string, RuntimeSpec>;
   /** What blueprints may do beyond running their nodes (conductor.yaml `access`); defaults when absent. */
   access?: ProjectAccess;
+  /** Blueprints started on a cron schedule by `conductor serve` (conductor.yaml `schedules`), by schedule id. */
+  schedules?: Record<string, ScheduleSpec>;
 }
 
 export const PROJECT_FILE = "conductor.yaml";
@@ -265,5 +269,6 @@ export function parseProject(text: string, file: string): Project {
     nodes: parsed.data.nodes ?? [],
     runtimes: parsed.data.runtimes ?? {},
     ...(parsed.data.access === undefined ? {} : { access: parsed.data.access }),
+    ...(parsed.data.schedules === undefined ? {} : { schedules: parsed.data.schedules }),
   };
 }

@@ -339,6 +339,7 @@ export class Execution implements InputSources {
         config: node.config,
         inputs,
         timeoutMs: node.policy.timeoutMs,
+        ...(node.document.runsOn === undefined ? {} : { runsOn: node.document.runsOn }),
       };
       if (this.options.hub.active) this.emitNode(index, { type: "node.queued" });
     }
@@ -722,6 +723,7 @@ export class Execution implements InputSources {
           config: node.config,
           inputs,
           timeoutMs: node.policy.timeoutMs,
+          ...(node.document.runsOn === undefined ? {} : { runsOn: node.document.runsOn }),
         },
       ];
       this.options.trace?.dispatch(node.runtime, [node], steps);

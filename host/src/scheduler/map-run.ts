@@ -119,6 +119,7 @@ export class MapRun {
       config: this.node.config,
       inputs,
       timeoutMs: this.node.policy.timeoutMs,
+      ...(this.node.document.runsOn === undefined ? {} : { runsOn: this.node.document.runsOn }),
     };
     const traceItem = this.callbacks.traceItem;
     if (traceItem !== undefined) this.itemSpans.set(index, traceItem(index, step));

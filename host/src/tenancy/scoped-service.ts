@@ -339,6 +339,17 @@ export function scopeService(
       return service.listBlueprints(request, context);
     },
 
+    // Schedules start the project's blueprints, and workers serve the project's runtimes: the default namespace's.
+    async listSchedules(request, context) {
+      const answer = await service.listSchedules(request, context);
+      return caller(context).namespace === DEFAULT_NAMESPACE ? answer : { ...answer, schedules: [] };
+    },
+
+    async listWorkers(request, context) {
+      if (caller(context).namespace !== DEFAULT_NAMESPACE) return { workers: [] };
+      return service.listWorkers(request, context);
+    },
+
     async getBlueprint(request, context) {
       const namespace = caller(context).namespace;
       if (namespace !== DEFAULT_NAMESPACE) {

@@ -32,6 +32,11 @@ export interface StepRequest {
    * `traceparent` again; in-process only, never on the wire.
    */
   traceContext?: unknown;
+  /**
+   * The worker labels the node requires (blueprint `runsOn`): a remote runtime sends it to a worker that has them
+   * all (docs/distributed.md). In-process only, never on the wire.
+   */
+  runsOn?: readonly string[];
 }
 
 /**

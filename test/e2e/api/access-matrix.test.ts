@@ -171,6 +171,8 @@ describe("the access matrix", () => {
       }),
     "`PreviewValue`": (api) =>
       rpcOutcome(() => api.previewValue({ ref: `executions/${executionId}/outputs/text` })),
+    "`ListSchedules`": (api) => rpcOutcome(() => api.listSchedules({})),
+    "`ListWorkers`": (api) => rpcOutcome(() => api.listWorkers({})),
     "`UploadValue`": (api) =>
       rpcOutcome(() => api.uploadValue([{ type: "bytes", chunk: new Uint8Array([1, 2, 3]) }])),
     "`ListDeployments`": (api) => rpcOutcome(() => api.unary("listDeployments", {})),

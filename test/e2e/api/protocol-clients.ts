@@ -14,6 +14,10 @@ import {
   type ListExecutionsResponse,
   type ListNodeTypesRequestSchema,
   type ListNodeTypesResponse,
+  type ListSchedulesRequestSchema,
+  type ListSchedulesResponse,
+  type ListWorkersRequestSchema,
+  type ListWorkersResponse,
   type PreviewValueRequestSchema,
   type PreviewValueResponse,
   type ReadValueRequestSchema,
@@ -63,6 +67,8 @@ export interface ProtocolClient {
   validateBlueprint(request: Init<typeof ValidateBlueprintRequestSchema>): Promise<ValidateBlueprintResponse>;
   listBlueprints(request: Init<typeof ListBlueprintsRequestSchema>): Promise<ListBlueprintsResponse>;
   getBlueprint(request: Init<typeof GetBlueprintRequestSchema>): Promise<GetBlueprintResponse>;
+  listSchedules(request: Init<typeof ListSchedulesRequestSchema>): Promise<ListSchedulesResponse>;
+  listWorkers(request: Init<typeof ListWorkersRequestSchema>): Promise<ListWorkersResponse>;
   readValue(request: Init<typeof ReadValueRequestSchema>): AsyncIterable<ReadValueResponse>;
   previewValue(request: Init<typeof PreviewValueRequestSchema>): Promise<PreviewValueResponse>;
   /** A client stream: the messages are sent, then the answer awaited. */
@@ -131,6 +137,8 @@ export function protocolClient(protocol: ProtocolName, baseUrl: string, token?: 
     listNodeTypes: wrap((r) => client.listNodeTypes(r)),
     validateBlueprint: wrap((r) => client.validateBlueprint(r)),
     listBlueprints: wrap((r) => client.listBlueprints(r)),
+    listSchedules: wrap((r) => client.listSchedules(r)),
+    listWorkers: wrap((r) => client.listWorkers(r)),
     getBlueprint: wrap((r) => client.getBlueprint(r)),
     previewValue: wrap((r) => client.previewValue(r)),
     async *readValue(request) {
@@ -219,6 +227,8 @@ function grpcJsClient(baseUrl: string, token?: string): ProtocolClient {
     listNodeTypes: unary(m.listNodeTypes.localName, m.listNodeTypes.input),
     validateBlueprint: unary(m.validateBlueprint.localName, m.validateBlueprint.input),
     listBlueprints: unary(m.listBlueprints.localName, m.listBlueprints.input),
+    listSchedules: unary(m.listSchedules.localName, m.listSchedules.input),
+    listWorkers: unary(m.listWorkers.localName, m.listWorkers.input),
     getBlueprint: unary(m.getBlueprint.localName, m.getBlueprint.input),
     previewValue: unary(m.previewValue.localName, m.previewValue.input),
     async *readValue(request) {

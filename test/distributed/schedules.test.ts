@@ -1,0 +1,268 @@
+/**
+ * Schedules run by real `conductor serve` processes: from the journal (one server, restarted), and shared through
+ * a real Redis by two servers, each in its own project directory, where every slot must start exactly one
+ * execution. The schedule fires every second; the tests wait (bounded) for slots to pass and assert which
+ * executions exist, never how long anything took.
+ */
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Member, stop, TOKEN } from "./cluster.js";
+import { freePort, startRedis, type TestRedis } from "./redis-server.js";
+
+const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
+const { CONDUCTOR_TOKEN: _token, CONDUCTOR_REDIS: _redis, ...env } = process.env;
+
+async function writeScheduledProject(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    join(dir, "conductor.yaml"),
+    `conductor: project/v1
+blueprints: [.]
+schedules:
+  tick:
+    blueprint: echo
+    cron: "* * * * * *"
+    timezone: Europe/Paris
+    inputs: { word: hello }
+`,
+  );
+  await writeFile(
+    join(dir, "echo.blueprint.yaml"),
+    `conductor: blueprint/v1
+id: echo
+inputs:
+  word: { schema: { type: string } }
+outputs:
+  word: pass.value
+nodes:
+  pass: { type: core.passthrough, inputs: { value: inputs.word } }
+`,
+  );
+}
+
+interface Server extends Member {
+  url: string;
+}
+
+async function startServer(name: string, dir: string, redisUrl?: string): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      cli,
+      "serve",
+      "--project",
+      dir,
+      "--port",
+      String(port),
+      "--token",
+      TOKEN,
+      "--no-debugger",
+      ...(redisUrl === undefined ? [] : ["--redis", redisUrl]),
+    ],
+    { env, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr!.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const member = { name, child, output: () => output, exited, url: `http://127.0.0.1:${port}` };
+  const up = await eventually(async () => output.includes("press Ctrl-C") || child.exitCode !== null);
+  if (!up || child.exitCode !== null) throw new Error(`${name} did not start: ${output}`);
+  return member;
+}
+
+async function call<T>(server: Server, method: string, body: unknown = {}): Promise<T> {
+  const answer = await fetch(`${server.url}/conductor.api.v1.ConductorService/${method}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!answer.ok) throw new Error(`${method} answered ${answer.status}: ${await answer.text()}`);
+  return (await answer.json()) as T;
+}
+
+interface Listed {
+  executionId: string;
+  status: string;
+}
+
+async function tickExecutions(server: Server): Promise<Listed[]> {
+  const { executions = [] } = await call<{ executions?: Listed[] }>(server, "ListExecutions", {
+    limit: 1000,
+  });
+  return executions.filter((execution) => execution.executionId.startsWith("tick-"));
+}
+
+/** Polls `check` every 100 ms for at most `limitMs`; gives whether it held. */
+async function eventually(check: () => Promise<boolean> | boolean, limitMs = 60_000): Promise<boolean> {
+  const deadline = Date.now() + limitMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return check();
+}
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("schedules run by conductor serve", () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), "conductor-schedules-"));
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("fires every second from the journal, with the schedule's inputs, and lists the schedule", async () => {
+    const dir = join(root, "local");
+    await writeScheduledProject(dir);
+    const server = await startServer("local", dir);
+    try {
+      expect(server.output()).toContain("schedules tick (fired slots kept in the journal");
+      expect(await eventually(async () => (await tickExecutions(server)).length >= 2)).toBe(true);
+      const executions = await tickExecutions(server);
+      expect(new Set(executions.map((execution) => execution.executionId)).size).toBe(executions.length);
+      const first = executions.at(-1)!;
+      expect(first.executionId).toMatch(/^tick-\d{8}T\d{6}Z$/);
+      expect(
+        await eventually(
+          async () => (await getStatus(server, first.executionId)) === "EXECUTION_STATUS_COMPLETED",
+        ),
+      ).toBe(true);
+      const detail = await call<{ execution: { outputsJson: string } }>(server, "GetExecution", {
+        executionId: first.executionId,
+      });
+      expect(JSON.parse(detail.execution.outputsJson)).toEqual({ word: "hello" });
+      const listed = await call<{ mode: string; schedules: Record<string, unknown>[] }>(
+        server,
+        "ListSchedules",
+      );
+      expect(listed.mode).toBe("local");
+      expect(listed.schedules).toHaveLength(1);
+      expect(listed.schedules[0]).toMatchObject({
+        id: "tick",
+        blueprintId: "echo",
+        cron: "* * * * * *",
+        timezone: "Europe/Paris",
+        inputsJson: '{"word":"hello"}',
+        catchUp: "latest",
+      });
+      expect(String(listed.schedules[0]!.lastExecutionId)).toMatch(/^tick-/);
+      expect(await call<{ workers?: unknown[] }>(server, "ListWorkers")).toEqual({});
+    } finally {
+      await stop(server);
+    }
+    const shown = await runCli(["schedules", "--project", dir, "--json"]);
+    expect(shown.code).toBe(0);
+    const rows = JSON.parse(shown.stdout) as { id: string; last: { executionId: string } | null }[];
+    expect(rows.map((row) => row.id)).toEqual(["tick"]);
+    expect(rows[0]!.last?.executionId).toMatch(/^tick-\d{8}T\d{6}Z$/);
+    const table = await runCli(["schedules", "--project", dir]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^SCHEDULE\s+BLUEPRINT\s+CRON\s+TIME ZONE\s+NEXT \(UTC\)/);
+    expect(table.stdout).toContain("Europe/Paris");
+  });
+
+  it("refuses to serve a schedule naming an unknown blueprint or inputs the blueprint does not have", async () => {
+    const dir = join(root, "bad");
+    await writeScheduledProject(dir);
+    await writeFile(
+      join(dir, "conductor.yaml"),
+      'conductor: project/v1\nschedules:\n  tick: { blueprint: ehco, cron: "* * * * *" }\n',
+    );
+    await expect(startServer("bad", dir)).rejects.toThrow(
+      /schedules\.tick\.blueprint: the project has no blueprint "ehco"; its blueprints are "echo"/,
+    );
+    await writeFile(
+      join(dir, "conductor.yaml"),
+      'conductor: project/v1\nschedules:\n  tick: { blueprint: echo, cron: "* * * * *", inputs: { wrod: x } }\n',
+    );
+    await expect(startServer("bad", dir)).rejects.toThrow(
+      /schedules\.tick\.inputs do not fit blueprint "echo": .*no input "wrod"/s,
+    );
+    await writeFile(
+      join(dir, "conductor.yaml"),
+      'conductor: project/v1\nschedules:\n  tick: { blueprint: echo, cron: "0 25 * * *" }\n',
+    );
+    await expect(startServer("bad", dir)).rejects.toThrow(
+      /schedules\.tick\.cron: "0 25 \* \* \*" is not a cron expression: .*25/,
+    );
+  });
+
+  describe("with two servers sharing one Redis", () => {
+    let redis: TestRedis;
+    beforeAll(async () => {
+      redis = await startRedis();
+    });
+    afterAll(async () => {
+      await redis?.stop();
+    });
+
+    it("starts exactly one execution per slot, on one of the servers", async () => {
+      const dirs = [join(root, "a"), join(root, "b")];
+      for (const dir of dirs) await writeScheduledProject(dir);
+      const servers = [
+        await startServer("server-a", dirs[0]!, redis.url),
+        await startServer("server-b", dirs[1]!, redis.url),
+      ];
+      let ids: string[] = [];
+      try {
+        expect(servers[0]!.output()).toContain("schedules tick (shared through Redis");
+        const collect = async () => {
+          const lists = await Promise.all(servers.map(tickExecutions));
+          ids = lists.flat().map((execution) => execution.executionId);
+          return lists;
+        };
+        // Enough slots that both servers had the chance to take some.
+        expect(
+          await eventually(async () => new Set((await collect()).flat().map((e) => e.executionId)).size >= 6),
+        ).toBe(true);
+        const listed = await call<{ mode: string; schedules: { lastExecutionId?: string }[] }>(
+          servers[1]!,
+          "ListSchedules",
+        );
+        expect(listed.mode).toBe("redis");
+        expect(listed.schedules[0]!.lastExecutionId).toMatch(/^tick-/);
+      } finally {
+        for (const server of servers) await stop(server);
+      }
+      // Each slot started once: no execution id on both servers, nor twice on one.
+      expect(ids.length).toBeGreaterThanOrEqual(6);
+      expect(new Set(ids).size).toBe(ids.length);
+      const shown = await runCli(["schedules", "--project", dirs[0]!, "--redis", redis.url, "--json"]);
+      expect(shown.code).toBe(0);
+      expect((JSON.parse(shown.stdout) as { last: { executionId: string } }[])[0]!.last.executionId).toMatch(
+        /^tick-/,
+      );
+    });
+  });
+});
+
+async function getStatus(server: Server, executionId: string): Promise<string> {
+  const { execution } = await call<{ execution: { status: string } }>(server, "GetExecution", {
+    executionId,
+  });
+  return execution.status;
+}
