@@ -25,7 +25,8 @@ await build({
   target: "node22",
   // BullMQ and ioredis stay external too: they are loaded only with Redis, and they require() optional peers
   // (pg, @valkey/valkey-glide, supports-color) that a bundle would turn into imports nobody provides.
-  external: ["zod", "bullmq", "ioredis"],
+  // pino too: it is loaded only for --log-format json, and it finds its worker files (transports) by path.
+  external: ["zod", "bullmq", "ioredis", "pino"],
   // CommonJS packages inside an ES module bundle still call require().
   banner: {
     js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);',

@@ -101,6 +101,16 @@ export interface ConductorOptions {
    * Redis, instead of child processes of this host (docs/distributed.md). Default: everything runs here.
    */
   distributed?: DistributedOptions;
+  /**
+   * What else watches every execution, each given one listener per execution: e.g. the JSON log
+   * (`createJsonLog`, docs/telemetry.md).
+   */
+  observers?: readonly ExecutionObserver[];
+}
+
+/** Watches executions: gives a listener for each execution of a blueprint (see `ConductorOptions.observers`). */
+export interface ExecutionObserver {
+  observe(graph: BlueprintGraph): ExecutionListener;
 }
 
 /** What can be run: a blueprint file path, a blueprint document, or a loaded blueprint. */
@@ -275,6 +285,7 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
       journal.cache,
       await tracingOf(options),
       options.metrics,
+      options.observers,
     );
   }
   const store = options.store === false ? undefined : (options.store ?? createMemoryStore());
@@ -287,6 +298,7 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
     cache,
     await tracingOf(options),
     options.metrics,
+    options.observers,
   );
 }
 
@@ -312,6 +324,7 @@ class EmbeddedConductor implements Conductor {
     private readonly cache: ResultCache | undefined,
     private readonly tracing?: Tracing | undefined,
     private readonly metrics?: ConductorMetrics | undefined,
+    private readonly observers: readonly ExecutionObserver[] = [],
   ) {
     if (metrics !== undefined) {
       metrics.watchRuntimes(() => registry.health());
@@ -774,6 +787,7 @@ class EmbeddedConductor implements Conductor {
     if (this.store !== undefined) hub.subscribe((event) => this.store!.append(event));
     if (options.onEvent !== undefined) hub.subscribe(options.onEvent);
     if (this.metrics !== undefined) hub.subscribe(this.metrics.observe(plan.graph));
+    for (const observer of this.observers) hub.subscribe(observer.observe(plan.graph));
     const durability = durabilityOf(this.store);
     const execution = new Execution(plan, {
       executionId,

@@ -16,6 +16,7 @@ export type {
   Conductor,
   ConductorOptions,
   ExecutionHandle,
+  ExecutionObserver,
   Executions,
   NodeTypeEntry,
   PreparedBlueprint,
@@ -59,8 +60,16 @@ export type {
 } from "./store/execution-store.js";
 export { createMemoryStore } from "./store/memory-store.js";
 export type { JournalOptions } from "./store/sqlite-journal.js";
-export { type ConductorMetrics, createConductorMetrics } from "./telemetry/conductor-metrics.js";
+export {
+  type ConductorMetrics,
+  createConductorMetrics,
+  type MetricsMirror,
+  metricsFromEnvironment,
+  otlpMetricsConfigured,
+} from "./telemetry/conductor-metrics.js";
 export type { ExecutionTrace, ExecutionTraceStart, Tracing } from "./telemetry/execution-trace.js";
+export { createJsonLog, type HostLog, type JsonLogOptions } from "./telemetry/json-log.js";
+export { LOG_LEVELS, type LogFormat, type LogLevelName, logSettingsOf } from "./telemetry/log-settings.js";
 export { createTracing, tracingFromEnvironment } from "./telemetry/tracing.js";
 export type { OidcOptions } from "./tenancy/oidc.js";
 export { DEFAULT_NAMESPACE, ROLE_PERMISSIONS, ROLES, type Role } from "./tenancy/roles.js";

@@ -1,8 +1,9 @@
 /**
- * A small OTLP/HTTP receiver for tests: accepts `POST /v1/traces` in protobuf (what the Node, Python and Rust
- * exporters send by default) on 127.0.0.1 and keeps the spans. The messages are read with protobuf-es's wire
- * reader, following opentelemetry-proto's field numbers (trace/v1/trace.proto, common/v1/common.proto), because the
- * OpenTelemetry npm packages encode OTLP but offer no decoder.
+ * A small OTLP/HTTP receiver for tests: accepts `POST /v1/traces` and `POST /v1/metrics` in protobuf (what the
+ * Node, Python and Rust exporters send by default) on 127.0.0.1 and keeps the spans and metric points. The messages
+ * are read with protobuf-es's wire reader, following opentelemetry-proto's field numbers (trace/v1/trace.proto,
+ * metrics/v1/metrics.proto, common/v1/common.proto), because the OpenTelemetry npm packages encode OTLP but offer
+ * no decoder.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -24,21 +25,42 @@ export interface ReceivedSpan {
   links: { traceId: string; spanId: string }[];
 }
 
+/** One data point of a received metric: a sum's or gauge's value, or a histogram's count and sum. */
+export interface ReceivedMetricPoint {
+  service: string;
+  /** The metric's name, e.g. `conductor.executions.finished`. */
+  name: string;
+  unit: string;
+  kind: "gauge" | "sum" | "histogram" | "other";
+  attributes: Record<string, string | number | boolean>;
+  /** A sum's or gauge's value; a histogram's count. */
+  value: number;
+  /** A histogram's sum. */
+  sum?: number;
+}
+
 export interface OtlpReceiver {
   /** The base URL, for OTEL_EXPORTER_OTLP_ENDPOINT. */
   readonly endpoint: string;
   readonly spans: ReceivedSpan[];
+  /** Every data point of every metrics export received, in order (a cumulative point repeats in each export). */
+  readonly metrics: ReceivedMetricPoint[];
   close(): Promise<void>;
 }
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
+  const metrics: ReceivedMetricPoint[] = [];
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
       if (request.method === "POST" && request.url === "/v1/traces") {
         spans.push(...decodeTraces(new Uint8Array(Buffer.concat(chunks))));
+        response.writeHead(200, { "content-type": "application/x-protobuf" });
+        response.end();
+      } else if (request.method === "POST" && request.url === "/v1/metrics") {
+        metrics.push(...decodeMetrics(new Uint8Array(Buffer.concat(chunks))));
         response.writeHead(200, { "content-type": "application/x-protobuf" });
         response.end();
       } else {
@@ -52,6 +74,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     spans,
+    metrics,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -190,4 +213,92 @@ function readSpan(reader: BinaryReader): ReceivedSpan {
     }
   });
   return span;
+}
+
+/** Decodes an ExportMetricsServiceRequest into its data points. */
+export function decodeMetrics(bytes: Uint8Array): ReceivedMetricPoint[] {
+  const reader = new BinaryReader(bytes);
+  const points: ReceivedMetricPoint[] = [];
+  while (reader.pos < reader.len) {
+    const [number, wireType] = reader.tag();
+    if (number !== 1) {
+      reader.skip(wireType, number);
+      continue;
+    }
+    // ResourceMetrics: resource = 1, scope_metrics = 2.
+    const resource: Record<string, string | number | boolean> = {};
+    const found: ReceivedMetricPoint[] = [];
+    readMessage(reader, (resourceField, resourceWire) => {
+      if (resourceField === 1) {
+        readMessage(reader, (attributeField, attributeWire) => {
+          if (attributeField === 1) readKeyValue(reader, resource);
+          else reader.skip(attributeWire, attributeField);
+        });
+      } else if (resourceField === 2) {
+        // ScopeMetrics: metrics = 2.
+        readMessage(reader, (scopeField, scopeWire) => {
+          if (scopeField === 2) found.push(...readMetric(reader));
+          else reader.skip(scopeWire, scopeField);
+        });
+      } else reader.skip(resourceWire, resourceField);
+    });
+    for (const point of found) point.service = String(resource["service.name"] ?? "");
+    points.push(...found);
+  }
+  return points;
+}
+
+/** Metric: name = 1, unit = 3, gauge = 5, sum = 7, histogram = 9 (each with data_points = 1). */
+function readMetric(reader: BinaryReader): ReceivedMetricPoint[] {
+  let name = "";
+  let unit = "";
+  const points: ReceivedMetricPoint[] = [];
+  readMessage(reader, (number, wireType) => {
+    if (number === 1) name = reader.string();
+    else if (number === 3) unit = reader.string();
+    else if (number === 5 || number === 7 || number === 9) {
+      const kind = number === 5 ? "gauge" : number === 7 ? "sum" : "histogram";
+      readMessage(reader, (dataField, dataWire) => {
+        if (dataField === 1)
+          points.push(kind === "histogram" ? readHistogramPoint(reader) : readNumberPoint(reader, kind));
+        else reader.skip(dataWire, dataField);
+      });
+    } else reader.skip(wireType, number);
+  });
+  for (const point of points) {
+    point.name = name;
+    point.unit = unit;
+  }
+  return points;
+}
+
+/** NumberDataPoint: as_double = 4, as_int = 6 (sfixed64), attributes = 7. */
+function readNumberPoint(reader: BinaryReader, kind: "gauge" | "sum"): ReceivedMetricPoint {
+  const point: ReceivedMetricPoint = { service: "", name: "", unit: "", kind, attributes: {}, value: 0 };
+  readMessage(reader, (number, wireType) => {
+    if (number === 4) point.value = reader.double();
+    else if (number === 6) point.value = Number(reader.sfixed64());
+    else if (number === 7) readKeyValue(reader, point.attributes);
+    else reader.skip(wireType, number);
+  });
+  return point;
+}
+
+/** HistogramDataPoint: count = 4 (fixed64), sum = 5, attributes = 9. */
+function readHistogramPoint(reader: BinaryReader): ReceivedMetricPoint {
+  const point: ReceivedMetricPoint = {
+    service: "",
+    name: "",
+    unit: "",
+    kind: "histogram",
+    attributes: {},
+    value: 0,
+  };
+  readMessage(reader, (number, wireType) => {
+    if (number === 4) point.value = Number(reader.fixed64());
+    else if (number === 5) point.sum = reader.double();
+    else if (number === 9) readKeyValue(reader, point.attributes);
+    else reader.skip(wireType, number);
+  });
+  return point;
 }

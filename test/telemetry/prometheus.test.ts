@@ -2,7 +2,8 @@
  * Prometheus from Debian's packages (scripts/setup-prometheus.sh) scrapes a running `conductor serve` on 127.0.0.1,
  * sending the project's token with `authorization: credentials_file:` as docs/telemetry.md says, and its HTTP API
  * answers queries for Conductor's series after executions ran through a webhook. It also carries the traceparent
- * test of the webhook: an incoming `traceparent` becomes the parent of the execution's span.
+ * test of the webhook: an incoming `traceparent` becomes the parent of the execution's span, whose trace id the API
+ * then gives with the execution.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -66,7 +67,13 @@ beforeAll(async () => {
   await writeFile(join(dir, "metered.blueprint.yaml"), BLUEPRINT);
   serve = spawn(process.execPath, [cli, "serve", "--port", "0", "--project", dir, "--no-debugger"], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "50" },
+    env: {
+      ...process.env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: "50",
+      OTEL_METRICS_EXPORTER: "otlp",
+      OTEL_METRIC_EXPORT_INTERVAL: "200",
+    },
   });
   url = await new Promise<string>((listening, failed) => {
     let output = "";
@@ -183,6 +190,53 @@ describe("conductor serve's /metrics, scraped by Prometheus", () => {
     expect((await query("process_resident_memory_bytes"))[0]?.value).toBeGreaterThan(0);
   });
 
+  it("pushes the same measurements over OTLP when the OTEL_* environment asks for it", async () => {
+    const text = await (
+      await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    ).text();
+    const finished = Number(
+      /conductor_executions_finished_total\{blueprint="metered",status="completed"\} (\d+)/.exec(text)?.[1],
+    );
+    expect(finished).toBeGreaterThan(0);
+    expect(text).toContain('conductor_runtime_invocations_queued{runtime="builtin"} 0');
+    expect(text).toContain('conductor_runtime_invocations_in_flight{runtime="builtin"} 0');
+
+    const latest = (name: string, attributes: Record<string, string> = {}) =>
+      receiver.metrics
+        .filter(
+          (point) =>
+            point.name === name &&
+            Object.entries(attributes).every(([key, value]) => point.attributes[key] === value),
+        )
+        .at(-1);
+    await expect
+      .poll(
+        () => latest("conductor.executions.finished", { blueprint: "metered", status: "completed" })?.value,
+      )
+      .toBe(finished);
+    expect(latest("conductor.executions.started", { blueprint: "metered" })).toMatchObject({
+      kind: "sum",
+      value: finished,
+      service: "conductor",
+    });
+    // Two nodes per execution, as /metrics counts them.
+    expect(
+      latest("conductor.node.attempt.duration", {
+        node_type: "core.passthrough",
+        runtime: "builtin",
+        status: "completed",
+      }),
+    ).toMatchObject({ kind: "histogram", unit: "s", value: 2 * finished });
+    expect(latest("conductor.execution.duration", { blueprint: "metered" })).toMatchObject({
+      kind: "histogram",
+      value: finished,
+    });
+    expect(latest("conductor.runtime.invocations.in_flight", { runtime: "builtin" })?.value).toBe(0);
+    expect(latest("conductor.runtime.invocations.queued", { runtime: "builtin" })?.value).toBe(0);
+    expect(latest("conductor.runtime.up", { runtime: "builtin" })).toMatchObject({ kind: "gauge", value: 1 });
+    expect(latest("conductor.journal.commit.duration")?.value).toBeGreaterThan(0);
+  });
+
   it("makes a webhook's incoming traceparent the parent of the execution's span", async () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const parentId = "00f067aa0ba902b7";
@@ -200,5 +254,15 @@ describe("conductor serve's /metrics, scraped by Prometheus", () => {
     );
     expect(nodes.map((span) => span.name).sort()).toEqual(["node first", "node second"]);
     for (const span of nodes) expect(span.traceId).toBe(traceId);
+
+    // The API gives the execution's trace id (the debugger shows it): a Connect call with JSON.
+    const response = await fetch(`${url}/conductor.api.v1.ConductorService/GetExecution`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ executionId }),
+    });
+    expect(response.status).toBe(200);
+    const { execution } = (await response.json()) as { execution: { executionId: string; traceId: string } };
+    expect(execution).toMatchObject({ executionId, traceId });
   });
 });

@@ -18,6 +18,7 @@ import { InputsForm } from "./inputs-form.js";
 import { graphOfNodeIds } from "./layout.js";
 import { newerRerun } from "./lineage.js";
 import { SidePanel } from "./side-panel.js";
+import { TraceId } from "./trace-id.js";
 import { ValueClient } from "./value-view.js";
 
 /** How often a broken watch stream is opened again before the problem is shown. */
@@ -248,6 +249,7 @@ export function App() {
             <span class={`badge status-${execution.status}`}>{execution.status}</span>
             {execution.durationMs === undefined ? "" : ` in ${formatDuration(execution.durationMs)}`}
             <code class="muted"> {execution.executionId}</code>
+            <TraceId client={client} executionId={execution.executionId} status={execution.status} />
             {running ? (
               <button type="button" class="cancel" onClick={() => void cancel()}>
                 Cancel

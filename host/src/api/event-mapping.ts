@@ -291,6 +291,7 @@ export function toApiExecution(detail: ExecutionDetail): ApiExecution {
     outputsJson: valuesJsonText(detail.outputs, `${refOf(detail.executionId)}/outputs`),
     nodes: Object.values(detail.nodes).map((node) => toApiNodeState(node, detail.executionId)),
     ...ownershipFields(detail),
+    traceId: detail.traceId ?? "",
   });
 }
 

@@ -31,11 +31,14 @@ export function watchExecution(
   };
 }
 
-/** Prints an execution's result (outputs for people, or the whole result as JSON); gives the exit code. */
+/**
+ * Prints an execution's result (outputs for people, or the whole result as JSON); gives the exit code. `logged`:
+ * the JSON log on stderr has said how it ended, so stderr gets no summary in text.
+ */
 export function printResult(
   context: CommandContext,
   result: ExecutionResult,
-  options: { json: boolean; quiet: boolean },
+  options: { json: boolean; quiet: boolean; logged?: boolean },
 ): number {
   if (options.json) {
     const nodes = Object.fromEntries(
@@ -70,7 +73,7 @@ export function printResult(
       else
         context.stdout.write(`${styleText("bold", `${name}:`)}${text.includes("\n") ? "\n" : " "}${text}\n`);
     }
-    if (!options.quiet) {
+    if (!options.quiet && options.logged !== true) {
       const summary = `${result.status} in ${formatMs(result.durationMs)} (execution ${result.executionId})`;
       context.stderr.write(
         `${result.status === "completed" ? styleText("green", summary) : styleText("red", summary)}\n`,
@@ -81,7 +84,7 @@ export function printResult(
         );
       }
     }
-    if (result.failure !== undefined && result.status === "failed") {
+    if (result.failure !== undefined && result.status === "failed" && options.logged !== true) {
       context.stderr.write(
         `node "${result.failure.nodeId}" failed (${result.failure.type}${result.failure.retryable ? ", retryable" : ""}): ${result.failure.message}\n`,
       );

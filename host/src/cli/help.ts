@@ -60,8 +60,13 @@ options:
   --no-journal              do not record the execution (it cannot be resumed or inspected)
   --redis <url>             with --remote: Redis of the workers (default $CONDUCTOR_REDIS)
   --remote <runtimes>       run these runtimes' nodes on workers (docs/distributed.md), e.g. --remote python
+  --log-format json         log on stderr as JSON lines (one per event and per node log line, with execution,
+                            node and trace ids) instead of the live view; default $CONDUCTOR_LOG_FORMAT, else text
+  --log-level <level>       with --log-format json: debug, info (default, or $CONDUCTOR_LOG_LEVEL), warn, error
   --project <dir>           the project directory
 
+A TRACEPARENT in the environment (W3C trace context) becomes the parent of the execution's span when tracing
+is on (docs/telemetry.md).
 Executions are recorded in the project's journal (.conductor/journal.db): see history, inspect, resume, rerun.
 Ctrl-C (or SIGTERM, SIGHUP, or a reader closing stdout) cancels the execution: its nodes get their cancellation,
 it is recorded as cancelled and printed, and the command exits 130 (143, 129, 141). Ctrl-C again exits at once.
@@ -132,6 +137,9 @@ options:
   --verbose             pass every runtime's stderr through
   --redis <url>         with --remote: Redis of the workers (default $CONDUCTOR_REDIS)
   --remote <runtimes>   run these runtimes' nodes on workers (\`conductor worker\`), e.g. --remote python,rust
+  --log-format json     log on stderr as JSON lines (every execution's events, node log lines, notices, with
+                        execution, node and trace ids); default $CONDUCTOR_LOG_FORMAT, else text
+  --log-level <level>   with --log-format json: debug, info (default, or $CONDUCTOR_LOG_LEVEL), warn, error
   --project <dir>       the project directory
 
 Every API call and webhook needs the token, loopback included, except the webhooks of blueprints listed in

@@ -60,6 +60,8 @@ export default async function inspect(context: CommandContext): Promise<number> 
       `${styleText("bold", `execution ${detail.executionId}`)} of ${detail.blueprintId}: ${detail.status}${detail.durationMs === undefined ? "" : ` in ${formatMs(detail.durationMs)}`}`,
     );
     out(`started ${new Date(detail.startedAt).toISOString()}`);
+    // Leads to the execution's spans in the tracing backend (docs/telemetry.md).
+    if (detail.traceId !== undefined) out(`trace ${detail.traceId}`);
     // The execution's own inputs and outputs at length, each node's values shorter; a value of any size is cut to
     // a preview, and one recorded as a blob is read only as far as its preview (`--json` gives them whole).
     if (Object.keys(detail.inputs).length > 0)

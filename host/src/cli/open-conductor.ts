@@ -2,6 +2,8 @@ import { join, resolve } from "node:path";
 import { blueprintDir, type Conductor, createConductor } from "../conductor.js";
 import { findProject } from "../project/project-config.js";
 import type { ConductorMetrics } from "../telemetry/conductor-metrics.js";
+import type { HostLog } from "../telemetry/json-log.js";
+import type { LogFormat, LogLevelName } from "../telemetry/log-settings.js";
 
 /** The journal of a project: `.conductor/journal.db` in its directory. */
 export function journalPath(projectDir: string): string {
@@ -26,6 +28,8 @@ export async function openConductor(options: {
   /** --redis and --remote: run the nodes of the remote runtimes on workers (docs/distributed.md). */
   redis?: string | undefined;
   remote?: string | undefined;
+  /** The JSON log (`--log-format json`): notices, runtime output and every execution's events go to it. */
+  log?: HostLog | undefined;
 }): Promise<Conductor> {
   const startDir =
     options.project !== undefined
@@ -34,6 +38,7 @@ export async function openConductor(options: {
         ? blueprintDir(options.blueprint)
         : process.cwd();
   const project = await findProject(startDir);
+  const log = options.log;
   const redis = options.redis ?? process.env.CONDUCTOR_REDIS;
   const remote = (options.remote ?? process.env.CONDUCTOR_REMOTE_RUNTIMES)
     ?.split(",")
@@ -59,14 +64,38 @@ export async function openConductor(options: {
             ...(options.label === undefined ? {} : { lease: { label: options.label } }),
           },
         }),
-    onNotice: (message) => options.stderr.write(`conductor: ${message}\n`),
-    ...(options.verbose === true
+    ...(log === undefined ? {} : { observers: [log] }),
+    onNotice:
+      log === undefined
+        ? (message) => options.stderr.write(`conductor: ${message}\n`)
+        : (message) => log.notice(message),
+    ...(log !== undefined
       ? {
-          onRuntimeStderr: (runtime: string, line: string) => options.stderr.write(`[${runtime}] ${line}\n`),
-          // Marked apart: a runtime's stdout after its handshake line is a mistake the runtime should fix.
-          onRuntimeStdout: (runtime: string, line: string) =>
-            options.stderr.write(`[${runtime} stdout] ${line}\n`),
+          // Every line, at level debug: shown with --log-level debug (or --verbose).
+          onRuntimeStderr: (runtime: string, line: string) => log.runtimeOutput(runtime, "stderr", line),
+          onRuntimeStdout: (runtime: string, line: string) => log.runtimeOutput(runtime, "stdout", line),
         }
-      : {}),
+      : options.verbose === true
+        ? {
+            onRuntimeStderr: (runtime: string, line: string) =>
+              options.stderr.write(`[${runtime}] ${line}\n`),
+            // Marked apart: a runtime's stdout after its handshake line is a mistake the runtime should fix.
+            onRuntimeStdout: (runtime: string, line: string) =>
+              options.stderr.write(`[${runtime} stdout] ${line}\n`),
+          }
+        : {}),
   });
+}
+
+/**
+ * The JSON log a command was asked for (`--log-format json`, or CONDUCTOR_LOG_FORMAT), writing to `stderr`; undefined
+ * for the text log. pino is loaded only then.
+ */
+export async function openHostLog(
+  settings: { format: LogFormat; level: LogLevelName },
+  stderr: NodeJS.WritableStream,
+): Promise<HostLog | undefined> {
+  if (settings.format !== "json") return undefined;
+  const { createJsonLog } = await import("../telemetry/json-log.js");
+  return createJsonLog({ destination: stderr, level: settings.level });
 }

@@ -2,11 +2,12 @@ import { readFile } from "node:fs/promises";
 import { parseJsonText } from "@conductor/sdk/protocol";
 import { parse } from "yaml";
 import { ConductorError } from "../errors.js";
+import { logSettingsOf } from "../telemetry/log-settings.js";
 import { EXACT_INTEGERS, safeIntegersAsNumbers } from "../yaml-integers.js";
-import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
+import { type CommandContext, EXIT, exitCodeOf, parseCommandArgs, reportError } from "./command.js";
 import { exitCodeAfter, printResult, watchExecution } from "./execution-output.js";
 import { createInterrupts } from "./interrupts.js";
-import { openConductor } from "./open-conductor.js";
+import { openConductor, openHostLog } from "./open-conductor.js";
 
 /** `conductor run <blueprint>`: runs it (journaled), shows progress, prints the outputs. */
 export default async function run(context: CommandContext): Promise<number> {
@@ -24,6 +25,8 @@ export default async function run(context: CommandContext): Promise<number> {
       remote: { type: "string" },
       "no-cache": { type: "boolean" },
       "no-journal": { type: "boolean" },
+      "log-format": { type: "string" },
+      "log-level": { type: "string" },
     },
   });
   if (typeof parsed === "number") return parsed;
@@ -36,11 +39,32 @@ export default async function run(context: CommandContext): Promise<number> {
   }
   const blueprintPath = positionals[0]!;
 
+  const logSettings = logSettingsOf({
+    format: values["log-format"],
+    level: values["log-level"] ?? (values.verbose === true ? "debug" : undefined),
+  });
+  if ("problem" in logSettings) {
+    context.stderr.write(`conductor run: ${logSettings.problem}\n`);
+    return EXIT.usage;
+  }
+  const log = await openHostLog(logSettings, context.stderr);
+  // With the JSON log (and no --json result), an error that ends the command is a JSON line too.
+  const fail = (error: unknown): number => {
+    if (log === undefined || json) return reportError(context, error, json);
+    log.error(error instanceof Error ? error.message : String(error), {
+      code: error instanceof ConductorError ? error.code : "internal",
+      ...(error instanceof ConductorError && error.diagnostics.length > 0
+        ? { diagnostics: error.diagnostics }
+        : {}),
+    });
+    return exitCodeOf(error);
+  };
+
   let inputs: Record<string, unknown>;
   try {
     inputs = await readInputs(values.inputs, values.input ?? []);
   } catch (error) {
-    return reportError(context, error, json);
+    return fail(error);
   }
 
   let conductor: Awaited<ReturnType<typeof openConductor>>;
@@ -53,9 +77,10 @@ export default async function run(context: CommandContext): Promise<number> {
       redis: values.redis,
       remote: values.remote,
       journal: values["no-journal"] !== true,
+      log,
     });
   } catch (error) {
-    return reportError(context, error, json);
+    return fail(error);
   }
   // Ctrl-C, SIGTERM, SIGHUP or a closed stdout cancel the execution the normal way: it ends cancelled, and is
   // recorded and printed so.
@@ -67,20 +92,28 @@ export default async function run(context: CommandContext): Promise<number> {
   });
   try {
     const prepared = await conductor.prepare(blueprintPath);
+    // With the JSON log on stderr, the live view (also on stderr) stays off.
     const watch = watchExecution(context, prepared.graph.nodes, {
       json,
-      quiet,
+      quiet: quiet || log !== undefined,
       events: values.events === true,
     });
+    // A TRACEPARENT in the environment (a CI job's, a shell's) parents the execution's span (docs/telemetry.md).
+    const traceparent = process.env.TRACEPARENT;
     const result = await prepared.run(inputs, {
       onEvent: watch.onEvent,
       signal: abort.signal,
       noCache: values["no-cache"] === true,
+      ...(traceparent === undefined || traceparent === "" ? {} : { traceparent }),
     });
     watch.close();
-    return exitCodeAfter(printResult(context, result, { json, quiet }), result, interrupts);
+    return exitCodeAfter(
+      printResult(context, result, { json, quiet, logged: log !== undefined }),
+      result,
+      interrupts,
+    );
   } catch (error) {
-    return reportError(context, error, json);
+    return fail(error);
   } finally {
     await conductor.close();
     // Only now: a second signal while the runtimes stop still ends the process at once.

@@ -8,10 +8,11 @@ import { ensureProjectToken, TOKEN_FILE } from "../project/project-token.js";
 import { SUB_BLUEPRINT_PREFIX } from "../runtime/sub-blueprint-runtime.js";
 import type { ScheduleRunner } from "../schedules/schedule-runner.js";
 import { startSchedules } from "../schedules/serve-schedules.js";
-import { createConductorMetrics } from "../telemetry/conductor-metrics.js";
+import { metricsFromEnvironment } from "../telemetry/conductor-metrics.js";
+import { logSettingsOf } from "../telemetry/log-settings.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
 import { releaseMemory, releaseMemoryWhenIdle } from "./idle-memory.js";
-import { journalPath, openConductor } from "./open-conductor.js";
+import { journalPath, openConductor, openHostLog } from "./open-conductor.js";
 import { startOrphanAdopter } from "./orphan-adopter.js";
 
 /**
@@ -40,6 +41,8 @@ export default async function serve(context: CommandContext): Promise<number> {
       "oidc-jwks-uri": { type: "string" },
       "quota-in-flight": { type: "string" },
       "quota-starts-per-minute": { type: "string" },
+      "log-format": { type: "string" },
+      "log-level": { type: "string" },
     },
   });
   if (typeof parsed === "number") return parsed;
@@ -88,10 +91,24 @@ export default async function serve(context: CommandContext): Promise<number> {
     quotas[field] = limit;
   }
 
+  const logSettings = logSettingsOf({
+    format: values["log-format"],
+    level: values["log-level"] ?? (values.verbose === true ? "debug" : undefined),
+  });
+  if ("problem" in logSettings) {
+    context.stderr.write(`conductor serve: ${logSettings.problem}\n`);
+    return EXIT.usage;
+  }
+  // With --log-format json, what the server says on stderr is a JSON line too (the banner stays on stdout).
+  const log = await openHostLog(logSettings, context.stderr);
+  const say = (message: string) =>
+    log === undefined ? context.stderr.write(`conductor serve: ${message}\n`) : log.notice(message);
+
   let conductor: Conductor | undefined;
   let server: ApiServer | undefined;
-  // Prometheus metrics on /metrics, behind the API's token (docs/telemetry.md).
-  const metrics = createConductorMetrics();
+  // Prometheus metrics on /metrics, behind the API's token, and pushed over OTLP when the OTEL_* environment asks
+  // (docs/telemetry.md).
+  const metrics = await metricsFromEnvironment();
   let nodeTypes: NodeTypeEntry[];
   let tokenFile: string | undefined;
   // The project's schedules (conductor.yaml `schedules`): from the journal, or shared through Redis with --redis.
@@ -105,6 +122,7 @@ export default async function serve(context: CommandContext): Promise<number> {
       metrics,
       redis: values.redis,
       remote: values.remote,
+      log,
     });
     // Relative paths in blueprints then mean the same in host nodes as in the runtimes, which run in the project
     // directory, whatever directory the server was started from.
@@ -126,7 +144,7 @@ export default async function serve(context: CommandContext): Promise<number> {
     schedules = await startSchedules(conductor, {
       journal: journalPath(conductor.project.dir),
       redis: redisUrl,
-      onNotice: (message) => context.stderr.write(`conductor serve: ${message}\n`),
+      onNotice: (message) => say(message),
     });
     const runner = schedules;
     server = await createApiServer(conductor, {
@@ -148,6 +166,7 @@ export default async function serve(context: CommandContext): Promise<number> {
   } catch (error) {
     await schedules?.stop();
     await conductor?.close();
+    await metrics.shutdown().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
       context.stderr.write(
         `conductor serve: port ${port} on ${host} is in use; stop what uses it or pick another with --port\n`,
@@ -164,13 +183,9 @@ export default async function serve(context: CommandContext): Promise<number> {
     ? startOrphanAdopter({
         conductor,
         onAdopted: (executionId, blueprintId) =>
-          context.stderr.write(
-            `conductor serve: resumed orphaned execution ${executionId} of ${blueprintId} (its owner is gone)\n`,
-          ),
+          say(`resumed orphaned execution ${executionId} of ${blueprintId} (its owner is gone)`),
         onError: (executionId, error) =>
-          context.stderr.write(
-            `conductor serve: could not resume orphaned execution ${executionId}: ${error.message}\n`,
-          ),
+          say(`could not resume orphaned execution ${executionId}: ${error.message}`),
       })
     : undefined;
   const resumed = (await adopter?.first.catch(() => 0)) ?? 0;
@@ -241,12 +256,14 @@ export default async function serve(context: CommandContext): Promise<number> {
   const signal = await stopping;
   stopReleasing();
   adopter?.stop();
-  context.stderr.write(`conductor serve: ${signal}, shutting down\n`);
+  say(`${signal}, shutting down`);
   await schedules?.stop();
   await server.close();
   await conductor.close();
+  // The last OTLP export, with the executions that ended while stopping.
+  await metrics.shutdown().catch(() => {});
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
-  context.stderr.write("conductor serve: stopped\n");
+  say("stopped");
   return EXIT.ok;
 }

@@ -69,6 +69,8 @@ export type ExecutionEvent =
       runtime: string;
       /** The values the node received, by input port. */
       inputs?: Record<string, unknown>;
+      /** W3C traceparent of the attempt's span, when tracing is on (docs/telemetry.md). */
+      traceparent?: string;
     })
   | (NodeEventBase & { type: "node.log"; level: LogLevel; message: string; fields?: Record<string, unknown> })
   | (NodeEventBase & { type: "node.progress"; fraction: number; message: string })

@@ -409,6 +409,9 @@ export class Execution implements InputSources {
       started: () => this.onStarted(index),
       progress: (done, total) => this.onProgress(index, done / total, `${done} of ${total} items`),
       log: (level, message, fields) => this.onLog(index, level, message, fields),
+      ...(this.options.trace === undefined
+        ? {}
+        : { traceItem: (item: number, step: StepRequest) => this.options.trace!.mapItem(node, item, step) }),
       done: (outcome: MapOutcome) => {
         this.maps.delete(index);
         const durationUs = Math.round((performance.now() - startedClock) * 1000);
@@ -438,13 +441,16 @@ export class Execution implements InputSources {
     this.statuses[index] = "running";
     this.startTimes[index] = Date.now();
     this.armHeartbeat(index);
-    this.options.trace?.started(index);
+    const trace = this.options.trace;
+    trace?.started(index);
     if (this.options.hub.active) {
+      const traceparent = trace?.attemptTraceparent(index);
       this.emitNode(index, {
         type: "node.started",
         attempt: this.attempts[index]!,
         runtime: this.graph.nodes[index]!.runtime,
         inputs: this.inputsOf(index),
+        ...(traceparent === undefined ? {} : { traceparent }),
       });
     }
   }

@@ -1,5 +1,11 @@
 import type { InvocationControl } from "@conductor/sdk";
-import { type FailureInfo, type InvocationSink, type LogLevel, toLive } from "@conductor/sdk/protocol";
+import {
+  type FailureInfo,
+  type InvocationSink,
+  type LogLevel,
+  type StepRequest,
+  toLive,
+} from "@conductor/sdk/protocol";
 import type { GraphNode } from "../blueprint/blueprint-graph.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 import { HeartbeatWatch } from "./heartbeat-watch.js";
@@ -21,7 +27,15 @@ export interface MapCallbacks {
   progress(done: number, total: number): void;
   log(level: LogLevel, message: string, fields: Record<string, unknown> | undefined): void;
   done(outcome: MapOutcome): void;
+  /**
+   * With tracing on: an element's attempt is about to be sent; gives its step its own span context and returns
+   * what ends that span (docs/telemetry.md).
+   */
+  traceItem?(index: number, step: StepRequest): ItemSpanEnd;
 }
+
+/** Ends the span of one element's attempt. */
+export type ItemSpanEnd = (status: "completed" | "failed" | "cancelled", failure?: FailureInfo) => void;
 
 /**
  * Runs a node once per element of its mapped input, with at most `concurrency` elements in flight; each element
@@ -40,6 +54,8 @@ export class MapRun {
   private readonly heartbeats = new HeartbeatWatch();
   /** Failures the host decided for running elements (a missed heartbeat), reported when their runtime stops them. */
   private readonly hostFailures = new Map<number, FailureInfo>();
+  /** The span of each element's attempt in flight, with tracing on. */
+  private readonly itemSpans = new Map<number, ItemSpanEnd>();
   private next = 0;
   private done = 0;
   private ended = false;
@@ -96,22 +112,19 @@ export class MapRun {
     for (const port in this.inputs) inputs[port] = { value: this.inputs[port] };
     inputs[over] = { value: this.items[index] };
     const sink = this.sink(index);
+    const step: StepRequest = {
+      nodeId: `${this.node.id}[${index}]`,
+      nodeType: this.node.type,
+      attempt,
+      config: this.node.config,
+      inputs,
+      timeoutMs: this.node.policy.timeoutMs,
+      ...(this.node.document.runsOn === undefined ? {} : { runsOn: this.node.document.runsOn }),
+    };
+    const traceItem = this.callbacks.traceItem;
+    if (traceItem !== undefined) this.itemSpans.set(index, traceItem(index, step));
     const control = this.runtime.execute(
-      {
-        invocationId: 0,
-        executionId: this.executionId,
-        steps: [
-          {
-            nodeId: `${this.node.id}[${index}]`,
-            nodeType: this.node.type,
-            attempt,
-            config: this.node.config,
-            inputs,
-            timeoutMs: this.node.policy.timeoutMs,
-            ...(this.node.document.runsOn === undefined ? {} : { runsOn: this.node.document.runsOn }),
-          },
-        ],
-      },
+      { invocationId: 0, executionId: this.executionId, steps: [step] },
       sink,
     );
     if (!this.settled.has(index)) this.controls.set(index, control);
@@ -144,6 +157,7 @@ export class MapRun {
       heartbeat: alive,
       completed: (_step, outputs) => {
         end();
+        this.endItemSpan(index, "completed");
         this.hostFailures.delete(index);
         this.results[index] = outputs;
         this.itemDone();
@@ -153,10 +167,12 @@ export class MapRun {
         // A node that fails once cancelled for a missed heartbeat failed for the missed heartbeat.
         const hostFailure = this.hostFailures.get(index);
         this.hostFailures.delete(index);
+        this.endItemSpan(index, "failed", hostFailure ?? failure);
         this.itemFailed(index, hostFailure ?? failure);
       },
       cancelled: (_step, reason) => {
         end();
+        this.endItemSpan(index, "cancelled");
         const hostFailure = this.hostFailures.get(index);
         this.hostFailures.delete(index);
         if (this.cancelReason !== undefined) this.itemDone();
@@ -166,9 +182,21 @@ export class MapRun {
       },
       rejected: (failure) => {
         end();
+        this.endItemSpan(index, "failed", failure);
         this.itemFailed(index, failure);
       },
     };
+  }
+
+  private endItemSpan(
+    index: number,
+    status: "completed" | "failed" | "cancelled",
+    failure?: FailureInfo,
+  ): void {
+    const endSpan = this.itemSpans.get(index);
+    if (endSpan === undefined) return;
+    this.itemSpans.delete(index);
+    endSpan(status, failure);
   }
 
   private armHeartbeat(index: number): void {

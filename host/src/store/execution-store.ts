@@ -64,6 +64,11 @@ export interface NodeHistory {
 
 /** Everything recorded of one execution. */
 export interface ExecutionDetail extends ExecutionSummary {
+  /**
+   * The OpenTelemetry trace id of the execution's span, when tracing was on; for a resumed execution, its latest
+   * run's (docs/telemetry.md).
+   */
+  traceId?: string;
   inputs: Record<string, unknown>;
   outputs?: Record<string, unknown>;
   nodes: Record<string, NodeHistory>;
@@ -105,8 +110,11 @@ export function applyEvent(
       detail.resumedAt = event.at;
       delete detail.finishedAt;
       delete detail.durationMs;
+      const traceId = traceIdOf(event.traceparent);
+      if (traceId !== undefined) detail.traceId = traceId;
       return detail;
     }
+    const traceId = traceIdOf(event.traceparent);
     return {
       executionId: event.executionId,
       blueprintId: event.blueprintId,
@@ -115,6 +123,7 @@ export function applyEvent(
       inputs: event.inputs,
       nodes: {},
       ...(event.lineage === undefined ? {} : { lineage: event.lineage }),
+      ...(traceId === undefined ? {} : { traceId }),
     };
   }
   if (detail === undefined) return undefined;
@@ -177,6 +186,11 @@ export function applyEvent(
       break;
   }
   return detail;
+}
+
+/** The trace id of a W3C traceparent (`00-<trace id>-<span id>-<flags>`). */
+function traceIdOf(traceparent: string | undefined): string | undefined {
+  return traceparent === undefined || traceparent.length < 35 ? undefined : traceparent.slice(3, 35);
 }
 
 /** The summary part of a detail. */

@@ -15,8 +15,19 @@ export interface ExecutionTrace {
    * attempt span's context into its step, where the runtime finds the parent of the spans the node's code creates.
    */
   dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[]): void;
-  /** A map node starts (its items are dispatched by its map run, which this trace does not follow). */
+  /** A map node starts: its span, under which each element's attempt gets its own (see {@link mapItem}). */
   mapStarted(node: GraphNode): void;
+  /**
+   * An element of a map node is sent (an attempt of it): starts its span under the map node's, writes its context
+   * into the element's step, and gives what ends the span.
+   */
+  mapItem(
+    node: GraphNode,
+    item: number,
+    step: StepRequest,
+  ): (status: "completed" | "failed" | "cancelled", failure?: FailureInfo) => void;
+  /** W3C traceparent of the node's attempt span now open, if any (recorded with `node.started`). */
+  attemptTraceparent(index: number): string | undefined;
   /** The runtime started the node's step. */
   started(index: number): void;
   completed(index: number): void;

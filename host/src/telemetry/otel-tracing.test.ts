@@ -1,4 +1,5 @@
 import { defineNode, NodeFailure } from "@conductor/sdk";
+import { trace } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -44,6 +45,17 @@ const BLUEPRINT = {
   },
 };
 
+const doubled = defineNode({
+  type: "test.doubled",
+  input: { x: z.number() },
+  output: { x: z.number() },
+  run: ({ x }) =>
+    trace.getTracer("test").startActiveSpan(`double ${x}`, (span) => {
+      span.end();
+      return { x: 2 * x };
+    }),
+});
+
 let exporter: InMemorySpanExporter;
 let tracing: Tracing;
 let conductor: Conductor;
@@ -52,7 +64,7 @@ beforeAll(async () => {
   exporter = new InMemorySpanExporter();
   tracing = await createTracing({ exporter });
   conductor = await createConductor({
-    nodes: [flaky, cached, broken],
+    nodes: [flaky, cached, broken, doubled],
     tracing,
     project: { dir: process.cwd(), blueprints: [], nodes: [], runtimes: {} },
   });
@@ -131,6 +143,49 @@ describe("tracing of executions", () => {
     const root = spans.find((span) => span.name === "execution broken")!;
     expect(root.status.code).toBe(2);
     expect(root.attributes["conductor.execution.status"]).toBe("failed");
+  });
+
+  it("gives each element of a map node its own span, under which the element's code runs", async () => {
+    const run = await conductor.run(
+      {
+        conductor: "blueprint/v1",
+        id: "mapped",
+        inputs: { xs: {} },
+        outputs: { xs: "each.x" },
+        nodes: { each: { type: "test.doubled", map: { over: "x" }, inputs: { x: "inputs.xs" } } },
+      },
+      { xs: [1, 2] },
+    );
+    expect(run.status).toBe("completed");
+    expect(run.outputs.xs).toEqual([2, 4]);
+    await tracing.flush();
+    const all = exporter.getFinishedSpans();
+    const spans = all.filter((span) => span.attributes["conductor.execution.id"] === run.executionId);
+    const node = spans.find((span) => span.name === "node each")!;
+    expect(node.attributes["conductor.node.map"]).toBe(true);
+    for (const item of [0, 1]) {
+      const span = spans.find((candidate) => candidate.name === `item each[${item}]`)!;
+      expect(span.parentSpanContext?.spanId).toBe(node.spanContext().spanId);
+      expect(span.attributes).toMatchObject({
+        "conductor.map.item": item,
+        "conductor.node.attempt": 1,
+        "conductor.node.status": "completed",
+      });
+      const work = all.find((candidate) => candidate.name === `double ${item + 1}`)!;
+      expect(work.parentSpanContext?.spanId).toBe(span.spanContext().spanId);
+      expect(work.spanContext().traceId).toBe(node.spanContext().traceId);
+    }
+  });
+
+  it("makes no span of an execution whose incoming trace is not sampled, and runs it the same", async () => {
+    const prepared = await conductor.prepare(BLUEPRINT);
+    calls = 1;
+    const handle = prepared.start(
+      { x: 6 },
+      { traceparent: "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", noCache: true },
+    );
+    expect((await handle.result).outputs).toEqual({ x: 7 });
+    expect(await spansOf(handle.executionId)).toEqual([]);
   });
 
   it("makes an incoming traceparent the parent of the execution's span", async () => {

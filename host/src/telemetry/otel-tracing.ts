@@ -57,8 +57,16 @@ export function traceparentOf(span: Span): string {
   return `00-${traceId}-${spanId}-${traceFlags.toString(16).padStart(2, "0")}`;
 }
 
+const ignoreEnd = () => {};
+
 class OtelExecutionTrace implements ExecutionTrace {
   readonly traceparent: string;
+  /**
+   * Whether the execution's span is sampled. When it is not (a sampler, or an incoming traceparent that is not
+   * sampled), no span of this execution would be exported: its nodes get no spans, attributes are not built, and
+   * steps carry the execution's context, so that the runtimes' spans are not sampled either.
+   */
+  private readonly recording: boolean;
   private readonly root: Span;
   private readonly rootContext: Context;
   private readonly attempts: (Span | undefined)[];
@@ -96,12 +104,20 @@ class OtelExecutionTrace implements ExecutionTrace {
     );
     this.rootContext = trace.setSpan(ROOT_CONTEXT, this.root);
     this.traceparent = traceparentOf(this.root);
+    this.recording = this.root.isRecording();
     tracer.startSpan("execution.started", { attributes: this.common }, this.rootContext).end();
     this.attempts = new Array(start.nodeCount).fill(undefined);
     this.dispatches = new Array(start.nodeCount).fill(undefined);
   }
 
   dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[]): void {
+    if (!this.recording) {
+      for (const step of steps) {
+        step.traceparent = this.traceparent;
+        step.traceContext = this.rootContext;
+      }
+      return;
+    }
     const dispatch = this.tracer.startSpan(
       `dispatch ${runtime}`,
       {
@@ -143,6 +159,7 @@ class OtelExecutionTrace implements ExecutionTrace {
   }
 
   mapStarted(node: GraphNode): void {
+    if (!this.recording) return;
     this.attempts[node.index] = this.tracer.startSpan(
       `node ${node.id}`,
       {
@@ -158,6 +175,49 @@ class OtelExecutionTrace implements ExecutionTrace {
       },
       this.rootContext,
     );
+  }
+
+  mapItem(
+    node: GraphNode,
+    item: number,
+    step: StepRequest,
+  ): (status: "completed" | "failed" | "cancelled", failure?: FailureInfo) => void {
+    if (!this.recording) {
+      step.traceparent = this.traceparent;
+      step.traceContext = this.rootContext;
+      return ignoreEnd;
+    }
+    const parent = this.attempts[node.index];
+    const parentContext = parent === undefined ? this.rootContext : trace.setSpan(this.rootContext, parent);
+    const span = this.tracer.startSpan(
+      `item ${node.id}[${item}]`,
+      {
+        attributes: {
+          ...this.common,
+          "conductor.node.id": node.id,
+          "conductor.node.type": node.type,
+          "conductor.runtime": node.runtime,
+          "conductor.map.item": item,
+          "conductor.node.attempt": step.attempt,
+        },
+      },
+      parentContext,
+    );
+    step.traceparent = traceparentOf(span);
+    step.traceContext = trace.setSpan(parentContext, span);
+    return (status, failure) => {
+      span.setAttribute("conductor.node.status", status);
+      if (failure !== undefined) {
+        span.setAttribute("error.type", failure.type);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+      } else if (status === "cancelled") span.setStatus({ code: SpanStatusCode.ERROR, message: "cancelled" });
+      span.end();
+    };
+  }
+
+  attemptTraceparent(index: number): string | undefined {
+    const span = this.attempts[index];
+    return span === undefined ? undefined : traceparentOf(span);
   }
 
   started(_index: number): void {
@@ -194,6 +254,7 @@ class OtelExecutionTrace implements ExecutionTrace {
   }
 
   cached(node: GraphNode): void {
+    if (!this.recording) return;
     this.tracer
       .startSpan(
         `node ${node.id}`,
