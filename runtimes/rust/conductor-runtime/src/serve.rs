@@ -234,7 +234,7 @@ fn write_handshake_line(
 }
 
 /// Exits the process when stdin reaches end-of-file: the host keeps it open for the runtime's whole life, so EOF
-/// means the host is gone. A plain thread, because a blocking read must not hold up the async runtime.
+/// means the host is gone or done with it. A plain thread, because a blocking read must not hold up the async runtime.
 fn watch_stdin(socket_path: PathBuf) {
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
@@ -248,6 +248,10 @@ fn watch_stdin(socket_path: PathBuf) {
             }
         }
         let _ = std::fs::remove_file(&socket_path);
+        // The host closes stdin right after `Shutdown` is answered, often before the server's linger ends: the
+        // spans not yet exported are sent here too, or they would be lost.
+        #[cfg(feature = "telemetry")]
+        crate::telemetry::flush();
         std::process::exit(0);
     });
 }
