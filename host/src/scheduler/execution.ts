@@ -529,31 +529,11 @@ export class Execution implements InputSources {
             node.nodeType.flags?.idempotent === true,
           )
         : undefined;
-    this.options.trace?.failed(index, failure, delay);
     if (delay !== undefined) {
-      // The unit's slot stays reserved while the retry waits.
-      this.statuses[index] = "queued";
-      if (this.options.hub.active) {
-        this.emitNode(index, {
-          type: "node.failed",
-          failure,
-          durationMs: durationUs / 1000,
-          attempt: this.attempts[index]!,
-          willRetry: true,
-          retryInMs: delay,
-        });
-      }
-      const timer = setTimeout(() => {
-        this.retryTimers.delete(index);
-        this.running--;
-        this.statuses[index] = "pending";
-        const decision = decideInputs(node, this);
-        if (this.stopping === undefined && decision.run) this.dispatch(index, decision.inputs);
-        this.maybeFinish();
-      }, delay);
-      this.retryTimers.set(index, timer);
+      this.scheduleRetry(index, failure, durationUs, delay);
       return;
     }
+    this.options.trace?.failed(index, failure, delay);
     this.running--;
     this.settleFailure(index, failure, durationUs);
     this.pump();
@@ -673,29 +653,36 @@ export class Execution implements InputSources {
       for (const unit of this.units)
         if (unit.runs(reader)) unit.control?.cancel(`stream "${node.id}" restarts`);
     }
-    this.options.trace?.failed(producer, failure, delay);
-    this.statuses[producer] = "queued";
+    this.scheduleRetry(producer, failure, durationUs, delay);
+    return true;
+  }
+
+  /**
+   * Records a failure its policy retries and dispatches the node again after `delay`. The node's slot stays
+   * reserved while the retry waits.
+   */
+  private scheduleRetry(index: number, failure: FailureInfo, durationUs: number, delay: number): void {
+    this.options.trace?.failed(index, failure, delay);
+    this.statuses[index] = "queued";
     if (this.options.hub.active) {
-      this.emitNode(producer, {
+      this.emitNode(index, {
         type: "node.failed",
         failure,
         durationMs: durationUs / 1000,
-        attempt: this.attempts[producer]!,
+        attempt: this.attempts[index]!,
         willRetry: true,
         retryInMs: delay,
       });
     }
-    // The producer's slot stays reserved while the retry waits, as for any retry.
     const timer = setTimeout(() => {
-      this.retryTimers.delete(producer);
+      this.retryTimers.delete(index);
       this.running--;
-      this.statuses[producer] = "pending";
-      const decision = decideInputs(node, this);
-      if (this.stopping === undefined && decision.run) this.dispatch(producer, decision.inputs);
+      this.statuses[index] = "pending";
+      const decision = decideInputs(this.graph.nodes[index]!, this);
+      if (this.stopping === undefined && decision.run) this.dispatch(index, decision.inputs);
       this.maybeFinish();
     }, delay);
-    this.retryTimers.set(producer, timer);
-    return true;
+    this.retryTimers.set(index, timer);
   }
 
   /** A reader stopped for its producer's restart: it waits for the producer to stream again. */
