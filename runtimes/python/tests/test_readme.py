@@ -33,13 +33,26 @@ def arrow_value(table: pa.Table) -> pb.Value:
 
 async def test_readme_examples_serve_and_run(tmp_path: Path, spawn: Callable[..., RuntimeProcess]) -> None:
     modules = readme_modules(tmp_path)
-    assert len(modules) == 2
+    assert len(modules) == 3
     runtime = spawn(modules=modules, arguments=["--path", str(tmp_path)])
     table = pa.table({"region": ["north", "south", "north"], "units": [1, 2, 3]})
     async with connect(runtime) as client, client.session() as session:
         scaled = await session.run(1, step("py.scale", inputs={"values": [1, 2.5]}))
         empty = await session.run(2, step("py.scale", config={"factor": 3}, inputs={"values": []}))
         totals = await session.run(3, step("py.totals", inputs={"table": arrow_value(table)}))
+        await session.execute(4, [step("py.lines", inputs={"text": "a\nbbb\ncc"})], credits={(0, "lines"): 64})
+        lines = await session.finished(4)
+        await session.execute(5, [step("py.count", inputs={"n": 2})], credits={(0, "items"): 64})
+        counted = await session.finished(5)
+        await session.execute(6, [step("py.longest", inputs={"lines": stream_source("lines")})])
+        await session.wait_until(lambda: session.granted(6, 0, "lines") > 0)
+        await session.send_items(6, 0, "lines", [chunk.chunk.value for chunk in lines if kind(chunk) == "chunk"])
+        await session.send_items(6, 0, "lines", end=True)
+        longest = await session.finished(6)
+        await session.execute(7, [step("py.rows", inputs={"batches": stream_source("batches")})])
+        await session.wait_until(lambda: session.granted(7, 0, "batches") > 0)
+        await session.send_items(7, 0, "batches", [arrow_value(table), arrow_value(table)], end=True)
+        rows = await session.finished(7)
     assert [kind(event) for event in scaled] == ["started", "log", "completed"]
     assert decode_json(scaled[-1].completed.outputs["result"]) == [2.0, 5.0]
     assert empty[-1].failed.failure.type == "input.empty"
@@ -47,3 +60,12 @@ async def test_readme_examples_serve_and_run(tmp_path: Path, spawn: Callable[...
     assert decode_json(outputs["groups"]) == 2
     with pa.ipc.open_stream(pa.py_buffer(outputs["table"].arrow)) as reader:
         assert reader.read_all().to_pylist() == [{"region": "north", "units": 4}, {"region": "south", "units": 2}]
+    assert [decode_json(event.chunk.value) for event in lines if kind(event) == "chunk"] == ["a", "bbb", "cc"]
+    assert [decode_json(event.chunk.value) for event in counted if kind(event) == "chunk"] == [0, 1]
+    assert decode_json(counted[-1].completed.outputs["total"]) == 2
+    assert decode_json(longest[-1].completed.outputs["longest"]) == "bbb"
+    assert decode_json(rows[-1].completed.outputs["rows"]) == 6
+
+
+def stream_source(port: str) -> pb.Input:
+    return pb.Input(stream=pb.StreamSource(node_id="producer", port=port))

@@ -406,3 +406,62 @@ async def test_py_batches_makes_record_batches_that_a_reader_gets_with_their_typ
         "batches": 3,
         "types": {"id": "int64", "value": "double", "label": "string"},
     }
+
+
+async def test_ctx_emit_cannot_go_around_the_credits_of_a_stream_output(runtime: RuntimeProcess) -> None:
+    async with connect(runtime) as client, client.session() as session:
+        await session.execute(1, [step("test.emit-on-stream", node_id="e")], credits={(0, "items"): 64})
+        events = await session.finished(1)
+    assert [kind(event) for event in events] == ["started", "failed"]
+    assert events[-1].failed.failure.message == (
+        'node "e" (test.emit-on-stream): ctx.emit cannot send on "items", a stream output whose items go only '
+        "within the host's credits; yield them from the generator returned for it"
+    )
+
+
+async def test_a_step_held_by_its_credits_past_its_timeout_fails_with_timeout(runtime: RuntimeProcess) -> None:
+    async with connect(runtime) as client, client.session() as session:
+        await session.execute(
+            1, [step("test.stream-sync", node_id="slow", inputs={"n": 10}, timeout_ms=300)], credits={(0, "items"): 2}
+        )
+        events = await session.finished(1)
+    assert chunk_values(events) == [0, 1]
+    assert logs(events, "closed") == [{"produced": 2}]
+    failure = events[-1].failed.failure
+    assert (failure.type, failure.message, failure.retryable) == (
+        "timeout",
+        'node "slow" (test.stream-sync) timed out after 300 ms',
+        True,
+    )
+
+
+async def test_a_relay_in_a_thread_passes_items_on_and_an_upstream_failure_after_them(
+    runtime: RuntimeProcess,
+) -> None:
+    upstream = pb.Failure(message="producer broke", type="ValueError", retryable=True)
+    async with connect(runtime) as client, client.session() as session:
+        await session.execute(1, [step("test.relay", inputs={"items": stream_in()})], credits={(0, "items"): 64})
+        await feed(session, 1, "items", [json_value(number) for number in range(5)], end=False)
+        await session.send_items(1, 0, "items", failure=upstream)
+        events = await session.finished(1)
+    assert chunk_values(events) == [0, 1, 2, 3, 4]
+    assert logs(events, "closed") == [{"relayed": 5}]
+    failure = events[-1].failed.failure
+    assert (failure.type, failure.message, failure.retryable, failure.cause.type) == (
+        "stream.upstream",
+        "producer broke",
+        True,
+        "ValueError",
+    )
+
+
+async def test_cancel_reaches_a_relay_waiting_for_its_next_input_item(runtime: RuntimeProcess) -> None:
+    async with connect(runtime) as client, client.session() as session:
+        await session.execute(1, [step("test.relay", inputs={"items": stream_in()})], credits={(0, "items"): 64})
+        await feed(session, 1, "items", [json_value(number) for number in range(3)], end=False)
+        await session.wait_until(lambda: len(session.of_kind(1, "chunk")) == 3)
+        await session.cancel(1, "execution cancelled")
+        events = await session.finished(1)
+    assert chunk_values(events) == [0, 1, 2]
+    assert logs(events, "closed") == [{"relayed": 3}]
+    assert (kind(events[-1]), events[-1].cancelled.reason) == ("cancelled", "execution cancelled")

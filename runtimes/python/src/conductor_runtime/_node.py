@@ -87,6 +87,7 @@ class NodeDefinition:
     input_index: dict[str, InputPort] = field(default_factory=dict[str, InputPort])
     output_names: frozenset[str] = frozenset()
     stream_outputs: tuple[OutputPort, ...] = ()
+    stream_output_names: frozenset[str] = frozenset()
     has_streams: bool = False
     """Whether any port is a stream: such a step waits for credits and items, so it never runs inline."""
 
@@ -94,6 +95,7 @@ class NodeDefinition:
         self.input_index = {port.name: port for port in self.inputs}
         self.output_names = frozenset(port.name for port in self.outputs)
         self.stream_outputs = tuple(port for port in self.outputs if port.codec.stream)
+        self.stream_output_names = frozenset(port.name for port in self.stream_outputs)
         self.has_streams = bool(self.stream_outputs) or any(port.codec.stream for port in self.inputs)
 
     # ------------------------------------------------------------------ running

@@ -10,6 +10,7 @@ from pydantic_core import to_json
 
 from ._cancel import CancelToken
 from ._constants import KILL_AFTER_S
+from ._failure import StepError
 from .gen.conductor.runtime.v1 import runtime_pb2 as pb
 
 if TYPE_CHECKING:
@@ -132,6 +133,12 @@ class StepRun:
         self.push(event)
 
     def chunk(self, port: str, value: Any) -> None:
+        if port in self.definition.stream_output_names:
+            raise StepError(
+                f'{self.definition.label(self.step)}: ctx.emit cannot send on "{port}", a stream output whose items '
+                "go only within the host's credits; yield them from the generator returned for it",
+                "output.invalid",
+            )
         event = self.new_event()
         event.chunk.port = port
         self.codec.encode(value, event.chunk.value)

@@ -133,3 +133,22 @@ def batch_types(batches: Stream[pa.RecordBatch]) -> TableTypes:
         rows += batch.num_rows
         types = {name: str(batch.column(name).type) for name in batch.schema.names}
     return {"rows": rows, "batches": count, "types": types}
+
+
+@node("test.emit-on-stream", output="items", executor="inline")
+def emit_on_stream(ctx: Context) -> Stream[int]:
+    """Tries to send an item of its stream output with ctx.emit, around the credits."""
+    ctx.emit("items", 1)
+    return iter([])
+
+
+@node("test.relay", output="items")
+def relay(items: Stream[int], ctx: Context) -> Stream[int]:
+    """Stream in, stream out in a worker thread: passes each item on; logs ``closed`` from its finally block."""
+    relayed = 0
+    try:
+        for item in items:
+            relayed += 1
+            yield item
+    finally:
+        ctx.log.info("closed", relayed=relayed)
