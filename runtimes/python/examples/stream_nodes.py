@@ -3,8 +3,8 @@
 Serve them with ``python -m conductor_runtime --path runtimes/python/examples --module stream_nodes``; the
 cross-language example ``examples/streaming`` reads its stream with Rust and TypeScript nodes.
 
-pyarrow is named in annotations under TYPE_CHECKING only, so loading this module costs nothing: it loads when the
-node first runs.
+pyarrow is named in annotations under TYPE_CHECKING only, so loading this module costs nothing: it loads (with
+numpy) when the node first runs.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def batches(
     """Streams ``rows`` rows (``id`` int64 0, 1, …; ``value`` float64 = id; ``label`` utf8 "row-<id>") as record
     batches of ``batchRows`` rows. Each batch is made only when the host has credit for it, so memory holds one
     batch at a time whatever ``rows`` is."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute
 
@@ -34,7 +35,7 @@ def batches(
     record_batch: Any = pa.RecordBatch
     schema = pa.schema([("id", pa.int64()), ("value", pa.float64()), ("label", pa.string())])
     for start in range(0, rows, batchRows):
-        ids = pc.add(pa.scalar(start, pa.int64()), pa.array(range(min(batchRows, rows - start)), pa.int64()))
+        ids = pa.array(np.arange(start, min(start + batchRows, rows), dtype=np.int64))
         values = pc.cast(ids, pa.float64())
         labels = pc.binary_join_element_wise(pa.scalar("row-"), pc.cast(ids, pa.string()), "")
         yield record_batch.from_arrays([ids, values, labels], schema=schema)

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from ._node import OutputPort
     from ._step import StepRun
 
+_YIELD_EVERY = 64
+"""A pump on the event loop lets the other tasks run after this many items even when it never has to wait (a
+large credit window, a generator that never awaits), so that a long stream cannot starve the session's reader."""
+
 
 class CreditGate:
     """The credits the host granted for one stream output of one step, less the items sent under them.
@@ -133,6 +137,8 @@ async def pump_on_loop(
                     return
                 send_item(run, port, item, position)
                 position += 1
+                if position % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
         else:
             while await gate.take():
                 try:
@@ -141,6 +147,8 @@ async def pump_on_loop(
                     return
                 send_item(run, port, item, position)
                 position += 1
+                if position % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
     finally:
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
