@@ -465,3 +465,16 @@ async def test_cancel_reaches_a_relay_waiting_for_its_next_input_item(runtime: R
     assert chunk_values(events) == [0, 1, 2]
     assert logs(events, "closed") == [{"relayed": 3}]
     assert (kind(events[-1]), events[-1].cancelled.reason) == ("cancelled", "execution cancelled")
+
+
+async def test_items_may_be_pandas_and_polars_frames(runtime: RuntimeProcess) -> None:
+    batch = pa.RecordBatch.from_pydict({"n": pa.array([1, None, 3], pa.int64())})
+    async with connect(runtime) as client, client.session() as session:
+        await session.execute(
+            1, [step("test.frames", inputs={"frames": stream_in("p", "frames")})], credits={(0, "frames"): 64}
+        )
+        await feed(session, 1, "frames", [arrow_value(batch), arrow_value(batch)])
+        events = await session.finished(1)
+    out = [read_batch(event.chunk.value) for event in events if kind(event) == "chunk"]
+    assert [item.to_pydict() for item in out] == [{"n": [1, None, 3], "doubled": [2, None, 6]}] * 2
+    assert [item.schema.types for item in out] == [[pa.int64(), pa.int64()]] * 2

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from conductor_runtime import AsyncStream, Context, Stream, node
 
 if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
     import pyarrow as pa
 
 
@@ -152,3 +154,13 @@ def relay(items: Stream[int], ctx: Context) -> Stream[int]:
             yield item
     finally:
         ctx.log.info("closed", relayed=relayed)
+
+
+@node("test.frames", output="frames")
+def frames(frames: Stream[pd.DataFrame]) -> Stream[pl.DataFrame]:
+    """Reads each item as a pandas DataFrame and yields it as a polars DataFrame with a column ``doubled`` added."""
+    import polars
+
+    for frame in frames:
+        frame["doubled"] = frame["n"] * 2
+        yield polars.from_pandas(frame)
