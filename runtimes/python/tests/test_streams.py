@@ -478,3 +478,19 @@ async def test_items_may_be_pandas_and_polars_frames(runtime: RuntimeProcess) ->
     out = [read_batch(event.chunk.value) for event in events if kind(event) == "chunk"]
     assert [item.to_pydict() for item in out] == [{"n": [1, None, 3], "doubled": [2, None, 6]}] * 2
     assert [item.schema.types for item in out] == [[pa.int64(), pa.int64()]] * 2
+
+
+async def test_a_blocking_read_on_the_event_loop_fails_instead_of_stalling_it(runtime: RuntimeProcess) -> None:
+    async with connect(runtime) as client, client.session() as session:
+        await session.execute(
+            1,
+            [step("test.read-blocking-on-loop", node_id="b", inputs={"items": stream_in()})],
+            credits={(0, "items"): 64},
+        )
+        events = await session.finished(1)
+    failure = events[-1].failed.failure
+    assert (failure.type, failure.message) == (
+        "stream.misuse",
+        'node "b" (test.read-blocking-on-loop): stream input "items" is read with a blocking for loop on the event '
+        "loop; read it with async for",
+    )

@@ -118,6 +118,8 @@ class NodeDefinition:
                 if source == "stream":
                     stream = InputStream(run, name, port.codec, codec, self.label(step), given.stream)
                     run.stream_inputs[name] = stream
+                    if run.cancel_reason is not None:  # cancelled before the stream was there to stop
+                        stream.stop(run.cancel_reason)
                     arguments[name] = stream
                 elif source == "value":
                     arguments[name] = port.codec.from_wire(given.value, codec)

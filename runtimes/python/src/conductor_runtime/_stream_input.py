@@ -134,8 +134,10 @@ class InputStream:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+            if threading.get_ident() == self._run.outbox.thread_id:
+                _resolve(waiter)
+            else:
+                self._loop.call_soon_threadsafe(_resolve, waiter)
 
     # ------------------------------------------------------------------ the node's side
 
@@ -143,6 +145,13 @@ class InputStream:
         return self
 
     def __next__(self) -> Any:
+        if threading.get_ident() == self._run.outbox.thread_id:
+            # Waiting here would stall the event loop that delivers the items: never return.
+            raise StepError(
+                f'{self._label}: stream input "{self._port}" is read with a blocking for loop on the event loop; '
+                "read it with async for",
+                "stream.misuse",
+            )
         with self._condition:
             while not self._ready():
                 self._condition.wait()
@@ -212,3 +221,8 @@ class InputStream:
                 f"found {error.found}",
                 "input.invalid",
             ) from None
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

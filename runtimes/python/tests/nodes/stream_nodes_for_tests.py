@@ -164,3 +164,14 @@ def frames(frames: Stream[pd.DataFrame]) -> Stream[pl.DataFrame]:
     for frame in frames:
         frame["doubled"] = frame["n"] * 2
         yield polars.from_pandas(frame)
+
+
+@node("test.read-blocking-on-loop", output="items")
+async def read_blocking_on_loop(items: AsyncStream[int]) -> Stream[int]:
+    """Wrongly reads its async stream input with a blocking for loop, in a sync generator pulled on the event loop."""
+    blocking: Any = items
+
+    def relay() -> Iterator[int]:
+        yield from blocking
+
+    return relay()
