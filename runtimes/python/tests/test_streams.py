@@ -494,3 +494,14 @@ async def test_a_blocking_read_on_the_event_loop_fails_instead_of_stalling_it(ru
         'node "b" (test.read-blocking-on-loop): stream input "items" is read with a blocking for loop on the event '
         "loop; read it with async for",
     )
+
+
+@pytest.mark.parametrize("node_type", ["test.stream-trace", "test.stream-trace-async"])
+async def test_generator_code_runs_in_the_hosts_trace_context(runtime: RuntimeProcess, node_type: str) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traced = step(node_type)
+    traced.traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    async with connect(runtime) as client, client.session() as session:
+        await session.execute(1, [traced], credits={(0, "ids"): 64})
+        events = await session.finished(1)
+    assert chunk_values(events, "ids") == [trace_id, trace_id]

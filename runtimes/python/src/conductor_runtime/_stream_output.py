@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ._context import CURRENT_STEP
 from ._failure import StepError
 from ._ports import PortValueError
+from ._telemetry import enter_step, leave_step
 
 if TYPE_CHECKING:
     from ._node import OutputPort
@@ -108,6 +109,8 @@ def send_item(run: StepRun, port: OutputPort, item: Any, position: int) -> None:
 def pump_in_thread(run: StepRun, port: OutputPort, iterator: Iterator[Any], gate: CreditGate) -> None:
     """Pulls a sync generator in a pool thread, one item per credit, until it ends, fails or the gate stops."""
     context_token = CURRENT_STEP.set(run)
+    # Spans the generator's code creates nest under the host's span of the node, as the node's own do.
+    traced = enter_step(run.step, run.execution_id, span=False) if run.step.traceparent else None
     position = 0
     try:
         while gate.take_blocking():
@@ -119,6 +122,7 @@ def pump_in_thread(run: StepRun, port: OutputPort, iterator: Iterator[Any], gate
             position += 1
     finally:
         _close(iterator)
+        leave_step(traced)
         CURRENT_STEP.reset(context_token)
 
 
@@ -127,6 +131,7 @@ async def pump_on_loop(
 ) -> None:
     """Pulls a generator on the event loop, one item per credit, until it ends, fails or the gate stops (or its
     task is cancelled: an async generator then gets ``CancelledError`` at the await it is in)."""
+    traced = enter_step(run.step, run.execution_id, span=False) if run.step.traceparent else None
     position = 0
     try:
         if isinstance(iterator, AsyncIterator):
@@ -150,11 +155,14 @@ async def pump_on_loop(
                 if position % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
     finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        else:
-            _close(iterator)
+        try:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            else:
+                _close(iterator)
+        finally:
+            leave_step(traced)
 
 
 def _close(iterator: object) -> None:

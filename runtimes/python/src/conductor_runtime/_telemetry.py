@@ -53,14 +53,14 @@ class _Tracing:
             trace.set_tracer_provider(self.provider)
         self.tracer = trace.get_tracer("conductor-runtime")
 
-    def enter(self, step: pb.Step, execution_id: str) -> tuple[Any, Any]:
+    def enter(self, step: pb.Step, execution_id: str, span_of_its_own: bool) -> tuple[Any, Any]:
         carrier = {"traceparent": step.traceparent}
         if step.tracestate:
             carrier["tracestate"] = step.tracestate
         parent = self.propagator.extract(carrier)
         span = None
         current = parent
-        if self.provider is not None:
+        if self.provider is not None and span_of_its_own:
             span = self.tracer.start_span(
                 f"run {step.node_id}",
                 context=parent,
@@ -84,9 +84,10 @@ class _Tracing:
             span.end()
 
 
-def enter_step(step: pb.Step, execution_id: str) -> tuple[Any, Any] | None:
+def enter_step(step: pb.Step, execution_id: str, *, span: bool = True) -> tuple[Any, Any] | None:
     """Makes the step's trace context current (in this thread or task); returns what ``leave_step`` needs, or None
-    when the step is not traced."""
+    when the step is not traced. ``span=False`` only makes the host's context current, without a span of the
+    runtime's own (the pulls of a step's stream outputs, which run after the node's call and its span ended)."""
     global _tracing  # noqa: PLW0603 because the packages are loaded once, on first use
     if not step.traceparent:
         return None
@@ -97,7 +98,7 @@ def enter_step(step: pb.Step, execution_id: str) -> tuple[Any, Any] | None:
             _tracing = False
     if _tracing is False or _tracing is True:
         return None
-    return _tracing.enter(step, execution_id)
+    return _tracing.enter(step, execution_id, span)
 
 
 def leave_step(entered: tuple[Any, Any] | None, error: BaseException | None = None) -> None:

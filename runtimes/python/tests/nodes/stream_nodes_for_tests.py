@@ -175,3 +175,24 @@ async def read_blocking_on_loop(items: AsyncStream[int]) -> Stream[int]:
         yield from blocking
 
     return relay()
+
+
+def _trace_id() -> str:
+    from opentelemetry import trace
+
+    return format(trace.get_current_span().get_span_context().trace_id, "032x")
+
+
+@node("test.stream-trace", output="ids")
+def stream_trace() -> Stream[str]:
+    """Yields the trace id current in the generator's code, twice (pulled in a worker thread)."""
+    for _ in range(2):
+        yield _trace_id()
+
+
+@node("test.stream-trace-async", output="ids")
+async def stream_trace_async() -> AsyncStream[str]:
+    """Yields the trace id current in the async generator's code, twice (pulled on the event loop)."""
+    for _ in range(2):
+        await asyncio.sleep(0)
+        yield _trace_id()
