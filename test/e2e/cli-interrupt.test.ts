@@ -6,6 +6,7 @@
  * reader that closes stdout early cancels the execution too, and a node's console.log never lands on stdout.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,7 +71,26 @@ describe("conductor run, interrupted", () => {
     dir = await mkdtemp(join(tmpdir(), "interrupt-"));
     await writeFile(
       join(dir, "conductor.yaml"),
-      `conductor: project/v1\nnodes: [${JSON.stringify(policyNodes)}]\nruntimes:\n  node: { kind: node, modules: [${JSON.stringify(policyNodes)}] }\n`,
+      `conductor: project/v1\nnodes: [${JSON.stringify(policyNodes)}]\nruntimes:\n  node: { kind: node, modules: [${JSON.stringify(policyNodes)}] }\n  late: { kind: node, modules: [./late.mjs] }\n`,
+    );
+    // A module that holds its runtime's start (and so its handshake) until the test lets it go.
+    await writeFile(
+      join(dir, "late.mjs"),
+      `import { existsSync, writeFileSync } from "node:fs";
+writeFileSync(new URL("./late-starting", import.meta.url), "");
+for (let i = 0; i < 1200 && !existsSync(new URL("./late-go", import.meta.url)); i++) {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+export * from ${JSON.stringify(policyNodes)};
+`,
+    );
+    await writeFile(
+      join(dir, "late.yaml"),
+      `conductor: blueprint/v1
+outputs: { value: gate.value }
+nodes:
+  gate: { type: test.hang-once, runtime: late, inputs: { value: { value: 1 }, ms: { value: 600000 } } }
+`,
     );
     // The gate runs in the Node sidecar, a child process, and stops when cancelled.
     await writeFile(
@@ -138,6 +158,27 @@ nodes:
     expect((await history()).find((entry) => entry.executionId === result.executionId)?.status).toBe(
       "cancelled",
     );
+    await until(async () => (await processesIn(dir)).length === 0, "the sidecar has exited");
+  });
+
+  it("Ctrl-C while the runtimes start: recorded cancelled, not left an orphan that a server would run", async () => {
+    const command = start(["run", "late.yaml", "--json"], dir);
+    started.push(command);
+    await until(() => existsSync(join(dir, "late-starting")), "the runtime is starting");
+    process.kill(-command.child.pid!, "SIGINT");
+    await until(() => command.stderr().includes("cancelling the execution"), "the cancellation begins");
+    await writeFile(join(dir, "late-go"), "");
+    expect(await command.exited, command.stderr()).toBe(130);
+    const result = JSON.parse(command.stdout()) as {
+      executionId: string;
+      status: string;
+      nodes: Record<string, { status: string }>;
+    };
+    expect(result.status).toBe("cancelled");
+    expect(result.nodes.gate!.status).toBe("pending");
+    const recorded = (await history()).find((entry) => entry.executionId === result.executionId);
+    expect(recorded).toMatchObject({ status: "cancelled" });
+    expect(recorded?.orphaned).toBeUndefined();
     await until(async () => (await processesIn(dir)).length === 0, "the sidecar has exited");
   });
 
