@@ -66,31 +66,13 @@ async function processesIn(dir: string): Promise<number[]> {
 describe("conductor run, interrupted", () => {
   let dir: string;
   const started: Command[] = [];
+  const cleanups: string[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "interrupt-"));
     await writeFile(
       join(dir, "conductor.yaml"),
-      `conductor: project/v1\nnodes: [${JSON.stringify(policyNodes)}]\nruntimes:\n  node: { kind: node, modules: [${JSON.stringify(policyNodes)}] }\n  late: { kind: node, modules: [./late.mjs] }\n`,
-    );
-    // A module that holds its runtime's start (and so its handshake) until the test lets it go.
-    await writeFile(
-      join(dir, "late.mjs"),
-      `import { existsSync, writeFileSync } from "node:fs";
-writeFileSync(new URL("./late-starting", import.meta.url), "");
-for (let i = 0; i < 1200 && !existsSync(new URL("./late-go", import.meta.url)); i++) {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-}
-export * from ${JSON.stringify(policyNodes)};
-`,
-    );
-    await writeFile(
-      join(dir, "late.yaml"),
-      `conductor: blueprint/v1
-outputs: { value: gate.value }
-nodes:
-  gate: { type: test.hang-once, runtime: late, inputs: { value: { value: 1 }, ms: { value: 600000 } } }
-`,
+      `conductor: project/v1\nnodes: [${JSON.stringify(policyNodes)}]\nruntimes:\n  node: { kind: node, modules: [${JSON.stringify(policyNodes)}] }\n`,
     );
     // The gate runs in the Node sidecar, a child process, and stops when cancelled.
     await writeFile(
@@ -127,6 +109,7 @@ nodes:
   afterAll(async () => {
     for (const command of started) if (command.child.exitCode === null) command.child.kill("SIGKILL");
     await rm(dir, { recursive: true, force: true });
+    for (const other of cleanups) await rm(other, { recursive: true, force: true });
   });
 
   const history = async () =>
@@ -162,6 +145,32 @@ nodes:
   });
 
   it("Ctrl-C while the runtimes start: recorded cancelled, not left an orphan that a server would run", async () => {
+    // A project of its own, so that no other test starts its runtime.
+    const dir = await mkdtemp(join(tmpdir(), "interrupt-late-"));
+    cleanups.push(dir);
+    await writeFile(
+      join(dir, "conductor.yaml"),
+      "conductor: project/v1\nruntimes:\n  late: { kind: node, modules: [./late.mjs] }\n",
+    );
+    // A module that holds its runtime's start (and so its handshake) until the test lets it go.
+    await writeFile(
+      join(dir, "late.mjs"),
+      `import { existsSync, writeFileSync } from "node:fs";
+writeFileSync(new URL("./late-starting", import.meta.url), "");
+for (let i = 0; i < 1200 && !existsSync(new URL("./late-go", import.meta.url)); i++) {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+export * from ${JSON.stringify(policyNodes)};
+`,
+    );
+    await writeFile(
+      join(dir, "late.yaml"),
+      `conductor: blueprint/v1
+outputs: { value: gate.value }
+nodes:
+  gate: { type: test.hang-once, runtime: late, inputs: { value: { value: 1 }, ms: { value: 600000 } } }
+`,
+    );
     const command = start(["run", "late.yaml", "--json"], dir);
     started.push(command);
     await until(() => existsSync(join(dir, "late-starting")), "the runtime is starting");
@@ -176,9 +185,14 @@ nodes:
     };
     expect(result.status).toBe("cancelled");
     expect(result.nodes.gate!.status).toBe("pending");
-    const recorded = (await history()).find((entry) => entry.executionId === result.executionId);
-    expect(recorded).toMatchObject({ status: "cancelled" });
-    expect(recorded?.orphaned).toBeUndefined();
+    // Its only execution, recorded cancelled: neither running nor an orphan.
+    const recorded = JSON.parse(
+      (await promisify(execFile)(process.execPath, [cli, "history", "--json", "--project", dir])).stdout,
+    ) as { executionId: string; status: string; orphaned?: string }[];
+    expect(recorded).toEqual([
+      expect.objectContaining({ executionId: result.executionId, status: "cancelled" }),
+    ]);
+    expect(recorded[0]!.orphaned).toBeUndefined();
     await until(async () => (await processesIn(dir)).length === 0, "the sidecar has exited");
   });
 
