@@ -6,6 +6,7 @@
  * reader that closes stdout early cancels the execution too, and a node's console.log never lands on stdout.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -65,6 +66,7 @@ async function processesIn(dir: string): Promise<number[]> {
 describe("conductor run, interrupted", () => {
   let dir: string;
   const started: Command[] = [];
+  const cleanups: string[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "interrupt-"));
@@ -107,6 +109,7 @@ nodes:
   afterAll(async () => {
     for (const command of started) if (command.child.exitCode === null) command.child.kill("SIGKILL");
     await rm(dir, { recursive: true, force: true });
+    for (const other of cleanups) await rm(other, { recursive: true, force: true });
   });
 
   const history = async () =>
@@ -138,6 +141,58 @@ nodes:
     expect((await history()).find((entry) => entry.executionId === result.executionId)?.status).toBe(
       "cancelled",
     );
+    await until(async () => (await processesIn(dir)).length === 0, "the sidecar has exited");
+  });
+
+  it("Ctrl-C while the runtimes start: recorded cancelled, not left an orphan that a server would run", async () => {
+    // A project of its own, so that no other test starts its runtime.
+    const dir = await mkdtemp(join(tmpdir(), "interrupt-late-"));
+    cleanups.push(dir);
+    await writeFile(
+      join(dir, "conductor.yaml"),
+      "conductor: project/v1\nruntimes:\n  late: { kind: node, modules: [./late.mjs] }\n",
+    );
+    // A module that holds its runtime's start (and so its handshake) until the test lets it go.
+    await writeFile(
+      join(dir, "late.mjs"),
+      `import { existsSync, writeFileSync } from "node:fs";
+writeFileSync(new URL("./late-starting", import.meta.url), "");
+for (let i = 0; i < 1200 && !existsSync(new URL("./late-go", import.meta.url)); i++) {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+export * from ${JSON.stringify(policyNodes)};
+`,
+    );
+    await writeFile(
+      join(dir, "late.yaml"),
+      `conductor: blueprint/v1
+outputs: { value: gate.value }
+nodes:
+  gate: { type: test.hang-once, runtime: late, inputs: { value: { value: 1 }, ms: { value: 600000 } } }
+`,
+    );
+    const command = start(["run", "late.yaml", "--json"], dir);
+    started.push(command);
+    await until(() => existsSync(join(dir, "late-starting")), "the runtime is starting");
+    process.kill(-command.child.pid!, "SIGINT");
+    await until(() => command.stderr().includes("cancelling the execution"), "the cancellation begins");
+    await writeFile(join(dir, "late-go"), "");
+    expect(await command.exited, command.stderr()).toBe(130);
+    const result = JSON.parse(command.stdout()) as {
+      executionId: string;
+      status: string;
+      nodes: Record<string, { status: string }>;
+    };
+    expect(result.status).toBe("cancelled");
+    expect(result.nodes.gate!.status).toBe("pending");
+    // Its only execution, recorded cancelled: neither running nor an orphan.
+    const recorded = JSON.parse(
+      (await promisify(execFile)(process.execPath, [cli, "history", "--json", "--project", dir])).stdout,
+    ) as { executionId: string; status: string; orphaned?: string }[];
+    expect(recorded).toEqual([
+      expect.objectContaining({ executionId: result.executionId, status: "cancelled" }),
+    ]);
+    expect(recorded[0]!.orphaned).toBeUndefined();
     await until(async () => (await processesIn(dir)).length === 0, "the sidecar has exited");
   });
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { create } from "@bufbuild/protobuf";
@@ -14,7 +14,19 @@ export interface ValueUploadsOptions {
   dir: string;
   /** The largest value accepted; default 4 GiB. */
   maxBytes?: number;
+  /**
+   * How long an uploaded value is kept after its upload or its last use by a start; default 24 hours. An execution
+   * does not need it afterwards: the journal keeps its own copy of every input it recorded.
+   */
+  expireAfterMs?: number;
+  /** The clock, for tests. */
+  now?: () => number;
 }
+
+/** The default of {@link ValueUploadsOptions.expireAfterMs}. */
+export const UPLOAD_EXPIRY_MS = 24 * 60 * 60 * 1000;
+/** How often, at most, storing an upload also removes the expired ones. */
+const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
 /**
  * Large inputs uploaded through `UploadValue`: streamed to a file while hashed (the host holds one chunk at a time,
@@ -26,8 +38,17 @@ export interface ValueUploads {
   store(type: string, chunks: AsyncIterable<Uint8Array>): Promise<ValueHandleJson>;
   /** The bytes of an uploaded value, or undefined when there is none with this SHA-256. */
   bytes(sha256: string): Promise<ValueBytes | undefined>;
-  /** The inputs with every `{"$ref": "uploads/<sha256>"}` replaced by the uploaded value. */
+  /**
+   * The inputs with every `{"$ref": "uploads/<sha256>"}` replaced by the uploaded value; each value used is kept
+   * for another {@link ValueUploadsOptions.expireAfterMs} from now.
+   */
   resolveInputs(inputs: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /**
+   * Removes the values not uploaded or used for {@link ValueUploadsOptions.expireAfterMs}, and the partial files of
+   * uploads that stopped as long ago (a server killed mid-upload); gives the names removed. Runs when the uploads
+   * are created and, at most every 10 minutes, when a value is stored.
+   */
+  sweep(): Promise<string[]>;
 }
 
 const TYPES = ["json", "bytes", "table"] as const;
@@ -40,6 +61,32 @@ const ENCODINGS: Record<(typeof TYPES)[number], BlobRef_Encoding> = {
 /** Creates the {@link ValueUploads} of a server. */
 export function createValueUploads(options: ValueUploadsOptions): ValueUploads {
   const maxBytes = options.maxBytes ?? 4 * 1024 ** 3;
+  const expireAfterMs = options.expireAfterMs ?? UPLOAD_EXPIRY_MS;
+  const now = options.now ?? Date.now;
+  let lastSweep = Number.NEGATIVE_INFINITY;
+
+  const sweep = async (): Promise<string[]> => {
+    lastSweep = now();
+    const cutoff = lastSweep - expireAfterMs;
+    const removed: string[] = [];
+    for (const name of await readdir(options.dir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{64}\.(json|bytes|table)$/.test(name) && !name.startsWith(".upload-")) continue;
+      const path = join(options.dir, name);
+      const info = await lstat(path).catch(() => undefined);
+      if (info === undefined || !info.isFile() || info.mtimeMs >= cutoff) continue;
+      if (
+        await rm(path, { force: true }).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        removed.push(name);
+      }
+    }
+    return removed;
+  };
+  // Because a server may be stopped for days, what expired meanwhile goes at its start, not at its first upload.
+  const started = sweep().catch(() => []);
 
   const find = async (sha256: string) => {
     if (!/^[0-9a-f]{64}$/.test(sha256)) return undefined;
@@ -51,7 +98,13 @@ export function createValueUploads(options: ValueUploadsOptions): ValueUploads {
   };
 
   return {
+    sweep: async () => {
+      await started;
+      return sweep();
+    },
+
     async store(type, chunks) {
+      if (now() - lastSweep >= SWEEP_INTERVAL_MS) void sweep().catch(() => undefined);
       const kind = type === "" ? "bytes" : type;
       if (!(TYPES as readonly string[]).includes(kind)) {
         throw new ConnectError(
@@ -115,6 +168,9 @@ export function createValueUploads(options: ValueUploadsOptions): ValueUploads {
             Code.InvalidArgument,
           );
         }
+        // Used now, so kept as long again: a client may start several executions with one upload.
+        const at = new Date(now());
+        await utimes(found.path, at, at).catch(() => undefined);
         resolved[name] = new EncodedValue(
           create(ValueSchema, {
             kind: {

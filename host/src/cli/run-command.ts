@@ -67,6 +67,16 @@ export default async function run(context: CommandContext): Promise<number> {
     return fail(error);
   }
 
+  // Ctrl-C, SIGTERM, SIGHUP or a closed stdout cancel the execution the normal way: it ends cancelled, and is
+  // recorded and printed so. Watched from before the project opens, because opening starts the runtimes, which can
+  // take a while: a Ctrl-C then still ends in a cancelled execution rather than a host killed by the signal.
+  const abort = new AbortController();
+  let opened: Awaited<ReturnType<typeof openConductor>> | undefined;
+  const interrupts = createInterrupts({
+    stderr: context.stderr,
+    onInterrupt: (reason) => abort.abort(reason),
+    onForcedExit: (reason) => opened?.abandon(reason),
+  });
   let conductor: Awaited<ReturnType<typeof openConductor>>;
   try {
     conductor = await openConductor({
@@ -80,16 +90,10 @@ export default async function run(context: CommandContext): Promise<number> {
       log,
     });
   } catch (error) {
+    interrupts.close();
     return fail(error);
   }
-  // Ctrl-C, SIGTERM, SIGHUP or a closed stdout cancel the execution the normal way: it ends cancelled, and is
-  // recorded and printed so.
-  const abort = new AbortController();
-  const interrupts = createInterrupts({
-    stderr: context.stderr,
-    onInterrupt: (reason) => abort.abort(reason),
-    onForcedExit: (reason) => conductor.abandon(reason),
-  });
+  opened = conductor;
   try {
     const prepared = await conductor.prepare(blueprintPath);
     // With the JSON log on stderr, the live view (also on stderr) stays off.

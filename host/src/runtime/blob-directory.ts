@@ -1,8 +1,9 @@
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { STATE_DIR } from "../project/project-access.js";
 import { ensurePrivateDirectory } from "../store/private-files.js";
+import { sweepStaleDirectories } from "./stale-directories.js";
 
 /** Options of {@link createBlobDirectory}. */
 export interface BlobDirectoryOptions {
@@ -38,36 +39,11 @@ export async function createBlobDirectory(options: BlobDirectoryOptions): Promis
     parent = tmpdir();
     prefix = `conductor-blobs-${machine}-`;
   }
-  await sweep(parent, prefix);
+  await sweepStaleDirectories(parent, prefix);
   // mkdtemp creates the directory with mode 0700.
   const path = await mkdtemp(join(parent, `${prefix}${process.pid}-`));
   return {
     path,
     remove: () => rm(path, { recursive: true, force: true }),
   };
-}
-
-/** Removes the directories under `parent` named `<prefix><pid>-…` whose process is gone and that this user owns. */
-async function sweep(parent: string, prefix: string): Promise<void> {
-  const names = await readdir(parent).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
-    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
-    const path = join(parent, name);
-    const info = await stat(path).catch(() => undefined);
-    if (info === undefined || (process.getuid !== undefined && info.uid !== process.getuid())) continue;
-    // Best effort: what cannot be removed now is tried again at the next start.
-    await rm(path, { recursive: true, force: true }).catch(() => undefined);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -1,11 +1,12 @@
 import type { ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ABI_VERSIONS, ENV, RUNTIME_COOKIE } from "@conductor/sdk/protocol";
 import { ConductorError } from "../errors.js";
 import { readOutputLines } from "./output-lines.js";
+import { sweepStaleDirectories } from "./stale-directories.js";
 
 /** How to start a runtime process: the command the project configured, already resolved. */
 export interface RuntimeLaunch {
@@ -59,6 +60,26 @@ export interface RuntimeProcess {
   cleanup(): Promise<void>;
 }
 
+/**
+ * The prefix of this machine's runtime socket directories in the system's temporary directory:
+ * `cdr-<machine>-<host pid>-<random>`, where `<machine>` is 8 hex digits of a hash of the host name (a `/tmp` shared
+ * between containers holds other machines' directories) and the pid is the host's, so that the next host can tell a
+ * directory whose host died from one in use. Short, because a socket path is limited to 104-108 bytes.
+ */
+export const SOCKET_DIR_PREFIX = `cdr-${createHash("sha256").update(hostname()).digest("hex").slice(0, 8)}-`;
+
+let swept: Promise<unknown> | undefined;
+
+/**
+ * Creates a runtime's socket directory (mode 0700, by mkdtemp), having first removed, once per host process, the
+ * ones hosts that died (SIGKILL, a crash) left in the temporary directory.
+ */
+async function createSocketDirectory(): Promise<string> {
+  swept ??= sweepStaleDirectories(tmpdir(), SOCKET_DIR_PREFIX);
+  await swept;
+  return mkdtemp(join(tmpdir(), `${SOCKET_DIR_PREFIX}${process.pid}-`));
+}
+
 /** The handshake line's fields (docs/protocol.md, section 1.2). */
 interface HandshakeLine {
   conductor: number;
@@ -85,8 +106,7 @@ export async function startRuntimeProcess(
   settings: ProcessSettings,
 ): Promise<RuntimeProcess> {
   const { execa } = await import("execa");
-  // mkdtemp creates the directory with mode 0700; the name stays short because a socket path is limited to 108 bytes.
-  const socketDir = await mkdtemp(join(tmpdir(), "cdr-"));
+  const socketDir = await createSocketDirectory();
   const token = randomBytes(16).toString("hex");
   const child = execa(launch.command, [...launch.args], {
     ...(launch.cwd === undefined ? {} : { cwd: launch.cwd }),

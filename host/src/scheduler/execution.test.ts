@@ -176,6 +176,22 @@ describe("Execution (the scheduler)", () => {
     expect(result.nodes.next!.status).toBe("pending");
   });
 
+  it("cancelled before it starts (an aborted signal): records its start, then its cancelled end, and runs nothing", async () => {
+    const prepared = await conductor.prepare(
+      blueprint({ slow: { type: "test.sleep", config: { ms: 30_000 }, runtime: "node" } }),
+    );
+    const abort = new AbortController();
+    abort.abort("cancelled by SIGINT (Ctrl-C)");
+    const events: ExecutionEvent[] = [];
+    const result = await prepared.run({}, { signal: abort.signal, onEvent: (event) => events.push(event) });
+    expect(result.status).toBe("cancelled");
+    expect(result.failure?.message).toBe("cancelled by SIGINT (Ctrl-C)");
+    expect(result.nodes.slow!.status).toBe("pending");
+    // The journal's last word about it is its end, so nothing takes it for an orphan to resume.
+    expect(events.map((event) => event.type)).toEqual(["execution.started", "execution.finished"]);
+    expect(events.map((event) => event.seq)).toEqual([1, 2]);
+  });
+
   it("bounds parallelism by a runtime's max concurrency from its handshake", async () => {
     const events: ExecutionEvent[] = [];
     const result = await conductor.run(

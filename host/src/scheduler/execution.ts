@@ -121,6 +121,7 @@ export class Execution implements InputSources {
 
   /** Starts every node that can start (for a resumed execution: every node the journal has not seen finish). */
   start(): void {
+    this.started = true;
     const resume = this.options.resume;
     if (this.options.hub.active) {
       this.emit({
@@ -163,7 +164,7 @@ export class Execution implements InputSources {
         this.statuses[index] = "failed";
         this.failures[index] = failure;
         this.firstFailure = { nodeId: this.graph.nodes[index]!.id, ...failure };
-        this.stopping = "failed";
+        if (this.stopping === undefined) this.stopping = "failed";
       }
     }
     for (const index of this.graph.order) {
@@ -177,6 +178,13 @@ export class Execution implements InputSources {
   cancel(reason = "cancelled"): void {
     if (this.status !== "running" || this.stopping === "cancelled") return;
     this.stopping = "cancelled";
+    if (!this.started) {
+      // Cancelled before it started (a Ctrl-C while the runtimes were starting): start() records the start, runs
+      // nothing and finishes cancelled, because a finish recorded before the start would leave the journal's last
+      // word "started", and the execution an orphan that a server would adopt and run.
+      this.cancelReason = reason;
+      return;
+    }
     for (const [index, timer] of this.retryTimers) {
       clearTimeout(timer);
       this.running--;
@@ -192,6 +200,7 @@ export class Execution implements InputSources {
   }
 
   private cancelReason = "cancelled";
+  private started = false;
 
   // ---------------------------------------------------------------- InputSources
 

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ExecutionStatus } from "@conductor/sdk/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -154,7 +154,7 @@ describe("conductor serve", () => {
 });
 
 describe("conductor serve, on a project with a child runtime", () => {
-  it("removes the blob directory of a server killed with SIGKILL when the project's next server starts", async () => {
+  it("removes the blob and runtime socket directories of a server killed with SIGKILL when the next server starts", async () => {
     const dir = await writeProject({
       "conductor.yaml": `conductor: project/v1\nblueprints: [.]\nruntimes:\n  fake: { kind: command, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(fakeRuntime)}] }\n`,
     });
@@ -165,7 +165,7 @@ describe("conductor serve, on a project with a child runtime", () => {
       );
     try {
       const killed = await startServe(dir, []);
-      // The runtime's socket directory outlives a killed host too (not swept yet): found now, removed at the end.
+      // The runtime's socket directory, in the system's temporary directory, named by the host's pid.
       socketDirs.push(...(await socketDirsOfChildren(killed.child.pid!)));
       expect(socketDirs).toHaveLength(1);
       const first = await blobDirs();
@@ -176,12 +176,19 @@ describe("conductor serve, on a project with a child runtime", () => {
       await exited;
       // Nobody cleaned up after the killed server.
       expect(await blobDirs()).toEqual(first);
+      expect(basename(socketDirs[0]!)).toMatch(new RegExp(`^cdr-[0-9a-f]{8}-${killed.child.pid}-`));
+      expect((await stat(socketDirs[0]!)).isDirectory()).toBe(true);
 
       const next = await startServe(dir, []);
       const second = await blobDirs();
       expect(second).toHaveLength(1);
       expect(second[0]).not.toBe(first[0]);
       expect(second[0]).toContain(`-${next.child.pid}-`);
+      // The killed server's socket directory is gone; the new server's runtime has its own.
+      await expect(stat(socketDirs[0]!)).rejects.toThrow(/ENOENT/);
+      const nextSocketDirs = await socketDirsOfChildren(next.child.pid!);
+      expect(nextSocketDirs).toHaveLength(1);
+      expect(basename(nextSocketDirs[0]!)).toContain(`-${next.child.pid}-`);
       const stopped = new Promise((resolve) => next.child.once("exit", resolve));
       next.child.kill("SIGTERM");
       expect(await stopped).toBe(0);
