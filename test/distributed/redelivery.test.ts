@@ -41,7 +41,14 @@ nodes:
 `,
     );
     // A first worker advertises the runtime's node types, then leaves: the job waits for the test's taker.
-    const first = await startWorker({ projectDir: join(dir, "worker"), redis: redis.url, id: "first" });
+    // (Its stalled check runs as often as the second's: BullMQ lets one check run per interval on a queue.)
+    const first = await startWorker({
+      projectDir: join(dir, "worker"),
+      redis: redis.url,
+      id: "first",
+      lockDurationMs: 1_000,
+      stalledIntervalMs: 500,
+    });
     conductor = await createConductor({
       projectDir: join(dir, "host"),
       journal: join(dir, "host", "journal.db"),
