@@ -31,7 +31,7 @@ import {
   WORKER_LABELS_FEATURE,
 } from "./keys.js";
 import { connectRedis, describeRedis } from "./redis-connection.js";
-import { advertisedRuntime, listWorkers, workersFor } from "./worker-registry.js";
+import { advertisedRuntime, type ListedWorker, listWorkers, workersFor } from "./worker-registry.js";
 
 /** Distributed execution: where Redis is, and which of the project's runtimes run on workers. */
 export interface DistributedOptions {
@@ -85,6 +85,7 @@ export class Dispatcher {
   private readonly pending = new Map<string, Pending>();
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
+  private workersRead: Promise<ListedWorker[]> | undefined;
   private ready: Promise<void>;
 
   constructor(readonly options: DistributedOptions) {
@@ -293,12 +294,28 @@ export class Dispatcher {
       if (outcome !== undefined) this.collect(pending, outcome);
     }
     if (pending.ended) return;
-    const workers = workersFor(await listWorkers(this.commands), data.runtime, labels);
+    const workers = await this.workersServing(data.runtime, labels);
     if (workers.length === 0 && !pending.ended) {
       const message = `waiting for a worker: no live worker serves runtime "${data.runtime}"${labels.length > 0 ? ` with labels ${labels.join(", ")}` : ""}; the node runs when one connects`;
       pending.sink.log(0, "warn", message, { queue: pending.queue.name });
       this.options.onNotice?.(`node "${first.nodeId}" of execution "${request.executionId}" is ${message}`);
     }
+  }
+
+  /**
+   * The live workers serving a runtime with labels. Dispatches at the same time share one read of the registry
+   * (a burst of them reads it once); a dispatch after it reads it again, so a worker just gone is not counted.
+   */
+  private async workersServing(runtime: string, labels: readonly string[]): Promise<ListedWorker[]> {
+    if (this.workersRead === undefined) {
+      const read = listWorkers(this.commands);
+      this.workersRead = read;
+      const clear = () => {
+        if (this.workersRead === read) this.workersRead = undefined;
+      };
+      read.then(clear, clear);
+    }
+    return workersFor(await this.workersRead, runtime, labels);
   }
 
   /** Live events in order; a gap waits for the job's result, which holds them all. */

@@ -148,7 +148,7 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
     startedAt: new Date().toISOString(),
     lastHeartbeat: new Date().toISOString(),
   };
-  const running = new Map<string, { control?: InvocationControl; cancelled?: string }>();
+  const running = new Map<string, RunningJob>();
   let closing = false;
 
   for (const name of started) {
@@ -159,8 +159,8 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
     });
   }
 
-  const run = (job: Job<InvocationJob, InvocationOutcome>): Promise<InvocationOutcome> =>
-    runJob(job, {
+  const run = (job: Job<InvocationJob, InvocationOutcome>, token?: string): Promise<InvocationOutcome> =>
+    runJob(job, token ?? randomUUID(), {
       workerId: id,
       connection: registry.runtimes.get(job.data.runtime),
       commands,
@@ -288,12 +288,22 @@ interface JobContext {
   connection: RuntimeConnection | undefined;
   commands: Redis;
   inlineLimit: number;
-  running: Map<string, { control?: InvocationControl; cancelled?: string }>;
+  running: Map<string, RunningJob>;
   onEnd(): void;
 }
 
+/** A job this worker runs: its control once its nodes started, and the cancellation asked for, if any. */
+interface RunningJob {
+  control?: InvocationControl;
+  cancelled?: string;
+}
+
 /** Runs one job's invocation on the worker's runtime; resolves with every event once its last step ended. */
-function runJob(job: Job<InvocationJob, InvocationOutcome>, context: JobContext): Promise<InvocationOutcome> {
+function runJob(
+  job: Job<InvocationJob, InvocationOutcome>,
+  token: string,
+  context: JobContext,
+): Promise<InvocationOutcome> {
   const { data } = job;
   const jobKey = job.id ?? "";
   const run = Math.max(1, job.attemptsStarted);
@@ -352,30 +362,76 @@ function runJob(job: Job<InvocationJob, InvocationOutcome>, context: JobContext)
     });
     return done;
   }
-  // A job taken a second time: its first worker was lost mid-node. An idempotent node runs again here; any other
-  // fails as a lost local runtime does (retryable runtime.lost), so that it never completes twice.
-  const redelivered = job.attemptsStarted > 1 || job.stalledCounter > 0;
-  if (redelivered) {
-    const unsafe = request.steps.find(
-      (step) => connection.findNodeType(step.nodeType)?.flags?.idempotent !== true,
-    );
-    if (unsafe !== undefined) {
+  // A job with a non-idempotent node runs only if no earlier delivery of it started its nodes: the worker claims
+  // it in the job's hash before it runs (see claimStart). A job taken a second time because its first worker was
+  // lost mid-node fails as a lost local runtime does (retryable runtime.lost), so that it never completes twice; a
+  // job re-delivered although no worker started it (its first delivery's reply was lost when Redis restarted) runs.
+  const unsafe = request.steps.find(
+    (step) => connection.findNodeType(step.nodeType)?.flags?.idempotent !== true,
+  );
+  const entry: RunningJob = {};
+  context.running.set(jobKey, entry);
+  if (unsafe === undefined) {
+    start(request, connection, sink, entry, context);
+    return done;
+  }
+  claimStart(context.commands, job, `${context.workerId} ${token}`).then(
+    (first) => {
+      if (entry.cancelled !== undefined) sink.cancelled(0, entry.cancelled);
+      else if (first) start(request, connection, sink, entry, context);
+      else
+        sink.failed(
+          0,
+          {
+            message: `the worker running node "${unsafe.nodeId}" was lost (its job stalled); the node is not idempotent, so it is not run again on another worker`,
+            type: "runtime.lost",
+            retryable: true,
+            nodeId: unsafe.nodeId,
+          },
+          0,
+        );
+    },
+    (error: Error) =>
       sink.failed(
         0,
         {
-          message: `the worker running node "${unsafe.nodeId}" was lost (its job stalled); the node is not idempotent, so it is not run again on another worker`,
+          message: `worker ${context.workerId} could not record in Redis that it starts node "${unsafe.nodeId}" (${error.message}); the node is not run`,
           type: "runtime.lost",
           retryable: true,
           nodeId: unsafe.nodeId,
         },
         0,
-      );
-      return done;
-    }
-  }
-  sink.log(0, "info", `runs on worker ${context.workerId}`, { worker: context.workerId });
-  const entry: { control?: InvocationControl; cancelled?: string } = {};
-  context.running.set(jobKey, entry);
-  entry.control = connection.execute(request, sink);
+      ),
+  );
   return done;
+}
+
+/** The field of a job's BullMQ hash that names the delivery which started its nodes. */
+const STARTED_FIELD = "conductorStarted";
+
+/**
+ * Claims the start of a job's nodes for one delivery (`claim`: this worker and the job's lock token), in the job's
+ * own hash, so the claim lives and goes with the job. True if this delivery holds the claim: it set it, or it set
+ * it before and the answer was lost (Redis restarted; the client sends the command again once reconnected). False
+ * if another delivery started the nodes. Only that claim, not the job's redelivery count, says whether a node may
+ * have run: a job moved to active by a command whose answer Redis never sent (killed in between) is re-delivered by
+ * the stalled check without any worker having started it.
+ */
+async function claimStart(commands: Redis, job: Job, claim: string): Promise<boolean> {
+  const key = `${job.queueQualifiedName}:${job.id}`;
+  const answers = await commands.multi().hsetnx(key, STARTED_FIELD, claim).hget(key, STARTED_FIELD).exec();
+  const error = answers?.find(([failure]) => failure !== null)?.[0];
+  if (answers === null || error) throw error ?? new Error("the transaction was aborted");
+  return answers[1]![1] === claim;
+}
+
+function start(
+  request: InvocationRequest,
+  connection: RuntimeConnection,
+  sink: InvocationSink,
+  entry: RunningJob,
+  context: JobContext,
+): void {
+  sink.log(0, "info", `runs on worker ${context.workerId}`, { worker: context.workerId });
+  entry.control = connection.execute(request, sink);
 }
