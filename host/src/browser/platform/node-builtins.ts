@@ -36,6 +36,8 @@ export const statSync = refuse("fs.statSync");
 export const chmodSync = refuse("fs.chmodSync");
 export const openSync = refuse("fs.openSync");
 export const closeSync = refuse("fs.closeSync");
+export const readSync = refuse("fs.readSync (blob previews)");
+export const createReadStream = refuse("fs.createReadStream (blob values)");
 
 // node:path (POSIX, enough for messages)
 export function join(...parts: string[]): string {
