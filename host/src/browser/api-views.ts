@@ -9,6 +9,7 @@ import type { ExecutionEvent } from "../scheduler/execution-events.js";
 import type { BlueprintSource, BrowserEngine } from "./browser-engine.js";
 
 /**
+ * `@conductor/host/browser-views`, apart from the engine because only a page that draws with the debugger needs it.
  * The API's views of what a page engine runs, so that a page draws it with the debugger's own components: the
  * blueprint as `GetBlueprint` gives it, and each event as `WatchExecution` sends it. Both are the server's own
  * mappings (api/blueprint-view.ts, api/event-mapping.ts); only values differ: a page has every value at hand, so

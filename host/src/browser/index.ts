@@ -13,7 +13,6 @@ export {
   loadWasmModule,
   type WebWorkerLike,
 } from "../wasm/browser.js";
-export { apiEventInPage, blueprintViewInPage } from "./api-views.js";
 export { browserCoreNodes } from "./browser-core-nodes.js";
 export {
   type BlueprintSource,

@@ -1,10 +1,5 @@
-import {
-  apiEventInPage,
-  type BrowserEngine,
-  type BrowserJournal,
-  blueprintViewInPage,
-  type ExecutionEvent,
-} from "@conductor/host/browser";
+import type { BrowserEngine, BrowserJournal, ExecutionEvent } from "@conductor/host/browser";
+import { apiEventInPage, blueprintViewInPage } from "@conductor/host/browser-views";
 import type { Blueprint } from "@conductor/sdk/client";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { applyEvent, type ExecutionView, startingExecution } from "../execution-state.js";
