@@ -65,6 +65,7 @@ export function browserBuildOptions(options) {
     conditions: ["source"],
     plugins: [nodeBuiltinsForBrowser],
     inject: [join(platform, "node-globals.ts")],
+    define: { "import.meta.resolve": "conductorResolveInPage" },
     logLevel: "silent",
     ...options,
     alias: { ...BROWSER_PACKAGES, ...options.alias },

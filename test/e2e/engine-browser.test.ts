@@ -70,6 +70,22 @@ nodes:
   parse: { type: core.csv-parse, inputs: { text: fetch.body } }
 `;
 
+// An Arrow table made by one page node, passed through a built-in node, read by another.
+const TABLE_BLUEPRINT = `
+conductor: blueprint/v1
+id: table-in-page
+inputs:
+  n: { schema: { type: integer } }
+outputs:
+  rows: sum.rows
+  sum: sum.sum
+  last: sum.last
+nodes:
+  make: { type: test.make-table, inputs: { n: inputs.n } }
+  pass: { type: core.passthrough, inputs: { value: make.table } }
+  sum: { type: test.sum-table, inputs: { table: pass.value } }
+`;
+
 describe("the engine in Chromium", () => {
   let server: Server;
   let browser: Browser;
@@ -265,6 +281,13 @@ describe("the engine in Chromium", () => {
     const missingInBrowser = await inPage("run", missing, {});
     expect(missingInBrowser.status).toBe("failed");
     expect(missingInBrowser.failure).toContain("404");
+  });
+
+  it("passes Arrow tables between nodes in the page", async () => {
+    const result = await inPage("run", TABLE_BLUEPRINT, { n: 1000 });
+    expect(result.failure).toBeUndefined();
+    expect(result.status).toBe("completed");
+    expect(result.outputs).toEqual({ rows: 1000, sum: 500_500, last: "row 1000" });
   });
 
   it("refuses an invalid blueprint in the page with the host's diagnostics", async () => {

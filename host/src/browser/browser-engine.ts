@@ -136,17 +136,17 @@ export function createBrowserEngine(options: BrowserEngineOptions = {}): Browser
       return { result: child.result, cancel: (reason) => child.cancel(reason) };
     },
   });
-  // The sub-blueprints' node types are described once, before the first validation.
-  let described: Promise<void> | undefined;
   if (loadedBlueprints.length > 0) add(subBlueprints);
   const catalog = catalogOf(connections);
+  // The sub-blueprints' node types are described once, before the first validation waits for them.
+  const described = loadedBlueprints.length > 0 ? subBlueprints.refresh() : Promise.resolve();
   const journal = options.journal === false ? undefined : (options.journal ?? createMemoryJournal());
   const maxConcurrency = options.maxConcurrency ?? 64;
   const running = new Map<string, Execution>();
   let closed = false;
 
   const validate = async (blueprint: BlueprintSource) => {
-    if (loadedBlueprints.length > 0) await (described ??= subBlueprints.refresh());
+    await described;
     const loaded = load(blueprint);
     const cycles = recursionDiagnostics(loaded, (id) => subBlueprints.uses(id));
     if (cycles.length > 0)

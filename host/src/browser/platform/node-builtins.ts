@@ -58,7 +58,11 @@ export function resolve(...parts: string[]): string {
 }
 
 // node:url
-export const fileURLToPath = refuse("url.fileURLToPath");
+/** Names of bundled packages (`bundled:apache-arrow`, see node-globals.ts) pass; a page has no file URLs. */
+export function fileURLToPath(url: string | URL): string {
+  if (typeof url === "string" && url.startsWith("bundled:")) return url;
+  return unavailable("url.fileURLToPath");
+}
 export const pathToFileURL = refuse("url.pathToFileURL");
 
 // node:vm, node:worker_threads

@@ -40,3 +40,11 @@ function bufferFrom(source: unknown, offset?: number, length?: number): Buffer {
   return new Buffer(source as ArrayLike<number>);
 }
 Object.defineProperty(Buffer, "from", { value: bufferFrom });
+
+/**
+ * `import.meta.resolve` in the browser build (scripts/browser-build.mjs defines it as this): the core resolves only
+ * packages it then requires, which the page has bundled (node-module.ts), so a specifier stays a name.
+ */
+export function conductorResolveInPage(specifier: string): string {
+  return `bundled:${specifier}`;
+}
