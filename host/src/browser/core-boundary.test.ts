@@ -12,7 +12,6 @@ const STILL_IMPORTING_NODE_BUILTINS = [
   "host/src/blueprint/load-blueprint.ts",
   "host/src/blueprint/parse-in-worker.ts",
   "host/src/expression.ts",
-  "host/src/nodes/delay.ts",
   "host/src/nodes/template.ts",
   "host/src/package-dir.ts",
   "host/src/scheduler/cache-key.ts",
