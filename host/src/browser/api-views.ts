@@ -2,7 +2,7 @@ import type { ExecutionEvent as ApiExecutionEvent, Blueprint } from "@conductor/
 import { blueprintView } from "../api/blueprint-view.js";
 import { toApiEvent } from "../api/event-mapping.js";
 import { valuesJsonText } from "../api/value-handles.js";
-import { fromData, parseBlueprint } from "../blueprint/load-blueprint.js";
+import { fromData, parseBlueprint } from "../blueprint/parse-blueprint.js";
 import type { Diagnostic } from "../errors.js";
 import { ConductorError } from "../errors.js";
 import type { ExecutionEvent } from "../scheduler/execution-events.js";

@@ -2,7 +2,7 @@ import type { NodeDefinition } from "@conductor/sdk";
 import type { NodeType } from "@conductor/sdk/protocol";
 import type { BlueprintGraph } from "../blueprint/blueprint-graph.js";
 import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
-import { fromData, type LoadedBlueprint, parseBlueprint } from "../blueprint/load-blueprint.js";
+import { fromData, type LoadedBlueprint, parseBlueprint } from "../blueprint/parse-blueprint.js";
 import {
   type ConfigDiagnostic,
   type NodeTypeCatalog,
