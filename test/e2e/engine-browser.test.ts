@@ -192,7 +192,9 @@ describe("the engine in Chromium", () => {
   afterAll(async () => {
     await browser?.close();
     await conductor?.close();
-    await new Promise((resolve) => server?.close(resolve));
+    await new Promise<unknown>((resolve) =>
+      server === undefined ? resolve(undefined) : server.close(resolve),
+    );
   });
 
   it("is bundled for the browser: Node built-ins only through the browser platform's stand-ins", () => {
