@@ -86,6 +86,18 @@ nodes:
   sum: { type: test.sum-table, inputs: { table: pass.value } }
 `;
 
+// A blueprint using another (given to the page's engine) as a node.
+const SUB_BLUEPRINT = `
+conductor: blueprint/v1
+id: uses-caption-stats
+inputs:
+  text: { schema: { type: string } }
+outputs:
+  words: inner.words
+nodes:
+  inner: { type: blueprint.caption-stats, inputs: { text: inputs.text } }
+`;
+
 describe("the engine in Chromium", () => {
   let server: Server;
   let browser: Browser;
@@ -290,6 +302,13 @@ describe("the engine in Chromium", () => {
     expect(result.failure).toBeUndefined();
     expect(result.status).toBe("completed");
     expect(result.outputs).toEqual({ rows: 1000, sum: 500_500, last: "row 1000" });
+  });
+
+  it("runs a sub-blueprint in the page", async () => {
+    const result = await inPage("run", SUB_BLUEPRINT, { text: "three small words" });
+    expect(result.failure).toBeUndefined();
+    expect(result.outputs).toEqual({ words: 3 });
+    expect(result.nodes.inner).toEqual({ status: "completed", runtime: "blueprints" });
   });
 
   it("refuses an invalid blueprint in the page with the host's diagnostics", async () => {
