@@ -28,6 +28,14 @@ export const BUILTINS = {
   "node:timers/promises": join(platform, "node-builtins.ts"),
 };
 
+/**
+ * Packages the core loads that ship a separate build for browsers: csv-parse's Node build leans on Node's Buffer
+ * throughout, its browser build brings what it needs.
+ */
+export const BROWSER_PACKAGES = {
+  "csv-parse/sync": "csv-parse/browser/esm/sync",
+};
+
 /** An esbuild plugin mapping the built-ins above, and failing on any other. */
 export const nodeBuiltinsForBrowser = {
   name: "conductor-node-builtins-for-browser",
@@ -57,8 +65,10 @@ export function browserBuildOptions(options) {
     conditions: ["source"],
     plugins: [nodeBuiltinsForBrowser],
     inject: [join(platform, "node-globals.ts")],
+    define: { "import.meta.resolve": "conductorResolveInPage" },
     logLevel: "silent",
     ...options,
+    alias: { ...BROWSER_PACKAGES, ...options.alias },
   };
 }
 

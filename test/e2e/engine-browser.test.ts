@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Conductor, createConductor } from "@conductor/host";
@@ -54,6 +55,47 @@ nodes:
   before: { type: test.increment, config: { name: before }, inputs: { n: inputs.n } }
   slow: { type: test.slow, inputs: { n: before.n } }
   after: { type: test.increment, config: { name: after }, inputs: { n: slow.n } }
+`;
+
+// Built-in nodes in the page: a CSV file fetched from the page's server and parsed.
+const CSV_BLUEPRINT = `
+conductor: blueprint/v1
+id: csv-in-page
+outputs:
+  status: fetch.status
+  rows: parse.rows
+  count: parse.count
+nodes:
+  fetch: { type: core.http-request, config: { url: "ORIGIN/data/people.csv", responseType: text } }
+  parse: { type: core.csv-parse, inputs: { text: fetch.body } }
+`;
+
+// An Arrow table made by one page node, passed through a built-in node, read by another.
+const TABLE_BLUEPRINT = `
+conductor: blueprint/v1
+id: table-in-page
+inputs:
+  n: { schema: { type: integer } }
+outputs:
+  rows: sum.rows
+  sum: sum.sum
+  last: sum.last
+nodes:
+  make: { type: test.make-table, inputs: { n: inputs.n } }
+  pass: { type: core.passthrough, inputs: { value: make.table } }
+  sum: { type: test.sum-table, inputs: { table: pass.value } }
+`;
+
+// A blueprint using another (given to the page's engine) as a node.
+const SUB_BLUEPRINT = `
+conductor: blueprint/v1
+id: uses-caption-stats
+inputs:
+  text: { schema: { type: string } }
+outputs:
+  words: inner.words
+nodes:
+  inner: { type: blueprint.caption-stats, inputs: { text: inputs.text } }
 `;
 
 describe("the engine in Chromium", () => {
@@ -129,6 +171,7 @@ describe("the engine in Chromium", () => {
       files[`/nodes/${name}.wasm`] = await readFile(join(example, `nodes/${name}.wasm`));
       files[`/nodes/${name}.nodes.json`] = await readFile(join(example, `nodes/${name}.nodes.json`));
     }
+    files["/data/people.csv"] = "name,age,active\nada,36,true\nalan,41,false\n";
     imageReport = await readFile(join(example, "image-report.blueprint.yaml"), "utf8");
     server = createServer((request, response) => {
       const body = files[request.url ?? ""];
@@ -161,7 +204,9 @@ describe("the engine in Chromium", () => {
   afterAll(async () => {
     await browser?.close();
     await conductor?.close();
-    await new Promise((resolve) => server?.close(resolve));
+    await new Promise<unknown>((resolve) =>
+      server === undefined ? resolve(undefined) : server.close(resolve),
+    );
   });
 
   it("is bundled for the browser: Node built-ins only through the browser platform's stand-ins", () => {
@@ -227,6 +272,43 @@ describe("the engine in Chromium", () => {
     expect(badInBrowser.failure).toBe(
       'wasm module "nodes/checksum.wasm" (node type "cpp.box-blur") failed: config width * height must equal the number of pixels',
     );
+  });
+
+  it("fetches and parses CSV in the page (core.http-request, core.csv-parse) as the host does", async () => {
+    const blueprint = CSV_BLUEPRINT.replace("ORIGIN", page.url().replace(/\/$/, ""));
+    const path = join(await mkdtemp(join(tmpdir(), "conductor-csv-")), "csv.blueprint.yaml");
+    await writeFile(path, blueprint);
+    const [inBrowser, inHost] = await Promise.all([inPage("run", blueprint, {}), conductor.run(path)]);
+    expect(inHost.status).toBe("completed");
+    expect(inBrowser.status).toBe("completed");
+    expect(inBrowser.outputs).toEqual(inHost.outputs);
+    expect(inBrowser.outputs).toEqual({
+      status: 200,
+      rows: [
+        { name: "ada", age: 36, active: true },
+        { name: "alan", age: 41, active: false },
+      ],
+      count: 2,
+    });
+    // A status outside 2xx fails the node in the page as in the host.
+    const missing = blueprint.replace("/data/people.csv", "/data/missing.csv");
+    const missingInBrowser = await inPage("run", missing, {});
+    expect(missingInBrowser.status).toBe("failed");
+    expect(missingInBrowser.failure).toContain("404");
+  });
+
+  it("passes Arrow tables between nodes in the page", async () => {
+    const result = await inPage("run", TABLE_BLUEPRINT, { n: 1000 });
+    expect(result.failure).toBeUndefined();
+    expect(result.status).toBe("completed");
+    expect(result.outputs).toEqual({ rows: 1000, sum: 500_500, last: "row 1000" });
+  });
+
+  it("runs a sub-blueprint in the page", async () => {
+    const result = await inPage("run", SUB_BLUEPRINT, { text: "three small words" });
+    expect(result.failure).toBeUndefined();
+    expect(result.outputs).toEqual({ words: 3 });
+    expect(result.nodes.inner).toEqual({ status: "completed", runtime: "blueprints" });
   });
 
   it("refuses an invalid blueprint in the page with the host's diagnostics", async () => {

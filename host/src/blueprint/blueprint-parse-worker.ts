@@ -1,7 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { ConductorError } from "../errors.js";
 import type { BlueprintLimits } from "./blueprint-limits.js";
-import { parseBlueprint } from "./load-blueprint.js";
+import { parseBlueprint } from "./parse-blueprint.js";
 
 /**
  * The worker thread of `parseBlueprintInWorker`: parses one blueprint text and posts back the loaded blueprint or

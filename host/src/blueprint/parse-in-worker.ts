@@ -3,7 +3,7 @@ import { Worker } from "node:worker_threads";
 import { ConductorError, type ConductorErrorCode, type Diagnostic } from "../errors.js";
 import { hostPackageDir } from "../package-dir.js";
 import type { BlueprintLimits } from "./blueprint-limits.js";
-import type { LoadedBlueprint } from "./load-blueprint.js";
+import type { LoadedBlueprint } from "./parse-blueprint.js";
 
 /** Options of {@link parseBlueprintInWorker}. */
 export interface ParseInWorkerOptions {

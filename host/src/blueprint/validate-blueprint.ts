@@ -13,7 +13,7 @@ import {
   type GraphOutput,
 } from "./blueprint-graph.js";
 import { type BindingDocument, INPUTS_NODE } from "./blueprint-schema.js";
-import type { LoadedBlueprint } from "./load-blueprint.js";
+import type { LoadedBlueprint } from "./parse-blueprint.js";
 import { describe, incompatibility, unannouncedFeature } from "./schema-compatibility.js";
 import { suggest } from "./suggest.js";
 

@@ -122,4 +122,56 @@ describe("createBrowserEngine()", () => {
     await expect(engine.resume(resumed!.executionId)).rejects.toThrow("already completed; nothing to resume");
     await engine.close();
   });
+
+  it("runs sub-blueprints in the page, and refuses a blueprint that would run itself", async () => {
+    const { nodes, open, runs } = testNodes();
+    open();
+    const child = `
+conductor: blueprint/v1
+id: add-two
+inputs:
+  n: { schema: { type: number } }
+outputs:
+  n: second.n
+nodes:
+  first: { type: test.increment, config: { name: first }, inputs: { n: inputs.n } }
+  second: { type: test.increment, config: { name: second }, inputs: { n: first.n } }
+`;
+    const parent = `
+conductor: blueprint/v1
+id: uses-add-two
+inputs:
+  n: { schema: { type: number } }
+outputs:
+  n: twice.n
+  text: caption.text
+nodes:
+  once: { type: blueprint.add-two, inputs: { n: inputs.n } }
+  twice: { type: blueprint.add-two, inputs: { n: once.n } }
+  caption: { type: core.template, config: { template: "n is {{.}}" }, inputs: { data: twice.n } }
+`;
+    const journal = createMemoryJournal();
+    const engine = createBrowserEngine({ nodes, blueprints: [child], journal });
+    const result = await engine.run(parent, { n: 1 }, { executionId: "parent" });
+    expect(result.status).toBe("completed");
+    expect(result.outputs).toEqual({ n: 5, text: "n is 5" });
+    expect(result.nodes.once?.runtime).toBe("blueprints");
+    expect(runs).toEqual({ first: 2, second: 2 });
+    // The journal records the parent only; its children run again with it after a reload.
+    expect(await journal.execution("parent")).toMatchObject({ status: "completed" });
+    expect(await journal.execution("parent/once")).toBeUndefined();
+    expect(await journal.events("parent/once")).toEqual([]);
+
+    const loop = createBrowserEngine({
+      nodes,
+      blueprints: [
+        child.replace("type: test.increment, config: { name: second }", "type: blueprint.add-two"),
+      ],
+    });
+    await expect(loop.validate(parent)).rejects.toThrow(
+      'nodes.once.type: blueprint "uses-add-two" would run itself',
+    );
+    await loop.close();
+    await engine.close();
+  });
 });

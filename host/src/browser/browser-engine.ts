@@ -2,16 +2,17 @@ import type { NodeDefinition } from "@conductor/sdk";
 import type { NodeType } from "@conductor/sdk/protocol";
 import type { BlueprintGraph } from "../blueprint/blueprint-graph.js";
 import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
-import { fromData, type LoadedBlueprint, parseBlueprint } from "../blueprint/load-blueprint.js";
+import { fromData, type LoadedBlueprint, parseBlueprint } from "../blueprint/parse-blueprint.js";
 import {
   type ConfigDiagnostic,
   type NodeTypeCatalog,
   validateOrThrow,
 } from "../blueprint/validate-blueprint.js";
-import { ConductorError } from "../errors.js";
+import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
 import { enforceTimeouts } from "../runtime/enforce-timeouts.js";
 import { createInProcessRuntime } from "../runtime/in-process-runtime.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
+import { recursionOf, SUB_BLUEPRINT_PREFIX, SubBlueprintRuntime } from "../runtime/sub-blueprint-runtime.js";
 import { checkInputs } from "../scheduler/check-inputs.js";
 import { Execution, type ExecutionResult, type ResumeState } from "../scheduler/execution.js";
 import { EventHub, type ExecutionListener } from "../scheduler/execution-events.js";
@@ -35,6 +36,12 @@ export interface BrowserEngineOptions {
   journal?: BrowserJournal | false;
   /** Most invocations one execution runs at once. Default 64. */
   maxConcurrency?: number;
+  /**
+   * Blueprints other blueprints use as nodes (`type: blueprint.<id>`), as in a host's project. A sub-blueprint runs
+   * as a child execution in the page; the journal does not record it apart from its parent, so a reload during it
+   * runs the parent's node, the whole child, again.
+   */
+  blueprints?: readonly BlueprintSource[];
 }
 
 /** What {@link BrowserEngine.start} and {@link BrowserEngine.resume} give. */
@@ -112,16 +119,44 @@ export function createBrowserEngine(options: BrowserEngineOptions = {}): Browser
     }),
   );
   for (const runtime of options.runtimes ?? []) add(runtime);
+  const loadedBlueprints = (options.blueprints ?? []).map((blueprint) => load(blueprint));
+  const subBlueprints = new SubBlueprintRuntime({
+    documents: async () => new Map(loadedBlueprints.map((loaded) => [loaded.id, loaded.document])),
+    outputSchema: (type, port, runtime) => {
+      const served = runtime ?? catalog.runtimesFor(type)[0];
+      const nodeType = served === undefined ? undefined : catalog.nodeType(type, served);
+      return nodeType?.outputs.find((output) => output.name === port)?.schema;
+    },
+    start: async (id, inputs, executionId) => {
+      const loaded = loadedBlueprints.find((candidate) => candidate.id === id);
+      if (loaded === undefined)
+        throw new ConductorError("blueprint_unreadable", `this engine has no blueprint "${id}"`);
+      const prepared = await plan(loaded.document);
+      const child = launch(prepared, executionId, checkInputs(prepared.graph, inputs), {}, undefined, false);
+      return { result: child.result, cancel: (reason) => child.cancel(reason) };
+    },
+  });
+  if (loadedBlueprints.length > 0) add(subBlueprints);
   const catalog = catalogOf(connections);
+  // The sub-blueprints' node types are described once, before the first validation waits for them.
+  const described = loadedBlueprints.length > 0 ? subBlueprints.refresh() : Promise.resolve();
   const journal = options.journal === false ? undefined : (options.journal ?? createMemoryJournal());
   const maxConcurrency = options.maxConcurrency ?? 64;
   const running = new Map<string, Execution>();
   let closed = false;
 
-  const load = (blueprint: BlueprintSource): LoadedBlueprint =>
-    typeof blueprint === "string" ? parseBlueprint(blueprint) : fromData(blueprint);
-
-  const validate = (blueprint: BlueprintSource) => validateOrThrow(load(blueprint), catalog);
+  const validate = async (blueprint: BlueprintSource) => {
+    await described;
+    const loaded = load(blueprint);
+    const cycles = recursionDiagnostics(loaded, (id) => subBlueprints.uses(id));
+    if (cycles.length > 0)
+      throw new ConductorError(
+        "blueprint_invalid",
+        `blueprint ${loaded.source} is invalid (${cycles.length} problem${cycles.length === 1 ? "" : "s"}):\n${formatDiagnostics(cycles)}`,
+        { diagnostics: cycles },
+      );
+    return validateOrThrow(loaded, catalog);
+  };
 
   const plan = async (blueprint: BlueprintSource): Promise<ExecutionPlan> =>
     createExecutionPlan(await validate(blueprint), connections, { durable: journal !== undefined });
@@ -132,6 +167,7 @@ export function createBrowserEngine(options: BrowserEngineOptions = {}): Browser
     inputs: Record<string, unknown>,
     options: Omit<BrowserRunOptions, "executionId">,
     resume?: ResumeState,
+    record = true,
   ): BrowserExecution => {
     if (closed) throw new ConductorError("closed", "this engine is closed; create a new one");
     if (running.has(executionId))
@@ -140,19 +176,20 @@ export function createBrowserEngine(options: BrowserEngineOptions = {}): Browser
         `execution "${executionId}" is running in this page already`,
       );
     const hub = new EventHub();
-    if (journal !== undefined) hub.subscribe((event) => journal.append(event));
+    const recording = record ? journal : undefined;
+    if (recording !== undefined) hub.subscribe((event) => recording.append(event));
     if (options.onEvent !== undefined) hub.subscribe(options.onEvent);
     const execution = new Execution(prepared, {
       executionId,
       inputs,
       maxConcurrency,
       hub,
-      durability: journal,
+      durability: recording,
       resume,
     });
     running.set(executionId, execution);
     const result = execution.result.then(async (outcome) => {
-      await journal?.flush();
+      await recording?.flush();
       running.delete(executionId);
       return outcome;
     });
@@ -246,6 +283,30 @@ export function createBrowserEngine(options: BrowserEngineOptions = {}): Browser
       await journal?.close();
     },
   };
+}
+
+function load(blueprint: BlueprintSource): LoadedBlueprint {
+  return typeof blueprint === "string" ? parseBlueprint(blueprint) : fromData(blueprint);
+}
+
+/** A blueprint that would run itself through its sub-blueprints, as the host reports it. */
+function recursionDiagnostics(loaded: LoadedBlueprint, uses: (id: string) => string[]): Diagnostic[] {
+  const children = (node: { type: string }) =>
+    node.type.startsWith(SUB_BLUEPRINT_PREFIX) ? [node.type.slice(SUB_BLUEPRINT_PREFIX.length)] : [];
+  const own = (id: string) =>
+    id === loaded.id ? Object.values(loaded.document.nodes).flatMap(children) : uses(id);
+  const diagnostics: Diagnostic[] = [];
+  for (const [nodeId, node] of Object.entries(loaded.document.nodes)) {
+    for (const child of children(node)) {
+      const cycle = child === loaded.id ? [loaded.id, child] : recursionOf(child, own);
+      if (cycle === undefined) continue;
+      diagnostics.push({
+        path: `nodes.${nodeId}.type`,
+        message: `blueprint "${loaded.id}" would run itself: ${cycle.join(" → ")}; a blueprint cannot use itself, directly or through others`,
+      });
+    }
+  }
+  return diagnostics;
 }
 
 /** The validator's view of the engine's runtimes (the host's RuntimeRegistry plays this part there). */

@@ -3,7 +3,7 @@
  * blueprints, validation, the scheduler, TypeScript nodes in the page, WebAssembly nodes in Web Workers, and a
  * journal in memory or in IndexedDB that lets a reloaded page resume its executions. See docs/webassembly.md.
  */
-export { parseBlueprint } from "../blueprint/load-blueprint.js";
+export { parseBlueprint } from "../blueprint/parse-blueprint.js";
 export { ConductorError } from "../errors.js";
 export type { ExecutionResult, NodeRecord } from "../scheduler/execution.js";
 export type { ExecutionEvent, ExecutionListener } from "../scheduler/execution-events.js";

@@ -1,5 +1,6 @@
 import type { ExecutionEvent } from "../scheduler/execution-events.js";
 import type { BrowserJournal, JournaledExecution } from "./browser-journal.js";
+import { restoredEvent, storableEvent } from "./storable-event.js";
 
 // The part of IndexedDB this journal uses: the host compiles without the DOM's types (lib es2024 and @types/node),
 // and pulling them into every file of the host for one module would be a poor trade.
@@ -125,7 +126,7 @@ class IndexedDbJournal implements BrowserJournal {
     await this.flush();
     const store = this.database.transaction([EVENTS], "readonly").objectStore(EVENTS);
     const range = this.keyRange.bound([executionId, 0], [executionId, Number.MAX_SAFE_INTEGER]);
-    return (await requested(store.getAll(range))) as ExecutionEvent[];
+    return ((await requested(store.getAll(range))) as ExecutionEvent[]).map(restoredEvent);
   }
 
   async execution(executionId: string): Promise<JournaledExecution | undefined> {
@@ -163,7 +164,7 @@ class IndexedDbJournal implements BrowserJournal {
           const stored = transaction.objectStore(EVENTS);
           for (const execution of begun) executions.put(execution);
           // A value the platform cannot clone (a function in an output) throws here: the journal stops writing.
-          for (const event of events) stored.put(event);
+          for (const event of events) stored.put(storableEvent(event));
           for (const [executionId, status] of finished) {
             const request = executions.get(executionId);
             request.onsuccess = () => {

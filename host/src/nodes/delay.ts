@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { defineNode } from "@conductor/sdk";
 import { z } from "zod";
 
@@ -20,8 +19,29 @@ export const delay = defineNode({
   output: { value: z.unknown().optional().describe("The input value, unchanged.") },
   flags: { cancellable: true, idempotent: true },
   run: async (input, ctx) => {
-    // The promise timer clears itself and rejects when the signal fires, so a cancelled delay ends at once.
-    await sleep(ctx.config.ms, undefined, { signal: ctx.signal });
+    await sleep(ctx.config.ms, ctx.signal);
     return { value: input.value };
   },
 });
+
+/**
+ * Waits `ms`; the timer is cleared and the wait rejected when the signal fires, so a cancelled delay ends at once.
+ * The platform's timers rather than node:timers/promises, because the node runs in a page's engine too.
+ */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -36,6 +36,8 @@ export const statSync = refuse("fs.statSync");
 export const chmodSync = refuse("fs.chmodSync");
 export const openSync = refuse("fs.openSync");
 export const closeSync = refuse("fs.closeSync");
+export const readSync = refuse("fs.readSync (blob previews)");
+export const createReadStream = refuse("fs.createReadStream (blob values)");
 
 // node:path (POSIX, enough for messages)
 export function join(...parts: string[]): string {
@@ -56,7 +58,11 @@ export function resolve(...parts: string[]): string {
 }
 
 // node:url
-export const fileURLToPath = refuse("url.fileURLToPath");
+/** Names of bundled packages (`bundled:apache-arrow`, see node-globals.ts) pass; a page has no file URLs. */
+export function fileURLToPath(url: string | URL): string {
+  if (typeof url === "string" && url.startsWith("bundled:")) return url;
+  return unavailable("url.fileURLToPath");
+}
 export const pathToFileURL = refuse("url.pathToFileURL");
 
 // node:vm, node:worker_threads
