@@ -368,6 +368,7 @@ export class Execution implements InputSources {
       this.graph.nodes[head]!.runtime,
       unit.map((index) => this.graph.nodes[index]!),
       steps,
+      this.plan.runtimes[head]!.checksOutputs === true,
     );
     const sink = new UnitSink(this, unit);
     const control = this.plan.runtimes[head]!.execute(
@@ -897,7 +898,12 @@ export class Execution implements InputSources {
           ...(node.document.runsOn === undefined ? {} : { runsOn: node.document.runsOn }),
         },
       ];
-      this.options.trace?.dispatch(node.runtime, [node], steps);
+      this.options.trace?.dispatch(
+        node.runtime,
+        [node],
+        steps,
+        this.plan.runtimes[index]!.checksOutputs === true,
+      );
       this.plan.runtimes[index]!.execute({ invocationId: 0, executionId: this.executionId, steps }, sink);
     });
   }

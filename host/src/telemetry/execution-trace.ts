@@ -13,8 +13,9 @@ export interface ExecutionTrace {
   /**
    * A unit of steps goes to a runtime: starts its dispatch span and one attempt span per step, and writes each
    * attempt span's context into its step, where the runtime finds the parent of the spans the node's code creates.
+   * `inProcess`: the runtime is the host's own (nothing is sent, so there is no dispatch span).
    */
-  dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[]): void;
+  dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[], inProcess: boolean): void;
   /** A map node starts: its span, under which each element's attempt gets its own (see {@link mapItem}). */
   mapStarted(node: GraphNode): void;
   /**
