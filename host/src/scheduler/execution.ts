@@ -132,7 +132,9 @@ export class Execution implements InputSources {
         inputs: this.options.inputs,
         ...(resume === undefined || resume.replay === true ? {} : { resumed: true }),
         ...(this.options.lineage === undefined ? {} : { lineage: this.options.lineage }),
-        ...(this.options.trace === undefined ? {} : { traceparent: this.options.trace.traceparent }),
+        ...(this.options.trace?.traceparent === undefined
+          ? {}
+          : { traceparent: this.options.trace.traceparent }),
       });
     }
     if (resume !== undefined) {

@@ -1,18 +1,21 @@
+import type { FailureInfo, StepRequest } from "@conductor/sdk/protocol";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { BlueprintGraph } from "../blueprint/blueprint-graph.js";
+import type { BlueprintGraph, GraphNode } from "../blueprint/blueprint-graph.js";
 import type { RuntimeHealth } from "../runtime/runtime-connection.js";
-import type { ExecutionListener } from "../scheduler/execution-events.js";
+import type { ExecutionStatus } from "../scheduler/execution-events.js";
+import type { ExecutionTrace } from "./execution-trace.js";
 
 /**
  * Prometheus metrics of a host (docs/telemetry.md lists every series). Labels are bounded: blueprint ids, node
- * types, runtime names and statuses, never execution ids. Fed by one event listener per execution, so the
- * scheduler carries no metrics code.
+ * types, runtime names and statuses, never execution ids. Fed through the scheduler's execution hooks (the ones
+ * tracing uses: `ExecutionTrace`), not its events, because an event listener makes the scheduler build an event per
+ * node, which alone cost more than the metrics (bench/src/scenarios/tracing.ts).
  */
 export interface ConductorMetrics {
   /** The registry to expose (prom-client's text format: `registry.metrics()`). */
   readonly registry: Registry;
-  /** A listener for one execution of this graph. */
-  observe(graph: BlueprintGraph): ExecutionListener;
+  /** The hooks of one execution of this graph, starting now (the scheduler calls them as the execution runs). */
+  execution(graph: BlueprintGraph): ExecutionTrace;
   /** Reads the runtimes' state at each scrape. */
   watchRuntimes(health: () => readonly RuntimeHealth[]): void;
   /** Records one journal commit's duration. */
@@ -118,18 +121,6 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     labelNames: ["node_type"],
     registers: [registry],
   });
-  const inFlight = new Gauge({
-    name: "conductor_runtime_invocations_in_flight",
-    help: "Node steps running in each runtime now.",
-    labelNames: ["runtime"],
-    registers: [registry],
-  });
-  const queued = new Gauge({
-    name: "conductor_runtime_invocations_queued",
-    help: "Node steps sent to each runtime that have not started yet (waiting for a free slot).",
-    labelNames: ["runtime"],
-    registers: [registry],
-  });
   const journalCommit = new Histogram({
     name: "conductor_journal_commit_seconds",
     help: "Duration of the journal's commits (one commit holds the events of one event-loop turn).",
@@ -157,6 +148,51 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     },
   });
 
+  // Gauges of steps queued and running per runtime: plain numbers on the scheduler's path, read at each scrape.
+  const queuedNow = new Map<string, number>();
+  const inFlightNow = new Map<string, number>();
+  const bump = (counts: Map<string, number>, runtime: string, delta: 1 | -1) =>
+    counts.set(runtime, (counts.get(runtime) ?? 0) + delta);
+  new Gauge({
+    name: "conductor_runtime_invocations_in_flight",
+    help: "Node steps running in each runtime now.",
+    labelNames: ["runtime"],
+    registers: [registry],
+    collect() {
+      for (const [runtime, count] of inFlightNow) this.set({ runtime }, count);
+    },
+  });
+  new Gauge({
+    name: "conductor_runtime_invocations_queued",
+    help: "Node steps sent to each runtime that have not started yet (waiting for a free slot).",
+    labelNames: ["runtime"],
+    registers: [registry],
+    collect() {
+      for (const [runtime, count] of queuedNow) this.set({ runtime }, count);
+    },
+  });
+  /** Label sets built once per graph and node, so that the hot path builds none. */
+  const labelsOf = new WeakMap<
+    BlueprintGraph,
+    { blueprint: { blueprint: string }; nodes: { completed: Labels; failed: Labels; retry: Labels }[] }
+  >();
+  type Labels = Record<string, string>;
+  const bound = (graph: BlueprintGraph) => {
+    let labels = labelsOf.get(graph);
+    if (labels === undefined) {
+      labels = {
+        blueprint: { blueprint: graph.id },
+        nodes: graph.nodes.map((node) => ({
+          completed: { node_type: node.type, runtime: node.runtime, status: "completed" },
+          failed: { node_type: node.type, runtime: node.runtime, status: "failed" },
+          retry: { node_type: node.type, runtime: node.runtime },
+        })),
+      };
+      labelsOf.set(graph, labels);
+    }
+    return labels;
+  };
+
   return {
     registry,
     watchRuntimes(next) {
@@ -169,91 +205,84 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     },
     flush: () => mirror?.flush() ?? Promise.resolve(),
     shutdown: () => mirror?.shutdown() ?? Promise.resolve(),
-    observe(graph) {
-      const nodes = new Map(graph.nodes.map((node) => [node.id, node]));
-      // Node steps sent and not started yet, and started and not ended, each with its runtime.
-      const waiting = new Map<string, string>();
-      const running = new Set<string>();
-      const blueprint = graph.id;
-      const unqueue = (nodeId: string) => {
-        const runtime = waiting.get(nodeId);
-        if (runtime === undefined) return;
-        waiting.delete(nodeId);
-        queued.dec({ runtime });
-        mirror?.queued(runtime, -1);
-      };
-      const stop = (nodeId: string, runtime: string) => {
-        unqueue(nodeId);
-        if (!running.delete(nodeId)) return;
-        inFlight.dec({ runtime });
-        mirror?.inFlight(runtime, -1);
-      };
-      const attempt = (nodeType: string, runtime: string, status: "completed" | "failed", ms: number) => {
-        attemptDuration.observe({ node_type: nodeType, runtime, status }, ms / 1000);
-        mirror?.nodeAttempt(nodeType, runtime, status, ms / 1000);
-      };
-      return (event) => {
-        switch (event.type) {
-          case "execution.started":
-            executionsStarted.inc({ blueprint });
-            mirror?.executionStarted(blueprint);
-            break;
-          case "node.queued": {
-            const runtime = nodes.get(event.nodeId)?.runtime;
-            if (runtime === undefined || waiting.has(event.nodeId)) break;
-            waiting.set(event.nodeId, runtime);
-            queued.inc({ runtime });
-            mirror?.queued(runtime, 1);
-            break;
-          }
-          case "node.started": {
-            unqueue(event.nodeId);
-            if (!running.has(event.nodeId)) {
-              running.add(event.nodeId);
-              inFlight.inc({ runtime: event.runtime });
-              mirror?.inFlight(event.runtime, 1);
-            }
-            break;
-          }
-          case "node.completed": {
-            const node = nodes.get(event.nodeId);
-            if (node === undefined) break;
-            if (event.cached === true) {
-              cacheHits.inc({ node_type: node.type });
-              mirror?.cacheHit(node.type);
-              break;
-            }
-            stop(event.nodeId, node.runtime);
-            attempt(node.type, node.runtime, "completed", event.durationMs);
-            break;
-          }
-          case "node.failed": {
-            const node = nodes.get(event.nodeId);
-            if (node === undefined) break;
-            stop(event.nodeId, node.runtime);
-            attempt(node.type, node.runtime, "failed", event.durationMs);
-            if (event.willRetry === true) {
-              retries.inc({ node_type: node.type, runtime: node.runtime });
-              mirror?.nodeRetried(node.type, node.runtime);
-            }
-            break;
-          }
-          case "node.cancelled":
-          case "node.skipped": {
-            const node = nodes.get(event.nodeId);
-            if (node !== undefined) stop(event.nodeId, node.runtime);
-            break;
-          }
-          case "execution.finished":
-            for (const nodeId of [...waiting.keys()]) unqueue(nodeId);
-            for (const nodeId of [...running]) stop(nodeId, nodes.get(nodeId)?.runtime ?? "");
-            executionsFinished.inc({ blueprint, status: event.status });
-            executionDuration.observe({ blueprint, status: event.status }, event.durationMs / 1000);
-            mirror?.executionFinished(blueprint, event.status, event.durationMs / 1000);
-            break;
-          default:
+    execution(graph) {
+      const labels = bound(graph);
+      const nodes = graph.nodes;
+      const started = performance.now();
+      // Per node: 0 idle, 1 queued, 2 running; and when its attempt was sent (ms, monotonic).
+      const state = new Uint8Array(nodes.length);
+      const sentAt = new Float64Array(nodes.length);
+      executionsStarted.inc(labels.blueprint);
+      mirror?.executionStarted(graph.id);
+      const stop = (index: number) => {
+        const runtime = nodes[index]!.runtime;
+        if (state[index] === 1) {
+          bump(queuedNow, runtime, -1);
+          mirror?.queued(runtime, -1);
+        } else if (state[index] === 2) {
+          bump(inFlightNow, runtime, -1);
+          mirror?.inFlight(runtime, -1);
         }
+        state[index] = 0;
+      };
+      const queue = (node: GraphNode) => {
+        if (state[node.index] !== 0) return;
+        state[node.index] = 1;
+        sentAt[node.index] = performance.now();
+        bump(queuedNow, node.runtime, 1);
+        mirror?.queued(node.runtime, 1);
+      };
+      const attempt = (index: number, status: "completed" | "failed") => {
+        const seconds = (performance.now() - sentAt[index]!) / 1000;
+        stop(index);
+        attemptDuration.observe(labels.nodes[index]![status], seconds);
+        mirror?.nodeAttempt(nodes[index]!.type, nodes[index]!.runtime, status, seconds);
+      };
+      return {
+        traceparent: undefined,
+        dispatch(_runtime: string, dispatched: readonly GraphNode[], _steps: StepRequest[]) {
+          for (const node of dispatched) queue(node);
+        },
+        mapStarted: queue,
+        mapItem: () => ignoreEnd,
+        attemptTraceparent: () => undefined,
+        started(index: number) {
+          if (state[index] === 2) return;
+          if (state[index] === 1) {
+            bump(queuedNow, nodes[index]!.runtime, -1);
+            mirror?.queued(nodes[index]!.runtime, -1);
+          } else sentAt[index] = performance.now();
+          state[index] = 2;
+          bump(inFlightNow, nodes[index]!.runtime, 1);
+          mirror?.inFlight(nodes[index]!.runtime, 1);
+        },
+        completed(index: number) {
+          attempt(index, "completed");
+        },
+        failed(index: number, _failure: FailureInfo, retryInMs: number | undefined) {
+          attempt(index, "failed");
+          if (retryInMs !== undefined) {
+            retries.inc(labels.nodes[index]!.retry);
+            mirror?.nodeRetried(nodes[index]!.type, nodes[index]!.runtime);
+          }
+        },
+        cancelled: stop,
+        abandoned: stop,
+        cached(node: GraphNode) {
+          cacheHits.inc({ node_type: node.type });
+          mirror?.cacheHit(node.type);
+        },
+        finished(status: ExecutionStatus) {
+          for (let index = 0; index < nodes.length; index++) if (state[index] !== 0) stop(index);
+          const seconds = (performance.now() - started) / 1000;
+          const finished = { blueprint: graph.id, status };
+          executionsFinished.inc(finished);
+          executionDuration.observe(finished, seconds);
+          mirror?.executionFinished(graph.id, status, seconds);
+        },
       };
     },
   };
 }
+
+const ignoreEnd = () => {};
