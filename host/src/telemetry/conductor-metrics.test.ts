@@ -65,7 +65,9 @@ describe("metrics of executions, fed by the scheduler's hooks", () => {
     expect((await conductor.run(BLUEPRINT, { x: 1 })).status).toBe("completed");
 
     expect(await series('conductor_executions_started_total{blueprint="metered"}')).toBe(2);
-    expect(await series('conductor_executions_finished_total{blueprint="metered",status="completed"}')).toBe(2);
+    expect(await series('conductor_executions_finished_total{blueprint="metered",status="completed"}')).toBe(
+      2,
+    );
     expect(
       await series('conductor_execution_duration_seconds_count{blueprint="metered",status="completed"}'),
     ).toBe(2);
