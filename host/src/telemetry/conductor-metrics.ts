@@ -83,25 +83,21 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
   const mirror = options.mirror;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const executionsStarted = new Counter({
-    name: "conductor_executions_started_total",
-    help: "Executions started, by blueprint.",
-    labelNames: ["blueprint"],
-    registers: [registry],
-  });
-  const executionsFinished = new Counter({
-    name: "conductor_executions_finished_total",
-    help: "Executions finished, by blueprint and status (completed, failed, cancelled).",
-    labelNames: ["blueprint", "status"],
-    registers: [registry],
-  });
-  const executionDuration = new Histogram({
-    name: "conductor_execution_duration_seconds",
-    help: "Duration of finished executions, by blueprint and status.",
-    labelNames: ["blueprint", "status"],
-    buckets: DURATION_BUCKETS,
-    registers: [registry],
-  });
+  const executionsStarted = new CellCounter(
+    "conductor_executions_started_total",
+    "Executions started, by blueprint.",
+  );
+  const executionsFinished = new CellCounter(
+    "conductor_executions_finished_total",
+    "Executions finished, by blueprint and status (completed, failed, cancelled).",
+  );
+  const executionDuration = new CellHistogram(
+    "conductor_execution_duration_seconds",
+    "Duration of finished executions, by blueprint and status.",
+    DURATION_BUCKETS,
+  );
+  for (const metric of [executionsStarted, executionsFinished, executionDuration])
+    registry.registerMetric(metric as unknown as Parameters<Registry["registerMetric"]>[0]);
   const attemptDuration = new CellHistogram(
     "conductor_node_attempt_duration_seconds",
     "Duration of node attempts, by node type, runtime and status (completed, failed).",
@@ -173,14 +169,19 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
   /** Label sets built once per graph and node, so that the hot path builds none. */
   const labelsOf = new WeakMap<
     BlueprintGraph,
-    { blueprint: { blueprint: string }; nodes: { completed: Cell; failed: Cell; retry: Labels }[] }
+    {
+      started: CounterCell;
+      finished: Map<string, { count: CounterCell; duration: Cell }>;
+      nodes: { completed: Cell; failed: Cell; retry: Labels }[];
+    }
   >();
   type Labels = Record<string, string>;
   const bound = (graph: BlueprintGraph) => {
     let labels = labelsOf.get(graph);
     if (labels === undefined) {
       labels = {
-        blueprint: { blueprint: graph.id },
+        started: executionsStarted.cell({ blueprint: graph.id }),
+        finished: new Map(),
         nodes: graph.nodes.map((node) => ({
           completed: attemptDuration.cell({
             node_type: node.type,
@@ -215,7 +216,7 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
       // Per node: 0 idle, 1 queued, 2 running; and when its attempt was sent (ms, monotonic).
       const state = new Uint8Array(nodes.length);
       const sentAt = new Float64Array(nodes.length);
-      executionsStarted.inc(labels.blueprint);
+      labels.started.value++;
       mirror?.executionStarted(graph.id);
       const stop = (index: number) => {
         const runtime = nodes[index]!.runtime;
@@ -278,9 +279,14 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
         finished(status: ExecutionStatus) {
           for (let index = 0; index < nodes.length; index++) if (state[index] !== 0) stop(index);
           const seconds = (performance.now() - started) / 1000;
-          const finished = { blueprint: graph.id, status };
-          executionsFinished.inc(finished);
-          executionDuration.observe(finished, seconds);
+          let finished = labels.finished.get(status);
+          if (finished === undefined) {
+            const series = { blueprint: graph.id, status };
+            finished = { count: executionsFinished.cell(series), duration: executionDuration.cell(series) };
+            labels.finished.set(status, finished);
+          }
+          finished.count.value++;
+          finished.duration.observe(seconds);
           mirror?.executionFinished(graph.id, status, seconds);
         },
       };
@@ -368,5 +374,47 @@ class CellHistogram {
       cell.sum = 0;
       cell.count = 0;
     }
+  }
+}
+
+/** One series of a {@link CellCounter}. */
+class CounterCell {
+  value = 0;
+  constructor(readonly labels: Record<string, string>) {}
+}
+
+/** A Prometheus counter whose series are bound once and counted without a label lookup (see {@link CellHistogram}). */
+class CellCounter {
+  readonly type = "counter";
+  readonly aggregator = "sum";
+  private readonly cells = new Map<string, CounterCell>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  cell(labels: Record<string, string>): CounterCell {
+    const key = JSON.stringify(labels);
+    let cell = this.cells.get(key);
+    if (cell === undefined) {
+      cell = new CounterCell(labels);
+      this.cells.set(key, cell);
+    }
+    return cell;
+  }
+
+  get(): {
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: { labels: Record<string, string>; value: number }[];
+  } {
+    const values = [...this.cells.values()].map((cell) => ({ labels: cell.labels, value: cell.value }));
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    for (const cell of this.cells.values()) cell.value = 0;
   }
 }
