@@ -44,7 +44,7 @@ import { createMemoryCache } from "./store/memory-cache.js";
 import { createMemoryStore } from "./store/memory-store.js";
 import { Journal, type JournalOptions } from "./store/sqlite-journal.js";
 import type { ConductorMetrics } from "./telemetry/conductor-metrics.js";
-import type { Tracing } from "./telemetry/execution-trace.js";
+import { bothTraces, type ExecutionTrace, type Tracing } from "./telemetry/execution-trace.js";
 import { tracingFromEnvironment } from "./telemetry/tracing.js";
 import { hasSecretReference, type ProjectSecrets, projectSecrets, withSecrets } from "./tenancy/secrets.js";
 import { openTenancyStoreSync } from "./tenancy/tenancy-store.js";
@@ -786,7 +786,6 @@ class EmbeddedConductor implements Conductor {
     const hub = new EventHub();
     if (this.store !== undefined) hub.subscribe((event) => this.store!.append(event));
     if (options.onEvent !== undefined) hub.subscribe(options.onEvent);
-    if (this.metrics !== undefined) hub.subscribe(this.metrics.observe(plan.graph));
     for (const observer of this.observers) hub.subscribe(observer.observe(plan.graph));
     const durability = durabilityOf(this.store);
     const execution = new Execution(plan, {
@@ -798,14 +797,7 @@ class EmbeddedConductor implements Conductor {
       durability,
       resume,
       lineage,
-      trace: this.tracing?.startExecution({
-        executionId,
-        blueprintId: plan.graph.id,
-        nodeCount: plan.graph.nodes.length,
-        parent: options.traceparent,
-        resumedFrom: traceLink,
-        trigger: options.trigger,
-      }),
+      trace: this.executionTrace(plan.graph, executionId, options, traceLink),
     });
     this.running.set(execution.executionId, { execution, hub });
     // A result is acknowledged only once the journal holds it.
@@ -829,6 +821,26 @@ class EmbeddedConductor implements Conductor {
       subscribe: (listener) => hub.subscribe(listener),
       cancel: (reason) => execution.cancel(reason),
     };
+  }
+
+  /** The execution's hooks: its spans when tracing is on, its metrics when kept, both, or none. */
+  private executionTrace(
+    graph: BlueprintGraph,
+    executionId: string,
+    options: RunOptions,
+    traceLink: string | undefined,
+  ): ExecutionTrace | undefined {
+    const spans = this.tracing?.startExecution({
+      executionId,
+      blueprintId: graph.id,
+      nodeCount: graph.nodes.length,
+      parent: options.traceparent,
+      resumedFrom: traceLink,
+      trigger: options.trigger,
+    });
+    const metered = this.metrics?.execution(graph);
+    if (spans === undefined) return metered;
+    return metered === undefined ? spans : bothTraces(spans, metered);
   }
 
   private assertOpen(): void {

@@ -1,8 +1,8 @@
 /**
  * Traces of one execution through every runtime: `conductor run` with the standard OTEL_* environment pointing at
- * an OTLP receiver in this test. The host's spans (execution → dispatch → node attempt) and the spans that node code
- * creates with the OpenTelemetry API in the host itself, the Node sidecar, Python and Rust arrive in one trace,
- * each nested under the span of its node attempt.
+ * an OTLP receiver in this test. The host's spans (execution → dispatch → node attempt; in-process nodes have no
+ * dispatch) and the spans that node code creates with the OpenTelemetry API in the host itself, the Node sidecar,
+ * Python and Rust arrive in one trace, each nested under the span of its node attempt.
  */
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -94,6 +94,11 @@ describe("traces of an execution through every runtime", () => {
         "conductor.node.attempt": 1,
         "conductor.node.status": "completed",
       });
+      if (runtime === "builtin") {
+        // The host's own runtime is sent nothing: no dispatch span, the attempt is the execution's child.
+        expect(span.parentSpanId).toBe(root.spanId);
+        return span;
+      }
       const dispatch = spans.find((candidate) => candidate.spanId === span.parentSpanId);
       expect(dispatch?.name).toBe(`dispatch ${runtime}`);
       expect(dispatch?.kind).toBe(3);

@@ -138,10 +138,15 @@ export async function createApiServer(
     options.tenancy === false
       ? undefined
       : (options.tenancy ?? (await openTenancyStore(conductor.project.dir)));
-  // Audit entries are written after the answer, batched per turn of the event loop (one transaction for all the
-  // entries of a turn); `close()` writes the last ones.
+  // Audit entries are written after the answer, batched over a short window (one transaction for the entries of
+  // AUDIT_WINDOW_MS, or of AUDIT_BATCH entries, whichever comes first), because a transaction per request cost more
+  // than the request's authentication and authorization (bench/src/scenarios/tenancy.ts); reading the trail through
+  // the API writes what waits first, and `close()` writes the last ones (docs/security.md).
   let pendingAudit: Parameters<TenancyStore["auditMany"]>[0][number][] = [];
+  let auditTimer: NodeJS.Timeout | undefined;
   const flushAudit = () => {
+    if (auditTimer !== undefined) clearTimeout(auditTimer);
+    auditTimer = undefined;
     const entries = pendingAudit;
     pendingAudit = [];
     try {
@@ -157,7 +162,8 @@ export async function createApiServer(
       ? undefined
       : {
           record({ identity, action, target, address, outcome, detail }) {
-            if (pendingAudit.length === 0) setImmediate(flushAudit);
+            if (pendingAudit.length === 0) auditTimer = setTimeout(flushAudit, AUDIT_WINDOW_MS);
+            else if (pendingAudit.length >= AUDIT_BATCH) flushAudit();
             pendingAudit.push({
               at: Date.now(),
               actor: identity.name,
@@ -232,7 +238,14 @@ export async function createApiServer(
         ConductorService,
         tenancy === undefined
           ? service
-          : scopeService(conductor, service, tenancy, audit, quotaGate, deployments),
+          : scopeService(
+              conductor,
+              service,
+              auditedAfterFlush(tenancy, flushAudit),
+              audit,
+              quotaGate,
+              deployments,
+            ),
       );
     },
     // Callers are authenticated before their body is read, decompressed or parsed.
@@ -367,4 +380,22 @@ function internalError(response: HttpResponse, error: unknown): void {
   } catch {
     response.destroy();
   }
+}
+
+/** How long audit entries wait to be written together, at most (milliseconds), and how many at most. */
+const AUDIT_WINDOW_MS = 20;
+const AUDIT_BATCH = 256;
+
+/** The store, whose trail is read (listed, verified) only after the entries that wait are written. */
+function auditedAfterFlush(tenancy: TenancyStore, flush: () => void): TenancyStore {
+  const store: TenancyStore = Object.create(tenancy);
+  store.listAudit = (options) => {
+    flush();
+    return tenancy.listAudit(options);
+  };
+  store.verifyAudit = () => {
+    flush();
+    return tenancy.verifyAudit();
+  };
+  return store;
 }

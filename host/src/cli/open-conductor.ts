@@ -53,7 +53,11 @@ export async function openConductor(options: {
           distributed: {
             redis,
             remoteRuntimes: remote,
-            onNotice: (message: string) => options.stderr.write(`conductor: ${message}\n`),
+            // In JSON-log mode a notice is a line of that log, like every other notice.
+            onNotice:
+              log === undefined
+                ? (message: string) => options.stderr.write(`conductor: ${message}\n`)
+                : (message: string) => log.notice(message),
           },
         }),
     ...(options.journal === false

@@ -2,6 +2,11 @@ import { readFile } from "node:fs/promises";
 import { parseJsonText } from "@conductor/sdk/protocol";
 import { parse } from "yaml";
 import { ConductorError } from "../errors.js";
+import {
+  type ConductorMetrics,
+  metricsFromEnvironment,
+  otlpMetricsConfigured,
+} from "../telemetry/conductor-metrics.js";
 import { logSettingsOf } from "../telemetry/log-settings.js";
 import { EXACT_INTEGERS, safeIntegersAsNumbers } from "../yaml-integers.js";
 import { type CommandContext, EXIT, exitCodeOf, parseCommandArgs, reportError } from "./command.js";
@@ -78,8 +83,12 @@ export default async function run(context: CommandContext): Promise<number> {
     onForcedExit: (reason) => opened?.abandon(reason),
   });
   let conductor: Awaited<ReturnType<typeof openConductor>>;
+  // OTLP metrics when the OTEL_* environment asks for them (docs/telemetry.md), pushed before the command exits.
+  let metrics: ConductorMetrics | undefined;
   try {
+    if (otlpMetricsConfigured()) metrics = await metricsFromEnvironment();
     conductor = await openConductor({
+      ...(metrics === undefined ? {} : { metrics }),
       project: values.project,
       blueprint: blueprintPath,
       stderr: context.stderr,
@@ -120,6 +129,11 @@ export default async function run(context: CommandContext): Promise<number> {
     return fail(error);
   } finally {
     await conductor.close();
+    await metrics
+      ?.shutdown()
+      .catch((error: Error) =>
+        context.stderr.write(`warning: the OTLP metrics could not be exported: ${error.message}\n`),
+      );
     // Only now: a second signal while the runtimes stop still ends the process at once.
     interrupts.close();
   }

@@ -81,6 +81,9 @@ export function enforceTimeouts(
     get supportsSteps() {
       return connection.supportsSteps;
     },
+    get checksOutputs() {
+      return connection.checksOutputs === true;
+    },
     findNodeType: (type) => connection.findNodeType(type),
     validateConfig: (nodeType, config) => connection.validateConfig(nodeType, config),
     ...(connection.health === undefined ? {} : { health: () => connection.health!() }),

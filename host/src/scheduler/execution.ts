@@ -133,7 +133,9 @@ export class Execution implements InputSources {
         inputs: this.options.inputs,
         ...(resume === undefined || resume.replay === true ? {} : { resumed: true }),
         ...(this.options.lineage === undefined ? {} : { lineage: this.options.lineage }),
-        ...(this.options.trace === undefined ? {} : { traceparent: this.options.trace.traceparent }),
+        ...(this.options.trace?.traceparent === undefined
+          ? {}
+          : { traceparent: this.options.trace.traceparent }),
       });
     }
     if (resume !== undefined) {
@@ -377,6 +379,7 @@ export class Execution implements InputSources {
       this.graph.nodes[head]!.runtime,
       unit.map((index) => this.graph.nodes[index]!),
       steps,
+      this.plan.runtimes[head]!.checksOutputs === true,
     );
     const sink = new UnitSink(this, unit);
     const control = this.plan.runtimes[head]!.execute(
@@ -906,7 +909,12 @@ export class Execution implements InputSources {
           ...(node.document.runsOn === undefined ? {} : { runsOn: node.document.runsOn }),
         },
       ];
-      this.options.trace?.dispatch(node.runtime, [node], steps);
+      this.options.trace?.dispatch(
+        node.runtime,
+        [node],
+        steps,
+        this.plan.runtimes[index]!.checksOutputs === true,
+      );
       this.plan.runtimes[index]!.execute({ invocationId: 0, executionId: this.executionId, steps }, sink);
     });
   }

@@ -1,18 +1,21 @@
+import type { FailureInfo, StepRequest } from "@conductor/sdk/protocol";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { BlueprintGraph } from "../blueprint/blueprint-graph.js";
+import type { BlueprintGraph, GraphNode } from "../blueprint/blueprint-graph.js";
 import type { RuntimeHealth } from "../runtime/runtime-connection.js";
-import type { ExecutionListener } from "../scheduler/execution-events.js";
+import type { ExecutionStatus } from "../scheduler/execution-events.js";
+import type { ExecutionTrace } from "./execution-trace.js";
 
 /**
  * Prometheus metrics of a host (docs/telemetry.md lists every series). Labels are bounded: blueprint ids, node
- * types, runtime names and statuses, never execution ids. Fed by one event listener per execution, so the
- * scheduler carries no metrics code.
+ * types, runtime names and statuses, never execution ids. Fed through the scheduler's execution hooks (the ones
+ * tracing uses: `ExecutionTrace`), not its events, because an event listener makes the scheduler build an event per
+ * node, which alone cost more than the metrics (bench/src/scenarios/tracing.ts).
  */
 export interface ConductorMetrics {
   /** The registry to expose (prom-client's text format: `registry.metrics()`). */
   readonly registry: Registry;
-  /** A listener for one execution of this graph. */
-  observe(graph: BlueprintGraph): ExecutionListener;
+  /** The hooks of one execution of this graph, starting now (the scheduler calls them as the execution runs). */
+  execution(graph: BlueprintGraph): ExecutionTrace;
   /** Reads the runtimes' state at each scrape. */
   watchRuntimes(health: () => readonly RuntimeHealth[]): void;
   /** Records one journal commit's duration. */
@@ -80,32 +83,27 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
   const mirror = options.mirror;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const executionsStarted = new Counter({
-    name: "conductor_executions_started_total",
-    help: "Executions started, by blueprint.",
-    labelNames: ["blueprint"],
-    registers: [registry],
-  });
-  const executionsFinished = new Counter({
-    name: "conductor_executions_finished_total",
-    help: "Executions finished, by blueprint and status (completed, failed, cancelled).",
-    labelNames: ["blueprint", "status"],
-    registers: [registry],
-  });
-  const executionDuration = new Histogram({
-    name: "conductor_execution_duration_seconds",
-    help: "Duration of finished executions, by blueprint and status.",
-    labelNames: ["blueprint", "status"],
-    buckets: DURATION_BUCKETS,
-    registers: [registry],
-  });
-  const attemptDuration = new Histogram({
-    name: "conductor_node_attempt_duration_seconds",
-    help: "Duration of node attempts, by node type, runtime and status (completed, failed).",
-    labelNames: ["node_type", "runtime", "status"],
-    buckets: DURATION_BUCKETS,
-    registers: [registry],
-  });
+  const executionsStarted = new CellCounter(
+    "conductor_executions_started_total",
+    "Executions started, by blueprint.",
+  );
+  const executionsFinished = new CellCounter(
+    "conductor_executions_finished_total",
+    "Executions finished, by blueprint and status (completed, failed, cancelled).",
+  );
+  const executionDuration = new CellHistogram(
+    "conductor_execution_duration_seconds",
+    "Duration of finished executions, by blueprint and status.",
+    DURATION_BUCKETS,
+  );
+  for (const metric of [executionsStarted, executionsFinished, executionDuration])
+    registry.registerMetric(metric as unknown as Parameters<Registry["registerMetric"]>[0]);
+  const attemptDuration = new CellHistogram(
+    "conductor_node_attempt_duration_seconds",
+    "Duration of node attempts, by node type, runtime and status (completed, failed).",
+    DURATION_BUCKETS,
+  );
+  registry.registerMetric(attemptDuration as unknown as Parameters<Registry["registerMetric"]>[0]);
   const retries = new Counter({
     name: "conductor_node_retries_total",
     help: "Node attempts that failed and are tried again, by node type and runtime.",
@@ -116,18 +114,6 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     name: "conductor_node_cache_hits_total",
     help: "Nodes completed from the result cache, by node type.",
     labelNames: ["node_type"],
-    registers: [registry],
-  });
-  const inFlight = new Gauge({
-    name: "conductor_runtime_invocations_in_flight",
-    help: "Node steps running in each runtime now.",
-    labelNames: ["runtime"],
-    registers: [registry],
-  });
-  const queued = new Gauge({
-    name: "conductor_runtime_invocations_queued",
-    help: "Node steps sent to each runtime that have not started yet (waiting for a free slot).",
-    labelNames: ["runtime"],
     registers: [registry],
   });
   const journalCommit = new Histogram({
@@ -157,6 +143,60 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     },
   });
 
+  // Gauges of steps queued and running per runtime: plain numbers on the scheduler's path, read at each scrape.
+  const queuedNow = new Map<string, number>();
+  const inFlightNow = new Map<string, number>();
+  const bump = (counts: Map<string, number>, runtime: string, delta: 1 | -1) =>
+    counts.set(runtime, (counts.get(runtime) ?? 0) + delta);
+  new Gauge({
+    name: "conductor_runtime_invocations_in_flight",
+    help: "Node steps running in each runtime now.",
+    labelNames: ["runtime"],
+    registers: [registry],
+    collect() {
+      for (const [runtime, count] of inFlightNow) this.set({ runtime }, count);
+    },
+  });
+  new Gauge({
+    name: "conductor_runtime_invocations_queued",
+    help: "Node steps sent to each runtime that have not started yet (waiting for a free slot).",
+    labelNames: ["runtime"],
+    registers: [registry],
+    collect() {
+      for (const [runtime, count] of queuedNow) this.set({ runtime }, count);
+    },
+  });
+  /** Label sets built once per graph and node, so that the hot path builds none. */
+  const labelsOf = new WeakMap<
+    BlueprintGraph,
+    {
+      started: CounterCell;
+      finished: Map<string, { count: CounterCell; duration: Cell }>;
+      nodes: { completed: Cell; failed: Cell; retry: Labels }[];
+    }
+  >();
+  type Labels = Record<string, string>;
+  const bound = (graph: BlueprintGraph) => {
+    let labels = labelsOf.get(graph);
+    if (labels === undefined) {
+      labels = {
+        started: executionsStarted.cell({ blueprint: graph.id }),
+        finished: new Map(),
+        nodes: graph.nodes.map((node) => ({
+          completed: attemptDuration.cell({
+            node_type: node.type,
+            runtime: node.runtime,
+            status: "completed",
+          }),
+          failed: attemptDuration.cell({ node_type: node.type, runtime: node.runtime, status: "failed" }),
+          retry: { node_type: node.type, runtime: node.runtime },
+        })),
+      };
+      labelsOf.set(graph, labels);
+    }
+    return labels;
+  };
+
   return {
     registry,
     watchRuntimes(next) {
@@ -169,91 +209,212 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     },
     flush: () => mirror?.flush() ?? Promise.resolve(),
     shutdown: () => mirror?.shutdown() ?? Promise.resolve(),
-    observe(graph) {
-      const nodes = new Map(graph.nodes.map((node) => [node.id, node]));
-      // Node steps sent and not started yet, and started and not ended, each with its runtime.
-      const waiting = new Map<string, string>();
-      const running = new Set<string>();
-      const blueprint = graph.id;
-      const unqueue = (nodeId: string) => {
-        const runtime = waiting.get(nodeId);
-        if (runtime === undefined) return;
-        waiting.delete(nodeId);
-        queued.dec({ runtime });
-        mirror?.queued(runtime, -1);
-      };
-      const stop = (nodeId: string, runtime: string) => {
-        unqueue(nodeId);
-        if (!running.delete(nodeId)) return;
-        inFlight.dec({ runtime });
-        mirror?.inFlight(runtime, -1);
-      };
-      const attempt = (nodeType: string, runtime: string, status: "completed" | "failed", ms: number) => {
-        attemptDuration.observe({ node_type: nodeType, runtime, status }, ms / 1000);
-        mirror?.nodeAttempt(nodeType, runtime, status, ms / 1000);
-      };
-      return (event) => {
-        switch (event.type) {
-          case "execution.started":
-            executionsStarted.inc({ blueprint });
-            mirror?.executionStarted(blueprint);
-            break;
-          case "node.queued": {
-            const runtime = nodes.get(event.nodeId)?.runtime;
-            if (runtime === undefined || waiting.has(event.nodeId)) break;
-            waiting.set(event.nodeId, runtime);
-            queued.inc({ runtime });
-            mirror?.queued(runtime, 1);
-            break;
-          }
-          case "node.started": {
-            unqueue(event.nodeId);
-            if (!running.has(event.nodeId)) {
-              running.add(event.nodeId);
-              inFlight.inc({ runtime: event.runtime });
-              mirror?.inFlight(event.runtime, 1);
-            }
-            break;
-          }
-          case "node.completed": {
-            const node = nodes.get(event.nodeId);
-            if (node === undefined) break;
-            if (event.cached === true) {
-              cacheHits.inc({ node_type: node.type });
-              mirror?.cacheHit(node.type);
-              break;
-            }
-            stop(event.nodeId, node.runtime);
-            attempt(node.type, node.runtime, "completed", event.durationMs);
-            break;
-          }
-          case "node.failed": {
-            const node = nodes.get(event.nodeId);
-            if (node === undefined) break;
-            stop(event.nodeId, node.runtime);
-            attempt(node.type, node.runtime, "failed", event.durationMs);
-            if (event.willRetry === true) {
-              retries.inc({ node_type: node.type, runtime: node.runtime });
-              mirror?.nodeRetried(node.type, node.runtime);
-            }
-            break;
-          }
-          case "node.cancelled":
-          case "node.skipped": {
-            const node = nodes.get(event.nodeId);
-            if (node !== undefined) stop(event.nodeId, node.runtime);
-            break;
-          }
-          case "execution.finished":
-            for (const nodeId of [...waiting.keys()]) unqueue(nodeId);
-            for (const nodeId of [...running]) stop(nodeId, nodes.get(nodeId)?.runtime ?? "");
-            executionsFinished.inc({ blueprint, status: event.status });
-            executionDuration.observe({ blueprint, status: event.status }, event.durationMs / 1000);
-            mirror?.executionFinished(blueprint, event.status, event.durationMs / 1000);
-            break;
-          default:
+    execution(graph) {
+      const labels = bound(graph);
+      const nodes = graph.nodes;
+      const started = performance.now();
+      // Per node: 0 idle, 1 queued, 2 running; and when its attempt was sent (ms, monotonic).
+      const state = new Uint8Array(nodes.length);
+      const sentAt = new Float64Array(nodes.length);
+      labels.started.value++;
+      mirror?.executionStarted(graph.id);
+      const stop = (index: number) => {
+        const runtime = nodes[index]!.runtime;
+        if (state[index] === 1) {
+          bump(queuedNow, runtime, -1);
+          mirror?.queued(runtime, -1);
+        } else if (state[index] === 2) {
+          bump(inFlightNow, runtime, -1);
+          mirror?.inFlight(runtime, -1);
         }
+        state[index] = 0;
+      };
+      const queue = (node: GraphNode) => {
+        if (state[node.index] !== 0) return;
+        state[node.index] = 1;
+        sentAt[node.index] = performance.now();
+        bump(queuedNow, node.runtime, 1);
+        mirror?.queued(node.runtime, 1);
+      };
+      const attempt = (index: number, status: "completed" | "failed") => {
+        const seconds = (performance.now() - sentAt[index]!) / 1000;
+        stop(index);
+        labels.nodes[index]![status].observe(seconds);
+        mirror?.nodeAttempt(nodes[index]!.type, nodes[index]!.runtime, status, seconds);
+      };
+      return {
+        traceparent: undefined,
+        dispatch(_runtime: string, dispatched: readonly GraphNode[], _steps: StepRequest[]) {
+          for (const node of dispatched) queue(node);
+        },
+        mapStarted: queue,
+        mapItem: () => ignoreEnd,
+        attemptTraceparent: () => undefined,
+        started(index: number) {
+          if (state[index] === 2) return;
+          if (state[index] === 1) {
+            bump(queuedNow, nodes[index]!.runtime, -1);
+            mirror?.queued(nodes[index]!.runtime, -1);
+          } else sentAt[index] = performance.now();
+          state[index] = 2;
+          bump(inFlightNow, nodes[index]!.runtime, 1);
+          mirror?.inFlight(nodes[index]!.runtime, 1);
+        },
+        completed(index: number) {
+          attempt(index, "completed");
+        },
+        failed(index: number, _failure: FailureInfo, retryInMs: number | undefined) {
+          attempt(index, "failed");
+          if (retryInMs !== undefined) {
+            retries.inc(labels.nodes[index]!.retry);
+            mirror?.nodeRetried(nodes[index]!.type, nodes[index]!.runtime);
+          }
+        },
+        cancelled: stop,
+        abandoned: stop,
+        cached(node: GraphNode) {
+          cacheHits.inc({ node_type: node.type });
+          mirror?.cacheHit(node.type);
+        },
+        finished(status: ExecutionStatus) {
+          for (let index = 0; index < nodes.length; index++) if (state[index] !== 0) stop(index);
+          const seconds = (performance.now() - started) / 1000;
+          let finished = labels.finished.get(status);
+          if (finished === undefined) {
+            const series = { blueprint: graph.id, status };
+            finished = { count: executionsFinished.cell(series), duration: executionDuration.cell(series) };
+            labels.finished.set(status, finished);
+          }
+          finished.count.value++;
+          finished.duration.observe(seconds);
+          mirror?.executionFinished(graph.id, status, seconds);
+        },
       };
     },
   };
+}
+
+const ignoreEnd = () => {};
+
+/** One series of a {@link CellHistogram}: its counts per bucket (not cumulative), sum and count. */
+class Cell {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly labels: Record<string, string>,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Array(bounds.length + 1).fill(0);
+  }
+  observe(value: number): void {
+    let bucket = 0;
+    while (bucket < this.bounds.length && value > this.bounds[bucket]!) bucket++;
+    this.counts[bucket]!++;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+/**
+ * A Prometheus histogram whose series are bound once (per node of a graph) and observed without a label lookup:
+ * prom-client's `observe` hashes the label set on every call, which on the in-process hot path cost more than the
+ * rest of the metrics. Registered in prom-client's registry, which formats it like its own (a metric is an object
+ * whose `get()` gives its values).
+ */
+class CellHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  private readonly cells = new Map<string, Cell>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {}
+
+  /** The series of these labels (the same object for the same labels). */
+  cell(labels: Record<string, string>): Cell {
+    const key = JSON.stringify(labels);
+    let cell = this.cells.get(key);
+    if (cell === undefined) {
+      cell = new Cell(labels, this.bounds);
+      this.cells.set(key, cell);
+    }
+    return cell;
+  }
+
+  get(): {
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: { labels: Record<string, string | number>; value: number; metricName: string }[];
+  } {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (const cell of this.cells.values()) {
+      if (cell.count === 0) continue;
+      let cumulative = 0;
+      for (let bucket = 0; bucket <= this.bounds.length; bucket++) {
+        cumulative += cell.counts[bucket]!;
+        values.push({
+          labels: { ...cell.labels, le: bucket < this.bounds.length ? this.bounds[bucket]! : "+Inf" },
+          value: cumulative,
+          metricName: `${this.name}_bucket`,
+        });
+      }
+      values.push({ labels: cell.labels, value: cell.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: cell.labels, value: cell.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    for (const cell of this.cells.values()) {
+      cell.counts.fill(0);
+      cell.sum = 0;
+      cell.count = 0;
+    }
+  }
+}
+
+/** One series of a {@link CellCounter}. */
+class CounterCell {
+  value = 0;
+  constructor(readonly labels: Record<string, string>) {}
+}
+
+/** A Prometheus counter whose series are bound once and counted without a label lookup (see {@link CellHistogram}). */
+class CellCounter {
+  readonly type = "counter";
+  readonly aggregator = "sum";
+  private readonly cells = new Map<string, CounterCell>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  cell(labels: Record<string, string>): CounterCell {
+    const key = JSON.stringify(labels);
+    let cell = this.cells.get(key);
+    if (cell === undefined) {
+      cell = new CounterCell(labels);
+      this.cells.set(key, cell);
+    }
+    return cell;
+  }
+
+  get(): {
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: { labels: Record<string, string>; value: number }[];
+  } {
+    const values = [...this.cells.values()].map((cell) => ({ labels: cell.labels, value: cell.value }));
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    for (const cell of this.cells.values()) cell.value = 0;
+  }
 }

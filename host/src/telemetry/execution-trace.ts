@@ -8,13 +8,17 @@ import type { ExecutionStatus } from "../scheduler/execution-events.js";
  * site, so that with tracing off nothing is allocated per node. Nodes are named by their index in the graph.
  */
 export interface ExecutionTrace {
-  /** W3C traceparent of the execution's span (recorded with `execution.started`, shown by the debugger). */
-  readonly traceparent: string;
+  /**
+   * W3C traceparent of the execution's span (recorded with `execution.started`, shown by the debugger); undefined
+   * for hooks that make no spans (the metrics').
+   */
+  readonly traceparent: string | undefined;
   /**
    * A unit of steps goes to a runtime: starts its dispatch span and one attempt span per step, and writes each
    * attempt span's context into its step, where the runtime finds the parent of the spans the node's code creates.
+   * `inProcess`: the runtime is the host's own (nothing is sent, so there is no dispatch span).
    */
-  dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[]): void;
+  dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[], inProcess: boolean): void;
   /** A map node starts: its span, under which each element's attempt gets its own (see {@link mapItem}). */
   mapStarted(node: GraphNode): void;
   /**
@@ -62,4 +66,56 @@ export interface Tracing {
   flush(): Promise<void>;
   /** Flushes and stops. */
   shutdown(): Promise<void>;
+}
+
+/** Both hooks, in order: tracing's (which writes the steps' trace context) and then the metrics'. */
+export function bothTraces(first: ExecutionTrace, second: ExecutionTrace): ExecutionTrace {
+  return {
+    traceparent: first.traceparent ?? second.traceparent,
+    dispatch(runtime, nodes, steps, inProcess) {
+      first.dispatch(runtime, nodes, steps, inProcess);
+      second.dispatch(runtime, nodes, steps, inProcess);
+    },
+    mapStarted(node) {
+      first.mapStarted(node);
+      second.mapStarted(node);
+    },
+    mapItem(node, item, step) {
+      const endFirst = first.mapItem(node, item, step);
+      const endSecond = second.mapItem(node, item, step);
+      return (status, failure) => {
+        endFirst(status, failure);
+        endSecond(status, failure);
+      };
+    },
+    attemptTraceparent: (index) => first.attemptTraceparent(index) ?? second.attemptTraceparent(index),
+    started(index) {
+      first.started(index);
+      second.started(index);
+    },
+    completed(index) {
+      first.completed(index);
+      second.completed(index);
+    },
+    failed(index, failure, retryInMs) {
+      first.failed(index, failure, retryInMs);
+      second.failed(index, failure, retryInMs);
+    },
+    cancelled(index, reason) {
+      first.cancelled(index, reason);
+      second.cancelled(index, reason);
+    },
+    abandoned(index) {
+      first.abandoned(index);
+      second.abandoned(index);
+    },
+    cached(node) {
+      first.cached(node);
+      second.cached(node);
+    },
+    finished(status, failure) {
+      first.finished(status, failure);
+      second.finished(status, failure);
+    },
+  };
 }

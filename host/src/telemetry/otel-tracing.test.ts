@@ -110,13 +110,14 @@ describe("tracing of executions", () => {
     expect(first[0]!.status).toMatchObject({ code: 2, message: "not yet" });
     expect(first[0]!.attributes["error.type"]).toBe("test.not-yet");
     expect(first[1]!.attributes["conductor.node.status"]).toBe("completed");
+    // In-process nodes are sent nowhere: their attempts are the execution's children, with no dispatch span.
     for (const span of first) {
-      const dispatch = spans.find(
-        (candidate) => candidate.spanContext().spanId === span.parentSpanContext?.spanId,
-      );
-      expect(dispatch?.name).toBe("dispatch builtin");
-      expect(dispatch?.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+      expect(span.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+      expect(span.spanContext().traceId).toBe(root.spanContext().traceId);
+      expect(span.attributes["conductor.runtime"]).toBe("builtin");
     }
+    expect(spans.filter((span) => span.name.startsWith("dispatch "))).toEqual([]);
+    expect(spans.filter((span) => span.name === "execution.started")).toHaveLength(1);
 
     // The second run finds `second` in the cache: a zero-length span marked as a hit, under the execution.
     calls = 0;

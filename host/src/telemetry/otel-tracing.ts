@@ -6,6 +6,7 @@ import {
   type Link,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   type Tracer,
@@ -15,15 +16,17 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { GraphNode } from "../blueprint/blueprint-graph.js";
 import type { ExecutionStatus } from "../scheduler/execution-events.js";
 import type { ExecutionTrace, ExecutionTraceStart, Tracing } from "./execution-trace.js";
+import { LeanSpan, type LeanSpanSink, resyncClock } from "./lean-span.js";
 
 /**
  * The OpenTelemetry implementation of {@link Tracing}; imported only when tracing is on (see `tracing.ts`).
  * Span tree: `execution {blueprint}` (SERVER when an API request started it) → `dispatch {runtime}` (CLIENT, one
  * per invocation sent to a runtime) → `node {id}` (one per attempt); plus a zero-duration `execution.started`
  * child, exported at once, so that a running execution can be found before its own span ends. Every span carries
- * `conductor.execution.id` and `conductor.blueprint.id`. Attributes are given as one object at span start, and node
- * spans are started with an explicit parent context (no context switching on the scheduler's path), because
- * tracing must cost little on the in-process hot path (bench/src/scenarios/tracing.ts).
+ * `conductor.execution.id` and `conductor.blueprint.id`. The execution's span is the SDK's (its sampler decides,
+ * its trace id is drawn); the spans under it are {@link LeanSpan}s handed to the same batch processor, with their
+ * attributes as one object and no context switching on the scheduler's path, because tracing must cost little on
+ * the in-process hot path (bench/src/scenarios/tracing.ts). In-process nodes get no dispatch span: nothing is sent.
  */
 export async function createOtelTracing(options: { exporter?: unknown } = {}): Promise<Tracing> {
   const node = await installNodeTracing({
@@ -32,8 +35,22 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
     ...(options.exporter === undefined ? {} : { exporter: options.exporter }),
   });
   const tracer = node.tracer;
+  let sink: LeanSpanSink | undefined;
+  // The resource and scope of the SDK's spans of this tracer, shared by the lean spans (the exporter groups spans
+  // by their identity), taken from the first execution span.
+  const sinkOf = (root: Span): LeanSpanSink => {
+    if (sink === undefined) {
+      const readable = root as unknown as { resource: unknown; instrumentationScope: unknown };
+      sink = {
+        resource: readable.resource,
+        instrumentationScope: readable.instrumentationScope,
+        processor: node.spanProcessor,
+      };
+    }
+    return sink;
+  };
   return {
-    startExecution: (start) => new OtelExecutionTrace(tracer, start),
+    startExecution: (start) => new OtelExecutionTrace(tracer, sinkOf, start),
     flush: () => node.flush(),
     shutdown: () => node.shutdown(),
   };
@@ -69,24 +86,19 @@ class OtelExecutionTrace implements ExecutionTrace {
   private readonly recording: boolean;
   private readonly root: Span;
   private readonly rootContext: Context;
-  private readonly attempts: (Span | undefined)[];
+  private readonly rootSpanContext: SpanContext;
+  private readonly sink: LeanSpanSink | undefined;
+  private readonly attempts: (LeanSpan | undefined)[];
   /** The dispatch span of each node's unit, ended with the unit's last step. */
-  private readonly dispatches: (Span | undefined)[];
-  private readonly openSteps = new Map<Span, number>();
-  private readonly common: Attributes;
+  private readonly dispatches: (LeanSpan | undefined)[];
+  private readonly openSteps = new Map<LeanSpan, number>();
   private readonly executionId: string;
   private readonly blueprintId: string;
 
-  constructor(
-    private readonly tracer: Tracer,
-    start: ExecutionTraceStart,
-  ) {
+  constructor(tracer: Tracer, sinkOf: (root: Span) => LeanSpanSink, start: ExecutionTraceStart) {
     this.executionId = start.executionId;
     this.blueprintId = start.blueprintId;
-    this.common = {
-      "conductor.execution.id": start.executionId,
-      "conductor.blueprint.id": start.blueprintId,
-    };
+    resyncClock();
     const links: Link[] = [];
     if (start.resumedFrom !== undefined) {
       const earlier = trace.getSpanContext(contextOf(start.resumedFrom));
@@ -97,20 +109,35 @@ class OtelExecutionTrace implements ExecutionTrace {
       `execution ${start.blueprintId}`,
       {
         kind: start.trigger === "api" ? SpanKind.SERVER : SpanKind.INTERNAL,
-        attributes: { ...this.common, "conductor.execution.resumed": start.resumedFrom !== undefined },
+        attributes: {
+          "conductor.execution.id": start.executionId,
+          "conductor.blueprint.id": start.blueprintId,
+          "conductor.execution.resumed": start.resumedFrom !== undefined,
+        },
         links,
       },
       contextOf(start.parent),
     );
     this.rootContext = trace.setSpan(ROOT_CONTEXT, this.root);
+    this.rootSpanContext = this.root.spanContext();
     this.traceparent = traceparentOf(this.root);
-    this.recording = this.root.isRecording();
-    tracer.startSpan("execution.started", { attributes: this.common }, this.rootContext).end();
+    this.recording = this.root.isRecording() && (this.rootSpanContext.traceFlags & 1) === 1;
     this.attempts = new Array(start.nodeCount).fill(undefined);
     this.dispatches = new Array(start.nodeCount).fill(undefined);
+    if (!this.recording) return;
+    this.sink = sinkOf(this.root);
+    this.span("execution.started", SpanKind.INTERNAL, this.rootSpanContext, this.common()).end();
   }
 
-  dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[]): void {
+  private common(): Attributes {
+    return { "conductor.execution.id": this.executionId, "conductor.blueprint.id": this.blueprintId };
+  }
+
+  private span(name: string, kind: SpanKind, parent: SpanContext, attributes: Attributes): LeanSpan {
+    return new LeanSpan(this.sink!, name, kind, parent, attributes);
+  }
+
+  dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[], inProcess: boolean): void {
     if (!this.recording) {
       for (const step of steps) {
         step.traceparent = this.traceparent;
@@ -118,63 +145,49 @@ class OtelExecutionTrace implements ExecutionTrace {
       }
       return;
     }
-    const dispatch = this.tracer.startSpan(
-      `dispatch ${runtime}`,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          ...this.common,
-          "conductor.runtime": runtime,
-          "conductor.dispatch.steps": steps.length,
-        },
-      },
-      this.rootContext,
-    );
-    const parent = trace.setSpan(this.rootContext, dispatch);
-    this.openSteps.set(dispatch, steps.length);
+    // In-process nodes are not sent anywhere: their attempt spans are the execution's children.
+    let dispatch: LeanSpan | undefined;
+    if (!inProcess) {
+      dispatch = this.span(`dispatch ${runtime}`, SpanKind.CLIENT, this.rootSpanContext, {
+        "conductor.execution.id": this.executionId,
+        "conductor.blueprint.id": this.blueprintId,
+        "conductor.runtime": runtime,
+        "conductor.dispatch.steps": steps.length,
+      });
+      this.openSteps.set(dispatch, steps.length);
+    }
+    const parent = dispatch === undefined ? this.rootSpanContext : dispatch.spanContext();
     for (let i = 0; i < steps.length; i++) {
       const node = nodes[i]!;
       const step = steps[i]!;
-      const span = this.tracer.startSpan(
-        `node ${node.id}`,
-        {
-          attributes: {
-            "conductor.execution.id": this.executionId,
-            "conductor.blueprint.id": this.blueprintId,
-            "conductor.node.id": node.id,
-            "conductor.node.type": node.type,
-            "conductor.node.type_version": node.nodeType.version,
-            "conductor.runtime": runtime,
-            "conductor.node.attempt": step.attempt,
-            "conductor.cache.hit": false,
-          },
-        },
-        parent,
-      );
+      const span = this.span(`node ${node.id}`, SpanKind.INTERNAL, parent, {
+        "conductor.execution.id": this.executionId,
+        "conductor.blueprint.id": this.blueprintId,
+        "conductor.node.id": node.id,
+        "conductor.node.type": node.type,
+        "conductor.node.type_version": node.nodeType.version,
+        "conductor.runtime": runtime,
+        "conductor.node.attempt": step.attempt,
+        "conductor.cache.hit": false,
+      });
       this.attempts[node.index] = span;
       this.dispatches[node.index] = dispatch;
-      step.traceparent = traceparentOf(span);
-      step.traceContext = trace.setSpan(parent, span);
+      step.traceparent = span.traceparent;
+      step.traceContext = trace.setSpan(ROOT_CONTEXT, span);
     }
   }
 
   mapStarted(node: GraphNode): void {
     if (!this.recording) return;
-    this.attempts[node.index] = this.tracer.startSpan(
-      `node ${node.id}`,
-      {
-        attributes: {
-          ...this.common,
-          "conductor.node.id": node.id,
-          "conductor.node.type": node.type,
-          "conductor.node.type_version": node.nodeType.version,
-          "conductor.runtime": node.runtime,
-          "conductor.node.attempt": 1,
-          "conductor.node.map": true,
-        },
-      },
-      this.rootContext,
-    );
+    this.attempts[node.index] = this.span(`node ${node.id}`, SpanKind.INTERNAL, this.rootSpanContext, {
+      ...this.common(),
+      "conductor.node.id": node.id,
+      "conductor.node.type": node.type,
+      "conductor.node.type_version": node.nodeType.version,
+      "conductor.runtime": node.runtime,
+      "conductor.node.attempt": 1,
+      "conductor.node.map": true,
+    });
   }
 
   mapItem(
@@ -187,24 +200,17 @@ class OtelExecutionTrace implements ExecutionTrace {
       step.traceContext = this.rootContext;
       return ignoreEnd;
     }
-    const parent = this.attempts[node.index];
-    const parentContext = parent === undefined ? this.rootContext : trace.setSpan(this.rootContext, parent);
-    const span = this.tracer.startSpan(
-      `item ${node.id}[${item}]`,
-      {
-        attributes: {
-          ...this.common,
-          "conductor.node.id": node.id,
-          "conductor.node.type": node.type,
-          "conductor.runtime": node.runtime,
-          "conductor.map.item": item,
-          "conductor.node.attempt": step.attempt,
-        },
-      },
-      parentContext,
-    );
-    step.traceparent = traceparentOf(span);
-    step.traceContext = trace.setSpan(parentContext, span);
+    const parent = this.attempts[node.index]?.spanContext() ?? this.rootSpanContext;
+    const span = this.span(`item ${node.id}[${item}]`, SpanKind.INTERNAL, parent, {
+      ...this.common(),
+      "conductor.node.id": node.id,
+      "conductor.node.type": node.type,
+      "conductor.runtime": node.runtime,
+      "conductor.map.item": item,
+      "conductor.node.attempt": step.attempt,
+    });
+    step.traceparent = span.traceparent;
+    step.traceContext = trace.setSpan(ROOT_CONTEXT, span);
     return (status, failure) => {
       span.setAttribute("conductor.node.status", status);
       if (failure !== undefined) {
@@ -216,8 +222,7 @@ class OtelExecutionTrace implements ExecutionTrace {
   }
 
   attemptTraceparent(index: number): string | undefined {
-    const span = this.attempts[index];
-    return span === undefined ? undefined : traceparentOf(span);
+    return this.attempts[index]?.traceparent;
   }
 
   started(_index: number): void {
@@ -255,22 +260,14 @@ class OtelExecutionTrace implements ExecutionTrace {
 
   cached(node: GraphNode): void {
     if (!this.recording) return;
-    this.tracer
-      .startSpan(
-        `node ${node.id}`,
-        {
-          attributes: {
-            ...this.common,
-            "conductor.node.id": node.id,
-            "conductor.node.type": node.type,
-            "conductor.node.type_version": node.nodeType.version,
-            "conductor.runtime": node.runtime,
-            "conductor.cache.hit": true,
-          },
-        },
-        this.rootContext,
-      )
-      .end();
+    this.span(`node ${node.id}`, SpanKind.INTERNAL, this.rootSpanContext, {
+      ...this.common(),
+      "conductor.node.id": node.id,
+      "conductor.node.type": node.type,
+      "conductor.node.type_version": node.nodeType.version,
+      "conductor.runtime": node.runtime,
+      "conductor.cache.hit": true,
+    }).end();
   }
 
   finished(status: ExecutionStatus, failure: FailureInfo | undefined): void {

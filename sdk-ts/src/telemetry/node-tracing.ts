@@ -18,6 +18,11 @@ export interface NodeTracingOptions {
 /** The OpenTelemetry SDK this process installed. */
 export interface NodeTracing {
   readonly tracer: Tracer;
+  /**
+   * The batch span processor spans go through: a host that records its own spans without the SDK's `Span` (for
+   * their cost on its hot path) hands them here when they end, as OpenTelemetry `ReadableSpan`s.
+   */
+  readonly spanProcessor: { onEnd(span: unknown): void };
   /** Exports every span that ended and is not exported yet. */
   flush(): Promise<void>;
   /** Flushes and stops exporting. */
@@ -41,21 +46,19 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
     import("@opentelemetry/context-async-hooks"),
   ]);
   const serviceName = process.env.OTEL_SERVICE_NAME?.trim() || options.serviceName;
+  const spanProcessor = new sdk.BatchSpanProcessor({
+    exporter:
+      (options.exporter as ConstructorParameters<typeof sdk.BatchSpanProcessor>[0]["exporter"] | undefined) ??
+      new exporter.OTLPTraceExporter(),
+    ...delayFromEnvironment(),
+  });
   const provider = new sdk.TracerProvider({
     resource: resources
       .defaultResource()
       .merge(resources.resourceFromAttributes({ "service.name": serviceName })),
     // Because spans must be visible while an execution runs, they are exported as they end, in batches (the batch
     // processor's delay and size follow OTEL_BSP_*), never held until the execution ends.
-    spanProcessors: [
-      new sdk.BatchSpanProcessor({
-        exporter:
-          (options.exporter as
-            | ConstructorParameters<typeof sdk.BatchSpanProcessor>[0]["exporter"]
-            | undefined) ?? new exporter.OTLPTraceExporter(),
-        ...delayFromEnvironment(),
-      }),
-    ],
+    spanProcessors: [spanProcessor],
   });
   api.context.setGlobalContextManager(new contextHooks.AsyncLocalStorageContextManager().enable());
   api.propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
@@ -114,6 +117,7 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
   });
   return {
     tracer,
+    spanProcessor: spanProcessor as unknown as NodeTracing["spanProcessor"],
     flush: () => provider.forceFlush(),
     async shutdown() {
       setStepTraceRunner(undefined);

@@ -301,6 +301,12 @@ describe("versioned deployments", () => {
   it("records every deploy and rollback in the audit trail, refused ones too", async () => {
     const store = await openTenancyStore(fixture.dir);
     try {
+      // The server writes its audit entries in batches, within a few milliseconds of the answers.
+      const apiEntries = () =>
+        store
+          .listAudit({ limit: 1000 })
+          .filter((entry) => entry.action === "Deploy" || entry.action === "Rollback");
+      await expect.poll(() => apiEntries().length).toBe(9);
       const trail = store.listAudit({ limit: 1000 });
       const of = (action: string) => trail.filter((entry) => entry.action === action);
       expect(of("deploy").map((entry) => [entry.target, entry.outcome, entry.address])).toEqual([

@@ -372,12 +372,15 @@ describe("namespace quotas, for webhooks too", () => {
     await expect.poll(async () => (await hook("sum")).status).toBe(200);
     const audit = await openTenancyStore(fixture.dir);
     try {
-      expect(
-        audit
-          .listAudit({ limit: 100 })
-          .filter((entry) => entry.action === "webhook")
-          .map((entry) => entry.outcome),
-      ).toContain("resource_exhausted");
+      // The server writes its audit entries in batches, within a few milliseconds of the answers.
+      await expect
+        .poll(() =>
+          audit
+            .listAudit({ limit: 100 })
+            .filter((entry) => entry.action === "webhook")
+            .map((entry) => entry.outcome),
+        )
+        .toContain("resource_exhausted");
     } finally {
       audit.close();
     }
