@@ -499,11 +499,18 @@ mod tests {
         }
         let error = serde_json::from_str::<Typed>(r#"{"data":{"$bytes":"no!"}}"#).unwrap_err();
         assert!(
-            error.to_string().contains("expected standard base64 in \"$bytes\""),
+            error
+                .to_string()
+                .contains("expected standard base64 in \"$bytes\""),
             "{error}"
         );
         let error = serde_json::from_str::<Typed>(r#"{"data":{"size":1}}"#).unwrap_err();
-        assert!(error.to_string().contains("found an object with the key \"size\""), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("found an object with the key \"size\""),
+            "{error}"
+        );
         let _ = serde_json::from_str::<Input>(r#"{"file":{"$bytes":"AA=="}}"#).unwrap();
     }
 
@@ -547,7 +554,11 @@ mod tests {
         assert_eq!(input.n, u64::MAX);
         assert_eq!(
             input.amounts,
-            [Amount::Whole(2), Amount::Fraction(2.5), Amount::Text("three".into())]
+            [
+                Amount::Whole(2),
+                Amount::Fraction(2.5),
+                Amount::Text("three".into())
+            ]
         );
     }
 }
