@@ -434,3 +434,38 @@ describe("the host against a misbehaving runtime", () => {
     }
   });
 });
+
+describe("a runtime that announces neither values.arrow nor values.blob", () => {
+  const produceThenEcho = (kind: "arrow" | "large", echoOn: string) =>
+    ({
+      conductor: "blueprint/v1",
+      nodes: {
+        make: { type: "conformance.produce", runtime: "full", config: { kind, size: 3_000_000 } },
+        echo: { type: "conformance.echo", runtime: echoOn, inputs: { value: { from: "make.value" } } },
+      },
+      outputs: { value: "echo.value" },
+    }) as const;
+
+  it("is never sent an Arrow value: the step fails value.unsupported naming the runtime, node and port", async () => {
+    const host = await withFake("no-value-features", { others: { full: "healthy" } });
+    // The control: the same table reaches a runtime that announced values.arrow.
+    const control = await host.run(produceThenEcho("arrow", "full"));
+    expect(control.status).toBe("completed");
+    const result = await host.run(produceThenEcho("arrow", "fake"));
+    expect(result.status).toBe("failed");
+    expect(result.failure).toMatchObject({ nodeId: "echo", type: "value.unsupported", retryable: false });
+    expect(result.failure!.message).toContain('input "value" of node "echo"');
+    expect(result.failure!.message).toContain('runtime "fake" did not announce "values.arrow"');
+  });
+
+  it("gets a value that another runtime wrote as a blob, with every byte", async () => {
+    const host = await withFake("no-value-features", { others: { full: "healthy" } });
+    // 3 MB: above the 1 MiB inline limit, so "full" writes it as a blob. That the host sends it to "fake" inline
+    // is seen in sdk-ts/src/protocol/value-features.test.ts (the SDK in the fake would also read a reference).
+    const result = await host.run(produceThenEcho("large", "fake"));
+    expect(result.status).toBe("completed");
+    const value = result.outputs.value as Uint8Array;
+    expect(value.byteLength).toBe(3_000_000);
+    expect(value.every((byte, i) => byte === i % 251)).toBe(true);
+  });
+});

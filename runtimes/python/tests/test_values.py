@@ -119,6 +119,38 @@ def test_any_port_decodes_by_encoding_and_encodes_by_type() -> None:
     assert out.json == b'{"when":"2024-01-02T03:04:05.678901Z","nan":null}'
 
 
+def test_bytes_inside_json_travel_as_the_bytes_form_and_come_back_as_bytes() -> None:
+    from typing import Any
+
+    out = pb.Value()
+    port_codec(Any).to_wire(
+        {"data": b"\x00\x01\xfe\xff", "list": [bytearray(b"hi"), memoryview(b""), (b"x",)], "n": 2**70}, out, codec()
+    )
+    assert out.json == (
+        b'{"data":{"$bytes":"AAH+/w=="},"list":[{"$bytes":"aGk="},{"$bytes":""},[{"$bytes":"eA=="}]],'
+        b'"n":1180591620717411303424}'
+    )
+    assert port_codec(Any).from_wire(out, codec()) == {
+        "data": b"\x00\x01\xfe\xff",
+        "list": [b"hi", b"", [b"x"]],
+        "n": 2**70,
+    }
+
+    typed_port = port_codec(dict[str, list[bytes]])
+    text = b'{"data":[{"$bytes":"AP8="}]}'
+    assert typed_port.from_wire(pb.Value(json=text), codec()) == {"data": [b"\x00\xff"]}
+    typed_out = pb.Value()
+    typed_port.to_wire({"data": [b"\x00\xff"]}, typed_out, codec())
+    assert typed_out.json == text
+    # Objects that are not exactly the form (another key, text that is not standard base64) stay objects.
+    other = b'{"a":{"$bytes":"AA==","size":1},"b":{"$bytes":"no!"},"c":{"$bytes":"AAA"}}'
+    assert port_codec(Any).from_wire(pb.Value(json=other), codec()) == {
+        "a": {"$bytes": "AA==", "size": 1},
+        "b": {"$bytes": "no!"},
+        "c": {"$bytes": "AAA"},
+    }
+
+
 def test_unencodable_values_fail_with_a_clear_type() -> None:
     from typing import Any
 

@@ -28,7 +28,14 @@ export type {
   StepRequest,
 } from "./invocation.js";
 export { observeSink } from "./invocation.js";
-export { bigintReplacement, isUnsafeInteger, parseJsonText, stringifyJson } from "./json-text.js";
+export {
+  BYTES_KEY,
+  bigintReplacement,
+  isUnsafeInteger,
+  parseJsonText,
+  parseJsonWithBytes,
+  stringifyJson,
+} from "./json-text.js";
 export { decodeSessionRequest, type SessionCommand, SessionRequestWriter } from "./session-request-codec.js";
 export { dispatchSessionResponse, SessionResponseWriter } from "./session-response-codec.js";
 export type { BlobOptions } from "./value-codec.js";

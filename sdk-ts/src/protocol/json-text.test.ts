@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isUnsafeInteger, parseJsonText, stringifyJson } from "./json-text.js";
+import { isUnsafeInteger, parseJsonText, parseJsonWithBytes, stringifyJson } from "./json-text.js";
 
 describe("parseJsonText()", () => {
   it("reads integers beyond 2^53 - 1 as bigints with every digit, at any depth", () => {
@@ -57,6 +57,44 @@ describe("stringifyJson()", () => {
     const cycle: Record<string, unknown> = { n: 1n };
     cycle.self = cycle;
     expect(() => stringifyJson(cycle)).toThrow(/circular/i);
+  });
+});
+
+describe("bytes inside JSON", () => {
+  it('writes nested bytes as {"$bytes": base64}, Buffers and empty bytes included, beside bigints', () => {
+    const value = {
+      data: Uint8Array.from([0, 1, 254, 255]),
+      list: [Buffer.from("hi"), new Uint8Array(0)],
+      view: Uint8Array.from([9, 8, 7, 6]).subarray(1, 3),
+      big: 9007199254740993n,
+    };
+    expect(stringifyJson(value)).toBe(
+      '{"data":{"$bytes":"AAH+/w=="},"list":[{"$bytes":"aGk="},{"$bytes":""}],"view":{"$bytes":"CAc="},"big":9007199254740993}',
+    );
+    expect(stringifyJson({ a: [new Uint8Array([1])] }, 2)).toBe(
+      '{\n  "a": [\n    {\n      "$bytes": "AQ=="\n    }\n  ]\n}',
+    );
+  });
+
+  it("reads the form back as Uint8Array at any depth, with integers beyond 2^53 kept", () => {
+    const text =
+      '{"data":{"$bytes":"AAH+/w=="},"list":[{"$bytes":"aGk="},{"$bytes":""}],"big":9007199254740993}';
+    const parsed = parseJsonWithBytes(text) as { data: Uint8Array; list: Uint8Array[]; big: bigint };
+    expect(parsed.data).toBeInstanceOf(Uint8Array);
+    expect([...parsed.data]).toEqual([0, 1, 254, 255]);
+    expect(parsed.list.map((bytes) => [...bytes])).toEqual([[104, 105], []]);
+    expect(parsed.big).toBe(9007199254740993n);
+    expect(stringifyJson(parsed)).toBe(text);
+  });
+
+  it("leaves objects that are not exactly the form alone", () => {
+    const text =
+      '{"a":{"$bytes":"AA==","size":1},"b":{"$bytes":"not base64!"},"c":{"$bytes":5},"d":"$bytes","e":{"$bytes":"AAA"}}';
+    expect(parseJsonWithBytes(text)).toEqual(JSON.parse(text));
+  });
+
+  it("keeps parseJsonText for text that is not a value: the form stays an object there", () => {
+    expect(parseJsonText('{"$bytes":"AA=="}')).toEqual({ $bytes: "AA==" });
   });
 });
 

@@ -203,8 +203,9 @@ const failureInit: fc.Arbitrary<MessageInitShape<typeof FailureSchema>> = fc.let
         depthSize: "small",
       }),
       retryDelayMs: uint32,
+      nodeId: text,
     },
-    { requiredKeys: ["message", "type", "retryable", "stack", "retryDelayMs"] },
+    { requiredKeys: ["message", "type", "retryable", "stack", "retryDelayMs", "nodeId"] },
   ),
 })).failure;
 

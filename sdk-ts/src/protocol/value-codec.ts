@@ -11,7 +11,7 @@ import {
   ValueSchema,
 } from "../gen/conductor/runtime/v1/runtime_pb.js";
 import { isArrowTable, tableFromIpc, tableToIpc } from "./arrow.js";
-import { parseJsonText, stringifyJson } from "./json-text.js";
+import { parseJsonWithBytes, stringifyJson } from "./json-text.js";
 
 /**
  * A value held in its wire form. The host keeps values it only forwards (from one runtime to another, or to the
@@ -64,7 +64,10 @@ export class ValueError extends Error {
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
-/** Encodes JSON-serializable data as a `json` Value; a bigint is written as its digits (none is lost). */
+/**
+ * Encodes JSON-serializable data as a `json` Value; a bigint is written as its digits (none is lost), bytes nested
+ * in it as `{"$bytes": "<base64>"}` (docs/protocol.md, section 3.2).
+ */
 export function encodeJsonValue(data: unknown): Value {
   return create(ValueSchema, { kind: { case: "json", value: textEncoder.encode(stringifyJson(data)) } });
 }
@@ -160,8 +163,8 @@ export function readBlob(ref: BlobRef): Uint8Array {
 const decodedFrom = new WeakMap<object, Value>();
 
 /**
- * Decodes a wire value into a live one: parsed JSON (integers beyond 2^53 - 1 as bigint, every digit kept), a
- * Uint8Array, or an apache-arrow Table.
+ * Decodes a wire value into a live one: parsed JSON (integers beyond 2^53 - 1 as bigint, every digit kept, and
+ * `{"$bytes": "<base64>"}` objects as Uint8Array), a Uint8Array, or an apache-arrow Table.
  */
 export function decodeValue(value: Value): unknown {
   const live = decodeValueOnce(value);
@@ -179,7 +182,7 @@ function decodeValueOnce(value: Value): unknown {
   const kind = value.kind;
   switch (kind.case) {
     case "json":
-      return kind.value.byteLength === 0 ? null : parseJsonText(textDecoder.decode(kind.value));
+      return kind.value.byteLength === 0 ? null : parseJsonWithBytes(textDecoder.decode(kind.value));
     case "raw":
       // gRPC hands over Buffers; nodes get a plain Uint8Array view of the same memory.
       return kind.value instanceof Buffer
@@ -191,7 +194,7 @@ function decodeValueOnce(value: Value): unknown {
       const bytes = readBlob(kind.value);
       switch (kind.value.encoding) {
         case BlobRef_Encoding.JSON:
-          return parseJsonText(textDecoder.decode(bytes));
+          return parseJsonWithBytes(textDecoder.decode(bytes));
         case BlobRef_Encoding.ARROW:
           return tableFromIpc(bytes);
         default:

@@ -42,6 +42,11 @@ export interface ServeRuntimeOptions {
   maxConcurrency?: number;
   /** The environment to read the host's settings from. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The features announced in the Handshake (docs/protocol.md, section 1.3). Default `session.steps`,
+   * `values.arrow` and `values.blob`; a test runtime announces fewer to see that the host honours them.
+   */
+  features?: readonly string[];
 }
 
 /** A runtime being served; `closed` resolves when it has stopped. */
@@ -157,7 +162,7 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
           version: implementation.version,
           pid: process.pid,
         },
-        features: [FEATURES.steps, FEATURES.arrow, FEATURES.blob],
+        features: [...(options.features ?? [FEATURES.steps, FEATURES.arrow, FEATURES.blob])],
         maxConcurrency: runtime.maxConcurrency,
         maxMessageBytes: BigInt(maxMessageBytes),
         schemaHash: runtime.schemaHash,

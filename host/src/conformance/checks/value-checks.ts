@@ -49,9 +49,30 @@ export const valueChecks: ConformanceCheck[] = [
   },
   {
     id: "values.json-big-integers",
-    title: "JSON integers beyond 2^53 pass through conformance.echo with every digit",
+    title: "JSON integers beyond 2^53, and beyond 64 bits, pass through conformance.echo with every digit",
     async run({ shared, patienceMs }) {
-      const text = '{"big":9007199254740993,"negative":-9007199254740995,"list":[18014398509481985]}';
+      // Beyond 2^53, and beyond what 64 bits hold (u64 + 1, i64 - 1, 30 digits): a number is its text.
+      const text =
+        '{"big":9007199254740993,"negative":-9007199254740995,"list":[18014398509481985],' +
+        '"u64":18446744073709551615,"beyondU64":18446744073709551616,"beyondI64":-9223372036854775809,' +
+        '"huge":123456789012345678901234567890}';
+      const value = await output(
+        await shared(),
+        patienceMs,
+        step("echo", "conformance.echo", {}, { value: given(jsonText(text)) }),
+      );
+      expectEqual(parseExact(jsonTextOf(value, 'output "value"')), parseExact(text), 'output "value"');
+    },
+  },
+  {
+    id: "values.json-bytes",
+    title: 'bytes inside a JSON value, {"$bytes": "<base64>"}, pass through conformance.echo as that form',
+    async run({ shared, patienceMs }) {
+      // An SDK that reads the form as bytes must write it back the same way (not as a list of numbers, an object
+      // of numbered keys or a UTF-8 string); objects that are not exactly the form stay as they are.
+      const text =
+        '{"name":"a.bin","data":{"$bytes":"AAH+/w=="},"parts":[{"$bytes":""},{"$bytes":"aGk="}],' +
+        '"notBytes":{"$bytes":"AA==","size":1},"big":9007199254740993}';
       const value = await output(
         await shared(),
         patienceMs,

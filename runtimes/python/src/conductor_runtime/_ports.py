@@ -29,7 +29,7 @@ from . import _tables
 from ._constants import ENCODING_KEYWORD
 from ._describe import describe, problems
 from ._stream import StreamMode, stream_item
-from ._values import ValueCodec, as_bytes, decode_payload, encode_json
+from ._values import ValueCodec, as_bytes, decode_payload, encode_json, has_json_bytes, parse_json
 from .gen.conductor.runtime.v1 import runtime_pb2 as pb
 
 PortKind = Literal["any", "json", "bytes", "table"]
@@ -92,6 +92,10 @@ class PortCodec:
         kind = self.kind
         if kind == "json" and encoding == "json" and self.adapter is not None:
             try:
+                if has_json_bytes(data):
+                    # Bytes inside JSON ({"$bytes": ...}) are bytes to the node: validated as Python values, the
+                    # only way pydantic takes them (lax, as JSON text would be).
+                    return self.adapter.validate_python(parse_json(data))
                 return self.adapter.validate_json(data or b"null", strict=True)
             except ValidationError as error:
                 problem = problems(error)[0]

@@ -4,16 +4,21 @@ A live value travels as (docs/protocol.md, section 3.2):
 
 - ``bytes``/``bytearray``/``memoryview`` → ``raw``;
 - a pyarrow Table or RecordBatch, a pandas or polars DataFrame or Series, a numpy array → ``arrow`` (IPC stream);
-- anything else → ``json``, serialized by pydantic (models, dataclasses, datetimes, big integers kept exact).
+- anything else → ``json``, serialized by pydantic (models, dataclasses, datetimes, big integers kept exact);
+  bytes nested in a dict, list or tuple are written ``{"$bytes": "<base64>"}`` and read back as ``bytes``
+  (section 3.2, "Bytes inside JSON").
 
 An encoding larger than the inline limit is written to the blob directory and sent as a ``BlobRef``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any, Final
@@ -115,9 +120,65 @@ def as_bytes(value: object) -> bytes | None:
     return None
 
 
+BYTES_KEY: Final = "$bytes"
+"""The reserved key of bytes inside a JSON value: ``{"$bytes": "<base64>"}`` (docs/protocol.md, section 3.2)."""
+
+_BYTES_MARK: Final = b'"$bytes"'
+_BASE64: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+_BYTES_TYPES: Final = (bytes, bytearray, memoryview)
+_SCALARS: Final = (str, int, float, bool, type(None))
+
+
+def _bytes_from_json(obj: dict[str, Any]) -> Any:
+    """``object_hook``: the form ``{"$bytes": "<standard base64>"}`` (that one key) becomes ``bytes``."""
+    if len(obj) == 1:
+        text = obj.get(BYTES_KEY)
+        if isinstance(text, str) and _BASE64.fullmatch(text):
+            try:
+                return base64.b64decode(text, validate=True)
+            except binascii.Error:
+                return obj
+    return obj
+
+
+def parse_json(data: bytes) -> Any:
+    """Parses a ``json`` value's text; bytes nested in it as ``{"$bytes": ...}`` become ``bytes``. Text without the
+    key costs what ``json.loads`` costs."""
+    if _BYTES_MARK in data:
+        return json.loads(data, object_hook=_bytes_from_json)
+    return json.loads(data)
+
+
+def has_json_bytes(data: bytes) -> bool:
+    """Whether a ``json`` value's text may hold bytes in the ``{"$bytes": ...}`` form."""
+    return _BYTES_MARK in data
+
+
+def _contains_bytes(value: Any) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    for item in items:
+        if isinstance(item, _SCALARS):
+            continue
+        if isinstance(item, _BYTES_TYPES):
+            return True
+        if isinstance(item, (dict, list, tuple)) and _contains_bytes(item):
+            return True
+    return False
+
+
+def _bytes_as_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _bytes_as_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_bytes_as_json(item) for item in value]
+    if isinstance(value, _BYTES_TYPES):
+        return {BYTES_KEY: base64.b64encode(value).decode("ascii")}
+    return value
+
+
 def decode_payload(kind: str, data: bytes) -> Any:
     if kind == "json":
-        return json.loads(data) if data else None
+        return parse_json(data) if data else None
     if kind == "arrow":
         return _tables.from_ipc(data)
     if kind == "raw":
@@ -135,7 +196,11 @@ def _numpy_scalar(value: Any) -> Any:
 
 def encode_json(live: Any) -> bytes:
     """Serializes a live value as JSON text (UTF-8); NaN and infinities become null, as JSON has neither. numpy
-    scalars become the numbers they hold."""
+    scalars become the numbers they hold; bytes nested in dicts, lists and tuples become ``{"$bytes": base64}``."""
+    # Because pydantic writes bytes as a UTF-8 string (or fails on other bytes), nested bytes are replaced first;
+    # the walk that finds them costs a fraction of the serialization.
+    if isinstance(live, (dict, list, tuple)) and _contains_bytes(live):
+        live = _bytes_as_json(live)
     try:
         return to_json(live, by_alias=True, inf_nan_mode="null")
     except PydanticSerializationError as error:

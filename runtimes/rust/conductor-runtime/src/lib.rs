@@ -73,7 +73,7 @@ pub use log_layer::StepLogLayer;
 pub use node::{ConfigIssue, Empty, Node, NodeSpec};
 pub use registry::{DEFAULT_MAX_CONCURRENCY, Registry};
 pub use serve::{ServeError, serve};
-pub use value::{Bytes, ENCODING_KEYWORD, Table, Value};
+pub use value::{BYTES_KEY, Bytes, ENCODING_KEYWORD, Table, Value};
 
 /// Re-exported so that node crates implement [`Node`] without depending on `async-trait` themselves.
 pub use async_trait::async_trait;

@@ -177,12 +177,30 @@ fn not_json(found: &PortValue) -> PortError {
     ))
 }
 
+/// Whether JSON text may hold a number with a fraction or an exponent. Because serde_json keeps every number's
+/// text (its `arbitrary_precision` feature, so that integers beyond 64 bits pass through exactly), its text parser
+/// hands such a number to `deserialize_any` as a private map, which `#[serde(untagged)]` enums and `flatten`
+/// cannot read; read through a `serde_json::Value` tree, the number is an `f64` to them as before. Text without
+/// one (most ports: strings, integers, booleans) takes the direct parse.
+fn may_hold_fraction(text: &[u8]) -> bool {
+    text.iter().enumerate().any(|(i, byte)| match byte {
+        b'.' => true,
+        b'e' | b'E' => i > 0 && text[i - 1].is_ascii_digit(),
+        _ => false,
+    })
+}
+
 macro_rules! forward_port_value {
     ($($method:ident ( $($arg:ident : $ty:ty),* ))*) => {$(
         fn $method<V: Visitor<'a>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, PortError> {
             match self.value {
                 PortValue::Json(JsonRepr::Tree(tree)) => {
                     (&**tree).$method($($arg,)* visitor).map_err(PortError::json)
+                }
+                PortValue::Json(JsonRepr::Encoded(text)) if may_hold_fraction(text) => {
+                    let tree: serde_json::Value =
+                        serde_json::from_slice(text).map_err(PortError::json)?;
+                    tree.$method($($arg,)* visitor).map_err(PortError::json)
                 }
                 PortValue::Json(JsonRepr::Encoded(text)) => {
                     let mut json = serde_json::Deserializer::from_slice(text);
@@ -218,6 +236,12 @@ impl<'a> Deserializer<'a> for PortValueDeserializer<'a> {
             PortValue::Json(JsonRepr::Tree(tree)) => (&**tree)
                 .deserialize_newtype_struct(name, visitor)
                 .map_err(PortError::json),
+            PortValue::Json(JsonRepr::Encoded(text)) if may_hold_fraction(text) => {
+                let tree: serde_json::Value =
+                    serde_json::from_slice(text).map_err(PortError::json)?;
+                tree.deserialize_newtype_struct(name, visitor)
+                    .map_err(PortError::json)
+            }
             PortValue::Json(JsonRepr::Encoded(text)) => {
                 let mut json = serde_json::Deserializer::from_slice(text);
                 let value = (&mut json)
@@ -414,10 +438,127 @@ mod tests {
     }
 
     #[test]
-    fn bytes_inside_a_json_value_serialize_as_numbers() {
-        let json = serde_json::to_value(Bytes::from(vec![1, 2])).unwrap();
-        assert_eq!(json, serde_json::json!([1, 2]));
+    fn bytes_inside_a_json_value_are_base64_under_the_bytes_key() {
+        let json = serde_json::to_value(Bytes::from(vec![0, 1, 254, 255])).unwrap();
+        assert_eq!(json, serde_json::json!({"$bytes": "AAH+/w=="}));
         let back: Bytes = serde_json::from_value(json).unwrap();
+        assert_eq!(&*back, [0, 1, 254, 255]);
+        // The older forms still read: a list of numbers.
+        let back: Bytes = serde_json::from_value(serde_json::json!([1, 2])).unwrap();
         assert_eq!(&*back, [1, 2]);
+    }
+
+    #[test]
+    fn a_bytes_field_of_a_json_port_goes_out_and_comes_in_as_the_bytes_form() {
+        #[derive(Serialize, Deserialize)]
+        struct File {
+            name: String,
+            data: Bytes,
+            parts: Vec<Bytes>,
+        }
+        #[derive(Serialize, Deserialize)]
+        struct Port {
+            file: File,
+        }
+        let output = Port {
+            file: File {
+                name: "a".into(),
+                data: Bytes::from(vec![0, 255]),
+                parts: vec![Bytes::from(Vec::new()), Bytes::from(b"hi".to_vec())],
+            },
+        };
+        let ports = crate::port_ser::to_ports(&output).unwrap();
+        let PortValue::Json(JsonRepr::Tree(tree)) = &ports[0].1 else {
+            panic!("expected a JSON tree");
+        };
+        let text = serde_json::to_string(&**tree).unwrap();
+        assert_eq!(
+            text,
+            r#"{"name":"a","data":{"$bytes":"AP8="},"parts":[{"$bytes":""},{"$bytes":"aGk="}]}"#
+        );
+        // From the wire (text) and from an earlier step (a tree), the node gets the bytes back.
+        for port_value in [encoded(&text), ports[0].1.clone()] {
+            let input: Port = from_ports(&vec![("file".into(), port_value)]).unwrap();
+            assert_eq!(&*input.file.data, [0, 255]);
+            assert_eq!(&*input.file.parts[1], b"hi");
+            assert!(input.file.parts[0].is_empty());
+        }
+    }
+
+    #[test]
+    fn a_bytes_form_that_is_not_base64_is_refused_by_name() {
+        #[derive(Debug, Deserialize)]
+        struct Input {
+            #[allow(dead_code)]
+            file: serde_json::Map<String, serde_json::Value>,
+        }
+        #[derive(Debug, Deserialize)]
+        struct Typed {
+            #[allow(dead_code)]
+            data: Bytes,
+        }
+        let error = serde_json::from_str::<Typed>(r#"{"data":{"$bytes":"no!"}}"#).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("expected standard base64 in \"$bytes\""),
+            "{error}"
+        );
+        let error = serde_json::from_str::<Typed>(r#"{"data":{"size":1}}"#).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("found an object with the key \"size\""),
+            "{error}"
+        );
+        let _ = serde_json::from_str::<Input>(r#"{"file":{"$bytes":"AA=="}}"#).unwrap();
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_keep_every_digit_through_a_value_port() {
+        let text = r#"{"a":18446744073709551616,"b":-9223372036854775809,"c":123456789012345678901234567890,"f":0.1}"#;
+        #[derive(Serialize, Deserialize)]
+        struct Port {
+            value: crate::Value,
+        }
+        let input: Port = from_ports(&vec![("value".into(), encoded(text))]).unwrap();
+        let ports = crate::port_ser::to_ports(&input).unwrap();
+        let PortValue::Json(JsonRepr::Tree(tree)) = &ports[0].1 else {
+            panic!("expected a JSON tree");
+        };
+        assert_eq!(serde_json::to_string(&**tree).unwrap(), text);
+    }
+
+    #[test]
+    fn numbers_read_into_typed_fields_and_untagged_enums_as_before() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        #[serde(untagged)]
+        enum Amount {
+            Whole(u64),
+            Fraction(f64),
+            Text(String),
+        }
+        #[derive(Debug, Deserialize)]
+        struct Input {
+            x: f64,
+            n: u64,
+            amounts: Vec<Amount>,
+        }
+        let input: Input = from_ports(&vec![
+            ("x".into(), encoded("1.5")),
+            ("n".into(), encoded("18446744073709551615")),
+            ("amounts".into(), encoded(r#"[2, 2.5, "three"]"#)),
+        ])
+        .unwrap();
+        assert_eq!(input.x, 1.5);
+        assert_eq!(input.n, u64::MAX);
+        assert_eq!(
+            input.amounts,
+            [
+                Amount::Whole(2),
+                Amount::Fraction(2.5),
+                Amount::Text("three".into())
+            ]
+        );
     }
 }

@@ -14,9 +14,11 @@ use std::sync::{Arc, OnceLock};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64_STANDARD;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
-use serde::ser::{Serialize, Serializer};
+use serde::ser::{Serialize, SerializeMap as _, Serializer};
 
 pub(crate) const BYTES_TOKEN: &str = "$conductor::private::Bytes";
 pub(crate) const TABLE_TOKEN: &str = "$conductor::private::Table";
@@ -28,7 +30,9 @@ pub const ENCODING_KEYWORD: &str = "x-conductor-encoding";
 /// Raw bytes on a port (`Value.raw` on the wire), held by reference count so that passing them between steps or
 /// into an event never copies them.
 ///
-/// Deserializing a [`Bytes`] port from a JSON string gives the string's UTF-8 bytes.
+/// Inside a JSON value (a field of a struct on a JSON port, an element of a list) bytes are written
+/// `{"$bytes": "<base64>"}`, the form of docs/protocol.md section 3.2, and read back from it. Deserializing a
+/// [`Bytes`] from a JSON string gives the string's UTF-8 bytes, and from a list of numbers those bytes.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Bytes(pub bytes::Bytes);
 
@@ -245,7 +249,10 @@ impl Serialize for Bytes {
     }
 }
 
-/// Hands the bytes over to a port serializer, or encodes them as a byte string (an array of numbers in JSON).
+/// The reserved key of bytes inside a JSON value: `{"$bytes": "<base64>"}` (docs/protocol.md, section 3.2).
+pub const BYTES_KEY: &str = "$bytes";
+
+/// Hands the bytes over to a port serializer, or writes them as `{"$bytes": "<base64>"}` inside a JSON value.
 struct BytesFallback<'a>(&'a bytes::Bytes);
 
 impl Serialize for BytesFallback<'_> {
@@ -254,7 +261,9 @@ impl Serialize for BytesFallback<'_> {
             put_slot(PortValue::Raw(self.0.clone()));
             return serializer.serialize_unit();
         }
-        serializer.serialize_bytes(self.0)
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(BYTES_KEY, &BASE64_STANDARD.encode(self.0))?;
+        map.end()
     }
 }
 
@@ -346,6 +355,28 @@ impl<'de> Visitor<'de> for BytesVisitor {
             out.push(byte);
         }
         Ok(Bytes(out.into()))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Bytes, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key != BYTES_KEY || found.is_some() {
+                return Err(de::Error::custom(format_args!(
+                    "expected bytes as {{\"{BYTES_KEY}\": \"<base64>\"}}, found an object with the key \"{key}\""
+                )));
+            }
+            let text = map.next_value::<Cow<'de, str>>()?;
+            found = Some(BASE64_STANDARD.decode(text.as_bytes()).map_err(|error| {
+                de::Error::custom(format_args!(
+                    "expected standard base64 in \"{BYTES_KEY}\", found {text:?} ({error})"
+                ))
+            })?);
+        }
+        found.map(|bytes| Bytes(bytes.into())).ok_or_else(|| {
+            de::Error::custom(format_args!(
+                "expected bytes as {{\"{BYTES_KEY}\": \"<base64>\"}}, found an empty object"
+            ))
+        })
     }
 }
 
