@@ -20,8 +20,9 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import unquote, urlparse
 
 from pydantic_core import PydanticSerializationError, to_json
@@ -155,7 +156,7 @@ def has_json_bytes(data: bytes) -> bool:
 
 
 def _contains_bytes(value: Any) -> bool:
-    items = value.values() if isinstance(value, dict) else value
+    items: Iterable[Any] = cast("dict[Any, Any]", value).values() if isinstance(value, dict) else value
     for item in items:
         if isinstance(item, _SCALARS):
             continue
@@ -166,13 +167,17 @@ def _contains_bytes(value: Any) -> bool:
     return False
 
 
+def _holds_bytes(value: Any) -> bool:
+    return isinstance(value, (dict, list, tuple)) and _contains_bytes(value)
+
+
 def _bytes_as_json(value: Any) -> Any:
     if isinstance(value, dict):
-        return {key: _bytes_as_json(item) for key, item in value.items()}
+        return {key: _bytes_as_json(item) for key, item in cast("dict[Any, Any]", value).items()}
     if isinstance(value, (list, tuple)):
-        return [_bytes_as_json(item) for item in value]
+        return [_bytes_as_json(item) for item in cast("Iterable[Any]", value)]
     if isinstance(value, _BYTES_TYPES):
-        return {BYTES_KEY: base64.b64encode(value).decode("ascii")}
+        return {BYTES_KEY: base64.b64encode(cast("bytes", value)).decode("ascii")}
     return value
 
 
@@ -199,7 +204,7 @@ def encode_json(live: Any) -> bytes:
     scalars become the numbers they hold; bytes nested in dicts, lists and tuples become ``{"$bytes": base64}``."""
     # Because pydantic writes bytes as a UTF-8 string (or fails on other bytes), nested bytes are replaced first;
     # the walk that finds them costs a fraction of the serialization.
-    if isinstance(live, (dict, list, tuple)) and _contains_bytes(live):
+    if _holds_bytes(live):
         live = _bytes_as_json(live)
     try:
         return to_json(live, by_alias=True, inf_nan_mode="null")
