@@ -325,7 +325,19 @@ class Invocation implements InvocationControl {
         }
         const source = step.inputs[port]!;
         if ("step" in source) raw[port] = outputs[source.step]![source.port];
-        else {
+        else if ("stream" in source) {
+          // A transport serving the ABI replaces Input.stream with the items' iterable before it gets here.
+          sink.failed(
+            index,
+            {
+              message: `${label}: input "${port}" is a stream from "${source.stream.nodeId}.${source.stream.port}" that no transport feeds`,
+              type: "input.invalid",
+              retryable: false,
+            },
+            elapsedUs(),
+          );
+          return undefined;
+        } else {
           raw[port] = toLive(source.value);
           if (source.checked === true) {
             checked ??= new Set();
