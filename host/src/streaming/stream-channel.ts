@@ -169,14 +169,15 @@ export class StreamChannel {
     for (;;) {
       const cursor = this.cursors[index]!;
       if (cursor === DETACHED) return { done: true, value: undefined };
-      if (this.state === "failed") throw this.upstreamError(consumer);
       if (this.state === "stopped") throw this.stoppedError(consumer);
+      // The items pushed before a failure are read first (a runtime's items and its failure may arrive together).
       if (cursor < this.base + this.buffer.length) {
         const value = this.buffer[cursor - this.base];
         this.cursors[index] = cursor + 1;
         this.trim();
         return { done: false, value };
       }
+      if (this.state === "failed") throw this.upstreamError(consumer);
       if (this.state === "ended") return { done: true, value: undefined };
       await new Promise<void>((resolve) => {
         this.wakers[index] = resolve;
