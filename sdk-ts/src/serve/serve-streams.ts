@@ -3,7 +3,6 @@ import { isAsyncIterable } from "../node/stream-port.js";
 import { type FailureInfo, toFailureInfo } from "../protocol/failure.js";
 import type { InvocationRequest, InvocationSink } from "../protocol/invocation.js";
 import type { CreditCommand, StreamItemsCommand } from "../protocol/session-request-codec.js";
-import { toLive } from "../protocol/value-codec.js";
 import type { NodeRuntime } from "../runtime/node-runtime.js";
 
 /** Items a step's stream input grants at first, and the size of each later grant (docs/protocol.md §3.5). */
@@ -276,7 +275,7 @@ export class StreamInputQueue implements AsyncIterable<unknown> {
           this.granted += REGRANT;
           this.grant(REGRANT);
         }
-        return { done: false, value: toLive(item) };
+        return { done: false, value: item };
       }
       if (this.failure !== undefined) {
         throw new NodeFailure(this.failure.message, {
