@@ -215,6 +215,7 @@ class SessionClient:
         self.responses: list[list[tuple[int, int, str]]] = []
         self._step_counts: dict[int, int] = {}
         self._done: dict[int, asyncio.Future[list[pb.Event]]] = {}
+        self._pings = 0
         self.closed = asyncio.get_running_loop().create_future()
         self.reader = asyncio.ensure_future(self._read())
 
@@ -246,12 +247,79 @@ class SessionClient:
         if finished and done is not None and not done.done():
             done.set_result(events)
 
-    async def execute(self, invocation_id: int, steps: Iterable[pb.Step], execution_id: str = "exec-1") -> None:
+    async def execute(
+        self,
+        invocation_id: int,
+        steps: Iterable[pb.Step],
+        execution_id: str = "exec-1",
+        *,
+        credits: Mapping[tuple[int, str], int] | None = None,  # noqa: A002 because the ABI names them so
+        credits_first: bool = False,
+    ) -> None:
+        """Sends an Execute; ``credits`` (by step and stream output port) go in the same request, after it (or
+        before it with ``credits_first``), as the host sends a stream output's first window."""
         steps = list(steps)
         self._step_counts[invocation_id] = len(steps)
         self._done[invocation_id] = asyncio.get_running_loop().create_future()
         command = pb.Command(execute=pb.Execute(invocation_id=invocation_id, execution_id=execution_id, steps=steps))
+        grants = [
+            pb.Command(credit=pb.Credit(invocation_id=invocation_id, step=index, port=port, credits=count))
+            for (index, port), count in (credits or {}).items()
+        ]
+        commands = [*grants, command] if credits_first else [command, *grants]
+        await self.call.write(pb.SessionRequest(commands=commands))
+
+    async def credit(self, invocation_id: int, step: int, port: str, items: int) -> None:
+        """Grants ``items`` more items on a stream output of a step."""
+        command = pb.Command(credit=pb.Credit(invocation_id=invocation_id, step=step, port=port, credits=items))
         await self.call.write(pb.SessionRequest(commands=[command]))
+
+    async def send_items(
+        self,
+        invocation_id: int,
+        step: int,
+        port: str,
+        items: Iterable[pb.Value] = (),
+        *,
+        end: bool = False,
+        failure: pb.Failure | None = None,
+    ) -> None:
+        """Forwards items (and the end, or a failure) of a step's stream input."""
+        message = pb.StreamItems(invocation_id=invocation_id, step=step, port=port, items=list(items), end=end)
+        if failure is not None:
+            message.failure.CopyFrom(failure)
+        await self.call.write(pb.SessionRequest(commands=[pb.Command(stream_items=message)]))
+
+    def of_kind(self, invocation_id: int, name: str) -> list[pb.Event]:
+        """The events of one kind the invocation has sent so far."""
+        return [event for event in self.events.get(invocation_id, []) if kind(event) == name]
+
+    def granted(self, invocation_id: int, step: int, port: str) -> int:
+        """The credits the runtime has granted so far on a stream input of a step."""
+        return sum(
+            event.credit.credits
+            for event in self.of_kind(invocation_id, "credit")
+            if event.step == step and event.credit.port == port
+        )
+
+    async def wait_until(self, condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+        """Waits until ``condition`` holds for the events received so far."""
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the condition did not hold in time")
+            await asyncio.sleep(0.005)
+
+    async def settle(self) -> None:
+        """Waits until the runtime has nothing more to say for now: a ping through the stream, answered by a
+        rejection, proves that every event sent before it has arrived."""
+        self._pings += 1
+        invocation_id = 2**63 + self._pings
+        self._step_counts[invocation_id] = 0
+        self._done[invocation_id] = asyncio.get_running_loop().create_future()
+        command = pb.Command(execute=pb.Execute(invocation_id=invocation_id, steps=[]))
+        await self.call.write(pb.SessionRequest(commands=[command]))
+        await self.finished(invocation_id)
 
     async def execute_many(self, invocations: Mapping[int, Iterable[pb.Step]]) -> None:
         """Sends several Execute commands in one SessionRequest."""

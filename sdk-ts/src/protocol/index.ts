@@ -26,10 +26,17 @@ export type {
   StepEnd,
   StepInput,
   StepRequest,
+  StreamSourceRef,
 } from "./invocation.js";
 export { observeSink } from "./invocation.js";
 export { bigintReplacement, isUnsafeInteger, parseJsonText, stringifyJson } from "./json-text.js";
-export { decodeSessionRequest, type SessionCommand, SessionRequestWriter } from "./session-request-codec.js";
+export {
+  type CreditCommand,
+  decodeSessionRequest,
+  type SessionCommand,
+  SessionRequestWriter,
+  type StreamItemsCommand,
+} from "./session-request-codec.js";
 export { dispatchSessionResponse, SessionResponseWriter } from "./session-response-codec.js";
 export type { BlobOptions } from "./value-codec.js";
 export {

@@ -16,16 +16,21 @@ from ._constants import VERSION
 from ._context import Context, NodeLogger
 from ._failure import NodeFailure
 from ._node import Executor, NodeDefinition, node
+from ._stream import AsyncStream, Stream
+from ._stream_input import UpstreamFailure
 
 __version__ = VERSION
 
 __all__ = [
+    "AsyncStream",
     "CancelToken",
     "Context",
     "Executor",
     "NodeDefinition",
     "NodeFailure",
     "NodeLogger",
+    "Stream",
+    "UpstreamFailure",
     "__version__",
     "node",
 ]

@@ -132,7 +132,7 @@ def _describe_node(definition: NodeDefinition, into: pb.NodeType) -> None:
     into.config_schema = _schema_text(config_schema)
     for port in definition.inputs:
         schema = port.codec.schema("validation")
-        if not port.required and port.codec.kind in ("json", "any"):
+        if not port.required and port.codec.kind in ("json", "any") and _shows_default(port.default, schema):
             with contextlib.suppress(StepError):  # a default that is not JSON data is simply not shown
                 schema = {"default": json.loads(encode_json(port.default)), **schema}
         into.inputs.add(
@@ -140,6 +140,7 @@ def _describe_node(definition: NodeDefinition, into: pb.NodeType) -> None:
             schema=_schema_text(schema),
             required=port.required,
             description=port.description,
+            stream=bool(port.codec.stream),
         )
     for port in definition.outputs:
         into.outputs.add(
@@ -147,12 +148,26 @@ def _describe_node(definition: NodeDefinition, into: pb.NodeType) -> None:
             schema=_schema_text(port.codec.schema("serialization")),
             required=port.required,
             description=port.description,
+            stream=bool(port.codec.stream),
         )
     into.flags.idempotent = definition.idempotent
     into.flags.cancellable = definition.cancellable
     into.flags.streaming = definition.streaming
     into.flags.deterministic = definition.deterministic
     into.default_timeout_ms = definition.default_timeout_ms
+
+
+def _shows_default(default: Any, schema: dict[str, Any]) -> bool:
+    """Whether a port's default belongs in its schema: a ``None`` that stands for "not given" is left out when the
+    schema itself refuses null (an ``int | None`` port described as an integer), because a default must fit."""
+    if default is not None or not schema:
+        return True
+    branches: list[Any] = [schema, *schema.get("anyOf", []), *schema.get("oneOf", [])]
+    for branch in branches:
+        kind: Any = cast("dict[str, Any]", branch).get("type") if isinstance(branch, dict) else None
+        if kind == "null" or (isinstance(kind, list) and "null" in kind):
+            return True
+    return False
 
 
 def _schema_text(schema: dict[str, Any]) -> str:

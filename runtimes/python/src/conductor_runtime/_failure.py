@@ -74,6 +74,8 @@ def failure_from_exception(error: BaseException, depth: int = 0) -> pb.Failure:
     cause = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
     if cause is not None and depth < _MAX_CAUSE_DEPTH:
         failure.cause.CopyFrom(failure_from_exception(cause, depth + 1))
+    elif isinstance(upstream := getattr(error, "upstream", None), pb.Failure):
+        failure.cause.CopyFrom(upstream)  # a stream input's producer failed: its own failure, type and all
     return failure
 
 

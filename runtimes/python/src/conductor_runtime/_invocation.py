@@ -10,6 +10,10 @@ Where a step's code runs (``NodeDefinition.executor``):
   or a timeout fires the token and waits for the node to return. A process-pool node that has not returned a short
   grace after a cancel or timeout has its worker killed, so nothing keeps running.
 
+A step with stream outputs stays running after its node returned, until its streams end: the runtime pulls each
+stream within the host's credits (``_stream_output``), then sends the step's terminal event. A step's stream inputs
+are fed by StreamItems commands (``_stream_input``).
+
 A timed-out step is reported (``failed`` with type ``timeout``) only once its node has returned, whatever the
 executor: reported earlier, the host's retry would run beside code still running. A thread that never returns is
 the host's to end: it restarts the runtime when the step outlives its Cancel's grace (docs/protocol.md, section 3.1).
@@ -19,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._constants import KILL_AFTER_S
 from ._context import CURRENT_STEP
 from ._failure import failure_from_exception
 from ._step import StepRun
+from ._stream_output import CreditGate, pump_in_thread, pump_on_loop
 from ._telemetry import enter_step, leave_step
 from .gen.conductor.runtime.v1 import runtime_pb2 as pb
 
@@ -45,6 +51,7 @@ class Invocation:
         "current",
         "definitions",
         "execute",
+        "gates",
         "outbox",
         "runtime",
         "task",
@@ -66,6 +73,27 @@ class Invocation:
         self.current: StepRun | None = None
         self.cancel_reason: str | None = None
         self.task: asyncio.Task[None] | None = None
+        self.gates: dict[tuple[int, str], CreditGate] = {}
+        """The credits of stream outputs by (step, port), kept from the first Credit on, even before the step runs."""
+
+    def credit(self, credit: pb.Credit) -> None:
+        """Adds the host's credits to a stream output of one of the steps (the Credit command)."""
+        self._gate(credit.step, credit.port).grant(credit.credits)
+
+    def stream_items(self, message: pb.StreamItems) -> None:
+        """Hands items, the end or the failure of a stream input to the running step; dropped when that step is
+        not running (it ended, or stopped reading)."""
+        run = self.current
+        if run is not None and run.index == message.step and not run.closed:
+            stream = run.stream_inputs.get(message.port)
+            if stream is not None:
+                stream.receive(message)
+
+    def _gate(self, step: int, port: str) -> CreditGate:
+        gate = self.gates.get((step, port))
+        if gate is None:
+            gate = self.gates[step, port] = CreditGate(self.runtime.loop)
+        return gate
 
     def cancel(self, reason: str, grace_ms: int = 0) -> None:
         """Fires the running step's token at once; an async node's task is cancelled too. A process-pool node that
@@ -95,7 +123,7 @@ class Invocation:
         reader's turn of the loop, and costs no task (the hot path of chains of small nodes)."""
         for index, step in enumerate(self.execute.steps):
             definition = self.definitions[index]
-            if definition.executor != "inline" or step.timeout_ms:
+            if definition.executor != "inline" or step.timeout_ms or definition.has_streams:
                 return False
         return True
 
@@ -189,7 +217,7 @@ class Invocation:
                 context_token = CURRENT_STEP.set(run)
                 traced = enter_step(step, run.execution_id) if step.traceparent else None
                 try:
-                    if definition.executor == "async":
+                    if definition.executor == "async" and not definition.generator:
                         run.awaiting_node = True
                         try:
                             value = await definition.function(**arguments)
@@ -205,6 +233,8 @@ class Invocation:
                     leave_step(traced)
                     CURRENT_STEP.reset(context_token)
                 result = (definition.split(value, run.step), None)
+            if definition.stream_outputs and result is not None:
+                await self._pull_streams(run, result[0])
         except asyncio.CancelledError:
             if not run.task_cancelled:
                 raise  # not ours: the runtime is shutting down
@@ -217,11 +247,49 @@ class Invocation:
                 self.task.uncancel()
         return self._finish(run, started_ns, result, failure)
 
+    async def _pull_streams(self, run: StepRun, live: dict[str, Any]) -> None:
+        """Pulls the step's stream outputs (taken out of ``live``) until every one ended; raises the first failure,
+        once the other streams are stopped and their generators closed."""
+        definition = run.definition
+        runtime = self.runtime
+        loop = runtime.loop
+        pulls: list[asyncio.Future[None]] = []
+        context_token = CURRENT_STEP.set(run)  # copied into the tasks: a generator's logging goes to the step
+        try:
+            for port in definition.stream_outputs:
+                iterator: Iterator[Any] | AsyncIterator[Any] | None = live.pop(port.name, None)
+                if iterator is None:
+                    continue
+                gate = self._gate(run.index, port.name)
+                run.stream_gates.append(gate)
+                if definition.executor == "thread" and isinstance(iterator, Iterator):
+                    pulls.append(loop.run_in_executor(runtime.threads, pump_in_thread, run, port, iterator, gate))
+                else:
+                    pump = loop.create_task(pump_on_loop(run, port, iterator, gate))
+                    run.pumps.append(pump)
+                    pulls.append(pump)
+        finally:
+            CURRENT_STEP.reset(context_token)
+        if run.cancel_reason is not None:  # cancelled while the node ran: its streams close at once
+            run.stop_streams(run.cancel_reason)
+        error: BaseException | None = None
+        pending: set[asyncio.Future[None]] = set(pulls)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            for pull in done:
+                if error is None and not pull.cancelled() and pull.exception() is not None:
+                    error = pull.exception()
+                    run.stop_streams("another stream of the step failed")
+        if error is not None:
+            raise error
+
     def _finish(
         self, run: StepRun, started_ns: int, result: _Result | None, failure: pb.Failure | None
     ) -> dict[str, Any] | None:
         """Emits the step's one terminal event."""
         run.closed = True
+        for stream in run.stream_inputs.values():
+            stream.stop("the step ended")
         definition = run.definition
         duration_us = (time.perf_counter_ns() - started_ns) // 1000
         event = self.outbox.add(run.invocation_id, run.index)

@@ -7,7 +7,7 @@ import inspect
 import re
 import sys
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
@@ -15,9 +15,11 @@ from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter, Vali
 
 from . import _tables
 from ._context import Context
-from ._describe import problems
+from ._describe import describe, problems
 from ._failure import StepError
 from ._ports import LazyTable, PortCodec, PortValueError, port_codec
+from ._stream import as_iterator, stream_item
+from ._stream_input import InputStream
 from .gen.conductor.runtime.v1 import runtime_pb2 as pb
 
 if typing.TYPE_CHECKING:
@@ -75,6 +77,8 @@ class NodeDefinition:
     #: an instance of its own class (which a process-pool executor can pickle).
     config_check_adapter: TypeAdapter[Any] | None
     context_parameter: str | None
+    generator: bool = False
+    """The function is a generator function: calling it gives the stream of its single output."""
     idempotent: bool = False
     deterministic: bool = False
     cancellable: bool = False
@@ -82,10 +86,15 @@ class NodeDefinition:
     default_timeout_ms: int = 0
     input_index: dict[str, InputPort] = field(default_factory=dict[str, InputPort])
     output_names: frozenset[str] = frozenset()
+    stream_outputs: tuple[OutputPort, ...] = ()
+    has_streams: bool = False
+    """Whether any port is a stream: such a step waits for credits and items, so it never runs inline."""
 
     def __post_init__(self) -> None:
         self.input_index = {port.name: port for port in self.inputs}
         self.output_names = frozenset(port.name for port in self.outputs)
+        self.stream_outputs = tuple(port for port in self.outputs if port.codec.stream)
+        self.has_streams = bool(self.stream_outputs) or any(port.codec.stream for port in self.inputs)
 
     # ------------------------------------------------------------------ running
 
@@ -101,8 +110,14 @@ class NodeDefinition:
                 known = ", ".join(index) or "none"
                 raise StepError(f'{self.label(step)} has no input "{name}"; its inputs are: {known}', "input.invalid")
             source = given.WhichOneof("source")
+            if (source == "stream") != bool(port.codec.stream):
+                raise StepError(_stream_mismatch(self.label(step), name, given), "input.invalid")
             try:
-                if source == "value":
+                if source == "stream":
+                    stream = InputStream(run, name, port.codec, codec, self.label(step), given.stream)
+                    run.stream_inputs[name] = stream
+                    arguments[name] = stream
+                elif source == "value":
                     arguments[name] = port.codec.from_wire(given.value, codec)
                 elif source == "step_output":
                     reference = given.step_output
@@ -131,6 +146,8 @@ class NodeDefinition:
                 arguments["config"] = config
         if self.context_parameter is not None and self.executor != "process":
             arguments[self.context_parameter] = Context(run)  # a process-pool worker builds its own
+        for stream in run.stream_inputs.values():
+            stream.open()  # grants the first credits only once the step is sure to run
         return arguments
 
     def _config(self, step: pb.Step, codec: ValueCodec) -> Any:
@@ -157,7 +174,7 @@ class NodeDefinition:
         """The node's return value as a map of output port → live value."""
         mode = self.output_mode
         if mode == "single":
-            return {self.outputs[0].name: result}
+            return self._streams({self.outputs[0].name: result}, step)
         if mode == "none":
             return {}
         outputs: dict[str, Any] = {}
@@ -185,13 +202,29 @@ class NodeDefinition:
                     "produced",
                     "output.invalid",
                 )
+        return self._streams(outputs, step)
+
+    def _streams(self, outputs: dict[str, Any], step: pb.Step) -> dict[str, Any]:
+        """Makes what the node gave for each stream output the iterator the runtime pulls; output.invalid when it
+        is no stream."""
+        for port in self.stream_outputs:
+            if port.name in outputs:
+                given = outputs[port.name]
+                iterator = as_iterator(given)
+                if iterator is None:
+                    raise StepError(
+                        f'{self.label(step)}: output "{port.name}" is a stream: expected a generator, an iterator or '
+                        f"an iterable of items, found {describe(given)}",
+                        "output.invalid",
+                    )
+                outputs[port.name] = iterator
         return outputs
 
     def encode(self, outputs: dict[str, Any], into: pb.Completed, codec: ValueCodec, step: pb.Step) -> None:
         """Encodes live outputs into a Completed event's output map."""
         wire = into.outputs
         for port in self.outputs:
-            if port.name in outputs:
+            if port.name in outputs and not port.codec.stream:  # a stream leaves as chunks, not in the outputs
                 try:
                     port.codec.to_wire(outputs[port.name], wire[port.name], codec)
                 except PortValueError as error:
@@ -300,9 +333,8 @@ def define(
 ) -> NodeDefinition:
     """Builds a NodeDefinition from a function without registering it (what ``@node`` does before it registers)."""
     where = f'node "{node_type}" ({_qualified(function)})'
-    if inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function):
-        raise TypeError(f"{where}: generator functions are not nodes; stream partial outputs with ctx.emit")
-    is_async = inspect.iscoroutinefunction(function)
+    generator = inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function)
+    is_async = inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
     if is_async:
         if executor not in (None, "async"):
             raise TypeError(f"{where}: an async def node runs on the event loop; executor={executor!r} is not possible")
@@ -340,7 +372,11 @@ def define(
             raise TypeError(f'{where}: input "{name}": {error}') from None
         required = parameter.default is inspect.Parameter.empty
         inputs.append(InputPort(name, codec, required=required, default=parameter.default))
-    outputs, mode = _outputs(hints.get("return", inspect.Parameter.empty), output, where)
+    returned = hints.get("return", inspect.Parameter.empty)
+    if generator:
+        returned = _generator_output(returned, is_async=is_async, where=where)
+    outputs, mode = _outputs(returned, output, where)
+    _check_streams(inputs, outputs, chosen, where)
     doc = inspect.getdoc(function) or ""
     return NodeDefinition(
         type=node_type,
@@ -356,12 +392,67 @@ def define(
         config_has_default=config_has_default,
         config_check_adapter=config_check_adapter,
         context_parameter=context_parameter,
+        generator=generator,
         idempotent=idempotent,
         deterministic=deterministic,
         cancellable=cancellable,
         streaming=streaming,
         default_timeout_ms=timeout_ms,
     )
+
+
+def _generator_output(annotation: Any, *, is_async: bool, where: str) -> Any:
+    """The return annotation of a generator function node: the stream of its single output (items of any type
+    when it has none)."""
+    if annotation is inspect.Parameter.empty:
+        return AsyncIterator[Any] if is_async else Iterator[Any]
+    if not stream_item(annotation)[1]:
+        wanted = "AsyncStream[...]" if is_async else "Stream[...]"
+        raise TypeError(
+            f"{where}: a generator function's return annotation must be a stream, e.g. {wanted}; found {annotation!r}"
+        )
+    return annotation
+
+
+def _check_streams(inputs: list[InputPort], outputs: list[OutputPort], executor: Executor, where: str) -> None:
+    """Refuses stream ports where they cannot work: in a process-pool node (a generator cannot be pickled), and
+    stream inputs read the wrong way for where the code runs (a blocking read on the event loop would stall it)."""
+    streams = [port.name for port in [*inputs, *outputs] if port.codec.stream]
+    if streams and executor == "process":
+        raise TypeError(
+            f'{where}: port "{streams[0]}" is a stream, which a process-pool node cannot have (a generator cannot '
+            "cross processes); use the default thread executor"
+        )
+    for port in inputs:
+        mode = port.codec.stream
+        if not mode:
+            continue
+        if executor == "async" and mode == "sync":
+            raise TypeError(
+                f'{where}: input "{port.name}" is read with a blocking iterator (Stream), which would stall the event '
+                "loop an async def node runs on; annotate it AsyncStream[...] and read it with async for"
+            )
+        if executor != "async" and mode == "async":
+            raise TypeError(
+                f'{where}: input "{port.name}" is an AsyncStream, which a def node cannot read with async for; '
+                "annotate it Stream[...] or make the node async def"
+            )
+        if executor == "inline":
+            raise TypeError(
+                f'{where}: input "{port.name}" is a stream, whose reads wait for the next item; an inline node must '
+                "not wait on the event loop: use the default thread executor"
+            )
+
+
+def _stream_mismatch(label: str, name: str, given: pb.Input) -> str:
+    source = given.WhichOneof("source")
+    if source == "stream":
+        producer = given.stream
+        return (
+            f'{label}: input "{name}" takes one value, but it was given the stream "{producer.node_id}.{producer.port}"'
+        )
+    found = "the output of an earlier step" if source == "step_output" else "a value" if source else "nothing"
+    return f'{label}: input "{name}" is a stream of items: expected a stream source, found {found}'
 
 
 def _resolve_hints(function: Callable[..., Any], where: str) -> dict[str, Any]:
@@ -409,8 +500,31 @@ def _resolve(annotation: Any, namespace: dict[str, Any], where: str) -> Any:
         return LazyTable(_tables.ANNOTATION_KINDS[bare], nullable=optional)
     try:
         return eval(text, namespace)  # noqa: S307 because this is how annotations are resolved (as typing does)
-    except NameError as error:
+    except NameError:
+        pass
+    # Table types inside another annotation (``Stream[pa.RecordBatch]``): their modules as LazyTable makers.
+    lazy = {alias: _LazyModule(alias) for alias in _LAZY_MODULES if alias not in namespace}
+    try:
+        return eval(text, {**namespace, **lazy})  # noqa: S307
+    except (NameError, AttributeError) as error:
         raise TypeError(f'{where}: cannot resolve "{text}": {error}') from None
+
+
+_LAZY_MODULES = frozenset(name.split(".", 1)[0] for name in _tables.ANNOTATION_KINDS)
+
+
+class _LazyModule:
+    """Stands for a table library named in a string annotation but not imported: ``pa.RecordBatch`` gives a
+    LazyTable."""
+
+    def __init__(self, alias: str) -> None:
+        self._alias = alias
+
+    def __getattr__(self, name: str) -> LazyTable:
+        kind = _tables.ANNOTATION_KINDS.get(f"{self._alias}.{name}")
+        if kind is None:
+            raise AttributeError(f"{self._alias}.{name} is not a table type this runtime knows")
+        return LazyTable(kind)
 
 
 def _config_adapter(annotation: Any, where: str) -> TypeAdapter[Any]:

@@ -11,6 +11,9 @@ A port's Python annotation decides its codec:
   validated strictly; that type.
 
 ``X | None`` makes a table or bytes port also accept ``null``.
+
+``Stream[X]`` / ``AsyncStream[X]`` (or ``Iterator[X]``, ``AsyncIterator[X]``, ...) make a stream port whose items
+are typed by ``X`` as above (see ``_stream``); its codec converts one item, and its schema is the item's.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 from . import _tables
 from ._constants import ENCODING_KEYWORD
 from ._describe import describe, problems
+from ._stream import StreamMode, stream_item
 from ._values import ValueCodec, as_bytes, decode_payload, encode_json
 from .gen.conductor.runtime.v1 import runtime_pb2 as pb
 
@@ -61,6 +65,8 @@ class PortCodec:
     table_kind: _tables.TableKind | None = None
     adapter: TypeAdapter[Any] | None = None
     nullable: bool = False
+    stream: StreamMode = ""
+    """Set for a stream port: the rest of the codec describes and converts one item."""
 
     def schema(self, mode: Literal["validation", "serialization"]) -> dict[str, Any]:
         """The JSON Schema (2020-12) of the port's values."""
@@ -151,6 +157,13 @@ class PortCodec:
 
 def port_codec(annotation: Any) -> PortCodec:
     """Chooses the codec for an annotation (see the module's table); raises TypeError for unusable ones."""
+    item, mode = stream_item(annotation)
+    if mode:
+        codec = port_codec(item)
+        if codec.stream:
+            raise TypeError(f"{_name(annotation)} is a stream of streams; a stream's items are single values")
+        codec.stream = mode
+        return codec
     if annotation is Any or annotation is object or annotation is None:
         return PortCodec("any", annotation)
     bare, nullable = _strip(annotation)

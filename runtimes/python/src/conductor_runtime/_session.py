@@ -33,6 +33,8 @@ class Session:
         self.outbox = Outbox(runtime.loop)
         self.invocations: dict[int, Invocation] = {}
         self._all_done: asyncio.Future[None] | None = None
+        self._early_credits: list[pb.Credit] = []
+        """Credits that came before their Execute in the same request (kept for that request only)."""
 
     async def serve(self) -> None:
         loop = self.runtime.loop
@@ -51,6 +53,7 @@ class Session:
                     break
                 assert isinstance(request, pb.SessionRequest)
                 self.outbox.hold()
+                self._early_credits.clear()
                 for command in request.commands:
                     self.handle(command)
                 try:
@@ -77,6 +80,12 @@ class Session:
                 self.execute(command.execute)
             elif kind == "cancel":
                 self.cancel(command.cancel)
+            elif kind == "credit":
+                self.credit(command.credit)
+            elif kind == "stream_items":
+                invocation = self.invocations.get(command.stream_items.invocation_id)
+                if invocation is not None:
+                    invocation.stream_items(command.stream_items)
         except Exception as error:  # one bad command must not take the others down
             logger.exception("conductor-runtime: %s command failed", kind)
             if kind == "execute" and command.execute.invocation_id not in self.invocations:
@@ -129,6 +138,9 @@ class Session:
             return
         invocation = Invocation(runtime, self.outbox, execute, definitions, self._finished)
         self.invocations[invocation_id] = invocation
+        for credit in self._early_credits:
+            if credit.invocation_id == invocation_id:
+                invocation.credit(credit)
         runtime.started()
         if invocation.runs_inline():
             invocation.run_inline()
@@ -139,6 +151,15 @@ class Session:
         invocation = self.invocations.get(cancel.invocation_id)
         if invocation is not None:
             invocation.cancel(cancel.reason or "cancelled", cancel.grace_ms)
+
+    def credit(self, credit: pb.Credit) -> None:
+        """More credits for a stream output. Those naming an invocation that has ended are dropped; those that
+        precede their Execute in the same request wait for it."""
+        invocation = self.invocations.get(credit.invocation_id)
+        if invocation is not None:
+            invocation.credit(credit)
+        else:
+            self._early_credits.append(credit)
 
     def close(self, reason: str) -> None:
         """Cancels every invocation of the session (the stream closed or the connection dropped)."""
@@ -162,6 +183,11 @@ def _reference_problem(reference: pb.StepOutput, index: int, earlier: list[NodeD
     if reference.step >= index:
         return f"takes the output of step {reference.step}, which does not run before it"
     producer = earlier[reference.step]
+    if any(port.name == reference.port for port in producer.stream_outputs):
+        return (
+            f'takes the stream output "{reference.port}" of step {reference.step} ({producer.type}), which a later '
+            "step of the same invocation cannot read; a stream input is given as a stream source"
+        )
     if reference.port not in producer.output_names:
         ports = ", ".join(sorted(producer.output_names)) or "none"
         return (

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from ._node import NodeDefinition
     from ._outbox import Outbox
     from ._process import ProcessCall
+    from ._stream_input import InputStream
+    from ._stream_output import CreditGate
     from ._values import ValueCodec
 
 
@@ -37,7 +39,10 @@ class StepRun:
         "loop",
         "outbox",
         "process_call",
+        "pumps",
         "step",
+        "stream_gates",
+        "stream_inputs",
         "task_cancelled",
         "timed_out",
     )
@@ -71,6 +76,12 @@ class StepRun:
         """The call of a process-pool node while it runs in a worker."""
         self.kill_after_s = KILL_AFTER_S
         """How long a process-pool node may run on once cancelled before its worker is killed."""
+        self.stream_inputs: dict[str, InputStream] = {}
+        """The step's stream inputs by port, which StreamItems commands feed."""
+        self.stream_gates: list[CreditGate] = []
+        """The credit gates of the step's stream outputs while they are pulled."""
+        self.pumps: list[asyncio.Task[None]] = []
+        """The tasks pulling stream outputs on the event loop."""
 
     @property
     def token(self) -> CancelToken:
@@ -93,39 +104,58 @@ class StepRun:
             call = self.process_call
             if call is not None:
                 call.cancel(reason, kill_after_s)
+            self.stop_streams(reason)
+
+    def stop_streams(self, reason: str) -> None:
+        """Stops the step's streams (on the loop thread): its output generators are closed where they run, and a
+        node waiting for an input item gets ``stream.stopped``."""
+        for stream in self.stream_inputs.values():
+            stream.stop(reason)
+        for gate in self.stream_gates:
+            gate.stop()
+        for pump in self.pumps:
+            pump.cancel()
 
     # ------------------------------------------------------------------ events from the node
 
     def log(self, level: pb.Log.Level.ValueType, message: str, fields_json: bytes) -> None:
-        event = self._event()
+        event = self.new_event()
         event.log.level = level
         event.log.message = message
         event.log.fields_json = fields_json
-        self._push(event)
+        self.push(event)
 
     def progress(self, fraction: float, message: str) -> None:
-        event = self._event()
+        event = self.new_event()
         event.progress.fraction = fraction
         event.progress.message = message
-        self._push(event)
+        self.push(event)
 
     def chunk(self, port: str, value: Any) -> None:
-        event = self._event()
+        event = self.new_event()
         event.chunk.port = port
         self.codec.encode(value, event.chunk.value)
-        self._push(event)
+        self.push(event)
+
+    def credit(self, port: str, items: int) -> None:
+        """Grants the host ``items`` more items on the stream input ``port`` (from any thread)."""
+        event = self.new_event()
+        event.credit.port = port
+        event.credit.credits = items
+        self.push(event)
 
     def heartbeat(self, details: Any) -> None:
-        event = self._event()
+        event = self.new_event()
         event.heartbeat.SetInParent()
         if details is not None:
             event.heartbeat.details.json = to_json(details, inf_nan_mode="null", fallback=repr)
-        self._push(event)
+        self.push(event)
 
-    def _event(self) -> pb.Event:
+    def new_event(self) -> pb.Event:
         return pb.Event(invocation_id=self.invocation_id, step=self.index)
 
-    def _push(self, event: pb.Event) -> None:
+    def push(self, event: pb.Event) -> None:
+        """Sends an event of the step, from the loop thread or any other."""
         if threading.get_ident() == self.outbox.thread_id:
             self._append(event)
         else:

@@ -14,12 +14,13 @@ import importlib
 import sys
 from typing import Any, Literal
 
-TableKind = Literal["arrow", "pandas", "polars", "numpy"]
+TableKind = Literal["arrow", "batch", "pandas", "polars", "numpy"]
+"""``batch`` is a ``pyarrow.RecordBatch``: the item of a stream of Arrow batches (docs/streaming.md)."""
 
 # (module prefix, class name) of each table class, matched by name so that nothing is imported to recognise it.
 _CLASS_KINDS: dict[tuple[str, str], TableKind] = {
     ("pyarrow", "Table"): "arrow",
-    ("pyarrow", "RecordBatch"): "arrow",
+    ("pyarrow", "RecordBatch"): "batch",
     ("pandas", "DataFrame"): "pandas",
     ("polars", "DataFrame"): "polars",
     ("numpy", "ndarray"): "numpy",
@@ -30,6 +31,8 @@ _CLASS_KINDS: dict[tuple[str, str], TableKind] = {
 ANNOTATION_KINDS: dict[str, TableKind] = {
     "pa.Table": "arrow",
     "pyarrow.Table": "arrow",
+    "pa.RecordBatch": "batch",
+    "pyarrow.RecordBatch": "batch",
     "pd.DataFrame": "pandas",
     "pandas.DataFrame": "pandas",
     "pl.DataFrame": "polars",
@@ -82,8 +85,10 @@ def to_arrow(value: Any) -> Any:
     """
     kind = table_kind_of_value(value)
     pa = _module("pyarrow")
+    if kind == "batch":
+        return pa.Table.from_batches([value])
     if kind == "arrow":
-        return pa.Table.from_batches([value]) if isinstance(value, pa.RecordBatch) else value
+        return value
     if kind == "pandas":
         pd = sys.modules["pandas"]
         frame = value.to_frame() if isinstance(value, pd.Series) else value
@@ -135,8 +140,12 @@ def _narrow(pa: Any, table: Any) -> Any:
 def to_ipc(value: Any) -> bytes:
     """Encodes any table-like value as Arrow IPC stream bytes."""
     pa = _module("pyarrow")
-    table = to_arrow(value)
     sink = pa.BufferOutputStream()
+    if isinstance(value, pa.RecordBatch):  # a stream's item: no table around it
+        with pa.ipc.new_stream(sink, value.schema) as writer:
+            writer.write_batch(value)
+        return sink.getvalue().to_pybytes()
+    table = to_arrow(value)
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     result: bytes = sink.getvalue().to_pybytes()
@@ -154,6 +163,8 @@ def from_arrow(table: Any, kind: TableKind) -> Any:
     """Converts a ``pyarrow.Table`` to the kind a node's parameter asks for."""
     if kind == "arrow":
         return table
+    if kind == "batch":
+        return as_batch(table)
     if kind == "pandas":
         pd = _module("pandas")
         return table.to_pandas(types_mapper=_pandas_types_mapper(pd, _module("pyarrow")))
@@ -168,10 +179,17 @@ def from_arrow(table: Any, kind: TableKind) -> Any:
 
 def convert_table(value: Any, kind: TableKind) -> Any:
     """Converts a live table of any kind to ``kind`` (a no-op when it already is one)."""
-    have = table_kind_of_value(value)
-    if have == kind and not (kind == "arrow" and isinstance(value, _module("pyarrow").RecordBatch)):
+    if table_kind_of_value(value) == kind:
         return value
     return from_arrow(to_arrow(value), kind)
+
+
+def as_batch(table: Any) -> Any:
+    """A ``pyarrow.Table`` as one ``RecordBatch`` (its chunks combined; an empty table gives an empty batch)."""
+    batches = table.combine_chunks().to_batches()
+    if batches:
+        return batches[0]
+    return _module("pyarrow").RecordBatch.from_pylist([], schema=table.schema)
 
 
 def array_from_bytes(data: bytes) -> Any:

@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any, Literal, NoReturn
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypedDict
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from ._context import Context
 from ._failure import NodeFailure
 from ._node import node
+from ._stream import Stream
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 """A JSON number that stays an integer when it is one (``1 + 2`` answers ``3``, not ``3.0``)."""
+
+OptionalCount = Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 0}), Field(ge=0)]
+"""An optional integer ≥ 0 whose schema says just that (the node's default stands for "not given")."""
 
 PRODUCED_JSON: dict[str, Any] = {
     "string": "héllo ✓",
@@ -129,3 +137,58 @@ def print_noise() -> bool:
     print("noise")  # noqa: T201 because writing to stdout is the point of this node
     print("noise", file=sys.stderr)  # noqa: T201
     return True
+
+
+# ---------------------------------------------------------------- streams (docs/protocol.md, section 3.5)
+
+
+class Counted(TypedDict):
+    items: Stream[int]
+    total: int
+
+
+@node("conformance.count", title="Count", executor="inline")
+def count(n: Annotated[int, Field(ge=0)], failAt: OptionalCount = None) -> Counted:  # noqa: N803 because the ABI names it
+    """Streams the integers 0 … n-1 on ``items`` (lazily, one per credit) and returns ``total`` = n; with
+    ``failAt`` < n, fails after ``failAt`` items."""
+
+    def items() -> Iterator[int]:
+        for item in range(n):
+            if item == failAt:
+                raise NodeFailure(f"failed after {failAt} items", type="conformance.stream-failed")
+            yield item
+
+    return {"items": items(), "total": n}
+
+
+class Summed(TypedDict):
+    sum: int
+    count: int
+
+
+@node("conformance.sum", title="Sum")
+def sum_items(items: Stream[int], limit: OptionalCount = None) -> Summed:
+    """Adds the items of a stream until it ends, or until it has read ``limit`` of them (then stops reading)."""
+    total = 0
+    read = 0
+    if limit != 0:
+        for item in items:
+            total += item
+            read += 1
+            if read == limit:
+                break
+    return {"sum": total, "count": read}
+
+
+@node("conformance.scale", output="batches", title="Scale")
+def scale(batches: Stream[pa.RecordBatch], factor: float) -> Stream[pa.RecordBatch]:
+    """Multiplies every float64 column of each record batch by ``factor``, one batch in, one batch out."""
+    import pyarrow as pa
+    import pyarrow.compute
+
+    pc: Any = pyarrow.compute  # pyarrow's stubs leave the array types of these kernels unknown
+    by = pa.scalar(factor, pa.float64())
+    for given in batches:
+        batch: Any = given
+        columns = [column if column.type != pa.float64() else pc.multiply(column, by) for column in batch.columns]
+        yield batch.from_arrays(columns, schema=batch.schema)

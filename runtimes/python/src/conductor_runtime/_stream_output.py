@@ -1,0 +1,155 @@
+"""A step's stream outputs: each item sent as a Chunk event, only within the credits the host granted.
+
+The runtime pulls the node's generator one item per credit (``CreditGate.take`` before ``next``), so the node's
+code never runs more than the credits ahead of the host's slowest reader (docs/protocol.md, section 3.5). Where a
+generator is pulled follows where the node's code runs: a sync generator of a ``def`` node in the thread pool
+(waiting for credits there), anything else (async generators, a sync generator of an ``async def`` or ``inline``
+node) on the event loop. When the stream stops early (a Cancel, a timeout, another stream of the step failing) the
+generator is closed in the place it runs, so its ``finally`` blocks run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ._context import CURRENT_STEP
+from ._failure import StepError
+from ._ports import PortValueError
+
+if TYPE_CHECKING:
+    from ._node import OutputPort
+    from ._step import StepRun
+
+
+class CreditGate:
+    """The credits the host granted for one stream output of one step, less the items sent under them.
+
+    ``grant`` and ``stop`` are called on the event loop thread; one pump takes credits, on the loop (``take``) or
+    in a pool thread (``take_blocking``)."""
+
+    __slots__ = ("_available", "_condition", "_loop", "_stopped", "_waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._available = 0
+        self._stopped = False
+        self._condition = threading.Condition(threading.Lock())
+        self._waiter: asyncio.Future[None] | None = None
+
+    def grant(self, items: int) -> None:
+        with self._condition:
+            self._available += items
+            self._condition.notify_all()
+        self._wake()
+
+    def stop(self) -> None:
+        """Ends the stream: a waiting pump returns False and closes its generator."""
+        with self._condition:
+            self._stopped = True
+            self._condition.notify_all()
+        self._wake()
+
+    async def take(self) -> bool:
+        """Waits for a credit and uses it; False once stopped."""
+        while True:
+            with self._condition:
+                if self._stopped:
+                    return False
+                if self._available > 0:
+                    self._available -= 1
+                    return True
+            waiter = self._waiter = self._loop.create_future()
+            await waiter
+
+    def take_blocking(self) -> bool:
+        """``take`` for a pump in a pool thread."""
+        with self._condition:
+            while not self._stopped and self._available == 0:
+                self._condition.wait()
+            if self._stopped:
+                return False
+            self._available -= 1
+            return True
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+def send_item(run: StepRun, port: OutputPort, item: Any, position: int) -> None:
+    """Checks one item against the port's item type and sends it as a Chunk event (from any thread)."""
+    codec = port.codec
+    try:
+        checked = codec.from_live(item)
+        event = run.new_event()
+        chunk = event.chunk
+        chunk.port = port.name
+        codec.to_wire(checked, chunk.value, run.codec)
+    except PortValueError as error:
+        where = f" at {error.path}" if error.path else ""
+        raise StepError(
+            f'{run.definition.label(run.step)}: item {position} of stream output "{port.name}" is invalid{where}: '
+            f"expected {error.expected}, found {error.found}",
+            "output.invalid",
+        ) from None
+    run.push(event)
+
+
+def pump_in_thread(run: StepRun, port: OutputPort, iterator: Iterator[Any], gate: CreditGate) -> None:
+    """Pulls a sync generator in a pool thread, one item per credit, until it ends, fails or the gate stops."""
+    context_token = CURRENT_STEP.set(run)
+    position = 0
+    try:
+        while gate.take_blocking():
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            send_item(run, port, item, position)
+            position += 1
+    finally:
+        _close(iterator)
+        CURRENT_STEP.reset(context_token)
+
+
+async def pump_on_loop(
+    run: StepRun, port: OutputPort, iterator: Iterator[Any] | AsyncIterator[Any], gate: CreditGate
+) -> None:
+    """Pulls a generator on the event loop, one item per credit, until it ends, fails or the gate stops (or its
+    task is cancelled: an async generator then gets ``CancelledError`` at the await it is in)."""
+    position = 0
+    try:
+        if isinstance(iterator, AsyncIterator):
+            while await gate.take():
+                try:
+                    item = await anext(iterator)
+                except StopAsyncIteration:
+                    return
+                send_item(run, port, item, position)
+                position += 1
+        else:
+            while await gate.take():
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+                send_item(run, port, item, position)
+                position += 1
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        else:
+            _close(iterator)
+
+
+def _close(iterator: object) -> None:
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
