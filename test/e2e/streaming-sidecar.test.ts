@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 
 const nodesModule = fileURLToPath(new URL("./streaming-nodes.ts", import.meta.url));
+const withoutCredits = fileURLToPath(new URL("./streaming-without-credits.ts", import.meta.url));
 
 /** How many items the sidecar's producer had generated when the in-process reader paused (-1: not yet). */
 let generatedAtPause = -1;
@@ -208,5 +209,32 @@ describe("streams across processes with the Node sidecar", () => {
     expect(result.nodes.r!.status).toBe("cancelled");
     await traced("producer finally");
     expect(lines()).toContain("producer finally");
+  }, 60_000);
+});
+
+describe("a runtime without stream.credits", () => {
+  it("has a blueprint using its stream ports refused, naming the node, its type, the runtime and the feature", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "streaming-legacy-"));
+    const conductor = await createConductor({
+      project: {
+        dir,
+        blueprints: [],
+        nodes: [],
+        runtimes: { legacy: { kind: "command", command: [process.execPath, withoutCredits] } },
+      },
+    });
+    try {
+      await expect(
+        conductor.run(
+          { conductor: "blueprint/v1", nodes: { p: { type: "sx.numbers", inputs: { n: { value: 3 } } } } },
+          {},
+        ),
+      ).rejects.toThrow(
+        'nodes.p: node "p" (sx.numbers) has stream ports (items), but runtime "legacy" did not announce the feature "stream.credits", so it cannot carry streams (docs/protocol.md §3.5)',
+      );
+    } finally {
+      await conductor.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });

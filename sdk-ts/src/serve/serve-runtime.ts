@@ -43,6 +43,11 @@ export interface ServeRuntimeOptions {
   maxConcurrency?: number;
   /** The environment to read the host's settings from. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Whether to serve stream ports and announce `stream.credits` (docs/protocol.md §3.5). Default true; false
+   * behaves as a runtime of an older ABI minor version, whose stream ports the host refuses.
+   */
+  streams?: boolean;
 }
 
 /** A runtime being served; `closed` resolves when it has stopped. */
@@ -158,7 +163,12 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
           version: implementation.version,
           pid: process.pid,
         },
-        features: [FEATURES.steps, FEATURES.arrow, FEATURES.blob, FEATURES.streams],
+        features: [
+          FEATURES.steps,
+          FEATURES.arrow,
+          FEATURES.blob,
+          ...(options.streams === false ? [] : [FEATURES.streams]),
+        ],
         maxConcurrency: runtime.maxConcurrency,
         maxMessageBytes: BigInt(maxMessageBytes),
         schemaHash: runtime.schemaHash,
