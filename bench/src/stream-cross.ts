@@ -245,9 +245,7 @@ export const streamCrossScenario: Scenario = {
         },
         outputs: { rows: "stats.rows", sum: "stats.sum" },
       });
-      const path = withRust
-        ? "Python → Rust → TypeScript"
-        : "Python → TypeScript (no Rust stage)";
+      const path = withRust ? "Python → Rust → TypeScript" : "Python → TypeScript (no Rust stage)";
       // Warm both runtimes and the pipeline once.
       await pipeline.run({ rows: batchRows, batchRows });
       const floor = await floorRun(rows, batchRows);
