@@ -4,8 +4,9 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { defineNode, NodeFailure } from "@conductor/sdk";
+import { defineNode, NodeFailure, stream, values } from "@conductor/sdk";
 import { EncodedValue, loadArrow, ValueSchema } from "@conductor/sdk/protocol";
+import type { Table, Vector } from "apache-arrow";
 import { z } from "zod";
 
 /** The JSON value `conformance.produce` returns for kind "json", as exact text. */
@@ -122,3 +123,70 @@ export const print = defineNode({
     return { ok: true };
   },
 });
+
+/** Yields 0, 1, …, n-1 lazily (credits hold it), and fails after `failAt` items when asked (stream-contract). */
+export const count = defineNode({
+  type: "conformance.count",
+  input: { n: z.number().int().min(0), failAt: z.number().int().min(0).optional() },
+  output: { items: stream(z.number().int()), total: z.number().int() },
+  run: ({ n, failAt }) => ({
+    total: n,
+    items: (async function* () {
+      for (let i = 0; i < n; i++) {
+        if (failAt !== undefined && i === failAt) {
+          throw new NodeFailure(`failed after ${failAt} items`, {
+            type: "conformance.stream-failed",
+            retryable: false,
+          });
+        }
+        yield i;
+      }
+    })(),
+  }),
+});
+
+/** Reads a stream of integers to its end, or `limit` items, and gives their sum and count. */
+export const sum = defineNode({
+  type: "conformance.sum",
+  input: { items: stream(z.number().int()), limit: z.number().int().min(0).optional() },
+  output: { sum: z.number().int(), count: z.number().int() },
+  run: async ({ items, limit }) => {
+    let total = 0;
+    let read = 0;
+    if (limit === 0) return { sum: 0, count: 0 };
+    for await (const item of items) {
+      total += item;
+      read++;
+      if (limit !== undefined && read >= limit) break;
+    }
+    return { sum: total, count: read };
+  },
+});
+
+/** Multiplies every float64 column of each record batch by `factor`, one batch in, one batch out. */
+export const scale = defineNode({
+  type: "conformance.scale",
+  input: { batches: stream(values.table()), factor: z.number() },
+  output: { batches: stream(values.table()) },
+  run: ({ batches, factor }) => ({
+    batches: (async function* () {
+      for await (const batch of batches) yield scaleTable(batch, factor);
+    })(),
+  }),
+});
+
+function scaleTable(table: Table, factor: number): Table {
+  const arrow = loadArrow();
+  const columns: Record<string, Vector> = {};
+  for (const field of table.schema.fields) {
+    const column = table.getChild(field.name)!;
+    columns[field.name] =
+      arrow.DataType.isFloat(field.type) && field.type.precision === arrow.Precision.DOUBLE
+        ? arrow.vectorFromArray(
+            Array.from(column, (value) => (value === null ? null : (value as number) * factor)),
+            new arrow.Float64(),
+          )
+        : column;
+  }
+  return new arrow.Table(columns);
+}

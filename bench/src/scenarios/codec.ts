@@ -134,13 +134,16 @@ const protobufEsPath: Path = {
                   string,
                   | { source: { case: "value"; value: Value } }
                   | { source: { case: "stepOutput"; value: { step: number; port: string } } }
+                  | { source: { case: "stream"; value: { nodeId: string; port: string } } }
                 > = {};
                 for (const port in step.inputs) {
                   const input = step.inputs[port]!;
                   inputs[port] =
                     "step" in input
                       ? { source: { case: "stepOutput", value: input } }
-                      : { source: { case: "value", value: encodeValue(input.value, blobs) } };
+                      : "stream" in input
+                        ? { source: { case: "stream", value: input.stream } }
+                        : { source: { case: "value", value: encodeValue(input.value, blobs) } };
                 }
                 return {
                   nodeId: step.nodeId,

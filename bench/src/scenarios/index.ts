@@ -1,3 +1,4 @@
+import { streamCrossScenario } from "../stream-cross.js";
 import { apiScenario } from "./api.js";
 import { apiValuesScenario } from "./api-values.js";
 import { browserScenario } from "./browser.js";
@@ -28,7 +29,7 @@ export interface BenchResult {
   id: string;
   what: string;
   value: number;
-  unit: "µs" | "ms" | "KB" | "MB" | "nodes/s" | "req/s" | "×";
+  unit: "µs" | "ms" | "KB" | "MB" | "nodes/s" | "req/s" | "rows/s" | "MB/s" | "×";
   /** The floor this figure is compared with, measured in the same run. */
   floor?: { what: string; value: number };
   /** value / floor.value, when there is a floor. */
@@ -108,4 +109,5 @@ export const scenarios: Scenario[] = [
   browserScenario,
   devLoopScenario,
   streamingScenario,
+  streamCrossScenario,
 ];

@@ -4,6 +4,7 @@ import { discoveryChecks } from "./checks/discovery-checks.js";
 import { executeChecks } from "./checks/execute-checks.js";
 import { lifecycleChecks } from "./checks/lifecycle-checks.js";
 import { startChecks } from "./checks/start-checks.js";
+import { streamChecks } from "./checks/stream-checks.js";
 import { valueChecks } from "./checks/value-checks.js";
 import { wireChecks } from "./checks/wire-checks.js";
 import {
@@ -26,6 +27,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
   ...cancelChecks,
   ...wireChecks,
   ...lifecycleChecks,
+  ...streamChecks,
 ];
 
 /** Options of {@link runConformance}. */

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { InvocationControl } from "@conductor/sdk";
+import { type InvocationControl, isAsyncIterable } from "@conductor/sdk";
 import {
   ABI_VERSIONS,
   type BlobOptions,
@@ -30,6 +30,8 @@ import {
 import type * as grpc from "@grpc/grpc-js";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 import { ConductorError } from "../errors.js";
+import { INITIAL_CREDITS, RemoteInputFeed, RemoteOutputStream } from "../streaming/remote-stream.js";
+import { ChannelReader } from "../streaming/stream-channel.js";
 import { checkConfigAgainstSchema } from "./config-schema-check.js";
 
 type Grpc = typeof import("@grpc/grpc-js");
@@ -45,7 +47,25 @@ interface InFlight {
   nodeIds: string[];
   cancelTimer?: NodeJS.Timeout;
   tracker?: InvocationSink;
+  /** The invocation's stream ports, when a step has some (docs/protocol.md §3.5). */
+  streams?: InvocationStreams;
 }
+
+/**
+ * The streams of one invocation on the session. A step's stream output is handed to the host (as a completed step
+ * whose stream port holds a {@link RemoteOutputStream}) on its first item, or on its end if it has none, so its
+ * readers start on the first item; the step's real terminal event then ends or fails the stream, and its plain
+ * outputs join the ones already handed over.
+ */
+interface InvocationStreams {
+  /** By `${step}/${port}`. */
+  outputs: Map<string, RemoteOutputStream>;
+  inputs: Map<string, RemoteInputFeed>;
+  /** By step: the outputs object handed to the host, once the step's streams were opened. */
+  opened: Map<number, Record<string, unknown>>;
+}
+
+const streamKey = (step: number, port: string) => `${step}/${port}`;
 
 /** Options of {@link connectRuntime}. */
 export interface RuntimeClientOptions {
@@ -202,6 +222,11 @@ export class RuntimeClient {
     return this.description.features.includes(FEATURES.steps);
   }
 
+  /** Whether the runtime serves stream ports (feature `stream.credits`, docs/protocol.md §3.5). */
+  get supportsStreams(): boolean {
+    return this.description.features.includes(FEATURES.streams);
+  }
+
   /** How many invocations are running on the runtime now. */
   get running(): number {
     return this.inFlight.size;
@@ -273,7 +298,8 @@ export class RuntimeClient {
     for (const [id, entry] of this.inFlight) {
       this.inFlight.delete(id);
       clearTimeout(entry.cancelTimer);
-      entry.sink.failed(entry.step, failure(entry.nodeIds[entry.step] ?? "?"), 0);
+      const info = failure(entry.nodeIds[entry.step] ?? "?");
+      if (!this.endStreams(entry, entry.step, info)) entry.sink.failed(entry.step, info, 0);
     }
     for (const { request, sink } of this.waiting.splice(0)) {
       sink.failed(0, failure(request.steps[0]?.nodeId ?? "?"), 0);
@@ -296,8 +322,21 @@ export class RuntimeClient {
     const id = this.nextInvocationId++;
     // The id is the session's own; the caller's request object is not shared.
     request.invocationId = id;
+    let streams: InvocationStreams | undefined;
+    try {
+      streams = this.prepareStreams(id, request);
+    } catch (error) {
+      sink.rejected((error as { failure: FailureInfo }).failure);
+      return;
+    }
     try {
       this.requests.execute(request);
+      // The first window of each stream output leaves with the Execute, in the same message.
+      if (streams !== undefined)
+        for (const key of streams.outputs.keys()) {
+          const [step, port] = splitKey(key);
+          this.requests.credit(id, step, port, INITIAL_CREDITS);
+        }
     } catch (error) {
       sink.rejected({
         message:
@@ -314,6 +353,7 @@ export class RuntimeClient {
       lastStep: request.steps.length - 1,
       step: 0,
       nodeIds: request.steps.map((step) => step.nodeId),
+      ...(streams === undefined ? {} : { streams }),
     });
     this.scheduleFlush();
     if (control.cancelled !== undefined) this.cancel(id, control.cancelled);
@@ -331,10 +371,9 @@ export class RuntimeClient {
         this.inFlight.delete(invocationId);
         const nodeId = entry.nodeIds[entry.step] ?? "?";
         const restarting = this.options.onUnresponsive(nodeId, graceMs);
-        entry.sink.cancelled(
-          entry.step,
-          `${reason} (the runtime did not stop node "${nodeId}" within ${graceMs} ms)`,
-        );
+        const message = `${reason} (the runtime did not stop node "${nodeId}" within ${graceMs} ms)`;
+        if (!this.endStreams(entry, entry.step, { message, type: "cancelled", retryable: false }))
+          entry.sink.cancelled(entry.step, message);
         if (!restarting) this.startWaiting();
       },
       Math.round(graceMs * (1 + GRACE_MARGIN)),
@@ -382,6 +421,7 @@ export class RuntimeClient {
   };
 
   private tracker(id: number, entry: InFlight): InvocationSink {
+    if (entry.streams !== undefined) return this.streamTracker(id, entry, entry.streams);
     return observeSink(entry.sink, {
       onStarted: (step) => {
         entry.step = step;
@@ -390,6 +430,168 @@ export class RuntimeClient {
         if (end !== "completed" || step === entry.lastStep) this.finish(id, entry);
       },
     });
+  }
+
+  /**
+   * Finds the stream ports of the invocation's steps and sets up their forwarding: a {@link RemoteOutputStream}
+   * per stream output, a {@link RemoteInputFeed} per stream input (whose input becomes `Input.stream`). Throws
+   * `{ failure }` when the runtime did not announce `stream.credits` but a step has a stream port.
+   */
+  private prepareStreams(id: number, request: InvocationRequest): InvocationStreams | undefined {
+    let streams: InvocationStreams | undefined;
+    request.steps.forEach((step, index) => {
+      const described = this.nodeTypes.find((candidate) => candidate.type === step.nodeType);
+      if (described === undefined) return;
+      const outputs = described.outputs.filter((port) => port.stream);
+      const inputs = described.inputs.filter((port) => port.stream);
+      if (outputs.length === 0 && inputs.length === 0) return;
+      const label = `node "${step.nodeId}" (${step.nodeType}) on runtime "${this.options.name}"`;
+      if (!this.supportsStreams) {
+        const port = outputs[0] ?? inputs[0]!;
+        throw {
+          failure: {
+            message: `${label}: ${outputs.includes(port) ? "output" : "input"} "${port.name}" is a stream, but runtime "${this.options.name}" did not announce the feature "${FEATURES.streams}", so it cannot carry streams (docs/protocol.md §3.5)`,
+            type: "stream.unsupported",
+            retryable: false,
+          } satisfies FailureInfo,
+        };
+      }
+      streams ??= { outputs: new Map(), inputs: new Map(), opened: new Map() };
+      for (const port of outputs) {
+        streams.outputs.set(
+          streamKey(index, port.name),
+          new RemoteOutputStream(port.name, {
+            label,
+            sendCredit: (credits) => {
+              if (!this.inFlight.has(id)) return;
+              this.requests.credit(id, index, port.name, credits);
+              this.scheduleFlush();
+            },
+            cancel: (reason) => this.cancel(id, reason),
+          }),
+        );
+      }
+      for (const port of inputs) {
+        const input = step.inputs[port.name];
+        if (input === undefined || !("value" in input) || !isAsyncIterable(input.value)) continue;
+        const source = input.value;
+        step.inputs[port.name] = {
+          stream:
+            source instanceof ChannelReader
+              ? { nodeId: source.producer, port: source.port }
+              : { nodeId: "", port: "" },
+        };
+        streams.inputs.set(
+          streamKey(index, port.name),
+          new RemoteInputFeed(source, {
+            send: (items, end, failure) => {
+              if (!this.inFlight.has(id)) return;
+              try {
+                this.requests.streamItems(id, index, port.name, items, end, failure);
+              } catch (error) {
+                this.requests.streamItems(id, index, port.name, [], false, {
+                  message: `${label}: an item of stream input "${port.name}" cannot be encoded: ${(error as Error).message}`,
+                  type: error instanceof ValueError ? error.type : "value.unencodable",
+                  retryable: false,
+                });
+              }
+              this.scheduleFlush();
+            },
+          }),
+        );
+      }
+    });
+    return streams;
+  }
+
+  /**
+   * The sink of an invocation with stream ports: items on a stream output go to its {@link RemoteOutputStream}
+   * (opening the step's streams to the host on the first), `Credit` events to the input's feed, and the step's
+   * terminal event ends or fails its streams once they were opened.
+   */
+  private streamTracker(id: number, entry: InFlight, streams: InvocationStreams): InvocationSink {
+    const sink = entry.sink;
+    const closeInputs = (step: number) => {
+      for (const [key, feed] of streams.inputs) if (splitKey(key)[0] === step) feed.close();
+    };
+    const open = (step: number, plain: Record<string, unknown>, durationUs: number) => {
+      const outputs: Record<string, unknown> = { ...plain };
+      for (const [key, stream] of streams.outputs)
+        if (splitKey(key)[0] === step) outputs[stream.port] = stream;
+      streams.opened.set(step, outputs);
+      sink.completed(step, outputs, durationUs);
+    };
+    return {
+      started: (step) => {
+        entry.step = step;
+        sink.started(step);
+      },
+      log: (step, level, message, fields) => sink.log(step, level, message, fields),
+      progress: (step, fraction, message) => sink.progress(step, fraction, message),
+      heartbeat: (step, details) => sink.heartbeat(step, details),
+      chunk: (step, port, value) => {
+        const stream = streams.outputs.get(streamKey(step, port));
+        if (stream === undefined) {
+          sink.chunk(step, port, value);
+          return;
+        }
+        if (!streams.opened.has(step)) open(step, {}, 0);
+        stream.receive(value);
+      },
+      credit: (step, port, credits) => streams.inputs.get(streamKey(step, port))?.credit(credits),
+      completed: (step, outputs, durationUs) => {
+        closeInputs(step);
+        const opened = streams.opened.get(step);
+        const ports = [...streams.outputs]
+          .filter(([key]) => splitKey(key)[0] === step)
+          .map(([, stream]) => stream);
+        if (ports.length === 0) sink.completed(step, outputs, durationUs);
+        else {
+          if (opened === undefined) {
+            const plain: Record<string, unknown> = {};
+            for (const port in outputs)
+              if (!ports.some((stream) => stream.port === port)) plain[port] = outputs[port];
+            open(step, plain, durationUs);
+          } else {
+            // The plain outputs join the ones the host holds, before the streams end (their readers may read them).
+            for (const port in outputs)
+              if (!ports.some((stream) => stream.port === port)) opened[port] = outputs[port];
+          }
+          for (const stream of ports) stream.end();
+        }
+        if (step === entry.lastStep) this.finish(id, entry);
+      },
+      failed: (step, failure, durationUs) => {
+        closeInputs(step);
+        this.finish(id, entry);
+        if (!this.endStreams(entry, step, failure)) sink.failed(step, failure, durationUs);
+      },
+      cancelled: (step, reason) => {
+        closeInputs(step);
+        this.finish(id, entry);
+        if (!this.endStreams(entry, step, { message: reason, type: "cancelled", retryable: false }))
+          sink.cancelled(step, reason);
+      },
+      rejected: (failure) => {
+        for (const feed of streams.inputs.values()) feed.close();
+        this.finish(id, entry);
+        sink.rejected(failure);
+      },
+    };
+  }
+
+  /**
+   * A step whose streams were handed to the host ended without completing: its streams fail with `failure` (their
+   * readers see it where they iterate). Gives false when the step's streams were not opened (the step's end is
+   * then reported as usual).
+   */
+  private endStreams(entry: InFlight, step: number, failure: FailureInfo): boolean {
+    const streams = entry.streams;
+    if (streams === undefined) return false;
+    for (const feed of streams.inputs.values()) feed.close();
+    if (!streams.opened.has(step)) return false;
+    for (const [key, stream] of streams.outputs) if (splitKey(key)[0] === step) stream.fail(failure);
+    return true;
   }
 
   private finish(id: number, entry: InFlight): void {
@@ -429,4 +631,9 @@ export class RuntimeClient {
       );
     });
   }
+}
+
+function splitKey(key: string): [number, string] {
+  const slash = key.indexOf("/");
+  return [Number(key.slice(0, slash)), key.slice(slash + 1)];
 }

@@ -55,10 +55,17 @@ export function createExecutionPlan(
     node.policy.onError === "fail" &&
     node.policy.heartbeatTimeoutMs === 0 &&
     (!options.durable || node.nodeType.flags?.deterministic === true);
+  // A node with stream outputs runs alone: its invocation goes on after its streams were handed to the host.
+  const streamsOut = (node: GraphNode) => node.nodeType.outputs.some((port) => port.stream);
   const next = (node: GraphNode): GraphNode | undefined => {
-    if (node.successors.length !== 1 || node.policy.map !== undefined) return undefined;
+    if (node.successors.length !== 1 || node.policy.map !== undefined || streamsOut(node)) return undefined;
     const successor = graph.nodes[node.successors[0]!]!;
-    if (successor.predecessors.length !== 1 || successor.runtime !== node.runtime || !plain(successor))
+    if (
+      successor.predecessors.length !== 1 ||
+      successor.runtime !== node.runtime ||
+      !plain(successor) ||
+      streamsOut(successor)
+    )
       return undefined;
     for (const binding of Object.values(successor.inputs)) {
       if (binding.kind === "node" && !node.alwaysProduced.has(binding.port)) return undefined;

@@ -2,6 +2,7 @@ import { isAsyncIterable } from "@conductor/sdk";
 import type { FailureInfo } from "@conductor/sdk/protocol";
 import type { ExecutionPlan } from "../scheduler/execution-plan.js";
 import { PullSource } from "./pull-source.js";
+import { type ChannelSource, RemoteOutputStream } from "./remote-stream.js";
 import { StreamChannel, type StreamState } from "./stream-channel.js";
 
 /** What the execution does when its streams move; implemented by the dispatch loop (scheduler/execution.ts). */
@@ -33,7 +34,7 @@ export interface ExecutionStreamsOptions {
 
 interface OpenProducer {
   channels: Map<string, StreamChannel>;
-  sources: Map<string, PullSource>;
+  sources: Map<string, ChannelSource>;
   unsettled: number;
   stopReason: string | undefined;
 }
@@ -58,7 +59,8 @@ export class ExecutionStreams {
   }
 
   /**
-   * A producer's step returned outputs holding `AsyncIterable`s on its stream ports: opens a channel per port,
+   * A producer's step returned outputs holding `AsyncIterable`s (in process) or {@link RemoteOutputStream}s (a
+   * child runtime's stream, docs/protocol.md §3.5) on its stream ports: opens a channel per port,
    * puts them in `outputs` (where the consumers' inputs are read from) and starts pulling. Gives false when no
    * stream port holds a stream (the node produced none), so the node completes as any other.
    */
@@ -74,8 +76,10 @@ export class ExecutionStreams {
     };
     for (const port of streams.ports) {
       const value = outputs[port.port];
-      if (!isAsyncIterable(value)) continue;
-      const source = new PullSource(value);
+      let source: ChannelSource;
+      if (value instanceof RemoteOutputStream) source = value;
+      else if (isAsyncIterable(value)) source = new PullSource(value);
+      else continue;
       const channel = new StreamChannel({
         producer: nodeId,
         port: port.port,

@@ -1,4 +1,5 @@
 import { toFailureInfo } from "@conductor/sdk/protocol";
+import type { ChannelSource } from "./remote-stream.js";
 import type { StreamChannel } from "./stream-channel.js";
 
 /**
@@ -6,7 +7,7 @@ import type { StreamChannel } from "./stream-channel.js";
  * channel, one item per credit, so the producer's code runs only as far ahead as the channel allows; nothing is
  * encoded. `credit` is the channel's `onCredit`; `stop` ends the producer's generator (its `finally` blocks run).
  */
-export class PullSource {
+export class PullSource implements ChannelSource {
   private readonly iterator: AsyncIterator<unknown>;
   private credits = 0;
   private pulling = false;

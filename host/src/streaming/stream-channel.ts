@@ -28,6 +28,22 @@ export type StreamState = "open" | "ended" | "failed" | "stopped";
 const DETACHED = -1;
 
 /**
+ * One reader's items of a channel: an `AsyncIterable`, naming the stream output it reads, so that a child runtime
+ * given it as a stream input is told where it comes from (`Input.stream`, docs/protocol.md §3.5).
+ */
+export class ChannelReader implements AsyncIterable<unknown> {
+  constructor(
+    readonly producer: string,
+    readonly port: string,
+    private readonly iterator: AsyncIterator<unknown>,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    return this.iterator;
+  }
+}
+
+/**
  * One stream output of one node attempt, between its producer and its readers. The producer pushes items within
  * the credits the channel grants (`window` ahead of the slowest reader); each reader iterates at its own pace, and
  * the channel drops an item once every reader has read it, granting one more credit. So the memory a stream holds
@@ -125,7 +141,7 @@ export class StreamChannel {
   }
 
   /** The items for reader `index`, from the first one, for the consumer node `consumer`. */
-  reader(index: number, consumer: string): AsyncIterable<unknown> {
+  reader(index: number, consumer: string): ChannelReader {
     // biome-ignore lint/complexity/noUselessThisAlias: the iterator's methods are not bound to the channel.
     const channel = this;
     const iterator: AsyncIterator<unknown> = {
@@ -135,7 +151,7 @@ export class StreamChannel {
         return Promise.resolve({ done: true, value });
       },
     };
-    return { [Symbol.asyncIterator]: () => iterator };
+    return new ChannelReader(this.options.producer, this.options.port, iterator);
   }
 
   /** Reader `index` will read no more (its consumer ended, or stopped iterating). */
@@ -153,14 +169,15 @@ export class StreamChannel {
     for (;;) {
       const cursor = this.cursors[index]!;
       if (cursor === DETACHED) return { done: true, value: undefined };
-      if (this.state === "failed") throw this.upstreamError(consumer);
       if (this.state === "stopped") throw this.stoppedError(consumer);
+      // The items pushed before a failure are read first (a runtime's items and its failure may arrive together).
       if (cursor < this.base + this.buffer.length) {
         const value = this.buffer[cursor - this.base];
         this.cursors[index] = cursor + 1;
         this.trim();
         return { done: false, value };
       }
+      if (this.state === "failed") throw this.upstreamError(consumer);
       if (this.state === "ended") return { done: true, value: undefined };
       await new Promise<void>((resolve) => {
         this.wakers[index] = resolve;

@@ -16,9 +16,9 @@ describe("checkStreamRuntime()", () => {
   it("refuses stream ports on a runtime that does not announce stream.credits", () => {
     expect(checkStreamRuntime(nodeOn("node", true), ["session.steps", "values.arrow"])).toEqual({
       message:
-        'node "read" (demo.lines) has stream ports (lines), but runtime "node" does not serve streams (feature "stream.credits"); in this version streams run between in-process TypeScript nodes only',
+        'node "read" (demo.lines) has stream ports (lines), but runtime "node" did not announce the feature "stream.credits", so it cannot carry streams (docs/protocol.md §3.5)',
       suggestion:
-        "run the node type in the host's own process (a node module of the project), or use ports holding one value",
+        "run the node type on a runtime that serves streams (the host's own process, the Node sidecar, Python, Rust), or use ports holding one value",
     });
   });
 

@@ -27,9 +27,9 @@ export function checkStreamRuntime(
   }
   if (features === undefined || features.includes(FEATURES.streams)) return undefined;
   return {
-    message: `node "${node.id}" (${node.type}) has stream ports (${ports.map((port) => port.name).join(", ")}), but runtime "${node.runtime}" does not serve streams (feature "${FEATURES.streams}"); in this version streams run between in-process TypeScript nodes only`,
+    message: `node "${node.id}" (${node.type}) has stream ports (${ports.map((port) => port.name).join(", ")}), but runtime "${node.runtime}" did not announce the feature "${FEATURES.streams}", so it cannot carry streams (docs/protocol.md §3.5)`,
     suggestion:
-      "run the node type in the host's own process (a node module of the project), or use ports holding one value",
+      "run the node type on a runtime that serves streams (the host's own process, the Node sidecar, Python, Rust), or use ports holding one value",
   };
 }
 

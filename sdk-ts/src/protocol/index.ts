@@ -26,6 +26,7 @@ export type {
   StepEnd,
   StepInput,
   StepRequest,
+  StreamSourceRef,
 } from "./invocation.js";
 export { observeSink } from "./invocation.js";
 export {
@@ -36,7 +37,13 @@ export {
   parseJsonWithBytes,
   stringifyJson,
 } from "./json-text.js";
-export { decodeSessionRequest, type SessionCommand, SessionRequestWriter } from "./session-request-codec.js";
+export {
+  type CreditCommand,
+  decodeSessionRequest,
+  type SessionCommand,
+  SessionRequestWriter,
+  type StreamItemsCommand,
+} from "./session-request-codec.js";
 export { dispatchSessionResponse, SessionResponseWriter } from "./session-response-codec.js";
 export type { BlobOptions } from "./value-codec.js";
 export {

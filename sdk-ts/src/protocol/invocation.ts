@@ -44,7 +44,19 @@ export interface StepRequest {
  * the value valid for this port (the producer checked it against an output schema the validator proved the port
  * accepts), so the runtime need not check it again; in-process only, never on the wire.
  */
-export type StepInput = { value: unknown; checked?: boolean } | { step: number; port: string };
+export type StepInput =
+  | { value: unknown; checked?: boolean }
+  | { step: number; port: string }
+  | { stream: StreamSourceRef };
+
+/**
+ * A stream input on the wire (`Input.stream`, docs/protocol.md §3.5): the stream output it reads, named for
+ * messages; its items come later in `StreamItems` commands.
+ */
+export interface StreamSourceRef {
+  nodeId: string;
+  port: string;
+}
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -63,6 +75,11 @@ export interface InvocationSink {
   failed(step: number, failure: FailureInfo, durationUs: number): void;
   cancelled(step: number, reason: string): void;
   rejected(failure: FailureInfo): void;
+  /**
+   * The step is ready for `credits` more items of its stream input `port` (`Event.credit`, docs/protocol.md §3.5).
+   * Optional: only the session's transports and sinks that read stream inputs implement it.
+   */
+  credit?(step: number, port: string, credits: number): void;
 }
 
 /** What a runtime tells the host about itself in the handshake. */
@@ -115,5 +132,6 @@ export function observeSink(
       hooks.onEnd(0, "rejected");
       sink.rejected(failure);
     },
+    credit: (step, port, credits) => sink.credit?.(step, port, credits),
   };
 }

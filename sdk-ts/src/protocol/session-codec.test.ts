@@ -149,11 +149,34 @@ const valueInit: fc.Arbitrary<MessageInitShape<typeof ValueSchema>> = fc.oneof(
   fc.constant({}),
 );
 
+const failureInit: fc.Arbitrary<MessageInitShape<typeof FailureSchema>> = fc.letrec((tie) => ({
+  failure: fc.record(
+    {
+      message: text,
+      type: text,
+      retryable: fc.boolean(),
+      details: fc.option(
+        fc.jsonValue().map((json) => encodeJsonValue(json)),
+        { nil: undefined },
+      ),
+      stack: text,
+      cause: fc.option(tie("failure") as fc.Arbitrary<MessageInitShape<typeof FailureSchema>>, {
+        nil: undefined,
+        depthSize: "small",
+      }),
+      retryDelayMs: uint32,
+      nodeId: text,
+    },
+    { requiredKeys: ["message", "type", "retryable", "stack", "retryDelayMs", "nodeId"] },
+  ),
+})).failure;
+
 const inputInit = fc.oneof(
   valueInit.map((value) => ({ source: { case: "value" as const, value } })),
   fc
     .record({ step: uint32, port: text })
     .map((value) => ({ source: { case: "stepOutput" as const, value } })),
+  fc.record({ nodeId: text, port: text }).map((value) => ({ source: { case: "stream" as const, value } })),
 );
 
 const requestMessage: fc.Arbitrary<SessionRequest> = fc
@@ -181,33 +204,27 @@ const requestMessage: fc.Arbitrary<SessionRequest> = fc
       fc
         .record({ invocationId: id.map(BigInt), reason: text, graceMs: uint32 })
         .map((value) => ({ kind: { case: "cancel" as const, value } })),
+      fc
+        .record({ invocationId: id.map(BigInt), step: uint32, port: text, credits: uint32 })
+        .map((value) => ({ kind: { case: "credit" as const, value } })),
+      fc
+        .record(
+          {
+            invocationId: id.map(BigInt),
+            step: uint32,
+            port: text,
+            items: fc.array(valueInit, { maxLength: 3 }),
+            end: fc.boolean(),
+            failure: failureInit,
+          },
+          { requiredKeys: ["invocationId", "step", "port", "items", "end"] },
+        )
+        .map((value) => ({ kind: { case: "streamItems" as const, value } })),
       fc.constant({}),
     ),
     { maxLength: 4 },
   )
   .map((commands) => create(SessionRequestSchema, { commands }));
-
-const failureInit: fc.Arbitrary<MessageInitShape<typeof FailureSchema>> = fc.letrec((tie) => ({
-  failure: fc.record(
-    {
-      message: text,
-      type: text,
-      retryable: fc.boolean(),
-      details: fc.option(
-        fc.jsonValue().map((json) => encodeJsonValue(json)),
-        { nil: undefined },
-      ),
-      stack: text,
-      cause: fc.option(tie("failure") as fc.Arbitrary<MessageInitShape<typeof FailureSchema>>, {
-        nil: undefined,
-        depthSize: "small",
-      }),
-      retryDelayMs: uint32,
-      nodeId: text,
-    },
-    { requiredKeys: ["message", "type", "retryable", "stack", "retryDelayMs", "nodeId"] },
-  ),
-})).failure;
 
 const eventKind = fc.oneof(
   fc.constant({ case: "started" as const, value: {} }),
@@ -245,6 +262,9 @@ const eventKind = fc.oneof(
     .map((value) => ({ case: "failed" as const, value })),
   fc.record({ reason: text }).map((value) => ({ case: "cancelled" as const, value })),
   fc
+    .record({ invocationId: id.map(BigInt), step: uint32, port: text, credits: uint32 })
+    .map((value) => ({ case: "credit" as const, value })),
+  fc
     .record({ failure: fc.option(failureInit, { nil: undefined }) })
     .map((value) => ({ case: "rejected" as const, value })),
   fc.constant({ case: undefined }),
@@ -270,6 +290,24 @@ function commandsOf(message: SessionRequest): SessionCommand[] {
         reason: kind.value.reason,
         graceMs: kind.value.graceMs,
       });
+    } else if (kind.case === "credit") {
+      commands.push({
+        kind: "credit",
+        invocationId: Number(kind.value.invocationId),
+        step: kind.value.step,
+        port: kind.value.port,
+        credits: kind.value.credits,
+      });
+    } else if (kind.case === "streamItems") {
+      commands.push({
+        kind: "streamItems",
+        invocationId: Number(kind.value.invocationId),
+        step: kind.value.step,
+        port: kind.value.port,
+        items: kind.value.items.map((item) => new EncodedValue(item)),
+        end: kind.value.end,
+        ...(kind.value.failure === undefined ? {} : { failure: failureFromWire(kind.value.failure) }),
+      });
     } else if (kind.case === "execute") {
       commands.push({
         kind: "execute",
@@ -283,6 +321,10 @@ function commandsOf(message: SessionRequest): SessionCommand[] {
                 inputs[port] = { value: new EncodedValue(input.source.value) };
               else if (input.source.case === "stepOutput")
                 inputs[port] = { step: input.source.value.step, port: input.source.value.port };
+              else if (input.source.case === "stream")
+                inputs[port] = {
+                  stream: { nodeId: input.source.value.nodeId, port: input.source.value.port },
+                };
             }
             return {
               nodeId: step.nodeId,
@@ -376,6 +418,10 @@ function callsOf(message: SessionResponse): unknown[][] {
       case "rejected":
         calls.push([target, "rejected", failureInfoOf(kind.value.failure, false)]);
         break;
+      case "credit":
+        // The Credit's own ids are the event's in an event; only its port and count are read.
+        calls.push([target, "credit", event.step, kind.value.port, kind.value.credits]);
+        break;
       default:
         break;
     }
@@ -395,6 +441,7 @@ function recordingSink(target: number, calls: unknown[][]): InvocationSink {
     failed: (step, info, durationUs) => calls.push([target, "failed", step, info, durationUs]),
     cancelled: (step, reason) => calls.push([target, "cancelled", step, reason]),
     rejected: (info) => calls.push([target, "rejected", info]),
+    credit: (step, port, credits) => calls.push([target, "credit", step, port, credits]),
   };
 }
 
@@ -496,6 +543,7 @@ describe("SessionRequestWriter", () => {
             fc.oneof(
               live.map((value) => ({ value })),
               fc.record({ step: uint32, port: text }),
+              fc.record({ stream: fc.record({ nodeId: text, port: text }) }),
             ),
             { maxKeys: 3 },
           ),
@@ -510,10 +558,39 @@ describe("SessionRequestWriter", () => {
       fc.property(
         request,
         fc.record({ invocationId: id, reason: text, graceMs: uint32 }),
-        (invocation, cancel) => {
+        fc.record({ invocationId: id, step: uint32, port: text, credits: uint32 }),
+        fc.record({
+          invocationId: id,
+          step: uint32,
+          port: text,
+          // Items from another runtime stay encoded (passed on as they came); live ones are encoded here.
+          items: fc.array(
+            fc.oneof(
+              live,
+              valueInit.map((value) => new EncodedValue(create(ValueSchema, value))),
+            ),
+            {
+              maxLength: 3,
+            },
+          ),
+          end: fc.boolean(),
+          failure: fc.option(fc.record({ message: text, type: text, retryable: fc.boolean() }), {
+            nil: undefined,
+          }),
+        }),
+        (invocation, cancel, credit, items) => {
           const writer = new SessionRequestWriter(blobs);
           writer.execute(invocation as InvocationRequest);
           writer.cancel(cancel.invocationId, cancel.reason, cancel.graceMs);
+          writer.credit(credit.invocationId, credit.step, credit.port, credit.credits);
+          writer.streamItems(
+            items.invocationId,
+            items.step,
+            items.port,
+            items.items,
+            items.end,
+            items.failure,
+          );
           const ours = writer.finish();
           const theirs = create(SessionRequestSchema, {
             commands: [
@@ -533,7 +610,9 @@ describe("SessionRequestWriter", () => {
                           port,
                           "step" in input
                             ? { source: { case: "stepOutput" as const, value: input } }
-                            : { source: { case: "value" as const, value: encodeValue(input.value) } },
+                            : "stream" in input
+                              ? { source: { case: "stream" as const, value: input.stream } }
+                              : { source: { case: "value" as const, value: encodeValue(input.value) } },
                         ]),
                       ),
                       timeoutMs: step.timeoutMs,
@@ -550,6 +629,33 @@ describe("SessionRequestWriter", () => {
                     invocationId: BigInt(cancel.invocationId),
                     reason: cancel.reason,
                     graceMs: cancel.graceMs,
+                  },
+                },
+              },
+              {
+                kind: {
+                  case: "credit",
+                  value: { ...credit, invocationId: BigInt(credit.invocationId) },
+                },
+              },
+              {
+                kind: {
+                  case: "streamItems",
+                  value: {
+                    invocationId: BigInt(items.invocationId),
+                    step: items.step,
+                    port: items.port,
+                    items: items.items.map((item) => encodeValue(item)),
+                    end: items.end,
+                    ...(items.failure === undefined
+                      ? {}
+                      : {
+                          failure: {
+                            message: items.failure.message,
+                            type: items.failure.type,
+                            retryable: items.failure.retryable,
+                          },
+                        }),
                   },
                 },
               },
@@ -690,6 +796,7 @@ describe("SessionResponseWriter", () => {
       fc.tuple(fc.constant("failed" as const), uint32, failure, id),
       fc.tuple(fc.constant("cancelled" as const), uint32, text),
       fc.tuple(fc.constant("rejected" as const), failure),
+      fc.tuple(fc.constant("credit" as const), uint32, text, uint32),
     );
     fc.assert(
       fc.property(fc.array(fc.tuple(id, call), { maxLength: 6 }), (script) => {
@@ -815,6 +922,12 @@ function expectedEvent(target: number, name: string, args: unknown[]): MessageIn
         invocationId,
         step: args[0] as number,
         kind: { case: "cancelled", value: { reason: args[1] as string } },
+      };
+    case "credit":
+      return {
+        invocationId,
+        step: args[0] as number,
+        kind: { case: "credit", value: { port: args[1] as string, credits: args[2] as number } },
       };
     default:
       return {

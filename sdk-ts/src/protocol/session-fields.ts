@@ -6,6 +6,7 @@ import {
   ChunkSchema,
   CommandSchema,
   CompletedSchema,
+  CreditSchema,
   EventSchema,
   ExecuteSchema,
   FailedSchema,
@@ -18,6 +19,8 @@ import {
   SessionResponseSchema,
   StepOutputSchema,
   StepSchema,
+  StreamItemsSchema,
+  StreamSourceSchema,
   ValueSchema,
 } from "../gen/conductor/runtime/v1/runtime_pb.js";
 
@@ -46,7 +49,7 @@ function numbers<const Names extends readonly string[]>(
 /** Field numbers of the messages the host sends on the session. */
 export const REQUEST = {
   sessionRequest: numbers(SessionRequestSchema, ["commands"]),
-  command: numbers(CommandSchema, ["execute", "cancel"]),
+  command: numbers(CommandSchema, ["execute", "cancel", "credit", "streamItems"]),
   execute: numbers(ExecuteSchema, ["invocationId", "executionId", "steps"]),
   step: numbers(StepSchema, [
     "nodeId",
@@ -58,9 +61,11 @@ export const REQUEST = {
     "traceparent",
     "tracestate",
   ]),
-  input: numbers(InputSchema, ["value", "stepOutput"]),
+  input: numbers(InputSchema, ["value", "stepOutput", "stream"]),
   stepOutput: numbers(StepOutputSchema, ["step", "port"]),
+  streamSource: numbers(StreamSourceSchema, ["nodeId", "port"]),
   cancel: numbers(CancelSchema, ["invocationId", "reason", "graceMs"]),
+  streamItems: numbers(StreamItemsSchema, ["invocationId", "step", "port", "items", "end", "failure"]),
 } as const;
 
 /** Field numbers of the messages a runtime sends on the session. */
@@ -78,6 +83,7 @@ export const RESPONSE = {
     "failed",
     "cancelled",
     "rejected",
+    "credit",
   ]),
   log: numbers(LogSchema, ["level", "message", "fieldsJson"]),
   progress: numbers(ProgressSchema, ["fraction", "message"]),
@@ -88,6 +94,9 @@ export const RESPONSE = {
   cancelled: numbers(CancelledSchema, ["reason"]),
   rejected: numbers(RejectedSchema, ["failure"]),
 } as const;
+
+/** Field numbers of `Credit`, which both directions carry (a command for outputs, an event for inputs). */
+export const CREDIT = numbers(CreditSchema, ["invocationId", "step", "port", "credits"]);
 
 /** Field numbers of `Value` and `BlobRef`, which both directions carry. */
 export const VALUE = numbers(ValueSchema, ["json", "raw", "arrow", "blob"]);

@@ -1,7 +1,9 @@
+import { fromBinary, mergeFromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import type { Value } from "../gen/conductor/runtime/v1/runtime_pb.js";
+import { type Failure, FailureSchema, type Value } from "../gen/conductor/runtime/v1/runtime_pb.js";
+import { type FailureInfo, failureFromWire, failureToWire } from "./failure.js";
 import type { InvocationRequest, StepInput, StepRequest } from "./invocation.js";
-import { MAP_ENTRY, REQUEST } from "./session-fields.js";
+import { CREDIT, MAP_ENTRY, REQUEST } from "./session-fields.js";
 import { type BlobOptions, EncodedValue, encodeValue } from "./value-codec.js";
 import { type ReceiverFeatures, valueForReceiver } from "./value-features.js";
 import { readValue, writeValueFields } from "./value-wire.js";
@@ -19,11 +21,38 @@ import { readValue, writeValueFields } from "./value-wire.js";
 
 const { sessionRequest: SESSION_REQUEST, command: COMMAND, execute: EXECUTE, step: STEP } = REQUEST;
 const { input: INPUT, stepOutput: STEP_OUTPUT, cancel: CANCEL } = REQUEST;
+const { streamSource: STREAM_SOURCE, streamItems: STREAM_ITEMS } = REQUEST;
 
 /** A command decoded from a `SessionRequest`. */
 export type SessionCommand =
   | { kind: "execute"; request: InvocationRequest }
-  | { kind: "cancel"; invocationId: number; reason: string; graceMs: number };
+  | { kind: "cancel"; invocationId: number; reason: string; graceMs: number }
+  | CreditCommand
+  | StreamItemsCommand;
+
+/** `Credit`: the step may send `credits` more items on its stream output `port` (docs/protocol.md §3.5). */
+export interface CreditCommand {
+  kind: "credit";
+  invocationId: number;
+  step: number;
+  port: string;
+  credits: number;
+}
+
+/**
+ * `StreamItems`: the next items of a step's stream input, kept in their wire form (each an {@link EncodedValue}
+ * the runtime decodes when the node reads it); `end` closes the stream, `failure` closes it with the producer's
+ * failure.
+ */
+export interface StreamItemsCommand {
+  kind: "streamItems";
+  invocationId: number;
+  step: number;
+  port: string;
+  items: EncodedValue[];
+  end: boolean;
+  failure?: FailureInfo;
+}
 
 /** Accumulates commands and encodes them as one `SessionRequest`. */
 export class SessionRequestWriter {
@@ -67,6 +96,48 @@ export class SessionRequestWriter {
     this.count++;
   }
 
+  /** Adds a `Credit` command: the step may send `credits` more items on its stream output `port`. */
+  credit(invocationId: number, step: number, port: string, credits: number): void {
+    const writer = this.writer.tag(SESSION_REQUEST.commands, WireType.LengthDelimited).fork();
+    writer.tag(COMMAND.credit, WireType.LengthDelimited).fork();
+    writeCredit(writer, invocationId, step, port, credits);
+    writer.join().join();
+    this.count++;
+  }
+
+  /**
+   * Adds a `StreamItems` command. An item that is an {@link EncodedValue} (from another runtime) is written as it
+   * came, never decoded; a live item (from the host's own process) is encoded here. Throws a ValueError when an
+   * item cannot be encoded (nothing is added then).
+   */
+  streamItems(
+    invocationId: number,
+    step: number,
+    port: string,
+    items: readonly unknown[],
+    end: boolean,
+    failure?: FailureInfo,
+  ): void {
+    const encoded = items.map((item) => encodeValue(item, this.blobs));
+    const writer = this.writer.tag(SESSION_REQUEST.commands, WireType.LengthDelimited).fork();
+    writer.tag(COMMAND.streamItems, WireType.LengthDelimited).fork();
+    if (invocationId !== 0) writer.tag(STREAM_ITEMS.invocationId, WireType.Varint).uint64(invocationId);
+    if (step !== 0) writer.tag(STREAM_ITEMS.step, WireType.Varint).uint32(step);
+    if (port !== "") writer.tag(STREAM_ITEMS.port, WireType.LengthDelimited).string(port);
+    for (const item of encoded) {
+      writer.tag(STREAM_ITEMS.items, WireType.LengthDelimited).fork();
+      writeValueFields(writer, item);
+      writer.join();
+    }
+    if (end) writer.tag(STREAM_ITEMS.end, WireType.Varint).bool(true);
+    if (failure !== undefined)
+      writer
+        .tag(STREAM_ITEMS.failure, WireType.LengthDelimited)
+        .bytes(toBinary(FailureSchema, failureToWire(failure)));
+    writer.join().join();
+    this.count++;
+  }
+
   /** The encoded `SessionRequest`; the writer starts empty again. */
   finish(): Uint8Array {
     const bytes = this.writer.finish();
@@ -102,6 +173,13 @@ function writeStep(
       if (input.step !== 0) writer.tag(STEP_OUTPUT.step, WireType.Varint).uint32(input.step);
       if (input.port !== "") writer.tag(STEP_OUTPUT.port, WireType.LengthDelimited).string(input.port);
       writer.join();
+    } else if ("stream" in input) {
+      writer.tag(INPUT.stream, WireType.LengthDelimited).fork();
+      if (input.stream.nodeId !== "")
+        writer.tag(STREAM_SOURCE.nodeId, WireType.LengthDelimited).string(input.stream.nodeId);
+      if (input.stream.port !== "")
+        writer.tag(STREAM_SOURCE.port, WireType.LengthDelimited).string(input.stream.port);
+      writer.join();
     } else {
       writer.tag(INPUT.value, WireType.LengthDelimited).fork();
       const value = encodeValue(input.value, blobs);
@@ -121,6 +199,20 @@ function writeStep(
   if (step.tracestate !== undefined && step.tracestate !== "")
     writer.tag(STEP.tracestate, WireType.LengthDelimited).string(step.tracestate);
   writer.join();
+}
+
+/** Writes the fields of a `Credit` (not its tag or length). */
+export function writeCredit(
+  writer: BinaryWriter,
+  invocationId: number,
+  step: number,
+  port: string,
+  credits: number,
+): void {
+  if (invocationId !== 0) writer.tag(CREDIT.invocationId, WireType.Varint).uint64(invocationId);
+  if (step !== 0) writer.tag(CREDIT.step, WireType.Varint).uint32(step);
+  if (port !== "") writer.tag(CREDIT.port, WireType.LengthDelimited).string(port);
+  if (credits !== 0) writer.tag(CREDIT.credits, WireType.Varint).uint32(credits);
 }
 
 /** Config objects are usually shared by every run of a blueprint: encode each once. */
@@ -163,6 +255,14 @@ function readCommand(reader: BinaryReader): SessionCommand | undefined {
       command = { kind: "execute", request: readExecute(reader, previous) };
     } else if (field === COMMAND.cancel && wireType === WireType.LengthDelimited) {
       command = readCancel(reader, command?.kind === "cancel" ? command : undefined);
+    } else if (field === COMMAND.credit && wireType === WireType.LengthDelimited) {
+      const previous =
+        command?.kind === "credit"
+          ? command
+          : { kind: "credit" as const, invocationId: 0, step: 0, port: "", credits: 0 };
+      command = readCredit(reader, previous);
+    } else if (field === COMMAND.streamItems && wireType === WireType.LengthDelimited) {
+      command = readStreamItems(reader, command?.kind === "streamItems" ? command : undefined);
     } else reader.skip(wireType, field);
   }
   return command;
@@ -261,9 +361,79 @@ function readInput(reader: BinaryReader, previous: StepInput | undefined): StepI
         else reader.skip(outputWire, outputField);
       }
       input = output;
+    } else if (field === INPUT.stream && wireType === WireType.LengthDelimited) {
+      const sourceEnd = reader.uint32() + reader.pos;
+      const stream = input !== undefined && "stream" in input ? input.stream : { nodeId: "", port: "" };
+      while (reader.pos < sourceEnd) {
+        const [sourceField, sourceWire] = reader.tag();
+        if (sourceField === STREAM_SOURCE.nodeId && sourceWire === WireType.LengthDelimited)
+          stream.nodeId = reader.string();
+        else if (sourceField === STREAM_SOURCE.port && sourceWire === WireType.LengthDelimited)
+          stream.port = reader.string();
+        else reader.skip(sourceWire, sourceField);
+      }
+      input = { stream };
     } else reader.skip(wireType, field);
   }
   return input;
+}
+
+/** Reads a length-prefixed `Credit` into `credit` (the command's, or an event's). */
+export function readCredit<
+  Target extends { invocationId: number; step: number; port: string; credits: number },
+>(reader: BinaryReader, credit: Target): Target {
+  const end = reader.uint32() + reader.pos;
+  while (reader.pos < end) {
+    const [field, wireType] = reader.tag();
+    if (field === CREDIT.invocationId && wireType === WireType.Varint)
+      credit.invocationId = Number(reader.uint64());
+    else if (field === CREDIT.step && wireType === WireType.Varint) credit.step = reader.uint32();
+    else if (field === CREDIT.port && wireType === WireType.LengthDelimited) credit.port = reader.string();
+    else if (field === CREDIT.credits && wireType === WireType.Varint) credit.credits = reader.uint32();
+    else reader.skip(wireType, field);
+  }
+  return credit;
+}
+
+/** The wire form of a decoded command's failure, so that a second occurrence merges into it as protobuf does. */
+const wireFailures = new WeakMap<StreamItemsCommand, Failure>();
+
+function readStreamItems(reader: BinaryReader, previous: StreamItemsCommand | undefined): StreamItemsCommand {
+  const end = reader.uint32() + reader.pos;
+  const command: StreamItemsCommand = previous ?? {
+    kind: "streamItems",
+    invocationId: 0,
+    step: 0,
+    port: "",
+    items: [],
+    end: false,
+  };
+  let failure = wireFailures.get(command);
+  let failureRead = false;
+  while (reader.pos < end) {
+    const [field, wireType] = reader.tag();
+    if (field === STREAM_ITEMS.invocationId && wireType === WireType.Varint)
+      command.invocationId = Number(reader.uint64());
+    else if (field === STREAM_ITEMS.step && wireType === WireType.Varint) command.step = reader.uint32();
+    else if (field === STREAM_ITEMS.port && wireType === WireType.LengthDelimited)
+      command.port = reader.string();
+    else if (field === STREAM_ITEMS.items && wireType === WireType.LengthDelimited)
+      command.items.push(new EncodedValue(readValue(reader)));
+    else if (field === STREAM_ITEMS.end && wireType === WireType.Varint) command.end = reader.bool();
+    else if (field === STREAM_ITEMS.failure && wireType === WireType.LengthDelimited) {
+      const bytes = reader.bytes();
+      failure =
+        failure === undefined
+          ? fromBinary(FailureSchema, bytes)
+          : mergeFromBinary(FailureSchema, failure, bytes);
+      failureRead = true;
+    } else reader.skip(wireType, field);
+  }
+  if (failureRead) {
+    wireFailures.set(command, failure!);
+    command.failure = failureFromWire(failure!);
+  }
+  return command;
 }
 
 function readCancel(

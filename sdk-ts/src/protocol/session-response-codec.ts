@@ -9,7 +9,8 @@ import {
 import { type FailureInfo, failureFromWire, failureToWire } from "./failure.js";
 import type { InvocationSink, LogLevel } from "./invocation.js";
 import { parseJsonText } from "./json-text.js";
-import { EVENT_KINDS, MAP_ENTRY, RESPONSE } from "./session-fields.js";
+import { CREDIT, EVENT_KINDS, MAP_ENTRY, RESPONSE } from "./session-fields.js";
+import { writeCredit } from "./session-request-codec.js";
 import { type BlobOptions, EncodedValue, encodeValue } from "./value-codec.js";
 import { emptyValue, readValue, writeValueFields } from "./value-wire.js";
 
@@ -166,6 +167,11 @@ export class SessionResponseWriter {
           .tag(REJECTED.failure, WireType.LengthDelimited)
           .bytes(toBinary(FailureSchema, failureToWire(info)));
         end(true);
+      },
+      credit: (step, port, credits) => {
+        // The Credit's own invocation_id and step stay 0 in an event: the event's apply (docs/protocol.md §3.5).
+        writeCredit(begin(step, EVENT.credit), 0, 0, port, credits);
+        end(false);
       },
     };
   }
@@ -373,6 +379,17 @@ function deliver(
           : failureFromWire(failure);
       if (kind === EVENT.failed) sink.failed(step, info, durationUs);
       else sink.rejected(info);
+      return;
+    }
+    case EVENT.credit: {
+      let port = "";
+      let credits = 0;
+      eachField(reader, ranges, (field, wireType) => {
+        if (field === CREDIT.port && wireType === WireType.LengthDelimited) port = reader.string();
+        else if (field === CREDIT.credits && wireType === WireType.Varint) credits = reader.uint32();
+        else skip(field, wireType);
+      });
+      sink.credit?.(step, port, credits);
       return;
     }
     case EVENT.cancelled: {

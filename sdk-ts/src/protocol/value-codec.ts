@@ -18,8 +18,23 @@ import { parseJsonWithBytes, stringifyJson } from "./json-text.js";
  * store) in this form, so a table produced in Python and consumed in Rust is never decoded in the host and no
  * second copy is made. {@link decodeValue} turns it into a live value when a TypeScript node needs it.
  */
+const ENCODED_VALUE = Symbol.for("conductor.encoded-value");
+
 export class EncodedValue {
   constructor(readonly wire: Value) {}
+
+  /** Registered, so that two copies of the sdk (its source and its build, in tests) recognise each other's. */
+  get [ENCODED_VALUE](): true {
+    return true;
+  }
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return (
+      typeof value === "object" &&
+      value !== null &&
+      (value as { [ENCODED_VALUE]?: boolean })[ENCODED_VALUE] === true
+    );
+  }
 
   /** Size of the encoded bytes (for a blob, the size of the blob). */
   get byteLength(): number {

@@ -10,7 +10,7 @@ import {
   PortSchema,
 } from "../gen/conductor/runtime/v1/runtime_pb.js";
 import type { NodeDefinition } from "../node/define-node.js";
-import { checkedItems, streamItemOf, streamPortsOf } from "../node/stream-port.js";
+import { checkedItems, isAsyncIterable, streamItemOf, streamPortsOf } from "../node/stream-port.js";
 import { toJsonSchemaText } from "../node/value-schemas.js";
 import { type FailureInfo, failureInfoBrand, toFailureInfo } from "../protocol/failure.js";
 import type { InvocationRequest, InvocationSink, StepRequest } from "../protocol/invocation.js";
@@ -325,7 +325,19 @@ class Invocation implements InvocationControl {
         }
         const source = step.inputs[port]!;
         if ("step" in source) raw[port] = outputs[source.step]![source.port];
-        else {
+        else if ("stream" in source) {
+          // A transport serving the ABI replaces Input.stream with the items' iterable before it gets here.
+          sink.failed(
+            index,
+            {
+              message: `${label}: input "${port}" is a stream from "${source.stream.nodeId}.${source.stream.port}" that no transport feeds`,
+              type: "input.invalid",
+              retryable: false,
+            },
+            elapsedUs(),
+          );
+          return undefined;
+        } else {
           raw[port] = toLive(source.value);
           if (source.checked === true) {
             checked ??= new Set();
@@ -344,6 +356,11 @@ class Invocation implements InvocationControl {
         return undefined;
       }
       config = parsedConfig.data;
+      for (const port of streamPortsOf(definition.inputSchema).keys()) {
+        // Items from another runtime come in their wire form: the node reads live values.
+        const items = raw[port];
+        if (isAsyncIterable(items)) raw[port] = liveItems(items);
+      }
       const parsedInput = inputParserOf(definition).parse(raw, checked);
       if (!parsedInput.success) {
         sink.failed(
@@ -425,6 +442,11 @@ class Invocation implements InvocationControl {
     sink.completed(index, parsedOutput.data, elapsedUs());
     return parsedOutput.data;
   }
+}
+
+/** The items of a stream input as live values (an item still in its wire form is decoded as it is read). */
+async function* liveItems(items: AsyncIterable<unknown>): AsyncGenerator<unknown, void, undefined> {
+  for await (const item of items) yield toLive(item);
 }
 
 /** A step's time budget passed: a retryable failure of type "timeout" (docs/protocol.md, section 3.3). */

@@ -28,6 +28,7 @@ import { type BlobOptions, decodeValue } from "../protocol/value-codec.js";
 import { createNodeRuntime, type InvocationControl, type NodeRuntime } from "../runtime/node-runtime.js";
 import { installNodeTracing } from "../telemetry/node-tracing.js";
 import { otlpTracesConfigured } from "../telemetry/otel-environment.js";
+import { ServedStreams } from "./serve-streams.js";
 
 /** Options of {@link serveRuntime}. */
 export interface ServeRuntimeOptions {
@@ -47,6 +48,11 @@ export interface ServeRuntimeOptions {
    * `values.arrow` and `values.blob`; a test runtime announces fewer to see that the host honours them.
    */
   features?: readonly string[];
+  /**
+   * Whether to serve stream ports and announce `stream.credits` (docs/protocol.md §3.5). Default true; false
+   * behaves as a runtime of an older ABI minor version, whose stream ports the host refuses.
+   */
+  streams?: boolean;
 }
 
 /** A runtime being served; `closed` resolves when it has stopped. */
@@ -162,7 +168,14 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
           version: implementation.version,
           pid: process.pid,
         },
-        features: [...(options.features ?? [FEATURES.steps, FEATURES.arrow, FEATURES.blob])],
+        features: [
+          ...(options.features ?? [
+            FEATURES.steps,
+            FEATURES.arrow,
+            FEATURES.blob,
+            ...(options.streams === false ? [] : [FEATURES.streams]),
+          ]),
+        ],
         maxConcurrency: runtime.maxConcurrency,
         maxMessageBytes: BigInt(maxMessageBytes),
         schemaHash: runtime.schemaHash,
@@ -234,6 +247,7 @@ function serveSession(
 ): void {
   const invocations = new Map<number, InvocationControl>();
   const responses = new SessionResponseWriter(blobs);
+  const streams = new ServedStreams(runtime);
   let flushScheduled = false;
   let open = true;
   const flush = () => {
@@ -252,6 +266,14 @@ function serveSession(
     for (const command of decodeSessionRequest(bytes)) {
       if (command.kind === "cancel") {
         invocations.get(command.invocationId)?.cancel(command.reason || "cancelled by the host");
+        continue;
+      }
+      if (command.kind === "credit") {
+        streams.credit(command);
+        continue;
+      }
+      if (command.kind === "streamItems") {
+        streams.items(command);
         continue;
       }
       const { request } = command;
@@ -280,7 +302,14 @@ function serveSession(
           if (end !== "completed" || step === lastStep) invocations.delete(id);
         },
       });
-      invocations.set(id, runtime.execute(request, tracked));
+      streams.prepare(request, tracked);
+      const control = runtime.execute(request, streams.wrap(request, tracked));
+      invocations.set(id, {
+        cancel: (reason) => {
+          streams.cancel(id, reason);
+          control.cancel(reason);
+        },
+      });
     }
   });
   const cancelAll = () => {

@@ -18,6 +18,7 @@ use crate::port_de::Ports;
 use crate::registry::ErasedNode;
 use crate::session::{InvocationHandle, SessionState};
 use crate::state::RuntimeState;
+use crate::stream_output::send_streams;
 
 /// The W3C trace context of a step (traceparent, tracestate), kept only when the `telemetry` feature is on.
 #[cfg(feature = "telemetry")]
@@ -73,7 +74,7 @@ pub(crate) async fn run_invocation(
         let started_at = Instant::now();
         let resolved = match undeclared {
             Some(error) => Err(error),
-            None => resolve_inputs(&runtime, step.inputs, &outputs),
+            None => resolve_inputs(&runtime, &handle, &scope, step.inputs, &outputs),
         };
         let outcome = match resolved {
             Ok(inputs) => {
@@ -147,9 +148,12 @@ fn undeclared_input(
     )))
 }
 
-/// Gathers a step's input values: wire values are decoded (blobs read), earlier outputs shared as they are.
+/// Gathers a step's input values: wire values are decoded (blobs read), earlier outputs shared as they are, and
+/// stream inputs opened (granting their first credits).
 fn resolve_inputs(
     runtime: &RuntimeState,
+    handle: &InvocationHandle,
+    scope: &Arc<StepScope>,
     inputs: HashMap<String, pb::Input>,
     outputs: &[Ports],
 ) -> Result<Ports, NodeError> {
@@ -170,10 +174,8 @@ fn resolve_inputs(
                 }
             }
             Some(pb::input::Source::Stream(source)) => {
-                return Err(NodeError::permanent(format!(
-                    "input \"{name}\" reads stream \"{}.{}\", but this runtime does not serve stream inputs",
-                    source.node_id, source.port
-                )));
+                let value = handle.input_streams.open(scope, &name, &source);
+                ports.push((name, value));
             }
             None => {}
         }
@@ -207,7 +209,13 @@ async fn run_step(
     };
     let step_token = scope.token.clone();
     let outbox = scope.outbox.clone();
-    let run = node.run(&ctx, config, inputs);
+    // A stream output is sent within the step: its items are the step's chunks, its end the step's end, so the
+    // step's timeout, cancellation and panic handling cover the streaming too.
+    let streaming = scope.clone();
+    let run = async {
+        let ports = node.run(&ctx, config, inputs).await?;
+        send_streams(ports, &streaming, &handle.output_credits).await
+    };
     #[cfg(feature = "telemetry")]
     let run = crate::telemetry::instrument(
         run,

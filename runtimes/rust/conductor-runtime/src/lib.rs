@@ -62,6 +62,9 @@ mod serve;
 mod service;
 mod session;
 mod state;
+mod stream;
+mod stream_input;
+mod stream_output;
 #[cfg(feature = "telemetry")]
 mod telemetry;
 mod value;
@@ -73,6 +76,7 @@ pub use log_layer::StepLogLayer;
 pub use node::{ConfigIssue, Empty, Node, NodeSpec};
 pub use registry::{DEFAULT_MAX_CONCURRENCY, Registry};
 pub use serve::{ServeError, serve};
+pub use stream::Stream;
 pub use value::{BYTES_KEY, Bytes, ENCODING_KEYWORD, Table, Value};
 
 /// Re-exported so that node crates implement [`Node`] without depending on `async-trait` themselves.

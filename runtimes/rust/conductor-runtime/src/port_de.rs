@@ -9,7 +9,9 @@ use std::fmt;
 use serde::de::value::{BorrowedStrDeserializer, UnitDeserializer};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use crate::value::{BYTES_TOKEN, JsonRepr, PortValue, TABLE_TOKEN, VALUE_TOKEN, put_slot};
+use crate::value::{
+    BYTES_TOKEN, JsonRepr, PortValue, STREAM_TOKEN, TABLE_TOKEN, VALUE_TOKEN, put_slot,
+};
 
 /// The values on a node's ports, in the order they arrived or were produced.
 pub(crate) type Ports = Vec<(String, PortValue)>;
@@ -85,6 +87,11 @@ impl de::Error for PortError {
 /// Builds a node's input struct from its ports.
 pub(crate) fn from_ports<T: DeserializeOwned>(ports: &Ports) -> Result<T, PortError> {
     T::deserialize(PortsDeserializer { ports })
+}
+
+/// Reads one port value (for example an item of a stream input) into a type.
+pub(crate) fn from_port_value<T: DeserializeOwned>(value: &PortValue) -> Result<T, PortError> {
+    T::deserialize(PortValueDeserializer { value })
 }
 
 struct PortsDeserializer<'a> {
@@ -209,7 +216,7 @@ macro_rules! forward_port_value {
                     Ok(value)
                 }
                 PortValue::Raw(bytes) => visitor.visit_bytes(bytes),
-                other @ PortValue::Arrow(_) => Err(not_json(other)),
+                other @ (PortValue::Arrow(_) | PortValue::Stream(_)) => Err(not_json(other)),
             }
         }
     )*};
@@ -223,7 +230,8 @@ impl<'a> Deserializer<'a> for PortValueDeserializer<'a> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, PortError> {
-        if name == BYTES_TOKEN || name == TABLE_TOKEN || name == VALUE_TOKEN {
+        if name == BYTES_TOKEN || name == TABLE_TOKEN || name == VALUE_TOKEN || name == STREAM_TOKEN
+        {
             let handed = if name == BYTES_TOKEN {
                 text_as_bytes(self.value)?.unwrap_or_else(|| self.value.clone())
             } else {
@@ -251,7 +259,7 @@ impl<'a> Deserializer<'a> for PortValueDeserializer<'a> {
                 Ok(value)
             }
             PortValue::Raw(_) => visitor.visit_newtype_struct(self),
-            other @ PortValue::Arrow(_) => Err(not_json(other)),
+            other @ (PortValue::Arrow(_) | PortValue::Stream(_)) => Err(not_json(other)),
         }
     }
 

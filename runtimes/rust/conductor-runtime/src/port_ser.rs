@@ -9,7 +9,7 @@ use serde::ser::{self, Impossible, Serializer};
 use serde_json::value::Serializer as JsonSerializer;
 
 use crate::port_de::Ports;
-use crate::value::{BYTES_TOKEN, PortValue, TABLE_TOKEN, VALUE_TOKEN, capture};
+use crate::value::{BYTES_TOKEN, PortValue, STREAM_TOKEN, TABLE_TOKEN, VALUE_TOKEN, capture};
 
 type Error = serde_json::Error;
 
@@ -242,7 +242,8 @@ impl Serializer for PortValueSerializer {
         name: &'static str,
         value: &T,
     ) -> Result<Option<PortValue>, Error> {
-        if name == BYTES_TOKEN || name == TABLE_TOKEN || name == VALUE_TOKEN {
+        if name == BYTES_TOKEN || name == TABLE_TOKEN || name == VALUE_TOKEN || name == STREAM_TOKEN
+        {
             let mut result = Ok(());
             let captured = capture(|| result = value.serialize(JsonSerializer).map(drop));
             result?;

@@ -114,6 +114,13 @@ impl NodeInfo {
             .any(|output| output.name == port)
     }
 
+    pub(crate) fn is_stream_output(&self, port: &str) -> bool {
+        self.node_type
+            .outputs
+            .iter()
+            .any(|output| output.name == port && output.stream)
+    }
+
     pub(crate) fn output_names(&self) -> String {
         let names: Vec<&str> = self
             .node_type

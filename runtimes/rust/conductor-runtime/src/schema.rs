@@ -5,6 +5,7 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value as Json};
 
 use crate::pb;
+use crate::stream::STREAM_KEYWORD;
 
 fn settings() -> SchemaSettings {
     // Because the host checks one port at a time, every port schema must stand alone: no `$ref` into a shared
@@ -80,6 +81,8 @@ fn ports_of(schema: Schema) -> Vec<pb::Port> {
             if !is_required {
                 strip_null(&mut schema);
             }
+            // A `Stream<T>` field: its schema is the item's, and the port is flagged instead.
+            let stream = schema.remove(STREAM_KEYWORD) == Some(Json::Bool(true));
             let description = schema
                 .get("description")
                 .and_then(Json::as_str)
@@ -90,7 +93,7 @@ fn ports_of(schema: Schema) -> Vec<pb::Port> {
                 schema: serde_json::to_string(&schema).unwrap_or_else(|_| "{}".to_owned()),
                 required: is_required,
                 description,
-                stream: false,
+                stream,
             }
         })
         .collect()

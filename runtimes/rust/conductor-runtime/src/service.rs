@@ -15,7 +15,12 @@ use crate::state::RuntimeState;
 pub(crate) const ABI_VERSION: u32 = 1;
 
 /// The optional features of docs/protocol.md this runtime supports.
-pub(crate) const FEATURES: [&str; 3] = ["session.steps", "values.arrow", "values.blob"];
+pub(crate) const FEATURES: [&str; 4] = [
+    "session.steps",
+    "values.arrow",
+    "values.blob",
+    "stream.credits",
+];
 
 /// The language reported in `RuntimeInfo`.
 pub(crate) const LANGUAGE: &str = "rust";

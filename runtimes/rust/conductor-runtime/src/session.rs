@@ -14,6 +14,8 @@ use crate::invocation::run_invocation;
 use crate::pb;
 use crate::registry::ErasedNode;
 use crate::state::RuntimeState;
+use crate::stream_input::InputStreams;
+use crate::stream_output::OutputCredits;
 
 /// The reason given to nodes when their session goes away.
 const SESSION_CLOSED: &str = "the session closed";
@@ -24,12 +26,15 @@ pub(crate) struct SessionState {
     invocations: Mutex<HashMap<u64, Arc<InvocationHandle>>>,
 }
 
-/// How the session reaches a running invocation: its cancellation token and the cancel's reason and grace.
+/// How the session reaches a running invocation: its cancellation token and the cancel's reason and grace, and
+/// its steps' streams, for `Credit` and `StreamItems` commands.
 #[derive(Debug, Default)]
 pub(crate) struct InvocationHandle {
     pub(crate) token: CancellationToken,
     reason: OnceLock<String>,
     grace_ms: AtomicU32,
+    pub(crate) output_credits: OutputCredits,
+    pub(crate) input_streams: InputStreams,
 }
 
 impl InvocationHandle {
@@ -49,6 +54,14 @@ impl InvocationHandle {
 }
 
 impl SessionState {
+    fn get(&self, invocation_id: u64) -> Option<Arc<InvocationHandle>> {
+        self.invocations
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&invocation_id)
+            .cloned()
+    }
+
     /// Forgets a finished invocation.
     pub(crate) fn finish(&self, invocation_id: u64) {
         self.invocations
@@ -72,21 +85,25 @@ pub(crate) async fn read_commands(
                     admit(&runtime, &session, &events, execute);
                 }
                 Some(pb::command::Kind::Cancel(cancel)) => {
-                    let handle = session
-                        .invocations
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .get(&cancel.invocation_id)
-                        .cloned();
-                    if let Some(handle) = handle {
+                    if let Some(handle) = session.get(cancel.invocation_id) {
                         handle.cancel(cancel.reason, cancel.grace_ms);
                     }
                 }
-                // Streams between nodes (docs/streaming.md) are not served by this runtime yet: it declares no
-                // stream port and does not announce "stream.credits", so a host sends neither.
-                Some(pb::command::Kind::Credit(_))
-                | Some(pb::command::Kind::StreamItems(_))
-                | None => {}
+                // Credits and items for an invocation that has ended are dropped: the host sends them as its
+                // readers go, without knowing whether the step is still running.
+                Some(pb::command::Kind::Credit(credit)) => {
+                    if let Some(handle) = session.get(credit.invocation_id) {
+                        handle
+                            .output_credits
+                            .grant(credit.step, &credit.port, credit.credits);
+                    }
+                }
+                Some(pb::command::Kind::StreamItems(items)) => {
+                    if let Some(handle) = session.get(items.invocation_id) {
+                        handle.input_streams.deliver(items);
+                    }
+                }
+                None => {}
             }
         }
     }
@@ -188,6 +205,12 @@ fn resolve_steps(
                 )));
             }
             let source: &Arc<dyn ErasedNode> = &nodes[from];
+            if source.info().is_stream_output(&reference.port) {
+                return Err(failures::step_invalid(format!(
+                    "node \"{}\" (step {index}): input \"{port}\" refers to stream output \"{}\" of node \"{}\" ({}) in the same invocation; a stream is read through StreamItems, so its producer must be an invocation of its own",
+                    step.node_id, reference.port, steps[from].node_id, steps[from].node_type,
+                )));
+            }
             if !source.info().has_output(&reference.port) {
                 return Err(failures::step_invalid(format!(
                     "node \"{}\" (step {index}): input \"{port}\" refers to output \"{}\" of node \"{}\" ({}), which has no such output; its outputs are: {}",

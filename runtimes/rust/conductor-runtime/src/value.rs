@@ -20,9 +20,12 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::ser::{Serialize, SerializeMap as _, Serializer};
 
+use crate::stream::StreamSlot;
+
 pub(crate) const BYTES_TOKEN: &str = "$conductor::private::Bytes";
 pub(crate) const TABLE_TOKEN: &str = "$conductor::private::Table";
 pub(crate) const VALUE_TOKEN: &str = "$conductor::private::Value";
+pub(crate) const STREAM_TOKEN: &str = "$conductor::private::Stream";
 
 /// The JSON Schema keyword that tells the host how a port's values are encoded on the wire.
 pub const ENCODING_KEYWORD: &str = "x-conductor-encoding";
@@ -199,6 +202,8 @@ pub(crate) enum PortValue {
     Json(JsonRepr),
     Raw(bytes::Bytes),
     Arrow(Table),
+    /// A stream port's items, which never become one wire value.
+    Stream(StreamSlot),
 }
 
 impl PortValue {
@@ -212,6 +217,7 @@ impl PortValue {
             Self::Json(_) => "a JSON value",
             Self::Raw(_) => "raw bytes",
             Self::Arrow(_) => "an Arrow table",
+            Self::Stream(_) => "a stream of items",
         }
     }
 }
@@ -239,7 +245,7 @@ pub(crate) fn capture(serialize: impl FnOnce()) -> Option<PortValue> {
     take_slot()
 }
 
-fn capturing() -> bool {
+pub(crate) fn capturing() -> bool {
     CAPTURING.with(|c| c.replace(false))
 }
 
@@ -434,6 +440,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
             Some(PortValue::Json(JsonRepr::Encoded(text))) => serde_json::from_slice(&text)
                 .map(Value::Json)
                 .map_err(de::Error::custom),
+            Some(other @ PortValue::Stream(_)) => Err(de::Error::custom(format_args!(
+                "expected one value, found {}; declare the port as a Stream",
+                other.describe()
+            ))),
             None => serde_json::Value::deserialize(d).map(Value::Json),
         }
     }

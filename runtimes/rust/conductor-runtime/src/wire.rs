@@ -46,6 +46,12 @@ impl ValueCodec {
             ),
             PortValue::Raw(bytes) => (bytes.clone(), Encoding::Raw),
             PortValue::Arrow(table) => (encode_table(table)?, Encoding::Arrow),
+            PortValue::Stream(_) => {
+                return Err(failures::output_invalid(
+                    "a stream of items cannot be sent as one value; declare the port as a Stream"
+                        .to_owned(),
+                ));
+            }
         };
         if bytes.len() > self.inline_limit
             && let Some(dir) = &self.blob_dir

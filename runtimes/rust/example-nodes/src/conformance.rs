@@ -1,6 +1,8 @@
 //! The conformance "kitchen sink" (docs/protocol.md, section 5): the node types every runtime serves identically,
 //! plus `conformance.panic`, which proves that a Rust panic becomes a failure.
 
+mod streams;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,9 @@ pub fn registry() -> Registry {
         .node(Crash)
         .node(Print)
         .node(Panic)
+        .node(streams::Count)
+        .node(streams::Sum)
+        .node(streams::Scale)
 }
 
 /// One value of any encoding.

@@ -1,12 +1,15 @@
-//! Example high-performance nodes: `rs.hash`, `rs.crc32`, `rs.regex-extract`, `rs.stats`, `rs.add-one` and
-//! `rs.traced`.
+//! Example high-performance nodes: `rs.hash`, `rs.crc32`, `rs.regex-extract`, `rs.stats`, `rs.add-one`,
+//! `rs.traced` and `rs.scale-batches` (a stream of Arrow batches in, one out).
 
 mod add_one;
 mod crc32;
 mod hash;
 mod regex_extract;
+mod scale_batches;
 mod stats;
 mod traced;
+
+pub(crate) use scale_batches::scale_table;
 
 use conductor_runtime::Registry;
 
@@ -20,4 +23,5 @@ pub fn registry() -> Registry {
         .node(stats::Stats)
         .node(add_one::AddOne)
         .node(traced::Traced)
+        .node(scale_batches::ScaleBatches)
 }

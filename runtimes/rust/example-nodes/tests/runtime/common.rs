@@ -242,11 +242,60 @@ impl Session {
     }
 
     pub fn send(&self, kind: pb::command::Kind) {
+        self.send_all(vec![kind]);
+    }
+
+    /// Sends several commands in one `SessionRequest`.
+    pub fn send_all(&self, kinds: Vec<pb::command::Kind>) {
         self.commands
             .send(pb::SessionRequest {
-                commands: vec![pb::Command { kind: Some(kind) }],
+                commands: kinds
+                    .into_iter()
+                    .map(|kind| pb::Command { kind: Some(kind) })
+                    .collect(),
             })
             .unwrap();
+    }
+
+    /// Starts a one-step invocation and, in the same request, grants `credits` items on each of its stream outputs
+    /// `ports`, as the host does.
+    pub fn execute_with_credits(
+        &self,
+        invocation_id: u64,
+        step: pb::Step,
+        ports: &[&str],
+        credits: u32,
+    ) {
+        let mut kinds = vec![pb::command::Kind::Execute(pb::Execute {
+            invocation_id,
+            execution_id: format!("execution-{invocation_id}"),
+            steps: vec![step],
+        })];
+        kinds.extend(
+            ports
+                .iter()
+                .map(|port| credit(invocation_id, port, credits)),
+        );
+        self.send_all(kinds);
+    }
+
+    /// Sends items (and the end, or a failure) of stream input `port` of step 0 of `invocation_id`.
+    pub fn stream_items(
+        &self,
+        invocation_id: u64,
+        port: &str,
+        items: Vec<pb::Value>,
+        end: bool,
+        failure: Option<pb::Failure>,
+    ) {
+        self.send(pb::command::Kind::StreamItems(pb::StreamItems {
+            invocation_id,
+            step: 0,
+            port: port.to_owned(),
+            items,
+            end,
+            failure,
+        }));
     }
 
     pub async fn next_event(&mut self) -> pb::Event {
@@ -310,6 +359,26 @@ fn futures_stream(
         }
     }
     Receiver(receiver)
+}
+
+/// A `Credit` command for stream output `port` of step 0.
+pub fn credit(invocation_id: u64, port: &str, credits: u32) -> pb::command::Kind {
+    pb::command::Kind::Credit(pb::Credit {
+        invocation_id,
+        step: 0,
+        port: port.to_owned(),
+        credits,
+    })
+}
+
+/// A stream input fed by `producer.port`.
+pub fn stream_input(producer: &str, port: &str) -> pb::Input {
+    pb::Input {
+        source: Some(pb::input::Source::Stream(pb::StreamSource {
+            node_id: producer.to_owned(),
+            port: port.to_owned(),
+        })),
+    }
 }
 
 pub fn json(text: &str) -> pb::Value {

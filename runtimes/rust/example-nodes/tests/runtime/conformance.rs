@@ -36,6 +36,9 @@ async fn schemas_ports_and_flags_come_from_the_rust_types() {
             "conformance.crash",
             "conformance.print",
             "conformance.panic",
+            "conformance.count",
+            "conformance.sum",
+            "conformance.scale",
         ]
     );
     let by_name = |name: &str| types.iter().find(|t| t.r#type == name).unwrap();

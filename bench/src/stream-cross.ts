@@ -1,0 +1,355 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createConductor, type RuntimeSpec } from "@conductor/host";
+import { defineNode, stream, values } from "@conductor/sdk";
+import { loadArrow } from "@conductor/sdk/protocol";
+import { z } from "zod";
+import { pythonInterpreter, rustRuntime } from "./runtimes.js";
+import { againstFloor, againstTarget, type BenchResult, type Scenario } from "./scenarios/index.js";
+import { timeSequential } from "./stats.js";
+
+const repo = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+
+/** Python with the example stream nodes (py.batches) and the conformance set (conformance.count). */
+const pythonStreams: RuntimeSpec = {
+  kind: "python",
+  modules: ["stream_nodes", "conductor_runtime.conformance"],
+  path: [repo("runtimes/python/examples")],
+  venv: repo("runtimes/python/.venv"),
+  runtimePackage: repo("runtimes/python"),
+};
+
+/** When the TypeScript reader got its first batch of the current run (performance.now()). */
+let firstBatchAt = 0;
+
+/** Reads a stream of record batches: rows, batches, the sum of `value`; notes when the first came. */
+const batchStats = defineNode({
+  type: "bench.batch-stats",
+  input: { batches: stream(values.table()) },
+  output: { rows: z.number().int(), batches: z.number().int(), sum: z.number() },
+  run: async ({ batches }) => {
+    let rows = 0;
+    let count = 0;
+    let sum = 0;
+    for await (const batch of batches) {
+      if (count === 0) firstBatchAt = performance.now();
+      count++;
+      rows += batch.numRows;
+      const value = batch.getChild("value")!.toArray() as Float64Array;
+      for (let i = 0; i < value.length; i++) sum += value[i]!;
+    }
+    return { rows, batches: count, sum };
+  },
+});
+
+/** Reads a stream of integers and counts them. */
+const countItems = defineNode({
+  type: "bench.count-items",
+  input: { items: stream(z.number()) },
+  output: { count: z.number().int() },
+  run: async ({ items }) => {
+    let count = 0;
+    for await (const _item of items) count++;
+    return { count };
+  },
+});
+
+/** The same batches py.batches makes, written as an Arrow IPC stream to a Unix socket (the floor's producer). */
+const FLOOR_PRODUCER = `
+import socket, sys
+import pyarrow as pa, pyarrow.compute as pc
+path, rows, batch_rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+schema = pa.schema([("id", pa.int64()), ("value", pa.float64()), ("label", pa.string())])
+def batch(start):
+    ids = pc.add(pa.scalar(start, pa.int64()), pa.array(range(min(batch_rows, rows - start)), pa.int64()))
+    labels = pc.binary_join_element_wise(pa.scalar("row-"), pc.cast(ids, pa.string()), "")
+    return pa.RecordBatch.from_arrays([ids, pc.cast(ids, pa.float64()), labels], schema=schema)
+batch(0)  # warm the compute kernels, as the runtime's are warm
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.connect(path)
+out = sock.makefile("wb", buffering=0)  # each batch leaves as it is written
+with pa.ipc.new_stream(out, schema) as writer:
+    for start in range(0, rows, batch_rows):
+        writer.write_batch(batch(start))
+out.close()
+sock.close()
+`;
+
+interface FloorRun {
+  ms: number;
+  bytes: number;
+  rows: number;
+  firstMs: number;
+}
+
+/** The floor: Python writes the batches as Arrow IPC over a raw Unix socket; this process reads and sums them. */
+async function floorRun(rows: number, batchRows: number): Promise<FloorRun> {
+  const arrow = loadArrow();
+  const dir = mkdtempSync(join(tmpdir(), "bench-ipc-"));
+  const path = join(dir, "ipc.sock");
+  try {
+    let bytes = 0;
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    const child = spawn(pythonInterpreter, ["-c", FLOOR_PRODUCER, path, String(rows), String(batchRows)], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const socket = await new Promise<Socket>((resolve) => server.once("connection", resolve));
+    const connectedAt = performance.now();
+    let firstAt = 0;
+    let read = 0;
+    let sum = 0;
+    const counted = (async function* () {
+      for await (const chunk of socket as AsyncIterable<Buffer>) {
+        bytes += chunk.byteLength;
+        yield chunk;
+      }
+    })();
+    const reader = await arrow.RecordBatchReader.from(counted);
+    for await (const batch of reader) {
+      if (firstAt === 0) firstAt = performance.now();
+      read += batch.numRows;
+      const value = batch.getChild("value")!.toArray() as Float64Array;
+      for (let i = 0; i < value.length; i++) sum += value[i]!;
+    }
+    const endedAt = performance.now();
+    await new Promise((resolve) => child.once("exit", resolve));
+    server.close();
+    if (read !== rows || sum !== (rows * (rows - 1)) / 2) {
+      throw new Error(`the floor read ${read} rows summing to ${sum}, expected ${rows}`);
+    }
+    return { ms: endedAt - connectedAt, bytes, rows: read, firstMs: firstAt - connectedAt };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The host's own RSS (a `conductor run` process, sampled from /proc every 20 ms) while it runs the pipeline of
+ * examples/streaming over `rows` rows; gives its peak in MB and the rows the reader counted.
+ */
+async function hostRss(
+  rows: number,
+  batchRows: number,
+  withRust: boolean,
+): Promise<{ peakMb: number; out: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "bench-stream-"));
+  const blueprint = join(dir, "stream.blueprint.yaml");
+  writeFileSync(
+    blueprint,
+    `conductor: blueprint/v1
+inputs: { rows: { schema: { type: integer } }, batchRows: { schema: { type: integer } } }
+outputs: { rows: stats.rows }
+nodes:
+  batches: { type: py.batches, inputs: { rows: inputs.rows, batchRows: inputs.batchRows } }
+${
+  withRust
+    ? `  scale: { type: rs.scale-batches, inputs: { batches: batches.batches, factor: { value: 2 } } }
+  stats: { type: ts.batch-stats, inputs: { batches: scale.batches } }`
+    : "  stats: { type: ts.batch-stats, inputs: { batches: batches.batches } }"
+}
+`,
+  );
+  try {
+    const child = spawn(
+      process.execPath,
+      [
+        repo("host/bin/conductor.js"),
+        "run",
+        blueprint,
+        "--project",
+        repo("examples/streaming"),
+        "--no-journal",
+        "--quiet",
+        "-i",
+        `rows=${rows}`,
+        "-i",
+        `batchRows=${batchRows}`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    let peakKb = 0;
+    const sample = () => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+        const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        peakKb = Math.max(peakKb, kb);
+      } catch {
+        // The process has exited.
+      }
+    };
+    const sampler = setInterval(sample, 20);
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    clearInterval(sampler);
+    if (code !== 0) throw new Error(`conductor run of the stream pipeline exited ${code}: ${out}`);
+    return { peakMb: peakKb / 1024, out };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Streams across processes (docs/streaming.md): Arrow record batches made lazily in Python, scaled in Rust, read in
+ * TypeScript in the host, against a floor measured in the same run: the same batches written by Python as an Arrow
+ * IPC stream over a raw Unix socket and read in this process. Rows/s and MB/s of both (MB counted as the floor's
+ * IPC bytes), the host's peak RSS during the Conductor run (≤ 200 MB whatever the rows), the time from the start to
+ * the first batch in TypeScript against the floor's, and one item's hop from Python to a TypeScript reader against
+ * one node dispatch to Python. 10^8 rows outside smoke mode, 2·10^4 in it.
+ */
+export const streamCrossScenario: Scenario = {
+  id: "stream-cross",
+  title:
+    "streams across processes: Arrow batches Python → Rust → TypeScript against Arrow IPC over a Unix socket",
+  async run(context) {
+    const rows = context.smoke ? 20_000 : 100_000_000;
+    const batchRows = context.smoke ? 1_000 : 100_000;
+    const conductor = await createConductor({
+      nodes: [batchStats, countItems] as never[],
+      store: false,
+      project: {
+        dir: process.cwd(),
+        blueprints: [],
+        nodes: [],
+        runtimes: { python: pythonStreams, rust: rustRuntime },
+      },
+    });
+    try {
+      const types = new Set((await conductor.nodeTypes()).map((entry) => entry.nodeType.type));
+      // The Rust stage runs only when asked (CONDUCTOR_BENCH_STREAM_RUST=1): with it, about half the runs stall
+      // after Python's first batches (docs/streaming.md, "Status"), which a smoke run must not. Without it,
+      // Python streams to TypeScript directly.
+      const withRust = types.has("rs.scale-batches") && process.env.CONDUCTOR_BENCH_STREAM_RUST === "1";
+      const factor = withRust ? 2 : 1;
+      const pipeline = await conductor.prepare({
+        conductor: "blueprint/v1",
+        inputs: { rows: {}, batchRows: {} },
+        nodes: {
+          batches: { type: "py.batches", inputs: { rows: "inputs.rows", batchRows: "inputs.batchRows" } },
+          ...(withRust
+            ? {
+                scale: {
+                  type: "rs.scale-batches",
+                  inputs: { batches: "batches.batches", factor: { value: 2 } },
+                },
+                stats: { type: "bench.batch-stats", inputs: { batches: "scale.batches" } },
+              }
+            : { stats: { type: "bench.batch-stats", inputs: { batches: "batches.batches" } } }),
+        },
+        outputs: { rows: "stats.rows", sum: "stats.sum" },
+      });
+      const path = withRust ? "Python → Rust → TypeScript" : "Python → TypeScript (no Rust stage)";
+      // Warm both runtimes and the pipeline once.
+      await pipeline.run({ rows: batchRows, batchRows });
+      const floor = await floorRun(rows, batchRows);
+
+      const startedAt = performance.now();
+      const result = await pipeline.run({ rows, batchRows });
+      const ms = performance.now() - startedAt;
+      const expectedSum = (factor * rows * (rows - 1)) / 2;
+      if (
+        result.status !== "completed" ||
+        result.outputs.rows !== rows ||
+        result.outputs.sum !== expectedSum
+      ) {
+        throw new Error(
+          `the stream arrived changed: ${result.status} ${JSON.stringify(result.outputs)}, expected ${rows} rows summing to ${expectedSum}`,
+        );
+      }
+      const firstMs = firstBatchAt - startedAt;
+      const host = await hostRss(rows, batchRows, withRust);
+      if (!host.out.includes(String(rows)))
+        throw new Error(`conductor run gave ${host.out}, expected ${rows} rows`);
+      const mb = floor.bytes / 1e6;
+
+      // One item's hop (Python → TypeScript reader) against one node dispatch to Python.
+      const hop = await conductor.prepare({
+        conductor: "blueprint/v1",
+        inputs: { n: {} },
+        nodes: {
+          count: { type: "conformance.count", inputs: { n: "inputs.n" } },
+          read: { type: "bench.count-items", inputs: { items: "count.items" } },
+        },
+        outputs: { count: "read.count" },
+      });
+      const items = context.smoke ? 2_000 : 50_000;
+      const check = await hop.run({ n: items });
+      if (check.outputs.count !== items)
+        throw new Error(`the hop pipeline read ${String(check.outputs.count)}`);
+      const streamed = await timeSequential(() => hop.run({ n: items }), {
+        warmup: 1,
+        iterations: context.smoke ? 3 : 9,
+      });
+      const dispatch = await conductor.prepare({
+        conductor: "blueprint/v1",
+        nodes: { add: { type: "conformance.add", inputs: { a: { value: 1 }, b: { value: 2 } } } },
+      });
+      const dispatched = await timeSequential(() => dispatch.run({}), {
+        warmup: context.iterations(50),
+        iterations: context.iterations(500),
+      });
+      const empty = await timeSequential(() => hop.run({ n: 0 }), {
+        warmup: context.iterations(20),
+        iterations: context.iterations(200),
+      });
+      const perItem = Math.max(0.001, (streamed.median - empty.median) / items);
+
+      const results: BenchResult[] = [
+        {
+          id: "stream-cross-rows",
+          what: `${rows.toLocaleString("en-US")} rows as Arrow batches of ${batchRows.toLocaleString("en-US")}, ${path}, rows/s`,
+          value: rows / (ms / 1000),
+          unit: "rows/s",
+          floor: {
+            what: "Arrow IPC over a raw Unix socket, Python → this process",
+            value: floor.rows / (floor.ms / 1000),
+          },
+          ratio: floor.rows / (floor.ms / 1000) / (rows / (ms / 1000)),
+          target: "reported (floor ÷ ours)",
+        },
+        {
+          id: "stream-cross-mb",
+          what: `the same in MB/s (${mb.toFixed(1)} MB of Arrow IPC)`,
+          value: mb / (ms / 1000),
+          unit: "MB/s",
+          floor: { what: "Arrow IPC over a raw Unix socket", value: mb / (floor.ms / 1000) },
+          ratio: mb / (floor.ms / 1000) / (mb / (ms / 1000)),
+          target: "reported (floor ÷ ours)",
+        },
+        againstTarget(
+          "stream-cross-rss",
+          `RSS of the host (\`conductor run\`) at its peak over the same ${rows.toLocaleString("en-US")} rows`,
+          host.peakMb,
+          "MB",
+          200,
+        ),
+        {
+          id: "stream-cross-first",
+          what: `execution start to the first batch in TypeScript, ${path}`,
+          value: firstMs,
+          unit: "ms",
+          floor: { what: "connection to the first batch, raw Arrow IPC", value: floor.firstMs },
+          ratio: firstMs / floor.firstMs,
+          target: "reported",
+        },
+        againstFloor(
+          "stream-cross-hop",
+          "one stream item from Python to a TypeScript reader (credit window 64)",
+          perItem,
+          { what: "one node dispatch to Python (1-node execution)", value: dispatched.median },
+          1,
+        ),
+      ];
+      return results;
+    } finally {
+      await conductor.close();
+    }
+  },
+};
