@@ -37,7 +37,7 @@ export interface RuntimeFixture {
 }
 
 /** The features the kit speaks, sent in its Handshake. */
-export const KIT_FEATURES = [FEATURES.steps, FEATURES.arrow, FEATURES.blob];
+export const KIT_FEATURES = [FEATURES.steps, FEATURES.arrow, FEATURES.blob, FEATURES.streams];
 
 /**
  * Waits for a started program's handshake line, connects to its address, calls ListNodeTypes (before any
