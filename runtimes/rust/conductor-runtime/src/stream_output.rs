@@ -228,7 +228,11 @@ mod tests {
         registry: Registry,
         node_type: &str,
         credits: u32,
-    ) -> (Arc<InvocationHandle>, EventStream, tokio::task::JoinHandle<()>) {
+    ) -> (
+        Arc<InvocationHandle>,
+        EventStream,
+        tokio::task::JoinHandle<()>,
+    ) {
         let nodes = vec![registry.get(node_type).unwrap().clone()];
         let runtime = Arc::new(RuntimeState::new(
             registry,
