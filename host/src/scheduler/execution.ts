@@ -496,7 +496,8 @@ export class Execution implements InputSources {
   onCompleted(index: number, outputs: Record<string, unknown>, durationUs: number, unitEnded: boolean): void {
     this.disarmHeartbeat(index);
     if (this.streams !== undefined) {
-      this.streams.consumerEnded(index);
+      // A node that reads a stream while it produces one (stream in, stream out) keeps reading until its own
+      // streams settle: its readers are detached then (onStreamSettled), not when its streams open.
       if (this.plan.streams[index] !== undefined && this.streams.open(index, outputs)) {
         // The node streams: it counts as running (and holds its slot) until its streams end.
         this.outputs[index] = outputs;
@@ -505,6 +506,7 @@ export class Execution implements InputSources {
         this.pump();
         return;
       }
+      this.streams.consumerEnded(index);
     }
     this.statuses[index] = "completed";
     this.outputs[index] = outputs;
@@ -602,6 +604,7 @@ export class Execution implements InputSources {
 
   /** Every stream of a producer ended, failed or was stopped: the producer completes, fails or is cancelled. */
   private onStreamSettled(producer: number, outcome: StreamOutcome): void {
+    this.streams?.consumerEnded(producer);
     if (outcome.kind === "stopped" && this.stopping === undefined && this.readersRunning(producer)) {
       // Its readers stopped reading; whether they failed (the producer is then cancelled) or finished early (it
       // completed) is known when they end: see maybeFinish.
