@@ -953,7 +953,7 @@ export class Execution implements InputSources {
       executionId: this.executionId,
       blueprintId: this.graph.id,
       status,
-      outputs: decodedOnRead(outputs),
+      outputs: decodedOnRead(outputs, this.executionId),
       encodedOutputs: outputs,
       handledFailures: this.handledFailures,
       compensations: this.compensations,
@@ -1037,7 +1037,7 @@ function isBlobValue(value: unknown): value is EncodedValue {
  * The outputs with each blob reference decoded when its property is first read (then kept, like any other value),
  * so that library users get decoded values while an API that only forwards the outputs never decodes them.
  */
-function decodedOnRead(outputs: Record<string, unknown>): Record<string, unknown> {
+function decodedOnRead(outputs: Record<string, unknown>, executionId: string): Record<string, unknown> {
   const decoded: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(outputs)) {
     if (!isBlobValue(value)) {
@@ -1056,7 +1056,15 @@ function decodedOnRead(outputs: Record<string, unknown>): Record<string, unknown
       enumerable: true,
       configurable: true,
       get() {
-        const live = toLive(value);
+        let live: unknown;
+        try {
+          live = toLive(value);
+        } catch (error) {
+          throw new Error(
+            `output "${name}" of execution ${executionId} cannot be decoded: ${(error as Error).message}; a large output of a runtime is read from the runtime's blob file when first read, and that file is removed when the conductor closes: read result.outputs before close()`,
+            { cause: error },
+          );
+        }
         settle(live);
         return live;
       },

@@ -108,6 +108,21 @@ nodes:
     ]);
   });
 
+  it("says to read a large output before close when it is first read after the conductor closed", async () => {
+    const conductor = await createConductor({ projectDir: fixture.dir });
+    let result: ExecutionResult;
+    try {
+      result = await conductor.run(await conductor.loadBlueprint("big"));
+    } finally {
+      await conductor.close();
+    }
+    expect(result.status).toBe("completed");
+    expect(() => result.outputs.text).toThrow(
+      `output "text" of execution ${result.executionId} cannot be decoded: blob `,
+    );
+    expect(() => result.outputs.text).toThrow("read result.outputs before close()");
+  });
+
   it("answers RunExecution with a handle the runtime's reference describes, and ReadValue streams the file", async () => {
     const client = createClient({ baseUrl: fixture.server.url, token: fixture.token });
     const run = await client.runExecution({ blueprint: { case: "blueprintId", value: "big" } });
