@@ -16,6 +16,9 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { BenchResult, Scenario } from "./index.js";
 
+/** The repository's Python venv (scripts/setup.sh makes it), for the Python node's case. */
+const PYTHON_VENV = fileURLToPath(new URL("../../../runtimes/python/.venv", import.meta.url));
+
 /** The most memory a large value may cost the server, as a multiple of its size (docs/api.md). */
 const TARGET_MULTIPLE = 3;
 
@@ -23,18 +26,20 @@ const TARGET_MULTIPLE = 3;
  * Large values through `conductor serve` (a separate process, journal on): the peak resident memory the server
  * gains (VmHWM over the idle VmRSS, from /proc) as a multiple of the value's size,
  * - for an output of N MB of bytes (a core.file-read node) returned by handle and streamed with ReadValue;
- * - for an input of N MB uploaded with UploadValue, run through a node by ref, and streamed back.
+ * - for an input of N MB uploaded with UploadValue, run through a node by ref, and streamed back;
+ * - for an output of an N MB string made by a node of a Node sidecar, and one made by a Python node (child
+ *   runtimes, which hand it over as a blob file), returned by handle and streamed with ReadValue.
  * N is 200 in a full run, 32 in a smoke run. Each case runs in a fresh server, since the peak is per process.
  */
 export const apiValuesScenario: Scenario = {
   id: "api-values",
-  title: "conductor serve: server memory for a large output (ReadValue) and a large input (UploadValue)",
+  title:
+    "conductor serve: server memory for a large output (ReadValue), a large input (UploadValue), large outputs of Node sidecar and Python nodes",
   async run(context) {
     // Because the server's first requests alone grow it by ~20 MB, a value much smaller than that would measure the warm-up.
     const size = (context.smoke ? 32 : 200) * 1024 * 1024;
     const dir = await mkdtemp(join(tmpdir(), "conductor-bench-values-"));
     try {
-      await writeFile(join(dir, "conductor.yaml"), "conductor: project/v1\nblueprints: [.]\n");
       await writeFile(
         join(dir, "produce.blueprint.yaml"),
         "conductor: blueprint/v1\nid: produce\ninputs: { path: { schema: { type: string } } }\noutputs: { data: read.content }\nnodes:\n  read: { type: core.file-read, config: { encoding: bytes }, inputs: { path: inputs.path } }\n",
@@ -42,6 +47,33 @@ export const apiValuesScenario: Scenario = {
       await writeFile(
         join(dir, "relay.blueprint.yaml"),
         "conductor: blueprint/v1\nid: relay\ninputs: { data: {} }\noutputs: { data: pass.value }\nnodes:\n  pass: { type: core.passthrough, inputs: { value: inputs.data } }\n",
+      );
+      // A Node sidecar node that outputs a string of `size` characters (its JSON text is 2 bytes longer).
+      const sdk = import.meta.resolve("@conductor/sdk");
+      const zod = import.meta.resolve("zod");
+      await writeFile(
+        join(dir, "big-text.mjs"),
+        `import { defineNode } from ${JSON.stringify(sdk)};\nimport { z } from ${JSON.stringify(zod)};\n` +
+          `export const bigText = defineNode({ type: "bench.big-text", config: z.object({ size: z.number().int() }), ` +
+          `output: { text: z.string() }, run: (_input, ctx) => ({ text: "x".repeat(ctx.config.size) }) });\n`,
+      );
+      await writeFile(
+        join(dir, "conductor.yaml"),
+        "conductor: project/v1\nblueprints: [.]\nruntimes:\n  sidecar: { kind: node, modules: [./big-text.mjs] }\n" +
+          `  python: { kind: python, venv: ${JSON.stringify(PYTHON_VENV)}, path: [.], modules: [big_text] }\n`,
+      );
+      // The same in Python (the repository's development venv, made by the set-up).
+      await writeFile(
+        join(dir, "big_text.py"),
+        'from conductor_runtime import node\n\n\n@node("bench.py-big-text", output="text")\ndef big_text(size: int) -> str:\n    return "x" * size\n',
+      );
+      await writeFile(
+        join(dir, "python.blueprint.yaml"),
+        `conductor: blueprint/v1\nid: python\noutputs: { text: make.text }\nnodes:\n  make: { type: bench.py-big-text, inputs: { size: { value: ${size} } } }\n`,
+      );
+      await writeFile(
+        join(dir, "sidecar.blueprint.yaml"),
+        `conductor: blueprint/v1\nid: sidecar\noutputs: { text: make.text }\nnodes:\n  make: { type: bench.big-text, config: { size: ${size} } }\n`,
       );
       const data = randomBytes(size);
       await writeFile(join(dir, "data.bin"), data);
@@ -62,8 +94,16 @@ export const apiValuesScenario: Scenario = {
         });
         await drain(client, parseJsonObject(run.outputsJson).data, size);
       });
+      const sidecar = await measure(dir, async (client) => {
+        const run = await client.runExecution({ blueprint: { case: "blueprintId", value: "sidecar" } });
+        await drain(client, parseJsonObject(run.outputsJson).text, size + 2);
+      });
+      const python = await measure(dir, async (client) => {
+        const run = await client.runExecution({ blueprint: { case: "blueprintId", value: "python" } });
+        await drain(client, parseJsonObject(run.outputsJson).text, size + 2);
+      });
       context.log(
-        `  idle RSS ${output.idleMb.toFixed(0)} MB; peaks ${output.peakMb.toFixed(0)} / ${input.peakMb.toFixed(0)} MB`,
+        `  idle RSS ${output.idleMb.toFixed(0)} MB; peaks ${output.peakMb.toFixed(0)} / ${input.peakMb.toFixed(0)} / ${sidecar.peakMb.toFixed(0)} / ${python.peakMb.toFixed(0)} MB (sidecar, Python: idle ${sidecar.idleMb.toFixed(0)}, ${python.idleMb.toFixed(0)} MB)`,
       );
       return [
         result(
@@ -75,6 +115,16 @@ export const apiValuesScenario: Scenario = {
           "api-values-input",
           `a ${mb} MB input by UploadValue, run and read back: server memory gained ÷ value size`,
           (input.gainedMb * 1024 * 1024) / size,
+        ),
+        result(
+          "api-values-sidecar-output",
+          `a ${mb} MB string output of a Node sidecar node, by handle and ReadValue: server memory gained ÷ value size`,
+          (sidecar.gainedMb * 1024 * 1024) / size,
+        ),
+        result(
+          "api-values-python-output",
+          `a ${mb} MB string output of a Python node, by handle and ReadValue: server memory gained ÷ value size`,
+          (python.gainedMb * 1024 * 1024) / size,
         ),
       ];
     } finally {

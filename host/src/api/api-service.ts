@@ -124,7 +124,11 @@ export function createApiService(
           executionId: result.executionId,
           blueprintId: result.blueprintId,
           status: toApiExecutionStatus(result.status),
-          outputsJson: valuesJsonText(result.outputs, `executions/${result.executionId}/outputs`) || "null",
+          outputsJson:
+            valuesJsonText(
+              result.encodedOutputs ?? result.outputs,
+              `executions/${result.executionId}/outputs`,
+            ) || "null",
           durationMs: result.durationMs,
           version,
           ...(result.failure === undefined ? {} : { failure: toApiFailure(result.failure) }),

@@ -156,7 +156,8 @@ export class SubBlueprintRuntime implements RuntimeConnection {
         if (cancelled !== undefined) child.cancel(cancelled);
         const result = await child.result;
         const durationUs = Math.round((performance.now() - startedAt) * 1000);
-        if (result.status === "completed") sink.completed(0, result.outputs, durationUs);
+        if (result.status === "completed")
+          sink.completed(0, result.encodedOutputs ?? result.outputs, durationUs);
         else if (result.status === "cancelled")
           sink.cancelled(0, cancelled ?? result.failure?.message ?? "cancelled");
         else {

@@ -29,8 +29,17 @@ export interface ExecutionResult {
   executionId: string;
   blueprintId: string;
   status: ExecutionStatus;
-  /** The blueprint's outputs, decoded. */
+  /**
+   * The blueprint's outputs, decoded. A large output a child runtime handed over as a blob file is read and decoded
+   * the first time its property is read, not when the execution ends.
+   */
   outputs: Record<string, unknown>;
+  /**
+   * The same outputs as the execution recorded them: a large output of a child runtime still a reference to its
+   * blob file (an `EncodedValue`), the rest decoded. For passing outputs on (the API's handles, the journal) without
+   * decoding them.
+   */
+  encodedOutputs?: Record<string, unknown>;
   /** The failure that failed the execution. */
   failure?: NodeFailureRecord;
   /** Failures the error policies handled (`onError: continue` or `route`); the execution went on. */

@@ -1,4 +1,5 @@
 import {
+  EncodedValue,
   type FailureInfo,
   type InvocationRequest,
   type StepInput,
@@ -927,13 +928,15 @@ export class Execution implements InputSources {
       this.stopping === "cancelled" ? "cancelled" : this.firstFailure !== undefined ? "failed" : "completed";
     this.status = status;
     this.heartbeats.clear();
+    // A large output a runtime wrote as a blob file stays a reference to that file: the journal links the file and
+    // the API answers a handle to it, so the host never holds the value for them. The rest is decoded.
     const outputs: Record<string, unknown> = {};
     for (const [name, binding] of Object.entries(this.graph.outputs)) {
       const value =
         binding.kind === "node"
           ? this.outputs[binding.node]?.[binding.port]
           : this.options.inputs[binding.name];
-      if (value !== undefined) outputs[name] = toLive(value);
+      if (value !== undefined) outputs[name] = isBlobValue(value) ? value : toLive(value);
     }
     const durationMs = performance.now() - this.startClock;
     this.options.trace?.finished(
@@ -961,7 +964,8 @@ export class Execution implements InputSources {
       executionId: this.executionId,
       blueprintId: this.graph.id,
       status,
-      outputs,
+      outputs: decodedOnRead(outputs, this.executionId),
+      encodedOutputs: outputs,
       handledFailures: this.handledFailures,
       compensations: this.compensations,
       startedAt: this.startedAt,
@@ -1034,3 +1038,49 @@ export class Execution implements InputSources {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** Whether a value is a reference to a blob file a runtime wrote (a value over the ABI's inline limit). */
+function isBlobValue(value: unknown): value is EncodedValue {
+  return value instanceof EncodedValue && value.wire.kind.case === "blob";
+}
+
+/**
+ * The outputs with each blob reference decoded when its property is first read (then kept, like any other value),
+ * so that library users get decoded values while an API that only forwards the outputs never decodes them.
+ */
+function decodedOnRead(outputs: Record<string, unknown>, executionId: string): Record<string, unknown> {
+  const decoded: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(outputs)) {
+    if (!isBlobValue(value)) {
+      decoded[name] = value;
+      continue;
+    }
+    const settle = (live: unknown): void => {
+      Object.defineProperty(decoded, name, {
+        value: live,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    };
+    Object.defineProperty(decoded, name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        let live: unknown;
+        try {
+          live = toLive(value);
+        } catch (error) {
+          throw new Error(
+            `output "${name}" of execution ${executionId} cannot be decoded: ${(error as Error).message}; a large output of a runtime is read from the runtime's blob file when first read, and that file is removed when the conductor closes: read result.outputs before close()`,
+            { cause: error },
+          );
+        }
+        settle(live);
+        return live;
+      },
+      set: settle,
+    });
+  }
+  return decoded;
+}
