@@ -223,10 +223,8 @@ export const streamCrossScenario: Scenario = {
     });
     try {
       const types = new Set((await conductor.nodeTypes()).map((entry) => entry.nodeType.type));
-      // The Rust stage runs only when asked (CONDUCTOR_BENCH_STREAM_RUST=1): with it, about half the runs stall
-      // after Python's first batches (docs/streaming.md, "Status"), which a smoke run must not. Without it,
-      // Python streams to TypeScript directly.
-      const withRust = types.has("rs.scale-batches") && process.env.CONDUCTOR_BENCH_STREAM_RUST === "1";
+      // Python → Rust → TypeScript when the Rust runtime serves the scaling node; Python → TypeScript otherwise.
+      const withRust = types.has("rs.scale-batches");
       const factor = withRust ? 2 : 1;
       const pipeline = await conductor.prepare({
         conductor: "blueprint/v1",

@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ExecutionEventSchema, ExecutionStatus } from "@conductor/sdk/client";
 import { describe, expect, it } from "vitest";
@@ -34,5 +34,31 @@ describe("applyEvent()", () => {
     expect(view.startedAt).toBe(1_000);
     expect(view.durationMs).toBe(60_100);
     expect(view.status).toBe("completed");
+  });
+
+  it("keeps each stream output's item count and state, and starts again with a new attempt", () => {
+    const event = (seq: number, kind: NonNullable<MessageInitShape<typeof ExecutionEventSchema>["kind"]>) =>
+      create(ExecutionEventSchema, { seq, at: timestampFromMs(1_000 + seq), nodeId: "p", kind });
+    const events = [
+      event(1, { case: "nodeStarted", value: { attempt: 1, runtime: "python", inputsJson: "{}" } }),
+      event(2, { case: "nodeStream", value: { port: "lines", items: 0n, state: "open" } }),
+      event(3, { case: "nodeStream", value: { port: "words", items: 0n, state: "open" } }),
+      event(4, { case: "nodeStream", value: { port: "lines", items: 1000n, state: "open" } }),
+    ];
+    const streaming = events.reduce(applyEvent, startingExecution("e", "flow"));
+    expect(streaming.nodes.p?.streams).toEqual({
+      lines: { items: 1000, state: "open" },
+      words: { items: 0, state: "open" },
+    });
+    const failed = applyEvent(
+      streaming,
+      event(5, { case: "nodeStream", value: { port: "lines", items: 1234n, state: "failed" } }),
+    );
+    expect(failed.nodes.p?.streams?.lines).toEqual({ items: 1234, state: "failed" });
+    const retried = applyEvent(
+      failed,
+      event(6, { case: "nodeStarted", value: { attempt: 2, runtime: "python", inputsJson: "{}" } }),
+    );
+    expect(retried.nodes.p?.streams).toBeUndefined();
   });
 });

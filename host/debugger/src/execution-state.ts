@@ -42,7 +42,15 @@ export interface NodeView {
   failure?: Failure;
   logs: LogLine[];
   progress?: { fraction: number; message: string };
+  /** How far each stream output has got, by port, while the execution is watched (docs/streaming.md). */
+  streams?: Record<string, StreamView>;
   reason?: string;
+}
+
+/** A stream output's item count and state: `open`, `ended`, `failed` or `stopped`. */
+export interface StreamView {
+  items: number;
+  state: string;
 }
 
 /** The execution the debugger shows, built from GetExecution or from WatchExecution's events. */
@@ -186,6 +194,8 @@ export function applyEvent(view: ExecutionView, event: ExecutionEvent): Executio
       node.startedAt = at;
       node.inputsJson = kind.value.inputsJson;
       delete node.failure;
+      // A new attempt streams from its first item again.
+      delete node.streams;
       break;
     case "nodeLog":
       node.logs = [
@@ -200,6 +210,12 @@ export function applyEvent(view: ExecutionView, event: ExecutionEvent): Executio
       break;
     case "nodeProgress":
       node.progress = { fraction: kind.value.fraction, message: kind.value.message };
+      break;
+    case "nodeStream":
+      node.streams = {
+        ...node.streams,
+        [kind.value.port]: { items: Number(kind.value.items), state: kind.value.state },
+      };
       break;
     case "nodeCompleted":
       node.status = kind.value.cached ? "cached" : "completed";

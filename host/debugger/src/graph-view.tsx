@@ -1,6 +1,6 @@
 import type { BlueprintGraph } from "@conductor/sdk/client";
 import { useMemo } from "preact/hooks";
-import type { ExecutionView } from "./execution-state.js";
+import type { ExecutionView, StreamView } from "./execution-state.js";
 import { formatDuration } from "./format.js";
 import { layoutGraph, type PlacedEdge, type PlacedNode } from "./layout.js";
 
@@ -45,7 +45,11 @@ export function GraphView({ graph, execution, selected, onSelect }: GraphViewPro
         </marker>
       </defs>
       {layout.edges.map((edge) => (
-        <Edge key={`${edge.from}-${edge.to}-${edge.label}`} edge={edge} />
+        <Edge
+          key={`${edge.from}-${edge.to}-${edge.label}`}
+          edge={edge}
+          stream={execution?.nodes[edge.from]?.streams?.[edge.fromPort]}
+        />
       ))}
       {layout.nodes.map((node) => (
         <Node
@@ -60,22 +64,34 @@ export function GraphView({ graph, execution, selected, onSelect }: GraphViewPro
   );
 }
 
-function Edge({ edge }: { edge: PlacedEdge }) {
+/** An edge; one that carries a stream shows how many items have passed and animates while the stream is open. */
+function Edge({ edge, stream }: { edge: PlacedEdge; stream: StreamView | undefined }) {
   const [first, ...rest] = edge.points;
   if (first === undefined) return null;
   const d = `M ${first.x} ${first.y} ${rest.map((p) => `L ${p.x} ${p.y}`).join(" ")}`;
+  const label = stream === undefined ? edge.label : `${edge.label} · ${streamLabel(stream)}`;
   return (
-    <g class="edge-group" data-edge={`${edge.from}->${edge.to}`}>
+    <g
+      class={stream === undefined ? "edge-group" : `edge-group stream stream-${stream.state}`}
+      data-edge={`${edge.from}->${edge.to}`}
+      data-stream-items={stream?.items}
+      data-stream-state={stream?.state}
+    >
       <path class="edge" d={d} marker-end="url(#arrow)">
-        <title>{edge.label}</title>
+        <title>{label}</title>
       </path>
-      {edge.labelAt === undefined || edge.label === "" ? null : (
+      {edge.labelAt === undefined || label === "" ? null : (
         <text class="edge-label" x={edge.labelAt.x} y={edge.labelAt.y + 3.5} text-anchor="middle">
-          {edge.label}
+          {label}
         </text>
       )}
     </g>
   );
+}
+
+function streamLabel(stream: StreamView): string {
+  const items = `${stream.items.toLocaleString("en-US")} ${stream.items === 1 ? "item" : "items"}`;
+  return stream.state === "open" ? items : `${items}, ${stream.state}`;
 }
 
 function Node({

@@ -20,6 +20,8 @@ export interface PlacedEdge {
   to: string;
   /** The ports it joins: `<from port> → <to port>`. */
   label: string;
+  /** The source's output port (empty for an edge from the blueprint's inputs). */
+  fromPort: string;
   points: { x: number; y: number }[];
   /** Where the label's centre goes: dagre leaves room for it between the ranks. */
   labelAt: { x: number; y: number } | undefined;
@@ -100,7 +102,13 @@ export function layoutGraphIn(graph: BlueprintGraph, direction: "LR" | "TB"): Gr
     g.setEdge(
       edge.fromNode,
       edge.toNode,
-      { label, width: label.length * LABEL_CHAR_WIDTH, height: LABEL_HEIGHT, labelpos: "c" },
+      {
+        label,
+        fromPort: edge.fromPort,
+        width: label.length * LABEL_CHAR_WIDTH,
+        height: LABEL_HEIGHT,
+        labelpos: "c",
+      },
       `e${index}`,
     );
   });
@@ -112,6 +120,7 @@ export function layoutGraphIn(graph: BlueprintGraph, direction: "LR" | "TB"): Gr
   const edges = g.edges().map((key) => {
     const placedEdge = g.edge(key) as {
       label?: string;
+      fromPort?: string;
       points?: { x: number; y: number }[];
       x?: number;
       y?: number;
@@ -120,6 +129,7 @@ export function layoutGraphIn(graph: BlueprintGraph, direction: "LR" | "TB"): Gr
       from: key.v,
       to: key.w,
       label: placedEdge.label ?? "",
+      fromPort: placedEdge.fromPort ?? "",
       points: placedEdge.points ?? [],
       labelAt:
         placedEdge.x === undefined || placedEdge.y === undefined

@@ -164,12 +164,11 @@ export function toApiEvent(event: ExecutionEvent): ApiExecutionEvent {
     case "node.heartbeat":
       return create(ExecutionEventSchema, { ...base, kind: { case: "nodeHeartbeat", value: {} } });
     case "node.stream":
-      // Stream progress reaches API clients (the debugger) as progress of unknown fraction.
       return create(ExecutionEventSchema, {
         ...base,
         kind: {
-          case: "nodeProgress",
-          value: { fraction: -1, message: `stream "${event.port}": ${event.items} items (${event.state})` },
+          case: "nodeStream",
+          value: { port: event.port, items: BigInt(event.items), state: event.state },
         },
       });
     case "node.completed":
