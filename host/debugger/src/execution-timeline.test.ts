@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type ExecutionEvent, ExecutionEventSchema, ExecutionStatus } from "@conductor/sdk/client";
 import { describe, expect, it } from "vitest";
@@ -7,7 +7,9 @@ import { addEvent, emptyTimeline, type Timeline, timelineEnd } from "./execution
 const T0 = 1_700_000_000_000;
 
 /** Events of one execution, numbered in order, `at` in ms after T0. */
-function events(...list: [number, string, ExecutionEvent["kind"]][]): ExecutionEvent[] {
+type Kind = NonNullable<MessageInitShape<typeof ExecutionEventSchema>["kind"]>;
+
+function events(...list: [number, string, Kind][]): ExecutionEvent[] {
   return list.map(([at, nodeId, kind], index) =>
     create(ExecutionEventSchema, { seq: index + 1, at: timestampFromMs(T0 + at), nodeId, kind }),
   );
