@@ -100,9 +100,8 @@ nodes:
       await flakyBars.evaluateAll((bars) => bars.map((bar) => bar.getAttribute("data-outcome"))),
     ).toEqual(["retried", "completed"]);
     // In order on the axis: the retry starts after the first attempt, and the retry delay is drawn between them.
-    const lefts = await flakyBars.evaluateAll((bars) =>
-      bars.map((bar) => Number.parseFloat((bar as HTMLElement).style.left)),
-    );
+    const styles = await flakyBars.evaluateAll((bars) => bars.map((bar) => bar.getAttribute("style") ?? ""));
+    const lefts = styles.map((style) => Number.parseFloat(/left:\s*([\d.]+)%/.exec(style)?.[1] ?? "NaN"));
     expect(lefts[1]!).toBeGreaterThan(lefts[0]!);
     expect(await row("flaky").locator('.timeline-wait[data-wait="retry"]').count()).toBe(1);
     expect(await flakyBars.first().getAttribute("title")).toMatch(
