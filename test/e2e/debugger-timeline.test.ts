@@ -126,4 +126,23 @@ nodes:
     await page.screenshot({ path: join(results, "debugger-timeline.png") });
     expect(errors).toEqual([]);
   });
+
+  it("replays a past execution's timeline from its recorded events", async () => {
+    const run = fixture.conductor.executions.list({ blueprintId: "retried" })[0]!;
+    await page.goto(`${fixture.server.url}/?execution=${run.executionId}#token=${fixture.token}`);
+    await page.locator('[data-execution-status="completed"]').waitFor({ timeout: PATIENCE });
+    await page.click('.view-tabs [data-tab="timeline"]');
+    await page.locator('.timeline[data-timeline="finished"]').waitFor({ timeout: PATIENCE });
+    const outcomes = (id: string) =>
+      row(id)
+        .locator(".timeline-bar")
+        .evaluateAll((bars) => bars.map((bar) => bar.getAttribute("data-outcome")));
+    expect(await outcomes("flaky")).toEqual(["retried", "completed"]);
+    expect(await outcomes("wait")).toEqual(["completed"]);
+    expect(
+      await page
+        .locator(".timeline-row")
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-node-id"))),
+    ).toEqual(["flaky", "wait"]);
+  });
 });
