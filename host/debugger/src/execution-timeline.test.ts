@@ -124,6 +124,35 @@ describe("the execution timeline", () => {
     expect(timeline.rows[2]!.note).toBe("skipped: upstream a failed");
   });
 
+  it("keeps a resumed execution on one axis from its first start, ending an interrupted attempt as failed", () => {
+    const timeline = fold(
+      events(
+        [...start],
+        [1, "a", { case: "nodeQueued", value: {} }],
+        [2, "a", started(1)],
+        [
+          1_000,
+          "",
+          { case: "executionStarted", value: { blueprintId: "flow", inputsJson: "{}", resumed: true } },
+        ],
+        [1_001, "a", { case: "nodeQueued", value: {} }],
+        [1_002, "a", started(2)],
+      ),
+    );
+    expect(timeline.startedAt).toBe(T0);
+    expect(timeline.rows[0]!.bars).toEqual([
+      {
+        attempt: 1,
+        outcome: "failed",
+        start: 2,
+        end: 1_000,
+        runtime: "node",
+        failure: "interrupted: no end was recorded (the host stopped)",
+      },
+      { attempt: 2, outcome: "running", start: 1_002, runtime: "node" },
+    ]);
+  });
+
   it("ends what is still open when the execution finishes", () => {
     const timeline = fold(
       events(

@@ -49,6 +49,9 @@ export interface Timeline {
   lastSeq: number;
 }
 
+/** The failure of an attempt whose end was never recorded (its host stopped while it ran). */
+const INTERRUPTED = "interrupted: no end was recorded (the host stopped)";
+
 export function emptyTimeline(): Timeline {
   return { startedAt: 0, rows: [], lastSeq: 0 };
 }
@@ -63,13 +66,17 @@ export function addEvent(timeline: Timeline, event: ExecutionEvent): Timeline {
   const kind = event.kind;
   if (kind.case === "executionStarted") {
     // A resumed execution keeps its first start; what ran before the stop stays on the axis.
-    if (kind.value.resumed && timeline.lastSeq > 0) delete next.finishedAt;
+    if (kind.value.resumed && timeline.lastSeq > 0) {
+      delete next.finishedAt;
+      // Attempts running when the host stopped have no recorded end: they end, failed, at the resume.
+      next.rows = next.rows.map((row) => closeOpen(row, at, "failed", INTERRUPTED));
+    }
     return next;
   }
   if (kind.case === "executionFinished") {
     next.finishedAt = at;
     // Whatever was still open when the execution ended ends with it.
-    next.rows = next.rows.map((row) => closeOpen(row, at));
+    next.rows = next.rows.map((row) => closeOpen(row, at, "cancelled"));
     return next;
   }
   if (event.nodeId === "") return next;
@@ -91,7 +98,8 @@ export function addEvent(timeline: Timeline, event: ExecutionEvent): Timeline {
       break;
     case "nodeStarted":
       endWait(row, at);
-      if (open !== undefined) replaceBar(row, { ...open, outcome: "failed", end: at });
+      // An attempt with no recorded end is over once another starts.
+      if (open !== undefined) replaceBar(row, { ...open, outcome: "failed", end: at, failure: INTERRUPTED });
       row.bars.push({
         attempt: kind.value.attempt,
         outcome: "running",
@@ -173,12 +181,13 @@ function endWait(row: TimelineRow, at: number): void {
   if (last !== undefined && last.end === undefined) row.waits[row.waits.length - 1] = { ...last, end: at };
 }
 
-function closeOpen(row: TimelineRow, at: number): TimelineRow {
+function closeOpen(row: TimelineRow, at: number, outcome: AttemptOutcome, failure?: string): TimelineRow {
   const bar = openBar(row);
   const wait = row.waits.at(-1);
   if (bar === undefined && (wait === undefined || wait.end !== undefined)) return row;
   const closed: TimelineRow = { ...row, bars: [...row.bars], waits: [...row.waits] };
-  if (bar !== undefined) replaceBar(closed, { ...bar, outcome: "cancelled", end: at });
+  if (bar !== undefined)
+    replaceBar(closed, { ...bar, outcome, end: at, ...(failure === undefined ? {} : { failure }) });
   endWait(closed, at);
   return closed;
 }
