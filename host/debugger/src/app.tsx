@@ -18,6 +18,7 @@ import { InputsForm } from "./inputs-form.js";
 import { graphOfNodeIds } from "./layout.js";
 import { newerRerun } from "./lineage.js";
 import { SidePanel } from "./side-panel.js";
+import { TimelineView } from "./timeline-view.js";
 import { TraceId } from "./trace-id.js";
 import { ValueClient } from "./value-view.js";
 
@@ -40,6 +41,7 @@ export function App() {
   const [graph, setGraph] = useState<BlueprintGraph>();
   const [execution, setExecution] = useState<ExecutionView>();
   const [selected, setSelected] = useState<string>();
+  const [tab, setTab] = useState<"graph" | "timeline">("graph");
   const [executions, setExecutions] = useState<ExecutionSummary[]>([]);
   const watching = useRef<AbortController | undefined>(undefined);
 
@@ -312,7 +314,36 @@ export function App() {
         {graph === undefined ? (
           <div class="empty">{blueprints.length === 0 ? "The project has no blueprints." : "Loading…"}</div>
         ) : (
-          <GraphView graph={graph} execution={execution} selected={selected} onSelect={setSelected} />
+          <>
+            {execution === undefined ? null : (
+              <div class="view-tabs" role="tablist">
+                {(["graph", "timeline"] as const).map((name) => (
+                  <button
+                    key={name}
+                    type="button"
+                    role="tab"
+                    aria-selected={tab === name}
+                    data-tab={name}
+                    onClick={() => setTab(name)}
+                  >
+                    {name === "graph" ? "Graph" : "Timeline"}
+                  </button>
+                ))}
+              </div>
+            )}
+            {execution !== undefined && tab === "timeline" ? (
+              <TimelineView
+                client={client}
+                executionId={execution.executionId}
+                nodeIds={graph.nodes.map((node) => node.id)}
+                types={Object.fromEntries(graph.nodes.map((node) => [node.id, node.type]))}
+                selected={selected}
+                onSelect={setSelected}
+              />
+            ) : (
+              <GraphView graph={graph} execution={execution} selected={selected} onSelect={setSelected} />
+            )}
+          </>
         )}
       </main>
       <ValueClient.Provider value={client}>
