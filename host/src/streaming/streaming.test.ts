@@ -125,6 +125,18 @@ const describeText = defineNode({
   run: ({ text }) => ({ text }),
 });
 
+/** Stream in, stream out: doubles every item it reads, one at a time. */
+const double = defineNode({
+  type: "st.double",
+  input: { items: stream(z.number()) },
+  output: { items: stream(z.number()) },
+  run: ({ items }) => ({
+    items: (async function* () {
+      for await (const item of items) yield item * 2;
+    })(),
+  }),
+});
+
 const WINDOW = 64;
 
 function blueprint(
@@ -141,7 +153,7 @@ describe("streams between in-process nodes", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "streaming-"));
     conductor = await createConductor({
-      nodes: [numbers, sum, count, describeText] as never[],
+      nodes: [numbers, sum, count, describeText, double] as never[],
       project: { dir, blueprints: [], nodes: [], runtimes: {} },
     });
   });
@@ -185,6 +197,26 @@ describe("streams between in-process nodes", () => {
       label: "numbers to 1000",
       items: { stream: "p.items", items: 1000, state: "ended" },
     });
+  });
+
+  it("passes every item through nodes that read one stream and produce another", async () => {
+    // 1000 items are far more than one window of credits, so each transform must keep reading its input after its
+    // own stream has opened.
+    const { result } = await run(
+      blueprint(
+        {
+          p: { type: "st.numbers", inputs: { count: { value: 1000 } } },
+          d1: { type: "st.double", inputs: { items: "p.items" } },
+          d2: { type: "st.double", inputs: { items: "d1.items" } },
+          s: { type: "st.sum", inputs: { items: "d2.items" } },
+        },
+        { outputs: { total: "s.total" } },
+      ),
+    );
+    expect(result.status).toBe("completed");
+    expect(result.outputs).toEqual({ total: 4 * ((999 * 1000) / 2) });
+    expect(result.nodes.d1!.outputs).toEqual({ items: { stream: "d1.items", items: 1000, state: "ended" } });
+    expect(result.nodes.d2!.outputs).toEqual({ items: { stream: "d2.items", items: 1000, state: "ended" } });
   });
 
   it("starts the consumer on the first item, before the producer finishes", async () => {
