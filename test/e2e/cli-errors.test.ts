@@ -87,3 +87,32 @@ describe("conductor, on an execution id that is not recorded", () => {
     }
   });
 });
+
+describe("conductor run, on a runtime that cannot start", () => {
+  it("reports the start failure once, with exit code 4, and promises no retry it will not make", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cli-errors-"));
+    try {
+      await writeFile(
+        join(dir, "conductor.yaml"),
+        "conductor: project/v1\nblueprints: [.]\nruntimes:\n  bad:\n    kind: command\n    command: [/bin/false]\n",
+      );
+      await writeFile(
+        join(dir, "a.blueprint.yaml"),
+        "conductor: blueprint/v1\nid: a\nnodes:\n  n: { type: bad.node }\n",
+      );
+      const plain = await conductor(["run", "a.blueprint.yaml", "--no-journal"], dir);
+      expect(plain.code).toBe(4);
+      const lines = plain.stderr.split("\n").filter((line) => line !== "");
+      expect(lines).toEqual([
+        'conductor: runtime "bad" exited with code 1 before printing its handshake line (command: /bin/false); it wrote nothing to stderr',
+      ]);
+
+      const json = await conductor(["run", "a.blueprint.yaml", "--no-journal", "--json"], dir);
+      expect(json.code).toBe(4);
+      expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: "runtime_start_failed" } });
+      expect(json.stderr).not.toContain("tries to start it again");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -10,7 +10,7 @@ export default async function nodes(context: CommandContext): Promise<number> {
   });
   if (typeof parsed === "number") return parsed;
   const { values } = parsed;
-  const conductor = await openConductor({ project: values.project, stderr: context.stderr });
+  const conductor = await openConductor({ project: values.project, stderr: context.stderr, oneShot: true });
   try {
     const all = await conductor.nodeTypes();
     const entries = all.filter((entry) => values.runtime === undefined || entry.runtime === values.runtime);

@@ -25,6 +25,11 @@ export async function openConductor(options: {
   label?: string;
   /** Prometheus metrics to keep (`conductor serve`). */
   metrics?: ConductorMetrics;
+  /**
+   * A command that ends when its work is done (`run`, `resume`, `rerun`, `nodes`): a broken runtime is reported
+   * once, as the command's error, and not tried again after a cool-down it would never reach.
+   */
+  oneShot?: boolean;
   /** --redis and --remote: run the nodes of the remote runtimes on workers (docs/distributed.md). */
   redis?: string | undefined;
   remote?: string | undefined;
@@ -46,6 +51,7 @@ export async function openConductor(options: {
     .filter((name) => name !== "");
   return createConductor({
     project,
+    ...(options.oneShot === true ? { supervision: { retryBroken: false } } : {}),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     ...(redis === undefined || redis === "" || remote === undefined || remote.length === 0
       ? {}

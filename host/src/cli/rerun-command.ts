@@ -27,6 +27,7 @@ export default async function rerun(context: CommandContext): Promise<number> {
   const conductor = await openConductor({
     project: values.project,
     stderr: context.stderr,
+    oneShot: true,
     label: "conductor rerun",
   });
   // As for `conductor run`: Ctrl-C and the like cancel the new execution, which is recorded so.

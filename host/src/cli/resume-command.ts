@@ -25,6 +25,7 @@ export default async function resume(context: CommandContext): Promise<number> {
   const conductor = await openConductor({
     project: values.project,
     stderr: context.stderr,
+    oneShot: true,
     label: "conductor resume",
   });
   // As for `conductor run`: Ctrl-C and the like cancel what was resumed, which is recorded so.

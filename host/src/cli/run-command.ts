@@ -92,6 +92,7 @@ export default async function run(context: CommandContext): Promise<number> {
       project: values.project,
       blueprint: blueprintPath,
       stderr: context.stderr,
+      oneShot: true,
       verbose: values.verbose === true,
       redis: values.redis,
       remote: values.remote,

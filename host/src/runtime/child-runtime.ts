@@ -42,6 +42,12 @@ export interface SupervisionOptions {
   pingIntervalMs?: number;
   /** A runtime that does not answer a PING within this long is frozen: it is killed and restarted. Default 20 s. */
   pingTimeoutMs?: number;
+  /**
+   * Whether a broken runtime (its breaker open) is tried again after the cool-down. Default true, for a host that
+   * keeps running (`serve`); a one-shot command passes false: it reports the failure and ends, so it neither waits
+   * for nor announces a retry, and a failure of the first start is left to the caller, who reports the error.
+   */
+  retryBroken?: boolean;
 }
 
 /** Options of {@link createChildRuntime}. */
@@ -186,7 +192,7 @@ class SupervisedRuntime implements ChildRuntime {
     } catch (error) {
       if (this.state !== "closed") {
         this.startError = error as Error;
-        this.apply(this.breaker.open((error as Error).message), "failed to start");
+        this.apply(this.breaker.open((error as Error).message), "failed to start", this.retriesBroken);
       }
       throw error;
     }
@@ -417,8 +423,15 @@ class SupervisedRuntime implements ChildRuntime {
     return true;
   }
 
-  /** Acts on the breaker's decision: restart after a delay, or stay broken until the cool-down passes. */
-  private apply(decision: RestartDecision, why: string): void {
+  private get retriesBroken(): boolean {
+    return this.options.supervision?.retryBroken !== false;
+  }
+
+  /**
+   * Acts on the breaker's decision: restart after a delay, or stay broken until the cool-down passes (or for good,
+   * without `retryBroken`). `announce` false leaves the notice of a broken runtime to whoever reports the failure.
+   */
+  private apply(decision: RestartDecision, why: string, announce = true): void {
     if (this.state === "closed") return;
     clearTimeout(this.timer);
     if (decision.kind === "restart") {
@@ -428,8 +441,14 @@ class SupervisedRuntime implements ChildRuntime {
       this.timer = setTimeout(() => this.restart(), decision.delayMs);
     } else {
       this.state = "broken";
+      if (!this.retriesBroken) {
+        this.reason = `${decision.reason}; fix the runtime`;
+        if (announce) this.options.onNotice?.(`runtime "${this.name}" is broken: ${this.reason}`);
+        for (const { sink } of this.queued.splice(0)) sink.rejected(this.refusal());
+        return;
+      }
       this.reason = `${decision.reason}; fix the runtime: the host tries to start it again in ${seconds(decision.retryInMs)}`;
-      this.options.onNotice?.(`runtime "${this.name}" is broken: ${this.reason}`);
+      if (announce) this.options.onNotice?.(`runtime "${this.name}" is broken: ${this.reason}`);
       for (const { sink } of this.queued.splice(0)) sink.rejected(this.refusal());
       this.timer = setTimeout(() => {
         this.breaker.halfOpen();
