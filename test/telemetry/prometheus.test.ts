@@ -237,6 +237,42 @@ describe("conductor serve's /metrics, scraped by Prometheus", () => {
     expect(latest("conductor.journal.commit.duration")?.value).toBeGreaterThan(0);
   });
 
+  it("has conductor run push its measurements over OTLP before it exits", async () => {
+    const runReceiver = await startOtlpReceiver();
+    try {
+      const run = spawn(
+        process.execPath,
+        [cli, "run", join(dir, "metered.blueprint.yaml"), "--input", "word=once", "--json", "--no-journal"],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+          env: {
+            ...process.env,
+            OTEL_EXPORTER_OTLP_ENDPOINT: runReceiver.endpoint,
+            OTEL_METRICS_EXPORTER: "otlp",
+            // Far beyond the run: what arrives is the push made as the command exits.
+            OTEL_METRIC_EXPORT_INTERVAL: "600000",
+          },
+        },
+      );
+      let stdout = "";
+      run.stdout!.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      const code = await new Promise<number | null>((exited) => run.once("exit", exited));
+      expect(code).toBe(0);
+      expect(JSON.parse(stdout)).toMatchObject({ status: "completed", outputs: { word: "once" } });
+      const point = (name: string) => runReceiver.metrics.filter((p) => p.name === name).at(-1);
+      expect(point("conductor.executions.finished")).toMatchObject({
+        kind: "sum",
+        value: 1,
+        attributes: { blueprint: "metered", status: "completed" },
+      });
+      expect(point("conductor.node.attempt.duration")).toMatchObject({ kind: "histogram", value: 2 });
+    } finally {
+      await runReceiver.close();
+    }
+  });
+
   it("makes a webhook's incoming traceparent the parent of the execution's span", async () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const parentId = "00f067aa0ba902b7";
