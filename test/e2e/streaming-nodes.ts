@@ -14,15 +14,25 @@ const note = (file: string | undefined, line: string) => {
 export const numbers = defineNode({
   type: "sx.numbers",
   input: { n: z.number().int().min(0) },
-  config: z.object({ trace: z.string().optional(), failAt: z.number().int().optional() }),
+  config: z.object({
+    trace: z.string().optional(),
+    failAt: z.number().int().optional(),
+    /** Fail at `failAt` only in attempts up to this one, with a retryable failure. */
+    failUntilAttempt: z.number().int().optional(),
+  }),
   output: { items: stream(z.number().int()), total: z.number().int() },
   run: ({ n }, ctx) => ({
     total: n,
     items: (async function* () {
+      const until = ctx.config.failUntilAttempt;
       try {
         for (let i = 0; i < n; i++) {
-          if (i === ctx.config.failAt)
+          if (i === ctx.config.failAt && until === undefined)
             throw new NodeFailure(`boom at ${i}`, { type: "test.boom", retryable: false });
+          if (i === ctx.config.failAt && until !== undefined && ctx.attempt <= until) {
+            note(ctx.config.trace, `attempt ${ctx.attempt} fails at ${i}`);
+            throw new NodeFailure(`boom at ${i}`, { type: "test.boom", retryable: true });
+          }
           note(ctx.config.trace, `generate ${i}`);
           yield i;
         }

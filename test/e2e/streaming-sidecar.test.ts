@@ -175,6 +175,32 @@ describe("streams across processes with the Node sidecar", () => {
     );
   }, 60_000);
 
+  it("restarts the streaming segment across processes when a retried producer fails mid-stream", async () => {
+    const trace = freshTrace();
+    const { result, events } = await run(
+      {
+        p: {
+          type: "sx.numbers",
+          config: { trace, failAt: 5, failUntilAttempt: 1 },
+          retry: { maxAttempts: 2, initialDelayMs: 1, jitter: false },
+          inputs: { n: { value: 100 } },
+        },
+        s: { type: "sx.total", config: { trace }, inputs: { items: "p.items" } },
+      },
+      { seen: "s.seen" },
+    );
+    expect(result.status).toBe("completed");
+    expect(result.nodes.p!.attempt).toBe(2);
+    // The reader read the second attempt's stream from its first item, every item once.
+    expect(result.outputs.seen).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    const order = lines();
+    expect(order.indexOf("attempt 1 fails at 5")).toBeGreaterThan(-1);
+    expect(order.lastIndexOf("generate 0")).toBeGreaterThan(order.indexOf("attempt 1 fails at 5"));
+    const failed = events.filter((event) => event.type === "node.failed");
+    expect(failed.map((event) => ("nodeId" in event ? event.nodeId : "")).sort()).toEqual(["p", "s"]);
+    expect(failed.every((event) => "willRetry" in event && event.willRetry === true)).toBe(true);
+  }, 60_000);
+
   it("cancels the sidecar producer when its reader fails", async () => {
     const trace = freshTrace();
     const { result } = await run({
