@@ -157,6 +157,18 @@ describe("streams across processes with the Node sidecar", () => {
     expect(result.outputs.seen).toEqual(Array.from({ length: 300 }, (_, i) => i));
   }, 60_000);
 
+  it("collects a sidecar stream into one list of live values for an in-process input", async () => {
+    const { result } = await run(
+      {
+        p: { type: "sx.numbers", inputs: { n: { value: 10 } } },
+        c: { type: "core.passthrough", inputs: { value: { from: "p.items", collect: true } } },
+      },
+      { list: "c.value" },
+    );
+    expect(result.status).toBe("completed");
+    expect(result.outputs.list).toEqual(Array.from({ length: 10 }, (_, i) => i));
+  }, 60_000);
+
   it("gives a failure mid-stream to the reader where it iterates", async () => {
     const trace = freshTrace();
     const { result } = await run({

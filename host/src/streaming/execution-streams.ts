@@ -1,5 +1,5 @@
 import { isAsyncIterable } from "@conductor/sdk";
-import type { FailureInfo } from "@conductor/sdk/protocol";
+import { type FailureInfo, toLive } from "@conductor/sdk/protocol";
 import type { ExecutionPlan } from "../scheduler/execution-plan.js";
 import { PullSource } from "./pull-source.js";
 import { type ChannelSource, RemoteOutputStream } from "./remote-stream.js";
@@ -128,7 +128,10 @@ export class ExecutionStreams {
       if (given === inputs) given = { ...inputs };
       const binding = node.inputs[port];
       const reader = this.plan.streamInputs[consumer]?.get(port);
-      if (binding?.kind === "node" && binding.collect === true) given[port] = value.collected ?? [];
+      // Items of a child runtime's stream are kept as they came on the wire; a collected list holds them live, as
+      // any value handed to a node does.
+      if (binding?.kind === "node" && binding.collect === true)
+        given[port] = (value.collected ?? []).map(toLive);
       else if (reader !== undefined) given[port] = value.reader(reader.reader, node.id);
     }
     return given;
