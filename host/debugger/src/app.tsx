@@ -10,6 +10,7 @@ import {
 } from "@conductor/sdk/client";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { connect, initialToken, rememberToken } from "./api.js";
+import { BlueprintDiagnostics } from "./blueprint-diagnostics.js";
 import { applyEvent, type ExecutionView, fromExecution, startingExecution } from "./execution-state.js";
 import { formatDuration } from "./format.js";
 import { GraphView } from "./graph-view.js";
@@ -298,19 +299,7 @@ export function App() {
         />
       </nav>
       <main>
-        {blueprint !== undefined && blueprint.diagnostics.length > 0 ? (
-          <div class="diagnostics">
-            <b>This blueprint does not validate:</b>
-            <ul>
-              {blueprint.diagnostics.map((d) => (
-                <li key={`${d.path}${d.message}`}>
-                  <code>{d.path || "(blueprint)"}</code>: {d.message}
-                  {d.suggestion === "" ? "" : `; ${d.suggestion}`}
-                </li>
-              ))}
-            </ul>
-          </div>
-        ) : null}
+        <BlueprintDiagnostics diagnostics={blueprint?.diagnostics} />
         {graph === undefined ? (
           <div class="empty">{blueprints.length === 0 ? "The project has no blueprints." : "Loading…"}</div>
         ) : (

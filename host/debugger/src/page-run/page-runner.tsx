@@ -2,6 +2,7 @@ import type { BrowserEngine, BrowserJournal, ExecutionEvent } from "@conductor/h
 import { apiEventInPage, blueprintViewInPage } from "@conductor/host/browser-views";
 import type { Blueprint } from "@conductor/sdk/client";
 import { useCallback, useEffect, useState } from "preact/hooks";
+import { BlueprintDiagnostics } from "../blueprint-diagnostics.js";
 import { applyEvent, type ExecutionView, startingExecution } from "../execution-state.js";
 import { formatDuration } from "../format.js";
 import { GraphView } from "../graph-view.js";
@@ -170,19 +171,7 @@ export function PageRunner({ engine, journal, blueprints }: PageRunnerProps) {
         )}
       </nav>
       <main>
-        {blueprint !== undefined && blueprint.diagnostics.length > 0 ? (
-          <div class="diagnostics">
-            <b>This blueprint does not validate:</b>
-            <ul>
-              {blueprint.diagnostics.map((d) => (
-                <li key={`${d.path}${d.message}`}>
-                  <code>{d.path || "(blueprint)"}</code>: {d.message}
-                  {d.suggestion === "" ? "" : `; ${d.suggestion}`}
-                </li>
-              ))}
-            </ul>
-          </div>
-        ) : null}
+        <BlueprintDiagnostics diagnostics={blueprint?.diagnostics} />
         {blueprint?.graph === undefined ? (
           <div class="empty">Loading…</div>
         ) : (
