@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -6,14 +5,14 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Conductor, createConductor } from "@conductor/host";
 import { type BuildOptions, build } from "esbuild";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./chromium.js";
 
 // The debugger's "run in this page" mode in a real Chromium page (Debian's, driven by playwright-core): the page
 // loads its engine, nodes and WebAssembly modules, then runs blueprints with no request to the server, drawing
 // each node's state live in the debugger's graph, and resumes an execution from IndexedDB after a reload.
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const CHROMIUM = "/usr/bin/chromium";
 const example = join(root, "examples/wasm");
 const fixture = join(root, "test/e2e/fixtures/debugger-page");
 const files: Record<string, Uint8Array | string> = {};
@@ -98,10 +97,6 @@ describe("the debugger's page mode in Chromium", () => {
     page.locator(`[data-execution-status="${status}"]`).waitFor({ timeout: 60_000 });
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `${CHROMIUM} is missing; run \`bash scripts/setup.sh\` (it installs Debian's chromium)`,
-      );
     const { browserBuildOptions } = (await import(
       pathToFileURL(join(root, "scripts/browser-build.mjs")).href
     )) as BrowserBuild;
@@ -142,11 +137,7 @@ describe("the debugger's page mode in Chromium", () => {
       response.writeHead(200, { "content-type": type }).end(body);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
     await waitForPage();

@@ -4,17 +4,15 @@
  * and reopen a past execution from the history. Saves screenshots under test-results/.
  */
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiFixture, startApiFixture } from "./api/api-fixture.js";
+import { launchChromiumWithProfile } from "./chromium.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 /** How long the page may take to reach a state: generous, because a loaded machine renders slowly (no timing is asserted). */
 const PATIENCE = 30_000;
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -25,14 +23,9 @@ describe("the visual debugger", () => {
   let fixture: ApiFixture;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let browser: Awaited<ReturnType<typeof launchChromiumWithProfile>> | undefined;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: the debugger test drives Debian's Chromium; run \`bash scripts/setup.sh\` (or \`bash scripts/setup-browser.sh\` as root)`,
-      );
-    }
     // Builds the debugger when its sources changed; a no-op otherwise.
     await promisify(execFile)("bash", [join(root, "scripts/setup-debugger.sh")], { cwd: root });
     // `slow` as the project has it, with a delay long enough that a page on a loaded machine renders it running.
@@ -74,29 +67,14 @@ nodes:
 `,
       },
     );
-    profile = await mkdtemp(join(tmpdir(), "conductor-chromium-"));
     await mkdir(results, { recursive: true });
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-      viewport: { width: 1400, height: 860 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchChromiumWithProfile({ width: 1400, height: 860 });
+    ({ context, page } = browser);
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await fixture?.close();
-    if (profile !== undefined) await rm(profile, { recursive: true, force: true });
   });
 
   const node = (id: string) => page.locator(`svg.graph [data-node-id="${id}"]`);

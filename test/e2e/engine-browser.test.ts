@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,14 +6,14 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Conductor, createConductor } from "@conductor/host";
 import { type BuildOptions, build, type Metafile } from "esbuild";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./chromium.js";
 
 // The whole engine in a real Chromium page (Debian's, driven by playwright-core): the example blueprint of
 // TypeScript, built-in and WebAssembly nodes runs in the page with no server but the files, gives what it gives in
 // the host, and an execution interrupted by a reload resumes from the page's IndexedDB journal.
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const CHROMIUM = "/usr/bin/chromium";
 const example = join(root, "examples/wasm");
 const files: Record<string, Uint8Array | string> = {};
 
@@ -144,10 +143,6 @@ describe("the engine in Chromium", () => {
   };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `${CHROMIUM} is missing; run \`bash scripts/setup.sh\` (it installs Debian's chromium)`,
-      );
     const { browserBuildOptions } = (await import(
       pathToFileURL(join(root, "scripts/browser-build.mjs")).href
     )) as BrowserBuild;
@@ -190,11 +185,7 @@ describe("the engine in Chromium", () => {
       response.writeHead(200, { "content-type": type }).end(body);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
     await waitForEngine();

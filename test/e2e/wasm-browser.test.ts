@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,14 +6,14 @@ import { fileURLToPath } from "node:url";
 import { startWasmRuntime } from "@conductor/host";
 import type { FailureInfo, InvocationSink } from "@conductor/sdk/protocol";
 import { build, type Metafile } from "esbuild";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./chromium.js";
 
 // The wasm runtime in a real Chromium page (Debian's, driven by playwright-core), against the same runtime in the
 // host: the same modules must give the same outputs and the same failures. The modules are built by
 // scripts/setup-wasm.sh, which scripts/setup.sh runs.
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const CHROMIUM = "/usr/bin/chromium";
 const files: Record<string, Uint8Array | string> = {};
 
 async function bundle(entry: string): Promise<{ code: string; metafile: Metafile }> {
@@ -46,10 +45,6 @@ describe("the wasm runtime in Chromium", () => {
   let metafiles: Metafile[];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `${CHROMIUM} is missing; run \`bash scripts/setup.sh\` (it installs Debian's chromium)`,
-      );
     const [pageBundle, worker] = await Promise.all([bundle("page.ts"), bundle("worker.ts")]);
     metafiles = [pageBundle.metafile, worker.metafile];
     files["/page.js"] = pageBundle.code;
@@ -79,11 +74,7 @@ describe("the wasm runtime in Chromium", () => {
       response.writeHead(200, { "content-type": type }).end(body);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
