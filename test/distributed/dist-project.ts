@@ -1,6 +1,9 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Conductor, type ConductorWorker, createConductor, startWorker } from "@conductor/host";
+import { startRedis, type TestRedis } from "./redis-server.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
@@ -92,4 +95,47 @@ export async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
   throw new Error(`gave up waiting for ${what} after ${tries} tries`);
+}
+
+/** A fresh Redis, one worker and one scheduler (a conductor whose "node" runtime is remote), each in its own directory. */
+export interface DistSetup {
+  dir: string;
+  redis: TestRedis;
+  worker: ConductorWorker;
+  conductor: Conductor;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a {@link DistSetup} under a new directory named by `prefix`: the worker's and the host's projects are
+ * written by {@link writeDistProject} with `project` (their run log is `<dir>/runs.log`), the worker runs in this
+ * process with `worker`'s options beside its project and the Redis.
+ */
+export async function startDistSetup(options: {
+  prefix: string;
+  project: Omit<Parameters<typeof writeDistProject>[1], "runsFile">;
+  worker: Omit<Parameters<typeof startWorker>[0], "projectDir" | "redis">;
+}): Promise<DistSetup> {
+  const dir = await mkdtemp(join(tmpdir(), options.prefix));
+  const redis = await startRedis();
+  for (const name of ["worker", "host"])
+    await writeDistProject(join(dir, name), { runsFile: join(dir, "runs.log"), ...options.project });
+  const worker = await startWorker({ projectDir: join(dir, "worker"), redis: redis.url, ...options.worker });
+  const conductor = await createConductor({
+    projectDir: join(dir, "host"),
+    journal: join(dir, "host", "journal.db"),
+    distributed: { redis: redis.url, remoteRuntimes: ["node"] },
+  });
+  return {
+    dir,
+    redis,
+    worker,
+    conductor,
+    close: async () => {
+      await conductor.close();
+      await worker.close();
+      await redis.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

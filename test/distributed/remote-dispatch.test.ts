@@ -3,51 +3,37 @@
  * serves the Node sidecar; a host whose "node" runtime is remote runs blueprints through Redis. Outputs, live
  * events, the worker named in each node's log, cancellation across the queue, and the workers registry.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type Conductor,
   type ConductorWorker,
-  createConductor,
   type ExecutionEvent,
   listRedisWorkers,
   startWorker,
 } from "@conductor/host";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readRuns, waitFor, writeDistProject } from "./dist-project.js";
-import { startRedis, type TestRedis } from "./redis-server.js";
+import { type DistSetup, readRuns, startDistSetup, waitFor } from "./dist-project.js";
+import type { TestRedis } from "./redis-server.js";
 
 describe("remote dispatch through Redis", () => {
   let dir: string;
   let redis: TestRedis;
   let worker: ConductorWorker;
   let conductor: Conductor;
+  let setup: DistSetup | undefined;
   const runs = () => join(dir, "runs.log");
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "conductor-dist-"));
-    redis = await startRedis();
-    for (const name of ["worker", "host"])
-      await writeDistProject(join(dir, name), { runsFile: runs(), length: 4, ms: 5, slowMs: 60_000 });
-    worker = await startWorker({
-      projectDir: join(dir, "worker"),
-      redis: redis.url,
-      id: "w1",
-      lockDurationMs: 5_000,
+    setup = await startDistSetup({
+      prefix: "conductor-dist-",
+      project: { length: 4, ms: 5, slowMs: 60_000 },
+      worker: { id: "w1", lockDurationMs: 5_000 },
     });
-    conductor = await createConductor({
-      projectDir: join(dir, "host"),
-      journal: join(dir, "host", "journal.db"),
-      distributed: { redis: redis.url, remoteRuntimes: ["node"] },
-    });
+    ({ dir, redis, worker, conductor } = setup);
   });
 
   afterAll(async () => {
-    await conductor?.close();
-    await worker?.close();
-    await redis?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await setup?.close();
   });
 
   it("runs remote nodes on the worker and gives their outputs and live events", async () => {

@@ -4,19 +4,16 @@
  * longer than its timeout still runs and completes, and a node that runs longer than its timeout fails with
  * `timeout`. Against a real redis-server; the worker runs in this process with its own project directory.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type Conductor, type ConductorWorker, createConductor, startWorker } from "@conductor/host";
+import type { Conductor } from "@conductor/host";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readRuns, waitFor, writeDistProject } from "./dist-project.js";
-import { startRedis, type TestRedis } from "./redis-server.js";
+import { type DistSetup, readRuns, startDistSetup, waitFor } from "./dist-project.js";
 
 describe("timeoutMs of a remote node", () => {
   let dir: string;
-  let redis: TestRedis;
-  let worker: ConductorWorker;
   let conductor: Conductor;
+  let setup: DistSetup | undefined;
   const runs = () => join(dir, "runs.log");
 
   /** A blueprint of one idempotent node sleeping `ms`, with a timeout of `timeoutMs`. */
@@ -35,28 +32,16 @@ nodes:
   };
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "conductor-dist-timeout-"));
-    redis = await startRedis();
-    for (const name of ["worker", "host"])
-      await writeDistProject(join(dir, name), { runsFile: runs(), length: 1, ms: 5, slowMs: 2_500 });
-    worker = await startWorker({
-      projectDir: join(dir, "worker"),
-      redis: redis.url,
-      id: "w1",
-      concurrency: 1,
+    setup = await startDistSetup({
+      prefix: "conductor-dist-timeout-",
+      project: { length: 1, ms: 5, slowMs: 2_500 },
+      worker: { id: "w1", concurrency: 1 },
     });
-    conductor = await createConductor({
-      projectDir: join(dir, "host"),
-      journal: join(dir, "host", "journal.db"),
-      distributed: { redis: redis.url, remoteRuntimes: ["node"] },
-    });
+    ({ dir, conductor } = setup);
   });
 
   afterAll(async () => {
-    await conductor?.close();
-    await worker?.close();
-    await redis?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await setup?.close();
   });
 
   it("does not count the time a node waits in the queue", async () => {
