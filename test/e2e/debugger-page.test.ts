@@ -1,6 +1,4 @@
 import { readFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Conductor, createConductor } from "@conductor/host";
@@ -8,6 +6,7 @@ import { type BuildOptions, build } from "esbuild";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./chromium.js";
+import { serveFiles } from "./static-files.js";
 
 // The debugger's "run in this page" mode in a real Chromium page (Debian's, driven by playwright-core): the page
 // loads its engine, nodes and WebAssembly modules, then runs blueprints with no request to the server, drawing
@@ -31,16 +30,8 @@ declare const MutationObserver: new (
   callback: () => void,
 ) => { observe(target: unknown, options: Record<string, boolean>): void };
 
-const TYPES: Record<string, string> = {
-  js: "text/javascript",
-  css: "text/css",
-  wasm: "application/wasm",
-  json: "application/json",
-  yaml: "text/yaml",
-};
-
 describe("the debugger's page mode in Chromium", () => {
-  let server: Server;
+  let server: Awaited<ReturnType<typeof serveFiles>> | undefined;
   let browser: Browser;
   let page: Page;
   let conductor: Conductor;
@@ -125,21 +116,10 @@ describe("the debugger's page mode in Chromium", () => {
       files[`/nodes/${name}.nodes.json`] = await readFile(join(example, `nodes/${name}.nodes.json`));
     }
     files["/image-report.blueprint.yaml"] = await readFile(join(example, "image-report.blueprint.yaml"));
-    server = createServer((request, response) => {
-      const url = request.url ?? "";
-      requests.push(url);
-      const body = files[url];
-      if (body === undefined) {
-        response.writeHead(404).end();
-        return;
-      }
-      const type = TYPES[url.split(".").at(-1) ?? ""] ?? "text/html";
-      response.writeHead(200, { "content-type": type }).end(body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    server = await serveFiles(files, (path) => requests.push(path));
     browser = await launchChromium();
     page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await page.goto(`${server.url}/`);
     await waitForPage();
     conductor = await createConductor({ projectDir: example });
   }, 180_000);
@@ -147,9 +127,7 @@ describe("the debugger's page mode in Chromium", () => {
   afterAll(async () => {
     await browser?.close();
     await conductor?.close();
-    await new Promise<unknown>((resolve) =>
-      server === undefined ? resolve(undefined) : server.close(resolve),
-    );
+    await server?.close();
   });
 
   it("runs the example blueprint in the page with the host's outputs, asking nothing of the server", async () => {

@@ -1,6 +1,4 @@
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -9,6 +7,7 @@ import { type BuildOptions, build, type Metafile } from "esbuild";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./chromium.js";
+import { serveFiles } from "./static-files.js";
 
 // The whole engine in a real Chromium page (Debian's, driven by playwright-core): the example blueprint of
 // TypeScript, built-in and WebAssembly nodes runs in the page with no server but the files, gives what it gives in
@@ -98,7 +97,7 @@ nodes:
 `;
 
 describe("the engine in Chromium", () => {
-  let server: Server;
+  let server: Awaited<ReturnType<typeof serveFiles>> | undefined;
   let browser: Browser;
   let page: Page;
   let conductor: Conductor;
@@ -168,26 +167,10 @@ describe("the engine in Chromium", () => {
     }
     files["/data/people.csv"] = "name,age,active\nada,36,true\nalan,41,false\n";
     imageReport = await readFile(join(example, "image-report.blueprint.yaml"), "utf8");
-    server = createServer((request, response) => {
-      const body = files[request.url ?? ""];
-      if (body === undefined) {
-        response.writeHead(404).end();
-        return;
-      }
-      const url = request.url!;
-      const type = url.endsWith(".js")
-        ? "text/javascript"
-        : url.endsWith(".wasm")
-          ? "application/wasm"
-          : url.endsWith(".json")
-            ? "application/json"
-            : "text/html";
-      response.writeHead(200, { "content-type": type }).end(body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    server = await serveFiles(files);
     browser = await launchChromium();
     page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await page.goto(`${server.url}/`);
     await waitForEngine();
     conductor = await createConductor({ projectDir: example });
   }, 180_000);
@@ -195,9 +178,7 @@ describe("the engine in Chromium", () => {
   afterAll(async () => {
     await browser?.close();
     await conductor?.close();
-    await new Promise<unknown>((resolve) =>
-      server === undefined ? resolve(undefined) : server.close(resolve),
-    );
+    await server?.close();
   });
 
   it("is bundled for the browser: Node built-ins only through the browser platform's stand-ins", () => {

@@ -1,6 +1,4 @@
 import { readFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startWasmRuntime } from "@conductor/host";
@@ -9,6 +7,7 @@ import { build, type Metafile } from "esbuild";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./chromium.js";
+import { serveFiles } from "./static-files.js";
 
 // The wasm runtime in a real Chromium page (Debian's, driven by playwright-core), against the same runtime in the
 // host: the same modules must give the same outputs and the same failures. The modules are built by
@@ -38,7 +37,7 @@ type Outcome =
   | { kind: "rejected"; failure: FailureInfo };
 
 describe("the wasm runtime in Chromium", () => {
-  let server: Server;
+  let server: Awaited<ReturnType<typeof serveFiles>> | undefined;
   let browser: Browser;
   let page: Page;
   let host: Awaited<ReturnType<typeof startWasmRuntime>>;
@@ -58,27 +57,12 @@ describe("the wasm runtime in Chromium", () => {
     }
     files["/fixtures/faulty.wasm"] = await readFile(join(root, "test/wasm/fixtures/faulty.wasm"));
     files["/fixtures/faulty.nodes.json"] = await readFile(join(root, "test/wasm/fixtures/faulty.nodes.json"));
-    server = createServer((request, response) => {
-      const body = files[request.url ?? ""];
-      if (body === undefined) {
-        response.writeHead(404).end();
-        return;
-      }
-      const type = request.url!.endsWith(".js")
-        ? "text/javascript"
-        : request.url!.endsWith(".wasm")
-          ? "application/wasm"
-          : request.url!.endsWith(".json")
-            ? "application/json"
-            : "text/html";
-      response.writeHead(200, { "content-type": type }).end(body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    server = await serveFiles(files);
     browser = await launchChromium();
     page = await browser.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await page.goto(`${server.url}/`);
     await page
       .waitForFunction(() => (globalThis as { ready?: boolean }).ready === true, undefined, {
         timeout: 30_000,
@@ -96,7 +80,7 @@ describe("the wasm runtime in Chromium", () => {
   afterAll(async () => {
     await browser?.close();
     await host?.close();
-    await new Promise((resolve) => server?.close(resolve));
+    await server?.close();
   });
 
   const inPage = (nodeType: string, inputs: Record<string, unknown>, config: unknown = {}, timeoutMs = 0) =>
