@@ -84,6 +84,19 @@ describe("the debugger's page mode in Chromium", () => {
 
   const chooseBlueprint = (path: string) => page.selectOption('select[name="blueprint"]', { label: path });
 
+  /**
+   * Lets the slow node finish, once it waits at the gate: the graph may show it running before it got there (after a
+   * reload, the journal's record of it is drawn before the resumed execution reaches the node again).
+   */
+  const openGate = async () => {
+    await page.waitForFunction(
+      () => (globalThis as unknown as { gateWaiters(): number }).gateWaiters() > 0,
+      undefined,
+      { timeout: 30_000 },
+    );
+    await page.evaluate(() => (globalThis as unknown as { openGate(): void }).openGate());
+  };
+
   const waitForStatus = (status: string) =>
     page.locator(`[data-execution-status="${status}"]`).waitFor({ timeout: 60_000 });
 
@@ -166,7 +179,7 @@ describe("the debugger's page mode in Chromium", () => {
     await page.click('g.node[data-node-id="slow"]');
     await expect.poll(() => page.locator(".side-panel").textContent()).toContain("waiting for the gate");
 
-    await page.evaluate(() => (globalThis as unknown as { openGate(): void }).openGate());
+    await openGate();
     await waitForStatus("completed");
     expect(requests.slice(before)).toEqual([]);
     const seen = await seenStates();
@@ -190,7 +203,7 @@ describe("the debugger's page mode in Chromium", () => {
     expect((await page.locator("[data-execution-status] code").textContent())!.trim()).toBe(executionId);
     expect(await nodeStatus("before")).toBe("completed");
     const before = requests.length;
-    await page.evaluate(() => (globalThis as unknown as { openGate(): void }).openGate());
+    await openGate();
     await waitForStatus("completed");
     expect(requests.slice(before)).toEqual([]);
     expect(await nodeStatus("after")).toBe("completed");
