@@ -334,13 +334,7 @@ class CellHistogram {
 
   /** The series of these labels (the same object for the same labels). */
   cell(labels: Record<string, string>): Cell {
-    const key = JSON.stringify(labels);
-    let cell = this.cells.get(key);
-    if (cell === undefined) {
-      cell = new Cell(labels, this.bounds);
-      this.cells.set(key, cell);
-    }
-    return cell;
+    return cellOf(this.cells, labels, () => new Cell(labels, this.bounds));
   }
 
   get(): {
@@ -377,6 +371,17 @@ class CellHistogram {
   }
 }
 
+/** The series of `labels` in `cells`, made by `make` the first time: one object per label set. */
+function cellOf<C>(cells: Map<string, C>, labels: Record<string, string>, make: () => C): C {
+  const key = JSON.stringify(labels);
+  let cell = cells.get(key);
+  if (cell === undefined) {
+    cell = make();
+    cells.set(key, cell);
+  }
+  return cell;
+}
+
 /** One series of a {@link CellCounter}. */
 class CounterCell {
   value = 0;
@@ -394,13 +399,7 @@ class CellCounter {
   ) {}
 
   cell(labels: Record<string, string>): CounterCell {
-    const key = JSON.stringify(labels);
-    let cell = this.cells.get(key);
-    if (cell === undefined) {
-      cell = new CounterCell(labels);
-      this.cells.set(key, cell);
-    }
-    return cell;
+    return cellOf(this.cells, labels, () => new CounterCell(labels));
   }
 
   get(): {
