@@ -43,7 +43,7 @@ describe("parseProject()", () => {
     ).toThrow(
       [
         `project file ${file} is invalid:`,
-        '  access.shell: Invalid option: expected one of "none"|"project"|"any"',
+        '  access.shell: expected one of "none", "project" or "any"',
         '  access: unknown field "file"',
       ].join("\n"),
     );
