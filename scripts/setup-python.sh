@@ -23,6 +23,12 @@ if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
   exit 1
 fi
 
+# Two set-ups at once (say `npm run generate` beside `scripts/setup.sh`) would build the same venv together and
+# break it: the second waits for the first, then finds everything in place.
+mkdir -p "$package"
+exec 9>"$package/.venv.lock"
+flock 9
+
 # A venv whose interpreter no longer runs (moved, or its base Python removed) is made again.
 if [ -d "$venv" ] && ! "$venv/bin/python" -c '' >/dev/null 2>&1; then
   echo "setup-python: $venv is broken; recreating it" >&2
