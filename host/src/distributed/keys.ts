@@ -87,3 +87,18 @@ export const SCHEDULES_LAST_KEY = "conductor:schedules:last";
  * workers, so they may require worker labels (`runsOn`). Blueprint validation refuses `runsOn` on other runtimes.
  */
 export const WORKER_LABELS_FEATURE = "conductor.worker-labels";
+
+/** Hash: the size and chunk count of one blob of an execution (distributed/redis-blob-store.ts). */
+export function blobKey(executionId: string, sha256: string): string {
+  return `conductor:blob:${executionId}:${sha256}`;
+}
+
+/** String: chunk `index` (from 0) of one blob of an execution. */
+export function blobChunkKey(executionId: string, sha256: string, index: number): string {
+  return `conductor:blob:${executionId}:${sha256}:${index}`;
+}
+
+/** Set: `<sha256>:<chunks>` of each blob of an execution in the Redis blob store, for removing them when it ends. */
+export function executionBlobsKey(executionId: string): string {
+  return `conductor:exec:${executionId}:blobs`;
+}
