@@ -258,10 +258,10 @@ export interface Conductor {
  */
 export async function createConductor(options: ConductorOptions = {}): Promise<Conductor> {
   const project = options.project ?? (await findProject(options.projectDir ?? process.cwd()));
-  const remote =
-    options.distributed === undefined ? undefined : remoteRuntimes(project, options.distributed);
+  const remote = options.distributed === undefined ? undefined : remoteRuntimes(project, options.distributed);
   // In distributed mode, the blobs an execution passed through the blob store go when it ends.
-  const observers = remote === undefined ? options.observers : [...(options.observers ?? []), remote.observer];
+  const observers =
+    remote === undefined ? options.observers : [...(options.observers ?? []), remote.observer];
   const registry = await RuntimeRegistry.create({
     project,
     nodes: [

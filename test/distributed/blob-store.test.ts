@@ -68,8 +68,14 @@ describe("createRedisBlobStore()", () => {
     }
     // Streamed in pieces that are not the chunk size: re-cut into chunks of 1000.
     const other = bytesOf(4_321, 2);
-    const streamed = await store.put("exec-1", { size: other.byteLength, sha256: sha(other) }, pieces(other, 333));
-    expect(await store.get(streamed, { size: other.byteLength, sha256: sha(other) })).toEqual(Buffer.from(other));
+    const streamed = await store.put(
+      "exec-1",
+      { size: other.byteLength, sha256: sha(other) },
+      pieces(other, 333),
+    );
+    expect(await store.get(streamed, { size: other.byteLength, sha256: sha(other) })).toEqual(
+      Buffer.from(other),
+    );
     expect(await client.keys(`conductor:blob:exec-1:${sha(other)}:*`)).toHaveLength(5);
   });
 

@@ -84,6 +84,12 @@ function flipBlueprint(bytes: number) {
   };
 }
 
+/** How many SET commands Redis ran (each chunk of the blob store is one). */
+async function chunkWrites(redis: Redis): Promise<number> {
+  const stats = await redis.info("commandstats");
+  return Number(/cmdstat_set:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
 async function blobKeys(redis: Redis, executionId = "*"): Promise<string[]> {
   const keys: string[] = [];
   for (const match of [`conductor:blob:${executionId}:*`, `conductor:exec:${executionId}:blobs`]) {
@@ -138,8 +144,11 @@ describe("values larger than a job, through the Redis blob store", () => {
     const expectedIn = createHash("sha256").update(given).digest("hex");
     for (let index = 0; index < size; index++) given[index] = given[index]! ^ 0xff;
     const expectedOut = createHash("sha256").update(given).digest("hex");
+    const setsBefore = await chunkWrites(client);
     const result = await conductor.run(flipBlueprint(size));
     expect(result.status).toBe("completed");
+    // Both values went through the store in chunks of 1 MiB: 101 chunks each way.
+    expect((await chunkWrites(client)) - setsBefore).toBeGreaterThanOrEqual(2 * 101);
     expect(result.outputs).toEqual({
       inputSha256: expectedIn,
       inputBytes: size,
@@ -182,7 +191,9 @@ describe("values larger than a job, through the Redis blob store", () => {
     await waitFor("the remote node to wait for a worker", () =>
       events.some(
         (event) =>
-          event.type === "node.log" && event.nodeId === "flip" && event.message.startsWith("waiting for a worker"),
+          event.type === "node.log" &&
+          event.nodeId === "flip" &&
+          event.message.startsWith("waiting for a worker"),
       ),
     );
     const chunks = (await blobKeys(client, handle.executionId)).filter((key) => /:\d+$/.test(key)).sort();
@@ -199,8 +210,9 @@ describe("values larger than a job, through the Redis blob store", () => {
     expect(failure.message).toMatch(
       /^input "data" of node "flip" \(blob\.flip\) cannot be read: chunk 2 of 3 of blob redis-blob:\S+ is missing from Redis \(it expired, or was removed when its execution ended\)$/,
     );
-    await waitFor("the failed execution's blobs to be removed", async () =>
-      (await blobKeys(client, handle.executionId)).length === 0,
+    await waitFor(
+      "the failed execution's blobs to be removed",
+      async () => (await blobKeys(client, handle.executionId)).length === 0,
     );
   });
 });

@@ -139,7 +139,11 @@ export class BlobTransfer {
   }
 }
 
-function outputPlace(nodes: readonly string[], step: number, port: string): { text: string; nodeId?: string } {
+function outputPlace(
+  nodes: readonly string[],
+  step: number,
+  port: string,
+): { text: string; nodeId?: string } {
   const nodeId = nodes[step];
   return nodeId === undefined
     ? { text: `output "${port}" of step ${step}` }

@@ -78,7 +78,9 @@ export function createRedisBlobStore(options: RedisBlobStoreOptions): BlobStore 
           hash.update(piece);
           size += piece.byteLength;
           const bytes = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-          writing.push(quiet(redisOf().set(blobChunkKey(executionId, blob.sha256, count++), bytes, "PX", expireMs)));
+          writing.push(
+            quiet(redisOf().set(blobChunkKey(executionId, blob.sha256, count++), bytes, "PX", expireMs)),
+          );
           if (writing.length >= window) await writing.shift();
         }
         await Promise.all(writing);
@@ -177,7 +179,12 @@ function quiet<T>(promise: Promise<T>): Promise<T> {
 }
 
 /** Removes a blob's hash and chunks, a thousand keys per command. */
-async function removeChunks(redis: Redis, executionId: string, sha256: string, chunks: number): Promise<void> {
+async function removeChunks(
+  redis: Redis,
+  executionId: string,
+  sha256: string,
+  chunks: number,
+): Promise<void> {
   const keys = [blobKey(executionId, sha256)];
   for (let index = 0; index < chunks; index++) {
     keys.push(blobChunkKey(executionId, sha256, index));

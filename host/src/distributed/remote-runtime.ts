@@ -19,6 +19,7 @@ import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 import { ConductorError } from "../errors.js";
 import { checkConfigAgainstSchema } from "../runtime/config-schema-check.js";
 import type { RuntimeConnection, RuntimeHealth } from "../runtime/runtime-connection.js";
+import type { BlobStore } from "./blob-store.js";
 import { BlobTransfer } from "./blob-transfer.js";
 import type { CancelMessage, InvocationJob, InvocationOutcome, LiveEvent } from "./job-data.js";
 import {
@@ -49,6 +50,11 @@ export interface DistributedOptions {
   inlineLimit?: number;
   /** How long a job and its result stay in Redis after it ended, for a scheduler that restarts. Default 1 day. */
   keepResultsMs?: number;
+  /**
+   * Where values larger than `inlineLimit` go: default Redis itself, chunked (distributed/redis-blob-store.ts);
+   * give another {@link BlobStore} (an S3-compatible one) to every scheduler and worker alike.
+   */
+  blobStore?: BlobStore;
   /** Receives notices (a job waiting for a worker that is not there, Redis lost and back). */
   onNotice?: (message: string) => void;
 }
@@ -105,6 +111,7 @@ export class Dispatcher {
       projectDir,
       ...(options.inlineLimit === undefined ? {} : { inlineLimit: options.inlineLimit }),
       ...(options.keepResultsMs === undefined ? {} : { expireMs: options.keepResultsMs }),
+      ...(options.blobStore === undefined ? {} : { store: options.blobStore }),
     });
     this.commands = connectRedis(options.redis, `conductor-scheduler-${this.id}`);
     this.subscriber = connectRedis(options.redis, `conductor-scheduler-${this.id}-events`);
@@ -270,7 +277,11 @@ export class Dispatcher {
     const writer = new SessionRequestWriter(
       { inlineLimit: this.blobs.inlineLimit },
       // Every value is inline or a blob of the store (see blobs.outgoingRequest), which the worker fetches.
-      receiverFeatures(runtime.name, [...runtime.description.features, FEATURES.blob], this.blobs.inlineLimit),
+      receiverFeatures(
+        runtime.name,
+        [...runtime.description.features, FEATURES.blob],
+        this.blobs.inlineLimit,
+      ),
     );
     writer.execute({ ...request, invocationId: 0 });
     return {

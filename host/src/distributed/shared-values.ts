@@ -39,7 +39,11 @@ export interface ValueTransfer {
 }
 
 /** A value as it may leave this machine: inline, or a blob of the shared store; a promise when it must be put. */
-export function shareValue(value: Value, executionId: string, transfer: ValueTransfer): Value | Promise<Value> {
+export function shareValue(
+  value: Value,
+  executionId: string,
+  transfer: ValueTransfer,
+): Value | Promise<Value> {
   const kind = value.kind;
   if (kind.case === undefined) return value;
   if (kind.case === "blob") {
@@ -133,7 +137,10 @@ export function shareInputs(
       ? shared.then(
           (done) => new EncodedValue(done),
           (error: Error) => {
-            throw new ValueError(`${where} cannot be put in the blob store: ${error.message}`, "blob.corrupt");
+            throw new ValueError(
+              `${where} cannot be put in the blob store: ${error.message}`,
+              "blob.corrupt",
+            );
           },
         )
       : new EncodedValue(shared);
@@ -313,9 +320,7 @@ export function shareLive(value: unknown, executionId: string, transfer: ValueTr
   const wire = wireOf(value, transfer.inlineLimit);
   if (wire === undefined) return value;
   const shared = shareValue(wire, executionId, transfer);
-  return shared instanceof Promise
-    ? shared.then((done) => new EncodedValue(done))
-    : new EncodedValue(shared);
+  return shared instanceof Promise ? shared.then((done) => new EncodedValue(done)) : new EncodedValue(shared);
 }
 
 /** What a value received from another machine becomes here: see {@link localValue}. */

@@ -16,6 +16,7 @@ import { findProject, type Project } from "../project/project-config.js";
 import type { SupervisionOptions } from "../runtime/child-runtime.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 import { RuntimeRegistry } from "../runtime/runtime-registry.js";
+import type { BlobStore } from "./blob-store.js";
 import { BlobTransfer, DEFAULT_JOB_INLINE_LIMIT } from "./blob-transfer.js";
 import type { CancelMessage, InvocationJob, InvocationOutcome, LiveEvent } from "./job-data.js";
 import { CANCEL_CHANNEL, LABEL_PATTERN, labelSubsets, MAX_LABELS, QUEUE_PREFIX, queueName } from "./keys.js";
@@ -56,6 +57,8 @@ export interface WorkerOptions {
    * runtimes write them to files first). Default 1 MiB.
    */
   inlineLimit?: number;
+  /** Where large values are: the same store as the schedulers' (`DistributedOptions.blobStore`). Default Redis. */
+  blobStore?: BlobStore;
   supervision?: SupervisionOptions;
   /** Receives what the worker has to say (started, lost Redis, back). */
   onNotice?: (message: string) => void;
@@ -156,7 +159,13 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
   const running = new Map<string, RunningJob>();
   let closing = false;
   // Large inputs are fetched from the blob store, large outputs put there (distributed/blob-transfer.ts).
-  const blobs = new BlobTransfer({ redis: redisUrl, name: `conductor-worker-${id}`, projectDir: project.dir, inlineLimit });
+  const blobs = new BlobTransfer({
+    redis: redisUrl,
+    name: `conductor-worker-${id}`,
+    projectDir: project.dir,
+    inlineLimit,
+    ...(options.blobStore === undefined ? {} : { store: options.blobStore }),
+  });
 
   for (const name of started) {
     const connection = registry.runtimes.get(name)!;
