@@ -102,3 +102,24 @@ export function blobChunkKey(executionId: string, sha256: string, index: number)
 export function executionBlobsKey(executionId: string): string {
   return `conductor:exec:${executionId}:blobs`;
 }
+
+/** The BullMQ queue of executions started on any scheduler sharing one Redis (`--queue`): one scheduler takes each. */
+export const EXECUTIONS_QUEUE = "executions";
+
+/** The BullMQ job id of a shared execution's start. */
+export function executionJobId(executionId: string): string {
+  return safe(executionId);
+}
+
+/** Stream: every event of a shared execution, as JSON in field `e`, written by the scheduler that runs it. */
+export function executionEventsKey(executionId: string): string {
+  return `conductor:exec:${executionId}:events`;
+}
+
+/** String, set once (NX): the scheduler that took a shared execution (a re-delivered start finds it and stops). */
+export function executionOwnerKey(executionId: string): string {
+  return `conductor:exec:${executionId}:owner`;
+}
+
+/** Channel of cancellations of shared executions: `{ executionId, reason }` as JSON; their scheduler acts on it. */
+export const EXECUTION_CANCEL_CHANNEL = "conductor:executions:cancel";
