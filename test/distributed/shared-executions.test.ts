@@ -20,7 +20,7 @@ import {
   startWorkerProcess,
   TOKEN,
 } from "./cluster.js";
-import { waitFor, writeDistProject } from "./dist-project.js";
+import { readRuns, waitFor, writeDistProject } from "./dist-project.js";
 import { startRedis, type TestRedis } from "./redis-server.js";
 
 const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
@@ -141,5 +141,63 @@ describe("executions shared by the schedulers of one Redis", () => {
     // Run by one of the schedulers, not by the command.
     const owner = await client.get(`conductor:exec:${result.executionId}:owner`);
     expect(owner).not.toBeNull();
+  });
+});
+
+describe("a shared execution whose scheduler is killed and restarted", () => {
+  let root: string;
+  let redis: TestRedis;
+  let worker: Member;
+  let receiver: Scheduler;
+  let runner: Scheduler;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), "conductor-shared-kill-"));
+    redis = await startRedis();
+    for (const name of ["worker", "receiver", "runner"])
+      await writeDistProject(join(root, name), { runsFile: join(root, "runs.log"), length: 3, ms: 1_000 });
+    worker = await startWorkerProcess("w1", join(root, "worker"), redis.url);
+    // The receiver takes none itself: the runner runs every execution.
+    receiver = await startScheduler("receiver", join(root, "receiver"), redis.url, undefined, [
+      "--queue",
+      "--queue-capacity",
+      "0",
+    ]);
+    runner = await startScheduler("runner", join(root, "runner"), redis.url, undefined, ["--queue"]);
+  });
+
+  afterAll(async () => {
+    for (const member of [receiver, runner, worker]) {
+      if (member === undefined || member.child.exitCode !== null) continue;
+      member.child.kill("SIGTERM");
+      await member.exited;
+    }
+    await redis?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("goes on from the runner's journal, and the receiver sees it complete", async () => {
+    const executionId = await startExecution(receiver, "relay", { start: 7 });
+    await waitFor("the first node to run", async () =>
+      (await readRuns(join(root, "runs.log"))).some((run) => run.executionId === executionId),
+    );
+    runner.child.kill("SIGKILL");
+    await runner.exited;
+    runner = await startScheduler("runner", join(root, "runner"), redis.url, runner.port, ["--queue"]);
+    const api = createClient({ baseUrl: receiver.url, token: TOKEN });
+    await waitFor(
+      "the execution to complete",
+      async () => {
+        const answer = await api.getExecution({ executionId }).catch(() => undefined);
+        return answer?.execution?.status === ExecutionStatus.COMPLETED;
+      },
+      1_200,
+    );
+    const { execution } = await api.getExecution({ executionId });
+    expect(JSON.parse(execution!.outputsJson)).toEqual({ value: 10 });
+    expect(runner.output()).toContain(`resumed orphaned execution ${executionId}`);
+    // No node ran twice: the restarted runner collected what the worker finished meanwhile.
+    const runs = (await readRuns(join(root, "runs.log"))).filter((run) => run.executionId === executionId);
+    expect(runs.map((run) => run.nodeId)).toEqual(["n0", "n1", "n2"]);
   });
 });

@@ -211,8 +211,17 @@ export default async function serve(context: CommandContext): Promise<number> {
   const adopter = adopting
     ? startOrphanAdopter({
         conductor,
-        onAdopted: (executionId, blueprintId) =>
-          say(`resumed orphaned execution ${executionId} of ${blueprintId} (its owner is gone)`),
+        onAdopted: (executionId, blueprintId) => {
+          say(`resumed orphaned execution ${executionId} of ${blueprintId} (its owner is gone)`);
+          // A shared execution this scheduler took before it stopped: its stream goes on.
+          shared
+            ?.adopted(executionId)
+            .catch((error: Error) =>
+              say(
+                `could not go on with the event stream of execution ${executionId} in Redis: ${error.message}`,
+              ),
+            );
+        },
         onError: (executionId, error) =>
           say(`could not resume orphaned execution ${executionId}: ${error.message}`),
       })

@@ -55,6 +55,12 @@ export interface SharedExecutions {
    * answered from its event stream. Everything else is the local conductor's.
    */
   readonly conductor: Conductor;
+  /**
+   * Call when this scheduler resumed an execution from its journal (it ran it before it stopped): if it is a
+   * shared one, its events go on to its stream from where they stopped, so the scheduler that received its start
+   * sees it end.
+   */
+  adopted(executionId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -256,9 +262,29 @@ export async function startSharedExecutions(options: SharedExecutionsOptions): P
       : `sends executions to the queue "${EXECUTIONS_QUEUE}" in Redis for the schedulers sharing it`,
   );
 
+  const adopted = async (executionId: string) => {
+    const key = executionEventsKey(executionId);
+    const [last] = await commands.xrevrange(key, "+", "-", "COUNT", 1);
+    if (last === undefined) return; // not a shared execution, or its stream expired
+    const fields = last[1];
+    const lastSeq =
+      (parseJsonWithBytes(fields[fields.indexOf("e") + 1] ?? "{}") as { seq?: number }).seq ?? 0;
+    await commands.set(executionOwnerKey(executionId), schedulerId, "PX", keepMs);
+    const stop = local.executions.subscribe(
+      executionId,
+      (event) => {
+        if (event.seq <= lastSeq) return;
+        publish(event);
+        if (event.type === "execution.finished") queueMicrotask(() => stop());
+      },
+      { afterSeq: lastSeq },
+    );
+  };
+
   return {
     schedulerId,
     conductor: shared,
+    adopted,
     async close() {
       await worker?.close().catch(() => {});
       await queue.close().catch(() => {});
@@ -316,7 +342,9 @@ function createFollower(url: string, schedulerId: string) {
 
   const deliver = (executionId: string, event: ExecutionEvent) => {
     const entry = followed.get(executionId);
-    store.append(event);
+    // A resumed start (its scheduler restarted) goes on with the same record, as in the scheduler's own journal.
+    const resumedStart = event.type === "execution.started" && event.resumed === true;
+    if (!resumedStart || store.get(executionId) === undefined) store.append(event);
     if (entry === undefined) return;
     for (const listener of entry.listeners) {
       try {
