@@ -73,6 +73,8 @@ interface ExecutionJob {
   /** The inputs as JSON text (bytes as `{"$bytes": ...}`, big integers as digits). */
   inputs: string;
   traceparent?: string;
+  /** Run every node, ignoring the result cache (`RunOptions.noCache`). */
+  noCache?: boolean;
   /** The scheduler that received the start. */
   origin: string;
 }
@@ -138,12 +140,13 @@ export async function startSharedExecutions(options: SharedExecutionsOptions): P
       const prepared =
         data.blueprintId !== undefined
           ? await local.prepare(await blueprintPath(local, data.blueprintId))
-          : await local.prepare(JSON.parse(data.document ?? "{}") as BlueprintSource);
+          : await local.prepare(parseJsonWithBytes(data.document ?? "{}") as BlueprintSource);
       handle = prepared.start(parseJsonWithBytes(data.inputs) as Record<string, unknown>, {
         executionId: data.executionId,
         onEvent: publish,
         trigger: "api",
         ...(data.traceparent === undefined ? {} : { traceparent: data.traceparent }),
+        ...(data.noCache === true ? { noCache: true } : {}),
       });
     } catch (error) {
       // Nothing ran: the receiving scheduler learns why from the stream, as from a run that failed at once.
@@ -184,11 +187,12 @@ export async function startSharedExecutions(options: SharedExecutionsOptions): P
       ...(typeof source === "string"
         ? { blueprintId: prepared.graph.id }
         : {
-            document: JSON.stringify("document" in source && "source" in source ? source.document : source),
+            document: stringifyJson("document" in source && "source" in source ? source.document : source),
           }),
       inputs: stringifyJson(plainValue(inputs)),
       origin: schedulerId,
       ...(runOptions.traceparent === undefined ? {} : { traceparent: runOptions.traceparent }),
+      ...(runOptions.noCache === true ? { noCache: true } : {}),
     };
     const followed = follower.follow(executionId, prepared.graph.id);
     if (runOptions.onEvent !== undefined) followed.listen(runOptions.onEvent);
@@ -286,7 +290,9 @@ export async function startSharedExecutions(options: SharedExecutionsOptions): P
     conductor: shared,
     adopted,
     async close() {
-      await worker?.close().catch(() => {});
+      // Not waiting for the executions it runs: they are in its journal, and it resumes them when it starts again
+      // (their starts, re-delivered meanwhile, find its claim and run nowhere else).
+      await worker?.close(true).catch(() => {});
       await queue.close().catch(() => {});
       follower.close();
       blocking?.disconnect();
