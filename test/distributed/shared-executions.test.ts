@@ -144,7 +144,7 @@ describe("executions shared by the schedulers of one Redis", () => {
   });
 });
 
-describe("a shared execution whose scheduler is killed and restarted", () => {
+describe("a shared execution run by another scheduler than the one that received it", () => {
   let root: string;
   let redis: TestRedis;
   let worker: Member;
@@ -199,5 +199,23 @@ describe("a shared execution whose scheduler is killed and restarted", () => {
     // No node ran twice: the restarted runner collected what the worker finished meanwhile.
     const runs = (await readRuns(join(root, "runs.log"))).filter((run) => run.executionId === executionId);
     expect(runs.map((run) => run.nodeId)).toEqual(["n0", "n1", "n2"]);
+  });
+
+  it("cancels, through the receiver, an execution another scheduler runs", async () => {
+    const executionId = await startExecution(receiver, "slow", {});
+    await waitFor("the slow node to run", async () =>
+      (await readRuns(join(root, "runs.log"))).some((run) => run.executionId === executionId),
+    );
+    const api = createClient({ baseUrl: receiver.url, token: TOKEN });
+    await api.cancelExecution({ executionId, reason: "enough" });
+    await waitFor("the execution to be cancelled", async () => {
+      const answer = await api.getExecution({ executionId }).catch(() => undefined);
+      return answer?.execution?.status === ExecutionStatus.CANCELLED;
+    });
+    // The runner cancelled it in its own journal.
+    const { execution } = await createClient({ baseUrl: runner.url, token: TOKEN }).getExecution({
+      executionId,
+    });
+    expect(execution?.status).toBe(ExecutionStatus.CANCELLED);
   });
 });
