@@ -103,6 +103,19 @@ describe("executions shared by the schedulers of one Redis", () => {
       "executionFinished",
     ]);
 
+    // Through the API too: StartExecution on s1, its result through s1's GetExecution.
+    const started = await api[0]!.startExecution({
+      blueprint: { case: "blueprintId", value: "relay" },
+      inputsJson: JSON.stringify({ start: 5000 }),
+    });
+    await waitFor("the execution started through the API to complete", async () => {
+      const answer = await api[0]!.getExecution({ executionId: started.executionId }).catch(() => undefined);
+      return answer?.execution?.status === ExecutionStatus.COMPLETED;
+    });
+    const { execution: viaApi } = await api[0]!.getExecution({ executionId: started.executionId });
+    expect(JSON.parse(viaApi!.outputsJson)).toEqual({ value: 5000 + LENGTH });
+    expect(await client.get(`conductor:exec:${started.executionId}:owner`)).not.toBeNull();
+
     // Each was taken by exactly one scheduler, and both took some.
     const owners = await Promise.all(ids.map((id) => client.get(`conductor:exec:${id}:owner`)));
     expect(owners.every((owner) => owner !== null)).toBe(true);
