@@ -258,6 +258,10 @@ export interface Conductor {
  */
 export async function createConductor(options: ConductorOptions = {}): Promise<Conductor> {
   const project = options.project ?? (await findProject(options.projectDir ?? process.cwd()));
+  const remote = options.distributed === undefined ? undefined : remoteRuntimes(project, options.distributed);
+  // In distributed mode, the blobs an execution passed through the blob store go when it ends.
+  const observers =
+    remote === undefined ? options.observers : [...(options.observers ?? []), remote.observer];
   const registry = await RuntimeRegistry.create({
     project,
     nodes: [
@@ -271,7 +275,7 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
     ...(options.onRuntimeStderr === undefined ? {} : { onRuntimeStderr: options.onRuntimeStderr }),
     ...(options.onRuntimeStdout === undefined ? {} : { onRuntimeStdout: options.onRuntimeStdout }),
     ...(options.supervision === undefined ? {} : { supervision: options.supervision }),
-    ...(options.distributed === undefined ? {} : { remote: remoteRuntimes(project, options.distributed) }),
+    ...(remote === undefined ? {} : { remote }),
   });
   if (options.journal !== undefined) {
     const journal = await Journal.open(
@@ -285,7 +289,7 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
       journal.cache,
       await tracingOf(options),
       options.metrics,
-      options.observers,
+      observers,
     );
   }
   const store = options.store === false ? undefined : (options.store ?? createMemoryStore());
@@ -298,7 +302,7 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
     cache,
     await tracingOf(options),
     options.metrics,
-    options.observers,
+    observers,
   );
 }
 

@@ -27,7 +27,9 @@ export type { CheckResult, ConformanceCheck } from "./conformance/conformance-ch
 export { formatCheckResult, formatSummary } from "./conformance/conformance-report.js";
 export type { ConformanceOptions, ConformanceReport } from "./conformance/run-conformance.js";
 export { conformanceChecks, runConformance } from "./conformance/run-conformance.js";
+export type { BlobInfo, BlobStore } from "./distributed/blob-store.js";
 export { type DistributedOptions, listRedisWorkers, startWorker } from "./distributed/distributed.js";
+export { createRedisBlobStore, type RedisBlobStoreOptions } from "./distributed/redis-blob-store.js";
 export type { ConductorWorker, WorkerOptions } from "./distributed/worker.js";
 export type { ListedWorker, WorkerInfo } from "./distributed/worker-registry.js";
 export type { ConductorErrorCode, Diagnostic } from "./errors.js";

@@ -63,6 +63,7 @@ export async function startScheduler(
   dir: string,
   redisUrl: string,
   port?: number,
+  extra: string[] = [],
 ): Promise<Scheduler> {
   const chosen = port ?? (await freePort());
   const member = launch(name, [
@@ -78,6 +79,7 @@ export async function startScheduler(
     redisUrl,
     "--remote",
     "node",
+    ...extra,
   ]);
   const url = `http://127.0.0.1:${chosen}`;
   await until(

@@ -60,6 +60,8 @@ options:
   --no-journal              do not record the execution (it cannot be resumed or inspected)
   --redis <url>             with --remote: Redis of the workers (default $CONDUCTOR_REDIS)
   --remote <runtimes>       run these runtimes' nodes on workers (docs/distributed.md), e.g. --remote python
+  --queue                   with --redis: send the execution to the schedulers sharing the Redis
+                            (\`conductor serve --queue\`); one takes it, this command shows its events
   --log-format json         log on stderr as JSON lines (one per event and per node log line, with execution,
                             node and trace ids) instead of the live view; default $CONDUCTOR_LOG_FORMAT, else text
   --log-level <level>       with --log-format json: debug, info (default, or $CONDUCTOR_LOG_LEVEL), warn, error
@@ -137,6 +139,9 @@ options:
   --verbose             pass every runtime's stderr through
   --redis <url>         with --remote: Redis of the workers (default $CONDUCTOR_REDIS)
   --remote <runtimes>   run these runtimes' nodes on workers (\`conductor worker\`), e.g. --remote python,rust
+  --queue               with --redis: share executions with the other servers of the Redis: a start received
+                        here (API, webhook) goes to the queue, and this server takes its share of them
+  --queue-capacity <n>  with --queue: shared executions this server runs at once (default 16; 0: none)
   --log-format json     log on stderr as JSON lines (every execution's events, node log lines, notices, with
                         execution, node and trace ids); default $CONDUCTOR_LOG_FORMAT, else text
   --log-level <level>   with --log-format json: debug, info (default, or $CONDUCTOR_LOG_LEVEL), warn, error

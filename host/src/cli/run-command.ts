@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { parseJsonText } from "@conductor/sdk/protocol";
 import { parse } from "yaml";
+import type { SharedExecutions } from "../distributed/shared-executions.js";
 import { ConductorError } from "../errors.js";
 import {
   type ConductorMetrics,
@@ -28,6 +29,7 @@ export default async function run(context: CommandContext): Promise<number> {
       project: { type: "string" },
       redis: { type: "string" },
       remote: { type: "string" },
+      queue: { type: "boolean" },
       "no-cache": { type: "boolean" },
       "no-journal": { type: "boolean" },
       "log-format": { type: "string" },
@@ -43,6 +45,13 @@ export default async function run(context: CommandContext): Promise<number> {
     return EXIT.usage;
   }
   const blueprintPath = positionals[0]!;
+  const redisUrl = values.redis ?? process.env.CONDUCTOR_REDIS;
+  if (values.queue === true && (redisUrl === undefined || redisUrl === "")) {
+    context.stderr.write(
+      "conductor run: --queue sends the execution to the schedulers sharing a Redis; give it with --redis <url> (or CONDUCTOR_REDIS)\n",
+    );
+    return EXIT.usage;
+  }
 
   const logSettings = logSettingsOf({
     format: values["log-format"],
@@ -104,8 +113,14 @@ export default async function run(context: CommandContext): Promise<number> {
     return fail(error);
   }
   opened = conductor;
+  // --queue: one of the schedulers sharing the Redis takes the execution; this process follows its events.
+  let shared: SharedExecutions | undefined;
   try {
-    const prepared = await conductor.prepare(blueprintPath);
+    if (values.queue === true) {
+      const { startSharedExecutions } = await import("../distributed/shared-executions.js");
+      shared = await startSharedExecutions({ redis: redisUrl!, conductor, capacity: 0 });
+    }
+    const prepared = await (shared?.conductor ?? conductor).prepare(blueprintPath);
     // With the JSON log on stderr, the live view (also on stderr) stays off.
     const watch = watchExecution(context, prepared.graph.nodes, {
       json,
@@ -129,6 +144,7 @@ export default async function run(context: CommandContext): Promise<number> {
   } catch (error) {
     return fail(error);
   } finally {
+    await shared?.close();
     await conductor.close();
     await metrics
       ?.shutdown()

@@ -4,6 +4,7 @@ import { isLoopback } from "../api/auth.js";
 import { corsProblem } from "../api/cors.js";
 import type { Conductor, NodeTypeEntry } from "../conductor.js";
 import { listRedisWorkers } from "../distributed/distributed.js";
+import type { SharedExecutions } from "../distributed/shared-executions.js";
 import { ensureProjectToken, TOKEN_FILE } from "../project/project-token.js";
 import { SUB_BLUEPRINT_PREFIX } from "../runtime/sub-blueprint-runtime.js";
 import type { ScheduleRunner } from "../schedules/schedule-runner.js";
@@ -31,6 +32,8 @@ export default async function serve(context: CommandContext): Promise<number> {
       project: { type: "string" },
       redis: { type: "string" },
       remote: { type: "string" },
+      queue: { type: "boolean" },
+      "queue-capacity": { type: "string" },
       verbose: { type: "boolean" },
       "no-debugger": { type: "boolean" },
       "cors-origin": { type: "string", multiple: true },
@@ -91,6 +94,14 @@ export default async function serve(context: CommandContext): Promise<number> {
     quotas[field] = limit;
   }
 
+  const queueCapacity = Number(values["queue-capacity"] ?? "16");
+  if (!Number.isInteger(queueCapacity) || queueCapacity < 0) {
+    context.stderr.write(
+      `conductor serve: --queue-capacity takes a whole number of executions (0: take none), got "${values["queue-capacity"]}"\n`,
+    );
+    return EXIT.usage;
+  }
+
   const logSettings = logSettingsOf({
     format: values["log-format"],
     level: values["log-level"] ?? (values.verbose === true ? "debug" : undefined),
@@ -114,6 +125,13 @@ export default async function serve(context: CommandContext): Promise<number> {
   // The project's schedules (conductor.yaml `schedules`): from the journal, or shared through Redis with --redis.
   let schedules: ScheduleRunner | undefined;
   const redisUrl = values.redis ?? process.env.CONDUCTOR_REDIS;
+  if (values.queue === true && (redisUrl === undefined || redisUrl === "")) {
+    context.stderr.write(
+      "conductor serve: --queue shares executions between the schedulers of one Redis; give it with --redis <url> (or CONDUCTOR_REDIS)\n",
+    );
+    return EXIT.usage;
+  }
+  let shared: SharedExecutions | undefined;
   try {
     conductor = await openConductor({
       project: values.project,
@@ -147,7 +165,17 @@ export default async function serve(context: CommandContext): Promise<number> {
       onNotice: (message) => say(message),
     });
     const runner = schedules;
-    server = await createApiServer(conductor, {
+    // --queue: starts received here go to the shared queue; this scheduler takes its share of them.
+    if (values.queue === true) {
+      const { startSharedExecutions } = await import("../distributed/shared-executions.js");
+      shared = await startSharedExecutions({
+        redis: redisUrl!,
+        conductor,
+        capacity: queueCapacity,
+        onNotice: (message) => say(message),
+      });
+    }
+    server = await createApiServer(shared?.conductor ?? conductor, {
       host,
       port,
       token,
@@ -165,6 +193,7 @@ export default async function serve(context: CommandContext): Promise<number> {
     });
   } catch (error) {
     await schedules?.stop();
+    await shared?.close();
     await conductor?.close();
     await metrics.shutdown().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
@@ -182,8 +211,17 @@ export default async function serve(context: CommandContext): Promise<number> {
   const adopter = adopting
     ? startOrphanAdopter({
         conductor,
-        onAdopted: (executionId, blueprintId) =>
-          say(`resumed orphaned execution ${executionId} of ${blueprintId} (its owner is gone)`),
+        onAdopted: (executionId, blueprintId) => {
+          say(`resumed orphaned execution ${executionId} of ${blueprintId} (its owner is gone)`);
+          // A shared execution this scheduler took before it stopped: its stream goes on.
+          shared
+            ?.adopted(executionId)
+            .catch((error: Error) =>
+              say(
+                `could not go on with the event stream of execution ${executionId} in Redis: ${error.message}`,
+              ),
+            );
+        },
         onError: (executionId, error) =>
           say(`could not resume orphaned execution ${executionId}: ${error.message}`),
       })
@@ -259,6 +297,7 @@ export default async function serve(context: CommandContext): Promise<number> {
   say(`${signal}, shutting down`);
   await schedules?.stop();
   await server.close();
+  await shared?.close();
   await conductor.close();
   // The last OTLP export, with the executions that ended while stopping.
   await metrics.shutdown().catch(() => {});

@@ -1,6 +1,7 @@
 import { ConductorError } from "../errors.js";
 import type { Project } from "../project/project-config.js";
 import type { RuntimeRegistryOptions } from "../runtime/runtime-registry.js";
+import type { ExecutionListener } from "../scheduler/execution-events.js";
 import type { Dispatcher, DistributedOptions } from "./remote-runtime.js";
 import type { ConductorWorker, WorkerOptions } from "./worker.js";
 import type { ListedWorker } from "./worker-registry.js";
@@ -10,11 +11,12 @@ export type { DistributedOptions } from "./remote-runtime.js";
 /**
  * The remote runtimes of a host in distributed mode, for the runtime registry: each named runtime must be one of
  * the project's (its workers run the project's node code); its connection is made when a worker advertised it.
+ * `observer` removes the blobs an execution passed through the blob store once it ended.
  */
 export function remoteRuntimes(
   project: Project,
   options: DistributedOptions,
-): NonNullable<RuntimeRegistryOptions["remote"]> {
+): NonNullable<RuntimeRegistryOptions["remote"]> & { observer: { observe(): ExecutionListener } } {
   const known = Object.keys(project.runtimes);
   for (const name of options.remoteRuntimes) {
     if (!known.includes(name)) {
@@ -30,11 +32,21 @@ export function remoteRuntimes(
     connect: async (name) => {
       // Loaded only here: a host without remote runtimes never loads BullMQ.
       const { Dispatcher: Made } = await import("./remote-runtime.js");
-      dispatcher ??= new Made(options);
+      dispatcher ??= new Made(options, project.dir);
       return dispatcher.connect(name);
     },
     close: async () => {
       await dispatcher?.close();
+    },
+    observer: {
+      observe: () => (event) => {
+        if (event.type === "execution.finished" && dispatcher !== undefined)
+          dispatcher.blobs.executionEnded(event.executionId).catch((error: Error) => {
+            options.onNotice?.(
+              `could not remove the blobs of execution "${event.executionId}" from Redis (${error.message}); they expire by themselves`,
+            );
+          });
+      },
     },
   };
 }

@@ -87,3 +87,39 @@ export const SCHEDULES_LAST_KEY = "conductor:schedules:last";
  * workers, so they may require worker labels (`runsOn`). Blueprint validation refuses `runsOn` on other runtimes.
  */
 export const WORKER_LABELS_FEATURE = "conductor.worker-labels";
+
+/** Hash: the size and chunk count of one blob of an execution (distributed/redis-blob-store.ts). */
+export function blobKey(executionId: string, sha256: string): string {
+  return `conductor:blob:${executionId}:${sha256}`;
+}
+
+/** String: chunk `index` (from 0) of one blob of an execution. */
+export function blobChunkKey(executionId: string, sha256: string, index: number): string {
+  return `conductor:blob:${executionId}:${sha256}:${index}`;
+}
+
+/** Set: `<sha256>:<chunks>` of each blob of an execution in the Redis blob store, for removing them when it ends. */
+export function executionBlobsKey(executionId: string): string {
+  return `conductor:exec:${executionId}:blobs`;
+}
+
+/** The BullMQ queue of executions started on any scheduler sharing one Redis (`--queue`): one scheduler takes each. */
+export const EXECUTIONS_QUEUE = "executions";
+
+/** The BullMQ job id of a shared execution's start. */
+export function executionJobId(executionId: string): string {
+  return safe(executionId);
+}
+
+/** Stream: every event of a shared execution, as JSON in field `e`, written by the scheduler that runs it. */
+export function executionEventsKey(executionId: string): string {
+  return `conductor:exec:${executionId}:events`;
+}
+
+/** String, set once (NX): the scheduler that took a shared execution (a re-delivered start finds it and stops). */
+export function executionOwnerKey(executionId: string): string {
+  return `conductor:exec:${executionId}:owner`;
+}
+
+/** Channel of cancellations of shared executions: `{ executionId, reason }` as JSON; their scheduler acts on it. */
+export const EXECUTION_CANCEL_CHANNEL = "conductor:executions:cancel";

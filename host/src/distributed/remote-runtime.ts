@@ -19,6 +19,8 @@ import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 import { ConductorError } from "../errors.js";
 import { checkConfigAgainstSchema } from "../runtime/config-schema-check.js";
 import type { RuntimeConnection, RuntimeHealth } from "../runtime/runtime-connection.js";
+import type { BlobStore } from "./blob-store.js";
+import { BlobTransfer } from "./blob-transfer.js";
 import type { CancelMessage, InvocationJob, InvocationOutcome, LiveEvent } from "./job-data.js";
 import {
   CANCEL_CHANNEL,
@@ -41,10 +43,18 @@ export interface DistributedOptions {
   remoteRuntimes: readonly string[];
   /** How long to wait for a worker of a remote runtime to advertise its node types. Default 20 s. */
   waitForWorkersMs?: number;
-  /** Values up to this many bytes travel inline in a job. Default 64 MiB. */
+  /**
+   * Values up to this many bytes travel inline in a job; larger ones go through the blob store (Redis, chunked:
+   * docs/distributed.md, "Values between machines"). Default 1 MiB.
+   */
   inlineLimit?: number;
   /** How long a job and its result stay in Redis after it ended, for a scheduler that restarts. Default 1 day. */
   keepResultsMs?: number;
+  /**
+   * Where values larger than `inlineLimit` go: default Redis itself, chunked (distributed/redis-blob-store.ts);
+   * give another {@link BlobStore} (an S3-compatible one) to every scheduler and worker alike.
+   */
+  blobStore?: BlobStore;
   /** Receives notices (a job waiting for a worker that is not there, Redis lost and back). */
   onNotice?: (message: string) => void;
 }
@@ -87,8 +97,22 @@ export class Dispatcher {
   private closed = false;
   private workersRead: Promise<ListedWorker[]> | undefined;
   private ready: Promise<void>;
+  /** Large values: inputs put in the blob store, outputs fetched from it (distributed/blob-transfer.ts). */
+  readonly blobs: BlobTransfer;
 
-  constructor(readonly options: DistributedOptions) {
+  /** `projectDir`: where blobs fetched from the store are written (under its `.conductor/tmp/`). */
+  constructor(
+    readonly options: DistributedOptions,
+    projectDir: string = process.cwd(),
+  ) {
+    this.blobs = new BlobTransfer({
+      redis: options.redis,
+      name: `conductor-scheduler-${this.id}`,
+      projectDir,
+      ...(options.inlineLimit === undefined ? {} : { inlineLimit: options.inlineLimit }),
+      ...(options.keepResultsMs === undefined ? {} : { expireMs: options.keepResultsMs }),
+      ...(options.blobStore === undefined ? {} : { store: options.blobStore }),
+    });
     this.commands = connectRedis(options.redis, `conductor-scheduler-${this.id}`);
     this.subscriber = connectRedis(options.redis, `conductor-scheduler-${this.id}-events`);
     this.subscriber.on("message", (_channel: string, text: string) => this.onLive(text));
@@ -165,10 +189,16 @@ export class Dispatcher {
   execute(
     runtime: RemoteRuntime,
     request: InvocationRequest,
-    sink: InvocationSink,
+    given: InvocationSink,
     labels: readonly string[],
   ): InvocationControl {
     const first = request.steps[0]!;
+    // Outputs that came back as blobs of the store are fetched into a local file before their event goes on.
+    const sink = this.blobs.incomingSink(
+      given,
+      request.executionId,
+      request.steps.map((step) => step.nodeId),
+    );
     const name = queueName(runtime.name, labels);
     const queue = this.queue(name);
     const id = jobId(request.executionId, first.nodeId, first.attempt);
@@ -191,50 +221,74 @@ export class Dispatcher {
       },
     });
     pending.route = pending.sink;
-    let data: InvocationJob;
-    try {
-      const writer = new SessionRequestWriter(
-        { inlineLimit: this.options.inlineLimit ?? 64 * 1024 * 1024 },
-        // Every value travels in the job: blobs of this host are read into it.
-        receiverFeatures(
-          runtime.name,
-          runtime.description.features.filter((feature) => feature !== FEATURES.blob),
-          this.options.inlineLimit ?? 64 * 1024 * 1024,
-        ),
-      );
-      writer.execute({ ...request, invocationId: 0 });
-      data = {
-        runtime: runtime.name,
-        request: Buffer.from(writer.finish()).toString("base64"),
-        replyTo: eventsChannel(this.id),
-        nodes: request.steps.map((step) => step.nodeId),
-      };
-    } catch (error) {
-      sink.rejected({
-        message:
-          error instanceof ValueError
-            ? error.message
-            : `inputs cannot be encoded: ${(error as Error).message}`,
-        type: error instanceof ValueError ? error.type : "value.unencodable",
-        retryable: false,
+    const control = { cancelled: undefined as string | undefined, sharing: false };
+    const send = (ready: InvocationRequest) => {
+      let data: InvocationJob;
+      try {
+        data = this.jobData(runtime, ready);
+      } catch (error) {
+        sink.rejected(valueFailure(error));
+        return;
+      }
+      void this.dispatch(pending, data, request, labels).catch((error: Error) => {
+        if (!pending.ended)
+          pending.sink.rejected({
+            message: `cannot queue node "${first.nodeId}" on runtime "${runtime.name}": ${error.message}`,
+            type: "runtime.lost",
+            retryable: true,
+          });
       });
+    };
+    // Inputs larger than a job takes are put in the blob store first (streamed); the job carries their references.
+    let shared: InvocationRequest | Promise<InvocationRequest>;
+    try {
+      shared = this.blobs.outgoingRequest(request);
+    } catch (error) {
+      sink.rejected(valueFailure(error));
       return { cancel: () => {} };
     }
-    const control = { cancelled: undefined as string | undefined };
-    void this.dispatch(pending, data, request, labels).catch((error: Error) => {
-      if (!pending.ended)
-        pending.sink.rejected({
-          message: `cannot queue node "${first.nodeId}" on runtime "${runtime.name}": ${error.message}`,
-          type: "runtime.lost",
-          retryable: true,
-        });
-    });
+    if (shared instanceof Promise) {
+      control.sharing = true;
+      shared.then(
+        (ready) => {
+          control.sharing = false;
+          if (control.cancelled === undefined) send(ready);
+          else sink.cancelled(0, control.cancelled);
+        },
+        (error: Error) => {
+          control.sharing = false;
+          sink.rejected(valueFailure(error));
+        },
+      );
+    } else send(shared);
     return {
       cancel: (reason) => {
         if (control.cancelled !== undefined || pending.ended) return;
         control.cancelled = reason;
+        // Not sent yet: its inputs are still going to the blob store, and it is cancelled once they are there.
+        if (control.sharing) return;
         void this.cancel(pending, reason);
       },
+    };
+  }
+
+  /** The job of an invocation whose inputs are inline or blobs of the store; throws a ValueError. */
+  private jobData(runtime: RemoteRuntime, request: InvocationRequest): InvocationJob {
+    const writer = new SessionRequestWriter(
+      { inlineLimit: this.blobs.inlineLimit },
+      // Every value is inline or a blob of the store (see blobs.outgoingRequest), which the worker fetches.
+      receiverFeatures(
+        runtime.name,
+        [...runtime.description.features, FEATURES.blob],
+        this.blobs.inlineLimit,
+      ),
+    );
+    writer.execute({ ...request, invocationId: 0 });
+    return {
+      runtime: runtime.name,
+      request: Buffer.from(writer.finish()).toString("base64"),
+      replyTo: eventsChannel(this.id),
+      nodes: request.steps.map((step) => step.nodeId),
     };
   }
 
@@ -448,10 +502,20 @@ export class Dispatcher {
       }),
     ]);
     clearTimeout(timer);
+    await this.blobs.close();
     for (const { reader } of this.queues.values()) reader.disconnect();
     this.subscriber.disconnect();
     this.commands.disconnect();
   }
+}
+
+function valueFailure(error: unknown): FailureInfo {
+  return {
+    message:
+      error instanceof ValueError ? error.message : `inputs cannot be encoded: ${(error as Error).message}`,
+    type: error instanceof ValueError ? error.type : "value.unencodable",
+    retryable: false,
+  };
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -7,6 +7,7 @@ import {
   type InvocationSink,
   observeSink,
   SessionResponseWriter,
+  ValueError,
 } from "@conductor/sdk/protocol";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
@@ -15,6 +16,8 @@ import { findProject, type Project } from "../project/project-config.js";
 import type { SupervisionOptions } from "../runtime/child-runtime.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 import { RuntimeRegistry } from "../runtime/runtime-registry.js";
+import type { BlobStore } from "./blob-store.js";
+import { BlobTransfer, DEFAULT_JOB_INLINE_LIMIT } from "./blob-transfer.js";
 import type { CancelMessage, InvocationJob, InvocationOutcome, LiveEvent } from "./job-data.js";
 import { CANCEL_CHANNEL, LABEL_PATTERN, labelSubsets, MAX_LABELS, QUEUE_PREFIX, queueName } from "./keys.js";
 import { connectRedis, describeRedis } from "./redis-connection.js";
@@ -49,8 +52,13 @@ export interface WorkerOptions {
   lockDurationMs?: number;
   /** How often the stalled-job check runs. Default: lockDurationMs. */
   stalledIntervalMs?: number;
-  /** Values up to this many bytes travel inline in the job and its result. Default 64 MiB. */
+  /**
+   * Outputs up to this many bytes travel inline in the job's result; larger ones go through the blob store (and
+   * runtimes write them to files first). Default 1 MiB.
+   */
   inlineLimit?: number;
+  /** Where large values are: the same store as the schedulers' (`DistributedOptions.blobStore`). Default Redis. */
+  blobStore?: BlobStore;
   supervision?: SupervisionOptions;
   /** Receives what the worker has to say (started, lost Redis, back). */
   onNotice?: (message: string) => void;
@@ -109,7 +117,7 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
   }
   const notice = options.onNotice ?? (() => {});
   const id = options.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
-  const inlineLimit = options.inlineLimit ?? 64 * 1024 * 1024;
+  const inlineLimit = options.inlineLimit ?? DEFAULT_JOB_INLINE_LIMIT;
   const project: Project = {
     ...given,
     runtimes: Object.fromEntries(served.map((name) => [name, given.runtimes[name]!])),
@@ -150,6 +158,14 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
   };
   const running = new Map<string, RunningJob>();
   let closing = false;
+  // Large inputs are fetched from the blob store, large outputs put there (distributed/blob-transfer.ts).
+  const blobs = new BlobTransfer({
+    redis: redisUrl,
+    name: `conductor-worker-${id}`,
+    projectDir: project.dir,
+    inlineLimit,
+    ...(options.blobStore === undefined ? {} : { store: options.blobStore }),
+  });
 
   for (const name of started) {
     const connection = registry.runtimes.get(name)!;
@@ -165,6 +181,7 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
       connection: registry.runtimes.get(job.data.runtime),
       commands,
       inlineLimit,
+      blobs,
       running,
       onEnd: () => {
         info.done++;
@@ -277,6 +294,7 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
       for (const connection of queueConnections) connection.disconnect();
       if (commands.status === "ready") await removeWorker(commands, id).catch(() => {});
       await registry.close();
+      await blobs.close();
       subscriber.disconnect();
       commands.disconnect();
     },
@@ -288,6 +306,7 @@ interface JobContext {
   connection: RuntimeConnection | undefined;
   commands: Redis;
   inlineLimit: number;
+  blobs: BlobTransfer;
   running: Map<string, RunningJob>;
   onEnd(): void;
 }
@@ -371,38 +390,64 @@ function runJob(
   );
   const entry: RunningJob = {};
   context.running.set(jobKey, entry);
-  if (unsafe === undefined) {
-    start(request, connection, sink, entry, context);
-    return done;
-  }
-  claimStart(context.commands, job, `${context.workerId} ${token}`).then(
-    (first) => {
-      if (entry.cancelled !== undefined) sink.cancelled(0, entry.cancelled);
-      else if (first) start(request, connection, sink, entry, context);
-      else
+  // Large outputs are put in the blob store before their event leaves (the job's result carries references).
+  const runtimeSink = context.blobs.outgoingSink(
+    sink,
+    request.executionId,
+    request.steps.map((step) => step.nodeId),
+  );
+  const go = (ready: InvocationRequest) => {
+    if (unsafe === undefined) {
+      start(ready, connection, runtimeSink, entry, context);
+      return;
+    }
+    claimStart(context.commands, job, `${context.workerId} ${token}`).then(
+      (first) => {
+        if (entry.cancelled !== undefined) sink.cancelled(0, entry.cancelled);
+        else if (first) start(ready, connection, runtimeSink, entry, context);
+        else
+          sink.failed(
+            0,
+            {
+              message: `the worker running node "${unsafe.nodeId}" was lost (its job stalled); the node is not idempotent, so it is not run again on another worker`,
+              type: "runtime.lost",
+              retryable: true,
+              nodeId: unsafe.nodeId,
+            },
+            0,
+          );
+      },
+      (error: Error) =>
         sink.failed(
           0,
           {
-            message: `the worker running node "${unsafe.nodeId}" was lost (its job stalled); the node is not idempotent, so it is not run again on another worker`,
+            message: `worker ${context.workerId} could not record in Redis that it starts node "${unsafe.nodeId}" (${error.message}); the node is not run`,
             type: "runtime.lost",
             retryable: true,
             nodeId: unsafe.nodeId,
           },
           0,
-        );
-    },
-    (error: Error) =>
-      sink.failed(
-        0,
-        {
-          message: `worker ${context.workerId} could not record in Redis that it starts node "${unsafe.nodeId}" (${error.message}); the node is not run`,
-          type: "runtime.lost",
-          retryable: true,
-          nodeId: unsafe.nodeId,
-        },
-        0,
-      ),
-  );
+        ),
+    );
+  };
+  // Inputs that are blobs of the store are fetched into files of this job first (before the start claim: a worker
+  // lost while fetching has started nothing); the files go when the job ends.
+  const incoming = context.blobs.incomingRequest(request);
+  void done.then(() => incoming.release().catch(() => {}));
+  if (incoming.request instanceof Promise) {
+    incoming.request.then(
+      (ready) => {
+        if (entry.cancelled !== undefined) sink.cancelled(0, entry.cancelled);
+        else go(ready);
+      },
+      (error: Error) =>
+        sink.rejected({
+          message: error.message,
+          type: error instanceof ValueError ? error.type : "blob.corrupt",
+          retryable: false,
+        }),
+    );
+  } else go(incoming.request);
   return done;
 }
 
