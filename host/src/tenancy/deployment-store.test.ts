@@ -19,6 +19,7 @@ function version(
     codeDigest: `code-${digest}`,
     code,
     document,
+    subBlueprints: {},
     deployedAt: 1,
     deployedBy: "cli:test",
     source: "cli",
