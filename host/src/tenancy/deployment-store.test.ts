@@ -121,6 +121,7 @@ describe("diffDeployments()", () => {
       inputs: { added: [], removed: [], changed: ["n"] },
       outputs: { added: [], removed: [], changed: [] },
       code: ["builtin", "py"],
+      subBlueprints: { added: [], removed: [], changed: [] },
       other: [],
     });
   });
