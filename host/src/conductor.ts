@@ -559,6 +559,8 @@ class EmbeddedConductor implements Conductor {
 
   /** The execution at the top of `executionId`'s sub-blueprint lineage (itself when it has no parent). */
   private rootOf(executionId: string): string {
+    // A sub-blueprint's execution is `<parent>/<node>`: an id without a slash has no parent, so no lookup is needed.
+    if (!executionId.includes("/")) return executionId;
     let current = executionId;
     for (let depth = 0; depth < 1_000; depth++) {
       const parent = this.store?.get(current)?.lineage?.parentId;

@@ -137,6 +137,37 @@ describe("deployment pins", () => {
     expect((await (await start(starter, "gated", 1)).result).outputs).toEqual({ text: "child v1 got Ada" });
   });
 
+  it("pins sub-blueprints to any depth", async () => {
+    const { deployments, starter } = await open();
+    await writeFile(
+      join(dir, "middle.blueprint.yaml"),
+      `conductor: blueprint/v1
+id: middle
+inputs:
+  value: { schema: { type: string } }
+outputs:
+  text: inner.text
+nodes:
+  inner: { type: blueprint.child, inputs: { value: inputs.value } }
+`,
+    );
+    const top = `conductor: blueprint/v1
+id: top
+outputs:
+  text: call.text
+nodes:
+  call: { type: blueprint.middle, inputs: { value: { value: "Ada" } } }
+`;
+    const deployed = await deploy(deployments, top, "top.blueprint.yaml");
+    expect(Object.keys(deployed.deployment.subBlueprints).sort()).toEqual(["child", "middle"]);
+    await writeFile(join(dir, "child.blueprint.yaml"), child("v2"));
+    await deploy(deployments, child("v2"), "child.blueprint.yaml");
+    // The grandchild runs as the top's version pinned it, not as deployed since.
+    const result = await (await start(starter, "top")).result;
+    expect(result.status, result.failure?.message).toBe("completed");
+    expect(result.outputs).toEqual({ text: "child v1 got Ada" });
+  });
+
   it("an execution resumed after its host died runs the pinned child, and is refused when its code changed", async () => {
     // The first host: as the second sees it, dead once the execution waits in its hanging node.
     let firstAlive = true;
