@@ -2,10 +2,10 @@
  * What a deployed version pins, through the CLI as a user runs it: `conductor deploy` pins a blueprint's
  * sub-blueprints with it (deploying a new version of the child changes no version of the parent), and the schedules
  * of `conductor serve` run either the version they pin or the current one at each firing, recording it with the
- * execution.
+ * execution; `conductor resume` refuses an execution of a version whose node code changed since it was deployed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type ProtocolClient, protocolClient } from "./protocol-clients.js";
 
 const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
+const results = fileURLToPath(new URL("../../../test-results/", import.meta.url));
 const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
 
 function child(word: string): string {
@@ -69,11 +70,15 @@ async function deploy(dir: string, file: string): Promise<number> {
   return (JSON.parse(answer.stdout) as { deployment: { version: number } }).deployment.version;
 }
 
-function startServe(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const server = spawn(process.execPath, [cli, "serve", "--port", "0", "--project", dir, "--no-debugger"], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+function startServe(dir: string, args: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+  const server = spawn(
+    process.execPath,
+    [cli, "serve", "--port", "0", "--project", dir, "--no-debugger", ...args],
+    {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   return new Promise((resolve, reject) => {
     let stdout = "";
     let stderr = "";
@@ -187,5 +192,70 @@ describe("deployed versions pin their sub-blueprints, and schedules run deployed
       version: 1,
       text: "child v1 got parent A",
     });
+  });
+
+  it("conductor resume refuses an execution of a version whose node code changed, unless --allow-code-change", async () => {
+    // Inside the repository, so the project's node module imports @conductor/sdk and zod from its node_modules.
+    await mkdir(results, { recursive: true });
+    const dir = await mkdtemp(join(results, "pins-code-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(
+      join(dir, "conductor.yaml"),
+      "conductor: project/v1\nblueprints: [.]\nnodes: [./hold.mjs]\n",
+    );
+    // Version one of the node waits (the host is killed meanwhile); the edited version returns at once.
+    const hold = (body: string) => `import { defineNode } from "@conductor/sdk";
+import { z } from "zod";
+export const hold = defineNode({
+  type: "project.hold",
+  input: { value: z.string() },
+  output: { value: z.string() },
+  run: ${body},
+});
+`;
+    await writeFile(
+      join(dir, "hold.mjs"),
+      hold("({ value }) => new Promise((resolve) => setTimeout(() => resolve({ value }), 600_000))"),
+    );
+    await writeFile(
+      join(dir, "held.blueprint.yaml"),
+      `conductor: blueprint/v1
+id: held
+outputs:
+  text: say.text
+nodes:
+  hold: { type: project.hold, inputs: { value: { value: "Ada" } } }
+  say: { type: core.template, config: { template: "held {{.}}" }, inputs: { data: hold.value } }
+`,
+    );
+    expect(await deploy(dir, "held.blueprint.yaml")).toBe(1);
+
+    const served = await startServe(dir, ["--no-resume"]);
+    const token = (await readFile(join(dir, ".conductor", "api-token"), "utf8")).trim();
+    const api = protocolClient("connect", served.url, token);
+    const { executionId } = await api.startExecution({ blueprint: { case: "blueprintId", value: "held" } });
+    // Once the node runs, the server dies.
+    for await (const { event } of api.watchExecution({ executionId })) {
+      if (event?.kind.case === "nodeStarted" && event.nodeId === "hold") break;
+    }
+    api.close();
+    const exited = new Promise((resolve) => served.child.once("exit", resolve));
+    served.child.kill("SIGKILL");
+    await exited;
+
+    // The node's code changes.
+    await writeFile(join(dir, "hold.mjs"), hold("({ value }) => ({ value: `${value}!` })"));
+    const refused = await conductor(["resume", executionId], dir);
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toContain(
+      `execution "${executionId}" runs version 1 of blueprint "held" (namespace "default"), and the code of runtime "builtin" changed since that version was deployed; its remaining nodes would run other code than its first ones. Restore that code, or resume it with the code of now (conductor resume ${executionId} --allow-code-change)`,
+    );
+
+    const allowed = await conductor(["resume", executionId, "--allow-code-change", "--json"], dir);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stderr).toContain(
+      "changed since that version was deployed; resuming it with the code there is now",
+    );
+    expect(allowed.stdout).toContain('"held Ada!"');
   });
 });
