@@ -244,7 +244,7 @@ nodes:
     await exited;
 
     // The node's code changes.
-    await writeFile(join(dir, "hold.mjs"), hold("({ value }) => ({ value: `${value}!` })"));
+    await writeFile(join(dir, "hold.mjs"), hold('({ value }) => ({ value: value + "!" })'));
     const refused = await conductor(["resume", executionId], dir);
     expect(refused.code).toBe(6);
     expect(refused.stderr).toContain(
