@@ -503,10 +503,16 @@ class EmbeddedConductor implements Conductor {
     // The lineage names the first of them in the order the graph runs.
     const position = (node: string) => prepared.graph.order.indexOf(prepared.graph.byId.get(node)!.index);
     const firstNode = fromNodes.reduce((a, b) => (position(b) < position(a) ? b : a));
-    return prepared.startWith(inputs, options, rerunStateOf(prepared.graph, recorded.events, fromNodes), {
-      rerunOf: executionId,
-      rerunFrom: firstNode,
-    });
+    // A re-run of a deployed version's execution runs that version again, its pinned sub-blueprints included.
+    const pins = options.blueprint === undefined ? await this.deploymentPins() : undefined;
+    const handle = prepared.startWith(
+      inputs,
+      options,
+      rerunStateOf(prepared.graph, recorded.events, fromNodes),
+      { rerunOf: executionId, rerunFrom: firstNode },
+    );
+    pins?.inherit(handle.executionId, executionId);
+    return handle;
   }
 
   async reloadRuntimes(names: readonly string[]): Promise<void> {

@@ -137,8 +137,8 @@ describe("deployment pins", () => {
     expect((await (await start(starter, "gated", 1)).result).outputs).toEqual({ text: "child v1 got Ada" });
   });
 
-  it("pins sub-blueprints to any depth", async () => {
-    const { deployments, starter } = await open();
+  it("pins sub-blueprints to any depth, and a re-run keeps the version", async () => {
+    const { conductor, deployments, starter } = await open();
     await writeFile(
       join(dir, "middle.blueprint.yaml"),
       `conductor: blueprint/v1
@@ -166,6 +166,13 @@ nodes:
     const result = await (await start(starter, "top")).result;
     expect(result.status, result.failure?.message).toBe("completed");
     expect(result.outputs).toEqual({ text: "child v1 got Ada" });
+    // A re-run of the execution runs the same version, and records it.
+    const rerun = await conductor.rerun(result.executionId, "call");
+    expect((await rerun.result).outputs).toEqual({ text: "child v1 got Ada" });
+    expect(deployments.store.executionDeployment(rerun.executionId)).toMatchObject({
+      blueprintId: "top",
+      version: 1,
+    });
   });
 
   it("an execution resumed after its host died runs the pinned child, and is refused when its code changed", async () => {

@@ -30,6 +30,8 @@ export interface DeploymentPins {
    * was deployed with (an empty list when none does); undefined for any other execution.
    */
   codeChanges(executionId: string): Promise<CodeChange | undefined>;
+  /** Records that `executionId` (a re-run of `fromExecutionId`) runs the version `fromExecutionId` ran, if any. */
+  inherit(executionId: string, fromExecutionId: string): void;
   close(): void;
 }
 
@@ -67,6 +69,10 @@ export function deploymentPins(project: Project, store: DeploymentStore): Deploy
         .filter((name) => deployment.code[name] !== now[name])
         .sort();
       return { deployment, runtimes };
+    },
+    inherit(executionId, fromExecutionId) {
+      const pinned = store.executionDeployment(fromExecutionId);
+      if (pinned !== undefined) store.recordExecution(executionId, pinned);
     },
     close() {
       store.close();
