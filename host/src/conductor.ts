@@ -46,6 +46,7 @@ import { Journal, type JournalOptions } from "./store/sqlite-journal.js";
 import type { ConductorMetrics } from "./telemetry/conductor-metrics.js";
 import { bothTraces, type ExecutionTrace, type Tracing } from "./telemetry/execution-trace.js";
 import { tracingFromEnvironment } from "./telemetry/tracing.js";
+import type { DeploymentPins } from "./tenancy/deployment-pins.js";
 import { hasSecretReference, type ProjectSecrets, projectSecrets, withSecrets } from "./tenancy/secrets.js";
 import { openTenancyStoreSync } from "./tenancy/tenancy-store.js";
 
@@ -106,6 +107,12 @@ export interface ConductorOptions {
    * (`createJsonLog`, docs/telemetry.md).
    */
   observers?: readonly ExecutionObserver[];
+  /**
+   * What resuming an execution started from a deployed version does when the code of its nodes changed since that
+   * version was deployed (docs/security.md, "What a version pins"): `refuse` (default) fails with `code_changed`,
+   * naming the runtimes; `warn` tells `onNotice` and resumes.
+   */
+  codeChange?: "refuse" | "warn";
 }
 
 /** Watches executions: gives a listener for each execution of a blueprint (see `ConductorOptions.observers`). */
@@ -290,6 +297,7 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
       await tracingOf(options),
       options.metrics,
       observers,
+      { codeChange: options.codeChange ?? "refuse", onNotice: options.onNotice },
     );
   }
   const store = options.store === false ? undefined : (options.store ?? createMemoryStore());
@@ -319,6 +327,7 @@ class EmbeddedConductor implements Conductor {
   readonly executions: Executions;
   private readonly subBlueprints: SubBlueprintRuntime;
   private secrets: ProjectSecrets | undefined;
+  private pins: DeploymentPins | undefined;
 
   constructor(
     readonly project: Project,
@@ -329,6 +338,10 @@ class EmbeddedConductor implements Conductor {
     private readonly tracing?: Tracing | undefined,
     private readonly metrics?: ConductorMetrics | undefined,
     private readonly observers: readonly ExecutionObserver[] = [],
+    private readonly pinning: {
+      codeChange: "refuse" | "warn";
+      onNotice?: ((message: string) => void) | undefined;
+    } = { codeChange: "refuse" },
   ) {
     if (metrics !== undefined) {
       metrics.watchRuntimes(() => registry.health());
@@ -359,10 +372,16 @@ class EmbeddedConductor implements Conductor {
           const handle = await this.resumeExecution(unfinished, {}, true);
           return { result: handle.result, cancel: (reason) => handle.cancel(reason) };
         }
-        const entry = (await listBlueprints(this.project)).find((candidate) => candidate.id === id);
-        if (entry === undefined)
-          throw new ConductorError("blueprint_unreadable", `the project has no blueprint "${id}"`);
-        const prepared = await this.prepare(resolve(this.project.dir, entry.path));
+        // A deployed version runs the sub-blueprints it pinned when deployed, not the project's files of now.
+        const pinned = (await this.deploymentPins())?.subBlueprint(this.rootOf(parent.executionId), id);
+        let source: string | LoadedBlueprint | undefined = pinned;
+        if (source === undefined) {
+          const entry = (await listBlueprints(this.project)).find((candidate) => candidate.id === id);
+          if (entry === undefined)
+            throw new ConductorError("blueprint_unreadable", `the project has no blueprint "${id}"`);
+          source = resolve(this.project.dir, entry.path);
+        }
+        const prepared = await this.prepare(source);
         const handle = prepared.startWith(inputs, { executionId }, undefined, {
           parentId: parent.executionId,
           parentNode: parent.nodeId,
@@ -438,6 +457,7 @@ class EmbeddedConductor implements Conductor {
         `execution "${executionId}" is running in this process already; nothing to resume`,
       );
     }
+    if (!throughParent) await this.checkCode(executionId);
     const resume = resumeStateOf(prepared.graph, recorded.events);
     // Taken over only now, once its blueprint validated: a lease is never held for an execution that cannot run.
     (this.store as Journal).claim(executionId);
@@ -487,10 +507,16 @@ class EmbeddedConductor implements Conductor {
     // The lineage names the first of them in the order the graph runs.
     const position = (node: string) => prepared.graph.order.indexOf(prepared.graph.byId.get(node)!.index);
     const firstNode = fromNodes.reduce((a, b) => (position(b) < position(a) ? b : a));
-    return prepared.startWith(inputs, options, rerunStateOf(prepared.graph, recorded.events, fromNodes), {
-      rerunOf: executionId,
-      rerunFrom: firstNode,
-    });
+    // A re-run of a deployed version's execution runs that version again, its pinned sub-blueprints included.
+    const pins = options.blueprint === undefined ? await this.deploymentPins() : undefined;
+    const handle = prepared.startWith(
+      inputs,
+      options,
+      rerunStateOf(prepared.graph, recorded.events, fromNodes),
+      { rerunOf: executionId, rerunFrom: firstNode },
+    );
+    pins?.inherit(handle.executionId, executionId);
+    return handle;
   }
 
   async reloadRuntimes(names: readonly string[]): Promise<void> {
@@ -528,6 +554,49 @@ class EmbeddedConductor implements Conductor {
     const loaded = fromData(recorded.blueprint.document, recorded.blueprint.source);
     const prepared = this.bind(await this.validated(loaded));
     return { recorded, prepared };
+  }
+
+  /**
+   * The deployment pins of the project (tenancy/deployment-pins.ts), opened on first use once something was
+   * deployed. Loaded only then: a project that never deploys never loads them.
+   */
+  private async deploymentPins(): Promise<DeploymentPins | undefined> {
+    if (this.pins !== undefined) return this.pins;
+    const { openDeploymentPins } = await import("./tenancy/deployment-pins.js");
+    this.pins ??= openDeploymentPins(this.project);
+    return this.pins;
+  }
+
+  /** The execution at the top of `executionId`'s sub-blueprint lineage (itself when it has no parent). */
+  private rootOf(executionId: string): string {
+    // A sub-blueprint's execution is `<parent>/<node>`: an id without a slash has no parent, so no lookup is needed.
+    if (!executionId.includes("/")) return executionId;
+    let current = executionId;
+    for (let depth = 0; depth < 1_000; depth++) {
+      const parent = this.store?.get(current)?.lineage?.parentId;
+      if (parent === undefined) return current;
+      current = parent;
+    }
+    return current;
+  }
+
+  /**
+   * Before an execution started from a deployed version is resumed: its nodes' code must still be the code the
+   * version was deployed with, or the rest of it would run other code than its start did.
+   */
+  private async checkCode(executionId: string): Promise<void> {
+    const change = await (await this.deploymentPins())?.codeChanges(executionId);
+    if (change === undefined || change.runtimes.length === 0) return;
+    const { deployment, runtimes } = change;
+    const what = `execution "${executionId}" runs version ${deployment.version} of blueprint "${deployment.blueprintId}" (namespace "${deployment.namespace}"), and the code of runtime${runtimes.length === 1 ? "" : "s"} ${runtimes.map((name) => `"${name}"`).join(", ")} changed since that version was deployed`;
+    if (this.pinning.codeChange === "warn") {
+      this.pinning.onNotice?.(`${what}; resuming it with the code there is now`);
+      return;
+    }
+    throw new ConductorError(
+      "code_changed",
+      `${what}; its remaining nodes would run other code than its first ones. Restore that code, or resume it with the code of now (conductor resume ${executionId} --allow-code-change)`,
+    );
   }
 
   loadBlueprint(id: string): Promise<LoadedBlueprint> {
@@ -659,6 +728,7 @@ class EmbeddedConductor implements Conductor {
     await this.store?.close();
     await this.tracing?.shutdown();
     this.secrets?.close();
+    this.pins?.close();
   }
 
   private load(blueprint: BlueprintDocument | LoadedBlueprint): LoadedBlueprint {

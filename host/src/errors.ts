@@ -32,6 +32,11 @@ export type ConductorErrorCode =
   | "execution_running"
   /** An execution cannot be resumed: it already finished. */
   | "execution_finished"
+  /**
+   * An execution of a deployed version cannot be resumed: the code of its nodes changed since the version was
+   * deployed (resume it with `--allow-code-change` to run the code there is now).
+   */
+  | "code_changed"
   /** Resuming or re-running needs a journal, and this conductor records to memory. */
   | "journal_required"
   /** The journal cannot be opened, read or written (permissions, a full disk, a damaged file). */

@@ -9,7 +9,7 @@ import {
   type ExecutionSummary,
 } from "@conductor/sdk/client";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { connect, initialToken, rememberToken } from "./api.js";
+import { connect, initialToken, signIn, signOut } from "./api.js";
 import { BlueprintDiagnostics } from "./blueprint-diagnostics.js";
 import { applyEvent, type ExecutionView, fromExecution, startingExecution } from "./execution-state.js";
 import { formatDuration } from "./format.js";
@@ -19,6 +19,7 @@ import { InputsForm } from "./inputs-form.js";
 import { graphOfNodeIds } from "./layout.js";
 import { newerRerun } from "./lineage.js";
 import { SidePanel } from "./side-panel.js";
+import { ROLE_HINT, SignedIn, SignIn } from "./sign-in.js";
 import { TimelineView } from "./timeline-view.js";
 import { TraceId } from "./trace-id.js";
 import { ValueClient } from "./value-view.js";
@@ -36,6 +37,8 @@ export function App() {
   const [token, setToken] = useState(initialToken);
   const client = useMemo(() => connect(token), [token]);
   const [needToken, setNeedToken] = useState(false);
+  // The server's reason for refusing the credential sent (undefined while none was).
+  const [refused, setRefused] = useState<string>();
   const [problem, setProblem] = useState<Problem>();
   const [blueprints, setBlueprints] = useState<BlueprintSummary[]>([]);
   const [blueprint, setBlueprint] = useState<Blueprint>();
@@ -48,7 +51,13 @@ export function App() {
 
   const report = useCallback((error: unknown) => {
     if (error instanceof ConnectError && error.code === Code.Unauthenticated) {
+      setRefused(error.rawMessage);
       setNeedToken(true);
+      return;
+    }
+    if (error instanceof ConnectError && error.code === Code.PermissionDenied) {
+      // The server's message names the caller, its role, and the roles that may.
+      setProblem({ message: error.rawMessage, lines: [ROLE_HINT] });
       return;
     }
     if (error instanceof ConnectError && error.code === Code.Canceled) return;
@@ -247,6 +256,26 @@ export function App() {
             ))}
           </select>
         </label>
+        {token === undefined || needToken ? null : (
+          <SignedIn
+            credential={token}
+            onSignOut={() => {
+              signOut();
+              watching.current?.abort();
+              // Signed in again, the page opens what the address names, as on a first load.
+              wanted.current = undefined;
+              setToken(undefined);
+              setRefused(undefined);
+              setBlueprints([]);
+              setBlueprint(undefined);
+              setGraph(undefined);
+              setExecution(undefined);
+              setExecutions([]);
+              setProblem(undefined);
+              setNeedToken(true);
+            }}
+          />
+        )}
         {execution === undefined ? null : (
           <span class="execution-status" data-execution-status={execution.status}>
             <span class={`badge status-${execution.status}`}>{execution.status}</span>
@@ -262,9 +291,11 @@ export function App() {
         )}
       </header>
       {needToken ? (
-        <TokenPrompt
-          onToken={(value) => {
-            rememberToken(value);
+        <SignIn
+          refused={token === undefined ? undefined : refused}
+          onSignIn={(value) => {
+            signIn(value);
+            setRefused(undefined);
             setToken(value);
           }}
         />
@@ -348,32 +379,6 @@ function linkTo(blueprintId: string, executionId: string): void {
   url.searchParams.set("blueprint", blueprintId);
   url.searchParams.set("execution", executionId);
   history.replaceState(null, "", url);
-}
-
-function TokenPrompt({ onToken }: { onToken(token: string): void }) {
-  const [value, setValue] = useState("");
-  return (
-    <form
-      class="token-prompt"
-      onSubmit={(event) => {
-        event.preventDefault();
-        if (value !== "") onToken(value);
-      }}
-    >
-      <label>
-        This server requires its token (open the address <code>conductor serve</code> printed, or paste the
-        project's <code>.conductor/api-token</code>):{" "}
-        <input
-          type="password"
-          name="token"
-          autoComplete="off"
-          value={value}
-          onInput={(event) => setValue((event.currentTarget as HTMLInputElement).value)}
-        />
-      </label>
-      <button type="submit">Use token</button>
-    </form>
-  );
 }
 
 function describe(error: unknown): Problem {

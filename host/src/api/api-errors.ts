@@ -17,6 +17,7 @@ const codes: Record<ConductorErrorCode, Code> = {
   node_not_found: Code.NotFound,
   execution_running: Code.FailedPrecondition,
   execution_finished: Code.FailedPrecondition,
+  code_changed: Code.FailedPrecondition,
   journal_required: Code.FailedPrecondition,
   journal_failed: Code.Unavailable,
   closed: Code.Unavailable,

@@ -59,10 +59,11 @@ describe("authorize()", () => {
     expect(authorize(reader, "read", "call ListExecutions")).toBeUndefined();
     expect(authorize(reader, "run", "call RunExecution")).toEqual({
       kind: "permission_denied",
-      message: 'caller "ci-reader" may not call RunExecution (it needs the "run" permission)',
+      message:
+        'caller "ci-reader" (role viewer) may not call RunExecution: it needs the "run" permission, which the roles operator, editor and admin have',
     });
     expect(authorize(ANONYMOUS, "run", 'run blueprint "sum"')?.message).toBe(
-      'an anonymous caller may not run blueprint "sum" (it needs the "run" permission)',
+      'an anonymous caller may not run blueprint "sum": it needs the "run" permission, which the roles operator, editor and admin have',
     );
   });
 });
@@ -108,7 +109,7 @@ describe("createRequestGate()", () => {
     const readOnlyGate = createRequestGate({ authenticate: () => readOnly });
     expect(() => readOnlyGate(contextOf("ListExecutions", {}))).not.toThrow();
     expect(() => readOnlyGate(contextOf("CancelExecution", {}))).toThrow(
-      'caller "viewer" may not call CancelExecution (it needs the "cancel" permission)',
+      'caller "viewer" (role viewer) may not call CancelExecution: it needs the "cancel" permission, which the roles operator, editor and admin have',
     );
     const refused = (() => {
       try {

@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { looksLikeJwt } from "../tenancy/oidc.js";
-import { ROLE_PERMISSIONS } from "../tenancy/roles.js";
+import { ROLE_PERMISSIONS, ROLES } from "../tenancy/roles.js";
 import type { TenancyStore } from "../tenancy/tenancy-store.js";
 import { IDENTITY, type Identity, METHOD_PERMISSIONS, type Permission, TOKEN_HOLDER } from "./identity.js";
 
@@ -120,10 +120,22 @@ export function createAuthPolicy(options: AuthPolicyOptions): AuthPolicy {
 /** Why `identity` may not do what `permission` allows, or undefined when it may. */
 export function authorize(identity: Identity, permission: Permission, what: string): AuthProblem | undefined {
   if (identity.permissions.has(permission)) return undefined;
+  const who =
+    identity.name === "anonymous"
+      ? "an anonymous caller"
+      : `caller "${identity.name}" (role ${identity.role})`;
   return {
     kind: "permission_denied",
-    message: `${identity.name === "anonymous" ? "an anonymous caller" : `caller "${identity.name}"`} may not ${what} (it needs the "${permission}" permission)`,
+    // The roles that may are named, so whoever reads it (a person in the debugger) knows which key to ask for.
+    message: `${who} may not ${what}: it needs the "${permission}" permission, which the ${rolesWith(permission)} have`,
   };
+}
+
+/** The roles having `permission`, from least to most power, in words: `roles operator, editor and admin`. */
+function rolesWith(permission: Permission): string {
+  const roles = [...ROLES].reverse().filter((role) => ROLE_PERMISSIONS[role].has(permission));
+  if (roles.length === 1) return `role ${roles[0]}`;
+  return `roles ${roles.slice(0, -1).join(", ")} and ${roles.at(-1)}`;
 }
 
 /**

@@ -73,7 +73,7 @@ describe("createExecutionStarter()", () => {
     const error = await refusal(starter.prepare({ case: "document", value: plainDocument }, runner));
     expect(error?.code).toBe(Code.PermissionDenied);
     expect(error?.rawMessage).toBe(
-      'caller "deploy-bot" may not run a blueprint sent inline (it needs the "run-inline" permission)',
+      'caller "deploy-bot" (role operator) may not run a blueprint sent inline: it needs the "run-inline" permission, which the roles editor and admin have',
     );
     const own = await starter.prepare({ case: "blueprintId", value: "own" }, runner);
     expect((await own.run()).outputs).toEqual({ out: "own" });

@@ -75,6 +75,7 @@ export function exitCodeOf(error: unknown): number {
       return EXIT.usage;
     case "execution_running":
     case "execution_finished":
+    case "code_changed":
       return EXIT.conflict;
     case "execution_not_found":
     case "node_not_found":

@@ -27,8 +27,13 @@ export function reportDeploymentError(context: CommandContext, error: unknown, j
 
 /** A deployment as `--json` prints it (its document only when asked). */
 export function deploymentJson(deployment: Deployment, withDocument = false) {
-  const { document, ...rest } = deployment;
-  return withDocument ? deployment : rest;
+  if (withDocument) return deployment;
+  const { document: _document, subBlueprints, ...rest } = deployment;
+  // Where each pinned sub-blueprint came from, without its text.
+  const pinned = Object.fromEntries(
+    Object.entries(subBlueprints).map(([id, pin]) => [id, { version: pin.version, from: pin.from }]),
+  );
+  return { ...rest, subBlueprints: pinned };
 }
 
 /** One line of a deployment, for people. */

@@ -103,6 +103,10 @@ export default async function deployments(context: CommandContext): Promise<numb
           for (const name of diff[part].removed) lines.push(styleText("red", `  - ${part}.${name}`));
           for (const name of diff[part].changed) lines.push(styleText("yellow", `  ~ ${part}.${name}`));
         }
+        for (const id of diff.subBlueprints.added) lines.push(styleText("green", `  + sub-blueprint ${id}`));
+        for (const id of diff.subBlueprints.removed) lines.push(styleText("red", `  - sub-blueprint ${id}`));
+        for (const id of diff.subBlueprints.changed)
+          lines.push(styleText("yellow", `  ~ sub-blueprint ${id}`));
         for (const field of diff.other) lines.push(styleText("yellow", `  ~ ${field}`));
         for (const runtime of diff.code) lines.push(styleText("yellow", `  ~ code of runtime "${runtime}"`));
         if (lines.length === 1) lines.push("  no differences");

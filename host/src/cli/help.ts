@@ -36,8 +36,8 @@ options for every command:
 
 exit codes: 0 ok, 1 the execution failed (or Node.js is older than 22.13), 2 bad usage (or init/new would
             overwrite files), 3 invalid blueprint/inputs/project, 4 a runtime could not start, 5 no such
-            execution, node or runtime, 6 the execution cannot be resumed (it finished, or another process runs
-            it), 74 the journal cannot be read or written, 130 cancelled by Ctrl-C (143 SIGTERM, 129 SIGHUP,
+            execution, node or runtime, 6 the execution cannot be resumed (it finished, another process runs
+            it, or its deployed version's code changed), 74 the journal cannot be read or written, 130 cancelled by Ctrl-C (143 SIGTERM, 129 SIGHUP,
             141 stdout closed), 70 internal error
 
 Run \`conductor <command> --help\` for a command's options. Docs: docs/getting-started.md, docs/project.md.
@@ -251,11 +251,13 @@ Shows a recorded execution: status, inputs, outputs, and for each node its timin
 outputs, logs and failure. Values are cut to a preview (a large one is read only as far as its preview);
 --json gives the execution's inputs and outputs whole.
 `,
-  resume: `usage: conductor resume <execution-id> | --all [--json]
+  resume: `usage: conductor resume <execution-id> | --all [--json] [--allow-code-change]
 
 Continues an execution that was running when its host died. Nodes whose completion was recorded keep their
 results and do not run again; a node that was running runs again. Refused (exit 6) while the process that runs
 the execution is alive and renews its lease, naming that process. --all resumes every orphaned execution.
+An execution of a deployed version whose node code changed since that version was deployed is refused too
+(exit 6, naming the runtimes); --allow-code-change resumes it with the code there is now.
 `,
   rerun: `usage: conductor rerun <execution-id> --from <node> [--json]
 

@@ -35,6 +35,8 @@ export async function openConductor(options: {
   remote?: string | undefined;
   /** The JSON log (`--log-format json`): notices, runtime output and every execution's events go to it. */
   log?: HostLog | undefined;
+  /** `conductor resume --allow-code-change`: resume an execution of a deployed version whose node code changed. */
+  allowCodeChange?: boolean;
 }): Promise<Conductor> {
   const startDir =
     options.project !== undefined
@@ -52,6 +54,7 @@ export async function openConductor(options: {
   return createConductor({
     project,
     ...(options.oneShot === true ? { supervision: { retryBroken: false } } : {}),
+    ...(options.allowCodeChange === true ? { codeChange: "warn" as const } : {}),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     ...(redis === undefined || redis === "" || remote === undefined || remote.length === 0
       ? {}

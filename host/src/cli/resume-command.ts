@@ -12,6 +12,7 @@ export default async function resume(context: CommandContext): Promise<number> {
       quiet: { type: "boolean" },
       project: { type: "string" },
       all: { type: "boolean" },
+      "allow-code-change": { type: "boolean" },
     },
   });
   if (typeof parsed === "number") return parsed;
@@ -27,6 +28,7 @@ export default async function resume(context: CommandContext): Promise<number> {
     stderr: context.stderr,
     oneShot: true,
     label: "conductor resume",
+    allowCodeChange: values["allow-code-change"] === true,
   });
   // As for `conductor run`: Ctrl-C and the like cancel what was resumed, which is recorded so.
   const abort = new AbortController();

@@ -78,7 +78,8 @@ export default async function schedules(context: CommandContext): Promise<number
       ["SCHEDULE", "BLUEPRINT", "CRON", "TIME ZONE", "NEXT (UTC)", "LAST FIRED", "EXECUTION"],
       ...states.map(({ schedule, next, last }) => [
         schedule.id,
-        schedule.blueprint,
+        // A pinned version as `conductor deployments` names it: `report@4`.
+        schedule.version === undefined ? schedule.blueprint : `${schedule.blueprint}@${schedule.version}`,
         schedule.cron,
         schedule.timezone,
         next === undefined ? "-" : utc(next),

@@ -25,6 +25,24 @@ describe("schedules in conductor.yaml", () => {
     ]);
   });
 
+  it("reads a pinned deployed version, and refuses one that is not a positive integer", () => {
+    const parsed = parseProject(
+      'conductor: project/v1\nschedules:\n  nightly: { blueprint: report, version: 3, cron: "0 2 * * *" }\n',
+      "/p/conductor.yaml",
+    );
+    expect(schedulesOf(parsed.schedules)[0]).toMatchObject({
+      id: "nightly",
+      blueprint: "report",
+      version: 3,
+    });
+    expect(project('  n: { blueprint: r, version: 0, cron: "* * * * *" }\n')).toThrow(
+      /schedules\.n\.version/,
+    );
+    expect(project('  n: { blueprint: r, version: "latest", cron: "* * * * *" }\n')).toThrow(
+      /schedules\.n\.version/,
+    );
+  });
+
   it("names the field of a bad cron expression, expected against found", () => {
     expect(project('  nightly: { blueprint: report, cron: "0 2 * *" }\n')).toThrow(
       /schedules\.nightly\.cron: expected 5 fields \(minute hour day-of-month month day-of-week\) or 6 \(seconds first\), got 4 in "0 2 \* \*"/,

@@ -9,7 +9,20 @@ export const SCHEDULE_ID = /^[a-z][a-z0-9-]*$/;
 
 const scheduleSpec = z
   .strictObject({
-    blueprint: z.string().min(1).describe("The id of the project blueprint the schedule starts."),
+    blueprint: z
+      .string()
+      .min(1)
+      .describe(
+        "The id of the blueprint the schedule starts: a blueprint file of the project, or one deployed (conductor deploy) to the default namespace.",
+      ),
+    version: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        "A deployed version of the blueprint to run at every firing (pinned). Default: what the id names at fire time, the current deployed version, else the project's file.",
+      ),
     cron: z
       .string()
       .min(1)
@@ -60,6 +73,8 @@ export type ScheduleSpec = z.infer<typeof scheduleSpec>;
 export interface Schedule {
   id: string;
   blueprint: string;
+  /** The deployed version every firing runs; undefined for "latest at fire time". */
+  version?: number;
   cron: string;
   timezone: string;
   inputs: Record<string, unknown>;
@@ -73,6 +88,7 @@ export function schedulesOf(specs: Record<string, ScheduleSpec> | undefined): Sc
     .map(([id, spec]) => ({
       id,
       blueprint: spec.blueprint,
+      ...(spec.version === undefined ? {} : { version: spec.version }),
       cron: spec.cron.trim(),
       timezone: spec.timezone ?? "UTC",
       inputs: spec.inputs ?? {},

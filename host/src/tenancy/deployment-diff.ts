@@ -12,6 +12,8 @@ export interface DeploymentDiff {
   outputs: { added: string[]; removed: string[]; changed: string[] };
   /** Runtimes whose code identity differs (or that only one version uses). */
   code: string[];
+  /** Sub-blueprints the versions pin, by id: added, removed, or pinned with another document. */
+  subBlueprints: { added: string[]; removed: string[]; changed: string[] };
   /** Top-level fields other than nodes, inputs and outputs that differ (title, description, ...). */
   other: string[];
 }
@@ -44,6 +46,14 @@ export async function diffDeployments(from: Deployment, to: Deployment): Promise
   const left = a.document as unknown as Record<string, unknown>;
   const right = b.document as unknown as Record<string, unknown>;
   const code = compare(from.code, to.code);
+  const pinned = async (deployment: Deployment) =>
+    Object.fromEntries(
+      await Promise.all(
+        Object.entries(deployment.subBlueprints).map(
+          async ([id, pin]) => [id, (await parseBlueprintText(pin.document, pin.from)).document] as const,
+        ),
+      ),
+    );
   const top = compare(
     Object.fromEntries(Object.entries(left).filter(([key]) => !["nodes", "inputs", "outputs"].includes(key))),
     Object.fromEntries(
@@ -67,6 +77,7 @@ export async function diffDeployments(from: Deployment, to: Deployment): Promise
       right.outputs as Record<string, unknown> | undefined,
     ),
     code: [...code.added, ...code.removed, ...code.changed].sort(),
+    subBlueprints: compare(await pinned(from), await pinned(to)),
     other: [...top.added, ...top.removed, ...top.changed].sort(),
   };
 }

@@ -19,6 +19,7 @@ function version(
     codeDigest: `code-${digest}`,
     code,
     document,
+    subBlueprints: {},
     deployedAt: 1,
     deployedBy: "cli:test",
     source: "cli",
@@ -120,6 +121,7 @@ describe("diffDeployments()", () => {
       inputs: { added: [], removed: [], changed: ["n"] },
       outputs: { added: [], removed: [], changed: [] },
       code: ["builtin", "py"],
+      subBlueprints: { added: [], removed: [], changed: [] },
       other: [],
     });
   });

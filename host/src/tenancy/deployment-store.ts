@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS execution_deployments (
 );
 `;
 
+/** Columns added after the first format, with their default for versions deployed before them. */
+const ADDED_COLUMNS: ReadonlyArray<[string, string]> = [["closure_json", "TEXT NOT NULL DEFAULT '{}'"]];
+
 /** Who deployed: `cli` (`conductor deploy` on the machine) or `api` (the Deploy RPC, by a caller with a role). */
 export type DeploymentSource = "cli" | "api";
 
@@ -47,6 +50,11 @@ export interface Deployment {
   code: Record<string, string>;
   /** The blueprint as deployed, as its text (JSON or YAML). */
   document: string;
+  /**
+   * The sub-blueprints it runs, pinned when it was deployed: every blueprint its `blueprint.<id>` nodes reach, to
+   * any depth, by id (see {@link PinnedSubBlueprint}). Empty for a blueprint without sub-blueprints.
+   */
+  subBlueprints: Record<string, PinnedSubBlueprint>;
   /** Milliseconds since the epoch. */
   deployedAt: number;
   /** The caller: `cli:<user>`, `token`, `key:<id>`, `oidc:<sub>`. */
@@ -55,6 +63,18 @@ export interface Deployment {
   message: string;
   /** Whether it is the version "latest" starts run (the newest deployed, or the one rolled back to). */
   current: boolean;
+}
+
+/**
+ * A sub-blueprint as a version pinned it: the text its id named when the version was deployed, the namespace's
+ * current deployed version of it (`version` > 0) or, never deployed, the project's file (`version` 0).
+ */
+export interface PinnedSubBlueprint {
+  /** The deployed version the text is, or 0 for the project's file. */
+  version: number;
+  /** Where the text came from, for messages: `version 3` or the file's path relative to the project. */
+  from: string;
+  document: string;
 }
 
 /** The version an execution ran. */
@@ -107,6 +127,7 @@ interface DeploymentRow {
   deployed_by: string;
   source: string;
   message: string;
+  closure_json: string;
   current_version: number | null;
 }
 
@@ -122,6 +143,7 @@ function deploymentOf(row: DeploymentRow): Deployment {
     codeDigest: row.code_digest,
     code: JSON.parse(row.code_json) as Record<string, string>,
     document: row.document,
+    subBlueprints: JSON.parse(row.closure_json) as Record<string, PinnedSubBlueprint>,
     deployedAt: row.deployed_at,
     deployedBy: row.deployed_by,
     source: row.source === "api" ? "api" : "cli",
@@ -158,6 +180,12 @@ function createTables(db: DatabaseSync): void {
   retryWhileBusy(() => db.exec("BEGIN IMMEDIATE"));
   try {
     db.exec(SCHEMA);
+    const columns = new Set(
+      (db.prepare("PRAGMA table_info(deployments)").all() as Array<{ name: string }>).map((row) => row.name),
+    );
+    for (const [name, type] of ADDED_COLUMNS) {
+      if (!columns.has(name)) db.exec(`ALTER TABLE deployments ADD COLUMN ${name} ${type}`);
+    }
     db.exec("COMMIT");
   } catch (error) {
     db.exec("ROLLBACK");
@@ -217,7 +245,7 @@ function deploymentStore(db: DatabaseSync, owned: boolean): DeploymentStore {
         const version = (last.version ?? 0) + 1;
         sql(
           `INSERT INTO deployments (namespace, blueprint_id, version, digest, code_digest, code_json, document,
-             deployed_at, deployed_by, source, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             closure_json, deployed_at, deployed_by, source, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(
           input.namespace,
           input.blueprintId,
@@ -226,6 +254,7 @@ function deploymentStore(db: DatabaseSync, owned: boolean): DeploymentStore {
           input.codeDigest,
           JSON.stringify(input.code),
           input.document,
+          JSON.stringify(input.subBlueprints),
           input.deployedAt,
           input.deployedBy,
           input.source,

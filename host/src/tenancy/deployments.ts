@@ -1,13 +1,18 @@
 import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { relative, resolve } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type LoadedBlueprint, parseBlueprintText } from "../blueprint/load-blueprint.js";
 import type { Conductor, PreparedBlueprint } from "../conductor.js";
+import { listBlueprints } from "../project/blueprint-catalog.js";
+import { SUB_BLUEPRINT_PREFIX } from "../runtime/sub-blueprint-runtime.js";
 import { codeDigest, codeIdentity, stableJson } from "./code-identity.js";
 import type {
   Deployment,
   DeploymentSource,
   DeploymentStore,
   ExecutionDeployment,
+  PinnedSubBlueprint,
 } from "./deployment-store.js";
 import { DEFAULT_NAMESPACE } from "./roles.js";
 
@@ -54,9 +59,28 @@ export interface Deployments {
 /** Most prepared versions kept (each holds a validated graph). */
 const MAX_PREPARED = 64;
 
-/** The digest of a version: of its document as parsed (so formatting and comments do not count) and of its code. */
-export function deploymentDigest(document: unknown, code: Record<string, string>): string {
-  return createHash("sha256").update(stableJson({ document, code })).digest("hex");
+/**
+ * The digest of a version: of its document as parsed (so formatting and comments do not count), of its code and of
+ * the sub-blueprints it pins (as parsed; left out when there are none, so versions deployed before sub-blueprints
+ * were pinned keep their digest).
+ */
+export function deploymentDigest(
+  document: unknown,
+  code: Record<string, string>,
+  subBlueprints: Record<string, unknown> = {},
+): string {
+  const pinned = Object.keys(subBlueprints).length === 0 ? {} : { subBlueprints };
+  return createHash("sha256")
+    .update(stableJson({ document, code, ...pinned }))
+    .digest("hex");
+}
+
+/** The blueprint ids a document's `blueprint.<id>` nodes name, directly. */
+export function subBlueprintIds(document: LoadedBlueprint["document"]): string[] {
+  return Object.values(document.nodes)
+    .map((node) => node.type)
+    .filter((type) => type.startsWith(SUB_BLUEPRINT_PREFIX))
+    .map((type) => type.slice(SUB_BLUEPRINT_PREFIX.length));
 }
 
 export function createDeployments(
@@ -94,6 +118,51 @@ export function createDeployments(
     return versions.length === 0 ? "none" : versions.join(", ");
   };
 
+  /**
+   * The sub-blueprints a version pins: every blueprint its `blueprint.<id>` nodes reach, to any depth, each as its id
+   * names it now: the default namespace's current deployed version of it, else the project's file. Each is
+   * validated, and its runtimes' code counts in the version's code identity.
+   */
+  const pinClosure = async (root: LoadedBlueprint) => {
+    const pinned: Record<string, PinnedSubBlueprint> = {};
+    const loaded: LoadedBlueprint[] = [];
+    const prepared: PreparedBlueprint[] = [];
+    const queue = subBlueprintIds(root.document);
+    let files: Map<string, string> | undefined;
+    while (queue.length > 0) {
+      const id = queue.shift()!;
+      if (id === root.id || pinned[id] !== undefined) continue;
+      const current = store.current(DEFAULT_NAMESPACE, id);
+      let pin: PinnedSubBlueprint;
+      if (current !== undefined) {
+        pin = { version: current.version, from: `version ${current.version}`, document: current.document };
+      } else {
+        files ??= new Map(
+          (await listBlueprints(conductor.project)).map((entry) => [entry.id, entry.path] as const),
+        );
+        const path = files.get(id);
+        if (path === undefined) {
+          throw new ConnectError(
+            `blueprint "${root.id}" uses blueprint.${id}, which is neither deployed in namespace "${DEFAULT_NAMESPACE}" nor a blueprint file of the project`,
+            Code.FailedPrecondition,
+          );
+        }
+        const file = resolve(conductor.project.dir, path);
+        pin = {
+          version: 0,
+          from: relative(conductor.project.dir, file),
+          document: await readFile(file, "utf8"),
+        };
+      }
+      const child = await load(pin.document, `sub-blueprint "${id}" (${pin.from}) of blueprint "${root.id}"`);
+      pinned[id] = pin;
+      loaded.push(child);
+      prepared.push(await conductor.prepare(child));
+      queue.push(...subBlueprintIds(child.document));
+    }
+    return { pinned, loaded, prepared };
+  };
+
   return {
     store,
     async deploy(request) {
@@ -112,11 +181,15 @@ export function createDeployments(
       if (request.origin === "api") options.assertInline?.(loaded);
       // Validated (and bound to runtimes) before anything is published: a version that cannot run is refused.
       const ready = await conductor.prepare(loaded);
-      const code = await codeIdentity(
-        conductor.project,
-        ready.graph.nodes.map((node) => node.runtime),
+      const closure = await pinClosure(loaded);
+      const runtimes = ready.graph.nodes.map((node) => node.runtime);
+      for (const child of closure.prepared) runtimes.push(...child.graph.nodes.map((node) => node.runtime));
+      const code = await codeIdentity(conductor.project, runtimes);
+      const digest = deploymentDigest(
+        loaded.document,
+        code,
+        Object.fromEntries(closure.loaded.map((child) => [child.id, child.document])),
       );
-      const digest = deploymentDigest(loaded.document, code);
       const result = store.publish({
         namespace: request.namespace,
         blueprintId: loaded.id,
@@ -124,6 +197,7 @@ export function createDeployments(
         codeDigest: codeDigest(code),
         code,
         document: request.text,
+        subBlueprints: closure.pinned,
         deployedAt: Date.now(),
         deployedBy: request.actor,
         source: request.origin,

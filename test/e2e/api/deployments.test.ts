@@ -269,7 +269,7 @@ describe("versioned deployments", () => {
         const refused = await failure(call);
         expect(refused.code).toBe(PERMISSION_DENIED);
         expect(refused.message).toMatch(
-          /may not call (Deploy|Rollback) \(it needs the "deploy" permission\)/,
+          /\(role viewer\) may not call (Deploy|Rollback): it needs the "deploy" permission, which the roles editor and admin have/,
         );
       }
       // A sub-blueprint of the default namespace cannot be deployed elsewhere.

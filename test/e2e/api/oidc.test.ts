@@ -94,7 +94,7 @@ describe("OIDC bearer tokens", () => {
         .catch((error: CallError) => error);
       expect((refused as CallError).code).toBe(PERMISSION_DENIED);
       expect((refused as CallError).message).toContain(
-        'caller "oidc:ada@example.com" may not call StartExecution',
+        'caller "oidc:ada@example.com" (role viewer) may not call StartExecution: it needs the "run" permission, which the roles operator, editor and admin have',
       );
     } finally {
       api.close();
