@@ -45,6 +45,7 @@ export {
   type StreamItemsCommand,
 } from "./session-request-codec.js";
 export { dispatchSessionResponse, SessionResponseWriter } from "./session-response-codec.js";
+export { createSha256, type Sha256 } from "./sha256.js";
 export type { BlobOptions } from "./value-codec.js";
 export {
   decodeValue,
