@@ -1,10 +1,11 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BuildOptions, build, type Metafile } from "esbuild";
 import { beforeAll, describe, expect, it } from "vitest";
 
-// The boundary of the engine's core: every module the core's entry (`@conductor/host/core`), the page's engine and
-// the wasm worker bundle must import no Node built-in. The browser build (scripts/browser-build.mjs) maps none: it
+// The boundary of the engine's core: every module the core's entry (`@conductor/host/core`), the page's engine, the
+// debugger's views of it (`@conductor/host/browser-views`) and the wasm worker bundle must import no Node built-in. The browser build (scripts/browser-build.mjs) maps none: it
 // fails on any, so this bundle is what a page, a Web Worker or Electron's renderer gets, and what differs between
 // Node and a page is behind `#platform` (docs/browser.md).
 
@@ -30,6 +31,7 @@ describe("the engine's core", () => {
         entryPoints: {
           core: join(root, "host/src/core/index.ts"),
           engine: join(root, "host/src/browser/index.ts"),
+          views: join(root, "host/src/browser/api-views.ts"),
           "wasm-worker": join(root, "host/src/wasm/browser-worker.ts"),
         },
         write: false,
@@ -73,6 +75,26 @@ describe("the engine's core", () => {
     );
     expect(Object.keys(core!.inputs)).not.toContain("host/src/platform/node.ts");
     expect(Object.keys(core!.inputs)).not.toContain("sdk-ts/src/platform/node.ts");
+  });
+
+  it("uses Node's globals (Buffer, process) only behind a check, or on paths a page never takes", () => {
+    // Because a page has neither, an unguarded use is a ReferenceError there, found only when that path runs.
+    const NODE_ONLY: Record<string, string> = {
+      "sdk-ts/src/protocol/grpc-service.ts": "grpc-js's codecs, called by grpc-js only",
+      "host/src/streaming/remote-stream.ts": "streams of child-process runtimes, which a page has not",
+    };
+    const uses: string[] = [];
+    for (const path of Object.keys(metafile.inputs)) {
+      if (path.includes("node_modules") || !path.endsWith(".ts") || NODE_ONLY[path] !== undefined) continue;
+      readFileSync(join(root, path), "utf8")
+        .split("\n")
+        .forEach((line, index) => {
+          const code = line.replace(/\/\/.*$/, "").trim();
+          if (code.startsWith("*") || code.startsWith("/*") || code.includes("typeof process")) return;
+          if (/(?<![\w.])(Buffer|process)\.\w/.test(code)) uses.push(`${path}:${index + 1}: ${code}`);
+        });
+    }
+    expect(uses).toEqual([]);
   });
 
   it("refuses a module that imports a Node built-in, naming the built-in and the module", async () => {

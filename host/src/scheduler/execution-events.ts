@@ -148,8 +148,7 @@ export class EventHub {
         // A broken subscriber must not break the execution it watches.
         const warning = `an execution event listener threw: ${(error as Error).message}`;
         // Node's warning channel where there is one (a page or a Web Worker has none).
-        if (typeof process === "undefined") console.warn(warning);
-        else process.emitWarning(warning);
+        typeof process === "undefined" ? console.warn(warning) : process.emitWarning(warning);
       }
     }
   }

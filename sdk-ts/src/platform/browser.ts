@@ -36,4 +36,16 @@ export const platform: Platform = {
       `blobs cannot be written to ${blobDir} in a browser page: blob files are available in the Node host only`,
     );
   },
+
+  readBlobHead(uri) {
+    throw new Error(
+      `blob ${uri} cannot be read in a browser page: blob files are available in the Node host only`,
+    );
+  },
+
+  readBlobChunks(uri) {
+    throw new Error(
+      `blob ${uri} cannot be read in a browser page: blob files are available in the Node host only`,
+    );
+  },
 };

@@ -1,5 +1,15 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -47,6 +57,20 @@ export const platform: Platform = {
       renameSync(temp, path);
     }
     return pathToFileURL(path).href;
+  },
+
+  readBlobHead(uri, maxBytes) {
+    const fd = openSync(fileURLToPath(uri), "r");
+    try {
+      const buffer = Buffer.alloc(maxBytes);
+      return buffer.subarray(0, readSync(fd, buffer, 0, maxBytes, 0));
+    } finally {
+      closeSync(fd);
+    }
+  },
+
+  readBlobChunks(uri, chunkBytes) {
+    return createReadStream(fileURLToPath(uri), { highWaterMark: chunkBytes });
   },
 };
 

@@ -20,6 +20,10 @@ export interface Platform {
    * that size is there already; returns its `file:` URI.
    */
   writeBlobFile(blobDir: string, name: string, bytes: Uint8Array): string;
+  /** At most `maxBytes` of a blob's first bytes (a preview of a large value without loading it). */
+  readBlobHead(uri: string, maxBytes: number): Uint8Array;
+  /** A blob's bytes in chunks of at most `chunkBytes`, read as they are consumed. */
+  readBlobChunks(uri: string, chunkBytes: number): AsyncIterable<Uint8Array>;
 }
 
 /** A SHA-256 in progress. */
