@@ -1,32 +1,22 @@
-// The engine's browser build: esbuild options that bundle the host's platform-neutral core (blueprints, validation,
-// the scheduler, the in-process and wasm runtimes, the journals of host/src/browser) for a page or a Web Worker.
+// The engine's browser build: esbuild options that bundle the engine's core (blueprints, validation, the scheduler,
+// the in-process and wasm runtimes, expressions, the journals of host/src/browser) for a page or a Web Worker.
 //
-// The core's Node-only paths (files, blobs, worker threads, loading node modules from disk) stay where they are;
-// in the browser build each Node built-in they import resolves to host/src/browser/platform/, where calling one
-// says it is not available in a page. A Node built-in not listed in BUILTINS fails the build, so a new Node
-// dependency of the core is noticed here rather than in a page.
+// The core imports no Node built-in: what differs between Node and a page (the packages loaded on first use, a
+// synchronous SHA-256, blob files) is behind `#platform` in host/package.json and sdk-ts/package.json, whose
+// "browser" condition this build selects (host/src/platform/browser.ts, sdk-ts/src/platform/browser.ts). Any
+// import of a Node built-in fails the build, naming the module that imports it (docs/browser.md).
 //
 // Run directly, it writes host/dist/browser-bundle/{engine,wasm-worker}.js (host/dist/browser is tsc's).
 import { rmSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const platform = join(root, "host", "src", "browser", "platform");
 
-/** The Node built-ins the core imports, and what a page gets for each. */
-export const BUILTINS = {
-  "node:module": join(platform, "node-module.ts"),
-  "node:crypto": join(platform, "node-builtins.ts"),
-  "node:fs": join(platform, "node-builtins.ts"),
-  "node:fs/promises": join(platform, "node-builtins.ts"),
-  "node:path": join(platform, "node-builtins.ts"),
-  "node:url": join(platform, "node-builtins.ts"),
-  "node:vm": join(platform, "node-builtins.ts"),
-  "node:worker_threads": join(platform, "node-builtins.ts"),
-  "node:timers/promises": join(platform, "node-builtins.ts"),
-};
+/** Node's built-in modules, with and without the `node:` prefix. */
+const NODE_BUILTINS = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`)]);
 
 /**
  * Packages the core loads that ship a separate build for browsers: csv-parse's Node build leans on Node's Buffer
@@ -36,17 +26,17 @@ export const BROWSER_PACKAGES = {
   "csv-parse/sync": "csv-parse/browser/esm/sync",
 };
 
-/** An esbuild plugin mapping the built-ins above, and failing on any other. */
-export const nodeBuiltinsForBrowser = {
-  name: "conductor-node-builtins-for-browser",
+/** An esbuild plugin failing the build on any import of a Node built-in. */
+export const noNodeBuiltins = {
+  name: "conductor-no-node-builtins",
   setup(builder) {
-    builder.onResolve({ filter: /^node:/ }, (args) => {
-      const path = BUILTINS[args.path];
-      if (path !== undefined) return { path };
+    builder.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
+      if (!NODE_BUILTINS.has(args.path)) return undefined;
+      const importer = args.importer.startsWith(root) ? args.importer.slice(root.length + 1) : args.importer;
       return {
         errors: [
           {
-            text: `${args.path} (imported by ${args.importer.slice(root.length + 1)}) has no browser counterpart; keep it off the core's path or add one in host/src/browser/platform`,
+            text: `${args.path} (imported by ${importer}) is a Node built-in, and the engine's core runs in pages and Web Workers too; keep it off the core's path, or put what differs behind #platform`,
           },
         ],
       };
@@ -63,9 +53,7 @@ export function browserBuildOptions(options) {
     target: "es2022",
     // The TypeScript sources, as the tests and the debugger build read them.
     conditions: ["source"],
-    plugins: [nodeBuiltinsForBrowser],
-    inject: [join(platform, "node-globals.ts")],
-    define: { "import.meta.resolve": "conductorResolveInPage" },
+    plugins: [noNodeBuiltins],
     logLevel: "silent",
     ...options,
     alias: { ...BROWSER_PACKAGES, ...options.alias },

@@ -155,6 +155,7 @@ function publishedManifest(manifest, versions) {
   delete published.scripts;
   delete published.devDependencies;
   published.exports = withoutSource(published.exports);
+  if (published.imports !== undefined) published.imports = withoutSource(published.imports);
   for (const [name, range] of Object.entries(published.dependencies ?? {})) {
     if (name in versions && range !== versions[name]) {
       fail(

@@ -1,5 +1,5 @@
-import { createRequire } from "node:module";
 import type jsonata from "jsonata";
+import { platform } from "#platform";
 
 /**
  * JSONata expressions (https://jsonata.org) as the built-in nodes use them: compiled once per distinct text and
@@ -32,7 +32,7 @@ export function compileExpression(expression: string, timeoutMs: number): Expres
   const key = `${timeoutMs}\u0000${expression}`;
   let found = compiled.get(key);
   if (found === undefined) {
-    compiler ??= createRequire(import.meta.url)("jsonata") as typeof jsonata;
+    compiler ??= platform.loadJsonata();
     // The evaluator checks these limits itself, because a runaway expression keeps the event loop busy with
     // microtasks, so no timer (and no abort signal) could interrupt it.
     found = compiler(expression, { timeout: timeoutMs, stack: MAX_DEPTH });

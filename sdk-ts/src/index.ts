@@ -12,8 +12,9 @@
  *   run: ({ name }) => ({ text: `hello, ${name}` }),
  * });
  *
- * Serve a module of nodes as a runtime with `serveRuntime` from "@conductor/sdk/serve"; the wire-level ABI
- * (messages, codecs) is in "@conductor/sdk/protocol".
+ * Serve a module of nodes as a runtime with `serveRuntime` from "@conductor/sdk/serve"; load modules of nodes from
+ * files with `loadNodeModules` from "@conductor/sdk/load"; the wire-level ABI (messages, codecs) is in
+ * "@conductor/sdk/protocol". This entry imports no Node built-in: it runs in a browser page and a Web Worker too.
  */
 
 export type { NodeDefinition, NodeFlags, NodeSpec } from "./node/define-node.js";
@@ -23,7 +24,6 @@ export type { NodeFailureOptions } from "./node/node-failure.js";
 export { NodeFailure } from "./node/node-failure.js";
 export { isAsyncIterable, stream } from "./node/stream-port.js";
 export { values } from "./node/value-schemas.js";
-export { type LoadNodeModulesOptions, loadNodeModules } from "./runtime/load-node-modules.js";
 export type { InvocationControl, NodeRuntime, NodeRuntimeOptions } from "./runtime/node-runtime.js";
 export { createNodeRuntime } from "./runtime/node-runtime.js";
 export { didYouMean } from "./runtime/unknown-keys.js";

@@ -18,6 +18,7 @@ import { HistoryList } from "./history-list.js";
 import { InputsForm } from "./inputs-form.js";
 import { graphOfNodeIds } from "./layout.js";
 import { newerRerun } from "./lineage.js";
+import type { PageMode } from "./page-run/server-page-mode.js";
 import { SidePanel } from "./side-panel.js";
 import { ROLE_HINT, SignedIn, SignIn } from "./sign-in.js";
 import { TimelineView } from "./timeline-view.js";
@@ -48,6 +49,9 @@ export function App() {
   const [tab, setTab] = useState<"graph" | "timeline">("graph");
   const [executions, setExecutions] = useState<ExecutionSummary[]>([]);
   const watching = useRef<AbortController | undefined>(undefined);
+  const [pageMode, setPageMode] = useState<PageMode>();
+  // In page mode nothing is asked of the server: the history is not polled.
+  const inPageMode = useRef(false);
 
   const report = useCallback((error: unknown) => {
     if (error instanceof ConnectError && error.code === Code.Unauthenticated) {
@@ -163,7 +167,7 @@ export function App() {
       .catch(report);
     void refreshHistory();
     const timer = setInterval(() => {
-      if (document.visibilityState === "visible") void refreshHistory();
+      if (document.visibilityState === "visible" && !inPageMode.current) void refreshHistory();
     }, 3_000);
     return () => clearInterval(timer);
   }, [client, chooseBlueprint, refreshHistory, report]);
@@ -235,6 +239,37 @@ export function App() {
   const selectedNode = graph?.nodes.find((node) => node.id === selected);
   const running = execution?.status === "running";
 
+  /** Runs the opened blueprint with an engine in this page; its module is loaded only now (a chunk of its own). */
+  const enterPageMode = async (opened: Blueprint) => {
+    setProblem(undefined);
+    try {
+      const { pageModeFor } = await import("./page-run/server-page-mode.js");
+      const mode = pageModeFor(opened);
+      watching.current?.abort();
+      inPageMode.current = true;
+      setPageMode(mode);
+    } catch (error) {
+      const lines = (error as { lines?: unknown }).lines;
+      setProblem({ message: (error as Error).message, lines: Array.isArray(lines) ? lines : [] });
+    }
+  };
+
+  if (pageMode !== undefined) {
+    return (
+      <pageMode.PageRunner
+        key={pageMode.blueprint.path}
+        engine={pageMode.engine}
+        blueprints={[pageMode.blueprint]}
+        onLeave={() => {
+          void pageMode.engine.close();
+          inPageMode.current = false;
+          setPageMode(undefined);
+          void refreshHistory();
+        }}
+      />
+    );
+  }
+
   return (
     <div class="app">
       <header>
@@ -275,6 +310,16 @@ export function App() {
               setNeedToken(true);
             }}
           />
+        )}
+        {blueprint === undefined ? null : (
+          <button
+            type="button"
+            class="page-mode"
+            title="run this blueprint with an engine in this page: built-in nodes only, no server during the run"
+            onClick={() => void enterPageMode(blueprint)}
+          >
+            Run in this page
+          </button>
         )}
         {execution === undefined ? null : (
           <span class="execution-status" data-execution-status={execution.status}>

@@ -1,4 +1,4 @@
-import { EncodedValue, isArrowTable, parseJsonText, toLive } from "@conductor/sdk/protocol";
+import { bytesToBase64, EncodedValue, isArrowTable, parseJsonText, toLive } from "@conductor/sdk/protocol";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { jsonSafeReplacer as replacer, toJsonSafe } from "../cli/format-value.js";
 
@@ -39,7 +39,7 @@ function previewReplacer(this: unknown, key: string, value: unknown): unknown {
   const live = original instanceof EncodedValue ? toLive(original) : original;
   if (live instanceof Uint8Array && live.byteLength > PREVIEW_BYTES) {
     return {
-      $bytes: Buffer.from(live.buffer, live.byteOffset, PREVIEW_BYTES).toString("base64"),
+      $bytes: bytesToBase64(live.subarray(0, PREVIEW_BYTES)),
       size: live.byteLength,
       truncated: true,
     };

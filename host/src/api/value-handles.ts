@@ -1,7 +1,11 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { BlobRef_Encoding, EncodedValue, isArrowTable, tableToIpc } from "@conductor/sdk/protocol";
+import {
+  BlobRef_Encoding,
+  createSha256,
+  EncodedValue,
+  isArrowTable,
+  readBlobChunks,
+  tableToIpc,
+} from "@conductor/sdk/protocol";
 import { jsonText, previewJsonText } from "./json-text.js";
 
 /**
@@ -102,12 +106,11 @@ export function valueBytes(value: unknown, text?: string): ValueBytes {
     const kind = value.wire.kind;
     if (kind.case === "blob") {
       const ref = kind.value;
-      const path = fileURLToPath(ref.uri);
       return {
         type: typeOfEncoding(ref.encoding),
         size: Number(ref.size),
         sha256: () => ref.sha256,
-        chunks: () => createReadStream(path, { highWaterMark: CHUNK_BYTES }),
+        chunks: () => readBlobChunks(ref.uri, CHUNK_BYTES),
       };
     }
     if (kind.case === "json") return inMemory("json", kind.value);
@@ -116,7 +119,7 @@ export function valueBytes(value: unknown, text?: string): ValueBytes {
   }
   if (value instanceof Uint8Array) return inMemory("bytes", value);
   if (isArrowTable(value)) return inMemory("table", tableToIpc(value));
-  return inMemory("json", Buffer.from(text ?? jsonText(value), "utf8"));
+  return inMemory("json", new TextEncoder().encode(text ?? jsonText(value)));
 }
 
 function inMemory(type: ValueBytes["type"], bytes: Uint8Array): ValueBytes {
@@ -125,7 +128,7 @@ function inMemory(type: ValueBytes["type"], bytes: Uint8Array): ValueBytes {
     type,
     size: bytes.byteLength,
     sha256: () => {
-      digest ??= createHash("sha256").update(bytes).digest("hex");
+      digest ??= createSha256().update(bytes).digestHex();
       return digest;
     },
     async *chunks() {

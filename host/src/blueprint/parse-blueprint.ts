@@ -36,7 +36,7 @@ export function parseBlueprint(
   const bounds = { ...DEFAULT_BLUEPRINT_LIMITS, ...limits };
   // Because a UTF-16 length is at least a third of the UTF-8 length, most texts need no count of their bytes.
   if (text.length * 3 > bounds.maxBytes) {
-    const bytes = Buffer.byteLength(text, "utf8");
+    const bytes = utf8ByteLength(text);
     if (bytes > bounds.maxBytes) throw tooLarge(source, bytes, bounds.maxBytes);
   }
   const deep = findExcessiveDepth(text, bounds.maxDepth);
@@ -211,4 +211,23 @@ function findAlias(document: Document, name: string): YamlNode | undefined {
 /** The last part of a path, either separator: this module runs in pages too, where there is no node:path. */
 function fileName(path: string): string {
   return path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
+}
+
+/** The length of a text in UTF-8, counted without encoding it (a page has no Buffer.byteLength). */
+function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code < 0xdc00 && index + 1 < text.length) {
+      // A surrogate pair: one code point of four bytes.
+      const next = text.charCodeAt(index + 1);
+      if (next >= 0xdc00 && next < 0xe000) {
+        bytes += 4;
+        index++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
 }

@@ -3,7 +3,11 @@ import { WORKER_LABELS_FEATURE } from "../distributed/keys.js";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
 import { conditionError } from "../scheduler/condition.js";
 import { checkStreamBinding, checkStreamRuntime, isStreamOutput } from "../streaming/stream-wiring.js";
-import { hasSecretReference, replaceSecretReferences, secretPlaceholder } from "../tenancy/secrets.js";
+import {
+  hasSecretReference,
+  replaceSecretReferences,
+  secretPlaceholder,
+} from "../tenancy/secret-references.js";
 import {
   type Binding,
   type BlueprintGraph,

@@ -1,7 +1,8 @@
 /**
- * The engine in a browser page or a Web Worker (`@conductor/host/browser`; built by scripts/browser-build.mjs):
- * blueprints, validation, the scheduler, TypeScript nodes in the page, WebAssembly nodes in Web Workers, and a
- * journal in memory or in IndexedDB that lets a reloaded page resume its executions. See docs/webassembly.md.
+ * The engine in a browser page or a Web Worker (`@conductor/host/browser`; built by scripts/browser-build.mjs): the
+ * core (`@conductor/host/core`: blueprints, validation, the scheduler, TypeScript nodes in the page, the memory
+ * journal) with WebAssembly nodes in Web Workers and a journal in IndexedDB that lets a reloaded page resume its
+ * executions. See docs/browser.md and docs/webassembly.md.
  */
 export { parseBlueprint } from "../blueprint/parse-blueprint.js";
 export { ConductorError } from "../errors.js";

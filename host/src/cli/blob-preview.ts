@@ -1,6 +1,10 @@
-import { closeSync, openSync, readSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { BlobRef_Encoding, bigintReplacement, EncodedValue, loadArrow } from "@conductor/sdk/protocol";
+import {
+  BlobRef_Encoding,
+  bigintReplacement,
+  EncodedValue,
+  loadArrow,
+  readBlobHead,
+} from "@conductor/sdk/protocol";
 
 /**
  * A preview, for people, of a value stored as a blob (a large value in the journal's blob directory), read from
@@ -15,30 +19,16 @@ export function blobPreview(value: unknown, limit: number): string | undefined {
   const size = Number(ref.size);
   const described = `${size.toLocaleString("en-US")} bytes`;
   if (ref.encoding === BlobRef_Encoding.RAW) return `<${size} bytes>`;
-  let head: Buffer;
+  let head: Uint8Array;
   try {
     // `limit` characters of JSON text take at most 6 bytes each (escaped as \uXXXX in a string); a table's
     // schema and first rows usually fit in 4 MiB.
-    head = readHead(
-      fileURLToPath(ref.uri),
-      ref.encoding === BlobRef_Encoding.ARROW ? 4 << 20 : limit * 6 + 8,
-    );
+    head = readBlobHead(ref.uri, ref.encoding === BlobRef_Encoding.ARROW ? 4 << 20 : limit * 6 + 8);
   } catch (error) {
     return `<a blob of ${described} that cannot be read: ${(error as Error).message}>`;
   }
   if (ref.encoding === BlobRef_Encoding.ARROW) return tablePreview(head, described);
-  return `${jsonPreview(head.toString("utf8"), limit)}… (${described} of JSON in all)`;
-}
-
-function readHead(path: string, bytes: number): Buffer {
-  const fd = openSync(path, "r");
-  try {
-    const buffer = Buffer.alloc(bytes);
-    const read = readSync(fd, buffer, 0, bytes, 0);
-    return buffer.subarray(0, read);
-  } finally {
-    closeSync(fd);
-  }
+  return `${jsonPreview(new TextDecoder().decode(head), limit)}… (${described} of JSON in all)`;
 }
 
 /** The beginning of JSON text: a string's text when it is one, else the text as it is, cut at `limit`. */
@@ -58,7 +48,7 @@ function jsonPreview(text: string, limit: number): string {
 }
 
 /** An Arrow table's columns and first rows, from the first bytes of its IPC stream. */
-function tablePreview(head: Buffer, described: string): string {
+function tablePreview(head: Uint8Array, described: string): string {
   const { RecordBatchReader } = loadArrow();
   try {
     const reader = RecordBatchReader.from(head);

@@ -1,5 +1,6 @@
 import {
   bigintReplacement,
+  bytesToBase64,
   EncodedValue,
   isArrowTable,
   loadArrow,
@@ -17,7 +18,7 @@ import { blobPreview } from "./blob-preview.js";
  */
 export function toJsonSafe(value: unknown): unknown {
   const live = toLive(value);
-  if (live instanceof Uint8Array) return { $bytes: Buffer.from(live).toString("base64") };
+  if (live instanceof Uint8Array) return { $bytes: bytesToBase64(live) };
   if (isArrowTable(live)) {
     return {
       $table: {

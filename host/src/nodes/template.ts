@@ -1,8 +1,8 @@
-import { createRequire } from "node:module";
 import { defineNode } from "@conductor/sdk";
 import { stringifyJson } from "@conductor/sdk/protocol";
 import type Mustache from "mustache";
 import { z } from "zod";
+import { platform } from "#platform";
 import { portSchemas } from "./port-schemas.js";
 
 type MustacheModule = typeof Mustache;
@@ -15,7 +15,7 @@ let mustache: { module: MustacheModule; writer: Mustache.Writer } | undefined;
  */
 function load(): { module: MustacheModule; writer: Mustache.Writer } {
   if (mustache === undefined) {
-    const module = createRequire(import.meta.url)("mustache") as MustacheModule;
+    const module = platform.loadMustache();
     mustache = { module, writer: new module.Writer() };
   }
   return mustache;

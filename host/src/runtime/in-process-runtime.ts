@@ -50,7 +50,8 @@ class InProcessRuntime implements RuntimeConnection {
       name,
       language: "typescript",
       version: "0.1.0",
-      pid: process.pid,
+      // A page or a Web Worker has no process: the runtime is the page itself.
+      pid: typeof process === "undefined" ? 0 : process.pid,
       // Values reach it live or in wire form, tables and blobs included (the sdk decodes them).
       features: [FEATURES.arrow, FEATURES.blob, FEATURES.streams],
       maxConcurrency: runtime.maxConcurrency,

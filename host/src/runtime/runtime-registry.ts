@@ -1,4 +1,5 @@
-import { loadNodeModules, type NodeDefinition } from "@conductor/sdk";
+import type { NodeDefinition } from "@conductor/sdk";
+import { loadNodeModules } from "@conductor/sdk/load";
 import { DEFAULT_INLINE_LIMIT, DEFAULT_MAX_MESSAGE_BYTES, ENV, type NodeType } from "@conductor/sdk/protocol";
 import type { ConfigDiagnostic, NodeTypeCatalog } from "../blueprint/validate-blueprint.js";
 import { ConductorError } from "../errors.js";

@@ -53,7 +53,8 @@ export class SubBlueprintRuntime implements RuntimeConnection {
     name: "blueprints",
     language: "blueprint",
     version: "0.1.0",
-    pid: process.pid,
+    // A page or a Web Worker has no process: the runtime is the page itself.
+    pid: typeof process === "undefined" ? 0 : process.pid,
     // Values pass into the child execution as they are, tables and blobs included.
     features: [FEATURES.arrow, FEATURES.blob],
     maxConcurrency: 1_000_000,

@@ -1,5 +1,11 @@
-import { createHash } from "node:crypto";
-import { bigintReplacement, EncodedValue, isArrowTable, tableToIpc, toLive } from "@conductor/sdk/protocol";
+import {
+  bigintReplacement,
+  createSha256,
+  EncodedValue,
+  isArrowTable,
+  tableToIpc,
+  toLive,
+} from "@conductor/sdk/protocol";
 
 /**
  * The result-cache key of a node run: a SHA-256 over the node type, its version, its config and its inputs, each
@@ -12,14 +18,14 @@ export function cacheKey(
   config: unknown,
   inputs: Record<string, unknown>,
 ): string {
-  const hash = createHash("sha256");
+  const hash = createSha256();
   hash.update(`${nodeType}\0${version}\0`);
   hash.update(canonicalJson(config));
   for (const port of Object.keys(inputs).sort()) {
     hash.update(`\0${port}\0`);
     hash.update(valueDigest(inputs[port]));
   }
-  return hash.digest("hex");
+  return hash.digestHex();
 }
 
 function valueDigest(value: unknown): string {
@@ -44,7 +50,7 @@ function valueDigest(value: unknown): string {
 }
 
 function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+  return createSha256().update(bytes).digestHex();
 }
 
 /** JSON with object keys sorted at every level. */

@@ -1,6 +1,6 @@
-import { createRequire } from "node:module";
 import { EncodedValue, stringifyJson } from "@conductor/sdk/protocol";
 import type { ErrorObject, ValidateFunction } from "ajv";
+import { platform } from "#platform";
 import type { BlueprintGraph } from "../blueprint/blueprint-graph.js";
 import { suggest } from "../blueprint/suggest.js";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
@@ -117,9 +117,7 @@ function validator(graph: BlueprintGraph, name: string, schema: Record<string, u
   if (validate === undefined) {
     if (ajv === undefined) {
       // Loaded on first need: most runs of a cached blueprint never compile a schema again.
-      const Ajv = createRequire(import.meta.url)("ajv/dist/2020.js").default as new (
-        options: object,
-      ) => Ajv2020;
+      const Ajv = platform.loadAjv2020();
       ajv = new Ajv({ allErrors: true, strict: false });
     }
     const { $schema: _ignored, ...rest } = schema;

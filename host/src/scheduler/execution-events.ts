@@ -146,7 +146,9 @@ export class EventHub {
         listener(event);
       } catch (error) {
         // A broken subscriber must not break the execution it watches.
-        process.emitWarning(`an execution event listener threw: ${(error as Error).message}`);
+        const warning = `an execution event listener threw: ${(error as Error).message}`;
+        // Node's warning channel where there is one (a page or a Web Worker has none).
+        typeof process === "undefined" ? console.warn(warning) : process.emitWarning(warning);
       }
     }
   }

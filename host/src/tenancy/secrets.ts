@@ -5,6 +5,14 @@ import type { FailureInfo, InvocationRequest, InvocationSink } from "@conductor/
 import { ConductorError } from "../errors.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 import { ensurePrivateDirectory, ensurePrivateFile, PRIVATE_FILE_MODE } from "../store/private-files.js";
+import { hasSecretReference, replaceSecretReferences, secretPlaceholder } from "./secret-references.js";
+
+export {
+  hasSecretReference,
+  replaceSecretReferences,
+  secretPlaceholder,
+  secretReference,
+} from "./secret-references.js";
 
 /** The key file of a project whose secrets key is not given in the environment. */
 export const SECRET_KEY_FILE = ".conductor/secret-keys";
@@ -136,41 +144,6 @@ function parseKeys(lines: string[], source: string): SecretKey[] {
   }
   if (keys.length === 0) throw new ConductorError("project_invalid", `${source} holds no key`);
   return keys;
-}
-
-/** The reference to a secret in a node's config: `{ $secret: <name> }`. */
-export function secretReference(value: unknown): string | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const keys = Object.keys(value);
-  if (keys.length !== 1 || keys[0] !== "$secret") return undefined;
-  const name = (value as { $secret: unknown }).$secret;
-  return typeof name === "string" ? name : undefined;
-}
-
-/** Whether a config holds a secret reference anywhere. */
-export function hasSecretReference(value: unknown): boolean {
-  if (secretReference(value) !== undefined) return true;
-  if (typeof value !== "object" || value === null) return false;
-  for (const item of Array.isArray(value) ? value : Object.values(value)) {
-    if (hasSecretReference(item)) return true;
-  }
-  return false;
-}
-
-/** The config with every secret reference replaced by `replace(name)`. */
-export function replaceSecretReferences(value: unknown, replace: (name: string) => string): unknown {
-  const name = secretReference(value);
-  if (name !== undefined) return replace(name);
-  if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) return value.map((item) => replaceSecretReferences(item, replace));
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = replaceSecretReferences(item, replace);
-  return out;
-}
-
-/** What stands for a secret where its value must not appear (validation, redacted messages). */
-export function secretPlaceholder(name: string): string {
-  return `[secret ${name}]`;
 }
 
 /** Gives a secret's clear value for an execution (of that execution's namespace), or throws naming what is wrong. */

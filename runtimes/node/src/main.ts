@@ -6,7 +6,7 @@
  *
  * The host starts it (docs/protocol.md); started by hand it says what it is and exits with status 2.
  */
-import { loadNodeModules } from "@conductor/sdk";
+import { loadNodeModules } from "@conductor/sdk/load";
 import { serveRuntime } from "@conductor/sdk/serve";
 import { startSidecar } from "./sidecar.js";
 

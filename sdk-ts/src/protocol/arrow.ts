@@ -1,23 +1,15 @@
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+import { platform } from "#platform";
 
 /**
  * apache-arrow, loaded on first use. Loading it costs ~70 ms, so nothing imports it until a value actually is a
- * table. It is required synchronously through its ES module entry, because `require()` of an ES module shares the
- * instance that `import "apache-arrow"` in a node's own code gets: a table built by a node is an `instanceof` the
- * same class the codec sees (the CommonJS build would be a second, incompatible copy).
+ * table; it is the instance that `import "apache-arrow"` in a node's own code gets, so a table built by a node is an
+ * `instanceof` the same class the codec sees (platform/node.ts says how).
  */
 type Arrow = typeof import("apache-arrow");
 
-let arrow: Arrow | undefined;
-
 /** Returns the apache-arrow module, loading it the first time. */
 export function loadArrow(): Arrow {
-  if (arrow === undefined) {
-    const require = createRequire(import.meta.url);
-    arrow = require(fileURLToPath(import.meta.resolve("apache-arrow"))) as Arrow;
-  }
-  return arrow;
+  return platform.loadArrow();
 }
 
 /** Whether a value is an apache-arrow Table, without loading apache-arrow when it cannot be one. */

@@ -5,6 +5,7 @@
  */
 export * from "../gen/conductor/runtime/v1/runtime_pb.js";
 export { isArrowTable, loadArrow, tableFromIpc, tableToIpc } from "./arrow.js";
+export { readBlobChunks, readBlobHead } from "./blob-files.js";
 export {
   ABI_VERSIONS,
   DEFAULT_INLINE_LIMIT,
@@ -32,6 +33,7 @@ export { observeSink } from "./invocation.js";
 export {
   BYTES_KEY,
   bigintReplacement,
+  bytesToBase64,
   isUnsafeInteger,
   parseJsonText,
   parseJsonWithBytes,
@@ -45,6 +47,7 @@ export {
   type StreamItemsCommand,
 } from "./session-request-codec.js";
 export { dispatchSessionResponse, SessionResponseWriter } from "./session-response-codec.js";
+export { createSha256, type Sha256 } from "./sha256.js";
 export type { BlobOptions } from "./value-codec.js";
 export {
   decodeValue,

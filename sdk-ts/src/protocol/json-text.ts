@@ -43,7 +43,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 /** Node's Buffer where there is one (the fast path); the engine also runs in a browser page, which has none. */
 const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
 
-function toBase64(bytes: Uint8Array): string {
+/** Bytes as standard base64 with padding (the text of `{"$bytes": ...}`), in Node and in a page alike. */
+export function bytesToBase64(bytes: Uint8Array): string {
   if (NodeBuffer !== undefined)
     return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
   let binary = "";
@@ -138,7 +139,7 @@ function containsBytes(value: object): boolean {
 function bytesAndBigints(this: unknown, key: string, value: unknown): unknown {
   const original = (this as Record<string, unknown>)[key];
   if (typeof original === "bigint") return rawJson(original.toString());
-  if (original instanceof Uint8Array) return { [BYTES_KEY]: toBase64(original) };
+  if (original instanceof Uint8Array) return { [BYTES_KEY]: bytesToBase64(original) };
   return value;
 }
 

@@ -1,8 +1,5 @@
-import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { create } from "@bufbuild/protobuf";
+import { platform } from "#platform";
 import {
   type BlobRef,
   BlobRef_Encoding,
@@ -135,22 +132,9 @@ function maybeSpill(value: Value, blobs: BlobOptions | undefined): Value {
 
 /** Writes bytes to the blob directory under their SHA-256 (temp file + rename, so readers never see a part). */
 export function writeBlob(blobDir: string, bytes: Uint8Array, encoding: BlobRef_Encoding): BlobRef {
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
-  const path = join(blobDir, sha256);
-  let exists = false;
-  try {
-    exists = statSync(path).size === bytes.byteLength;
-  } catch {
-    exists = false;
-  }
-  if (!exists) {
-    mkdirSync(blobDir, { recursive: true });
-    const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    writeFileSync(temp, bytes);
-    renameSync(temp, path);
-  }
+  const sha256 = platform.createSha256().update(bytes).digestHex();
   return create(BlobRefSchema, {
-    uri: pathToFileURL(path).href,
+    uri: platform.writeBlobFile(blobDir, sha256, bytes),
     size: BigInt(bytes.byteLength),
     sha256,
     encoding,
@@ -161,7 +145,7 @@ export function writeBlob(blobDir: string, bytes: Uint8Array, encoding: BlobRef_
 export function readBlob(ref: BlobRef): Uint8Array {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(fileURLToPath(ref.uri));
+    bytes = platform.readBlobFile(ref.uri);
   } catch (error) {
     throw new ValueError(`blob ${ref.uri} cannot be read: ${(error as Error).message}`, "blob.corrupt");
   }
@@ -200,9 +184,7 @@ function decodeValueOnce(value: Value): unknown {
       return kind.value.byteLength === 0 ? null : parseJsonWithBytes(textDecoder.decode(kind.value));
     case "raw":
       // gRPC hands over Buffers; nodes get a plain Uint8Array view of the same memory.
-      return kind.value instanceof Buffer
-        ? new Uint8Array(kind.value.buffer, kind.value.byteOffset, kind.value.byteLength)
-        : kind.value;
+      return plainBytes(kind.value);
     case "arrow":
       return tableFromIpc(kind.value);
     case "blob": {
@@ -213,14 +195,19 @@ function decodeValueOnce(value: Value): unknown {
         case BlobRef_Encoding.ARROW:
           return tableFromIpc(bytes);
         default:
-          return bytes instanceof Buffer
-            ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-            : bytes;
+          return plainBytes(bytes);
       }
     }
     default:
       throw new ValueError("value has no content (none of json, raw, arrow, blob is set)", "value.empty");
   }
+}
+
+/** The bytes as a plain Uint8Array: a view of the same memory when they are a subclass (Node's Buffer). */
+function plainBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Turns a value that may still be in wire form into a live value. */

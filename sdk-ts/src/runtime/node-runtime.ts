@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import type { z } from "zod";
+import { platform } from "#platform";
 import {
   type Diagnostic,
   Diagnostic_Severity,
@@ -130,11 +130,12 @@ class NodeRuntimeImpl implements NodeRuntime {
   }
 
   get schemaHash(): string {
-    this.hash ??= createHash("sha256")
+    this.hash ??= platform
+      .createSha256()
       .update(
         JSON.stringify(this.nodeTypes.map((t) => [t.type, t.version, t.configSchema, t.inputs, t.outputs])),
       )
-      .digest("hex")
+      .digestHex()
       .slice(0, 16);
     return this.hash;
   }

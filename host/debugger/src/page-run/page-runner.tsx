@@ -21,6 +21,8 @@ export interface PageRunnerProps {
   /** Its journal, when it has one that outlives the page (`createIndexedDbJournal`): a reload resumes from it. */
   journal?: BrowserJournal;
   blueprints: readonly PageBlueprint[];
+  /** When given, a button leaves the page mode (the debugger `conductor serve` serves goes back to the server). */
+  onLeave?: () => void;
 }
 
 interface Shown {
@@ -34,7 +36,7 @@ interface Shown {
  * loaded: blueprints are validated, run and recorded here, and an execution the page's journal records as running
  * (the page was reloaded during it) is shown from its recorded events and resumed.
  */
-export function PageRunner({ engine, journal, blueprints }: PageRunnerProps) {
+export function PageRunner({ engine, journal, blueprints, onLeave }: PageRunnerProps) {
   const [shown, setShown] = useState<Shown>();
   const [execution, setExecution] = useState<ExecutionView>();
   const [selected, setSelected] = useState<string>();
@@ -117,6 +119,11 @@ export function PageRunner({ engine, journal, blueprints }: PageRunnerProps) {
         <span class="badge page-mode" title="no server: the engine runs in this page">
           runs in this page
         </span>
+        {onLeave === undefined ? null : (
+          <button type="button" class="leave-page-mode" onClick={() => onLeave()} disabled={running}>
+            Back to the server
+          </button>
+        )}
         <label class="blueprint-picker">
           Blueprint{" "}
           <select
