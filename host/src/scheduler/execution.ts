@@ -4,6 +4,7 @@ import {
   type InvocationRequest,
   type StepInput,
   type StepRequest,
+  toFailureInfo,
   toLive,
 } from "@conductor/sdk/protocol";
 import { ERROR_PORT, type GraphNode } from "../blueprint/blueprint-graph.js";
@@ -25,6 +26,9 @@ import { type MapOutcome, MapRun } from "./map-run.js";
 import { decideInputs, failureAsJson, type InputSources } from "./node-inputs.js";
 import { retryDelay } from "./retry-policy.js";
 import { UnitSink } from "./unit-sink.js";
+
+/** The statuses of a node that has ended (a resumed execution's finished nodes among them). */
+const ENDED: ReadonlySet<NodeStatus> = new Set(["completed", "cached", "failed", "cancelled", "skipped"]);
 
 export type {
   Durability,
@@ -113,6 +117,7 @@ export class Execution implements InputSources {
         opened: (producer) => this.onStreamOpened(producer),
         settled: (producer, outcome) => this.onStreamSettled(producer, outcome),
         progress: (producer, port, items, state) => this.onStreamProgress(producer, port, items, state),
+        ended: (consumer) => ENDED.has(this.statuses[consumer]!),
       });
     }
     this.result = new Promise((resolve) => {
@@ -324,7 +329,14 @@ export class Execution implements InputSources {
   }
 
   private launch(index: number, given: Record<string, unknown>): void {
-    const inputs = this.streams === undefined ? given : this.streams.inputsFor(index, given);
+    let inputs = given;
+    try {
+      if (this.streams !== undefined) inputs = this.streams.inputsFor(index, given);
+    } catch (error) {
+      // Collected Arrow batches that do not share one schema: the node fails before it runs.
+      this.settleFailure(index, toFailureInfo(error), 0);
+      return;
+    }
     if (this.graph.nodes[index]!.policy.map !== undefined) this.startMap(index, inputs);
     else this.dispatch(index, inputs);
   }

@@ -1,9 +1,12 @@
 import { isAsyncIterable } from "@conductor/sdk";
 import { type FailureInfo, toLive } from "@conductor/sdk/protocol";
+import type { Binding } from "../blueprint/blueprint-graph.js";
 import type { ExecutionPlan } from "../scheduler/execution-plan.js";
+import { concatCollectedTables } from "./collected-tables.js";
 import { PullSource } from "./pull-source.js";
 import { type ChannelSource, RemoteOutputStream } from "./remote-stream.js";
 import { StreamChannel, type StreamState } from "./stream-channel.js";
+import { collectedTables } from "./stream-wiring.js";
 
 /** What the execution does when its streams move; implemented by the dispatch loop (scheduler/execution.ts). */
 export interface StreamEvents {
@@ -16,6 +19,11 @@ export interface StreamEvents {
   settled(producer: number, outcome: StreamOutcome): void;
   /** How far one stream got, for the journal and watchers (`node.stream` events). */
   progress(producer: number, port: string, items: number, state: StreamState): void;
+  /**
+   * Whether a consumer has already ended, as a resumed execution's reader that completed before the host stopped
+   * (its producer runs again for another reader): its reader of the new stream is detached from the start.
+   */
+  ended(consumer: number): boolean;
 }
 
 /** How a producer's streams ended. */
@@ -107,6 +115,11 @@ export class ExecutionStreams {
     }
     if (open.unsettled === 0) return false;
     this.producers.set(producer, open);
+    for (const port of streams.ports) {
+      const channel = open.channels.get(port.port);
+      for (const reader of port.readers)
+        if (this.events.ended(reader.consumer)) channel?.detach(reader.reader);
+    }
     this.events.opened(producer);
     for (const [port, channel] of open.channels) {
       this.events.progress(producer, port, 0, "open");
@@ -117,7 +130,8 @@ export class ExecutionStreams {
 
   /**
    * The inputs a consumer is given: a reader for each input reading a stream item by item, the list of items for
-   * one collecting a stream (which has ended by then).
+   * one collecting a stream (which has ended by then), or one table for an input collecting Arrow batches. Throws
+   * a {@link NodeFailure} (`stream.schema-mismatch`) when those batches do not share one schema.
    */
   inputsFor(consumer: number, inputs: Record<string, unknown>): Record<string, unknown> {
     const node = this.plan.graph.nodes[consumer]!;
@@ -128,13 +142,32 @@ export class ExecutionStreams {
       if (given === inputs) given = { ...inputs };
       const binding = node.inputs[port];
       const reader = this.plan.streamInputs[consumer]?.get(port);
-      // Items of a child runtime's stream are kept as they came on the wire; a collected list holds them live, as
-      // any value handed to a node does.
       if (binding?.kind === "node" && binding.collect === true)
-        given[port] = (value.collected ?? []).map(toLive);
+        given[port] = this.collected(consumer, port, value);
       else if (reader !== undefined) given[port] = value.reader(reader.reader, node.id);
     }
     return given;
+  }
+
+  /**
+   * What an input collecting a stream is given: the list of its items, live (items of a child runtime's stream are
+   * kept as they came on the wire), or one table concatenating them when the items are Arrow batches and the input
+   * takes a table. Throws a {@link NodeFailure} when those batches do not share one schema.
+   */
+  private collected(consumer: number, input: string, channel: StreamChannel): unknown {
+    const node = this.plan.graph.nodes[consumer]!;
+    const binding = node.inputs[input] as Extract<Binding, { kind: "node" }>;
+    const producer = this.plan.graph.nodes[binding.node]!;
+    const items = channel.collected ?? [];
+    const itemSchema = producer.nodeType.outputs.find((port) => port.name === binding.port)?.schema;
+    const inputSchema = node.nodeType.inputs.find((port) => port.name === input)?.schema;
+    if (collectedTables(schemaOf(itemSchema), schemaOf(inputSchema)) !== "table") return items.map(toLive);
+    return concatCollectedTables(items, {
+      consumer: node.id,
+      input,
+      producer: producer.id,
+      port: binding.port,
+    });
   }
 
   /** A consumer ended (completed, failed or cancelled): its readers read no more. */
@@ -191,5 +224,15 @@ export class ExecutionStreams {
       }
     }
     this.events.settled(producer, outcome);
+  }
+}
+
+/** A port's JSON Schema text as an object; one that says nothing (or cannot be read) as `{}`. */
+function schemaOf(text: string | undefined): Record<string, unknown> {
+  try {
+    const parsed = text === undefined || text === "" ? {} : (JSON.parse(text) as unknown);
+    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
   }
 }

@@ -14,7 +14,10 @@ export interface StreamChannelOptions {
   collect: boolean;
   /** The producer may send `credits` more items. */
   onCredit(credits: number): void;
-  /** Every reader stopped before the stream ended: the producer should stop (its items are no longer read). */
+  /**
+   * Every reader stopped before the stream ended: the producer should stop (its items are no longer read). Not
+   * called for a stream some input collects.
+   */
   onAbandoned(): void;
   /** The stream ended, failed or was stopped (called once). */
   onSettled(): void;
@@ -160,7 +163,13 @@ export class StreamChannel {
     this.cursors[index] = DETACHED;
     this.wakers[index] = undefined;
     this.trim();
-    if (this.state === "open" && this.options.readers > 0 && this.liveReaders() === 0) {
+    // A stream some input collects is read to its end for it, whatever its other readers do.
+    if (
+      this.state === "open" &&
+      this.options.readers > 0 &&
+      !this.options.collect &&
+      this.liveReaders() === 0
+    ) {
       this.options.onAbandoned();
     }
   }
