@@ -21,7 +21,14 @@ export { defineNode, isNodeDefinition } from "./node/define-node.js";
 export type { NodeContext, NodeLogger } from "./node/node-context.js";
 export type { NodeFailureOptions } from "./node/node-failure.js";
 export { NodeFailure } from "./node/node-failure.js";
-export { isAsyncIterable, stream } from "./node/stream-port.js";
+export {
+  checkpoint,
+  isAsyncIterable,
+  isStreamCheckpoint,
+  type StreamCheckpoint,
+  type StreamResume,
+  stream,
+} from "./node/stream-port.js";
 export { values } from "./node/value-schemas.js";
 export { type LoadNodeModulesOptions, loadNodeModules } from "./runtime/load-node-modules.js";
 export type { InvocationControl, NodeRuntime, NodeRuntimeOptions } from "./runtime/node-runtime.js";

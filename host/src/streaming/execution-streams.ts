@@ -20,6 +20,13 @@ export interface StreamEvents {
   /** How far one stream got, for the journal and watchers (`node.stream` events). */
   progress(producer: number, port: string, items: number, state: StreamState): void;
   /**
+   * A producer's stream failed after checkpoints on all its streams: gives true when its retry policy retries it
+   * (the execution dispatches it again, with {@link ExecutionStreams.resumeOf}), and its streams go on.
+   */
+  retryFromCheckpoint(producer: number, failure: FailureInfo): boolean;
+  /** A producer retried from its checkpoint streams again: it is running. */
+  resumed(producer: number): void;
+  /**
    * Whether a consumer has already ended, as a resumed execution's reader that completed before the host stopped
    * (its producer runs again for another reader): its reader of the new stream is detached from the start.
    */
@@ -45,6 +52,8 @@ interface OpenProducer {
   sources: Map<string, ChannelSource>;
   unsettled: number;
   stopReason: string | undefined;
+  /** Its streams wait for its retry from their checkpoints. */
+  resuming: boolean;
 }
 
 /**
@@ -75,12 +84,15 @@ export class ExecutionStreams {
   open(producer: number, outputs: Record<string, unknown>): boolean {
     const streams = this.plan.streams[producer];
     if (streams === undefined) return false;
+    const resuming = this.producers.get(producer);
+    if (resuming?.resuming === true) return this.reopen(producer, resuming, outputs);
     const nodeId = this.plan.graph.nodes[producer]!.id;
     const open: OpenProducer = {
       channels: new Map(),
       sources: new Map(),
       unsettled: 0,
       stopReason: undefined,
+      resuming: false,
     };
     for (const port of streams.ports) {
       const value = outputs[port.port];
@@ -94,11 +106,13 @@ export class ExecutionStreams {
         readers: port.readers.length,
         window: this.window,
         collect: port.collected,
-        onCredit: (credits) => source.credit(credits),
+        // The source of the current attempt: a retry from a checkpoint replaces it.
+        onCredit: (credits) => open.sources.get(port.port)?.credit(credits),
         onAbandoned: () => {
-          source.stop();
+          open.sources.get(port.port)?.stop();
           channel.stop(`every node reading it stopped before its end`);
         },
+        onFailure: (failure) => this.retryFromCheckpoint(producer, open, failure),
         onSettled: () => {
           this.events.progress(producer, port.port, channel.count, channel.state);
           if (--open.unsettled === 0) this.settle(producer, open);
@@ -125,6 +139,73 @@ export class ExecutionStreams {
       this.events.progress(producer, port, 0, "open");
       channel.start();
     }
+    return true;
+  }
+
+  /**
+   * Where each stream of a producer being retried from its checkpoints resumes (`StepRequest.resume`), or
+   * undefined when it is not.
+   */
+  resumeOf(producer: number): Record<string, { offset: number; state: unknown }> | undefined {
+    const open = this.producers.get(producer);
+    if (open?.resuming !== true) return undefined;
+    const resume: Record<string, { offset: number; state: unknown }> = {};
+    for (const [port, channel] of open.channels) resume[port] = channel.checkpoint!;
+    return resume;
+  }
+
+  /** A producer being retried from its checkpoints failed for good before it streamed again: its streams fail. */
+  producerFailed(producer: number, failure: FailureInfo): void {
+    const open = this.producers.get(producer);
+    if (open?.resuming !== true) return;
+    open.resuming = false;
+    for (const channel of open.channels.values()) channel.fail(failure, true);
+  }
+
+  /**
+   * One of a producer's streams failed: when every stream of it has a checkpoint and the execution retries it,
+   * its streams are suspended (their readers wait) until the retry streams again, and the failure goes no
+   * further.
+   */
+  private retryFromCheckpoint(producer: number, open: OpenProducer, failure: FailureInfo): boolean {
+    if ([...open.channels.values()].some((channel) => channel.checkpoint === undefined)) return false;
+    if (!this.events.retryFromCheckpoint(producer, failure)) return false;
+    open.resuming = true;
+    for (const [port, channel] of open.channels) {
+      channel.suspend();
+      open.sources.get(port)?.stop();
+    }
+    return true;
+  }
+
+  /** The retry of a producer suspended at its checkpoints returned its streams: they feed the same channels. */
+  private reopen(producer: number, open: OpenProducer, outputs: Record<string, unknown>): boolean {
+    open.resuming = false;
+    for (const [port, channel] of open.channels) {
+      const value = outputs[port];
+      const source =
+        value instanceof RemoteOutputStream
+          ? value
+          : isAsyncIterable(value)
+            ? new PullSource(value)
+            : undefined;
+      outputs[port] = channel;
+      if (source === undefined) {
+        channel.fail(
+          {
+            message: `node "${this.plan.graph.nodes[producer]!.id}" was retried from its checkpoint but gave no stream on output "${port}"`,
+            type: "output.invalid",
+            retryable: false,
+          },
+          true,
+        );
+        continue;
+      }
+      source.channel = channel;
+      open.sources.set(port, source);
+      channel.resume();
+    }
+    this.events.resumed(producer);
     return true;
   }
 

@@ -37,6 +37,11 @@ export interface StepRequest {
    * all (docs/distributed.md). In-process only, never on the wire.
    */
   runsOn?: readonly string[];
+  /**
+   * Where a retry of a producer resumes its stream outputs, by port, from its last checkpoint (docs/streaming.md,
+   * "Checkpoints"). In-process only, never on the wire in this version.
+   */
+  resume?: Readonly<Record<string, { readonly offset: number; readonly state: unknown }>>;
 }
 
 /**
