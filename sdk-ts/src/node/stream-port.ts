@@ -89,7 +89,7 @@ export interface StreamResume {
  * policy retries, the retry is given `ctx.resume[port]` (`{ offset, state }`, offset being the number of items
  * before the checkpoint) and must yield the items from that offset on; the host drops those its readers already
  * have, so the readers go on without seeing an item twice and without starting again. Without a checkpoint, a
- * retry restarts the streaming segment from the first item. In-process producers only in this version.
+ * retry restarts the streaming segment from the first item. TypeScript producers (in the host or the Node sidecar).
  *
  * @example
  * run: ({ n }, ctx) => ({
