@@ -56,10 +56,11 @@ def table_summary(table: pa.Table) -> TableSummary:
     import pyarrow.compute
 
     pc: Any = pyarrow.compute
+    schema: Any = table.schema  # pyarrow's stubs leave a field's type unknown
     total = pc.sum(table.column("value")).as_py() if "value" in table.column_names else 0
     return {
         "rows": table.num_rows,
         "batches": len(table.to_batches()),
         "sum": float(total or 0),
-        "types": {field.name: str(field.type) for field in table.schema},
+        "types": dict(zip(schema.names, map(str, schema.types), strict=True)),
     }
