@@ -1,12 +1,10 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createConductor, type RuntimeSpec } from "@conductor/host";
 import { defineNode, stream, values } from "@conductor/sdk";
-import { loadArrow } from "@conductor/sdk/protocol";
 import { z } from "zod";
 import { pythonInterpreter, rustRuntime } from "./runtimes.js";
 import { againstFloor, againstTarget, type BenchResult, type Scenario } from "./scenarios/index.js";
@@ -58,14 +56,17 @@ const countItems = defineNode({
   },
 });
 
-/** The same batches py.batches makes, written as an Arrow IPC stream to a Unix socket (the floor's producer). */
+/**
+ * The same batches py.batches makes, made the same way (runtimes/python/examples/stream_nodes.py), written as an
+ * Arrow IPC stream to a Unix socket (the floor's producer).
+ */
 const FLOOR_PRODUCER = `
 import socket, sys
-import pyarrow as pa, pyarrow.compute as pc
+import numpy as np, pyarrow as pa, pyarrow.compute as pc
 path, rows, batch_rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 schema = pa.schema([("id", pa.int64()), ("value", pa.float64()), ("label", pa.string())])
 def batch(start):
-    ids = pc.add(pa.scalar(start, pa.int64()), pa.array(range(min(batch_rows, rows - start)), pa.int64()))
+    ids = pa.array(np.arange(start, min(start + batch_rows, rows), dtype=np.int64))
     labels = pc.binary_join_element_wise(pa.scalar("row-"), pc.cast(ids, pa.string()), "")
     return pa.RecordBatch.from_arrays([ids, pc.cast(ids, pa.float64()), labels], schema=schema)
 batch(0)  # warm the compute kernels, as the runtime's are warm
@@ -79,6 +80,42 @@ out.close()
 sock.close()
 `;
 
+/**
+ * The floor's reader, a second Python process: listens on the socket, reads the Arrow IPC stream batch by batch
+ * with pyarrow (as fast a reader as the pipeline's), sums `value` and prints, as one JSON line, the rows, the sum,
+ * the IPC bytes, and the times from the connection to the first batch and to the end.
+ */
+const FLOOR_READER = `
+import io, json, os, socket, sys, time
+import pyarrow as pa, pyarrow.compute as pc
+path = sys.argv[1]
+class Counting(io.RawIOBase):
+    def __init__(self, sock):
+        self.sock, self.bytes = sock, 0
+    def readable(self):
+        return True
+    def readinto(self, buffer):
+        n = self.sock.recv_into(buffer)
+        self.bytes += n
+        return n
+pc.sum(pa.array([0.0]))  # warm the kernel, as the TypeScript reader is warm
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(path)
+server.listen(1)
+print("ready", flush=True)
+connection, _ = server.accept()
+connected = time.perf_counter()
+raw = Counting(connection)
+first, rows, total = 0.0, 0, 0.0
+for batch in pa.ipc.open_stream(io.BufferedReader(raw, 1 << 20)):
+    if first == 0.0:
+        first = time.perf_counter()
+    rows += batch.num_rows
+    total += pc.sum(batch.column(1)).as_py() or 0.0
+ended = time.perf_counter()
+print(json.dumps({"rows": rows, "sum": total, "bytes": raw.bytes, "ms": (ended - connected) * 1000, "firstMs": (first - connected) * 1000}), flush=True)
+`;
+
 interface FloorRun {
   ms: number;
   bytes: number;
@@ -86,43 +123,43 @@ interface FloorRun {
   firstMs: number;
 }
 
-/** The floor: Python writes the batches as Arrow IPC over a raw Unix socket; this process reads and sums them. */
+/**
+ * The floor: two Python processes, one writing the batches as Arrow IPC over a raw Unix socket, the other reading
+ * and summing them with pyarrow; timed by the reader from the connection.
+ */
 async function floorRun(rows: number, batchRows: number): Promise<FloorRun> {
-  const arrow = loadArrow();
   const dir = mkdtempSync(join(tmpdir(), "bench-ipc-"));
   const path = join(dir, "ipc.sock");
   try {
-    let bytes = 0;
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(path, resolve));
-    const child = spawn(pythonInterpreter, ["-c", FLOOR_PRODUCER, path, String(rows), String(batchRows)], {
+    const reader = spawn(pythonInterpreter, ["-c", FLOOR_READER, path], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    const ready = new Promise<void>((resolve, reject) => {
+      reader.stdout!.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.startsWith("ready\n")) resolve();
+      });
+      reader.once("exit", (code) =>
+        reject(new Error(`the floor's reader exited ${code} before it listened`)),
+      );
+    });
+    const exited = new Promise<number | null>((resolve) => reader.once("exit", resolve));
+    await ready;
+    const writer = spawn(pythonInterpreter, ["-c", FLOOR_PRODUCER, path, String(rows), String(batchRows)], {
       stdio: ["ignore", "ignore", "inherit"],
     });
-    const socket = await new Promise<Socket>((resolve) => server.once("connection", resolve));
-    const connectedAt = performance.now();
-    let firstAt = 0;
-    let read = 0;
-    let sum = 0;
-    const counted = (async function* () {
-      for await (const chunk of socket as AsyncIterable<Buffer>) {
-        bytes += chunk.byteLength;
-        yield chunk;
-      }
-    })();
-    const reader = await arrow.RecordBatchReader.from(counted);
-    for await (const batch of reader) {
-      if (firstAt === 0) firstAt = performance.now();
-      read += batch.numRows;
-      const value = batch.getChild("value")!.toArray() as Float64Array;
-      for (let i = 0; i < value.length; i++) sum += value[i]!;
+    const [readerCode, writerCode] = await Promise.all([
+      exited,
+      new Promise<number | null>((resolve) => writer.once("exit", resolve)),
+    ]);
+    if (readerCode !== 0 || writerCode !== 0)
+      throw new Error(`the floor's reader exited ${readerCode}, its writer ${writerCode}: ${out}`);
+    const run = JSON.parse(out.slice("ready\n".length)) as FloorRun & { sum: number };
+    if (run.rows !== rows || run.sum !== (rows * (rows - 1)) / 2) {
+      throw new Error(`the floor read ${run.rows} rows summing to ${run.sum}, expected ${rows}`);
     }
-    const endedAt = performance.now();
-    await new Promise((resolve) => child.once("exit", resolve));
-    server.close();
-    if (read !== rows || sum !== (rows * (rows - 1)) / 2) {
-      throw new Error(`the floor read ${read} rows summing to ${sum}, expected ${rows}`);
-    }
-    return { ms: endedAt - connectedAt, bytes, rows: read, firstMs: firstAt - connectedAt };
+    return run;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -199,10 +236,11 @@ ${
 /**
  * Streams across processes (docs/streaming.md): Arrow record batches made lazily in Python, scaled in Rust, read in
  * TypeScript in the host, against a floor measured in the same run: the same batches written by Python as an Arrow
- * IPC stream over a raw Unix socket and read in this process. Rows/s and MB/s of both (MB counted as the floor's
- * IPC bytes), the host's peak RSS during the Conductor run (≤ 200 MB whatever the rows), the time from the start to
- * the first batch in TypeScript against the floor's, and one item's hop from Python to a TypeScript reader against
- * one node dispatch to Python. 10^8 rows outside smoke mode, 2·10^4 in it.
+ * IPC stream over a raw Unix socket and read by a second Python process with pyarrow (a reader as fast as the
+ * pipeline's). Rows/s and MB/s of both (MB counted as the floor's IPC bytes), the host's peak RSS during the
+ * Conductor run (≤ 200 MB whatever the rows), the time from the start to the first batch in TypeScript against the
+ * floor's, and one item's hop from Python to a TypeScript reader against one node dispatch to Python. 10^8 rows
+ * outside smoke mode, 2·10^4 in it.
  */
 export const streamCrossScenario: Scenario = {
   id: "stream-cross",
@@ -306,7 +344,7 @@ export const streamCrossScenario: Scenario = {
           value: rows / (ms / 1000),
           unit: "rows/s",
           floor: {
-            what: "Arrow IPC over a raw Unix socket, Python → this process",
+            what: "Arrow IPC over a raw Unix socket, Python → Python (pyarrow both ends)",
             value: floor.rows / (floor.ms / 1000),
           },
           ratio: floor.rows / (floor.ms / 1000) / (rows / (ms / 1000)),

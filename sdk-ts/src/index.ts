@@ -22,7 +22,14 @@ export { defineNode, isNodeDefinition } from "./node/define-node.js";
 export type { NodeContext, NodeLogger } from "./node/node-context.js";
 export type { NodeFailureOptions } from "./node/node-failure.js";
 export { NodeFailure } from "./node/node-failure.js";
-export { isAsyncIterable, stream } from "./node/stream-port.js";
+export {
+  checkpoint,
+  isAsyncIterable,
+  isStreamCheckpoint,
+  type StreamCheckpoint,
+  type StreamResume,
+  stream,
+} from "./node/stream-port.js";
 export { values } from "./node/value-schemas.js";
 export type { InvocationControl, NodeRuntime, NodeRuntimeOptions } from "./runtime/node-runtime.js";
 export { createNodeRuntime } from "./runtime/node-runtime.js";

@@ -3,7 +3,7 @@
  * did is written to a trace file the test reads: one line per event, in order.
  */
 import { appendFileSync } from "node:fs";
-import { defineNode, NodeFailure, stream } from "@conductor/sdk";
+import { checkpoint, defineNode, NodeFailure, stream } from "@conductor/sdk";
 import { z } from "zod";
 
 const note = (file: string | undefined, line: string) => {
@@ -61,5 +61,35 @@ export const total = defineNode({
       if (limit !== undefined && seen.length >= limit) break;
     }
     return { sum: seen.reduce((a, b) => a + b, 0), count: seen.length, seen };
+  },
+});
+
+/**
+ * Yields 0 … n-1 with a checkpoint after every `every` items (its state: the next item); attempt k fails,
+ * retryably, when about to yield `failAt[k-1]`. Notes where each attempt starts and each item it generates.
+ */
+export const checkpointed = defineNode({
+  type: "sx.checkpointed",
+  input: { n: z.number().int().min(0) },
+  config: z.object({ trace: z.string(), every: z.number().int().min(1), failAt: z.array(z.number().int()) }),
+  output: { items: stream(z.number().int()) },
+  run: ({ n }, ctx) => {
+    const resume = ctx.resume?.items;
+    note(
+      ctx.config.trace,
+      `attempt ${ctx.attempt} starts at ${resume === undefined ? 0 : `${String(resume.state)} (offset ${resume.offset})`}`,
+    );
+    return {
+      items: (async function* () {
+        for (let i = (resume?.state as number | undefined) ?? 0; i < n; i++) {
+          if (ctx.config.failAt[ctx.attempt - 1] === i) {
+            note(ctx.config.trace, `attempt ${ctx.attempt} fails at ${i}`);
+            throw new NodeFailure(`boom at ${i}`, { type: "test.boom", retryable: true });
+          }
+          yield i;
+          if ((i + 1) % ctx.config.every === 0) yield checkpoint(i + 1);
+        }
+      })(),
+    };
   },
 });

@@ -213,6 +213,39 @@ describe("streams across processes with the Node sidecar", () => {
     expect(failed.every((event) => "willRetry" in event && event.willRetry === true)).toBe(true);
   }, 60_000);
 
+  it("resumes a retried sidecar producer from its last checkpoint; the readers go on, reading each item once", async () => {
+    const trace = freshTrace();
+    const { result, events } = await run(
+      {
+        p: {
+          type: "sx.checkpointed",
+          config: { trace, every: 10, failAt: [27, 55] },
+          retry: { maxAttempts: 3, initialDelayMs: 1 },
+          inputs: { n: { value: 100 } },
+        },
+        // One reader in the sidecar (items forwarded to it), one in the host.
+        s: { type: "sx.total", config: { trace }, inputs: { items: "p.items" } },
+        r: { type: "ip.slow-reader", config: { pauseAfter: 1_000 }, inputs: { items: "p.items" } },
+      },
+      { seen: "s.seen", count: "r.count" },
+    );
+    expect(result.status, JSON.stringify(result.failure)).toBe("completed");
+    expect(lines().filter((line) => line.startsWith("attempt"))).toEqual([
+      "attempt 1 starts at 0",
+      "attempt 1 fails at 27",
+      "attempt 2 starts at 20 (offset 20)",
+      "attempt 2 fails at 55",
+      "attempt 3 starts at 50 (offset 50)",
+    ]);
+    // Each reader ran once and read every item once, in order.
+    expect(lines().filter((line) => line === "consumer starts")).toHaveLength(1);
+    expect(result.outputs).toEqual({ seen: Array.from({ length: 100 }, (_, i) => i), count: 100 });
+    expect(result.nodes.p).toMatchObject({ status: "completed", attempt: 3 });
+    expect(result.nodes.s).toMatchObject({ status: "completed", attempt: 1 });
+    const streamEnds = events.filter((e) => e.type === "node.stream" && e.state !== "open");
+    expect(streamEnds).toEqual([expect.objectContaining({ nodeId: "p", items: 100, state: "ended" })]);
+  });
+
   it("cancels the sidecar producer when its reader fails", async () => {
     const trace = freshTrace();
     const { result } = await run({

@@ -2,7 +2,13 @@ import type { NodeType } from "@conductor/sdk/protocol";
 import { WORKER_LABELS_FEATURE } from "../distributed/keys.js";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "../errors.js";
 import { conditionError } from "../scheduler/condition.js";
-import { checkStreamBinding, checkStreamRuntime, isStreamOutput } from "../streaming/stream-wiring.js";
+import {
+  checkCollectedTables,
+  checkStreamBinding,
+  checkStreamRuntime,
+  collectedTables,
+  isStreamOutput,
+} from "../streaming/stream-wiring.js";
 import {
   hasSecretReference,
   replaceSecretReferences,
@@ -37,6 +43,11 @@ export interface NodeTypeCatalog {
   validateConfig(runtime: string, type: string, config: Record<string, unknown>): Promise<ConfigDiagnostic[]>;
   /** The features a runtime announced in its Handshake (`values.arrow`, …); undefined when not known. */
   features?(runtime: string): readonly string[] | undefined;
+  /**
+   * Whether a runtime runs in the host's process and takes live values (a list of Arrow tables, say), not values
+   * in their wire form; undefined when not known.
+   */
+  takesLiveValues?(runtime: string): boolean | undefined;
 }
 
 /** The result of {@link validateBlueprint}: a graph when there is no diagnostic. */
@@ -190,7 +201,19 @@ export async function validateBlueprint(
       // A mapped port receives a list whose elements must fit the port.
       const targetSchema =
         node.policy.map?.over === portName ? { type: "array", items: portSchema } : portSchema;
-      const sourceSchema = bindingSchema(binding, nodes, inputs);
+      const sourceSchema = bindingSchema(binding, nodes, inputs, targetSchema);
+      const tablesIssue = checkCollectedTables(
+        node,
+        portName,
+        binding,
+        nodes,
+        sourceSchema,
+        catalog.takesLiveValues?.(node.runtime),
+      );
+      if (tablesIssue !== undefined) {
+        diagnostics.push({ path: `${path}.${portName}`, ...tablesIssue });
+        continue;
+      }
       if (sourceSchema !== undefined) {
         const reason = incompatibility(sourceSchema, targetSchema);
         if (reason !== undefined) {
@@ -372,6 +395,7 @@ function bindingSchema(
   binding: Binding,
   nodes: GraphNode[],
   inputs: Record<string, GraphInput>,
+  target: Record<string, unknown>,
 ): Record<string, unknown> | undefined {
   if (binding.kind === "node") {
     const source = nodes[binding.node]!;
@@ -379,8 +403,9 @@ function bindingSchema(
     const port = source.nodeType.outputs.find((output) => output.name === binding.port);
     if (port === undefined) return undefined;
     const schema = parseSchema(port.schema);
-    // A collected stream is the list of its items.
-    if (binding.collect === true) return { type: "array", items: schema };
+    // A collected stream is the list of its items, or one table for Arrow batches read by a table input.
+    if (binding.collect === true)
+      return collectedTables(schema, target) === "table" ? schema : { type: "array", items: schema };
     return source.policy.map === undefined ? schema : { type: "array", items: schema };
   }
   if (binding.kind === "input") return inputs[binding.name]?.schema;

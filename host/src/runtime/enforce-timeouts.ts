@@ -84,6 +84,9 @@ export function enforceTimeouts(
     get checksOutputs() {
       return connection.checksOutputs === true;
     },
+    get takesLiveValues() {
+      return connection.takesLiveValues === true;
+    },
     findNodeType: (type) => connection.findNodeType(type),
     validateConfig: (nodeType, config) => connection.validateConfig(nodeType, config),
     ...(connection.health === undefined ? {} : { health: () => connection.health!() }),

@@ -38,6 +38,7 @@ class InProcessRuntime implements RuntimeConnection {
   readonly supportsSteps = false;
   // The sdk's node runtime parses every node's outputs with its output schema before reporting them.
   readonly checksOutputs = true;
+  readonly takesLiveValues = true;
   private readonly waiting: { request: InvocationRequest; sink: InvocationSink; control: QueuedControl }[] =
     [];
 

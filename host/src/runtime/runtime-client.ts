@@ -539,6 +539,7 @@ export class RuntimeClient {
         stream.receive(value);
       },
       credit: (step, port, credits) => streams.inputs.get(streamKey(step, port))?.credit(credits),
+      checkpoint: (step, port, state) => streams.outputs.get(streamKey(step, port))?.checkpoint(state),
       completed: (step, outputs, durationUs) => {
         closeInputs(step);
         const opened = streams.opened.get(step);

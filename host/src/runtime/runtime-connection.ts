@@ -26,6 +26,11 @@ export interface RuntimeConnection {
    */
   readonly checksOutputs?: boolean;
   /**
+   * Whether it runs in the host's process and is handed values as they are (the in-process and sub-blueprint
+   * runtimes): a list of Arrow tables, for instance, which has no wire form for a child runtime.
+   */
+  readonly takesLiveValues?: boolean;
+  /**
    * Starts an invocation; events arrive on `sink`. Invocations beyond the runtime's max concurrency wait in a
    * queue. Never throws: a problem is reported as `sink.rejected` or as a failed step.
    */

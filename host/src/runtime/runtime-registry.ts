@@ -185,6 +185,10 @@ export class RuntimeRegistry implements NodeTypeCatalog {
     return this.connections.get(runtime)?.description.features;
   }
 
+  takesLiveValues(runtime: string): boolean | undefined {
+    return this.connections.get(runtime)?.takesLiveValues;
+  }
+
   nodeType(type: string, runtime: string): NodeType | undefined {
     return this.connections.get(runtime)?.findNodeType(type);
   }

@@ -48,6 +48,7 @@ export interface SubBlueprintHost {
 export class SubBlueprintRuntime implements RuntimeConnection {
   readonly name = "blueprints";
   readonly supportsSteps = false;
+  readonly takesLiveValues = true;
   readonly description: RuntimeDescription = {
     abiVersion: 1,
     name: "blueprints",

@@ -4,6 +4,7 @@ import {
   type InvocationRequest,
   type StepInput,
   type StepRequest,
+  toFailureInfo,
   toLive,
 } from "@conductor/sdk/protocol";
 import { ERROR_PORT, type GraphNode } from "../blueprint/blueprint-graph.js";
@@ -25,6 +26,9 @@ import { type MapOutcome, MapRun } from "./map-run.js";
 import { decideInputs, failureAsJson, type InputSources } from "./node-inputs.js";
 import { retryDelay } from "./retry-policy.js";
 import { UnitSink } from "./unit-sink.js";
+
+/** The statuses of a node that has ended (a resumed execution's finished nodes among them). */
+const ENDED: ReadonlySet<NodeStatus> = new Set(["completed", "cached", "failed", "cancelled", "skipped"]);
 
 export type {
   Durability,
@@ -113,6 +117,11 @@ export class Execution implements InputSources {
         opened: (producer) => this.onStreamOpened(producer),
         settled: (producer, outcome) => this.onStreamSettled(producer, outcome),
         progress: (producer, port, items, state) => this.onStreamProgress(producer, port, items, state),
+        ended: (consumer) => ENDED.has(this.statuses[consumer]!),
+        retryFromCheckpoint: (producer, failure) => this.retryFromCheckpoint(producer, failure),
+        resumed: (producer) => {
+          this.statuses[producer] = "running";
+        },
       });
     }
     this.result = new Promise((resolve) => {
@@ -324,7 +333,14 @@ export class Execution implements InputSources {
   }
 
   private launch(index: number, given: Record<string, unknown>): void {
-    const inputs = this.streams === undefined ? given : this.streams.inputsFor(index, given);
+    let inputs = given;
+    try {
+      if (this.streams !== undefined) inputs = this.streams.inputsFor(index, given);
+    } catch (error) {
+      // Collected Arrow batches that do not share one schema: the node fails before it runs.
+      this.settleFailure(index, toFailureInfo(error), 0);
+      return;
+    }
     if (this.graph.nodes[index]!.policy.map !== undefined) this.startMap(index, inputs);
     else this.dispatch(index, inputs);
   }
@@ -364,6 +380,7 @@ export class Execution implements InputSources {
       }
       this.statuses[index] = "queued";
       this.attempts[index]!++;
+      const resume = this.streams?.resumeOf(index);
       steps[step] = {
         nodeId: node.id,
         nodeType: node.type,
@@ -372,6 +389,7 @@ export class Execution implements InputSources {
         inputs,
         timeoutMs: node.policy.timeoutMs,
         ...(node.document.runsOn === undefined ? {} : { runsOn: node.document.runsOn }),
+        ...(resume === undefined ? {} : { resume }),
       };
       if (this.options.hub.active) this.emitNode(index, { type: "node.queued" });
     }
@@ -674,6 +692,30 @@ export class Execution implements InputSources {
   }
 
   /**
+   * A producer's stream failed after a checkpoint on each of its streams (docs/streaming.md, "Checkpoints"): when
+   * its retry policy retries the failure, it is dispatched again after the delay with where to resume, while its
+   * readers go on waiting for the next item. Gives false otherwise (the streams then fail as usual).
+   */
+  private retryFromCheckpoint(producer: number, failure: FailureInfo): boolean {
+    const node = this.graph.nodes[producer]!;
+    if (this.stopping !== undefined) return false;
+    const delay = retryDelay(
+      node.policy.retry,
+      this.attempts[producer]!,
+      failure,
+      node.nodeType.flags?.idempotent === true,
+    );
+    if (delay === undefined) return false;
+    this.scheduleRetry(
+      producer,
+      failure,
+      Math.round((Date.now() - this.startTimes[producer]!) * 1000),
+      delay,
+    );
+    return true;
+  }
+
+  /**
    * Records a failure its policy retries and dispatches the node again after `delay`. The node's slot stays
    * reserved while the retry waits.
    */
@@ -737,6 +779,8 @@ export class Execution implements InputSources {
   /** A node failed for good: its error policy decides what happens next. */
   private settleFailure(index: number, failure: FailureInfo, durationUs: number): void {
     const node = this.graph.nodes[index]!;
+    // A producer retried from its checkpoints that failed before it streamed again: its readers get the failure.
+    this.streams?.producerFailed(index, failure);
     this.statuses[index] = "failed";
     this.failures[index] = failure;
     this.durations[index] = durationUs / 1000;

@@ -1,5 +1,6 @@
 import type { FailureInfo } from "@conductor/sdk/protocol";
 import { type BlueprintGraph, ERROR_PORT } from "../blueprint/blueprint-graph.js";
+import { isStreamOutput } from "../streaming/stream-wiring.js";
 import type { ExecutionEvent } from "./execution-events.js";
 import type { ResumeState } from "./execution-types.js";
 import { failureAsJson } from "./node-inputs.js";
@@ -55,6 +56,7 @@ export function resumeStateOf(graph: BlueprintGraph, events: readonly ExecutionE
         break;
     }
   }
+  for (const entry of restartStreamSegments(graph, finished)) attempts.set(entry.index, entry.attempt);
   for (const index of finished.keys()) attempts.delete(index);
   return { lastSeq, finished: [...finished.values()], attempts, ...(failed === undefined ? {} : { failed }) };
 }
@@ -76,12 +78,45 @@ export function rerunStateOf(
     if (graph.nodes[index]!.predecessors.some((predecessor) => rerun.has(predecessor))) rerun.add(index);
   }
   const recorded = resumeStateOf(graph, events);
-  return {
-    lastSeq: 0,
-    finished: recorded.finished.filter(
-      (entry) => !rerun.has(entry.index) && (entry.status === "completed" || entry.status === "cached"),
-    ),
-    attempts: new Map(),
-    replay: true,
-  };
+  const reused = new Map(
+    recorded.finished
+      .filter(
+        (entry) => !rerun.has(entry.index) && (entry.status === "completed" || entry.status === "cached"),
+      )
+      .map((entry) => [entry.index, entry]),
+  );
+  restartStreamSegments(graph, reused);
+  return { lastSeq: 0, finished: [...reused.values()], attempts: new Map(), replay: true };
+}
+
+/**
+ * A stream's items are not journaled (only its counts, docs/streaming.md), so a node that runs again and reads a
+ * stream can read it only from a producer that runs again too: takes out of `finished` every producer whose stream
+ * is read (item by item or collected) by a node that will run, and gives the entries it took out. Consumers are
+ * seen before their producers (reverse order), so a chain of stream transforms restarts whole, from the first
+ * producer's first item.
+ */
+function restartStreamSegments(
+  graph: BlueprintGraph,
+  finished: Map<number, ResumeState["finished"][number]>,
+): ResumeState["finished"][number][] {
+  const restarted: ResumeState["finished"][number][] = [];
+  for (let position = graph.order.length - 1; position >= 0; position--) {
+    const producer = graph.nodes[graph.order[position]!]!;
+    const entry = finished.get(producer.index);
+    if (entry === undefined || (entry.status !== "completed" && entry.status !== "cached")) continue;
+    const readByOneThatRuns = producer.successors.some((successor) => {
+      if (finished.has(successor)) return false;
+      return Object.values(graph.nodes[successor]!.inputs).some(
+        (binding) =>
+          binding.kind === "node" &&
+          binding.node === producer.index &&
+          isStreamOutput(producer.nodeType, binding.port),
+      );
+    });
+    if (!readByOneThatRuns) continue;
+    finished.delete(producer.index);
+    restarted.push(entry);
+  }
+  return restarted;
 }

@@ -1,9 +1,12 @@
 import { isAsyncIterable } from "@conductor/sdk";
 import { type FailureInfo, toLive } from "@conductor/sdk/protocol";
+import type { Binding } from "../blueprint/blueprint-graph.js";
 import type { ExecutionPlan } from "../scheduler/execution-plan.js";
+import { concatCollectedTables } from "./collected-tables.js";
 import { PullSource } from "./pull-source.js";
 import { type ChannelSource, RemoteOutputStream } from "./remote-stream.js";
 import { StreamChannel, type StreamState } from "./stream-channel.js";
+import { collectedTables } from "./stream-wiring.js";
 
 /** What the execution does when its streams move; implemented by the dispatch loop (scheduler/execution.ts). */
 export interface StreamEvents {
@@ -16,6 +19,18 @@ export interface StreamEvents {
   settled(producer: number, outcome: StreamOutcome): void;
   /** How far one stream got, for the journal and watchers (`node.stream` events). */
   progress(producer: number, port: string, items: number, state: StreamState): void;
+  /**
+   * A producer's stream failed after checkpoints on all its streams: gives true when its retry policy retries it
+   * (the execution dispatches it again, with {@link ExecutionStreams.resumeOf}), and its streams go on.
+   */
+  retryFromCheckpoint(producer: number, failure: FailureInfo): boolean;
+  /** A producer retried from its checkpoint streams again: it is running. */
+  resumed(producer: number): void;
+  /**
+   * Whether a consumer has already ended, as a resumed execution's reader that completed before the host stopped
+   * (its producer runs again for another reader): its reader of the new stream is detached from the start.
+   */
+  ended(consumer: number): boolean;
 }
 
 /** How a producer's streams ended. */
@@ -37,6 +52,8 @@ interface OpenProducer {
   sources: Map<string, ChannelSource>;
   unsettled: number;
   stopReason: string | undefined;
+  /** Its streams wait for its retry from their checkpoints. */
+  resuming: boolean;
 }
 
 /**
@@ -67,12 +84,15 @@ export class ExecutionStreams {
   open(producer: number, outputs: Record<string, unknown>): boolean {
     const streams = this.plan.streams[producer];
     if (streams === undefined) return false;
+    const resuming = this.producers.get(producer);
+    if (resuming?.resuming === true) return this.reopen(producer, resuming, outputs);
     const nodeId = this.plan.graph.nodes[producer]!.id;
     const open: OpenProducer = {
       channels: new Map(),
       sources: new Map(),
       unsettled: 0,
       stopReason: undefined,
+      resuming: false,
     };
     for (const port of streams.ports) {
       const value = outputs[port.port];
@@ -86,11 +106,13 @@ export class ExecutionStreams {
         readers: port.readers.length,
         window: this.window,
         collect: port.collected,
-        onCredit: (credits) => source.credit(credits),
+        // The source of the current attempt: a retry from a checkpoint replaces it.
+        onCredit: (credits) => open.sources.get(port.port)?.credit(credits),
         onAbandoned: () => {
-          source.stop();
+          open.sources.get(port.port)?.stop();
           channel.stop(`every node reading it stopped before its end`);
         },
+        onFailure: (failure) => this.retryFromCheckpoint(producer, open, failure),
         onSettled: () => {
           this.events.progress(producer, port.port, channel.count, channel.state);
           if (--open.unsettled === 0) this.settle(producer, open);
@@ -107,6 +129,11 @@ export class ExecutionStreams {
     }
     if (open.unsettled === 0) return false;
     this.producers.set(producer, open);
+    for (const port of streams.ports) {
+      const channel = open.channels.get(port.port);
+      for (const reader of port.readers)
+        if (this.events.ended(reader.consumer)) channel?.detach(reader.reader);
+    }
     this.events.opened(producer);
     for (const [port, channel] of open.channels) {
       this.events.progress(producer, port, 0, "open");
@@ -116,8 +143,76 @@ export class ExecutionStreams {
   }
 
   /**
+   * Where each stream of a producer being retried from its checkpoints resumes (`StepRequest.resume`), or
+   * undefined when it is not.
+   */
+  resumeOf(producer: number): Record<string, { offset: number; state: unknown }> | undefined {
+    const open = this.producers.get(producer);
+    if (open?.resuming !== true) return undefined;
+    const resume: Record<string, { offset: number; state: unknown }> = {};
+    for (const [port, channel] of open.channels) resume[port] = channel.checkpoint!;
+    return resume;
+  }
+
+  /** A producer being retried from its checkpoints failed for good before it streamed again: its streams fail. */
+  producerFailed(producer: number, failure: FailureInfo): void {
+    const open = this.producers.get(producer);
+    if (open?.resuming !== true) return;
+    open.resuming = false;
+    for (const channel of open.channels.values()) channel.fail(failure, true);
+  }
+
+  /**
+   * One of a producer's streams failed: when every stream of it has a checkpoint and the execution retries it,
+   * its streams are suspended (their readers wait) until the retry streams again, and the failure goes no
+   * further.
+   */
+  private retryFromCheckpoint(producer: number, open: OpenProducer, failure: FailureInfo): boolean {
+    if ([...open.channels.values()].some((channel) => channel.checkpoint === undefined)) return false;
+    if (!this.events.retryFromCheckpoint(producer, failure)) return false;
+    open.resuming = true;
+    for (const [port, channel] of open.channels) {
+      channel.suspend();
+      open.sources.get(port)?.stop();
+    }
+    return true;
+  }
+
+  /** The retry of a producer suspended at its checkpoints returned its streams: they feed the same channels. */
+  private reopen(producer: number, open: OpenProducer, outputs: Record<string, unknown>): boolean {
+    open.resuming = false;
+    for (const [port, channel] of open.channels) {
+      const value = outputs[port];
+      const source =
+        value instanceof RemoteOutputStream
+          ? value
+          : isAsyncIterable(value)
+            ? new PullSource(value)
+            : undefined;
+      outputs[port] = channel;
+      if (source === undefined) {
+        channel.fail(
+          {
+            message: `node "${this.plan.graph.nodes[producer]!.id}" was retried from its checkpoint but gave no stream on output "${port}"`,
+            type: "output.invalid",
+            retryable: false,
+          },
+          true,
+        );
+        continue;
+      }
+      source.channel = channel;
+      open.sources.set(port, source);
+      channel.resume();
+    }
+    this.events.resumed(producer);
+    return true;
+  }
+
+  /**
    * The inputs a consumer is given: a reader for each input reading a stream item by item, the list of items for
-   * one collecting a stream (which has ended by then).
+   * one collecting a stream (which has ended by then), or one table for an input collecting Arrow batches. Throws
+   * a {@link NodeFailure} (`stream.schema-mismatch`) when those batches do not share one schema.
    */
   inputsFor(consumer: number, inputs: Record<string, unknown>): Record<string, unknown> {
     const node = this.plan.graph.nodes[consumer]!;
@@ -128,13 +223,32 @@ export class ExecutionStreams {
       if (given === inputs) given = { ...inputs };
       const binding = node.inputs[port];
       const reader = this.plan.streamInputs[consumer]?.get(port);
-      // Items of a child runtime's stream are kept as they came on the wire; a collected list holds them live, as
-      // any value handed to a node does.
       if (binding?.kind === "node" && binding.collect === true)
-        given[port] = (value.collected ?? []).map(toLive);
+        given[port] = this.collected(consumer, port, value);
       else if (reader !== undefined) given[port] = value.reader(reader.reader, node.id);
     }
     return given;
+  }
+
+  /**
+   * What an input collecting a stream is given: the list of its items, live (items of a child runtime's stream are
+   * kept as they came on the wire), or one table concatenating them when the items are Arrow batches and the input
+   * takes a table. Throws a {@link NodeFailure} when those batches do not share one schema.
+   */
+  private collected(consumer: number, input: string, channel: StreamChannel): unknown {
+    const node = this.plan.graph.nodes[consumer]!;
+    const binding = node.inputs[input] as Extract<Binding, { kind: "node" }>;
+    const producer = this.plan.graph.nodes[binding.node]!;
+    const items = channel.collected ?? [];
+    const itemSchema = producer.nodeType.outputs.find((port) => port.name === binding.port)?.schema;
+    const inputSchema = node.nodeType.inputs.find((port) => port.name === input)?.schema;
+    if (collectedTables(schemaOf(itemSchema), schemaOf(inputSchema)) !== "table") return items.map(toLive);
+    return concatCollectedTables(items, {
+      consumer: node.id,
+      input,
+      producer: producer.id,
+      port: binding.port,
+    });
   }
 
   /** A consumer ended (completed, failed or cancelled): its readers read no more. */
@@ -191,5 +305,15 @@ export class ExecutionStreams {
       }
     }
     this.events.settled(producer, outcome);
+  }
+}
+
+/** A port's JSON Schema text as an object; one that says nothing (or cannot be read) as `{}`. */
+function schemaOf(text: string | undefined): Record<string, unknown> {
+  try {
+    const parsed = text === undefined || text === "" ? {} : (JSON.parse(text) as unknown);
+    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
   }
 }

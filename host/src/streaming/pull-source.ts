@@ -1,3 +1,4 @@
+import { isStreamCheckpoint } from "@conductor/sdk";
 import { toFailureInfo } from "@conductor/sdk/protocol";
 import type { ChannelSource } from "./remote-stream.js";
 import type { StreamChannel } from "./stream-channel.js";
@@ -41,6 +42,11 @@ export class PullSource implements ChannelSource {
         if (result.done === true) {
           channel.end();
           return;
+        }
+        // A checkpoint the producer marked between items costs no credit (docs/streaming.md, "Checkpoints").
+        if (isStreamCheckpoint(result.value)) {
+          channel.markCheckpoint(result.value.state);
+          continue;
         }
         this.credits--;
         channel.push(result.value);

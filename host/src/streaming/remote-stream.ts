@@ -77,6 +77,16 @@ export class RemoteOutputStream implements ChannelSource {
     this.drain();
   }
 
+  /**
+   * The runtime marked a checkpoint after the items it sent so far (an `Event.checkpoint`): the channel gets it
+   * after those items, at no credit.
+   */
+  checkpoint(state: unknown): void {
+    if (this.stopped || this.terminal !== undefined) return;
+    this.queue.push(new QueuedCheckpoint(state));
+    this.drain();
+  }
+
   /** The step completed: the stream ends after the items already received. */
   end(): void {
     this.finish({ kind: "ended" });
@@ -115,7 +125,14 @@ export class RemoteOutputStream implements ChannelSource {
   private drain(): void {
     const channel = this.channel;
     if (channel === undefined || this.stopped) return;
-    while (this.queue.length > 0 && this.channelCredits > 0 && channel.state === "open") {
+    while (this.queue.length > 0 && channel.state === "open") {
+      const head = this.queue[0];
+      if (head instanceof QueuedCheckpoint) {
+        this.queue.shift();
+        channel.markCheckpoint(head.state);
+        continue;
+      }
+      if (this.channelCredits === 0) break;
       this.channelCredits--;
       channel.push(this.queue.shift());
     }
@@ -123,6 +140,11 @@ export class RemoteOutputStream implements ChannelSource {
     if (this.terminal.kind === "ended") channel.end();
     else channel.fail(this.terminal.failure);
   }
+}
+
+/** A checkpoint among the items a {@link RemoteOutputStream} holds, kept in their order. */
+class QueuedCheckpoint {
+  constructor(readonly state: unknown) {}
 }
 
 /** What a {@link RemoteInputFeed} asks of the session it feeds. */

@@ -14,12 +14,26 @@ export interface StreamChannelOptions {
   collect: boolean;
   /** The producer may send `credits` more items. */
   onCredit(credits: number): void;
-  /** Every reader stopped before the stream ended: the producer should stop (its items are no longer read). */
+  /**
+   * Every reader stopped before the stream ended: the producer should stop (its items are no longer read). Not
+   * called for a stream some input collects.
+   */
   onAbandoned(): void;
   /** The stream ended, failed or was stopped (called once). */
   onSettled(): void;
   /** An item was pushed; `count` items so far. */
   onItem?(count: number): void;
+  /**
+   * The producer failed: gives true when it will be retried from its checkpoint, and the stream goes on (it is
+   * suspended until {@link StreamChannel.resume}); false fails it.
+   */
+  onFailure?(failure: FailureInfo): boolean;
+}
+
+/** The producer's last checkpoint in a stream: the items before it, and what it needs to make those after. */
+export interface ChannelCheckpoint {
+  offset: number;
+  state: unknown;
 }
 
 /** How a stream ended, or that it goes on. */
@@ -67,6 +81,12 @@ export class StreamChannel {
   private granted = 0;
   /** Why the stream was stopped, when it was. */
   stopReason = "";
+  /** The producer's last checkpoint (docs/streaming.md, "Checkpoints"). */
+  checkpoint: ChannelCheckpoint | undefined;
+  /** Its producer failed and is being retried from the checkpoint: items of the failed attempt are ignored. */
+  private suspended = false;
+  /** Items the retried producer sends again that the readers already have (dropped as they come). */
+  private skip = 0;
 
   constructor(private readonly options: StreamChannelOptions) {
     this.cursors = new Array<number>(options.readers).fill(0);
@@ -91,7 +111,13 @@ export class StreamChannel {
 
   /** Adds the next item; a producer sending beyond its credits fails the stream. */
   push(item: unknown): void {
-    if (this.state !== "open") return;
+    if (this.state !== "open" || this.suspended) return;
+    if (this.skip > 0) {
+      // Sent again by a producer resumed from its checkpoint: the readers have it. Its credit goes back.
+      this.skip--;
+      this.options.onCredit(1);
+      return;
+    }
     if (this.count >= this.granted) {
       this.fail({
         message: `node "${this.options.producer}" sent item ${this.count} of stream "${this.options.port}" beyond the ${this.granted} credits it was granted`,
@@ -113,17 +139,52 @@ export class StreamChannel {
     this.wakeAll();
   }
 
+  /** The producer marked a checkpoint after the items it sent so far (those it sends again included). */
+  markCheckpoint(state: unknown): void {
+    if (this.state !== "open" || this.suspended) return;
+    this.checkpoint = { offset: this.count - this.skip, state };
+  }
+
+  /**
+   * The stream waits for its producer's retry (another stream of the same producer failed): items of the current
+   * attempt are ignored from now on.
+   */
+  suspend(): void {
+    if (this.state === "open") this.suspended = true;
+  }
+
+  /**
+   * The producer's retry streams again from the checkpoint: the items it sends up to what the readers already
+   * have are dropped, and it is granted the credits the failed attempt had not used, plus one per dropped item.
+   */
+  resume(): void {
+    if (this.state !== "open" || !this.suspended) return;
+    this.suspended = false;
+    this.skip = this.count - (this.checkpoint?.offset ?? 0);
+    const credits = this.granted - this.count + this.skip;
+    if (credits > 0) this.options.onCredit(credits);
+  }
+
   /** The producer finished the stream. */
   end(): void {
-    if (this.state !== "open") return;
+    if (this.state !== "open" || this.suspended) return;
     this.state = "ended";
     this.wakeAll();
     this.options.onSettled();
   }
 
-  /** The producer failed: each reader gets the failure where it iterates. */
-  fail(failure: FailureInfo): void {
-    if (this.state !== "open") return;
+  /**
+   * The producer failed: each reader gets the failure where it iterates, unless the producer is retried from its
+   * checkpoint (`onFailure`), and the stream is suspended until then. `final`: fail it even so (the retry failed
+   * before it streamed).
+   */
+  fail(failure: FailureInfo, final = false): void {
+    if (this.state !== "open" || (this.suspended && !final)) return;
+    if (!final && this.options.onFailure?.(failure) === true) {
+      this.suspended = true;
+      return;
+    }
+    this.suspended = false;
     this.state = "failed";
     this.failure = failure;
     this.wakeAll();
@@ -160,7 +221,13 @@ export class StreamChannel {
     this.cursors[index] = DETACHED;
     this.wakers[index] = undefined;
     this.trim();
-    if (this.state === "open" && this.options.readers > 0 && this.liveReaders() === 0) {
+    // A stream some input collects is read to its end for it, whatever its other readers do.
+    if (
+      this.state === "open" &&
+      this.options.readers > 0 &&
+      !this.options.collect &&
+      this.liveReaders() === 0
+    ) {
       this.options.onAbandoned();
     }
   }

@@ -1,5 +1,6 @@
 import { FEATURES, type NodeType } from "@conductor/sdk/protocol";
 import type { Binding, GraphNode } from "../blueprint/blueprint-graph.js";
+import { encodingsOf } from "../blueprint/schema-compatibility.js";
 
 /** A diagnostic about stream wiring: where, and what is wrong. */
 export interface StreamWiringIssue {
@@ -93,4 +94,45 @@ export function checkStreamBinding(
     };
   }
   return undefined;
+}
+
+/**
+ * What an input collecting a stream (`collect: true`) is given, from the schemas of the stream's items and of the
+ * input: `"table"` when the items are Arrow tables (record batches) and the input takes a table (the batches are
+ * concatenated into one table, streaming/collected-tables.ts), `"list"` when the items are tables but the input
+ * takes something else (the list of tables), undefined when the items are not tables (the list of items, as for
+ * any stream).
+ */
+export function collectedTables(
+  itemSchema: Record<string, unknown>,
+  inputSchema: Record<string, unknown>,
+): "table" | "list" | undefined {
+  const items = encodingsOf(itemSchema);
+  if (items === "any" || items.size !== 1 || !items.has("arrow")) return undefined;
+  const input = encodingsOf(inputSchema);
+  return input !== "any" && input.has("arrow") ? "table" : "list";
+}
+
+/**
+ * A stream of Arrow batches collected into a list of tables for a node whose runtime takes values in their wire
+ * form (a child runtime): a list of tables has no wire form (docs/protocol.md §3.2), so the binding is refused.
+ * `collectedSchema`: the schema of what the input collects (a list, or one table); `liveValues`: whether the node's
+ * runtime runs in the host's process (a runtime not known is not judged).
+ */
+export function checkCollectedTables(
+  node: GraphNode,
+  input: string,
+  binding: Binding,
+  nodes: readonly GraphNode[],
+  collectedSchema: Record<string, unknown> | undefined,
+  liveValues: boolean | undefined,
+): StreamWiringIssue | undefined {
+  if (binding.kind !== "node" || binding.collect !== true || liveValues !== false) return undefined;
+  const items = collectedSchema?.items;
+  if (collectedSchema?.type !== "array" || typeof items !== "object" || items === null) return undefined;
+  if (collectedTables(items as Record<string, unknown>, collectedSchema) === undefined) return undefined;
+  return {
+    message: `input "${input}" of node "${node.id}" (${node.type}) collects stream "${nodes[binding.node]!.id}.${binding.port}" of Arrow record batches into a list of tables, but runtime "${node.runtime}" takes values in their wire form, where a list of tables has none; expected the input to take one Arrow table`,
+    suggestion: `declare input "${input}" as one Arrow table (the batches are then concatenated into it), or read the stream item by item with a stream input`,
+  };
 }

@@ -1,4 +1,5 @@
-"""Example stream nodes: ``py.batches`` produces a table as a stream of Arrow record batches, made one at a time.
+"""Example stream nodes: ``py.batches`` produces a table as a stream of Arrow record batches, made one at a time;
+``py.table-summary`` describes one table (a collected stream of batches).
 
 Serve them with ``python -m conductor_runtime --path runtimes/python/examples --module stream_nodes``; the
 cross-language example ``examples/streaming`` reads its stream with Rust and TypeScript nodes.
@@ -9,7 +10,7 @@ numpy) when the node first runs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from pydantic import Field
 
@@ -39,3 +40,27 @@ def batches(
         values = pc.cast(ids, pa.float64())
         labels = pc.binary_join_element_wise(pa.scalar("row-"), pc.cast(ids, pa.string()), "")
         yield record_batch.from_arrays([ids, values, labels], schema=schema)
+
+
+class TableSummary(TypedDict):
+    rows: int
+    batches: int
+    sum: float
+    types: dict[str, str]
+
+
+@node("py.table-summary", title="Table summary", deterministic=True, idempotent=True)
+def table_summary(table: pa.Table) -> TableSummary:
+    """Rows, record batches, the sum of column ``value`` and the Arrow type of every column of one table: what a
+    node given a collected stream of batches (``collect: true``) sees, one table holding them all."""
+    import pyarrow.compute
+
+    pc: Any = pyarrow.compute
+    schema: Any = table.schema  # pyarrow's stubs leave a field's type unknown
+    total = pc.sum(table.column("value")).as_py() if "value" in table.column_names else 0
+    return {
+        "rows": table.num_rows,
+        "batches": len(table.to_batches()),
+        "sum": float(total or 0),
+        "types": dict(zip(schema.names, map(str, schema.types), strict=True)),
+    }

@@ -1,3 +1,5 @@
+import type { StreamResume } from "./stream-port.js";
+
 /** Writes log lines that travel with the node's events (never to stdout, which belongs to the protocol). */
 export interface NodeLogger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -19,6 +21,11 @@ export interface NodeContext<Config = unknown> {
   readonly executionId: string;
   /** 1 for the first attempt. */
   readonly attempt: number;
+  /**
+   * For a retry of a producer whose stream failed after a checkpoint (`checkpoint()`, docs/streaming.md): where
+   * each of its stream outputs resumes, by port. Undefined otherwise (the stream starts from its first item).
+   */
+  readonly resume?: Readonly<Record<string, StreamResume>> | undefined;
   /** Aborted when the execution is cancelled or the step's timeout passes; pass it to fetch, timers, etc. */
   readonly signal: AbortSignal;
   readonly log: NodeLogger;

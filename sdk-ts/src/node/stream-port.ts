@@ -62,6 +62,56 @@ export function streamPortsOf(ports: z.ZodObject<Record<string, z.ZodType>>): Re
   return found;
 }
 
+/** The brand of a {@link StreamCheckpoint}. Registered, so two copies of the sdk agree. */
+const CHECKPOINT = Symbol.for("conductor.stream-checkpoint");
+
+/**
+ * A point of a stream output from which a retry can go on (docs/streaming.md, "Checkpoints"): yielded by the
+ * producer's generator between items, it is not an item. See {@link checkpoint}.
+ */
+export interface StreamCheckpoint {
+  readonly [CHECKPOINT]: true;
+  /** What the producer needs to make the items that follow again (a JSON value: a position, a cursor, ...). */
+  readonly state: unknown;
+}
+
+/** Where a retry of a producer resumes one of its stream outputs: `ctx.resume[port]`. */
+export interface StreamResume {
+  /** How many items came before the checkpoint: the retry yields items from this one on. */
+  readonly offset: number;
+  /** The state the producer gave with the checkpoint. */
+  readonly state: unknown;
+}
+
+/**
+ * Marks a checkpoint in a stream output: yield it from the producer's generator after an item, with the state the
+ * producer needs to make the items that follow. When the producer then fails mid-stream with a failure its retry
+ * policy retries, the retry is given `ctx.resume[port]` (`{ offset, state }`, offset being the number of items
+ * before the checkpoint) and must yield the items from that offset on; the host drops those its readers already
+ * have, so the readers go on without seeing an item twice and without starting again. Without a checkpoint, a
+ * retry restarts the streaming segment from the first item. TypeScript producers (in the host or the Node sidecar).
+ *
+ * @example
+ * run: ({ n }, ctx) => ({
+ *   items: (async function* () {
+ *     for (let i = (ctx.resume?.items?.state as number | undefined) ?? 0; i < n; i++) {
+ *       yield i;
+ *       yield checkpoint(i + 1); // a retry starts at i + 1
+ *     }
+ *   })(),
+ * }),
+ */
+export function checkpoint(state: unknown): StreamCheckpoint {
+  return { [CHECKPOINT]: true, state };
+}
+
+/** Whether a value a producer yielded is a {@link checkpoint} rather than an item. */
+export function isStreamCheckpoint(value: unknown): value is StreamCheckpoint {
+  return (
+    typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[CHECKPOINT] === true
+  );
+}
+
 /**
  * The items of a node's stream output, each checked against the port's item schema as it passes, so that a wrong
  * item fails the producer (`output.invalid`, naming the item's position) rather than its consumer.
@@ -74,6 +124,11 @@ export async function* checkedItems(
 ): AsyncGenerator<unknown, void, undefined> {
   let position = 0;
   for await (const value of source) {
+    // A checkpoint passes unchecked: it is not an item (the host takes it out of the stream).
+    if (isStreamCheckpoint(value)) {
+      yield value;
+      continue;
+    }
     const parsed = item.safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

@@ -37,6 +37,11 @@ export interface StepRequest {
    * all (docs/distributed.md). In-process only, never on the wire.
    */
   runsOn?: readonly string[];
+  /**
+   * Where a retry of a producer resumes its stream outputs, by port, from its last checkpoint (docs/streaming.md,
+   * "Checkpoints"); `Step.resume` on the wire.
+   */
+  resume?: Readonly<Record<string, { readonly offset: number; readonly state: unknown }>>;
 }
 
 /**
@@ -80,6 +85,11 @@ export interface InvocationSink {
    * Optional: only the session's transports and sinks that read stream inputs implement it.
    */
   credit?(step: number, port: string, credits: number): void;
+  /**
+   * The step marked a checkpoint in its stream output `port`, after the items it sent on it so far, from which a
+   * retry can resume with `state` (`Event.checkpoint`, docs/protocol.md §3.5). Optional, as `credit`.
+   */
+  checkpoint?(step: number, port: string, state: unknown): void;
 }
 
 /** What a runtime tells the host about itself in the handshake. */
@@ -133,5 +143,6 @@ export function observeSink(
       sink.rejected(failure);
     },
     credit: (step, port, credits) => sink.credit?.(step, port, credits),
+    checkpoint: (step, port, state) => sink.checkpoint?.(step, port, state),
   };
 }

@@ -20,7 +20,7 @@ import type { InvocationRequest, InvocationSink, LogLevel, StepInput } from "./i
 import { parseJsonText } from "./json-text.js";
 import { decodeSessionRequest, type SessionCommand, SessionRequestWriter } from "./session-request-codec.js";
 import { dispatchSessionResponse, SessionResponseWriter } from "./session-response-codec.js";
-import { EncodedValue, encodeJsonValue, encodeValue } from "./value-codec.js";
+import { decodeValue, EncodedValue, encodeJsonValue, encodeValue } from "./value-codec.js";
 
 const blobs = { inlineLimit: 1 << 20 };
 const RUNS = 300;
@@ -196,6 +196,20 @@ const requestMessage: fc.Arbitrary<SessionRequest> = fc
               timeoutMs: uint32,
               traceparent: text,
               tracestate: text,
+              resume: fc.array(
+                fc.record({
+                  port: text,
+                  offset: id.map(BigInt),
+                  // A checkpoint's state is a JSON value (decoded when read).
+                  state: fc.option(
+                    fc.jsonValue().map((json) => ({
+                      kind: { case: "json" as const, value: new TextEncoder().encode(JSON.stringify(json)) },
+                    })),
+                    { nil: undefined },
+                  ),
+                }),
+                { maxLength: 2 },
+              ),
             }),
             { maxLength: 3 },
           ),
@@ -264,6 +278,9 @@ const eventKind = fc.oneof(
   fc
     .record({ invocationId: id.map(BigInt), step: uint32, port: text, credits: uint32 })
     .map((value) => ({ case: "credit" as const, value })),
+  fc
+    .record({ port: text, state: fc.option(valueInit, { nil: undefined }) })
+    .map((value) => ({ case: "checkpoint" as const, value })),
   fc
     .record({ failure: fc.option(failureInit, { nil: undefined }) })
     .map((value) => ({ case: "rejected" as const, value })),
@@ -335,6 +352,20 @@ function commandsOf(message: SessionRequest): SessionCommand[] {
               timeoutMs: step.timeoutMs,
               ...(step.traceparent === "" ? {} : { traceparent: step.traceparent }),
               ...(step.tracestate === "" ? {} : { tracestate: step.tracestate }),
+              ...(step.resume.length === 0
+                ? {}
+                : {
+                    // A port given twice keeps its last entry.
+                    resume: Object.fromEntries(
+                      step.resume.map((entry) => [
+                        entry.port,
+                        {
+                          offset: Number(entry.offset),
+                          state: entry.state === undefined ? null : decodeValue(entry.state),
+                        },
+                      ]),
+                    ),
+                  }),
             };
           }),
         },
@@ -422,6 +453,9 @@ function callsOf(message: SessionResponse): unknown[][] {
         // The Credit's own ids are the event's in an event; only its port and count are read.
         calls.push([target, "credit", event.step, kind.value.port, kind.value.credits]);
         break;
+      case "checkpoint":
+        calls.push([target, "checkpoint", event.step, kind.value.port, empty(kind.value.state)]);
+        break;
       default:
         break;
     }
@@ -442,6 +476,7 @@ function recordingSink(target: number, calls: unknown[][]): InvocationSink {
     cancelled: (step, reason) => calls.push([target, "cancelled", step, reason]),
     rejected: (info) => calls.push([target, "rejected", info]),
     credit: (step, port, credits) => calls.push([target, "credit", step, port, credits]),
+    checkpoint: (step, port, state) => calls.push([target, "checkpoint", step, port, state]),
   };
 }
 
@@ -550,6 +585,7 @@ describe("SessionRequestWriter", () => {
           timeoutMs: uint32,
           traceparent: text,
           tracestate: text,
+          resume: fc.dictionary(text, fc.record({ offset: id, state: fc.jsonValue() }), { maxKeys: 2 }),
         }),
         { maxLength: 3 },
       ),
@@ -618,6 +654,11 @@ describe("SessionRequestWriter", () => {
                       timeoutMs: step.timeoutMs,
                       traceparent: step.traceparent,
                       tracestate: step.tracestate,
+                      resume: Object.entries(step.resume).map(([port, resume]) => ({
+                        port,
+                        offset: BigInt(resume.offset),
+                        state: encodeValue(resume.state),
+                      })),
                     })),
                   },
                 },
@@ -797,6 +838,7 @@ describe("SessionResponseWriter", () => {
       fc.tuple(fc.constant("cancelled" as const), uint32, text),
       fc.tuple(fc.constant("rejected" as const), failure),
       fc.tuple(fc.constant("credit" as const), uint32, text, uint32),
+      fc.tuple(fc.constant("checkpoint" as const), uint32, text, live),
     );
     fc.assert(
       fc.property(fc.array(fc.tuple(id, call), { maxLength: 6 }), (script) => {
@@ -928,6 +970,12 @@ function expectedEvent(target: number, name: string, args: unknown[]): MessageIn
         invocationId,
         step: args[0] as number,
         kind: { case: "credit", value: { port: args[1] as string, credits: args[2] as number } },
+      };
+    case "checkpoint":
+      return {
+        invocationId,
+        step: args[0] as number,
+        kind: { case: "checkpoint", value: { port: args[1] as string, state: encodeValue(args[2]) } },
       };
     default:
       return {

@@ -4,7 +4,7 @@ import { type Failure, FailureSchema, type Value } from "../gen/conductor/runtim
 import { type FailureInfo, failureFromWire, failureToWire } from "./failure.js";
 import type { InvocationRequest, StepInput, StepRequest } from "./invocation.js";
 import { CREDIT, MAP_ENTRY, REQUEST } from "./session-fields.js";
-import { type BlobOptions, EncodedValue, encodeValue } from "./value-codec.js";
+import { type BlobOptions, decodeValue, EncodedValue, encodeValue } from "./value-codec.js";
 import { type ReceiverFeatures, valueForReceiver } from "./value-features.js";
 import { readValue, writeValueFields } from "./value-wire.js";
 
@@ -21,7 +21,7 @@ import { readValue, writeValueFields } from "./value-wire.js";
 
 const { sessionRequest: SESSION_REQUEST, command: COMMAND, execute: EXECUTE, step: STEP } = REQUEST;
 const { input: INPUT, stepOutput: STEP_OUTPUT, cancel: CANCEL } = REQUEST;
-const { streamSource: STREAM_SOURCE, streamItems: STREAM_ITEMS } = REQUEST;
+const { streamSource: STREAM_SOURCE, streamItems: STREAM_ITEMS, streamResume: STREAM_RESUME } = REQUEST;
 
 /** A command decoded from a `SessionRequest`. */
 export type SessionCommand =
@@ -198,6 +198,19 @@ function writeStep(
     writer.tag(STEP.traceparent, WireType.LengthDelimited).string(step.traceparent);
   if (step.tracestate !== undefined && step.tracestate !== "")
     writer.tag(STEP.tracestate, WireType.LengthDelimited).string(step.tracestate);
+  for (const port in step.resume) {
+    const resume = step.resume[port]!;
+    writer.tag(STEP.resume, WireType.LengthDelimited).fork();
+    if (port !== "") writer.tag(STREAM_RESUME.port, WireType.LengthDelimited).string(port);
+    if (resume.offset !== 0) writer.tag(STREAM_RESUME.offset, WireType.Varint).uint64(resume.offset);
+    writer.tag(STREAM_RESUME.state, WireType.LengthDelimited).fork();
+    // A state a runtime sent with its checkpoint goes back to it as it came.
+    writeValueFields(
+      writer,
+      resume.state instanceof EncodedValue ? resume.state.wire : encodeValue(resume.state),
+    );
+    writer.join().join();
+  }
   writer.join();
 }
 
@@ -313,6 +326,11 @@ function readStep(reader: BinaryReader): StepRequest {
       case STEP.tracestate:
         step.tracestate = reader.string();
         break;
+      case STEP.resume: {
+        const [port, resume] = readStreamResume(reader);
+        step.resume = { ...step.resume, [port]: resume };
+        break;
+      }
       case STEP.config:
         config = readValue(reader, config);
         break;
@@ -338,6 +356,23 @@ function readStep(reader: BinaryReader): StepRequest {
   }
   if (config !== undefined) step.config = new EncodedValue(config);
   return step;
+}
+
+/** A `StreamResume`: its port, and where and with what state the stream resumes (the state decoded). */
+function readStreamResume(reader: BinaryReader): [string, { offset: number; state: unknown }] {
+  const end = reader.uint32() + reader.pos;
+  let port = "";
+  let offset = 0;
+  let state: Value | undefined;
+  while (reader.pos < end) {
+    const [field, wireType] = reader.tag();
+    if (field === STREAM_RESUME.port && wireType === WireType.LengthDelimited) port = reader.string();
+    else if (field === STREAM_RESUME.offset && wireType === WireType.Varint) offset = Number(reader.uint64());
+    else if (field === STREAM_RESUME.state && wireType === WireType.LengthDelimited)
+      state = readValue(reader, state);
+    else reader.skip(wireType, field);
+  }
+  return [port, { offset, state: state === undefined ? null : decodeValue(state) }];
 }
 
 /** An `Input`; `previous` is what an earlier occurrence of the same map value gave (merged, as protobuf does). */

@@ -30,7 +30,7 @@ const { sessionResponse: SESSION_RESPONSE, event: EVENT } = RESPONSE;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
-const { log: LOG, progress: PROGRESS, chunk: CHUNK, heartbeat: HEARTBEAT } = RESPONSE;
+const { log: LOG, progress: PROGRESS, chunk: CHUNK, heartbeat: HEARTBEAT, checkpoint: CHECKPOINT } = RESPONSE;
 const { completed: COMPLETED, failed: FAILED, cancelled: CANCELLED, rejected: REJECTED } = RESPONSE;
 
 const LOG_LEVELS: Record<LogLevel, Log_Level> = {
@@ -113,6 +113,15 @@ export class SessionResponseWriter {
         const writer = begin(step, EVENT.chunk);
         if (port !== "") writer.tag(CHUNK.port, WireType.LengthDelimited).string(port);
         writer.tag(CHUNK.value, WireType.LengthDelimited).fork();
+        writeValueFields(writer, encoded);
+        writer.join();
+        end(false);
+      },
+      checkpoint: (step, port, state) => {
+        const encoded = encodeValue(state, this.blobs);
+        const writer = begin(step, EVENT.checkpoint);
+        if (port !== "") writer.tag(CHECKPOINT.port, WireType.LengthDelimited).string(port);
+        writer.tag(CHECKPOINT.state, WireType.LengthDelimited).fork();
         writeValueFields(writer, encoded);
         writer.join();
         end(false);
@@ -379,6 +388,18 @@ function deliver(
           : failureFromWire(failure);
       if (kind === EVENT.failed) sink.failed(step, info, durationUs);
       else sink.rejected(info);
+      return;
+    }
+    case EVENT.checkpoint: {
+      let port = "";
+      let state: Value | undefined;
+      eachField(reader, ranges, (field, wireType) => {
+        if (field === CHECKPOINT.port && wireType === WireType.LengthDelimited) port = reader.string();
+        else if (field === CHECKPOINT.state && wireType === WireType.LengthDelimited)
+          state = readValue(reader, state);
+        else skip(field, wireType);
+      });
+      sink.checkpoint?.(step, port, new EncodedValue(state ?? emptyValue()));
       return;
     }
     case EVENT.credit: {

@@ -391,6 +391,7 @@ class Invocation implements InvocationControl {
       step.attempt,
       sink,
       index,
+      step.resume,
     );
     this.context = context;
     // The host puts the node type's default_timeout_ms in the step when the blueprint sets none, so 0 means none.

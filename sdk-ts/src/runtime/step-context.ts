@@ -1,4 +1,5 @@
 import type { NodeContext, NodeLogger } from "../node/node-context.js";
+import type { StreamResume } from "../node/stream-port.js";
 import type { InvocationSink, LogLevel } from "../protocol/invocation.js";
 
 /**
@@ -18,6 +19,7 @@ export class StepContext implements NodeContext<unknown> {
     readonly attempt: number,
     private readonly sink: InvocationSink,
     private readonly step: number,
+    readonly resume?: Readonly<Record<string, StreamResume>>,
   ) {}
 
   get signal(): AbortSignal {

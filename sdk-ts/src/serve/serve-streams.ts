@@ -1,5 +1,5 @@
 import { NodeFailure } from "../node/node-failure.js";
-import { isAsyncIterable } from "../node/stream-port.js";
+import { isAsyncIterable, isStreamCheckpoint } from "../node/stream-port.js";
 import { type FailureInfo, toFailureInfo } from "../protocol/failure.js";
 import type { InvocationRequest, InvocationSink } from "../protocol/invocation.js";
 import type { CreditCommand, StreamItemsCommand } from "../protocol/session-request-codec.js";
@@ -85,6 +85,7 @@ export class ServedStreams {
             credits: this.creditsOf(key(id, step, port)),
           })),
           (port, item) => sink.chunk(step, port, item),
+          (port, state) => sink.checkpoint?.(step, port, state),
         );
         let set = this.pumps.get(id);
         if (set === undefined) {
@@ -182,6 +183,7 @@ class OutputPump {
   constructor(
     private readonly streams: { port: string; iterator: AsyncIterator<unknown>; credits: OutputCredits }[],
     private readonly send: (port: string, item: unknown) => void,
+    private readonly mark: (port: string, state: unknown) => void,
   ) {}
 
   cancel(reason: string): void {
@@ -196,11 +198,19 @@ class OutputPump {
     await Promise.all(
       this.streams.map(async ({ port, iterator, credits }) => {
         try {
+          // A checkpoint the generator yields is sent as one, and costs no credit: the one taken is kept.
+          let held = false;
           for (;;) {
-            if (!(await credits.take(stopped))) break;
+            if (!held && !(await credits.take(stopped))) break;
+            held = false;
             const result = await iterator.next();
             if (result.done === true) return;
             if (stopped()) break;
+            if (isStreamCheckpoint(result.value)) {
+              this.mark(port, result.value.state);
+              held = true;
+              continue;
+            }
             this.send(port, result.value);
           }
         } catch (error) {

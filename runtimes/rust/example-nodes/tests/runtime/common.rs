@@ -424,6 +424,7 @@ pub fn step(node_type: &str, config: &str, inputs: Vec<(&str, pb::Input)>) -> pb
         timeout_ms: 0,
         traceparent: String::new(),
         tracestate: String::new(),
+        resume: Vec::new(),
     }
 }
 
@@ -489,6 +490,7 @@ pub fn kinds(events: &[pb::Event]) -> Vec<&'static str> {
             Some(Kind::Cancelled(_)) => "cancelled",
             Some(Kind::Rejected(_)) => "rejected",
             Some(Kind::Credit(_)) => "credit",
+            Some(Kind::Checkpoint(_)) => "checkpoint",
             None => "none",
         })
         .collect()

@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file conductor/runtime/v1/runtime.proto.
  */
 export const file_conductor_runtime_v1_runtime: GenFile = /*@__PURE__*/
-  fileDesc("CiJjb25kdWN0b3IvcnVudGltZS92MS9ydW50aW1lLnByb3RvEhRjb25kdWN0b3IucnVudGltZS52MSJQChBIYW5kc2hha2VSZXF1ZXN0EhQKDGhvc3RfdmVyc2lvbhgBIAEoCRIUCgxhYmlfdmVyc2lvbnMYAiADKA0SEAoIZmVhdHVyZXMYAyADKAkitwEKEUhhbmRzaGFrZVJlc3BvbnNlEhMKC2FiaV92ZXJzaW9uGAEgASgNEjIKB3J1bnRpbWUYAiABKAsyIS5jb25kdWN0b3IucnVudGltZS52MS5SdW50aW1lSW5mbxIQCghmZWF0dXJlcxgDIAMoCRIXCg9tYXhfY29uY3VycmVuY3kYBCABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYBSABKAQSEwoLc2NoZW1hX2hhc2gYBiABKAkiSwoLUnVudGltZUluZm8SDAoEbmFtZRgBIAEoCRIQCghsYW5ndWFnZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEgsKA3BpZBgEIAEoDSIWChRMaXN0Tm9kZVR5cGVzUmVxdWVzdCJLChVMaXN0Tm9kZVR5cGVzUmVzcG9uc2USMgoKbm9kZV90eXBlcxgBIAMoCzIeLmNvbmR1Y3Rvci5ydW50aW1lLnYxLk5vZGVUeXBlIokCCghOb2RlVHlwZRIMCgR0eXBlGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDQoFdGl0bGUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSFQoNY29uZmlnX3NjaGVtYRgFIAEoCRIqCgZpbnB1dHMYBiADKAsyGi5jb25kdWN0b3IucnVudGltZS52MS5Qb3J0EisKB291dHB1dHMYByADKAsyGi5jb25kdWN0b3IucnVudGltZS52MS5Qb3J0Ei4KBWZsYWdzGAggASgLMh8uY29uZHVjdG9yLnJ1bnRpbWUudjEuTm9kZUZsYWdzEhoKEmRlZmF1bHRfdGltZW91dF9tcxgJIAEoDSJbCgRQb3J0EgwKBG5hbWUYASABKAkSDgoGc2NoZW1hGAIgASgJEhAKCHJlcXVpcmVkGAMgASgIEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg4KBnN0cmVhbRgFIAEoCCJeCglOb2RlRmxhZ3MSEgoKaWRlbXBvdGVudBgBIAEoCBITCgtjYW5jZWxsYWJsZRgCIAEoCBIRCglzdHJlYW1pbmcYAyABKAgSFQoNZGV0ZXJtaW5pc3RpYxgEIAEoCCJXChVWYWxpZGF0ZUNvbmZpZ1JlcXVlc3QSEQoJbm9kZV90eXBlGAEgASgJEisKBmNvbmZpZxgCIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlIk8KFlZhbGlkYXRlQ29uZmlnUmVzcG9uc2USNQoLZGlhZ25vc3RpY3MYASADKAsyIC5jb25kdWN0b3IucnVudGltZS52MS5EaWFnbm9zdGljItkBCgpEaWFnbm9zdGljEjsKCHNldmVyaXR5GAEgASgOMikuY29uZHVjdG9yLnJ1bnRpbWUudjEuRGlhZ25vc3RpYy5TZXZlcml0eRIPCgdtZXNzYWdlGAIgASgJEgwKBHBhdGgYAyABKAkSEAoIZXhwZWN0ZWQYBCABKAkSDQoFZm91bmQYBSABKAkiTgoIU2V2ZXJpdHkSGAoUU0VWRVJJVFlfVU5TUEVDSUZJRUQQABISCg5TRVZFUklUWV9FUlJPUhABEhQKEFNFVkVSSVRZX1dBUk5JTkcQAiJuCgVWYWx1ZRIOCgRqc29uGAEgASgMSAASDQoDcmF3GAIgASgMSAASDwoFYXJyb3cYAyABKAxIABItCgRibG9iGAQgASgLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuQmxvYlJlZkgAQgYKBGtpbmQizQEKB0Jsb2JSZWYSCwoDdXJpGAEgASgJEgwKBHNpemUYAiABKAQSDgoGc2hhMjU2GAMgASgJEjgKCGVuY29kaW5nGAQgASgOMiYuY29uZHVjdG9yLnJ1bnRpbWUudjEuQmxvYlJlZi5FbmNvZGluZyJdCghFbmNvZGluZxIYChRFTkNPRElOR19VTlNQRUNJRklFRBAAEhEKDUVOQ09ESU5HX0pTT04QARIQCgxFTkNPRElOR19SQVcQAhISCg5FTkNPRElOR19BUlJPVxADIs8BCgdGYWlsdXJlEg8KB21lc3NhZ2UYASABKAkSDAoEdHlwZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSLAoHZGV0YWlscxgEIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlEg0KBXN0YWNrGAUgASgJEiwKBWNhdXNlGAYgASgLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuRmFpbHVyZRIWCg5yZXRyeV9kZWxheV9tcxgHIAEoDRIPCgdub2RlX2lkGAggASgJIkEKDlNlc3Npb25SZXF1ZXN0Ei8KCGNvbW1hbmRzGAEgAygLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuQ29tbWFuZCLeAQoHQ29tbWFuZBIwCgdleGVjdXRlGAEgASgLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuRXhlY3V0ZUgAEi4KBmNhbmNlbBgCIAEoCzIcLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkNhbmNlbEgAEi4KBmNyZWRpdBgDIAEoCzIcLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkNyZWRpdEgAEjkKDHN0cmVhbV9pdGVtcxgEIAEoCzIhLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0cmVhbUl0ZW1zSABCBgoEa2luZCJhCgdFeGVjdXRlEhUKDWludm9jYXRpb25faWQYASABKAQSFAoMZXhlY3V0aW9uX2lkGAIgASgJEikKBXN0ZXBzGAMgAygLMhouY29uZHVjdG9yLnJ1bnRpbWUudjEuU3RlcCKpAgoEU3RlcBIPCgdub2RlX2lkGAEgASgJEhEKCW5vZGVfdHlwZRgCIAEoCRIPCgdhdHRlbXB0GAMgASgNEisKBmNvbmZpZxgEIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlEjYKBmlucHV0cxgFIAMoCzImLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0ZXAuSW5wdXRzRW50cnkSEgoKdGltZW91dF9tcxgGIAEoDRITCgt0cmFjZXBhcmVudBgHIAEoCRISCgp0cmFjZXN0YXRlGAggASgJGkoKC0lucHV0c0VudHJ5EgsKA2tleRgBIAEoCRIqCgV2YWx1ZRgCIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLklucHV0OgI4ASKuAQoFSW5wdXQSLAoFdmFsdWUYASABKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5WYWx1ZUgAEjcKC3N0ZXBfb3V0cHV0GAIgASgLMiAuY29uZHVjdG9yLnJ1bnRpbWUudjEuU3RlcE91dHB1dEgAEjQKBnN0cmVhbRgDIAEoCzIiLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0cmVhbVNvdXJjZUgAQggKBnNvdXJjZSItCgxTdHJlYW1Tb3VyY2USDwoHbm9kZV9pZBgBIAEoCRIMCgRwb3J0GAIgASgJIkwKBkNyZWRpdBIVCg1pbnZvY2F0aW9uX2lkGAEgASgEEgwKBHN0ZXAYAiABKA0SDAoEcG9ydBgDIAEoCRIPCgdjcmVkaXRzGAQgASgNIqkBCgtTdHJlYW1JdGVtcxIVCg1pbnZvY2F0aW9uX2lkGAEgASgEEgwKBHN0ZXAYAiABKA0SDAoEcG9ydBgDIAEoCRIqCgVpdGVtcxgEIAMoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlEgsKA2VuZBgFIAEoCBIuCgdmYWlsdXJlGAYgASgLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuRmFpbHVyZSIoCgpTdGVwT3V0cHV0EgwKBHN0ZXAYASABKA0SDAoEcG9ydBgCIAEoCSJBCgZDYW5jZWwSFQoNaW52b2NhdGlvbl9pZBgBIAEoBBIOCgZyZWFzb24YAiABKAkSEAoIZ3JhY2VfbXMYAyABKA0iPgoPU2Vzc2lvblJlc3BvbnNlEisKBmV2ZW50cxgBIAMoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkV2ZW50IqgECgVFdmVudBIVCg1pbnZvY2F0aW9uX2lkGAEgASgEEgwKBHN0ZXAYAiABKA0SMAoHc3RhcnRlZBgDIAEoCzIdLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0YXJ0ZWRIABIoCgNsb2cYBCABKAsyGS5jb25kdWN0b3IucnVudGltZS52MS5Mb2dIABIyCghwcm9ncmVzcxgFIAEoCzIeLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlByb2dyZXNzSAASLAoFY2h1bmsYBiABKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5DaHVua0gAEjQKCWhlYXJ0YmVhdBgHIAEoCzIfLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkhlYXJ0YmVhdEgAEjQKCWNvbXBsZXRlZBgIIAEoCzIfLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkNvbXBsZXRlZEgAEi4KBmZhaWxlZBgJIAEoCzIcLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkZhaWxlZEgAEjQKCWNhbmNlbGxlZBgKIAEoCzIfLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkNhbmNlbGxlZEgAEjIKCHJlamVjdGVkGAsgASgLMh4uY29uZHVjdG9yLnJ1bnRpbWUudjEuUmVqZWN0ZWRIABIuCgZjcmVkaXQYDCABKAsyHC5jb25kdWN0b3IucnVudGltZS52MS5DcmVkaXRIAEIGCgRraW5kIgkKB1N0YXJ0ZWQivQEKA0xvZxIuCgVsZXZlbBgBIAEoDjIfLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkxvZy5MZXZlbBIPCgdtZXNzYWdlGAIgASgJEhMKC2ZpZWxkc19qc29uGAMgASgMImAKBUxldmVsEhUKEUxFVkVMX1VOU1BFQ0lGSUVEEAASDwoLTEVWRUxfREVCVUcQARIOCgpMRVZFTF9JTkZPEAISDgoKTEVWRUxfV0FSThADEg8KC0xFVkVMX0VSUk9SEAQiLQoIUHJvZ3Jlc3MSEAoIZnJhY3Rpb24YASABKAESDwoHbWVzc2FnZRgCIAEoCSJBCgVDaHVuaxIMCgRwb3J0GAEgASgJEioKBXZhbHVlGAIgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuVmFsdWUiOQoJSGVhcnRiZWF0EiwKB2RldGFpbHMYASABKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5WYWx1ZSKsAQoJQ29tcGxldGVkEj0KB291dHB1dHMYASADKAsyLC5jb25kdWN0b3IucnVudGltZS52MS5Db21wbGV0ZWQuT3V0cHV0c0VudHJ5EhMKC2R1cmF0aW9uX3VzGAIgASgEGksKDE91dHB1dHNFbnRyeRILCgNrZXkYASABKAkSKgoFdmFsdWUYAiABKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5WYWx1ZToCOAEiTQoGRmFpbGVkEi4KB2ZhaWx1cmUYASABKAsyHS5jb25kdWN0b3IucnVudGltZS52MS5GYWlsdXJlEhMKC2R1cmF0aW9uX3VzGAIgASgEIhsKCUNhbmNlbGxlZBIOCgZyZWFzb24YASABKAkiOgoIUmVqZWN0ZWQSLgoHZmFpbHVyZRgBIAEoCzIdLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkZhaWx1cmUiIAoMRHJhaW5SZXF1ZXN0EhAKCGdyYWNlX21zGAEgASgNIiMKDURyYWluUmVzcG9uc2USEgoKdW5maW5pc2hlZBgBIAEoDSIRCg9TaHV0ZG93blJlcXVlc3QiEgoQU2h1dGRvd25SZXNwb25zZTLOBAoOUnVudGltZVNlcnZpY2USXAoJSGFuZHNoYWtlEiYuY29uZHVjdG9yLnJ1bnRpbWUudjEuSGFuZHNoYWtlUmVxdWVzdBonLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkhhbmRzaGFrZVJlc3BvbnNlEmgKDUxpc3ROb2RlVHlwZXMSKi5jb25kdWN0b3IucnVudGltZS52MS5MaXN0Tm9kZVR5cGVzUmVxdWVzdBorLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkxpc3ROb2RlVHlwZXNSZXNwb25zZRJrCg5WYWxpZGF0ZUNvbmZpZxIrLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbGlkYXRlQ29uZmlnUmVxdWVzdBosLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbGlkYXRlQ29uZmlnUmVzcG9uc2USWgoHU2Vzc2lvbhIkLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlNlc3Npb25SZXF1ZXN0GiUuY29uZHVjdG9yLnJ1bnRpbWUudjEuU2Vzc2lvblJlc3BvbnNlKAEwARJQCgVEcmFpbhIiLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkRyYWluUmVxdWVzdBojLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkRyYWluUmVzcG9uc2USWQoIU2h1dGRvd24SJS5jb25kdWN0b3IucnVudGltZS52MS5TaHV0ZG93blJlcXVlc3QaJi5jb25kdWN0b3IucnVudGltZS52MS5TaHV0ZG93blJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("CiJjb25kdWN0b3IvcnVudGltZS92MS9ydW50aW1lLnByb3RvEhRjb25kdWN0b3IucnVudGltZS52MSJQChBIYW5kc2hha2VSZXF1ZXN0EhQKDGhvc3RfdmVyc2lvbhgBIAEoCRIUCgxhYmlfdmVyc2lvbnMYAiADKA0SEAoIZmVhdHVyZXMYAyADKAkitwEKEUhhbmRzaGFrZVJlc3BvbnNlEhMKC2FiaV92ZXJzaW9uGAEgASgNEjIKB3J1bnRpbWUYAiABKAsyIS5jb25kdWN0b3IucnVudGltZS52MS5SdW50aW1lSW5mbxIQCghmZWF0dXJlcxgDIAMoCRIXCg9tYXhfY29uY3VycmVuY3kYBCABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYBSABKAQSEwoLc2NoZW1hX2hhc2gYBiABKAkiSwoLUnVudGltZUluZm8SDAoEbmFtZRgBIAEoCRIQCghsYW5ndWFnZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEgsKA3BpZBgEIAEoDSIWChRMaXN0Tm9kZVR5cGVzUmVxdWVzdCJLChVMaXN0Tm9kZVR5cGVzUmVzcG9uc2USMgoKbm9kZV90eXBlcxgBIAMoCzIeLmNvbmR1Y3Rvci5ydW50aW1lLnYxLk5vZGVUeXBlIokCCghOb2RlVHlwZRIMCgR0eXBlGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDQoFdGl0bGUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSFQoNY29uZmlnX3NjaGVtYRgFIAEoCRIqCgZpbnB1dHMYBiADKAsyGi5jb25kdWN0b3IucnVudGltZS52MS5Qb3J0EisKB291dHB1dHMYByADKAsyGi5jb25kdWN0b3IucnVudGltZS52MS5Qb3J0Ei4KBWZsYWdzGAggASgLMh8uY29uZHVjdG9yLnJ1bnRpbWUudjEuTm9kZUZsYWdzEhoKEmRlZmF1bHRfdGltZW91dF9tcxgJIAEoDSJbCgRQb3J0EgwKBG5hbWUYASABKAkSDgoGc2NoZW1hGAIgASgJEhAKCHJlcXVpcmVkGAMgASgIEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg4KBnN0cmVhbRgFIAEoCCJeCglOb2RlRmxhZ3MSEgoKaWRlbXBvdGVudBgBIAEoCBITCgtjYW5jZWxsYWJsZRgCIAEoCBIRCglzdHJlYW1pbmcYAyABKAgSFQoNZGV0ZXJtaW5pc3RpYxgEIAEoCCJXChVWYWxpZGF0ZUNvbmZpZ1JlcXVlc3QSEQoJbm9kZV90eXBlGAEgASgJEisKBmNvbmZpZxgCIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlIk8KFlZhbGlkYXRlQ29uZmlnUmVzcG9uc2USNQoLZGlhZ25vc3RpY3MYASADKAsyIC5jb25kdWN0b3IucnVudGltZS52MS5EaWFnbm9zdGljItkBCgpEaWFnbm9zdGljEjsKCHNldmVyaXR5GAEgASgOMikuY29uZHVjdG9yLnJ1bnRpbWUudjEuRGlhZ25vc3RpYy5TZXZlcml0eRIPCgdtZXNzYWdlGAIgASgJEgwKBHBhdGgYAyABKAkSEAoIZXhwZWN0ZWQYBCABKAkSDQoFZm91bmQYBSABKAkiTgoIU2V2ZXJpdHkSGAoUU0VWRVJJVFlfVU5TUEVDSUZJRUQQABISCg5TRVZFUklUWV9FUlJPUhABEhQKEFNFVkVSSVRZX1dBUk5JTkcQAiJuCgVWYWx1ZRIOCgRqc29uGAEgASgMSAASDQoDcmF3GAIgASgMSAASDwoFYXJyb3cYAyABKAxIABItCgRibG9iGAQgASgLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuQmxvYlJlZkgAQgYKBGtpbmQizQEKB0Jsb2JSZWYSCwoDdXJpGAEgASgJEgwKBHNpemUYAiABKAQSDgoGc2hhMjU2GAMgASgJEjgKCGVuY29kaW5nGAQgASgOMiYuY29uZHVjdG9yLnJ1bnRpbWUudjEuQmxvYlJlZi5FbmNvZGluZyJdCghFbmNvZGluZxIYChRFTkNPRElOR19VTlNQRUNJRklFRBAAEhEKDUVOQ09ESU5HX0pTT04QARIQCgxFTkNPRElOR19SQVcQAhISCg5FTkNPRElOR19BUlJPVxADIs8BCgdGYWlsdXJlEg8KB21lc3NhZ2UYASABKAkSDAoEdHlwZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSLAoHZGV0YWlscxgEIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlEg0KBXN0YWNrGAUgASgJEiwKBWNhdXNlGAYgASgLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuRmFpbHVyZRIWCg5yZXRyeV9kZWxheV9tcxgHIAEoDRIPCgdub2RlX2lkGAggASgJIkEKDlNlc3Npb25SZXF1ZXN0Ei8KCGNvbW1hbmRzGAEgAygLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuQ29tbWFuZCLeAQoHQ29tbWFuZBIwCgdleGVjdXRlGAEgASgLMh0uY29uZHVjdG9yLnJ1bnRpbWUudjEuRXhlY3V0ZUgAEi4KBmNhbmNlbBgCIAEoCzIcLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkNhbmNlbEgAEi4KBmNyZWRpdBgDIAEoCzIcLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkNyZWRpdEgAEjkKDHN0cmVhbV9pdGVtcxgEIAEoCzIhLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0cmVhbUl0ZW1zSABCBgoEa2luZCJhCgdFeGVjdXRlEhUKDWludm9jYXRpb25faWQYASABKAQSFAoMZXhlY3V0aW9uX2lkGAIgASgJEikKBXN0ZXBzGAMgAygLMhouY29uZHVjdG9yLnJ1bnRpbWUudjEuU3RlcCLdAgoEU3RlcBIPCgdub2RlX2lkGAEgASgJEhEKCW5vZGVfdHlwZRgCIAEoCRIPCgdhdHRlbXB0GAMgASgNEisKBmNvbmZpZxgEIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlEjYKBmlucHV0cxgFIAMoCzImLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0ZXAuSW5wdXRzRW50cnkSEgoKdGltZW91dF9tcxgGIAEoDRITCgt0cmFjZXBhcmVudBgHIAEoCRISCgp0cmFjZXN0YXRlGAggASgJEjIKBnJlc3VtZRgJIAMoCzIiLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0cmVhbVJlc3VtZRpKCgtJbnB1dHNFbnRyeRILCgNrZXkYASABKAkSKgoFdmFsdWUYAiABKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5JbnB1dDoCOAEiWAoMU3RyZWFtUmVzdW1lEgwKBHBvcnQYASABKAkSDgoGb2Zmc2V0GAIgASgEEioKBXN0YXRlGAMgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuVmFsdWUirgEKBUlucHV0EiwKBXZhbHVlGAEgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuVmFsdWVIABI3CgtzdGVwX291dHB1dBgCIAEoCzIgLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0ZXBPdXRwdXRIABI0CgZzdHJlYW0YAyABKAsyIi5jb25kdWN0b3IucnVudGltZS52MS5TdHJlYW1Tb3VyY2VIAEIICgZzb3VyY2UiLQoMU3RyZWFtU291cmNlEg8KB25vZGVfaWQYASABKAkSDAoEcG9ydBgCIAEoCSJMCgZDcmVkaXQSFQoNaW52b2NhdGlvbl9pZBgBIAEoBBIMCgRzdGVwGAIgASgNEgwKBHBvcnQYAyABKAkSDwoHY3JlZGl0cxgEIAEoDSKpAQoLU3RyZWFtSXRlbXMSFQoNaW52b2NhdGlvbl9pZBgBIAEoBBIMCgRzdGVwGAIgASgNEgwKBHBvcnQYAyABKAkSKgoFaXRlbXMYBCADKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5WYWx1ZRILCgNlbmQYBSABKAgSLgoHZmFpbHVyZRgGIAEoCzIdLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkZhaWx1cmUiKAoKU3RlcE91dHB1dBIMCgRzdGVwGAEgASgNEgwKBHBvcnQYAiABKAkiQQoGQ2FuY2VsEhUKDWludm9jYXRpb25faWQYASABKAQSDgoGcmVhc29uGAIgASgJEhAKCGdyYWNlX21zGAMgASgNIj4KD1Nlc3Npb25SZXNwb25zZRIrCgZldmVudHMYASADKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5FdmVudCLmBAoFRXZlbnQSFQoNaW52b2NhdGlvbl9pZBgBIAEoBBIMCgRzdGVwGAIgASgNEjAKB3N0YXJ0ZWQYAyABKAsyHS5jb25kdWN0b3IucnVudGltZS52MS5TdGFydGVkSAASKAoDbG9nGAQgASgLMhkuY29uZHVjdG9yLnJ1bnRpbWUudjEuTG9nSAASMgoIcHJvZ3Jlc3MYBSABKAsyHi5jb25kdWN0b3IucnVudGltZS52MS5Qcm9ncmVzc0gAEiwKBWNodW5rGAYgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuQ2h1bmtIABI0CgloZWFydGJlYXQYByABKAsyHy5jb25kdWN0b3IucnVudGltZS52MS5IZWFydGJlYXRIABI0Cgljb21wbGV0ZWQYCCABKAsyHy5jb25kdWN0b3IucnVudGltZS52MS5Db21wbGV0ZWRIABIuCgZmYWlsZWQYCSABKAsyHC5jb25kdWN0b3IucnVudGltZS52MS5GYWlsZWRIABI0CgljYW5jZWxsZWQYCiABKAsyHy5jb25kdWN0b3IucnVudGltZS52MS5DYW5jZWxsZWRIABIyCghyZWplY3RlZBgLIAEoCzIeLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlJlamVjdGVkSAASLgoGY3JlZGl0GAwgASgLMhwuY29uZHVjdG9yLnJ1bnRpbWUudjEuQ3JlZGl0SAASPAoKY2hlY2twb2ludBgNIAEoCzImLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlN0cmVhbUNoZWNrcG9pbnRIAEIGCgRraW5kIkwKEFN0cmVhbUNoZWNrcG9pbnQSDAoEcG9ydBgBIAEoCRIqCgVzdGF0ZRgCIAEoCzIbLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbHVlIgkKB1N0YXJ0ZWQivQEKA0xvZxIuCgVsZXZlbBgBIAEoDjIfLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkxvZy5MZXZlbBIPCgdtZXNzYWdlGAIgASgJEhMKC2ZpZWxkc19qc29uGAMgASgMImAKBUxldmVsEhUKEUxFVkVMX1VOU1BFQ0lGSUVEEAASDwoLTEVWRUxfREVCVUcQARIOCgpMRVZFTF9JTkZPEAISDgoKTEVWRUxfV0FSThADEg8KC0xFVkVMX0VSUk9SEAQiLQoIUHJvZ3Jlc3MSEAoIZnJhY3Rpb24YASABKAESDwoHbWVzc2FnZRgCIAEoCSJBCgVDaHVuaxIMCgRwb3J0GAEgASgJEioKBXZhbHVlGAIgASgLMhsuY29uZHVjdG9yLnJ1bnRpbWUudjEuVmFsdWUiOQoJSGVhcnRiZWF0EiwKB2RldGFpbHMYASABKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5WYWx1ZSKsAQoJQ29tcGxldGVkEj0KB291dHB1dHMYASADKAsyLC5jb25kdWN0b3IucnVudGltZS52MS5Db21wbGV0ZWQuT3V0cHV0c0VudHJ5EhMKC2R1cmF0aW9uX3VzGAIgASgEGksKDE91dHB1dHNFbnRyeRILCgNrZXkYASABKAkSKgoFdmFsdWUYAiABKAsyGy5jb25kdWN0b3IucnVudGltZS52MS5WYWx1ZToCOAEiTQoGRmFpbGVkEi4KB2ZhaWx1cmUYASABKAsyHS5jb25kdWN0b3IucnVudGltZS52MS5GYWlsdXJlEhMKC2R1cmF0aW9uX3VzGAIgASgEIhsKCUNhbmNlbGxlZBIOCgZyZWFzb24YASABKAkiOgoIUmVqZWN0ZWQSLgoHZmFpbHVyZRgBIAEoCzIdLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkZhaWx1cmUiIAoMRHJhaW5SZXF1ZXN0EhAKCGdyYWNlX21zGAEgASgNIiMKDURyYWluUmVzcG9uc2USEgoKdW5maW5pc2hlZBgBIAEoDSIRCg9TaHV0ZG93blJlcXVlc3QiEgoQU2h1dGRvd25SZXNwb25zZTLOBAoOUnVudGltZVNlcnZpY2USXAoJSGFuZHNoYWtlEiYuY29uZHVjdG9yLnJ1bnRpbWUudjEuSGFuZHNoYWtlUmVxdWVzdBonLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkhhbmRzaGFrZVJlc3BvbnNlEmgKDUxpc3ROb2RlVHlwZXMSKi5jb25kdWN0b3IucnVudGltZS52MS5MaXN0Tm9kZVR5cGVzUmVxdWVzdBorLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkxpc3ROb2RlVHlwZXNSZXNwb25zZRJrCg5WYWxpZGF0ZUNvbmZpZxIrLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbGlkYXRlQ29uZmlnUmVxdWVzdBosLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlZhbGlkYXRlQ29uZmlnUmVzcG9uc2USWgoHU2Vzc2lvbhIkLmNvbmR1Y3Rvci5ydW50aW1lLnYxLlNlc3Npb25SZXF1ZXN0GiUuY29uZHVjdG9yLnJ1bnRpbWUudjEuU2Vzc2lvblJlc3BvbnNlKAEwARJQCgVEcmFpbhIiLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkRyYWluUmVxdWVzdBojLmNvbmR1Y3Rvci5ydW50aW1lLnYxLkRyYWluUmVzcG9uc2USWQoIU2h1dGRvd24SJS5jb25kdWN0b3IucnVudGltZS52MS5TaHV0ZG93blJlcXVlc3QaJi5jb25kdWN0b3IucnVudGltZS52MS5TaHV0ZG93blJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message conductor.runtime.v1.HandshakeRequest
@@ -792,6 +792,14 @@ export type Step = Message<"conductor.runtime.v1.Step"> & {
    * @generated from field: string tracestate = 8;
    */
   tracestate: string;
+
+  /**
+   * For a retry of a producer whose stream failed after a checkpoint: where each
+   * of its stream outputs resumes (docs/protocol.md §3.5, "Checkpoints").
+   *
+   * @generated from field: repeated conductor.runtime.v1.StreamResume resume = 9;
+   */
+  resume: StreamResume[];
 };
 
 /**
@@ -800,6 +808,36 @@ export type Step = Message<"conductor.runtime.v1.Step"> & {
  */
 export const StepSchema: GenMessage<Step> = /*@__PURE__*/
   messageDesc(file_conductor_runtime_v1_runtime, 17);
+
+/**
+ * StreamResume tells a retried producer to yield its stream output `port` from
+ * item `offset` on, starting from the `state` it gave with its last checkpoint.
+ *
+ * @generated from message conductor.runtime.v1.StreamResume
+ */
+export type StreamResume = Message<"conductor.runtime.v1.StreamResume"> & {
+  /**
+   * @generated from field: string port = 1;
+   */
+  port: string;
+
+  /**
+   * @generated from field: uint64 offset = 2;
+   */
+  offset: bigint;
+
+  /**
+   * @generated from field: conductor.runtime.v1.Value state = 3;
+   */
+  state?: Value | undefined;
+};
+
+/**
+ * Describes the message conductor.runtime.v1.StreamResume.
+ * Use `create(StreamResumeSchema)` to create a new message.
+ */
+export const StreamResumeSchema: GenMessage<StreamResume> = /*@__PURE__*/
+  messageDesc(file_conductor_runtime_v1_runtime, 18);
 
 /**
  * Input is a value given by the host or the output of an earlier step of the
@@ -839,7 +877,7 @@ export type Input = Message<"conductor.runtime.v1.Input"> & {
  * Use `create(InputSchema)` to create a new message.
  */
 export const InputSchema: GenMessage<Input> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 18);
+  messageDesc(file_conductor_runtime_v1_runtime, 19);
 
 /**
  * StreamSource names the stream output a stream input reads, for
@@ -864,7 +902,7 @@ export type StreamSource = Message<"conductor.runtime.v1.StreamSource"> & {
  * Use `create(StreamSourceSchema)` to create a new message.
  */
 export const StreamSourceSchema: GenMessage<StreamSource> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 19);
+  messageDesc(file_conductor_runtime_v1_runtime, 20);
 
 /**
  * Credit grants `credits` more stream items on one port of one step. Sent by
@@ -902,7 +940,7 @@ export type Credit = Message<"conductor.runtime.v1.Credit"> & {
  * Use `create(CreditSchema)` to create a new message.
  */
 export const CreditSchema: GenMessage<Credit> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 20);
+  messageDesc(file_conductor_runtime_v1_runtime, 21);
 
 /**
  * StreamItems carries the next items of a step's stream input, in order. The
@@ -949,7 +987,7 @@ export type StreamItems = Message<"conductor.runtime.v1.StreamItems"> & {
  * Use `create(StreamItemsSchema)` to create a new message.
  */
 export const StreamItemsSchema: GenMessage<StreamItems> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 21);
+  messageDesc(file_conductor_runtime_v1_runtime, 22);
 
 /**
  * @generated from message conductor.runtime.v1.StepOutput
@@ -973,7 +1011,7 @@ export type StepOutput = Message<"conductor.runtime.v1.StepOutput"> & {
  * Use `create(StepOutputSchema)` to create a new message.
  */
 export const StepOutputSchema: GenMessage<StepOutput> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 22);
+  messageDesc(file_conductor_runtime_v1_runtime, 23);
 
 /**
  * Cancel asks the runtime to stop an invocation. The runtime fires the
@@ -1004,7 +1042,7 @@ export type Cancel = Message<"conductor.runtime.v1.Cancel"> & {
  * Use `create(CancelSchema)` to create a new message.
  */
 export const CancelSchema: GenMessage<Cancel> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 23);
+  messageDesc(file_conductor_runtime_v1_runtime, 24);
 
 /**
  * SessionResponse carries events from the runtime, possibly several at once.
@@ -1023,7 +1061,7 @@ export type SessionResponse = Message<"conductor.runtime.v1.SessionResponse"> & 
  * Use `create(SessionResponseSchema)` to create a new message.
  */
 export const SessionResponseSchema: GenMessage<SessionResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 24);
+  messageDesc(file_conductor_runtime_v1_runtime, 25);
 
 /**
  * Event is one thing that happened to one step of one invocation. Each step
@@ -1114,6 +1152,14 @@ export type Event = Message<"conductor.runtime.v1.Event"> & {
      */
     value: Credit;
     case: "credit";
+  } | {
+    /**
+     * The step marked a checkpoint in one of its stream outputs.
+     *
+     * @generated from field: conductor.runtime.v1.StreamCheckpoint checkpoint = 13;
+     */
+    value: StreamCheckpoint;
+    case: "checkpoint";
   } | { case: undefined; value?: undefined };
 };
 
@@ -1122,7 +1168,33 @@ export type Event = Message<"conductor.runtime.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 25);
+  messageDesc(file_conductor_runtime_v1_runtime, 26);
+
+/**
+ * StreamCheckpoint marks a point of a step's stream output `port`, after the
+ * Chunks sent on it so far, from which a retry can resume with `state` (a JSON
+ * value). It is not an item and costs no credit.
+ *
+ * @generated from message conductor.runtime.v1.StreamCheckpoint
+ */
+export type StreamCheckpoint = Message<"conductor.runtime.v1.StreamCheckpoint"> & {
+  /**
+   * @generated from field: string port = 1;
+   */
+  port: string;
+
+  /**
+   * @generated from field: conductor.runtime.v1.Value state = 2;
+   */
+  state?: Value | undefined;
+};
+
+/**
+ * Describes the message conductor.runtime.v1.StreamCheckpoint.
+ * Use `create(StreamCheckpointSchema)` to create a new message.
+ */
+export const StreamCheckpointSchema: GenMessage<StreamCheckpoint> = /*@__PURE__*/
+  messageDesc(file_conductor_runtime_v1_runtime, 27);
 
 /**
  * @generated from message conductor.runtime.v1.Started
@@ -1135,7 +1207,7 @@ export type Started = Message<"conductor.runtime.v1.Started"> & {
  * Use `create(StartedSchema)` to create a new message.
  */
 export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 26);
+  messageDesc(file_conductor_runtime_v1_runtime, 28);
 
 /**
  * @generated from message conductor.runtime.v1.Log
@@ -1164,7 +1236,7 @@ export type Log = Message<"conductor.runtime.v1.Log"> & {
  * Use `create(LogSchema)` to create a new message.
  */
 export const LogSchema: GenMessage<Log> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 27);
+  messageDesc(file_conductor_runtime_v1_runtime, 29);
 
 /**
  * @generated from enum conductor.runtime.v1.Log.Level
@@ -1200,7 +1272,7 @@ export enum Log_Level {
  * Describes the enum conductor.runtime.v1.Log.Level.
  */
 export const Log_LevelSchema: GenEnum<Log_Level> = /*@__PURE__*/
-  enumDesc(file_conductor_runtime_v1_runtime, 27, 0);
+  enumDesc(file_conductor_runtime_v1_runtime, 29, 0);
 
 /**
  * @generated from message conductor.runtime.v1.Progress
@@ -1224,7 +1296,7 @@ export type Progress = Message<"conductor.runtime.v1.Progress"> & {
  * Use `create(ProgressSchema)` to create a new message.
  */
 export const ProgressSchema: GenMessage<Progress> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 28);
+  messageDesc(file_conductor_runtime_v1_runtime, 30);
 
 /**
  * Chunk is a partial output, streamed while the node runs. On a port declared
@@ -1250,7 +1322,7 @@ export type Chunk = Message<"conductor.runtime.v1.Chunk"> & {
  * Use `create(ChunkSchema)` to create a new message.
  */
 export const ChunkSchema: GenMessage<Chunk> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 29);
+  messageDesc(file_conductor_runtime_v1_runtime, 31);
 
 /**
  * @generated from message conductor.runtime.v1.Heartbeat
@@ -1269,7 +1341,7 @@ export type Heartbeat = Message<"conductor.runtime.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 30);
+  messageDesc(file_conductor_runtime_v1_runtime, 32);
 
 /**
  * @generated from message conductor.runtime.v1.Completed
@@ -1291,7 +1363,7 @@ export type Completed = Message<"conductor.runtime.v1.Completed"> & {
  * Use `create(CompletedSchema)` to create a new message.
  */
 export const CompletedSchema: GenMessage<Completed> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 31);
+  messageDesc(file_conductor_runtime_v1_runtime, 33);
 
 /**
  * @generated from message conductor.runtime.v1.Failed
@@ -1313,7 +1385,7 @@ export type Failed = Message<"conductor.runtime.v1.Failed"> & {
  * Use `create(FailedSchema)` to create a new message.
  */
 export const FailedSchema: GenMessage<Failed> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 32);
+  messageDesc(file_conductor_runtime_v1_runtime, 34);
 
 /**
  * @generated from message conductor.runtime.v1.Cancelled
@@ -1330,7 +1402,7 @@ export type Cancelled = Message<"conductor.runtime.v1.Cancelled"> & {
  * Use `create(CancelledSchema)` to create a new message.
  */
 export const CancelledSchema: GenMessage<Cancelled> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 33);
+  messageDesc(file_conductor_runtime_v1_runtime, 35);
 
 /**
  * @generated from message conductor.runtime.v1.Rejected
@@ -1347,7 +1419,7 @@ export type Rejected = Message<"conductor.runtime.v1.Rejected"> & {
  * Use `create(RejectedSchema)` to create a new message.
  */
 export const RejectedSchema: GenMessage<Rejected> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 34);
+  messageDesc(file_conductor_runtime_v1_runtime, 36);
 
 /**
  * @generated from message conductor.runtime.v1.DrainRequest
@@ -1364,7 +1436,7 @@ export type DrainRequest = Message<"conductor.runtime.v1.DrainRequest"> & {
  * Use `create(DrainRequestSchema)` to create a new message.
  */
 export const DrainRequestSchema: GenMessage<DrainRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 35);
+  messageDesc(file_conductor_runtime_v1_runtime, 37);
 
 /**
  * @generated from message conductor.runtime.v1.DrainResponse
@@ -1383,7 +1455,7 @@ export type DrainResponse = Message<"conductor.runtime.v1.DrainResponse"> & {
  * Use `create(DrainResponseSchema)` to create a new message.
  */
 export const DrainResponseSchema: GenMessage<DrainResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 36);
+  messageDesc(file_conductor_runtime_v1_runtime, 38);
 
 /**
  * @generated from message conductor.runtime.v1.ShutdownRequest
@@ -1396,7 +1468,7 @@ export type ShutdownRequest = Message<"conductor.runtime.v1.ShutdownRequest"> & 
  * Use `create(ShutdownRequestSchema)` to create a new message.
  */
 export const ShutdownRequestSchema: GenMessage<ShutdownRequest> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 37);
+  messageDesc(file_conductor_runtime_v1_runtime, 39);
 
 /**
  * @generated from message conductor.runtime.v1.ShutdownResponse
@@ -1409,7 +1481,7 @@ export type ShutdownResponse = Message<"conductor.runtime.v1.ShutdownResponse"> 
  * Use `create(ShutdownResponseSchema)` to create a new message.
  */
 export const ShutdownResponseSchema: GenMessage<ShutdownResponse> = /*@__PURE__*/
-  messageDesc(file_conductor_runtime_v1_runtime, 38);
+  messageDesc(file_conductor_runtime_v1_runtime, 40);
 
 /**
  * RuntimeService is served by every runtime. Every call carries the per-spawn

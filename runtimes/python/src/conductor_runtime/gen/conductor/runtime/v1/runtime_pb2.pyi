@@ -679,6 +679,7 @@ class Step(_message.Message):
     TIMEOUT_MS_FIELD_NUMBER: _builtins.int
     TRACEPARENT_FIELD_NUMBER: _builtins.int
     TRACESTATE_FIELD_NUMBER: _builtins.int
+    RESUME_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
     """The node's id in the blueprint, e.g. "stats"."""
     node_type: _builtins.str
@@ -699,6 +700,12 @@ class Step(_message.Message):
     def config(self) -> Global___Value: ...
     @_builtins.property
     def inputs(self) -> _containers.MessageMap[_builtins.str, Global___Input]: ...
+    @_builtins.property
+    def resume(self) -> _containers.RepeatedCompositeFieldContainer[Global___StreamResume]:
+        """For a retry of a producer whose stream failed after a checkpoint: where each
+        of its stream outputs resumes (docs/protocol.md §3.5, "Checkpoints").
+        """
+
     def __init__(
         self,
         *,
@@ -710,14 +717,45 @@ class Step(_message.Message):
         timeout_ms: _builtins.int = ...,
         traceparent: _builtins.str = ...,
         tracestate: _builtins.str = ...,
+        resume: _abc.Iterable[Global___StreamResume] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "config", b"config", "inputs", b"inputs", "node_id", b"node_id", "node_type", b"node_type", "timeout_ms", b"timeout_ms", "traceparent", b"traceparent", "tracestate", b"tracestate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "config", b"config", "inputs", b"inputs", "node_id", b"node_id", "node_type", b"node_type", "resume", b"resume", "timeout_ms", b"timeout_ms", "traceparent", b"traceparent", "tracestate", b"tracestate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Step: _TypeAlias = Step  # noqa: Y015
+
+@_typing.final
+class StreamResume(_message.Message):
+    """StreamResume tells a retried producer to yield its stream output `port` from
+    item `offset` on, starting from the `state` it gave with its last checkpoint.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PORT_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    port: _builtins.str
+    offset: _builtins.int
+    @_builtins.property
+    def state(self) -> Global___Value: ...
+    def __init__(
+        self,
+        *,
+        port: _builtins.str = ...,
+        offset: _builtins.int = ...,
+        state: Global___Value | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["offset", b"offset", "port", b"port", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamResume: _TypeAlias = StreamResume  # noqa: Y015
 
 @_typing.final
 class Input(_message.Message):
@@ -955,6 +993,7 @@ class Event(_message.Message):
     CANCELLED_FIELD_NUMBER: _builtins.int
     REJECTED_FIELD_NUMBER: _builtins.int
     CREDIT_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
     invocation_id: _builtins.int
     step: _builtins.int
     """Index into Execute.steps."""
@@ -984,6 +1023,10 @@ class Event(_message.Message):
     def credit(self) -> Global___Credit:
         """The step is ready for more items on one of its stream inputs."""
 
+    @_builtins.property
+    def checkpoint(self) -> Global___StreamCheckpoint:
+        """The step marked a checkpoint in one of its stream outputs."""
+
     def __init__(
         self,
         *,
@@ -999,16 +1042,45 @@ class Event(_message.Message):
         cancelled: Global___Cancelled | None = ...,
         rejected: Global___Rejected | None = ...,
         credit: Global___Credit | None = ...,
+        checkpoint: Global___StreamCheckpoint | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "chunk", b"chunk", "completed", b"completed", "credit", b"credit", "failed", b"failed", "heartbeat", b"heartbeat", "kind", b"kind", "log", b"log", "progress", b"progress", "rejected", b"rejected", "started", b"started"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "checkpoint", b"checkpoint", "chunk", b"chunk", "completed", b"completed", "credit", b"credit", "failed", b"failed", "heartbeat", b"heartbeat", "kind", b"kind", "log", b"log", "progress", b"progress", "rejected", b"rejected", "started", b"started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "chunk", b"chunk", "completed", b"completed", "credit", b"credit", "failed", b"failed", "heartbeat", b"heartbeat", "invocation_id", b"invocation_id", "kind", b"kind", "log", b"log", "progress", b"progress", "rejected", b"rejected", "started", b"started", "step", b"step"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "checkpoint", b"checkpoint", "chunk", b"chunk", "completed", b"completed", "credit", b"credit", "failed", b"failed", "heartbeat", b"heartbeat", "invocation_id", b"invocation_id", "kind", b"kind", "log", b"log", "progress", b"progress", "rejected", b"rejected", "started", b"started", "step", b"step"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["started", "log", "progress", "chunk", "heartbeat", "completed", "failed", "cancelled", "rejected", "credit"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["started", "log", "progress", "chunk", "heartbeat", "completed", "failed", "cancelled", "rejected", "credit", "checkpoint"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
 Global___Event: _TypeAlias = Event  # noqa: Y015
+
+@_typing.final
+class StreamCheckpoint(_message.Message):
+    """StreamCheckpoint marks a point of a step's stream output `port`, after the
+    Chunks sent on it so far, from which a retry can resume with `state` (a JSON
+    value). It is not an item and costs no credit.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PORT_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    port: _builtins.str
+    @_builtins.property
+    def state(self) -> Global___Value: ...
+    def __init__(
+        self,
+        *,
+        port: _builtins.str = ...,
+        state: Global___Value | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["port", b"port", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamCheckpoint: _TypeAlias = StreamCheckpoint  # noqa: Y015
 
 @_typing.final
 class Started(_message.Message):
