@@ -15,9 +15,15 @@ import { findProject, type Project } from "../project/project-config.js";
 import type { SupervisionOptions } from "../runtime/child-runtime.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 import { RuntimeRegistry } from "../runtime/runtime-registry.js";
-import type { CancelMessage, InvocationJob, InvocationOutcome, LiveEvent } from "./job-data.js";
+import {
+  type CancelMessage,
+  encodeLiveEvent,
+  type InvocationJob,
+  type InvocationOutcome,
+} from "./job-data.js";
 import { CANCEL_CHANNEL, LABEL_PATTERN, labelSubsets, MAX_LABELS, QUEUE_PREFIX, queueName } from "./keys.js";
 import { connectRedis, describeRedis } from "./redis-connection.js";
+import { claimStart } from "./redis-scripts.js";
 import {
   advertiseRuntime,
   HEARTBEAT_MS,
@@ -315,16 +321,28 @@ function runJob(
   const done = new Promise<InvocationOutcome>((resolve) => {
     finish = resolve;
   });
+  // The events of one turn of the event loop go as one live event (a node's `started` and `completed` usually
+  // come together); the job's last event goes at once, before the job is finished.
+  let flushing = false;
+  const flush = () => {
+    flushing = false;
+    if (writer.size === 0) return;
+    const response = writer.finish();
+    const seq = events.length;
+    events.push(Buffer.from(response.buffer, response.byteOffset, response.byteLength).toString("base64"));
+    context.commands
+      .publish(data.replyTo, encodeLiveEvent({ jobId: jobKey, run, seq, response }))
+      .catch(() => {});
+  };
   const publish = (terminal: boolean) => {
-    const d = Buffer.from(writer.finish()).toString("base64");
-    const s = events.length;
-    events.push(d);
-    const live: LiveEvent = { j: jobKey, r: run, s, d };
-    context.commands.publish(data.replyTo, JSON.stringify(live)).catch(() => {});
     if (terminal && ended) {
+      flush();
       context.running.delete(jobKey);
       context.onEnd();
       finish({ ok, worker: context.workerId, run, events });
+    } else if (!flushing) {
+      flushing = true;
+      setImmediate(flush);
     }
   };
   let lastStep = 0;
@@ -375,7 +393,7 @@ function runJob(
     start(request, connection, sink, entry, context);
     return done;
   }
-  claimStart(context.commands, job, `${context.workerId} ${token}`).then(
+  claimStart(context.commands, `${job.queueQualifiedName}:${jobKey}`, `${context.workerId} ${token}`).then(
     (first) => {
       if (entry.cancelled !== undefined) sink.cancelled(0, entry.cancelled);
       else if (first) start(request, connection, sink, entry, context);
@@ -404,25 +422,6 @@ function runJob(
       ),
   );
   return done;
-}
-
-/** The field of a job's BullMQ hash that names the delivery which started its nodes. */
-const STARTED_FIELD = "conductorStarted";
-
-/**
- * Claims the start of a job's nodes for one delivery (`claim`: this worker and the job's lock token), in the job's
- * own hash, so the claim lives and goes with the job. True if this delivery holds the claim: it set it, or it set
- * it before and the answer was lost (Redis restarted; the client sends the command again once reconnected). False
- * if another delivery started the nodes. Only that claim, not the job's redelivery count, says whether a node may
- * have run: a job moved to active by a command whose answer Redis never sent (killed in between) is re-delivered by
- * the stalled check without any worker having started it.
- */
-async function claimStart(commands: Redis, job: Job, claim: string): Promise<boolean> {
-  const key = `${job.queueQualifiedName}:${job.id}`;
-  const answers = await commands.multi().hsetnx(key, STARTED_FIELD, claim).hget(key, STARTED_FIELD).exec();
-  const error = answers?.find(([failure]) => failure !== null)?.[0];
-  if (answers === null || error) throw error ?? new Error("the transaction was aborted");
-  return answers[1]![1] === claim;
 }
 
 function start(

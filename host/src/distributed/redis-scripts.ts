@@ -1,0 +1,87 @@
+import type { Redis } from "ioredis";
+
+/**
+ * Conductor's own Lua scripts, beside BullMQ's: each replaces several round trips of the dispatch path with one
+ * command (docs/distributed.md, "Capacity model"). They are sent with EVAL, not EVALSHA, because EVALSHA fails
+ * after a Redis restart (its script cache is empty) and the client then sends the script again after the commands
+ * that followed it, which would let BullMQ's add run before the dispatch script it must follow.
+ */
+
+/** The field of a job's BullMQ hash that names the delivery which started its nodes (see {@link claimStart}). */
+export const STARTED_FIELD = "conductorStarted";
+
+/** The field of a placeholder job hash: the earlier job that a scheduler follows instead of adding this one. */
+export const SUPERSEDED_FIELD = "conductorSuperseded";
+
+/**
+ * KEYS: the execution's job index, its collected set, the BullMQ key of the job to add. ARGV: the job's id, seconds
+ * to keep the index, "1" to skip the look-up (the earlier job was not the node's), the node ids of its steps.
+ *
+ * Looks for an earlier job of the first node that its scheduler did not collect (one that ran while a scheduler
+ * was down): if there is one, it is returned and the new job's key is taken by a placeholder, so that BullMQ's
+ * add, sent right after this script on the same connection, finds the id in use and adds nothing. Otherwise it
+ * records the job as the one of its nodes and returns nil.
+ */
+const DISPATCH = `local id = ARGV[1]
+if ARGV[3] ~= '1' then
+  local previous = redis.call('HGET', KEYS[1], ARGV[4])
+  if previous and previous ~= id and redis.call('SISMEMBER', KEYS[2], previous) == 0 then
+    if redis.call('EXISTS', KEYS[3]) == 0 then
+      redis.call('HSET', KEYS[3], '${SUPERSEDED_FIELD}', previous)
+      redis.call('EXPIRE', KEYS[3], ARGV[2])
+    end
+    return previous
+  end
+elseif redis.call('HEXISTS', KEYS[3], '${SUPERSEDED_FIELD}') == 1 then
+  redis.call('DEL', KEYS[3])
+end
+for i = 4, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], id) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return false`;
+
+/** What {@link runDispatchScript} needs: the keys it touches and the job's nodes. */
+export interface DispatchKeys {
+  jobsKey: string;
+  collectedKey: string;
+  /** The BullMQ hash of the job: `<prefix>:<queue>:<job id>`. */
+  jobKey: string;
+  jobId: string;
+  keepSeconds: number;
+  nodes: readonly string[];
+  /** Skip the look-up: the earlier job found before cannot be followed, the new one replaces it. */
+  replace?: boolean;
+}
+
+/**
+ * Runs the dispatch script (see above): the id of an earlier job of the node to follow, or null when the job was
+ * recorded and BullMQ's add that follows may add it. The caller sends the add without waiting for this answer.
+ */
+export async function runDispatchScript(redis: Redis, keys: DispatchKeys): Promise<string | null> {
+  const answer = await redis.eval(
+    DISPATCH,
+    3,
+    keys.jobsKey,
+    keys.collectedKey,
+    keys.jobKey,
+    keys.jobId,
+    keys.keepSeconds,
+    keys.replace === true ? "1" : "0",
+    ...keys.nodes,
+  );
+  return typeof answer === "string" ? answer : null;
+}
+
+const CLAIM = `redis.call('HSETNX', KEYS[1], '${STARTED_FIELD}', ARGV[1])
+return redis.call('HGET', KEYS[1], '${STARTED_FIELD}')`;
+
+/**
+ * Claims the start of a job's nodes for one delivery (`claim`: its worker and the job's lock token), in the job's
+ * own hash (`jobKey`), so the claim lives and goes with the job. True if this delivery holds the claim: it set it,
+ * or it set it before and the answer was lost (Redis restarted; the client sends the command again once
+ * reconnected). False if another delivery started the nodes. Only that claim, not the job's redelivery count, says
+ * whether a node may have run: a job moved to active by a command whose answer Redis never sent (killed in between)
+ * is re-delivered by the stalled check without any worker having started it.
+ */
+export async function claimStart(redis: Redis, jobKey: string, claim: string): Promise<boolean> {
+  return (await redis.eval(CLAIM, 1, jobKey, claim)) === claim;
+}
