@@ -1,10 +1,11 @@
+import { Job, type JobsOptions, type Queue } from "bullmq";
 import type { Redis } from "ioredis";
 
 /**
  * Conductor's own Lua scripts, beside BullMQ's: each replaces several round trips of the dispatch path with one
  * command (docs/distributed.md, "Capacity model"). They are sent with EVAL, not EVALSHA, because EVALSHA fails
- * after a Redis restart (its script cache is empty) and the client then sends the script again after the commands
- * that followed it, which would let BullMQ's add run before the dispatch script it must follow.
+ * when Redis lost its script cache and the client then sends the script again after the commands that followed
+ * it, which would let BullMQ's add run before the dispatch script it must follow.
  */
 
 /** The field of a job's BullMQ hash that names the delivery which started its nodes (see {@link claimStart}). */
@@ -19,8 +20,9 @@ export const SUPERSEDED_FIELD = "conductorSuperseded";
  *
  * Looks for an earlier job of the first node that its scheduler did not collect (one that ran while a scheduler
  * was down): if there is one, it is returned and the new job's key is taken by a placeholder, so that BullMQ's
- * add, sent right after this script on the same connection, finds the id in use and adds nothing. Otherwise it
- * records the job as the one of its nodes and returns nil.
+ * add, which follows this script in the same pipeline, finds the id in use and adds nothing. The job's own id is
+ * returned when a job of that id exists already (added before the scheduler restarted): the add adds nothing
+ * either. Otherwise it records the job as the one of its nodes and returns nil: the add adds it.
  */
 const DISPATCH = `local id = ARGV[1]
 if ARGV[3] ~= '1' then
@@ -37,15 +39,13 @@ elseif redis.call('HEXISTS', KEYS[3], '${SUPERSEDED_FIELD}') == 1 then
 end
 for i = 4, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], id) end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
+if ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[3]) == 1 then return id end
 return false`;
 
-/** What {@link runDispatchScript} needs: the keys it touches and the job's nodes. */
+/** What {@link addJob} needs besides the job: the execution's keys and the job's nodes. */
 export interface DispatchKeys {
   jobsKey: string;
   collectedKey: string;
-  /** The BullMQ hash of the job: `<prefix>:<queue>:<job id>`. */
-  jobKey: string;
-  jobId: string;
   keepSeconds: number;
   nodes: readonly string[];
   /** Skip the look-up: the earlier job found before cannot be followed, the new one replaces it. */
@@ -53,22 +53,46 @@ export interface DispatchKeys {
 }
 
 /**
- * Runs the dispatch script (see above): the id of an earlier job of the node to follow, or null when the job was
- * recorded and BullMQ's add that follows may add it. The caller sends the add without waiting for this answer.
+ * Adds job `id` to `queue` after the dispatch script (above), both in one pipeline: one write and one round trip.
+ * Gives the id of a job to follow instead (an earlier one of the node, or one of the same id added before), in which
+ * case nothing was added; or null once the job was added. BullMQ's `addJobToTransaction` is the public hook its
+ * flow producer uses to put adds into a pipeline; `Queue.add` does the same through it, one command at a time.
  */
-export async function runDispatchScript(redis: Redis, keys: DispatchKeys): Promise<string | null> {
-  const answer = await redis.eval(
+export async function addJob<Data>(
+  queue: Queue<Data>,
+  id: string,
+  job: { name: string; data: Data; opts: JobsOptions },
+  keys: DispatchKeys,
+): Promise<string | null> {
+  const client = await queue.backend.client;
+  const pipeline = client.pipeline();
+  pipeline.runCommand("eval", [
     DISPATCH,
     3,
     keys.jobsKey,
     keys.collectedKey,
-    keys.jobKey,
-    keys.jobId,
+    `${queue.qualifiedName}:${id}`,
+    id,
     keys.keepSeconds,
     keys.replace === true ? "1" : "0",
     ...keys.nodes,
-  );
-  return typeof answer === "string" ? answer : null;
+  ]);
+  // Queued on the pipeline at once (its promise settles with the pipeline's answers, read below).
+  void queue.backend
+    .addJobToTransaction(
+      pipeline,
+      new Job(queue, job.name, job.data, { ...job.opts, jobId: id }, id).asJSON(),
+      id,
+    )
+    .catch(() => {});
+  const answers = await pipeline.exec();
+  if (answers === null) throw new Error("the pipeline adding the job was discarded");
+  const [lookup, added] = answers;
+  if (lookup?.[0]) throw lookup[0];
+  if (added?.[0]) throw added[0];
+  if (typeof added?.[1] === "number" && added[1] < 0)
+    throw new Error(`BullMQ refused the job (code ${added[1]})`);
+  return typeof lookup?.[1] === "string" ? lookup[1] : null;
 }
 
 const CLAIM = `redis.call('HSETNX', KEYS[1], '${STARTED_FIELD}', ARGV[1])

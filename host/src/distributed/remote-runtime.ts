@@ -36,7 +36,7 @@ import {
   WORKER_LABELS_FEATURE,
 } from "./keys.js";
 import { connectRedis, describeRedis } from "./redis-connection.js";
-import { runDispatchScript } from "./redis-scripts.js";
+import { addJob, type DispatchKeys } from "./redis-scripts.js";
 import { advertisedRuntime, type ListedWorker, listWorkers, workersFor } from "./worker-registry.js";
 
 /** Distributed execution: where Redis is, and which of the project's runtimes run on workers. */
@@ -61,7 +61,7 @@ interface Pending {
   executionId: string;
   /** Where the events of the job go: the sink, or, for a job re-attached from its middle, one shifting steps. */
   route: InvocationSink;
-  queue: Queue;
+  queue: Queue<InvocationJob>;
   sink: InvocationSink;
   lastStep: number;
   /** How many of the job's events were delivered to the sink (live or from its result). */
@@ -96,7 +96,7 @@ export class Dispatcher {
   readonly id = randomUUID();
   private readonly commands: Redis;
   private readonly subscriber: Redis;
-  private readonly queues = new Map<string, Queue>();
+  private readonly queues = new Map<string, Queue<InvocationJob>>();
   private readonly pending = new Map<string, Pending>();
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
@@ -166,10 +166,10 @@ export class Dispatcher {
    * scheduler's own channel, and the sweep reads the job itself when a live event was missed; reading the queue's
    * event stream made every scheduler read every completion of the queue, with its result.
    */
-  private queue(name: string): Queue {
+  private queue(name: string): Queue<InvocationJob> {
     let queue = this.queues.get(name);
     if (queue === undefined) {
-      queue = new Queue(name, { connection: this.commands, prefix: QUEUE_PREFIX });
+      queue = new Queue<InvocationJob>(name, { connection: this.commands, prefix: QUEUE_PREFIX });
       queue.on("error", () => {});
       this.queues.set(name, queue);
     }
@@ -270,48 +270,33 @@ export class Dispatcher {
   ): Promise<void> {
     const first = request.steps[0]!;
     const nodes = request.steps.map((step) => step.nodeId);
-    const scriptKeys = {
+    const keys: DispatchKeys = {
       jobsKey: executionJobsKey(request.executionId),
       collectedKey: collectedKey(request.executionId),
-      jobKey: `${QUEUE_PREFIX}:${pending.queue.name}:${pending.jobId}`,
-      jobId: pending.jobId,
       keepSeconds: Math.round((this.options.keepResultsMs ?? 86_400_000) / 1000),
       nodes,
     };
+    const job = {
+      name: "invoke",
+      data,
+      opts: {
+        attempts: 1,
+        removeOnComplete: { age: keys.keepSeconds },
+        removeOnFail: { age: keys.keepSeconds },
+      },
+    };
     this.pending.set(pending.jobId, pending);
-    // Not waited for before the add: Redis runs the commands of one connection in order (the queue shares it).
-    const looked = runDispatchScript(this.commands, scriptKeys);
-    const adding = this.add(pending, data);
-    const previousId = await looked;
-    if (previousId !== null) {
-      // The add found the id taken by the script's placeholder and added nothing.
-      await adding.catch(() => {});
-      if (await this.followEarlier(pending, previousId, first.nodeId, nodes)) return;
+    const earlier = await addJob(pending.queue, pending.jobId, job, keys);
+    if (earlier !== null && !(await this.followEarlier(pending, earlier, first.nodeId, nodes))) {
       // The earlier job cannot give this node's events: the new job is added after all.
-      await runDispatchScript(this.commands, { ...scriptKeys, replace: true });
-      await this.add(pending, data);
-    } else await adding;
+      await addJob(pending.queue, pending.jobId, job, { ...keys, replace: true });
+    }
     if (pending.ended || pending.delivered > 0) return;
     pending.waitTimer = setTimeout(
       () => void this.checkWaiting(pending, data.runtime, labels),
       WAITING_CHECK_MS,
     );
     pending.waitTimer.unref();
-  }
-
-  private async add(pending: Pending, data: InvocationJob): Promise<void> {
-    const keepSeconds = Math.round((this.options.keepResultsMs ?? 86_400_000) / 1000);
-    const job = await pending.queue.add("invoke", data, {
-      jobId: pending.jobId,
-      attempts: 1,
-      removeOnComplete: { age: keepSeconds },
-      removeOnFail: { age: keepSeconds },
-    });
-    // The same id added before (by this scheduler before it restarted): it may have ended already.
-    if (job.returnvalue !== null && job.returnvalue !== undefined) {
-      const outcome = parseOutcome(job.returnvalue);
-      if (outcome !== undefined) this.collect(pending, outcome);
-    }
   }
 
   /**
