@@ -53,46 +53,44 @@ export interface DispatchKeys {
 }
 
 /**
- * Adds job `id` to `queue` after the dispatch script (above), both in one pipeline: one write and one round trip.
- * Gives the id of a job to follow instead (an earlier one of the node, or one of the same id added before), in which
- * case nothing was added; or null once the job was added. BullMQ's `addJobToTransaction` is the public hook its
- * flow producer uses to put adds into a pipeline; `Queue.add` does the same through it, one command at a time.
+ * Adds job `id` to `queue` after the dispatch script (above), both in one write on the queue's connection
+ * (`redis`): one round trip. Gives the id of a job to follow instead (an earlier one of the node, or one of the same
+ * id added before), in which case nothing was added; or null once the job was added. BullMQ's
+ * `addJobToTransaction` is the public hook its flow producer uses to batch adds; `Queue.add` goes through it too.
+ * The socket is corked around the two commands rather than given an ioredis pipeline, because making a pipeline
+ * copies each of BullMQ's scripts onto it, which cost more than the rest of the dispatch.
  */
 export async function addJob<Data>(
+  redis: Redis,
   queue: Queue<Data>,
   id: string,
   job: { name: string; data: Data; opts: JobsOptions },
   keys: DispatchKeys,
 ): Promise<string | null> {
   const client = await queue.backend.client;
-  const pipeline = client.pipeline();
-  pipeline.runCommand("eval", [
-    DISPATCH,
-    3,
-    keys.jobsKey,
-    keys.collectedKey,
-    `${queue.qualifiedName}:${id}`,
-    id,
-    keys.keepSeconds,
-    keys.replace === true ? "1" : "0",
-    ...keys.nodes,
-  ]);
-  // Queued on the pipeline at once (its promise settles with the pipeline's answers, read below).
-  void queue.backend
-    .addJobToTransaction(
-      pipeline,
-      new Job(queue, job.name, job.data, { ...job.opts, jobId: id }, id).asJSON(),
+  const json = new Job(queue, job.name, job.data, { ...job.opts, jobId: id }, id).asJSON();
+  const socket = redis.stream;
+  socket.cork();
+  let looked: Promise<unknown>;
+  let added: Promise<unknown>;
+  try {
+    looked = redis.eval(
+      DISPATCH,
+      3,
+      keys.jobsKey,
+      keys.collectedKey,
+      `${queue.qualifiedName}:${id}`,
       id,
-    )
-    .catch(() => {});
-  const answers = await pipeline.exec();
-  if (answers === null) throw new Error("the pipeline adding the job was discarded");
-  const [lookup, added] = answers;
-  if (lookup?.[0]) throw lookup[0];
-  if (added?.[0]) throw added[0];
-  if (typeof added?.[1] === "number" && added[1] < 0)
-    throw new Error(`BullMQ refused the job (code ${added[1]})`);
-  return typeof lookup?.[1] === "string" ? lookup[1] : null;
+      keys.keepSeconds,
+      keys.replace === true ? "1" : "0",
+      ...keys.nodes,
+    );
+    added = queue.backend.addJobToTransaction(client, json, id);
+  } finally {
+    socket.uncork();
+  }
+  const [earlier] = await Promise.all([looked, added]);
+  return typeof earlier === "string" ? earlier : null;
 }
 
 const CLAIM = `redis.call('HSETNX', KEYS[1], '${STARTED_FIELD}', ARGV[1])

@@ -286,10 +286,10 @@ export class Dispatcher {
       },
     };
     this.pending.set(pending.jobId, pending);
-    const earlier = await addJob(pending.queue, pending.jobId, job, keys);
+    const earlier = await addJob(this.commands, pending.queue, pending.jobId, job, keys);
     if (earlier !== null && !(await this.followEarlier(pending, earlier, first.nodeId, nodes))) {
       // The earlier job cannot give this node's events: the new job is added after all.
-      await addJob(pending.queue, pending.jobId, job, { ...keys, replace: true });
+      await addJob(this.commands, pending.queue, pending.jobId, job, { ...keys, replace: true });
     }
     if (pending.ended || pending.delivered > 0) return;
     pending.waitTimer = setTimeout(
