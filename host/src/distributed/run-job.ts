@@ -17,6 +17,11 @@ export interface JobContext {
   workerId: string;
   connection: RuntimeConnection | undefined;
   commands: Redis;
+  /**
+   * The connection of the BullMQ worker that took the job: its live events go on it, in order, and the last one
+   * in the same write as the job's completion (see `publish`).
+   */
+  queueConnection: Redis;
   inlineLimit: number;
   running: Map<string, RunningJob>;
   onEnd(): void;
@@ -66,13 +71,17 @@ export function runJob(
     const response = writer.finish();
     const seq = events.length;
     events.push(Buffer.from(response.buffer, response.byteOffset, response.byteLength).toString("base64"));
-    context.commands
+    context.queueConnection
       .publish(data.replyTo, encodeLiveEvent({ jobId: jobKey, run, seq, response }))
       .catch(() => {});
   };
   const publish = (terminal: boolean) => {
     if (terminal && ended) {
-      // The job's last event goes at once, before the job is finished.
+      // The job's last event goes with BullMQ's completion of the job, which the worker sends on the same
+      // connection a few promise turns later: the socket is corked until the turn ends, so both go in one write.
+      const socket = context.queueConnection.stream;
+      socket.cork();
+      setImmediate(() => socket.uncork());
       flush();
       context.running.delete(jobKey);
       context.onEnd();

@@ -151,17 +151,20 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
     });
   }
 
-  const run = (job: Job<InvocationJob, InvocationOutcome>, token?: string): Promise<InvocationOutcome> =>
-    runJob(job, token ?? randomUUID(), {
-      workerId: id,
-      connection: registry.runtimes.get(job.data.runtime),
-      commands,
-      inlineLimit,
-      running,
-      onEnd: () => {
-        info.done++;
-      },
-    });
+  const processor =
+    (queueConnection: Redis) =>
+    (job: Job<InvocationJob, InvocationOutcome>, token?: string): Promise<InvocationOutcome> =>
+      runJob(job, token ?? randomUUID(), {
+        workerId: id,
+        connection: registry.runtimes.get(job.data.runtime),
+        commands,
+        queueConnection,
+        inlineLimit,
+        running,
+        onEnd: () => {
+          info.done++;
+        },
+      });
 
   const lockDuration = options.lockDurationMs ?? 30_000;
   const workers: Worker[] = [];
@@ -172,16 +175,20 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
     for (const subset of labelSubsets(labels)) {
       const queueConnection = connectRedis(redisUrl, `conductor-worker-${id}-${name}`);
       queueConnections.push(queueConnection);
-      const worker = new Worker<InvocationJob, InvocationOutcome>(queueName(name, subset), run, {
-        connection: queueConnection,
-        prefix: QUEUE_PREFIX,
-        concurrency,
-        lockDuration,
-        stalledInterval: options.stalledIntervalMs ?? lockDuration,
-        maxStalledCount: MAX_STALLED,
-        // A worker that loses Redis reconnects by itself and takes work again.
-        autorun: true,
-      });
+      const worker = new Worker<InvocationJob, InvocationOutcome>(
+        queueName(name, subset),
+        processor(queueConnection),
+        {
+          connection: queueConnection,
+          prefix: QUEUE_PREFIX,
+          concurrency,
+          lockDuration,
+          stalledInterval: options.stalledIntervalMs ?? lockDuration,
+          maxStalledCount: MAX_STALLED,
+          // A worker that loses Redis reconnects by itself and takes work again.
+          autorun: true,
+        },
+      );
       worker.on("error", () => {});
       workers.push(worker);
     }
