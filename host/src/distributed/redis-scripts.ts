@@ -54,7 +54,7 @@ export interface DispatchKeys {
 
 /**
  * Adds job `id` to `queue` after the dispatch script (above), both in one write on the queue's connection
- * (`redis`): one round trip. Gives the id of a job to follow instead (an earlier one of the node, or one of the same
+ * (`redis`, corked until the event loop's turn ends, so that the dispatches of one turn share it): one round trip. Gives the id of a job to follow instead (an earlier one of the node, or one of the same
  * id added before), in which case nothing was added; or null once the job was added. BullMQ's
  * `addJobToTransaction` is the public hook its flow producer uses to batch adds; `Queue.add` goes through it too.
  * The socket is corked around the two commands rather than given an ioredis pipeline, because making a pipeline
@@ -69,28 +69,34 @@ export async function addJob<Data>(
 ): Promise<string | null> {
   const client = await queue.backend.client;
   const json = new Job(queue, job.name, job.data, { ...job.opts, jobId: id }, id).asJSON();
-  const socket = redis.stream;
-  socket.cork();
-  let looked: Promise<unknown>;
-  let added: Promise<unknown>;
-  try {
-    looked = redis.eval(
-      DISPATCH,
-      3,
-      keys.jobsKey,
-      keys.collectedKey,
-      `${queue.qualifiedName}:${id}`,
-      id,
-      keys.keepSeconds,
-      keys.replace === true ? "1" : "0",
-      ...keys.nodes,
-    );
-    added = queue.backend.addJobToTransaction(client, json, id);
-  } finally {
-    socket.uncork();
-  }
+  corkForThisTurn(redis);
+  const looked = redis.eval(
+    DISPATCH,
+    3,
+    keys.jobsKey,
+    keys.collectedKey,
+    `${queue.qualifiedName}:${id}`,
+    id,
+    keys.keepSeconds,
+    keys.replace === true ? "1" : "0",
+    ...keys.nodes,
+  );
+  const added = queue.backend.addJobToTransaction(client, json, id);
   const [earlier] = await Promise.all([looked, added]);
   return typeof earlier === "string" ? earlier : null;
+}
+
+/**
+ * Holds the writes of `redis` until the current turn of the event loop ends, so that the commands of that turn go
+ * in one write (each write to a socket is a system call that also wakes Redis; on a busy machine they cost more than
+ * the commands). Nothing waits longer than the turn.
+ */
+export function corkForThisTurn(redis: Redis): void {
+  // No socket before the first connection: the commands wait in the client's queue then anyway.
+  const socket = redis.stream as typeof redis.stream | undefined;
+  if (socket === undefined) return;
+  socket.cork();
+  setImmediate(() => socket.uncork());
 }
 
 const CLAIM = `redis.call('HSETNX', KEYS[1], '${STARTED_FIELD}', ARGV[1])
@@ -105,5 +111,6 @@ return redis.call('HGET', KEYS[1], '${STARTED_FIELD}')`;
  * is re-delivered by the stalled check without any worker having started it.
  */
 export async function claimStart(redis: Redis, jobKey: string, claim: string): Promise<boolean> {
+  corkForThisTurn(redis);
   return (await redis.eval(CLAIM, 1, jobKey, claim)) === claim;
 }

@@ -10,7 +10,7 @@ import type { Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 import { encodeLiveEvent, type InvocationJob, type InvocationOutcome } from "./job-data.js";
-import { claimStart } from "./redis-scripts.js";
+import { claimStart, corkForThisTurn } from "./redis-scripts.js";
 
 /** What {@link runJob} needs of its worker. */
 export interface JobContext {
@@ -79,9 +79,7 @@ export function runJob(
     if (terminal && ended) {
       // The job's last event goes with BullMQ's completion of the job, which the worker sends on the same
       // connection a few promise turns later: the socket is corked until the turn ends, so both go in one write.
-      const socket = context.queueConnection.stream;
-      socket.cork();
-      setImmediate(() => socket.uncork());
+      corkForThisTurn(context.queueConnection);
       flush();
       context.running.delete(jobKey);
       context.onEnd();
