@@ -258,6 +258,7 @@ export interface Conductor {
  */
 export async function createConductor(options: ConductorOptions = {}): Promise<Conductor> {
   const project = options.project ?? (await findProject(options.projectDir ?? process.cwd()));
+  const remote = options.distributed === undefined ? undefined : remoteRuntimes(project, options.distributed);
   const registry = await RuntimeRegistry.create({
     project,
     nodes: [
@@ -271,8 +272,9 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
     ...(options.onRuntimeStderr === undefined ? {} : { onRuntimeStderr: options.onRuntimeStderr }),
     ...(options.onRuntimeStdout === undefined ? {} : { onRuntimeStdout: options.onRuntimeStdout }),
     ...(options.supervision === undefined ? {} : { supervision: options.supervision }),
-    ...(options.distributed === undefined ? {} : { remote: remoteRuntimes(project, options.distributed) }),
+    ...(remote === undefined ? {} : { remote }),
   });
+  if (remote !== undefined) options.metrics?.watchDistributed(remote.stats);
   if (options.journal !== undefined) {
     const journal = await Journal.open(
       typeof options.journal === "string" ? { path: options.journal } : options.journal,

@@ -68,3 +68,11 @@ export interface CancelMessage {
   r: string;
   g: number;
 }
+
+/** What Redis holds for distributed execution, read at each metrics scrape (docs/telemetry.md). */
+export interface DistributedStats {
+  /** Each queue of node invocations: this scheduler's, and every one a live worker serves. */
+  queues: { name: string; waiting: number; active: number; delayed: number }[];
+  /** The live workers: their runtimes and the invocations running on each (as of its last heartbeat). */
+  workers: { id: string; runtimes: readonly string[]; inFlight: number }[];
+}

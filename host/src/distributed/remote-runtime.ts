@@ -21,6 +21,7 @@ import { checkConfigAgainstSchema } from "../runtime/config-schema-check.js";
 import type { RuntimeConnection, RuntimeHealth } from "../runtime/runtime-connection.js";
 import {
   type CancelMessage,
+  type DistributedStats,
   decodeLiveEvent,
   type InvocationJob,
   type InvocationOutcome,
@@ -31,6 +32,7 @@ import {
   eventsChannel,
   executionJobsKey,
   jobId,
+  labelSubsets,
   QUEUE_PREFIX,
   queueName,
   WORKER_LABELS_FEATURE,
@@ -470,6 +472,37 @@ export class Dispatcher {
         // Redis went away during the sweep; the next one tries again.
       }
     }
+  }
+
+  /**
+   * The depth of each queue (this scheduler's, and every one a live worker serves) and the live workers, for the
+   * metrics: one read of the workers registry and one BullMQ count per queue.
+   */
+  async stats(): Promise<DistributedStats> {
+    const listed = (await listWorkers(this.commands)).filter((worker) => worker.alive);
+    const names = new Set(this.queues.keys());
+    for (const worker of listed)
+      for (const runtime of worker.runtimes)
+        for (const subset of labelSubsets(worker.labels)) names.add(queueName(runtime, subset));
+    const queues = await Promise.all(
+      [...names].sort().map(async (name) => {
+        const counts = await this.queue(name).getJobCounts("waiting", "prioritized", "active", "delayed");
+        return {
+          name,
+          waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+          active: counts.active ?? 0,
+          delayed: counts.delayed ?? 0,
+        };
+      }),
+    );
+    return {
+      queues,
+      workers: listed.map((worker) => ({
+        id: worker.id,
+        runtimes: worker.runtimes,
+        inFlight: worker.inFlight,
+      })),
+    };
   }
 
   async close(): Promise<void> {
