@@ -1,3 +1,8 @@
+/**
+ * The scheduler's side of distributed execution: the Dispatcher (dispatch, live events, the sweep, cancellation,
+ * the queue statistics of the metrics) and the RemoteRuntime each remote runtime is on it. Over 500 lines because
+ * the Dispatcher's parts share its state of pending jobs; it is the part to move to a file of its own next.
+ */
 import { randomUUID } from "node:crypto";
 import type { InvocationControl } from "@conductor/sdk";
 import {
