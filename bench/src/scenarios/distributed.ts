@@ -60,18 +60,31 @@ export const distributedScenario: Scenario = {
       });
       try {
         const single = await conductor.prepare(chain(1, "node"));
-        if ((await single.run({ x: 1 })).outputs.x !== 2) throw new Error("remote node gave a wrong result");
+        const idempotent = await conductor.prepare(ONE_IDEMPOTENT_NODE);
+        for (const prepared of [single, idempotent])
+          if ((await prepared.run({ x: 1 })).outputs.x !== 2)
+            throw new Error("remote node gave a wrong result");
         // In alternating rounds, because the load of a shared machine moves more than the difference measured.
-        const { floor, dispatch } = await alternate(bareRoundTrip, () => single.run({ x: 1 }), iterations);
+        const [floor, dispatch, dispatchIdempotent] = await alternate(
+          [bareRoundTrip, () => single.run({ x: 1 }), () => idempotent.run({ x: 1 })],
+          iterations,
+        );
         await worker.close();
         await events.close();
         await queue.close();
         const results: BenchResult[] = [
           againstFloor(
             "distributed-dispatch",
-            "remote one-node dispatch through Redis to a worker's Node sidecar (1-node execution)",
-            dispatch.median,
-            { what: "bare BullMQ round trip (add, process, completion)", value: floor.median },
+            "remote one-node dispatch through Redis to a worker's Node sidecar (1-node execution; the node is not idempotent, so the worker claims its start first)",
+            dispatch!.median,
+            { what: "bare BullMQ round trip (add, process, completion)", value: floor!.median },
+            1.5,
+          ),
+          againstFloor(
+            "distributed-dispatch-idempotent",
+            "the same with an idempotent node (no start claim)",
+            dispatchIdempotent!.median,
+            { what: "bare BullMQ round trip (add, process, completion)", value: floor!.median },
             1.5,
           ),
         ];
@@ -89,23 +102,20 @@ export const distributedScenario: Scenario = {
   },
 };
 
-/** Times `floor` and `measured` one after the other in 20 rounds; their medians over all rounds. */
+/** Times each operation one after the other in 20 rounds; their summaries over all rounds, in order. */
 async function alternate(
-  floor: () => Promise<unknown>,
-  measured: () => Promise<unknown>,
+  operations: readonly (() => Promise<unknown>)[],
   iterations: { warmup: number; iterations: number },
-): Promise<{ floor: Summary; dispatch: Summary }> {
+): Promise<Summary[]> {
   const rounds = 20;
-  const perRound = { warmup: 0, iterations: Math.max(1, Math.ceil(iterations.iterations / rounds)) };
-  await timeSequential(floor, { warmup: iterations.warmup, iterations: 0 });
-  await timeSequential(measured, { warmup: iterations.warmup, iterations: 0 });
-  const floorSamples: number[] = [];
-  const measuredSamples: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    floorSamples.push(...(await timeSamples(floor, perRound)));
-    measuredSamples.push(...(await timeSamples(measured, perRound)));
-  }
-  return { floor: summarize(floorSamples), dispatch: summarize(measuredSamples) };
+  const perRound = { iterations: Math.max(1, Math.ceil(iterations.iterations / rounds)) };
+  for (const operation of operations)
+    await timeSequential(operation, { warmup: iterations.warmup, iterations: 0 });
+  const samples = operations.map(() => [] as number[]);
+  for (let round = 0; round < rounds; round++)
+    for (const [index, operation] of operations.entries())
+      samples[index]!.push(...(await timeSamples(operation, perRound)));
+  return samples.map(summarize);
 }
 
 async function timeSamples(
@@ -257,6 +267,12 @@ async function inWindow<T>(total: number, window: number, task: (index: number) 
 }
 
 const ONE_NODE = chain(1, "node");
+const ONE_IDEMPOTENT_NODE: BlueprintDocument = {
+  conductor: "blueprint/v1",
+  inputs: { x: {} },
+  outputs: { x: "n0.x" },
+  nodes: { n0: { type: "bench.increment-idempotent", runtime: "node", inputs: { x: "inputs.x" } } },
+};
 const SLEEP_10_MS: BlueprintDocument = {
   conductor: "blueprint/v1",
   inputs: { x: {} },
