@@ -10,6 +10,18 @@ export const increment = defineNode({
   run: ({ x }) => ({ x: x + 1 }),
 });
 
+/**
+ * The same increment flagged idempotent: a worker runs its job without first claiming its start in Redis
+ * (docs/distributed.md), so the distributed bench shows what that claim costs.
+ */
+export const incrementIdempotent = defineNode({
+  type: "bench.increment-idempotent",
+  input: { x: z.number() },
+  output: { x: z.number() },
+  flags: { deterministic: true, idempotent: true },
+  run: ({ x }) => ({ x: x + 1 }),
+});
+
 export const sleep = defineNode({
   type: "bench.sleep",
   config: z.object({ ms: z.number() }),
@@ -83,6 +95,7 @@ export const streamSum = defineNode({
 
 export const allBenchNodes = [
   increment,
+  incrementIdempotent,
   sleep,
   tableRows,
   setField,

@@ -284,6 +284,7 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
     ...(options.supervision === undefined ? {} : { supervision: options.supervision }),
     ...(remote === undefined ? {} : { remote }),
   });
+  if (remote !== undefined) options.metrics?.watchDistributed(remote.stats);
   if (options.journal !== undefined) {
     const journal = await Journal.open(
       typeof options.journal === "string" ? { path: options.journal } : options.journal,

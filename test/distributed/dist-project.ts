@@ -2,7 +2,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Conductor, type ConductorWorker, createConductor, startWorker } from "@conductor/host";
+import {
+  type Conductor,
+  type ConductorMetrics,
+  type ConductorWorker,
+  createConductor,
+  startWorker,
+} from "@conductor/host";
 import { startRedis, type TestRedis } from "./redis-server.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -115,6 +121,8 @@ export async function startDistSetup(options: {
   prefix: string;
   project: Omit<Parameters<typeof writeDistProject>[1], "runsFile">;
   worker: Omit<Parameters<typeof startWorker>[0], "projectDir" | "redis">;
+  /** The host's metrics, when the test reads them. */
+  metrics?: ConductorMetrics;
 }): Promise<DistSetup> {
   const dir = await mkdtemp(join(tmpdir(), options.prefix));
   const redis = await startRedis();
@@ -125,6 +133,7 @@ export async function startDistSetup(options: {
     projectDir: join(dir, "host"),
     journal: join(dir, "host", "journal.db"),
     distributed: { redis: redis.url, remoteRuntimes: ["node"] },
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   return {
     dir,

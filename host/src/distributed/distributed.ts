@@ -2,11 +2,16 @@ import { ConductorError } from "../errors.js";
 import type { Project } from "../project/project-config.js";
 import type { RuntimeRegistryOptions } from "../runtime/runtime-registry.js";
 import type { ExecutionListener } from "../scheduler/execution-events.js";
+import type { DistributedStats } from "./job-data.js";
 import type { Dispatcher, DistributedOptions } from "./remote-runtime.js";
 import type { ConductorWorker, WorkerOptions } from "./worker.js";
 import type { ListedWorker } from "./worker-registry.js";
 
+export type { DistributedStats } from "./job-data.js";
 export type { DistributedOptions } from "./remote-runtime.js";
+
+/** How long a scrape waits for Redis before it leaves the distributed series out. */
+const STATS_TIMEOUT_MS = 2_000;
 
 /**
  * The remote runtimes of a host in distributed mode, for the runtime registry: each named runtime must be one of
@@ -16,7 +21,10 @@ export type { DistributedOptions } from "./remote-runtime.js";
 export function remoteRuntimes(
   project: Project,
   options: DistributedOptions,
-): NonNullable<RuntimeRegistryOptions["remote"]> & { observer: { observe(): ExecutionListener } } {
+): NonNullable<RuntimeRegistryOptions["remote"]> & {
+  observer: { observe(): ExecutionListener };
+  stats(): Promise<DistributedStats | undefined>;
+} {
   const known = Object.keys(project.runtimes);
   for (const name of options.remoteRuntimes) {
     if (!known.includes(name)) {
@@ -47,6 +55,23 @@ export function remoteRuntimes(
             );
           });
       },
+    },
+    // Undefined before the first remote runtime connected, and when Redis does not answer in time.
+    stats: async () => {
+      if (dispatcher === undefined) return undefined;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await Promise.race([
+          dispatcher.stats(),
+          new Promise<undefined>((resolve) => {
+            timer = setTimeout(() => resolve(undefined), STATS_TIMEOUT_MS);
+          }),
+        ]);
+      } catch {
+        return undefined;
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

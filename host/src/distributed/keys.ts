@@ -17,7 +17,7 @@ export function runtimeKey(runtime: string): string {
 /** Channel the workers listen on for cancellations: `{ j: jobId, r: reason, g: graceMs }` as JSON. */
 export const CANCEL_CHANNEL = "conductor:cancel";
 
-/** Channel of one scheduler's live events: `{ j: jobId, s: seq, d: base64 SessionResponse }` as JSON. */
+/** Channel of one scheduler's live events (binary: see `encodeLiveEvent` in job-data.ts). */
 export function eventsChannel(dispatcherId: string): string {
   return `conductor:events:${dispatcherId}`;
 }

@@ -1,3 +1,8 @@
+/**
+ * The scheduler's side of distributed execution: the Dispatcher (dispatch, live events, the sweep, cancellation,
+ * the queue statistics of the metrics) and the RemoteRuntime each remote runtime is on it. Over 500 lines because
+ * the Dispatcher's parts share its state of pending jobs; it is the part to move to a file of its own next.
+ */
 import { randomUUID } from "node:crypto";
 import type { InvocationControl } from "@conductor/sdk";
 import {
@@ -13,7 +18,7 @@ import {
   SessionRequestWriter,
   ValueError,
 } from "@conductor/sdk/protocol";
-import { Job, Queue, QueueEvents } from "bullmq";
+import { Job, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { ConfigDiagnostic } from "../blueprint/validate-blueprint.js";
 import { ConductorError } from "../errors.js";
@@ -21,18 +26,26 @@ import { checkConfigAgainstSchema } from "../runtime/config-schema-check.js";
 import type { RuntimeConnection, RuntimeHealth } from "../runtime/runtime-connection.js";
 import type { BlobStore } from "./blob-store.js";
 import { BlobTransfer } from "./blob-transfer.js";
-import type { CancelMessage, InvocationJob, InvocationOutcome, LiveEvent } from "./job-data.js";
+import {
+  type CancelMessage,
+  type DistributedStats,
+  decodeLiveEvent,
+  type InvocationJob,
+  type InvocationOutcome,
+} from "./job-data.js";
 import {
   CANCEL_CHANNEL,
   collectedKey,
   eventsChannel,
   executionJobsKey,
   jobId,
+  labelSubsets,
   QUEUE_PREFIX,
   queueName,
   WORKER_LABELS_FEATURE,
 } from "./keys.js";
 import { connectRedis, describeRedis } from "./redis-connection.js";
+import { addJob, type DispatchKeys } from "./redis-scripts.js";
 import { advertisedRuntime, type ListedWorker, listWorkers, workersFor } from "./worker-registry.js";
 
 /** Distributed execution: where Redis is, and which of the project's runtimes run on workers. */
@@ -65,7 +78,7 @@ interface Pending {
   executionId: string;
   /** Where the events of the job go: the sink, or, for a job re-attached from its middle, one shifting steps. */
   route: InvocationSink;
-  queue: Queue;
+  queue: Queue<InvocationJob>;
   sink: InvocationSink;
   lastStep: number;
   /** How many of the job's events were delivered to the sink (live or from its result). */
@@ -76,11 +89,20 @@ interface Pending {
   addedAt: number;
   /** Sweeps that found the job completed without a readable result. */
   unreadable: number;
+  /** Checked by the next sweep whatever its age: a live event may have been missed (a gap, a reconnect). */
+  suspect: boolean;
   cancelTimer?: NodeJS.Timeout;
+  /** Until a worker takes the job: then the node says why it waits, if no live worker serves its queue. */
+  waitTimer?: NodeJS.Timeout;
+  /** The first node, for messages. */
+  nodeId: string;
 }
 
 /** How often the dispatcher checks the jobs it waits for, in case an event was missed (a Redis restart). */
 const SWEEP_MS = 3_000;
+
+/** How long a job may wait untaken before the scheduler looks whether any live worker serves its queue. */
+const WAITING_CHECK_MS = 1_000;
 
 /**
  * The scheduler's side of distributed execution: the queues it adds invocations to, the events of the jobs it
@@ -91,7 +113,7 @@ export class Dispatcher {
   readonly id = randomUUID();
   private readonly commands: Redis;
   private readonly subscriber: Redis;
-  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; reader: Redis }>();
+  private readonly queues = new Map<string, Queue<InvocationJob>>();
   private readonly pending = new Map<string, Pending>();
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
@@ -115,8 +137,19 @@ export class Dispatcher {
     });
     this.commands = connectRedis(options.redis, `conductor-scheduler-${this.id}`);
     this.subscriber = connectRedis(options.redis, `conductor-scheduler-${this.id}-events`);
-    this.subscriber.on("message", (_channel: string, text: string) => this.onLive(text));
+    this.subscriber.on("messageBuffer", (_channel: Buffer, message: Buffer) => this.onLive(message));
     this.ready = this.subscriber.subscribe(eventsChannel(this.id)).then(() => {});
+    // Live events published while the subscriber was reconnecting are lost: each job waited for is checked.
+    let subscriberLost = false;
+    this.subscriber.on("close", () => {
+      subscriberLost = !this.closed;
+    });
+    this.subscriber.on("ready", () => {
+      if (!subscriberLost) return;
+      subscriberLost = false;
+      for (const pending of this.pending.values()) pending.suspect = true;
+      void this.sweep();
+    });
     let lost = false;
     this.commands.on("close", () => {
       if (this.closed || lost) return;
@@ -129,6 +162,7 @@ export class Dispatcher {
       if (!lost) return;
       lost = false;
       options.onNotice?.(`reached Redis at ${describeRedis(options.redis)} again`);
+      for (const pending of this.pending.values()) pending.suspect = true;
       void this.sweep();
     });
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_MS);
@@ -157,32 +191,20 @@ export class Dispatcher {
     }
   }
 
-  private queue(name: string): Queue {
-    let entry = this.queues.get(name);
-    if (entry === undefined) {
-      const queue = new Queue(name, {
-        connection: this.commands,
-        prefix: QUEUE_PREFIX,
-      });
+  /**
+   * The queue `name`, on the scheduler's command connection (so that the dispatch script and BullMQ's add are sent
+   * in order on one connection). No `QueueEvents` reader: a job's end comes as its last live event, on this
+   * scheduler's own channel, and the sweep reads the job itself when a live event was missed; reading the queue's
+   * event stream made every scheduler read every completion of the queue, with its result.
+   */
+  private queue(name: string): Queue<InvocationJob> {
+    let queue = this.queues.get(name);
+    if (queue === undefined) {
+      queue = new Queue<InvocationJob>(name, { connection: this.commands, prefix: QUEUE_PREFIX });
       queue.on("error", () => {});
-      const reader = connectRedis(this.options.redis, `conductor-scheduler-${this.id}-${name}`);
-      const events = new QueueEvents(name, { connection: reader, prefix: QUEUE_PREFIX });
-      events.on("error", () => {});
-      events.on("completed", ({ jobId: id, returnvalue }) => {
-        const pending = this.pending.get(id);
-        if (pending === undefined) return;
-        const outcome = parseOutcome(returnvalue);
-        // An event without a readable result (replayed around a Redis restart): the sweep reads the job itself.
-        if (outcome !== undefined) this.collect(pending, outcome);
-      });
-      events.on("failed", ({ jobId: id, failedReason }) => {
-        const pending = this.pending.get(id);
-        if (pending !== undefined) this.lost(pending, failedReason);
-      });
-      entry = { queue, events, reader };
-      this.queues.set(name, entry);
+      this.queues.set(name, queue);
     }
-    return entry.queue;
+    return queue;
   }
 
   /** Sends one invocation to the queue of `runtime` (and `labels`). */
@@ -214,10 +236,12 @@ export class Dispatcher {
       ended: false,
       addedAt: Date.now(),
       unreadable: 0,
+      suspect: false,
+      nodeId: first.nodeId,
     };
     pending.sink = observeSink(sink, {
       onEnd: (step, end) => {
-        if (end !== "completed" || step === pending.lastStep) this.end(pending);
+        if (end !== "completed" || step === pending.lastStep) this.end(pending, end === "completed");
       },
     });
     pending.route = pending.sink;
@@ -292,6 +316,13 @@ export class Dispatcher {
     };
   }
 
+  /**
+   * Adds the job, after the dispatch script (redis-scripts.ts) in the same write: one round trip. A scheduler that
+   * restarted runs the nodes that were running again: the job that ran them may have ended while it was down (its
+   * result is kept until collected), or still run on a worker. The script finds such a job and then keeps BullMQ's
+   * add from adding the new one; its events are collected, from the step of this node on, and nothing runs a second
+   * time. A job whose events were all delivered once (a failure that is being retried) is never collected again.
+   */
   private async dispatch(
     pending: Pending,
     data: InvocationJob,
@@ -299,66 +330,64 @@ export class Dispatcher {
     labels: readonly string[],
   ): Promise<void> {
     const first = request.steps[0]!;
-    const keepSeconds = Math.round((this.options.keepResultsMs ?? 86_400_000) / 1000);
-    // A scheduler that restarted runs the nodes that were running again: the job that ran them may have ended
-    // while it was down (its result is kept until collected), or still run on a worker. Either way its events are
-    // collected, from the step of this node on, and nothing runs a second time. A job whose events were all
-    // delivered once (a failure that is being retried) is never collected again.
-    const jobsKey = executionJobsKey(request.executionId);
-    const previousId = await this.commands.hget(jobsKey, first.nodeId);
-    if (
-      previousId !== null &&
-      previousId !== pending.jobId &&
-      (await this.commands.sismember(collectedKey(request.executionId), previousId)) === 0
-    ) {
-      const previous = await Job.fromId<InvocationJob, InvocationOutcome>(pending.queue, previousId);
-      const nodes = request.steps.map((step) => step.nodeId);
-      const offset = previous?.data.nodes.indexOf(first.nodeId) ?? -1;
-      if (previous !== undefined && offset >= 0 && sameList(previous.data.nodes.slice(offset), nodes)) {
-        const state = await previous.getState();
-        if (state === "completed" || state === "active" || state === "waiting" || state === "prioritized") {
-          pending.jobId = previousId;
-          pending.route = offset === 0 ? pending.sink : shiftSteps(pending.sink, offset);
-          if (state === "completed") this.collect(pending, parseOutcome(previous.returnvalue));
-          else this.pending.set(previousId, pending);
-          return;
-        }
-      }
-    }
-    // Not waited for: Redis runs the commands of one connection in order, so the index is written before the job
-    // is added (the queue shares this connection), and the dispatch costs one round trip less.
-    const indexed = this.commands
-      .multi()
-      .hset(jobsKey, Object.fromEntries(request.steps.map((step) => [step.nodeId, pending.jobId])))
-      .expire(jobsKey, keepSeconds)
-      .exec();
-    this.pending.set(pending.jobId, pending);
-    const [job] = await Promise.all([
-      pending.queue.add("invoke", data, {
-        jobId: pending.jobId,
+    const nodes = request.steps.map((step) => step.nodeId);
+    const keys: DispatchKeys = {
+      jobsKey: executionJobsKey(request.executionId),
+      collectedKey: collectedKey(request.executionId),
+      keepSeconds: Math.round((this.options.keepResultsMs ?? 86_400_000) / 1000),
+      nodes,
+    };
+    const job = {
+      name: "invoke",
+      data,
+      opts: {
         attempts: 1,
-        removeOnComplete: { age: keepSeconds },
-        removeOnFail: { age: keepSeconds },
-      }),
-      indexed,
-    ]);
-    // The same id added before (by this scheduler before it restarted): it may have ended already.
-    if (job.returnvalue !== null && job.returnvalue !== undefined) {
-      const outcome = parseOutcome(job.returnvalue);
-      if (outcome !== undefined) this.collect(pending, outcome);
+        removeOnComplete: { age: keys.keepSeconds },
+        removeOnFail: { age: keys.keepSeconds },
+      },
+    };
+    this.pending.set(pending.jobId, pending);
+    const earlier = await addJob(this.commands, pending.queue, pending.jobId, job, keys);
+    if (earlier !== null && !(await this.followEarlier(pending, earlier, first.nodeId, nodes))) {
+      // The earlier job cannot give this node's events: the new job is added after all.
+      await addJob(this.commands, pending.queue, pending.jobId, job, { ...keys, replace: true });
     }
-    if (pending.ended) return;
-    const workers = await this.workersServing(data.runtime, labels);
-    if (workers.length === 0 && !pending.ended) {
-      const message = `waiting for a worker: no live worker serves runtime "${data.runtime}"${labels.length > 0 ? ` with labels ${labels.join(", ")}` : ""}; the node runs when one connects`;
-      pending.sink.log(0, "warn", message, { queue: pending.queue.name });
-      this.options.onNotice?.(`node "${first.nodeId}" of execution "${request.executionId}" is ${message}`);
-    }
+    if (pending.ended || pending.delivered > 0) return;
+    pending.waitTimer = setTimeout(
+      () => void this.checkWaiting(pending, data.runtime, labels),
+      WAITING_CHECK_MS,
+    );
+    pending.waitTimer.unref();
   }
 
   /**
-   * The live workers serving a runtime with labels. Dispatches at the same time share one read of the registry
-   * (a burst of them reads it once); a dispatch after it reads it again, so a worker just gone is not counted.
+   * Follows the earlier job `previousId` of the node instead of adding a new one, when it ran the same steps from
+   * this node on and is queued, running or completed. False when it cannot give this node's events.
+   */
+  private async followEarlier(
+    pending: Pending,
+    previousId: string,
+    nodeId: string,
+    nodes: readonly string[],
+  ): Promise<boolean> {
+    const previous = await Job.fromId<InvocationJob, InvocationOutcome>(pending.queue, previousId);
+    const offset = previous?.data?.nodes?.indexOf(nodeId) ?? -1;
+    if (previous === undefined || offset < 0 || !sameList(previous.data.nodes.slice(offset), nodes))
+      return false;
+    const state = await previous.getState();
+    if (state !== "completed" && state !== "active" && state !== "waiting" && state !== "prioritized")
+      return false;
+    if (this.pending.get(pending.jobId) === pending) this.pending.delete(pending.jobId);
+    pending.jobId = previousId;
+    pending.route = offset === 0 ? pending.sink : shiftSteps(pending.sink, offset);
+    if (state === "completed") this.collect(pending, parseOutcome(previous.returnvalue));
+    else this.pending.set(previousId, pending);
+    return true;
+  }
+
+  /**
+   * The live workers serving a runtime with labels, read from the registry. Dispatches at the same time share one
+   * read (a burst of them reads it once); a dispatch after it reads it again, so a worker just gone is not counted.
    */
   private async workersServing(runtime: string, labels: readonly string[]): Promise<ListedWorker[]> {
     if (this.workersRead === undefined) {
@@ -372,20 +401,34 @@ export class Dispatcher {
     return workersFor(await this.workersRead, runtime, labels);
   }
 
-  /** Live events in order; a gap waits for the job's result, which holds them all. */
-  private onLive(text: string): void {
-    let event: LiveEvent;
-    try {
-      event = JSON.parse(text) as LiveEvent;
-    } catch {
+  /**
+   * A job no worker took within {@link WAITING_CHECK_MS} says why when no live worker serves its queue. Checked
+   * then rather than at each dispatch, because reading and parsing the registry for every job cost more than the
+   * rest of the dispatch, and a job taken at once needs no reason.
+   */
+  private async checkWaiting(pending: Pending, runtime: string, labels: readonly string[]): Promise<void> {
+    if (pending.ended || pending.delivered > 0) return;
+    const workers = await this.workersServing(runtime, labels).catch(() => undefined);
+    if (workers === undefined || workers.length > 0 || pending.ended || pending.delivered > 0) return;
+    const message = `waiting for a worker: no live worker serves runtime "${runtime}"${labels.length > 0 ? ` with labels ${labels.join(", ")}` : ""}; the node runs when one connects`;
+    pending.sink.log(0, "warn", message, { queue: pending.queue.name });
+    this.options.onNotice?.(`node "${pending.nodeId}" of execution "${pending.executionId}" is ${message}`);
+  }
+
+  /** A live event (job-data.ts: a batch of a job's events) in order; a gap waits for the sweep to read the job. */
+  private onLive(message: Buffer): void {
+    const event = decodeLiveEvent(message);
+    if (event === undefined) return;
+    const pending = this.pending.get(event.jobId);
+    if (pending === undefined || pending.ended) return;
+    this.follow(pending, event.run);
+    if (event.run !== pending.run) return;
+    if (event.seq !== pending.delivered) {
+      if (event.seq > pending.delivered) pending.suspect = true;
       return;
     }
-    const pending = this.pending.get(event.j);
-    if (pending === undefined || pending.ended) return;
-    this.follow(pending, event.r);
-    if (event.r !== pending.run || event.s !== pending.delivered) return;
     pending.delivered++;
-    dispatchSessionResponse(Buffer.from(event.d, "base64"), () => pending.route);
+    dispatchSessionResponse(event.response, () => pending.route);
   }
 
   /** Delivers the events of a job's result not delivered yet. */
@@ -426,13 +469,21 @@ export class Dispatcher {
     pending.sink.failed(0, failure, 0);
   }
 
-  private end(pending: Pending): void {
+  /**
+   * The job's last event was delivered. One that ended in a failure or a cancellation is recorded as collected, so
+   * that the retry of its node is sent as a new job rather than given the same failure again. A completed one is
+   * not: no scheduler sends a completed node again, except one that restarted before its journal recorded the
+   * completion, and that one should collect it rather than run the node again.
+   */
+  private end(pending: Pending, completed: boolean): void {
     pending.ended = true;
     clearTimeout(pending.cancelTimer);
+    clearTimeout(pending.waitTimer);
     if (this.pending.get(pending.jobId) === pending) this.pending.delete(pending.jobId);
+    if (completed) return;
     const key = collectedKey(pending.executionId);
     this.commands
-      .multi()
+      .pipeline()
       .sadd(key, pending.jobId)
       .expire(key, Math.round((this.options.keepResultsMs ?? 86_400_000) / 1000))
       .exec()
@@ -461,7 +512,8 @@ export class Dispatcher {
     if (this.closed || this.commands.status !== "ready") return;
     const now = Date.now();
     for (const pending of [...this.pending.values()]) {
-      if (pending.ended || now - pending.addedAt < SWEEP_MS) continue;
+      if (pending.ended || (now - pending.addedAt < SWEEP_MS && !pending.suspect)) continue;
+      pending.suspect = false;
       try {
         const job = await Job.fromId<InvocationJob, InvocationOutcome>(pending.queue, pending.jobId);
         if (pending.ended) continue;
@@ -481,6 +533,37 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * The depth of each queue (this scheduler's, and every one a live worker serves) and the live workers, for the
+   * metrics: one read of the workers registry and one BullMQ count per queue.
+   */
+  async stats(): Promise<DistributedStats> {
+    const listed = (await listWorkers(this.commands)).filter((worker) => worker.alive);
+    const names = new Set(this.queues.keys());
+    for (const worker of listed)
+      for (const runtime of worker.runtimes)
+        for (const subset of labelSubsets(worker.labels)) names.add(queueName(runtime, subset));
+    const queues = await Promise.all(
+      [...names].sort().map(async (name) => {
+        const counts = await this.queue(name).getJobCounts("waiting", "prioritized", "active", "delayed");
+        return {
+          name,
+          waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+          active: counts.active ?? 0,
+          delayed: counts.delayed ?? 0,
+        };
+      }),
+    );
+    return {
+      queues,
+      workers: listed.map((worker) => ({
+        id: worker.id,
+        runtimes: worker.runtimes,
+        inFlight: worker.inFlight,
+      })),
+    };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -491,19 +574,13 @@ export class Dispatcher {
     // Bounded: with Redis down, closing politely would wait for it.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(
-        [...this.queues.values()].map(async ({ queue, events }) => {
-          await events.close().catch(() => {});
-          await queue.close().catch(() => {});
-        }),
-      ),
+      Promise.all([...this.queues.values()].map((queue) => queue.close().catch(() => {}))),
       new Promise((resolve) => {
         timer = setTimeout(resolve, 3_000);
       }),
     ]);
     clearTimeout(timer);
     await this.blobs.close();
-    for (const { reader } of this.queues.values()) reader.disconnect();
     this.subscriber.disconnect();
     this.commands.disconnect();
   }

@@ -1,26 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { InvocationControl } from "@conductor/sdk";
-import {
-  decodeSessionRequest,
-  type InvocationRequest,
-  type InvocationSink,
-  observeSink,
-  SessionResponseWriter,
-  ValueError,
-} from "@conductor/sdk/protocol";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { ConductorError } from "../errors.js";
 import { findProject, type Project } from "../project/project-config.js";
 import type { SupervisionOptions } from "../runtime/child-runtime.js";
-import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 import { RuntimeRegistry } from "../runtime/runtime-registry.js";
 import type { BlobStore } from "./blob-store.js";
 import { BlobTransfer, DEFAULT_JOB_INLINE_LIMIT } from "./blob-transfer.js";
-import type { CancelMessage, InvocationJob, InvocationOutcome, LiveEvent } from "./job-data.js";
+import type { CancelMessage, InvocationJob, InvocationOutcome } from "./job-data.js";
 import { CANCEL_CHANNEL, LABEL_PATTERN, labelSubsets, MAX_LABELS, QUEUE_PREFIX, queueName } from "./keys.js";
 import { connectRedis, describeRedis } from "./redis-connection.js";
+import { type RunningJob, runJob } from "./run-job.js";
 import {
   advertiseRuntime,
   HEARTBEAT_MS,
@@ -175,18 +166,21 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
     });
   }
 
-  const run = (job: Job<InvocationJob, InvocationOutcome>, token?: string): Promise<InvocationOutcome> =>
-    runJob(job, token ?? randomUUID(), {
-      workerId: id,
-      connection: registry.runtimes.get(job.data.runtime),
-      commands,
-      inlineLimit,
-      blobs,
-      running,
-      onEnd: () => {
-        info.done++;
-      },
-    });
+  const processor =
+    (queueConnection: Redis) =>
+    (job: Job<InvocationJob, InvocationOutcome>, token?: string): Promise<InvocationOutcome> =>
+      runJob(job, token ?? randomUUID(), {
+        workerId: id,
+        connection: registry.runtimes.get(job.data.runtime),
+        commands,
+        queueConnection,
+        inlineLimit,
+        blobs,
+        running,
+        onEnd: () => {
+          info.done++;
+        },
+      });
 
   const lockDuration = options.lockDurationMs ?? 30_000;
   const workers: Worker[] = [];
@@ -197,16 +191,20 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
     for (const subset of labelSubsets(labels)) {
       const queueConnection = connectRedis(redisUrl, `conductor-worker-${id}-${name}`);
       queueConnections.push(queueConnection);
-      const worker = new Worker<InvocationJob, InvocationOutcome>(queueName(name, subset), run, {
-        connection: queueConnection,
-        prefix: QUEUE_PREFIX,
-        concurrency,
-        lockDuration,
-        stalledInterval: options.stalledIntervalMs ?? lockDuration,
-        maxStalledCount: MAX_STALLED,
-        // A worker that loses Redis reconnects by itself and takes work again.
-        autorun: true,
-      });
+      const worker = new Worker<InvocationJob, InvocationOutcome>(
+        queueName(name, subset),
+        processor(queueConnection),
+        {
+          connection: queueConnection,
+          prefix: QUEUE_PREFIX,
+          concurrency,
+          lockDuration,
+          stalledInterval: options.stalledIntervalMs ?? lockDuration,
+          maxStalledCount: MAX_STALLED,
+          // A worker that loses Redis reconnects by itself and takes work again.
+          autorun: true,
+        },
+      );
       worker.on("error", () => {});
       workers.push(worker);
     }
@@ -299,184 +297,4 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
       commands.disconnect();
     },
   };
-}
-
-interface JobContext {
-  workerId: string;
-  connection: RuntimeConnection | undefined;
-  commands: Redis;
-  inlineLimit: number;
-  blobs: BlobTransfer;
-  running: Map<string, RunningJob>;
-  onEnd(): void;
-}
-
-/** A job this worker runs: its control once its nodes started, and the cancellation asked for, if any. */
-interface RunningJob {
-  control?: InvocationControl;
-  cancelled?: string;
-}
-
-/** Runs one job's invocation on the worker's runtime; resolves with every event once its last step ended. */
-function runJob(
-  job: Job<InvocationJob, InvocationOutcome>,
-  token: string,
-  context: JobContext,
-): Promise<InvocationOutcome> {
-  const { data } = job;
-  const jobKey = job.id ?? "";
-  const run = Math.max(1, job.attemptsStarted);
-  const events: string[] = [];
-  const writer = new SessionResponseWriter({ inlineLimit: context.inlineLimit });
-  let ok = false;
-  let ended = false;
-  let finish: (outcome: InvocationOutcome) => void = () => {};
-  const done = new Promise<InvocationOutcome>((resolve) => {
-    finish = resolve;
-  });
-  const publish = (terminal: boolean) => {
-    const d = Buffer.from(writer.finish()).toString("base64");
-    const s = events.length;
-    events.push(d);
-    const live: LiveEvent = { j: jobKey, r: run, s, d };
-    context.commands.publish(data.replyTo, JSON.stringify(live)).catch(() => {});
-    if (terminal && ended) {
-      context.running.delete(jobKey);
-      context.onEnd();
-      finish({ ok, worker: context.workerId, run, events });
-    }
-  };
-  let lastStep = 0;
-  const sink: InvocationSink = observeSink(writer.sink(0, publish), {
-    onEnd: (step, end) => {
-      if (end !== "completed" || step === lastStep) {
-        ended = true;
-        ok = end === "completed";
-      }
-    },
-  });
-
-  let request: InvocationRequest | undefined;
-  try {
-    const command = decodeSessionRequest(Buffer.from(data.request, "base64"))[0];
-    if (command?.kind === "execute") request = command.request;
-  } catch {
-    // Reported below.
-  }
-  if (request === undefined || request.steps.length === 0) {
-    sink.rejected({
-      message: `job ${jobKey} holds no invocation a worker can read; the scheduler and the worker may run different Conductor versions`,
-      type: "runtime.protocol",
-      retryable: false,
-    });
-    return done;
-  }
-  lastStep = request.steps.length - 1;
-  const connection = context.connection;
-  if (connection === undefined) {
-    sink.rejected({
-      message: `worker ${context.workerId} does not serve runtime "${data.runtime}"`,
-      type: "runtime.lost",
-      retryable: true,
-    });
-    return done;
-  }
-  // A job with a non-idempotent node runs only if no earlier delivery of it started its nodes: the worker claims
-  // it in the job's hash before it runs (see claimStart). A job taken a second time because its first worker was
-  // lost mid-node fails as a lost local runtime does (retryable runtime.lost), so that it never completes twice; a
-  // job re-delivered although no worker started it (its first delivery's reply was lost when Redis restarted) runs.
-  const unsafe = request.steps.find(
-    (step) => connection.findNodeType(step.nodeType)?.flags?.idempotent !== true,
-  );
-  const entry: RunningJob = {};
-  context.running.set(jobKey, entry);
-  // Large outputs are put in the blob store before their event leaves (the job's result carries references).
-  const runtimeSink = context.blobs.outgoingSink(
-    sink,
-    request.executionId,
-    request.steps.map((step) => step.nodeId),
-  );
-  const go = (ready: InvocationRequest) => {
-    if (unsafe === undefined) {
-      start(ready, connection, runtimeSink, entry, context);
-      return;
-    }
-    claimStart(context.commands, job, `${context.workerId} ${token}`).then(
-      (first) => {
-        if (entry.cancelled !== undefined) sink.cancelled(0, entry.cancelled);
-        else if (first) start(ready, connection, runtimeSink, entry, context);
-        else
-          sink.failed(
-            0,
-            {
-              message: `the worker running node "${unsafe.nodeId}" was lost (its job stalled); the node is not idempotent, so it is not run again on another worker`,
-              type: "runtime.lost",
-              retryable: true,
-              nodeId: unsafe.nodeId,
-            },
-            0,
-          );
-      },
-      (error: Error) =>
-        sink.failed(
-          0,
-          {
-            message: `worker ${context.workerId} could not record in Redis that it starts node "${unsafe.nodeId}" (${error.message}); the node is not run`,
-            type: "runtime.lost",
-            retryable: true,
-            nodeId: unsafe.nodeId,
-          },
-          0,
-        ),
-    );
-  };
-  // Inputs that are blobs of the store are fetched into files of this job first (before the start claim: a worker
-  // lost while fetching has started nothing); the files go when the job ends.
-  const incoming = context.blobs.incomingRequest(request);
-  void done.then(() => incoming.release().catch(() => {}));
-  if (incoming.request instanceof Promise) {
-    incoming.request.then(
-      (ready) => {
-        if (entry.cancelled !== undefined) sink.cancelled(0, entry.cancelled);
-        else go(ready);
-      },
-      (error: Error) =>
-        sink.rejected({
-          message: error.message,
-          type: error instanceof ValueError ? error.type : "blob.corrupt",
-          retryable: false,
-        }),
-    );
-  } else go(incoming.request);
-  return done;
-}
-
-/** The field of a job's BullMQ hash that names the delivery which started its nodes. */
-const STARTED_FIELD = "conductorStarted";
-
-/**
- * Claims the start of a job's nodes for one delivery (`claim`: this worker and the job's lock token), in the job's
- * own hash, so the claim lives and goes with the job. True if this delivery holds the claim: it set it, or it set
- * it before and the answer was lost (Redis restarted; the client sends the command again once reconnected). False
- * if another delivery started the nodes. Only that claim, not the job's redelivery count, says whether a node may
- * have run: a job moved to active by a command whose answer Redis never sent (killed in between) is re-delivered by
- * the stalled check without any worker having started it.
- */
-async function claimStart(commands: Redis, job: Job, claim: string): Promise<boolean> {
-  const key = `${job.queueQualifiedName}:${job.id}`;
-  const answers = await commands.multi().hsetnx(key, STARTED_FIELD, claim).hget(key, STARTED_FIELD).exec();
-  const error = answers?.find(([failure]) => failure !== null)?.[0];
-  if (answers === null || error) throw error ?? new Error("the transaction was aborted");
-  return answers[1]![1] === claim;
-}
-
-function start(
-  request: InvocationRequest,
-  connection: RuntimeConnection,
-  sink: InvocationSink,
-  entry: RunningJob,
-  context: JobContext,
-): void {
-  sink.log(0, "info", `runs on worker ${context.workerId}`, { worker: context.workerId });
-  entry.control = connection.execute(request, sink);
 }

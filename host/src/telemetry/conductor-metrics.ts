@@ -1,6 +1,7 @@
 import type { FailureInfo, StepRequest } from "@conductor/sdk/protocol";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BlueprintGraph, GraphNode } from "../blueprint/blueprint-graph.js";
+import type { DistributedStats } from "../distributed/distributed.js";
 import type { RuntimeHealth } from "../runtime/runtime-connection.js";
 import type { ExecutionStatus } from "../scheduler/execution-events.js";
 import type { ExecutionTrace } from "./execution-trace.js";
@@ -18,6 +19,11 @@ export interface ConductorMetrics {
   execution(graph: BlueprintGraph): ExecutionTrace;
   /** Reads the runtimes' state at each scrape. */
   watchRuntimes(health: () => readonly RuntimeHealth[]): void;
+  /**
+   * Reads the Redis queues and workers of distributed execution at each scrape (undefined: Redis did not answer,
+   * the series are left out). Prometheus only.
+   */
+  watchDistributed(stats: () => Promise<DistributedStats | undefined>): void;
   /** Records one journal commit's duration. */
   journalCommitted(seconds: number): void;
   /** Pushes what the OTLP export holds (when there is one); Prometheus pulls, so there is nothing to do for it. */
@@ -202,6 +208,9 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     watchRuntimes(next) {
       health = next;
       mirror?.watchRuntimes(next);
+    },
+    watchDistributed(stats) {
+      watchDistributed(registry, stats);
     },
     journalCommitted(seconds) {
       journalCommit.observe(seconds);
@@ -416,4 +425,60 @@ class CellCounter {
   reset(): void {
     for (const cell of this.cells.values()) cell.value = 0;
   }
+}
+
+/**
+ * The series of distributed execution (docs/telemetry.md): jobs per Redis queue and state, live workers per runtime,
+ * invocations in flight per worker. One read of Redis per scrape, shared by the three gauges; series of queues and
+ * workers gone since the last scrape disappear.
+ */
+function watchDistributed(registry: Registry, stats: () => Promise<DistributedStats | undefined>): void {
+  let read: Promise<DistributedStats | undefined> | undefined;
+  const current = () => {
+    read ??= stats().finally(() => {
+      read = undefined;
+    });
+    return read;
+  };
+  new Gauge({
+    name: "conductor_redis_queue_jobs",
+    help: "Node invocations in each Redis queue of distributed execution, by state (waiting, active, delayed).",
+    labelNames: ["queue", "state"],
+    registers: [registry],
+    async collect() {
+      const now = await current();
+      this.reset();
+      for (const queue of now?.queues ?? []) {
+        this.set({ queue: queue.name, state: "waiting" }, queue.waiting);
+        this.set({ queue: queue.name, state: "active" }, queue.active);
+        this.set({ queue: queue.name, state: "delayed" }, queue.delayed);
+      }
+    },
+  });
+  new Gauge({
+    name: "conductor_workers_connected",
+    help: "Live workers serving each runtime (a worker serving two runtimes counts for both).",
+    labelNames: ["runtime"],
+    registers: [registry],
+    async collect() {
+      const now = await current();
+      this.reset();
+      if (now === undefined) return;
+      const counts = new Map<string, number>();
+      for (const worker of now.workers)
+        for (const runtime of worker.runtimes) counts.set(runtime, (counts.get(runtime) ?? 0) + 1);
+      for (const [runtime, count] of counts) this.set({ runtime }, count);
+    },
+  });
+  new Gauge({
+    name: "conductor_worker_invocations_in_flight",
+    help: "Invocations running on each live worker, as of its last heartbeat.",
+    labelNames: ["worker"],
+    registers: [registry],
+    async collect() {
+      const now = await current();
+      this.reset();
+      for (const worker of now?.workers ?? []) this.set({ worker: worker.id }, worker.inFlight);
+    },
+  });
 }
