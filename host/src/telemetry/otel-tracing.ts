@@ -6,7 +6,6 @@ import {
   type Link,
   ROOT_CONTEXT,
   type Span,
-  type SpanContext,
   SpanKind,
   SpanStatusCode,
   type Tracer,
@@ -16,7 +15,17 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { GraphNode } from "../blueprint/blueprint-graph.js";
 import type { ExecutionStatus } from "../scheduler/execution-events.js";
 import type { ExecutionTrace, ExecutionTraceStart, Tracing } from "./execution-trace.js";
-import { LeanSpan, type LeanSpanSink, resyncClock } from "./lean-span.js";
+import {
+  type AttributeChunk,
+  attributeChunk,
+  type LeanRoot,
+  LeanSpan,
+  type LeanSpanSink,
+  leanRoot,
+  NO_CHUNK,
+  resyncClock,
+} from "./lean-span.js";
+import { createLeanOtlpExporter } from "./lean-span-encoder.js";
 
 /**
  * The OpenTelemetry implementation of {@link Tracing}; imported only when tracing is on (see `tracing.ts`).
@@ -32,7 +41,7 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
   const node = await installNodeTracing({
     serviceName: "conductor",
     stepSpans: false,
-    ...(options.exporter === undefined ? {} : { exporter: options.exporter }),
+    exporter: options.exporter ?? createLeanOtlpExporter(),
   });
   const tracer = node.tracer;
   let sink: LeanSpanSink | undefined;
@@ -49,8 +58,23 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
     }
     return sink;
   };
+  // The attributes of a node that every span of it carries, encoded once per node of a graph.
+  const nodeChunks = new WeakMap<GraphNode, AttributeChunk>();
+  const nodeChunk = (node: GraphNode): AttributeChunk => {
+    let chunk = nodeChunks.get(node);
+    if (chunk === undefined) {
+      chunk = attributeChunk({
+        "conductor.node.id": node.id,
+        "conductor.node.type": node.type,
+        "conductor.node.type_version": node.nodeType.version,
+        "conductor.runtime": node.runtime,
+      });
+      nodeChunks.set(node, chunk);
+    }
+    return chunk;
+  };
   return {
-    startExecution: (start) => new OtelExecutionTrace(tracer, sinkOf, start),
+    startExecution: (start) => new OtelExecutionTrace(tracer, sinkOf, nodeChunk, start),
     flush: () => node.flush(),
     shutdown: () => node.shutdown(),
   };
@@ -86,18 +110,21 @@ class OtelExecutionTrace implements ExecutionTrace {
   private readonly recording: boolean;
   private readonly root: Span;
   private readonly rootContext: Context;
-  private readonly rootSpanContext: SpanContext;
+  private readonly lean: LeanRoot | undefined;
   private readonly sink: LeanSpanSink | undefined;
+  /** The execution's attributes, which every span of it carries. */
+  private readonly common: AttributeChunk = NO_CHUNK;
   private readonly attempts: (LeanSpan | undefined)[];
   /** The dispatch span of each node's unit, ended with the unit's last step. */
   private readonly dispatches: (LeanSpan | undefined)[];
   private readonly openSteps = new Map<LeanSpan, number>();
-  private readonly executionId: string;
-  private readonly blueprintId: string;
 
-  constructor(tracer: Tracer, sinkOf: (root: Span) => LeanSpanSink, start: ExecutionTraceStart) {
-    this.executionId = start.executionId;
-    this.blueprintId = start.blueprintId;
+  constructor(
+    tracer: Tracer,
+    sinkOf: (root: Span) => LeanSpanSink,
+    private readonly nodeChunk: (node: GraphNode) => AttributeChunk,
+    start: ExecutionTraceStart,
+  ) {
     resyncClock();
     const links: Link[] = [];
     if (start.resumedFrom !== undefined) {
@@ -119,22 +146,29 @@ class OtelExecutionTrace implements ExecutionTrace {
       contextOf(start.parent),
     );
     this.rootContext = trace.setSpan(ROOT_CONTEXT, this.root);
-    this.rootSpanContext = this.root.spanContext();
+    const rootSpanContext = this.root.spanContext();
     this.traceparent = traceparentOf(this.root);
-    this.recording = this.root.isRecording() && (this.rootSpanContext.traceFlags & 1) === 1;
+    this.recording = this.root.isRecording() && (rootSpanContext.traceFlags & 1) === 1;
     this.attempts = new Array(start.nodeCount).fill(undefined);
     this.dispatches = new Array(start.nodeCount).fill(undefined);
     if (!this.recording) return;
     this.sink = sinkOf(this.root);
-    this.span("execution.started", SpanKind.INTERNAL, this.rootSpanContext, this.common()).end();
+    this.lean = leanRoot(rootSpanContext);
+    this.common = attributeChunk({
+      "conductor.execution.id": start.executionId,
+      "conductor.blueprint.id": start.blueprintId,
+    });
+    this.span("execution.started", SpanKind.INTERNAL, undefined, NO_CHUNK, {}).end();
   }
 
-  private common(): Attributes {
-    return { "conductor.execution.id": this.executionId, "conductor.blueprint.id": this.blueprintId };
-  }
-
-  private span(name: string, kind: SpanKind, parent: SpanContext, attributes: Attributes): LeanSpan {
-    return new LeanSpan(this.sink!, name, kind, parent, attributes);
+  private span(
+    name: string,
+    kind: SpanKind,
+    parent: LeanSpan | undefined,
+    shared: AttributeChunk,
+    own: Attributes,
+  ): LeanSpan {
+    return new LeanSpan(this.sink!, name, kind, this.lean!, parent, this.common, shared, own);
   }
 
   dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[], inProcess: boolean): void {
@@ -148,46 +182,39 @@ class OtelExecutionTrace implements ExecutionTrace {
     // In-process nodes are not sent anywhere: their attempt spans are the execution's children.
     let dispatch: LeanSpan | undefined;
     if (!inProcess) {
-      dispatch = this.span(`dispatch ${runtime}`, SpanKind.CLIENT, this.rootSpanContext, {
-        "conductor.execution.id": this.executionId,
-        "conductor.blueprint.id": this.blueprintId,
+      dispatch = this.span(`dispatch ${runtime}`, SpanKind.CLIENT, undefined, NO_CHUNK, {
         "conductor.runtime": runtime,
         "conductor.dispatch.steps": steps.length,
       });
       this.openSteps.set(dispatch, steps.length);
     }
-    const parent = dispatch === undefined ? this.rootSpanContext : dispatch.spanContext();
     for (let i = 0; i < steps.length; i++) {
       const node = nodes[i]!;
       const step = steps[i]!;
-      const span = this.span(`node ${node.id}`, SpanKind.INTERNAL, parent, {
-        "conductor.execution.id": this.executionId,
-        "conductor.blueprint.id": this.blueprintId,
-        "conductor.node.id": node.id,
-        "conductor.node.type": node.type,
-        "conductor.node.type_version": node.nodeType.version,
-        "conductor.runtime": runtime,
+      const span = this.span(`node ${node.id}`, SpanKind.INTERNAL, dispatch, this.nodeChunk(node), {
         "conductor.node.attempt": step.attempt,
         "conductor.cache.hit": false,
       });
       this.attempts[node.index] = span;
       this.dispatches[node.index] = dispatch;
-      step.traceparent = span.traceparent;
-      step.traceContext = trace.setSpan(ROOT_CONTEXT, span);
+      // The span is its own context; an in-process step needs no traceparent (nothing is sent), so none is formatted.
+      if (!inProcess) step.traceparent = span.traceparent;
+      step.traceContext = span;
     }
   }
 
   mapStarted(node: GraphNode): void {
     if (!this.recording) return;
-    this.attempts[node.index] = this.span(`node ${node.id}`, SpanKind.INTERNAL, this.rootSpanContext, {
-      ...this.common(),
-      "conductor.node.id": node.id,
-      "conductor.node.type": node.type,
-      "conductor.node.type_version": node.nodeType.version,
-      "conductor.runtime": node.runtime,
-      "conductor.node.attempt": 1,
-      "conductor.node.map": true,
-    });
+    this.attempts[node.index] = this.span(
+      `node ${node.id}`,
+      SpanKind.INTERNAL,
+      undefined,
+      this.nodeChunk(node),
+      {
+        "conductor.node.attempt": 1,
+        "conductor.node.map": true,
+      },
+    );
   }
 
   mapItem(
@@ -200,17 +227,15 @@ class OtelExecutionTrace implements ExecutionTrace {
       step.traceContext = this.rootContext;
       return ignoreEnd;
     }
-    const parent = this.attempts[node.index]?.spanContext() ?? this.rootSpanContext;
-    const span = this.span(`item ${node.id}[${item}]`, SpanKind.INTERNAL, parent, {
-      ...this.common(),
-      "conductor.node.id": node.id,
-      "conductor.node.type": node.type,
-      "conductor.runtime": node.runtime,
-      "conductor.map.item": item,
-      "conductor.node.attempt": step.attempt,
-    });
+    const span = this.span(
+      `item ${node.id}[${item}]`,
+      SpanKind.INTERNAL,
+      this.attempts[node.index],
+      this.nodeChunk(node),
+      { "conductor.map.item": item, "conductor.node.attempt": step.attempt },
+    );
     step.traceparent = span.traceparent;
-    step.traceContext = trace.setSpan(ROOT_CONTEXT, span);
+    step.traceContext = span;
     return (status, failure) => {
       span.setAttribute("conductor.node.status", status);
       if (failure !== undefined) {
@@ -260,12 +285,7 @@ class OtelExecutionTrace implements ExecutionTrace {
 
   cached(node: GraphNode): void {
     if (!this.recording) return;
-    this.span(`node ${node.id}`, SpanKind.INTERNAL, this.rootSpanContext, {
-      ...this.common(),
-      "conductor.node.id": node.id,
-      "conductor.node.type": node.type,
-      "conductor.node.type_version": node.nodeType.version,
-      "conductor.runtime": node.runtime,
+    this.span(`node ${node.id}`, SpanKind.INTERNAL, undefined, this.nodeChunk(node), {
       "conductor.cache.hit": true,
     }).end();
   }
