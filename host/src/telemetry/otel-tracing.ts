@@ -41,6 +41,8 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
   const node = await installNodeTracing({
     serviceName: "conductor",
     stepSpans: false,
+    // A dozen spans per in-process execution of ten nodes: room for a second of them while an export is under way.
+    maxQueueSize: 65536,
     exporter: options.exporter ?? createLeanOtlpExporter(),
   });
   const tracer = node.tracer;

@@ -13,6 +13,12 @@ export interface NodeTracingOptions {
   stepSpans: boolean;
   /** Where spans go instead of OTLP (tests): an OpenTelemetry `SpanExporter`. */
   exporter?: unknown;
+  /**
+   * How many ended spans may wait for export before new ones are dropped, unless `OTEL_BSP_MAX_QUEUE_SIZE` says
+   * (the SDK's default is 2048). The host makes a dozen spans per in-process execution of ten nodes, tens of
+   * thousands per second: 2048 is a few milliseconds of them, less than an export may take on a busy machine.
+   */
+  maxQueueSize?: number;
 }
 
 /** The OpenTelemetry SDK this process installed. */
@@ -50,7 +56,7 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
     exporter:
       (options.exporter as ConstructorParameters<typeof sdk.BatchSpanProcessor>[0]["exporter"] | undefined) ??
       new exporter.OTLPTraceExporter(),
-    ...delayFromEnvironment(),
+    ...batchFromEnvironment(options.maxQueueSize),
   });
   const provider = new sdk.TracerProvider({
     resource: resources
@@ -126,8 +132,29 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
   };
 }
 
-/** `OTEL_BSP_SCHEDULE_DELAY` (milliseconds between batches), the standard variable, when it is set. */
-function delayFromEnvironment(): { scheduledDelayMillis?: number } {
-  const delay = Number.parseInt(process.env.OTEL_BSP_SCHEDULE_DELAY ?? "", 10);
-  return Number.isInteger(delay) && delay >= 0 ? { scheduledDelayMillis: delay } : {};
+/**
+ * The batch span processor's settings from the standard variables, where they are set: `OTEL_BSP_SCHEDULE_DELAY`
+ * (milliseconds between batches), `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_MAX_QUEUE_SIZE` (else
+ * `maxQueueSize`), `OTEL_BSP_EXPORT_TIMEOUT` (milliseconds).
+ */
+function batchFromEnvironment(maxQueueSize: number | undefined): {
+  scheduledDelayMillis?: number;
+  maxExportBatchSize?: number;
+  maxQueueSize?: number;
+  exportTimeoutMillis?: number;
+} {
+  const read = (name: string, least: number) => {
+    const value = Number.parseInt(process.env[name] ?? "", 10);
+    return Number.isInteger(value) && value >= least ? value : undefined;
+  };
+  const delay = read("OTEL_BSP_SCHEDULE_DELAY", 0);
+  const batch = read("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 1);
+  const queue = read("OTEL_BSP_MAX_QUEUE_SIZE", 1) ?? maxQueueSize;
+  const timeout = read("OTEL_BSP_EXPORT_TIMEOUT", 1);
+  return {
+    ...(delay === undefined ? {} : { scheduledDelayMillis: delay }),
+    ...(batch === undefined ? {} : { maxExportBatchSize: batch }),
+    ...(queue === undefined ? {} : { maxQueueSize: queue }),
+    ...(timeout === undefined ? {} : { exportTimeoutMillis: timeout }),
+  };
 }
