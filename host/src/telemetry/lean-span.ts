@@ -29,12 +29,16 @@ const EMPTY: never[] = [];
 const UNSET: SpanStatus = { code: 0 };
 
 // The wall clock at the monotonic clock's zero, as the SDK anchors its spans (Date.now() at their start), so that
-// these spans and the SDK's agree; taken again at each execution's start (see resyncClock), since the two drift.
+// these spans and the SDK's agree; taken again every second, since the two drift (not per execution: a clock read
+// costs more than a quarter of a microsecond on a busy virtual machine).
 let anchor = Date.now() - performance.now();
-
-/** Takes the wall clock's reading again (at an execution's start: the monotonic clock drifts from it). */
-export function resyncClock(): void {
+setInterval(() => {
   anchor = Date.now() - performance.now();
+}, 1000).unref();
+
+/** Milliseconds since the epoch of an `HrTime`. */
+export function msOfHrTime(time: HrTime): number {
+  return time[0] * 1000 + time[1] / 1e6;
 }
 
 /** Milliseconds since the epoch, with the sub-millisecond part of the monotonic clock. */
@@ -136,24 +140,20 @@ function digit(code: number): number {
  */
 export class LeanSpan implements Span, Context {
   readonly kind: SpanKind;
-  readonly droppedAttributesCount = 0;
-  readonly droppedEventsCount = 0;
-  readonly droppedLinksCount = 0;
   ended = false;
   status: SpanStatus = UNSET;
   events: { name: string; time: HrTime; attributes?: Attributes; droppedAttributesCount: number }[] = EMPTY;
   links: Link[] = EMPTY;
   private readonly idHigh: number;
   private readonly idLow: number;
-  /** W3C trace flags: sampled (a lean span is its own `SpanContext`, see {@link spanContext}). */
-  readonly traceFlags = 1;
   private hexId: string | undefined;
   private readonly startMs: number;
   private endMs = 0;
 
   /**
    * `parent`: the lean span this one is a child of, or undefined for a child of `root`. `first` and `second`: the
-   * shared attributes; `own`: this span's (written after them, and where `setAttribute` writes).
+   * shared attributes; `own`: this span's (written after them, and where `setAttribute` writes). `startMs`: when
+   * it started (ms since the epoch), if not now.
    */
   constructor(
     readonly sink: LeanSpanSink,
@@ -164,6 +164,7 @@ export class LeanSpan implements Span, Context {
     private first: AttributeChunk,
     private second: AttributeChunk,
     private readonly own: Attributes,
+    startMs?: number,
   ) {
     this.kind = kind;
     let high = draw();
@@ -174,7 +175,22 @@ export class LeanSpan implements Span, Context {
     }
     this.idHigh = high;
     this.idLow = low;
-    this.startMs = epochMs();
+    this.startMs = startMs ?? epochMs();
+  }
+
+  // Constants, on the prototype rather than in each span.
+  get droppedAttributesCount(): number {
+    return 0;
+  }
+  get droppedEventsCount(): number {
+    return 0;
+  }
+  get droppedLinksCount(): number {
+    return 0;
+  }
+  /** W3C trace flags: sampled (a lean span is its own `SpanContext`, see {@link spanContext}). */
+  get traceFlags(): number {
+    return 1;
   }
 
   /** Every attribute, shared ones first (built on demand: only exporters other than the host's read it). */

@@ -3,6 +3,7 @@ import { installNodeTracing } from "@conductor/sdk/telemetry";
 import {
   type Attributes,
   type Context,
+  type HrTime,
   type Link,
   ROOT_CONTEXT,
   type Span,
@@ -22,8 +23,8 @@ import {
   LeanSpan,
   type LeanSpanSink,
   leanRoot,
+  msOfHrTime,
   NO_CHUNK,
-  resyncClock,
 } from "./lean-span.js";
 import { createLeanOtlpExporter } from "./lean-span-encoder.js";
 
@@ -41,8 +42,10 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
   const node = await installNodeTracing({
     serviceName: "conductor",
     stepSpans: false,
-    // A dozen spans per in-process execution of ten nodes: room for a second of them while an export is under way.
-    maxQueueSize: 65536,
+    // A dozen spans per in-process execution of ten nodes: room for some 1,300 executions while an export is under
+    // way, and batches of 1024, so that a flush of a full queue stays within the exporter's 30 concurrent exports.
+    maxQueueSize: 16384,
+    maxExportBatchSize: 1024,
     exporter: options.exporter ?? createLeanOtlpExporter(),
   });
   const tracer = node.tracer;
@@ -60,20 +63,23 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
     }
     return sink;
   };
-  // The attributes of a node that every span of it carries, encoded once per node of a graph.
-  const nodeChunks = new WeakMap<GraphNode, AttributeChunk>();
-  const nodeChunk = (node: GraphNode): AttributeChunk => {
-    let chunk = nodeChunks.get(node);
-    if (chunk === undefined) {
-      chunk = attributeChunk({
-        "conductor.node.id": node.id,
-        "conductor.node.type": node.type,
-        "conductor.node.type_version": node.nodeType.version,
-        "conductor.runtime": node.runtime,
-      });
-      nodeChunks.set(node, chunk);
+  // The attributes of a node that every span of it carries, encoded once per node of a graph, and its spans' name.
+  const nodeSpans = new WeakMap<GraphNode, NodeSpans>();
+  const nodeChunk = (node: GraphNode): NodeSpans => {
+    let spans = nodeSpans.get(node);
+    if (spans === undefined) {
+      spans = {
+        name: `node ${node.id}`,
+        chunk: attributeChunk({
+          "conductor.node.id": node.id,
+          "conductor.node.type": node.type,
+          "conductor.node.type_version": node.nodeType.version,
+          "conductor.runtime": node.runtime,
+        }),
+      };
+      nodeSpans.set(node, spans);
     }
-    return chunk;
+    return spans;
   };
   return {
     startExecution: (start) => new OtelExecutionTrace(tracer, sinkOf, nodeChunk, start),
@@ -102,6 +108,12 @@ export function traceparentOf(span: Span): string {
 
 const ignoreEnd = () => {};
 
+/** What the spans of one node of a graph share. */
+interface NodeSpans {
+  readonly name: string;
+  readonly chunk: AttributeChunk;
+}
+
 class OtelExecutionTrace implements ExecutionTrace {
   readonly traceparent: string;
   /**
@@ -124,10 +136,9 @@ class OtelExecutionTrace implements ExecutionTrace {
   constructor(
     tracer: Tracer,
     sinkOf: (root: Span) => LeanSpanSink,
-    private readonly nodeChunk: (node: GraphNode) => AttributeChunk,
+    private readonly nodeSpans: (node: GraphNode) => NodeSpans,
     start: ExecutionTraceStart,
   ) {
-    resyncClock();
     const links: Link[] = [];
     if (start.resumedFrom !== undefined) {
       const earlier = trace.getSpanContext(contextOf(start.resumedFrom));
@@ -160,7 +171,20 @@ class OtelExecutionTrace implements ExecutionTrace {
       "conductor.execution.id": start.executionId,
       "conductor.blueprint.id": start.blueprintId,
     });
-    this.span("execution.started", SpanKind.INTERNAL, undefined, NO_CHUNK, {}).end();
+    // Zero-length, at the execution span's start (its time taken from that span rather than the clock again).
+    const at = msOfHrTime((this.root as unknown as { startTime: HrTime }).startTime);
+    const started = new LeanSpan(
+      this.sink,
+      "execution.started",
+      SpanKind.INTERNAL,
+      this.lean,
+      undefined,
+      this.common,
+      NO_CHUNK,
+      {},
+      at,
+    );
+    started.end(at);
   }
 
   private span(
@@ -193,10 +217,16 @@ class OtelExecutionTrace implements ExecutionTrace {
     for (let i = 0; i < steps.length; i++) {
       const node = nodes[i]!;
       const step = steps[i]!;
-      const span = this.span(`node ${node.id}`, SpanKind.INTERNAL, dispatch, this.nodeChunk(node), {
-        "conductor.node.attempt": step.attempt,
-        "conductor.cache.hit": false,
-      });
+      const span = this.span(
+        this.nodeSpans(node).name,
+        SpanKind.INTERNAL,
+        dispatch,
+        this.nodeSpans(node).chunk,
+        {
+          "conductor.node.attempt": step.attempt,
+          "conductor.cache.hit": false,
+        },
+      );
       this.attempts[node.index] = span;
       this.dispatches[node.index] = dispatch;
       // The span is its own context; an in-process step needs no traceparent (nothing is sent), so none is formatted.
@@ -208,10 +238,10 @@ class OtelExecutionTrace implements ExecutionTrace {
   mapStarted(node: GraphNode): void {
     if (!this.recording) return;
     this.attempts[node.index] = this.span(
-      `node ${node.id}`,
+      this.nodeSpans(node).name,
       SpanKind.INTERNAL,
       undefined,
-      this.nodeChunk(node),
+      this.nodeSpans(node).chunk,
       {
         "conductor.node.attempt": 1,
         "conductor.node.map": true,
@@ -233,7 +263,7 @@ class OtelExecutionTrace implements ExecutionTrace {
       `item ${node.id}[${item}]`,
       SpanKind.INTERNAL,
       this.attempts[node.index],
-      this.nodeChunk(node),
+      this.nodeSpans(node).chunk,
       { "conductor.map.item": item, "conductor.node.attempt": step.attempt },
     );
     step.traceparent = span.traceparent;
@@ -287,7 +317,7 @@ class OtelExecutionTrace implements ExecutionTrace {
 
   cached(node: GraphNode): void {
     if (!this.recording) return;
-    this.span(`node ${node.id}`, SpanKind.INTERNAL, undefined, this.nodeChunk(node), {
+    this.span(this.nodeSpans(node).name, SpanKind.INTERNAL, undefined, this.nodeSpans(node).chunk, {
       "conductor.cache.hit": true,
     }).end();
   }

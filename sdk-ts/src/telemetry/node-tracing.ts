@@ -19,6 +19,8 @@ export interface NodeTracingOptions {
    * thousands per second: 2048 is a few milliseconds of them, less than an export may take on a busy machine.
    */
   maxQueueSize?: number;
+  /** Spans per export, unless `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` says (the SDK's default is 512). */
+  maxExportBatchSize?: number;
 }
 
 /** The OpenTelemetry SDK this process installed. */
@@ -56,7 +58,7 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
     exporter:
       (options.exporter as ConstructorParameters<typeof sdk.BatchSpanProcessor>[0]["exporter"] | undefined) ??
       new exporter.OTLPTraceExporter(),
-    ...batchFromEnvironment(options.maxQueueSize),
+    ...batchFromEnvironment(options),
   });
   const provider = new sdk.TracerProvider({
     resource: resources
@@ -135,9 +137,9 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
 /**
  * The batch span processor's settings from the standard variables, where they are set: `OTEL_BSP_SCHEDULE_DELAY`
  * (milliseconds between batches), `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_MAX_QUEUE_SIZE` (else
- * `maxQueueSize`), `OTEL_BSP_EXPORT_TIMEOUT` (milliseconds).
+ * `maxQueueSize`), `OTEL_BSP_EXPORT_TIMEOUT` (milliseconds); else the caller's defaults.
  */
-function batchFromEnvironment(maxQueueSize: number | undefined): {
+function batchFromEnvironment(defaults: { maxQueueSize?: number; maxExportBatchSize?: number }): {
   scheduledDelayMillis?: number;
   maxExportBatchSize?: number;
   maxQueueSize?: number;
@@ -148,8 +150,8 @@ function batchFromEnvironment(maxQueueSize: number | undefined): {
     return Number.isInteger(value) && value >= least ? value : undefined;
   };
   const delay = read("OTEL_BSP_SCHEDULE_DELAY", 0);
-  const batch = read("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 1);
-  const queue = read("OTEL_BSP_MAX_QUEUE_SIZE", 1) ?? maxQueueSize;
+  const batch = read("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 1) ?? defaults.maxExportBatchSize;
+  const queue = read("OTEL_BSP_MAX_QUEUE_SIZE", 1) ?? defaults.maxQueueSize;
   const timeout = read("OTEL_BSP_EXPORT_TIMEOUT", 1);
   return {
     ...(delay === undefined ? {} : { scheduledDelayMillis: delay }),
