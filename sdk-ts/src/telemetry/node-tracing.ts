@@ -1,4 +1,5 @@
 import type { Context, Span, Tracer } from "@opentelemetry/api";
+import type { Sampler } from "@opentelemetry/sdk-trace";
 import type { StepRequest } from "../protocol/invocation.js";
 import { setStepTraceRunner } from "./step-trace.js";
 
@@ -61,6 +62,7 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
     ...batchFromEnvironment(options),
   });
   const provider = new sdk.TracerProvider({
+    sampler: samplerFromEnvironment(sdk),
     resource: resources
       .defaultResource()
       .merge(resources.resourceFromAttributes({ "service.name": serviceName })),
@@ -132,6 +134,33 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
       await provider.shutdown();
     },
   };
+}
+
+/**
+ * The sampler that the standard `OTEL_TRACES_SAMPLER` (and `OTEL_TRACES_SAMPLER_ARG`, the ratio) names:
+ * `always_on`, `always_off`, `traceidratio`, `parentbased_always_on` (the default), `parentbased_always_off`,
+ * `parentbased_traceidratio`. Because this SDK no longer reads the environment itself, and sampling is what makes
+ * tracing cheap when every execution need not be traced.
+ */
+function samplerFromEnvironment(sdk: typeof import("@opentelemetry/sdk-trace")): Sampler {
+  const name = (process.env.OTEL_TRACES_SAMPLER ?? "").trim().toLowerCase();
+  const argument = Number.parseFloat(process.env.OTEL_TRACES_SAMPLER_ARG ?? "");
+  const ratio = Number.isFinite(argument) && argument >= 0 && argument <= 1 ? argument : 1;
+  const parentBased = (root: Sampler) => new sdk.ParentBasedSampler({ root });
+  switch (name) {
+    case "always_on":
+      return new sdk.AlwaysOnSampler();
+    case "always_off":
+      return new sdk.AlwaysOffSampler();
+    case "traceidratio":
+      return new sdk.TraceIdRatioBasedSampler(ratio);
+    case "parentbased_always_off":
+      return parentBased(new sdk.AlwaysOffSampler());
+    case "parentbased_traceidratio":
+      return parentBased(new sdk.TraceIdRatioBasedSampler(ratio));
+    default:
+      return parentBased(new sdk.AlwaysOnSampler());
+  }
 }
 
 /**
