@@ -67,7 +67,7 @@ beforeAll(async () => {
   const run = await conductor.run(BLUEPRINT, { x: 1 });
   expect(run.status).toBe("completed");
   await tracing.flush();
-  spans = exporter.getFinishedSpans();
+  spans = [...exporter.getFinishedSpans()];
 });
 
 afterAll(async () => {
@@ -78,13 +78,41 @@ afterAll(async () => {
 describe("encodeSpans()", () => {
   it("encodes the host's lean spans to the same bytes as OpenTelemetry's serializer", () => {
     const lean = spans.filter((span) => span instanceof LeanSpan);
-    // execution.started, two attempts of `first` (one failed, with a retry event), one of `second`.
+    // The execution's span, execution.started, two attempts of `first` (one failed, with a retry event), one of
+    // `second`.
     expect(lean.map((span) => span.name).sort()).toEqual([
+      "execution encoded",
       "execution.started",
       "node first",
       "node first",
       "node second",
     ]);
+    const expected = ProtobufTraceSerializer.serializeRequest(lean)!;
+    expect(Buffer.from(encodeSpans(lean)).toString("hex")).toBe(Buffer.from(expected).toString("hex"));
+  });
+
+  it("encodes an execution's span under an incoming remote parent as OpenTelemetry's serializer does", async () => {
+    const prepared = await conductor.prepare(BLUEPRINT);
+    calls = 1;
+    const handle = prepared.start(
+      { x: 3 },
+      {
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        trigger: "api",
+        noCache: true,
+      },
+    );
+    await handle.result;
+    await tracing.flush();
+    const lean = exporter
+      .getFinishedSpans()
+      .filter(
+        (span) =>
+          span instanceof LeanSpan && span.attributes["conductor.execution.id"] === handle.executionId,
+      );
+    const root = lean.find((span) => span.name === "execution encoded")!;
+    expect(root.parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
+    expect(root.spanContext().traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
     const expected = ProtobufTraceSerializer.serializeRequest(lean)!;
     expect(Buffer.from(encodeSpans(lean)).toString("hex")).toBe(Buffer.from(expected).toString("hex"));
   });

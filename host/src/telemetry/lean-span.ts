@@ -11,6 +11,7 @@ import {
   type SpanKind,
   type SpanStatus,
   type TimeInput,
+  type TraceState,
 } from "@opentelemetry/api";
 import { encodeSpanAttributes, type OtlpWriter } from "./otlp-span-writer.js";
 
@@ -103,16 +104,49 @@ export function attributeChunk(attributes: Attributes): AttributeChunk {
 /** No attributes. */
 export const NO_CHUNK = new AttributeChunk({});
 
-/** The SDK span (the execution's) under which lean spans are made: its context, and its ids as bytes. */
+/**
+ * What the spans of one trace share: the trace id (hex and bytes), the trace state, and the parent of its first
+ * span (the execution's): an incoming remote span context, or none.
+ */
 export interface LeanRoot {
-  readonly context: SpanContext;
+  readonly traceId: string;
   readonly traceIdBytes: Uint8Array;
-  readonly spanIdBytes: Uint8Array;
+  readonly traceState: TraceState | undefined;
+  /** The remote parent of the trace's first span, if any, and its span id as bytes. */
+  readonly parent: SpanContext | undefined;
+  readonly parentIdBytes: Uint8Array | undefined;
 }
 
-/** The {@link LeanRoot} of an SDK span's context. */
-export function leanRoot(context: SpanContext): LeanRoot {
-  return { context, traceIdBytes: hexToBytes(context.traceId), spanIdBytes: hexToBytes(context.spanId) };
+/** The {@link LeanRoot} of a trace: its id (hex), trace state, and the remote parent of its first span. */
+export function leanRoot(
+  traceId: string,
+  traceState: TraceState | undefined,
+  parent: SpanContext | undefined,
+): LeanRoot {
+  return {
+    traceId,
+    traceIdBytes: hexToBytes(traceId),
+    traceState,
+    parent,
+    parentIdBytes: parent === undefined ? undefined : hexToBytes(parent.spanId),
+  };
+}
+
+/** A random span id (16 hex digits), not all zeros. */
+export function randomSpanId(): string {
+  let high = draw();
+  let low = draw();
+  while ((high | low) === 0) {
+    high = draw();
+    low = draw();
+  }
+  return hex8(high) + hex8(low);
+}
+
+/** A random trace id (32 hex digits), not all zeros. */
+export function randomTraceId(): string {
+  const id = randomSpanId() + hex8(draw()) + hex8(draw());
+  return id;
 }
 
 function hexToBytes(hex: string): Uint8Array {
@@ -159,7 +193,7 @@ export class LeanSpan implements Span, Context {
     readonly sink: LeanSpanSink,
     public name: string,
     kind: SpanKind,
-    private readonly root: LeanRoot,
+    readonly root: LeanRoot,
     private readonly parent: LeanSpan | undefined,
     private first: AttributeChunk,
     private second: AttributeChunk,
@@ -197,8 +231,8 @@ export class LeanSpan implements Span, Context {
   get attributes(): Attributes {
     return { ...this.first.attributes, ...this.second.attributes, ...this.own };
   }
-  get parentSpanContext(): SpanContext {
-    return this.parent === undefined ? this.root.context : this.parent.spanContext();
+  get parentSpanContext(): SpanContext | undefined {
+    return this.parent === undefined ? this.root.parent : this.parent.spanContext();
   }
   get resource(): unknown {
     return this.sink.resource;
@@ -232,7 +266,7 @@ export class LeanSpan implements Span, Context {
 
   /** The W3C traceparent of this span. */
   get traceparent(): string {
-    return `00-${this.root.context.traceId}-${this.spanId}-01`;
+    return `00-${this.root.traceId}-${this.spanId}-01`;
   }
 
   /**
@@ -240,10 +274,14 @@ export class LeanSpan implements Span, Context {
    * processor asks every span for it when the span ends: an object and the id's hex per span otherwise.
    */
   spanContext(): SpanContext {
-    return this;
+    // (Its `traceState` is undefined when the trace has none, which the optional property allows at run time.)
+    return this as unknown as SpanContext;
   }
   get traceId(): string {
-    return this.root.context.traceId;
+    return this.root.traceId;
+  }
+  get traceState(): TraceState | undefined {
+    return this.root.traceState;
   }
   get spanId(): string {
     this.hexId ??= hex8(this.idHigh) + hex8(this.idLow);
@@ -333,12 +371,19 @@ export class LeanSpan implements Span, Context {
     writer.varint(8);
     writer.fixed32(bigEndian(this.idHigh));
     writer.fixed32(bigEndian(this.idLow));
-    writer.tag(4, 2);
-    if (this.parent === undefined) writer.bytes(this.root.spanIdBytes);
-    else {
+    const traceState = this.root.traceState?.serialize();
+    if (traceState) {
+      writer.tag(3, 2);
+      writer.string(traceState);
+    }
+    if (this.parent !== undefined) {
+      writer.tag(4, 2);
       writer.varint(8);
       writer.fixed32(bigEndian(this.parent.idHigh));
       writer.fixed32(bigEndian(this.parent.idLow));
+    } else if (this.root.parentIdBytes !== undefined) {
+      writer.tag(4, 2);
+      writer.bytes(this.root.parentIdBytes);
     }
     writer.tag(5, 2);
     writer.string(this.name);
@@ -399,9 +444,9 @@ export class LeanSpan implements Span, Context {
     writer.tag(3, 0);
     writer.varint(this.status.code);
     writer.end(statusAt);
-    // Flags: sampled, and "the parent is known not to be remote" (its parent is the execution's span or a lean one).
+    // Flags: sampled, "whether the parent is remote is known", and whether it is (the execution's incoming parent).
     writer.tag(16, 5);
-    writer.fixed32(0x101);
+    writer.fixed32(this.parent === undefined && this.root.parent?.isRemote === true ? 0x301 : 0x101);
     writer.end(at);
   }
 }

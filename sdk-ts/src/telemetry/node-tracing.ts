@@ -32,6 +32,10 @@ export interface NodeTracing {
    * their cost on its hot path) hands them here when they end, as OpenTelemetry `ReadableSpan`s.
    */
   readonly spanProcessor: { onEnd(span: unknown): void };
+  /** The sampler the tracer provider uses (the OTEL_TRACES_SAMPLER one): a host making spans of its own asks it. */
+  readonly sampler: Sampler;
+  /** The resource the spans are exported with. */
+  readonly resource: unknown;
   /** Exports every span that ended and is not exported yet. */
   flush(): Promise<void>;
   /** Flushes and stops exporting. */
@@ -61,11 +65,13 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
       new exporter.OTLPTraceExporter(),
     ...batchFromEnvironment(options),
   });
+  const sampler = samplerFromEnvironment(sdk);
+  const resource = resources
+    .defaultResource()
+    .merge(resources.resourceFromAttributes({ "service.name": serviceName }));
   const provider = new sdk.TracerProvider({
-    sampler: samplerFromEnvironment(sdk),
-    resource: resources
-      .defaultResource()
-      .merge(resources.resourceFromAttributes({ "service.name": serviceName })),
+    sampler,
+    resource,
     // Because spans must be visible while an execution runs, they are exported as they end, in batches (the batch
     // processor's delay and size follow OTEL_BSP_*), never held until the execution ends.
     spanProcessors: [spanProcessor],
@@ -127,6 +133,8 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
   });
   return {
     tracer,
+    sampler,
+    resource,
     spanProcessor: spanProcessor as unknown as NodeTracing["spanProcessor"],
     flush: () => provider.forceFlush(),
     async shutdown() {
