@@ -8,7 +8,6 @@ import {
   ROOT_CONTEXT,
   type Sampler,
   SamplingDecision,
-  type Span,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -35,9 +34,9 @@ import { createLeanOtlpExporter } from "./lean-span-encoder.js";
  * Span tree: `execution {blueprint}` (SERVER when an API request started it) → `dispatch {runtime}` (CLIENT, one
  * per invocation sent to a runtime) → `node {id}` (one per attempt); plus a zero-duration `execution.started`
  * child, exported at once, so that a running execution can be found before its own span ends. Every span carries
- * `conductor.execution.id` and `conductor.blueprint.id`. The execution's span is the SDK's (its sampler decides,
- * its trace id is drawn); the spans under it are {@link LeanSpan}s handed to the same batch processor, with their
- * attributes as one object and no context switching on the scheduler's path, because tracing must cost little on
+ * `conductor.execution.id` and `conductor.blueprint.id`. Every one is a {@link LeanSpan} handed to the SDK's batch
+ * processor (the SDK's sampler decides the execution's), with shared attributes encoded once and no context
+ * switching on the scheduler's path, because tracing must cost little on
  * the in-process hot path (bench/src/scenarios/tracing.ts). In-process nodes get no dispatch span: nothing is sent.
  */
 export async function createOtelTracing(options: { exporter?: unknown } = {}): Promise<Tracing> {
@@ -93,12 +92,6 @@ const traceparentGetter = {
 export function contextOf(traceparent: string | undefined): Context {
   if (traceparent === undefined || traceparent === "") return ROOT_CONTEXT;
   return propagator.extract(ROOT_CONTEXT, traceparent, traceparentGetter);
-}
-
-/** The W3C traceparent of a span. */
-export function traceparentOf(span: Span): string {
-  const { traceId, spanId, traceFlags } = span.spanContext();
-  return `00-${traceId}-${spanId}-${traceFlags.toString(16).padStart(2, "0")}`;
 }
 
 const ignoreEnd = () => {};
