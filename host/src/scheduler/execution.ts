@@ -531,7 +531,7 @@ export class Execution implements InputSources {
     this.outputs[index] = outputs;
     this.durations[index] = durationUs / 1000;
     this.completionOrder.push(index);
-    this.options.trace?.completed(index);
+    this.options.trace?.completed(index, durationUs);
     const key = this.cacheKeys[index];
     if (key !== undefined) this.options.cache?.put(key, this.graph.nodes[index]!.type, outputs);
     if (this.options.hub.active)
@@ -566,7 +566,7 @@ export class Execution implements InputSources {
       this.scheduleRetry(index, failure, durationUs, delay);
       return;
     }
-    this.options.trace?.failed(index, failure, delay);
+    this.options.trace?.failed(index, failure, delay, durationUs);
     this.running--;
     this.settleFailure(index, failure, durationUs);
     this.pump();
@@ -634,7 +634,7 @@ export class Execution implements InputSources {
     if (outcome.kind === "failed" && this.retryStream(producer, outcome.failure, durationUs)) return;
     this.running--;
     if (outcome.kind === "failed") {
-      this.options.trace?.failed(producer, outcome.failure, undefined);
+      this.options.trace?.failed(producer, outcome.failure, undefined, durationUs);
       this.settleFailure(producer, outcome.failure, durationUs);
     } else if (outcome.kind === "stopped" && this.stopping !== undefined) {
       this.statuses[producer] = "cancelled";
@@ -647,7 +647,7 @@ export class Execution implements InputSources {
       this.statuses[producer] = "completed";
       this.durations[producer] = durationUs / 1000;
       this.completionOrder.push(producer);
-      this.options.trace?.completed(producer);
+      this.options.trace?.completed(producer, durationUs);
       if (this.options.hub.active) {
         this.emitNode(producer, {
           type: "node.completed",
@@ -720,7 +720,7 @@ export class Execution implements InputSources {
    * reserved while the retry waits.
    */
   private scheduleRetry(index: number, failure: FailureInfo, durationUs: number, delay: number): void {
-    this.options.trace?.failed(index, failure, delay);
+    this.options.trace?.failed(index, failure, delay, durationUs);
     this.statuses[index] = "queued";
     if (this.options.hub.active) {
       this.emitNode(index, {
@@ -989,6 +989,7 @@ export class Execution implements InputSources {
         (status === "cancelled"
           ? { message: this.cancelReason, type: "cancelled", retryable: false }
           : undefined),
+      durationMs,
     );
     if (this.options.hub.active) {
       this.emit({

@@ -149,18 +149,24 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     },
   });
 
-  // Gauges of steps queued and running per runtime: plain numbers on the scheduler's path, read at each scrape.
-  const queuedNow = new Map<string, number>();
-  const inFlightNow = new Map<string, number>();
-  const bump = (counts: Map<string, number>, runtime: string, delta: 1 | -1) =>
-    counts.set(runtime, (counts.get(runtime) ?? 0) + delta);
+  // Gauges of steps queued and running per runtime: a plain count per runtime, bound to each node of a graph (so the
+  // scheduler's path looks nothing up), read at each scrape.
+  const runtimeCounts = new Map<string, RuntimeCounts>();
+  const countsOf = (runtime: string): RuntimeCounts => {
+    let counts = runtimeCounts.get(runtime);
+    if (counts === undefined) {
+      counts = { runtime, queued: 0, inFlight: 0 };
+      runtimeCounts.set(runtime, counts);
+    }
+    return counts;
+  };
   new Gauge({
     name: "conductor_runtime_invocations_in_flight",
     help: "Node steps running in each runtime now.",
     labelNames: ["runtime"],
     registers: [registry],
     collect() {
-      for (const [runtime, count] of inFlightNow) this.set({ runtime }, count);
+      for (const counts of runtimeCounts.values()) this.set({ runtime: counts.runtime }, counts.inFlight);
     },
   });
   new Gauge({
@@ -169,20 +175,12 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     labelNames: ["runtime"],
     registers: [registry],
     collect() {
-      for (const [runtime, count] of queuedNow) this.set({ runtime }, count);
+      for (const counts of runtimeCounts.values()) this.set({ runtime: counts.runtime }, counts.queued);
     },
   });
   /** Label sets built once per graph and node, so that the hot path builds none. */
-  const labelsOf = new WeakMap<
-    BlueprintGraph,
-    {
-      started: CounterCell;
-      finished: Map<string, { count: CounterCell; duration: Cell }>;
-      nodes: { completed: Cell; failed: Cell; retry: Labels }[];
-    }
-  >();
-  type Labels = Record<string, string>;
-  const bound = (graph: BlueprintGraph) => {
+  const labelsOf = new WeakMap<BlueprintGraph, GraphSeries>();
+  const bound = (graph: BlueprintGraph): GraphSeries => {
     let labels = labelsOf.get(graph);
     if (labels === undefined) {
       labels = {
@@ -196,6 +194,7 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
           }),
           failed: attemptDuration.cell({ node_type: node.type, runtime: node.runtime, status: "failed" }),
           retry: { node_type: node.type, runtime: node.runtime },
+          runtime: countsOf(node.runtime),
         })),
       };
       labelsOf.set(graph, labels);
@@ -219,88 +218,163 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     flush: () => mirror?.flush() ?? Promise.resolve(),
     shutdown: () => mirror?.shutdown() ?? Promise.resolve(),
     execution(graph) {
-      const labels = bound(graph);
-      const nodes = graph.nodes;
-      const started = performance.now();
-      // Per node: 0 idle, 1 queued, 2 running; and when its attempt was sent (ms, monotonic).
-      const state = new Uint8Array(nodes.length);
-      const sentAt = new Float64Array(nodes.length);
-      labels.started.value++;
-      mirror?.executionStarted(graph.id);
-      const stop = (index: number) => {
-        const runtime = nodes[index]!.runtime;
-        if (state[index] === 1) {
-          bump(queuedNow, runtime, -1);
-          mirror?.queued(runtime, -1);
-        } else if (state[index] === 2) {
-          bump(inFlightNow, runtime, -1);
-          mirror?.inFlight(runtime, -1);
-        }
-        state[index] = 0;
-      };
-      const queue = (node: GraphNode) => {
-        if (state[node.index] !== 0) return;
-        state[node.index] = 1;
-        sentAt[node.index] = performance.now();
-        bump(queuedNow, node.runtime, 1);
-        mirror?.queued(node.runtime, 1);
-      };
-      const attempt = (index: number, status: "completed" | "failed") => {
-        const seconds = (performance.now() - sentAt[index]!) / 1000;
-        stop(index);
-        labels.nodes[index]![status].observe(seconds);
-        mirror?.nodeAttempt(nodes[index]!.type, nodes[index]!.runtime, status, seconds);
-      };
-      return {
-        traceparent: undefined,
-        dispatch(_runtime: string, dispatched: readonly GraphNode[], _steps: StepRequest[]) {
-          for (const node of dispatched) queue(node);
-        },
-        mapStarted: queue,
-        mapItem: () => ignoreEnd,
-        attemptTraceparent: () => undefined,
-        started(index: number) {
-          if (state[index] === 2) return;
-          if (state[index] === 1) {
-            bump(queuedNow, nodes[index]!.runtime, -1);
-            mirror?.queued(nodes[index]!.runtime, -1);
-          } else sentAt[index] = performance.now();
-          state[index] = 2;
-          bump(inFlightNow, nodes[index]!.runtime, 1);
-          mirror?.inFlight(nodes[index]!.runtime, 1);
-        },
-        completed(index: number) {
-          attempt(index, "completed");
-        },
-        failed(index: number, _failure: FailureInfo, retryInMs: number | undefined) {
-          attempt(index, "failed");
-          if (retryInMs !== undefined) {
-            retries.inc(labels.nodes[index]!.retry);
-            mirror?.nodeRetried(nodes[index]!.type, nodes[index]!.runtime);
-          }
-        },
-        cancelled: stop,
-        abandoned: stop,
-        cached(node: GraphNode) {
-          cacheHits.inc({ node_type: node.type });
-          mirror?.cacheHit(node.type);
-        },
-        finished(status: ExecutionStatus) {
-          for (let index = 0; index < nodes.length; index++) if (state[index] !== 0) stop(index);
-          const seconds = (performance.now() - started) / 1000;
-          let finished = labels.finished.get(status);
-          if (finished === undefined) {
-            const series = { blueprint: graph.id, status };
-            finished = { count: executionsFinished.cell(series), duration: executionDuration.cell(series) };
-            labels.finished.set(status, finished);
-          }
-          finished.count.value++;
-          finished.duration.observe(seconds);
-          mirror?.executionFinished(graph.id, status, seconds);
-        },
-      };
+      return new ExecutionMetrics(
+        graph,
+        bound(graph),
+        retries,
+        cacheHits,
+        executionsFinished,
+        executionDuration,
+        mirror,
+      );
     },
   };
+}
+
+/** The steps of one runtime now queued and running (the gauges' values). */
+interface RuntimeCounts {
+  readonly runtime: string;
+  queued: number;
+  inFlight: number;
+}
+
+/** The series of one graph, bound once. */
+interface GraphSeries {
+  started: CounterCell;
+  finished: Map<string, { count: CounterCell; duration: Cell }>;
+  nodes: { completed: Cell; failed: Cell; retry: Record<string, string>; runtime: RuntimeCounts }[];
+}
+
+const IDLE = 0;
+const QUEUED = 1;
+const RUNNING = 2;
+
+/**
+ * The metrics hooks of one execution. A class (not an object of closures), and plain arrays, because one is made
+ * per execution on the in-process hot path.
+ */
+class ExecutionMetrics implements ExecutionTrace {
+  readonly traceparent = undefined;
+  /** Per node: IDLE, QUEUED or RUNNING. */
+  private readonly state: number[];
+
+  constructor(
+    private readonly graph: BlueprintGraph,
+    private readonly series: GraphSeries,
+    private readonly retries: Counter,
+    private readonly cacheHits: Counter,
+    private readonly executionsFinished: CellCounter,
+    private readonly executionDuration: CellHistogram,
+    private readonly mirror: MetricsMirror | undefined,
+  ) {
+    const count = graph.nodes.length;
+    this.state = new Array<number>(count).fill(IDLE);
+    series.started.value++;
+    mirror?.executionStarted(graph.id);
+  }
+
+  dispatch(_runtime: string, dispatched: readonly GraphNode[], _steps: StepRequest[]): void {
+    for (let i = 0; i < dispatched.length; i++) this.queue(dispatched[i]!);
+  }
+
+  mapStarted(node: GraphNode): void {
+    this.queue(node);
+  }
+
+  mapItem(): () => void {
+    return ignoreEnd;
+  }
+
+  attemptTraceparent(): undefined {
+    return undefined;
+  }
+
+  started(index: number): void {
+    const state = this.state[index];
+    if (state === RUNNING) return;
+    const counts = this.series.nodes[index]!.runtime;
+    if (state === QUEUED) {
+      counts.queued--;
+      this.mirror?.queued(counts.runtime, -1);
+    }
+    this.state[index] = RUNNING;
+    counts.inFlight++;
+    this.mirror?.inFlight(counts.runtime, 1);
+  }
+
+  completed(index: number, durationUs: number): void {
+    this.attempt(index, "completed", durationUs / 1e6);
+  }
+
+  failed(index: number, _failure: FailureInfo, retryInMs: number | undefined, durationUs: number): void {
+    this.attempt(index, "failed", durationUs / 1e6);
+    if (retryInMs !== undefined) {
+      const node = this.graph.nodes[index]!;
+      this.retries.inc(this.series.nodes[index]!.retry);
+      this.mirror?.nodeRetried(node.type, node.runtime);
+    }
+  }
+
+  cancelled(index: number): void {
+    this.stop(index);
+  }
+
+  abandoned(index: number): void {
+    this.stop(index);
+  }
+
+  cached(node: GraphNode): void {
+    this.cacheHits.inc({ node_type: node.type });
+    this.mirror?.cacheHit(node.type);
+  }
+
+  finished(status: ExecutionStatus, _failure: FailureInfo | undefined, durationMs: number): void {
+    for (let index = 0; index < this.state.length; index++) if (this.state[index] !== IDLE) this.stop(index);
+    const seconds = durationMs / 1000;
+    let finished = this.series.finished.get(status);
+    if (finished === undefined) {
+      const series = { blueprint: this.graph.id, status };
+      finished = {
+        count: this.executionsFinished.cell(series),
+        duration: this.executionDuration.cell(series),
+      };
+      this.series.finished.set(status, finished);
+    }
+    finished.count.value++;
+    finished.duration.observe(seconds);
+    this.mirror?.executionFinished(this.graph.id, status, seconds);
+  }
+
+  private queue(node: GraphNode): void {
+    const index = node.index;
+    if (this.state[index] !== IDLE) return;
+    this.state[index] = QUEUED;
+    this.series.nodes[index]!.runtime.queued++;
+    this.mirror?.queued(node.runtime, 1);
+  }
+
+  private stop(index: number): void {
+    const state = this.state[index];
+    const counts = this.series.nodes[index]!.runtime;
+    if (state === QUEUED) {
+      counts.queued--;
+      this.mirror?.queued(counts.runtime, -1);
+    } else if (state === RUNNING) {
+      counts.inFlight--;
+      this.mirror?.inFlight(counts.runtime, -1);
+    }
+    this.state[index] = IDLE;
+  }
+
+  private attempt(index: number, status: "completed" | "failed", seconds: number): void {
+    this.stop(index);
+    const series = this.series.nodes[index]!;
+    series[status].observe(seconds);
+    if (this.mirror !== undefined) {
+      const node = this.graph.nodes[index]!;
+      this.mirror.nodeAttempt(node.type, node.runtime, status, seconds);
+    }
+  }
 }
 
 const ignoreEnd = () => {};

@@ -34,16 +34,20 @@ export interface ExecutionTrace {
   attemptTraceparent(index: number): string | undefined;
   /** The runtime started the node's step. */
   started(index: number): void;
-  completed(index: number): void;
-  /** The attempt failed; `retryInMs` when another attempt follows. */
-  failed(index: number, failure: FailureInfo, retryInMs: number | undefined): void;
+  /**
+   * The attempt completed; `durationUs`: how long it ran, as the scheduler records it (the runtime's measure of
+   * the step, or until a streaming node's streams ended). Given, because a clock read per hook costs.
+   */
+  completed(index: number, durationUs: number): void;
+  /** The attempt failed after `durationUs`; `retryInMs` when another attempt follows. */
+  failed(index: number, failure: FailureInfo, retryInMs: number | undefined, durationUs: number): void;
   cancelled(index: number, reason: string): void;
   /** The step never ran (an earlier step of its unit ended it). */
   abandoned(index: number): void;
   /** The node's outputs came from the result cache. */
   cached(node: GraphNode): void;
-  /** The execution finished: ends its span. */
-  finished(status: ExecutionStatus, failure: FailureInfo | undefined): void;
+  /** The execution finished after `durationMs` (the scheduler's measure): ends its span. */
+  finished(status: ExecutionStatus, failure: FailureInfo | undefined, durationMs: number): void;
 }
 
 /** What starts an execution's trace. */
@@ -93,13 +97,13 @@ export function bothTraces(first: ExecutionTrace, second: ExecutionTrace): Execu
       first.started(index);
       second.started(index);
     },
-    completed(index) {
-      first.completed(index);
-      second.completed(index);
+    completed(index, durationUs) {
+      first.completed(index, durationUs);
+      second.completed(index, durationUs);
     },
-    failed(index, failure, retryInMs) {
-      first.failed(index, failure, retryInMs);
-      second.failed(index, failure, retryInMs);
+    failed(index, failure, retryInMs, durationUs) {
+      first.failed(index, failure, retryInMs, durationUs);
+      second.failed(index, failure, retryInMs, durationUs);
     },
     cancelled(index, reason) {
       first.cancelled(index, reason);
@@ -113,9 +117,9 @@ export function bothTraces(first: ExecutionTrace, second: ExecutionTrace): Execu
       first.cached(node);
       second.cached(node);
     },
-    finished(status, failure) {
-      first.finished(status, failure);
-      second.finished(status, failure);
+    finished(status, failure, durationMs) {
+      first.finished(status, failure, durationMs);
+      second.finished(status, failure, durationMs);
     },
   };
 }

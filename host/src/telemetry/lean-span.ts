@@ -1,16 +1,19 @@
-import { randomBytes } from "node:crypto";
-import type {
-  Attributes,
-  AttributeValue,
-  Exception,
-  HrTime,
-  Link,
-  Span,
-  SpanContext,
-  SpanKind,
-  SpanStatus,
-  TimeInput,
+import {
+  type Attributes,
+  type AttributeValue,
+  type Context,
+  type Exception,
+  type HrTime,
+  type Link,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  type SpanKind,
+  type SpanStatus,
+  type TimeInput,
+  type TraceState,
 } from "@opentelemetry/api";
+import { encodeSpanAttributes, type OtlpWriter } from "./otlp-span-writer.js";
 
 /**
  * What the spans of one process share: the resource and instrumentation scope they are exported with (taken from
@@ -27,12 +30,16 @@ const EMPTY: never[] = [];
 const UNSET: SpanStatus = { code: 0 };
 
 // The wall clock at the monotonic clock's zero, as the SDK anchors its spans (Date.now() at their start), so that
-// these spans and the SDK's agree; taken again at each execution's start (see resyncClock), since the two drift.
+// these spans and the SDK's agree; taken again every second, since the two drift (not per execution: a clock read
+// costs more than a quarter of a microsecond on a busy virtual machine).
 let anchor = Date.now() - performance.now();
-
-/** Takes the wall clock's reading again (at an execution's start: the monotonic clock drifts from it). */
-export function resyncClock(): void {
+setInterval(() => {
   anchor = Date.now() - performance.now();
+}, 1000).unref();
+
+/** Milliseconds since the epoch of an `HrTime`. */
+export function msOfHrTime(time: HrTime): number {
+  return time[0] * 1000 + time[1] / 1e6;
 }
 
 /** Milliseconds since the epoch, with the sub-millisecond part of the monotonic clock. */
@@ -54,54 +61,179 @@ function msOf(time: TimeInput | undefined): number {
   return time[0] * 1000 + time[1] / 1e6;
 }
 
-// Span ids: a random 32-bit prefix and a 32-bit counter, so that making one costs a number's formatting rather
-// than random bytes and their hex; unique within this process, and a fresh prefix is drawn when the counter wraps.
-let prefix = "";
-let counter = 0xffffffff;
-function nextSpanId(): string {
-  if (++counter > 0xffffffff) {
-    counter = 1;
-    prefix = randomBytes(4).toString("hex");
+// Span ids: 64 random bits each, taken from a pool that crypto.getRandomValues fills 512 ids at a time, because one
+// call per id (and its hex) cost more than the rest of a span; kept as two numbers, in hex only when asked for.
+const pool = new Uint32Array(1024);
+let drawn = pool.length;
+function draw(): number {
+  if (drawn === pool.length) {
+    crypto.getRandomValues(pool);
+    drawn = 0;
   }
-  return prefix + counter.toString(16).padStart(8, "0");
+  return pool[drawn++]!;
+}
+
+// Hex digits by byte, because Number#toString(16) of a 32-bit number showed up in profiles.
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+function hex8(value: number): string {
+  return HEX[value >>> 24]! + HEX[(value >>> 16) & 255]! + HEX[(value >>> 8) & 255]! + HEX[value & 255]!;
+}
+
+// The API's key of the active span in a context (the API makes it with Symbol.for, so it is this same symbol).
+const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
+
+/**
+ * Attributes that many spans share (those of an execution, those of a node of a graph), encoded once as OTLP
+ * KeyValue fields that every span carrying them copies (see `lean-span-encoder.ts`).
+ */
+export class AttributeChunk {
+  private bytes: Uint8Array | undefined;
+  constructor(readonly attributes: Attributes) {}
+  /** The encoding, made when a span carrying it is first exported (off the path that makes the spans). */
+  get encoded(): Uint8Array {
+    this.bytes ??= encodeSpanAttributes(this.attributes);
+    return this.bytes;
+  }
+}
+
+/** The chunk of these attributes (build it once, share it between spans). */
+export function attributeChunk(attributes: Attributes): AttributeChunk {
+  return new AttributeChunk(attributes);
+}
+
+/** No attributes. */
+export const NO_CHUNK = new AttributeChunk({});
+
+/**
+ * What the spans of one trace share: the trace id (hex and bytes), the trace state, and the parent of its first
+ * span (the execution's): an incoming remote span context, or none.
+ */
+export interface LeanRoot {
+  readonly traceId: string;
+  readonly traceIdBytes: Uint8Array;
+  readonly traceState: TraceState | undefined;
+  /** The remote parent of the trace's first span, if any, and its span id as bytes. */
+  readonly parent: SpanContext | undefined;
+  readonly parentIdBytes: Uint8Array | undefined;
+}
+
+/** The {@link LeanRoot} of a trace: its id (hex), trace state, and the remote parent of its first span. */
+export function leanRoot(
+  traceId: string,
+  traceState: TraceState | undefined,
+  parent: SpanContext | undefined,
+): LeanRoot {
+  return {
+    traceId,
+    traceIdBytes: hexToBytes(traceId),
+    traceState,
+    parent,
+    parentIdBytes: parent === undefined ? undefined : hexToBytes(parent.spanId),
+  };
+}
+
+/** A random span id (16 hex digits), not all zeros. */
+export function randomSpanId(): string {
+  let high = draw();
+  let low = draw();
+  while ((high | low) === 0) {
+    high = draw();
+    low = draw();
+  }
+  return hex8(high) + hex8(low);
+}
+
+/** A random trace id (32 hex digits), not all zeros. */
+export function randomTraceId(): string {
+  const id = randomSpanId() + hex8(draw()) + hex8(draw());
+  return id;
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length >>> 1);
+  for (let i = 0; i < bytes.length; i++)
+    bytes[i] = (digit(hex.charCodeAt(2 * i)) << 4) | digit(hex.charCodeAt(2 * i + 1));
+  return bytes;
+}
+
+/** The value of a hex digit's character code (lowercase or uppercase). */
+function digit(code: number): number {
+  return code <= 57 ? code - 48 : (code | 32) - 87;
 }
 
 /**
  * A span of the host's own (execution children: dispatches, node attempts, map items), recorded without the
  * OpenTelemetry SDK's `Span`: because the host starts one per node attempt on its scheduling path, where the SDK's
- * span (sampler call, random ids, attribute validation, a context per span) cost about as much as an in-process
- * node. It is always a child of a sampled SDK span (the execution's, which the sampler decided), carries
- * attributes the host builds (valid by construction), and is handed to the SDK's batch span processor when it
- * ends, as the `ReadableSpan` the exporter reads. It implements the API's `Span` too, because node code may find it
- * as the active span (`trace.getActiveSpan()`) and add to it.
+ * span (sampler call, random ids and their hex, attribute validation, a context per span) and the generic OTLP
+ * encoding of its attributes cost more than an in-process node. It is always a child of a sampled SDK span (the
+ * execution's, which the sampler decided) or of another lean span, carries attributes the host builds (valid by
+ * construction: most of them in shared, pre-encoded {@link AttributeChunk}s), and is handed to the SDK's batch span
+ * processor when it ends, as the `ReadableSpan` any exporter reads (the host's OTLP exporter encodes it with
+ * {@link LeanSpan.encode}). It implements the API's `Span` too, because node code may find it as the active span
+ * (`trace.getActiveSpan()`) and add to it.
  */
-export class LeanSpan implements Span {
+export class LeanSpan implements Span, Context {
   readonly kind: SpanKind;
-  readonly parentSpanContext: SpanContext;
-  readonly droppedAttributesCount = 0;
-  readonly droppedEventsCount = 0;
-  readonly droppedLinksCount = 0;
   ended = false;
   status: SpanStatus = UNSET;
   events: { name: string; time: HrTime; attributes?: Attributes; droppedAttributesCount: number }[] = EMPTY;
   links: Link[] = EMPTY;
-  private readonly context: SpanContext;
+  private readonly idHigh: number;
+  private readonly idLow: number;
+  private hexId: string | undefined;
   private readonly startMs: number;
   private endMs = 0;
 
+  /**
+   * `parent`: the lean span this one is a child of, or undefined for a child of `root`. `first` and `second`: the
+   * shared attributes; `own`: this span's (written after them, and where `setAttribute` writes). `startMs`: when
+   * it started (ms since the epoch), if not now.
+   */
   constructor(
-    private readonly sink: LeanSpanSink,
+    readonly sink: LeanSpanSink,
     public name: string,
     kind: SpanKind,
-    parent: SpanContext,
-    readonly attributes: Attributes,
+    readonly root: LeanRoot,
+    private readonly parent: LeanSpan | undefined,
+    private first: AttributeChunk,
+    private second: AttributeChunk,
+    private readonly own: Attributes,
+    startMs?: number,
   ) {
     this.kind = kind;
-    this.parentSpanContext = parent;
-    this.context = { traceId: parent.traceId, spanId: nextSpanId(), traceFlags: 1 };
-    this.startMs = epochMs();
+    let high = draw();
+    let low = draw();
+    while ((high | low) === 0) {
+      high = draw();
+      low = draw();
+    }
+    this.idHigh = high;
+    this.idLow = low;
+    this.startMs = startMs ?? epochMs();
   }
 
+  // Constants, on the prototype rather than in each span.
+  get droppedAttributesCount(): number {
+    return 0;
+  }
+  get droppedEventsCount(): number {
+    return 0;
+  }
+  get droppedLinksCount(): number {
+    return 0;
+  }
+  /** W3C trace flags: sampled (a lean span is its own `SpanContext`, see {@link spanContext}). */
+  get traceFlags(): number {
+    return 1;
+  }
+
+  /** Every attribute, shared ones first (built on demand: only exporters other than the host's read it). */
+  get attributes(): Attributes {
+    return { ...this.first.attributes, ...this.second.attributes, ...this.own };
+  }
+  get parentSpanContext(): SpanContext | undefined {
+    return this.parent === undefined ? this.root.parent : this.parent.spanContext();
+  }
   get resource(): unknown {
     return this.sink.resource;
   }
@@ -120,16 +252,50 @@ export class LeanSpan implements Span {
     return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
   }
 
-  /** The W3C traceparent of this span. */
-  get traceparent(): string {
-    return `00-${this.context.traceId}-${this.context.spanId}-01`;
+  // A lean span is also the context that holds it as the active span and nothing else, so that making a node's
+  // context costs no context object (and its map) per node; anything set on it makes a real context.
+  getValue(key: symbol): unknown {
+    return key === SPAN_KEY ? this : undefined;
+  }
+  setValue(key: symbol, value: unknown): Context {
+    return ROOT_CONTEXT.setValue(SPAN_KEY, this).setValue(key, value);
+  }
+  deleteValue(key: symbol): Context {
+    return key === SPAN_KEY ? ROOT_CONTEXT : this;
   }
 
+  /** The W3C traceparent of this span. */
+  get traceparent(): string {
+    return `00-${this.root.traceId}-${this.spanId}-01`;
+  }
+
+  /**
+   * The span's `SpanContext` is the span itself (its `traceId`, `spanId` and `traceFlags`), because the batch
+   * processor asks every span for it when the span ends: an object and the id's hex per span otherwise.
+   */
   spanContext(): SpanContext {
-    return this.context;
+    // (Its `traceState` is undefined when the trace has none, which the optional property allows at run time.)
+    return this as unknown as SpanContext;
+  }
+  get traceId(): string {
+    return this.root.traceId;
+  }
+  get traceState(): TraceState | undefined {
+    return this.root.traceState;
+  }
+  get spanId(): string {
+    this.hexId ??= hex8(this.idHigh) + hex8(this.idLow);
+    return this.hexId;
   }
   setAttribute(key: string, value: AttributeValue): this {
-    if (!this.ended && value !== undefined && value !== null) this.attributes[key] = value;
+    if (this.ended || value === undefined || value === null) return this;
+    if (key in this.first.attributes || key in this.second.attributes) {
+      // A shared attribute changes for this span alone: this span stops sharing them.
+      Object.assign(this.own, { ...this.first.attributes, ...this.second.attributes, ...this.own });
+      this.first = NO_CHUNK;
+      this.second = NO_CHUNK;
+    }
+    this.own[key] = value;
     return this;
   }
   setAttributes(attributes: Attributes): this {
@@ -191,4 +357,101 @@ export class LeanSpan implements Span {
           };
     this.addEvent("exception", attributes, time);
   }
+
+  /**
+   * Writes this span as an OTLP `Span` message (its tag and length included), field for field as OpenTelemetry's
+   * serializer writes a `ReadableSpan`, with the shared attributes copied as they were encoded.
+   */
+  encode(writer: OtlpWriter): void {
+    writer.tag(2, 2);
+    const at = writer.begin();
+    writer.tag(1, 2);
+    writer.bytes(this.root.traceIdBytes);
+    writer.tag(2, 2);
+    writer.varint(8);
+    writer.fixed32(bigEndian(this.idHigh));
+    writer.fixed32(bigEndian(this.idLow));
+    const traceState = this.root.traceState?.serialize();
+    if (traceState) {
+      writer.tag(3, 2);
+      writer.string(traceState);
+    }
+    if (this.parent !== undefined) {
+      writer.tag(4, 2);
+      writer.varint(8);
+      writer.fixed32(bigEndian(this.parent.idHigh));
+      writer.fixed32(bigEndian(this.parent.idLow));
+    } else if (this.root.parentIdBytes !== undefined) {
+      writer.tag(4, 2);
+      writer.bytes(this.root.parentIdBytes);
+    }
+    writer.tag(5, 2);
+    writer.string(this.name);
+    if (this.kind + 1 !== 0) {
+      writer.tag(6, 0);
+      writer.varint(this.kind + 1);
+    }
+    writer.tag(7, 1);
+    writer.hrTime(hrTime(this.startMs));
+    writer.tag(8, 1);
+    writer.hrTime(hrTime(this.endMs));
+    writer.raw(this.first.encoded);
+    writer.raw(this.second.encoded);
+    writer.attributes(this.own, 9);
+    writer.tag(10, 0);
+    writer.varint(0);
+    for (const event of this.events) {
+      writer.tag(11, 2);
+      const eventAt = writer.begin();
+      writer.tag(1, 1);
+      writer.hrTime(event.time);
+      writer.tag(2, 2);
+      writer.string(event.name);
+      if (event.attributes !== undefined) writer.attributes(event.attributes, 3);
+      writer.tag(4, 0);
+      writer.varint(event.droppedAttributesCount);
+      writer.end(eventAt);
+    }
+    writer.tag(12, 0);
+    writer.varint(0);
+    for (const link of this.links) {
+      writer.tag(13, 2);
+      const linkAt = writer.begin();
+      writer.tag(1, 2);
+      writer.hexBytes(link.context.traceId);
+      writer.tag(2, 2);
+      writer.hexBytes(link.context.spanId);
+      const traceState = link.context.traceState?.serialize();
+      if (traceState) {
+        writer.tag(3, 2);
+        writer.string(traceState);
+      }
+      if (link.attributes !== undefined) writer.attributes(link.attributes, 4);
+      writer.tag(5, 0);
+      writer.varint(link.droppedAttributesCount ?? 0);
+      writer.tag(6, 5);
+      writer.fixed32((link.context.traceFlags & 255) | 0x100 | (link.context.isRemote === true ? 0x200 : 0));
+      writer.end(linkAt);
+    }
+    writer.tag(14, 0);
+    writer.varint(0);
+    writer.tag(15, 2);
+    const statusAt = writer.begin();
+    if (this.status.message) {
+      writer.tag(2, 2);
+      writer.string(this.status.message);
+    }
+    writer.tag(3, 0);
+    writer.varint(this.status.code);
+    writer.end(statusAt);
+    // Flags: sampled, "whether the parent is remote is known", and whether it is (the execution's incoming parent).
+    writer.tag(16, 5);
+    writer.fixed32(this.parent === undefined && this.root.parent?.isRemote === true ? 0x301 : 0x101);
+    writer.end(at);
+  }
+}
+
+/** A 32-bit number whose little-endian bytes are its big-endian ones (ids are written most significant byte first). */
+function bigEndian(value: number): number {
+  return ((value >>> 24) | ((value >>> 8) & 0xff00) | ((value & 0xff00) << 8) | ((value & 0xff) << 24)) >>> 0;
 }

@@ -206,4 +206,42 @@ describe("tracing of executions", () => {
     expect(root.parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
     expect(root.kind).toBe(1);
   });
+
+  it("follows OTEL_TRACES_SAMPLER: with always_off an execution makes no span, and with always_on it does", async () => {
+    const sampled = async (sampler: string) => {
+      process.env.OTEL_TRACES_SAMPLER = sampler;
+      const memory = new InMemorySpanExporter();
+      const own = await createTracing({ exporter: memory });
+      const other = await createConductor({
+        nodes: [doubled],
+        tracing: own,
+        project: { dir: process.cwd(), blueprints: [], nodes: [], runtimes: {} },
+      });
+      try {
+        const run = await other.run(
+          {
+            conductor: "blueprint/v1",
+            id: "sampled",
+            inputs: { x: {} },
+            outputs: { x: "only.x" },
+            nodes: { only: { type: "test.doubled", inputs: { x: "inputs.x" } } },
+          },
+          { x: 2 },
+        );
+        expect(run.outputs).toEqual({ x: 4 });
+        await own.flush();
+        return memory.getFinishedSpans().map((span) => span.name);
+      } finally {
+        delete process.env.OTEL_TRACES_SAMPLER;
+        await other.close();
+      }
+    };
+    expect(await sampled("always_off")).toEqual([]);
+    // (The node's own span goes to the global tracer provider, the first tracing's: not counted here.)
+    expect((await sampled("always_on")).sort()).toEqual([
+      "execution sampled",
+      "execution.started",
+      "node only",
+    ]);
+  });
 });

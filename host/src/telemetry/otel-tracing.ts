@@ -3,54 +3,80 @@ import { installNodeTracing } from "@conductor/sdk/telemetry";
 import {
   type Attributes,
   type Context,
+  isSpanContextValid,
   type Link,
   ROOT_CONTEXT,
-  type Span,
-  type SpanContext,
+  type Sampler,
+  SamplingDecision,
   SpanKind,
   SpanStatusCode,
-  type Tracer,
   trace,
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { GraphNode } from "../blueprint/blueprint-graph.js";
 import type { ExecutionStatus } from "../scheduler/execution-events.js";
 import type { ExecutionTrace, ExecutionTraceStart, Tracing } from "./execution-trace.js";
-import { LeanSpan, type LeanSpanSink, resyncClock } from "./lean-span.js";
+import {
+  type AttributeChunk,
+  attributeChunk,
+  LeanSpan,
+  type LeanSpanSink,
+  leanRoot,
+  msOfHrTime,
+  NO_CHUNK,
+  randomSpanId,
+  randomTraceId,
+} from "./lean-span.js";
+import { createLeanOtlpExporter } from "./lean-span-encoder.js";
 
 /**
  * The OpenTelemetry implementation of {@link Tracing}; imported only when tracing is on (see `tracing.ts`).
  * Span tree: `execution {blueprint}` (SERVER when an API request started it) → `dispatch {runtime}` (CLIENT, one
  * per invocation sent to a runtime) → `node {id}` (one per attempt); plus a zero-duration `execution.started`
  * child, exported at once, so that a running execution can be found before its own span ends. Every span carries
- * `conductor.execution.id` and `conductor.blueprint.id`. The execution's span is the SDK's (its sampler decides,
- * its trace id is drawn); the spans under it are {@link LeanSpan}s handed to the same batch processor, with their
- * attributes as one object and no context switching on the scheduler's path, because tracing must cost little on
+ * `conductor.execution.id` and `conductor.blueprint.id`. Every one is a {@link LeanSpan} handed to the SDK's batch
+ * processor (the SDK's sampler decides the execution's), with shared attributes encoded once and no context
+ * switching on the scheduler's path, because tracing must cost little on
  * the in-process hot path (bench/src/scenarios/tracing.ts). In-process nodes get no dispatch span: nothing is sent.
  */
 export async function createOtelTracing(options: { exporter?: unknown } = {}): Promise<Tracing> {
   const node = await installNodeTracing({
     serviceName: "conductor",
     stepSpans: false,
-    ...(options.exporter === undefined ? {} : { exporter: options.exporter }),
+    // A dozen spans per in-process execution of ten nodes: room for some 1,300 executions while an export is under
+    // way, and batches of 1024, so that a flush of a full queue stays within the exporter's 30 concurrent exports.
+    maxQueueSize: 16384,
+    maxExportBatchSize: 1024,
+    exporter: options.exporter ?? createLeanOtlpExporter(),
   });
   const tracer = node.tracer;
-  let sink: LeanSpanSink | undefined;
-  // The resource and scope of the SDK's spans of this tracer, shared by the lean spans (the exporter groups spans
-  // by their identity), taken from the first execution span.
-  const sinkOf = (root: Span): LeanSpanSink => {
-    if (sink === undefined) {
-      const readable = root as unknown as { resource: unknown; instrumentationScope: unknown };
-      sink = {
-        resource: readable.resource,
-        instrumentationScope: readable.instrumentationScope,
-        processor: node.spanProcessor,
+  // What the lean spans are exported with: the SDK's resource and this tracer's scope, so that the exporter groups
+  // them with the SDK's own spans; and the batch processor they go to.
+  const sink: LeanSpanSink = {
+    resource: node.resource,
+    instrumentationScope: (tracer as unknown as { instrumentationScope: unknown }).instrumentationScope,
+    processor: node.spanProcessor,
+  };
+  // The attributes of a node that every span of it carries, encoded once per node of a graph, and its spans' name.
+  const nodeSpans = new WeakMap<GraphNode, NodeSpans>();
+  const nodeChunk = (node: GraphNode): NodeSpans => {
+    let spans = nodeSpans.get(node);
+    if (spans === undefined) {
+      spans = {
+        name: `node ${node.id}`,
+        chunk: attributeChunk({
+          "conductor.node.id": node.id,
+          "conductor.node.type": node.type,
+          "conductor.node.type_version": node.nodeType.version,
+          "conductor.runtime": node.runtime,
+        }),
       };
+      nodeSpans.set(node, spans);
     }
-    return sink;
+    return spans;
   };
   return {
-    startExecution: (start) => new OtelExecutionTrace(tracer, sinkOf, start),
+    startExecution: (start) => new OtelExecutionTrace(node.sampler, sink, nodeChunk, start),
     flush: () => node.flush(),
     shutdown: () => node.shutdown(),
   };
@@ -68,13 +94,13 @@ export function contextOf(traceparent: string | undefined): Context {
   return propagator.extract(ROOT_CONTEXT, traceparent, traceparentGetter);
 }
 
-/** The W3C traceparent of a span. */
-export function traceparentOf(span: Span): string {
-  const { traceId, spanId, traceFlags } = span.spanContext();
-  return `00-${traceId}-${spanId}-${traceFlags.toString(16).padStart(2, "0")}`;
-}
-
 const ignoreEnd = () => {};
+
+/** What the spans of one node of a graph share. */
+interface NodeSpans {
+  readonly name: string;
+  readonly chunk: AttributeChunk;
+}
 
 class OtelExecutionTrace implements ExecutionTrace {
   readonly traceparent: string;
@@ -84,57 +110,112 @@ class OtelExecutionTrace implements ExecutionTrace {
    * steps carry the execution's context, so that the runtimes' spans are not sampled either.
    */
   private readonly recording: boolean;
-  private readonly root: Span;
+  /** The execution's span, when it is recorded. */
+  private readonly root: LeanSpan | undefined;
   private readonly rootContext: Context;
-  private readonly rootSpanContext: SpanContext;
-  private readonly sink: LeanSpanSink | undefined;
+  private readonly sink: LeanSpanSink;
+  /** The execution's attributes, which every span of it carries. */
+  private readonly common: AttributeChunk = NO_CHUNK;
   private readonly attempts: (LeanSpan | undefined)[];
   /** The dispatch span of each node's unit, ended with the unit's last step. */
   private readonly dispatches: (LeanSpan | undefined)[];
   private readonly openSteps = new Map<LeanSpan, number>();
-  private readonly executionId: string;
-  private readonly blueprintId: string;
 
-  constructor(tracer: Tracer, sinkOf: (root: Span) => LeanSpanSink, start: ExecutionTraceStart) {
-    this.executionId = start.executionId;
-    this.blueprintId = start.blueprintId;
-    resyncClock();
+  /**
+   * The execution's span is a lean span too, but the SDK's sampler decides whether it is recorded, with what the
+   * SDK's tracer would give it (its parent's context, trace id, name, kind, attributes and links), because the
+   * SDK's span start cost 9-12 µs per execution (attribute cleaning, ids, its own self-metrics).
+   */
+  constructor(
+    sampler: Sampler,
+    sink: LeanSpanSink,
+    private readonly nodeSpans: (node: GraphNode) => NodeSpans,
+    start: ExecutionTraceStart,
+  ) {
+    this.sink = sink;
     const links: Link[] = [];
     if (start.resumedFrom !== undefined) {
       const earlier = trace.getSpanContext(contextOf(start.resumedFrom));
       if (earlier !== undefined)
         links.push({ context: earlier, attributes: { "conductor.link": "resumed-from" } });
     }
-    this.root = tracer.startSpan(
-      `execution ${start.blueprintId}`,
+    const parentContext = contextOf(start.parent);
+    const incoming = trace.getSpanContext(parentContext);
+    const parent = incoming !== undefined && isSpanContextValid(incoming) ? incoming : undefined;
+    const traceId = parent?.traceId ?? randomTraceId();
+    const name = `execution ${start.blueprintId}`;
+    const kind = start.trigger === "api" ? SpanKind.SERVER : SpanKind.INTERNAL;
+    const resumed = { "conductor.execution.resumed": start.resumedFrom !== undefined };
+    this.common = attributeChunk({
+      "conductor.execution.id": start.executionId,
+      "conductor.blueprint.id": start.blueprintId,
+    });
+    const sampling = sampler.shouldSample(
+      parentContext,
+      traceId,
+      name,
+      kind,
       {
-        kind: start.trigger === "api" ? SpanKind.SERVER : SpanKind.INTERNAL,
-        attributes: {
-          "conductor.execution.id": start.executionId,
-          "conductor.blueprint.id": start.blueprintId,
-          "conductor.execution.resumed": start.resumedFrom !== undefined,
-        },
-        links,
+        ...this.common.attributes,
+        ...resumed,
       },
-      contextOf(start.parent),
+      links,
     );
-    this.rootContext = trace.setSpan(ROOT_CONTEXT, this.root);
-    this.rootSpanContext = this.root.spanContext();
-    this.traceparent = traceparentOf(this.root);
-    this.recording = this.root.isRecording() && (this.rootSpanContext.traceFlags & 1) === 1;
+    const traceState = sampling.traceState ?? parent?.traceState;
+    this.recording = sampling.decision === SamplingDecision.RECORD_AND_SAMPLED;
     this.attempts = new Array(start.nodeCount).fill(undefined);
     this.dispatches = new Array(start.nodeCount).fill(undefined);
-    if (!this.recording) return;
-    this.sink = sinkOf(this.root);
-    this.span("execution.started", SpanKind.INTERNAL, this.rootSpanContext, this.common()).end();
+    if (!this.recording) {
+      // Not sampled: no span at all; steps carry this unsampled context, so that runtimes record nothing either.
+      const spanId = randomSpanId();
+      this.traceparent = `00-${traceId}-${spanId}-00`;
+      this.rootContext = trace.setSpanContext(ROOT_CONTEXT, {
+        traceId,
+        spanId,
+        traceFlags: 0,
+        ...(traceState === undefined ? {} : { traceState }),
+      });
+      this.root = undefined;
+      return;
+    }
+    const root = new LeanSpan(
+      sink,
+      name,
+      kind,
+      leanRoot(traceId, traceState, parent),
+      undefined,
+      this.common,
+      NO_CHUNK,
+      resumed,
+    );
+    if (links.length > 0) root.addLinks(links);
+    this.root = root;
+    this.rootContext = root;
+    this.traceparent = root.traceparent;
+    // Zero-length, at the execution span's start (its time taken from that span rather than the clock again).
+    const at = msOfHrTime(root.startTime);
+    new LeanSpan(
+      sink,
+      "execution.started",
+      SpanKind.INTERNAL,
+      root.root,
+      root,
+      this.common,
+      NO_CHUNK,
+      {},
+      at,
+    ).end(at);
   }
 
-  private common(): Attributes {
-    return { "conductor.execution.id": this.executionId, "conductor.blueprint.id": this.blueprintId };
-  }
-
-  private span(name: string, kind: SpanKind, parent: SpanContext, attributes: Attributes): LeanSpan {
-    return new LeanSpan(this.sink!, name, kind, parent, attributes);
+  private span(
+    name: string,
+    kind: SpanKind,
+    parent: LeanSpan | undefined,
+    shared: AttributeChunk,
+    own: Attributes,
+  ): LeanSpan {
+    const root = this.root!;
+    return new LeanSpan(this.sink, name, kind, root.root, parent ?? root, this.common, shared, own);
   }
 
   dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[], inProcess: boolean): void {
@@ -148,46 +229,45 @@ class OtelExecutionTrace implements ExecutionTrace {
     // In-process nodes are not sent anywhere: their attempt spans are the execution's children.
     let dispatch: LeanSpan | undefined;
     if (!inProcess) {
-      dispatch = this.span(`dispatch ${runtime}`, SpanKind.CLIENT, this.rootSpanContext, {
-        "conductor.execution.id": this.executionId,
-        "conductor.blueprint.id": this.blueprintId,
+      dispatch = this.span(`dispatch ${runtime}`, SpanKind.CLIENT, undefined, NO_CHUNK, {
         "conductor.runtime": runtime,
         "conductor.dispatch.steps": steps.length,
       });
       this.openSteps.set(dispatch, steps.length);
     }
-    const parent = dispatch === undefined ? this.rootSpanContext : dispatch.spanContext();
     for (let i = 0; i < steps.length; i++) {
       const node = nodes[i]!;
       const step = steps[i]!;
-      const span = this.span(`node ${node.id}`, SpanKind.INTERNAL, parent, {
-        "conductor.execution.id": this.executionId,
-        "conductor.blueprint.id": this.blueprintId,
-        "conductor.node.id": node.id,
-        "conductor.node.type": node.type,
-        "conductor.node.type_version": node.nodeType.version,
-        "conductor.runtime": runtime,
-        "conductor.node.attempt": step.attempt,
-        "conductor.cache.hit": false,
-      });
+      const span = this.span(
+        this.nodeSpans(node).name,
+        SpanKind.INTERNAL,
+        dispatch,
+        this.nodeSpans(node).chunk,
+        {
+          "conductor.node.attempt": step.attempt,
+          "conductor.cache.hit": false,
+        },
+      );
       this.attempts[node.index] = span;
       this.dispatches[node.index] = dispatch;
-      step.traceparent = span.traceparent;
-      step.traceContext = trace.setSpan(ROOT_CONTEXT, span);
+      // The span is its own context; an in-process step needs no traceparent (nothing is sent), so none is formatted.
+      if (!inProcess) step.traceparent = span.traceparent;
+      step.traceContext = span;
     }
   }
 
   mapStarted(node: GraphNode): void {
     if (!this.recording) return;
-    this.attempts[node.index] = this.span(`node ${node.id}`, SpanKind.INTERNAL, this.rootSpanContext, {
-      ...this.common(),
-      "conductor.node.id": node.id,
-      "conductor.node.type": node.type,
-      "conductor.node.type_version": node.nodeType.version,
-      "conductor.runtime": node.runtime,
-      "conductor.node.attempt": 1,
-      "conductor.node.map": true,
-    });
+    this.attempts[node.index] = this.span(
+      this.nodeSpans(node).name,
+      SpanKind.INTERNAL,
+      undefined,
+      this.nodeSpans(node).chunk,
+      {
+        "conductor.node.attempt": 1,
+        "conductor.node.map": true,
+      },
+    );
   }
 
   mapItem(
@@ -200,17 +280,15 @@ class OtelExecutionTrace implements ExecutionTrace {
       step.traceContext = this.rootContext;
       return ignoreEnd;
     }
-    const parent = this.attempts[node.index]?.spanContext() ?? this.rootSpanContext;
-    const span = this.span(`item ${node.id}[${item}]`, SpanKind.INTERNAL, parent, {
-      ...this.common(),
-      "conductor.node.id": node.id,
-      "conductor.node.type": node.type,
-      "conductor.runtime": node.runtime,
-      "conductor.map.item": item,
-      "conductor.node.attempt": step.attempt,
-    });
+    const span = this.span(
+      `item ${node.id}[${item}]`,
+      SpanKind.INTERNAL,
+      this.attempts[node.index],
+      this.nodeSpans(node).chunk,
+      { "conductor.map.item": item, "conductor.node.attempt": step.attempt },
+    );
     step.traceparent = span.traceparent;
-    step.traceContext = trace.setSpan(ROOT_CONTEXT, span);
+    step.traceContext = span;
     return (status, failure) => {
       span.setAttribute("conductor.node.status", status);
       if (failure !== undefined) {
@@ -260,12 +338,7 @@ class OtelExecutionTrace implements ExecutionTrace {
 
   cached(node: GraphNode): void {
     if (!this.recording) return;
-    this.span(`node ${node.id}`, SpanKind.INTERNAL, this.rootSpanContext, {
-      ...this.common(),
-      "conductor.node.id": node.id,
-      "conductor.node.type": node.type,
-      "conductor.node.type_version": node.nodeType.version,
-      "conductor.runtime": node.runtime,
+    this.span(this.nodeSpans(node).name, SpanKind.INTERNAL, undefined, this.nodeSpans(node).chunk, {
       "conductor.cache.hit": true,
     }).end();
   }
@@ -274,10 +347,12 @@ class OtelExecutionTrace implements ExecutionTrace {
     for (let index = 0; index < this.attempts.length; index++) {
       if (this.attempts[index] !== undefined) this.end(index, "unfinished");
     }
-    this.root.setAttribute("conductor.execution.status", status);
+    const root = this.root;
+    if (root === undefined) return;
+    root.setAttribute("conductor.execution.status", status);
     if (status !== "completed")
-      this.root.setStatus({ code: SpanStatusCode.ERROR, message: failure?.message ?? status });
-    this.root.end();
+      root.setStatus({ code: SpanStatusCode.ERROR, message: failure?.message ?? status });
+    root.end();
   }
 
   private end(index: number, status: string | undefined): void {

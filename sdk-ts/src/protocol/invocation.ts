@@ -29,7 +29,8 @@ export interface StepRequest {
   tracestate?: string;
   /**
    * The same trace context as an OpenTelemetry `Context`, so that a runtime in the host's own process need not parse
-   * `traceparent` again; in-process only, never on the wire.
+   * `traceparent` again; in-process only, never on the wire. A step for the host's own runtimes carries only this
+   * (its traceparent is not formatted, since nothing is sent).
    */
   traceContext?: unknown;
   /**

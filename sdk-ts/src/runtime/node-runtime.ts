@@ -398,7 +398,8 @@ class Invocation implements InvocationControl {
     const timeoutMs = step.timeoutMs;
     let result: unknown;
     try {
-      const traceRunner = step.traceparent === undefined ? undefined : stepTraceRunner();
+      const traceRunner =
+        step.traceparent === undefined && step.traceContext === undefined ? undefined : stepTraceRunner();
       const returned =
         traceRunner === undefined
           ? definition.run(input, context)

@@ -1,4 +1,5 @@
 import type { Context, Span, Tracer } from "@opentelemetry/api";
+import type { Sampler } from "@opentelemetry/sdk-trace";
 import type { StepRequest } from "../protocol/invocation.js";
 import { setStepTraceRunner } from "./step-trace.js";
 
@@ -13,6 +14,14 @@ export interface NodeTracingOptions {
   stepSpans: boolean;
   /** Where spans go instead of OTLP (tests): an OpenTelemetry `SpanExporter`. */
   exporter?: unknown;
+  /**
+   * How many ended spans may wait for export before new ones are dropped, unless `OTEL_BSP_MAX_QUEUE_SIZE` says
+   * (the SDK's default is 2048). The host makes a dozen spans per in-process execution of ten nodes, tens of
+   * thousands per second: 2048 is a few milliseconds of them, less than an export may take on a busy machine.
+   */
+  maxQueueSize?: number;
+  /** Spans per export, unless `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` says (the SDK's default is 512). */
+  maxExportBatchSize?: number;
 }
 
 /** The OpenTelemetry SDK this process installed. */
@@ -23,6 +32,10 @@ export interface NodeTracing {
    * their cost on its hot path) hands them here when they end, as OpenTelemetry `ReadableSpan`s.
    */
   readonly spanProcessor: { onEnd(span: unknown): void };
+  /** The sampler the tracer provider uses (the OTEL_TRACES_SAMPLER one): a host making spans of its own asks it. */
+  readonly sampler: Sampler;
+  /** The resource the spans are exported with. */
+  readonly resource: unknown;
   /** Exports every span that ended and is not exported yet. */
   flush(): Promise<void>;
   /** Flushes and stops exporting. */
@@ -50,12 +63,15 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
     exporter:
       (options.exporter as ConstructorParameters<typeof sdk.BatchSpanProcessor>[0]["exporter"] | undefined) ??
       new exporter.OTLPTraceExporter(),
-    ...delayFromEnvironment(),
+    ...batchFromEnvironment(options),
   });
+  const sampler = samplerFromEnvironment(sdk);
+  const resource = resources
+    .defaultResource()
+    .merge(resources.resourceFromAttributes({ "service.name": serviceName }));
   const provider = new sdk.TracerProvider({
-    resource: resources
-      .defaultResource()
-      .merge(resources.resourceFromAttributes({ "service.name": serviceName })),
+    sampler,
+    resource,
     // Because spans must be visible while an execution runs, they are exported as they end, in batches (the batch
     // processor's delay and size follow OTEL_BSP_*), never held until the execution ends.
     spanProcessors: [spanProcessor],
@@ -117,6 +133,8 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
   });
   return {
     tracer,
+    sampler,
+    resource,
     spanProcessor: spanProcessor as unknown as NodeTracing["spanProcessor"],
     flush: () => provider.forceFlush(),
     async shutdown() {
@@ -126,8 +144,56 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
   };
 }
 
-/** `OTEL_BSP_SCHEDULE_DELAY` (milliseconds between batches), the standard variable, when it is set. */
-function delayFromEnvironment(): { scheduledDelayMillis?: number } {
-  const delay = Number.parseInt(process.env.OTEL_BSP_SCHEDULE_DELAY ?? "", 10);
-  return Number.isInteger(delay) && delay >= 0 ? { scheduledDelayMillis: delay } : {};
+/**
+ * The sampler that the standard `OTEL_TRACES_SAMPLER` (and `OTEL_TRACES_SAMPLER_ARG`, the ratio) names:
+ * `always_on`, `always_off`, `traceidratio`, `parentbased_always_on` (the default), `parentbased_always_off`,
+ * `parentbased_traceidratio`. Because this SDK no longer reads the environment itself, and sampling is what makes
+ * tracing cheap when every execution need not be traced.
+ */
+function samplerFromEnvironment(sdk: typeof import("@opentelemetry/sdk-trace")): Sampler {
+  const name = (process.env.OTEL_TRACES_SAMPLER ?? "").trim().toLowerCase();
+  const argument = Number.parseFloat(process.env.OTEL_TRACES_SAMPLER_ARG ?? "");
+  const ratio = Number.isFinite(argument) && argument >= 0 && argument <= 1 ? argument : 1;
+  const parentBased = (root: Sampler) => new sdk.ParentBasedSampler({ root });
+  switch (name) {
+    case "always_on":
+      return new sdk.AlwaysOnSampler();
+    case "always_off":
+      return new sdk.AlwaysOffSampler();
+    case "traceidratio":
+      return new sdk.TraceIdRatioBasedSampler(ratio);
+    case "parentbased_always_off":
+      return parentBased(new sdk.AlwaysOffSampler());
+    case "parentbased_traceidratio":
+      return parentBased(new sdk.TraceIdRatioBasedSampler(ratio));
+    default:
+      return parentBased(new sdk.AlwaysOnSampler());
+  }
+}
+
+/**
+ * The batch span processor's settings from the standard variables, where they are set: `OTEL_BSP_SCHEDULE_DELAY`
+ * (milliseconds between batches), `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_MAX_QUEUE_SIZE` (else
+ * `maxQueueSize`), `OTEL_BSP_EXPORT_TIMEOUT` (milliseconds); else the caller's defaults.
+ */
+function batchFromEnvironment(defaults: { maxQueueSize?: number; maxExportBatchSize?: number }): {
+  scheduledDelayMillis?: number;
+  maxExportBatchSize?: number;
+  maxQueueSize?: number;
+  exportTimeoutMillis?: number;
+} {
+  const read = (name: string, least: number) => {
+    const value = Number.parseInt(process.env[name] ?? "", 10);
+    return Number.isInteger(value) && value >= least ? value : undefined;
+  };
+  const delay = read("OTEL_BSP_SCHEDULE_DELAY", 0);
+  const batch = read("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 1) ?? defaults.maxExportBatchSize;
+  const queue = read("OTEL_BSP_MAX_QUEUE_SIZE", 1) ?? defaults.maxQueueSize;
+  const timeout = read("OTEL_BSP_EXPORT_TIMEOUT", 1);
+  return {
+    ...(delay === undefined ? {} : { scheduledDelayMillis: delay }),
+    ...(batch === undefined ? {} : { maxExportBatchSize: batch }),
+    ...(queue === undefined ? {} : { maxQueueSize: queue }),
+    ...(timeout === undefined ? {} : { exportTimeoutMillis: timeout }),
+  };
 }

@@ -32,7 +32,7 @@ def export_configured(env: Mapping[str, str] = os.environ) -> bool:
 class _Tracing:
     def __init__(self) -> None:
         from opentelemetry import context, trace
-        from opentelemetry.trace import Status, StatusCode
+        from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
         self.context = context
@@ -40,6 +40,9 @@ class _Tracing:
         self.status = Status
         self.error = StatusCode.ERROR
         self.propagator = TraceContextTextMapPropagator()
+        self.span_context = SpanContext
+        self.non_recording = NonRecordingSpan
+        self.flags = TraceFlags
         self.provider: Any = None
         if export_configured():
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -53,11 +56,30 @@ class _Tracing:
             trace.set_tracer_provider(self.provider)
         self.tracer = trace.get_tracer("conductor-runtime")
 
-    def enter(self, step: pb.Step, execution_id: str, span_of_its_own: bool) -> tuple[Any, Any]:
-        carrier = {"traceparent": step.traceparent}
+    def parent_of(self, step: pb.Step) -> Any:
+        """The context holding the step's remote parent. The host writes a version-00 traceparent (55 characters)
+        and usually no tracestate: that is read directly, because the propagator's regular expressions and
+        carrier cost more than the rest of a step's tracing; anything else goes through the propagator."""
+        traceparent = step.traceparent
+        # W3C ids are lowercase hex: anything else (or all digits, which islower() does not vouch for) goes the
+        # propagator's way, which rejects or reads it as the standard says.
+        if not step.tracestate and len(traceparent) == 55 and traceparent.startswith("00-") and traceparent.islower():
+            try:
+                trace_id = int(traceparent[3:35], 16)
+                span_id = int(traceparent[36:52], 16)
+                flags = int(traceparent[53:55], 16)
+            except ValueError:
+                trace_id = span_id = flags = 0
+            if trace_id and span_id and traceparent[35] == "-" and traceparent[52] == "-":
+                remote = self.span_context(trace_id, span_id, is_remote=True, trace_flags=self.flags(flags))
+                return self.trace.set_span_in_context(self.non_recording(remote))
+        carrier = {"traceparent": traceparent}
         if step.tracestate:
             carrier["tracestate"] = step.tracestate
-        parent = self.propagator.extract(carrier)
+        return self.propagator.extract(carrier)
+
+    def enter(self, step: pb.Step, execution_id: str, span_of_its_own: bool) -> tuple[Any, Any]:
+        parent = self.parent_of(step)
         span = None
         current = parent
         if self.provider is not None and span_of_its_own:

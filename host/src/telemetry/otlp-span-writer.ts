@@ -1,0 +1,219 @@
+import type { Attributes, AttributeValue, HrTime } from "@opentelemetry/api";
+
+/**
+ * A protobuf writer for OTLP span messages (opentelemetry-proto's trace/v1/trace.proto and common/v1/common.proto),
+ * writing the fields in the order and form that OpenTelemetry's own serializer (`@opentelemetry/otlp-transformer`)
+ * does, so that the host's lean spans encode to the same bytes (`lean-span-encoder.test.ts` checks it). It exists
+ * because the host encodes the constant part of its spans' attributes once (per execution, per node of a graph)
+ * and copies those bytes into every span, where the generic serializer encodes each key and value of every span
+ * again: that encoding was most of what tracing cost the in-process hot path (bench/src/scenarios/tracing.ts).
+ */
+export class OtlpWriter {
+  buffer: Uint8Array;
+  pos = 0;
+  private view: DataView;
+
+  constructor(size = 1024) {
+    this.buffer = new Uint8Array(size);
+    this.view = new DataView(this.buffer.buffer);
+  }
+
+  /** The bytes written so far (a view: copy it before writing more). */
+  finish(): Uint8Array {
+    return this.buffer.subarray(0, this.pos);
+  }
+
+  ensure(size: number): void {
+    const needed = this.pos + size;
+    if (needed <= this.buffer.length) return;
+    let length = this.buffer.length * 2;
+    while (length < needed) length *= 2;
+    const grown = new Uint8Array(length);
+    grown.set(this.buffer.subarray(0, this.pos));
+    this.buffer = grown;
+    this.view = new DataView(grown.buffer);
+  }
+
+  tag(field: number, wireType: number): void {
+    this.varint((field << 3) | wireType);
+  }
+
+  varint(value: number): void {
+    this.ensure(10);
+    const buffer = this.buffer;
+    if (value >= 0 && value < 128) {
+      buffer[this.pos++] = value;
+      return;
+    }
+    if (value >= 0 && value <= 0xffffffff) {
+      let rest = value >>> 0;
+      while (rest > 127) {
+        buffer[this.pos++] = (rest & 127) | 128;
+        rest >>>= 7;
+      }
+      buffer[this.pos++] = rest;
+      return;
+    }
+    // Other integers (negative, or beyond 32 bits) as 64-bit two's complement, as int64 fields are encoded.
+    let big = BigInt.asUintN(64, BigInt(value));
+    while (big > 127n) {
+      buffer[this.pos++] = Number(big & 127n) | 128;
+      big >>= 7n;
+    }
+    buffer[this.pos++] = Number(big);
+  }
+
+  fixed32(value: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.pos, value >>> 0, true);
+    this.pos += 4;
+  }
+
+  fixed64(low: number, high: number): void {
+    this.ensure(8);
+    this.view.setUint32(this.pos, low >>> 0, true);
+    this.view.setUint32(this.pos + 4, high >>> 0, true);
+    this.pos += 8;
+  }
+
+  double(value: number): void {
+    this.ensure(8);
+    this.view.setFloat64(this.pos, value, true);
+    this.pos += 8;
+  }
+
+  /** An `HrTime` as nanoseconds since the epoch (fixed64), without a BigInt: the 64 bits are summed in parts. */
+  hrTime(time: HrTime): void {
+    const seconds = time[0];
+    const nanos = time[1];
+    const fromLow = (seconds & 0xffff) * 1e9;
+    const fromHigh = ((seconds / 65536) >>> 0) * 1e9;
+    const low = (fromLow >>> 0) + ((((fromHigh & 0xffff) * 65536) >>> 0) + nanos);
+    const high = Math.floor(fromLow / 4294967296) + ((fromHigh / 65536) >>> 0) + Math.floor(low / 4294967296);
+    this.fixed64(low >>> 0, high >>> 0);
+  }
+
+  bytes(value: Uint8Array): void {
+    this.varint(value.length);
+    this.raw(value);
+  }
+
+  /** Bytes copied as they are (an encoded chunk of fields). */
+  raw(value: Uint8Array): void {
+    this.ensure(value.length);
+    this.buffer.set(value, this.pos);
+    this.pos += value.length;
+  }
+
+  string(value: string): void {
+    const at = this.begin();
+    const length = value.length;
+    this.ensure(length);
+    const buffer = this.buffer;
+    let pos = this.pos;
+    for (let i = 0; i < length; i++) {
+      const code = value.charCodeAt(i);
+      if (code >= 128) {
+        // Not ASCII: the platform's UTF-8 encoder, for the whole string.
+        this.pos = at + 1;
+        this.ensure(length * 3);
+        pos = this.pos + encoder.encodeInto(value, this.buffer.subarray(this.pos)).written;
+        break;
+      }
+      buffer[pos++] = code;
+    }
+    this.pos = pos;
+    this.end(at);
+  }
+
+  /** Reserves one byte for the length of a length-delimited field that follows; give its result to {@link end}. */
+  begin(): number {
+    this.ensure(1);
+    return this.pos++;
+  }
+
+  /** Writes the length of the field begun at `at`, moving its bytes when the length needs more than one byte. */
+  end(at: number): void {
+    const length = this.pos - at - 1;
+    if (length < 128) {
+      this.buffer[at] = length;
+      return;
+    }
+    let size = 1;
+    for (let rest = length >>> 7; rest > 0; rest >>>= 7) size++;
+    this.ensure(size - 1);
+    this.buffer.copyWithin(at + size, at + 1, this.pos);
+    this.pos += size - 1;
+    let rest = length;
+    let pos = at;
+    while (rest > 127) {
+      this.buffer[pos++] = (rest & 127) | 128;
+      rest >>>= 7;
+    }
+    this.buffer[pos] = rest;
+  }
+
+  /** `attributes` as repeated KeyValue fields numbered `field`. */
+  attributes(attributes: Attributes, field: number): void {
+    for (const key in attributes) {
+      if (!Object.hasOwn(attributes, key)) continue;
+      const value = attributes[key];
+      this.tag(field, 2);
+      const at = this.begin();
+      this.tag(1, 2);
+      this.string(key);
+      this.tag(2, 2);
+      const valueAt = this.begin();
+      if (value !== undefined) this.anyValue(value);
+      this.end(valueAt);
+      this.end(at);
+    }
+  }
+
+  anyValue(value: AttributeValue): void {
+    if (typeof value === "string") {
+      this.tag(1, 2);
+      this.string(value);
+    } else if (typeof value === "boolean") {
+      this.tag(2, 0);
+      this.varint(value ? 1 : 0);
+    } else if (typeof value === "number") {
+      if (Number.isInteger(value) && value >= -(2 ** 63) && value < 2 ** 63) {
+        this.tag(3, 0);
+        this.varint(value);
+      } else {
+        this.tag(4, 1);
+        this.double(value);
+      }
+    } else if (Array.isArray(value)) {
+      this.tag(5, 2);
+      const at = this.begin();
+      for (const item of value) {
+        this.tag(1, 2);
+        const itemAt = this.begin();
+        if (item !== null && item !== undefined) this.anyValue(item);
+        this.end(itemAt);
+      }
+      this.end(at);
+    }
+  }
+
+  /** A span or link id given as hex (16 or 32 digits) as bytes. */
+  hexBytes(hex: string): void {
+    const length = hex.length >>> 1;
+    this.varint(length);
+    this.ensure(length);
+    for (let i = 0; i < length; i++) this.buffer[this.pos++] = Number.parseInt(hex.substr(i * 2, 2), 16);
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** `attributes` encoded once as the KeyValue fields (number 9) of a Span message, to be copied into many spans. */
+export function encodeSpanAttributes(attributes: Attributes): Uint8Array {
+  scratch.pos = 0;
+  scratch.attributes(attributes, 9);
+  return scratch.finish().slice();
+}
+
+const scratch = new OtlpWriter(1024);
