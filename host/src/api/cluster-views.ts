@@ -22,6 +22,7 @@ export function toApiSchedule(state: ScheduleState) {
     timezone: schedule.timezone,
     inputsJson: stringifyJson(schedule.inputs),
     catchUp: schedule.catchUp,
+    ...(schedule.version === undefined ? {} : { version: schedule.version }),
     ...(next === undefined ? {} : { nextSlot: timestampFromMs(next) }),
     ...(last === undefined
       ? {}

@@ -167,6 +167,11 @@ describe("deployed versions pin their sub-blueprints, and schedules run deployed
     const api = protocolClient("connect", served.url, token);
     cleanup.push(async () => api.close());
     const seen = new Set<string>();
+    // ListSchedules says which schedule pins a version.
+    const { schedules } = await api.listSchedules({});
+    expect(
+      Object.fromEntries(schedules.map((schedule) => [schedule.id, schedule.version ?? "current"])),
+    ).toEqual({ pinned: 1, latest: "current" });
 
     expect(await nextFiring(api, "pinned", seen)).toMatchObject({
       version: 1,
