@@ -92,7 +92,8 @@ export interface ConductorOptions {
   cache?: ResultCache | false;
   /**
    * OpenTelemetry traces of executions (docs/telemetry.md). Default: on when the standard OTEL_* environment names
-   * an OTLP endpoint (the SDK is then loaded), else off; `false` keeps it off.
+   * an OTLP endpoint (the SDK is then loaded), else off; `false` keeps it off. A tracing given here may be shared
+   * by several conductors: `close()` flushes it and leaves it running (shut it down yourself).
    */
   tracing?: Tracing | false;
   /** Prometheus metrics to keep (see `createConductorMetrics`); `conductor serve` exposes them on /metrics. */
@@ -315,9 +316,19 @@ export async function createConductor(options: ConductorOptions = {}): Promise<C
   );
 }
 
+/**
+ * The conductor's tracing. One it made from the environment is its own, shut down when it closes; one given in the
+ * options may be shared with other conductors, so closing only flushes it (its owner shuts it down).
+ */
 function tracingOf(options: ConductorOptions): Promise<Tracing | undefined> {
-  if (options.tracing === false) return Promise.resolve(undefined);
-  return options.tracing === undefined ? tracingFromEnvironment() : Promise.resolve(options.tracing);
+  const given = options.tracing;
+  if (given === false) return Promise.resolve(undefined);
+  if (given === undefined) return tracingFromEnvironment();
+  return Promise.resolve({
+    startExecution: (start) => given.startExecution(start),
+    flush: () => given.flush(),
+    shutdown: () => given.flush(),
+  });
 }
 
 class EmbeddedConductor implements Conductor {

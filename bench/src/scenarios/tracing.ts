@@ -82,7 +82,7 @@ export const tracingScenario: Scenario = {
         },
       ];
       for (const item of cases) {
-        // A tracing per case, because a conductor shuts its tracing down when it closes.
+        // A tracing per case, shut down with it (closing a conductor only flushes a tracing it was given).
         const tracing = await createTracing();
         const off = await conductorWith(item.runtimes(false), { tracing: false });
         const on = await conductorWith(item.runtimes(true), { tracing });
@@ -118,6 +118,7 @@ export const tracingScenario: Scenario = {
         } finally {
           await on.close();
           await off.close();
+          await tracing.shutdown();
         }
       }
       const plain = await conductorWith({}, { tracing: false });

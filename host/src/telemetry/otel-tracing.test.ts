@@ -72,6 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await conductor.close();
+  await tracing.shutdown();
 });
 
 const spansOf = async (executionId: string) => {
@@ -205,6 +206,33 @@ describe("tracing of executions", () => {
     expect(root.spanContext().traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
     expect(root.parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
     expect(root.kind).toBe(1);
+  });
+
+  it("keeps a tracing shared by two conductors running when one of them closes", async () => {
+    const memory = new InMemorySpanExporter();
+    const shared = await createTracing({ exporter: memory });
+    const project = { dir: process.cwd(), blueprints: [], nodes: [], runtimes: {} };
+    const first = await createConductor({ nodes: [doubled], tracing: shared, project });
+    const second = await createConductor({ nodes: [doubled], tracing: shared, project });
+    const blueprint = (id: string) => ({
+      conductor: "blueprint/v1" as const,
+      id,
+      inputs: { x: {} },
+      outputs: { x: "only.x" },
+      nodes: { only: { type: "test.doubled", inputs: { x: "inputs.x" } } },
+    });
+    try {
+      await first.run(blueprint("before"), { x: 1 });
+      await first.close();
+      // Closing the first flushed the shared tracing and left it running: the second's spans still go out.
+      expect(memory.getFinishedSpans().map((span) => span.name)).toContain("execution before");
+      await second.run(blueprint("after"), { x: 2 });
+      await shared.flush();
+      expect(memory.getFinishedSpans().map((span) => span.name)).toContain("execution after");
+    } finally {
+      await second.close();
+      await shared.shutdown();
+    }
   });
 
   it("follows OTEL_TRACES_SAMPLER: with always_off an execution makes no span, and with always_on it does", async () => {
