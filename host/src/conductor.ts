@@ -7,7 +7,7 @@ import type { BlueprintGraph } from "./blueprint/blueprint-graph.js";
 import type { BlueprintDocument } from "./blueprint/blueprint-schema.js";
 import { fromData, type LoadedBlueprint, loadBlueprintFile } from "./blueprint/load-blueprint.js";
 import { suggest } from "./blueprint/suggest.js";
-import { validateBlueprint, validateOrThrow } from "./blueprint/validate-blueprint.js";
+import { type NodeTypeCatalog, validateBlueprint, validateOrThrow } from "./blueprint/validate-blueprint.js";
 import { type DistributedOptions, remoteRuntimes } from "./distributed/distributed.js";
 import { ConductorError, type Diagnostic, formatDiagnostics } from "./errors.js";
 import { createCoreNodes } from "./nodes/index.js";
@@ -17,7 +17,12 @@ import { findProject, type Project } from "./project/project-config.js";
 import type { SupervisionOptions } from "./runtime/child-runtime.js";
 import type { RuntimeConnection, RuntimeHealth } from "./runtime/runtime-connection.js";
 import { RuntimeRegistry } from "./runtime/runtime-registry.js";
-import { recursionOf, SUB_BLUEPRINT_PREFIX, SubBlueprintRuntime } from "./runtime/sub-blueprint-runtime.js";
+import {
+  describeBlueprints,
+  recursionOf,
+  SUB_BLUEPRINT_PREFIX,
+  SubBlueprintRuntime,
+} from "./runtime/sub-blueprint-runtime.js";
 import { checkInputs } from "./scheduler/check-inputs.js";
 import {
   type Durability,
@@ -165,6 +170,11 @@ export interface PreparedBlueprint {
   start(inputs?: Record<string, unknown>, options?: RunOptions): ExecutionHandle;
 }
 
+/** How {@link Conductor.prepare} reads a blueprint's sub-blueprint nodes. */
+export interface PrepareOptions {
+  subBlueprints?: ReadonlyMap<string, BlueprintDocument>;
+}
+
 /** A node type and the runtime serving it, as listed by {@link Conductor.nodeTypes}. */
 export interface NodeTypeEntry {
   runtime: string;
@@ -204,8 +214,12 @@ export interface Conductor {
   blueprints(): Promise<BlueprintEntry[]>;
   /** Loads one of the project's blueprints by id. */
   loadBlueprint(id: string): Promise<LoadedBlueprint>;
-  /** Validates a blueprint and binds it to runtimes once, for running many times. */
-  prepare(blueprint: BlueprintSource): Promise<PreparedBlueprint>;
+  /**
+   * Validates a blueprint and binds it to runtimes once, for running many times. `subBlueprints`: documents that
+   * stand for the project's blueprints of those ids as `blueprint.<id>` node types (the copies a deployed version
+   * pinned), whatever the project's files say now.
+   */
+  prepare(blueprint: BlueprintSource, options?: PrepareOptions): Promise<PreparedBlueprint>;
   /** Checks a blueprint without running it. */
   validate(blueprint: BlueprintSource): Promise<{ valid: boolean; diagnostics: Diagnostic[] }>;
   /**
@@ -385,7 +399,8 @@ class EmbeddedConductor implements Conductor {
           return { result: handle.result, cancel: (reason) => handle.cancel(reason) };
         }
         // A deployed version runs the sub-blueprints it pinned when deployed, not the project's files of now.
-        const pinned = (await this.deploymentPins())?.subBlueprint(this.rootOf(parent.executionId), id);
+        const root = this.rootOf(parent.executionId);
+        const pinned = (await this.deploymentPins())?.subBlueprint(root, id);
         let source: string | LoadedBlueprint | undefined = pinned;
         if (source === undefined) {
           const entry = (await listBlueprints(this.project)).find((candidate) => candidate.id === id);
@@ -393,7 +408,9 @@ class EmbeddedConductor implements Conductor {
             throw new ConductorError("blueprint_unreadable", `the project has no blueprint "${id}"`);
           source = resolve(this.project.dir, entry.path);
         }
-        const prepared = await this.prepare(source);
+        // A pinned child's own sub-blueprint nodes are checked against the version's other pinned copies.
+        const pins = pinned === undefined ? undefined : (await this.deploymentPins())?.subBlueprints(root);
+        const prepared = await this.prepare(source, pins === undefined ? {} : { subBlueprints: pins });
         const handle = prepared.startWith(inputs, { executionId }, undefined, {
           parentId: parent.executionId,
           parentNode: parent.nodeId,
@@ -656,8 +673,13 @@ class EmbeddedConductor implements Conductor {
     return prepared.run(inputs, options);
   }
 
-  async prepare(blueprint: BlueprintSource): Promise<BoundBlueprint> {
+  async prepare(blueprint: BlueprintSource, options: PrepareOptions = {}): Promise<BoundBlueprint> {
     this.assertOpen();
+    if (options.subBlueprints !== undefined && options.subBlueprints.size > 0) {
+      const loaded =
+        typeof blueprint === "string" ? await loadBlueprintFile(resolve(blueprint)) : this.load(blueprint);
+      return this.bind(await this.validated(loaded, options.subBlueprints));
+    }
     if (typeof blueprint === "string") {
       const path = resolve(blueprint);
       const mtimeMs = (await stat(path).catch(() => undefined))?.mtimeMs ?? -1;
@@ -797,7 +819,10 @@ class EmbeddedConductor implements Conductor {
     return diagnostics;
   }
 
-  private async validated(loaded: LoadedBlueprint): Promise<BlueprintGraph> {
+  private async validated(
+    loaded: LoadedBlueprint,
+    subBlueprints?: ReadonlyMap<string, BlueprintDocument>,
+  ): Promise<BlueprintGraph> {
     const startError = await this.ensureRuntimes(loaded);
     const recursion = this.recursionDiagnostics(loaded);
     if (recursion.length > 0) {
@@ -808,7 +833,8 @@ class EmbeddedConductor implements Conductor {
       );
     }
     try {
-      return await validateOrThrow(loaded, this.registry);
+      const catalog = subBlueprints === undefined ? this.registry : this.withSubBlueprints(subBlueprints);
+      return await validateOrThrow(loaded, catalog);
     } catch (error) {
       if (startError === undefined || !(error instanceof ConductorError)) throw error;
       // ensureRuntimes gives a start error only when a type is unknown: the node types of a runtime that never
@@ -822,6 +848,30 @@ class EmbeddedConductor implements Conductor {
         { cause: startError, diagnostics: others },
       );
     }
+  }
+
+  /**
+   * The registry's node types, with `blueprint.<id>` read from `documents` (a deployed version's pinned copies)
+   * instead of the project's files of now.
+   */
+  private withSubBlueprints(documents: ReadonlyMap<string, BlueprintDocument>): NodeTypeCatalog {
+    const registry = this.registry;
+    const pinned = describeBlueprints(documents, (type, port, runtime) => {
+      const served = runtime ?? registry.runtimesFor(type)[0];
+      const nodeType = served === undefined ? undefined : registry.nodeType(type, served);
+      return nodeType?.outputs.find((output) => output.name === port)?.schema;
+    });
+    const runtime = this.subBlueprints.name;
+    return {
+      runtimesFor: (type) => (pinned.has(type) ? [runtime] : registry.runtimesFor(type)),
+      nodeType: (type, served) =>
+        pinned.has(type) && served === runtime ? pinned.get(type) : registry.nodeType(type, served),
+      knownTypes: () => new Set([...registry.knownTypes(), ...pinned.keys()]),
+      runtimeNames: () => registry.runtimeNames(),
+      validateConfig: (served, type, config) => registry.validateConfig(served, type, config),
+      features: (served) => registry.features(served),
+      takesLiveValues: (served) => registry.takesLiveValues(served),
+    };
   }
 
   private bind(graph: BlueprintGraph): BoundBlueprint {

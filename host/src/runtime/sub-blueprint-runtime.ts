@@ -79,32 +79,10 @@ export class SubBlueprintRuntime implements RuntimeConnection {
    * that node has not started, so call this again once the runtimes that {@link usedBy} names have.
    */
   describeAll(): void {
-    const described = new Map<string, NodeType>();
-    const visiting = new Set<string>();
-    const describeOne = (id: string): NodeType => {
-      const known = described.get(id);
-      if (known !== undefined) return known;
-      const document = this.documents.get(id)!;
-      // A blueprint reaching itself is rejected at validation; here it only must not loop.
-      visiting.add(id);
-      const outputSchema = (binding: string): string => {
-        const [nodeId, port] = binding.split(".") as [string, string];
-        if (nodeId === INPUTS_NODE) return JSON.stringify(document.inputs?.[port]?.schema ?? {});
-        const node = document.nodes[nodeId];
-        if (node === undefined) return "{}";
-        if (node.type.startsWith(SUB_BLUEPRINT_PREFIX)) {
-          const child = node.type.slice(SUB_BLUEPRINT_PREFIX.length);
-          if (!this.documents.has(child) || visiting.has(child)) return "{}";
-          return describeOne(child).outputs.find((output) => output.name === port)?.schema ?? "{}";
-        }
-        return this.host.outputSchema(node.type, port, node.runtime) ?? "{}";
-      };
-      const nodeType = describe(id, document, outputSchema);
-      visiting.delete(id);
-      described.set(id, nodeType);
-      return nodeType;
-    };
-    this.nodeTypes = [...this.documents.keys()].map(describeOne);
+    const described = describeBlueprints(this.documents, (type, port, runtime) =>
+      this.host.outputSchema(type, port, runtime),
+    );
+    this.nodeTypes = [...this.documents.keys()].map((id) => described.get(`${SUB_BLUEPRINT_PREFIX}${id}`)!);
   }
 
   /** The node types and pinned runtimes the blueprints `ids` use, directly or through nested sub-blueprints. */
@@ -197,6 +175,44 @@ export class SubBlueprintRuntime implements RuntimeConnection {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * The node types `blueprint.<id>` of blueprints `documents`, by type. An output's type is the type of what it binds:
+ * the output port of an inner node (of a nested sub-blueprint of `documents`, to any depth, typed by
+ * `outputSchema` otherwise) or a blueprint input; `{}` (anything) when not known.
+ */
+export function describeBlueprints(
+  documents: ReadonlyMap<string, BlueprintDocument>,
+  outputSchema: SubBlueprintHost["outputSchema"],
+): Map<string, NodeType> {
+  const described = new Map<string, NodeType>();
+  const visiting = new Set<string>();
+  const describeOne = (id: string): NodeType => {
+    const known = described.get(`${SUB_BLUEPRINT_PREFIX}${id}`);
+    if (known !== undefined) return known;
+    const document = documents.get(id)!;
+    // A blueprint reaching itself is rejected at validation; here it only must not loop.
+    visiting.add(id);
+    const schemaOf = (binding: string): string => {
+      const [nodeId, port] = binding.split(".") as [string, string];
+      if (nodeId === INPUTS_NODE) return JSON.stringify(document.inputs?.[port]?.schema ?? {});
+      const node = document.nodes[nodeId];
+      if (node === undefined) return "{}";
+      if (node.type.startsWith(SUB_BLUEPRINT_PREFIX)) {
+        const child = node.type.slice(SUB_BLUEPRINT_PREFIX.length);
+        if (!documents.has(child) || visiting.has(child)) return "{}";
+        return describeOne(child).outputs.find((output) => output.name === port)?.schema ?? "{}";
+      }
+      return outputSchema(node.type, port, node.runtime) ?? "{}";
+    };
+    const nodeType = describe(id, document, schemaOf);
+    visiting.delete(id);
+    described.set(nodeType.type, nodeType);
+    return nodeType;
+  };
+  for (const id of documents.keys()) describeOne(id);
+  return described;
 }
 
 /** The node type of blueprint `id`: its inputs and outputs as ports, each output typed by `outputSchema`. */

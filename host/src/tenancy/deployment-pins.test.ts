@@ -137,6 +137,21 @@ describe("deployment pins", () => {
     expect((await (await start(starter, "gated", 1)).result).outputs).toEqual({ text: "child v1 got Ada" });
   });
 
+  it("runs a version whose pinned child takes other inputs than the child's file of now", async () => {
+    const { deployments, starter } = await open();
+    await deploy(deployments, parent("gated", "test.gate", ""), "gated.blueprint.yaml");
+    // The child's file now takes "word", not "value": the version still runs the child it pinned.
+    await writeFile(
+      join(dir, "child.blueprint.yaml"),
+      child("v2").replace("  value: { schema: { type: string } }", "  word: { schema: { type: string } }"),
+    );
+    const running = await start(starter, "gated", 1);
+    gate.open();
+    const result = await running.result;
+    expect(result.status, result.failure?.message).toBe("completed");
+    expect(result.outputs).toEqual({ text: "child v1 got Ada" });
+  });
+
   it("pins sub-blueprints to any depth, and a re-run keeps the version", async () => {
     const { conductor, deployments, starter } = await open();
     await writeFile(

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
 import { type LoadedBlueprint, parseBlueprint } from "../blueprint/parse-blueprint.js";
 import type { Project } from "../project/project-config.js";
 import { codeIdentity } from "./code-identity.js";
@@ -25,6 +26,11 @@ export interface DeploymentPins {
    * before versions pinned their sub-blueprints), which then runs the project's file.
    */
   subBlueprint(rootExecutionId: string, id: string): LoadedBlueprint | undefined;
+  /**
+   * Every sub-blueprint the root's version pinned, by id (what its `blueprint.<id>` nodes are checked against), or
+   * undefined as for {@link subBlueprint}.
+   */
+  subBlueprints(rootExecutionId: string): Map<string, BlueprintDocument> | undefined;
   /**
    * For an execution started from a deployed version: the runtimes whose code differs now from the code the version
    * was deployed with (an empty list when none does); undefined for any other execution.
@@ -61,6 +67,11 @@ export function deploymentPins(project: Project, store: DeploymentStore): Deploy
         `sub-blueprint "${id}" (${pin.from}) pinned by version ${deployment.version} of blueprint "${deployment.blueprintId}"`,
       );
     },
+    subBlueprints(rootExecutionId) {
+      const deployment = versionOf(rootExecutionId);
+      if (deployment === undefined) return undefined;
+      return pinnedDocuments(deployment);
+    },
     async codeChanges(executionId) {
       const deployment = versionOf(executionId);
       if (deployment === undefined) return undefined;
@@ -78,4 +89,17 @@ export function deploymentPins(project: Project, store: DeploymentStore): Deploy
       store.close();
     },
   };
+}
+
+/** The sub-blueprints a deployed version pinned, parsed, by id. */
+export function pinnedDocuments(deployment: Deployment): Map<string, BlueprintDocument> {
+  return new Map(
+    Object.entries(deployment.subBlueprints).map(([id, pin]) => [
+      id,
+      parseBlueprint(
+        pin.document,
+        `sub-blueprint "${id}" (${pin.from}) pinned by version ${deployment.version} of blueprint "${deployment.blueprintId}"`,
+      ).document,
+    ]),
+  );
 }

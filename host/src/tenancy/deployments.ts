@@ -2,11 +2,13 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { relative, resolve } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { BlueprintDocument } from "../blueprint/blueprint-schema.js";
 import { type LoadedBlueprint, parseBlueprintText } from "../blueprint/load-blueprint.js";
 import type { Conductor, PreparedBlueprint } from "../conductor.js";
 import { listBlueprints } from "../project/blueprint-catalog.js";
 import { SUB_BLUEPRINT_PREFIX } from "../runtime/sub-blueprint-runtime.js";
 import { codeDigest, codeIdentity, stableJson } from "./code-identity.js";
+import { pinnedDocuments } from "./deployment-pins.js";
 import type {
   Deployment,
   DeploymentSource,
@@ -104,7 +106,8 @@ export function createDeployments(
         `blueprint "${deployment.blueprintId}" version ${deployment.version} of namespace "${deployment.namespace}"`,
       ).then((loaded) => {
         if (deployment.source === "api") options.assertInline?.(loaded);
-        return conductor.prepare(loaded);
+        // Its sub-blueprint nodes are checked against the copies the version pinned, not the files of now.
+        return conductor.prepare(loaded, { subBlueprints: pinnedDocuments(deployment) });
       });
       entry.catch(() => prepared.delete(key));
       if (prepared.size >= MAX_PREPARED) prepared.delete(prepared.keys().next().value!);
@@ -127,6 +130,7 @@ export function createDeployments(
     const pinned: Record<string, PinnedSubBlueprint> = {};
     const loaded: LoadedBlueprint[] = [];
     const prepared: PreparedBlueprint[] = [];
+    const documents = new Map<string, BlueprintDocument>();
     const queue = subBlueprintIds(root.document);
     let files: Map<string, string> | undefined;
     while (queue.length > 0) {
@@ -157,10 +161,12 @@ export function createDeployments(
       const child = await load(pin.document, `sub-blueprint "${id}" (${pin.from}) of blueprint "${root.id}"`);
       pinned[id] = pin;
       loaded.push(child);
-      prepared.push(await conductor.prepare(child));
+      documents.set(id, child.document);
       queue.push(...subBlueprintIds(child.document));
     }
-    return { pinned, loaded, prepared };
+    // Each is checked against the others as pinned, not against the project's files of now.
+    for (const child of loaded) prepared.push(await conductor.prepare(child, { subBlueprints: documents }));
+    return { pinned, loaded, prepared, documents };
   };
 
   return {
@@ -180,8 +186,8 @@ export function createDeployments(
       }
       if (request.origin === "api") options.assertInline?.(loaded);
       // Validated (and bound to runtimes) before anything is published: a version that cannot run is refused.
-      const ready = await conductor.prepare(loaded);
       const closure = await pinClosure(loaded);
+      const ready = await conductor.prepare(loaded, { subBlueprints: closure.documents });
       const runtimes = ready.graph.nodes.map((node) => node.runtime);
       for (const child of closure.prepared) runtimes.push(...child.graph.nodes.map((node) => node.runtime));
       const code = await codeIdentity(conductor.project, runtimes);
