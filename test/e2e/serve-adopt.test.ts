@@ -38,12 +38,16 @@ function start(args: string[]): Command {
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  seen: () => string = () => "",
+): Promise<void> {
   for (let i = 0; i < 800; i++) {
     if (await condition()) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`timed out waiting until ${what}`);
+  throw new Error(`timed out waiting until ${what}; ${seen()}`);
 }
 
 describe("conductor serve and other processes' executions", () => {
@@ -82,7 +86,11 @@ nodes:
   };
 
   const listening = (command: Command) =>
-    until(() => command.stdout().includes("press Ctrl-C to stop"), "the server listens");
+    until(
+      () => command.stdout().includes("press Ctrl-C to stop"),
+      "the server listens",
+      () => `exit ${command.child.exitCode}; stdout:\n${command.stdout()}\nstderr:\n${command.stderr()}`,
+    );
 
   const history = async (dir: string) =>
     JSON.parse(

@@ -1,8 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ConductorError } from "../errors.js";
-import { ensurePrivateDirectory, PRIVATE_FILE_MODE, tightenMode } from "../store/private-files.js";
+import {
+  ensurePrivateDirectory,
+  PRIVATE_FILE_MODE,
+  tightenMode,
+  writePrivateFileWhole,
+} from "../store/private-files.js";
 import { STATE_DIR } from "./project-access.js";
 
 /** The file holding a project's API token, relative to the project directory. */
@@ -26,14 +32,16 @@ export interface ProjectToken {
  */
 export async function ensureProjectToken(projectDir: string): Promise<ProjectToken> {
   const file = join(projectDir, TOKEN_FILE);
-  try {
-    ensurePrivateDirectory(join(projectDir, STATE_DIR));
-    const token = randomBytes(32).toString("base64url");
-    // "wx" fails when the file exists, so two servers starting together keep the first one's token.
-    await writeFile(file, `${token}\n`, { flag: "wx", mode: PRIVATE_FILE_MODE });
-    return { token, file, created: true, wasReadableByOthers: false };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+  // A token file that exists is read, even in a project this user may no longer write.
+  if (!existsSync(file)) {
+    try {
+      ensurePrivateDirectory(join(projectDir, STATE_DIR));
+      const token = randomBytes(32).toString("base64url");
+      // Two servers starting together keep the first one's token, and neither reads the file before its token.
+      if (writePrivateFileWhole(file, `${token}\n`, { exclusive: true })) {
+        return { token, file, created: true, wasReadableByOthers: false };
+      }
+    } catch (error) {
       throw new ConductorError(
         "project_invalid",
         `cannot create the API token file ${file}: ${(error as Error).message}; give a token with --token or CONDUCTOR_TOKEN, or make the project directory writable`,

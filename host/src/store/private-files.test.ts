@@ -1,8 +1,25 @@
-import { chmod, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ensurePrivateDirectory, ensurePrivateFile, tightenMode } from "./private-files.js";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  ensurePrivateDirectory,
+  ensurePrivateFile,
+  tightenMode,
+  writePrivateFileWhole,
+} from "./private-files.js";
+
+/** The paths written by writeFileSync: a file written in place can be read empty or half written. */
+const written = vi.hoisted(() => [] as string[]);
+
+vi.mock("node:fs", async (importOriginal) => {
+  const fs = await importOriginal<typeof import("node:fs")>();
+  const writeFileSync: typeof fs.writeFileSync = (file, data, options) => {
+    written.push(String(file));
+    fs.writeFileSync(file, data, options);
+  };
+  return { ...fs, writeFileSync, default: { ...fs, writeFileSync } };
+});
 
 const modeOf = async (path: string) => (await stat(path)).mode & 0o777;
 
@@ -38,5 +55,19 @@ describe("private files", () => {
     expect(await modeOf(join(dir, "file"))).toBe(0o600);
     expect(tightenMode(join(dir, "file"), 0o600)).toBe(false);
     expect(tightenMode(join(dir, "missing"), 0o600)).toBe(false);
+  });
+
+  it("makes a file appear whole, never writing it in place; an exclusive write keeps the file that exists", async () => {
+    const file = join(dir, "token");
+    written.length = 0;
+    expect(writePrivateFileWhole(file, "first\n", { exclusive: true })).toBe(true);
+    expect(writePrivateFileWhole(file, "second\n", { exclusive: true })).toBe(false);
+    expect(await readFile(file, "utf8")).toBe("first\n");
+    expect(writePrivateFileWhole(file, "third\n", { exclusive: false })).toBe(true);
+    expect(await readFile(file, "utf8")).toBe("third\n");
+    expect(await modeOf(file)).toBe(0o600);
+    expect(written).toHaveLength(3);
+    expect(written).not.toContain(file);
+    expect(await readdir(dir)).toEqual(["token"]);
   });
 });

@@ -1,4 +1,16 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 
 /** Mode of files only their owner may read and write. */
 export const PRIVATE_FILE_MODE = 0o600;
@@ -24,6 +36,33 @@ export function ensurePrivateFile(path: string): void {
   // would take that connection's locks away (and SQLite then reports a disk I/O error).
   if (!existsSync(path)) closeSync(openSync(path, "a", PRIVATE_FILE_MODE));
   tightenMode(path, PRIVATE_FILE_MODE);
+}
+
+/**
+ * Writes a file only this user may read and write so that it appears whole: written under a name of its own, then
+ * linked (`exclusive`: only when no file has the name yet) or renamed into place. Gives whether it was written; an
+ * exclusive write finds the file of another process that got there first. Use it for files other processes may read
+ * or create at the same time (a project's API token and secret keys, made by servers starting together): a reader
+ * never sees the file empty or half written.
+ */
+export function writePrivateFileWhole(path: string, text: string, options: { exclusive: boolean }): boolean {
+  const draft = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  writeFileSync(draft, text, { flag: "wx", mode: PRIVATE_FILE_MODE });
+  try {
+    if (!options.exclusive) {
+      renameSync(draft, path);
+      return true;
+    }
+    try {
+      linkSync(draft, path);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw error;
+    }
+  } finally {
+    rmSync(draft, { force: true });
+  }
 }
 
 /**

@@ -1,10 +1,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FailureInfo, InvocationRequest, InvocationSink } from "@conductor/sdk/protocol";
 import { ConductorError } from "../errors.js";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
-import { ensurePrivateDirectory, ensurePrivateFile, PRIVATE_FILE_MODE } from "../store/private-files.js";
+import { ensurePrivateDirectory, ensurePrivateFile, writePrivateFileWhole } from "../store/private-files.js";
 import { hasSecretReference, replaceSecretReferences, secretPlaceholder } from "./secret-references.js";
 
 export {
@@ -65,7 +65,8 @@ export class SecretKeyRing {
     if (!existsSync(file)) {
       if (!options.create) return undefined;
       ensurePrivateDirectory(join(projectDir, ".conductor"));
-      writeFileSync(file, `${newKeyLine("k1")}\n`, { mode: PRIVATE_FILE_MODE, flag: "wx" });
+      // Another process starting together may make it first: its key is the project's then.
+      writePrivateFileWhole(file, `${newKeyLine("k1")}\n`, { exclusive: true });
     }
     ensurePrivateFile(file);
     return new SecretKeyRing(parseKeys(readFileSync(file, "utf8").split("\n"), file), file);
@@ -79,8 +80,7 @@ export class SecretKeyRing {
     const id = `k${Math.max(0, ...numbers) + 1}`;
     const lines = [newKeyLine(id), ...existing.map((key) => `${key.id}:${key.key.toString("base64")}`)];
     ensurePrivateDirectory(join(projectDir, ".conductor"));
-    writeFileSync(file, `${lines.join("\n")}\n`, { mode: PRIVATE_FILE_MODE });
-    ensurePrivateFile(file);
+    writePrivateFileWhole(file, `${lines.join("\n")}\n`, { exclusive: false });
     return id;
   }
 
