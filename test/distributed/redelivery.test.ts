@@ -82,18 +82,23 @@ nodes:
     });
     expect(taken?.nodes).toEqual(["only"]);
     connection.disconnect();
-    // A worker whose stalled check finds the job (its lock expired) and re-delivers it.
+    // A worker whose stalled check finds the job (its lock expired) and re-delivers it, and says so.
+    const notices: string[] = [];
     worker = await startWorker({
       projectDir: join(dir, "worker"),
       redis: redis.url,
       id: "second",
       lockDurationMs: 1_000,
       stalledIntervalMs: 500,
+      onNotice: (message) => notices.push(message),
     });
     const ended = await result;
     expect(ended.failure?.message ?? ended.status).toBe("completed");
     expect(ended.outputs.value).toBe(6);
     const ran = (await readRuns(runs())).filter((run) => run.executionId === ended.executionId);
     expect(ran.map((run) => `${run.nodeId} ${run.kind}`)).toEqual(["only once"]);
+    expect(notices.filter((notice) => notice.includes("stalled"))).toEqual([
+      expect.stringMatching(/^job \S+~only~1 of queue run\.node stalled \(its worker stopped renewing its lock\)/),
+    ]);
   });
 });

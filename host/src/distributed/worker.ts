@@ -206,6 +206,18 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
         },
       );
       worker.on("error", () => {});
+      // Said, because a stalled job runs again elsewhere (idempotent nodes) or fails as runtime.lost: the reason
+      // must be visible when a node ran twice or failed without an error of its own.
+      worker.on("stalled", (jobId) =>
+        notice(
+          `job ${jobId} of queue ${worker.name} stalled (its worker stopped renewing its lock); it is delivered again`,
+        ),
+      );
+      worker.on("lockRenewalFailed", (jobIds) =>
+        notice(
+          `worker ${id} could not renew the lock of ${jobIds.length === 1 ? `job ${jobIds[0]}` : `jobs ${jobIds.join(", ")}`} of queue ${worker.name}; another worker may take ${jobIds.length === 1 ? "it" : "them"}`,
+        ),
+      );
       workers.push(worker);
     }
   }
