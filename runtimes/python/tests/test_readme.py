@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +20,8 @@ def readme_modules(directory: Path) -> list[str]:
     names: list[str] = []
     for index, block in enumerate(blocks):
         name = f"readme_example_{index}"
-        (directory / f"{name}.py").write_text(block)
+        # A block in a list item is indented with it.
+        (directory / f"{name}.py").write_text(textwrap.dedent(block))
         names.append(name)
     return names
 
@@ -33,7 +35,7 @@ def arrow_value(table: pa.Table) -> pb.Value:
 
 async def test_readme_examples_serve_and_run(tmp_path: Path, spawn: Callable[..., RuntimeProcess]) -> None:
     modules = readme_modules(tmp_path)
-    assert len(modules) == 3
+    assert len(modules) == 4
     runtime = spawn(modules=modules, arguments=["--path", str(tmp_path)])
     table = pa.table({"region": ["north", "south", "north"], "units": [1, 2, 3]})
     async with connect(runtime) as client, client.session() as session:
@@ -53,6 +55,12 @@ async def test_readme_examples_serve_and_run(tmp_path: Path, spawn: Callable[...
         await session.wait_until(lambda: session.granted(7, 0, "batches") > 0)
         await session.send_items(7, 0, "batches", [arrow_value(table), arrow_value(table)], end=True)
         rows = await session.finished(7)
+        await session.execute(8, [step("py.numbers", inputs={"n": 2500})], credits={(0, "items"): 4096})
+        numbers = await session.finished(8)
+        retry = step("py.numbers", inputs={"n": 2500}, attempt=2)
+        retry.resume.add(port="items", offset=2000, state=pb.Value(json=b"2000"))
+        await session.execute(9, [retry], credits={(0, "items"): 4096})
+        resumed = await session.finished(9)
     assert [kind(event) for event in scaled] == ["started", "log", "completed"]
     assert decode_json(scaled[-1].completed.outputs["result"]) == [2.0, 5.0]
     assert empty[-1].failed.failure.type == "input.empty"
@@ -65,6 +73,9 @@ async def test_readme_examples_serve_and_run(tmp_path: Path, spawn: Callable[...
     assert decode_json(counted[-1].completed.outputs["total"]) == 2
     assert decode_json(longest[-1].completed.outputs["longest"]) == "bbb"
     assert decode_json(rows[-1].completed.outputs["rows"]) == 6
+    assert [decode_json(event.chunk.value) for event in numbers if kind(event) == "chunk"] == list(range(2500))
+    assert [decode_json(event.checkpoint.state) for event in numbers if kind(event) == "checkpoint"] == [1000, 2000]
+    assert [decode_json(event.chunk.value) for event in resumed if kind(event) == "chunk"] == list(range(2000, 2500))
 
 
 def stream_source(port: str) -> pb.Input:

@@ -134,6 +134,59 @@ async def test_the_generator_is_held_when_its_credits_are_used_up(runtime: Runti
     assert kind(events[-1]) == "completed"
 
 
+def checkpoints(events: list[pb.Event], port: str = "items") -> list[tuple[int, Any]]:
+    """Each checkpoint as (the items sent before it, its state)."""
+    marks: list[tuple[int, Any]] = []
+    items = 0
+    for event in events:
+        if kind(event) == "chunk" and event.chunk.port == port:
+            items += 1
+        elif kind(event) == "checkpoint" and event.checkpoint.port == port:
+            marks.append((items, decode_json(event.checkpoint.state)))
+    return marks
+
+
+@pytest.mark.parametrize("node_type", ["test.stream-checkpointed", "test.stream-checkpointed-async"])
+async def test_a_checkpoint_is_sent_between_items_and_costs_no_credit(runtime: RuntimeProcess, node_type: str) -> None:
+    async with connect(runtime) as client, client.session() as session:
+        # Exactly one credit per item and one to find the end: a checkpoint taking a credit would stall the step.
+        await session.execute(1, [step(node_type, inputs={"n": 9}, config=None)], credits={(0, "items"): 10})
+        events = await session.finished(1)
+    assert chunk_values(events) == list(range(9))
+    assert checkpoints(events) == []  # every 10 items: none in 9
+    async with connect(runtime) as client, client.session() as session:
+        await session.execute(1, [step(node_type, inputs={"n": 25, "every": 5})], credits={(0, "items"): 26})
+        events = await session.finished(1)
+    assert chunk_values(events) == list(range(25))
+    assert checkpoints(events) == [(5, 5), (10, 10), (15, 15), (20, 20), (25, 25)]
+    assert kind(events[-1]) == "completed"
+
+
+async def test_a_retried_producer_resumes_from_the_step_resume_it_is_given(runtime: RuntimeProcess) -> None:
+    retry = step("test.stream-checkpointed", inputs={"n": 30, "every": 10}, attempt=2)
+    retry.resume.add(port="items", offset=20, state=json_value(20))
+    async with connect(runtime) as client, client.session() as session:
+        await session.execute(1, [retry], credits={(0, "items"): 64})
+        events = await session.finished(1)
+    assert logs(events, "starts") == [{"attempt": 2, "at": 20, "offset": 20}]
+    assert chunk_values(events) == list(range(20, 30))
+    assert checkpoints(events) == [(10, 30)]
+
+
+async def test_a_producer_failing_after_a_checkpoint_fails_retryable_after_its_items(runtime: RuntimeProcess) -> None:
+    async with connect(runtime) as client, client.session() as session:
+        await session.execute(
+            1,
+            [step("test.stream-checkpointed", inputs={"n": 30, "every": 10, "fail_at": [17]})],
+            credits={(0, "items"): 64},
+        )
+        events = await session.finished(1)
+    assert chunk_values(events) == list(range(17))
+    assert checkpoints(events) == [(10, 10)]
+    assert kind(events[-1]) == "failed"
+    assert (events[-1].failed.failure.type, events[-1].failed.failure.retryable) == ("test.boom", True)
+
+
 async def test_an_async_node_streams_two_outputs_and_a_plain_one(runtime: RuntimeProcess) -> None:
     async with connect(runtime) as client, client.session() as session:
         await session.execute(

@@ -16,7 +16,7 @@ from ._constants import VERSION
 from ._context import Context, NodeLogger
 from ._failure import NodeFailure
 from ._node import Executor, NodeDefinition, node
-from ._stream import AsyncStream, Stream
+from ._stream import AsyncStream, Checkpoint, Stream, StreamResume, checkpoint
 from ._stream_input import UpstreamFailure
 
 __version__ = VERSION
@@ -24,13 +24,16 @@ __version__ = VERSION
 __all__ = [
     "AsyncStream",
     "CancelToken",
+    "Checkpoint",
     "Context",
     "Executor",
     "NodeDefinition",
     "NodeFailure",
     "NodeLogger",
     "Stream",
+    "StreamResume",
     "UpstreamFailure",
     "__version__",
+    "checkpoint",
     "node",
 ]

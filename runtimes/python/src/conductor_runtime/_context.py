@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic_core import to_json
 
+from ._stream import StreamResume
+from ._values import parse_json
 from .gen.conductor.runtime.v1 import runtime_pb2 as pb
 
 if TYPE_CHECKING:
@@ -88,6 +90,20 @@ class Context:
     def attempt(self) -> int:
         """1 for the first attempt, 2 for the first retry, ..."""
         return self._run.step.attempt
+
+    @property
+    def resume(self) -> Mapping[str, StreamResume]:
+        """For a retry of a producer whose stream failed after a checkpoint (:func:`checkpoint`): where each of its
+        stream outputs resumes, by port; empty otherwise (every stream starts from its first item)."""
+        entries = getattr(self._run.step, "resume", ())
+        if not entries:
+            return {}
+        return {
+            entry.port: StreamResume(
+                entry.offset, parse_json(entry.state.json) if entry.state.WhichOneof("kind") == "json" else None
+            )
+            for entry in entries
+        }
 
     @property
     def cancelled(self) -> CancelToken:

@@ -25,6 +25,54 @@ AsyncStream: TypeAlias = AsyncIterator[T]
 """A stream port read or produced by ``async def`` nodes: an async iterator (``async for``), or an async generator
 returned for an output."""
 
+
+class Checkpoint:
+    """A checkpoint a producer yields between the items of a stream output; see :func:`checkpoint`."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: object) -> None:
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"checkpoint({self.state!r})"
+
+
+def checkpoint(state: object) -> Any:
+    """Marks a checkpoint in a stream output: yield it from the producer's generator after an item, with ``state``
+    (JSON data) saying where the producer is (a row number, a file offset, a cursor). It is not an item: readers
+    never see it and it costs no credit. When the producer then fails with a failure its retry policy retries, the
+    retry is given ``ctx.resume[port]`` (``offset``: the items before the checkpoint; ``state``) and must yield the
+    items from that offset on; the host drops those its readers already have (docs/streaming.md, "Checkpoints")::
+
+        @node("py.numbers", output="items")
+        def numbers(n: int, ctx: Context) -> Stream[int]:
+            resume = ctx.resume.get("items")
+            for i in range(resume.state if resume else 0, n):
+                yield i
+                if (i + 1) % 1000 == 0:
+                    yield checkpoint(i + 1)  # a retry starts at i + 1
+
+    It gives a :class:`Checkpoint`, typed ``Any`` so that a generator annotated ``Stream[T]`` may yield it.
+    """
+    return Checkpoint(state)
+
+
+class StreamResume:
+    """Where a retried producer resumes one of its stream outputs: ``ctx.resume[port]``."""
+
+    __slots__ = ("offset", "state")
+
+    def __init__(self, offset: int, state: Any) -> None:
+        self.offset = offset
+        """How many items came before the checkpoint: the retry yields items from this one on."""
+        self.state = state
+        """The state the producer gave with the checkpoint."""
+
+    def __repr__(self) -> str:
+        return f"StreamResume(offset={self.offset}, state={self.state!r})"
+
+
 StreamMode = Literal["", "sync", "async"]
 """Whether a port is a stream, and how the node iterates it: ``""`` one value, ``"sync"`` an iterator,
 ``"async"`` an async iterator."""

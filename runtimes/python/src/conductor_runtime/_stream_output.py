@@ -15,9 +15,12 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import to_json
+
 from ._context import CURRENT_STEP
 from ._failure import StepError
 from ._ports import PortValueError
+from ._stream import Checkpoint
 from ._telemetry import enter_step, leave_step
 
 if TYPE_CHECKING:
@@ -106,18 +109,31 @@ def send_item(run: StepRun, port: OutputPort, item: Any, position: int) -> None:
     run.push(event)
 
 
+def send_checkpoint(run: StepRun, port: OutputPort, mark: Checkpoint) -> None:
+    """Sends a checkpoint the generator yielded as an Event.checkpoint (from any thread): not an item, no credit."""
+    event = run.new_event()
+    event.checkpoint.port = port.name
+    event.checkpoint.state.json = to_json(mark.state, inf_nan_mode="null", fallback=repr)
+    run.push(event)
+
+
 def pump_in_thread(run: StepRun, port: OutputPort, iterator: Iterator[Any], gate: CreditGate) -> None:
     """Pulls a sync generator in a pool thread, one item per credit, until it ends, fails or the gate stops."""
     context_token = CURRENT_STEP.set(run)
     # Spans the generator's code creates nest under the host's span of the node, as the node's own do.
     traced = enter_step(run.step, run.execution_id, span=False) if run.step.traceparent else None
     position = 0
+    # A checkpoint the generator yields costs no credit: the one taken is kept for the next item.
+    held = False
     try:
-        while gate.take_blocking():
+        while held or gate.take_blocking():
             try:
                 item = next(iterator)
             except StopIteration:
                 return
+            if held := isinstance(item, Checkpoint):
+                send_checkpoint(run, port, item)
+                continue
             send_item(run, port, item, position)
             position += 1
     finally:
@@ -133,23 +149,30 @@ async def pump_on_loop(
     task is cancelled: an async generator then gets ``CancelledError`` at the await it is in)."""
     traced = enter_step(run.step, run.execution_id, span=False) if run.step.traceparent else None
     position = 0
+    held = False
     try:
         if isinstance(iterator, AsyncIterator):
-            while await gate.take():
+            while held or await gate.take():
                 try:
                     item = await anext(iterator)
                 except StopAsyncIteration:
                     return
+                if held := isinstance(item, Checkpoint):
+                    send_checkpoint(run, port, item)
+                    continue
                 send_item(run, port, item, position)
                 position += 1
                 if position % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
         else:
-            while await gate.take():
+            while held or await gate.take():
                 try:
                     item = next(iterator)
                 except StopIteration:
                     return
+                if held := isinstance(item, Checkpoint):
+                    send_checkpoint(run, port, item)
+                    continue
                 send_item(run, port, item, position)
                 position += 1
                 if position % _YIELD_EVERY == 0:

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from conductor_runtime import AsyncStream, Context, Stream, node
+from conductor_runtime import AsyncStream, Context, NodeFailure, Stream, checkpoint, node
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -196,3 +196,30 @@ async def stream_trace_async() -> AsyncStream[str]:
     for _ in range(2):
         await asyncio.sleep(0)
         yield _trace_id()
+
+
+@node("test.stream-checkpointed", output="items")
+def stream_checkpointed(n: int, ctx: Context, every: int = 10, fail_at: list[int] | None = None) -> Stream[int]:
+    """Yields 0 … n-1 from a sync generator with a checkpoint after every ``every`` items (its state: the next
+    item); a retry starts from ``ctx.resume["items"]``. Attempt k fails before item ``fail_at[k-1]``. Logs
+    ``starts`` with where it starts."""
+    resume = ctx.resume.get("items")
+    start = int(resume.state) if resume is not None else 0
+    ctx.log.info("starts", attempt=ctx.attempt, at=start, offset=resume.offset if resume is not None else None)
+    failures = fail_at or []
+    for item in range(start, n):
+        if ctx.attempt <= len(failures) and failures[ctx.attempt - 1] == item:
+            raise NodeFailure(f"boom at {item}", type="test.boom", retryable=True)
+        yield item
+        if (item + 1) % every == 0:
+            yield checkpoint(item + 1)
+
+
+@node("test.stream-checkpointed-async", output="items")
+async def stream_checkpointed_async(n: int, ctx: Context, every: int = 10) -> AsyncStream[int]:
+    """``test.stream-checkpointed`` as an async generator, without failures."""
+    resume = ctx.resume.get("items")
+    for item in range(int(resume.state) if resume is not None else 0, n):
+        yield item
+        if (item + 1) % every == 0:
+            yield checkpoint(item + 1)
