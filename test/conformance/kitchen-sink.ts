@@ -4,7 +4,7 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { defineNode, NodeFailure, stream, values } from "@conductor/sdk";
+import { checkpoint, defineNode, NodeFailure, stream, values } from "@conductor/sdk";
 import { EncodedValue, loadArrow, ValueSchema } from "@conductor/sdk/protocol";
 import type { Table, Vector } from "apache-arrow";
 import { z } from "zod";
@@ -124,15 +124,23 @@ export const print = defineNode({
   },
 });
 
-/** Yields 0, 1, …, n-1 lazily (credits hold it), and fails after `failAt` items when asked (stream-contract). */
+/**
+ * Yields 0, 1, …, n-1 lazily (credits hold it), and fails after `failAt` items when asked (stream-contract); with
+ * `checkpointEvery`, marks a checkpoint after every that many items (its state: the items so far), and a retry given
+ * `resume.items` starts at its state.
+ */
 export const count = defineNode({
   type: "conformance.count",
-  input: { n: z.number().int().min(0), failAt: z.number().int().min(0).optional() },
+  input: {
+    n: z.number().int().min(0),
+    failAt: z.number().int().min(0).optional(),
+    checkpointEvery: z.number().int().min(1).optional(),
+  },
   output: { items: stream(z.number().int()), total: z.number().int() },
-  run: ({ n, failAt }) => ({
+  run: ({ n, failAt, checkpointEvery }, ctx) => ({
     total: n,
     items: (async function* () {
-      for (let i = 0; i < n; i++) {
+      for (let i = (ctx.resume?.items?.state as number | undefined) ?? 0; i < n; i++) {
         if (failAt !== undefined && i === failAt) {
           throw new NodeFailure(`failed after ${failAt} items`, {
             type: "conformance.stream-failed",
@@ -140,6 +148,7 @@ export const count = defineNode({
           });
         }
         yield i;
+        if (checkpointEvery !== undefined && (i + 1) % checkpointEvery === 0) yield checkpoint(i + 1);
       }
     })(),
   }),

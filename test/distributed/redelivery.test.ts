@@ -98,7 +98,9 @@ nodes:
     const ran = (await readRuns(runs())).filter((run) => run.executionId === ended.executionId);
     expect(ran.map((run) => `${run.nodeId} ${run.kind}`)).toEqual(["only once"]);
     expect(notices.filter((notice) => notice.includes("stalled"))).toEqual([
-      expect.stringMatching(/^job \S+~only~1 of queue run\.node stalled \(its worker stopped renewing its lock\)/),
+      expect.stringMatching(
+        /^job \S+~only~1 of queue run\.node stalled \(its worker stopped renewing its lock\)/,
+      ),
     ]);
   });
 });

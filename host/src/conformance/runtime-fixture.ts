@@ -37,7 +37,13 @@ export interface RuntimeFixture {
 }
 
 /** The features the kit speaks, sent in its Handshake. */
-export const KIT_FEATURES = [FEATURES.steps, FEATURES.arrow, FEATURES.blob, FEATURES.streams];
+export const KIT_FEATURES = [
+  FEATURES.steps,
+  FEATURES.arrow,
+  FEATURES.blob,
+  FEATURES.streams,
+  FEATURES.checkpoints,
+];
 
 /**
  * Waits for a started program's handshake line, connects to its address, calls ListNodeTypes (before any

@@ -54,7 +54,7 @@ class InProcessRuntime implements RuntimeConnection {
       // A page or a Web Worker has no process: the runtime is the page itself.
       pid: typeof process === "undefined" ? 0 : process.pid,
       // Values reach it live or in wire form, tables and blobs included (the sdk decodes them).
-      features: [FEATURES.arrow, FEATURES.blob, FEATURES.streams],
+      features: [FEATURES.arrow, FEATURES.blob, FEATURES.streams, FEATURES.checkpoints],
       maxConcurrency: runtime.maxConcurrency,
       maxMessageBytes: 0,
       // Computed by the runtime on demand; an in-process runtime is never cached by hash.

@@ -38,6 +38,11 @@ export const FEATURES = {
   blob: "values.blob",
   /** Stream ports with credit-based flow control (docs/protocol.md, section 3.5). */
   streams: "stream.credits",
+  /**
+   * The runtime sends the checkpoints its producers mark (`Event.checkpoint`) and gives a retried producer its
+   * `Step.resume` (docs/protocol.md, section 3.5, "Checkpoints").
+   */
+  checkpoints: "stream.checkpoints",
 } as const;
 
 /** The JSON Schema keyword that marks a port carrying a non-JSON encoding. */

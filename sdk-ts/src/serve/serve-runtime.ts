@@ -173,7 +173,7 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
             FEATURES.steps,
             FEATURES.arrow,
             FEATURES.blob,
-            ...(options.streams === false ? [] : [FEATURES.streams]),
+            ...(options.streams === false ? [] : [FEATURES.streams, FEATURES.checkpoints]),
           ]),
         ],
         maxConcurrency: runtime.maxConcurrency,

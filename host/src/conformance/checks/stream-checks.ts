@@ -31,7 +31,7 @@ import { describeEvents, type SessionDriver } from "../session-driver.js";
 
 type Command = MessageInitShape<typeof CommandSchema>;
 
-const count = (n: number, failAt?: number): StepInit =>
+const count = (n: number, failAt?: number, checkpointEvery?: number): StepInit =>
   step(
     "count",
     "conformance.count",
@@ -39,8 +39,24 @@ const count = (n: number, failAt?: number): StepInit =>
     {
       n: given(json(n)),
       ...(failAt === undefined ? {} : { failAt: given(json(failAt)) }),
+      ...(checkpointEvery === undefined ? {} : { checkpointEvery: given(json(checkpointEvery)) }),
     },
   );
+
+/** Each checkpoint on `port` as [the items sent before it, its state]. */
+const checkpointsOf = (events: readonly Event[], port: string): [number, unknown][] => {
+  const marks: [number, unknown][] = [];
+  let sent = 0;
+  for (const event of events) {
+    if (event.kind.case === "chunk" && event.kind.value.port === port) sent++;
+    else if (event.kind.case === "checkpoint" && event.kind.value.port === port)
+      marks.push([
+        sent,
+        JSON.parse(jsonTextOf(event.kind.value.state, `the state of a checkpoint of "${port}"`)),
+      ]);
+  }
+  return marks;
+};
 
 const streamInput = (nodeId: string, port: string) => ({
   source: { case: "stream" as const, value: { nodeId, port } },
@@ -242,6 +258,50 @@ export const streamChecks: ConformanceCheck[] = [
         retryable: false,
         mentions: ["failed after 3 items"],
       });
+    },
+  },
+  {
+    id: "stream.checkpoints",
+    title:
+      "checkpoints a producer marks are sent between its items and cost no credit; a retry given Step.resume starts where the checkpoint said",
+    feature: FEATURES.checkpoints,
+    async run({ shared, patienceMs }) {
+      const session = (await shared()).session();
+      // 12 items and the end: 13 credits. A checkpoint that took one would hold the step before its end.
+      const id = executeWith(session, [count(12, undefined, 5)], (id) => [credit(id, "items", 13)]);
+      const events = await session.waitForEnd(id, patienceMs);
+      checkGrammar(events, 1);
+      expectEqual(
+        chunkValues(events, "items"),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+        "the items of the stream",
+      );
+      expectEqual(
+        checkpointsOf(events, "items"),
+        [
+          [5, 5],
+          [10, 10],
+        ],
+        "the checkpoints, as [items before it, state]",
+      );
+      expectThat(terminal(events, "completed").kind.case === "completed", "completed", () =>
+        describeEvents(events),
+      );
+      const retry: StepInit = {
+        nodeId: "count",
+        nodeType: "conformance.count",
+        attempt: 2,
+        config: json({}),
+        inputs: { n: given(json(12)), checkpointEvery: given(json(5)) },
+        resume: [{ port: "items", offset: 10n, state: json(10) }],
+      };
+      const resumed = executeWith(session, [retry], (id) => [credit(id, "items", 64)]);
+      const again = await session.waitForEnd(resumed, patienceMs);
+      checkGrammar(again, 1);
+      expectEqual(chunkValues(again, "items"), [10, 11], "the items of the retry resumed at state 10");
+      expectThat(terminal(again, "completed").kind.case === "completed", "completed", () =>
+        describeEvents(again),
+      );
     },
   },
   {

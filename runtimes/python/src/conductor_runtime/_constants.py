@@ -15,7 +15,7 @@ COOKIE: Final = "conductor-runtime-7f3c9a1e"
 
 TOKEN_METADATA_KEY: Final = "conductor-token"
 
-FEATURES: Final = ("session.steps", "values.arrow", "values.blob", "stream.credits")
+FEATURES: Final = ("session.steps", "values.arrow", "values.blob", "stream.credits", "stream.checkpoints")
 
 DEFAULT_INLINE_LIMIT: Final = 1024 * 1024
 DEFAULT_MAX_MESSAGE_BYTES: Final = 64 * 1024 * 1024

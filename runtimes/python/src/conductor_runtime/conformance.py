@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from ._context import Context
 from ._failure import NodeFailure
 from ._node import node
-from ._stream import Stream
+from ._stream import Stream, checkpoint
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -147,16 +147,28 @@ class Counted(TypedDict):
     total: int
 
 
+OptionalEvery = Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 1}), Field(ge=1)]
+
+
 @node("conformance.count", title="Count", executor="inline")
-def count(n: Annotated[int, Field(ge=0)], failAt: OptionalCount = None) -> Counted:  # noqa: N803 because the ABI names it
+def count(
+    n: Annotated[int, Field(ge=0)],
+    ctx: Context,
+    failAt: OptionalCount = None,  # noqa: N803 because the ABI names it
+    checkpointEvery: OptionalEvery = None,  # noqa: N803 because the ABI names it
+) -> Counted:
     """Streams the integers 0 … n-1 on ``items`` (lazily, one per credit) and returns ``total`` = n; with
-    ``failAt`` < n, fails after ``failAt`` items."""
+    ``failAt`` < n, fails after ``failAt`` items; with ``checkpointEvery``, marks a checkpoint after every that many
+    items (its state: the items so far), and a retry given ``ctx.resume["items"]`` starts at its state."""
+    resume = ctx.resume.get("items")
 
     def items() -> Iterator[int]:
-        for item in range(n):
+        for item in range(int(resume.state) if resume is not None else 0, n):
             if item == failAt:
                 raise NodeFailure(f"failed after {failAt} items", type="conformance.stream-failed")
             yield item
+            if checkpointEvery is not None and (item + 1) % checkpointEvery == 0:
+                yield checkpoint(item + 1)
 
     return {"items": items(), "total": n}
 

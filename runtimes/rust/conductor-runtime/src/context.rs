@@ -35,6 +35,17 @@ pub(crate) struct StepScope {
     pub(crate) token: CancellationToken,
     pub(crate) outbox: Arc<Outbox>,
     pub(crate) codec: Arc<ValueCodec>,
+    /// Where each stream output resumes, for a retry of a producer after a checkpoint (`Step.resume`).
+    pub(crate) resume: Vec<pb::StreamResume>,
+}
+
+/// Where a retried producer resumes one of its stream outputs: [`Context::resume`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamResume {
+    /// How many items came before the checkpoint: the retry gives the items from this one on.
+    pub offset: u64,
+    /// The state the producer gave with the checkpoint ([`crate::Yield::Checkpoint`]).
+    pub state: serde_json::Value,
 }
 
 impl StepScope {
@@ -67,6 +78,22 @@ impl Context {
     /// The attempt number, 1 for the first.
     pub fn attempt(&self) -> u32 {
         self.step.attempt
+    }
+
+    /// For a retry of a producer whose stream failed after a checkpoint ([`crate::Stream::with_checkpoints`]):
+    /// where its stream output `port` resumes. `None` otherwise (the stream starts from its first item).
+    pub fn resume(&self, port: &str) -> Option<StreamResume> {
+        let entry = self.step.resume.iter().find(|entry| entry.port == port)?;
+        let state = match entry.state.as_ref().and_then(|value| value.kind.as_ref()) {
+            Some(pb::value::Kind::Json(text)) => {
+                serde_json::from_slice(text).unwrap_or(serde_json::Value::Null)
+            }
+            _ => serde_json::Value::Null,
+        };
+        Some(StreamResume {
+            offset: entry.offset,
+            state,
+        })
     }
 
     /// The token that fires when the host cancels the invocation, when the session closes and when the step's

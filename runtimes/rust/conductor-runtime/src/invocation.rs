@@ -70,6 +70,7 @@ pub(crate) async fn run_invocation(
             token: handle.token.child_token(),
             outbox: outbox.clone(),
             codec: runtime.codec.clone(),
+            resume: step.resume,
         });
         let started_at = Instant::now();
         let resolved = match undeclared {

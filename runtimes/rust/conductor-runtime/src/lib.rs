@@ -70,13 +70,13 @@ mod telemetry;
 mod value;
 mod wire;
 
-pub use context::Context;
+pub use context::{Context, StreamResume};
 pub use error::{DEFAULT_FAILURE_TYPE, NodeError};
 pub use log_layer::StepLogLayer;
 pub use node::{ConfigIssue, Empty, Node, NodeSpec};
 pub use registry::{DEFAULT_MAX_CONCURRENCY, Registry};
 pub use serve::{ServeError, serve};
-pub use stream::Stream;
+pub use stream::{Stream, Yield};
 pub use value::{BYTES_KEY, Bytes, ENCODING_KEYWORD, Table, Value};
 
 /// Re-exported so that node crates implement [`Node`] without depending on `async-trait` themselves.

@@ -15,11 +15,12 @@ use crate::state::RuntimeState;
 pub(crate) const ABI_VERSION: u32 = 1;
 
 /// The optional features of docs/protocol.md this runtime supports.
-pub(crate) const FEATURES: [&str; 4] = [
+pub(crate) const FEATURES: [&str; 5] = [
     "session.steps",
     "values.arrow",
     "values.blob",
     "stream.credits",
+    "stream.checkpoints",
 ];
 
 /// The language reported in `RuntimeInfo`.

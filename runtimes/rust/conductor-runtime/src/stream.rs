@@ -82,7 +82,21 @@ pub(crate) const STREAM_KEYWORD: &str = "x-conductor-stream";
 /// ```
 pub struct Stream<T> {
     // A mutex, because the port serializer takes the stream out through `&self`; it is never contended.
-    inner: Mutex<Option<BoxStream<'static, Result<T, NodeError>>>>,
+    inner: Mutex<Option<Pieces<T>>>,
+}
+
+/// What a [`Stream`] holds: its items and checkpoints, or its failure.
+type Pieces<T> = BoxStream<'static, Result<Yield<T>, NodeError>>;
+
+/// What a producer made with [`Stream::with_checkpoints`] gives: an item, or a checkpoint between items.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Yield<T> {
+    /// The next item of the stream.
+    Item(T),
+    /// A checkpoint after the items given so far, with the state (JSON) from which the producer can make the
+    /// items after it again: a row number, a file offset, a cursor. It is not an item: readers never see it and it
+    /// costs no credit. A retry of the producer after a retryable failure gets it from [`crate::Context::resume`].
+    Checkpoint(serde_json::Value),
 }
 
 impl<T: Send + 'static> Stream<T> {
@@ -90,6 +104,31 @@ impl<T: Send + 'static> Stream<T> {
     pub fn new<S>(stream: S) -> Self
     where
         S: futures_util::Stream<Item = Result<T, NodeError>> + Send + 'static,
+    {
+        Self::with_checkpoints(stream.map(|item| item.map(Yield::Item)))
+    }
+
+    /// A stream of items with checkpoints between them (docs/streaming.md, "Checkpoints"). When the producer then
+    /// fails with a failure its retry policy retries, the retry is given [`crate::Context::resume`] for the port
+    /// (the items before the last checkpoint, and its state) and must give the items from there on; the host drops
+    /// those its readers already have, so they go on without starting again.
+    ///
+    /// ```
+    /// use conductor_runtime::{Context, NodeError, Stream, Yield};
+    ///
+    /// fn numbers(ctx: &Context, n: u64) -> Stream<u64> {
+    ///     let start = ctx.resume("items").and_then(|resume| resume.state.as_u64()).unwrap_or(0);
+    ///     Stream::with_checkpoints(futures_util::stream::iter((start..n).flat_map(|i| {
+    ///         let item = Ok::<_, NodeError>(Yield::Item(i));
+    ///         // A retry starts at i + 1.
+    ///         let mark = ((i + 1) % 1000 == 0).then(|| Ok(Yield::Checkpoint((i + 1).into())));
+    ///         std::iter::once(item).chain(mark)
+    ///     })))
+    /// }
+    /// ```
+    pub fn with_checkpoints<S>(stream: S) -> Self
+    where
+        S: futures_util::Stream<Item = Result<Yield<T>, NodeError>> + Send + 'static,
     {
         Self {
             inner: Mutex::new(Some(stream.boxed())),
@@ -114,7 +153,7 @@ impl<T: Send + 'static> Stream<T> {
         Self::from_items(futures_util::stream::iter(items))
     }
 
-    fn take(&self) -> Option<BoxStream<'static, Result<T, NodeError>>> {
+    fn take(&self) -> Option<Pieces<T>> {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -163,9 +202,18 @@ impl<T> futures_util::Stream for Stream<T> {
             .inner
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match inner {
-            Some(stream) => stream.poll_next_unpin(cx),
-            None => Poll::Ready(None),
+        let Some(stream) = inner else {
+            return Poll::Ready(None);
+        };
+        // A reader sees the items only: checkpoints are for the host.
+        loop {
+            match stream.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(Yield::Checkpoint(_)))) => {}
+                Poll::Ready(Some(Ok(Yield::Item(item)))) => return Poll::Ready(Some(Ok(item))),
+                Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(error))),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 }
@@ -177,6 +225,9 @@ pub(crate) enum ItemError {
     Failed(NodeError),
     /// The node's item does not serialize as a port value; the text says why.
     Invalid(String),
+    /// Not an item and not a failure: a checkpoint the producer marked between items, with its state (stream
+    /// outputs only). The stream goes on after it.
+    Checkpoint(serde_json::Value),
 }
 
 /// A stream with its item type erased: what moves between the node's typed [`Stream`] and the session.
@@ -241,12 +292,13 @@ impl<T: Serialize + Send + 'static> Serialize for StreamFallback<'_, T> {
         };
         let erased = stream
             .map(|item| match item {
-                Ok(item) => match to_port_value(&item) {
+                Ok(Yield::Item(item)) => match to_port_value(&item) {
                     Ok(Some(value)) => Ok(value),
                     // An item that serializes as nothing (`None`) is a JSON null.
                     Ok(None) => Ok(PortValue::json(serde_json::Value::Null)),
                     Err(error) => Err(ItemError::Invalid(error.to_string())),
                 },
+                Ok(Yield::Checkpoint(state)) => Err(ItemError::Checkpoint(state)),
                 Err(error) => Err(ItemError::Failed(error)),
             })
             .boxed();
@@ -291,6 +343,10 @@ impl<'de, T: DeserializeOwned + Send + 'static> Visitor<'de> for StreamVisitor<T
         let (who, port) = (slot.who.clone(), slot.port.clone());
         let mut position: u64 = 0;
         let typed = erased.map(move |item| {
+            // The host forwards items only; a checkpoint would pass through unread.
+            if let Err(ItemError::Checkpoint(state)) = item {
+                return Ok(Yield::Checkpoint(state));
+            }
             let at = position;
             position += 1;
             let invalid = |text: &dyn fmt::Display| {
@@ -299,12 +355,15 @@ impl<'de, T: DeserializeOwned + Send + 'static> Visitor<'de> for StreamVisitor<T
                 ))
             };
             match item {
-                Ok(value) => from_port_value::<T>(&value).map_err(|error| invalid(&error)),
+                Ok(value) => from_port_value::<T>(&value)
+                    .map(Yield::Item)
+                    .map_err(|error| invalid(&error)),
                 Err(ItemError::Failed(error)) => Err(error),
                 Err(ItemError::Invalid(text)) => Err(invalid(&text)),
+                Err(ItemError::Checkpoint(state)) => Ok(Yield::Checkpoint(state)),
             }
         });
-        Ok(Stream::new(typed))
+        Ok(Stream::with_checkpoints(typed))
     }
 }
 

@@ -93,15 +93,29 @@ async fn send_stream(
     scope: &StepScope,
 ) -> Result<(), NodeError> {
     let mut position: u64 = 0;
+    // A checkpoint costs no credit: the one taken is kept for the next item.
+    let mut held = false;
     loop {
-        match credits.acquire().await {
-            Ok(permit) => permit.forget(),
-            // The semaphore is never closed; should it be, the stream ends as if it had no more items.
-            Err(_) => return Ok(()),
+        if !held {
+            match credits.acquire().await {
+                Ok(permit) => permit.forget(),
+                // The semaphore is never closed; should it be, the stream ends as if it had no more items.
+                Err(_) => return Ok(()),
+            }
         }
+        held = false;
         let value = match stream.next().await {
             None => return Ok(()),
             Some(Ok(value)) => value,
+            Some(Err(ItemError::Checkpoint(state))) => {
+                let state = scope.codec.encode(&PortValue::json(state))?;
+                scope.send(Kind::Checkpoint(pb::StreamCheckpoint {
+                    port: port.clone(),
+                    state: Some(state),
+                }));
+                held = true;
+                continue;
+            }
             Some(Err(ItemError::Failed(error))) => return Err(error),
             Some(Err(ItemError::Invalid(text))) => {
                 return Err(invalid_item(scope, &port, position, &text));

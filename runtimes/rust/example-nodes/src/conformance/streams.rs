@@ -2,7 +2,9 @@
 //! stream, `conformance.sum` reads one and `conformance.scale` reads a stream of Arrow batches while it produces
 //! another.
 
-use conductor_runtime::{Context, Empty, Node, NodeError, NodeSpec, Stream, Table, async_trait};
+use conductor_runtime::{
+    Context, Empty, Node, NodeError, NodeSpec, Stream, Table, Yield, async_trait,
+};
 use futures_util::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,11 @@ pub(crate) struct CountInput {
     /// Fail after yielding this many items (when below `n`).
     #[serde(rename = "failAt")]
     fail_at: Option<u64>,
+    /// Mark a checkpoint after every this many items (its state: the items so far); a retry given where its
+    /// stream resumes starts at that state.
+    #[serde(rename = "checkpointEvery")]
+    #[schemars(range(min = 1))]
+    checkpoint_every: Option<u64>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -40,21 +47,35 @@ impl Node for Count {
 
     async fn run(
         &self,
-        _: &Context,
+        ctx: &Context,
         _: Empty,
         input: CountInput,
     ) -> Result<CountOutput, NodeError> {
-        let CountInput { n, fail_at } = input;
+        let CountInput {
+            n,
+            fail_at,
+            checkpoint_every,
+        } = input;
+        let start = ctx
+            .resume("items")
+            .and_then(|resume| resume.state.as_u64())
+            .unwrap_or(0);
         // A lazy stream: the runtime asks it for an item only when it holds a credit, so nothing is built ahead.
-        let items = futures_util::stream::iter(0..n).map(move |item| match fail_at {
-            Some(fail_at) if item == fail_at => Err(NodeError::permanent(format!(
-                "failed after {fail_at} items"
-            ))
-            .with_type("conformance.stream-failed")),
-            _ => Ok(item),
+        let items = futures_util::stream::iter(start..n).flat_map(move |item| {
+            let next = match fail_at {
+                Some(fail_at) if item == fail_at => Err(NodeError::permanent(format!(
+                    "failed after {fail_at} items"
+                ))
+                .with_type("conformance.stream-failed")),
+                _ => Ok(Yield::Item(item)),
+            };
+            let mark = checkpoint_every
+                .filter(|every| next.is_ok() && (item + 1) % every == 0)
+                .map(|_| Ok(Yield::Checkpoint((item + 1).into())));
+            futures_util::stream::iter(std::iter::once(next).chain(mark))
         });
         Ok(CountOutput {
-            items: Stream::new(items),
+            items: Stream::with_checkpoints(items),
             total: n,
         })
     }
