@@ -4,18 +4,17 @@
  * of `conductor serve` run either the version they pin or the current one at each firing, recording it with the
  * execution; `conductor resume` refuses an execution of a version whose node code changed since it was deployed.
  */
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ExecutionStatus } from "@conductor/sdk/client";
 import { afterAll, describe, expect, it } from "vitest";
+import { type CommandResult, runConductor } from "../../fixtures/conductor-command.js";
 import { childBlueprint, parentBlueprint } from "../../fixtures/pinned-blueprints.js";
 import { type ListeningServe, serveEnvironment, startServe } from "../../fixtures/serve-process.js";
 import { type ProtocolClient, protocolClient } from "./protocol-clients.js";
 
-const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
 const results = fileURLToPath(new URL("../../../test-results/", import.meta.url));
 const env = serveEnvironment();
 
@@ -37,21 +36,8 @@ schedules:
   latest: { blueprint: parent, cron: "* * * * * *" }
 `;
 
-function conductor(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const process_ = spawn(process.execPath, [cli, ...args], { cwd, env: { ...env, NO_COLOR: "1" } });
-    let stdout = "";
-    let stderr = "";
-    process_.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    process_.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    process_.on("error", reject);
-    process_.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    process_.stdin.end();
-  });
+function conductor(args: string[], cwd: string): Promise<CommandResult> {
+  return runConductor(args, { cwd, env: { ...env, NO_COLOR: "1" } });
 }
 
 async function deploy(dir: string, file: string): Promise<number> {
