@@ -4,40 +4,19 @@
  * serve` adopts the execution of a `conductor run` that was killed, at start and while it runs, without
  * re-running what completed.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { type RunningCommand, startConductor } from "../fixtures/conductor-command.js";
 import { serveEnvironment, spawnServe } from "../fixtures/serve-process.js";
 
 const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
 const policyNodes = fileURLToPath(new URL("../fixtures/nodes/policy-nodes.ts", import.meta.url));
 const env = serveEnvironment();
-
-/** A started `conductor` command (a run, or a server) and what it printed so far. */
-interface Command {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(args: string[]): Command {
-  const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr!.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
 
 async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 800; i++) {
@@ -49,7 +28,7 @@ async function until(condition: () => boolean | Promise<boolean>, what: string):
 
 describe("conductor serve and other processes' executions", () => {
   const dirs: string[] = [];
-  const commands: Command[] = [];
+  const commands: RunningCommand[] = [];
 
   afterEach(async () => {
     for (const command of commands.splice(0)) {
@@ -93,7 +72,7 @@ nodes:
 
   /** Runs the saga in a `conductor run` and SIGKILLs it while its gate runs; gives the execution's id. */
   const killedRun = async (dir: string): Promise<string> => {
-    const run = start(["run", join(dir, "saga.yaml"), "--json", "--events"]);
+    const run = startConductor(["run", join(dir, "saga.yaml"), "--json", "--events"], { env });
     commands.push(run);
     await until(
       () =>
