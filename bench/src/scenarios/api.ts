@@ -4,6 +4,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { postJson } from "../post-json.js";
 import { memoryKb } from "../process-memory.js";
 import { type ServeProcess, startServe } from "../serve-process.js";
 import { timeSequential } from "../stats.js";
@@ -146,31 +147,4 @@ async function idleConnectServerKb(): Promise<number> {
     child.stdin!.end();
     await exited;
   }
-}
-
-function postJson(agent: http.Agent, token: string, url: string, body: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      url,
-      {
-        method: "POST",
-        agent,
-        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      },
-      (response) => {
-        let text = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk: string) => {
-          text += chunk;
-        });
-        response.on("end", () =>
-          response.statusCode === 200
-            ? resolve(text)
-            : reject(new Error(`HTTP ${response.statusCode}: ${text}`)),
-        );
-      },
-    );
-    request.on("error", reject);
-    request.end(body);
-  });
 }
