@@ -2,22 +2,16 @@
  * How the `conductor` command reports errors: those met before a command gets going (opening the project or its
  * journal), and failures of a user's own node module, which the CLI's bundle must read like the sdk does.
  */
-import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { type CommandResult, runConductor } from "../fixtures/conductor-command.js";
 
-const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
-
-function conductor(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { cwd }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-    });
-  });
+function conductor(args: string[], cwd: string): Promise<CommandResult> {
+  return runConductor(args, { cwd });
 }
 
 describe("conductor, on a journal written by a newer Conductor", () => {

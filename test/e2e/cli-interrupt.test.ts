@@ -5,7 +5,7 @@
  * cancelled, printed, and the command must exit 128 + the signal's number. A second Ctrl-C ends it at once. A
  * reader that closes stdout early cancels the execution too, and a node's console.log never lands on stdout.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,34 +13,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningCommand, startConductor } from "../fixtures/conductor-command.js";
 
 const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
 const policyNodes = fileURLToPath(new URL("../fixtures/nodes/policy-nodes.ts", import.meta.url));
 
-/** A running `conductor` command in a process group of its own, with what it printed so far. */
-interface Command {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(args: string[], cwd: string): Command {
-  const child = spawn(process.execPath, [cli, ...args], {
-    cwd,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr!.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+/** Starts a `conductor` command in a process group of its own. */
+function start(args: string[], cwd: string): RunningCommand {
+  return startConductor(args, { cwd, detached: true });
 }
 
 /** Waits (boundedly) until `condition` holds. */
@@ -65,7 +45,7 @@ async function processesIn(dir: string): Promise<number[]> {
 
 describe("conductor run, interrupted", () => {
   let dir: string;
-  const started: Command[] = [];
+  const started: RunningCommand[] = [];
   const cleanups: string[] = [];
 
   beforeAll(async () => {

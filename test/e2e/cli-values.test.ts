@@ -2,21 +2,14 @@
  * Values that must not change on the way through the `conductor` command: integers beyond 2^53 from a YAML literal
  * and from `-i`, printed by `run --json` and `inspect --json` with every digit.
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CommandResult, runConductor } from "../fixtures/conductor-command.js";
 
-const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
-
-function conductor(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { cwd }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-    });
-  });
+function conductor(args: string[], cwd: string): Promise<CommandResult> {
+  return runConductor(args, { cwd });
 }
 
 const BLUEPRINT = `conductor: blueprint/v1

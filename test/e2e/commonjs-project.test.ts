@@ -3,22 +3,17 @@
  * ES modules, as TypeScript authors write them: the host and the Node sidecar load them by what they contain
  * (sdk-ts/src/runtime/module-format-hook.ts), and CommonJS modules stay CommonJS.
  */
-import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CommandResult, runConductor } from "../fixtures/conductor-command.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const cli = join(root, "host", "bin", "conductor.js");
 
-function conductor(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { cwd }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-    });
-  });
+function conductor(args: string[], cwd: string): Promise<CommandResult> {
+  return runConductor(args, { cwd });
 }
 
 const esmTypeScript = (type: string, suffix: string) => `import { defineNode } from "@conductor/sdk";

@@ -5,13 +5,14 @@
  * host and in the Node sidecar. Ownership too: nobody resumes the execution while its host lives; once it is dead,
  * history shows an orphan, and of two processes resuming it at once exactly one runs it.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startConductor } from "../fixtures/conductor-command.js";
 
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
@@ -53,13 +54,9 @@ nodes:
     (await readFile(join(dir, "effects.log"), "utf8").catch(() => "")).trim().split("\n").filter(Boolean);
 
   it("resumes without re-running completed nodes and ends with the outputs of an uninterrupted run", async () => {
-    host = spawn(process.execPath, [cli, "run", join(dir, "saga.yaml"), "-i", "hangMs=60000", "--quiet"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    host.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
+    const command = startConductor(["run", join(dir, "saga.yaml"), "-i", "hangMs=60000", "--quiet"]);
+    host = command.child;
+    const { stderr } = command;
     // Wait until the gate node is running: one and two have completed and recorded their side effects.
     let history: { executionId: string; status: string }[] = [];
     for (let i = 0; i < 200; i++) {
@@ -76,7 +73,7 @@ nodes:
         if (detail.nodes.gate?.status === "running") break;
       }
     }
-    expect(await effects(), stderr).toEqual(["one one", "two two"]);
+    expect(await effects(), stderr()).toEqual(["one one", "two two"]);
     expect(history).toHaveLength(1);
     const executionId = history[0]!.executionId;
 

@@ -4,13 +4,14 @@
  * one signed in with on every API call, keeps it in the tab's session storage only, names the roles that may when a
  * viewer tries to start an execution, and signs out.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ExecutionStatus } from "@conductor/sdk/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ListeningServe, serveEnvironment, startServe } from "../fixtures/serve-process.js";
 import { writeProject } from "./api/api-fixture.js";
 import { protocolClient } from "./api/protocol-clients.js";
 import { launchChromiumWithProfile } from "./chromium.js";
@@ -19,7 +20,7 @@ import { launchChromiumWithProfile } from "./chromium.js";
 const PATIENCE = 30_000;
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const cli = join(root, "host/bin/conductor.js");
-const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
+const env = serveEnvironment();
 
 async function conductor(args: string[], cwd: string): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args], { cwd, env });
@@ -33,29 +34,9 @@ async function createKey(dir: string, role: string): Promise<{ id: string; key: 
   };
 }
 
-function startServe(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--project", dir], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout!.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-      if (match !== null && stdout.includes("press Ctrl-C")) resolve({ child, url: match[1]! });
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
-}
-
 describe("signing in to the debugger", () => {
   let dir: string;
-  let served: { child: ChildProcess; url: string } | undefined;
+  let served: ListeningServe | undefined;
   let browser: Awaited<ReturnType<typeof launchChromiumWithProfile>> | undefined;
   const keys: Record<"viewer" | "operator" | "revoked", { id: string; key: string }> = {
     viewer: { id: "", key: "" },
@@ -77,11 +58,7 @@ describe("signing in to the debugger", () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (served !== undefined && served.child.exitCode === null) {
-      const exited = new Promise((resolve) => served!.child.once("exit", resolve));
-      served.child.kill("SIGTERM");
-      await exited;
-    }
+    await served?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -17,7 +17,7 @@
  * port (0, replacing the README's 7070). A block none of the above handles fails the test, so a new block needs a
  * check.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { statSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -28,6 +28,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DocBlock, docBlocks, expectOutput } from "../fixtures/doc-blocks.ts";
+import { startServe } from "../fixtures/serve-process.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const cli = join(root, "host", "bin", "conductor.js");
@@ -245,23 +246,9 @@ tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
 
   it("has a browser client that starts an execution and watches it to the end", async () => {
     const client = fileBlock("client.ts");
-    const serve = spawn(
-      process.execPath,
-      [cli, "serve", "--port", "0", "--project", join(root, "examples/demo")],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const serve = await startServe(join(root, "examples/demo"));
     try {
-      const url = await new Promise<string>((listening, failed) => {
-        let output = "";
-        serve.stdout.on("data", (chunk: Buffer) => {
-          output += chunk.toString();
-          const found = /listening on (http:\/\/\S+)/.exec(output);
-          if (found !== null) listening(found[1]!);
-        });
-        serve.on("exit", (code) => failed(new Error(`conductor serve exited with ${code}: ${output}`)));
-      });
+      const { url } = serve;
       const token = (await readFile(join(root, "examples/demo/.conductor/api-token"), "utf8")).trim();
       await writeFile(
         join(project, "client.ts"),
@@ -276,9 +263,7 @@ tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
       expect(kinds).toContain("nodeCompleted");
       expect(kinds.at(-1)).toBe("executionFinished");
     } finally {
-      const exited = new Promise((done) => serve.once("exit", done));
-      serve.kill("SIGTERM");
-      await exited;
+      await serve.stop();
     }
   });
 

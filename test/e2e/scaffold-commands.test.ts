@@ -2,28 +2,18 @@
  * `conductor init`, `conductor new node` and `conductor schema` as a user calls them: what they print, in words and
  * in --json, and their exit codes. (What the scaffolded project does when run is test/install's part.)
  */
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type CommandResult, runConductor } from "../fixtures/conductor-command.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const cli = join(root, "host", "bin", "conductor.js");
 
-function conductor(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cli, ...args],
-      { cwd, env: { ...process.env, NO_COLOR: "1" } },
-      (error, stdout, stderr) => {
-        resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-      },
-    );
-  });
+function conductor(args: string[], cwd: string): Promise<CommandResult> {
+  return runConductor(args, { cwd, env: { ...process.env, NO_COLOR: "1" } });
 }
 
 describe("conductor init", () => {

@@ -4,55 +4,31 @@
  * serve` adopts the execution of a `conductor run` that was killed, at start and while it runs, without
  * re-running what completed.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { type RunningCommand, startConductor } from "../fixtures/conductor-command.js";
+import { serveEnvironment, spawnServe } from "../fixtures/serve-process.js";
 
 const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
 const policyNodes = fileURLToPath(new URL("../fixtures/nodes/policy-nodes.ts", import.meta.url));
-const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
+const env = serveEnvironment();
 
-/** A started `conductor` command and what it printed so far. */
-interface Command {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(args: string[]): Command {
-  const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr!.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  seen: () => string = () => "",
-): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 800; i++) {
     if (await condition()) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`timed out waiting until ${what}; ${seen()}`);
+  throw new Error(`timed out waiting until ${what}`);
 }
 
 describe("conductor serve and other processes' executions", () => {
   const dirs: string[] = [];
-  const commands: Command[] = [];
+  const commands: RunningCommand[] = [];
 
   afterEach(async () => {
     for (const command of commands.splice(0)) {
@@ -85,13 +61,6 @@ nodes:
     return dir;
   };
 
-  const listening = (command: Command) =>
-    until(
-      () => command.stdout().includes("press Ctrl-C to stop"),
-      "the server listens",
-      () => `exit ${command.child.exitCode}; stdout:\n${command.stdout()}\nstderr:\n${command.stderr()}`,
-    );
-
   const history = async (dir: string) =>
     JSON.parse(
       (await promisify(execFile)(process.execPath, [cli, "history", "--json", "--project", dir])).stdout,
@@ -103,7 +72,7 @@ nodes:
 
   /** Runs the saga in a `conductor run` and SIGKILLs it while its gate runs; gives the execution's id. */
   const killedRun = async (dir: string): Promise<string> => {
-    const run = start(["run", join(dir, "saga.yaml"), "--json", "--events"]);
+    const run = startConductor(["run", join(dir, "saga.yaml"), "--json", "--events"], { env });
     commands.push(run);
     await until(
       () =>
@@ -125,9 +94,9 @@ nodes:
   it("two servers started together on a fresh project both come up", async () => {
     for (let round = 0; round < 3; round++) {
       const dir = await project();
-      const both = [0, 1].map(() => start(["serve", "--port", "0", "--project", dir]));
+      const both = [0, 1].map(() => spawnServe(dir));
       commands.push(...both);
-      await Promise.all(both.map(listening));
+      await Promise.all(both.map((server) => server.listening));
       for (const server of both) expect(server.stderr()).not.toContain("database is locked");
     }
   });
@@ -135,9 +104,9 @@ nodes:
   it("adopts at start the execution of a run that was killed, without re-running what completed", async () => {
     const dir = await project();
     const executionId = await killedRun(dir);
-    const server = start(["serve", "--port", "0", "--project", dir]);
+    const server = spawnServe(dir);
     commands.push(server);
-    await listening(server);
+    await server.listening;
     expect(server.stdout()).toContain("resumed   1 unfinished execution whose host is gone");
     expect(server.stderr()).toContain(`conductor serve: resumed orphaned execution ${executionId} of saga`);
     await until(
@@ -153,13 +122,13 @@ nodes:
 
   it("adopts the execution of a run killed while it serves; with --no-resume it leaves it", async () => {
     const dir = await project();
-    const idle = start(["serve", "--port", "0", "--project", dir, "--no-resume"]);
+    const idle = spawnServe(dir, { args: ["--no-resume"] });
     commands.push(idle);
-    await listening(idle);
+    await idle.listening;
     expect(idle.stdout()).toContain("resumed   none (--no-resume)");
-    const server = start(["serve", "--port", "0", "--project", dir]);
+    const server = spawnServe(dir);
     commands.push(server);
-    await listening(server);
+    await server.listening;
     const executionId = await killedRun(dir);
     await until(
       async () =>

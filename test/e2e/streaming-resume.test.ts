@@ -3,13 +3,14 @@
  * journal, so `conductor resume` runs its producer again from its first item for the reader that had not
  * completed, while a reader that had completed keeps its result and does not run again.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startConductor } from "../fixtures/conductor-command.js";
 
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
@@ -49,13 +50,9 @@ nodes:
     (await readFile(join(dir, "effects.log"), "utf8").catch(() => "")).trim().split("\n").filter(Boolean);
 
   it("runs the producer again from its first item for the reader that had not completed, and only for it", async () => {
-    host = spawn(process.execPath, [cli, "run", join(dir, "segment.yaml"), "-i", "hangMs=60000", "--quiet"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    host.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
+    const command = startConductor(["run", join(dir, "segment.yaml"), "-i", "hangMs=60000", "--quiet"]);
+    host = command.child;
+    const { stderr } = command;
     // Wait until the journal says: the producer and the fast reader completed, the slow reader still runs.
     let executionId = "";
     let statuses: Record<string, string> = {};
@@ -73,7 +70,7 @@ nodes:
       if (statuses.numbers === "completed" && statuses.fast === "completed" && statuses.slow === "running")
         break;
     }
-    expect(statuses, stderr).toEqual({ numbers: "completed", fast: "completed", slow: "running" });
+    expect(statuses, stderr()).toEqual({ numbers: "completed", fast: "completed", slow: "running" });
     host.kill("SIGKILL");
     await new Promise((resolve) => host!.once("exit", resolve));
 

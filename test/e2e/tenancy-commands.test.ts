@@ -3,36 +3,16 @@
  * revoked at once; a secret read from stdin, never printed, used by `conductor run`; the audit trail of it all,
  * verified, and found broken once an entry is edited.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CommandResult, runConductor } from "../fixtures/conductor-command.js";
 
-const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
-
-function conductor(
-  args: string[],
-  cwd: string,
-  stdin = "",
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const { CONDUCTOR_SECRET_KEY: _ignored, ...env } = process.env;
-    const child = spawn(process.execPath, [cli, ...args], { cwd, env: { ...env, NO_COLOR: "1" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+function conductor(args: string[], cwd: string, stdin = ""): Promise<CommandResult> {
+  const { CONDUCTOR_SECRET_KEY: _ignored, ...env } = process.env;
+  return runConductor(args, { cwd, env: { ...env, NO_COLOR: "1" }, stdin });
 }
 
 const CLEAR = "tok-5b1d8e0c-clear-value-from-stdin";

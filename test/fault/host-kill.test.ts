@@ -4,17 +4,15 @@
  * acknowledged ends (completed), none is lost, and no node runs again once its completion was recorded (by the
  * journaled events, and by the runs the nodes record themselves with their attempt numbers).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type ConductorClient, createClient, ExecutionStatus } from "@conductor/sdk/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serveEnvironment, startServe } from "../fixtures/serve-process.js";
 import { readRuns, runsAfterCompletion, waitFor, writeFaultProject } from "./fault-project.js";
 
-const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
-const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
 const TOKEN = "host-kill-token";
 const LENGTH = 6;
 const ROUNDS = 2;
@@ -25,29 +23,14 @@ interface Serve {
   client: ConductorClient;
 }
 
-/** Starts `conductor serve` on a free port; resolves once it listens. */
-function startServe(dir: string, args: string[]): Promise<Serve> {
-  const child = spawn(
-    process.execPath,
-    [cli, "serve", "--port", "0", "--project", dir, "--token", TOKEN, "--no-debugger", ...args],
+/** Starts `conductor serve` on a free port with the test's token; resolves once it listens. */
+async function startHost(dir: string, args: string[]): Promise<Serve> {
+  const served = await startServe(dir, {
+    args: ["--token", TOKEN, "--no-debugger", ...args],
     // Temporary files of a killed server (its blob directory) land beside the project, removed after the test.
-    { env: { ...env, TMPDIR: join(dir, "..", "tmp") }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout!.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-      if (match !== null && stdout.includes("press Ctrl-C")) {
-        resolve({ child, client: createClient({ baseUrl: match[1]!, token: TOKEN }) });
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+    env: { ...serveEnvironment(), TMPDIR: join(dir, "..", "tmp") },
   });
+  return { child: served.child, client: createClient({ baseUrl: served.url, token: TOKEN }) };
 }
 
 async function kill(serve: Serve): Promise<void> {
@@ -80,7 +63,7 @@ describe("conductor serve killed mid-run under load", () => {
 
   it("resumes every execution, loses none, and re-runs no completed node", async () => {
     const acknowledged: string[] = [];
-    serve = await startServe(dir, []);
+    serve = await startHost(dir, []);
     for (let round = 0; round < ROUNDS; round++) {
       const client = serve.client;
       for (let i = 0; i < PER_ROUND; i++) {
@@ -96,7 +79,7 @@ describe("conductor serve killed mid-run under load", () => {
         return runs.length >= PER_ROUND * 2;
       });
       await kill(serve);
-      serve = await startServe(dir, ["--resume"]);
+      serve = await startHost(dir, ["--resume"]);
     }
 
     // Every acknowledged execution ends, completed, with the value relayed through every node.

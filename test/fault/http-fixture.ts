@@ -2,14 +2,12 @@
  * What the HTTP abuse tests share: a `conductor serve` process (so that a request that would end the server shows
  * as a process that exited), and raw connections that send exactly the bytes a misbehaving client sends.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { writeProject } from "../e2e/api/api-fixture.js";
-
-const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
+import { startServe as startServeOn } from "../fixtures/serve-process.js";
 
 /** A `conductor serve` child process on a temp project. */
 export interface ServeProcess {
@@ -28,24 +26,7 @@ export interface ServeProcess {
 /** Starts `conductor serve --port 0` on a new temp project (the API tests' blueprints), resolved once it listens. */
 export async function startServe(): Promise<ServeProcess> {
   const dir = await writeProject();
-  const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
-  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--project", dir], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-      if (match !== null && stdout.includes("press Ctrl-C")) resolve(match[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
+  const { child, url, stderr, stop } = await startServeOn(dir);
   const token = (await readFile(join(dir, ".conductor", "api-token"), "utf8")).trim();
   return {
     child,
@@ -53,14 +34,9 @@ export async function startServe(): Promise<ServeProcess> {
     url,
     port: Number(new URL(url).port),
     token,
-    stderr: () => stderr,
+    stderr,
     async stop() {
-      let code: number | null = child.exitCode;
-      if (code === null && child.signalCode === null) {
-        const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-        child.kill("SIGTERM");
-        code = await exited;
-      }
+      const code = await stop();
       await rm(dir, { recursive: true, force: true });
       return code;
     },

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -14,6 +13,8 @@ import {
 } from "@conductor/sdk/client";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { memoryKb } from "../process-memory.js";
+import { startServe } from "../serve-process.js";
 import type { BenchResult, Scenario } from "./index.js";
 
 /** The repository's Python venv (scripts/setup.sh makes it), for the Python node's case. */
@@ -160,7 +161,7 @@ async function drain(client: Client, handle: unknown, size: number): Promise<voi
 
 /** Runs `work` against a fresh `conductor serve`; gives its idle RSS, its peak, and the difference, in MB. */
 async function measure(dir: string, work: (client: Client) => Promise<void>) {
-  const server = await startServer(dir);
+  const server = await startServe(dir, ["--no-debugger"]);
   try {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const idle = memoryKb(server.child.pid!, "VmRSS");
@@ -183,41 +184,6 @@ async function measure(dir: string, work: (client: Client) => Promise<void>) {
     const peak = memoryKb(server.child.pid!, "VmHWM");
     return { idleMb: idle / 1024, peakMb: peak / 1024, gainedMb: (peak - idle) / 1024 };
   } finally {
-    const exited = new Promise((resolve) => server.child.once("exit", resolve));
-    server.child.kill("SIGTERM");
-    await exited;
+    await server.stop();
   }
-}
-
-function startServer(projectDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
-  const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
-  const child = spawn(
-    process.execPath,
-    [cli, "serve", "--port", "0", "--project", projectDir, "--no-debugger"],
-    {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout!.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on (http:\/\/[^\s]+)/.exec(stdout);
-      if (match !== null && stdout.includes("press Ctrl-C")) resolve({ child, url: match[1]! });
-    });
-    child.once("exit", (code) => reject(new Error(`conductor serve exited with ${code}: ${stderr}`)));
-  });
-}
-
-function memoryKb(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, "m").exec(status);
-  if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(match[1]);
 }

@@ -1,10 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { postJson } from "../post-json.js";
+import { memoryKb } from "../process-memory.js";
+import { type ServeProcess, startServe } from "../serve-process.js";
 import { timeSequential } from "../stats.js";
 import { againstTarget, type BenchResult, type Scenario } from "./index.js";
 
@@ -25,7 +27,7 @@ export const apiScenario: Scenario = {
   title: "conductor serve: RunExecution over Connect JSON, webhook, 32 concurrent clients, idle RSS",
   async run(context) {
     const dir = await mkdtemp(join(tmpdir(), "conductor-bench-api-"));
-    let server: ChildProcess | undefined;
+    let server: ServeProcess | undefined;
     try {
       await writeFile(join(dir, "conductor.yaml"), "conductor: project/v1\nblueprints: [.]\n");
       const nodes = Array.from(
@@ -37,10 +39,10 @@ export const apiScenario: Scenario = {
         join(dir, "chain10.blueprint.yaml"),
         `conductor: blueprint/v1\nid: chain10\ninputs:\n  x: { schema: { type: number }, default: 0 }\noutputs:\n  x: n9.sum\nnodes:\n${nodes.join("\n")}\n`,
       );
-      const started = await startServer(dir);
-      server = started.child;
+      const started = await startServe(dir);
+      server = started;
       await new Promise((resolve) => setTimeout(resolve, 500));
-      const idleKb = rssKb(server.pid!);
+      const idleKb = memoryKb(started.child.pid!, "VmRSS");
       const floorKb = await idleConnectServerKb();
 
       const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
@@ -73,7 +75,7 @@ export const apiScenario: Scenario = {
         }),
       );
       const perSecond = total / ((performance.now() - loadStarted) / 1000);
-      const loadedKb = rssKb(server.pid!);
+      const loadedKb = memoryKb(started.child.pid!, "VmRSS");
       agent.destroy();
 
       const throughput: BenchResult = {
@@ -121,38 +123,11 @@ export const apiScenario: Scenario = {
         afterLoad,
       ];
     } finally {
-      if (server !== undefined && server.exitCode === null) {
-        const exited = new Promise((resolve) => server!.once("exit", resolve));
-        server.kill("SIGTERM");
-        await exited;
-      }
+      await server?.stop();
       await rm(dir, { recursive: true, force: true });
     }
   },
 };
-
-/** Starts `conductor serve --port 0` on a project; resolves with its URL once it listens. */
-function startServer(projectDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
-  const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
-  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--project", projectDir], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout!.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on (http:\/\/[^\s]+)/.exec(stdout);
-      if (match !== null && stdout.includes("press Ctrl-C")) resolve({ child, url: match[1]! });
-    });
-    child.once("exit", (code) => reject(new Error(`conductor serve exited with ${code}: ${stderr}`)));
-  });
-}
 
 /** The resident memory of a Connect server for the same API that does nothing, idle after start, in KB. */
 async function idleConnectServerKb(): Promise<number> {
@@ -166,45 +141,10 @@ async function idleConnectServerKb(): Promise<number> {
       child.once("exit", (code) => reject(new Error(`the idle Connect server exited with ${code}`)));
     });
     await new Promise((resolve) => setTimeout(resolve, 500));
-    return rssKb(child.pid!);
+    return memoryKb(child.pid!, "VmRSS");
   } finally {
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.stdin!.end();
     await exited;
   }
-}
-
-/** A process's resident set size in KB, from /proc/<pid>/status. */
-function rssKb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
-  if (match === null) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(match[1]);
-}
-
-function postJson(agent: http.Agent, token: string, url: string, body: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      url,
-      {
-        method: "POST",
-        agent,
-        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      },
-      (response) => {
-        let text = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk: string) => {
-          text += chunk;
-        });
-        response.on("end", () =>
-          response.statusCode === 200
-            ? resolve(text)
-            : reject(new Error(`HTTP ${response.statusCode}: ${text}`)),
-        );
-      },
-    );
-    request.on("error", reject);
-    request.end(body);
-  });
 }

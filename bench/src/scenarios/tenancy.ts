@@ -3,6 +3,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApiServer, createConductor, openTenancyStore } from "@conductor/host";
+import { postJson } from "../post-json.js";
 import { summarize } from "../stats.js";
 import { againstFloor, type Scenario } from "./index.js";
 
@@ -105,26 +106,3 @@ export const tenancyScenario: Scenario = {
     }
   },
 };
-
-function postJson(agent: http.Agent, token: string, url: string, body: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      url,
-      {
-        method: "POST",
-        agent,
-        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      },
-      (response) => {
-        let text = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk: string) => {
-          text += chunk;
-        });
-        response.on("end", () => resolve(text));
-      },
-    );
-    request.on("error", reject);
-    request.end(body);
-  });
-}

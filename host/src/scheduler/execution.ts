@@ -669,13 +669,7 @@ export class Execution implements InputSources {
    */
   private retryStream(producer: number, failure: FailureInfo, durationUs: number): boolean {
     const node = this.graph.nodes[producer]!;
-    if (this.stopping !== undefined) return false;
-    const delay = retryDelay(
-      node.policy.retry,
-      this.attempts[producer]!,
-      failure,
-      node.nodeType.flags?.idempotent === true,
-    );
+    const delay = this.streamRetryDelay(producer, failure);
     if (delay === undefined) return false;
     const readers = [...this.plan.streams[producer]!.early];
     if (readers.some((reader) => !["pending", "queued", "running"].includes(this.statuses[reader]!)))
@@ -697,14 +691,7 @@ export class Execution implements InputSources {
    * readers go on waiting for the next item. Gives false otherwise (the streams then fail as usual).
    */
   private retryFromCheckpoint(producer: number, failure: FailureInfo): boolean {
-    const node = this.graph.nodes[producer]!;
-    if (this.stopping !== undefined) return false;
-    const delay = retryDelay(
-      node.policy.retry,
-      this.attempts[producer]!,
-      failure,
-      node.nodeType.flags?.idempotent === true,
-    );
+    const delay = this.streamRetryDelay(producer, failure);
     if (delay === undefined) return false;
     this.scheduleRetry(
       producer,
@@ -713,6 +700,21 @@ export class Execution implements InputSources {
       delay,
     );
     return true;
+  }
+
+  /**
+   * The delay before a stream producer's retry, or undefined when it is not retried: the execution is stopping,
+   * or its retry policy does not retry this failure (after this many attempts, for a node of this idempotency).
+   */
+  private streamRetryDelay(producer: number, failure: FailureInfo): number | undefined {
+    if (this.stopping !== undefined) return undefined;
+    const node = this.graph.nodes[producer]!;
+    return retryDelay(
+      node.policy.retry,
+      this.attempts[producer]!,
+      failure,
+      node.nodeType.flags?.idempotent === true,
+    );
   }
 
   /**

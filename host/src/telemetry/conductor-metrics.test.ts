@@ -1,38 +1,10 @@
-import { defineNode, NodeFailure } from "@conductor/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
+import { cached, createFlakyOnce, retriedBlueprint } from "../../../test/fixtures/nodes/telemetry-nodes.js";
 import { type Conductor, createConductor } from "../conductor.js";
 import { type ConductorMetrics, createConductorMetrics } from "./conductor-metrics.js";
 
-let calls = 0;
-const flaky = defineNode({
-  type: "test.flaky",
-  input: { x: z.number() },
-  output: { x: z.number() },
-  run: ({ x }) => {
-    calls++;
-    if (calls === 1) throw new NodeFailure("not yet", { type: "test.not-yet", retryable: true });
-    return { x };
-  },
-});
-const cached = defineNode({
-  type: "test.cached",
-  flags: { deterministic: true },
-  input: { x: z.number() },
-  output: { x: z.number() },
-  run: ({ x }) => ({ x: x + 1 }),
-});
-
-const BLUEPRINT = {
-  conductor: "blueprint/v1" as const,
-  id: "metered",
-  inputs: { x: {} },
-  outputs: { x: "second.x" },
-  nodes: {
-    first: { type: "test.flaky", inputs: { x: "inputs.x" }, retry: { maxAttempts: 2, initialDelayMs: 1 } },
-    second: { type: "test.cached", cache: true, inputs: { x: "first.x" } },
-  },
-};
+const flaky = createFlakyOnce();
+const BLUEPRINT = retriedBlueprint("metered", { type: "test.cached", cache: true });
 
 let metrics: ConductorMetrics;
 let conductor: Conductor;
@@ -40,7 +12,7 @@ let conductor: Conductor;
 beforeAll(async () => {
   metrics = createConductorMetrics();
   conductor = await createConductor({
-    nodes: [flaky, cached],
+    nodes: [flaky.node, cached],
     tracing: false,
     metrics,
     project: { dir: process.cwd(), blueprints: [], nodes: [], runtimes: {} },
@@ -61,7 +33,7 @@ async function series(name: string): Promise<number | undefined> {
 describe("metrics of executions, fed by the scheduler's hooks", () => {
   it("counts executions, attempts, retries and cache hits, and leaves no step queued or in flight", async () => {
     expect((await conductor.run(BLUEPRINT, { x: 1 })).status).toBe("completed");
-    calls = 1;
+    flaky.passFromNow();
     expect((await conductor.run(BLUEPRINT, { x: 1 })).status).toBe("completed");
 
     expect(await series('conductor_executions_started_total{blueprint="metered"}')).toBe(2);

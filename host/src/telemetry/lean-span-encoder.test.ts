@@ -1,9 +1,10 @@
-import { defineNode, NodeFailure } from "@conductor/sdk";
+import { defineNode } from "@conductor/sdk";
 import { trace } from "@opentelemetry/api";
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { createFlakyOnce, retriedBlueprint } from "../../../test/fixtures/nodes/telemetry-nodes.js";
 import { decodeTraces } from "../../../test/telemetry/otlp-receiver.js";
 import { type Conductor, createConductor } from "../conductor.js";
 import type { Tracing } from "./execution-trace.js";
@@ -12,17 +13,7 @@ import { encodeSpans } from "./lean-span-encoder.js";
 import { OtlpWriter } from "./otlp-span-writer.js";
 import { createTracing } from "./tracing.js";
 
-let calls = 0;
-const flaky = defineNode({
-  type: "test.flaky",
-  input: { x: z.number() },
-  output: { x: z.number() },
-  run: ({ x }) => {
-    calls++;
-    if (calls === 1) throw new NodeFailure("not yet", { type: "test.not-yet", retryable: true });
-    return { x };
-  },
-});
+const flaky = createFlakyOnce();
 const annotated = defineNode({
   type: "test.annotated",
   input: { x: z.number() },
@@ -40,16 +31,7 @@ const annotated = defineNode({
   },
 });
 
-const BLUEPRINT = {
-  conductor: "blueprint/v1" as const,
-  id: "encoded",
-  inputs: { x: {} },
-  outputs: { x: "second.x" },
-  nodes: {
-    first: { type: "test.flaky", inputs: { x: "inputs.x" }, retry: { maxAttempts: 2, initialDelayMs: 1 } },
-    second: { type: "test.annotated", inputs: { x: "first.x" } },
-  },
-};
+const BLUEPRINT = retriedBlueprint("encoded", { type: "test.annotated" });
 
 let exporter: InMemorySpanExporter;
 let tracing: Tracing;
@@ -60,7 +42,7 @@ beforeAll(async () => {
   exporter = new InMemorySpanExporter();
   tracing = await createTracing({ exporter });
   conductor = await createConductor({
-    nodes: [flaky, annotated],
+    nodes: [flaky.node, annotated],
     tracing,
     project: { dir: process.cwd(), blueprints: [], nodes: [], runtimes: {} },
   });
@@ -93,7 +75,7 @@ describe("encodeSpans()", () => {
 
   it("encodes an execution's span under an incoming remote parent as OpenTelemetry's serializer does", async () => {
     const prepared = await conductor.prepare(BLUEPRINT);
-    calls = 1;
+    flaky.passFromNow();
     const handle = prepared.start(
       { x: 3 },
       {

@@ -3,28 +3,12 @@ import { trace } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { cached, createFlakyOnce, retriedBlueprint } from "../../../test/fixtures/nodes/telemetry-nodes.js";
 import { type Conductor, createConductor } from "../conductor.js";
 import type { Tracing } from "./execution-trace.js";
 import { createTracing, tracingFromEnvironment } from "./tracing.js";
 
-let calls = 0;
-const flaky = defineNode({
-  type: "test.flaky",
-  input: { x: z.number() },
-  output: { x: z.number() },
-  run: ({ x }) => {
-    calls++;
-    if (calls === 1) throw new NodeFailure("not yet", { type: "test.not-yet", retryable: true });
-    return { x };
-  },
-});
-const cached = defineNode({
-  type: "test.cached",
-  flags: { deterministic: true },
-  input: { x: z.number() },
-  output: { x: z.number() },
-  run: ({ x }) => ({ x: x + 1 }),
-});
+const flaky = createFlakyOnce();
 const broken = defineNode({
   type: "test.broken",
   input: { x: z.number() },
@@ -34,16 +18,7 @@ const broken = defineNode({
   },
 });
 
-const BLUEPRINT = {
-  conductor: "blueprint/v1" as const,
-  id: "traced",
-  inputs: { x: {} },
-  outputs: { x: "second.x" },
-  nodes: {
-    first: { type: "test.flaky", inputs: { x: "inputs.x" }, retry: { maxAttempts: 2, initialDelayMs: 1 } },
-    second: { type: "test.cached", cache: true, inputs: { x: "first.x" } },
-  },
-};
+const BLUEPRINT = retriedBlueprint("traced", { type: "test.cached", cache: true });
 
 const doubled = defineNode({
   type: "test.doubled",
@@ -64,7 +39,7 @@ beforeAll(async () => {
   exporter = new InMemorySpanExporter();
   tracing = await createTracing({ exporter });
   conductor = await createConductor({
-    nodes: [flaky, cached, broken, doubled],
+    nodes: [flaky.node, cached, broken, doubled],
     tracing,
     project: { dir: process.cwd(), blueprints: [], nodes: [], runtimes: {} },
   });
@@ -121,7 +96,7 @@ describe("tracing of executions", () => {
     expect(spans.filter((span) => span.name === "execution.started")).toHaveLength(1);
 
     // The second run finds `second` in the cache: a zero-length span marked as a hit, under the execution.
-    calls = 0;
+    flaky.failNext();
     const again = await conductor.run(BLUEPRINT, { x: 1 });
     const hits = (await spansOf(again.executionId)).filter((span) => span.name === "node second");
     expect(hits.map((span) => span.attributes["conductor.cache.hit"])).toEqual([true]);
@@ -181,7 +156,7 @@ describe("tracing of executions", () => {
 
   it("makes no span of an execution whose incoming trace is not sampled, and runs it the same", async () => {
     const prepared = await conductor.prepare(BLUEPRINT);
-    calls = 1;
+    flaky.passFromNow();
     const handle = prepared.start(
       { x: 6 },
       { traceparent: "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", noCache: true },
@@ -192,7 +167,7 @@ describe("tracing of executions", () => {
 
   it("makes an incoming traceparent the parent of the execution's span", async () => {
     const prepared = await conductor.prepare(BLUEPRINT);
-    calls = 1;
+    flaky.passFromNow();
     const handle = prepared.start(
       { x: 5 },
       {

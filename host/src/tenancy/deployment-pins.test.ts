@@ -5,6 +5,7 @@ import { defineNode } from "@conductor/sdk";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { hangOnce } from "../../../test/fixtures/nodes/policy-nodes.js";
+import { childBlueprint, parentBlueprint } from "../../../test/fixtures/pinned-blueprints.js";
 import { createExecutionStarter, type ExecutionStarter } from "../api/execution-starter.js";
 import { TOKEN_HOLDER } from "../api/identity.js";
 import { type Conductor, type ConductorOptions, createConductor } from "../conductor.js";
@@ -13,30 +14,13 @@ import type { LeaseOptions } from "../store/execution-leases.js";
 import { type DeploymentStore, openDeploymentStore } from "./deployment-store.js";
 import { createDeployments, type Deployments } from "./deployments.js";
 
-function child(word: string): string {
-  return `conductor: blueprint/v1
-id: child
-inputs:
-  value: { schema: { type: string } }
-outputs:
-  text: say.text
-nodes:
-  say: { type: core.template, config: { template: "child ${word} got {{.}}" }, inputs: { data: inputs.value } }
-`;
-}
-
 /** A parent whose `hold` node (`holdType`) comes before its sub-blueprint node `call`. */
 function parent(id: string, holdType: string, holdInputs: string): string {
-  return `conductor: blueprint/v1
-id: ${id}
-inputs:
-  name: { schema: { type: string }, default: Ada }
-outputs:
-  text: call.text
-nodes:
-  hold: { type: ${holdType}, inputs: { value: inputs.name${holdInputs} } }
-  call: { type: blueprint.child, inputs: { value: hold.value } }
-`;
+  return parentBlueprint({
+    id,
+    inputs: "name: { schema: { type: string }, default: Ada }",
+    first: { name: "hold", node: `{ type: ${holdType}, inputs: { value: inputs.name${holdInputs} } }` },
+  });
 }
 
 /** Holds every execution at its `test.gate` node until the test opens the gate. */
@@ -93,7 +77,7 @@ describe("deployment pins", () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "deployment-pins-"));
     await writeFile(join(dir, "conductor.yaml"), "conductor: project/v1\nblueprints: [.]\n");
-    await writeFile(join(dir, "child.blueprint.yaml"), child("v1"));
+    await writeFile(join(dir, "child.blueprint.yaml"), childBlueprint("v1"));
     await writeFile(join(dir, "gated.blueprint.yaml"), parent("gated", "test.gate", ""));
     await writeFile(
       join(dir, "resumable.blueprint.yaml"),
@@ -113,14 +97,14 @@ describe("deployment pins", () => {
     expect(first.deployment.subBlueprints.child).toMatchObject({
       version: 0,
       from: "child.blueprint.yaml",
-      document: child("v1"),
+      document: childBlueprint("v1"),
     });
 
     const running = await start(starter, "gated");
     await gate.waiting;
     // While it waits before its sub-blueprint node, the child changes and is deployed.
-    await writeFile(join(dir, "child.blueprint.yaml"), child("v2"));
-    const childVersion = await deploy(deployments, child("v2"), "child.blueprint.yaml");
+    await writeFile(join(dir, "child.blueprint.yaml"), childBlueprint("v2"));
+    const childVersion = await deploy(deployments, childBlueprint("v2"), "child.blueprint.yaml");
     expect(childVersion.deployment.version).toBe(1);
     gate.open();
     const result = await running.result;
@@ -143,7 +127,10 @@ describe("deployment pins", () => {
     // The child's file now takes "word", not "value": the version still runs the child it pinned.
     await writeFile(
       join(dir, "child.blueprint.yaml"),
-      child("v2").replace("  value: { schema: { type: string } }", "  word: { schema: { type: string } }"),
+      childBlueprint("v2").replace(
+        "  value: { schema: { type: string } }",
+        "  word: { schema: { type: string } }",
+      ),
     );
     const running = await start(starter, "gated", 1);
     gate.open();
@@ -175,8 +162,8 @@ nodes:
 `;
     const deployed = await deploy(deployments, top, "top.blueprint.yaml");
     expect(Object.keys(deployed.deployment.subBlueprints).sort()).toEqual(["child", "middle"]);
-    await writeFile(join(dir, "child.blueprint.yaml"), child("v2"));
-    await deploy(deployments, child("v2"), "child.blueprint.yaml");
+    await writeFile(join(dir, "child.blueprint.yaml"), childBlueprint("v2"));
+    await deploy(deployments, childBlueprint("v2"), "child.blueprint.yaml");
     // The grandchild runs as the top's version pinned it, not as deployed since.
     const result = await (await start(starter, "top")).result;
     expect(result.status, result.failure?.message).toBe("completed");
@@ -232,8 +219,8 @@ nodes:
     }
     const [pinnedId, staleId] = started as [string, string];
     // The child is deployed anew meanwhile.
-    await writeFile(join(dir, "child.blueprint.yaml"), child("v2"));
-    await deploy(first.deployments, child("v2"), "child.blueprint.yaml");
+    await writeFile(join(dir, "child.blueprint.yaml"), childBlueprint("v2"));
+    await deploy(first.deployments, childBlueprint("v2"), "child.blueprint.yaml");
     firstAlive = false;
 
     const notices: string[] = [];

@@ -4,40 +4,29 @@
  * of `conductor serve` run either the version they pin or the current one at each firing, recording it with the
  * execution; `conductor resume` refuses an execution of a version whose node code changed since it was deployed.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ExecutionStatus } from "@conductor/sdk/client";
 import { afterAll, describe, expect, it } from "vitest";
+import { type CommandResult, runConductor } from "../../fixtures/conductor-command.js";
+import { childBlueprint, parentBlueprint } from "../../fixtures/pinned-blueprints.js";
+import { type ListeningServe, serveEnvironment, startServe } from "../../fixtures/serve-process.js";
 import { type ProtocolClient, protocolClient } from "./protocol-clients.js";
 
-const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
 const results = fileURLToPath(new URL("../../../test-results/", import.meta.url));
-const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
+const env = serveEnvironment();
 
-function child(word: string): string {
-  return `conductor: blueprint/v1
-id: child
-inputs:
-  value: { schema: { type: string } }
-outputs:
-  text: say.text
-nodes:
-  say: { type: core.template, config: { template: "child ${word} got {{.}}" }, inputs: { data: inputs.value } }
-`;
-}
-
+/** The parent: its node `name` gives "parent <word>" to the child. */
 function parent(word: string): string {
-  return `conductor: blueprint/v1
-id: parent
-outputs:
-  text: call.text
-nodes:
-  name: { type: core.passthrough, inputs: { value: { value: "parent ${word}" } } }
-  call: { type: blueprint.child, inputs: { value: name.value } }
-`;
+  return parentBlueprint({
+    id: "parent",
+    first: {
+      name: "name",
+      node: `{ type: core.passthrough, inputs: { value: { value: "parent ${word}" } } }`,
+    },
+  });
 }
 
 const PROJECT = `conductor: project/v1
@@ -47,21 +36,8 @@ schedules:
   latest: { blueprint: parent, cron: "* * * * * *" }
 `;
 
-function conductor(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const process_ = spawn(process.execPath, [cli, ...args], { cwd, env: { ...env, NO_COLOR: "1" } });
-    let stdout = "";
-    let stderr = "";
-    process_.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    process_.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    process_.on("error", reject);
-    process_.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    process_.stdin.end();
-  });
+function conductor(args: string[], cwd: string): Promise<CommandResult> {
+  return runConductor(args, { cwd, env: { ...env, NO_COLOR: "1" } });
 }
 
 async function deploy(dir: string, file: string): Promise<number> {
@@ -70,28 +46,9 @@ async function deploy(dir: string, file: string): Promise<number> {
   return (JSON.parse(answer.stdout) as { deployment: { version: number } }).deployment.version;
 }
 
-function startServe(dir: string, args: string[] = []): Promise<{ child: ChildProcess; url: string }> {
-  const server = spawn(
-    process.execPath,
-    [cli, "serve", "--port", "0", "--project", dir, "--no-debugger", ...args],
-    {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    let stderr = "";
-    server.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    server.stdout!.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-      if (match !== null && stdout.includes("press Ctrl-C")) resolve({ child: server, url: match[1]! });
-    });
-    server.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
+/** `conductor serve` on the project, without the debugger; resolves once it listens. */
+function startServer(dir: string, args: string[] = []): Promise<ListeningServe> {
+  return startServe(dir, { args: ["--no-debugger", ...args] });
 }
 
 /** The first completed execution of `schedule` not in `seen`, with its version and output (bounded wait). */
@@ -133,13 +90,13 @@ describe("deployed versions pin their sub-blueprints, and schedules run deployed
     const dir = await mkdtemp(join(tmpdir(), "conductor-pins-"));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     await writeFile(join(dir, "conductor.yaml"), PROJECT);
-    await writeFile(join(dir, "child.blueprint.yaml"), child("v1"));
+    await writeFile(join(dir, "child.blueprint.yaml"), childBlueprint("v1"));
     await writeFile(join(dir, "parent.blueprint.yaml"), parent("A"));
 
     // Parent version 1 pins the child's file as it is now.
     expect(await deploy(dir, "parent.blueprint.yaml")).toBe(1);
     // The child changes and is deployed: its version 1 says "v2". Parent version 1 still runs the child it pinned.
-    await writeFile(join(dir, "child.blueprint.yaml"), child("v2"));
+    await writeFile(join(dir, "child.blueprint.yaml"), childBlueprint("v2"));
     expect(await deploy(dir, "child.blueprint.yaml")).toBe(1);
 
     // A parent deployed now pins the child's current deployed version.
@@ -156,13 +113,8 @@ describe("deployed versions pin their sub-blueprints, and schedules run deployed
     const diff = await conductor(["deployments", "diff", "parent", "1", "2"], dir);
     expect(diff.stdout).toContain("~ sub-blueprint child");
 
-    const served = await startServe(dir);
-    cleanup.push(async () => {
-      if (served.child.exitCode !== null) return;
-      const exited = new Promise((resolve) => served.child.once("exit", resolve));
-      served.child.kill("SIGTERM");
-      await exited;
-    });
+    const served = await startServer(dir);
+    cleanup.push(() => served.stop());
     const token = (await readFile(join(dir, ".conductor", "api-token"), "utf8")).trim();
     const api = protocolClient("connect", served.url, token);
     cleanup.push(async () => api.close());
@@ -235,7 +187,7 @@ nodes:
     );
     expect(await deploy(dir, "held.blueprint.yaml")).toBe(1);
 
-    const served = await startServe(dir, ["--no-resume"]);
+    const served = await startServer(dir, ["--no-resume"]);
     const token = (await readFile(join(dir, ".conductor", "api-token"), "utf8")).trim();
     const api = protocolClient("connect", served.url, token);
     const { executionId } = await api.startExecution({ blueprint: { case: "blueprintId", value: "held" } });
@@ -244,9 +196,7 @@ nodes:
       if (event?.kind.case === "nodeStarted" && event.nodeId === "hold") break;
     }
     api.close();
-    const exited = new Promise((resolve) => served.child.once("exit", resolve));
-    served.child.kill("SIGKILL");
-    await exited;
+    await served.stop("SIGKILL");
 
     // The node's code changes.
     await writeFile(join(dir, "hold.mjs"), hold('({ value }) => ({ value: value + "!" })'));

@@ -4,35 +4,20 @@
  * execution keeps its version through a rollback; diff names the changed nodes; namespaces keep their versions to
  * themselves; a viewer may list but not deploy; every deploy and rollback is in the audit trail.
  */
-import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { openTenancyStore } from "@conductor/host";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CommandResult, runConductor } from "../../fixtures/conductor-command.js";
 import { type ApiFixture, startApiFixture } from "./api-fixture.js";
 import { httpRequest } from "./http-request.js";
 import { CallError, type ProtocolClient, protocolClient } from "./protocol-clients.js";
 
 const NOT_FOUND = 5;
 const PERMISSION_DENIED = 7;
-const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
 
-function conductor(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end();
-  });
+function conductor(args: string[], cwd: string): Promise<CommandResult> {
+  return runConductor(args, { cwd, env: { ...process.env, NO_COLOR: "1" } });
 }
 
 /** The `greeting` blueprint, saying `word`; `extra` adds a node (so a diff has something to add). */

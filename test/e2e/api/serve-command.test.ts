@@ -2,19 +2,18 @@
  * `conductor serve` as a user runs it: it prints where the API, the debugger and the webhooks are, serves them, and
  * stops gracefully on SIGTERM, cancelling what runs. Runs the built CLI (host/dist), like the other CLI tests.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ExecutionStatus } from "@conductor/sdk/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serveEnvironment, startServe } from "../../fixtures/serve-process.js";
 import { writeProject } from "./api-fixture.js";
 import { httpRequest, postJson } from "./http-request.js";
 import { protocolClient } from "./protocol-clients.js";
 
-const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
 const fakeRuntime = fileURLToPath(new URL("../../fixtures/fake-runtime.ts", import.meta.url));
-const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
 
 describe("conductor serve", () => {
   let dir: string;
@@ -30,11 +29,13 @@ describe("conductor serve", () => {
   it("uses a token given in CONDUCTOR_TOKEN without printing it or making a token file", async () => {
     const other = await writeProject();
     try {
-      const started = await startServe(other, [], { ...env, CONDUCTOR_TOKEN: "given-s3cret" });
+      const started = await startServe(other, {
+        env: { ...serveEnvironment(), CONDUCTOR_TOKEN: "given-s3cret" },
+      });
       server = started.child;
-      expect(started.stdout).not.toContain("given-s3cret");
-      expect(started.stdout).toContain('  auth      the token given ("Authorization: Bearer <token>")');
-      expect(started.stdout).toContain(`  debugger  ${started.url}/  (add #token=<token>)`);
+      expect(started.stdout()).not.toContain("given-s3cret");
+      expect(started.stdout()).toContain('  auth      the token given ("Authorization: Bearer <token>")');
+      expect(started.stdout()).toContain(`  debugger  ${started.url}/  (add #token=<token>)`);
       const api = protocolClient("connect", started.url, "given-s3cret");
       expect((await api.listBlueprints({})).blueprints.length).toBeGreaterThan(0);
       await expect(stat(join(other, ".conductor", "api-token"))).rejects.toThrow(/ENOENT/);
@@ -47,24 +48,10 @@ describe("conductor serve", () => {
   });
 
   it("serves the API, webhooks and health with the project's token, then stops on SIGTERM, cancelling running executions", async () => {
-    const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--project", dir], {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const started = await startServe(dir);
+    const { child, url, stderr } = started;
     server = child;
-    let stdout = "";
-    let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout!.on("data", (chunk: Buffer) => {
-        stdout += chunk.toString();
-        const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-        if (match !== null && stdout.includes("press Ctrl-C")) resolve(match[1]!);
-      });
-      child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-    });
+    const stdout = started.stdout();
     // The token is made on the first start, kept in the project for its owner only, and printed in the debugger's
     // address.
     const tokenFile = join(dir, ".conductor", "api-token");
@@ -116,8 +103,8 @@ describe("conductor serve", () => {
     expect(await exited).toBe(0);
     // The caller was answered before the server went away.
     expect(order).toEqual(["answered", "exited"]);
-    expect(stderr).toContain("conductor serve: SIGTERM, shutting down");
-    expect(stderr).toContain("conductor serve: stopped");
+    expect(stderr()).toContain("conductor serve: SIGTERM, shutting down");
+    expect(stderr()).toContain("conductor serve: stopped");
   });
 
   it("with --resume, continues an execution whose server was killed mid-run", async () => {
@@ -125,7 +112,7 @@ describe("conductor serve", () => {
       join(dir, "pause.blueprint.yaml"),
       "conductor: blueprint/v1\nid: pause\noutputs: { value: wait.value }\nnodes:\n  first: { type: core.passthrough, inputs: { value: { value: 7 } } }\n  wait: { type: core.delay, config: { ms: 1500 }, inputs: { value: first.value } }\n",
     );
-    const killed = await startServe(dir, []);
+    const killed = await startServe(dir);
     server = killed.child;
     const token = (await readFile(join(dir, ".conductor", "api-token"), "utf8")).trim();
     const api = protocolClient("connect", killed.url, token);
@@ -135,11 +122,11 @@ describe("conductor serve", () => {
     killed.child.kill("SIGKILL");
     await exited;
 
-    const restarted = await startServe(dir, ["--resume"]);
+    const restarted = await startServe(dir, { args: ["--resume"] });
     server = restarted.child;
-    expect(restarted.stdout).toContain("resumed   1 unfinished execution");
+    expect(restarted.stdout()).toContain("resumed   1 unfinished execution");
     // The restarted server keeps the project's token.
-    expect(restarted.stdout).toContain(`#token=${token}\n`);
+    expect(restarted.stdout()).toContain(`#token=${token}\n`);
     const again = protocolClient("connect", restarted.url, token);
     let finished: { status: number; outputsJson: string } | undefined;
     for await (const { event } of again.watchExecution({ executionId })) {
@@ -164,7 +151,7 @@ describe("conductor serve, on a project with a child runtime", () => {
         name.startsWith("blobs-"),
       );
     try {
-      const killed = await startServe(dir, []);
+      const killed = await startServe(dir);
       // The runtime's socket directory, in the system's temporary directory, named by the host's pid.
       socketDirs.push(...(await socketDirsOfChildren(killed.child.pid!)));
       expect(socketDirs).toHaveLength(1);
@@ -179,7 +166,7 @@ describe("conductor serve, on a project with a child runtime", () => {
       expect(basename(socketDirs[0]!)).toMatch(new RegExp(`^cdr-[0-9a-f]{8}-${killed.child.pid}-`));
       expect((await stat(socketDirs[0]!)).isDirectory()).toBe(true);
 
-      const next = await startServe(dir, []);
+      const next = await startServe(dir);
       const second = await blobDirs();
       expect(second).toHaveLength(1);
       expect(second[0]).not.toBe(first[0]);
@@ -207,7 +194,7 @@ describe("conductor serve, on a project whose blueprint folder links back to its
       await mkdir(join(dir, "flows"));
       await symlink("..", join(dir, "flows", "up"));
       await symlink("..", join(dir, "flows", "again"));
-      const started = await startServe(dir, []);
+      const started = await startServe(dir);
       const token = (await readFile(join(dir, ".conductor", "api-token"), "utf8")).trim();
       const api = protocolClient("connect", started.url, token);
       const { blueprints } = await api.listBlueprints({});
@@ -236,30 +223,4 @@ async function socketDirsOfChildren(pid: number): Promise<string[]> {
     if (entry !== undefined) dirs.push(entry.slice("CONDUCTOR_SOCKET_DIR=".length));
   }
   return dirs;
-}
-
-/** Starts `conductor serve --port 0` on a project; resolves once it listens, with its URL and what it printed. */
-function startServe(
-  projectDir: string,
-  args: string[],
-  environment: NodeJS.ProcessEnv = env,
-): Promise<{ child: ChildProcess; url: string; stdout: string; stderr(): string }> {
-  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--project", projectDir, ...args], {
-    env: environment,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout!.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-      if (match !== null && stdout.includes("press Ctrl-C"))
-        resolve({ child, url: match[1]!, stdout, stderr: () => stderr });
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
 }

@@ -3,18 +3,17 @@
  * need that runtime, says which runtime is broken and why (in its output, `/healthz` and the executions that need
  * it), and `/livez` still says the server is alive.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnServe } from "../../fixtures/serve-process.js";
 import { writeProject } from "./api-fixture.js";
 import { httpRequest } from "./http-request.js";
 import { CallError, protocolClient } from "./protocol-clients.js";
 
-const cli = fileURLToPath(new URL("../../../host/bin/conductor.js", import.meta.url));
 const fakeRuntime = fileURLToPath(new URL("../../fixtures/fake-runtime.ts", import.meta.url));
-const { CONDUCTOR_TOKEN: _ignored, ...env } = process.env;
 
 describe("conductor serve with a broken runtime", () => {
   let dir: string;
@@ -42,31 +41,18 @@ nodes:
   });
 
   it("serves the rest, reports the broken runtime, and answers 503 on /healthz but 200 on /livez", async () => {
-    const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--project", dir], {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const started = spawnServe(dir);
+    const { child, stderr } = started;
     server = child;
-    let stdout = "";
-    let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout!.on("data", (chunk: Buffer) => {
-        stdout += chunk.toString();
-        const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-        if (match !== null && stdout.includes("press Ctrl-C")) resolve(match[1]!);
-      });
-      child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-    });
+    const url = await started.listening;
+    const stdout = started.stdout();
     expect(stdout).toMatch(
       /\n {2}broken {4}runtime "flaky": runtime "flaky" exited with code 1 before printing its handshake line .*fake runtime: fatal: cannot open config file fake\.toml/s,
     );
     expect(stdout).toContain(
       `  health    ${url}/healthz (runtimes; 503 while one is broken), ${url}/livez (the server)`,
     );
-    expect(stderr).toContain('conductor: runtime "flaky" is broken: runtime "flaky" exited with code 1');
+    expect(stderr()).toContain('conductor: runtime "flaky" is broken: runtime "flaky" exited with code 1');
 
     // The reasons are told to callers with the token, which the first serve made for the project.
     const token = (await readFile(join(dir, ".conductor", "api-token"), "utf8")).trim();
