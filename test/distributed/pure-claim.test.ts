@@ -4,7 +4,9 @@
  * redelivery.test.ts: a BullMQ worker of this test takes the job and disappears; its lock expires and a worker's
  * stalled check re-delivers it. Without a claim (the first delivery never reached a worker) the node runs and
  * completes; with the claim of an earlier delivery (one that started it, then was lost) it is not reported: its
- * events are dropped and it fails as runtime.lost, so a node never completes twice.
+ * events are dropped and it fails as runtime.lost, so a node never completes twice. (Whether the node had started
+ * by the time its claim answered depends on timing here; host/src/distributed/run-job.test.ts checks that order
+ * with a claim answered when the test says.)
  */
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
