@@ -20,8 +20,14 @@ import { type RunningJob, runJob } from "./run-job.js";
  * Redis answering within a millisecond cannot make certain.
  */
 
+/** The flags of a node type that the worker reads. */
+interface Flags {
+  idempotent?: boolean;
+  deterministic?: boolean;
+}
+
 /** A runtime whose one node starts, logs and completes as soon as it is executed. */
-function fakeRuntime(flags: NodeType["flags"]) {
+function fakeRuntime(flags: Flags) {
   const calls: string[] = [];
   const connection = {
     findNodeType: () => ({ type: "t.increment", flags }) as unknown as NodeType,
@@ -85,7 +91,7 @@ function receivedEvents(published: Buffer[]): string[] {
 }
 
 /** Runs the job with a claim answered by `answer()` when the test calls it. */
-function start(flags: NodeType["flags"]) {
+function start(flags: Flags) {
   const runtime = fakeRuntime(flags);
   const published: Buffer[] = [];
   let answer: (value: string) => void = () => {};
