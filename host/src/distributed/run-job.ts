@@ -46,13 +46,6 @@ export interface RunningJob {
 const HOLD_FIRST_LINE_MS = 50;
 
 /**
- * How long the worker's first message of a job (its line and the node's `started`) may then wait for the node's
- * end, so that a fast node's events go to the scheduler as one message. A longer node's `started` reaches the
- * scheduler this much later (its timeout counts from it, on the worker from the runtime's own event).
- */
-const HOLD_FIRST_EVENT_MS = 2;
-
-/**
  * Runs one job's invocation on the worker's runtime; resolves with every event once its last step ended. Its
  * events go live to the scheduler's channel as they happen: those of one turn of the event loop as one message
  * (a node's `started` and `completed` usually come together), and all of them, in order, are the job's result.
@@ -75,14 +68,11 @@ export function runJob(
   });
   let flushing = false;
   let held: NodeJS.Timeout | undefined;
-  // What the held first batch waits for: the runtime's first event, then briefly the node's end.
-  let holding: "line" | "first event" | undefined;
   let holdNext = false;
   const flush = () => {
     flushing = false;
     clearTimeout(held);
     held = undefined;
-    holding = undefined;
     if (writer.size === 0) return;
     const response = writer.finish();
     const seq = events.length;
@@ -102,15 +92,8 @@ export function runJob(
       finish({ ok, worker: context.workerId, run, events });
     } else if (holdNext) {
       holdNext = false;
-      holding = "line";
       held = setTimeout(flush, HOLD_FIRST_LINE_MS);
-    } else if (holding === "line") {
-      // The runtime's first event (the node's `started`): a fast node ends a moment later, and its end then goes
-      // in the same message, one PUBLISH (and one wake-up of the scheduler) per job instead of two.
-      holding = "first event";
-      clearTimeout(held);
-      held = setTimeout(flush, HOLD_FIRST_EVENT_MS);
-    } else if (holding === undefined && !flushing) {
+    } else if (!flushing) {
       flushing = true;
       setImmediate(flush);
     }
