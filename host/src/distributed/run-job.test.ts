@@ -123,7 +123,7 @@ function start(flags: Flags) {
     running,
     onEnd: () => {},
   });
-  return { outcome, calls: runtime.calls, published, answer: (value: string) => answer(value) };
+  return { outcome, calls: runtime.calls, published, running, answer: (value: string) => answer(value) };
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -157,6 +157,16 @@ describe("runJob()", () => {
       'failed runtime.lost: the worker running node "n0" was lost (its job stalled); the node is not idempotent, so it is not run again on another worker',
     ]);
     expect(job.calls.slice(0, 2)).toEqual(["claim sent", "execute"]);
+  });
+
+  it("ends a pure job cancelled while its claim was in flight as cancelled, whoever holds the claim", async () => {
+    const job = start({ deterministic: true });
+    await turn();
+    // What the worker does with a cancellation message: the runtime's node already ended, so it cancels nothing.
+    job.running.get("e1~n0~1")!.cancelled = "stop";
+    job.answer("w0 other-token");
+    await job.outcome;
+    expect(receivedEvents(job.published)).toEqual(["cancelled: stop"]);
   });
 
   it("starts a node that may have side effects only once the claim is its own", async () => {

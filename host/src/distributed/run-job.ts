@@ -189,7 +189,9 @@ export function runJob(
       const refuse = (failure: FailureInfo) => {
         held.discard();
         entry.control?.cancel(failure.message);
-        sink.failed(0, failure, 0);
+        // A cancellation asked for meanwhile ends it as cancelled, as for a job that waited for its claim.
+        if (entry.cancelled !== undefined) sink.cancelled(0, entry.cancelled);
+        else sink.failed(0, failure, 0);
       };
       claim.then(
         (first) => {
