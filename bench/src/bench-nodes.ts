@@ -22,6 +22,17 @@ export const incrementIdempotent = defineNode({
   run: ({ x }) => ({ x: x + 1 }),
 });
 
+/**
+ * The same increment declared neither deterministic nor idempotent, as a node with side effects is: a worker
+ * claims its start in Redis before it runs it (docs/distributed.md), so the distributed bench shows that path too.
+ */
+export const incrementWithEffects = defineNode({
+  type: "bench.increment-with-effects",
+  input: { x: z.number() },
+  output: { x: z.number() },
+  run: ({ x }) => ({ x: x + 1 }),
+});
+
 export const sleep = defineNode({
   type: "bench.sleep",
   config: z.object({ ms: z.number() }),
@@ -96,6 +107,7 @@ export const streamSum = defineNode({
 export const allBenchNodes = [
   increment,
   incrementIdempotent,
+  incrementWithEffects,
   sleep,
   tableRows,
   setField,

@@ -69,7 +69,7 @@ export interface Run {
   nodeId: string;
   attempt: number;
   pid: number;
-  kind: "record" | "once";
+  kind: "record" | "once" | "pure";
 }
 
 export async function readRuns(file: string): Promise<Run[]> {

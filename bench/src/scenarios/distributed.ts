@@ -37,6 +37,7 @@ export const distributedScenario: Scenario = {
       const events = new QueueEvents("bench-floor", { connection: connect() });
       const worker = new Worker("bench-floor", async (job) => ({ x: (job.data as { x: number }).x + 1 }), {
         connection: connect(),
+        concurrency: DISPATCH_CONCURRENCY,
       });
       await events.waitUntilReady();
       await worker.waitUntilReady();
@@ -51,7 +52,12 @@ export const distributedScenario: Scenario = {
         nodes: [],
         runtimes: { node: { kind: "node", modules: [benchNodesModule] } },
       } as Project;
-      const remoteWorker = await startWorker({ project, redis: redis.url, id: "bench" });
+      const remoteWorker = await startWorker({
+        project,
+        redis: redis.url,
+        id: "bench",
+        concurrency: DISPATCH_CONCURRENCY,
+      });
       const conductor = await createConductor({
         nodes: allBenchNodes,
         store: false,
@@ -61,30 +67,44 @@ export const distributedScenario: Scenario = {
       try {
         const single = await conductor.prepare(chain(1, "node"));
         const idempotent = await conductor.prepare(ONE_IDEMPOTENT_NODE);
-        for (const prepared of [single, idempotent])
+        const withEffects = await conductor.prepare(ONE_NODE_WITH_EFFECTS);
+        for (const prepared of [single, idempotent, withEffects])
           if ((await prepared.run({ x: 1 })).outputs.x !== 2)
             throw new Error("remote node gave a wrong result");
         // In alternating rounds, because the load of a shared machine moves more than the difference measured.
-        const [floor, dispatch, dispatchIdempotent] = await alternate(
-          [bareRoundTrip, () => single.run({ x: 1 }), () => idempotent.run({ x: 1 })],
+        const [floor, dispatch, dispatchIdempotent, dispatchWithEffects] = await alternate(
+          [
+            bareRoundTrip,
+            () => single.run({ x: 1 }),
+            () => idempotent.run({ x: 1 }),
+            () => withEffects.run({ x: 1 }),
+          ],
           iterations,
         );
         await worker.close();
         await events.close();
         await queue.close();
+        const bare = { what: "bare BullMQ round trip (add, process, completion)", value: floor!.median };
         const results: BenchResult[] = [
           againstFloor(
             "distributed-dispatch",
-            "remote one-node dispatch through Redis to a worker's Node sidecar (1-node execution; the node is not idempotent, so the worker claims its start first)",
+            "remote one-node dispatch through Redis to a worker's Node sidecar (1-node execution; the node is deterministic, not idempotent: the worker claims its start while it runs, and its events leave once the claim answered)",
             dispatch!.median,
-            { what: "bare BullMQ round trip (add, process, completion)", value: floor!.median },
+            bare,
             1.5,
           ),
           againstFloor(
             "distributed-dispatch-idempotent",
             "the same with an idempotent node (no start claim)",
             dispatchIdempotent!.median,
-            { what: "bare BullMQ round trip (add, process, completion)", value: floor!.median },
+            bare,
+            1.5,
+          ),
+          againstFloor(
+            "distributed-dispatch-effects",
+            "the same with a node neither deterministic nor idempotent (it may have side effects: the worker claims its start before it runs it, one more Redis round trip)",
+            dispatchWithEffects!.median,
+            bare,
             1.5,
           ),
         ];
@@ -101,6 +121,14 @@ export const distributedScenario: Scenario = {
     }
   },
 };
+
+/**
+ * Jobs the worker takes at once in the dispatch rounds, the bare BullMQ worker's and Conductor's alike (BullMQ's
+ * default). With more, a BullMQ worker that took a job asks Redis for the next one at once while the job runs (one
+ * more script and a blocking read per job when the queue is empty), which on a loaded machine costs a lone
+ * dispatch as much as the rest of the worker's side: the two sides must take the same number.
+ */
+const DISPATCH_CONCURRENCY = 1;
 
 /** Times each operation one after the other in 20 rounds; their summaries over all rounds, in order. */
 async function alternate(
@@ -134,10 +162,16 @@ async function timeSamples(
 /** Invocations each worker takes at once in the throughput runs, Conductor's and bare BullMQ's alike. */
 const WORKER_CONCURRENCY = 8;
 
+/** Rounds of the throughput runs: each round times bare BullMQ and Conductor one after the other. */
+const THROUGHPUT_ROUNDS = 6;
+
 /**
  * Throughput of trivial remote nodes with 1, 2 and 4 workers (each with its own Node sidecar) against a bare BullMQ
- * producer and consumers at the same concurrency (jobs added in bulk, `workers × 8` processed at once), as time per
- * node; then 200 nodes sleeping 10 ms on 1 and on 2 workers taking one node at a time (the wall time should halve).
+ * producer and consumers at the same concurrency, as time per node, in alternating rounds. The floor does what the
+ * scheduler does: it keeps as many jobs in flight (`workers × 8 × 2`), adds each with its own command, and sees
+ * each one's completion (BullMQ's `QueueEvents`, as the round-trip floor). Also reported: the floor as it was
+ * measured before, all jobs added in one bulk command and counted by the consumers (no producer sees a result).
+ * Then 200 nodes sleeping 10 ms on 1 and on 2 workers taking one node at a time (the wall time should halve).
  */
 async function throughput(
   context: Parameters<Scenario["run"]>[0],
@@ -147,6 +181,8 @@ async function throughput(
 ): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   const tasks = context.iterations(2_000);
+  const rounds = context.smoke ? 1 : THROUGHPUT_ROUNDS;
+  const perRound = Math.max(1, Math.ceil(tasks / rounds));
   // Redis commands per task, for the capacity model: every command Redis processed while the tasks ran (idle
   // connections' polling included), over the number of tasks.
   const probe = connect();
@@ -154,69 +190,99 @@ async function throughput(
     Number(/total_commands_processed:(\d+)/.exec(await probe.info("stats"))?.[1] ?? Number.NaN);
   const commands = { floor: 0, conductor: 0 };
   for (const count of [1, 2, 4]) {
-    // The floor: bare BullMQ, `count` consumers.
+    const window = count * WORKER_CONCURRENCY * 2;
+    // The floor: bare BullMQ, `count` consumers, a producer that sees each completion.
     const name = `bench-throughput-${count}`;
     const queue = new Queue(name, { connection: connect() });
+    const queueEvents = new QueueEvents(name, { connection: connect() });
     let done = 0;
-    let allDone: () => void = () => {};
-    const finished = new Promise<void>((resolve) => {
-      allDone = resolve;
-    });
+    let roundDone: () => void = () => {};
+    let roundTarget = 0;
     const consumers = Array.from({ length: count }, () =>
       new Worker(name, async (job) => ({ x: (job.data as { x: number }).x + 1 }), {
         connection: connect(),
         concurrency: WORKER_CONCURRENCY,
       }).on("completed", () => {
-        if (++done === tasks) allDone();
+        if (++done === roundTarget) roundDone();
       }),
     );
+    await queueEvents.waitUntilReady();
     await Promise.all(consumers.map((consumer) => consumer.waitUntilReady()));
-    const floorCommands = await commandsNow();
-    const floorStart = performance.now();
-    await queue.addBulk(
-      Array.from({ length: tasks }, (_, i) => ({
-        name: "j",
-        data: { x: i },
-        opts: { removeOnComplete: true },
-      })),
-    );
-    await finished;
-    const floorPerTask = ((performance.now() - floorStart) * 1_000) / tasks;
-    if (count === 1) commands.floor = ((await commandsNow()) - floorCommands - 1) / tasks;
-    await Promise.all(consumers.map((consumer) => consumer.close()));
-    await queue.close();
+    const floorRound = async () => {
+      const start = performance.now();
+      const outcomes = await inWindow(perRound, window, async (i) => {
+        const job = await queue.add("j", { x: i }, { removeOnComplete: { count: 1_000 } });
+        return ((await job.waitUntilFinished(queueEvents)) as { x: number }).x;
+      });
+      if (outcomes.some((outcome, i) => outcome !== i + 1))
+        throw new Error("a bare BullMQ job gave a wrong result");
+      return ((performance.now() - start) * 1_000) / perRound;
+    };
+    const bulkFloorRound = async () => {
+      done = 0;
+      roundTarget = perRound;
+      const finished = new Promise<void>((resolve) => {
+        roundDone = resolve;
+      });
+      const start = performance.now();
+      await queue.addBulk(
+        Array.from({ length: perRound }, (_, i) => ({
+          name: "j",
+          data: { x: i },
+          opts: { removeOnComplete: true },
+        })),
+      );
+      await finished;
+      return ((performance.now() - start) * 1_000) / perRound;
+    };
 
-    // Conductor: `count` workers, one scheduler running `tasks` one-node executions at once.
-    const { value: perTask } = await withWorkers(
-      redisUrl,
-      project,
-      count,
-      WORKER_CONCURRENCY,
-      async (run) => {
-        const before = await commandsNow();
+    // Conductor: `count` workers, one scheduler running one-node executions, `window` at once.
+    const samples = { floor: [] as number[], bulk: [] as number[], conductor: [] as number[] };
+    await withWorkers(redisUrl, project, count, WORKER_CONCURRENCY, async (run) => {
+      const conductorRound = async () => {
         const start = performance.now();
-        // In flight at once: twice what the workers take, so the queue never runs dry and no node waits in it
-        // longer than its timeout (which counts from its dispatch).
-        const outcomes = await inWindow(tasks, count * WORKER_CONCURRENCY * 2, (i) => run(ONE_NODE, i));
+        const outcomes = await inWindow(perRound, window, (i) => run(ONE_NODE, i));
         if (outcomes.some((outcome, i) => outcome !== i + 1))
           throw new Error("a remote node gave a wrong result");
-        const perTask = ((performance.now() - start) * 1_000) / tasks;
-        if (count === 1) commands.conductor = ((await commandsNow()) - before - 1) / tasks;
-        return perTask;
-      },
-    );
+        return ((performance.now() - start) * 1_000) / perRound;
+      };
+      for (let round = 0; round < rounds; round++) {
+        // The commands of the first round with one worker, for the capacity model.
+        const counted = count === 1 && round === 0;
+        let before = counted ? await commandsNow() : 0;
+        samples.bulk.push(await bulkFloorRound());
+        if (counted) commands.floor = ((await commandsNow()) - before - 1) / perRound;
+        samples.floor.push(await floorRound());
+        before = counted ? await commandsNow() : 0;
+        samples.conductor.push(await conductorRound());
+        if (counted) commands.conductor = ((await commandsNow()) - before - 1) / perRound;
+      }
+      return 0;
+    });
+    await Promise.all(consumers.map((consumer) => consumer.close()));
+    await queueEvents.close();
+    await queue.close();
+    const perTask = summarize(samples.conductor).median;
+    const workersText = `${count} worker${count === 1 ? "" : "s"}`;
     results.push(
       againstFloor(
         `distributed-throughput-${count}w`,
-        `trivial remote nodes with ${count} worker${count === 1 ? "" : "s"} (${WORKER_CONCURRENCY} at once each), time per node`,
+        `trivial remote nodes with ${workersText} (${WORKER_CONCURRENCY} at once each, ${window} in flight), time per node, median of ${rounds} alternating rounds of ${perRound}`,
         perTask,
         {
-          what: `bare BullMQ producer/consumer, ${count} consumer${count === 1 ? "" : "s"} × ${WORKER_CONCURRENCY}`,
-          value: floorPerTask,
+          what: `bare BullMQ producer/consumer, ${count} consumer${count === 1 ? "" : "s"} × ${WORKER_CONCURRENCY}, ${window} jobs in flight, each completion seen by the producer`,
+          value: summarize(samples.floor).median,
         },
         // ≥ 70 % of the bare throughput is at most 1/0.7 ≈ 1.43 times its time per node.
         1.43,
       ),
+      {
+        id: `distributed-throughput-${count}w-bulk`,
+        what: `the same against bare BullMQ jobs added in one bulk command and counted by the consumers (no producer sees a result; the floor of earlier runs)`,
+        value: perTask / summarize(samples.bulk).median,
+        unit: "×",
+        target: "reported",
+      },
     );
   }
 
@@ -267,6 +333,12 @@ async function inWindow<T>(total: number, window: number, task: (index: number) 
 }
 
 const ONE_NODE = chain(1, "node");
+const ONE_NODE_WITH_EFFECTS: BlueprintDocument = {
+  conductor: "blueprint/v1",
+  inputs: { x: {} },
+  outputs: { x: "n0.x" },
+  nodes: { n0: { type: "bench.increment-with-effects", runtime: "node", inputs: { x: "inputs.x" } } },
+};
 const ONE_IDEMPOTENT_NODE: BlueprintDocument = {
   conductor: "blueprint/v1",
   inputs: { x: {} },

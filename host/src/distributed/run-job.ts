@@ -1,6 +1,7 @@
 import type { InvocationControl } from "@conductor/sdk";
 import {
   decodeSessionRequest,
+  type FailureInfo,
   type InvocationRequest,
   type InvocationSink,
   observeSink,
@@ -11,6 +12,7 @@ import type { Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 import type { BlobTransfer } from "./blob-transfer.js";
+import { holdSink } from "./held-sink.js";
 import { encodeLiveEvent, type InvocationJob, type InvocationOutcome } from "./job-data.js";
 import { claimStart, corkForThisTurn } from "./redis-scripts.js";
 
@@ -142,6 +144,10 @@ export function runJob(
   const unsafe = request.steps.find(
     (step) => connection.findNodeType(step.nodeType)?.flags?.idempotent !== true,
   );
+  // A job of pure nodes only (all deterministic) runs while its claim is in flight; see `go`.
+  const pure = request.steps.every(
+    (step) => connection.findNodeType(step.nodeType)?.flags?.deterministic === true,
+  );
   const entry: RunningJob = {};
   context.running.set(jobKey, entry);
   // Large outputs are put in the blob store before their event leaves (the job's result carries references).
@@ -150,41 +156,64 @@ export function runJob(
     request.executionId,
     request.steps.map((step) => step.nodeId),
   );
+  const lostFailure = (node: string): FailureInfo => ({
+    message: `the worker running node "${node}" was lost (its job stalled); the node is not idempotent, so it is not run again on another worker`,
+    type: "runtime.lost",
+    retryable: true,
+    nodeId: node,
+  });
+  const claimFailure = (node: string, error: Error): FailureInfo => ({
+    message: `worker ${context.workerId} could not record in Redis that it starts node "${node}" (${error.message}); the node is not run`,
+    type: "runtime.lost",
+    retryable: true,
+    nodeId: node,
+  });
   const go = (ready: InvocationRequest) => {
     if (unsafe === undefined) {
       announce();
       entry.control = connection.execute(ready, runtimeSink);
       return;
     }
-    claimStart(context.commands, `${job.queueQualifiedName}:${jobKey}`, `${context.workerId} ${token}`).then(
+    const claim = claimStart(
+      context.commands,
+      `${job.queueQualifiedName}:${jobKey}`,
+      `${context.workerId} ${token}`,
+    );
+    if (pure) {
+      // Every node is deterministic, a pure function of its inputs (the journal's barrier relies on the same flag,
+      // docs/decisions.md): running it acts on nothing, so it runs while the claim is in flight, and the claim
+      // decides only whether its events leave. They are held until then: a delivery that does not hold the claim
+      // drops them and fails as below, so the node is never reported twice.
+      const held = holdSink(runtimeSink);
+      entry.control = connection.execute(ready, held.sink);
+      const refuse = (failure: FailureInfo) => {
+        held.discard();
+        entry.control?.cancel(failure.message);
+        // A cancellation asked for meanwhile ends it as cancelled, as for a job that waited for its claim.
+        if (entry.cancelled !== undefined) sink.cancelled(0, entry.cancelled);
+        else sink.failed(0, failure, 0);
+      };
+      claim.then(
+        (first) => {
+          if (!first) refuse(lostFailure(unsafe.nodeId));
+          else {
+            announce();
+            held.release();
+          }
+        },
+        (error: Error) => refuse(claimFailure(unsafe.nodeId, error)),
+      );
+      return;
+    }
+    claim.then(
       (first) => {
         if (entry.cancelled !== undefined) sink.cancelled(0, entry.cancelled);
         else if (first) {
           announce();
           entry.control = connection.execute(ready, runtimeSink);
-        } else
-          sink.failed(
-            0,
-            {
-              message: `the worker running node "${unsafe.nodeId}" was lost (its job stalled); the node is not idempotent, so it is not run again on another worker`,
-              type: "runtime.lost",
-              retryable: true,
-              nodeId: unsafe.nodeId,
-            },
-            0,
-          );
+        } else sink.failed(0, lostFailure(unsafe.nodeId), 0);
       },
-      (error: Error) =>
-        sink.failed(
-          0,
-          {
-            message: `worker ${context.workerId} could not record in Redis that it starts node "${unsafe.nodeId}" (${error.message}); the node is not run`,
-            type: "runtime.lost",
-            retryable: true,
-            nodeId: unsafe.nodeId,
-          },
-          0,
-        ),
+      (error: Error) => sink.failed(0, claimFailure(unsafe.nodeId, error), 0),
     );
   };
   // Inputs that are blobs of the store are fetched into files of this job first (before the start claim: a worker
