@@ -42,7 +42,6 @@ import { createLeanOtlpExporter } from "./lean-span-encoder.js";
 export async function createOtelTracing(options: { exporter?: unknown } = {}): Promise<Tracing> {
   const node = await installNodeTracing({
     serviceName: "conductor",
-    stepSpans: false,
     // A dozen spans per in-process execution of ten nodes: room for some 1,300 executions while an export is under
     // way, and batches of 1024, so that a flush of a full queue stays within the exporter's 30 concurrent exports.
     maxQueueSize: 16384,

@@ -1,4 +1,4 @@
-import type { Context, Span, Tracer } from "@opentelemetry/api";
+import type { Context, Tracer } from "@opentelemetry/api";
 import type { Sampler } from "@opentelemetry/sdk-trace";
 import type { StepRequest } from "../protocol/invocation.js";
 import { setStepTraceRunner } from "./step-trace.js";
@@ -7,11 +7,6 @@ import { setStepTraceRunner } from "./step-trace.js";
 export interface NodeTracingOptions {
   /** `service.name` of the spans, unless `OTEL_SERVICE_NAME` names one. */
   serviceName: string;
-  /**
-   * Wrap each traced step's code in a `run {node}` span (a runtime process does: its own span shows where the
-   * runtime spent the step). The host runs in-process nodes inside its own attempt span and only sets the context.
-   */
-  stepSpans: boolean;
   /** Where spans go instead of OTLP (tests): an OpenTelemetry `SpanExporter`. */
   exporter?: unknown;
   /**
@@ -87,50 +82,15 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
     get: (carrier: StepRequest, key: string) =>
       key === "traceparent" ? carrier.traceparent : carrier.tracestate,
   };
-  setStepTraceRunner((step, executionId, run) => {
-    const parent =
-      (step.traceContext as Context | undefined) ?? propagator.extract(api.ROOT_CONTEXT, step, getter);
-    if (!options.stepSpans) return api.context.with(parent, run);
-    const span: Span = tracer.startSpan(
-      `run ${step.nodeId}`,
-      {
-        attributes: {
-          "conductor.execution.id": executionId,
-          "conductor.node.id": step.nodeId,
-          "conductor.node.type": step.nodeType,
-          "conductor.node.attempt": step.attempt,
-          "conductor.runtime.language": "typescript",
-        },
-      },
-      parent,
-    );
-    let result: ReturnType<typeof run>;
-    try {
-      result = api.context.with(api.trace.setSpan(parent, span), run);
-    } catch (error) {
-      span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error).message });
-      span.end();
-      throw error;
-    }
-    if (result instanceof Promise) {
-      return result.then(
-        (value) => {
-          span.end();
-          return value;
-        },
-        (error: unknown) => {
-          span.setStatus({
-            code: api.SpanStatusCode.ERROR,
-            message: (error as Error)?.message ?? String(error),
-          });
-          span.end();
-          throw error;
-        },
-      ) as typeof result;
-    }
-    span.end();
-    return result;
-  });
+  // The step's context is current while its node's code runs, so spans the code makes are children of the host's
+  // span of the node attempt. The runtime makes no span of its own per step: the host's attempt span already shows
+  // the step, and a span per step (made, encoded and exported by every runtime process) cost more than the step.
+  setStepTraceRunner((step, _executionId, run) =>
+    api.context.with(
+      (step.traceContext as Context | undefined) ?? propagator.extract(api.ROOT_CONTEXT, step, getter),
+      run,
+    ),
+  );
   return {
     tracer,
     sampler,

@@ -3,8 +3,9 @@
 The host sends each step the W3C trace context of its span for the node attempt (``Step.traceparent``). While the
 step runs, that context is current, so spans a node creates with the OpenTelemetry API nest under the host's span
 with no extra code. When the standard ``OTEL_*`` environment names an OTLP endpoint, the runtime installs a tracer
-provider exporting over OTLP/HTTP in batches and wraps each traced step in a ``run {node}`` span. Without a
-traceparent, or without the ``opentelemetry`` packages, a step runs exactly as before: nothing is imported.
+provider exporting those spans over OTLP/HTTP in batches. The runtime makes no span of its own per step: the host's
+span of the attempt shows the step, and a span per step (made, encoded and exported here) cost more than the step.
+Without a traceparent, or without the ``opentelemetry`` packages, a step runs exactly as before: nothing is imported.
 """
 
 from __future__ import annotations
@@ -32,13 +33,11 @@ def export_configured(env: Mapping[str, str] = os.environ) -> bool:
 class _Tracing:
     def __init__(self) -> None:
         from opentelemetry import context, trace
-        from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
+        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
         self.context = context
         self.trace = trace
-        self.status = Status
-        self.error = StatusCode.ERROR
         self.propagator = TraceContextTextMapPropagator()
         self.span_context = SpanContext
         self.non_recording = NonRecordingSpan
@@ -54,7 +53,6 @@ class _Tracing:
             self.provider = TracerProvider(resource=Resource.create(attributes))
             self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
             trace.set_tracer_provider(self.provider)
-        self.tracer = trace.get_tracer("conductor-runtime")
 
     def parent_of(self, step: pb.Step) -> Any:
         """The context holding the step's remote parent. The host writes a version-00 traceparent (55 characters)
@@ -78,38 +76,16 @@ class _Tracing:
             carrier["tracestate"] = step.tracestate
         return self.propagator.extract(carrier)
 
-    def enter(self, step: pb.Step, execution_id: str, span_of_its_own: bool) -> tuple[Any, Any]:
-        parent = self.parent_of(step)
-        span = None
-        current = parent
-        if self.provider is not None and span_of_its_own:
-            span = self.tracer.start_span(
-                f"run {step.node_id}",
-                context=parent,
-                attributes={
-                    "conductor.execution.id": execution_id,
-                    "conductor.node.id": step.node_id,
-                    "conductor.node.type": step.node_type,
-                    "conductor.node.attempt": step.attempt,
-                    "conductor.runtime.language": "python",
-                },
-            )
-            current = self.trace.set_span_in_context(span, parent)
-        return self.context.attach(current), span
+    def enter(self, step: pb.Step) -> object:
+        return self.context.attach(self.parent_of(step))
 
-    def leave(self, entered: tuple[Any, Any], error: BaseException | None) -> None:
-        token, span = entered
+    def leave(self, token: object) -> None:
         self.context.detach(token)
-        if span is not None:
-            if error is not None:
-                span.set_status(self.status(self.error, f"{type(error).__name__}: {error}"))
-            span.end()
 
 
-def enter_step(step: pb.Step, execution_id: str, *, span: bool = True) -> tuple[Any, Any] | None:
+def enter_step(step: pb.Step) -> object | None:
     """Makes the step's trace context current (in this thread or task); returns what ``leave_step`` needs, or None
-    when the step is not traced. ``span=False`` only makes the host's context current, without a span of the
-    runtime's own (the pulls of a step's stream outputs, which run after the node's call and its span ended)."""
+    when the step is not traced."""
     global _tracing  # noqa: PLW0603 because the packages are loaded once, on first use
     if not step.traceparent:
         return None
@@ -120,13 +96,13 @@ def enter_step(step: pb.Step, execution_id: str, *, span: bool = True) -> tuple[
             _tracing = False
     if _tracing is False or _tracing is True:
         return None
-    return _tracing.enter(step, execution_id, span)
+    return _tracing.enter(step)
 
 
-def leave_step(entered: tuple[Any, Any] | None, error: BaseException | None = None) -> None:
-    """Restores the context ``enter_step`` replaced and ends the step's span."""
+def leave_step(entered: object | None) -> None:
+    """Restores the context ``enter_step`` replaced."""
     if entered is not None and isinstance(_tracing, _Tracing):
-        _tracing.leave(entered, error)
+        _tracing.leave(entered)
 
 
 def flush() -> None:
