@@ -71,7 +71,40 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
     // processor's delay and size follow OTEL_BSP_*), never held until the execution ends.
     spanProcessors: [spanProcessor],
   });
-  api.context.setGlobalContextManager(new contextHooks.AsyncLocalStorageContextManager().enable());
+  // An AsyncLocalStorage context manager, with a slot for the context of the synchronous node code running now: a
+  // node whose code has only ever returned values runs with its step's context in the slot instead of in a frame of
+  // its own (docs/telemetry.md, "What it costs").
+  class StepContextManager extends contextHooks.AsyncLocalStorageContextManager {
+    private slot: Context | undefined;
+    override active(): Context {
+      return this.slot ?? super.active();
+    }
+    override with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+      context: Context,
+      fn: F,
+      thisArg?: ThisParameterType<F>,
+      ...args: A
+    ): ReturnType<F> {
+      const slot = this.slot;
+      this.slot = undefined;
+      try {
+        return super.with(context, fn, thisArg, ...args);
+      } finally {
+        this.slot = slot;
+      }
+    }
+    runSynchronous<T>(context: Context, run: () => T): T {
+      const slot = this.slot;
+      this.slot = context;
+      try {
+        return run();
+      } finally {
+        this.slot = slot;
+      }
+    }
+  }
+  const contextManager = new StepContextManager();
+  api.context.setGlobalContextManager(contextManager.enable());
   api.propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
   api.trace.setGlobalTracerProvider(provider);
   const tracer = provider.getTracer("conductor");
@@ -85,12 +118,11 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
   // The step's context is current while its node's code runs, so spans the code makes are children of the host's
   // span of the node attempt. The runtime makes no span of its own per step: the host's attempt span already shows
   // the step, and a span per step (made, encoded and exported by every runtime process) cost more than the step.
-  setStepTraceRunner((step, _executionId, run) =>
-    api.context.with(
-      (step.traceContext as Context | undefined) ?? propagator.extract(api.ROOT_CONTEXT, step, getter),
-      run,
-    ),
-  );
+  setStepTraceRunner((step, _executionId, run, synchronous) => {
+    const context =
+      (step.traceContext as Context | undefined) ?? propagator.extract(api.ROOT_CONTEXT, step, getter);
+    return synchronous ? contextManager.runSynchronous(context, run) : api.context.with(context, run);
+  });
   return {
     tracer,
     sampler,
