@@ -221,7 +221,13 @@ class OtelExecutionTrace implements ExecutionTrace {
     return new LeanSpan(this.sink, name, kind, root.root, parent ?? root, this.common, shared, own);
   }
 
-  dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[], inProcess: boolean): void {
+  dispatch(
+    runtime: string,
+    nodes: readonly GraphNode[],
+    unit: readonly number[],
+    steps: StepRequest[],
+    inProcess: boolean,
+  ): void {
     if (!this.recording) {
       for (const step of steps) {
         step.traceparent = this.traceparent;
@@ -239,7 +245,7 @@ class OtelExecutionTrace implements ExecutionTrace {
       (this.openSteps ??= new Map()).set(dispatch, steps.length);
     }
     for (let i = 0; i < steps.length; i++) {
-      const node = nodes[i]!;
+      const node = nodes[unit[i]!]!;
       const step = steps[i]!;
       const span = this.span(
         this.nodeSpans(node).name,
