@@ -33,13 +33,14 @@ def export_configured(env: Mapping[str, str] = os.environ) -> bool:
 class _Tracing:
     def __init__(self) -> None:
         from opentelemetry import context, trace
-        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+        from opentelemetry.trace import INVALID_SPAN_CONTEXT, NonRecordingSpan, SpanContext, TraceFlags
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
         self.context = context
         self.trace = trace
         self.propagator = TraceContextTextMapPropagator()
         self.span_context = SpanContext
+        self.invalid = INVALID_SPAN_CONTEXT
         self.non_recording = NonRecordingSpan
         self.flags = TraceFlags
         self.provider: Any = None
@@ -53,15 +54,37 @@ class _Tracing:
             self.provider = TracerProvider(resource=Resource.create(attributes))
             self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
             trace.set_tracer_provider(self.provider)
+        tracing = self
 
-    def parent_of(self, step: pb.Step) -> Any:
-        """The context holding the step's remote parent. The host writes a version-00 traceparent (55 characters)
-        and usually no tracestate: that is read directly, because the propagator's regular expressions and
-        carrier cost more than the rest of a step's tracing; anything else goes through the propagator."""
-        traceparent = step.traceparent
+        class StepParent(NonRecordingSpan):
+            """The host's span of the step's node attempt, the parent of the spans the node's code makes. Its
+            traceparent is read when code first asks for its span context, because most steps make no span and the
+            reading cost most of a step's tracing."""
+
+            def __init__(self, traceparent: str, tracestate: str) -> None:  # pyright: ignore[reportMissingSuperCall]
+                # NonRecordingSpan's own __init__ would take a span context made now: this one is made when asked.
+                self._traceparent = traceparent
+                self._tracestate = tracestate
+                self._read: Any = None
+
+            @property
+            def _context(self) -> Any:  # pyright: ignore[reportIncompatibleVariableOverride]
+                if self._read is None:
+                    self._read = tracing.span_context_of(self._traceparent, self._tracestate)
+                return self._read
+
+            def get_span_context(self) -> Any:
+                return self._context
+
+        self.step_parent = StepParent
+
+    def span_context_of(self, traceparent: str, tracestate: str) -> Any:
+        """The remote span context a step's traceparent names. The host writes a version-00 traceparent (55
+        characters) and usually no tracestate: that is read directly, because the propagator's regular expressions
+        and carrier cost more than the rest of a step's tracing; anything else goes through the propagator."""
         # W3C ids are lowercase hex: anything else (or all digits, which islower() does not vouch for) goes the
         # propagator's way, which rejects or reads it as the standard says.
-        if not step.tracestate and len(traceparent) == 55 and traceparent.startswith("00-") and traceparent.islower():
+        if not tracestate and len(traceparent) == 55 and traceparent.startswith("00-") and traceparent.islower():
             try:
                 trace_id = int(traceparent[3:35], 16)
                 span_id = int(traceparent[36:52], 16)
@@ -69,21 +92,26 @@ class _Tracing:
             except ValueError:
                 trace_id = span_id = flags = 0
             if trace_id and span_id and traceparent[35] == "-" and traceparent[52] == "-":
-                remote = self.span_context(trace_id, span_id, is_remote=True, trace_flags=self.flags(flags))
-                return self.trace.set_span_in_context(self.non_recording(remote))
+                return self.span_context(trace_id, span_id, is_remote=True, trace_flags=self.flags(flags))
         carrier = {"traceparent": traceparent}
-        if step.tracestate:
-            carrier["tracestate"] = step.tracestate
-        return self.propagator.extract(carrier)
+        if tracestate:
+            carrier["tracestate"] = tracestate
+        return self.trace.get_current_span(self.propagator.extract(carrier)).get_span_context()
 
-    def enter(self, step: pb.Step) -> object:
-        return self.context.attach(self.parent_of(step))
+    def parent_of(self, step: pb.Step) -> Any:
+        """The context holding the step's remote parent, read now."""
+        remote = self.span_context_of(step.traceparent, step.tracestate)
+        return self.trace.set_span_in_context(self.non_recording(remote))
 
-    def leave(self, token: object) -> None:
+    def enter(self, step: pb.Step) -> Any:
+        # The parent's traceparent is read only if the node's code makes a span (or asks for the current one).
+        return self.context.attach(self.trace.set_span_in_context(self.step_parent(step.traceparent, step.tracestate)))
+
+    def leave(self, token: Any) -> None:
         self.context.detach(token)
 
 
-def enter_step(step: pb.Step) -> object | None:
+def enter_step(step: pb.Step) -> Any:
     """Makes the step's trace context current (in this thread or task); returns what ``leave_step`` needs, or None
     when the step is not traced."""
     global _tracing  # noqa: PLW0603 because the packages are loaded once, on first use
@@ -99,7 +127,7 @@ def enter_step(step: pb.Step) -> object | None:
     return _tracing.enter(step)
 
 
-def leave_step(entered: object | None) -> None:
+def leave_step(entered: Any) -> None:
     """Restores the context ``enter_step`` replaced."""
     if entered is not None and isinstance(_tracing, _Tracing):
         _tracing.leave(entered)
