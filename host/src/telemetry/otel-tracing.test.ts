@@ -234,7 +234,8 @@ describe("tracing of executions", () => {
       const all = exporter.getFinishedSpans();
       const nodeSpan = (id: string) =>
         all.find(
-          (span) => span.name === `node ${id}` && span.attributes["conductor.execution.id"] === run.executionId,
+          (span) =>
+            span.name === `node ${id}` && span.attributes["conductor.execution.id"] === run.executionId,
         )!;
       const named = (name: string) => {
         const found = all.filter((span) => span.name === name);

@@ -242,7 +242,8 @@ class OtelExecutionTrace implements ExecutionTrace {
         "conductor.runtime": runtime,
         "conductor.dispatch.steps": steps.length,
       });
-      (this.openSteps ??= new Map()).set(dispatch, steps.length);
+      this.openSteps ??= new Map();
+      this.openSteps.set(dispatch, steps.length);
     }
     for (let i = 0; i < steps.length; i++) {
       const node = nodes[unit[i]!]!;

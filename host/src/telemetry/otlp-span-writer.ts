@@ -221,8 +221,12 @@ export class OtlpWriter {
       if (cacheable && cached < CACHE_LIMIT) {
         if (values === undefined) {
           let keys = pairs.get(field);
-          if (keys === undefined) pairs.set(field, (keys = new Map()));
-          keys.set(key, (values = new Map()));
+          if (keys === undefined) {
+            keys = new Map();
+            pairs.set(field, keys);
+          }
+          values = new Map();
+          keys.set(key, values);
         }
         values.set(value, this.buffer.slice(start, this.pos));
         cached++;

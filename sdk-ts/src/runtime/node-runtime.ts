@@ -405,7 +405,12 @@ class Invocation implements InvocationControl {
       else {
         const code = definition.run;
         const synchronous = synchronousCode.has(code);
-        returned = traceRunner(step, this.request.executionId, () => definition.run(input, context), synchronous);
+        returned = traceRunner(
+          step,
+          this.request.executionId,
+          () => definition.run(input, context),
+          synchronous,
+        );
         if (isPromiseLike(returned)) {
           if (synchronous) synchronousCode.delete(code);
           asyncCode.add(code);

@@ -7,7 +7,12 @@ import type { StepRequest } from "../protocol/invocation.js";
  * node's code has so far always returned a value, never a promise, so the context need only be current while it
  * runs (no AsyncLocalStorage frame, which costs more than a trivial node; docs/telemetry.md, "What it costs").
  */
-export type StepTraceRunner = <T>(step: StepRequest, executionId: string, run: () => T, synchronous: boolean) => T;
+export type StepTraceRunner = <T>(
+  step: StepRequest,
+  executionId: string,
+  run: () => T,
+  synchronous: boolean,
+) => T;
 
 let runner: StepTraceRunner | undefined;
 
