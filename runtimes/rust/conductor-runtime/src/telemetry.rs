@@ -13,8 +13,8 @@ use std::future::Future;
 use std::sync::OnceLock;
 
 use futures_util::future::Either;
-use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::global;
+use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::FutureExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
