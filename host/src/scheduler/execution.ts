@@ -396,7 +396,8 @@ export class Execution implements InputSources {
     this.running++;
     this.options.trace?.dispatch(
       this.graph.nodes[head]!.runtime,
-      unit.map((index) => this.graph.nodes[index]!),
+      this.graph.nodes,
+      unit,
       steps,
       this.plan.runtimes[head]!.checksOutputs === true,
     );
@@ -961,7 +962,8 @@ export class Execution implements InputSources {
       ];
       this.options.trace?.dispatch(
         node.runtime,
-        [node],
+        this.graph.nodes,
+        [index],
         steps,
         this.plan.runtimes[index]!.checksOutputs === true,
       );

@@ -1,4 +1,4 @@
-import type { FailureInfo, StepRequest } from "@conductor/sdk/protocol";
+import type { FailureInfo } from "@conductor/sdk/protocol";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BlueprintGraph, GraphNode } from "../blueprint/blueprint-graph.js";
 import type { DistributedStats } from "../distributed/distributed.js";
@@ -273,8 +273,8 @@ class ExecutionMetrics implements ExecutionTrace {
     mirror?.executionStarted(graph.id);
   }
 
-  dispatch(_runtime: string, dispatched: readonly GraphNode[], _steps: StepRequest[]): void {
-    for (let i = 0; i < dispatched.length; i++) this.queue(dispatched[i]!);
+  dispatch(_runtime: string, nodes: readonly GraphNode[], unit: readonly number[]): void {
+    for (let i = 0; i < unit.length; i++) this.queue(nodes[unit[i]!]!);
   }
 
   mapStarted(node: GraphNode): void {

@@ -16,9 +16,17 @@ export interface ExecutionTrace {
   /**
    * A unit of steps goes to a runtime: starts its dispatch span and one attempt span per step, and writes each
    * attempt span's context into its step, where the runtime finds the parent of the spans the node's code creates.
-   * `inProcess`: the runtime is the host's own (nothing is sent, so there is no dispatch span).
+   * `nodes`: the graph's nodes, of which `unit` are the dispatched ones (by index, in the order of `steps`): so that
+   * the scheduler makes no array per dispatch for the hooks. `inProcess`: the runtime is the host's own (nothing is
+   * sent, so there is no dispatch span).
    */
-  dispatch(runtime: string, nodes: readonly GraphNode[], steps: StepRequest[], inProcess: boolean): void;
+  dispatch(
+    runtime: string,
+    nodes: readonly GraphNode[],
+    unit: readonly number[],
+    steps: StepRequest[],
+    inProcess: boolean,
+  ): void;
   /** A map node starts: its span, under which each element's attempt gets its own (see {@link mapItem}). */
   mapStarted(node: GraphNode): void;
   /**
@@ -76,9 +84,9 @@ export interface Tracing {
 export function bothTraces(first: ExecutionTrace, second: ExecutionTrace): ExecutionTrace {
   return {
     traceparent: first.traceparent ?? second.traceparent,
-    dispatch(runtime, nodes, steps, inProcess) {
-      first.dispatch(runtime, nodes, steps, inProcess);
-      second.dispatch(runtime, nodes, steps, inProcess);
+    dispatch(runtime, nodes, unit, steps, inProcess) {
+      first.dispatch(runtime, nodes, unit, steps, inProcess);
+      second.dispatch(runtime, nodes, unit, steps, inProcess);
     },
     mapStarted(node) {
       first.mapStarted(node);

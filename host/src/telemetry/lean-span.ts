@@ -13,7 +13,7 @@ import {
   type TimeInput,
   type TraceState,
 } from "@opentelemetry/api";
-import { encodeSpanAttributes, type OtlpWriter } from "./otlp-span-writer.js";
+import { encodeSpanAttributes, type OtlpWriter, slabBytes } from "./otlp-span-writer.js";
 
 /**
  * What the spans of one process share: the resource and instrumentation scope they are exported with (taken from
@@ -150,7 +150,7 @@ export function randomTraceId(): string {
 }
 
 function hexToBytes(hex: string): Uint8Array {
-  const bytes = new Uint8Array(hex.length >>> 1);
+  const bytes = slabBytes(hex.length >>> 1);
   for (let i = 0; i < bytes.length; i++)
     bytes[i] = (digit(hex.charCodeAt(2 * i)) << 4) | digit(hex.charCodeAt(2 * i + 1));
   return bytes;
@@ -386,15 +386,15 @@ export class LeanSpan implements Span, Context {
       writer.bytes(this.root.parentIdBytes);
     }
     writer.tag(5, 2);
-    writer.string(this.name);
+    writer.cachedString(this.name);
     if (this.kind + 1 !== 0) {
       writer.tag(6, 0);
       writer.varint(this.kind + 1);
     }
     writer.tag(7, 1);
-    writer.hrTime(hrTime(this.startMs));
+    writer.epochMs(this.startMs);
     writer.tag(8, 1);
-    writer.hrTime(hrTime(this.endMs));
+    writer.epochMs(this.endMs);
     writer.raw(this.first.encoded);
     writer.raw(this.second.encoded);
     writer.attributes(this.own, 9);

@@ -31,6 +31,41 @@ const doubled = defineNode({
     }),
 });
 
+// Node code of each kind that makes spans: synchronous (run without a frame of its own once it has returned a value),
+// async (spans after an await), and a plain function whose promise's callback makes the span.
+const tracer = trace.getTracer("test");
+const synchronous = defineNode({
+  type: "test.sync-spans",
+  input: { x: z.number() },
+  output: { x: z.number() },
+  run: ({ x }) =>
+    tracer.startActiveSpan(`sync outer ${x}`, (outer) => {
+      tracer.startSpan(`sync inner ${x}`).end();
+      outer.end();
+      return { x };
+    }),
+});
+const asynchronous = defineNode({
+  type: "test.async-spans",
+  input: { x: z.number() },
+  output: { x: z.number() },
+  run: async ({ x }) => {
+    await new Promise((resolve) => setImmediate(resolve));
+    tracer.startSpan(`after await ${x}`).end();
+    return { x };
+  },
+});
+const thenable = defineNode({
+  type: "test.then-spans",
+  input: { x: z.number() },
+  output: { x: z.number() },
+  run: ({ x }) =>
+    Promise.resolve().then(() => {
+      tracer.startSpan(`in then ${x}`).end();
+      return { x };
+    }),
+});
+
 let exporter: InMemorySpanExporter;
 let tracing: Tracing;
 let conductor: Conductor;
@@ -39,7 +74,7 @@ beforeAll(async () => {
   exporter = new InMemorySpanExporter();
   tracing = await createTracing({ exporter });
   conductor = await createConductor({
-    nodes: [flaky.node, cached, broken, doubled],
+    nodes: [flaky.node, cached, broken, doubled, synchronous, asynchronous, thenable],
     tracing,
     project: { dir: process.cwd(), blueprints: [], nodes: [], runtimes: {} },
   });
@@ -151,6 +186,44 @@ describe("tracing of executions", () => {
       const work = all.find((candidate) => candidate.name === `double ${item + 1}`)!;
       expect(work.parentSpanContext?.spanId).toBe(span.spanContext().spanId);
       expect(work.spanContext().traceId).toBe(node.spanContext().traceId);
+    }
+  });
+
+  it("nests the spans of synchronous, async and promise-returning node code under their attempt, run after run", async () => {
+    const blueprint = {
+      conductor: "blueprint/v1" as const,
+      id: "kinds",
+      inputs: { x: {} },
+      outputs: { x: "c.x" },
+      nodes: {
+        a: { type: "test.sync-spans", inputs: { x: "inputs.x" } },
+        b: { type: "test.async-spans", inputs: { x: "a.x" } },
+        c: { type: "test.then-spans", inputs: { x: "b.x" } },
+      },
+    };
+    // The first run of synchronous code has a frame of its own; later runs have the context only while it runs.
+    for (const x of [1, 2, 3]) {
+      const run = await conductor.run(blueprint, { x });
+      expect(run.status).toBe("completed");
+      await tracing.flush();
+      const all = exporter.getFinishedSpans();
+      const nodeSpan = (id: string) =>
+        all.find(
+          (span) =>
+            span.name === `node ${id}` && span.attributes["conductor.execution.id"] === run.executionId,
+        )!;
+      const named = (name: string) => {
+        const found = all.filter((span) => span.name === name);
+        expect(found, name).toHaveLength(1);
+        return found[0]!;
+      };
+      const parentOf = (name: string) => named(name).parentSpanContext?.spanId;
+      expect(parentOf(`sync outer ${x}`)).toBe(nodeSpan("a").spanContext().spanId);
+      expect(parentOf(`sync inner ${x}`)).toBe(named(`sync outer ${x}`).spanContext().spanId);
+      expect(parentOf(`after await ${x}`)).toBe(nodeSpan("b").spanContext().spanId);
+      expect(parentOf(`in then ${x}`)).toBe(nodeSpan("c").spanContext().spanId);
+      // Outside node code, no step's context is current.
+      expect(trace.getActiveSpan()).toBeUndefined();
     }
   });
 

@@ -84,8 +84,21 @@ export class OtlpWriter {
 
   /** An `HrTime` as nanoseconds since the epoch (fixed64), without a BigInt: the 64 bits are summed in parts. */
   hrTime(time: HrTime): void {
-    const seconds = time[0];
-    const nanos = time[1];
+    this.secondsAndNanos(time[0], time[1]);
+  }
+
+  /**
+   * Milliseconds since the epoch as nanoseconds (fixed64), rounded as the `HrTime` of them would be (whole seconds
+   * and nanoseconds), without making that `HrTime`.
+   */
+  epochMs(ms: number): void {
+    const seconds = Math.floor(ms / 1000);
+    const nanos = Math.round((ms - seconds * 1000) * 1e6);
+    if (nanos >= 1e9) this.secondsAndNanos(seconds + 1, nanos - 1e9);
+    else this.secondsAndNanos(seconds, nanos);
+  }
+
+  private secondsAndNanos(seconds: number, nanos: number): void {
     const fromLow = (seconds & 0xffff) * 1e9;
     const fromHigh = ((seconds / 65536) >>> 0) * 1e9;
     const low = (fromLow >>> 0) + ((((fromHigh & 0xffff) * 65536) >>> 0) + nanos);
@@ -103,6 +116,24 @@ export class OtlpWriter {
     this.ensure(value.length);
     this.buffer.set(value, this.pos);
     this.pos += value.length;
+  }
+
+  /**
+   * A string the host writes again and again (a span's name, an attribute's key): its encoding (length included)
+   * is kept the first time and copied after, up to {@link CACHE_LIMIT} entries of the process.
+   */
+  cachedString(value: string): void {
+    const known = strings.get(value);
+    if (known !== undefined) {
+      this.raw(known);
+      return;
+    }
+    const at = this.pos;
+    this.string(value);
+    if (cached < CACHE_LIMIT && value.length <= CACHED_LENGTH) {
+      strings.set(value, this.buffer.slice(at, this.pos));
+      cached++;
+    }
   }
 
   string(value: string): void {
@@ -153,20 +184,53 @@ export class OtlpWriter {
     this.buffer[pos] = rest;
   }
 
-  /** `attributes` as repeated KeyValue fields numbered `field`. */
-  attributes(attributes: Attributes, field: number): void {
+  /**
+   * `attributes` as repeated KeyValue fields numbered `field`. With `cacheValues`, each pair of a key and a short
+   * value (a boolean, an integer, a string of at most {@link CACHED_LENGTH} characters: a node's attempt, status,
+   * whether it was a cache hit) is encoded once and copied after, because the host writes the same few pairs on
+   * every span; without it only the keys are (values that are seldom repeated, such as execution ids).
+   */
+  attributes(attributes: Attributes, field: number, cacheValues = true): void {
     for (const key in attributes) {
       if (!Object.hasOwn(attributes, key)) continue;
       const value = attributes[key];
+      const cacheable =
+        cacheValues &&
+        (typeof value === "boolean" ||
+          (typeof value === "number" && Number.isInteger(value)) ||
+          (typeof value === "string" && value.length <= CACHED_LENGTH));
+      let values: Map<AttributeValue, Uint8Array> | undefined;
+      if (cacheable) {
+        values = pairs.get(field)?.get(key);
+        const known = values?.get(value);
+        if (known !== undefined) {
+          this.raw(known);
+          continue;
+        }
+      }
+      const start = this.pos;
       this.tag(field, 2);
       const at = this.begin();
       this.tag(1, 2);
-      this.string(key);
+      this.cachedString(key);
       this.tag(2, 2);
       const valueAt = this.begin();
       if (value !== undefined) this.anyValue(value);
       this.end(valueAt);
       this.end(at);
+      if (cacheable && cached < CACHE_LIMIT) {
+        if (values === undefined) {
+          let keys = pairs.get(field);
+          if (keys === undefined) {
+            keys = new Map();
+            pairs.set(field, keys);
+          }
+          values = new Map();
+          keys.set(key, values);
+        }
+        values.set(value, this.buffer.slice(start, this.pos));
+        cached++;
+      }
     }
   }
 
@@ -209,11 +273,45 @@ export class OtlpWriter {
 
 const encoder = new TextEncoder();
 
+/** How many encodings of strings and attribute pairs the process keeps, at most (a few hundred kilobytes). */
+const CACHE_LIMIT = 4096;
+/** The longest string whose encoding is kept. */
+const CACHED_LENGTH = 64;
+let cached = 0;
+const strings = new Map<string, Uint8Array>();
+/** By field number, then key, then value: the encoded KeyValue field. */
+const pairs = new Map<number, Map<string, Map<AttributeValue, Uint8Array>>>();
+
 /** `attributes` encoded once as the KeyValue fields (number 9) of a Span message, to be copied into many spans. */
 export function encodeSpanAttributes(attributes: Attributes): Uint8Array {
   scratch.pos = 0;
-  scratch.attributes(attributes, 9);
-  return scratch.finish().slice();
+  scratch.attributes(attributes, 9, false);
+  return kept(scratch.finish());
+}
+
+// Encodings kept with spans (an execution's attributes, its trace id) are copied into slabs rather than each into a
+// buffer of its own, because an ArrayBuffer per execution showed in the garbage collector's time.
+const SLAB = 64 * 1024;
+let slab = new Uint8Array(SLAB);
+let slabUsed = 0;
+
+/** `length` zero bytes that live as long as whoever keeps them, in a shared slab. */
+export function slabBytes(length: number): Uint8Array {
+  if (length > SLAB / 8) return new Uint8Array(length);
+  if (slabUsed + length > SLAB) {
+    slab = new Uint8Array(SLAB);
+    slabUsed = 0;
+  }
+  const bytes = slab.subarray(slabUsed, slabUsed + length);
+  slabUsed += length;
+  return bytes;
+}
+
+/** A copy of `bytes` in a shared slab (see {@link slabBytes}). */
+export function kept(bytes: Uint8Array): Uint8Array {
+  const copy = slabBytes(bytes.length);
+  copy.set(bytes);
+  return copy;
 }
 
 const scratch = new OtlpWriter(1024);

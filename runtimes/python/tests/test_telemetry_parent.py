@@ -1,4 +1,5 @@
-"""The step's remote parent read directly from its traceparent matches what the W3C propagator reads."""
+"""The step's remote parent read directly from its traceparent (at once, or when a step's code first asks for it)
+matches what the W3C propagator reads."""
 
 from __future__ import annotations
 
@@ -33,12 +34,19 @@ def test_parent_of_a_step_is_the_propagators(traceparent: str, tracestate: str) 
     if tracestate:
         carrier["tracestate"] = tracestate
     expected = trace.get_current_span(TraceContextTextMapPropagator().extract(carrier)).get_span_context()
-    found = trace.get_current_span(tracing.parent_of(step)).get_span_context()
-    assert (found.trace_id, found.span_id, found.trace_flags, found.is_remote, found.is_valid) == (
-        expected.trace_id,
-        expected.span_id,
-        expected.trace_flags,
-        expected.is_remote,
-        expected.is_valid,
-    )
-    assert dict(found.trace_state) == dict(expected.trace_state)
+    # Read now (parent_of), and as a step's code finds it while the step runs (read when first asked for).
+    token = tracing.enter(step)
+    try:
+        current = trace.get_current_span().get_span_context()
+    finally:
+        tracing.leave(token)
+    assert trace.get_current_span().get_span_context() == trace.INVALID_SPAN_CONTEXT
+    for found in (trace.get_current_span(tracing.parent_of(step)).get_span_context(), current):
+        assert (found.trace_id, found.span_id, found.trace_flags, found.is_remote, found.is_valid) == (
+            expected.trace_id,
+            expected.span_id,
+            expected.trace_flags,
+            expected.is_remote,
+            expected.is_valid,
+        )
+        assert dict(found.trace_state) == dict(expected.trace_state)

@@ -400,10 +400,22 @@ class Invocation implements InvocationControl {
     try {
       const traceRunner =
         step.traceparent === undefined && step.traceContext === undefined ? undefined : stepTraceRunner();
-      const returned =
-        traceRunner === undefined
-          ? definition.run(input, context)
-          : traceRunner(step, this.request.executionId, () => definition.run(input, context));
+      let returned: unknown;
+      if (traceRunner === undefined) returned = definition.run(input, context);
+      else {
+        const code = definition.run;
+        const synchronous = synchronousCode.has(code);
+        returned = traceRunner(
+          step,
+          this.request.executionId,
+          () => definition.run(input, context),
+          synchronous,
+        );
+        if (isPromiseLike(returned)) {
+          if (synchronous) synchronousCode.delete(code);
+          asyncCode.add(code);
+        } else if (!synchronous && !asyncCode.has(code)) synchronousCode.add(code);
+      }
       result =
         timeoutMs > 0
           ? await withTimeout(returned, timeoutMs, context, label)
@@ -445,6 +457,21 @@ class Invocation implements InvocationControl {
     sink.completed(index, parsedOutput.data, elapsedUs());
     return parsedOutput.data;
   }
+}
+
+/**
+ * The node code that a traced step may run without an AsyncLocalStorage frame of its own (see `StepTraceRunner`):
+ * functions that have returned a value, never a promise, every time they ran. A function declared `async`, or that
+ * once returned a promise, always gets a frame (the callbacks of its promises need the step's context).
+ */
+const synchronousCode = new WeakSet<(...args: never[]) => unknown>();
+const asyncCode = new WeakSet<(...args: never[]) => unknown>();
+
+function isPromiseLike(value: unknown): boolean {
+  return (
+    value instanceof Promise ||
+    (typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function")
+  );
 }
 
 /** The items of a stream input as live values (an item still in its wire form is decoded as it is read). */

@@ -100,12 +100,10 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Served
   // Because a runtime without tracing must not load the OpenTelemetry SDK, it is imported only when the OTEL_*
   // environment asks for export (docs/telemetry.md).
   const tracing = otlpTracesConfigured(env)
-    ? await installNodeTracing({ serviceName: implementation.name, stepSpans: true }).catch(
-        (error: unknown) => {
-          process.stderr.write(`OpenTelemetry tracing is off: ${(error as Error).message}\n`);
-          return undefined;
-        },
-      )
+    ? await installNodeTracing({ serviceName: implementation.name }).catch((error: unknown) => {
+        process.stderr.write(`OpenTelemetry tracing is off: ${(error as Error).message}\n`);
+        return undefined;
+      })
     : undefined;
 
   let nodes: readonly NodeDefinition[];

@@ -1,4 +1,4 @@
-import type { Context, Span, Tracer } from "@opentelemetry/api";
+import type { Context, Tracer } from "@opentelemetry/api";
 import type { Sampler } from "@opentelemetry/sdk-trace";
 import type { StepRequest } from "../protocol/invocation.js";
 import { setStepTraceRunner } from "./step-trace.js";
@@ -7,11 +7,6 @@ import { setStepTraceRunner } from "./step-trace.js";
 export interface NodeTracingOptions {
   /** `service.name` of the spans, unless `OTEL_SERVICE_NAME` names one. */
   serviceName: string;
-  /**
-   * Wrap each traced step's code in a `run {node}` span (a runtime process does: its own span shows where the
-   * runtime spent the step). The host runs in-process nodes inside its own attempt span and only sets the context.
-   */
-  stepSpans: boolean;
   /** Where spans go instead of OTLP (tests): an OpenTelemetry `SpanExporter`. */
   exporter?: unknown;
   /**
@@ -76,7 +71,40 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
     // processor's delay and size follow OTEL_BSP_*), never held until the execution ends.
     spanProcessors: [spanProcessor],
   });
-  api.context.setGlobalContextManager(new contextHooks.AsyncLocalStorageContextManager().enable());
+  // An AsyncLocalStorage context manager, with a slot for the context of the synchronous node code running now: a
+  // node whose code has only ever returned values runs with its step's context in the slot instead of in a frame of
+  // its own (docs/telemetry.md, "What it costs").
+  class StepContextManager extends contextHooks.AsyncLocalStorageContextManager {
+    private slot: Context | undefined;
+    override active(): Context {
+      return this.slot ?? super.active();
+    }
+    override with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+      context: Context,
+      fn: F,
+      thisArg?: ThisParameterType<F>,
+      ...args: A
+    ): ReturnType<F> {
+      const slot = this.slot;
+      this.slot = undefined;
+      try {
+        return super.with(context, fn, thisArg, ...args);
+      } finally {
+        this.slot = slot;
+      }
+    }
+    runSynchronous<T>(context: Context, run: () => T): T {
+      const slot = this.slot;
+      this.slot = context;
+      try {
+        return run();
+      } finally {
+        this.slot = slot;
+      }
+    }
+  }
+  const contextManager = new StepContextManager();
+  api.context.setGlobalContextManager(contextManager.enable());
   api.propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
   api.trace.setGlobalTracerProvider(provider);
   const tracer = provider.getTracer("conductor");
@@ -87,49 +115,13 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
     get: (carrier: StepRequest, key: string) =>
       key === "traceparent" ? carrier.traceparent : carrier.tracestate,
   };
-  setStepTraceRunner((step, executionId, run) => {
-    const parent =
+  // The step's context is current while its node's code runs, so spans the code makes are children of the host's
+  // span of the node attempt. The runtime makes no span of its own per step: the host's attempt span already shows
+  // the step, and a span per step (made, encoded and exported by every runtime process) cost more than the step.
+  setStepTraceRunner((step, _executionId, run, synchronous) => {
+    const context =
       (step.traceContext as Context | undefined) ?? propagator.extract(api.ROOT_CONTEXT, step, getter);
-    if (!options.stepSpans) return api.context.with(parent, run);
-    const span: Span = tracer.startSpan(
-      `run ${step.nodeId}`,
-      {
-        attributes: {
-          "conductor.execution.id": executionId,
-          "conductor.node.id": step.nodeId,
-          "conductor.node.type": step.nodeType,
-          "conductor.node.attempt": step.attempt,
-          "conductor.runtime.language": "typescript",
-        },
-      },
-      parent,
-    );
-    let result: ReturnType<typeof run>;
-    try {
-      result = api.context.with(api.trace.setSpan(parent, span), run);
-    } catch (error) {
-      span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error).message });
-      span.end();
-      throw error;
-    }
-    if (result instanceof Promise) {
-      return result.then(
-        (value) => {
-          span.end();
-          return value;
-        },
-        (error: unknown) => {
-          span.setStatus({
-            code: api.SpanStatusCode.ERROR,
-            message: (error as Error)?.message ?? String(error),
-          });
-          span.end();
-          throw error;
-        },
-      ) as typeof result;
-    }
-    span.end();
-    return result;
+    return synchronous ? contextManager.runSynchronous(context, run) : api.context.with(context, run);
   });
   return {
     tracer,

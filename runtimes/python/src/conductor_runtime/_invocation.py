@@ -141,13 +141,9 @@ class Invocation:
                 try:
                     arguments = definition.prepare(run, outputs, codec)
                     context_token = CURRENT_STEP.set(run)
-                    traced = enter_step(step, run.execution_id) if step.traceparent else None
+                    traced = enter_step(step) if step.traceparent else None
                     try:
                         value = definition.function(**arguments)
-                    except BaseException as error:
-                        leave_step(traced, error)
-                        traced = None
-                        raise
                     finally:
                         leave_step(traced)
                         CURRENT_STEP.reset(context_token)
@@ -215,7 +211,7 @@ class Invocation:
             else:
                 arguments = definition.prepare(run, outputs, runtime.codec)
                 context_token = CURRENT_STEP.set(run)
-                traced = enter_step(step, run.execution_id) if step.traceparent else None
+                traced = enter_step(step) if step.traceparent else None
                 try:
                     if definition.executor == "async" and not definition.generator:
                         run.awaiting_node = True
@@ -225,10 +221,6 @@ class Invocation:
                             run.awaiting_node = False
                     else:
                         value = definition.function(**arguments)
-                except BaseException as error:
-                    leave_step(traced, error)
-                    traced = None
-                    raise
                 finally:
                     leave_step(traced)
                     CURRENT_STEP.reset(context_token)
@@ -321,7 +313,7 @@ class Invocation:
         definition = run.definition
         codec = self.runtime.codec
         context_token = CURRENT_STEP.set(run)
-        traced = enter_step(run.step, run.execution_id) if run.step.traceparent else None
+        traced = enter_step(run.step) if run.step.traceparent else None
         try:
             arguments = definition.prepare(run, outputs, codec)
             if definition.executor == "process":
@@ -332,10 +324,6 @@ class Invocation:
             completed = pb.Completed()
             definition.encode(live, completed, codec, run.step)
             return live, completed
-        except BaseException as error:
-            leave_step(traced, error)
-            traced = None
-            raise
         finally:
             leave_step(traced)
             CURRENT_STEP.reset(context_token)

@@ -121,7 +121,7 @@ def pump_in_thread(run: StepRun, port: OutputPort, iterator: Iterator[Any], gate
     """Pulls a sync generator in a pool thread, one item per credit, until it ends, fails or the gate stops."""
     context_token = CURRENT_STEP.set(run)
     # Spans the generator's code creates nest under the host's span of the node, as the node's own do.
-    traced = enter_step(run.step, run.execution_id, span=False) if run.step.traceparent else None
+    traced = enter_step(run.step) if run.step.traceparent else None
     position = 0
     # A checkpoint the generator yields costs no credit: the one taken is kept for the next item.
     held = False
@@ -147,7 +147,7 @@ async def pump_on_loop(
 ) -> None:
     """Pulls a generator on the event loop, one item per credit, until it ends, fails or the gate stops (or its
     task is cancelled: an async generator then gets ``CancelledError`` at the await it is in)."""
-    traced = enter_step(run.step, run.execution_id, span=False) if run.step.traceparent else None
+    traced = enter_step(run.step) if run.step.traceparent else None
     position = 0
     held = False
     try:

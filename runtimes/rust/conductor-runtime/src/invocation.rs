@@ -223,10 +223,6 @@ async fn run_step(
         &crate::telemetry::StepTrace {
             traceparent: &trace.0,
             tracestate: &trace.1,
-            node_id: &scope.node_id,
-            node_type: &scope.node_type,
-            execution_id: &scope.execution_id,
-            attempt: scope.attempt,
         },
     );
     #[cfg(not(feature = "telemetry"))]

@@ -3,17 +3,19 @@
 //! The host sends each step the W3C trace context of its span for the node attempt (`Step.traceparent`). While the
 //! step runs, that context is current, so spans a node creates with the `opentelemetry` API nest under the host's
 //! span with no extra code. When the standard `OTEL_*` environment names an OTLP endpoint, the runtime installs a
-//! tracer provider that exports over OTLP/HTTP in batches, and wraps each traced step in a `run {node}` span.
-//! Without the feature, or without a traceparent, a step runs exactly as before (docs/telemetry.md).
+//! tracer provider that exports those spans over OTLP/HTTP in batches. The runtime makes no span of its own per
+//! step: the host's span of the attempt shows the step, and a span per step (made, encoded and exported by every
+//! runtime process) cost more than the step. Without the feature, or without a traceparent, a step runs exactly as
+//! before (docs/telemetry.md).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::OnceLock;
 
 use futures_util::future::Either;
+use opentelemetry::global;
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{FutureExt, SpanKind, TraceContextExt, Tracer};
-use opentelemetry::{KeyValue, global};
+use opentelemetry::trace::FutureExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
@@ -70,14 +72,11 @@ fn provider() -> Option<&'static SdkTracerProvider> {
 pub(crate) struct StepTrace<'a> {
     pub(crate) traceparent: &'a str,
     pub(crate) tracestate: &'a str,
-    pub(crate) node_id: &'a str,
-    pub(crate) node_type: &'a str,
-    pub(crate) execution_id: &'a str,
-    pub(crate) attempt: u32,
 }
 
-/// Runs `future` with the step's trace context current (and inside a `run {node}` span when export is
-/// configured); returns it unchanged when the step carries no traceparent.
+/// Runs `future` with the step's trace context current; returns it unchanged when the step carries no
+/// traceparent. The first traced step installs the exporting tracer provider (when export is configured), so that
+/// the spans the node's code makes are exported.
 pub(crate) fn instrument<F: Future>(
     future: F,
     step: &StepTrace<'_>,
@@ -85,34 +84,14 @@ pub(crate) fn instrument<F: Future>(
     if step.traceparent.is_empty() {
         return Either::Left(future);
     }
+    provider();
     let mut carrier = HashMap::with_capacity(2);
     carrier.insert("traceparent".to_owned(), step.traceparent.to_owned());
     if !step.tracestate.is_empty() {
         carrier.insert("tracestate".to_owned(), step.tracestate.to_owned());
     }
     let parent = TraceContextPropagator::new().extract(&carrier);
-    let context = if provider().is_some() {
-        let tracer = global::tracer("conductor-runtime");
-        let span = tracer
-            .span_builder(format!("run {}", step.node_id))
-            .with_kind(SpanKind::Internal)
-            .with_attributes([
-                KeyValue::new("conductor.execution.id", step.execution_id.to_owned()),
-                KeyValue::new("conductor.node.id", step.node_id.to_owned()),
-                KeyValue::new("conductor.node.type", step.node_type.to_owned()),
-                KeyValue::new("conductor.node.attempt", i64::from(step.attempt)),
-                KeyValue::new("conductor.runtime.language", "rust"),
-            ])
-            .start_with_context(&tracer, &parent);
-        parent.with_span(span)
-    } else {
-        parent
-    };
-    Either::Right(async move {
-        let output = future.with_context(context.clone()).await;
-        context.span().end();
-        output
-    })
+    Either::Right(future.with_context(parent))
 }
 
 /// Exports the spans not yet exported; called before the process exits.
