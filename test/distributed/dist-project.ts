@@ -69,7 +69,7 @@ export interface Run {
   nodeId: string;
   attempt: number;
   pid: number;
-  kind: "record" | "once" | "pure";
+  kind: "record" | "once" | "pure" | "crash";
 }
 
 export async function readRuns(file: string): Promise<Run[]> {

@@ -14,9 +14,9 @@ import { againstFloor, type BenchResult, type Scenario } from "./index.js";
 
 /**
  * Distributed execution (docs/distributed.md) on a redis-server started here (AOF on): a remote one-node
- * dispatch (the host adds the job, a worker in this process runs it in its Node sidecar, the events come back)
- * against the floor of a bare BullMQ round trip on the same Redis (add a job, process it, see its completion),
- * with no Conductor, in alternating rounds.
+ * dispatch (the host adds the job, a worker in this process runs it, in its own process or in its Node sidecar, the
+ * events come back) against the floor of a bare BullMQ round trip on the same Redis (add a job, process it, see its
+ * completion), with no Conductor, in alternating rounds.
  */
 export const distributedScenario: Scenario = {
   id: "distributed",
@@ -52,69 +52,75 @@ export const distributedScenario: Scenario = {
         nodes: [],
         runtimes: { node: { kind: "node", modules: [benchNodesModule] } },
       } as Project;
-      const remoteWorker = await startWorker({
-        project,
-        redis: redis.url,
-        id: "bench",
-        concurrency: DISPATCH_CONCURRENCY,
-      });
-      const conductor = await createConductor({
-        nodes: allBenchNodes,
-        store: false,
-        project,
-        distributed: { redis: redis.url, remoteRuntimes: ["node"] },
-      });
-      try {
-        const single = await conductor.prepare(chain(1, "node"));
-        const idempotent = await conductor.prepare(ONE_IDEMPOTENT_NODE);
-        const withEffects = await conductor.prepare(ONE_NODE_WITH_EFFECTS);
-        for (const prepared of [single, idempotent, withEffects])
-          if ((await prepared.run({ x: 1 })).outputs.x !== 2)
-            throw new Error("remote node gave a wrong result");
-        // In alternating rounds, because the load of a shared machine moves more than the difference measured.
-        const [floor, dispatch, dispatchIdempotent, dispatchWithEffects] = await alternate(
-          [
-            bareRoundTrip,
-            () => single.run({ x: 1 }),
-            () => idempotent.run({ x: 1 }),
-            () => withEffects.run({ x: 1 }),
-          ],
-          iterations,
-        );
-        await worker.close();
-        await events.close();
-        await queue.close();
-        const bare = { what: "bare BullMQ round trip (add, process, completion)", value: floor!.median };
-        const results: BenchResult[] = [
-          againstFloor(
-            "distributed-dispatch",
-            "remote one-node dispatch through Redis to a worker's Node sidecar (1-node execution; the node is deterministic, not idempotent: the worker claims its start while it runs, and its events leave once the claim answered)",
-            dispatch!.median,
-            bare,
-            1.5,
-          ),
-          againstFloor(
-            "distributed-dispatch-idempotent",
-            "the same with an idempotent node (no start claim)",
-            dispatchIdempotent!.median,
-            bare,
-            1.5,
-          ),
-          againstFloor(
-            "distributed-dispatch-effects",
-            "the same with a node neither deterministic nor idempotent (it may have side effects: the worker claims its start before it runs it, one more Redis round trip)",
-            dispatchWithEffects!.median,
-            bare,
-            1.5,
-          ),
-        ];
-        await remoteWorker.close();
-        results.push(...(await throughput(context, redis.url, project, connect)));
-        return results;
-      } finally {
-        await conductor.close();
-        await remoteWorker.close();
+      const results: BenchResult[] = [];
+      for (const mode of WORKER_MODES) {
+        const remoteWorker = await startWorker({
+          project,
+          redis: redis.url,
+          id: `bench-${mode.id}`,
+          concurrency: DISPATCH_CONCURRENCY,
+          inProcess: mode.inProcess,
+        });
+        const conductor = await createConductor({
+          nodes: allBenchNodes,
+          store: false,
+          project,
+          distributed: { redis: redis.url, remoteRuntimes: ["node"] },
+        });
+        try {
+          const single = await conductor.prepare(chain(1, "node"));
+          const idempotent = await conductor.prepare(ONE_IDEMPOTENT_NODE);
+          const withEffects = await conductor.prepare(ONE_NODE_WITH_EFFECTS);
+          for (const prepared of [single, idempotent, withEffects])
+            if ((await prepared.run({ x: 1 })).outputs.x !== 2)
+              throw new Error("remote node gave a wrong result");
+          // In alternating rounds, because the load of a shared machine moves more than the difference measured.
+          const [floor, dispatch, dispatchIdempotent, dispatchWithEffects] = await alternate(
+            [
+              bareRoundTrip,
+              () => single.run({ x: 1 }),
+              () => idempotent.run({ x: 1 }),
+              () => withEffects.run({ x: 1 }),
+            ],
+            iterations,
+          );
+          const bare = { what: "bare BullMQ round trip (add, process, completion)", value: floor!.median };
+          results.push(
+            rowOf(
+              mode,
+              `distributed-dispatch${mode.suffix}`,
+              `remote one-node dispatch through Redis to a worker running the node ${mode.where} (1-node execution; the node is deterministic, not idempotent: the worker claims its start while it runs, and its events leave once the claim answered)`,
+              dispatch!.median,
+              bare,
+              1.5,
+            ),
+            rowOf(
+              mode,
+              `distributed-dispatch-idempotent${mode.suffix}`,
+              `the same${mode.again} with an idempotent node (no start claim)`,
+              dispatchIdempotent!.median,
+              bare,
+              1.5,
+            ),
+            rowOf(
+              mode,
+              `distributed-dispatch-effects${mode.suffix}`,
+              `the same${mode.again} with a node neither deterministic nor idempotent (it may have side effects: the worker claims its start before it runs it, one more Redis round trip)`,
+              dispatchWithEffects!.median,
+              bare,
+              1.5,
+            ),
+          );
+        } finally {
+          await conductor.close();
+          await remoteWorker.close();
+        }
       }
+      await worker.close();
+      await events.close();
+      await queue.close();
+      results.push(...(await throughput(context, redis.url, project, connect)));
+      return results;
     } finally {
       for (const connection of connections) connection.disconnect();
       redis.stop();
@@ -129,6 +135,58 @@ export const distributedScenario: Scenario = {
  * dispatch as much as the rest of the worker's side: the two sides must take the same number.
  */
 const DISPATCH_CONCURRENCY = 1;
+
+/** How the worker runs the Node runtime's nodes: where, and whether the issue's targets apply to it. */
+interface WorkerMode {
+  id: string;
+  inProcess: boolean;
+  /** Suffix of the ids of its rows. */
+  suffix: string;
+  /** Where the node runs, for the rows' text. */
+  where: string;
+  /** Text after "the same" in the rows after the first. */
+  again: string;
+  /** Whether its rows are held to the targets, or only reported. */
+  targets: boolean;
+}
+
+/**
+ * The worker's two ways of running a Node runtime (docs/distributed.md, "Node runtimes in the worker"): inside its
+ * own process (`conductor worker --in-process`), which is what the floor does (a BullMQ processor runs in its
+ * consumer's process), and held to the targets; and in a Node sidecar (the default, one more process hop per node,
+ * as BullMQ's sandboxed processors pay), reported against the same floor.
+ */
+const WORKER_MODES: readonly WorkerMode[] = [
+  {
+    id: "in-process",
+    inProcess: true,
+    suffix: "",
+    where: "in its own process (--in-process)",
+    again: "",
+    targets: true,
+  },
+  {
+    id: "sidecar",
+    inProcess: false,
+    suffix: "-sidecar",
+    where: "in its Node sidecar (the default)",
+    again: " in the sidecar",
+    targets: false,
+  },
+];
+
+/** A row held to its target in a mode that has targets, reported (with its floor and ratio) otherwise. */
+function rowOf(
+  mode: WorkerMode,
+  id: string,
+  what: string,
+  value: number,
+  floor: { what: string; value: number },
+  maxRatio: number,
+): BenchResult {
+  if (mode.targets) return againstFloor(id, what, value, floor, maxRatio);
+  return { id, what, value, unit: "µs", floor, ratio: value / floor.value, target: "reported" };
+}
 
 /** Times each operation one after the other in 20 rounds; their summaries over all rounds, in order. */
 async function alternate(
@@ -166,12 +224,14 @@ const WORKER_CONCURRENCY = 8;
 const THROUGHPUT_ROUNDS = 6;
 
 /**
- * Throughput of trivial remote nodes with 1, 2 and 4 workers (each with its own Node sidecar) against a bare BullMQ
+ * Throughput of trivial remote nodes with 1, 2 and 4 workers (running the nodes in their own process, then each in
+ * its Node sidecar) against a bare BullMQ
  * producer and consumers at the same concurrency, as time per node, in alternating rounds. The floor does what the
  * scheduler does: it keeps as many jobs in flight (`workers × 8 × 2`), adds each with its own command, and sees
  * each one's completion (BullMQ's `QueueEvents`, as the round-trip floor). Also reported: the floor as it was
  * measured before, all jobs added in one bulk command and counted by the consumers (no producer sees a result).
- * Then 200 nodes sleeping 10 ms on 1 and on 2 workers taking one node at a time (the wall time should halve).
+ * Then 200 nodes sleeping 10 ms on 1 and on 2 workers (in-process) taking one node at a time (the wall time should
+ * halve).
  */
 async function throughput(
   context: Parameters<Scenario["run"]>[0],
@@ -236,54 +296,58 @@ async function throughput(
       return ((performance.now() - start) * 1_000) / perRound;
     };
 
-    // Conductor: `count` workers, one scheduler running one-node executions, `window` at once.
-    const samples = { floor: [] as number[], bulk: [] as number[], conductor: [] as number[] };
-    await withWorkers(redisUrl, project, count, WORKER_CONCURRENCY, async (run) => {
-      const conductorRound = async () => {
-        const start = performance.now();
-        const outcomes = await inWindow(perRound, window, (i) => run(ONE_NODE, i));
-        if (outcomes.some((outcome, i) => outcome !== i + 1))
-          throw new Error("a remote node gave a wrong result");
-        return ((performance.now() - start) * 1_000) / perRound;
-      };
-      for (let round = 0; round < rounds; round++) {
-        // The commands of the first round with one worker, for the capacity model.
-        const counted = count === 1 && round === 0;
-        let before = counted ? await commandsNow() : 0;
-        samples.bulk.push(await bulkFloorRound());
-        if (counted) commands.floor = ((await commandsNow()) - before - 1) / perRound;
-        samples.floor.push(await floorRound());
-        before = counted ? await commandsNow() : 0;
-        samples.conductor.push(await conductorRound());
-        if (counted) commands.conductor = ((await commandsNow()) - before - 1) / perRound;
-      }
-      return 0;
-    });
+    // Conductor: `count` workers, one scheduler running one-node executions, `window` at once; each worker mode in
+    // rounds alternating with the floor.
+    const bulk: number[] = [];
+    const floorText = `bare BullMQ producer/consumer, ${count} consumer${count === 1 ? "" : "s"} × ${WORKER_CONCURRENCY}, ${window} jobs in flight, each completion seen by the producer`;
+    const workersText = `${count} worker${count === 1 ? "" : "s"}`;
+    for (const mode of WORKER_MODES) {
+      const samples = { floor: [] as number[], conductor: [] as number[] };
+      await withWorkers(redisUrl, project, count, WORKER_CONCURRENCY, mode.inProcess, async (run) => {
+        const conductorRound = async () => {
+          const start = performance.now();
+          const outcomes = await inWindow(perRound, window, (i) => run(ONE_NODE, i));
+          if (outcomes.some((outcome, i) => outcome !== i + 1))
+            throw new Error("a remote node gave a wrong result");
+          return ((performance.now() - start) * 1_000) / perRound;
+        };
+        for (let round = 0; round < rounds; round++) {
+          // The commands of the first round with one worker, for the capacity model.
+          const counted = count === 1 && round === 0 && mode.targets;
+          let before = counted ? await commandsNow() : 0;
+          if (mode.targets) bulk.push(await bulkFloorRound());
+          if (counted) commands.floor = ((await commandsNow()) - before - 1) / perRound;
+          samples.floor.push(await floorRound());
+          before = counted ? await commandsNow() : 0;
+          samples.conductor.push(await conductorRound());
+          if (counted) commands.conductor = ((await commandsNow()) - before - 1) / perRound;
+        }
+        return 0;
+      });
+      const perTask = summarize(samples.conductor).median;
+      results.push(
+        rowOf(
+          mode,
+          `distributed-throughput-${count}w${mode.suffix}`,
+          `trivial remote nodes with ${workersText} (${WORKER_CONCURRENCY} at once each, ${window} in flight) running them ${mode.where}, time per node, median of ${rounds} alternating rounds of ${perRound}`,
+          perTask,
+          { what: floorText, value: summarize(samples.floor).median },
+          // ≥ 70 % of the bare throughput is at most 1/0.7 ≈ 1.43 times its time per node.
+          1.43,
+        ),
+      );
+      if (mode.targets)
+        results.push({
+          id: `distributed-throughput-${count}w-bulk`,
+          what: `the same against bare BullMQ jobs added in one bulk command and counted by the consumers (no producer sees a result; the floor of earlier runs)`,
+          value: perTask / summarize(bulk).median,
+          unit: "×",
+          target: "reported",
+        });
+    }
     await Promise.all(consumers.map((consumer) => consumer.close()));
     await queueEvents.close();
     await queue.close();
-    const perTask = summarize(samples.conductor).median;
-    const workersText = `${count} worker${count === 1 ? "" : "s"}`;
-    results.push(
-      againstFloor(
-        `distributed-throughput-${count}w`,
-        `trivial remote nodes with ${workersText} (${WORKER_CONCURRENCY} at once each, ${window} in flight), time per node, median of ${rounds} alternating rounds of ${perRound}`,
-        perTask,
-        {
-          what: `bare BullMQ producer/consumer, ${count} consumer${count === 1 ? "" : "s"} × ${WORKER_CONCURRENCY}, ${window} jobs in flight, each completion seen by the producer`,
-          value: summarize(samples.floor).median,
-        },
-        // ≥ 70 % of the bare throughput is at most 1/0.7 ≈ 1.43 times its time per node.
-        1.43,
-      ),
-      {
-        id: `distributed-throughput-${count}w-bulk`,
-        what: `the same against bare BullMQ jobs added in one bulk command and counted by the consumers (no producer sees a result; the floor of earlier runs)`,
-        value: perTask / summarize(samples.bulk).median,
-        unit: "×",
-        target: "reported",
-      },
-    );
   }
 
   results.push({
@@ -298,7 +362,7 @@ async function throughput(
   const sleepers = context.smoke ? 20 : 200;
   const wall: number[] = [];
   for (const count of [1, 2]) {
-    const { value } = await withWorkers(redisUrl, project, count, 1, async (run) => {
+    const { value } = await withWorkers(redisUrl, project, count, 1, true, async (run) => {
       const start = performance.now();
       await inWindow(sleepers, count * 4, (i) => run(SLEEP_10_MS, i));
       return (performance.now() - start) * 1_000;
@@ -353,7 +417,8 @@ const SLEEP_10_MS: BlueprintDocument = {
 };
 
 /**
- * Starts `count` workers serving the project's Node sidecar and a scheduler whose "node" runtime is remote, gives
+ * Starts `count` workers serving the project's Node runtime (in their own process, or each in its Node sidecar) and
+ * a scheduler whose "node" runtime is remote, gives
  * `measure` a function running a blueprint with input x and giving its output x, and stops them all.
  */
 async function withWorkers(
@@ -361,11 +426,12 @@ async function withWorkers(
   project: Project,
   count: number,
   concurrency: number,
+  inProcess: boolean,
   measure: (run: (blueprint: BlueprintDocument, x: number) => Promise<unknown>) => Promise<number>,
 ): Promise<{ value: number }> {
   const workers = await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      startWorker({ project, redis: redisUrl, id: `bench-${count}-${i}`, concurrency }),
+      startWorker({ project, redis: redisUrl, id: `bench-${count}-${i}`, concurrency, inProcess }),
     ),
   );
   const conductor = await createConductor({

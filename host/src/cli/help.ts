@@ -206,7 +206,7 @@ names the nodes, inputs and outputs added, removed or changed from version a to 
 changed. \`rollback\` makes an earlier version current (recorded in the audit trail); executions already running
 keep the version they started with.
 `,
-  worker: `usage: conductor worker --redis <url> [--runtimes <a,b>] [--labels <x,y>] [--project <dir>]
+  worker: `usage: conductor worker --redis <url> [--runtimes <a,b>] [--labels <x,y>] [--in-process] [--project <dir>]
 
 Serves the project's runtimes (all, or those of --runtimes) to schedulers on other machines: takes their nodes
 from Redis (BullMQ queues), runs them in the runtimes it started (the same supervision as a local host), and
@@ -220,6 +220,9 @@ options:
   --concurrency <n>     nodes taken at once per runtime (default: the runtime's max concurrency, at most 64)
   --lock-ms <n>         a job's lock; a worker killed mid-node has its jobs re-delivered after about this long
                         (default 30000)
+  --in-process          run the Node runtimes (kind: node) inside the worker, not in a sidecar: one process hop
+                        less per node; a node that crashes or blocks the process stops the worker (its jobs go
+                        to other workers)
   --verbose             pass every runtime's stderr through
   --project <dir>       the project directory
 

@@ -18,6 +18,7 @@ export default async function worker(context: CommandContext): Promise<number> {
       id: { type: "string" },
       concurrency: { type: "string" },
       "lock-ms": { type: "string" },
+      "in-process": { type: "boolean" },
       verbose: { type: "boolean" },
     },
   });
@@ -65,6 +66,7 @@ export default async function worker(context: CommandContext): Promise<number> {
       ...(values.id === undefined ? {} : { id: values.id }),
       ...(typeof concurrency === "number" ? { concurrency } : {}),
       ...(typeof lockMs === "number" ? { lockDurationMs: lockMs } : {}),
+      ...(values["in-process"] === true ? { inProcess: true } : {}),
       onNotice: notice,
       ...(values.verbose === true
         ? {

@@ -1,10 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import type { NodeDefinition } from "@conductor/sdk";
+import { loadNodeModules } from "@conductor/sdk/load";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { ConductorError } from "../errors.js";
 import { findProject, type Project } from "../project/project-config.js";
 import type { SupervisionOptions } from "../runtime/child-runtime.js";
+import { createInProcessRuntime } from "../runtime/in-process-runtime.js";
+import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 import { RuntimeRegistry } from "../runtime/runtime-registry.js";
 import type { BlobStore } from "./blob-store.js";
 import { BlobTransfer, DEFAULT_JOB_INLINE_LIMIT } from "./blob-transfer.js";
@@ -32,6 +36,13 @@ export interface WorkerOptions {
   runtimes?: readonly string[];
   /** What this worker offers beyond its runtimes (e.g. gpu, eu-west); nodes with `runsOn` need them. */
   labels?: readonly string[];
+  /**
+   * Runs the served Node runtimes (`kind: node`) inside the worker's own process, as a host runs its `nodes:`,
+   * instead of in a sidecar: one process hop less per job (docs/distributed.md, "Node runtimes in the worker").
+   * The worker process is then their isolation: a node that crashes the process or blocks its event loop stops
+   * the worker, and its jobs are re-delivered as a killed worker's are. Default false.
+   */
+  inProcess?: boolean;
   /** Its id in `conductor workers`. Default: hostname-pid-random. */
   id?: string;
   /** Invocations taken at once per runtime. Default: the runtime's max concurrency, at most 64. */
@@ -109,9 +120,38 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
   const notice = options.onNotice ?? (() => {});
   const id = options.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
   const inlineLimit = options.inlineLimit ?? DEFAULT_JOB_INLINE_LIMIT;
+  // Node runtimes run in this process when asked: loaded before anything starts, so a module that does not load
+  // stops the worker with the runtime's name.
+  const inProcess = new Map<string, RuntimeConnection>();
+  if (options.inProcess === true) {
+    for (const name of served) {
+      const spec = given.runtimes[name]!;
+      if (spec.kind !== "node") continue;
+      let nodes: NodeDefinition[];
+      try {
+        nodes = await loadNodeModules(spec.modules, given.dir);
+      } catch (error) {
+        throw new ConductorError(
+          "project_invalid",
+          `runtime "${name}" of project ${given.dir} does not load in the worker: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      inProcess.set(
+        name,
+        createInProcessRuntime({
+          name,
+          nodes,
+          ...(spec.maxConcurrency === undefined ? {} : { maxConcurrency: spec.maxConcurrency }),
+        }),
+      );
+    }
+  }
   const project: Project = {
     ...given,
-    runtimes: Object.fromEntries(served.map((name) => [name, given.runtimes[name]!])),
+    runtimes: Object.fromEntries(
+      served.filter((name) => !inProcess.has(name)).map((name) => [name, given.runtimes[name]!]),
+    ),
   };
   const registry = await RuntimeRegistry.create({
     project,
@@ -121,6 +161,7 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
     ...(options.supervision === undefined ? {} : { supervision: options.supervision }),
     ...(options.onRuntimeStderr === undefined ? {} : { onRuntimeStderr: options.onRuntimeStderr }),
   });
+  for (const connection of inProcess.values()) registry.addConnection(connection);
   await registry.startExternal();
   const started = served.filter((name) => registry.runtimes.get(name)?.health?.().state !== "broken");
   if (started.length === 0) {
@@ -276,7 +317,7 @@ export async function startWorker(options: WorkerOptions): Promise<ConductorWork
   const heartbeatTimer = setInterval(() => void heartbeat(), HEARTBEAT_MS);
   heartbeatTimer.unref();
   notice(
-    `worker ${id} serves ${started.map((name) => `"${name}"`).join(", ")}${labels.length > 0 ? ` with labels ${labels.join(", ")}` : ""} from Redis at ${describeRedis(redisUrl)}`,
+    `worker ${id} serves ${started.map((name) => `"${name}"${inProcess.has(name) ? " (in the worker's own process)" : ""}`).join(", ")}${labels.length > 0 ? ` with labels ${labels.join(", ")}` : ""} from Redis at ${describeRedis(redisUrl)}`,
   );
 
   return {
