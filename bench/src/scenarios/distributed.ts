@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type BlueprintDocument, createConductor, type Project, startWorker } from "@conductor/host";
 import { Queue, QueueEvents, Worker } from "bullmq";
 import { Redis } from "ioredis";
@@ -32,19 +33,19 @@ export const distributedScenario: Scenario = {
     };
     const iterations = { warmup: context.iterations(200), iterations: context.iterations(2_000) };
     try {
-      // The floor: BullMQ alone.
-      const queue = new Queue("bench-floor", { connection: connect() });
-      const events = new QueueEvents("bench-floor", { connection: connect() });
-      const worker = new Worker("bench-floor", async (job) => ({ x: (job.data as { x: number }).x + 1 }), {
-        connection: connect(),
-        concurrency: DISPATCH_CONCURRENCY,
-      });
-      await events.waitUntilReady();
-      await worker.waitUntilReady();
-      const bareRoundTrip = async () => {
-        const job = await queue.add("j", { x: 1 }, { removeOnComplete: { count: 1_000 } });
-        await job.waitUntilFinished(events);
-      };
+      // The floors: BullMQ alone, its processor in the consumer's process and sandboxed in child processes.
+      const floors = new Map<boolean, BareFloor>();
+      for (const sandboxed of [false, true])
+        floors.set(
+          sandboxed,
+          await bareFloor(
+            connect,
+            `bench-floor${sandboxed ? "-sandboxed" : ""}`,
+            1,
+            DISPATCH_CONCURRENCY,
+            sandboxed,
+          ),
+        );
 
       const project: Project = {
         dir: process.cwd(),
@@ -75,16 +76,20 @@ export const distributedScenario: Scenario = {
             if ((await prepared.run({ x: 1 })).outputs.x !== 2)
               throw new Error("remote node gave a wrong result");
           // In alternating rounds, because the load of a shared machine moves more than the difference measured.
+          const floorOfMode = floors.get(!mode.inProcess)!;
           const [floor, dispatch, dispatchIdempotent, dispatchWithEffects] = await alternate(
             [
-              bareRoundTrip,
+              () => floorOfMode.roundTrip(1),
               () => single.run({ x: 1 }),
               () => idempotent.run({ x: 1 }),
               () => withEffects.run({ x: 1 }),
             ],
             iterations,
           );
-          const bare = { what: "bare BullMQ round trip (add, process, completion)", value: floor!.median };
+          const bare = {
+            what: `bare BullMQ round trip (add, process, completion)${mode.floorText}`,
+            value: floor!.median,
+          };
           results.push(
             rowOf(
               mode,
@@ -116,9 +121,7 @@ export const distributedScenario: Scenario = {
           await remoteWorker.close();
         }
       }
-      await worker.close();
-      await events.close();
-      await queue.close();
+      for (const floor of floors.values()) await floor.close();
       results.push(...(await throughput(context, redis.url, project, connect)));
       return results;
     } finally {
@@ -148,13 +151,15 @@ interface WorkerMode {
   again: string;
   /** Whether its rows are held to the targets, or only reported. */
   targets: boolean;
+  /** What its floor's processor is, after the floor's text. */
+  floorText: string;
 }
 
 /**
  * The worker's two ways of running a Node runtime (docs/distributed.md, "Node runtimes in the worker"): inside its
  * own process (`conductor worker --in-process`), which is what the floor does (a BullMQ processor runs in its
- * consumer's process), and held to the targets; and in a Node sidecar (the default, one more process hop per node,
- * as BullMQ's sandboxed processors pay), reported against the same floor.
+ * consumer's process), and held to the targets; and in a Node sidecar (the default, one more process hop per node),
+ * reported against the floor of BullMQ's own way of isolating a processor: sandboxed, in child processes.
  */
 const WORKER_MODES: readonly WorkerMode[] = [
   {
@@ -164,6 +169,7 @@ const WORKER_MODES: readonly WorkerMode[] = [
     where: "in its own process (--in-process)",
     again: "",
     targets: true,
+    floorText: "",
   },
   {
     id: "sidecar",
@@ -172,6 +178,7 @@ const WORKER_MODES: readonly WorkerMode[] = [
     where: "in its Node sidecar (the default)",
     again: " in the sidecar",
     targets: false,
+    floorText: ", the processor sandboxed (BullMQ's child processes)",
   },
 ];
 
@@ -251,41 +258,32 @@ async function throughput(
   const commands = { floor: 0, conductor: 0 };
   for (const count of [1, 2, 4]) {
     const window = count * WORKER_CONCURRENCY * 2;
-    // The floor: bare BullMQ, `count` consumers, a producer that sees each completion.
-    const name = `bench-throughput-${count}`;
-    const queue = new Queue(name, { connection: connect() });
-    const queueEvents = new QueueEvents(name, { connection: connect() });
-    let done = 0;
-    let roundDone: () => void = () => {};
-    let roundTarget = 0;
-    const consumers = Array.from({ length: count }, () =>
-      new Worker(name, async (job) => ({ x: (job.data as { x: number }).x + 1 }), {
-        connection: connect(),
-        concurrency: WORKER_CONCURRENCY,
-      }).on("completed", () => {
-        if (++done === roundTarget) roundDone();
-      }),
-    );
-    await queueEvents.waitUntilReady();
-    await Promise.all(consumers.map((consumer) => consumer.waitUntilReady()));
-    const floorRound = async () => {
+    // The floors: bare BullMQ, `count` consumers, a producer that sees each completion; the processor in the
+    // consumers' process, and sandboxed. Also the floor of earlier runs: jobs added in bulk, counted by the consumers.
+    const floors = new Map<boolean, BareFloor>();
+    for (const sandboxed of [false, true])
+      floors.set(
+        sandboxed,
+        await bareFloor(
+          connect,
+          `bench-throughput-${count}${sandboxed ? "-sandboxed" : ""}`,
+          count,
+          WORKER_CONCURRENCY,
+          sandboxed,
+        ),
+      );
+    const inProcessFloor = floors.get(false)!;
+    const floorRound = async (floor: BareFloor) => {
       const start = performance.now();
-      const outcomes = await inWindow(perRound, window, async (i) => {
-        const job = await queue.add("j", { x: i }, { removeOnComplete: { count: 1_000 } });
-        return ((await job.waitUntilFinished(queueEvents)) as { x: number }).x;
-      });
+      const outcomes = await inWindow(perRound, window, (i) => floor.roundTrip(i));
       if (outcomes.some((outcome, i) => outcome !== i + 1))
         throw new Error("a bare BullMQ job gave a wrong result");
       return ((performance.now() - start) * 1_000) / perRound;
     };
     const bulkFloorRound = async () => {
-      done = 0;
-      roundTarget = perRound;
-      const finished = new Promise<void>((resolve) => {
-        roundDone = resolve;
-      });
+      const finished = inProcessFloor.completions(perRound);
       const start = performance.now();
-      await queue.addBulk(
+      await inProcessFloor.queue.addBulk(
         Array.from({ length: perRound }, (_, i) => ({
           name: "j",
           data: { x: i },
@@ -299,7 +297,8 @@ async function throughput(
     // Conductor: `count` workers, one scheduler running one-node executions, `window` at once; each worker mode in
     // rounds alternating with the floor.
     const bulk: number[] = [];
-    const floorText = `bare BullMQ producer/consumer, ${count} consumer${count === 1 ? "" : "s"} × ${WORKER_CONCURRENCY}, ${window} jobs in flight, each completion seen by the producer`;
+    const floorText = (mode: WorkerMode) =>
+      `bare BullMQ producer/consumer, ${count} consumer${count === 1 ? "" : "s"} × ${WORKER_CONCURRENCY}, ${window} jobs in flight, each completion seen by the producer${mode.floorText}`;
     const workersText = `${count} worker${count === 1 ? "" : "s"}`;
     for (const mode of WORKER_MODES) {
       const samples = { floor: [] as number[], conductor: [] as number[] };
@@ -317,7 +316,7 @@ async function throughput(
           let before = counted ? await commandsNow() : 0;
           if (mode.targets) bulk.push(await bulkFloorRound());
           if (counted) commands.floor = ((await commandsNow()) - before - 1) / perRound;
-          samples.floor.push(await floorRound());
+          samples.floor.push(await floorRound(floors.get(!mode.inProcess)!));
           before = counted ? await commandsNow() : 0;
           samples.conductor.push(await conductorRound());
           if (counted) commands.conductor = ((await commandsNow()) - before - 1) / perRound;
@@ -331,7 +330,7 @@ async function throughput(
           `distributed-throughput-${count}w${mode.suffix}`,
           `trivial remote nodes with ${workersText} (${WORKER_CONCURRENCY} at once each, ${window} in flight) running them ${mode.where}, time per node, median of ${rounds} alternating rounds of ${perRound}`,
           perTask,
-          { what: floorText, value: summarize(samples.floor).median },
+          { what: floorText(mode), value: summarize(samples.floor).median },
           // ≥ 70 % of the bare throughput is at most 1/0.7 ≈ 1.43 times its time per node.
           1.43,
         ),
@@ -345,9 +344,7 @@ async function throughput(
           target: "reported",
         });
     }
-    await Promise.all(consumers.map((consumer) => consumer.close()));
-    await queueEvents.close();
-    await queue.close();
+    for (const floor of floors.values()) await floor.close();
   }
 
   results.push({
@@ -463,6 +460,65 @@ async function withWorkers(
     await conductor.close();
     await Promise.all(workers.map((worker) => worker.close()));
   }
+}
+
+/** A bare BullMQ queue, its consumers and a producer that sees each completion: the floor of Conductor's figures. */
+interface BareFloor {
+  queue: Queue;
+  /** Adds a job of input x and gives its output x once the producer saw its completion. */
+  roundTrip(x: number): Promise<number>;
+  /** Resolves once the consumers completed `count` more jobs (the bulk floor's count). */
+  completions(count: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const sandboxedProcessor = fileURLToPath(new URL("../sandboxed-increment.js", import.meta.url));
+
+async function bareFloor(
+  connect: () => Redis,
+  name: string,
+  consumers: number,
+  concurrency: number,
+  sandboxed: boolean,
+): Promise<BareFloor> {
+  const queue = new Queue(name, { connection: connect() });
+  const events = new QueueEvents(name, { connection: connect() });
+  let done = 0;
+  let target = Number.POSITIVE_INFINITY;
+  let reached: () => void = () => {};
+  const workers = Array.from({ length: consumers }, () =>
+    new Worker(
+      name,
+      sandboxed ? sandboxedProcessor : async (job) => ({ x: (job.data as { x: number }).x + 1 }),
+      { connection: connect(), concurrency },
+    ).on("completed", () => {
+      if (++done === target) reached();
+    }),
+  );
+  await events.waitUntilReady();
+  await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+  const roundTrip = async (x: number) => {
+    const job = await queue.add("j", { x }, { removeOnComplete: { count: 1_000 } });
+    return ((await job.waitUntilFinished(events)) as { x: number }).x;
+  };
+  // Warm: every consumer busy at once, so a sandboxed one has started all its child processes.
+  await Promise.all(Array.from({ length: consumers * concurrency * 2 }, (_, x) => roundTrip(x)));
+  return {
+    queue,
+    roundTrip,
+    completions: (count) => {
+      done = 0;
+      target = count;
+      return new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+    },
+    close: async () => {
+      await Promise.all(workers.map((worker) => worker.close()));
+      await events.close();
+      await queue.close();
+    },
+  };
 }
 
 async function startRedis(): Promise<{ url: string; stop(): void }> {
