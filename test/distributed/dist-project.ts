@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { ConductorMetrics } from "@conductor/host";
 import {
   type DistributedHost,
+  REDELIVER_SOON,
   startDistributedHost,
   type TestWorkerOptions,
 } from "../fixtures/distributed-host.js";
@@ -136,4 +137,26 @@ export function startDistSetup(options: {
     worker: options.worker,
     ...(options.metrics === undefined ? {} : { conductor: { metrics: options.metrics } }),
   });
+}
+
+/**
+ * A {@link DistSetup} for the tests of re-delivered jobs: its first worker (re-delivering soon, see
+ * {@link REDELIVER_SOON}) advertised the runtime's node types and left, so that a job waits for the test's taker
+ * (`takeAndVanish`); `blueprint` is written by {@link writeOneNodeBlueprint} into the host's project.
+ */
+export async function startRedeliverySetup(options: {
+  prefix: string;
+  blueprint: { id: string; type: string };
+}): Promise<{ setup: DistSetup; blueprint: string }> {
+  const setup = await startDistSetup({
+    prefix: options.prefix,
+    project: { length: 2, ms: 5 },
+    worker: { id: "first", ...REDELIVER_SOON },
+  });
+  const blueprint = await writeOneNodeBlueprint(join(setup.dir, "host"), {
+    ...options.blueprint,
+    runsFile: join(setup.dir, "runs.log"),
+  });
+  await setup.worker.close();
+  return { setup, blueprint };
 }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { Conductor, ConductorWorker, ExecutionEvent } from "@conductor/host";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDELIVER_SOON, takeAndVanish } from "../fixtures/distributed-host.js";
-import { type DistSetup, readRuns, startDistSetup, writeOneNodeBlueprint } from "./dist-project.js";
+import { type DistSetup, readRuns, startRedeliverySetup } from "./dist-project.js";
 
 describe("a pure job's start claim", () => {
   let dir: string;
@@ -30,18 +30,11 @@ describe("a pure job's start claim", () => {
 
   beforeAll(async () => {
     // A first worker advertises the runtime's node types, then leaves: each job waits for the test's taker.
-    setup = await startDistSetup({
+    ({ setup, blueprint } = await startRedeliverySetup({
       prefix: "conductor-dist-pure-",
-      project: { length: 2, ms: 5 },
-      worker: { id: "first", ...REDELIVER_SOON },
-    });
+      blueprint: { id: "pure", type: "dist.pure" },
+    }));
     ({ dir, conductor } = setup);
-    blueprint = await writeOneNodeBlueprint(join(dir, "host"), {
-      id: "pure",
-      type: "dist.pure",
-      runsFile: runs(),
-    });
-    await setup.worker.close();
   });
 
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Conductor } from "@conductor/host";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDELIVER_SOON, takeAndVanish } from "../fixtures/distributed-host.js";
-import { type DistSetup, readRuns, startDistSetup, writeOneNodeBlueprint } from "./dist-project.js";
+import { type DistSetup, readRuns, startRedeliverySetup } from "./dist-project.js";
 
 describe("a job re-delivered although no worker started it", () => {
   let dir: string;
@@ -20,19 +20,11 @@ describe("a job re-delivered although no worker started it", () => {
 
   beforeAll(async () => {
     // A first worker advertises the runtime's node types, then leaves: the job waits for the test's taker.
-    // (Its stalled check runs as often as the second's: BullMQ lets one check run per interval on a queue.)
-    setup = await startDistSetup({
+    ({ setup, blueprint } = await startRedeliverySetup({
       prefix: "conductor-dist-redelivery-",
-      project: { length: 2, ms: 5 },
-      worker: { id: "first", ...REDELIVER_SOON },
-    });
+      blueprint: { id: "once", type: "dist.once" },
+    }));
     ({ dir, conductor } = setup);
-    blueprint = await writeOneNodeBlueprint(join(dir, "host"), {
-      id: "once",
-      type: "dist.once",
-      runsFile: runs(),
-    });
-    await setup.worker.close();
   });
 
   afterAll(async () => {
