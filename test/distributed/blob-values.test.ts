@@ -5,24 +5,17 @@
  * an Arrow table too; the blobs are gone once the execution ended; a missing chunk fails the node that needed it.
  */
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  type Conductor,
-  type ConductorWorker,
-  createConductor,
-  type ExecutionEvent,
-  startWorker,
-} from "@conductor/host";
+import type { Conductor, ConductorWorker, ExecutionEvent } from "@conductor/host";
 import { defineNode, values } from "@conductor/sdk";
 import { type Table, tableFromArrays } from "apache-arrow";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { type DistributedHost, startDistributedHost } from "../fixtures/distributed-host.js";
 import { waitFor } from "./dist-project.js";
-import { startRedis, type TestRedis } from "./redis-server.js";
 
 const fixture = fileURLToPath(new URL("./fixtures/blob-nodes.ts", import.meta.url));
 
@@ -104,38 +97,33 @@ async function blobKeys(redis: Redis, executionId = "*"): Promise<string[]> {
 }
 
 describe("values larger than a job, through the Redis blob store", () => {
-  let dir: string;
-  let redis: TestRedis;
+  let setup: DistributedHost | undefined;
   let client: Redis;
   let worker: ConductorWorker;
   let conductor: Conductor;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "conductor-blobs-"));
-    redis = await startRedis();
-    client = new Redis(redis.url);
-    for (const name of ["worker", "host"]) {
-      await mkdir(join(dir, name), { recursive: true });
-      await writeFile(
-        join(dir, name, "conductor.yaml"),
-        `conductor: project/v1\nruntimes:\n  node: { kind: node, modules: [${JSON.stringify(fixture)}] }\n`,
-      );
-    }
-    worker = await startWorker({ projectDir: join(dir, "worker"), redis: redis.url, id: "w1" });
-    conductor = await createConductor({
-      projectDir: join(dir, "host"),
-      journal: join(dir, "host", "journal.db"),
-      nodes: [make, digest, table, sum],
-      distributed: { redis: redis.url, remoteRuntimes: ["node"] },
+    setup = await startDistributedHost({
+      prefix: "conductor-blobs-",
+      writeProjects: async (dir) => {
+        for (const name of ["worker", "host"]) {
+          await mkdir(join(dir, name), { recursive: true });
+          await writeFile(
+            join(dir, name, "conductor.yaml"),
+            `conductor: project/v1\nruntimes:\n  node: { kind: node, modules: [${JSON.stringify(fixture)}] }\n`,
+          );
+        }
+      },
+      worker: { id: "w1" },
+      conductor: { nodes: [make, digest, table, sum] },
     });
+    ({ worker, conductor } = setup);
+    client = new Redis(setup.redis.url);
   });
 
   afterAll(async () => {
-    await conductor?.close();
-    await worker?.close();
     client?.disconnect();
-    await redis?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await setup?.close();
   });
 
   it("sends a 100 MiB+ value to a worker and gets one back, and removes the blobs when the execution ended", async () => {
@@ -199,7 +187,7 @@ describe("values larger than a job, through the Redis blob store", () => {
     const chunks = (await blobKeys(client, handle.executionId)).filter((key) => /:\d+$/.test(key)).sort();
     expect(chunks).toHaveLength(3);
     await client.del(chunks.find((key) => key.endsWith(":1"))!);
-    worker = await startWorker({ projectDir: join(dir, "worker"), redis: redis.url, id: "w2" });
+    worker = await setup!.startWorker({ id: "w2" });
     const result = await handle.result;
     expect(result.status).toBe("failed");
     const failed = events.find((event) => event.type === "node.failed");

@@ -1,30 +1,18 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { type RunningCommand, startConductor } from "../fixtures/conductor-command.js";
 import { freePort } from "./redis-server.js";
 
-const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
-const { CONDUCTOR_TOKEN: _token, CONDUCTOR_REDIS: _redis, ...env } = process.env;
+const { CONDUCTOR_TOKEN: _token, CONDUCTOR_REDIS: _redis, ...environment } = process.env;
+/** The environment of the cluster's processes: the test's, without a token or a Redis URL a developer's shell may hold. */
+export const clusterEnvironment: NodeJS.ProcessEnv = environment;
 
-/** A `conductor` process of the test's cluster, and what it printed. */
-export interface Member {
+/** A `conductor` process of the test's cluster, and what it printed (`output()`: stdout and stderr, in order). */
+export interface Member extends RunningCommand {
   name: string;
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
 }
 
 function launch(name: string, args: string[]): Member {
-  const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr!.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { name, child, output: () => output, exited };
+  return { name, ...startConductor(args, { env: clusterEnvironment }) };
 }
 
 /** `conductor worker` in its own project directory; resolves once it announced itself. */

@@ -1,15 +1,15 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ConductorMetrics } from "@conductor/host";
 import {
-  type Conductor,
-  type ConductorMetrics,
-  type ConductorWorker,
-  createConductor,
-  startWorker,
-} from "@conductor/host";
-import { startRedis, type TestRedis } from "./redis-server.js";
+  type DistributedHost,
+  REDELIVER_SOON,
+  startDistributedHost,
+  type TestWorkerOptions,
+} from "../fixtures/distributed-host.js";
+
+export { waitFor } from "../fixtures/wait-for.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
@@ -63,6 +63,30 @@ nodes:
   );
 }
 
+/**
+ * Writes blueprint `id` into the project `dir`: one node "only" of `type` (a node of `fixtures/dist-nodes.ts`,
+ * recording its run in `runsFile`, sleeping 5 ms and adding one to input `start`); gives its path.
+ */
+export async function writeOneNodeBlueprint(
+  dir: string,
+  options: { id: string; type: string; runsFile: string },
+): Promise<string> {
+  const path = join(dir, `${options.id}.blueprint.yaml`);
+  await writeFile(
+    path,
+    `conductor: blueprint/v1
+id: ${options.id}
+inputs:
+  start: { schema: { type: integer } }
+outputs:
+  value: only.value
+nodes:
+  only: { type: ${options.type}, config: { file: ${JSON.stringify(options.runsFile)}, ms: 5 }, inputs: { value: inputs.start } }
+`,
+  );
+  return path;
+}
+
 /** One recorded run of a node. */
 export interface Run {
   executionId: string;
@@ -89,62 +113,50 @@ export async function readRuns(file: string): Promise<Run[]> {
     });
 }
 
-/** Waits, polling a bounded number of times, until `condition` holds; fails saying what it waited for. */
-export async function waitFor(
-  what: string,
-  condition: () => Promise<boolean> | boolean,
-  tries = 600,
-  everyMs = 50,
-): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  throw new Error(`gave up waiting for ${what} after ${tries} tries`);
-}
-
 /** A fresh Redis, one worker and one scheduler (a conductor whose "node" runtime is remote), each in its own directory. */
-export interface DistSetup {
-  dir: string;
-  redis: TestRedis;
-  worker: ConductorWorker;
-  conductor: Conductor;
-  close(): Promise<void>;
-}
+export type DistSetup = DistributedHost;
 
 /**
  * Starts a {@link DistSetup} under a new directory named by `prefix`: the worker's and the host's projects are
  * written by {@link writeDistProject} with `project` (their run log is `<dir>/runs.log`), the worker runs in this
  * process with `worker`'s options beside its project and the Redis.
  */
-export async function startDistSetup(options: {
+export function startDistSetup(options: {
   prefix: string;
   project: Omit<Parameters<typeof writeDistProject>[1], "runsFile">;
-  worker: Omit<Parameters<typeof startWorker>[0], "projectDir" | "redis">;
+  worker: TestWorkerOptions;
   /** The host's metrics, when the test reads them. */
   metrics?: ConductorMetrics;
 }): Promise<DistSetup> {
-  const dir = await mkdtemp(join(tmpdir(), options.prefix));
-  const redis = await startRedis();
-  for (const name of ["worker", "host"])
-    await writeDistProject(join(dir, name), { runsFile: join(dir, "runs.log"), ...options.project });
-  const worker = await startWorker({ projectDir: join(dir, "worker"), redis: redis.url, ...options.worker });
-  const conductor = await createConductor({
-    projectDir: join(dir, "host"),
-    journal: join(dir, "host", "journal.db"),
-    distributed: { redis: redis.url, remoteRuntimes: ["node"] },
-    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-  });
-  return {
-    dir,
-    redis,
-    worker,
-    conductor,
-    close: async () => {
-      await conductor.close();
-      await worker.close();
-      await redis.stop();
-      await rm(dir, { recursive: true, force: true });
+  return startDistributedHost({
+    prefix: options.prefix,
+    writeProjects: async (dir) => {
+      for (const name of ["worker", "host"])
+        await writeDistProject(join(dir, name), { runsFile: join(dir, "runs.log"), ...options.project });
     },
-  };
+    worker: options.worker,
+    ...(options.metrics === undefined ? {} : { conductor: { metrics: options.metrics } }),
+  });
+}
+
+/**
+ * A {@link DistSetup} for the tests of re-delivered jobs: its first worker (re-delivering soon, see
+ * {@link REDELIVER_SOON}) advertised the runtime's node types and left, so that a job waits for the test's taker
+ * (`takeAndVanish`); `blueprint` is written by {@link writeOneNodeBlueprint} into the host's project.
+ */
+export async function startRedeliverySetup(options: {
+  prefix: string;
+  blueprint: { id: string; type: string };
+}): Promise<{ setup: DistSetup; blueprint: string }> {
+  const setup = await startDistSetup({
+    prefix: options.prefix,
+    project: { length: 2, ms: 5 },
+    worker: { id: "first", ...REDELIVER_SOON },
+  });
+  const blueprint = await writeOneNodeBlueprint(join(setup.dir, "host"), {
+    ...options.blueprint,
+    runsFile: join(setup.dir, "runs.log"),
+  });
+  await setup.worker.close();
+  return { setup, blueprint };
 }

@@ -8,94 +8,37 @@
  * by the time its claim answered depends on timing here; host/src/distributed/run-job.test.ts checks that order
  * with a claim answered when the test says.)
  */
-import { randomUUID } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  type Conductor,
-  type ConductorWorker,
-  createConductor,
-  type ExecutionEvent,
-  startWorker,
-} from "@conductor/host";
-import { Worker } from "bullmq";
-import { Redis } from "ioredis";
+import type { Conductor, ConductorWorker, ExecutionEvent } from "@conductor/host";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readRuns, waitFor, writeDistProject } from "./dist-project.js";
-import { startRedis, type TestRedis } from "./redis-server.js";
+import { REDELIVER_SOON, takeAndVanish } from "../fixtures/distributed-host.js";
+import { type DistSetup, readRuns, startRedeliverySetup } from "./dist-project.js";
 
 describe("a pure job's start claim", () => {
   let dir: string;
-  let redis: TestRedis;
+  let setup: DistSetup | undefined;
   let worker: ConductorWorker | undefined;
   let conductor: Conductor;
   const runs = () => join(dir, "runs.log");
-  const blueprint = () => join(dir, "host", "pure.blueprint.yaml");
-
-  /** A worker that re-delivers stalled jobs soon: a lock of 1 s, checked every 0.5 s. */
-  const start = (id: string) =>
-    startWorker({
-      projectDir: join(dir, "worker"),
-      redis: redis.url,
-      id,
-      lockDurationMs: 1_000,
-      stalledIntervalMs: 500,
-    });
+  let blueprint: string;
 
   /** Takes the queued job as a worker whose delivery is then lost; `claim` also records that it started it. */
-  const takeAndVanish = async (claim: boolean) => {
-    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const taker = new Worker("run.node", undefined, {
-      connection,
-      prefix: "conductor",
-      lockDuration: 1_000,
-      autorun: false,
-    });
-    const token = randomUUID();
-    let taken: { id?: string; data: { nodes: string[] } } | undefined;
-    await waitFor("the job to be queued and taken", async () => {
-      taken = await taker.getNextJob(token, { block: false });
-      return taken !== undefined;
-    });
-    expect(taken?.data.nodes).toEqual(["only"]);
-    // The field a worker claims in the job's hash before it lets a node's events go (redis-scripts.ts).
-    if (claim) await connection.hset(`conductor:run.node:${taken?.id}`, "conductorStarted", `taker ${token}`);
-    connection.disconnect();
+  const takeAndLose = async (claim: boolean) => {
+    const taken = await takeAndVanish(setup!.redis.url, { claim });
+    expect(taken.nodes).toEqual(["only"]);
   };
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "conductor-dist-pure-"));
-    redis = await startRedis();
-    for (const name of ["worker", "host"])
-      await writeDistProject(join(dir, name), { runsFile: runs(), length: 2, ms: 5 });
-    await writeFile(
-      blueprint(),
-      `conductor: blueprint/v1
-id: pure
-inputs:
-  start: { schema: { type: integer } }
-outputs:
-  value: only.value
-nodes:
-  only: { type: dist.pure, config: { file: ${JSON.stringify(runs())}, ms: 5 }, inputs: { value: inputs.start } }
-`,
-    );
     // A first worker advertises the runtime's node types, then leaves: each job waits for the test's taker.
-    const first = await start("first");
-    conductor = await createConductor({
-      projectDir: join(dir, "host"),
-      journal: join(dir, "host", "journal.db"),
-      distributed: { redis: redis.url, remoteRuntimes: ["node"] },
-    });
-    await first.close();
+    ({ setup, blueprint } = await startRedeliverySetup({
+      prefix: "conductor-dist-pure-",
+      blueprint: { id: "pure", type: "dist.pure" },
+    }));
+    ({ dir, conductor } = setup);
   });
 
   afterAll(async () => {
-    await conductor?.close();
-    await worker?.close();
-    await redis?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await setup?.close();
   });
 
   /**
@@ -116,9 +59,9 @@ nodes:
 
   it("runs a job re-delivered although no worker started it, and gives its events once, in order", async () => {
     const events: ExecutionEvent[] = [];
-    const result = conductor.run(blueprint(), { start: 5 }, { onEvent: (event) => events.push(event) });
-    await takeAndVanish(false);
-    worker = await start("second");
+    const result = conductor.run(blueprint, { start: 5 }, { onEvent: (event) => events.push(event) });
+    await takeAndLose(false);
+    worker = await setup!.startWorker({ id: "second", ...REDELIVER_SOON });
     const ended = await result;
     expect(ended.failure?.message ?? ended.status).toBe("completed");
     expect(ended.outputs.value).toBe(6);
@@ -137,9 +80,9 @@ nodes:
     await worker?.close();
     worker = undefined;
     const events: ExecutionEvent[] = [];
-    const result = conductor.run(blueprint(), { start: 7 }, { onEvent: (event) => events.push(event) });
-    await takeAndVanish(true);
-    worker = await start("third");
+    const result = conductor.run(blueprint, { start: 7 }, { onEvent: (event) => events.push(event) });
+    await takeAndLose(true);
+    worker = await setup!.startWorker({ id: "third", ...REDELIVER_SOON });
     const ended = await result;
     expect(ended.status).toBe("failed");
     expect(ended.failure?.nodeId).toBe("only");

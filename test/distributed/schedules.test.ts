@@ -4,17 +4,14 @@
  * execution. The schedule fires every second; the tests wait (bounded) for slots to pass and assert which
  * executions exist, never how long anything took.
  */
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Member, stop, TOKEN } from "./cluster.js";
-import { freePort, startRedis, type TestRedis } from "./redis-server.js";
-
-const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
-const { CONDUCTOR_TOKEN: _token, CONDUCTOR_REDIS: _redis, ...env } = process.env;
+import { type CommandResult, runConductor } from "../fixtures/conductor-command.js";
+import { startServe } from "../fixtures/serve-process.js";
+import { clusterEnvironment, type Member, stop, TOKEN } from "./cluster.js";
+import { startRedis, type TestRedis } from "./redis-server.js";
 
 async function writeScheduledProject(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
@@ -48,36 +45,13 @@ interface Server extends Member {
   url: string;
 }
 
+/** `conductor serve` on port 0 with the project in `dir`, sharing its schedules through `redisUrl` if given. */
 async function startServer(name: string, dir: string, redisUrl?: string): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      cli,
-      "serve",
-      "--project",
-      dir,
-      "--port",
-      String(port),
-      "--token",
-      TOKEN,
-      "--no-debugger",
-      ...(redisUrl === undefined ? [] : ["--redis", redisUrl]),
-    ],
-    { env, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
+  const served = await startServe(dir, {
+    args: ["--token", TOKEN, "--no-debugger", ...(redisUrl === undefined ? [] : ["--redis", redisUrl])],
+    env: clusterEnvironment,
   });
-  child.stderr!.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const member = { name, child, output: () => output, exited, url: `http://127.0.0.1:${port}` };
-  const up = await eventually(async () => output.includes("press Ctrl-C") || child.exitCode !== null);
-  if (!up || child.exitCode !== null) throw new Error(`${name} did not start: ${output}`);
-  return member;
+  return { name, ...served };
 }
 
 async function call<T>(server: Server, method: string, body: unknown = {}): Promise<T> {
@@ -112,19 +86,9 @@ async function eventually(check: () => Promise<boolean> | boolean, limitMs = 60_
   return check();
 }
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.once("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+/** Runs `conductor schedules` on the project in `dir`, with `args`, to its end. */
+function showSchedules(dir: string, ...args: string[]): Promise<CommandResult> {
+  return runConductor(["schedules", "--project", dir, ...args], { cwd: dir, env: clusterEnvironment });
 }
 
 describe("schedules run by conductor serve", () => {
@@ -175,12 +139,12 @@ describe("schedules run by conductor serve", () => {
     } finally {
       await stop(server);
     }
-    const shown = await runCli(["schedules", "--project", dir, "--json"]);
+    const shown = await showSchedules(dir, "--json");
     expect(shown.code).toBe(0);
     const rows = JSON.parse(shown.stdout) as { id: string; last: { executionId: string } | null }[];
     expect(rows.map((row) => row.id)).toEqual(["tick"]);
     expect(rows[0]!.last?.executionId).toMatch(/^tick-\d{8}T\d{6}Z$/);
-    const table = await runCli(["schedules", "--project", dir]);
+    const table = await showSchedules(dir);
     expect(table.stdout.split("\n")[0]).toMatch(/^SCHEDULE\s+BLUEPRINT\s+CRON\s+TIME ZONE\s+NEXT \(UTC\)/);
     expect(table.stdout).toContain("Europe/Paris");
   });
@@ -251,7 +215,7 @@ describe("schedules run by conductor serve", () => {
       // Each slot started once: no execution id on both servers, nor twice on one.
       expect(ids.length).toBeGreaterThanOrEqual(6);
       expect(new Set(ids).size).toBe(ids.length);
-      const shown = await runCli(["schedules", "--project", dirs[0]!, "--redis", redis.url, "--json"]);
+      const shown = await showSchedules(dirs[0]!, "--redis", redis.url, "--json");
       expect(shown.code).toBe(0);
       expect((JSON.parse(shown.stdout) as { last: { executionId: string } }[])[0]!.last.executionId).toMatch(
         /^tick-/,

@@ -4,14 +4,13 @@
  * through one scheduler's webhook are taken by one scheduler each, spread over both, and all complete; the receiving
  * scheduler answers Get and Watch for them from their event streams; `conductor run --queue` sends one too.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type ConductorClient, createClient, ExecutionStatus } from "@conductor/sdk/client";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runConductor } from "../fixtures/conductor-command.js";
 import {
   type Member,
   type Scheduler,
@@ -23,7 +22,6 @@ import {
 import { readRuns, waitFor, writeDistProject } from "./dist-project.js";
 import { startRedis, type TestRedis } from "./redis-server.js";
 
-const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
 const LENGTH = 2;
 
 describe("executions shared by the schedulers of one Redis", () => {
@@ -133,20 +131,10 @@ describe("executions shared by the schedulers of one Redis", () => {
   });
 
   it("sends an execution from `conductor run --queue` to the schedulers, and prints its outputs", async () => {
-    const child = spawn(
-      process.execPath,
-      [cli, "run", "relay.blueprint.yaml", "--queue", "--redis", redis.url, "--input", "start=40", "--json"],
-      { cwd: join(root, "runner"), stdio: ["ignore", "pipe", "pipe"] },
+    const { code, stdout, stderr } = await runConductor(
+      ["run", "relay.blueprint.yaml", "--queue", "--redis", redis.url, "--input", "start=40", "--json"],
+      { cwd: join(root, "runner") },
     );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
     expect(code, stderr).toBe(0);
     const result = JSON.parse(stdout) as { executionId: string; status: string; outputs: unknown };
     expect(result.status).toBe("completed");

@@ -2,15 +2,15 @@
  * The `conductor` command on a Node that is too old: host/bin/conductor.js checks the version before it imports
  * anything an older Node lacks, and says what to do, instead of dying with a SyntaxError about a missing export.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { MINIMUM_NODE, nodeVersionProblem } from "../../host/bin/node-version.js";
+import { runConductor } from "../fixtures/conductor-command.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const bin = join(root, "host", "bin", "conductor.js");
 
 const advice =
   "install a newer Node.js (https://nodejs.org/en/download, or `nvm install 24`) and run the command again";
@@ -32,12 +32,13 @@ describe("nodeVersionProblem()", () => {
 describe("conductor, run by a Node older than 22.13", () => {
   it("says which Node it needs and exits 1, before loading the CLI", async () => {
     // This Node, told it is Node 20 before the bin loads.
-    const told = await exitOf(process.execPath, [
-      "--import",
-      'data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.11.1"}})',
-      bin,
-      "--version",
-    ]);
+    const told = await runConductor(["--version"], {
+      cwd: root,
+      nodeArguments: [
+        "--import",
+        'data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.11.1"}})',
+      ],
+    });
     expect(told).toEqual({
       code: 1,
       stdout: "",
@@ -50,7 +51,7 @@ describe("conductor, run by a Node older than 22.13", () => {
   const system = olderNode();
   it.runIf(system !== undefined)("says so under a real older Node too (one found on PATH)", async () => {
     if (system === undefined) throw new Error("unreachable: the test runs only with an older Node");
-    const real = await exitOf(system.path, [bin, "--version"]);
+    const real = await runConductor(["--version"], { cwd: root, node: system.path });
     expect(real).toEqual({
       code: 1,
       stdout: "",
@@ -58,22 +59,6 @@ describe("conductor, run by a Node older than 22.13", () => {
     });
   });
 });
-
-/** Runs a command and gives its exit code and output, whatever the code. */
-function exitOf(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("close", (code) => resolve({ code: code ?? 128, stdout, stderr }));
-  });
-}
 
 /** A Node older than 22.13 on PATH, outside the repository, if there is one. */
 function olderNode(): { path: string; version: string } | undefined {

@@ -128,6 +128,22 @@ function start(flags: Flags) {
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * Answers the job's claim as its own (worker w1, this delivery's token): the job then completes, and the node's
+ * events reach the scheduler, each once and in order, after the worker's line naming itself.
+ */
+async function answerAsItsOwn(job: ReturnType<typeof start>): Promise<void> {
+  job.answer("w1 token");
+  const outcome = await job.outcome;
+  expect(outcome.ok).toBe(true);
+  expect(receivedEvents(job.published)).toEqual([
+    "log: runs on worker w1",
+    "started",
+    "log: node's own line",
+    "completed x",
+  ]);
+}
+
 describe("runJob()", () => {
   it("starts a pure node while its claim is in flight, and lets its events go once the claim is its own", async () => {
     const job = start({ deterministic: true });
@@ -135,15 +151,7 @@ describe("runJob()", () => {
     // The node ran and ended, the claim has not answered: nothing left the worker.
     expect(job.calls).toEqual(["claim sent", "execute"]);
     expect(job.published).toEqual([]);
-    job.answer("w1 token");
-    const outcome = await job.outcome;
-    expect(outcome.ok).toBe(true);
-    expect(receivedEvents(job.published)).toEqual([
-      "log: runs on worker w1",
-      "started",
-      "log: node's own line",
-      "completed x",
-    ]);
+    await answerAsItsOwn(job);
   });
 
   it("drops a pure node's events and fails it as runtime.lost when an earlier delivery holds the claim", async () => {
@@ -173,16 +181,8 @@ describe("runJob()", () => {
     const job = start({});
     await turn();
     expect(job.calls).toEqual(["claim sent"]);
-    job.answer("w1 token");
-    const outcome = await job.outcome;
+    await answerAsItsOwn(job);
     expect(job.calls).toEqual(["claim sent", "execute"]);
-    expect(outcome.ok).toBe(true);
-    expect(receivedEvents(job.published)).toEqual([
-      "log: runs on worker w1",
-      "started",
-      "log: node's own line",
-      "completed x",
-    ]);
   });
 
   it("never starts a node that may have side effects when an earlier delivery holds the claim", async () => {
