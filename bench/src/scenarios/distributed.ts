@@ -33,20 +33,6 @@ export const distributedScenario: Scenario = {
     };
     const iterations = { warmup: context.iterations(200), iterations: context.iterations(2_000) };
     try {
-      // The floors: BullMQ alone, its processor in the consumer's process and sandboxed in child processes.
-      const floors = new Map<boolean, BareFloor>();
-      for (const sandboxed of [false, true])
-        floors.set(
-          sandboxed,
-          await bareFloor(
-            connect,
-            `bench-floor${sandboxed ? "-sandboxed" : ""}`,
-            1,
-            DISPATCH_CONCURRENCY,
-            sandboxed,
-          ),
-        );
-
       const project: Project = {
         dir: process.cwd(),
         blueprints: [],
@@ -55,6 +41,15 @@ export const distributedScenario: Scenario = {
       } as Project;
       const results: BenchResult[] = [];
       for (const mode of WORKER_MODES) {
+        // The floor of the mode: BullMQ alone, its processor in the consumer's process or sandboxed in child
+        // processes; only while the mode is measured (the other's idle processes would weigh on it).
+        const floorOfMode = await bareFloor(
+          connect,
+          `bench-floor-${mode.id}`,
+          1,
+          DISPATCH_CONCURRENCY,
+          !mode.inProcess,
+        );
         const remoteWorker = await startWorker({
           project,
           redis: redis.url,
@@ -76,7 +71,6 @@ export const distributedScenario: Scenario = {
             if ((await prepared.run({ x: 1 })).outputs.x !== 2)
               throw new Error("remote node gave a wrong result");
           // In alternating rounds, because the load of a shared machine moves more than the difference measured.
-          const floorOfMode = floors.get(!mode.inProcess)!;
           const [floor, dispatch, dispatchIdempotent, dispatchWithEffects] = await alternate(
             [
               () => floorOfMode.roundTrip(1),
@@ -119,9 +113,9 @@ export const distributedScenario: Scenario = {
         } finally {
           await conductor.close();
           await remoteWorker.close();
+          await floorOfMode.close();
         }
       }
-      for (const floor of floors.values()) await floor.close();
       results.push(...(await throughput(context, redis.url, project, connect)));
       return results;
     } finally {
@@ -258,21 +252,9 @@ async function throughput(
   const commands = { floor: 0, conductor: 0 };
   for (const count of [1, 2, 4]) {
     const window = count * WORKER_CONCURRENCY * 2;
-    // The floors: bare BullMQ, `count` consumers, a producer that sees each completion; the processor in the
-    // consumers' process, and sandboxed. Also the floor of earlier runs: jobs added in bulk, counted by the consumers.
-    const floors = new Map<boolean, BareFloor>();
-    for (const sandboxed of [false, true])
-      floors.set(
-        sandboxed,
-        await bareFloor(
-          connect,
-          `bench-throughput-${count}${sandboxed ? "-sandboxed" : ""}`,
-          count,
-          WORKER_CONCURRENCY,
-          sandboxed,
-        ),
-      );
-    const inProcessFloor = floors.get(false)!;
+    // The floor of each mode (below): bare BullMQ, `count` consumers, a producer that sees each completion, the
+    // processor in the consumers' process or sandboxed. Also the floor of earlier runs: jobs added in bulk to the
+    // first, counted by its consumers.
     const floorRound = async (floor: BareFloor) => {
       const start = performance.now();
       const outcomes = await inWindow(perRound, window, (i) => floor.roundTrip(i));
@@ -280,10 +262,10 @@ async function throughput(
         throw new Error("a bare BullMQ job gave a wrong result");
       return ((performance.now() - start) * 1_000) / perRound;
     };
-    const bulkFloorRound = async () => {
-      const finished = inProcessFloor.completions(perRound);
+    const bulkFloorRound = async (floor: BareFloor) => {
+      const finished = floor.completions(perRound);
       const start = performance.now();
-      await inProcessFloor.queue.addBulk(
+      await floor.queue.addBulk(
         Array.from({ length: perRound }, (_, i) => ({
           name: "j",
           data: { x: i },
@@ -302,27 +284,38 @@ async function throughput(
     const workersText = `${count} worker${count === 1 ? "" : "s"}`;
     for (const mode of WORKER_MODES) {
       const samples = { floor: [] as number[], conductor: [] as number[] };
-      await withWorkers(redisUrl, project, count, WORKER_CONCURRENCY, mode.inProcess, async (run) => {
-        const conductorRound = async () => {
-          const start = performance.now();
-          const outcomes = await inWindow(perRound, window, (i) => run(ONE_NODE, i));
-          if (outcomes.some((outcome, i) => outcome !== i + 1))
-            throw new Error("a remote node gave a wrong result");
-          return ((performance.now() - start) * 1_000) / perRound;
-        };
-        for (let round = 0; round < rounds; round++) {
-          // The commands of the first round with one worker, for the capacity model.
-          const counted = count === 1 && round === 0 && mode.targets;
-          let before = counted ? await commandsNow() : 0;
-          if (mode.targets) bulk.push(await bulkFloorRound());
-          if (counted) commands.floor = ((await commandsNow()) - before - 1) / perRound;
-          samples.floor.push(await floorRound(floors.get(!mode.inProcess)!));
-          before = counted ? await commandsNow() : 0;
-          samples.conductor.push(await conductorRound());
-          if (counted) commands.conductor = ((await commandsNow()) - before - 1) / perRound;
-        }
-        return 0;
-      });
+      const floor = await bareFloor(
+        connect,
+        `bench-throughput-${count}-${mode.id}`,
+        count,
+        WORKER_CONCURRENCY,
+        !mode.inProcess,
+      );
+      try {
+        await withWorkers(redisUrl, project, count, WORKER_CONCURRENCY, mode.inProcess, async (run) => {
+          const conductorRound = async () => {
+            const start = performance.now();
+            const outcomes = await inWindow(perRound, window, (i) => run(ONE_NODE, i));
+            if (outcomes.some((outcome, i) => outcome !== i + 1))
+              throw new Error("a remote node gave a wrong result");
+            return ((performance.now() - start) * 1_000) / perRound;
+          };
+          for (let round = 0; round < rounds; round++) {
+            // The commands of the first round with one worker, for the capacity model.
+            const counted = count === 1 && round === 0 && mode.targets;
+            let before = counted ? await commandsNow() : 0;
+            if (mode.targets) bulk.push(await bulkFloorRound(floor));
+            if (counted) commands.floor = ((await commandsNow()) - before - 1) / perRound;
+            samples.floor.push(await floorRound(floor));
+            before = counted ? await commandsNow() : 0;
+            samples.conductor.push(await conductorRound());
+            if (counted) commands.conductor = ((await commandsNow()) - before - 1) / perRound;
+          }
+          return 0;
+        });
+      } finally {
+        await floor.close();
+      }
       const perTask = summarize(samples.conductor).median;
       results.push(
         rowOf(
@@ -344,7 +337,6 @@ async function throughput(
           target: "reported",
         });
     }
-    for (const floor of floors.values()) await floor.close();
   }
 
   results.push({
