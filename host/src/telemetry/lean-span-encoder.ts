@@ -38,7 +38,7 @@ export function encodeSpans(spans: readonly ReadableSpan[]): Uint8Array {
       else group.push(span);
     } else others.push(span);
   }
-  const writer = new OtlpWriter(256 + 320 * spans.length);
+  const writer = new OtlpWriter(512 + 448 * spans.length);
   if (others.length > 0) {
     const encoded = ProtobufTraceSerializer.serializeRequest(others);
     if (encoded !== undefined) writer.raw(encoded);

@@ -97,6 +97,34 @@ export function contextOf(traceparent: string | undefined): Context {
 
 const ignoreEnd = () => {};
 
+// The attributes of the host's spans that take a few values, as shared chunks (encoded once, copied into each span).
+const attemptChunks: AttributeChunk[] = [];
+/** `conductor.node.attempt` and `conductor.cache.hit: false`: an attempt span's own attributes. */
+function attemptChunk(attempt: number): AttributeChunk {
+  if (attempt >= 64) return attributeChunk({ "conductor.node.attempt": attempt, "conductor.cache.hit": false });
+  let chunk = attemptChunks[attempt];
+  if (chunk === undefined) {
+    chunk = attributeChunk({ "conductor.node.attempt": attempt, "conductor.cache.hit": false });
+    attemptChunks[attempt] = chunk;
+  }
+  return chunk;
+}
+const statusChunks = new Map<string, AttributeChunk>();
+/** `{key: status}` (a node's or an execution's status, set when its span ends). */
+function statusChunk(key: string, status: string): AttributeChunk {
+  const id = `${key}=${status}`;
+  let chunk = statusChunks.get(id);
+  if (chunk === undefined) {
+    chunk = attributeChunk({ [key]: status });
+    statusChunks.set(id, chunk);
+  }
+  return chunk;
+}
+const CACHE_HIT = attributeChunk({ "conductor.cache.hit": true });
+const MAP_ATTEMPT = attributeChunk({ "conductor.node.attempt": 1, "conductor.node.map": true });
+const RESUMED = attributeChunk({ "conductor.execution.resumed": true });
+const NOT_RESUMED = attributeChunk({ "conductor.execution.resumed": false });
+
 /** What the spans of one node of a graph share. */
 interface NodeSpans {
   readonly name: string;
@@ -147,7 +175,6 @@ class OtelExecutionTrace implements ExecutionTrace {
     const traceId = parent?.traceId ?? randomTraceId();
     const name = `execution ${start.blueprintId}`;
     const kind = start.trigger === "api" ? SpanKind.SERVER : SpanKind.INTERNAL;
-    const resumed = { "conductor.execution.resumed": start.resumedFrom !== undefined };
     this.common = attributeChunk({
       "conductor.execution.id": start.executionId,
       "conductor.blueprint.id": start.blueprintId,
@@ -189,7 +216,8 @@ class OtelExecutionTrace implements ExecutionTrace {
       undefined,
       this.common,
       NO_CHUNK,
-      resumed,
+      start.resumedFrom === undefined ? NOT_RESUMED : RESUMED,
+      undefined,
     );
     if (links.length > 0) root.addLinks(links);
     this.root = root;
@@ -205,7 +233,8 @@ class OtelExecutionTrace implements ExecutionTrace {
       root,
       this.common,
       NO_CHUNK,
-      {},
+      NO_CHUNK,
+      undefined,
       at,
     ).end(at);
   }
@@ -215,10 +244,11 @@ class OtelExecutionTrace implements ExecutionTrace {
     kind: SpanKind,
     parent: LeanSpan | undefined,
     shared: AttributeChunk,
-    own: Attributes,
+    third: AttributeChunk,
+    own: Attributes | undefined,
   ): LeanSpan {
     const root = this.root!;
-    return new LeanSpan(this.sink, name, kind, root.root, parent ?? root, this.common, shared, own);
+    return new LeanSpan(this.sink, name, kind, root.root, parent ?? root, this.common, shared, third, own);
   }
 
   dispatch(
@@ -238,7 +268,7 @@ class OtelExecutionTrace implements ExecutionTrace {
     // In-process nodes are not sent anywhere: their attempt spans are the execution's children.
     let dispatch: LeanSpan | undefined;
     if (!inProcess) {
-      dispatch = this.span(`dispatch ${runtime}`, SpanKind.CLIENT, undefined, NO_CHUNK, {
+      dispatch = this.span(`dispatch ${runtime}`, SpanKind.CLIENT, undefined, NO_CHUNK, NO_CHUNK, {
         "conductor.runtime": runtime,
         "conductor.dispatch.steps": steps.length,
       });
@@ -253,10 +283,8 @@ class OtelExecutionTrace implements ExecutionTrace {
         SpanKind.INTERNAL,
         dispatch,
         this.nodeSpans(node).chunk,
-        {
-          "conductor.node.attempt": step.attempt,
-          "conductor.cache.hit": false,
-        },
+        attemptChunk(step.attempt),
+        undefined,
       );
       this.attempts[node.index] = span;
       this.dispatches[node.index] = dispatch;
@@ -273,10 +301,8 @@ class OtelExecutionTrace implements ExecutionTrace {
       SpanKind.INTERNAL,
       undefined,
       this.nodeSpans(node).chunk,
-      {
-        "conductor.node.attempt": 1,
-        "conductor.node.map": true,
-      },
+      MAP_ATTEMPT,
+      undefined,
     );
   }
 
@@ -295,6 +321,7 @@ class OtelExecutionTrace implements ExecutionTrace {
       SpanKind.INTERNAL,
       this.attempts[node.index],
       this.nodeSpans(node).chunk,
+      NO_CHUNK,
       { "conductor.map.item": item, "conductor.node.attempt": step.attempt },
     );
     step.traceparent = span.traceparent;
@@ -348,9 +375,8 @@ class OtelExecutionTrace implements ExecutionTrace {
 
   cached(node: GraphNode): void {
     if (!this.recording) return;
-    this.span(this.nodeSpans(node).name, SpanKind.INTERNAL, undefined, this.nodeSpans(node).chunk, {
-      "conductor.cache.hit": true,
-    }).end();
+    const spans = this.nodeSpans(node);
+    this.span(spans.name, SpanKind.INTERNAL, undefined, spans.chunk, CACHE_HIT, undefined).end();
   }
 
   finished(status: ExecutionStatus, failure: FailureInfo | undefined): void {
@@ -359,18 +385,16 @@ class OtelExecutionTrace implements ExecutionTrace {
     }
     const root = this.root;
     if (root === undefined) return;
-    root.setAttribute("conductor.execution.status", status);
     if (status !== "completed")
       root.setStatus({ code: SpanStatusCode.ERROR, message: failure?.message ?? status });
-    root.end();
+    root.endWith(statusChunk("conductor.execution.status", status));
   }
 
-  private end(index: number, status: string | undefined): void {
+  private end(index: number, status: string): void {
     const span = this.attempts[index];
     if (span === undefined) return;
     this.attempts[index] = undefined;
-    if (status !== undefined) span.setAttribute("conductor.node.status", status);
-    span.end();
+    span.endWith(statusChunk("conductor.node.status", status));
     const dispatch = this.dispatches[index];
     this.dispatches[index] = undefined;
     if (dispatch === undefined) return;
