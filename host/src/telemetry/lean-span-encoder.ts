@@ -43,58 +43,84 @@ export function encodeSpans(spans: readonly ReadableSpan[]): Uint8Array {
     const encoded = ProtobufTraceSerializer.serializeRequest(others);
     if (encoded !== undefined) writer.raw(encoded);
   }
-  for (const [sink, group] of bySink) {
-    writer.tag(1, 2);
-    const resourceSpansAt = writer.begin();
-    const resource = sink.resource as Resource;
-    writer.tag(1, 2);
-    const resourceAt = writer.begin();
-    if (resource.attributes !== undefined) writer.attributes(resource.attributes, 1);
-    writer.tag(2, 0);
-    writer.varint(0);
-    writer.end(resourceAt);
-    writer.tag(2, 2);
-    const scopeSpansAt = writer.begin();
-    const scope = sink.instrumentationScope as Scope;
-    writer.tag(1, 2);
-    const scopeAt = writer.begin();
-    writer.tag(1, 2);
-    writer.string(scope.name);
-    if (scope.version) {
-      writer.tag(2, 2);
-      writer.string(scope.version);
-    }
-    if (scope.attributes !== undefined) writer.attributes(scope.attributes, 3);
-    if (scope.droppedAttributesCount) {
-      writer.tag(4, 0);
-      writer.varint(scope.droppedAttributesCount);
-    }
-    writer.end(scopeAt);
-    for (const span of group) span.encode(writer);
-    if (scope.schemaUrl) {
-      writer.tag(3, 2);
-      writer.string(scope.schemaUrl);
-    }
-    writer.end(scopeSpansAt);
-    if (resource.schemaUrl) {
-      writer.tag(3, 2);
-      writer.string(resource.schemaUrl);
-    }
-    writer.end(resourceSpansAt);
-  }
+  for (const [sink, group] of bySink)
+    writeResourceSpans(writer, sink, () => {
+      for (const span of group) span.encode(writer);
+    });
   return writer.finish();
+}
+
+/**
+ * Spans already encoded (the `Span` fields of a `ScopeSpans`, as {@link LeanSpan.encode} writes them), `length` of
+ * them, as one request: what the host's exporter sends for a {@link LeanSpanBatch}.
+ */
+export class EncodedSpans {
+  readonly bytes: Uint8Array;
+  constructor(
+    sink: LeanSpanSink,
+    spans: Uint8Array,
+    readonly length: number,
+  ) {
+    const writer = new OtlpWriter(spans.length + 1024);
+    writeResourceSpans(writer, sink, () => writer.raw(spans));
+    this.bytes = writer.finish();
+  }
+}
+
+/** A `ResourceSpans` of the sink's resource and scope, whose spans `spans` writes. */
+function writeResourceSpans(writer: OtlpWriter, sink: LeanSpanSink, spans: () => void): void {
+  writer.tag(1, 2);
+  const resourceSpansAt = writer.begin();
+  const resource = sink.resource as Resource;
+  writer.tag(1, 2);
+  const resourceAt = writer.begin();
+  if (resource.attributes !== undefined) writer.attributes(resource.attributes, 1);
+  writer.tag(2, 0);
+  writer.varint(0);
+  writer.end(resourceAt);
+  writer.tag(2, 2);
+  const scopeSpansAt = writer.begin();
+  const scope = sink.instrumentationScope as Scope;
+  writer.tag(1, 2);
+  const scopeAt = writer.begin();
+  writer.tag(1, 2);
+  writer.string(scope.name);
+  if (scope.version) {
+    writer.tag(2, 2);
+    writer.string(scope.version);
+  }
+  if (scope.attributes !== undefined) writer.attributes(scope.attributes, 3);
+  if (scope.droppedAttributesCount) {
+    writer.tag(4, 0);
+    writer.varint(scope.droppedAttributesCount);
+  }
+  writer.end(scopeAt);
+  spans();
+  if (scope.schemaUrl) {
+    writer.tag(3, 2);
+    writer.string(scope.schemaUrl);
+  }
+  writer.end(scopeSpansAt);
+  if (resource.schemaUrl) {
+    writer.tag(3, 2);
+    writer.string(resource.schemaUrl);
+  }
+  writer.end(resourceSpansAt);
 }
 
 /**
  * The host's OTLP/HTTP (protobuf) span exporter: OpenTelemetry's HTTP export (the OTEL_EXPORTER_OTLP_* endpoint,
  * headers, timeout, compression and retries, as `OTLPTraceExporter` reads them) with {@link encodeSpans} as its
- * serializer.
+ * serializer; it also sends {@link EncodedSpans} as they are.
  */
-export function createLeanOtlpExporter(): OTLPExporterBase<ReadableSpan[]> {
-  return new OTLPExporterBase(
+export function createLeanOtlpExporter(): OTLPExporterBase<ReadableSpan[] | EncodedSpans> {
+  return new OTLPExporterBase<ReadableSpan[] | EncodedSpans>(
     createOtlpHttpExportDelegate(
       convertLegacyHttpOptions({}, "TRACES", "v1/traces", { "Content-Type": "application/x-protobuf" }),
-      { serializeRequest: encodeSpans, deserializeResponse: ProtobufTraceSerializer.deserializeResponse },
+      {
+        serializeRequest: (spans) => (spans instanceof EncodedSpans ? spans.bytes : encodeSpans(spans)),
+        deserializeResponse: ProtobufTraceSerializer.deserializeResponse,
+      },
       "otlp_http_span_exporter",
       TraceExporterMetricsHelper,
       undefined,

@@ -23,7 +23,8 @@ import { encodeSpanAttributes, type OtlpWriter, slabBytes, stringField } from ".
 export interface LeanSpanSink {
   readonly resource: unknown;
   readonly instrumentationScope: unknown;
-  readonly processor: { onEnd(span: unknown): void };
+  /** Takes a span that ended: the host's batch (`LeanSpanBatch`), or the SDK's batch span processor's `onEnd`. */
+  ended(span: LeanSpan): void;
 }
 
 const EMPTY: never[] = [];
@@ -314,7 +315,12 @@ export class LeanSpan implements Span, Context {
     if (this.ended || value === undefined || value === null) return this;
     if (key in this.first.attributes || key in this.second.attributes || key in this.third.attributes) {
       // A shared attribute changes for this span alone: this span stops sharing them.
-      this.own = { ...this.first.attributes, ...this.second.attributes, ...this.third.attributes, ...this.own };
+      this.own = {
+        ...this.first.attributes,
+        ...this.second.attributes,
+        ...this.third.attributes,
+        ...this.own,
+      };
       this.first = NO_CHUNK;
       this.second = NO_CHUNK;
       this.third = NO_CHUNK;
@@ -377,7 +383,7 @@ export class LeanSpan implements Span, Context {
     if (this.ended) return;
     this.ended = true;
     this.endMs = endTime === undefined ? epochMs() : msOf(endTime);
-    this.sink.processor.onEnd(this);
+    this.sink.ended(this);
   }
   isRecording(): boolean {
     return !this.ended;

@@ -27,6 +27,7 @@ import {
   randomSpanId,
   randomTraceId,
 } from "./lean-span.js";
+import { type EncodedSpansExporter, LeanSpanBatch } from "./lean-span-batch.js";
 import { createLeanOtlpExporter } from "./lean-span-encoder.js";
 
 /**
@@ -51,13 +52,21 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
     exporter: options.exporter ?? createLeanOtlpExporter(),
   });
   const tracer = node.tracer;
-  // What the lean spans are exported with: the SDK's resource and this tracer's scope, so that the exporter groups
-  // them with the SDK's own spans; and the batch processor they go to.
-  const sink: LeanSpanSink = {
-    resource: node.resource,
-    instrumentationScope: (tracer as unknown as { instrumentationScope: unknown }).instrumentationScope,
-    processor: node.spanProcessor,
-  };
+  const resource = node.resource;
+  const instrumentationScope = (tracer as unknown as { instrumentationScope: unknown }).instrumentationScope;
+  // The host's spans: with the host's exporter, encoded as they end into batches of their own (`LeanSpanBatch`);
+  // with another exporter, handed to the SDK's batch processor as `ReadableSpan`s. Either way they are exported
+  // with the SDK's resource and this tracer's scope, as the SDK's own spans are.
+  let batch: LeanSpanBatch | undefined;
+  let sink: LeanSpanSink;
+  if (options.exporter === undefined) {
+    const leanSink = { resource, instrumentationScope, ended: (span: LeanSpan) => batch!.add(span) };
+    batch = new LeanSpanBatch(leanSink, createLeanOtlpExporter() as EncodedSpansExporter, node.batch);
+    sink = leanSink;
+  } else {
+    const processor = node.spanProcessor;
+    sink = { resource, instrumentationScope, ended: (span) => processor.onEnd(span) };
+  }
   // The attributes of a node that every span of it carries, encoded once per node of a graph, and its spans' name.
   const nodeSpans = new WeakMap<GraphNode, NodeSpans>();
   const nodeChunk = (node: GraphNode): NodeSpans => {
@@ -78,8 +87,12 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
   };
   return {
     startExecution: (start) => new OtelExecutionTrace(node.sampler, sink, nodeChunk, start),
-    flush: () => node.flush(),
-    shutdown: () => node.shutdown(),
+    flush: async () => {
+      await Promise.all([batch?.flush(), node.flush()]);
+    },
+    shutdown: async () => {
+      await Promise.all([batch?.shutdown(), node.shutdown()]);
+    },
   };
 }
 
@@ -101,7 +114,8 @@ const ignoreEnd = () => {};
 const attemptChunks: AttributeChunk[] = [];
 /** `conductor.node.attempt` and `conductor.cache.hit: false`: an attempt span's own attributes. */
 function attemptChunk(attempt: number): AttributeChunk {
-  if (attempt >= 64) return attributeChunk({ "conductor.node.attempt": attempt, "conductor.cache.hit": false });
+  if (attempt >= 64)
+    return attributeChunk({ "conductor.node.attempt": attempt, "conductor.cache.hit": false });
   let chunk = attemptChunks[attempt];
   if (chunk === undefined) {
     chunk = attributeChunk({ "conductor.node.attempt": attempt, "conductor.cache.hit": false });
@@ -109,14 +123,19 @@ function attemptChunk(attempt: number): AttributeChunk {
   }
   return chunk;
 }
-const statusChunks = new Map<string, AttributeChunk>();
+/** Chunks of `{key: status}` by key and status, for the few statuses (literals: their hash is kept). */
+const statusChunks = new Map<string, Map<string, AttributeChunk>>();
 /** `{key: status}` (a node's or an execution's status, set when its span ends). */
 function statusChunk(key: string, status: string): AttributeChunk {
-  const id = `${key}=${status}`;
-  let chunk = statusChunks.get(id);
+  let byStatus = statusChunks.get(key);
+  if (byStatus === undefined) {
+    byStatus = new Map();
+    statusChunks.set(key, byStatus);
+  }
+  let chunk = byStatus.get(status);
   if (chunk === undefined) {
     chunk = attributeChunk({ [key]: status });
-    statusChunks.set(id, chunk);
+    byStatus.set(status, chunk);
   }
   return chunk;
 }
