@@ -186,16 +186,14 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
       labels = {
         started: executionsStarted.cell({ blueprint: graph.id }),
         finished: new Map(),
-        nodes: graph.nodes.map((node) => ({
-          completed: attemptDuration.cell({
-            node_type: node.type,
-            runtime: node.runtime,
-            status: "completed",
-          }),
-          failed: attemptDuration.cell({ node_type: node.type, runtime: node.runtime, status: "failed" }),
-          retry: { node_type: node.type, runtime: node.runtime },
-          runtime: countsOf(node.runtime),
-        })),
+        completed: graph.nodes.map((node) =>
+          attemptDuration.cell({ node_type: node.type, runtime: node.runtime, status: "completed" }),
+        ),
+        failed: graph.nodes.map((node) =>
+          attemptDuration.cell({ node_type: node.type, runtime: node.runtime, status: "failed" }),
+        ),
+        retry: graph.nodes.map((node) => ({ node_type: node.type, runtime: node.runtime })),
+        runtimes: graph.nodes.map((node) => countsOf(node.runtime)),
       };
       labelsOf.set(graph, labels);
     }
@@ -238,11 +236,14 @@ interface RuntimeCounts {
   inFlight: number;
 }
 
-/** The series of one graph, bound once. */
+/** The series of one graph, bound once; by node index (flat arrays: the hooks read one element per call). */
 interface GraphSeries {
   started: CounterCell;
   finished: Map<string, { count: CounterCell; duration: Cell }>;
-  nodes: { completed: Cell; failed: Cell; retry: Record<string, string>; runtime: RuntimeCounts }[];
+  completed: Cell[];
+  failed: Cell[];
+  retry: Record<string, string>[];
+  runtimes: RuntimeCounts[];
 }
 
 const IDLE = 0;
@@ -257,6 +258,9 @@ class ExecutionMetrics implements ExecutionTrace {
   readonly traceparent = undefined;
   /** Per node: IDLE, QUEUED or RUNNING. */
   private readonly state: number[];
+  /** The graph's series, by node (see {@link GraphSeries}). */
+  private readonly runtimes: RuntimeCounts[];
+  private readonly completedCells: Cell[];
 
   constructor(
     private readonly graph: BlueprintGraph,
@@ -269,16 +273,32 @@ class ExecutionMetrics implements ExecutionTrace {
   ) {
     const count = graph.nodes.length;
     this.state = new Array<number>(count).fill(IDLE);
+    this.runtimes = series.runtimes;
+    this.completedCells = series.completed;
     series.started.value++;
     mirror?.executionStarted(graph.id);
   }
 
-  dispatch(_runtime: string, nodes: readonly GraphNode[], unit: readonly number[]): void {
-    for (let i = 0; i < unit.length; i++) this.queue(nodes[unit[i]!]!);
+  dispatch(runtime: string, _nodes: readonly GraphNode[], unit: readonly number[]): void {
+    // A unit's steps go to one runtime: its count moves once per unit.
+    const state = this.state;
+    let queued = 0;
+    for (let i = 0; i < unit.length; i++) {
+      const index = unit[i]!;
+      if (state[index] !== IDLE) continue;
+      state[index] = QUEUED;
+      queued++;
+    }
+    this.runtimes[unit[0]!]!.queued += queued;
+    if (this.mirror !== undefined) for (let i = 0; i < queued; i++) this.mirror.queued(runtime, 1);
   }
 
   mapStarted(node: GraphNode): void {
-    this.queue(node);
+    const index = node.index;
+    if (this.state[index] !== IDLE) return;
+    this.state[index] = QUEUED;
+    this.runtimes[index]!.queued++;
+    this.mirror?.queued(node.runtime, 1);
   }
 
   mapItem(): () => void {
@@ -292,7 +312,7 @@ class ExecutionMetrics implements ExecutionTrace {
   started(index: number): void {
     const state = this.state[index];
     if (state === RUNNING) return;
-    const counts = this.series.nodes[index]!.runtime;
+    const counts = this.runtimes[index]!;
     if (state === QUEUED) {
       counts.queued--;
       this.mirror?.queued(counts.runtime, -1);
@@ -303,14 +323,18 @@ class ExecutionMetrics implements ExecutionTrace {
   }
 
   completed(index: number, durationUs: number): void {
-    this.attempt(index, "completed", durationUs / 1e6);
+    this.stop(index);
+    this.completedCells[index]!.observe(durationUs / 1e6);
+    if (this.mirror !== undefined) this.mirrorAttempt(index, "completed", durationUs / 1e6);
   }
 
   failed(index: number, _failure: FailureInfo, retryInMs: number | undefined, durationUs: number): void {
-    this.attempt(index, "failed", durationUs / 1e6);
+    this.stop(index);
+    this.series.failed[index]!.observe(durationUs / 1e6);
+    if (this.mirror !== undefined) this.mirrorAttempt(index, "failed", durationUs / 1e6);
     if (retryInMs !== undefined) {
       const node = this.graph.nodes[index]!;
-      this.retries.inc(this.series.nodes[index]!.retry);
+      this.retries.inc(this.series.retry[index]!);
       this.mirror?.nodeRetried(node.type, node.runtime);
     }
   }
@@ -345,35 +369,23 @@ class ExecutionMetrics implements ExecutionTrace {
     this.mirror?.executionFinished(this.graph.id, status, seconds);
   }
 
-  private queue(node: GraphNode): void {
-    const index = node.index;
-    if (this.state[index] !== IDLE) return;
-    this.state[index] = QUEUED;
-    this.series.nodes[index]!.runtime.queued++;
-    this.mirror?.queued(node.runtime, 1);
-  }
-
   private stop(index: number): void {
     const state = this.state[index];
-    const counts = this.series.nodes[index]!.runtime;
+    if (state === IDLE) return;
+    const counts = this.runtimes[index]!;
     if (state === QUEUED) {
       counts.queued--;
       this.mirror?.queued(counts.runtime, -1);
-    } else if (state === RUNNING) {
+    } else {
       counts.inFlight--;
       this.mirror?.inFlight(counts.runtime, -1);
     }
     this.state[index] = IDLE;
   }
 
-  private attempt(index: number, status: "completed" | "failed", seconds: number): void {
-    this.stop(index);
-    const series = this.series.nodes[index]!;
-    series[status].observe(seconds);
-    if (this.mirror !== undefined) {
-      const node = this.graph.nodes[index]!;
-      this.mirror.nodeAttempt(node.type, node.runtime, status, seconds);
-    }
+  private mirrorAttempt(index: number, status: "completed" | "failed", seconds: number): void {
+    const node = this.graph.nodes[index]!;
+    this.mirror!.nodeAttempt(node.type, node.runtime, status, seconds);
   }
 }
 

@@ -19,6 +19,7 @@ import type { ExecutionTrace, ExecutionTraceStart, Tracing } from "./execution-t
 import {
   type AttributeChunk,
   attributeChunk,
+  epochMs,
   LeanSpan,
   type LeanSpanSink,
   leanRoot,
@@ -151,7 +152,8 @@ interface NodeSpans {
 }
 
 class OtelExecutionTrace implements ExecutionTrace {
-  readonly traceparent: string;
+  /** The W3C traceparent of an unsampled execution (a sampled one's is its span's, formatted when asked for). */
+  private readonly unsampled: string | undefined;
   /**
    * Whether the execution's span is sampled. When it is not (a sampler, or an incoming traceparent that is not
    * sampled), no span of this execution would be exported: its nodes get no spans, attributes are not built, and
@@ -217,7 +219,7 @@ class OtelExecutionTrace implements ExecutionTrace {
     if (!this.recording) {
       // Not sampled: no span at all; steps carry this unsampled context, so that runtimes record nothing either.
       const spanId = randomSpanId();
-      this.traceparent = `00-${traceId}-${spanId}-00`;
+      this.unsampled = `00-${traceId}-${spanId}-00`;
       this.rootContext = trace.setSpanContext(ROOT_CONTEXT, {
         traceId,
         spanId,
@@ -241,7 +243,7 @@ class OtelExecutionTrace implements ExecutionTrace {
     if (links.length > 0) root.addLinks(links);
     this.root = root;
     this.rootContext = root;
-    this.traceparent = root.traceparent;
+    this.unsampled = undefined;
     // Zero-length, at the execution span's start (its time taken from that span rather than the clock again).
     const at = msOfHrTime(root.startTime);
     new LeanSpan(
@@ -258,6 +260,10 @@ class OtelExecutionTrace implements ExecutionTrace {
     ).end(at);
   }
 
+  get traceparent(): string {
+    return this.unsampled ?? this.root!.traceparent;
+  }
+
   private span(
     name: string,
     kind: SpanKind,
@@ -265,9 +271,21 @@ class OtelExecutionTrace implements ExecutionTrace {
     shared: AttributeChunk,
     third: AttributeChunk,
     own: Attributes | undefined,
+    startMs?: number,
   ): LeanSpan {
     const root = this.root!;
-    return new LeanSpan(this.sink, name, kind, root.root, parent ?? root, this.common, shared, third, own);
+    return new LeanSpan(
+      this.sink,
+      name,
+      kind,
+      root.root,
+      parent ?? root,
+      this.common,
+      shared,
+      third,
+      own,
+      startMs,
+    );
   }
 
   dispatch(
@@ -284,26 +302,35 @@ class OtelExecutionTrace implements ExecutionTrace {
       }
       return;
     }
+    // The unit's spans start together, when its steps are handed to the runtime: one clock read for all of them.
+    const now = epochMs();
     // In-process nodes are not sent anywhere: their attempt spans are the execution's children.
     let dispatch: LeanSpan | undefined;
     if (!inProcess) {
-      dispatch = this.span(`dispatch ${runtime}`, SpanKind.CLIENT, undefined, NO_CHUNK, NO_CHUNK, {
-        "conductor.runtime": runtime,
-        "conductor.dispatch.steps": steps.length,
-      });
+      dispatch = this.span(
+        `dispatch ${runtime}`,
+        SpanKind.CLIENT,
+        undefined,
+        NO_CHUNK,
+        NO_CHUNK,
+        { "conductor.runtime": runtime, "conductor.dispatch.steps": steps.length },
+        now,
+      );
       this.openSteps ??= new Map();
       this.openSteps.set(dispatch, steps.length);
     }
     for (let i = 0; i < steps.length; i++) {
       const node = nodes[unit[i]!]!;
       const step = steps[i]!;
+      const spans = this.nodeSpans(node);
       const span = this.span(
-        this.nodeSpans(node).name,
+        spans.name,
         SpanKind.INTERNAL,
         dispatch,
-        this.nodeSpans(node).chunk,
+        spans.chunk,
         attemptChunk(step.attempt),
         undefined,
+        now,
       );
       this.attempts[node.index] = span;
       this.dispatches[node.index] = dispatch;
