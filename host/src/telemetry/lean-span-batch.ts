@@ -1,7 +1,10 @@
 import { diag } from "@opentelemetry/api";
 import type { LeanSpan, LeanSpanSink } from "./lean-span.js";
-import { EncodedSpans } from "./lean-span-encoder.js";
+import { EncodedSpans, resourceSpansFraming } from "./lean-span-encoder.js";
 import { OtlpWriter } from "./otlp-span-writer.js";
+
+/** Bytes left at the start of a batch's buffer for the request's head (resource, scope and lengths). */
+const HEAD_ROOM = 1024;
 
 /** What a {@link LeanSpanBatch} sends its requests with: the host's OTLP exporter (`createLeanOtlpExporter`). */
 export interface EncodedSpansExporter {
@@ -41,11 +44,17 @@ export class LeanSpanBatch {
   /** Spans dropped because the queue was full, since the last warning. */
   private dropped = 0;
 
+  /** What comes before and after the spans of a request (the resource and scope), encoded once. */
+  private readonly framing: ReturnType<typeof resourceSpansFraming>;
+  /** A buffer whose request was sent, for the next batch (so that a batch allocates none). */
+  private spare: Uint8Array | undefined;
+
   constructor(
-    private readonly sink: LeanSpanSink,
+    sink: LeanSpanSink,
     private readonly exporter: EncodedSpansExporter,
     private readonly settings: LeanSpanBatchSettings,
   ) {
+    this.framing = resourceSpansFraming(sink);
     this.writer = this.newWriter();
   }
 
@@ -100,9 +109,16 @@ export class LeanSpanBatch {
     }
   };
 
+  /** A writer for a batch: its spans start after room for the request's head (see {@link seal}). */
   private newWriter(): OtlpWriter {
+    const spare = this.spare;
+    this.spare = undefined;
     // About 400 bytes per span of the host.
-    return new OtlpWriter(Math.min(448 * this.settings.maxExportBatchSize, 4 * 1024 * 1024));
+    const writer = new OtlpWriter(
+      spare ?? new Uint8Array(Math.min(448 * this.settings.maxExportBatchSize, 4 * 1024 * 1024)),
+    );
+    writer.pos = HEAD_ROOM;
+    return writer;
   }
 
   /** The batch being written is complete: it joins the queue, and goes out when no export is under way. */
@@ -112,7 +128,20 @@ export class LeanSpanBatch {
       this.timer = undefined;
     }
     if (this.count === 0) return;
-    this.queued.push(new EncodedSpans(this.sink, this.writer.finish(), this.count));
+    // The request's head goes just before the spans, in the room left for it (or, larger, in a copy).
+    const writer = this.writer;
+    const head = this.framing.head(writer.pos - HEAD_ROOM);
+    writer.raw(this.framing.tail);
+    let bytes: Uint8Array;
+    if (head.length <= HEAD_ROOM) {
+      writer.buffer.set(head, HEAD_ROOM - head.length);
+      bytes = writer.buffer.subarray(HEAD_ROOM - head.length, writer.pos);
+    } else {
+      bytes = new Uint8Array(head.length + writer.pos - HEAD_ROOM);
+      bytes.set(head);
+      bytes.set(writer.buffer.subarray(HEAD_ROOM, writer.pos), head.length);
+    }
+    this.queued.push(new EncodedSpans(bytes, this.count));
     this.waiting += this.count;
     this.writer = this.newWriter();
     this.count = 0;
@@ -128,6 +157,8 @@ export class LeanSpanBatch {
         // ExportResultCode.SUCCESS is 0; a failure is reported as the SDK's processor reports it.
         if (result.code !== 0) diag.error("the host's span export failed", result.error ?? "no reason given");
         this.waiting -= batch.length;
+        // Its bytes are sent: their buffer can take the next batch.
+        this.spare = new Uint8Array(batch.bytes.buffer);
         this.sending = undefined;
         resolve();
         this.next();

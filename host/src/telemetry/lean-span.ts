@@ -199,6 +199,11 @@ export class LeanSpan implements Span, Context {
   private endMs = 0;
   /** Attributes given when it ends (see {@link endWith}), written last. */
   private last: AttributeChunk = NO_CHUNK;
+  /**
+   * The span's name as encoded (tag, length, bytes), when whoever made the span has it (the host keeps one per node
+   * of a graph); else it is looked up in the encoder's cache.
+   */
+  nameField: Uint8Array | undefined = undefined;
 
   /**
    * `parent`: the lean span this one is a child of, or undefined for a child of `root`. `first`, `second` and
@@ -376,7 +381,9 @@ export class LeanSpan implements Span, Context {
     return this;
   }
   updateName(name: string): this {
-    if (!this.ended) this.name = name;
+    if (this.ended) return this;
+    this.name = name;
+    this.nameField = undefined;
     return this;
   }
   end(endTime?: TimeInput): void {
@@ -413,7 +420,7 @@ export class LeanSpan implements Span, Context {
     const second = this.second.encoded;
     const third = this.third.encoded;
     const last = this.last.encoded;
-    const name = stringField(5, this.name);
+    const name = this.nameField ?? stringField(5, this.name);
     writer.ensure(96 + name.length + first.length + second.length + third.length + last.length);
     let buffer = writer.buffer;
     let view = writer.view;

@@ -30,6 +30,7 @@ import {
 } from "./lean-span.js";
 import { type EncodedSpansExporter, LeanSpanBatch } from "./lean-span-batch.js";
 import { createLeanOtlpExporter } from "./lean-span-encoder.js";
+import { stringField } from "./otlp-span-writer.js";
 
 /**
  * The OpenTelemetry implementation of {@link Tracing}; imported only when tracing is on (see `tracing.ts`).
@@ -73,8 +74,10 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
   const nodeChunk = (node: GraphNode): NodeSpans => {
     let spans = nodeSpans.get(node);
     if (spans === undefined) {
+      const name = `node ${node.id}`;
       spans = {
-        name: `node ${node.id}`,
+        name,
+        nameField: stringField(5, name),
         chunk: attributeChunk({
           "conductor.node.id": node.id,
           "conductor.node.type": node.type,
@@ -148,6 +151,8 @@ const NOT_RESUMED = attributeChunk({ "conductor.execution.resumed": false });
 /** What the spans of one node of a graph share. */
 interface NodeSpans {
   readonly name: string;
+  /** The name as an encoded span field. */
+  readonly nameField: Uint8Array;
   readonly chunk: AttributeChunk;
 }
 
@@ -332,6 +337,7 @@ class OtelExecutionTrace implements ExecutionTrace {
         undefined,
         now,
       );
+      span.nameField = spans.nameField;
       this.attempts[node.index] = span;
       this.dispatches[node.index] = dispatch;
       // The span is its own context; an in-process step needs no traceparent (nothing is sent), so none is formatted.
