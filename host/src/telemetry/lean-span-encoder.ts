@@ -50,94 +50,6 @@ export function encodeSpans(spans: readonly ReadableSpan[]): Uint8Array {
   return writer.finish();
 }
 
-/**
- * A request already encoded (an `ExportTraceServiceRequest` of `length` spans), as a {@link LeanSpanBatch} makes
- * it: the host's exporter sends its bytes as they are.
- */
-export class EncodedSpans {
-  constructor(
-    readonly bytes: Uint8Array,
-    readonly length: number,
-  ) {}
-}
-
-/**
- * What comes before and after the spans of a `ResourceSpans` of the sink's resource and scope, encoded once: `head`
- * gives the fields before the spans (their lengths depend on the spans' length), `tail` the fields after them.
- */
-export function resourceSpansFraming(sink: LeanSpanSink): {
-  head(spansLength: number): Uint8Array;
-  tail: Uint8Array;
-} {
-  const resource = sink.resource as Resource;
-  const scope = sink.instrumentationScope as Scope;
-  const writer = new OtlpWriter(512);
-  const field = (write: () => void): Uint8Array => {
-    writer.pos = 0;
-    write();
-    return writer.buffer.slice(0, writer.pos);
-  };
-  const resourceField = field(() => {
-    writer.tag(1, 2);
-    const at = writer.begin();
-    if (resource.attributes !== undefined) writer.attributes(resource.attributes, 1);
-    writer.tag(2, 0);
-    writer.varint(0);
-    writer.end(at);
-  });
-  const scopeField = field(() => {
-    writer.tag(1, 2);
-    const at = writer.begin();
-    writer.tag(1, 2);
-    writer.string(scope.name);
-    if (scope.version) {
-      writer.tag(2, 2);
-      writer.string(scope.version);
-    }
-    if (scope.attributes !== undefined) writer.attributes(scope.attributes, 3);
-    if (scope.droppedAttributesCount) {
-      writer.tag(4, 0);
-      writer.varint(scope.droppedAttributesCount);
-    }
-    writer.end(at);
-  });
-  const scopeTail = field(() => {
-    if (!scope.schemaUrl) return;
-    writer.tag(3, 2);
-    writer.string(scope.schemaUrl);
-  });
-  const resourceTail = field(() => {
-    if (!resource.schemaUrl) return;
-    writer.tag(3, 2);
-    writer.string(resource.schemaUrl);
-  });
-  const tail = new Uint8Array(scopeTail.length + resourceTail.length);
-  tail.set(scopeTail);
-  tail.set(resourceTail, scopeTail.length);
-  return {
-    head(spansLength) {
-      const scopeSpansLength = scopeField.length + spansLength + scopeTail.length;
-      writer.pos = 0;
-      writer.tag(1, 2);
-      writer.varint(
-        resourceField.length + 1 + varintSize(scopeSpansLength) + scopeSpansLength + resourceTail.length,
-      );
-      writer.raw(resourceField);
-      writer.tag(2, 2);
-      writer.varint(scopeSpansLength);
-      writer.raw(scopeField);
-      return writer.buffer.slice(0, writer.pos);
-    },
-    tail,
-  };
-}
-
-function varintSize(value: number): number {
-  let size = 1;
-  for (let rest = value >>> 7; rest > 0; rest >>>= 7) size++;
-  return size;
-}
-
 /** A `ResourceSpans` of the sink's resource and scope, whose spans `spans` writes. */
 function writeResourceSpans(writer: OtlpWriter, sink: LeanSpanSink, spans: () => void): void {
   writer.tag(1, 2);
@@ -182,16 +94,13 @@ function writeResourceSpans(writer: OtlpWriter, sink: LeanSpanSink, spans: () =>
 /**
  * The host's OTLP/HTTP (protobuf) span exporter: OpenTelemetry's HTTP export (the OTEL_EXPORTER_OTLP_* endpoint,
  * headers, timeout, compression and retries, as `OTLPTraceExporter` reads them) with {@link encodeSpans} as its
- * serializer; it also sends {@link EncodedSpans} as they are.
+ * serializer.
  */
-export function createLeanOtlpExporter(): OTLPExporterBase<ReadableSpan[] | EncodedSpans> {
-  return new OTLPExporterBase<ReadableSpan[] | EncodedSpans>(
+export function createLeanOtlpExporter(): OTLPExporterBase<ReadableSpan[]> {
+  return new OTLPExporterBase(
     createOtlpHttpExportDelegate(
       convertLegacyHttpOptions({}, "TRACES", "v1/traces", { "Content-Type": "application/x-protobuf" }),
-      {
-        serializeRequest: (spans) => (spans instanceof EncodedSpans ? spans.bytes : encodeSpans(spans)),
-        deserializeResponse: ProtobufTraceSerializer.deserializeResponse,
-      },
+      { serializeRequest: encodeSpans, deserializeResponse: ProtobufTraceSerializer.deserializeResponse },
       "otlp_http_span_exporter",
       TraceExporterMetricsHelper,
       undefined,

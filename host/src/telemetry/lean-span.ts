@@ -23,7 +23,7 @@ import { encodeSpanAttributes, type OtlpWriter, slabBytes, stringField } from ".
 export interface LeanSpanSink {
   readonly resource: unknown;
   readonly instrumentationScope: unknown;
-  /** Takes a span that ended: the host's batch (`LeanSpanBatch`), or the SDK's batch span processor's `onEnd`. */
+  /** Takes a span that ended (the SDK's batch span processor's `onEnd`). */
   ended(span: LeanSpan): void;
 }
 

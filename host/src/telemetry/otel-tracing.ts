@@ -28,7 +28,6 @@ import {
   randomSpanId,
   randomTraceId,
 } from "./lean-span.js";
-import { type EncodedSpansExporter, LeanSpanBatch } from "./lean-span-batch.js";
 import { createLeanOtlpExporter } from "./lean-span-encoder.js";
 import { stringField } from "./otlp-span-writer.js";
 
@@ -56,19 +55,12 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
   const tracer = node.tracer;
   const resource = node.resource;
   const instrumentationScope = (tracer as unknown as { instrumentationScope: unknown }).instrumentationScope;
-  // The host's spans: with the host's exporter, encoded as they end into batches of their own (`LeanSpanBatch`);
-  // with another exporter, handed to the SDK's batch processor as `ReadableSpan`s. Either way they are exported
-  // with the SDK's resource and this tracer's scope, as the SDK's own spans are.
-  let batch: LeanSpanBatch | undefined;
-  let sink: LeanSpanSink;
-  if (options.exporter === undefined) {
-    const leanSink = { resource, instrumentationScope, ended: (span: LeanSpan) => batch!.add(span) };
-    batch = new LeanSpanBatch(leanSink, createLeanOtlpExporter() as EncodedSpansExporter, node.batch);
-    sink = leanSink;
-  } else {
-    const processor = node.spanProcessor;
-    sink = { resource, instrumentationScope, ended: (span) => processor.onEnd(span) };
-  }
+  // The host's spans go to the SDK's batch processor when they end, as `ReadableSpan`s, and are exported with the
+  // SDK's resource and this tracer's scope, as the SDK's own spans are. (A batch of their own, each span encoded
+  // after the turn it ended in rather than kept until its batch's export, was measured and left out: see
+  // docs/telemetry.md, "What it costs".)
+  const processor = node.spanProcessor;
+  const sink: LeanSpanSink = { resource, instrumentationScope, ended: (span) => processor.onEnd(span) };
   // The attributes of a node that every span of it carries, encoded once per node of a graph, and its spans' name.
   const nodeSpans = new WeakMap<GraphNode, NodeSpans>();
   const nodeChunk = (node: GraphNode): NodeSpans => {
@@ -91,12 +83,8 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
   };
   return {
     startExecution: (start) => new OtelExecutionTrace(node.sampler, sink, nodeChunk, start),
-    flush: async () => {
-      await Promise.all([batch?.flush(), node.flush()]);
-    },
-    shutdown: async () => {
-      await Promise.all([batch?.shutdown(), node.shutdown()]);
-    },
+    flush: () => node.flush(),
+    shutdown: () => node.shutdown(),
   };
 }
 

@@ -14,10 +14,9 @@ export class OtlpWriter {
   /** A view of {@link buffer} (for callers that write fixed-width numbers in place, after {@link ensure}). */
   view: DataView;
 
-  /** A writer into a new buffer of `size` bytes, or into `buffer` (from its start; it grows into a new one). */
-  constructor(size: number | Uint8Array = 1024) {
-    this.buffer = typeof size === "number" ? new Uint8Array(size) : size;
-    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
+  constructor(size = 1024) {
+    this.buffer = new Uint8Array(size);
+    this.view = new DataView(this.buffer.buffer);
   }
 
   /** The bytes written so far (a view: copy it before writing more). */

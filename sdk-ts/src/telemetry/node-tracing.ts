@@ -31,11 +31,6 @@ export interface NodeTracing {
   readonly sampler: Sampler;
   /** The resource the spans are exported with. */
   readonly resource: unknown;
-  /**
-   * The batch span processor's settings (from OTEL_BSP_* or the options, else the SDK's defaults), for a host that
-   * batches its own spans the same way.
-   */
-  readonly batch: { scheduledDelayMillis: number; maxExportBatchSize: number; maxQueueSize: number };
   /** Exports every span that ended and is not exported yet. */
   flush(): Promise<void>;
   /** Flushes and stops exporting. */
@@ -59,15 +54,12 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
     import("@opentelemetry/context-async-hooks"),
   ]);
   const serviceName = process.env.OTEL_SERVICE_NAME?.trim() || options.serviceName;
-  const batch = batchFromEnvironment(options);
   const spanProcessor = new sdk.BatchSpanProcessor({
     exporter:
       (options.exporter as ConstructorParameters<typeof sdk.BatchSpanProcessor>[0]["exporter"] | undefined) ??
       new exporter.OTLPTraceExporter(),
-    ...batch,
+    ...batchFromEnvironment(options),
   });
-  // The processor's defaults, and its rule that a batch is not larger than the queue.
-  const maxQueueSize = batch.maxQueueSize ?? 2048;
   const sampler = samplerFromEnvironment(sdk);
   const resource = resources
     .defaultResource()
@@ -135,11 +127,6 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
     tracer,
     sampler,
     resource,
-    batch: {
-      scheduledDelayMillis: batch.scheduledDelayMillis ?? 5000,
-      maxExportBatchSize: Math.min(batch.maxExportBatchSize ?? 512, maxQueueSize),
-      maxQueueSize,
-    },
     spanProcessor: spanProcessor as unknown as NodeTracing["spanProcessor"],
     flush: () => provider.forceFlush(),
     async shutdown() {
