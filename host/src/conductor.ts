@@ -371,6 +371,9 @@ class EmbeddedConductor implements Conductor {
   ) {
     if (metrics !== undefined) {
       metrics.watchRuntimes(() => registry.health());
+      metrics.watchSteps((visit) => {
+        for (const { execution } of this.running.values()) execution.visitSteps(visit);
+      });
       if (store instanceof Journal) store.onCommit = (seconds) => metrics.journalCommitted(seconds);
     }
     this.subBlueprints = new SubBlueprintRuntime({

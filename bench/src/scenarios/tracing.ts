@@ -54,7 +54,7 @@ export const tracingScenario: Scenario = {
           blueprint: chain(10),
           runtimes: () => ({}),
           maxRatio: 1.5,
-          iterations: 2000,
+          iterations: 1000,
           hostSpans: 12,
           cpu: true,
         },
@@ -66,7 +66,7 @@ export const tracingScenario: Scenario = {
             node: { kind: "node", modules: [benchNodesModule], ...(on ? { env: traced } : {}) },
           }),
           maxRatio: 1.15,
-          iterations: 300,
+          iterations: 150,
           hostSpans: 4,
           cpu: false,
         },
@@ -76,7 +76,7 @@ export const tracingScenario: Scenario = {
           blueprint: single("bench.py-increment", "python"),
           runtimes: (on) => ({ python: { ...pythonRuntime, ...(on ? { env: traced } : {}) } }),
           maxRatio: 1.15,
-          iterations: 300,
+          iterations: 150,
           hostSpans: 4,
           cpu: false,
         },
@@ -86,7 +86,7 @@ export const tracingScenario: Scenario = {
       const plain = await conductorWith({}, { tracing: false });
       const metered = await conductorWith({}, { tracing: false, metrics: true });
       try {
-        const measured = await alternate(context, [plain, metered], chain(10), 2000);
+        const measured = await alternate(context, [plain, metered], chain(10), 1000);
         results.push(
           againstFloor(
             "metrics-inproc-chain-10",
@@ -217,13 +217,16 @@ async function alternate(
     runs[which as 0 | 1]++;
     if (result.status !== "completed") throw new Error(`the benchmark blueprint ${result.status}`);
   }
-  const rounds = context.smoke ? 2 : 10;
+  // Many short rounds, in the order ABBA (then BAAB...), so that a change of load on the shared machine, and
+  // whatever the first of a pair pays for the second, fall on both sides alike: two runs then agree within a few
+  // percent where ten rounds in the order AB moved the ratios by ±0.1.
+  const rounds = context.smoke ? 2 : 24;
   const perRound = context.iterations(iterations);
   const medians: [number[], number[]] = [[], []];
   const cpu: [number[], number[]] = [[], []];
   const samples = new Array<number>(perRound);
   for (let round = 0; round < rounds; round++) {
-    for (const which of [0, 1] as const) {
+    for (const which of round % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) {
       const run = prepared[which]!;
       if (round === 0) {
         for (let i = 0; i < perRound; i++) {

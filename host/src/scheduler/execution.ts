@@ -467,6 +467,21 @@ export class Execution implements InputSources {
     run.start();
   }
 
+  /**
+   * Visits the node steps of this execution that were sent to a runtime and have not ended: `running` once the
+   * runtime started them, else queued. The metrics' queued and in-flight gauges read them at each scrape, because
+   * counting them in a hook per node cost the in-process hot path more than the rest of the metrics.
+   */
+  visitSteps(visit: (node: GraphNode, running: boolean) => void): void {
+    for (const sink of this.units) for (const index of sink.unit) this.visitStep(index, visit);
+    for (const index of this.maps.keys()) this.visitStep(index, visit);
+  }
+
+  private visitStep(index: number, visit: (node: GraphNode, running: boolean) => void): void {
+    const status = this.statuses[index];
+    if (status === "queued" || status === "running") visit(this.graph.nodes[index]!, status === "running");
+  }
+
   // ---------------------------------------------------------------- events from runtimes (via UnitSink)
 
   onStarted(index: number): void {

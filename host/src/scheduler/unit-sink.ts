@@ -21,9 +21,10 @@ export class UnitSink implements InvocationSink {
   /** Called once after the unit's last event was delivered. */
   onEnd: (() => void) | undefined;
 
+  /** `unit`: the node indices of its steps, in order (read by the metrics' gauges at a scrape, too). */
   constructor(
     private readonly host: UnitHost,
-    private readonly unit: readonly number[],
+    readonly unit: readonly number[],
   ) {}
 
   /** Whether this unit runs node `index`. */

@@ -20,6 +20,11 @@ export interface ConductorMetrics {
   /** Reads the runtimes' state at each scrape. */
   watchRuntimes(health: () => readonly RuntimeHealth[]): void;
   /**
+   * Reads the node steps sent to runtimes and not ended (queued, or running) at each scrape, for the queued and
+   * in-flight gauges: `steps` visits those of every running execution (`Execution.visitSteps`).
+   */
+  watchSteps(steps: StepVisitor): void;
+  /**
    * Reads the Redis queues and workers of distributed execution at each scrape (undefined: Redis did not answer,
    * the series are left out). Prometheus only.
    */
@@ -36,14 +41,17 @@ export interface ConductorMetrics {
  * Where the same measurements go besides the Prometheus registry: the OTLP export (`otlp-metrics.ts`), given to
  * {@link createConductorMetrics} when the OTEL_* environment asks for it. Durations in seconds.
  */
+/** Visits the node steps sent to runtimes and not ended, each with whether its runtime started it. */
+export type StepVisitor = (visit: (node: GraphNode, running: boolean) => void) => void;
+
 export interface MetricsMirror {
   executionStarted(blueprint: string): void;
   executionFinished(blueprint: string, status: string, seconds: number): void;
   nodeAttempt(nodeType: string, runtime: string, status: "completed" | "failed", seconds: number): void;
   nodeRetried(nodeType: string, runtime: string): void;
   cacheHit(nodeType: string): void;
-  inFlight(runtime: string, delta: 1 | -1): void;
-  queued(runtime: string, delta: 1 | -1): void;
+  /** Reads the steps queued and running per runtime at each collection (see {@link ConductorMetrics.watchSteps}). */
+  watchSteps(counts: () => Iterable<RuntimeCounts>): void;
   journalCommitted(seconds: number): void;
   watchRuntimes(health: () => readonly RuntimeHealth[]): void;
   flush(): Promise<void>;
@@ -149,8 +157,9 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     },
   });
 
-  // Gauges of steps queued and running per runtime: a plain count per runtime, bound to each node of a graph (so the
-  // scheduler's path looks nothing up), read at each scrape.
+  // Gauges of steps queued and running per runtime, counted at each scrape from the running executions' own node
+  // states (their live units), so that the scheduler's path counts nothing per node. A runtime that a graph's node
+  // names keeps its series (at 0) once seen.
   const runtimeCounts = new Map<string, RuntimeCounts>();
   const countsOf = (runtime: string): RuntimeCounts => {
     let counts = runtimeCounts.get(runtime);
@@ -160,13 +169,26 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     }
     return counts;
   };
+  let steps: StepVisitor | undefined;
+  const countSteps = (): Iterable<RuntimeCounts> => {
+    for (const counts of runtimeCounts.values()) {
+      counts.queued = 0;
+      counts.inFlight = 0;
+    }
+    steps?.((node, running) => {
+      const counts = countsOf(node.runtime);
+      if (running) counts.inFlight++;
+      else counts.queued++;
+    });
+    return runtimeCounts.values();
+  };
   new Gauge({
     name: "conductor_runtime_invocations_in_flight",
     help: "Node steps running in each runtime now.",
     labelNames: ["runtime"],
     registers: [registry],
     collect() {
-      for (const counts of runtimeCounts.values()) this.set({ runtime: counts.runtime }, counts.inFlight);
+      for (const counts of countSteps()) this.set({ runtime: counts.runtime }, counts.inFlight);
     },
   });
   new Gauge({
@@ -175,7 +197,7 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     labelNames: ["runtime"],
     registers: [registry],
     collect() {
-      for (const counts of runtimeCounts.values()) this.set({ runtime: counts.runtime }, counts.queued);
+      for (const counts of countSteps()) this.set({ runtime: counts.runtime }, counts.queued);
     },
   });
   /** Label sets built once per graph and node, so that the hot path builds none. */
@@ -186,27 +208,29 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
       labels = {
         started: executionsStarted.cell({ blueprint: graph.id }),
         finished: new Map(),
-        nodes: graph.nodes.map((node) => ({
-          completed: attemptDuration.cell({
-            node_type: node.type,
-            runtime: node.runtime,
-            status: "completed",
-          }),
-          failed: attemptDuration.cell({ node_type: node.type, runtime: node.runtime, status: "failed" }),
-          retry: { node_type: node.type, runtime: node.runtime },
-          runtime: countsOf(node.runtime),
-        })),
+        completed: graph.nodes.map((node) =>
+          attemptDuration.cell({ node_type: node.type, runtime: node.runtime, status: "completed" }),
+        ),
+        failed: graph.nodes.map((node) =>
+          attemptDuration.cell({ node_type: node.type, runtime: node.runtime, status: "failed" }),
+        ),
+        retry: graph.nodes.map((node) => ({ node_type: node.type, runtime: node.runtime })),
       };
+      for (const node of graph.nodes) countsOf(node.runtime);
       labelsOf.set(graph, labels);
     }
     return labels;
   };
 
+  mirror?.watchSteps(countSteps);
   return {
     registry,
     watchRuntimes(next) {
       health = next;
       mirror?.watchRuntimes(next);
+    },
+    watchSteps(next) {
+      steps = next;
     },
     watchDistributed(stats) {
       watchDistributed(registry, stats);
@@ -218,45 +242,50 @@ export function createConductorMetrics(options: { mirror?: MetricsMirror } = {})
     flush: () => mirror?.flush() ?? Promise.resolve(),
     shutdown: () => mirror?.shutdown() ?? Promise.resolve(),
     execution(graph) {
-      return new ExecutionMetrics(
+      const series = bound(graph);
+      series.started.value++;
+      mirror?.executionStarted(graph.id);
+      series.hooks ??= new GraphMetrics(
         graph,
-        bound(graph),
+        series,
         retries,
         cacheHits,
         executionsFinished,
         executionDuration,
         mirror,
       );
+      return series.hooks;
     },
   };
 }
 
-/** The steps of one runtime now queued and running (the gauges' values). */
-interface RuntimeCounts {
+/** The steps of one runtime now queued and running (the gauges' values, counted at a scrape). */
+export interface RuntimeCounts {
   readonly runtime: string;
   queued: number;
   inFlight: number;
 }
 
-/** The series of one graph, bound once. */
+/** The series of one graph, bound once; by node index (flat arrays: the hooks read one element per call). */
 interface GraphSeries {
   started: CounterCell;
   finished: Map<string, { count: CounterCell; duration: Cell }>;
-  nodes: { completed: Cell; failed: Cell; retry: Record<string, string>; runtime: RuntimeCounts }[];
+  completed: Cell[];
+  failed: Cell[];
+  retry: Record<string, string>[];
+  /** The hooks of this graph's executions (they keep no state of an execution: one object serves them all). */
+  hooks?: GraphMetrics;
 }
 
-const IDLE = 0;
-const QUEUED = 1;
-const RUNNING = 2;
-
 /**
- * The metrics hooks of one execution. A class (not an object of closures), and plain arrays, because one is made
- * per execution on the in-process hot path.
+ * The metrics hooks of a graph's executions. One object per graph, with no state of an execution: an attempt's
+ * observation goes into the series bound to its node (flat arrays by node index), and the queued and in-flight
+ * gauges are counted at each scrape from the executions themselves, so that the scheduler's per-node hooks that
+ * metrics need are the attempt's end alone (the others are empty, one well-predicted call each).
  */
-class ExecutionMetrics implements ExecutionTrace {
+class GraphMetrics implements ExecutionTrace {
   readonly traceparent = undefined;
-  /** Per node: IDLE, QUEUED or RUNNING. */
-  private readonly state: number[];
+  private readonly completedCells: Cell[];
 
   constructor(
     private readonly graph: BlueprintGraph,
@@ -267,19 +296,12 @@ class ExecutionMetrics implements ExecutionTrace {
     private readonly executionDuration: CellHistogram,
     private readonly mirror: MetricsMirror | undefined,
   ) {
-    const count = graph.nodes.length;
-    this.state = new Array<number>(count).fill(IDLE);
-    series.started.value++;
-    mirror?.executionStarted(graph.id);
+    this.completedCells = series.completed;
   }
 
-  dispatch(_runtime: string, nodes: readonly GraphNode[], unit: readonly number[]): void {
-    for (let i = 0; i < unit.length; i++) this.queue(nodes[unit[i]!]!);
-  }
+  dispatch(): void {}
 
-  mapStarted(node: GraphNode): void {
-    this.queue(node);
-  }
+  mapStarted(): void {}
 
   mapItem(): () => void {
     return ignoreEnd;
@@ -289,39 +311,26 @@ class ExecutionMetrics implements ExecutionTrace {
     return undefined;
   }
 
-  started(index: number): void {
-    const state = this.state[index];
-    if (state === RUNNING) return;
-    const counts = this.series.nodes[index]!.runtime;
-    if (state === QUEUED) {
-      counts.queued--;
-      this.mirror?.queued(counts.runtime, -1);
-    }
-    this.state[index] = RUNNING;
-    counts.inFlight++;
-    this.mirror?.inFlight(counts.runtime, 1);
-  }
+  started(): void {}
 
   completed(index: number, durationUs: number): void {
-    this.attempt(index, "completed", durationUs / 1e6);
+    this.completedCells[index]!.observe(durationUs / 1e6);
+    if (this.mirror !== undefined) this.mirrorAttempt(index, "completed", durationUs / 1e6);
   }
 
   failed(index: number, _failure: FailureInfo, retryInMs: number | undefined, durationUs: number): void {
-    this.attempt(index, "failed", durationUs / 1e6);
+    this.series.failed[index]!.observe(durationUs / 1e6);
+    if (this.mirror !== undefined) this.mirrorAttempt(index, "failed", durationUs / 1e6);
     if (retryInMs !== undefined) {
       const node = this.graph.nodes[index]!;
-      this.retries.inc(this.series.nodes[index]!.retry);
+      this.retries.inc(this.series.retry[index]!);
       this.mirror?.nodeRetried(node.type, node.runtime);
     }
   }
 
-  cancelled(index: number): void {
-    this.stop(index);
-  }
+  cancelled(): void {}
 
-  abandoned(index: number): void {
-    this.stop(index);
-  }
+  abandoned(): void {}
 
   cached(node: GraphNode): void {
     this.cacheHits.inc({ node_type: node.type });
@@ -329,7 +338,6 @@ class ExecutionMetrics implements ExecutionTrace {
   }
 
   finished(status: ExecutionStatus, _failure: FailureInfo | undefined, durationMs: number): void {
-    for (let index = 0; index < this.state.length; index++) if (this.state[index] !== IDLE) this.stop(index);
     const seconds = durationMs / 1000;
     let finished = this.series.finished.get(status);
     if (finished === undefined) {
@@ -345,35 +353,9 @@ class ExecutionMetrics implements ExecutionTrace {
     this.mirror?.executionFinished(this.graph.id, status, seconds);
   }
 
-  private queue(node: GraphNode): void {
-    const index = node.index;
-    if (this.state[index] !== IDLE) return;
-    this.state[index] = QUEUED;
-    this.series.nodes[index]!.runtime.queued++;
-    this.mirror?.queued(node.runtime, 1);
-  }
-
-  private stop(index: number): void {
-    const state = this.state[index];
-    const counts = this.series.nodes[index]!.runtime;
-    if (state === QUEUED) {
-      counts.queued--;
-      this.mirror?.queued(counts.runtime, -1);
-    } else if (state === RUNNING) {
-      counts.inFlight--;
-      this.mirror?.inFlight(counts.runtime, -1);
-    }
-    this.state[index] = IDLE;
-  }
-
-  private attempt(index: number, status: "completed" | "failed", seconds: number): void {
-    this.stop(index);
-    const series = this.series.nodes[index]!;
-    series[status].observe(seconds);
-    if (this.mirror !== undefined) {
-      const node = this.graph.nodes[index]!;
-      this.mirror.nodeAttempt(node.type, node.runtime, status, seconds);
-    }
+  private mirrorAttempt(index: number, status: "completed" | "failed", seconds: number): void {
+    const node = this.graph.nodes[index]!;
+    this.mirror!.nodeAttempt(node.type, node.runtime, status, seconds);
   }
 }
 

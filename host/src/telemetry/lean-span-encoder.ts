@@ -38,51 +38,57 @@ export function encodeSpans(spans: readonly ReadableSpan[]): Uint8Array {
       else group.push(span);
     } else others.push(span);
   }
-  const writer = new OtlpWriter(256 + 320 * spans.length);
+  const writer = new OtlpWriter(512 + 448 * spans.length);
   if (others.length > 0) {
     const encoded = ProtobufTraceSerializer.serializeRequest(others);
     if (encoded !== undefined) writer.raw(encoded);
   }
-  for (const [sink, group] of bySink) {
-    writer.tag(1, 2);
-    const resourceSpansAt = writer.begin();
-    const resource = sink.resource as Resource;
-    writer.tag(1, 2);
-    const resourceAt = writer.begin();
-    if (resource.attributes !== undefined) writer.attributes(resource.attributes, 1);
-    writer.tag(2, 0);
-    writer.varint(0);
-    writer.end(resourceAt);
-    writer.tag(2, 2);
-    const scopeSpansAt = writer.begin();
-    const scope = sink.instrumentationScope as Scope;
-    writer.tag(1, 2);
-    const scopeAt = writer.begin();
-    writer.tag(1, 2);
-    writer.string(scope.name);
-    if (scope.version) {
-      writer.tag(2, 2);
-      writer.string(scope.version);
-    }
-    if (scope.attributes !== undefined) writer.attributes(scope.attributes, 3);
-    if (scope.droppedAttributesCount) {
-      writer.tag(4, 0);
-      writer.varint(scope.droppedAttributesCount);
-    }
-    writer.end(scopeAt);
-    for (const span of group) span.encode(writer);
-    if (scope.schemaUrl) {
-      writer.tag(3, 2);
-      writer.string(scope.schemaUrl);
-    }
-    writer.end(scopeSpansAt);
-    if (resource.schemaUrl) {
-      writer.tag(3, 2);
-      writer.string(resource.schemaUrl);
-    }
-    writer.end(resourceSpansAt);
-  }
+  for (const [sink, group] of bySink)
+    writeResourceSpans(writer, sink, () => {
+      for (const span of group) span.encode(writer);
+    });
   return writer.finish();
+}
+
+/** A `ResourceSpans` of the sink's resource and scope, whose spans `spans` writes. */
+function writeResourceSpans(writer: OtlpWriter, sink: LeanSpanSink, spans: () => void): void {
+  writer.tag(1, 2);
+  const resourceSpansAt = writer.begin();
+  const resource = sink.resource as Resource;
+  writer.tag(1, 2);
+  const resourceAt = writer.begin();
+  if (resource.attributes !== undefined) writer.attributes(resource.attributes, 1);
+  writer.tag(2, 0);
+  writer.varint(0);
+  writer.end(resourceAt);
+  writer.tag(2, 2);
+  const scopeSpansAt = writer.begin();
+  const scope = sink.instrumentationScope as Scope;
+  writer.tag(1, 2);
+  const scopeAt = writer.begin();
+  writer.tag(1, 2);
+  writer.string(scope.name);
+  if (scope.version) {
+    writer.tag(2, 2);
+    writer.string(scope.version);
+  }
+  if (scope.attributes !== undefined) writer.attributes(scope.attributes, 3);
+  if (scope.droppedAttributesCount) {
+    writer.tag(4, 0);
+    writer.varint(scope.droppedAttributesCount);
+  }
+  writer.end(scopeAt);
+  spans();
+  if (scope.schemaUrl) {
+    writer.tag(3, 2);
+    writer.string(scope.schemaUrl);
+  }
+  writer.end(scopeSpansAt);
+  if (resource.schemaUrl) {
+    writer.tag(3, 2);
+    writer.string(resource.schemaUrl);
+  }
+  writer.end(resourceSpansAt);
 }
 
 /**

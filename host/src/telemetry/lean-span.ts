@@ -13,7 +13,7 @@ import {
   type TimeInput,
   type TraceState,
 } from "@opentelemetry/api";
-import { encodeSpanAttributes, type OtlpWriter, slabBytes } from "./otlp-span-writer.js";
+import { encodeSpanAttributes, type OtlpWriter, slabBytes, stringField } from "./otlp-span-writer.js";
 
 /**
  * What the spans of one process share: the resource and instrumentation scope they are exported with (taken from
@@ -23,7 +23,8 @@ import { encodeSpanAttributes, type OtlpWriter, slabBytes } from "./otlp-span-wr
 export interface LeanSpanSink {
   readonly resource: unknown;
   readonly instrumentationScope: unknown;
-  readonly processor: { onEnd(span: unknown): void };
+  /** Takes a span that ended (the SDK's batch span processor's `onEnd`). */
+  ended(span: LeanSpan): void;
 }
 
 const EMPTY: never[] = [];
@@ -111,6 +112,8 @@ export const NO_CHUNK = new AttributeChunk({});
 export interface LeanRoot {
   readonly traceId: string;
   readonly traceIdBytes: Uint8Array;
+  /** The trace id as a span's field: its tag (1), its length (16) and its bytes. */
+  readonly traceField: Uint8Array;
   readonly traceState: TraceState | undefined;
   /** The remote parent of the trace's first span, if any, and its span id as bytes. */
   readonly parent: SpanContext | undefined;
@@ -123,9 +126,15 @@ export function leanRoot(
   traceState: TraceState | undefined,
   parent: SpanContext | undefined,
 ): LeanRoot {
+  const traceField = slabBytes(18);
+  traceField[0] = 0x0a;
+  traceField[1] = 16;
+  const traceIdBytes = traceField.subarray(2);
+  hexInto(traceId, traceIdBytes);
   return {
     traceId,
-    traceIdBytes: hexToBytes(traceId),
+    traceIdBytes,
+    traceField,
     traceState,
     parent,
     parentIdBytes: parent === undefined ? undefined : hexToBytes(parent.spanId),
@@ -151,9 +160,14 @@ export function randomTraceId(): string {
 
 function hexToBytes(hex: string): Uint8Array {
   const bytes = slabBytes(hex.length >>> 1);
+  hexInto(hex, bytes);
+  return bytes;
+}
+
+/** The bytes of `hex` into `bytes`. */
+function hexInto(hex: string, bytes: Uint8Array): void {
   for (let i = 0; i < bytes.length; i++)
     bytes[i] = (digit(hex.charCodeAt(2 * i)) << 4) | digit(hex.charCodeAt(2 * i + 1));
-  return bytes;
 }
 
 /** The value of a hex digit's character code (lowercase or uppercase). */
@@ -183,11 +197,19 @@ export class LeanSpan implements Span, Context {
   private hexId: string | undefined;
   private readonly startMs: number;
   private endMs = 0;
+  /** Attributes given when it ends (see {@link endWith}), written last. */
+  private last: AttributeChunk = NO_CHUNK;
+  /**
+   * The span's name as encoded (tag, length, bytes), when whoever made the span has it (the host keeps one per node
+   * of a graph); else it is looked up in the encoder's cache.
+   */
+  nameField: Uint8Array | undefined = undefined;
 
   /**
-   * `parent`: the lean span this one is a child of, or undefined for a child of `root`. `first` and `second`: the
-   * shared attributes; `own`: this span's (written after them, and where `setAttribute` writes). `startMs`: when
-   * it started (ms since the epoch), if not now.
+   * `parent`: the lean span this one is a child of, or undefined for a child of `root`. `first`, `second` and
+   * `third`: the shared attributes (an execution's, a node's, and those of the span's kind that take a few values,
+   * such as an attempt's number: encoded once, copied into each span); `own`: this span's (written after them, and
+   * where `setAttribute` writes). `startMs`: when it started (ms since the epoch), if not now.
    */
   constructor(
     readonly sink: LeanSpanSink,
@@ -197,7 +219,8 @@ export class LeanSpan implements Span, Context {
     private readonly parent: LeanSpan | undefined,
     private first: AttributeChunk,
     private second: AttributeChunk,
-    private readonly own: Attributes,
+    private third: AttributeChunk,
+    private own: Attributes | undefined,
     startMs?: number,
   ) {
     this.kind = kind;
@@ -229,7 +252,13 @@ export class LeanSpan implements Span, Context {
 
   /** Every attribute, shared ones first (built on demand: only exporters other than the host's read it). */
   get attributes(): Attributes {
-    return { ...this.first.attributes, ...this.second.attributes, ...this.own };
+    return {
+      ...this.first.attributes,
+      ...this.second.attributes,
+      ...this.third.attributes,
+      ...this.own,
+      ...this.last.attributes,
+    };
   }
   get parentSpanContext(): SpanContext | undefined {
     return this.parent === undefined ? this.root.parent : this.parent.spanContext();
@@ -289,14 +318,32 @@ export class LeanSpan implements Span, Context {
   }
   setAttribute(key: string, value: AttributeValue): this {
     if (this.ended || value === undefined || value === null) return this;
-    if (key in this.first.attributes || key in this.second.attributes) {
+    if (key in this.first.attributes || key in this.second.attributes || key in this.third.attributes) {
       // A shared attribute changes for this span alone: this span stops sharing them.
-      Object.assign(this.own, { ...this.first.attributes, ...this.second.attributes, ...this.own });
+      this.own = {
+        ...this.first.attributes,
+        ...this.second.attributes,
+        ...this.third.attributes,
+        ...this.own,
+      };
       this.first = NO_CHUNK;
       this.second = NO_CHUNK;
+      this.third = NO_CHUNK;
     }
+    this.own ??= {};
     this.own[key] = value;
     return this;
+  }
+
+  /**
+   * Ends the span with the attributes of `chunk` set (the host's: a node's status), shared rather than set one by
+   * one when nothing set this span's own attributes.
+   */
+  endWith(chunk: AttributeChunk): void {
+    if (this.ended) return;
+    if (this.own === undefined) this.last = chunk;
+    else this.setAttributes(chunk.attributes);
+    this.end();
   }
   setAttributes(attributes: Attributes): this {
     for (const [key, value] of Object.entries(attributes))
@@ -334,14 +381,16 @@ export class LeanSpan implements Span, Context {
     return this;
   }
   updateName(name: string): this {
-    if (!this.ended) this.name = name;
+    if (this.ended) return this;
+    this.name = name;
+    this.nameField = undefined;
     return this;
   }
   end(endTime?: TimeInput): void {
     if (this.ended) return;
     this.ended = true;
     this.endMs = endTime === undefined ? epochMs() : msOf(endTime);
-    this.sink.processor.onEnd(this);
+    this.sink.ended(this);
   }
   isRecording(): boolean {
     return !this.ended;
@@ -360,46 +409,125 @@ export class LeanSpan implements Span, Context {
 
   /**
    * Writes this span as an OTLP `Span` message (its tag and length included), field for field as OpenTelemetry's
-   * serializer writes a `ReadableSpan`, with the shared attributes copied as they were encoded.
+   * serializer writes a `ReadableSpan`, with the shared attributes copied as they were encoded. The fixed part (ids,
+   * name, kind, times, shared attributes) is written in place after one check of room, and the message's length in
+   * two bytes reserved ahead (a span of the host has 128 to 16,383 bytes; others are moved), because a span is
+   * encoded per node attempt and a call per field was most of its cost.
    */
   encode(writer: OtlpWriter): void {
-    writer.tag(2, 2);
-    const at = writer.begin();
-    writer.tag(1, 2);
-    writer.bytes(this.root.traceIdBytes);
-    writer.tag(2, 2);
-    writer.varint(8);
-    writer.fixed32(bigEndian(this.idHigh));
-    writer.fixed32(bigEndian(this.idLow));
-    const traceState = this.root.traceState?.serialize();
+    const root = this.root;
+    const first = this.first.encoded;
+    const second = this.second.encoded;
+    const third = this.third.encoded;
+    const last = this.last.encoded;
+    const name = this.nameField ?? stringField(5, this.name);
+    writer.ensure(96 + name.length + first.length + second.length + third.length + last.length);
+    let buffer = writer.buffer;
+    let view = writer.view;
+    let pos = writer.pos;
+    buffer[pos] = 0x12; // ScopeSpans.spans (2), length-delimited
+    const at = pos + 1;
+    pos += 3;
+    buffer.set(root.traceField, pos);
+    pos += 18;
+    buffer[pos] = 0x12; // span_id (2): 8 bytes
+    buffer[pos + 1] = 8;
+    view.setUint32(pos + 2, this.idHigh);
+    view.setUint32(pos + 6, this.idLow);
+    pos += 10;
+    const traceState = root.traceState?.serialize();
     if (traceState) {
+      writer.pos = pos;
       writer.tag(3, 2);
       writer.string(traceState);
+      writer.ensure(80 + name.length + first.length + second.length + third.length + last.length);
+      buffer = writer.buffer;
+      view = writer.view;
+      pos = writer.pos;
     }
-    if (this.parent !== undefined) {
-      writer.tag(4, 2);
-      writer.varint(8);
-      writer.fixed32(bigEndian(this.parent.idHigh));
-      writer.fixed32(bigEndian(this.parent.idLow));
-    } else if (this.root.parentIdBytes !== undefined) {
-      writer.tag(4, 2);
-      writer.bytes(this.root.parentIdBytes);
+    const parent = this.parent;
+    if (parent !== undefined) {
+      buffer[pos] = 0x22; // parent_span_id (4): 8 bytes
+      buffer[pos + 1] = 8;
+      view.setUint32(pos + 2, parent.idHigh);
+      view.setUint32(pos + 6, parent.idLow);
+      pos += 10;
+    } else if (root.parentIdBytes !== undefined) {
+      buffer[pos] = 0x22;
+      buffer[pos + 1] = 8;
+      buffer.set(root.parentIdBytes, pos + 2);
+      pos += 10;
     }
-    writer.tag(5, 2);
-    writer.cachedString(this.name);
+    buffer.set(name, pos);
+    pos += name.length;
     if (this.kind + 1 !== 0) {
-      writer.tag(6, 0);
-      writer.varint(this.kind + 1);
+      buffer[pos++] = 0x30; // kind (6)
+      buffer[pos++] = this.kind + 1;
     }
-    writer.tag(7, 1);
-    writer.epochMs(this.startMs);
-    writer.tag(8, 1);
-    writer.epochMs(this.endMs);
-    writer.raw(this.first.encoded);
-    writer.raw(this.second.encoded);
-    writer.attributes(this.own, 9);
-    writer.tag(10, 0);
-    writer.varint(0);
+    buffer[pos] = 0x39; // start_time_unix_nano (7), fixed64
+    writer.epochMsAt(pos + 1, this.startMs);
+    buffer[pos + 9] = 0x41; // end_time_unix_nano (8), fixed64
+    writer.epochMsAt(pos + 10, this.endMs);
+    pos += 18;
+    buffer.set(first, pos);
+    pos += first.length;
+    buffer.set(second, pos);
+    pos += second.length;
+    buffer.set(third, pos);
+    pos += third.length;
+    if (this.own !== undefined) {
+      writer.pos = pos;
+      writer.attributes(this.own, 9);
+      writer.ensure(32 + last.length);
+      buffer = writer.buffer;
+      pos = writer.pos;
+    }
+    buffer.set(last, pos);
+    pos += last.length;
+    buffer[pos++] = 0x50; // dropped_attributes_count (10): 0
+    buffer[pos++] = 0;
+    const status = this.status;
+    if (this.events.length === 0 && this.links.length === 0 && !status.message) {
+      // The usual end, in place: no events (12: 0 dropped), no links (14: 0 dropped), a status of its code alone
+      // (15), and the flags (16, fixed32).
+      buffer[pos] = 0x60;
+      buffer[pos + 1] = 0;
+      buffer[pos + 2] = 0x70;
+      buffer[pos + 3] = 0;
+      buffer[pos + 4] = 0x7a;
+      buffer[pos + 5] = 2;
+      buffer[pos + 6] = 0x18;
+      buffer[pos + 7] = status.code;
+      buffer[pos + 8] = 0x85;
+      buffer[pos + 9] = 0x01;
+      writer.view.setUint32(pos + 10, this.flags(), true);
+      writer.pos = pos + 14;
+    } else {
+      writer.pos = pos;
+      this.encodeRest(writer);
+    }
+    // The length, in the two bytes reserved for it (moving the message when it needs one or three).
+    const length = writer.pos - at - 2;
+    const bytes = writer.buffer;
+    if (length >= 128 && length < 16384) {
+      bytes[at] = (length & 127) | 128;
+      bytes[at + 1] = length >>> 7;
+    } else {
+      // `end` writes a length of one byte at `at` and moves what follows when it needs more: here the message
+      // starts one byte later than it expects, so move it back first.
+      bytes.copyWithin(at + 1, at + 2, writer.pos);
+      writer.pos--;
+      writer.end(at);
+    }
+  }
+
+  /** Flags: sampled, "whether the parent is remote is known", and whether it is (the execution's incoming parent). */
+  private flags(): number {
+    return this.parent === undefined && this.root.parent?.isRemote === true ? 0x301 : 0x101;
+  }
+
+  /** The fields of {@link encode} from the events on, when there are events, links or a status message. */
+  private encodeRest(writer: OtlpWriter): void {
     for (const event of this.events) {
       writer.tag(11, 2);
       const eventAt = writer.begin();
@@ -444,14 +572,7 @@ export class LeanSpan implements Span, Context {
     writer.tag(3, 0);
     writer.varint(this.status.code);
     writer.end(statusAt);
-    // Flags: sampled, "whether the parent is remote is known", and whether it is (the execution's incoming parent).
     writer.tag(16, 5);
-    writer.fixed32(this.parent === undefined && this.root.parent?.isRemote === true ? 0x301 : 0x101);
-    writer.end(at);
+    writer.fixed32(this.flags());
   }
-}
-
-/** A 32-bit number whose little-endian bytes are its big-endian ones (ids are written most significant byte first). */
-function bigEndian(value: number): number {
-  return ((value >>> 24) | ((value >>> 8) & 0xff00) | ((value & 0xff00) << 8) | ((value & 0xff) << 24)) >>> 0;
 }

@@ -19,6 +19,7 @@ import type { ExecutionTrace, ExecutionTraceStart, Tracing } from "./execution-t
 import {
   type AttributeChunk,
   attributeChunk,
+  epochMs,
   LeanSpan,
   type LeanSpanSink,
   leanRoot,
@@ -28,6 +29,7 @@ import {
   randomTraceId,
 } from "./lean-span.js";
 import { createLeanOtlpExporter } from "./lean-span-encoder.js";
+import { stringField } from "./otlp-span-writer.js";
 
 /**
  * The OpenTelemetry implementation of {@link Tracing}; imported only when tracing is on (see `tracing.ts`).
@@ -51,20 +53,23 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
     exporter: options.exporter ?? createLeanOtlpExporter(),
   });
   const tracer = node.tracer;
-  // What the lean spans are exported with: the SDK's resource and this tracer's scope, so that the exporter groups
-  // them with the SDK's own spans; and the batch processor they go to.
-  const sink: LeanSpanSink = {
-    resource: node.resource,
-    instrumentationScope: (tracer as unknown as { instrumentationScope: unknown }).instrumentationScope,
-    processor: node.spanProcessor,
-  };
+  const resource = node.resource;
+  const instrumentationScope = (tracer as unknown as { instrumentationScope: unknown }).instrumentationScope;
+  // The host's spans go to the SDK's batch processor when they end, as `ReadableSpan`s, and are exported with the
+  // SDK's resource and this tracer's scope, as the SDK's own spans are. (A batch of their own, each span encoded
+  // after the turn it ended in rather than kept until its batch's export, was measured and left out: see
+  // docs/telemetry.md, "What it costs".)
+  const processor = node.spanProcessor;
+  const sink: LeanSpanSink = { resource, instrumentationScope, ended: (span) => processor.onEnd(span) };
   // The attributes of a node that every span of it carries, encoded once per node of a graph, and its spans' name.
   const nodeSpans = new WeakMap<GraphNode, NodeSpans>();
   const nodeChunk = (node: GraphNode): NodeSpans => {
     let spans = nodeSpans.get(node);
     if (spans === undefined) {
+      const name = `node ${node.id}`;
       spans = {
-        name: `node ${node.id}`,
+        name,
+        nameField: stringField(5, name),
         chunk: attributeChunk({
           "conductor.node.id": node.id,
           "conductor.node.type": node.type,
@@ -97,14 +102,51 @@ export function contextOf(traceparent: string | undefined): Context {
 
 const ignoreEnd = () => {};
 
+// The attributes of the host's spans that take a few values, as shared chunks (encoded once, copied into each span).
+const attemptChunks: AttributeChunk[] = [];
+/** `conductor.node.attempt` and `conductor.cache.hit: false`: an attempt span's own attributes. */
+function attemptChunk(attempt: number): AttributeChunk {
+  if (attempt >= 64)
+    return attributeChunk({ "conductor.node.attempt": attempt, "conductor.cache.hit": false });
+  let chunk = attemptChunks[attempt];
+  if (chunk === undefined) {
+    chunk = attributeChunk({ "conductor.node.attempt": attempt, "conductor.cache.hit": false });
+    attemptChunks[attempt] = chunk;
+  }
+  return chunk;
+}
+/** Chunks of `{key: status}` by key and status, for the few statuses (literals: their hash is kept). */
+const statusChunks = new Map<string, Map<string, AttributeChunk>>();
+/** `{key: status}` (a node's or an execution's status, set when its span ends). */
+function statusChunk(key: string, status: string): AttributeChunk {
+  let byStatus = statusChunks.get(key);
+  if (byStatus === undefined) {
+    byStatus = new Map();
+    statusChunks.set(key, byStatus);
+  }
+  let chunk = byStatus.get(status);
+  if (chunk === undefined) {
+    chunk = attributeChunk({ [key]: status });
+    byStatus.set(status, chunk);
+  }
+  return chunk;
+}
+const CACHE_HIT = attributeChunk({ "conductor.cache.hit": true });
+const MAP_ATTEMPT = attributeChunk({ "conductor.node.attempt": 1, "conductor.node.map": true });
+const RESUMED = attributeChunk({ "conductor.execution.resumed": true });
+const NOT_RESUMED = attributeChunk({ "conductor.execution.resumed": false });
+
 /** What the spans of one node of a graph share. */
 interface NodeSpans {
   readonly name: string;
+  /** The name as an encoded span field. */
+  readonly nameField: Uint8Array;
   readonly chunk: AttributeChunk;
 }
 
 class OtelExecutionTrace implements ExecutionTrace {
-  readonly traceparent: string;
+  /** The W3C traceparent of an unsampled execution (a sampled one's is its span's, formatted when asked for). */
+  private readonly unsampled: string | undefined;
   /**
    * Whether the execution's span is sampled. When it is not (a sampler, or an incoming traceparent that is not
    * sampled), no span of this execution would be exported: its nodes get no spans, attributes are not built, and
@@ -147,7 +189,6 @@ class OtelExecutionTrace implements ExecutionTrace {
     const traceId = parent?.traceId ?? randomTraceId();
     const name = `execution ${start.blueprintId}`;
     const kind = start.trigger === "api" ? SpanKind.SERVER : SpanKind.INTERNAL;
-    const resumed = { "conductor.execution.resumed": start.resumedFrom !== undefined };
     this.common = attributeChunk({
       "conductor.execution.id": start.executionId,
       "conductor.blueprint.id": start.blueprintId,
@@ -171,7 +212,7 @@ class OtelExecutionTrace implements ExecutionTrace {
     if (!this.recording) {
       // Not sampled: no span at all; steps carry this unsampled context, so that runtimes record nothing either.
       const spanId = randomSpanId();
-      this.traceparent = `00-${traceId}-${spanId}-00`;
+      this.unsampled = `00-${traceId}-${spanId}-00`;
       this.rootContext = trace.setSpanContext(ROOT_CONTEXT, {
         traceId,
         spanId,
@@ -189,12 +230,13 @@ class OtelExecutionTrace implements ExecutionTrace {
       undefined,
       this.common,
       NO_CHUNK,
-      resumed,
+      start.resumedFrom === undefined ? NOT_RESUMED : RESUMED,
+      undefined,
     );
     if (links.length > 0) root.addLinks(links);
     this.root = root;
     this.rootContext = root;
-    this.traceparent = root.traceparent;
+    this.unsampled = undefined;
     // Zero-length, at the execution span's start (its time taken from that span rather than the clock again).
     const at = msOfHrTime(root.startTime);
     new LeanSpan(
@@ -205,9 +247,14 @@ class OtelExecutionTrace implements ExecutionTrace {
       root,
       this.common,
       NO_CHUNK,
-      {},
+      NO_CHUNK,
+      undefined,
       at,
     ).end(at);
+  }
+
+  get traceparent(): string {
+    return this.unsampled ?? this.root!.traceparent;
   }
 
   private span(
@@ -215,10 +262,23 @@ class OtelExecutionTrace implements ExecutionTrace {
     kind: SpanKind,
     parent: LeanSpan | undefined,
     shared: AttributeChunk,
-    own: Attributes,
+    third: AttributeChunk,
+    own: Attributes | undefined,
+    startMs?: number,
   ): LeanSpan {
     const root = this.root!;
-    return new LeanSpan(this.sink, name, kind, root.root, parent ?? root, this.common, shared, own);
+    return new LeanSpan(
+      this.sink,
+      name,
+      kind,
+      root.root,
+      parent ?? root,
+      this.common,
+      shared,
+      third,
+      own,
+      startMs,
+    );
   }
 
   dispatch(
@@ -235,29 +295,37 @@ class OtelExecutionTrace implements ExecutionTrace {
       }
       return;
     }
+    // The unit's spans start together, when its steps are handed to the runtime: one clock read for all of them.
+    const now = epochMs();
     // In-process nodes are not sent anywhere: their attempt spans are the execution's children.
     let dispatch: LeanSpan | undefined;
     if (!inProcess) {
-      dispatch = this.span(`dispatch ${runtime}`, SpanKind.CLIENT, undefined, NO_CHUNK, {
-        "conductor.runtime": runtime,
-        "conductor.dispatch.steps": steps.length,
-      });
+      dispatch = this.span(
+        `dispatch ${runtime}`,
+        SpanKind.CLIENT,
+        undefined,
+        NO_CHUNK,
+        NO_CHUNK,
+        { "conductor.runtime": runtime, "conductor.dispatch.steps": steps.length },
+        now,
+      );
       this.openSteps ??= new Map();
       this.openSteps.set(dispatch, steps.length);
     }
     for (let i = 0; i < steps.length; i++) {
       const node = nodes[unit[i]!]!;
       const step = steps[i]!;
+      const spans = this.nodeSpans(node);
       const span = this.span(
-        this.nodeSpans(node).name,
+        spans.name,
         SpanKind.INTERNAL,
         dispatch,
-        this.nodeSpans(node).chunk,
-        {
-          "conductor.node.attempt": step.attempt,
-          "conductor.cache.hit": false,
-        },
+        spans.chunk,
+        attemptChunk(step.attempt),
+        undefined,
+        now,
       );
+      span.nameField = spans.nameField;
       this.attempts[node.index] = span;
       this.dispatches[node.index] = dispatch;
       // The span is its own context; an in-process step needs no traceparent (nothing is sent), so none is formatted.
@@ -273,10 +341,8 @@ class OtelExecutionTrace implements ExecutionTrace {
       SpanKind.INTERNAL,
       undefined,
       this.nodeSpans(node).chunk,
-      {
-        "conductor.node.attempt": 1,
-        "conductor.node.map": true,
-      },
+      MAP_ATTEMPT,
+      undefined,
     );
   }
 
@@ -295,6 +361,7 @@ class OtelExecutionTrace implements ExecutionTrace {
       SpanKind.INTERNAL,
       this.attempts[node.index],
       this.nodeSpans(node).chunk,
+      NO_CHUNK,
       { "conductor.map.item": item, "conductor.node.attempt": step.attempt },
     );
     step.traceparent = span.traceparent;
@@ -348,9 +415,8 @@ class OtelExecutionTrace implements ExecutionTrace {
 
   cached(node: GraphNode): void {
     if (!this.recording) return;
-    this.span(this.nodeSpans(node).name, SpanKind.INTERNAL, undefined, this.nodeSpans(node).chunk, {
-      "conductor.cache.hit": true,
-    }).end();
+    const spans = this.nodeSpans(node);
+    this.span(spans.name, SpanKind.INTERNAL, undefined, spans.chunk, CACHE_HIT, undefined).end();
   }
 
   finished(status: ExecutionStatus, failure: FailureInfo | undefined): void {
@@ -359,18 +425,16 @@ class OtelExecutionTrace implements ExecutionTrace {
     }
     const root = this.root;
     if (root === undefined) return;
-    root.setAttribute("conductor.execution.status", status);
     if (status !== "completed")
       root.setStatus({ code: SpanStatusCode.ERROR, message: failure?.message ?? status });
-    root.end();
+    root.endWith(statusChunk("conductor.execution.status", status));
   }
 
-  private end(index: number, status: string | undefined): void {
+  private end(index: number, status: string): void {
     const span = this.attempts[index];
     if (span === undefined) return;
     this.attempts[index] = undefined;
-    if (status !== undefined) span.setAttribute("conductor.node.status", status);
-    span.end();
+    span.endWith(statusChunk("conductor.node.status", status));
     const dispatch = this.dispatches[index];
     this.dispatches[index] = undefined;
     if (dispatch === undefined) return;

@@ -3,7 +3,7 @@ import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import type { RuntimeHealth } from "../runtime/runtime-connection.js";
-import type { MetricsMirror } from "./conductor-metrics.js";
+import type { MetricsMirror, RuntimeCounts } from "./conductor-metrics.js";
 
 /** Seconds, as the Prometheus histograms (conductor-metrics.ts). */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300];
@@ -55,12 +55,22 @@ export function createOtlpMetrics(
   const cacheHits = meter.createCounter("conductor.node.cache_hits", {
     description: "Nodes completed from the result cache, by node type.",
   });
-  const inFlight = meter.createUpDownCounter("conductor.runtime.invocations.in_flight", {
-    description: "Node steps running in each runtime now.",
-  });
-  const queued = meter.createUpDownCounter("conductor.runtime.invocations.queued", {
-    description: "Node steps sent to each runtime that have not started yet (waiting for a free slot).",
-  });
+  // Counted at each collection from the running executions (see `ConductorMetrics.watchSteps`).
+  let steps: (() => Iterable<RuntimeCounts>) | undefined;
+  meter
+    .createObservableUpDownCounter("conductor.runtime.invocations.in_flight", {
+      description: "Node steps running in each runtime now.",
+    })
+    .addCallback((result) => {
+      for (const counts of steps?.() ?? []) result.observe(counts.inFlight, { runtime: counts.runtime });
+    });
+  meter
+    .createObservableUpDownCounter("conductor.runtime.invocations.queued", {
+      description: "Node steps sent to each runtime that have not started yet (waiting for a free slot).",
+    })
+    .addCallback((result) => {
+      for (const counts of steps?.() ?? []) result.observe(counts.queued, { runtime: counts.runtime });
+    });
   const journalCommit = seconds(
     "conductor.journal.commit.duration",
     "Duration of the journal's commits.",
@@ -94,8 +104,9 @@ export function createOtlpMetrics(
       attemptDuration.record(duration, { node_type: nodeType, runtime, status }),
     nodeRetried: (nodeType, runtime) => retries.add(1, { node_type: nodeType, runtime }),
     cacheHit: (nodeType) => cacheHits.add(1, { node_type: nodeType }),
-    inFlight: (runtime, delta) => inFlight.add(delta, { runtime }),
-    queued: (runtime, delta) => queued.add(delta, { runtime }),
+    watchSteps: (counts) => {
+      steps = counts;
+    },
     journalCommitted: (duration) => journalCommit.record(duration),
     watchRuntimes: (next) => {
       health = next;

@@ -11,7 +11,8 @@ import type { Attributes, AttributeValue, HrTime } from "@opentelemetry/api";
 export class OtlpWriter {
   buffer: Uint8Array;
   pos = 0;
-  private view: DataView;
+  /** A view of {@link buffer} (for callers that write fixed-width numbers in place, after {@link ensure}). */
+  view: DataView;
 
   constructor(size = 1024) {
     this.buffer = new Uint8Array(size);
@@ -98,6 +99,22 @@ export class OtlpWriter {
     else this.secondsAndNanos(seconds, nanos);
   }
 
+  /** {@link epochMs} at `pos`, where the caller made room (see {@link ensure}): no check, no move of `pos`. */
+  epochMsAt(pos: number, ms: number): void {
+    let seconds = Math.floor(ms / 1000);
+    let nanos = Math.round((ms - seconds * 1000) * 1e6);
+    if (nanos >= 1e9) {
+      seconds++;
+      nanos -= 1e9;
+    }
+    const fromLow = (seconds & 0xffff) * 1e9;
+    const fromHigh = ((seconds / 65536) >>> 0) * 1e9;
+    const low = (fromLow >>> 0) + ((((fromHigh & 0xffff) * 65536) >>> 0) + nanos);
+    const high = Math.floor(fromLow / 4294967296) + ((fromHigh / 65536) >>> 0) + Math.floor(low / 4294967296);
+    this.view.setUint32(pos, low >>> 0, true);
+    this.view.setUint32(pos + 4, high >>> 0, true);
+  }
+
   private secondsAndNanos(seconds: number, nanos: number): void {
     const fromLow = (seconds & 0xffff) * 1e9;
     const fromHigh = ((seconds / 65536) >>> 0) * 1e9;
@@ -113,9 +130,17 @@ export class OtlpWriter {
 
   /** Bytes copied as they are (an encoded chunk of fields). */
   raw(value: Uint8Array): void {
-    this.ensure(value.length);
-    this.buffer.set(value, this.pos);
-    this.pos += value.length;
+    const length = value.length;
+    this.ensure(length);
+    const buffer = this.buffer;
+    let pos = this.pos;
+    // A loop for the shortest copies, because TypedArray#set costs more than a dozen bytes copied by hand.
+    if (length <= 12) for (let i = 0; i < length; i++) buffer[pos++] = value[i]!;
+    else {
+      buffer.set(value, pos);
+      pos += length;
+    }
+    this.pos = pos;
   }
 
   /**
@@ -201,7 +226,7 @@ export class OtlpWriter {
           (typeof value === "string" && value.length <= CACHED_LENGTH));
       let values: Map<AttributeValue, Uint8Array> | undefined;
       if (cacheable) {
-        values = pairs.get(field)?.get(key);
+        values = (field === 9 ? spanPairs : pairs.get(field))?.get(key);
         const known = values?.get(value);
         if (known !== undefined) {
           this.raw(known);
@@ -220,7 +245,7 @@ export class OtlpWriter {
       this.end(at);
       if (cacheable && cached < CACHE_LIMIT) {
         if (values === undefined) {
-          let keys = pairs.get(field);
+          let keys = field === 9 ? spanPairs : pairs.get(field);
           if (keys === undefined) {
             keys = new Map();
             pairs.set(field, keys);
@@ -281,6 +306,28 @@ let cached = 0;
 const strings = new Map<string, Uint8Array>();
 /** By field number, then key, then value: the encoded KeyValue field. */
 const pairs = new Map<number, Map<string, Map<AttributeValue, Uint8Array>>>();
+/** The same for a span's attributes (field 9), the ones written most, without the lookup of the field. */
+const spanPairs = new Map<string, Map<AttributeValue, Uint8Array>>();
+pairs.set(9, spanPairs);
+
+/**
+ * A string field (its tag, length and UTF-8 bytes) encoded once and kept, like {@link OtlpWriter.cachedString}'s
+ * strings (a span's name: the host's spans have a few names per node of a graph).
+ */
+export function stringField(field: number, value: string): Uint8Array {
+  const known = fields.get(value);
+  if (known !== undefined && known[0] === ((field << 3) | 2)) return known;
+  scratch.pos = 0;
+  scratch.tag(field, 2);
+  scratch.string(value);
+  const encoded = scratch.buffer.slice(0, scratch.pos);
+  if (cached < CACHE_LIMIT && value.length <= CACHED_LENGTH) {
+    fields.set(value, encoded);
+    cached++;
+  }
+  return encoded;
+}
+const fields = new Map<string, Uint8Array>();
 
 /** `attributes` encoded once as the KeyValue fields (number 9) of a Span message, to be copied into many spans. */
 export function encodeSpanAttributes(attributes: Attributes): Uint8Array {
