@@ -79,16 +79,4 @@ export function runsAfterCompletion(
   });
 }
 
-/** Waits, polling a bounded number of times, until `condition` holds; fails saying what it waited for. */
-export async function waitFor(
-  what: string,
-  condition: () => Promise<boolean>,
-  tries = 600,
-  everyMs = 50,
-): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  throw new Error(`gave up waiting for ${what} after ${tries} tries`);
-}
+export { waitFor } from "../fixtures/wait-for.js";
