@@ -7,6 +7,8 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRedis } from "../distributed/redis-server.js";
+import { startConductor } from "../fixtures/conductor-command.js";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./otlp-receiver.ts";
 
 const cli = fileURLToPath(new URL("../../host/bin/conductor.js", import.meta.url));
@@ -29,7 +31,7 @@ function conductor(
 }
 
 // Each process names its own service: one given to all of them would hide which process sent a span.
-const { OTEL_SERVICE_NAME: _serviceName, ...inherited } = process.env;
+const { OTEL_SERVICE_NAME: _serviceName, CONDUCTOR_REDIS: _redis, ...inherited } = process.env;
 
 let receiver: OtlpReceiver;
 
@@ -115,5 +117,51 @@ describe("traces of an execution through every runtime", () => {
       expect(byName(work).service).toBe(service);
     }
     expect(spans.filter((span) => span.name.startsWith("run ")).map((span) => span.name)).toEqual([]);
+  });
+
+  it("nests the spans of Node code that a worker runs in its own process under the host's node span", async () => {
+    const redis = await startRedis();
+    const env = {
+      ...inherited,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: "50",
+    };
+    const worker = startConductor(
+      ["worker", "--redis", redis.url, "--runtimes", "sidecar", "--in-process", "--id", "traced"],
+      { cwd: project, env },
+    );
+    try {
+      await expect
+        .poll(() => worker.output(), { timeout: 60_000 })
+        .toContain(`serves "sidecar" (in the worker's own process)`);
+      const run = await conductor(
+        ["run", "traced.blueprint.yaml", "--json", "--redis", redis.url, "--remote", "sidecar"],
+        env,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout) as { executionId: string; outputs: { x: number } };
+      expect(result.outputs.x).toBe(7);
+      const root = () =>
+        receiver.spans.find(
+          (span) =>
+            span.name === "execution traced" &&
+            span.attributes["conductor.execution.id"] === result.executionId,
+        );
+      const work = () =>
+        receiver.spans.filter((span) => span.name === "node work" && span.traceId === root()?.traceId);
+      await expect.poll(() => work().length).toBe(1);
+      const attempt = receiver.spans.find(
+        (span) =>
+          span.name === "node sidecar" && span.attributes["conductor.execution.id"] === result.executionId,
+      );
+      expect(attempt?.attributes["conductor.runtime"]).toBe("sidecar");
+      expect(work()[0]!.parentSpanId).toBe(attempt!.spanId);
+      expect(work()[0]!.service).toBe("conductor-worker");
+      expect(worker.output()).not.toContain("OpenTelemetry tracing is off");
+    } finally {
+      worker.child.kill("SIGTERM");
+      await worker.exited;
+      await redis.stop();
+    }
   });
 });

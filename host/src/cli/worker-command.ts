@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { installNodeTracing, type NodeTracing, otlpTracesConfigured } from "@conductor/sdk/telemetry";
 import { startWorker } from "../distributed/worker.js";
 import { findProject } from "../project/project-config.js";
 import { type CommandContext, EXIT, parseCommandArgs, reportError } from "./command.js";
@@ -58,6 +59,15 @@ export default async function worker(context: CommandContext): Promise<number> {
     process.chdir(project.dir);
     const runtimes = list(values.runtimes);
     const labels = list(values.labels);
+    // Node nodes that run in this process make their spans here: as a sidecar does, the worker exports them when
+    // the OTEL_* environment asks for it, each under the host's span of its node attempt (docs/telemetry.md).
+    let tracing: NodeTracing | undefined;
+    if (values["in-process"] === true && otlpTracesConfigured(process.env)) {
+      tracing = await installNodeTracing({ serviceName: "conductor-worker" }).catch((error: unknown) => {
+        notice(`OpenTelemetry tracing is off: ${(error as Error).message}`);
+        return undefined;
+      });
+    }
     const running = await startWorker({
       project,
       redis,
@@ -86,6 +96,7 @@ export default async function worker(context: CommandContext): Promise<number> {
       process.on("SIGTERM", stop);
     });
     await running.close();
+    await tracing?.shutdown();
     return EXIT.ok;
   } catch (error) {
     return reportError(context, error, false);
