@@ -83,6 +83,21 @@ nodes:
       "the gate runs",
     );
     const executionId = /"executionId":"([0-9a-f-]+)"/.exec(run.stdout())![1]!;
+    // The gate's start is committed at the end of the turn it was printed in: killed before that, the run would
+    // leave no trace of it, and the adopted gate would run as its first attempt again (and hang).
+    await until(async () => {
+      const { stdout } = await promisify(execFile)(process.execPath, [
+        cli,
+        "inspect",
+        executionId,
+        "--json",
+        "--project",
+        dir,
+      ]);
+      return (
+        (JSON.parse(stdout) as { nodes: Record<string, { status: string }> }).nodes.gate?.status === "running"
+      );
+    }, "the journal records the gate's start");
     run.child.kill("SIGKILL");
     await run.exited;
     return executionId;
