@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addJob, claimStart, type DispatchKeys } from "./redis-scripts.js";
+import { addJob, claimStart, corkForThisTask, type DispatchKeys } from "./redis-scripts.js";
 
 /** A redis-server of its own on a free port (no persistence: nothing here outlives the test). */
 async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
@@ -113,5 +113,59 @@ describe("claimStart()", () => {
     expect(await claimStart(redis, "conductor:run.test:j1", "w1 token-1")).toBe(true);
     expect(await claimStart(redis, "conductor:run.test:j1", "w1 token-1")).toBe(true);
     expect(await claimStart(redis, "conductor:run.test:j1", "w2 token-2")).toBe(false);
+  });
+});
+
+describe("corkForThisTask()", () => {
+  /** A connection's socket that records its writes: what went while corked leaves as one write at the uncork. */
+  function recordingConnection() {
+    const writes: string[][] = [];
+    let corked = 0;
+    let held: string[] = [];
+    const stream = {
+      cork: () => {
+        corked++;
+      },
+      uncork: () => {
+        if (corked > 0 && --corked === 0 && held.length > 0) {
+          writes.push(held);
+          held = [];
+        }
+      },
+      write: (chunk: string) => {
+        if (corked > 0) held.push(chunk);
+        else writes.push([chunk]);
+      },
+    };
+    return { redis: { stream } as unknown as Redis, stream, writes };
+  }
+
+  it("sends what a task's promise continuations write in one write, before the event loop's turn ends", async () => {
+    const { redis, stream, writes } = recordingConnection();
+    // Queued first: runs after this task's continuations, but before anything queued later in the turn.
+    const atTurnEnd = new Promise<string[][]>((resolve) => setImmediate(() => resolve([...writes])));
+    // As a job's end does: its last live event at once, BullMQ's completion a few promise turns later.
+    corkForThisTask(redis);
+    stream.write("publish");
+    void Promise.resolve()
+      .then(() => undefined)
+      .then(() => stream.write("moveToFinished"));
+    // A task's writes are not held for the rest of the turn (other sockets' callbacks): they left before it ended.
+    expect(await atTurnEnd).toEqual([["publish", "moveToFinished"]]);
+  });
+
+  it("groups the commands of an I/O callback's continuations when called from one", async () => {
+    const { redis, stream, writes } = recordingConnection();
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        // Called straight from a callback, not from a microtask: the continuations still join the write.
+        corkForThisTask(redis);
+        stream.write("claim");
+        void Promise.resolve().then(() => stream.write("claim of the next job"));
+        resolve();
+      }),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual([["claim", "claim of the next job"]]);
   });
 });

@@ -14,7 +14,7 @@ import type { RuntimeConnection } from "../runtime/runtime-connection.js";
 import type { BlobTransfer } from "./blob-transfer.js";
 import { holdSink } from "./held-sink.js";
 import { encodeLiveEvent, type InvocationJob, type InvocationOutcome } from "./job-data.js";
-import { claimStart, corkForThisTurn } from "./redis-scripts.js";
+import { claimStart, corkForThisTask } from "./redis-scripts.js";
 
 /** What {@link runJob} needs of its worker. */
 export interface JobContext {
@@ -84,8 +84,8 @@ export function runJob(
   const publish = (terminal: boolean) => {
     if (terminal && ended) {
       // The job's last event goes with BullMQ's completion of the job, which the worker sends on the same
-      // connection a few promise turns later: the socket is corked until the turn ends, so both go in one write.
-      corkForThisTurn(context.queueConnection);
+      // connection a few promise turns later: the socket is corked until those turns ran, so both go in one write.
+      corkForThisTask(context.queueConnection);
       flush();
       context.running.delete(jobKey);
       context.onEnd();
