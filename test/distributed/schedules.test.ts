@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CommandResult, runConductor } from "../fixtures/conductor-command.js";
 import { startServe } from "../fixtures/serve-process.js";
+import { waitFor } from "../fixtures/wait-for.js";
 import { clusterEnvironment, type Member, stop, TOKEN } from "./cluster.js";
 import { startRedis, type TestRedis } from "./redis-server.js";
 
@@ -76,16 +77,6 @@ async function tickExecutions(server: Server): Promise<Listed[]> {
   return executions.filter((execution) => execution.executionId.startsWith("tick-"));
 }
 
-/** Polls `check` every 100 ms for at most `limitMs`; gives whether it held. */
-async function eventually(check: () => Promise<boolean> | boolean, limitMs = 60_000): Promise<boolean> {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return check();
-}
-
 /** Runs `conductor schedules` on the project in `dir`, with `args`, to its end. */
 function showSchedules(dir: string, ...args: string[]): Promise<CommandResult> {
   return runConductor(["schedules", "--project", dir, ...args], { cwd: dir, env: clusterEnvironment });
@@ -106,16 +97,22 @@ describe("schedules run by conductor serve", () => {
     const server = await startServer("local", dir);
     try {
       expect(server.output()).toContain("schedules tick (fired slots kept in the journal");
-      expect(await eventually(async () => (await tickExecutions(server)).length >= 2)).toBe(true);
+      await waitFor(
+        "two executions of schedule tick",
+        async () => (await tickExecutions(server)).length >= 2,
+        600,
+        100,
+      );
       const executions = await tickExecutions(server);
       expect(new Set(executions.map((execution) => execution.executionId)).size).toBe(executions.length);
       const first = executions.at(-1)!;
       expect(first.executionId).toMatch(/^tick-\d{8}T\d{6}Z$/);
-      expect(
-        await eventually(
-          async () => (await getStatus(server, first.executionId)) === "EXECUTION_STATUS_COMPLETED",
-        ),
-      ).toBe(true);
+      await waitFor(
+        `execution ${first.executionId} to complete`,
+        async () => (await getStatus(server, first.executionId)) === "EXECUTION_STATUS_COMPLETED",
+        600,
+        100,
+      );
       const detail = await call<{ execution: { outputsJson: string } }>(server, "GetExecution", {
         executionId: first.executionId,
       });
@@ -200,9 +197,12 @@ describe("schedules run by conductor serve", () => {
           return lists;
         };
         // Enough slots that both servers had the chance to take some.
-        expect(
-          await eventually(async () => new Set((await collect()).flat().map((e) => e.executionId)).size >= 6),
-        ).toBe(true);
+        await waitFor(
+          "six slots of schedule tick started across both servers",
+          async () => new Set((await collect()).flat().map((e) => e.executionId)).size >= 6,
+          600,
+          100,
+        );
         const listed = await call<{ mode: string; schedules: { lastExecutionId?: string }[] }>(
           servers[1]!,
           "ListSchedules",
