@@ -132,6 +132,18 @@ function statusChunk(key: string, status: string): AttributeChunk {
   }
   return chunk;
 }
+/** The name of an execution's span by blueprint id, made and encoded once (for the first 1,024 blueprints). */
+const executionNames = new Map<string, { name: string; nameField: Uint8Array }>();
+function executionSpanName(blueprintId: string): { name: string; nameField: Uint8Array } {
+  let names = executionNames.get(blueprintId);
+  if (names === undefined) {
+    const name = `execution ${blueprintId}`;
+    names = { name, nameField: stringField(5, name) };
+    if (executionNames.size < 1024) executionNames.set(blueprintId, names);
+  }
+  return names;
+}
+
 /** What the dispatch spans to a runtime with a number of steps share: their name and attributes, made once. */
 const dispatchSpansOf = new Map<string, NodeSpans[]>();
 function dispatchSpans(runtime: string, steps: number): NodeSpans {
@@ -203,7 +215,8 @@ class OtelExecutionTrace implements ExecutionTrace {
     start: ExecutionTraceStart,
   ) {
     this.sink = sink;
-    const name = `execution ${start.blueprintId}`;
+    const names = executionSpanName(start.blueprintId);
+    const name = names.name;
     this.common = attributeChunk({
       "conductor.execution.id": start.executionId,
       "conductor.blueprint.id": start.blueprintId,
@@ -282,6 +295,7 @@ class OtelExecutionTrace implements ExecutionTrace {
       );
       if (links.length > 0) root.addLinks(links);
     }
+    root.nameField = names.nameField;
     this.root = root;
     this.rootContext = root;
     this.unsampled = undefined;
