@@ -83,10 +83,17 @@ export const tracingScenario: Scenario = {
       ];
       // Metrics first, in a process that has not run traced executions yet: the scheduler's hook call sites, which
       // traced executions make polymorphic, stay as a server that keeps metrics alone has them.
-      const plain = await conductorWith({}, { tracing: false });
-      const metered = await conductorWith({}, { tracing: false, metrics: true });
-      try {
-        const measured = await alternate(context, [plain, metered], chain(10), 1000);
+      {
+        const measured = await alternate(
+          context,
+          () =>
+            Promise.all([
+              conductorWith({}, { tracing: false }),
+              conductorWith({}, { tracing: false, metrics: true }),
+            ]),
+          chain(10),
+          1000,
+        );
         results.push(
           againstFloor(
             "metrics-inproc-chain-10",
@@ -103,18 +110,22 @@ export const tracingScenario: Scenario = {
             1.05,
           ),
         );
-      } finally {
-        await metered.close();
-        await plain.close();
       }
       for (const item of cases) {
         // A tracing per case, shut down with it (closing a conductor only flushes a tracing it was given).
         const tracing = await createTracing();
-        const off = await conductorWith(item.runtimes(false), { tracing: false });
-        const on = await conductorWith(item.runtimes(true), { tracing });
         try {
           const before = (await sink.counts()).conductor ?? 0;
-          const measured = await alternate(context, [off, on], item.blueprint, item.iterations);
+          const measured = await alternate(
+            context,
+            () =>
+              Promise.all([
+                conductorWith(item.runtimes(false), { tracing: false }),
+                conductorWith(item.runtimes(true), { tracing }),
+              ]),
+            item.blueprint,
+            item.iterations,
+          );
           await tracing.flush();
           const received = ((await sink.counts()).conductor ?? 0) - before;
           const expected = measured.runs[1] * item.hostSpans;
@@ -142,8 +153,6 @@ export const tracingScenario: Scenario = {
               ),
             );
         } finally {
-          await on.close();
-          await off.close();
           await tracing.shutdown();
         }
       }
@@ -199,53 +208,66 @@ function conductorWith(
 }
 
 /**
- * The same blueprint on each conductor in alternating rounds: per conductor, the median over rounds of each
+ * The same blueprint on each conductor of a pair in alternating rounds: per side, the median over rounds of each
  * round's median execution (µs), the median over rounds of the process's CPU time per execution in the round
  * (µs; user and system, every thread), and how many executions it ran in all (warm-up included). Each execution is
- * followed by a turn of the event loop, outside the timed part.
+ * followed by a turn of the event loop, outside the timed part. The rounds are run by {@link BLOCKS} pairs of
+ * conductors made by `pair` one after the other (each pair closed before the next is made), because two
+ * conductors that are set up alike differ by up to ±6 % in a run on this shared machine (four identical conductors
+ * with a Node sidecar each, measured in alternating rounds: 94-102 % of the first): their runtime processes and
+ * their code's warm-up differ, and with one pair per run that difference counted as the cost of tracing.
  */
 async function alternate(
   context: { smoke: boolean; iterations(full: number): number },
-  conductors: [Conductor, Conductor],
+  pair: () => Promise<[Conductor, Conductor]>,
   blueprint: BlueprintDocument,
   iterations: number,
 ): Promise<{ medians: [number, number]; cpu: [number, number]; runs: [number, number] }> {
-  const prepared = await Promise.all(conductors.map((conductor) => conductor.prepare(blueprint)));
   const runs: [number, number] = [0, 0];
-  for (const [which, each] of prepared.entries()) {
-    const result = await each.run({ x: 0 });
-    runs[which as 0 | 1]++;
-    if (result.status !== "completed") throw new Error(`the benchmark blueprint ${result.status}`);
-  }
   // Many short rounds, in the order ABBA (then BAAB...), so that a change of load on the shared machine, and
   // whatever the first of a pair pays for the second, fall on both sides alike: two runs then agree within a few
   // percent where ten rounds in the order AB moved the ratios by ±0.1.
-  const rounds = context.smoke ? 2 : 24;
+  const blocks = context.smoke ? 1 : BLOCKS;
+  const rounds = context.smoke ? 2 : 24 / BLOCKS;
   const perRound = context.iterations(iterations);
   const medians: [number[], number[]] = [[], []];
   const cpu: [number[], number[]] = [[], []];
   const samples = new Array<number>(perRound);
-  for (let round = 0; round < rounds; round++) {
-    for (const which of round % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) {
-      const run = prepared[which]!;
-      if (round === 0) {
-        for (let i = 0; i < perRound; i++) {
-          await run.run({ x: 0 });
-          await setImmediate();
+  for (let block = 0; block < blocks; block++) {
+    const conductors = await pair();
+    try {
+      const prepared = await Promise.all(conductors.map((conductor) => conductor.prepare(blueprint)));
+      for (const [which, each] of prepared.entries()) {
+        const result = await each.run({ x: 0 });
+        runs[which as 0 | 1]++;
+        if (result.status !== "completed") throw new Error(`the benchmark blueprint ${result.status}`);
+      }
+      for (let round = 0; round < rounds; round++) {
+        for (const which of round % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) {
+          const run = prepared[which]!;
+          if (round === 0) {
+            for (let i = 0; i < perRound; i++) {
+              await run.run({ x: 0 });
+              await setImmediate();
+            }
+            runs[which] += perRound;
+          }
+          const usage = process.cpuUsage();
+          for (let i = 0; i < perRound; i++) {
+            const started = performance.now();
+            await run.run({ x: 0 });
+            samples[i] = (performance.now() - started) * 1000;
+            await setImmediate();
+          }
+          const used = process.cpuUsage(usage);
+          runs[which] += perRound;
+          medians[which].push(summarize(samples).median);
+          cpu[which].push((used.user + used.system) / perRound);
         }
-        runs[which] += perRound;
       }
-      const usage = process.cpuUsage();
-      for (let i = 0; i < perRound; i++) {
-        const started = performance.now();
-        await run.run({ x: 0 });
-        samples[i] = (performance.now() - started) * 1000;
-        await setImmediate();
-      }
-      const used = process.cpuUsage(usage);
-      runs[which] += perRound;
-      medians[which].push(summarize(samples).median);
-      cpu[which].push((used.user + used.system) / perRound);
+    } finally {
+      await conductors[1].close();
+      await conductors[0].close();
     }
   }
   return {
@@ -254,3 +276,6 @@ async function alternate(
     runs,
   };
 }
+
+/** Pairs of conductors per case, one after the other (see {@link alternate}): 24 rounds in all, 6 per pair. */
+const BLOCKS = 4;

@@ -126,19 +126,80 @@ export function leanRoot(
   traceState: TraceState | undefined,
   parent: SpanContext | undefined,
 ): LeanRoot {
+  const traceField = traceFieldBytes();
+  hexInto(traceId, traceField.subarray(2));
+  return new KnownRoot(traceId, traceField, traceState, parent);
+}
+
+/**
+ * The {@link LeanRoot} of a new trace with a random id, written as bytes at once and in hex only when something
+ * asks for it (a traceparent sent to a runtime process, an event): an in-process execution whose events nobody
+ * reads never formats it, because drawing the id as hex and reading the hex back cost more than the rest of the
+ * trace's start on a busy host.
+ */
+export function randomLeanRoot(): LeanRoot {
+  const traceField = traceFieldBytes();
+  const view = new DataView(traceField.buffer, traceField.byteOffset + 2, 16);
+  let high = draw();
+  let low = draw();
+  while ((high | low) === 0) {
+    high = draw();
+    low = draw();
+  }
+  view.setUint32(0, high);
+  view.setUint32(4, low);
+  view.setUint32(8, draw());
+  view.setUint32(12, draw());
+  return new RandomRoot(traceField);
+}
+
+/** 18 bytes in a slab: a span's trace id field (tag 1, length 16), the id to be written after them. */
+function traceFieldBytes(): Uint8Array {
   const traceField = slabBytes(18);
   traceField[0] = 0x0a;
   traceField[1] = 16;
-  const traceIdBytes = traceField.subarray(2);
-  hexInto(traceId, traceIdBytes);
-  return {
-    traceId,
-    traceIdBytes,
-    traceField,
-    traceState,
-    parent,
-    parentIdBytes: parent === undefined ? undefined : hexToBytes(parent.spanId),
-  };
+  return traceField;
+}
+
+class KnownRoot implements LeanRoot {
+  readonly traceIdBytes: Uint8Array;
+  readonly parentIdBytes: Uint8Array | undefined;
+  constructor(
+    readonly traceId: string,
+    readonly traceField: Uint8Array,
+    readonly traceState: TraceState | undefined,
+    readonly parent: SpanContext | undefined,
+  ) {
+    this.traceIdBytes = traceField.subarray(2);
+    this.parentIdBytes = parent === undefined ? undefined : hexToBytes(parent.spanId);
+  }
+}
+
+/** A new trace: no trace state, no parent, its id's hex made when first asked for. */
+class RandomRoot implements LeanRoot {
+  private hex: string | undefined;
+  constructor(readonly traceField: Uint8Array) {}
+  get traceId(): string {
+    if (this.hex === undefined) {
+      const bytes = this.traceField;
+      let hex = "";
+      for (let i = 2; i < 18; i++) hex += HEX[bytes[i]!]!;
+      this.hex = hex;
+    }
+    return this.hex;
+  }
+  get traceIdBytes(): Uint8Array {
+    return this.traceField.subarray(2);
+  }
+  get traceState(): undefined {
+    return undefined;
+  }
+  get parent(): undefined {
+    return undefined;
+  }
+  get parentIdBytes(): undefined {
+    return undefined;
+  }
 }
 
 /** A random span id (16 hex digits), not all zeros. */
@@ -195,10 +256,13 @@ export class LeanSpan implements Span, Context {
   private readonly idHigh: number;
   private readonly idLow: number;
   private hexId: string | undefined;
-  private readonly startMs: number;
+  /** When it started, in milliseconds since the epoch. */
+  readonly startMs: number;
   private endMs = 0;
   /** Attributes given when it ends (see {@link endWith}), written last. */
   private last: AttributeChunk = NO_CHUNK;
+  /** The host's count of a dispatch span's steps that have not ended yet (it ends with the last of them). */
+  openSteps = 0;
   /**
    * The span's name as encoded (tag, length, bytes), when whoever made the span has it (the host keeps one per node
    * of a graph); else it is looked up in the encoder's cache.

@@ -23,8 +23,8 @@ import {
   LeanSpan,
   type LeanSpanSink,
   leanRoot,
-  msOfHrTime,
   NO_CHUNK,
+  randomLeanRoot,
   randomSpanId,
   randomTraceId,
 } from "./lean-span.js";
@@ -60,6 +60,7 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
   // after the turn it ended in rather than kept until its batch's export, was measured and left out: see
   // docs/telemetry.md, "What it costs".)
   const processor = node.spanProcessor;
+  const sampling: RootSampling = { sampler: node.sampler, everyRoot: node.samplesEveryRoot };
   const sink: LeanSpanSink = { resource, instrumentationScope, ended: (span) => processor.onEnd(span) };
   // The attributes of a node that every span of it carries, encoded once per node of a graph, and its spans' name.
   const nodeSpans = new WeakMap<GraphNode, NodeSpans>();
@@ -82,7 +83,7 @@ export async function createOtelTracing(options: { exporter?: unknown } = {}): P
     return spans;
   };
   return {
-    startExecution: (start) => new OtelExecutionTrace(node.sampler, sink, nodeChunk, start),
+    startExecution: (start) => new OtelExecutionTrace(sampling, sink, nodeChunk, start),
     flush: () => node.flush(),
     shutdown: () => node.shutdown(),
   };
@@ -131,10 +132,49 @@ function statusChunk(key: string, status: string): AttributeChunk {
   }
   return chunk;
 }
+/** The name of an execution's span by blueprint id, made and encoded once (for the first 1,024 blueprints). */
+const executionNames = new Map<string, { name: string; nameField: Uint8Array }>();
+function executionSpanName(blueprintId: string): { name: string; nameField: Uint8Array } {
+  let names = executionNames.get(blueprintId);
+  if (names === undefined) {
+    const name = `execution ${blueprintId}`;
+    names = { name, nameField: stringField(5, name) };
+    if (executionNames.size < 1024) executionNames.set(blueprintId, names);
+  }
+  return names;
+}
+
+/** What the dispatch spans to a runtime with a number of steps share: their name and attributes, made once. */
+const dispatchSpansOf = new Map<string, NodeSpans[]>();
+function dispatchSpans(runtime: string, steps: number): NodeSpans {
+  let byCount = dispatchSpansOf.get(runtime);
+  if (byCount === undefined) {
+    byCount = [];
+    dispatchSpansOf.set(runtime, byCount);
+  }
+  let spans = byCount[steps];
+  if (spans === undefined) {
+    const name = `dispatch ${runtime}`;
+    spans = {
+      name,
+      nameField: stringField(5, name),
+      chunk: attributeChunk({ "conductor.runtime": runtime, "conductor.dispatch.steps": steps }),
+    };
+    // A chain of more steps than a few dozen is rare: its spans are made each time rather than kept.
+    if (steps <= 64) byCount[steps] = spans;
+  }
+  return spans;
+}
 const CACHE_HIT = attributeChunk({ "conductor.cache.hit": true });
 const MAP_ATTEMPT = attributeChunk({ "conductor.node.attempt": 1, "conductor.node.map": true });
 const RESUMED = attributeChunk({ "conductor.execution.resumed": true });
 const NOT_RESUMED = attributeChunk({ "conductor.execution.resumed": false });
+
+/** The sampler, and whether it records every execution that has no parent whatever it is given. */
+interface RootSampling {
+  readonly sampler: Sampler;
+  readonly everyRoot: boolean;
+}
 
 /** What the spans of one node of a graph share. */
 interface NodeSpans {
@@ -160,10 +200,8 @@ class OtelExecutionTrace implements ExecutionTrace {
   /** The execution's attributes, which every span of it carries. */
   private readonly common: AttributeChunk = NO_CHUNK;
   private readonly attempts: (LeanSpan | undefined)[];
-  /** The dispatch span of each node's unit, ended with the unit's last step. */
+  /** The dispatch span of each node's unit, ended with the unit's last step (see `LeanSpan.openSteps`). */
   private readonly dispatches: (LeanSpan | undefined)[];
-  /** Steps of each open dispatch span not ended yet (made with the first dispatch: in-process nodes have none). */
-  private openSteps: Map<LeanSpan, number> | undefined;
 
   /**
    * The execution's span is a lean span too, but the SDK's sampler decides whether it is recorded, with what the
@@ -171,74 +209,98 @@ class OtelExecutionTrace implements ExecutionTrace {
    * SDK's span start cost 9-12 µs per execution (attribute cleaning, ids, its own self-metrics).
    */
   constructor(
-    sampler: Sampler,
+    sampling: RootSampling,
     sink: LeanSpanSink,
     private readonly nodeSpans: (node: GraphNode) => NodeSpans,
     start: ExecutionTraceStart,
   ) {
     this.sink = sink;
-    const links: Link[] = [];
-    if (start.resumedFrom !== undefined) {
-      const earlier = trace.getSpanContext(contextOf(start.resumedFrom));
-      if (earlier !== undefined)
-        links.push({ context: earlier, attributes: { "conductor.link": "resumed-from" } });
-    }
-    const parentContext = contextOf(start.parent);
-    const incoming = trace.getSpanContext(parentContext);
-    const parent = incoming !== undefined && isSpanContextValid(incoming) ? incoming : undefined;
-    const traceId = parent?.traceId ?? randomTraceId();
-    const name = `execution ${start.blueprintId}`;
-    const kind = start.trigger === "api" ? SpanKind.SERVER : SpanKind.INTERNAL;
+    const names = executionSpanName(start.blueprintId);
+    const name = names.name;
     this.common = attributeChunk({
       "conductor.execution.id": start.executionId,
       "conductor.blueprint.id": start.blueprintId,
     });
-    const sampling = sampler.shouldSample(
-      parentContext,
-      traceId,
-      name,
-      kind,
-      {
-        "conductor.execution.id": start.executionId,
-        "conductor.blueprint.id": start.blueprintId,
-        "conductor.execution.resumed": start.resumedFrom !== undefined,
-      },
-      links,
-    );
-    const traceState = sampling.traceState ?? parent?.traceState;
-    this.recording = sampling.decision === SamplingDecision.RECORD_AND_SAMPLED;
     this.attempts = new Array(start.nodeCount).fill(undefined);
     this.dispatches = new Array(start.nodeCount).fill(undefined);
-    if (!this.recording) {
-      // Not sampled: no span at all; steps carry this unsampled context, so that runtimes record nothing either.
-      const spanId = randomSpanId();
-      this.unsampled = `00-${traceId}-${spanId}-00`;
-      this.rootContext = trace.setSpanContext(ROOT_CONTEXT, {
+    let root: LeanSpan;
+    if (
+      sampling.everyRoot &&
+      (start.parent === undefined || start.parent === "") &&
+      start.resumedFrom === undefined
+    ) {
+      // A new trace that the sampler records whatever it is given (always_on, or parentbased_always_on without a
+      // parent: the default): the sampler's answer is known, so it is not asked, and the trace id is drawn as bytes.
+      this.recording = true;
+      root = new LeanSpan(
+        sink,
+        name,
+        start.trigger === "api" ? SpanKind.SERVER : SpanKind.INTERNAL,
+        randomLeanRoot(),
+        undefined,
+        this.common,
+        NO_CHUNK,
+        NOT_RESUMED,
+        undefined,
+      );
+    } else {
+      const links: Link[] = [];
+      if (start.resumedFrom !== undefined) {
+        const earlier = trace.getSpanContext(contextOf(start.resumedFrom));
+        if (earlier !== undefined)
+          links.push({ context: earlier, attributes: { "conductor.link": "resumed-from" } });
+      }
+      const parentContext = contextOf(start.parent);
+      const incoming = trace.getSpanContext(parentContext);
+      const parent = incoming !== undefined && isSpanContextValid(incoming) ? incoming : undefined;
+      const traceId = parent?.traceId ?? randomTraceId();
+      const kind = start.trigger === "api" ? SpanKind.SERVER : SpanKind.INTERNAL;
+      const sampled = sampling.sampler.shouldSample(
+        parentContext,
         traceId,
-        spanId,
-        traceFlags: 0,
-        ...(traceState === undefined ? {} : { traceState }),
-      });
-      this.root = undefined;
-      return;
+        name,
+        kind,
+        {
+          "conductor.execution.id": start.executionId,
+          "conductor.blueprint.id": start.blueprintId,
+          "conductor.execution.resumed": start.resumedFrom !== undefined,
+        },
+        links,
+      );
+      const traceState = sampled.traceState ?? parent?.traceState;
+      this.recording = sampled.decision === SamplingDecision.RECORD_AND_SAMPLED;
+      if (!this.recording) {
+        // Not sampled: no span at all; steps carry this unsampled context, so that runtimes record nothing either.
+        const spanId = randomSpanId();
+        this.unsampled = `00-${traceId}-${spanId}-00`;
+        this.rootContext = trace.setSpanContext(ROOT_CONTEXT, {
+          traceId,
+          spanId,
+          traceFlags: 0,
+          ...(traceState === undefined ? {} : { traceState }),
+        });
+        this.root = undefined;
+        return;
+      }
+      root = new LeanSpan(
+        sink,
+        name,
+        kind,
+        leanRoot(traceId, traceState, parent),
+        undefined,
+        this.common,
+        NO_CHUNK,
+        start.resumedFrom === undefined ? NOT_RESUMED : RESUMED,
+        undefined,
+      );
+      if (links.length > 0) root.addLinks(links);
     }
-    const root = new LeanSpan(
-      sink,
-      name,
-      kind,
-      leanRoot(traceId, traceState, parent),
-      undefined,
-      this.common,
-      NO_CHUNK,
-      start.resumedFrom === undefined ? NOT_RESUMED : RESUMED,
-      undefined,
-    );
-    if (links.length > 0) root.addLinks(links);
+    root.nameField = names.nameField;
     this.root = root;
     this.rootContext = root;
     this.unsampled = undefined;
     // Zero-length, at the execution span's start (its time taken from that span rather than the clock again).
-    const at = msOfHrTime(root.startTime);
+    const at = root.startMs;
     new LeanSpan(
       sink,
       "execution.started",
@@ -300,17 +362,10 @@ class OtelExecutionTrace implements ExecutionTrace {
     // In-process nodes are not sent anywhere: their attempt spans are the execution's children.
     let dispatch: LeanSpan | undefined;
     if (!inProcess) {
-      dispatch = this.span(
-        `dispatch ${runtime}`,
-        SpanKind.CLIENT,
-        undefined,
-        NO_CHUNK,
-        NO_CHUNK,
-        { "conductor.runtime": runtime, "conductor.dispatch.steps": steps.length },
-        now,
-      );
-      this.openSteps ??= new Map();
-      this.openSteps.set(dispatch, steps.length);
+      const spans = dispatchSpans(runtime, steps.length);
+      dispatch = this.span(spans.name, SpanKind.CLIENT, undefined, NO_CHUNK, spans.chunk, undefined, now);
+      dispatch.nameField = spans.nameField;
+      dispatch.openSteps = steps.length;
     }
     for (let i = 0; i < steps.length; i++) {
       const node = nodes[unit[i]!]!;
@@ -438,12 +493,6 @@ class OtelExecutionTrace implements ExecutionTrace {
     const dispatch = this.dispatches[index];
     this.dispatches[index] = undefined;
     if (dispatch === undefined) return;
-    const openSteps = this.openSteps!;
-    const open = (openSteps.get(dispatch) ?? 1) - 1;
-    if (open > 0) openSteps.set(dispatch, open);
-    else {
-      openSteps.delete(dispatch);
-      dispatch.end();
-    }
+    if (--dispatch.openSteps <= 0) dispatch.end();
   }
 }

@@ -1,6 +1,5 @@
 import type { Context, Tracer } from "@opentelemetry/api";
 import type { Sampler } from "@opentelemetry/sdk-trace";
-import type { StepRequest } from "../protocol/invocation.js";
 import { setStepTraceRunner } from "./step-trace.js";
 
 /** Options of {@link installNodeTracing}. */
@@ -29,6 +28,11 @@ export interface NodeTracing {
   readonly spanProcessor: { onEnd(span: unknown): void };
   /** The sampler the tracer provider uses (the OTEL_TRACES_SAMPLER one): a host making spans of its own asks it. */
   readonly sampler: Sampler;
+  /**
+   * Whether {@link sampler} records every span that has no parent, whatever else it is given (`always_on`, or
+   * `parentbased_always_on`, the default): a host starting a trace without a parent then need not ask it.
+   */
+  readonly samplesEveryRoot: boolean;
   /** The resource the spans are exported with. */
   readonly resource: unknown;
   /** Exports every span that ended and is not exported yet. */
@@ -60,7 +64,7 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
       new exporter.OTLPTraceExporter(),
     ...batchFromEnvironment(options),
   });
-  const sampler = samplerFromEnvironment(sdk);
+  const { sampler, everyRoot } = samplerFromEnvironment(sdk);
   const resource = resources
     .defaultResource()
     .merge(resources.resourceFromAttributes({ "service.name": serviceName }));
@@ -110,22 +114,48 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
   const tracer = provider.getTracer("conductor");
   const propagator = new core.W3CTraceContextPropagator();
   const getter = {
-    keys: (carrier: StepRequest) =>
+    keys: (carrier: StepParent) =>
       carrier.tracestate === undefined ? ["traceparent"] : ["traceparent", "tracestate"],
-    get: (carrier: StepRequest, key: string) =>
+    get: (carrier: StepParent, key: string) =>
       key === "traceparent" ? carrier.traceparent : carrier.tracestate,
   };
+  /**
+   * The context a step's traceparent names, read (parsed, checked, made into a remote span's context) only when
+   * something asks it for a value: the node's code making a span, or asking for the active one. Because most
+   * steps make no span, and the parse and its objects were most of what a traced step cost the runtime process.
+   */
+  class StepParent implements Context {
+    private read: Context | undefined;
+    constructor(
+      readonly traceparent: string | undefined,
+      readonly tracestate: string | undefined,
+    ) {}
+    private context(): Context {
+      this.read ??= propagator.extract(api.ROOT_CONTEXT, this, getter);
+      return this.read;
+    }
+    getValue(key: symbol): unknown {
+      return this.context().getValue(key);
+    }
+    setValue(key: symbol, value: unknown): Context {
+      return this.context().setValue(key, value);
+    }
+    deleteValue(key: symbol): Context {
+      return this.context().deleteValue(key);
+    }
+  }
   // The step's context is current while its node's code runs, so spans the code makes are children of the host's
   // span of the node attempt. The runtime makes no span of its own per step: the host's attempt span already shows
   // the step, and a span per step (made, encoded and exported by every runtime process) cost more than the step.
   setStepTraceRunner((step, _executionId, run, synchronous) => {
     const context =
-      (step.traceContext as Context | undefined) ?? propagator.extract(api.ROOT_CONTEXT, step, getter);
+      (step.traceContext as Context | undefined) ?? new StepParent(step.traceparent, step.tracestate);
     return synchronous ? contextManager.runSynchronous(context, run) : api.context.with(context, run);
   });
   return {
     tracer,
     sampler,
+    samplesEveryRoot: everyRoot,
     resource,
     spanProcessor: spanProcessor as unknown as NodeTracing["spanProcessor"],
     flush: () => provider.forceFlush(),
@@ -142,24 +172,31 @@ export async function installNodeTracing(options: NodeTracingOptions): Promise<N
  * `parentbased_traceidratio`. Because this SDK no longer reads the environment itself, and sampling is what makes
  * tracing cheap when every execution need not be traced.
  */
-function samplerFromEnvironment(sdk: typeof import("@opentelemetry/sdk-trace")): Sampler {
+function samplerFromEnvironment(sdk: typeof import("@opentelemetry/sdk-trace")): {
+  sampler: Sampler;
+  everyRoot: boolean;
+} {
   const name = (process.env.OTEL_TRACES_SAMPLER ?? "").trim().toLowerCase();
   const argument = Number.parseFloat(process.env.OTEL_TRACES_SAMPLER_ARG ?? "");
   const ratio = Number.isFinite(argument) && argument >= 0 && argument <= 1 ? argument : 1;
-  const parentBased = (root: Sampler) => new sdk.ParentBasedSampler({ root });
+  const parentBased = (root: Sampler) => ({
+    sampler: new sdk.ParentBasedSampler({ root }),
+    everyRoot: false,
+  });
   switch (name) {
     case "always_on":
-      return new sdk.AlwaysOnSampler();
+      return { sampler: new sdk.AlwaysOnSampler(), everyRoot: true };
     case "always_off":
-      return new sdk.AlwaysOffSampler();
+      return { sampler: new sdk.AlwaysOffSampler(), everyRoot: false };
     case "traceidratio":
-      return new sdk.TraceIdRatioBasedSampler(ratio);
+      return { sampler: new sdk.TraceIdRatioBasedSampler(ratio), everyRoot: false };
     case "parentbased_always_off":
       return parentBased(new sdk.AlwaysOffSampler());
     case "parentbased_traceidratio":
       return parentBased(new sdk.TraceIdRatioBasedSampler(ratio));
     default:
-      return parentBased(new sdk.AlwaysOnSampler());
+      // Without a parent, a parent-based sampler asks its root one: always on.
+      return { sampler: new sdk.ParentBasedSampler({ root: new sdk.AlwaysOnSampler() }), everyRoot: true };
   }
 }
 
