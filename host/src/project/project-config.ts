@@ -19,6 +19,14 @@ const maxConcurrency = z
     "Most invocations the runtime runs at once; beyond it the host queues. Default: what it declares.",
   );
 
+/** The variables a runtime process gets on top of the host's environment (every kind that is a process). */
+const runtimeEnv = z
+  .record(z.string(), z.string())
+  .optional()
+  .describe(
+    "Environment variables added to the host's environment for this runtime's process (they win over the host's), e.g. { OTEL_SERVICE_NAME: sales-nodes }.",
+  );
+
 const nodeRuntime = z
   .strictObject({
     kind: z.literal("node").describe("The Node sidecar: TypeScript/JavaScript nodes in a child process."),
@@ -29,6 +37,7 @@ const nodeRuntime = z
         "TypeScript/JavaScript modules exporting defineNode() results: paths relative to the project (./nodes/x.ts) or package names.",
       ),
     maxConcurrency: maxConcurrency.optional(),
+    env: runtimeEnv,
   })
   .describe("A Node sidecar runtime: the same node modules as nodes:, isolated in their own process.");
 
@@ -68,6 +77,7 @@ const pythonRuntime = z
         "What pip installs as conductor-runtime: a wheel, a directory or a requirement (conductor-runtime==0.1.0); paths are relative to the project. Default: the wheel shipped inside @conductor/host (in a checkout of the Conductor repository, its runtimes/python).",
       ),
     maxConcurrency: maxConcurrency.optional(),
+    env: runtimeEnv,
   })
   .describe("A Python runtime: the host creates its venv, installs conductor-runtime and the requirements.");
 
@@ -85,6 +95,7 @@ const rustRuntime = z
       .describe(
         "The binary's name in package; without package, a path to a built binary, relative to the project.",
       ),
+    env: runtimeEnv,
   })
   .describe("A Rust runtime: a binary of the project's own crate, which depends on conductor-runtime.");
 
@@ -97,10 +108,7 @@ const commandRuntime = z
       .describe(
         "The program and its arguments, e.g. [./bin/my-runtime, --verbose]; run in the project directory.",
       ),
-    env: z
-      .record(z.string(), z.string())
-      .optional()
-      .describe("Environment variables added to the host's environment for this runtime."),
+    env: runtimeEnv,
   })
   .describe("A runtime started by a command of your own; it must speak the runtime ABI.");
 

@@ -50,6 +50,17 @@ describe("prepareLaunch()", () => {
     );
   });
 
+  it("gives a runtime process the env of its spec, whatever its kind", async () => {
+    const env = { RUST_LOG: "debug" };
+    const binary = join(dir, "bin/built");
+    await mkdir(join(dir, "bin"), { recursive: true });
+    await writeFile(binary, "");
+    expect((await prepareLaunch("rs", { kind: "rust", binary: "bin/built", env }, project)).env).toEqual(env);
+    expect((await prepareLaunch("n", { kind: "node", modules: ["./n.mjs"], env }, project)).env).toEqual(env);
+    expect((await prepareLaunch("c", { kind: "command", command: ["x"], env }, project)).env).toEqual(env);
+    expect((await prepareLaunch("n", { kind: "node", modules: ["./n.mjs"] }, project)).env).toBeUndefined();
+  });
+
   it("names a package directory that is not a cargo package", async () => {
     await expect(
       prepareLaunch("rs", { kind: "rust", package: "nowhere", binary: "x" }, project),
