@@ -22,10 +22,5 @@ export function prepareNodeLaunch(
     ...spec.modules.map((module) => (module.startsWith(".") ? resolve(project.dir, module) : module)),
   ];
   if (spec.maxConcurrency !== undefined) args.push(`--max-concurrency=${spec.maxConcurrency}`);
-  return {
-    command: process.execPath,
-    args,
-    cwd: project.dir,
-    ...(spec.env === undefined ? {} : { env: spec.env }),
-  };
+  return { command: process.execPath, args, cwd: project.dir };
 }

@@ -23,6 +23,19 @@ export async function prepareLaunch(
   project: Project,
   options: PrepareOptions = {},
 ): Promise<RuntimeLaunch> {
+  const launch = await launchOf(name, spec, project, options);
+  // Every kind that is a process takes the spec's env, over what its launcher sets (Python's PYTHONUNBUFFERED).
+  return spec.kind === "wasm" || spec.env === undefined
+    ? launch
+    : { ...launch, env: { ...launch.env, ...spec.env } };
+}
+
+function launchOf(
+  name: string,
+  spec: RuntimeSpec,
+  project: Project,
+  options: PrepareOptions,
+): Promise<RuntimeLaunch> | RuntimeLaunch {
   switch (spec.kind) {
     case "node":
       return prepareNodeLaunch(spec, project);
@@ -31,12 +44,7 @@ export async function prepareLaunch(
     case "rust":
       return prepareRustLaunch(name, spec, project, options);
     case "command":
-      return {
-        command: spec.command[0]!,
-        args: spec.command.slice(1),
-        cwd: project.dir,
-        ...(spec.env === undefined ? {} : { env: spec.env }),
-      };
+      return { command: spec.command[0]!, args: spec.command.slice(1), cwd: project.dir };
     case "wasm":
       throw new ConductorError(
         "runtime_start_failed",

@@ -119,7 +119,7 @@ export async function preparePythonLaunch(
   for (const module of spec.modules) args.push("--module", module);
   for (const path of spec.path ?? []) args.push("--path", resolve(project.dir, path));
   if (spec.maxConcurrency !== undefined) args.push("--max-concurrency", String(spec.maxConcurrency));
-  return { command: python, args, cwd: project.dir, env: { PYTHONUNBUFFERED: "1", ...spec.env } };
+  return { command: python, args, cwd: project.dir, env: { PYTHONUNBUFFERED: "1" } };
 }
 
 /** The stamp of the last install into a venv; undefined when there is none or it is of another format. */

@@ -24,7 +24,7 @@ export async function prepareRustLaunch(
         `runtime "${name}": binary ${binary} does not exist; build it, or set runtimes.${name}.package so the host can build it`,
       );
     }
-    return { command: binary, args: [], cwd: project.dir, ...envOf(spec) };
+    return { command: binary, args: [], cwd: project.dir };
   }
   const packageDir = resolve(project.dir, spec.package);
   if (!existsSync(join(packageDir, "Cargo.toml"))) {
@@ -82,7 +82,7 @@ export async function prepareRustLaunch(
       await utimes(binary, now, now).catch(() => {});
     }
   }
-  return { command: binary, args: [], cwd: project.dir, ...envOf(spec) };
+  return { command: binary, args: [], cwd: project.dir };
 }
 
 /** Directories of a cargo package that hold no sources of it. */
@@ -111,8 +111,4 @@ export async function newestSource(packageDir: string): Promise<number> {
   };
   await walk(packageDir);
   return newest;
-}
-
-function envOf(spec: { env?: Record<string, string> | undefined }): { env?: Record<string, string> } {
-  return spec.env === undefined ? {} : { env: spec.env };
 }
