@@ -20,6 +20,7 @@ import {
   type AttributeChunk,
   attributeChunk,
   epochMs,
+  type LeanRoot,
   LeanSpan,
   type LeanSpanSink,
   leanRoot,
@@ -223,7 +224,9 @@ class OtelExecutionTrace implements ExecutionTrace {
     });
     this.attempts = new Array(start.nodeCount).fill(undefined);
     this.dispatches = new Array(start.nodeCount).fill(undefined);
-    let root: LeanSpan;
+    const kind = start.trigger === "api" ? SpanKind.SERVER : SpanKind.INTERNAL;
+    let traceRoot: LeanRoot;
+    const links: Link[] = [];
     if (
       sampling.everyRoot &&
       (start.parent === undefined || start.parent === "") &&
@@ -232,19 +235,8 @@ class OtelExecutionTrace implements ExecutionTrace {
       // A new trace that the sampler records whatever it is given (always_on, or parentbased_always_on without a
       // parent: the default): the sampler's answer is known, so it is not asked, and the trace id is drawn as bytes.
       this.recording = true;
-      root = new LeanSpan(
-        sink,
-        name,
-        start.trigger === "api" ? SpanKind.SERVER : SpanKind.INTERNAL,
-        randomLeanRoot(),
-        undefined,
-        this.common,
-        NO_CHUNK,
-        NOT_RESUMED,
-        undefined,
-      );
+      traceRoot = randomLeanRoot();
     } else {
-      const links: Link[] = [];
       if (start.resumedFrom !== undefined) {
         const earlier = trace.getSpanContext(contextOf(start.resumedFrom));
         if (earlier !== undefined)
@@ -254,7 +246,6 @@ class OtelExecutionTrace implements ExecutionTrace {
       const incoming = trace.getSpanContext(parentContext);
       const parent = incoming !== undefined && isSpanContextValid(incoming) ? incoming : undefined;
       const traceId = parent?.traceId ?? randomTraceId();
-      const kind = start.trigger === "api" ? SpanKind.SERVER : SpanKind.INTERNAL;
       const sampled = sampling.sampler.shouldSample(
         parentContext,
         traceId,
@@ -282,19 +273,20 @@ class OtelExecutionTrace implements ExecutionTrace {
         this.root = undefined;
         return;
       }
-      root = new LeanSpan(
-        sink,
-        name,
-        kind,
-        leanRoot(traceId, traceState, parent),
-        undefined,
-        this.common,
-        NO_CHUNK,
-        start.resumedFrom === undefined ? NOT_RESUMED : RESUMED,
-        undefined,
-      );
-      if (links.length > 0) root.addLinks(links);
+      traceRoot = leanRoot(traceId, traceState, parent);
     }
+    const root = new LeanSpan(
+      sink,
+      name,
+      kind,
+      traceRoot,
+      undefined,
+      this.common,
+      NO_CHUNK,
+      start.resumedFrom === undefined ? NOT_RESUMED : RESUMED,
+      undefined,
+    );
+    if (links.length > 0) root.addLinks(links);
     root.nameField = names.nameField;
     this.root = root;
     this.rootContext = root;
